@@ -1,0 +1,36 @@
+# The two commands a new machine needs: `make demo` and `make test`.
+# torch==2.13.0 is installed before the package so pip never pulls a multi-GB CUDA build.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: demo test bench install install-test clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[plots]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PIP) -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(PY) -m layerwise.demo
+
+test: install-test
+	$(PY) -m pytest -q
+
+bench: install-test
+	bash benchmarks/run_all.sh
+
+clean:
+	rm -rf $(VENV) .venv-* runs
