@@ -1,0 +1,171 @@
+"""Keras' weight initializers. Each is called with a shape in Keras' layout
+(Dense kernel ``(in, out)``, Conv2D kernel ``(kh, kw, in, out)``) and returns a float32 tensor."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Keras' fan-in and fan-out: the last two axes are (in, out), the rest is the receptive field."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    """Base class: ``init(shape) -> tensor``; ``seed`` makes the draw repeatable."""
+
+    def __init__(self, seed: int | None = None):
+        self.seed = seed
+
+    def _generator(self) -> torch.Generator | None:
+        return None if self.seed is None else torch.Generator().manual_seed(self.seed)
+
+    def __call__(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+class Zeros(Initializer):
+    def __call__(self, shape, dtype=torch.float32):
+        return torch.zeros(shape, dtype=dtype)
+
+
+class Ones(Initializer):
+    def __call__(self, shape, dtype=torch.float32):
+        return torch.ones(shape, dtype=dtype)
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None):
+        super().__init__(seed)
+        self.minval, self.maxval = minval, maxval
+
+    def __call__(self, shape, dtype=torch.float32):
+        t = torch.empty(shape, dtype=dtype)
+        return t.uniform_(self.minval, self.maxval, generator=self._generator())
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype=torch.float32):
+        return torch.empty(shape, dtype=dtype).normal_(self.mean, self.stddev, generator=self._generator())
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class TruncatedNormal(RandomNormal):
+    """Normal draws cut at two standard deviations (redrawn, as Keras does, not clipped)."""
+
+    def __call__(self, shape, dtype=torch.float32):
+        t = torch.empty(shape, dtype=dtype)
+        return torch.nn.init.trunc_normal_(
+            t, self.mean, self.stddev, self.mean - 2 * self.stddev, self.mean + 2 * self.stddev,
+            generator=self._generator(),
+        )
+
+
+class VarianceScaling(Initializer):
+    """Keras' VarianceScaling: variance ``scale / fan`` with a uniform, normal or truncated draw."""
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
+                 seed: int | None = None):
+        super().__init__(seed)
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling mode must be fan_in, fan_out or fan_avg, got {mode!r}")
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
+            raise ValueError("VarianceScaling distribution must be truncated_normal, untruncated_normal "
+                             f"or uniform, got {distribution!r}")
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def __call__(self, shape, dtype=torch.float32):
+        fan_in, fan_out = compute_fans(tuple(shape))
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        variance = self.scale / max(1.0, fan)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return RandomUniform(-limit, limit, self.seed)(shape, dtype)
+        if self.distribution == "untruncated_normal":
+            return RandomNormal(0.0, math.sqrt(variance), self.seed)(shape, dtype)
+        # 0.8796... is the std of a unit normal truncated at +-2: it restores the wanted variance.
+        return TruncatedNormal(0.0, math.sqrt(variance) / 0.87962566103423978, self.seed)(shape, dtype)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+
+
+def _scaled(name: str, scale: float, mode: str, distribution: str) -> type:
+    def __init__(self, seed: int | None = None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
+                                           "__doc__": f"Keras' {name}: {mode}, {distribution}, scale {scale}."})
+
+
+GlorotUniform = _scaled("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _scaled("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeUniform = _scaled("HeUniform", 2.0, "fan_in", "uniform")
+HeNormal = _scaled("HeNormal", 2.0, "fan_in", "truncated_normal")
+LecunUniform = _scaled("LecunUniform", 1.0, "fan_in", "uniform")
+LecunNormal = _scaled("LecunNormal", 1.0, "fan_in", "truncated_normal")
+
+
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix over ``(prod(shape[:-1]), shape[-1])``, times ``gain``."""
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype=torch.float32):
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = torch.randn((max(rows, cols), min(rows, cols)), generator=self._generator(), dtype=torch.float64)
+        q, r = torch.linalg.qr(a)
+        q = q * torch.sign(torch.diagonal(r))  # make the decomposition unique, as Keras does
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).to(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+_BY_NAME: dict[str, type] = {
+    "zeros": Zeros, "ones": Ones, "random_uniform": RandomUniform, "random_normal": RandomNormal,
+    "truncated_normal": TruncatedNormal, "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_uniform": LecunUniform,
+    "lecun_normal": LecunNormal, "orthogonal": Orthogonal, "variance_scaling": VarianceScaling,
+}
+
+
+def get(identifier: str | Initializer | dict) -> Initializer:
+    """Resolve a name (``"glorot_uniform"``), a config dict or an Initializer."""
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, dict):
+        return _BY_NAME[identifier["class_name"]](**identifier.get("config", {}))
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier]()
+    raise ValueError(f"Unknown initializer {identifier!r}. Valid names: {', '.join(sorted(_BY_NAME))}.")
+
+
+def serialize(init: Initializer) -> dict:
+    name = next(k for k, v in _BY_NAME.items() if type(init) is v)
+    return {"class_name": name, "config": init.get_config()}

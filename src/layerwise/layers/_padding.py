@@ -1,0 +1,74 @@
+"""Keras' 'valid'/'same' padding arithmetic for PyTorch's kernels, and channels-last permutes.
+
+Keras pads 'same' like TensorFlow: the extra row or column goes after (bottom/right). PyTorch's
+convolutions take one symmetric padding, so the rare asymmetric case pads explicitly first.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def as_tuple(value, rank: int, what: str) -> tuple[int, ...]:
+    """``3`` -> ``(3, 3)``; a sequence of ``rank`` ints passes through."""
+    if isinstance(value, int):
+        return (value,) * rank
+    value = tuple(value)
+    if len(value) != rank or not all(isinstance(v, int) and v > 0 for v in value):
+        raise ValueError(f"{what} must be an int or a tuple of {rank} positive ints, got {value!r}.")
+    return value
+
+
+def check_padding(padding: str) -> str:
+    padding = padding.lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
+    return padding
+
+
+def conv_output_length(length: int | None, kernel: int, stride: int, padding: str, dilation: int = 1) -> int | None:
+    """Output length along one axis of a convolution or pooling (Keras' formula)."""
+    if length is None:
+        return None
+    if padding == "same":
+        return math.ceil(length / stride)
+    return (length - ((kernel - 1) * dilation + 1)) // stride + 1
+
+
+def same_pads(length: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """(before, after) padding TensorFlow uses for 'same' along one axis."""
+    total = max((math.ceil(length / stride) - 1) * stride + (kernel - 1) * dilation + 1 - length, 0)
+    return total // 2, total - total // 2
+
+
+def torch_padding(x: torch.Tensor, kernel, stride, dilation, padding: str, value: float = 0.0):
+    """Pad ``x`` (channels-first) as Keras would and return ``(x, symmetric_padding)``.
+
+    The symmetric part goes to the kernel as its ``padding`` argument (no copy); only an
+    asymmetric remainder is padded here.
+    """
+    if padding == "valid":
+        return x, (0,) * len(kernel)
+    spatial = x.shape[2:]
+    pads = [same_pads(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride, dilation)]
+    if all(before == after for before, after in pads):
+        return x, tuple(before for before, _ in pads)
+    flat = []
+    for before, after in reversed(pads):  # F.pad lists the last axis first
+        flat += [before, after]
+    return torch.nn.functional.pad(x, flat, value=value), (0,) * len(kernel)
+
+
+def channels_first(x: torch.Tensor) -> torch.Tensor:
+    """(batch, *spatial, channels) -> (batch, channels, *spatial), a free view.
+
+    A contiguous channels-last tensor viewed this way is in PyTorch's channels_last memory
+    format, which oneDNN's convolutions and pooling prefer: no copy is made.
+    """
+    return x.movedim(-1, 1)
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """(batch, channels, *spatial) -> (batch, *spatial, channels), a free view."""
+    return x.movedim(1, -1)

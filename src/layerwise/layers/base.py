@@ -1,0 +1,217 @@
+"""The Layer base class: a ``torch.nn.Module`` that builds its parameters lazily, as Keras layers do.
+
+A layer knows its hyper-parameters at construction (``Dense(100)``) and creates its weights the
+first time an input shape is known (``build``). Shapes are tuples with the batch axis first and
+``None`` for unknown sizes, e.g. ``(None, 28, 28, 1)``.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections import defaultdict
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from layerwise import activations, initializers
+from layerwise.backend import floatx, get_device
+
+Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
+
+_name_counts: defaultdict[str, int] = defaultdict(int)
+
+
+def to_snake_case(name: str) -> str:
+    """``MaxPooling2D`` -> ``max_pooling2d``, as Keras names its layers."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base: str) -> str:
+    """``dense``, then ``dense_1``, ``dense_2``... for the life of the process, as in Keras."""
+    count = _name_counts[base]
+    _name_counts[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, initializers.Initializer):
+        return initializers.serialize(value)
+    if callable(value):
+        name = activations.serialize(value)
+        if name is None:
+            raise ValueError(f"Cannot save the custom function {value!r}: only built-in names are saved. "
+                             "Pass it by name (e.g. activation='relu') to make the model saveable.")
+        return name
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+class WeightView:
+    """One Keras weight: the torch tensor that holds it and the maps to and from Keras' layout."""
+
+    def __init__(self, name: str, tensor: torch.Tensor, trainable: bool = True,
+                 to_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
+                 from_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t):
+        self.name, self.tensor, self.trainable = name, tensor, trainable
+        self.to_keras, self.from_keras = to_keras, from_keras
+
+    @property
+    def keras_shape(self) -> tuple[int, ...]:
+        return tuple(self.to_keras(self.tensor.detach()).shape)
+
+
+class Layer(nn.Module):
+    """Base of every layer. Subclasses implement ``build``, ``forward`` and ``compute_output_shape``.
+
+    ``input_ndim`` (rank including the batch axis) lets the layer name a wrong input clearly.
+    """
+
+    input_ndim: int | None = None
+    min_ndim: int | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self, *args, **kw):
+            # The outermost constructor records its arguments: they are the layer's config.
+            if "_config" not in self.__dict__:
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                config = {}
+                for key, value in list(bound.arguments.items())[1:]:
+                    kind = signature.parameters[key].kind
+                    if kind is inspect.Parameter.VAR_KEYWORD:
+                        config.update(value)
+                    elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                        config[key] = value
+                object.__setattr__(self, "_config", config)
+            init(self, *args, **kw)
+
+        cls.__init__ = recording_init
+
+    def __init__(self, *, name: str | None = None, input_shape: Shape | None = None,
+                 input_dim: int | None = None, trainable: bool = True, dtype: Any = None,
+                 batch_size: int | None = None):
+        super().__init__()
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        self.batch_input_shape: Shape | None = (
+            (batch_size, *input_shape) if input_shape is not None else None)
+        self.built = False
+        self._trainable = trainable
+        self.input_shape_built: Shape | None = None
+
+    # ---- building -------------------------------------------------------------------------
+    def build(self, input_shape: Shape) -> None:
+        """Create weights for inputs of ``input_shape``. Layers without weights keep this."""
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape)
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        """Raise a ValueError naming this layer when ``input_shape`` cannot feed it."""
+        ndim = len(input_shape)
+        if self.input_ndim is not None and ndim != self.input_ndim:
+            raise ValueError(self._shape_message(f"an input of rank {self.input_ndim}", input_shape))
+        if self.min_ndim is not None and ndim < self.min_ndim:
+            raise ValueError(self._shape_message(f"an input of rank at least {self.min_ndim}", input_shape))
+        if self.built and self.input_shape_built is not None:
+            for expected, got in zip(self.input_shape_built[1:], input_shape[1:]):
+                if expected is not None and got is not None and expected != got:
+                    raise ValueError(self._shape_message(f"input shape {self.input_shape_built}",
+                                                         (None, *input_shape[1:])))
+
+    def _shape_message(self, expected: str, received: Shape) -> str:
+        return (f"Layer '{self.name}' ({type(self).__name__}) expected {expected}, "
+                f"but received input with shape {tuple(received)}.")
+
+    def build_from(self, input_shape: Shape, device: torch.device | None = None) -> Shape:
+        """Check, build once and return the output shape. ``device`` is where weights go."""
+        input_shape = tuple(input_shape)
+        self.check_input_shape(input_shape)
+        if not self.built:
+            self.build(input_shape)
+            self.to(device or get_device())
+            self.input_shape_built = (None, *input_shape[1:])
+            self.built = True
+            self.trainable = self._trainable
+        return self.compute_output_shape(input_shape)
+
+    def __call__(self, x, *args, **kwargs):
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(np.asarray(x), dtype=floatx())
+        device = next(self.parameters(), x).device if self.built else x.device
+        self.build_from(tuple(x.shape), device)
+        return super().__call__(x, *args, **kwargs)
+
+    # ---- weights in Keras' layout ---------------------------------------------------------------
+    def weight_views(self) -> list[WeightView]:
+        """This layer's Keras weights in Keras' order. Layers with weights override this."""
+        return []
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        return [w.tensor for w in self.weight_views()]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights as numpy arrays in Keras' shapes and order (Dense kernel ``(in, out)``)."""
+        return [w.to_keras(w.tensor.detach()).cpu().numpy().copy() for w in self.weight_views()]
+
+    def set_weights(self, weights: list) -> None:
+        """Load weights given in Keras' shapes and order, e.g. from a Keras model's ``get_weights()``."""
+        views = self.weight_views()
+        if len(weights) != len(views):
+            raise ValueError(f"Layer '{self.name}' expects {len(views)} weight arrays "
+                             f"({[v.name for v in views]}), got {len(weights)}.")
+        for view, value in zip(views, weights):
+            value = torch.as_tensor(np.asarray(value), dtype=view.tensor.dtype)
+            if tuple(value.shape) != view.keras_shape:
+                raise ValueError(f"Layer '{self.name}' weight '{view.name}' has shape {view.keras_shape}; "
+                                 f"received {tuple(value.shape)}.")
+            with torch.no_grad():
+                view.tensor.copy_(view.from_keras(value).to(view.tensor.device))
+
+    def count_params(self) -> int:
+        return sum(int(w.tensor.numel()) for w in self.weight_views())
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for view in self.weight_views():
+            if isinstance(view.tensor, nn.Parameter):
+                view.tensor.requires_grad_(self._trainable and view.trainable)
+
+    # ---- config -------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Constructor arguments as JSON-able values; ``cls.from_config(config)`` rebuilds the layer."""
+        config = {k: _jsonable(v) for k, v in self._config.items() if k != "name"}
+        config["name"] = self.name
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"
+
+
+def new_parameter(initializer, keras_shape: tuple[int, ...], to_torch: Callable = lambda t: t) -> nn.Parameter:
+    """A parameter drawn by a Keras initializer in Keras' layout, stored in PyTorch's."""
+    value = initializers.get(initializer)(keras_shape, floatx())
+    return nn.Parameter(to_torch(value).contiguous())

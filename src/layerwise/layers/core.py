@@ -1,0 +1,85 @@
+"""Core layers: Input, Dense, Activation."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from layerwise import activations
+from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+
+
+class InputLayer(Layer):
+    """Marks the model's input shape; made by ``Input(shape)``. It has no weights and does nothing."""
+
+    def __init__(self, shape: Shape, batch_size: int | None = None, name: str | None = None):
+        super().__init__(name=name, input_shape=tuple(shape), batch_size=batch_size)
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def Input(shape: Shape, batch_size: int | None = None, name: str | None = None) -> InputLayer:
+    """Keras' ``Input((28, 28, 1))``: the shape of one sample, without the batch axis."""
+    return InputLayer(tuple(shape), batch_size=batch_size, name=name)
+
+
+class ActivatedLayer(Layer):
+    """A layer whose output is ``activation(linear(x))``; the model's plan may run the two apart."""
+
+    def __init__(self, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def linear(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.linear(x))
+
+
+class Dense(ActivatedLayer):
+    """``units`` outputs from the last axis: ``(..., in) -> (..., units)``. Kernel stored ``(units, in)``."""
+
+    min_ndim = 2
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(activation=activation, **kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Dense units must be a positive integer, got {units!r}.")
+        self.units, self.use_bias = units, use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        if input_shape[-1] is None:
+            raise ValueError(self._shape_message("a known last dimension", input_shape))
+
+    def build(self, input_shape: Shape) -> None:
+        self.kernel = new_parameter(self.kernel_initializer, (input_shape[-1], self.units), lambda t: t.T)
+        self.bias = new_parameter(self.bias_initializer, (self.units,)) if self.use_bias else None
+
+    def linear(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.kernel, self.bias)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (*input_shape[:-1], self.units)
+
+    def weight_views(self) -> list[WeightView]:
+        if not self.built:
+            return []
+        views = [WeightView("kernel", self.kernel, to_keras=lambda t: t.T, from_keras=lambda t: t.T)]
+        if self.use_bias:
+            views.append(WeightView("bias", self.bias))
+        return views
+
+
+class Activation(ActivatedLayer):
+    """Applies an activation by name or function; the shape is unchanged."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(activation=activation, **kwargs)
+
+    def linear(self, x: torch.Tensor) -> torch.Tensor:
+        return x

@@ -1,0 +1,141 @@
+"""Pooling on channels-last inputs: ``(batch, steps, channels)`` for 1-D, ``(batch, h, w, channels)`` for 2-D."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from layerwise.layers._padding import (as_tuple, channels_first, channels_last, check_padding,
+                                       conv_output_length, torch_padding)
+from layerwise.layers.base import Layer, Shape
+
+_MAX = {1: F.max_pool1d, 2: F.max_pool2d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d}
+
+
+class _Pooling(Layer):
+    rank = 2
+
+    def __init__(self, pool_size=2, strides=None, padding: str = "valid", data_format: str | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported.")
+        self.pool_size = as_tuple(pool_size, self.rank, "pool_size")
+        # Keras: strides=None means strides equal to pool_size.
+        self.strides = self.pool_size if strides is None else as_tuple(strides, self.rank, "strides")
+        self.padding = check_padding(padding)
+
+    @property
+    def input_ndim(self) -> int:
+        return self.rank + 2
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        spatial = [conv_output_length(n, k, s, self.padding)
+                   for n, k, s in zip(input_shape[1:-1], self.pool_size, self.strides)]
+        return (input_shape[0], *spatial, input_shape[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channels_last(self.pool(channels_first(x)))
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """Pool a channels-first tensor ``(batch, channels, *spatial)``."""
+        raise NotImplementedError
+
+
+class _MaxPooling(_Pooling):
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        ones = (1,) * self.rank
+        x, pad = torch_padding(x, self.pool_size, self.strides, ones, self.padding, value=float("-inf"))
+        return _MAX[self.rank](x, self.pool_size, self.strides, pad)
+
+
+class _AveragePooling(_Pooling):
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        ones = (1,) * self.rank
+        padded, pad = torch_padding(x, self.pool_size, self.strides, ones, self.padding)
+        out = _AVG[self.rank](padded, self.pool_size, self.strides, pad, count_include_pad=False)
+        if padded is not x:
+            # Keras averages over the real values only; divide by the share of real values per window.
+            mask, _ = torch_padding(torch.ones_like(x[:1, :1]), self.pool_size, self.strides, ones, self.padding)
+            out = out / _AVG[self.rank](mask, self.pool_size, self.strides)
+        return out
+
+
+class MaxPooling1D(_MaxPooling):
+    """``(batch, steps, channels) -> (batch, pooled_steps, channels)``."""
+    rank = 1
+
+
+class MaxPooling2D(_MaxPooling):
+    """``(batch, h, w, channels) -> (batch, pooled_h, pooled_w, channels)``."""
+    rank = 2
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling1D(_AveragePooling):
+    """``(batch, steps, channels) -> (batch, pooled_steps, channels)``."""
+    rank = 1
+
+
+class AveragePooling2D(_AveragePooling):
+    """``(batch, h, w, channels) -> (batch, pooled_h, pooled_w, channels)``."""
+    rank = 2
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class _GlobalPooling(Layer):
+    rank = 2
+
+    def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported.")
+        self.keepdims = keepdims
+
+    @property
+    def input_ndim(self) -> int:
+        return self.rank + 2
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if self.keepdims:
+            return (input_shape[0], *(1,) * self.rank, input_shape[-1])
+        return (input_shape[0], input_shape[-1])
+
+    def spatial_axes(self) -> tuple[int, ...]:
+        return tuple(range(1, self.rank + 1))
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    """``(batch, steps, channels) -> (batch, channels)``: the mean over time."""
+    rank = 1
+
+    def forward(self, x):
+        return x.mean(dim=self.spatial_axes(), keepdim=self.keepdims)
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """``(batch, h, w, channels) -> (batch, channels)``: the mean over height and width."""
+    rank = 2
+
+    def forward(self, x):
+        return x.mean(dim=self.spatial_axes(), keepdim=self.keepdims)
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    """``(batch, steps, channels) -> (batch, channels)``: the maximum over time."""
+    rank = 1
+
+    def forward(self, x):
+        return x.amax(dim=self.spatial_axes(), keepdim=self.keepdims)
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """``(batch, h, w, channels) -> (batch, channels)``: the maximum over height and width."""
+    rank = 2
+
+    def forward(self, x):
+        return x.amax(dim=self.spatial_axes(), keepdim=self.keepdims)

@@ -1,0 +1,84 @@
+"""The execution plan: the model's layers turned into a list of steps, with exact rewrites.
+
+A rewrite changes how the work is done, never the result: each is a small function that
+either claims a run of layers and returns one fused step, or declines (returns None).
+``tests/models/test_plan.py`` proves each one gives the same outputs and gradients as
+running the layers one by one. ``model.layers`` stays exactly what the user added.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from layerwise import activations
+from layerwise.layers._padding import channels_first, channels_last
+from layerwise.layers.convolutional import _Conv
+from layerwise.layers.core import Dense
+from layerwise.layers.pooling import _MaxPooling
+
+Step = Callable[[torch.Tensor], torch.Tensor]
+Rewrite = Callable[[list], "tuple[Step, int] | None"]
+
+
+def activation_after_max_pool(layers: list) -> tuple[Step, int] | None:
+    """Conv(activation=f) then MaxPooling -> pool(conv) then f, on the map 4x (or more) smaller.
+
+    Exact because max-pooling commutes with any non-decreasing f, and so do their gradients
+    (the pooled argmax is the same element either way). The activation runs in place:
+    max-pooling's backward needs its input and indices, not its output.
+    """
+    if len(layers) < 2:
+        return None
+    conv, pool = layers[0], layers[1]
+    if not (isinstance(conv, _Conv) and isinstance(pool, _MaxPooling)):
+        return None
+    act = conv.activation
+    if act is activations.linear or act not in activations.NON_DECREASING:
+        return None
+    act = activations.INPLACE.get(act, act)
+
+    def conv_pool_activation(x: torch.Tensor) -> torch.Tensor:
+        return channels_last(act(pool.pool(conv.linear_channels_first(channels_first(x)))))
+
+    return conv_pool_activation, 2
+
+
+def inplace_activation(layers: list) -> tuple[Step, int] | None:
+    """Dense/Conv with relu, sigmoid or tanh -> the activation in place on the fresh linear output.
+
+    Safe because the backward of a matmul or convolution needs its input and weights, not its
+    output, and these activations' own backward needs only their result.
+    """
+    layer = layers[0]
+    if not isinstance(layer, (Dense, _Conv)) or layer.activation not in activations.INPLACE:
+        return None
+    act = activations.INPLACE[layer.activation]
+    if isinstance(layer, _Conv):
+        def conv_activation(x: torch.Tensor) -> torch.Tensor:
+            return channels_last(act(layer.linear_channels_first(channels_first(x))))
+        return conv_activation, 1
+
+    def dense_activation(x: torch.Tensor) -> torch.Tensor:
+        return act(layer.linear(x))
+    return dense_activation, 1
+
+
+REWRITES: list[Rewrite] = [activation_after_max_pool, inplace_activation]
+
+
+def build_plan(layers: list, rewrites: list[Rewrite] = REWRITES) -> list[Step]:
+    """The steps that compute ``layers`` in order; ``rewrites=[]`` gives the plain layer-by-layer plan."""
+    steps: list[Step] = []
+    i = 0
+    while i < len(layers):
+        for rewrite in rewrites:
+            claimed = rewrite(layers[i:])
+            if claimed is not None:
+                step, used = claimed
+                break
+        else:
+            step, used = layers[i].forward, 1
+        steps.append(step)
+        i += used
+    return steps

@@ -1,0 +1,47 @@
+"""Keras 3's model summary table, drawn with the same box characters and totals."""
+from __future__ import annotations
+
+from typing import Callable
+
+
+def _size(count: int) -> str:
+    size = count * 4.0  # float32
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return ""
+
+
+def _row(cells: list[str], widths: list[int], aligns: str, edge: str = "│") -> str:
+    out = []
+    for cell, width, align in zip(cells, widths, aligns):
+        out.append(" " + (cell.rjust(width - 2) if align == "r" else cell.ljust(width - 2)) + " ")
+    return edge + edge.join(out) + edge
+
+
+def print_summary(model, print_fn: Callable[[str], None]) -> None:
+    widths = [33, 24, 15]
+    lines = [f'Model: "{model.name}"']
+    lines.append("┏" + "┳".join("━" * w for w in widths) + "┓")
+    lines.append(_row(["Layer (type)", "Output Shape", "Param #"], widths, "llr", "┃"))
+    lines.append("┡" + "╇".join("━" * w for w in widths) + "┩")
+    layers = model.layers
+    for i, layer in enumerate(layers):
+        shape = str(model.output_shapes[i]) if model.built else "?"
+        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+        lines.append(_row([f"{layer.name} ({type(layer).__name__})", shape, params], widths, "llr"))
+        if i < len(layers) - 1:
+            lines.append("├" + "┼".join("─" * w for w in widths) + "┤")
+    lines.append("└" + "┴".join("─" * w for w in widths) + "┘")
+    total = sum(layer.count_params() for layer in layers if layer.built)
+    trainable = sum(int(v.tensor.numel()) for layer in layers if layer.built
+                    for v in layer.weight_views() if v.trainable and layer.trainable)
+    lines.append(f" Total params: {total:,} ({_size(total)})")
+    lines.append(f" Trainable params: {trainable:,} ({_size(trainable)})")
+    lines.append(f" Non-trainable params: {total - trainable:,} ({_size(total - trainable)})")
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        count = 1 + sum(int(t.numel()) for values in optimizer.slots.values() for t in values)
+        lines.append(f" Optimizer params: {count:,} ({_size(count)})")
+    print_fn("\n".join(lines))

@@ -1,0 +1,1 @@
+from layerwise.rbm.bernoulli import BernoulliRBM

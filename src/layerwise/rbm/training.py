@@ -1,0 +1,203 @@
+"""Contrastive-divergence training: CD-k and persistent CD, as Hinton's practical guide recommends.
+
+The update for every parameter is ``velocity = momentum * velocity + lr * (<ṽ h>_data − <ṽ h>_model
+− weight_decay * W)``, then ``params += velocity`` (guide sections 9–10: momentum 0.5 for the first
+epochs, then 0.9; L2 weight decay on the weights, not the biases). The learning rate decays as
+``lr / (1 + learning_rate_decay * epoch)``. Optional sparsity (section 11) nudges each hidden unit's
+running mean activation ``q`` towards ``sparsity_target``.
+
+Because W, b and c sit in one augmented matrix (see ``base.py``), the whole gradient is one
+outer product. For binary RBMs trained by PCD-1 (scikit-learn's algorithm) ``_fast_pcd_epoch`` stacks
+the data batch and the persistent fantasy particles into one matrix, so a mini-batch costs three
+matrix products and a handful of in-place element-wise operations, with random numbers drawn in bulk.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import torch
+
+# Batches smaller than this many multiply-adds run single-threaded: thread hand-off costs more
+# than the arithmetic for scikit-learn's 10-row batches.
+_SMALL_MATMUL = 200_000
+# Upper bound on the floats held by each bulk buffer of the fast path (keeps memory near 64 MiB).
+_BLOCK_FLOATS = 16 * 2**20
+
+
+@dataclass
+class OptimizerState:
+    """What training carries between mini-batches: velocity, epochs done, sparsity running mean."""
+
+    velocity: torch.Tensor
+    epochs_done: int = 0
+    hidden_mean: torch.Tensor | None = None
+
+    @classmethod
+    def zeros_like(cls, params: torch.Tensor) -> "OptimizerState":
+        return cls(velocity=torch.zeros_like(params))
+
+
+def learning_rate_at(rbm, epoch: int) -> float:
+    """Learning rate for ``epoch`` (0-based) with the estimator's ``learning_rate_decay``."""
+    return float(rbm.learning_rate) / (1.0 + float(getattr(rbm, "learning_rate_decay", 0.0)) * epoch)
+
+
+def momentum_at(rbm, epoch: int) -> float:
+    """Momentum for ``epoch``: ``momentum`` before ``momentum_switch`` epochs, ``final_momentum`` after."""
+    if epoch < int(getattr(rbm, "momentum_switch", 0)):
+        return float(getattr(rbm, "momentum", 0.0))
+    return float(getattr(rbm, "final_momentum", 0.0))
+
+
+@contextlib.contextmanager
+def _threads_for(n_rows: int, n_visible: int, n_hidden: int, device: torch.device):
+    small = device.type == "cpu" and n_rows * n_visible * n_hidden < _SMALL_MATMUL
+    before = torch.get_num_threads()
+    if small and before > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if small and before > 1:
+            torch.set_num_threads(before)
+
+
+def _augment(x: torch.Tensor) -> torch.Tensor:
+    """Append the constant-1 column that carries the biases."""
+    return torch.cat([x, x.new_ones(x.shape[0], 1)], dim=1)
+
+
+def _gradient(rbm, v0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """CD-k / PCD-k estimate of the log-likelihood gradient for all of ``params_`` at once.
+
+    ``v0``: data batch (b, nv) in model space. Returns (gradient (nv+1, nh+1), P(h|v0) (b, nh)).
+    """
+    gen = rbm._gen()
+    vt0 = _augment(rbm._visible_scale(v0))
+    h0 = torch.sigmoid(vt0 @ rbm.params_)  # last column is exactly 1 (the hidden bias carrier)
+    hs = rbm.h_samples_ if rbm.persistent else torch.bernoulli(h0[:, :-1], generator=gen)
+    for _ in range(int(rbm.k)):
+        vn = rbm._visible_sample(rbm._visible_pre(hs), gen)
+        hn = rbm._hidden_probs(vn)
+        hs = torch.bernoulli(hn, generator=gen)
+    if rbm.persistent:
+        rbm.h_samples_ = hs
+    grad = vt0.T @ h0
+    grad.div_(v0.shape[0]).addmm_(_augment(rbm._visible_scale(vn)).T, _augment(hn), alpha=-1.0 / vn.shape[0])
+    rbm._extra_updates(v0, h0[:, :-1], vn, hn)
+    return grad, h0[:, :-1]
+
+
+def _apply(rbm, grad: torch.Tensor, h0: torch.Tensor, v0: torch.Tensor, lr: float, momentum: float) -> None:
+    state: OptimizerState = rbm._optimizer_state
+    vel, params = state.velocity, rbm.params_
+    vel.mul_(momentum).add_(grad, alpha=lr)
+    wd = float(rbm.weight_decay)
+    if wd:
+        vel[:-1, :-1].add_(params[:-1, :-1], alpha=-lr * wd)
+    target = getattr(rbm, "sparsity_target", None)
+    if target is not None:
+        q_new = h0.mean(0)
+        state.hidden_mean = q_new if state.hidden_mean is None else 0.9 * state.hidden_mean + 0.1 * q_new
+        push = (float(target) - state.hidden_mean) * float(rbm.sparsity_cost) * lr
+        vel[-1, :-1].add_(push)
+        vel[:-1, :-1].addr_(rbm._visible_scale(v0).mean(0), push)
+    params.add_(vel)
+
+
+def update_step(rbm, v0: torch.Tensor) -> None:
+    """One mini-batch update with ``v0`` (b, nv) in model space, at the current epoch's schedule."""
+    epoch = rbm._optimizer_state.epochs_done
+    with torch.no_grad():
+        grad, h0 = _gradient(rbm, v0)
+        _apply(rbm, grad, h0, v0, learning_rate_at(rbm, epoch), momentum_at(rbm, epoch))
+
+
+def _uses_fast_path(rbm) -> bool:
+    return (getattr(rbm, "_fast_pcd", False) and rbm.persistent and int(rbm.k) == 1
+            and getattr(rbm, "sparsity_target", None) is None)
+
+
+class _FastPCD:
+    """Bulk buffers for ``_fast_pcd_epoch``; views are made once per fit and reused every epoch."""
+
+    def __init__(self, rbm, n_batches: int):
+        nv, nh = rbm.params_.shape[0] - 1, rbm.params_.shape[1] - 1
+        bs, dev = int(rbm.batch_size), rbm.params_.device
+        self.block = max(1, min(n_batches, _BLOCK_FLOATS // (2 * bs * (nv + nh + 2))))
+        # Each batch's rows: the data batch on top, the fantasy particles below (shared products).
+        self.E = torch.ones(self.block, 2 * bs, nv + 1, device=dev)
+        self.H = torch.empty(self.block, 2 * bs, nh + 1, device=dev)
+        self.Rv = torch.empty(self.block, bs, nv + 1, device=dev)
+        self.Rh = torch.empty(self.block, bs, nh + 1, device=dev)
+        self.views = list(zip(self.E.unbind(0), self.E[:, bs:].unbind(0), self.H.unbind(0),
+                              self.H[:, bs:].unbind(0), self.Rv.unbind(0), self.Rh.unbind(0)))
+        self.chain = _augment(rbm.h_samples_)
+
+
+def _fast_pcd_block(rbm, buf: _FastPCD, X: torch.Tensor, rows: torch.Tensor, lr: float, mom: float) -> None:
+    """PCD-1 over ``len(rows) // batch_size`` full batches of ``X[rows]`` (binary visible units)."""
+    bs = int(rbm.batch_size)
+    nb = rows.numel() // bs
+    nv = X.shape[1]
+    buf.E[:nb, :bs, :nv] = X[rows].view(nb, bs, nv)
+    buf.Rv[:nb].uniform_(generator=rbm._gen())
+    buf.Rh[:nb].uniform_(generator=rbm._gen())
+    P, vel = rbm.params_, rbm._optimizer_state.velocity
+    PT, W, velW = P.T, P[:-1, :-1], vel[:-1, :-1]
+    hc, alpha, wd = buf.chain, lr / bs, lr * float(rbm.weight_decay)
+    for vcat, vn, hcat, hn, rv, rh in buf.views[:nb]:
+        torch.mm(hc, PT, out=vn)
+        vn.sigmoid_()
+        torch.lt(rv, vn, out=vn)  # v ~ Bernoulli(p): uniform < p (the bias column stays 1)
+        torch.mm(vcat, P, out=hcat)  # positive and negative hidden probabilities in one product
+        hcat.sigmoid_()
+        torch.lt(rh, hn, out=hc)  # next state of the persistent chain
+        hn.neg_()  # so that one product gives <v h>_data − <v h>_model
+        vel.addmm_(vcat.T, hcat, beta=mom, alpha=alpha)
+        if wd:
+            velW.add_(W, alpha=-wd)
+        P.add_(vel)
+
+
+def _fast_pcd_epoch(rbm, buf: _FastPCD, X: torch.Tensor, lr: float, mom: float) -> None:
+    bs = int(rbm.batch_size)
+    perm = torch.randperm(X.shape[0], generator=rbm._gen(), device=X.device)
+    n_full = (X.shape[0] // bs) * bs
+    with torch.no_grad():
+        for start in range(0, n_full, buf.block * bs):
+            _fast_pcd_block(rbm, buf, X, perm[start:min(n_full, start + buf.block * bs)], lr, mom)
+        rbm.h_samples_ = buf.chain[:, :-1].clone()
+        if n_full < X.shape[0]:
+            grad, h0 = _gradient(rbm, X[perm[n_full:]])
+            _apply(rbm, grad, h0, X[perm[n_full:]], lr, mom)
+            buf.chain = _augment(rbm.h_samples_)
+
+
+def fit_epochs(rbm, X: torch.Tensor, n_epochs: int) -> None:
+    """Train ``rbm`` for ``n_epochs`` shuffled passes over ``X`` (n, nv) in model space."""
+    bs = int(rbm.batch_size)
+    n_batches = -(-X.shape[0] // bs)
+    state: OptimizerState = rbm._optimizer_state
+    fast = _uses_fast_path(rbm) and X.shape[0] >= bs
+    buf = _FastPCD(rbm, n_batches) if fast else None
+    begin = time.time()
+    with _threads_for(bs, X.shape[1], rbm.params_.shape[1], X.device):
+        for _ in range(n_epochs):
+            lr, mom = learning_rate_at(rbm, state.epochs_done), momentum_at(rbm, state.epochs_done)
+            if fast:
+                _fast_pcd_epoch(rbm, buf, X, lr, mom)
+            else:
+                perm = torch.randperm(X.shape[0], generator=rbm._gen(), device=X.device)
+                with torch.no_grad():
+                    for idx in perm.split(bs):
+                        grad, h0 = _gradient(rbm, X[idx])
+                        _apply(rbm, grad, h0, X[idx], lr, mom)
+            state.epochs_done += 1
+            if rbm.verbose:
+                end = time.time()
+                score = rbm._monitor_score(X)
+                print(f"[{type(rbm).__name__}] Iteration {state.epochs_done}, {score}, time = {end - begin:.2f}s")
+                begin = end

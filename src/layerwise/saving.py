@@ -1,0 +1,141 @@
+"""One-file model saving: a safetensors file whose header holds the architecture and compile
+settings as JSON and whose tensors are the weights and the optimizer state. No pickle.
+
+Writes go to a temporary file in the same folder, are flushed to disk, then renamed over the
+target, so a crash during a save never destroys the previous file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
+
+from layerwise import losses, optimizers
+
+MODEL_FORMAT = "layerwise.model"
+WEIGHTS_FORMAT = "layerwise.weights"
+FORMAT_VERSION = "1"
+
+
+def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename (atomic on POSIX and Windows)."""
+    path = os.fspath(path)
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path} exists and overwrite=False.")
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _weight_tensors(model) -> dict[str, torch.Tensor]:
+    return {f"weights/{i}/{view.name}": view.tensor.detach().cpu().contiguous()
+            for i, layer in enumerate(model.layers) for view in layer.weight_views()}
+
+
+def _compile_config(model) -> dict | None:
+    if model.optimizer is None:
+        return None
+    names = []
+    for metric in model.compiled_metrics:
+        if not isinstance(metric, str):
+            raise ValueError(f"Cannot save metric object {metric!r}: compile with metric names to save the model.")
+        names.append(metric)
+    return {"optimizer": optimizers.serialize(model.optimizer), "loss": losses.serialize(model.loss),
+            "metrics": names}
+
+
+def save_model(model, filepath, overwrite: bool = True) -> None:
+    """Save architecture, weights and (if compiled and trained) optimizer state to ``filepath``."""
+    if not model.built:
+        raise ValueError(f"Model '{model.name}' is not built yet; build it (or fit it) before saving.")
+    tensors = _weight_tensors(model)
+    if model.optimizer is not None and model.optimizer.built:
+        tensors.update({f"optimizer/{k}": v.detach().cpu().contiguous()
+                        for k, v in model.optimizer.state_tensors().items()})
+    metadata = {"format": MODEL_FORMAT, "version": FORMAT_VERSION,
+                "model_config": json.dumps({"class_name": type(model).__name__, "config": model.get_config()}),
+                "compile_config": json.dumps(_compile_config(model))}
+    atomic_write(filepath, save_bytes(tensors, metadata=metadata), overwrite)
+
+
+def _read(filepath, expected_format: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a layerwise file, or a clear error naming the file."""
+    path = os.fspath(filepath)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such file: {path!r}.")
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == b"PK":
+        raise ValueError(f"{path!r} is a zip archive (such as a Keras .keras file), not a layerwise file. "
+                         "Rebuild the model in layerwise and copy weights with set_weights(keras_model.get_weights()).")
+    try:
+        tensors = load_bytes(data)
+        header_len = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8:8 + header_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path!r} is truncated or corrupt, or not a layerwise file ({err}).") from None
+    if metadata.get("format") != expected_format:
+        raise ValueError(f"{path!r} is not a {expected_format} file (found format "
+                         f"{metadata.get('format')!r}).")
+    return tensors, metadata
+
+
+def load_model(filepath, compile: bool = True):
+    """Rebuild a model saved with ``model.save``; it predicts exactly as the saved one did."""
+    from layerwise.models.sequential import Sequential
+
+    tensors, metadata = _read(filepath, MODEL_FORMAT)
+    spec = json.loads(metadata["model_config"])
+    if spec["class_name"] != "Sequential":
+        raise ValueError(f"{filepath!r} holds a {spec['class_name']}, which this version cannot load.")
+    model = Sequential.from_config(spec["config"])
+    _load_weight_tensors(model, tensors, filepath)
+    compile_config = json.loads(metadata.get("compile_config") or "null")
+    if compile and compile_config:
+        model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
+                      loss=losses.deserialize(compile_config["loss"]), metrics=compile_config["metrics"])
+        slots = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
+        if slots:
+            model.optimizer.build(list(model.parameters()))
+            model.optimizer.load_state_tensors({k: v.to(model.device()) for k, v in slots.items()})
+    return model
+
+
+def _load_weight_tensors(model, tensors: dict[str, torch.Tensor], filepath) -> None:
+    if not model.built:
+        raise ValueError(f"{filepath!r}: the saved model has no input shape, so it cannot be rebuilt.")
+    with torch.no_grad():
+        for i, layer in enumerate(model.layers):
+            for view in layer.weight_views():
+                key = f"weights/{i}/{view.name}"
+                if key not in tensors or tensors[key].shape != view.tensor.shape:
+                    raise ValueError(f"{filepath!r} does not match the model: weight {key!r} is missing "
+                                     "or has another shape.")
+                view.tensor.copy_(tensors[key])
+
+
+def save_weights(model, filepath, overwrite: bool = True) -> None:
+    metadata = {"format": WEIGHTS_FORMAT, "version": FORMAT_VERSION}
+    atomic_write(filepath, save_bytes(_weight_tensors(model), metadata=metadata), overwrite)
+
+
+def load_weights(model, filepath) -> None:
+    tensors, _ = _read(filepath, WEIGHTS_FORMAT)
+    _load_weight_tensors(model, tensors, filepath)
+
+
+__all__ = ["atomic_write", "load_model", "load_weights", "save_model", "save_weights"]
