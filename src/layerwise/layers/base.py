@@ -103,6 +103,10 @@ class Layer(nn.Module):
                  input_dim: int | None = None, trainable: bool = True, dtype: Any = None,
                  batch_size: int | None = None):
         super().__init__()
+        if "_config" not in self.__dict__:  # a subclass without its own __init__ records the base arguments
+            given = {"input_shape": input_shape, "input_dim": input_dim, "trainable": trainable,
+                     "batch_size": batch_size}
+            object.__setattr__(self, "_config", {k: v for k, v in given.items() if v is not None})
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)

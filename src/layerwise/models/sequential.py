@@ -104,10 +104,10 @@ class Sequential(Trainer, nn.Module):
     def output_shape(self) -> Shape | None:
         return self.output_shapes[-1] if self.built else None
 
-    def check_input(self, x: torch.Tensor) -> None:
-        """Raise a ValueError naming the first layer if ``x`` does not fit the model's input shape."""
+    def check_input(self, shape: tuple) -> None:
+        """Raise a ValueError naming the first layer if inputs of ``shape`` do not fit the model."""
         expected = self.batch_input_shape
-        got = tuple(x.shape)
+        got = tuple(shape)
         if expected is None:
             return
         if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected[1:], got[1:])):
@@ -115,6 +115,18 @@ class Sequential(Trainer, nn.Module):
             name = f"layer '{first.name}' ({type(first).__name__})" if first is not None else "the model"
             raise ValueError(f"Input to {name} of model '{self.name}' has the wrong shape: expected "
                              f"{expected} (batch first), received {got}.")
+
+    # ---- copying ------------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        # The plan's steps are closures over this model's layers: a deepcopy would keep computing
+        # with the original's weights and pickle cannot store them, so copies rebuild their own plan.
+        state = super().__getstate__()
+        return {**state, "_plan": None}
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if self.built:
+            self._plan = build_plan(self.layers)
 
     # ---- running ------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,7 +141,7 @@ class Sequential(Trainer, nn.Module):
             x = x.to(floatx())
         if not self.built:
             self.build(tuple(x.shape))
-        self.check_input(x)
+        self.check_input(x.shape)
         return super().__call__(x, *args, **kwargs)
 
     # ---- weights ------------------------------------------------------------------------------

@@ -37,11 +37,16 @@ def print_summary(model, print_fn: Callable[[str], None]) -> None:
     total = sum(layer.count_params() for layer in layers if layer.built)
     trainable = sum(int(v.tensor.numel()) for layer in layers if layer.built
                     for v in layer.weight_views() if v.trainable and layer.trainable)
-    lines.append(f" Total params: {total:,} ({_size(total)})")
+    optimizer = getattr(model, "optimizer", None)
+    optimizer_count = None
+    if optimizer is not None and optimizer.built:
+        # Keras counts its optimizer's iteration and learning_rate variables besides the slots,
+        # and includes the optimizer's variables in "Total params".
+        optimizer_count = 2 + sum(int(t.numel()) for values in optimizer.slots.values() for t in values)
+    everything = total + (optimizer_count or 0)
+    lines.append(f" Total params: {everything:,} ({_size(everything)})")
     lines.append(f" Trainable params: {trainable:,} ({_size(trainable)})")
     lines.append(f" Non-trainable params: {total - trainable:,} ({_size(total - trainable)})")
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and optimizer.built:
-        count = 1 + sum(int(t.numel()) for values in optimizer.slots.values() for t in values)
-        lines.append(f" Optimizer params: {count:,} ({_size(count)})")
+    if optimizer_count is not None:
+        lines.append(f" Optimizer params: {optimizer_count:,} ({_size(optimizer_count)})")
     print_fn("\n".join(lines))

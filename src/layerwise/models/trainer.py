@@ -66,7 +66,7 @@ class Trainer:
             x_shape, y_shape = tuple(x0.shape), None if y0 is None else tuple(y0.shape)
         if not self.built:
             self.build(x_shape)
-        self.check_input(torch.empty((0, *x_shape[1:]), device="meta"))
+        self.check_input(x_shape)
         if y_shape is None:
             raise ValueError("fit() needs targets y (or a dataset that yields (x, y) batches).")
         pred_shape = (None, *self.output_shape[1:])
@@ -127,7 +127,7 @@ class Trainer:
         self._prepare(data)
 
         self.history = History()
-        callback_list = CallbackList([self.history, *(callbacks or [])], self,
+        callback_list = CallbackList([*(callbacks or []), self.history], self,  # History last, as Keras: it records what others add
                                      {"verbose": verbose, "epochs": epochs, "steps": len(data)})
         batch_logs_needed = any(type(cb).on_train_batch_end is not Callback.on_train_batch_end
                                 for cb in callbacks or [])
@@ -209,7 +209,7 @@ class Trainer:
         batch_size = batch_size or 32
         if not self.built:
             self.build(tuple(x.shape))
-        self.check_input(x)
+        self.check_input(x.shape)
         self.eval()
         bar = Progbar((len(x) + batch_size - 1) // batch_size, verbose) if verbose else None
         with torch.inference_mode():
@@ -225,7 +225,7 @@ class Trainer:
         x = as_array_tensor(x, "x", self.device())
         if not self.built:
             self.build(tuple(x.shape))
-        self.check_input(x)
+        self.check_input(x.shape)
         self.eval()
         with torch.inference_mode():
             return self.forward(x).cpu().numpy()

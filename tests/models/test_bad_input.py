@@ -1,0 +1,112 @@
+"""Each user mistake gets an error that says what is wrong and what to do, before any training step."""
+import numpy as np
+import pytest
+
+import layerwise as keras
+from layerwise import layers as L
+
+
+def small_classifier(input_shape=(8, 8, 1), classes=3):
+    model = keras.Sequential([keras.Input(input_shape), L.Conv2D(4, 3, activation="relu"), L.Flatten(),
+                              L.Dense(classes, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def no_step_taken(model):
+    return model.optimizer.iterations == 0
+
+
+def test_wrong_input_shape_names_layer_and_shapes():
+    model = small_classifier()
+    x = np.zeros((5, 28, 28, 1), "float32")
+    y = keras.utils.to_categorical(np.zeros(5), 3)
+    with pytest.raises(ValueError, match=r"conv2d.*Conv2D.*\(None, 8, 8, 1\).*\(5, 28, 28, 1\)"):
+        model.fit(x, y, verbose=0)
+    assert no_step_taken(model)
+    with pytest.raises(ValueError, match=r"expected \(None, 8, 8, 1\)"):
+        model.predict(x, verbose=0)
+
+
+def test_integer_labels_with_categorical_crossentropy_suggest_fixes():
+    model = small_classifier()
+    x = np.zeros((5, 8, 8, 1), "float32")
+    for y in (np.array([0, 1, 2, 0, 1]), np.array([[0], [1], [2], [0], [1]])):
+        with pytest.raises(ValueError, match="to_categorical.*sparse_categorical_crossentropy"):
+            model.fit(x, y, verbose=0)
+    assert no_step_taken(model)
+
+
+def test_one_hot_labels_with_sparse_loss_suggest_fix():
+    model = small_classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="categorical_crossentropy.*argmax"):
+        model.fit(np.zeros((4, 8, 8, 1)), keras.utils.to_categorical([0, 1, 2, 0], 3), verbose=0)
+
+
+def test_sparse_label_out_of_range():
+    model = small_classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"\[0, 2\].*from 0 to 7"):
+        model.fit(np.zeros((4, 8, 8, 1)), np.array([0, 1, 7, 2]), verbose=0)
+
+
+def test_label_count_mismatch():
+    model = small_classifier()
+    with pytest.raises(ValueError, match="x has 5, y has 4"):
+        model.fit(np.zeros((5, 8, 8, 1)), keras.utils.to_categorical([0, 1, 2, 0], 3), verbose=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_in_x_or_y(bad):
+    model = small_classifier()
+    x = np.zeros((4, 8, 8, 1), "float32")
+    y = keras.utils.to_categorical([0, 1, 2, 0], 3)
+    x_bad = x.copy()
+    x_bad[1, 2, 3, 0] = bad
+    with pytest.raises(ValueError, match=r"x contains 1 NaN or infinite"):
+        model.fit(x_bad, y, verbose=0)
+    y_bad = y.copy()
+    y_bad[0, 0] = bad
+    with pytest.raises(ValueError, match=r"y contains 1 NaN or infinite"):
+        model.fit(x, y_bad, verbose=0)
+    assert no_step_taken(model)
+
+
+def test_fit_before_compile():
+    model = keras.Sequential([keras.Input((3,)), L.Dense(1)])
+    with pytest.raises(RuntimeError, match=r"compile\(\) before fit\(\)"):
+        model.fit(np.zeros((2, 3)), np.zeros(2))
+
+
+@pytest.mark.parametrize("kwargs,pattern", [
+    ({"optimizer": "adamax", "loss": "mse"}, "Unknown optimizer 'adamax'. Valid names: adagrad, adam"),
+    ({"optimizer": "adam", "loss": "hinge2"}, "Unknown loss 'hinge2'. Valid names: .*binary_crossentropy"),
+    ({"optimizer": "adam", "loss": "mse", "metrics": ["f1"]}, "Unknown metric 'f1'. Valid names: accuracy"),
+])
+def test_unknown_names_list_valid_ones(kwargs, pattern):
+    model = keras.Sequential([keras.Input((3,)), L.Dense(1)])
+    with pytest.raises(ValueError, match=pattern):
+        model.compile(**kwargs)
+
+
+def test_incompatible_layer_added_after_build_is_refused_and_model_unchanged():
+    model = keras.Sequential([keras.Input((8,)), L.Dense(4)])
+    with pytest.raises(ValueError, match=r"conv2d.*Conv2D.*rank 4.*\(None, 4\)"):
+        model.add(L.Conv2D(2, 3))
+    assert len(model.layers) == 1
+    assert model.predict(np.zeros((2, 8)), verbose=0).shape == (2, 4)
+
+
+def test_ragged_list_suggests_pad_sequences():
+    model = keras.Sequential([keras.Input((3,)), L.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="pad_sequences"):
+        model.fit([[1, 2, 3], [1, 2]], [0, 1], verbose=0)
+
+
+def test_binary_crossentropy_rejects_labels_outside_unit_interval():
+    model = keras.Sequential([keras.Input((3,)), L.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    with pytest.raises(ValueError, match=r"targets in \[0, 1\].*from 0.0 to 3.0"):
+        model.fit(np.zeros((3, 3)), np.array([0, 1, 3]), verbose=0)

@@ -1,0 +1,137 @@
+"""Save, load and resume: identical predictions, the loss curve continues, files are safe."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import layerwise as keras
+from layerwise import layers as L
+from layerwise import saving
+
+
+def trained_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.random((64, 6, 6, 1)).astype("float32")
+    y = keras.utils.to_categorical(rng.integers(0, 3, 64), 3)
+    model = keras.Sequential([keras.Input((6, 6, 1)), L.Conv2D(4, 3, activation="relu", padding="same"),
+                              L.MaxPooling2D(), L.BatchNormalization(), L.Flatten(), L.Dropout(0.1),
+                              L.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    return model, x, y
+
+
+def test_reloaded_model_predicts_identically(tmp_path):
+    model, x, _ = trained_model()
+    path = tmp_path / "model.lw"
+    model.save(path)
+    loaded = keras.load_model(path)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    assert loaded.count_params() == model.count_params()
+
+
+def test_resume_training_continues_the_loss_curve(tmp_path):
+    model, x, y = trained_model()
+    model.save(tmp_path / "m.lw")
+    loaded = keras.load_model(tmp_path / "m.lw")
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+    keras.utils.set_random_seed(1)
+    expected = model.fit(x, y, epochs=2, batch_size=16, verbose=0).history["loss"]
+    keras.utils.set_random_seed(1)
+    resumed = loaded.fit(x, y, epochs=2, batch_size=16, verbose=0).history["loss"]
+    np.testing.assert_allclose(resumed, expected, rtol=1e-5)
+
+
+def test_weights_only_round_trip(tmp_path):
+    model, x, _ = trained_model()
+    model.save_weights(tmp_path / "w.safetensors")
+    other, _, _ = trained_model(seed=3)
+    other.load_weights(tmp_path / "w.safetensors")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), other.predict(x, verbose=0))
+
+
+def test_load_missing_file():
+    with pytest.raises(FileNotFoundError, match="nope.lw"):
+        keras.load_model("nope.lw")
+
+
+def test_load_truncated_file_names_it(tmp_path):
+    model, _, _ = trained_model()
+    path = tmp_path / "m.lw"
+    model.save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"m\.lw.*truncated or corrupt"):
+        keras.load_model(path)
+
+
+@pytest.mark.parametrize("content,pattern", [
+    (b"PK\x03\x04 zip archive", "zip archive"),
+    (b"hello, not a model at all", "truncated or corrupt"),
+])
+def test_load_foreign_file(tmp_path, content, pattern):
+    path = tmp_path / "foreign.bin"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=pattern):
+        keras.load_model(path)
+
+
+def test_load_weights_file_as_model_is_refused(tmp_path):
+    model, _, _ = trained_model()
+    model.save_weights(tmp_path / "w.lw")
+    with pytest.raises(ValueError, match="not a layerwise.model file"):
+        keras.load_model(tmp_path / "w.lw")
+
+
+def test_crash_during_save_keeps_previous_file(tmp_path, monkeypatch):
+    model, x, y = trained_model()
+    path = tmp_path / "m.lw"
+    model.save(path)
+    before = path.read_bytes()
+    model.fit(x, y, epochs=1, verbose=0)
+
+    def crash(fd):
+        raise OSError("disk full (injected)")
+    monkeypatch.setattr(saving.os, "fsync", crash)
+    with pytest.raises(OSError, match="injected"):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.lw"]  # no temporary file left behind
+
+
+def test_killed_save_keeps_previous_file(tmp_path):
+    """A process killed in the middle of writing leaves the old file complete and loadable."""
+    model, x, _ = trained_model()
+    path = tmp_path / "m.lw"
+    model.save(path)
+    before = path.read_bytes()
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        import layerwise as keras
+        from layerwise import saving
+        model = keras.load_model({str(path)!r})
+        def slow_fsync(fd):
+            print("writing", flush=True)
+            time.sleep(60)
+        saving.os.fsync = slow_fsync
+        model.save({str(path)!r})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert path.read_bytes() == before
+    np.testing.assert_array_equal(keras.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_save_refuses_custom_activation_with_clear_message(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), L.Dense(2, activation=lambda t: t * 2)])
+    with pytest.raises(ValueError, match="custom function"):
+        model.save(tmp_path / "m.lw")
