@@ -10,6 +10,9 @@ import math
 
 import torch
 
+# One fused kernel for Adam on CPU and CUDA (PyTorch >= 2.4); older versions use the foreach path.
+_FUSED_ADAM = hasattr(torch, "_fused_adam_") and tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
+
 
 class Optimizer:
     slot_names: tuple[str, ...] = ()
@@ -126,6 +129,16 @@ class Adam(Optimizer):
 
     def update(self, params, grads, slots, step):
         m, v = slots["momentum"], slots["velocity"]
+        if not self.amsgrad and _FUSED_ADAM:
+            # PyTorch's fused kernel does the whole update in one pass over memory. Its epsilon is
+            # added after bias correction; dividing Keras' epsilon by sqrt(1 - beta_2^t) gives
+            # exactly Keras' update: lr*sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + epsilon).
+            steps = [torch.tensor(float(step), device=params[0].device)] * len(params)
+            torch._fused_adam_(params, grads, m, v, [], steps, lr=self.learning_rate, beta1=self.beta_1,
+                               beta2=self.beta_2, weight_decay=0.0,
+                               eps=self.epsilon / math.sqrt(1 - self.beta_2 ** step), amsgrad=False,
+                               maximize=False)
+            return
         alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
         torch._foreach_mul_(v, self.beta_2)
