@@ -61,7 +61,8 @@ class Optimizer:
             grads = [g * (self.clipnorm / torch.maximum(g.norm(), torch.tensor(self.clipnorm))) for g in grads]
         if self.global_clipnorm is not None:
             total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-            grads = torch._foreach_mul(grads, self.global_clipnorm / torch.maximum(total, torch.tensor(self.global_clipnorm)))
+            scale = self.global_clipnorm / torch.maximum(total, torch.tensor(self.global_clipnorm))
+            grads = torch._foreach_mul(grads, scale)
         return grads
 
     def update(self, params, grads, slots, step: int) -> None:
@@ -169,7 +170,8 @@ class RMSprop(Optimizer):
                  epsilon: float = 1e-7, centered: bool = False, **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
-        self.slot_names = ("velocity",) + (("momentum",) if momentum else ()) + (("average_gradient",) if centered else ())
+        self.slot_names = (("velocity",) + (("momentum",) if momentum else ())
+                           + (("average_gradient",) if centered else ()))
 
     def update(self, params, grads, slots, step):
         v = slots["velocity"]

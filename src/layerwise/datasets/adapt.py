@@ -76,9 +76,10 @@ class ArrayData:
         if at == 0 or at == self.num_samples:
             raise ValueError(f"validation_split={fraction} leaves an empty training or validation set "
                              f"with {self.num_samples} samples.")
-        cut = lambda t, part: None if t is None else (t[:at] if part == 0 else t[at:])
-        return tuple(ArrayData(cut(self.x, p), cut(self.y, p), cut(self.sample_weight, p), self.batch_size)
-                     for p in (0, 1))
+        def part(t: torch.Tensor | None, head: bool) -> torch.Tensor | None:
+            return None if t is None else (t[:at] if head else t[at:])
+        return tuple(ArrayData(part(self.x, h), part(self.y, h), part(self.sample_weight, h), self.batch_size)
+                     for h in (True, False))
 
 
 class IterableData:

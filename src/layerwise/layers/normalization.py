@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from layerwise import initializers
 from layerwise.layers.base import Layer, Shape, WeightView, new_parameter

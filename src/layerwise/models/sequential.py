@@ -74,7 +74,7 @@ class Sequential(Trainer, nn.Module):
         for layer in self._layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"No layer named {name!r}. Layers: {[l.name for l in self._layers]}.")
+        raise ValueError(f"No layer named {name!r}. Layers: {[layer.name for layer in self._layers]}.")
 
     # ---- building -----------------------------------------------------------------------------
     @property
@@ -186,7 +186,8 @@ class Sequential(Trainer, nn.Module):
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
         return {"name": self.name, "input_shape": list(self.batch_input_shape or []) or None,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._layers]}
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self._layers]}
 
     @classmethod
     def from_config(cls, config: dict) -> "Sequential":

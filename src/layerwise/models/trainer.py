@@ -95,7 +95,13 @@ class Trainer:
     def _logs(self, loss_tracker, prefix: str = "") -> dict[str, float]:
         logs = {prefix + m.name: m.result() for m in self._metrics}
         logs[prefix + "loss"] = loss_tracker.result()
-        return logs
+        # Keras sorts its logs by name: History keys, evaluate's dict and its list all follow it.
+        return dict(sorted(logs.items()))
+
+    def _flat_logs(self, logs: dict[str, float]) -> float | list[float]:
+        """Keras' list form of ``logs``: the loss first, then the metrics in compile order."""
+        values = [logs["loss"], *(logs[m.name] for m in self._metrics)]
+        return values[0] if len(values) == 1 else values
 
     def _reset_metrics(self) -> metrics_module.Mean:
         for metric in self._metrics:
@@ -127,7 +133,8 @@ class Trainer:
         self._prepare(data)
 
         self.history = History()
-        callback_list = CallbackList([*(callbacks or []), self.history], self,  # History last, as Keras: it records what others add
+        # History goes last, as in Keras: it records what the other callbacks add to the logs.
+        callback_list = CallbackList([*(callbacks or []), self.history], self,
                                      {"verbose": verbose, "epochs": epochs, "steps": len(data)})
         batch_logs_needed = any(type(cb).on_train_batch_end is not Callback.on_train_batch_end
                                 for cb in callbacks or [])
@@ -194,8 +201,7 @@ class Trainer:
             Progbar(len(data), _resolve_verbose(verbose)).update(len(data), logs, finalize=True)
         if return_dict:
             return logs
-        values = [logs["loss"], *(logs[m.name] for m in self._metrics)]
-        return values[0] if len(values) == 1 else values
+        return self._flat_logs(logs)
 
     # ---- predict ------------------------------------------------------------------------------
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
@@ -244,8 +250,7 @@ class Trainer:
         logs = self._logs(loss_tracker)
         if return_dict:
             return logs
-        values = [logs["loss"], *(logs[m.name] for m in self._metrics)]
-        return values[0] if len(values) == 1 else values
+        return self._flat_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         return self.evaluate(x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight,

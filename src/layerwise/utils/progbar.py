@@ -56,8 +56,8 @@ class Progbar:
         per_step = elapsed / max(current, 1)
         target = self.target or current
         if self.verbose == 2:
-            line = f"{current}/{target} - {_format_time(elapsed)} - {_format_per_step(per_step)}{format_logs(logs or {})}"
-            self.stream.write(line + "\n")
+            line = f"{current}/{target} - {_format_time(elapsed)} - {_format_per_step(per_step)}"
+            self.stream.write(line + format_logs(logs or {}) + "\n")
             self.stream.flush()
             return
         done = int(self.width * min(current / target, 1.0)) if target else self.width
