@@ -41,8 +41,8 @@ def selu(x: torch.Tensor) -> torch.Tensor:
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
-    # Keras' gelu defaults to approximate=True (the tanh form).
-    return F.gelu(x, approximate="tanh")
+    # Keras 3's gelu defaults to approximate=False: the exact erf form, not the tanh approximation.
+    return F.gelu(x)
 
 
 def leaky_relu(x: torch.Tensor) -> torch.Tensor:

@@ -10,13 +10,14 @@ import math
 import torch
 
 
-def as_tuple(value, rank: int, what: str) -> tuple[int, ...]:
-    """``3`` -> ``(3, 3)``; a sequence of ``rank`` ints passes through."""
+def as_tuple(value, rank: int, what: str, minimum: int = 1) -> tuple[int, ...]:
+    """``3`` -> ``(3, 3)``; a sequence of ``rank`` ints, each at least ``minimum``, passes through."""
     if isinstance(value, int):
         return (value,) * rank
     value = tuple(value)
-    if len(value) != rank or not all(isinstance(v, int) and v > 0 for v in value):
-        raise ValueError(f"{what} must be an int or a tuple of {rank} positive ints, got {value!r}.")
+    if len(value) != rank or not all(isinstance(v, int) and v >= minimum for v in value):
+        kind = "positive" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{what} must be an int or a tuple of {rank} {kind} ints, got {value!r}.")
     return value
 
 

@@ -123,8 +123,9 @@ class Conv2DTranspose(_Conv):
         if kwargs.get("groups", 1) != 1:
             raise ValueError("Conv2DTranspose supports groups=1 only, as Keras does.")
         super().__init__(filters, kernel_size, strides=strides, padding=padding, **kwargs)
-        self.output_padding = None if output_padding is None else as_tuple(output_padding, 2, "output_padding")
-        self.crops = [transpose_crops(k, s, d, self.padding, None if self.output_padding is None else op)
+        self.output_padding = (None if output_padding is None
+                               else as_tuple(output_padding, 2, "output_padding", minimum=0))
+        self.crops = [transpose_crops(k, s, d, self.padding, op)
                       for k, s, d, op in zip(self.kernel_size, self.strides, self.dilation_rate,
                                              self.output_padding or (None, None))]
 
@@ -135,10 +136,16 @@ class Conv2DTranspose(_Conv):
         self.bias = new_parameter(self.bias_initializer, (self.filters,)) if self.use_bias else None
 
     def linear_channels_first(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.conv_transpose2d(x, self.kernel, self.bias, self.strides, dilation=self.dilation_rate)
+        # When a crop is negative (stride > kernel) the output is zero-padded; Keras' bias covers
+        # those positions too, so the bias is then added after the padding, not by the kernel.
+        pads_output = any(c < 0 for crop in self.crops for c in crop)
+        bias = None if pads_output else self.bias
+        y = F.conv_transpose2d(x, self.kernel, bias, self.strides, dilation=self.dilation_rate)
         if any(crop != (0, 0) for crop in self.crops):
             (top, bottom), (left, right) = self.crops
             y = F.pad(y, [-left, -right, -top, -bottom])  # negative pads crop
+        if pads_output and self.bias is not None:
+            y = y + self.bias.view(-1, 1, 1)
         return y
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

@@ -143,7 +143,7 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             loss_tracker = self._reset_metrics()
             callback_list.on_epoch_begin(epoch)
-            if verbose == 1:
+            if verbose and epochs > 1:  # as Keras' ProgbarLogger: for verbose 1 and 2, not for a single epoch
                 print(f"Epoch {epoch + 1}/{epochs}")
             bar = Progbar(len(data), verbose) if verbose else None
             self.train()

@@ -1,0 +1,62 @@
+"""Shared fixtures for the layerwise test suite.
+
+``keras`` is the oracle for the parity tests: Keras 3 on its PyTorch backend. It is imported
+lazily (importing it costs seconds) and only the tests that ask for it skip, with the reason,
+when it is not installed.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+
+# Keras must pick its backend before its first import; the torch backend keeps the oracle on
+# the same numerics (and the same CPU kernels) as layerwise.
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+SEED = 1234
+
+
+def import_keras():
+    """Keras 3 on the torch backend, or a pytest skip that says why it is missing."""
+    try:
+        import keras
+    except ImportError as err:  # only a missing install skips; a broken Keras fails loudly
+        pytest.skip(f"keras is not installed ({err}); the Keras-parity tests need keras>=3.3 "
+                    "(pip install -e '.[test]')")
+    if keras.backend.backend() != "torch":
+        pytest.skip(f"Keras runs on the {keras.backend.backend()!r} backend; the parity tests need "
+                    "KERAS_BACKEND=torch set before keras is first imported")
+    return keras
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """The Keras module (torch backend); skips the requesting test if Keras is unavailable."""
+    return import_keras()
+
+
+def seed_everything(seed: int = SEED) -> None:
+    """Seed Python, NumPy and PyTorch (and Keras, when it is already imported)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    import sys
+    if "keras" in sys.modules:
+        sys.modules["keras"].utils.set_random_seed(seed)
+
+
+@pytest.fixture
+def seed() -> int:
+    """Seeds every generator before the test; returns the seed used."""
+    seed_everything(SEED)
+    return SEED
+
+
+@pytest.fixture
+def rng(seed) -> np.random.Generator:
+    """A seeded NumPy generator for test data."""
+    return np.random.default_rng(seed)
