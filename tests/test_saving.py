@@ -135,3 +135,25 @@ def test_save_refuses_custom_activation_with_clear_message(tmp_path):
     model = keras.Sequential([keras.Input((3,)), L.Dense(2, activation=lambda t: t * 2)])
     with pytest.raises(ValueError, match="custom function"):
         model.save(tmp_path / "m.lw")
+
+
+def test_layers_defined_outside_layerwise_layers_reload(tmp_path):
+    from layerwise.autoencoders import MaskingNoise
+
+    model = keras.Sequential([keras.Input((4,)), MaskingNoise(0.2), L.Dense(4)])
+    model.save(tmp_path / "m.lw")
+    loaded = keras.load_model(tmp_path / "m.lw")
+    assert type(loaded.layers[0]) is MaskingNoise and loaded.layers[0].rate == 0.2
+
+
+def test_unknown_layer_class_is_named(tmp_path):
+    class Doubler(L.Layer):
+        def forward(self, x):
+            return 2 * x
+
+    model = keras.Sequential([keras.Input((4,)), Doubler(), L.Dense(1)])
+    model.save(tmp_path / "m.lw")
+    from layerwise.layers import base
+    del base.LAYER_CLASSES["Doubler"]
+    with pytest.raises(ValueError, match="Unknown layer class 'Doubler'"):
+        keras.load_model(tmp_path / "m.lw")

@@ -1,24 +1,33 @@
 """Keras layers as PyTorch modules. Inputs are channels-last, as in Keras."""
-from layerwise.layers.base import Layer
+from layerwise.layers.base import LAYER_CLASSES, Layer
 from layerwise.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose
 from layerwise.layers.core import Activation, Dense, Input, InputLayer
+from layerwise.layers.embedding import Embedding, Masking
 from layerwise.layers.normalization import BatchNormalization
 from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                                       MaxPooling1D, MaxPooling2D)
+from layerwise.layers.recurrent import GRU, LSTM, SimpleRNN
 from layerwise.layers.regularization import Dropout, GaussianNoise
-from layerwise.layers.reshaping import Flatten, Reshape, UpSampling2D
+from layerwise.layers.reshaping import Flatten, RepeatVector, Reshape, UpSampling2D
+from layerwise.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "Activation", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D",
     "Conv2DTranspose", "Dense", "Dropout", "Flatten", "GaussianNoise", "GlobalAveragePooling1D",
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer", "Layer",
     "MaxPooling1D", "MaxPooling2D", "Reshape", "UpSampling2D",
+    # sequences
+    "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",
 ]
 
 
 def get(class_name: str) -> type:
-    """The layer class called ``class_name`` (used when loading a saved model)."""
-    if class_name not in __all__ or class_name in ("Input", "Layer"):
-        raise ValueError(f"Unknown layer class {class_name!r}.")
-    return globals()[class_name]
+    """The layer class called ``class_name`` (used when loading a saved model).
+
+    Any imported Layer subclass is found, including users' own and the autoencoders' noise layers.
+    """
+    if class_name not in LAYER_CLASSES:
+        raise ValueError(f"Unknown layer class {class_name!r}: import the module that defines it before "
+                         "loading the model.")
+    return LAYER_CLASSES[class_name]

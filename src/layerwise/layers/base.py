@@ -23,6 +23,9 @@ Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
 
 _name_counts: defaultdict[str, int] = defaultdict(int)
 
+# Every Layer subclass by class name, so that a saved model can name its layers' classes.
+LAYER_CLASSES: dict[str, type] = {}
+
 
 def to_snake_case(name: str) -> str:
     """``MaxPooling2D`` -> ``max_pooling2d``, as Keras names its layers."""
@@ -76,6 +79,8 @@ class Layer(nn.Module):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            LAYER_CLASSES[cls.__name__] = cls
         init = cls.__dict__.get("__init__")
         if init is None:
             return

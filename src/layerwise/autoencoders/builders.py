@@ -1,0 +1,168 @@
+"""Autoencoders as three Keras models that share their layers: ``(encoder, decoder, autoencoder)``.
+
+The autoencoder is ``Sequential([Input, corruption?, *encoder.layers, *decoder.layers])``: the very
+same layer objects, so ``autoencoder.fit(X, X)`` trains the encoder and the decoder, and afterwards
+``encoder.predict(X)`` gives the codes and ``decoder.predict(codes)`` decodes them. A corruption layer
+(denoising) sits only in the autoencoder, in front of the encoder, and acts only while training: the
+encoder on its own is a clean map from inputs to codes, and each of the three models saves with
+``model.save`` (the autoencoder too when its corruption is ``'gaussian'`` or none).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from layerwise.autoencoders.noise import corruption_layer
+from layerwise.layers import (Conv2D, Conv2DTranspose, Dense, Flatten, Input, MaxPooling2D, Reshape,
+                              UpSampling2D)
+from layerwise.models import Sequential
+
+Models = tuple[Sequential, Sequential, Sequential]
+
+
+def _check_units(values: Sequence[int], what: str) -> tuple[int, ...]:
+    values = tuple(values)
+    if not all(isinstance(v, (int,)) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ValueError(f"{what} must be positive integers, got {values!r}.")
+    return values
+
+
+def _check_code_size(code_size: int) -> int:
+    if isinstance(code_size, bool) or not isinstance(code_size, int) or code_size <= 0:
+        raise ValueError(f"code_size must be a positive integer, got {code_size!r}.")
+    return code_size
+
+
+def join(encoder: Sequential, decoder: Sequential, noise: str | None = None, noise_level: float = 0.1,
+         noise_range: tuple[float, float] = (0.0, 1.0), name: str = "autoencoder") -> Sequential:
+    """The autoencoder ``decoder(encoder(corrupt(x)))`` built from the encoder's and decoder's own layers.
+
+    Shapes: ``encoder.input_shape -> encoder.input_shape``. ``noise`` (None, 'gaussian', 'masking',
+    'salt_pepper') corrupts inputs while training only; ``noise_range`` is (low, high) for salt-and-pepper.
+    """
+    if encoder.input_shape is None:
+        raise ValueError("The encoder needs a known input shape (start it with Input(shape)).")
+    if tuple(encoder.output_shape[1:]) != tuple(decoder.input_shape[1:]):
+        raise ValueError(f"The encoder outputs {encoder.output_shape} but the decoder expects "
+                         f"{decoder.input_shape}.")
+    corruption = corruption_layer(noise, noise_level, *noise_range)
+    front = [corruption] if corruption is not None else []
+    return Sequential([Input(encoder.input_shape[1:]), *front, *encoder.layers, *decoder.layers], name=name)
+
+
+def dense_autoencoder(input_shape: int | Sequence[int], code_size: int, hidden_layers: Sequence[int] = (256, 64),
+                      activation="relu", code_activation=None, output_activation=None,
+                      noise: str | None = None, noise_level: float = 0.1,
+                      noise_range: tuple[float, float] = (0.0, 1.0)) -> Models:
+    """A symmetric fully connected autoencoder.
+
+    Encoder: ``(batch, *input_shape) -> (batch, code_size)`` through ``hidden_layers`` units (images are
+    flattened first); the decoder mirrors it: ``(batch, code_size) -> (batch, *input_shape)``.
+    ``code_activation=None`` gives a linear code (Hinton & Salakhutdinov 2006); ``output_activation``
+    'sigmoid' suits data scaled to [0, 1], None (linear) any real data.
+    """
+    shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    code_size = _check_code_size(code_size)
+    hidden = _check_units(hidden_layers, "hidden_layers")
+    n_inputs = math.prod(shape)
+    encoder = Sequential([Input(shape), *([Flatten()] if len(shape) > 1 else []),
+                          *(Dense(units, activation=activation) for units in hidden),
+                          Dense(code_size, activation=code_activation)], name="encoder")
+    decoder = Sequential([Input((code_size,)), *(Dense(units, activation=activation) for units in reversed(hidden)),
+                          Dense(n_inputs, activation=output_activation),
+                          *([Reshape(shape)] if len(shape) > 1 else [])], name="decoder")
+    return encoder, decoder, join(encoder, decoder, noise, noise_level, noise_range)
+
+
+def _halved_sizes(image_shape: tuple[int, int, int], levels: int) -> list[tuple[int, int]]:
+    """Spatial sizes after each 2x 'same' downsampling: [(h, w), (ceil(h/2), ceil(w/2)), ...]."""
+    sizes = [tuple(image_shape[:2])]
+    for _ in range(levels):
+        sizes.append(tuple(-(-n // 2) for n in sizes[-1]))
+    return sizes
+
+
+def conv_autoencoder(image_shape: Sequence[int], code_size: int, filters: Sequence[int] = (32, 64),
+                     kernel_size: int = 3, activation="relu", downsampling: str = "pool",
+                     upsampling: str = "transpose", code_activation=None, output_activation=None,
+                     noise: str | None = None, noise_level: float = 0.1,
+                     noise_range: tuple[float, float] = (0.0, 1.0)) -> Models:
+    """A convolutional autoencoder for grey or colour images ``(height, width, channels)``.
+
+    Encoder: per entry of ``filters`` a 'same' Conv2D then a 2x downsampling (``downsampling='pool'``:
+    MaxPooling2D; ``'strides'``: the convolution itself has stride 2), then Flatten and
+    ``Dense(code_size)``: ``(batch, h, w, c) -> (batch, code_size)``. Decoder: Dense and Reshape back to
+    the smallest map, then per level a 2x upsampling (``upsampling='transpose'``: a stride-2
+    Conv2DTranspose, which also restores odd sizes such as MNIST's 7 -> 14 -> 28 or 25 -> 13 -> 7;
+    ``'upsampling'``: UpSampling2D then Conv2D, sizes must halve evenly), and a last 'same' Conv2D to
+    ``c`` channels: ``(batch, code_size) -> (batch, h, w, c)``.
+    """
+    shape = tuple(image_shape)
+    if len(shape) != 3:
+        raise ValueError(f"image_shape must be (height, width, channels), got {shape!r}.")
+    code_size = _check_code_size(code_size)
+    filters = _check_units(filters, "filters")
+    if not filters:
+        raise ValueError("filters needs at least one entry (one downsampling level each).")
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd so that 'same' layers keep maps centred, got {kernel_size}.")
+    if downsampling not in ("pool", "strides"):
+        raise ValueError(f"downsampling must be 'pool' or 'strides', got {downsampling!r}.")
+    if upsampling not in ("transpose", "upsampling"):
+        raise ValueError(f"upsampling must be 'transpose' or 'upsampling', got {upsampling!r}.")
+    sizes = _halved_sizes(shape, len(filters))
+    if upsampling == "upsampling" and any(2 * small[i] != big[i] for big, small in zip(sizes, sizes[1:])
+                                          for i in range(2)):
+        raise ValueError(f"Image size {shape[:2]} does not halve evenly {len(filters)} times "
+                         f"(sizes {sizes}); use upsampling='transpose', which restores odd sizes.")
+
+    down = []
+    for f in filters:
+        if downsampling == "pool":
+            down += [Conv2D(f, kernel_size, padding="same", activation=activation), MaxPooling2D(2, padding="same")]
+        else:
+            down.append(Conv2D(f, kernel_size, strides=2, padding="same", activation=activation))
+    encoder = Sequential([Input(shape), *down, Flatten(), Dense(code_size, activation=code_activation)],
+                         name="encoder")
+
+    (h, w), deepest = sizes[-1], filters[-1]
+    up = []
+    for level in range(len(filters), 0, -1):
+        f, (n_h, n_w), (t_h, t_w) = filters[level - 1], sizes[level], sizes[level - 1]
+        if upsampling == "transpose":
+            # 'same' with stride 2 and an odd kernel gives 2n - 1 + output_padding: pick 0 or 1 per axis.
+            up.append(Conv2DTranspose(f, kernel_size, strides=2, padding="same", activation=activation,
+                                      output_padding=(t_h - 2 * n_h + 1, t_w - 2 * n_w + 1)))
+        else:
+            up += [UpSampling2D(2), Conv2D(f, kernel_size, padding="same", activation=activation)]
+    decoder = Sequential([Input((code_size,)), Dense(h * w * deepest, activation=activation),
+                          Reshape((h, w, deepest)), *up,
+                          Conv2D(shape[2], kernel_size, padding="same", activation=output_activation)],
+                         name="decoder")
+    if tuple(decoder.output_shape[1:]) != shape:  # guards the size arithmetic above
+        raise RuntimeError(f"Decoder output {decoder.output_shape} does not match the images {shape}.")
+    return encoder, decoder, join(encoder, decoder, noise, noise_level, noise_range)
+
+
+def sequence_autoencoder(timesteps: int, features: int, code_size: int, hidden_layers: Sequence[int] = (64,),
+                         output_activation=None, noise: str | None = None, noise_level: float = 0.1,
+                         noise_range: tuple[float, float] = (0.0, 1.0)) -> Models:
+    """An LSTM sequence autoencoder (Srivastava et al. 2015): ``(batch, timesteps, features)`` in and out.
+
+    Encoder: LSTMs of ``hidden_layers`` units (returning sequences), then ``LSTM(code_size)``, whose last
+    state is the code ``(batch, code_size)``. Decoder: ``RepeatVector(timesteps)`` feeds the code to every
+    step of LSTMs of ``reversed(hidden_layers)`` units, and a Dense maps each step back to ``features``.
+    """
+    try:
+        from layerwise.layers import LSTM, RepeatVector
+    except ImportError as err:
+        raise ImportError("sequence_autoencoder needs layerwise.layers.LSTM and RepeatVector, which this "
+                          f"build of layerwise does not have yet ({err}).") from None
+    code_size = _check_code_size(code_size)
+    hidden = _check_units(hidden_layers, "hidden_layers")
+    encoder = Sequential([Input((timesteps, features)), *(LSTM(u, return_sequences=True) for u in hidden),
+                          LSTM(code_size)], name="encoder")
+    decoder = Sequential([Input((code_size,)), RepeatVector(timesteps),
+                          *(LSTM(u, return_sequences=True) for u in (tuple(reversed(hidden)) or (code_size,))),
+                          Dense(features, activation=output_activation)], name="decoder")
+    return encoder, decoder, join(encoder, decoder, noise, noise_level, noise_range)

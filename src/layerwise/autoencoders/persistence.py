@@ -1,0 +1,120 @@
+"""Save and load a fitted ``Autoencoder`` as one safetensors file: no pickle.
+
+The header holds the constructor parameters and the fitted shapes as JSON; the tensors are the
+encoder's and decoder's weights (PyTorch layout, keyed ``encoder/<layer>/<weight>``) and the
+scaling statistics. Loading rebuilds the models from the parameters and copies the weights in.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
+from sklearn.utils.validation import check_is_fitted
+
+from layerwise.saving import atomic_write
+
+FORMAT = "layerwise.autoencoder"
+VERSION = "1"
+
+
+def _model_tensors(prefix: str, model) -> dict[str, torch.Tensor]:
+    return {f"{prefix}/{i}/{view.name}": view.tensor.detach().cpu().contiguous()
+            for i, layer in enumerate(model.layers) for view in layer.weight_views()}
+
+
+def _jsonable_params(estimator) -> dict:
+    params = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, np.integer):
+            value = int(value)
+        elif key == "random_state" and not (value is None or isinstance(value, int)):
+            value = None  # a RandomState's position cannot be stored; the fitted weights are, which is what matters
+        try:
+            json.dumps(value)
+        except TypeError:
+            raise ValueError(f"Cannot save parameter {key}={value!r}: only JSON values are stored. "
+                             "Pass activations by name (e.g. activation='relu').") from None
+        params[key] = value
+    return params
+
+
+def save_autoencoder(estimator, path) -> None:
+    """Write ``estimator`` (fitted) to ``path`` atomically."""
+    check_is_fitted(estimator)
+    tensors = {**_model_tensors("encoder", estimator.encoder_), **_model_tensors("decoder", estimator.decoder_)}
+    if estimator.shift_ is not None:
+        tensors["scaling/shift"] = torch.from_numpy(np.ascontiguousarray(estimator.shift_, dtype=np.float64))
+        tensors["scaling/scale"] = torch.from_numpy(np.ascontiguousarray(estimator.scale_, dtype=np.float64))
+    fitted = {"n_features_in_": int(estimator.n_features_in_),
+              "input_shape_": list(estimator.input_shape_),
+              "image_shape_": None if estimator.image_shape_ is None else list(estimator.image_shape_),
+              "noise_range_": list(estimator.noise_range_),
+              "history_": {k: [float(v) for v in values] for k, values in estimator.history_.items()}}
+    if hasattr(estimator, "feature_names_in_"):
+        fitted["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
+    metadata = {"format": FORMAT, "version": VERSION, "class_name": type(estimator).__name__,
+                "params": json.dumps(_jsonable_params(estimator)), "fitted": json.dumps(fitted)}
+    atomic_write(path, save_bytes(tensors, metadata=metadata))
+
+
+def _read(path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such file: {path!r}.")
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        tensors = load_bytes(data)
+        header_len = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8:8 + header_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path!r} is truncated or corrupt, or not a layerwise file ({err}).") from None
+    if metadata.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a saved Autoencoder (found format {metadata.get('format')!r}); "
+                         "load whole models with layerwise.load_model.")
+    return tensors, metadata
+
+
+def _copy_weights(prefix: str, model, tensors: dict[str, torch.Tensor], path) -> None:
+    with torch.no_grad():
+        for i, layer in enumerate(model.layers):
+            for view in layer.weight_views():
+                key = f"{prefix}/{i}/{view.name}"
+                if key not in tensors or tensors[key].shape != view.tensor.shape:
+                    raise ValueError(f"{os.fspath(path)!r} does not match its parameters: weight {key!r} "
+                                     "is missing or has another shape.")
+                view.tensor.copy_(tensors[key])
+
+
+def load_autoencoder(cls, path):
+    """An instance of ``cls`` rebuilt from ``path`` with the saved weights: it transforms as the saved one."""
+    tensors, metadata = _read(path)
+    params = json.loads(metadata["params"])
+    for key in ("hidden_layers", "filters", "image_shape"):
+        if isinstance(params.get(key), list):
+            params[key] = tuple(params[key])
+    estimator = cls(**params)
+    fitted = json.loads(metadata["fitted"])
+    estimator.n_features_in_ = fitted["n_features_in_"]
+    estimator.input_shape_ = tuple(fitted["input_shape_"])
+    estimator.image_shape_ = None if fitted["image_shape_"] is None else tuple(fitted["image_shape_"])
+    estimator.noise_range_ = tuple(fitted["noise_range_"])
+    estimator.history_ = fitted["history_"]
+    if "feature_names_in_" in fitted:
+        estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+    if "scaling/shift" in tensors:
+        estimator.shift_, estimator.scale_ = tensors["scaling/shift"].numpy(), tensors["scaling/scale"].numpy()
+    else:
+        estimator.shift_ = estimator.scale_ = None
+    estimator._build_models()
+    _copy_weights("encoder", estimator.encoder_, tensors, path)
+    _copy_weights("decoder", estimator.decoder_, tensors, path)
+    estimator._n_features_out = int(estimator.code_size)
+    return estimator

@@ -1,0 +1,227 @@
+"""``Autoencoder``: a scikit-learn transformer that reduces dimensions with a trained autoencoder.
+
+It drops in wherever ``PCA`` does: ``transform`` gives the codes, ``inverse_transform`` decodes them,
+``score`` is the negative reconstruction error (higher is better, as scorers expect). Training is
+``autoencoder.fit(X, X)`` on a layerwise ``Sequential`` with Adam and a mean squared error loss.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from layerwise.autoencoders import _input
+from layerwise.autoencoders.builders import conv_autoencoder, dense_autoencoder
+from layerwise.autoencoders.noise import NOISE_KINDS
+from layerwise.backend import get_device
+from layerwise.callbacks import EarlyStopping
+from layerwise.optimizers import Adam
+
+KINDS = ("dense", "conv")
+
+
+class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Dimensionality reduction with an autoencoder, as a scikit-learn transformer.
+
+    Parameters
+    ----------
+    code_size : int, default 2
+        Units in the code: the number of output features of ``transform``.
+    hidden_layers : tuple of int, default (256, 64)
+        Encoder layer sizes for ``kind='dense'``; the decoder mirrors them.
+    kind : {'dense', 'conv'}, default 'dense'
+        Fully connected, or convolutional (images; see ``filters`` and ``image_shape``).
+    noise : {None, 'gaussian', 'masking', 'salt_pepper'}, default None
+        Corrupt inputs while training (a denoising autoencoder); the target stays the clean input.
+    noise_level : float, default 0.1
+        Standard deviation (gaussian, in scaled units) or fraction of values hit (masking, salt_pepper).
+    activation : str, default 'relu'
+        Activation of the hidden layers. The code is linear.
+    epochs, batch_size : int, default 50, 128
+        Training length and minibatch size (Adam, mean squared error).
+    validation_fraction : float, default 0.1
+        Share of the rows held out (at random) to monitor for early stopping.
+    early_stopping : bool, default True
+        Stop after ``patience`` epochs without improvement and keep the best weights.
+    random_state : int, RandomState or None
+        Seeds weights, shuffling, noise and the validation split; training runs in a forked torch RNG.
+    verbose : int, default 0
+        Keras' progress output: 0 silent, 1 progress bar, 2 one line per epoch.
+    scale : {None, 'minmax', 'standard'}, default None
+        Scale each feature before training; ``inverse_transform`` and ``score`` undo it.
+    image_shape : tuple or None
+        ``(height, width[, channels])`` of flat rows for ``kind='conv'``; image arrays
+        ``(n, h, w[, c])`` bring their own.
+    filters : tuple of int, default (32, 64)
+        Filters per downsampling level for ``kind='conv'``.
+    learning_rate : float, default 1e-3
+        Adam's step size.
+    patience : int, default 10
+        Early stopping patience in epochs.
+    output_activation : {'auto', None, 'sigmoid', ...}, default 'auto'
+        The decoder's last activation; 'auto' is 'sigmoid' with ``scale='minmax'`` (outputs in [0, 1])
+        and linear otherwise.
+
+    Attributes
+    ----------
+    encoder_, decoder_, autoencoder_ : layerwise.Sequential
+        The trained models; the autoencoder shares the encoder's and decoder's layers.
+    history_ : dict
+        Keras' ``History.history``: per-epoch ``loss`` (and ``val_loss``).
+    n_features_in_, feature_names_in_, image_shape_, input_shape_
+        Input features, their names (from a DataFrame), the images the conv model sees, and the
+        per-sample shape of ``fit``'s input (returned by ``inverse_transform``).
+    """
+
+    def __init__(self, code_size: int = 2, hidden_layers: tuple[int, ...] = (256, 64), kind: str = "dense",
+                 noise: str | None = None, noise_level: float = 0.1, activation: str = "relu", epochs: int = 50,
+                 batch_size: int = 128, validation_fraction: float = 0.1, early_stopping: bool = True,
+                 random_state=None, verbose: int = 0, scale: str | None = None, image_shape=None,
+                 filters: tuple[int, ...] = (32, 64), learning_rate: float = 1e-3, patience: int = 10,
+                 output_activation="auto"):
+        self.code_size, self.hidden_layers, self.kind = code_size, hidden_layers, kind
+        self.noise, self.noise_level, self.activation = noise, noise_level, activation
+        self.epochs, self.batch_size, self.validation_fraction = epochs, batch_size, validation_fraction
+        self.early_stopping, self.random_state, self.verbose = early_stopping, random_state, verbose
+        self.scale, self.image_shape, self.filters = scale, image_shape, filters
+        self.learning_rate, self.patience, self.output_activation = learning_rate, patience, output_activation
+
+    # ---- checks -------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}.")
+        if self.noise is not None and self.noise not in NOISE_KINDS:
+            raise ValueError(f"noise must be None or one of {NOISE_KINDS}, got {self.noise!r}.")
+        if self.scale not in _input.SCALES:
+            raise ValueError(f"scale must be one of {_input.SCALES}, got {self.scale!r}.")
+        for name in ("code_size", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}.")
+
+    def _validate(self, X, reset: bool) -> tuple[np.ndarray, tuple[int, ...] | None]:
+        """X as float rows ``(n, n_features_in_)`` (float32 kept, else float64) and its image shape or None."""
+        X, sample_shape = _input.split_images(X)
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False)
+        _input.check_finite(X, type(self).__name__)
+        return X, sample_shape
+
+    def _model_input(self, X: np.ndarray) -> np.ndarray:
+        """Scaled float32 rows, reshaped to images for the conv model: ``(n, d)`` or ``(n, h, w, c)``."""
+        X = _input.apply_scaling(X, self.shift_, self.scale_).astype(np.float32)  # a fresh, writable copy
+        return X if self.image_shape_ is None else X.reshape(len(X), *self.image_shape_)
+
+    # ---- building -----------------------------------------------------------------------------
+    def _output_activation(self):
+        if self.output_activation == "auto":
+            return "sigmoid" if self.scale == "minmax" else None
+        return self.output_activation
+
+    def _build_models(self) -> None:
+        """Create ``encoder_``, ``decoder_`` and ``autoencoder_`` for the fitted input shape."""
+        common = dict(activation=self.activation, output_activation=self._output_activation(),
+                      noise=self.noise, noise_level=self.noise_level, noise_range=self.noise_range_)
+        if self.image_shape_ is None:
+            models = dense_autoencoder(self.n_features_in_, int(self.code_size), tuple(self.hidden_layers), **common)
+        else:
+            models = conv_autoencoder(self.image_shape_, int(self.code_size), tuple(self.filters), **common)
+        self.encoder_, self.decoder_, self.autoencoder_ = models
+        self.autoencoder_.compile(optimizer=Adam(learning_rate=self.learning_rate), loss="mse")
+
+    # ---- fitting ------------------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Train on ``X`` of shape ``(n, features)`` or images ``(n, h, w[, c])``; ``y`` is ignored."""
+        self._check_params()
+        X, sample_shape = self._validate(X, reset=True)
+        self.input_shape_ = sample_shape or (X.shape[1],)
+        self.image_shape_ = _input.resolve_image_shape(self.kind, X.shape[1], sample_shape, self.image_shape)
+        if self.code_size >= X.shape[1]:
+            warnings.warn(f"code_size={self.code_size} is not smaller than the {X.shape[1]} input features: "
+                          "the code is not a compression, and the autoencoder may learn a near-identity map.",
+                          UserWarning, stacklevel=2)
+        self.shift_, self.scale_ = _input.scaling_stats(X, self.scale)
+        Xm = self._model_input(X)
+        self.noise_range_ = (float(Xm.min()), float(Xm.max()))  # salt-and-pepper's pepper and salt values
+
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        device = get_device()
+        # A forked RNG: the seed makes fits repeat exactly without touching the caller's torch RNG state.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            self._build_models()
+            train, val = self._split(len(Xm), seed)
+            callbacks = []
+            if self.early_stopping:
+                monitor = "val_loss" if val is not None else "loss"
+                callbacks.append(EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True))
+            validation = None if val is None else (Xm[val], Xm[val])
+            history = self.autoencoder_.fit(Xm[train], Xm[train], epochs=int(self.epochs),
+                                            batch_size=int(min(self.batch_size, len(train))),
+                                            validation_data=validation, callbacks=callbacks, verbose=self.verbose)
+        self.history_ = history.history
+        self._n_features_out = int(self.code_size)
+        return self
+
+    def _split(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Random train / validation row indices; no validation rows when too few samples for both."""
+        order = np.random.default_rng(seed).permutation(n)
+        n_val = int(math.floor(n * self.validation_fraction))
+        if n_val < 1 or n - n_val < 1:
+            return order, None
+        return order[n_val:], order[:n_val]
+
+    # ---- transforming -------------------------------------------------------------------------
+    def transform(self, X) -> np.ndarray:
+        """The codes ``(n, code_size)`` of ``X`` (rows or images, as in ``fit``), in X's float dtype."""
+        check_is_fitted(self)
+        X, _ = self._validate(X, reset=False)
+        codes = self.encoder_.predict(self._model_input(X), batch_size=1024, verbose=0)
+        return codes.astype(X.dtype, copy=False)
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Decode codes ``(n, code_size)`` to inputs of ``fit``'s per-sample shape, scaling undone."""
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32])
+        _input.check_finite(Z, type(self).__name__)
+        if Z.shape[1] != self.code_size:
+            raise ValueError(f"X has {Z.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.code_size} features as input (its code_size).")
+        out = self.decoder_.predict(Z.astype(np.float32), batch_size=1024, verbose=0).reshape(len(Z), -1)
+        out = _input.undo_scaling(out.astype(Z.dtype), self.shift_, self.scale_)
+        return out.reshape(len(Z), *self.input_shape_)
+
+    def reconstruct(self, X) -> np.ndarray:
+        """``inverse_transform(transform(X))``: X encoded and decoded, in ``fit``'s per-sample shape."""
+        return self.inverse_transform(self.transform(X))
+
+    def score(self, X, y=None) -> float:
+        """Negative mean squared reconstruction error per value, in X's units (higher is better)."""
+        check_is_fitted(self)
+        X_rows, _ = self._validate(X, reset=False)
+        codes = self.encoder_.predict(self._model_input(X_rows), batch_size=1024, verbose=0)
+        reconstruction = self.inverse_transform(codes).reshape(len(X_rows), -1)
+        return -float(np.mean((X_rows.astype(np.float64) - reconstruction) ** 2))
+
+    # ---- saving -------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write the fitted transformer to one safetensors file (parameters as JSON, no pickle)."""
+        from layerwise.autoencoders.persistence import save_autoencoder
+        save_autoencoder(self, path)
+
+    @classmethod
+    def load(cls, path) -> "Autoencoder":
+        """A fitted transformer from a file written by ``save``; it transforms exactly as the saved one."""
+        from layerwise.autoencoders.persistence import load_autoencoder
+        return load_autoencoder(cls, path)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
