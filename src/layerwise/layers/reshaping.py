@@ -1,4 +1,4 @@
-"""Layers that change shape only: Flatten, Reshape, UpSampling2D."""
+"""Layers that change shape only: Flatten, Reshape, UpSampling2D, RepeatVector."""
 from __future__ import annotations
 
 import math
@@ -69,3 +69,22 @@ class UpSampling2D(Layer):
         y = torch.nn.functional.interpolate(x.movedim(-1, 1), scale_factor=self.size, mode="bilinear",
                                             align_corners=False)
         return y.movedim(1, -1)
+
+
+class RepeatVector(Layer):
+    """Repeats each input vector ``n`` times: ``(batch, features) -> (batch, n, features)``, e.g. to feed
+    an encoder's summary to every step of a decoder."""
+
+    input_ndim = 2
+
+    def __init__(self, n: int, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(n, int) or n <= 0:
+            raise ValueError(f"RepeatVector n must be a positive integer, got {n!r}.")
+        self.n = n
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (input_shape[0], self.n, input_shape[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(1).expand(-1, self.n, -1)  # a view: no copy until a layer needs one

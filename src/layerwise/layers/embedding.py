@@ -1,0 +1,86 @@
+"""Layers that start a mask: Embedding (token ids -> vectors, ``mask_zero``) and Masking.
+
+A mask is a ``(batch, timesteps)`` boolean tensor, True where a step is real. Inside a Sequential
+model the plan hands it from these layers to the ones after them that use it (recurrent layers,
+Bidirectional, TimeDistributed, GlobalAveragePooling1D); see ``models/plan.py``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+
+
+class Embedding(Layer):
+    """Token ids ``(batch, ...)`` -> vectors ``(batch, ..., output_dim)``; weight ``embeddings
+    (input_dim, output_dim)`` in Keras' layout and PyTorch's alike. With ``mask_zero=True`` id 0 is
+    padding: it is masked out downstream (so the vocabulary needs ``input_dim = largest id + 1``)."""
+
+    produces_mask = True
+    supports_masking = True
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
+                 mask_zero: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        for what, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"Embedding {what} must be a positive integer, got {value!r}.")
+        self.input_dim, self.output_dim, self.mask_zero = input_dim, output_dim, mask_zero
+        # Keras' "uniform" is RandomUniform(-0.05, 0.05).
+        self.embeddings_initializer = ("random_uniform" if embeddings_initializer == "uniform"
+                                       else embeddings_initializer)
+        self.produces_mask = mask_zero
+
+    def build(self, input_shape: Shape) -> None:
+        self.embeddings = new_parameter(self.embeddings_initializer, (self.input_dim, self.output_dim))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (*input_shape, self.output_dim)
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        return (x != 0) if self.mask_zero else None
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        ids = x.long() if x.dtype != torch.long else x
+        if ids.device.type != "cpu":
+            # An id out of range is a device-side assert on a GPU: check first to name it.
+            self._check_ids(ids)
+        try:
+            return F.embedding(ids, self.embeddings)
+        except IndexError:
+            self._check_ids(ids)
+            raise
+
+    def _check_ids(self, ids: torch.Tensor) -> None:
+        if ids.numel() == 0:
+            return
+        low, high = (int(v) for v in torch.aminmax(ids))
+        if high >= self.input_dim or low < 0:
+            bad = high if high >= self.input_dim else low
+            raise ValueError(f"Layer '{self.name}' (Embedding) received token id {bad} (largest id seen: "
+                             f"{high}), but input_dim={self.input_dim} allows ids 0..{self.input_dim - 1}. "
+                             f"Use Embedding(input_dim={max(high + 1, self.input_dim)}, ...) or map rare "
+                             "tokens to an out-of-vocabulary id.")
+
+    def weight_views(self) -> list[WeightView]:
+        return [WeightView("embeddings", self.embeddings)] if self.built else []
+
+
+class Masking(Layer):
+    """Masks time steps whose features all equal ``mask_value``: ``(batch, timesteps, features)``
+    in and out (masked steps are zeroed, as in Keras)."""
+
+    produces_mask = True
+    supports_masking = True
+    min_ndim = 3
+
+    def __init__(self, mask_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = mask_value
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return (x != self.mask_value).any(dim=-1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return x * self.compute_mask(x)[..., None].to(x.dtype)

@@ -1,0 +1,273 @@
+"""The machinery shared by SimpleRNN, LSTM and GRU: fused PyTorch kernels, masks, state.
+
+Inputs are ``(batch, timesteps, features)``. Weights live in PyTorch's layout (``weight_ih``
+``(gates * units, features)``, ``weight_hh`` ``(gates * units, units)``) so that the hot path hands
+them straight to the fused ``torch._VF`` kernels (cuDNN on a GPU); ``get_weights`` gives Keras'
+``kernel (features, gates * units)``, ``recurrent_kernel (units, gates * units)`` and ``bias``.
+
+Three ways to run, all with Keras' results:
+  * no mask: one fused call over the whole sequence;
+  * a mask: the valid steps of each row are moved to the front (a no-op for right padding),
+    packed, run fused, and put back. Exact because a masked step changes no state in Keras;
+  * a Python loop over time steps, only for what the kernels cannot do: ``recurrent_dropout``
+    while training, activations other than Keras' defaults, and GRU with ``reset_after=False``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch import _VF
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from layerwise import activations, initializers
+from layerwise.backend import floatx
+from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+
+States = list  # [h] or [h, c], each (batch, units)
+
+
+class RNN(Layer):
+    """Base of the recurrent layers. Subclasses set ``gates``, the kernel name and the cell step."""
+
+    gates = 1
+    kernel_fn = None  # the fused torch._VF function, or None when the layer's settings rule it out
+
+    def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
+                 stateful: bool = False, unroll: bool = False, zero_output_for_mask: bool = False,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"{type(self).__name__} units must be a positive integer, got {units!r}.")
+        for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"{type(self).__name__} {what} must be in [0, 1), got {rate!r}.")
+        self.units, self.use_bias = units, use_bias
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.kernel_initializer, self.recurrent_initializer = kernel_initializer, recurrent_initializer
+        self.bias_initializer = bias_initializer
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.go_backwards, self.stateful = go_backwards, stateful
+        # `unroll` only trades memory for speed in Keras; the fused kernels make it moot here.
+        self.unroll, self.zero_output_for_mask, self.seed = unroll, zero_output_for_mask, seed
+        self.states: States | None = None  # carried between batches when stateful
+
+    supports_masking = True
+    input_ndim = 3
+
+    # ---- shapes and weights --------------------------------------------------------------------
+    def check_input_shape(self, input_shape: Shape) -> None:
+        if len(input_shape) != 3:
+            hint = ""
+            if len(input_shape) == 2 and input_shape[1] is not None:
+                n = input_shape[1]
+                hint = (f" If each row is one sequence of {n} scalar values, reshape to (batch, {n}, 1), "
+                        f"e.g. x[..., None] or x.reshape(len(x), {n}, 1); if each row is one time step "
+                        f"of {n} features, use x.reshape(len(x), 1, {n}).")
+            raise ValueError(self._shape_message("a 3-D input (batch, timesteps, features)", input_shape)
+                             + hint)
+        if input_shape[1] == 0:
+            raise ValueError(self._shape_message("at least one time step", input_shape)
+                             + " Empty sequences cannot be run; drop them or pad them (pad_sequences).")
+        if input_shape[-1] is None:
+            raise ValueError(self._shape_message("a known number of features", input_shape))
+        super().check_input_shape(input_shape)
+
+    def build(self, input_shape: Shape) -> None:
+        g, u = self.gates, self.units
+        # Drawn in Keras' layout (so fans and orthogonality match Keras), stored in PyTorch's.
+        kernel_to_torch = lambda t: self.permute_gates(t.T, dim=0)
+        self.weight_ih = new_parameter(self.kernel_initializer, (input_shape[-1], g * u), kernel_to_torch)
+        self.weight_hh = new_parameter(self.recurrent_initializer, (u, g * u), kernel_to_torch)
+        self.bias = None
+        if self.use_bias:
+            self.bias = nn.Parameter(self.permute_gates(self.initial_bias(), dim=-1).contiguous())
+        # Keras has one bias where PyTorch's kernels take two: the second is a constant zero.
+        self.register_buffer("zero_bias", torch.zeros(g * u), persistent=False)
+
+    def initial_bias(self) -> torch.Tensor:
+        """The starting bias in Keras' layout."""
+        return initializers.get(self.bias_initializer)((self.gates * self.units,), floatx())
+
+    def gate_order(self) -> list[int] | None:
+        """Index that swaps Keras' and PyTorch's gate blocks (its own inverse); None where they agree."""
+        return None
+
+    def permute_gates(self, t: torch.Tensor, dim: int) -> torch.Tensor:
+        order = self.gate_order()
+        return t if order is None else t.index_select(dim, torch.tensor(order, device=t.device))
+
+    def weight_views(self) -> list[WeightView]:
+        if not self.built:
+            return []
+        kernel = dict(to_keras=lambda t: self.permute_gates(t, 0).T, from_keras=lambda t: self.permute_gates(t.T, 0))
+        views = [WeightView("kernel", self.weight_ih, **kernel),
+                 WeightView("recurrent_kernel", self.weight_hh, **kernel)]
+        if self.use_bias:
+            permute = lambda t: self.permute_gates(t, -1)
+            views.append(WeightView("bias", self.bias, to_keras=permute, from_keras=permute))
+        return views
+
+    def compute_output_shape(self, input_shape: Shape):
+        batch, steps = input_shape[0], input_shape[1]
+        out = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        if self.return_state:
+            return [out] + [(batch, self.units)] * self.state_count
+        return out
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+        return mask if self.return_sequences else None
+
+    @property
+    def state_count(self) -> int:
+        return 1
+
+    # ---- state ----------------------------------------------------------------------------------
+    def reset_states(self, states: list | None = None) -> None:
+        """Forget (or set) the state a stateful layer carries from one batch to the next."""
+        self.states = None if states is None else [torch.as_tensor(s, dtype=self.weight_hh.dtype,
+                                                                   device=self.weight_hh.device)
+                                                   for s in states]
+
+    reset_state = reset_states
+
+    def _initial_states(self, batch: int, initial_state: list | None) -> States:
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            if len(states) != self.state_count:
+                raise ValueError(f"{type(self).__name__} '{self.name}' takes {self.state_count} initial "
+                                 f"state tensor(s), got {len(states)}.")
+            return states
+        if self.stateful and self.states is not None:
+            expected = self.states[0].shape[0]
+            if batch != expected:
+                raise ValueError(
+                    f"Layer '{self.name}' is stateful and carries state for batches of {expected} sequences, "
+                    f"but received a batch of {batch}. With stateful=True every batch must have the same "
+                    f"size: use a number of samples divisible by the batch size (drop the last "
+                    f"len(x) % {expected} samples) or call reset_states() before changing the batch size.")
+            return self.states
+        zeros = torch.zeros(batch, self.units, dtype=self.weight_hh.dtype, device=self.weight_hh.device)
+        return [zeros] * self.state_count
+
+    # ---- running --------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state=None):
+        """``(batch, timesteps, features)`` -> ``(batch, units)``, or ``(batch, timesteps, units)`` with
+        ``return_sequences``; ``[output, *states]`` with ``return_state``. ``mask``: ``(batch, timesteps)``,
+        True where a step is real."""
+        if x.shape[1] == 0:
+            raise ValueError(f"Layer '{self.name}' received sequences with 0 time steps.")
+        if mask is not None:
+            mask = mask.to(device=x.device, dtype=torch.bool)
+            if bool(mask.all()):
+                mask = None  # nothing masked: the plain fused call is exact and fastest
+        if self.go_backwards:
+            x = x.flip(1)
+            mask = None if mask is None else mask.flip(1)
+        if self.training and self.dropout:
+            # One dropout mask per sequence, shared by every time step, as Keras does.
+            keep = torch.empty_like(x[:, :1]).bernoulli_(1.0 - self.dropout)
+            x = x * keep / (1.0 - self.dropout)
+        states = self._initial_states(x.shape[0], initial_state)
+        if self.kernel_fn is not None and not (self.training and self.recurrent_dropout):
+            outputs, last, states = self._run_fused(x, mask, states)
+        else:
+            outputs, last, states = self._run_loop(x, mask, states)
+        if self.stateful:
+            self.states = [s.detach() for s in states]
+        output = outputs if self.return_sequences else last
+        return [output, *states] if self.return_state else output
+
+    def flat_weights(self) -> list[torch.Tensor]:
+        """The weights as PyTorch's fused kernels take them."""
+        if not self.use_bias:
+            return [self.weight_ih, self.weight_hh]
+        return [self.weight_ih, self.weight_hh, self.bias, self.zero_bias]
+
+    def _call_kernel(self, x, hx: list[torch.Tensor], batch_sizes=None):
+        hx = [h.unsqueeze(0).contiguous() for h in hx]
+        hx_arg = tuple(hx) if len(hx) == 2 else hx[0]
+        flat = self.flat_weights()
+        if batch_sizes is None:
+            result = self.kernel_fn(x, hx_arg, flat, self.use_bias, 1, 0.0, self.training, False, True)
+        else:
+            result = self.kernel_fn(x, batch_sizes, hx_arg, flat, self.use_bias, 1, 0.0, self.training, False)
+        out, *finals = result
+        return out, [h[0] for h in finals]
+
+    def _run_fused(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
+        """One fused kernel call; with a mask, on the valid steps packed to the front of each row."""
+        if mask is None:
+            outputs, states = self._call_kernel(x, states)
+            return outputs, outputs[:, -1], states
+        steps = x.shape[1]
+        lengths = mask.sum(1)
+        right_padded = bool((mask == (torch.arange(steps, device=x.device) < lengths[:, None])).all())
+        order = None
+        if not right_padded:
+            # Stable sort puts each row's real steps first, in their order: masked steps change nothing.
+            order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+            x = x.gather(1, order[..., None].expand_as(x))
+        lengths_cpu = lengths.cpu()
+        empty = lengths == 0
+        packed = pack_padded_sequence(x, lengths_cpu.clamp(min=1), batch_first=True, enforce_sorted=False)
+        hx = [s[packed.sorted_indices] for s in states]
+        data, finals = self._call_kernel(packed.data, hx, packed.batch_sizes)
+        finals = [f[packed.unsorted_indices] for f in finals]
+        # Rows with no real step keep their initial state (and a zero output), as in Keras.
+        finals = [torch.where(empty[:, None], s, f) for s, f in zip(states, finals)]
+        last = torch.where(empty[:, None], torch.zeros_like(finals[0]), finals[0])
+        if self.zero_output_for_mask:
+            last = torch.where(mask[:, -1:], last, torch.zeros_like(last))
+        if not self.return_sequences:
+            return None, last, finals
+        packed_out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        compact, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=steps)
+        compact = compact * (~empty)[:, None, None]
+        if order is not None:
+            compact = torch.zeros_like(compact).scatter(1, order[..., None].expand_as(compact), compact)
+        return self._fill_masked(compact, mask), last, finals
+
+    def _fill_masked(self, outputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Outputs at masked steps: zeros, or (Keras' default) the last real step's output."""
+        if self.zero_output_for_mask:
+            return outputs * mask[..., None]
+        steps = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
+        source = torch.where(mask, steps, -1).cummax(dim=1).values  # last real step so far, -1 if none
+        filled = outputs.gather(1, source.clamp(min=0)[..., None].expand_as(outputs))
+        return filled * (source >= 0)[..., None]
+
+    def _run_loop(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
+        """Step by step, as Keras' generic RNN loop; used only when no fused kernel applies."""
+        w_in, b_in, b_rec = self.loop_biases()
+        projected = F.linear(x, self.weight_ih, b_in)  # all input projections in one matmul
+        rec_keep = None
+        if self.training and self.recurrent_dropout:
+            # One recurrent dropout mask per sequence for all steps (variational dropout, as Keras).
+            rec_keep = torch.empty_like(states[0]).bernoulli_(1.0 - self.recurrent_dropout)
+            rec_keep = rec_keep / (1.0 - self.recurrent_dropout)
+        outputs, prev = [], torch.zeros_like(states[0])
+        for t in range(x.shape[1]):
+            h_rec = states[0] if rec_keep is None else states[0] * rec_keep
+            out, new_states = self.cell_step(projected[:, t], states, h_rec, b_rec)
+            if mask is not None:
+                m = mask[:, t, None]
+                out = torch.where(m, out, torch.zeros_like(out) if self.zero_output_for_mask else prev)
+                new_states = [torch.where(m, n, s) for n, s in zip(new_states, states)]
+            outputs.append(out)
+            prev, states = out, new_states
+        stacked = torch.stack(outputs, dim=1) if self.return_sequences else None
+        return stacked, outputs[-1], states
+
+    def loop_biases(self):
+        """(weight, input bias, recurrent bias) for the step loop; subclasses with two biases override."""
+        return self.weight_ih, self.bias, None
+
+    def cell_step(self, x_proj: torch.Tensor, states: States, h_rec: torch.Tensor, b_rec):
+        """One step from the projected input ``(batch, gates * units)``: returns (output, new states)."""
+        raise NotImplementedError

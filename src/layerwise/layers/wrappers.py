@@ -1,0 +1,177 @@
+"""Layers that wrap a layer: Bidirectional (a recurrent layer both ways) and TimeDistributed."""
+from __future__ import annotations
+
+import torch
+
+from layerwise.layers.base import Layer, Shape, WeightView
+
+
+def _serialize(layer: Layer) -> dict:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def _deserialize(spec: dict) -> Layer:
+    from layerwise import layers  # the registry imports this module: resolve names at call time
+    return layers.get(spec["class_name"]).from_config(spec["config"])
+
+
+def _copy(layer: Layer, **changes) -> Layer:
+    return type(layer).from_config({**layer.get_config(), **changes})
+
+
+class Bidirectional(Layer):
+    """Runs a recurrent layer forwards and a copy backwards over ``(batch, timesteps, features)`` and
+    merges them: ``merge_mode`` 'concat' (Keras' default: ``2 * units`` features), 'sum', 'ave', 'mul',
+    or None (a list of both). Weights: the forward layer's, then the backward layer's."""
+
+    supports_masking = True
+    input_ndim = 3
+    MERGE_MODES = ("concat", "sum", "ave", "mul", None)
+
+    def __init__(self, layer: Layer, merge_mode: str | None = "concat", weights=None,
+                 backward_layer: Layer | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, Layer) or not hasattr(layer, "go_backwards"):
+            raise ValueError(f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), got {layer!r}.")
+        if merge_mode not in self.MERGE_MODES:
+            raise ValueError(f"Invalid merge mode {merge_mode!r}; use one of {self.MERGE_MODES}.")
+        self.merge_mode = merge_mode
+        # Fresh copies, as Keras makes: the wrapped layer's state and weights are not shared.
+        self.forward_layer = _copy(layer, name=f"forward_{layer.name}")
+        self.backward_layer = backward_layer if backward_layer is not None else _copy(
+            layer, name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
+        if self.forward_layer.go_backwards == self.backward_layer.go_backwards:
+            raise ValueError("Bidirectional: forward and backward layers need different go_backwards values.")
+        for attr in ("stateful", "return_sequences", "return_state"):
+            if getattr(self.forward_layer, attr) != getattr(self.backward_layer, attr):
+                raise ValueError(f"Bidirectional: forward and backward layers differ in {attr}.")
+        self.return_sequences = layer.return_sequences
+        self.return_state, self.stateful = layer.return_state, layer.stateful
+        for sub in (self.forward_layer, self.backward_layer):
+            # Keras zeroes masked outputs here, so that the two directions line up at padded steps.
+            sub.zero_output_for_mask = sub.return_sequences
+        self._initial_weights = weights
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        self.forward_layer.check_input_shape(input_shape)
+
+    def build(self, input_shape: Shape) -> None:
+        self.forward_layer.build_from(input_shape)
+        self.backward_layer.build_from(input_shape)
+        if self._initial_weights is not None:
+            self.built = True  # set_weights needs the views of the built sublayers
+            self.set_weights(self._initial_weights)
+
+    def compute_output_shape(self, input_shape: Shape):
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        states = []
+        if self.return_state:
+            shape, states = shape[0], shape[1:]
+        if self.merge_mode == "concat":
+            shape = (*shape[:-1], 2 * shape[-1])
+        elif self.merge_mode is None:
+            shape = [shape, shape]
+        if self.return_state:
+            return [*(shape if self.merge_mode is None else [shape]), *states, *states]
+        return shape
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+        return mask if self.return_sequences else None
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state=None):
+        """``(batch, timesteps, features)`` -> merged outputs (and the states of both directions)."""
+        half = None if initial_state is None else len(initial_state) // 2
+        y = self.forward_layer.forward(x, mask, None if half is None else initial_state[:half])
+        y_rev = self.backward_layer.forward(x, mask, None if half is None else initial_state[half:])
+        states = []
+        if self.return_state:
+            states = [*y[1:], *y_rev[1:]]
+            y, y_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            y_rev = y_rev.flip(1)  # the backward layer's outputs come in reversed time order
+        if self.merge_mode == "concat":
+            out = torch.cat([y, y_rev], dim=-1)
+        elif self.merge_mode == "sum":
+            out = y + y_rev
+        elif self.merge_mode == "ave":
+            out = (y + y_rev) / 2
+        elif self.merge_mode == "mul":
+            out = y * y_rev
+        else:
+            out = [y, y_rev]
+        if not self.return_state:
+            return out
+        return [*(out if self.merge_mode is None else [out]), *states]
+
+    def reset_states(self, states: list | None = None) -> None:
+        half = None if states is None else len(states) // 2
+        self.forward_layer.reset_states(None if states is None else states[:half])
+        self.backward_layer.reset_states(None if states is None else states[half:])
+
+    def weight_views(self) -> list[WeightView]:
+        views = []
+        for prefix, sub in (("forward_", self.forward_layer), ("backward_", self.backward_layer)):
+            for v in sub.weight_views():
+                views.append(WeightView(prefix + v.name, v.tensor, v.trainable, v.to_keras, v.from_keras))
+        return views
+
+    def get_config(self) -> dict:
+        layer_config = {**self.forward_layer.get_config(), "name": self.forward_layer.name[len("forward_"):]}
+        return {"name": self.name, "merge_mode": self.merge_mode,
+                "layer": {"class_name": type(self.forward_layer).__name__, "config": layer_config},
+                "backward_layer": (_serialize(self.backward_layer) if self._config.get("backward_layer")
+                                   is not None else None)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Bidirectional":
+        config = dict(config)
+        config["layer"] = _deserialize(config["layer"])
+        if config.get("backward_layer") is not None:
+            config["backward_layer"] = _deserialize(config["backward_layer"])
+        return cls(**config)
+
+
+class TimeDistributed(Layer):
+    """Applies ``layer`` to every time step: ``(batch, timesteps, ...) -> (batch, timesteps, ...out)``,
+    sharing its weights across steps (they are the wrapped layer's weights)."""
+
+    supports_masking = True
+    min_ndim = 3
+
+    def __init__(self, layer: Layer, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"TimeDistributed wraps a layerwise layer, got {layer!r}.")
+        self.layer = layer
+
+    def inner_shape(self, input_shape: Shape) -> Shape:
+        return (None, *input_shape[2:])
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        self.layer.check_input_shape(self.inner_shape(input_shape))
+
+    def build(self, input_shape: Shape) -> None:
+        self.layer.build_from(self.inner_shape(input_shape))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        inner = self.layer.compute_output_shape(self.inner_shape(input_shape))
+        return (input_shape[0], input_shape[1], *inner[1:])
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+        return mask
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        batch, steps = x.shape[:2]
+        y = self.layer.forward(x.reshape(batch * steps, *x.shape[2:]))
+        return y.reshape(batch, steps, *y.shape[1:])
+
+    def weight_views(self) -> list[WeightView]:
+        return self.layer.weight_views()
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "layer": _serialize(self.layer)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "TimeDistributed":
+        return cls(**{**config, "layer": _deserialize(config["layer"])})
