@@ -1,0 +1,85 @@
+"""The course CNN on CIFAR-10 read from JPEG folders with ``image_dataset_from_directory``.
+
+    .venv/bin/python examples/cnn_cifar10.py --epochs 10                    # 32x32, the native size
+    .venv/bin/python examples/cnn_cifar10.py --image-size 128 --epochs 2    # the course's 128x128
+    .venv/bin/python examples/cnn_cifar10.py --data ~/cifar10 --threads 2
+
+``--data`` holds ``train/<class>/*.jpg`` and ``test/<class>/*.jpg`` (one folder per class). The
+training folder is split 90/10 into training and validation subsets with a seed, exactly as Keras
+would split it; the test folder gives the final accuracy. Pixels are scaled to [0, 1] with
+``dataset.map``. Same network as the other course examples: Conv2D(16, 2x2) -> MaxPooling2D ->
+Conv2D(32, 2x2) -> MaxPooling2D -> Flatten -> Dense(100) -> Dense(10, softmax), adam.
+
+Memory: every image is decoded once into one uint8 array, 3 KB per image at 32x32 but 48 KB at
+128x128 (2.4 GB for the 50,000 training images); at 128x128 decoding also takes minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+
+import layerwise as keras
+from layerwise import layers
+
+DEFAULT_DATA = "/work/shared/data/cifar10-jpeg"
+
+
+def course_cnn(input_shape: tuple[int, int, int], num_classes: int) -> keras.Sequential:
+    """The course CNN: channels-last images ``input_shape`` -> ``num_classes`` softmax probabilities."""
+    model = keras.Sequential([
+        layers.Conv2D(16, (2, 2), strides=(1, 1), activation="relu", input_shape=input_shape),
+        layers.MaxPooling2D(pool_size=(2, 2), strides=(2, 2)),
+        layers.Conv2D(32, (2, 2), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Flatten(),
+        layers.Dense(100, activation="relu"),
+        layers.Dense(num_classes, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def scale(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixels from [0, 255] to [0, 1]: raw pixels saturate the softmax, and the clipped loss then has no gradient."""
+    return x / 255.0, y
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=DEFAULT_DATA, help="folder with train/ and test/ class folders")
+    parser.add_argument("--image-size", type=int, default=32, help="images are resized to this square size")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    keras.utils.set_random_seed(args.seed)
+
+    size = (args.image_size, args.image_size)
+    start = time.perf_counter()
+    train_ds, val_ds = keras.utils.image_dataset_from_directory(
+        os.path.join(args.data, "train"), label_mode="categorical", image_size=size, batch_size=args.batch_size,
+        validation_split=0.1, subset="both", seed=args.seed)
+    test_ds = keras.utils.image_dataset_from_directory(
+        os.path.join(args.data, "test"), label_mode="categorical", image_size=size, batch_size=args.batch_size,
+        shuffle=False)
+    print(f"decoded {len(train_ds.file_paths) + len(val_ds.file_paths) + len(test_ds.file_paths)} images in "
+          f"{time.perf_counter() - start:.1f} s; classes: {train_ds.class_names}")
+
+    model = course_cnn((*size, 3), len(train_ds.class_names))
+    model.summary()
+    start = time.perf_counter()
+    history = model.fit(train_ds.map(scale), validation_data=val_ds.map(scale), epochs=args.epochs, verbose=2)
+    seconds = (time.perf_counter() - start) / args.epochs
+    loss, accuracy = model.evaluate(test_ds.map(scale), verbose=0)
+    print(f"final val_accuracy {history.history['val_accuracy'][-1]:.4f}; test loss {loss:.4f}  "
+          f"test accuracy {accuracy:.4f}  ({len(test_ds.file_paths)} test images, {size[0]}x{size[1]}, "
+          f"{seconds:.1f} s per epoch on {args.threads} thread(s))")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""Keras' ``image_dataset_from_directory``: a folder of class sub-folders of images -> batches.
+
+The file list, the seeded shuffle and the validation split follow Keras 3
+(``keras/src/utils/dataset_utils.py``) step for step, so the same ``seed`` and ``validation_split``
+put the same files in the same subset. Unlike Keras (which streams files through ``tf.data``), the
+images are decoded once, with Pillow, into one uint8 array: small data sets such as CIFAR-10 then
+cost no decoding per epoch. Files that Pillow cannot decode are skipped and reported in one warning.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import warnings
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from layerwise.utils.numerical import to_categorical
+
+ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+_CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
+_PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+# Keras' other methods (lanczos5, gaussian, mitchellcubic) are TensorFlow kernels with no Pillow twin.
+_RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.NEAREST,
+             "bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX,
+             "lanczos3": Image.Resampling.LANCZOS}
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+class ImageDataset:
+    """Decoded images and encoded labels, served as shuffled ``(x, y)`` batches.
+
+    ``images``: uint8 ``(n, height, width, channels)``. ``labels``: int32 ``(n,)`` ('int'),
+    float32 ``(n, num_classes)`` ('categorical'), float32 ``(n, 1)`` ('binary'), or None.
+    Iterating yields float32 tensors ``x`` of shape ``(batch, height, width, channels)`` with
+    values in [0, 255] and the matching rows of ``labels`` as tensors (``x`` alone when there
+    are no labels), in a new order each pass when ``shuffle`` is set; ``map`` scales or augments
+    the batches as ``tf.data``'s ``map`` does.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray | None, class_names: list[str] | None,
+                 file_paths: list[str], batch_size: int | None, shuffle: bool, seed: int):
+        self.images, self.labels = images, labels
+        self.class_names, self.file_paths = class_names, file_paths
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self._rng = np.random.default_rng(seed)  # one stream: every pass draws a fresh order
+        self._fns: list[Callable] = []
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.images)
+
+    def __len__(self) -> int:
+        """Number of batches (of samples when ``batch_size`` is None, as Keras' unbatched datasets)."""
+        return self.num_samples if self.batch_size is None else math.ceil(self.num_samples / self.batch_size)
+
+    def map(self, fn: Callable) -> "ImageDataset":
+        """tf.data's ``map``: the same images, batches passed through ``fn(x, y)`` (``fn(x)`` without labels),
+        e.g. ``ds.map(lambda x, y: (x / 255.0, y))``. Nothing is copied."""
+        mapped = copy.copy(self)
+        mapped._fns = [*self._fns, fn]
+        return mapped
+
+    def __iter__(self) -> Iterator:
+        for batch in self._batches():
+            for fn in self._fns:
+                batch = fn(*batch) if isinstance(batch, tuple) else fn(batch)
+            yield batch
+
+    def _batches(self) -> Iterator:
+        order = torch.from_numpy(self._rng.permutation(self.num_samples)) if self.shuffle else None
+        images = torch.from_numpy(self.images)
+        labels = None if self.labels is None else torch.from_numpy(self.labels)
+        if self.batch_size is None:  # single samples, as Keras' batch_size=None
+            for i in range(self.num_samples):
+                j = i if order is None else int(order[i])
+                yield images[j].float() if labels is None else (images[j].float(), labels[j])
+            return
+        for start in range(0, self.num_samples, self.batch_size):
+            pick = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
+            x = images[pick].float()
+            yield x if labels is None else (x, labels[pick])
+
+    def __repr__(self) -> str:
+        return (f"ImageDataset({self.num_samples} images of shape {self.images.shape[1:]}, "
+                f"{len(self)} batches, class_names={self.class_names})")
+
+
+def _class_subdirs(directory: str, class_names: Sequence[str] | None) -> list[str]:
+    """Keras' class folders: sorted visible sub-folders, or the given ``class_names`` in their order."""
+    subdirs = [d for d in sorted(os.listdir(directory))
+               if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
+    if class_names is not None:
+        if not set(class_names).issubset(subdirs):
+            raise ValueError(f"class_names={list(class_names)} do not match the sub-folders of {directory}: "
+                             f"expected names among {subdirs}.")
+        return list(class_names)
+    if not subdirs:
+        loose = sum(f.lower().endswith(ALLOWLIST_FORMATS) for f in os.listdir(directory))
+        raise ValueError(f"{directory} has no class sub-folders. With labels='inferred' each class needs its own "
+                         f"folder (e.g. {directory}/cats/1.jpg, {directory}/dogs/2.jpg); it holds {loose} image "
+                         "file(s) directly. Pass labels=None to load those without labels.")
+    return subdirs
+
+
+def _index_subdir(directory: str, subdir: str, follow_links: bool) -> list[str]:
+    """Image files under ``directory/subdir`` (recursively), ordered as Keras' ``index_subdirectory``."""
+    root_dir = os.path.join(directory, subdir)
+    paths = []
+    for root, _, files in sorted(os.walk(root_dir, followlinks=follow_links), key=lambda w: w[0]):
+        for name in sorted(files):
+            if name.lower().endswith(ALLOWLIST_FORMATS):
+                paths.append(os.path.join(directory, subdir, os.path.relpath(os.path.join(root, name), root_dir)))
+    return paths
+
+
+def _split(n: int, validation_split: float | None, subset: str | None) -> dict[str, slice]:
+    """Keras' split of the shuffled list: validation is the last ``int(validation_split * n)`` files."""
+    if not validation_split:
+        return {"all": slice(0, n)}
+    num_val = int(validation_split * n)
+    if num_val == 0:  # Keras would slice [:-0] and end with an empty training set
+        raise ValueError(f"validation_split={validation_split} of {n} files leaves no validation files.")
+    parts = {"training": slice(0, n - num_val), "validation": slice(n - num_val, n)}
+    return parts if subset == "both" else {subset: parts[subset]}
+
+
+def _load_image(path: str, size: tuple[int, int], channels: int, resample: Image.Resampling,
+                crop_to_aspect_ratio: bool) -> np.ndarray:
+    """One file as uint8 ``(height, width, channels)``; animated GIFs give their first frame."""
+    height, width = size
+    with Image.open(path) as img:
+        img = img.convert(_PIL_MODES[channels])
+        box = None
+        if crop_to_aspect_ratio:  # Keras' smart_resize: the largest centred window of the target ratio
+            crop_h = min(img.height, int(img.width * height / width))
+            crop_w = min(img.width, int(img.height * width / height))
+            top, left = int((img.height - crop_h) / 2), int((img.width - crop_w) / 2)
+            box = (left, top, left + crop_w, top + crop_h)
+        if img.size != (width, height) or box is not None:
+            img = img.resize((width, height), resample, box=box)
+        return np.asarray(img, dtype=np.uint8).reshape(height, width, channels)
+
+
+def _decode_all(paths: list[str], size: tuple[int, int], channels: int, resample: Image.Resampling,
+                crop_to_aspect_ratio: bool) -> tuple[np.ndarray, np.ndarray]:
+    """All ``paths`` into one uint8 array ``(n_ok, h, w, c)``, and a bool mask of the files that decoded."""
+    images = np.empty((len(paths), *size, channels), dtype=np.uint8)
+    ok = np.zeros(len(paths), dtype=bool)
+    count = 0
+    for i, path in enumerate(paths):
+        try:
+            images[count] = _load_image(path, size, channels, resample, crop_to_aspect_ratio)
+        except _DECODE_ERRORS:
+            continue
+        ok[i] = True
+        count += 1
+    return images[:count], ok
+
+
+def _encode_labels(labels: np.ndarray, label_mode: str, num_classes: int) -> np.ndarray:
+    """Integer labels as Keras' ``label_mode`` gives them: int32 (n,), one-hot (n, C) or float (n, 1)."""
+    if label_mode == "int":
+        return labels.astype(np.int32)
+    if label_mode == "binary":
+        return labels.astype(np.float32).reshape(-1, 1)
+    return to_categorical(labels, num_classes)
+
+
+def _check_arguments(labels, label_mode, class_names, color_mode: str, image_size, interpolation: str,
+                     validation_split, subset, shuffle: bool, seed) -> tuple:
+    """Keras' argument checks; returns ``(labels, label_mode, image_size)`` normalised (no labels -> both None)."""
+    if labels not in ("inferred", None):
+        if not isinstance(labels, (list, tuple)):
+            raise ValueError(f"labels must be 'inferred', None, or a list/tuple of integer labels, got {labels!r}.")
+        if class_names:
+            raise ValueError("class_names can only be given with labels='inferred'.")
+    if label_mode not in ("int", "categorical", "binary", None):
+        raise ValueError(f"label_mode must be 'int', 'categorical', 'binary' or None, got {label_mode!r}.")
+    if labels is None or label_mode is None:
+        labels, label_mode = None, None
+        if class_names is not None:
+            raise ValueError("class_names cannot be given without labels (labels=None or label_mode=None).")
+    if color_mode not in _CHANNELS:
+        raise ValueError(f"color_mode must be one of {sorted(_CHANNELS)}, got {color_mode!r}.")
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    if not isinstance(image_size, (list, tuple)) or len(image_size) != 2:
+        raise ValueError(f"image_size must be (height, width), got {image_size!r}.")
+    image_size = (int(image_size[0]), int(image_size[1]))
+    if interpolation.lower() not in _RESAMPLE:
+        raise ValueError(f"interpolation must be one of {sorted(_RESAMPLE)}, got {interpolation!r}.")
+    if validation_split and not 0 < validation_split < 1:
+        raise ValueError(f"validation_split must be between 0 and 1, got {validation_split}.")
+    if bool(validation_split) != bool(subset):
+        raise ValueError("If subset is set, validation_split must be set, and inversely.")
+    if subset not in ("training", "validation", "both", None):
+        raise ValueError(f"subset must be 'training', 'validation' or 'both', got {subset!r}.")
+    if validation_split and shuffle and seed is None:
+        raise ValueError("With validation_split and shuffle=True, pass a seed so that the training and "
+                         "validation subsets do not overlap.")
+    return labels, label_mode, image_size
+
+
+def image_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None,
+                                 color_mode: str = "rgb", batch_size: int | None = 32,
+                                 image_size: tuple[int, int] | int = (256, 256), shuffle: bool = True,
+                                 seed: int | None = None, validation_split: float | None = None,
+                                 subset: str | None = None, interpolation: str = "bilinear",
+                                 follow_links: bool = False, crop_to_aspect_ratio: bool = False,
+                                 verbose: bool = True) -> ImageDataset | tuple[ImageDataset, ImageDataset]:
+    """Images in ``directory/<class>/...`` as an :class:`ImageDataset` of ``(x, y)`` batches.
+
+    ``x``: float32 ``(batch, image_size[0], image_size[1], channels)`` in [0, 255], with 1, 3 or 4
+    channels for ``color_mode`` 'grayscale', 'rgb' or 'rgba'. ``y`` per ``label_mode``: 'int'
+    (int32 ``(batch,)``), 'categorical' (float32 one-hot ``(batch, classes)``), 'binary' (float32
+    ``(batch, 1)``) or None (``x`` alone). ``labels`` may also be a list of integer labels, one per
+    image file in ``os.walk`` order, or None. Files with other extensions than .bmp, .gif, .jpeg,
+    .jpg, .png are ignored, as in Keras. ``subset='both'`` returns ``(training, validation)``, the
+    latter unshuffled, as Keras.
+    """
+    directory = os.fspath(directory)
+    labels, label_mode, image_size = _check_arguments(labels, label_mode, class_names, color_mode, image_size,
+                                                      interpolation, validation_split, subset, shuffle, seed)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"image_dataset_from_directory: {directory} is not a directory.")
+    if seed is None:
+        seed = int(np.random.randint(1e6))  # from numpy's global stream, as Keras: set_random_seed repeats it
+
+    # ---- index the files (Keras' index_directory) ----
+    subdirs = _class_subdirs(directory, class_names) if labels == "inferred" else [""]
+    file_paths, label_list = [], []
+    for index, subdir in enumerate(subdirs):
+        found = _index_subdir(directory, subdir, follow_links)
+        file_paths += found
+        label_list += [index] * len(found)
+    if not file_paths:
+        raise ValueError(f"No images found in {directory}. Allowed formats: {ALLOWLIST_FORMATS}.")
+    if labels == "inferred":
+        names, label_array = subdirs, np.asarray(label_list, dtype=np.int32)
+    elif labels is None:
+        names, label_array = None, None
+    else:
+        if len(labels) != len(file_paths):
+            raise ValueError(f"len(labels) is {len(labels)} but {directory} holds {len(file_paths)} image files.")
+        names, label_array = [str(v) for v in sorted(set(labels))], np.asarray(labels)
+    if verbose:
+        print(f"Found {len(file_paths)} files." if names is None
+              else f"Found {len(file_paths)} files belonging to {len(names)} classes.")
+    if label_mode == "binary" and len(names) != 2:
+        raise ValueError(f"label_mode='binary' needs exactly 2 classes, found {len(names)}: {names}.")
+    if shuffle:  # two RandomStates with one seed: the same permutation of paths and labels, as Keras
+        np.random.RandomState(seed).shuffle(file_paths)
+        if label_array is not None:
+            np.random.RandomState(seed).shuffle(label_array)
+    if label_array is not None and label_mode == "categorical" and (label_array.min() < 0 or
+                                                                    label_array.max() >= len(names)):
+        raise ValueError(f"labels must lie in [0, {len(names) - 1}] for label_mode='categorical'.")
+
+    # ---- split, then decode only the files that a returned subset needs ----
+    parts = _split(len(file_paths), validation_split, subset)
+    if verbose and validation_split:
+        for name, part in parts.items():
+            print(f"Using {part.stop - part.start} files for {name}.")
+    start, stop = min(p.start for p in parts.values()), max(p.stop for p in parts.values())
+    images, ok = _decode_all(file_paths[start:stop], image_size, _CHANNELS[color_mode],
+                             _RESAMPLE[interpolation.lower()], crop_to_aspect_ratio)
+    bad = [file_paths[start + i] for i in np.flatnonzero(~ok)]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        warnings.warn(f"Skipped {len(bad)} of {stop - start} image files that could not be decoded: {shown}.",
+                      stacklevel=2)
+    if not ok.any():
+        raise ValueError(f"None of the {stop - start} image files in {directory} could be decoded.")
+
+    datasets = []
+    row = np.cumsum(ok) - 1  # row of each decoded file in ``images``
+    for name, part in parts.items():
+        keep = np.flatnonzero(ok[part.start - start:part.stop - start]) + part.start - start
+        if len(keep) == 0:
+            raise ValueError(f"No decodable images left for the {name} subset of {directory}.")
+        y = None if label_array is None else _encode_labels(label_array[keep + start], label_mode, len(names))
+        # a subset's files are contiguous in the list, so its rows are a slice (a view, not a copy)
+        x = images[row[keep[0]]:row[keep[-1]] + 1]
+        datasets.append(ImageDataset(x, y, names, [file_paths[start + i] for i in keep], batch_size,
+                                     shuffle and not (subset == "both" and name == "validation"), seed))
+    return tuple(datasets) if subset == "both" else datasets[0]

@@ -1,0 +1,141 @@
+"""Sequence utilities with Keras' names: ``pad_sequences``, ``timeseries_dataset_from_array``, and
+``one_hot_dna`` for nucleotide strings. Plain numpy: the results feed ``fit`` directly."""
+from __future__ import annotations
+
+import math
+from typing import Iterator, Sequence
+
+import numpy as np
+
+
+def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: str = "pre",
+                  truncating: str = "pre", value=0.0) -> np.ndarray:
+    """Ragged sequences -> one ``(num_samples, maxlen, ...)`` array, as Keras does.
+
+    ``padding``/``truncating``: 'pre' (Keras' default: pad or cut at the start) or 'post'. Empty
+    sequences become all padding. With ``padding='post'`` a mask from ``Embedding(mask_zero=True)``
+    is right-padded, the fastest case for the recurrent layers; 'pre' is exact too.
+    """
+    if padding not in ("pre", "post"):
+        raise ValueError(f"padding must be 'pre' or 'post', got {padding!r}.")
+    if truncating not in ("pre", "post"):
+        raise ValueError(f"truncating must be 'pre' or 'post', got {truncating!r}.")
+    if not hasattr(sequences, "__len__"):
+        raise ValueError("pad_sequences expects a list of sequences (lists or arrays).")
+    lengths, sample_shape = [], ()
+    for i, seq in enumerate(sequences):
+        if not hasattr(seq, "__len__"):
+            raise ValueError(f"pad_sequences expects a list of sequences; item {i} is {seq!r}, not a sequence.")
+        lengths.append(len(seq))
+        if len(seq) and not sample_shape:
+            sample_shape = np.asarray(seq).shape[1:]
+    if maxlen is None:
+        maxlen = max(lengths, default=0)
+    out = np.full((len(lengths), maxlen, *sample_shape), value, dtype=dtype)
+    if maxlen == 0:
+        return out
+    for i, seq in enumerate(sequences):
+        if not len(seq):
+            continue
+        kept = np.asarray(seq[-maxlen:] if truncating == "pre" else seq[:maxlen], dtype=dtype)
+        if kept.shape[1:] != sample_shape:
+            raise ValueError(f"Sequence {i} has items of shape {kept.shape[1:]}; the others have {sample_shape}.")
+        if padding == "post":
+            out[i, :len(kept)] = kept
+        else:
+            out[i, -len(kept):] = kept
+    return out
+
+
+class TimeseriesDataset:
+    """Batches of ``(windows, targets)`` (numpy arrays); re-iterable, with ``len`` = number of batches.
+    ``fit``, ``evaluate`` and ``predict`` take it directly."""
+
+    def __init__(self, data: np.ndarray, targets: np.ndarray | None, starts: np.ndarray, offsets: np.ndarray,
+                 batch_size: int | None):
+        self.data, self.targets, self.starts, self.offsets = data, targets, starts, offsets
+        self.batch_size = batch_size or len(starts)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.starts) / self.batch_size)
+
+    def __iter__(self) -> Iterator:
+        for i in range(0, len(self.starts), self.batch_size):
+            starts = self.starts[i:i + self.batch_size]
+            x = self.data[starts[:, None] + self.offsets]
+            yield (x,) if self.targets is None else (x, self.targets[starts])
+
+    def as_arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """All windows (and targets) at once: ``(num_windows, sequence_length, ...)``."""
+        x = self.data[self.starts[:, None] + self.offsets]
+        return x, None if self.targets is None else self.targets[self.starts]
+
+
+def timeseries_dataset_from_array(data, targets, sequence_length: int, sequence_stride: int = 1,
+                                  sampling_rate: int = 1, batch_size: int | None = 128, shuffle: bool = False,
+                                  seed: int | None = None, start_index: int | None = None,
+                                  end_index: int | None = None) -> TimeseriesDataset:
+    """Sliding windows over ``data`` (``(time, ...)``), as Keras' function of that name.
+
+    Window ``i`` is ``data[s : s + sequence_length * sampling_rate : sampling_rate]`` with
+    ``s = start_index + i * sequence_stride``; its target is ``targets[s]``. To forecast ``horizon``
+    steps past the end of each window, pass ``targets = data[sequence_length + horizon - 1:]``.
+    """
+    data = np.asarray(data)
+    for what, value in (("sequence_length", sequence_length), ("sequence_stride", sequence_stride),
+                        ("sampling_rate", sampling_rate)):
+        if not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{what} must be a positive integer, got {value!r}.")
+    start_index = start_index or 0
+    end_index = len(data) if end_index is None else end_index
+    data_part = data[start_index:end_index]
+    target_part = None if targets is None else np.asarray(targets)[start_index:]
+    count = len(data_part) - (sequence_length - 1) * sampling_rate
+    if target_part is not None:
+        count = min(count, len(target_part))
+    if count <= 0:
+        raise ValueError(f"No complete window: {len(data_part)} time steps are fewer than sequence_length="
+                         f"{sequence_length} (x sampling_rate={sampling_rate}).")
+    starts = np.arange(0, count, sequence_stride)
+    if shuffle:
+        np.random.default_rng(seed).shuffle(starts)
+    offsets = np.arange(sequence_length) * sampling_rate
+    return TimeseriesDataset(data_part, target_part, starts, offsets, batch_size)
+
+
+# IUPAC nucleotide codes: ambiguous letters share their weight among the bases they stand for.
+IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "U": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT",
+         "K": "GT", "M": "AC", "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
+
+
+def one_hot_dna(sequences: str | Sequence[str], length: int | None = None, alphabet: str = "ACGT",
+                ambiguous: str = "spread") -> np.ndarray:
+    """DNA strings -> float32 one-hot ``(num_sequences, length, 4)`` in ``alphabet`` order (a single
+    string gives ``(length, 4)``).
+
+    ``ambiguous='spread'`` gives IUPAC codes their share (N -> 0.25 each, R -> 0.5 A + 0.5 G);
+    ``'zeros'`` leaves them all-zero; ``'error'`` refuses them. Shorter sequences are zero-padded at
+    the end up to ``length`` (default: the longest).
+    """
+    if ambiguous not in ("spread", "zeros", "error"):
+        raise ValueError(f"ambiguous must be 'spread', 'zeros' or 'error', got {ambiguous!r}.")
+    single = isinstance(sequences, str)
+    seqs = [sequences] if single else [str(s) for s in sequences]
+    length = max((len(s) for s in seqs), default=0) if length is None else length
+    table = np.zeros((256, len(alphabet)), np.float32)
+    known = np.zeros(256, bool)
+    for code, bases in IUPAC.items():
+        if len(bases) > 1 and ambiguous != "spread":
+            continue
+        for case in (code, code.lower()):
+            known[ord(case)] = True
+            for base in bases:
+                table[ord(case), alphabet.index(base)] = 1.0 / len(bases)
+    out = np.zeros((len(seqs), length, len(alphabet)), np.float32)
+    for i, s in enumerate(seqs):
+        codes = np.frombuffer(s[:length].encode("ascii", "replace"), np.uint8)
+        if ambiguous == "error" and not known[codes].all():
+            bad = sorted({chr(c) for c in codes[~known[codes]]})
+            raise ValueError(f"Sequence {i} contains letters other than {alphabet}: {bad}.")
+        out[i, :len(codes)] = table[codes]
+    return out[0] if single else out

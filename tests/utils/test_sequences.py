@@ -1,0 +1,91 @@
+"""Sequence utilities: pad_sequences, timeseries_dataset_from_array, one_hot_dna, TextVectorization."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from layerwise.preprocessing import TextVectorization
+from layerwise.utils import one_hot_dna, pad_sequences, timeseries_dataset_from_array
+
+
+def test_pad_sequences_keras_defaults_pre_padding_and_truncating():
+    out = pad_sequences([[1, 2, 3], [4], []], maxlen=2)
+    np.testing.assert_array_equal(out, [[2, 3], [0, 4], [0, 0]])
+    assert out.dtype == np.int32
+
+
+def test_pad_sequences_post_and_value_and_features():
+    out = pad_sequences([[1, 2, 3], [4]], padding="post", truncating="post", maxlen=2, value=-1)
+    np.testing.assert_array_equal(out, [[1, 2], [4, -1]])
+    vectors = pad_sequences([np.ones((2, 3)), np.ones((1, 3))], dtype="float32")
+    assert vectors.shape == (2, 2, 3) and vectors[1, 0].sum() == 0
+
+
+def test_pad_sequences_bad_input():
+    with pytest.raises(ValueError, match="padding"):
+        pad_sequences([[1]], padding="middle")
+    with pytest.raises(ValueError, match="item 1"):
+        pad_sequences([[1], 5])
+    with pytest.raises(ValueError, match="shape"):
+        pad_sequences([np.ones((2, 3)), np.ones((1, 2))])
+
+
+def test_timeseries_windows_and_horizon():
+    series = np.arange(10)
+    ds = timeseries_dataset_from_array(series, series[3 + 2 - 1:], sequence_length=3, batch_size=4)
+    x, y = ds.as_arrays()
+    np.testing.assert_array_equal(x[0], [0, 1, 2])
+    np.testing.assert_array_equal(y[:2], [4, 5])  # horizon 2: the value two steps after the window
+    assert len(x) == 6 and len(ds) == 2
+    batches = list(ds)
+    assert [len(b[0]) for b in batches] == [4, 2]
+
+
+def test_timeseries_stride_sampling_and_errors():
+    x, _ = timeseries_dataset_from_array(np.arange(20), None, sequence_length=3, sequence_stride=5,
+                                         sampling_rate=2, start_index=1).as_arrays()
+    np.testing.assert_array_equal(x, [[1, 3, 5], [6, 8, 10], [11, 13, 15]])
+    with pytest.raises(ValueError, match="No complete window"):
+        timeseries_dataset_from_array(np.arange(3), None, sequence_length=5)
+    with pytest.raises(ValueError, match="sequence_length"):
+        timeseries_dataset_from_array(np.arange(3), None, sequence_length=0)
+
+
+def test_timeseries_dataset_trains_a_model():
+    import layerwise
+    from layerwise import layers as L
+    series = np.sin(np.arange(200) / 5).astype("float32")[:, None]
+    ds = timeseries_dataset_from_array(series, series[8:], sequence_length=8, batch_size=32)
+    model = layerwise.Sequential([layerwise.Input((8, 1)), L.GRU(4), L.Dense(1)])
+    model.compile("adam", "mse")
+    assert np.isfinite(model.fit(ds, epochs=1, verbose=0).history["loss"][0])
+
+
+def test_one_hot_dna():
+    out = one_hot_dna(["ACGT", "nA"])
+    np.testing.assert_array_equal(out[0], np.eye(4))
+    np.testing.assert_allclose(out[1, 0], [0.25] * 4)
+    assert out.shape == (2, 4, 4) and out[1, 2:].sum() == 0  # padded at the end
+    np.testing.assert_allclose(one_hot_dna("R")[0], [0.5, 0, 0.5, 0])
+    assert one_hot_dna("N", ambiguous="zeros").sum() == 0
+    with pytest.raises(ValueError, match=r"\['X'\]"):
+        one_hot_dna(["ACXT"], ambiguous="error")
+
+
+def test_text_vectorization_words_keras_vocabulary_order():
+    tv = TextVectorization(max_tokens=5)
+    tv.adapt(["The cat sat.", "the cat ran", "A dog!"])
+    # padding, OOV, then by count; ties broken by reverse sort order, as Keras
+    assert tv.get_vocabulary() == ["", "[UNK]", "the", "cat", "sat"]
+    np.testing.assert_array_equal(tv(["the dog sat", "cat"]), [[2, 1, 4], [3, 0, 0]])
+    assert tv.vocabulary_size() == 5
+
+
+def test_text_vectorization_characters_and_decode():
+    tv = TextVectorization(standardize=None, split="character", output_sequence_length=6)
+    tv.adapt("hello world")
+    ids = tv("hello")
+    assert ids.shape == (6,) and ids[-1] == 0
+    assert tv.decode(ids) == "hello"
+    with pytest.raises(RuntimeError, match="adapt"):
+        TextVectorization()(["x"])
