@@ -9,6 +9,7 @@ CASES = [
     (L.Dense(7), (3, 5)),
     (L.Dense(4), (3, 6, 5)),
     (L.Activation("tanh"), (3, 5)),
+    (L.Rescaling(1 / 255, offset=-1), (3, 4, 4, 3)),
     (L.Flatten(), (3, 4, 5, 2)),
     (L.Reshape((10, 2)), (3, 4, 5)),
     (L.Reshape((-1, 4)), (3, 4, 5, 2)),
@@ -122,3 +123,8 @@ def test_config_round_trip():
     conv = L.Conv2D(8, 3, strides=2, padding="same", activation="relu", kernel_initializer="he_normal")
     clone = L.Conv2D.from_config(conv.get_config())
     assert clone.get_config() | {"name": conv.name} == conv.get_config()
+
+
+def test_rescaling_maps_pixels():
+    y = L.Rescaling(1 / 127.5, offset=-1)(torch.tensor([[0.0, 127.5, 255.0]]))
+    torch.testing.assert_close(y, torch.tensor([[-1.0, 0.0, 1.0]]))

@@ -1,7 +1,7 @@
 """Keras layers as PyTorch modules. Inputs are channels-last, as in Keras."""
 from layerwise.layers.base import LAYER_CLASSES, Layer
 from layerwise.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose
-from layerwise.layers.core import Activation, Dense, Input, InputLayer
+from layerwise.layers.core import Activation, Dense, Input, InputLayer, Rescaling
 from layerwise.layers.embedding import Embedding, Masking
 from layerwise.layers.normalization import BatchNormalization
 from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
@@ -16,7 +16,7 @@ __all__ = [
     "Activation", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D",
     "Conv2DTranspose", "Dense", "Dropout", "Flatten", "GaussianNoise", "GlobalAveragePooling1D",
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer", "Layer",
-    "MaxPooling1D", "MaxPooling2D", "Reshape", "UpSampling2D",
+    "MaxPooling1D", "MaxPooling2D", "Rescaling", "Reshape", "UpSampling2D",
     # sequences
     "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",
 ]

@@ -83,3 +83,14 @@ class Activation(ActivatedLayer):
 
     def linear(self, x: torch.Tensor) -> torch.Tensor:
         return x
+
+
+class Rescaling(Layer):
+    """``x * scale + offset``, e.g. ``Rescaling(1 / 255)`` to bring pixels to [0, 1]; any shape."""
+
+    def __init__(self, scale: float, offset: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale, self.offset = float(scale), float(offset)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.offset
