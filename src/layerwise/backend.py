@@ -5,12 +5,41 @@ Everything else asks ``get_device()`` instead of deciding for itself.
 """
 from __future__ import annotations
 
+import ctypes
+import os
 import random
+import sys
 
 import numpy as np
 import torch
 
 _device: torch.device | None = None
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_KEEP_BYTES = 1 << 30
+
+
+def keep_large_buffers() -> bool:
+    """Let glibc reuse large freed blocks instead of returning them to the OS at once.
+
+    By default glibc serves every allocation over 32 MB with a fresh ``mmap`` and unmaps it on
+    free, so a training step whose feature maps are that large page-faults through them again on
+    every batch (measured here: the course CNN trained up to twice as fast with this on). Raising
+    the mmap and trim thresholds to 1 GiB keeps such blocks in the heap for the next step. It is
+    process-wide and costs only memory the process already used; set ``LAYERWISE_MALLOC_TUNING=0``
+    to leave malloc alone. Returns whether the thresholds were changed.
+    """
+    if sys.platform != "linux" or os.environ.get("LAYERWISE_MALLOC_TUNING", "1") == "0":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mmap_set = libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)
+        return bool(mmap_set and libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES))
+    except (OSError, AttributeError):  # not glibc (musl, for example): nothing to tune
+        return False
+
+
+keep_large_buffers()
 
 
 def get_device() -> torch.device:

@@ -38,7 +38,8 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
             raise ValueError(f"{what} must be numeric, got dtype {array.dtype}.")
         value = torch.from_numpy(np.ascontiguousarray(array))
     if value.is_floating_point():
-        if check_finite and not bool(torch.isfinite(value).all()):
+        # One pass: NaN propagates through min/max and infinities show up as the extremes.
+        if check_finite and value.numel() and not all(map(math.isfinite, map(float, torch.aminmax(value)))):
             bad = int((~torch.isfinite(value)).sum())
             raise ValueError(f"{what} contains {bad} NaN or infinite value(s). Remove or impute them "
                              "before training (e.g. sklearn.impute.SimpleImputer or layerwise.rbm.RBMImputer).")
