@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, each table to stdout.
+# Speed: layerwise against hand-written PyTorch, Keras on torch and Keras on TensorFlow. Keras-TF lives in
+# its own venv (.venv-keras-tf) so TensorFlow never shares a process, threads or packages with torch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=.venv/bin/python
+TF_VENV=.venv-keras-tf
+
+if [[ ! -x "$TF_VENV/bin/python" ]]; then
+    echo "Creating $TF_VENV for the keras-tf contender (tensorflow-cpu + keras; a few minutes, once)." >&2
+    # tensorflow-cpu has no wheel for some Pythons/platforms; plain tensorflow is the same on a CPU.
+    if ! { python3 -m venv "$TF_VENV" \
+           && { "$TF_VENV/bin/pip" install --quiet --disable-pip-version-check tensorflow-cpu keras \
+                || "$TF_VENV/bin/pip" install --quiet --disable-pip-version-check tensorflow keras; }; }; then
+        echo "Could not install TensorFlow; keras-tf will be reported as unavailable." >&2
+        rm -rf "$TF_VENV"
+    fi
+fi
+
+"$PY" benchmarks/cnn_speed.py --all
+"$PY" benchmarks/lstm_speed.py --all
+
+# Quality benchmarks declare themselves by name; each prints its own table.
+shopt -s nullglob
+for bench in benchmarks/quality_*.py benchmarks/rbm_*.py; do
+    echo "## $bench"
+    "$PY" "$bench"
+done
