@@ -13,7 +13,7 @@ $(VENV)/bin/python:
 
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[plots]'
+	$(PIP) -e '.[tour]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
@@ -24,9 +24,11 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: install
-	$(PY) -m layerwise.demo
+	$(VENV)/bin/layerwise tour
 
+# The report test renders HTML in headless Chromium; install Debian's package where we can.
 test: install-test
+	command -v chromium >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium) || true
 	$(PY) -m pytest -q
 
 bench: install-test

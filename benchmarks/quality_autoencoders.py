@@ -156,7 +156,7 @@ def part_mnist() -> dict:
 def part_mnist30() -> dict:
     """Hinton & Salakhutdinov's 784-1000-500-250-30 shape, trained end to end with Adam (no RBMs)."""
     X_train, X_test, y_train, y_test = mnist()
-    deep = dict(hidden_layers=(1000, 500, 250), epochs=12, batch_size=128, patience=3)
+    deep = dict(hidden_layers=(1000, 500, 250), epochs=40, batch_size=128, patience=5, scale="minmax")
     row = reconstruction_rows(X_train, X_test, {30: deep}, per_image=True)
     ae16, _ = fit_timed({"code_size": 16, **MNIST_SMALL, "epochs": 8}, X_train)
     ae2, _ = fit_timed({"code_size": 2, **MNIST_SMALL, "epochs": 8}, X_train)

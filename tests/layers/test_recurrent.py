@@ -133,7 +133,7 @@ def test_masked_model_trains_and_saves(tmp_path):
     from layerwise.saving import load_model
     again = load_model(path)
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
-    assert [l.name for l in again.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in again.layers] == [layer.name for layer in model.layers]
 
 
 def test_config_round_trip_of_wrappers():

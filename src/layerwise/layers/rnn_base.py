@@ -17,7 +17,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch import _VF
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from layerwise import activations, initializers
@@ -28,10 +27,12 @@ States = list  # [h] or [h, c], each (batch, units)
 
 
 class RNN(Layer):
-    """Base of the recurrent layers. Subclasses set ``gates``, the kernel name and the cell step."""
+    """Base of the recurrent layers. Subclasses set ``gates`` and ``kernel_fn`` and write ``cell_step``."""
 
     gates = 1
     kernel_fn = None  # the fused torch._VF function, or None when the layer's settings rule it out
+    supports_masking = True
+    input_ndim = 3
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -57,9 +58,6 @@ class RNN(Layer):
         self.unroll, self.zero_output_for_mask, self.seed = unroll, zero_output_for_mask, seed
         self.states: States | None = None  # carried between batches when stateful
 
-    supports_masking = True
-    input_ndim = 3
-
     # ---- shapes and weights --------------------------------------------------------------------
     def check_input_shape(self, input_shape: Shape) -> None:
         if len(input_shape) != 3:
@@ -81,12 +79,11 @@ class RNN(Layer):
     def build(self, input_shape: Shape) -> None:
         g, u = self.gates, self.units
         # Drawn in Keras' layout (so fans and orthogonality match Keras), stored in PyTorch's.
-        kernel_to_torch = lambda t: self.permute_gates(t.T, dim=0)
-        self.weight_ih = new_parameter(self.kernel_initializer, (input_shape[-1], g * u), kernel_to_torch)
-        self.weight_hh = new_parameter(self.recurrent_initializer, (u, g * u), kernel_to_torch)
+        self.weight_ih = new_parameter(self.kernel_initializer, (input_shape[-1], g * u), self.kernel_from_keras)
+        self.weight_hh = new_parameter(self.recurrent_initializer, (u, g * u), self.kernel_from_keras)
         self.bias = None
         if self.use_bias:
-            self.bias = nn.Parameter(self.permute_gates(self.initial_bias(), dim=-1).contiguous())
+            self.bias = nn.Parameter(self.bias_layout(self.initial_bias()).contiguous())
         # Keras has one bias where PyTorch's kernels take two: the second is a constant zero.
         self.register_buffer("zero_bias", torch.zeros(g * u), persistent=False)
 
@@ -105,13 +102,23 @@ class RNN(Layer):
     def weight_views(self) -> list[WeightView]:
         if not self.built:
             return []
-        kernel = dict(to_keras=lambda t: self.permute_gates(t, 0).T, from_keras=lambda t: self.permute_gates(t.T, 0))
+        kernel = dict(to_keras=self.kernel_to_keras, from_keras=self.kernel_from_keras)
         views = [WeightView("kernel", self.weight_ih, **kernel),
                  WeightView("recurrent_kernel", self.weight_hh, **kernel)]
         if self.use_bias:
-            permute = lambda t: self.permute_gates(t, -1)
-            views.append(WeightView("bias", self.bias, to_keras=permute, from_keras=permute))
+            views.append(WeightView("bias", self.bias, to_keras=self.bias_layout, from_keras=self.bias_layout))
         return views
+
+    def kernel_to_keras(self, t: torch.Tensor) -> torch.Tensor:
+        """PyTorch ``(gates * units, in)`` -> Keras ``(in, gates * units)`` in Keras' gate order."""
+        return self.permute_gates(t, 0).T
+
+    def kernel_from_keras(self, t: torch.Tensor) -> torch.Tensor:
+        return self.permute_gates(t.T, 0)
+
+    def bias_layout(self, t: torch.Tensor) -> torch.Tensor:
+        """Either way between Keras' and PyTorch's bias (gates on the last axis)."""
+        return self.permute_gates(t, -1)
 
     def compute_output_shape(self, input_shape: Shape):
         batch, steps = input_shape[0], input_shape[1]

@@ -38,14 +38,6 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_fraction(value, name: str, *, allow_one: bool = True) -> float:
-    """``value`` as a float in [0, 1] (or [0, 1) when ``allow_one`` is False)."""
-    v = float(value)
-    if not (0.0 <= v <= 1.0) or (not allow_one and v == 1.0):
-        raise ValueError(f"{name} must be in [0, 1{']' if allow_one else ')'}; got {value!r}.")
-    return v
-
-
 def torch_generator(random_state, device: torch.device) -> torch.Generator:
     """A torch generator seeded from a scikit-learn ``random_state`` (None, int or RandomState)."""
     rng = check_random_state(random_state)

@@ -73,9 +73,7 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _monitor_score(self, X: torch.Tensor) -> str:
         """The progress figure printed when ``verbose``."""
-        from layerwise.rbm.monitoring import reconstruction_error
-
-        return f"reconstruction error = {reconstruction_error(self, X):.4f}"
+        raise NotImplementedError
 
     # ---- parameter views ---------------------------------------------------------------------------
     @property
@@ -231,13 +229,10 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             rows = torch.arange(v.shape[0], device=v.device)
             cols_t = torch.as_tensor(cols, device=v.device)
             flipped = v.clone()
-            flipped[rows, cols_t] = self._flip(v[rows, cols_t])
+            flipped[rows, cols_t] = 1.0 - v[rows, cols_t]
             gap = self._free_energy(flipped) - self._free_energy(v)
             out = -X.shape[1] * torch.nn.functional.softplus(-gap)
         return out.cpu().numpy().astype(np.float64)
-
-    def _flip(self, values: torch.Tensor) -> torch.Tensor:
-        return 1.0 - values
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

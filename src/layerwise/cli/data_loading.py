@@ -1,0 +1,259 @@
+"""Reading what users point the command at: CSV files, image folders, ``.npz`` arrays and text files.
+
+Every problem with the input is a :class:`UserError` naming the file (and the line or column where it
+helps), never a traceback. CSV files are read with the ``csv`` module so that each row keeps its
+line number for messages; values stay strings until a caller asks for numbers.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from layerwise.cli.errors import UserError
+from layerwise.cli.progress import track
+from layerwise.saving import atomic_write
+
+# Spellings of a missing value in CSV files written by spreadsheets, R and pandas.
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+TEXT_EXTENSIONS = (".txt", ".text", ".md")
+TABLE_EXTENSIONS = (".csv", ".tsv")
+
+
+def require_file(path: str, what: str = "file") -> str:
+    """``path`` if it is an existing file, else a UserError that says what is wrong with it."""
+    if not os.path.exists(path):
+        raise UserError(f"{path}: no such {what}.")
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a folder; expected a {what}.")
+    return path
+
+
+@dataclass
+class Table:
+    """A CSV file as strings: ``columns`` (the header), ``rows`` and each row's ``lines`` number."""
+
+    path: str
+    columns: list[str]
+    rows: list[list[str]]
+    lines: list[int] = field(default_factory=list)
+
+    def index(self, name: str) -> int:
+        if name not in self.columns:
+            raise UserError(f"{self.path} has no column {name!r}; its columns are: {', '.join(self.columns)}.")
+        return self.columns.index(name)
+
+    def strings(self, name: str) -> list[str]:
+        j = self.index(name)
+        return [row[j].strip() for row in self.rows]
+
+    def is_numeric(self, name: str) -> bool:
+        """Whether every present value of column ``name`` parses as a number."""
+        try:
+            self.numeric([name], allow_missing=True)
+        except UserError:
+            return False
+        return True
+
+    def numeric(self, names: list[str] | None = None, allow_missing: bool = False) -> np.ndarray:
+        """The named columns (all by default) as float64 ``(rows, columns)``; missing values are NaN."""
+        names = self.columns if names is None else names
+        out = np.empty((len(self.rows), len(names)))
+        for k, name in enumerate(names):
+            j = self.index(name)
+            for i, row in enumerate(self.rows):
+                text = row[j].strip()
+                if text.lower() in MISSING:
+                    if not allow_missing:
+                        raise UserError(f"{self.path}, line {self.lines[i]}: column {name!r} has a missing value; "
+                                        f"fill the gaps first, e.g. layerwise impute {self.path} -o filled.csv.")
+                    out[i, k] = math.nan
+                    continue
+                try:
+                    out[i, k] = float(text)
+                except ValueError:
+                    raise UserError(f"{self.path}, line {self.lines[i]}: column {name!r} must be numeric, "
+                                    f"found {text!r}.") from None
+                if not math.isfinite(out[i, k]):
+                    raise UserError(f"{self.path}, line {self.lines[i]}: column {name!r} holds {text!r}; "
+                                    "only finite numbers can be used.")
+        return out
+
+
+def read_csv(path: str) -> Table:
+    """Read ``path`` (comma-separated, or tab-separated for ``.tsv``) with a header row.
+
+    Rows with a different number of fields than the header are reported together, with line numbers.
+    """
+    require_file(path, "CSV file")
+    delimiter = "\t" if path.lower().endswith(".tsv") else ","
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            header = next(reader, None)
+            rows, lines, bad = [], [], []
+            for row in reader:
+                if not row or all(not cell.strip() for cell in row):
+                    continue  # blank lines carry no data
+                if header is not None and len(row) != len(header):
+                    bad.append(f"line {reader.line_num} has {len(row)}")
+                    continue
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a UTF-8 text file, so it cannot be a CSV file.") from None
+    except csv.Error as err:
+        raise UserError(f"{path}, line {reader.line_num}: malformed CSV ({err}).") from None
+    if header is None or not any(h.strip() for h in header):
+        raise UserError(f"{path} is empty; expected a header row and data rows.")
+    if bad:
+        shown = "; ".join(bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise UserError(f"{path}: malformed rows (the header has {len(header)} fields): {shown}.")
+    if not rows:
+        raise UserError(f"{path} has a header but no data rows.")
+    header = [h.strip() for h in header]
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise UserError(f"{path}: column names must be unique; repeated: {', '.join(duplicates)}.")
+    return Table(path, header, rows, lines)
+
+
+def format_number(value) -> str:
+    """Numbers as CSV text: integers without '.0', floats with up to 7 significant digits."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:.7g}"
+    return str(value)
+
+
+def write_csv(path: str, header: list[str], rows) -> None:
+    """Write a CSV file atomically: a temporary file renamed over ``path`` once complete."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"Cannot write {path}: the folder {folder} does not exist.")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([format_number(v) for v in row])
+    atomic_write(path, buffer.getvalue().encode("utf-8"))
+
+
+# ---- image folders ------------------------------------------------------------------------------
+@dataclass
+class Images:
+    """Decoded images ``x`` float32 in [0, 1] ``(n, h, w, c)``, class indices ``y``, names, file paths."""
+
+    x: np.ndarray
+    y: np.ndarray
+    classes: list[str]
+    paths: list[str]
+
+
+def list_images(folder: str) -> tuple[list[str], list[int], list[str]]:
+    """Image paths, class indices and class names of a folder with one sub-folder per class."""
+    if not os.path.exists(folder):
+        raise UserError(f"{folder}: no such folder.")
+    classes = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+    paths, labels = [], []
+    for k, name in enumerate(classes):
+        for root, _, files in sorted(os.walk(os.path.join(folder, name))):
+            for file in sorted(files):
+                if file.lower().endswith(IMAGE_EXTENSIONS):
+                    paths.append(os.path.join(root, file))
+                    labels.append(k)
+    if not paths:
+        loose = [f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)]
+        hint = " (images lie directly in it: put them in one sub-folder per class)" if loose else ""
+        raise UserError(f"{folder}: no images found{hint}; expected one sub-folder per class holding "
+                        f"{'/'.join(IMAGE_EXTENSIONS)} files.")
+    used = sorted(set(labels))
+    if len(used) < len(classes):  # empty class folders would give classes the model can never see
+        empty = [c for k, c in enumerate(classes) if k not in used]
+        raise UserError(f"{folder}: class folder(s) without images: {', '.join(empty)}.")
+    return paths, labels, classes
+
+
+def load_images(folder: str, image_size: tuple[int, int] | None = None, channels: int | None = None,
+                quiet: bool = True) -> Images:
+    """Decode every image of ``folder`` to one size (``image_size`` or the first image's) and channel count."""
+    from PIL import Image, UnidentifiedImageError
+
+    paths, labels, classes = list_images(folder)
+    arrays = []
+    for path in track(paths, len(paths), f"Loading {len(paths)} images from {folder}", quiet):
+        try:
+            with Image.open(path) as img:
+                if channels is None:
+                    channels = 1 if img.mode in ("1", "L", "I", "I;16", "F") else 3
+                if image_size is None:
+                    image_size = (img.height, img.width)
+                img = img.convert("L" if channels == 1 else "RGB")
+                if (img.height, img.width) != tuple(image_size):
+                    img = img.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
+                arrays.append(np.asarray(img, dtype=np.uint8).reshape(image_size[0], image_size[1], channels))
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+            raise UserError(f"{path}: cannot read this image ({' '.join(str(err).split())}).") from None
+    x = np.stack(arrays).astype(np.float32) / 255.0
+    return Images(x, np.asarray(labels, dtype=np.int64), classes, paths)
+
+
+# ---- arrays and text ----------------------------------------------------------------------------
+def load_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(x, y)`` from an ``.npz`` file with arrays ``x`` (or ``X``/``x_train``) and optionally ``y``."""
+    require_file(path, ".npz file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            files = list(data.files)
+            x_key = next((k for k in ("x", "X", "x_train", "data") if k in files), None)
+            if x_key is None:
+                raise UserError(f"{path} holds arrays {files}; expected one named 'x' (and 'y' for labels).")
+            y_key = next((k for k in ("y", "Y", "y_train", "labels") if k in files), None)
+            x, y = data[x_key], None if y_key is None else data[y_key]
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise UserError(f"{path} is not a readable .npz file ({err}).") from None
+    except ValueError as err:  # object arrays need pickle, which is never loaded from user files
+        raise UserError(f"{path}: {err}") from None
+    if not np.issubdtype(x.dtype, np.number) or len(x) == 0:
+        raise UserError(f"{path}: array x must be a non-empty numeric array, got dtype {x.dtype}.")
+    if y is not None and len(y) != len(x):
+        raise UserError(f"{path}: x has {len(x)} rows but y has {len(y)}.")
+    return x.astype(np.float32), y
+
+
+def load_text(path: str) -> str:
+    """The whole of a UTF-8 text file; an empty or binary file is a UserError."""
+    require_file(path, "text file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a UTF-8 text file.") from None
+    if len(text.strip()) == 0:
+        raise UserError(f"{path} is empty; a text model needs text to learn from.")
+    return text
+
+
+def data_kind(path: str, recipe: str | None = None) -> str:
+    """What ``path`` holds: 'images', 'table', 'series' (a CSV for lstm/gru), 'arrays' or 'text'."""
+    if os.path.isdir(path):
+        return "images"
+    require_file(path, "data file")
+    lower = path.lower()
+    if lower.endswith(TABLE_EXTENSIONS):
+        return "series" if recipe in ("lstm", "gru") else "table"
+    if lower.endswith(".npz"):
+        return "arrays"
+    if lower.endswith(TEXT_EXTENSIONS):
+        return "text"
+    raise UserError(f"{path}: cannot tell what this data is from its name; give an image folder "
+                    f"(one sub-folder per class), a .csv/.tsv file, an .npz file or a .txt file.")

@@ -1,0 +1,127 @@
+"""Deep belief network: RBMs stacked and trained greedily, one layer at a time (Hinton et al. 2006)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from layerwise.rbm.bernoulli import BernoulliRBM
+from layerwise.rbm.gaussian import GaussianBernoulliRBM
+
+
+class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """A stack of RBMs; each is trained on the hidden probabilities of the one below.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : sequence of int, default (256, 128)
+        Hidden units of each RBM, bottom first.
+    first_layer : {'bernoulli', 'gaussian'}, default 'bernoulli'
+        Visible units of the bottom RBM: Bernoulli for data in [0, 1], Gaussian for real values.
+    learning_rate, batch_size, n_iter, random_state, verbose
+        Passed to every RBM (the Gaussian bottom layer uses ``learning_rate / 10``, as Gaussian units
+        need a smaller step; Hinton's guide section 13.2).
+
+    ``transform`` gives the top layer's hidden probabilities; ``to_sequential`` returns a
+    ``layerwise.models.Sequential`` of Dense/sigmoid layers with the RBMs' weights, for fine-tuning.
+    Fitted attributes: ``rbms_`` (the fitted RBMs, bottom first), ``n_features_in_``.
+
+    ``check_estimator`` with ``first_layer='gaussian'`` passes all checks but the one in
+    ``DBN_EXPECTED_FAILED_CHECKS`` (float32 arithmetic: reordering rows changes BLAS blocking, so two
+    stacked layers differ by ~1e-7 relative, above that check's 1e-9 tolerance). With the default
+    'bernoulli' it also fails those in ``layerwise.rbm.bernoulli.EXPECTED_FAILED_CHECKS`` (values outside
+    [0, 1] are rejected).
+    """
+
+    def __init__(self, hidden_layer_sizes: Sequence[int] = (256, 128), *, first_layer: str = "bernoulli",
+                 learning_rate: float = 0.1, batch_size: int = 10, n_iter: int = 10, random_state=None,
+                 verbose: int = 0):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.first_layer = first_layer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _make_rbm(self, index: int, n_hidden: int, seed: int):
+        common = dict(n_components=int(n_hidden), batch_size=self.batch_size, n_iter=self.n_iter,
+                      random_state=seed, verbose=self.verbose)
+        if index == 0 and self.first_layer == "gaussian":
+            return GaussianBernoulliRBM(learning_rate=self.learning_rate / 10, **common)
+        if index == 0 and self.first_layer != "bernoulli":
+            raise ValueError(f"first_layer must be 'bernoulli' or 'gaussian'; got {self.first_layer!r}.")
+        return BernoulliRBM(learning_rate=self.learning_rate, **common)
+
+    def fit(self, X, y=None):
+        """Train the RBMs bottom-up on ``X`` (n_samples, n_features)."""
+        X = validate_data(self, X, dtype=(np.float64, np.float32))
+        sizes = list(self.hidden_layer_sizes)
+        if not sizes or any(int(s) < 1 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be a non-empty list of positive ints; got {sizes!r}.")
+        rng = np.random.RandomState(self.random_state) if not isinstance(
+            self.random_state, np.random.RandomState) else self.random_state
+        self.rbms_, data = [], X
+        for i, size in enumerate(sizes):
+            rbm = self._make_rbm(i, size, int(rng.randint(0, 2**31 - 1))).fit(data)
+            self.rbms_.append(rbm)
+            data = rbm.transform(data)
+        self._n_features_out = int(sizes[-1])
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Top-layer hidden probabilities, shape (n_samples, hidden_layer_sizes[-1])."""
+        check_is_fitted(self, "rbms_")
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        for rbm in self.rbms_:
+            X = rbm.transform(X)
+        return X
+
+    def dense_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(kernel (in, out), bias (out,)) per layer in Keras layout, so sigmoid(x @ kernel + bias) = transform.
+
+        For a Gaussian bottom layer the standardisation and variances are folded into the kernel and bias.
+        """
+        check_is_fitted(self, "rbms_")
+        out = []
+        for rbm in self.rbms_:
+            kernel, bias = rbm.components_.T.copy(), rbm.intercept_hidden_.copy()
+            if isinstance(rbm, GaussianBernoulliRBM):
+                # hidden input = c + Σ_i W_ij (x_i − mean_i) / (scale_i σ_i²)
+                inv = rbm._inv_var().cpu().numpy().astype(np.float64) if rbm.learn_variance else 1.0
+                kernel = kernel * (inv / rbm.scale_)[:, None]
+                bias = bias - rbm.mean_ @ kernel
+            out.append((kernel.astype(np.float32), bias.astype(np.float32)))
+        return out
+
+    def to_sequential(self, n_classes: int | None = None, output_activation: str = "softmax"):
+        """A ``layerwise.models.Sequential`` of Dense/sigmoid layers initialised with the RBMs' weights.
+
+        With ``n_classes`` a Dense output layer (``output_activation``) is added on top, left at its
+        initialiser, ready for ``compile`` and ``fit``.
+        """
+        from layerwise.layers import Dense, Input
+        from layerwise.models import Sequential
+
+        weights = self.dense_weights()
+        model = Sequential([Input((self.n_features_in_,))]
+                           + [Dense(k.shape[1], activation="sigmoid") for k, _ in weights])
+        if n_classes is not None:
+            model.add(Dense(int(n_classes), activation=output_activation))
+        model.build((None, self.n_features_in_))
+        for layer, (kernel, bias) in zip(model.layers, weights):
+            layer.set_weights([kernel, bias])
+        return model
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+DBN_EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    "check_methods_sample_order_invariance":
+        "float32 results of two stacked layers differ by ~1e-7 relative when rows are reordered (BLAS blocking)",
+}

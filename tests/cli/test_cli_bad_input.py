@@ -1,0 +1,83 @@
+"""A user's mistake gives one clear line on stderr and exit status 2, never a traceback; an
+interrupted command leaves no half-written output."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("bad")
+    (root / "malformed.csv").write_text("a,b,label\n1,2,x\n3,4\n5,6,y\n7,8,z,9\n")
+    (root / "words.csv").write_text("a,b,label\n1,2,x\n3,oops,y\n")
+    (root / "empty").mkdir()
+    (root / "images" / "c0").mkdir(parents=True)
+    (root / "images" / "c0" / "broken.png").write_bytes(b"not a png at all")
+    (root / "model.keras").write_bytes(b"PK\x03\x04" + b"\0" * 64)
+    (root / "notes.txt").write_text("hello")
+    return {p: os.fspath(root / p) for p in os.listdir(root)}
+
+
+CASES = [  # (arguments, words the one line must contain)
+    (["train", "--model", "mlp", "--data", "{tmp}/nowhere.csv"], "no such"),
+    (["train", "--model", "mlp", "--data", "{iris.csv}", "--target", "colour"], "no column 'colour'"),
+    (["train", "--model", "mlp", "--data", "{words.csv}", "--target", "label"], "line 3: column 'b' must be numeric"),
+    (["train", "--model", "cnn", "--data", "{images}"], "broken.png: cannot read this image"),
+    (["train", "--model", "cnn", "--data", "{empty}"], "no images found"),
+    (["train", "--model", "transformer", "--data", "{iris.csv}"], "unknown recipe 'transformer'"),
+    (["evaluate", "{model.keras}", "--data", "{iris.csv}"], "not a layerwise model file"),
+    (["summary", "{notes.txt}"], "not a layerwise model file"),
+    (["train", "--model", "mlp", "--data", "{malformed.csv}"], "line 3 has 2; line 5 has 4"),
+    (["oversample", "{iris.csv}", "--target", "colour", "-o", "{tmp}/o.csv"], "no column 'colour'"),
+    (["reduce", "{words.csv}", "-o", "{tmp}/o.csv"], "must be numeric"),
+    (["train", "--model", "cnn", "--data", "{iris.csv}"], "needs images"),
+    (["train", "--model", "lstm", "--data", "{images}"], "reads sequences"),
+    (["train", "--model", "{tmp}/net.yaml", "--data", "{iris.csv}"], "no such model description"),
+    (["tour", "--only", "everything"], "unknown tour step"),
+]
+
+
+@pytest.mark.parametrize("args, words", CASES, ids=[" ".join(c[0][:2]) + f" #{i}" for i, c in enumerate(CASES)])
+def test_one_clear_line_and_status_2(cli, data, bad, tmp_path, args, words):
+    paths = {**data, **bad, "tmp": os.fspath(tmp_path)}
+    def fill(arg: str) -> str:
+        for key, path in paths.items():
+            arg = arg.replace("{" + key + "}", path)
+        return arg
+    status, _, stderr = cli(*map(fill, args), "--quiet")
+    assert status == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("layerwise: error: "), stderr
+    assert words in lines[0]
+    assert "Traceback" not in stderr
+
+
+def test_console_command_shows_no_traceback(bad, tmp_path):
+    """The real entry point, in a subprocess: a bad model file is one line, exit status 2."""
+    result = subprocess.run([sys.executable, "-m", "layerwise.cli", "summary", bad["model.keras"]],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+
+
+def test_every_subcommand_has_help_with_examples(cli):
+    for command in ("tour", "train", "evaluate", "predict", "summary", "generate", "forecast", "oversample",
+                    "impute", "reduce", "features"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli(command, "--help")
+        assert exit_info.value.code == 0
+
+
+def test_interrupted_command_leaves_no_output(cli, data, tmp_path, monkeypatch):
+    """Ctrl-C while the output is being renamed into place: no output file and no temporary file."""
+    def interrupted(*_):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(os, "replace", interrupted)
+    status, _, stderr = cli("reduce", data["iris.csv"], "--label", "species", "--method", "pca",
+                            "-o", tmp_path / "codes.csv", "--quiet")
+    assert status == 130 and "interrupted" in stderr
+    assert os.listdir(tmp_path) == []
