@@ -109,7 +109,7 @@ def main() -> None:
     machine = (f"{torch.get_num_threads()}-thread CPU ({platform.machine()}), torch {torch.__version__}, "
                f"Python {sys.version.split()[0]}")
     parts = ["# RBM features benchmark", "",
-             f"Command: `.venv/bin/python benchmarks/rbm_features.py --mnist-epochs {args.mnist_epochs}`  ",
+             f"Command: `.venv/bin/python benchmarks/rbm_features.py {' '.join(sys.argv[1:])}`  ",
              f"Machine: {machine}; the machine was shared with other jobs, so times are best-of-3.", "",
              "## Digits (scikit-learn's example, converging logistic regression)", "", digits_table()]
     print("\n".join(parts), flush=True)
