@@ -22,24 +22,9 @@ import time
 import torch
 
 import layerwise as keras
-from layerwise import layers
+from layerwise.recipes import course_cnn  # the course's Conv2D/MaxPooling2D/Dense stack
 
 DEFAULT_DATA = "/work/shared/data/cifar10-jpeg"
-
-
-def course_cnn(input_shape: tuple[int, int, int], num_classes: int) -> keras.Sequential:
-    """The course CNN: channels-last images ``input_shape`` -> ``num_classes`` softmax probabilities."""
-    model = keras.Sequential([
-        layers.Conv2D(16, (2, 2), strides=(1, 1), activation="relu", input_shape=input_shape),
-        layers.MaxPooling2D(pool_size=(2, 2), strides=(2, 2)),
-        layers.Conv2D(32, (2, 2), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Flatten(),
-        layers.Dense(100, activation="relu"),
-        layers.Dense(num_classes, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    return model
 
 
 def scale(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,6 +56,8 @@ def main() -> None:
           f"{time.perf_counter() - start:.1f} s; classes: {train_ds.class_names}")
 
     model = course_cnn((*size, 3), len(train_ds.class_names))
+
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.summary()
     start = time.perf_counter()
     history = model.fit(train_ds.map(scale), validation_data=val_ds.map(scale), epochs=args.epochs, verbose=2)

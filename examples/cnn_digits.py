@@ -20,22 +20,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import layerwise as keras
-from layerwise import layers
-
-
-def course_cnn(input_shape: tuple[int, int, int], num_classes: int) -> keras.Sequential:
-    """The course CNN: channels-last images ``input_shape`` -> ``num_classes`` softmax probabilities."""
-    model = keras.Sequential([
-        layers.Conv2D(16, (2, 2), strides=(1, 1), activation="relu", input_shape=input_shape),
-        layers.MaxPooling2D(pool_size=(2, 2), strides=(2, 2)),
-        layers.Conv2D(32, (2, 2), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Flatten(),
-        layers.Dense(100, activation="relu"),
-        layers.Dense(num_classes, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    return model
+from layerwise.recipes import course_cnn  # the course's Conv2D/MaxPooling2D/Dense stack
 
 
 def load(upsample: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -60,6 +45,7 @@ def main() -> None:
 
     x_train, x_test, y_train, y_test = load(args.upsample, args.seed)
     model = course_cnn(x_train.shape[1:], 10)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.summary()
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
                         validation_split=0.1, verbose=0)

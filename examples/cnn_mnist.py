@@ -19,24 +19,9 @@ import numpy as np
 import torch
 
 import layerwise as keras
-from layerwise import layers
+from layerwise.recipes import course_cnn  # the course's Conv2D/MaxPooling2D/Dense stack
 
 DEFAULT_DATA = "/work/shared/data/mnist/mnist.npz"
-
-
-def course_cnn(input_shape: tuple[int, int, int], num_classes: int) -> keras.Sequential:
-    """The course CNN: channels-last images ``input_shape`` -> ``num_classes`` softmax probabilities."""
-    model = keras.Sequential([
-        layers.Conv2D(16, (2, 2), strides=(1, 1), activation="relu", input_shape=input_shape),
-        layers.MaxPooling2D(pool_size=(2, 2), strides=(2, 2)),
-        layers.Conv2D(32, (2, 2), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Flatten(),
-        layers.Dense(100, activation="relu"),
-        layers.Dense(num_classes, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    return model
 
 
 def load_mnist(path: str) -> tuple[np.ndarray, ...]:
@@ -76,6 +61,7 @@ def main() -> None:
 
     x_train, y_train, x_test, y_test = load_mnist(args.data)
     model = course_cnn(x_train.shape[1:], 10)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.summary()
     timer = EpochTimer()
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,

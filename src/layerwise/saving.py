@@ -41,8 +41,9 @@ def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -
         raise
 
 
-def _weight_tensors(model) -> dict[str, torch.Tensor]:
-    return {f"weights/{i}/{view.name}": view.tensor.detach().cpu().contiguous()
+def weight_tensors(model, prefix: str = "weights") -> dict[str, torch.Tensor]:
+    """A model's weights in PyTorch layout, keyed ``<prefix>/<layer index>/<weight name>``."""
+    return {f"{prefix}/{i}/{view.name}": view.tensor.detach().cpu().contiguous()
             for i, layer in enumerate(model.layers) for view in layer.weight_views()}
 
 
@@ -62,7 +63,7 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
     """Save architecture, weights and (if compiled and trained) optimizer state to ``filepath``."""
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet; build it (or fit it) before saving.")
-    tensors = _weight_tensors(model)
+    tensors = weight_tensors(model)
     if model.optimizer is not None and model.optimizer.built:
         tensors.update({f"optimizer/{k}": v.detach().cpu().contiguous()
                         for k, v in model.optimizer.state_tensors().items()})
@@ -72,8 +73,8 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
     atomic_write(filepath, save_bytes(tensors, metadata=metadata), overwrite)
 
 
-def _read(filepath, expected_format: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and metadata of a layerwise file, or a clear error naming the file."""
+def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a layerwise file of ``expected_format``, or a clear error naming the file."""
     path = os.fspath(filepath)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path!r}.")
@@ -90,7 +91,7 @@ def _read(filepath, expected_format: str) -> tuple[dict[str, torch.Tensor], dict
         raise ValueError(f"{path!r} is truncated or corrupt, or not a layerwise file ({err}).") from None
     if metadata.get("format") != expected_format:
         raise ValueError(f"{path!r} is not a {expected_format} file (found format "
-                         f"{metadata.get('format')!r}).")
+                         f"{metadata.get('format')!r}).{hint}")
     return tensors, metadata
 
 
@@ -98,12 +99,12 @@ def load_model(filepath, compile: bool = True):
     """Rebuild a model saved with ``model.save``; it predicts exactly as the saved one did."""
     from layerwise.models.sequential import Sequential
 
-    tensors, metadata = _read(filepath, MODEL_FORMAT)
+    tensors, metadata = read_file(filepath, MODEL_FORMAT)
     spec = json.loads(metadata["model_config"])
     if spec["class_name"] != "Sequential":
         raise ValueError(f"{filepath!r} holds a {spec['class_name']}, which this version cannot load.")
     model = Sequential.from_config(spec["config"])
-    _load_weight_tensors(model, tensors, filepath)
+    load_weight_tensors(model, tensors, filepath)
     compile_config = json.loads(metadata.get("compile_config") or "null")
     if compile and compile_config:
         model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
@@ -115,13 +116,14 @@ def load_model(filepath, compile: bool = True):
     return model
 
 
-def _load_weight_tensors(model, tensors: dict[str, torch.Tensor], filepath) -> None:
+def load_weight_tensors(model, tensors: dict[str, torch.Tensor], filepath, prefix: str = "weights") -> None:
+    """Copy ``weight_tensors``-style entries into a built model, refusing any that do not fit."""
     if not model.built:
         raise ValueError(f"{filepath!r}: the saved model has no input shape, so it cannot be rebuilt.")
     with torch.no_grad():
         for i, layer in enumerate(model.layers):
             for view in layer.weight_views():
-                key = f"weights/{i}/{view.name}"
+                key = f"{prefix}/{i}/{view.name}"
                 if key not in tensors or tensors[key].shape != view.tensor.shape:
                     raise ValueError(f"{filepath!r} does not match the model: weight {key!r} is missing "
                                      "or has another shape.")
@@ -130,12 +132,13 @@ def _load_weight_tensors(model, tensors: dict[str, torch.Tensor], filepath) -> N
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
     metadata = {"format": WEIGHTS_FORMAT, "version": FORMAT_VERSION}
-    atomic_write(filepath, save_bytes(_weight_tensors(model), metadata=metadata), overwrite)
+    atomic_write(filepath, save_bytes(weight_tensors(model), metadata=metadata), overwrite)
 
 
 def load_weights(model, filepath) -> None:
-    tensors, _ = _read(filepath, WEIGHTS_FORMAT)
-    _load_weight_tensors(model, tensors, filepath)
+    tensors, _ = read_file(filepath, WEIGHTS_FORMAT)
+    load_weight_tensors(model, tensors, filepath)
 
 
-__all__ = ["atomic_write", "load_model", "load_weights", "save_model", "save_weights"]
+__all__ = ["atomic_write", "load_model", "load_weight_tensors", "load_weights", "read_file", "save_model",
+           "save_weights", "weight_tensors"]

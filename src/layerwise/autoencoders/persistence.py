@@ -7,24 +7,16 @@ scaling statistics. Loading rebuilds the models from the parameters and copies t
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 from sklearn.utils.validation import check_is_fitted
 
-from layerwise.saving import atomic_write
+from layerwise.saving import atomic_write, load_weight_tensors, read_file, weight_tensors
 
 FORMAT = "layerwise.autoencoder"
 VERSION = "1"
-
-
-def _model_tensors(prefix: str, model) -> dict[str, torch.Tensor]:
-    return {f"{prefix}/{i}/{view.name}": view.tensor.detach().cpu().contiguous()
-            for i, layer in enumerate(model.layers) for view in layer.weight_views()}
 
 
 def _jsonable_params(estimator) -> dict:
@@ -48,7 +40,7 @@ def _jsonable_params(estimator) -> dict:
 def save_autoencoder(estimator, path) -> None:
     """Write ``estimator`` (fitted) to ``path`` atomically."""
     check_is_fitted(estimator)
-    tensors = {**_model_tensors("encoder", estimator.encoder_), **_model_tensors("decoder", estimator.decoder_)}
+    tensors = {**weight_tensors(estimator.encoder_, "encoder"), **weight_tensors(estimator.decoder_, "decoder")}
     if estimator.shift_ is not None:
         tensors["scaling/shift"] = torch.from_numpy(np.ascontiguousarray(estimator.shift_, dtype=np.float64))
         tensors["scaling/scale"] = torch.from_numpy(np.ascontiguousarray(estimator.scale_, dtype=np.float64))
@@ -64,38 +56,9 @@ def save_autoencoder(estimator, path) -> None:
     atomic_write(path, save_bytes(tensors, metadata=metadata))
 
 
-def _read(path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No such file: {path!r}.")
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        tensors = load_bytes(data)
-        header_len = int.from_bytes(data[:8], "little")
-        metadata = json.loads(data[8:8 + header_len]).get("__metadata__") or {}
-    except (SafetensorError, ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path!r} is truncated or corrupt, or not a layerwise file ({err}).") from None
-    if metadata.get("format") != FORMAT:
-        raise ValueError(f"{path!r} is not a saved Autoencoder (found format {metadata.get('format')!r}); "
-                         "load whole models with layerwise.load_model.")
-    return tensors, metadata
-
-
-def _copy_weights(prefix: str, model, tensors: dict[str, torch.Tensor], path) -> None:
-    with torch.no_grad():
-        for i, layer in enumerate(model.layers):
-            for view in layer.weight_views():
-                key = f"{prefix}/{i}/{view.name}"
-                if key not in tensors or tensors[key].shape != view.tensor.shape:
-                    raise ValueError(f"{os.fspath(path)!r} does not match its parameters: weight {key!r} "
-                                     "is missing or has another shape.")
-                view.tensor.copy_(tensors[key])
-
-
 def load_autoencoder(cls, path):
     """An instance of ``cls`` rebuilt from ``path`` with the saved weights: it transforms as the saved one."""
-    tensors, metadata = _read(path)
+    tensors, metadata = read_file(path, FORMAT, hint=" Load whole models with layerwise.load_model.")
     params = json.loads(metadata["params"])
     for key in ("hidden_layers", "filters", "image_shape"):
         if isinstance(params.get(key), list):
@@ -114,7 +77,7 @@ def load_autoencoder(cls, path):
     else:
         estimator.shift_ = estimator.scale_ = None
     estimator._build_models()
-    _copy_weights("encoder", estimator.encoder_, tensors, path)
-    _copy_weights("decoder", estimator.decoder_, tensors, path)
+    load_weight_tensors(estimator.encoder_, tensors, path, "encoder")
+    load_weight_tensors(estimator.decoder_, tensors, path, "decoder")
     estimator._n_features_out = int(estimator.code_size)
     return estimator

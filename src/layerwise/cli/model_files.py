@@ -108,21 +108,18 @@ def save_estimator(estimator, path: str) -> None:
 
 def load_estimator(path: str):
     """The RBM saved by :func:`save_estimator`, ready to ``transform`` as it did when saved."""
-    from safetensors.torch import load as load_bytes
-
     from layerwise import rbm
     from layerwise.backend import get_device
+    from layerwise.saving import read_file
 
-    with open(path, "rb") as f:
-        data = f.read()
-    header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])["__metadata__"]
+    tensors, header = read_file(path, ESTIMATOR_FORMAT)
     cls = getattr(rbm, header["class_name"], None)
     if cls is None:
         raise UserError(f"{path} holds a {header['class_name']}, which this version of layerwise cannot load.")
     estimator = cls(**json.loads(header["params"]))
     for name, value in json.loads(header["scalars"]).items():
         setattr(estimator, name, value)
-    for key, tensor in load_bytes(data).items():
+    for key, tensor in tensors.items():
         kind, name = key.split("/", 1)
         setattr(estimator, name, tensor.to(get_device()) if kind == "torch" else tensor.numpy())
     return estimator
