@@ -56,7 +56,6 @@ def main() -> None:
           f"{time.perf_counter() - start:.1f} s; classes: {train_ds.class_names}")
 
     model = course_cnn((*size, 3), len(train_ds.class_names))
-
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.summary()
     start = time.perf_counter()
