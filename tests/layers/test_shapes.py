@@ -40,6 +40,8 @@ CASES = [
     (L.GlobalMaxPooling1D(), (2, 7, 3)),
     (L.UpSampling2D((2, 3)), (2, 4, 5, 3)),
     (L.UpSampling2D(interpolation="bilinear"), (2, 4, 5, 3)),
+    (L.ZeroPadding1D((1, 2)), (2, 6, 3)),
+    (L.ZeroPadding2D(((1, 0), (2, 3))), (2, 4, 5, 3)),
 ]
 
 
@@ -128,3 +130,10 @@ def test_config_round_trip():
 def test_rescaling_maps_pixels():
     y = L.Rescaling(1 / 127.5, offset=-1)(torch.tensor([[0.0, 127.5, 255.0]]))
     torch.testing.assert_close(y, torch.tensor([[-1.0, 0.0, 1.0]]))
+
+
+@pytest.mark.parametrize("layer, padding", [(L.ZeroPadding1D, (1, 2, 3)), (L.ZeroPadding1D, -1),
+                                            (L.ZeroPadding2D, (1, 2, 3)), (L.ZeroPadding2D, ((1, 2), (3,)))])
+def test_zero_padding_rejects_bad_padding(layer, padding):
+    with pytest.raises(ValueError, match=f"{layer.__name__} padding must be"):
+        layer(padding)

@@ -243,6 +243,18 @@ def test_upsampling2d(keras, size, interpolation):
     assert_same_outputs(keras, (3, 5, 2), specs)
 
 
+@pytest.mark.parametrize("padding", [1, (2, 0)])
+def test_zero_padding1d(keras, padding):
+    specs = [("ZeroPadding1D", (padding,), {}), ("Conv1D", (3, 5), {"strides": 2})]
+    assert_same_outputs(keras, (9, 2), specs)
+
+
+@pytest.mark.parametrize("padding", [1, (2, 1), ((1, 0), (0, 2))])
+def test_zero_padding2d(keras, padding):
+    specs = [("ZeroPadding2D", (padding,), {}), conv(2, 3)]
+    assert_same_outputs(keras, (4, 5, 2), specs)
+
+
 def test_conv_autoencoder_decoder_shapes(keras):
     specs = [conv(4, 3, strides=2, padding="same", activation="relu"),
              ("Conv2DTranspose", (4, 3), {"strides": 2, "padding": "same", "activation": "relu"}),

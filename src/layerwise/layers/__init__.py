@@ -9,14 +9,15 @@ from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, Global
                                       MaxPooling1D, MaxPooling2D)
 from layerwise.layers.recurrent import GRU, LSTM, SimpleRNN
 from layerwise.layers.regularization import Dropout, GaussianNoise
-from layerwise.layers.reshaping import Flatten, RepeatVector, Reshape, UpSampling2D
+from layerwise.layers.reshaping import (Flatten, RepeatVector, Reshape, UpSampling2D, ZeroPadding1D,
+                                        ZeroPadding2D)
 from layerwise.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "Activation", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D",
     "Conv2DTranspose", "Dense", "Dropout", "Flatten", "GaussianNoise", "GlobalAveragePooling1D",
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer", "Layer",
-    "MaxPooling1D", "MaxPooling2D", "Rescaling", "Reshape", "UpSampling2D",
+    "MaxPooling1D", "MaxPooling2D", "Rescaling", "Reshape", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
     # sequences
     "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",
 ]

@@ -1,4 +1,4 @@
-"""Layers that change shape only: Flatten, Reshape, UpSampling2D, RepeatVector."""
+"""Layers that change shape only: Flatten, Reshape, UpSampling2D, RepeatVector, ZeroPadding1D/2D."""
 from __future__ import annotations
 
 import math
@@ -88,3 +88,52 @@ class RepeatVector(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.unsqueeze(1).expand(-1, self.n, -1)  # a view: no copy until a layer needs one
+
+
+def _pad_pairs(padding, rank: int, layer: str) -> tuple[tuple[int, int], ...]:
+    """Keras' padding forms: ``p``, ``(p_axis1, ...)`` or ``((before, after), ...)`` -> one pair per axis."""
+    if isinstance(padding, int):
+        pairs = ((padding, padding),) * rank
+    elif rank == 1:
+        pairs = (tuple(padding),)
+    else:
+        pairs = tuple((p, p) if isinstance(p, int) else tuple(p) for p in padding)
+    if len(pairs) != rank or not all(len(p) == 2 and all(isinstance(v, int) and v >= 0 for v in p) for p in pairs):
+        raise ValueError(f"{layer} padding must be a non-negative int, a tuple of {rank} of them, or "
+                         f"{rank} (before, after) pairs, got {padding!r}.")
+    return pairs
+
+
+class _ZeroPadding(Layer):
+    rank = 1
+
+    def __init__(self, padding=1, data_format: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported.")
+        self.padding = _pad_pairs(padding, self.rank, type(self).__name__)
+        # F.pad lists pairs from the last axis backwards; channels (last) get none.
+        self._torch_pad = (0, 0) + tuple(v for pair in reversed(self.padding) for v in pair)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        spatial = tuple(None if d is None else d + a + b for d, (a, b) in zip(input_shape[1:-1], self.padding))
+        return (input_shape[0], *spatial, input_shape[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(x, self._torch_pad)
+
+
+class ZeroPadding1D(_ZeroPadding):
+    """Zeros before and after the steps: ``(batch, steps, channels) -> (batch, steps + a + b, channels)``;
+    ``padding`` is ``p`` or ``(a, b)``."""
+
+    input_ndim = 3
+    rank = 1
+
+
+class ZeroPadding2D(_ZeroPadding):
+    """Zero rows and columns around images: ``(batch, h, w, c) -> (batch, h + top + bottom, w + left + right,
+    c)``; ``padding`` is ``p``, ``(p_rows, p_cols)`` or ``((top, bottom), (left, right))``."""
+
+    input_ndim = 4
+    rank = 2
