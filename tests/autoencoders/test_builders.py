@@ -108,6 +108,13 @@ def test_models_save_and_load(tmp_path, digits):
     np.testing.assert_allclose(loaded.predict(X, verbose=0), autoencoder.predict(X, verbose=0), atol=1e-6)
 
 
+def test_conv_spatial_code_keeps_the_feature_map():
+    encoder, decoder, autoencoder = conv_autoencoder((28, 28, 1), None, (8, 16))
+    assert encoder.output_shape == (None, 7, 7, 16) and decoder.input_shape == (None, 7, 7, 16)
+    assert autoencoder.output_shape == (None, 28, 28, 1)
+    assert not any(type(layer).__name__ == "Dense" for layer in autoencoder.layers)
+
+
 def test_bad_builder_arguments():
     with pytest.raises(ValueError, match="code_size"):
         dense_autoencoder(10, 0)

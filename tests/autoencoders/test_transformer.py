@@ -22,7 +22,7 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
-@pytest.mark.filterwarnings("ignore:code_size=.*not a compression")
+@pytest.mark.filterwarnings("ignore:The code.s .*not a compression")
 @parametrize_with_checks([Autoencoder(hidden_layers=(8,), epochs=3, random_state=0)],
                          expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
 def test_sklearn_compatible(estimator, check):
@@ -102,6 +102,24 @@ def test_conv_kind_on_images_and_on_flat_rows(digits):
     np.testing.assert_allclose(ae.transform(X_train), ae.transform(images), rtol=1e-6)  # flat rows also fit
     flat = Autoencoder(code_size=6, kind="conv", filters=(4, 8), image_shape=(8, 8), epochs=3, random_state=0)
     assert flat.fit(X_train).inverse_transform(flat.transform(X_train)).shape == (400, 64)
+
+
+def test_spatial_code_denoises_and_round_trips(tmp_path, digits):
+    """code_size=None: the code is the pooled feature map, flattened by transform and restored by
+    inverse_transform; trained with noise, it removes noise instead of copying it."""
+    X_train, X_test = digits[0].reshape(-1, 8, 8), digits[1].reshape(-1, 8, 8)
+    ae = Autoencoder(code_size=None, kind="conv", filters=(16,), noise="gaussian", noise_level=0.3, epochs=60,
+                     batch_size=32, random_state=0).fit(X_train)
+    assert ae.transform(X_test).shape == (len(X_test), 4 * 4 * 16)
+    assert ae.get_feature_names_out()[-1] == "autoencoder255"
+    noisy = corrupt(X_test, "gaussian", 0.3, random_state=1)
+    cleaned = ae.reconstruct(noisy)
+    assert cleaned.shape == X_test.shape
+    assert np.mean((cleaned - X_test) ** 2) < 0.5 * np.mean((noisy - X_test) ** 2)
+    ae.save(tmp_path / "spatial.lw")
+    np.testing.assert_array_equal(Autoencoder.load(tmp_path / "spatial.lw").transform(X_test), ae.transform(X_test))
+    with pytest.raises(ValueError, match="needs kind='conv'"):
+        Autoencoder(code_size=None).fit(digits[0])
 
 
 def test_clone_get_set_params():

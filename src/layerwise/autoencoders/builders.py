@@ -82,7 +82,7 @@ def _halved_sizes(image_shape: tuple[int, int, int], levels: int) -> list[tuple[
     return sizes
 
 
-def conv_autoencoder(image_shape: Sequence[int], code_size: int, filters: Sequence[int] = (32, 64),
+def conv_autoencoder(image_shape: Sequence[int], code_size: int | None, filters: Sequence[int] = (32, 64),
                      kernel_size: int = 3, activation="relu", downsampling: str = "pool",
                      upsampling: str = "transpose", code_activation=None, output_activation=None,
                      noise: str | None = None, noise_level: float = 0.1,
@@ -96,11 +96,17 @@ def conv_autoencoder(image_shape: Sequence[int], code_size: int, filters: Sequen
     Conv2DTranspose, which also restores odd sizes such as MNIST's 7 -> 14 -> 28 or 25 -> 13 -> 7;
     ``'upsampling'``: UpSampling2D then Conv2D, sizes must halve evenly), and a last 'same' Conv2D to
     ``c`` channels: ``(batch, code_size) -> (batch, h, w, c)``.
+
+    ``code_size=None`` drops the Dense layers: the code is the smallest feature map itself,
+    ``(batch, h / 2**L, w / 2**L, filters[-1])``, as in the fully convolutional denoiser of Chollet's
+    "Building Autoencoders in Keras". It keeps where things are, which suits denoising better than
+    a small dense code.
     """
     shape = tuple(image_shape)
     if len(shape) != 3:
         raise ValueError(f"image_shape must be (height, width, channels), got {shape!r}.")
-    code_size = _check_code_size(code_size)
+    if code_size is not None:
+        code_size = _check_code_size(code_size)
     filters = _check_units(filters, "filters")
     if not filters:
         raise ValueError("filters needs at least one entry (one downsampling level each).")
@@ -122,8 +128,8 @@ def conv_autoencoder(image_shape: Sequence[int], code_size: int, filters: Sequen
             down += [Conv2D(f, kernel_size, padding="same", activation=activation), MaxPooling2D(2, padding="same")]
         else:
             down.append(Conv2D(f, kernel_size, strides=2, padding="same", activation=activation))
-    encoder = Sequential([Input(shape), *down, Flatten(), Dense(code_size, activation=code_activation)],
-                         name="encoder")
+    dense_code = [] if code_size is None else [Flatten(), Dense(code_size, activation=code_activation)]
+    encoder = Sequential([Input(shape), *down, *dense_code], name="encoder")
 
     (h, w), deepest = sizes[-1], filters[-1]
     up = []
@@ -135,8 +141,9 @@ def conv_autoencoder(image_shape: Sequence[int], code_size: int, filters: Sequen
                                       output_padding=(t_h - 2 * n_h + 1, t_w - 2 * n_w + 1)))
         else:
             up += [UpSampling2D(2), Conv2D(f, kernel_size, padding="same", activation=activation)]
-    decoder = Sequential([Input((code_size,)), Dense(h * w * deepest, activation=activation),
-                          Reshape((h, w, deepest)), *up,
+    from_code = ([Input((h, w, deepest))] if code_size is None else
+                 [Input((code_size,)), Dense(h * w * deepest, activation=activation), Reshape((h, w, deepest))])
+    decoder = Sequential([*from_code, *up,
                           Conv2D(shape[2], kernel_size, padding="same", activation=output_activation)],
                          name="decoder")
     if tuple(decoder.output_shape[1:]) != shape:  # guards the size arithmetic above

@@ -79,5 +79,4 @@ def load_autoencoder(cls, path):
     estimator._build_models()
     load_weight_tensors(estimator.encoder_, tensors, path, "encoder")
     load_weight_tensors(estimator.decoder_, tensors, path, "decoder")
-    estimator._n_features_out = int(estimator.code_size)
     return estimator

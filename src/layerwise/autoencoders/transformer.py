@@ -30,8 +30,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     Parameters
     ----------
-    code_size : int, default 2
-        Units in the code: the number of output features of ``transform``.
+    code_size : int or None, default 2
+        Units in the code: the number of output features of ``transform``. ``None`` (``kind='conv'``
+        only) makes the code the encoder's smallest feature map, flattened by ``transform``: a fully
+        convolutional autoencoder, the better denoiser of images.
     hidden_layers : tuple of int, default (256, 64)
         Encoder layer sizes for ``kind='dense'``; the decoder mirrors them.
     kind : {'dense', 'conv'}, default 'dense'
@@ -59,6 +61,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``(n, h, w[, c])`` bring their own.
     filters : tuple of int, default (32, 64)
         Filters per downsampling level for ``kind='conv'``.
+    upsampling : {'transpose', 'upsampling'}, default 'transpose'
+        How the conv decoder doubles its maps: stride-2 ``Conv2DTranspose`` (any image size), or
+        ``UpSampling2D`` then ``Conv2D`` (sizes must halve evenly; no checkerboard artefacts).
     learning_rate : float, default 1e-3
         Adam's step size.
     patience : int, default 10
@@ -83,13 +88,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                  batch_size: int = 128, validation_fraction: float = 0.1, early_stopping: bool = True,
                  random_state=None, verbose: int = 0, scale: str | None = None, image_shape=None,
                  filters: tuple[int, ...] = (32, 64), learning_rate: float = 1e-3, patience: int = 10,
-                 output_activation="auto"):
+                 output_activation="auto", upsampling: str = "transpose"):
         self.code_size, self.hidden_layers, self.kind = code_size, hidden_layers, kind
         self.noise, self.noise_level, self.activation = noise, noise_level, activation
         self.epochs, self.batch_size, self.validation_fraction = epochs, batch_size, validation_fraction
         self.early_stopping, self.random_state, self.verbose = early_stopping, random_state, verbose
         self.scale, self.image_shape, self.filters = scale, image_shape, filters
         self.learning_rate, self.patience, self.output_activation = learning_rate, patience, output_activation
+        self.upsampling = upsampling
 
     # ---- checks -------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -99,7 +105,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(f"noise must be None or one of {NOISE_KINDS}, got {self.noise!r}.")
         if self.scale not in _input.SCALES:
             raise ValueError(f"scale must be one of {_input.SCALES}, got {self.scale!r}.")
-        for name in ("code_size", "epochs", "batch_size"):
+        if self.code_size is None and self.kind != "conv":
+            raise ValueError("code_size=None (the feature map as the code) needs kind='conv'.")
+        for name in ("epochs", "batch_size") if self.code_size is None else ("code_size", "epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
@@ -131,8 +139,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if self.image_shape_ is None:
             models = dense_autoencoder(self.n_features_in_, int(self.code_size), tuple(self.hidden_layers), **common)
         else:
-            models = conv_autoencoder(self.image_shape_, int(self.code_size), tuple(self.filters), **common)
+            code_size = None if self.code_size is None else int(self.code_size)
+            models = conv_autoencoder(self.image_shape_, code_size, tuple(self.filters),
+                                      upsampling=self.upsampling, **common)
         self.encoder_, self.decoder_, self.autoencoder_ = models
+        self._n_features_out = math.prod(self.encoder_.output_shape[1:])
         self.autoencoder_.compile(optimizer=Adam(learning_rate=self.learning_rate), loss="mse")
 
     # ---- fitting ------------------------------------------------------------------------------
@@ -142,10 +153,6 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X, sample_shape = self._validate(X, reset=True)
         self.input_shape_ = sample_shape or (X.shape[1],)
         self.image_shape_ = _input.resolve_image_shape(self.kind, X.shape[1], sample_shape, self.image_shape)
-        if self.code_size >= X.shape[1]:
-            warnings.warn(f"code_size={self.code_size} is not smaller than the {X.shape[1]} input features: "
-                          "the code is not a compression, and the autoencoder may learn a near-identity map.",
-                          UserWarning, stacklevel=2)
         self.shift_, self.scale_ = _input.scaling_stats(X, self.scale)
         Xm = self._model_input(X)
         self.noise_range_ = (float(Xm.min()), float(Xm.max()))  # salt-and-pepper's pepper and salt values
@@ -156,6 +163,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             self._build_models()
+            # A denoiser may be overcomplete (Vincent et al. 2008): the noise, not the size, stops a copy.
+            if self._n_features_out >= X.shape[1] and self.noise is None:
+                warnings.warn(f"The code's {self._n_features_out} features are not fewer than the {X.shape[1]} "
+                              "input features: the code is not a compression, and the autoencoder may learn a "
+                              "near-identity map.", UserWarning, stacklevel=2)
             train, val = self._split(len(Xm), seed)
             callbacks = []
             if self.early_stopping:
@@ -166,7 +178,6 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                                             batch_size=int(min(self.batch_size, len(train))),
                                             validation_data=validation, callbacks=callbacks, verbose=self.verbose)
         self.history_ = history.history
-        self._n_features_out = int(self.code_size)
         return self
 
     def _split(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -179,21 +190,22 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ---- transforming -------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
-        """The codes ``(n, code_size)`` of ``X`` (rows or images, as in ``fit``), in X's float dtype."""
+        """The codes ``(n, code features)`` of ``X`` (rows or images, as in ``fit``), in X's float dtype."""
         check_is_fitted(self)
         X, _ = self._validate(X, reset=False)
         codes = self.encoder_.predict(self._model_input(X), batch_size=1024, verbose=0)
-        return codes.astype(X.dtype, copy=False)
+        return codes.reshape(len(codes), -1).astype(X.dtype, copy=False)
 
     def inverse_transform(self, X) -> np.ndarray:
-        """Decode codes ``(n, code_size)`` to inputs of ``fit``'s per-sample shape, scaling undone."""
+        """Decode codes ``(n, code features)`` to inputs of ``fit``'s per-sample shape, scaling undone."""
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32])
         _input.check_finite(Z, type(self).__name__)
-        if Z.shape[1] != self.code_size:
+        if Z.shape[1] != self._n_features_out:
             raise ValueError(f"X has {Z.shape[1]} features, but {type(self).__name__} is expecting "
-                             f"{self.code_size} features as input (its code_size).")
-        out = self.decoder_.predict(Z.astype(np.float32), batch_size=1024, verbose=0).reshape(len(Z), -1)
+                             f"{self._n_features_out} features as input (its code).")
+        Z_model = Z.astype(np.float32).reshape(len(Z), *self.decoder_.input_shape[1:])
+        out = self.decoder_.predict(Z_model, batch_size=1024, verbose=0).reshape(len(Z), -1)
         out = _input.undo_scaling(out.astype(Z.dtype), self.shift_, self.scale_)
         return out.reshape(len(Z), *self.input_shape_)
 
@@ -206,7 +218,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         check_is_fitted(self)
         X_rows, _ = self._validate(X, reset=False)
         codes = self.encoder_.predict(self._model_input(X_rows), batch_size=1024, verbose=0)
-        reconstruction = self.inverse_transform(codes).reshape(len(X_rows), -1)
+        reconstruction = self.inverse_transform(codes.reshape(len(codes), -1)).reshape(len(X_rows), -1)
         return -float(np.mean((X_rows.astype(np.float64) - reconstruction) ** 2))
 
     # ---- saving -------------------------------------------------------------------------------
