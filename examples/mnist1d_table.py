@@ -2,7 +2,7 @@
 
     .venv/bin/python examples/mnist1d_table.py                 # all three, 8,000 steps each
     .venv/bin/python examples/mnist1d_table.py --models gru    # one row
-    .venv/bin/python examples/mnist1d_table.py --seeds 4       # mean over 4 seeds, with the reference CNN
+    .venv/bin/python examples/mnist1d_table.py --seeds 4       # mean over 4 seeds, beside the reference models
 
 The data (4,000 train / 1,000 test sequences of 40 values, 10 classes) is generated locally by the
 ``mnist1d`` package with its default arguments. Models follow the reference ``notebooks/models.py``:
