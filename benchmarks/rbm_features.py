@@ -13,6 +13,7 @@ MNIST (needs ../shared/data/mnist/mnist.npz): a sparse 1,024-unit RBM on pixels/
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -129,7 +130,7 @@ def main() -> None:
                f"Python {sys.version.split()[0]}")
     parts = ["# RBM features benchmark", "",
              f"Command: `.venv/bin/python benchmarks/rbm_features.py {' '.join(sys.argv[1:])}`  ",
-             f"Machine: {machine}; the machine was shared with other jobs, so times are best-of-3.", "",
+             f"Machine: {machine}; load average {os.getloadavg()[0]:.1f} at the start; times are best-of-3.", "",
              "## Digits (scikit-learn's example, converging logistic regression)", "", digits_table()]
     print("\n".join(parts), flush=True)
     if not args.skip_mnist:

@@ -11,6 +11,7 @@ and the 5-fold cross-validated accuracy of a logistic regression trained on the 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import warnings
 import sys
@@ -95,7 +96,7 @@ def main() -> None:
     text = "\n".join([
         "# RBM imputation benchmark", "",
         f"Command: `.venv/bin/python benchmarks/rbm_imputation.py --seeds {args.seeds}`  ",
-        f"Machine: {machine} (shared with other jobs).  ",
+        f"Machine: {machine}; load average {os.getloadavg()[0]:.1f} at the start.  ",
         "RBMImputer at its defaults (128 hidden units, learned variances, 5 rounds of 20 epochs).", "", table, "",
         "Reference (not re-run here): Yoon, Jordon & van der Schaar, *GAIN: Missing Data Imputation using "
         "Generative Adversarial Nets*, ICML 2018, Table 2, report RMSE on Breast (UCI Wisconsin) at 20% "

@@ -1,6 +1,6 @@
 """Oversampling imbalanced data: RBMOversampler against no resampling, random, SMOTE and ADASYN.
 
-Run: .venv/bin/python benchmarks/rbm_oversampling.py [--splits N]
+Run: .venv/bin/python benchmarks/rbm_oversampling.py [--splits N]   (10 by default)
 Prints markdown tables and writes them to docs/benchmarks/rbm_oversampling.md.
 
 Data sets: breast cancer with the malignant class cut to 10% of the rows, digits "0" versus rest, wine
@@ -11,6 +11,7 @@ imbalanced-learn Pipeline, after standard scaling); scores are the mean over rep
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -92,7 +93,7 @@ def evaluate(X: np.ndarray, y: np.ndarray, n_splits: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument("--splits", type=int, default=10)
     args = parser.parse_args()
     sets = {"breast cancer (malignant 10%)": breast_cancer_10pct(),
             "digits 0 vs rest": one_vs_rest(datasets.load_digits, 0),
@@ -105,7 +106,7 @@ def main() -> None:
     names = list(samplers(0))
     lines = ["| data set (minority / rows) | classifier | " + " | ".join(names) + " |",
              "|---|---|" + "---|" * len(names)]
-    wins, start = [], time.perf_counter()
+    load, wins, start = os.getloadavg()[0], [], time.perf_counter()
     for d_name, (X, y) in sets.items():
         res = evaluate(X, y, args.splits)
         for c_name in classifiers(0):
@@ -119,7 +120,7 @@ def main() -> None:
     text = "\n".join([
         "# RBM oversampling benchmark", "",
         f"Command: `.venv/bin/python benchmarks/rbm_oversampling.py --splits {args.splits}`  ",
-        f"Machine: {machine} (shared with other jobs); total {time.perf_counter() - start:.0f} s.", "",
+        f"Machine: {machine}; load average {load:.1f} at the start; total {time.perf_counter() - start:.0f} s.", "",
         f"Each cell: balanced accuracy / minority-class F1 / G-mean, mean over {args.splits} stratified "
         "70/30 splits.", "", *lines, "",
         f"RBMOversampler's balanced accuracy is at least SMOTE's in {sum(wins)} of {len(wins)} "
