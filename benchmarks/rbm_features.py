@@ -123,7 +123,7 @@ def mnist_table(epochs: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist-epochs", type=int, default=10)
+    parser.add_argument("--mnist-epochs", type=int, default=100)
     parser.add_argument("--skip-mnist", action="store_true")
     args = parser.parse_args()
     machine = (f"{torch.get_num_threads()}-thread CPU ({platform.machine()}), torch {torch.__version__}, "
