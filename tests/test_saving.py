@@ -157,3 +157,13 @@ def test_unknown_layer_class_is_named(tmp_path):
     del base.LAYER_CLASSES["Doubler"]
     with pytest.raises(ValueError, match="Unknown layer class 'Doubler'"):
         keras.load_model(tmp_path / "m.lw")
+
+
+def test_zero_padding_layers_reload_with_their_padding(tmp_path):
+    model = keras.Sequential([keras.Input((5, 6, 2)), L.ZeroPadding2D(((1, 0), (0, 2))), L.Conv2D(2, 3),
+                                  L.Reshape((-1, 2)), L.ZeroPadding1D((2, 1)), L.Flatten(), L.Dense(1)])
+    model.save(tmp_path / "padded.lw")
+    loaded = keras.load_model(tmp_path / "padded.lw")
+    assert loaded.layers[0].padding == ((1, 0), (0, 2)) and loaded.layers[3].padding == ((2, 1),)
+    x = np.random.default_rng(0).random((3, 5, 6, 2), dtype=np.float32)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)

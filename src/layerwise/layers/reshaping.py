@@ -105,7 +105,7 @@ def _pad_pairs(padding, rank: int, layer: str) -> tuple[tuple[int, int], ...]:
 
 
 class _ZeroPadding(Layer):
-    rank = 1
+    rank: int  # spatial axes, set by each subclass
 
     def __init__(self, padding=1, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
