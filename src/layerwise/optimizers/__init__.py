@@ -2,13 +2,17 @@
 (``torch._foreach_*``) kernels: one kernel launch per operation for all parameters.
 
 An optimizer is created without parameters (``Adam(learning_rate=1e-3)``) and bound to a model's
-parameters on the first step, as in Keras.
+parameters on the first step, as in Keras. ``learning_rate`` may be a float or a schedule from
+``layerwise.optimizers.schedules``, which is asked for the rate before every step.
 """
 from __future__ import annotations
 
 import math
 
 import torch
+
+from layerwise.optimizers import schedules
+from layerwise.optimizers.schedules import LearningRateSchedule
 
 # One fused kernel for Adam on CPU and CUDA (PyTorch >= 2.4); older versions use the foreach path.
 _FUSED_ADAM = hasattr(torch, "_fused_adam_") and tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
@@ -17,16 +21,31 @@ _FUSED_ADAM = hasattr(torch, "_fused_adam_") and tuple(int(v) for v in torch.__v
 class Optimizer:
     slot_names: tuple[str, ...] = ()
 
-    def __init__(self, learning_rate: float = 0.001, weight_decay: float | None = None,
+    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, weight_decay: float | None = None,
                  clipnorm: float | None = None, clipvalue: float | None = None,
                  global_clipnorm: float | None = None, name: str | None = None):
-        self.learning_rate = float(learning_rate)
+        self._learning_rate = learning_rate if isinstance(learning_rate, LearningRateSchedule) else float(learning_rate)
         self.weight_decay, self.clipnorm, self.clipvalue = weight_decay, clipnorm, clipvalue
         self.global_clipnorm = global_clipnorm
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self.params: list[torch.Tensor] = []
         self.slots: dict[str, list[torch.Tensor]] = {}
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate the next step uses: the schedule's value at ``iterations`` when there is a schedule."""
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            return float(self._learning_rate(self.iterations))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float | LearningRateSchedule) -> None:
+        if isinstance(self._learning_rate, LearningRateSchedule) and not isinstance(value, LearningRateSchedule):
+            raise TypeError(f"This optimizer's learning rate is the schedule {type(self._learning_rate).__name__}, "
+                            "so it cannot be set to a number (as LearningRateScheduler and ReduceLROnPlateau do). "
+                            "Create the optimizer with a float learning_rate to set it during training.")
+        self._learning_rate = value if isinstance(value, LearningRateSchedule) else float(value)
 
     def build(self, params: list[torch.Tensor]) -> None:
         """Bind to ``params`` and create one zeroed slot per parameter for each slot name."""
@@ -49,9 +68,10 @@ class Optimizer:
         params = [self.params[i] for i in index]
         grads = self._clip([self.params[i].grad for i in index])
         slots = {name: [values[i] for i in index] for name, values in self.slots.items()}
+        lr = self.learning_rate
         if self.weight_decay:
-            torch._foreach_mul_(params, 1 - self.weight_decay * self.learning_rate)
-        self.update(params, grads, slots, self.iterations + 1)
+            torch._foreach_mul_(params, 1 - self.weight_decay * lr)
+        self.update(params, grads, slots, self.iterations + 1, lr)
         self.iterations += 1
 
     def _clip(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -65,11 +85,15 @@ class Optimizer:
             grads = torch._foreach_mul(grads, scale)
         return grads
 
-    def update(self, params, grads, slots, step: int) -> None:
+    def update(self, params, grads, slots, step: int, lr: float) -> None:
+        """Apply the optimizer's formula for update number ``step`` (from 1) at learning rate ``lr``."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        return {"name": self.name, "learning_rate": self.learning_rate, "weight_decay": self.weight_decay,
+        lr = self._learning_rate
+        return {"name": self.name,
+                "learning_rate": schedules.serialize(lr) if isinstance(lr, LearningRateSchedule) else lr,
+                "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
@@ -94,8 +118,7 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = momentum, nesterov
         self.slot_names = ("momentum",) if momentum else ()
 
-    def update(self, params, grads, slots, step):
-        lr = self.learning_rate
+    def update(self, params, grads, slots, step, lr):
         if not self.momentum:
             torch._foreach_add_(params, grads, alpha=-lr)
             return
@@ -128,19 +151,19 @@ class Adam(Optimizer):
         if amsgrad:
             self.slot_names = ("momentum", "velocity", "velocity_hat")
 
-    def update(self, params, grads, slots, step):
+    def update(self, params, grads, slots, step, lr):
         m, v = slots["momentum"], slots["velocity"]
         if not self.amsgrad and _FUSED_ADAM:
             # PyTorch's fused kernel does the whole update in one pass over memory. Its epsilon is
             # added after bias correction; dividing Keras' epsilon by sqrt(1 - beta_2^t) gives
             # exactly Keras' update: lr*sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + epsilon).
             steps = [torch.tensor(float(step), device=params[0].device)] * len(params)
-            torch._fused_adam_(params, grads, m, v, [], steps, lr=self.learning_rate, beta1=self.beta_1,
+            torch._fused_adam_(params, grads, m, v, [], steps, lr=lr, beta1=self.beta_1,
                                beta2=self.beta_2, weight_decay=0.0,
                                eps=self.epsilon / math.sqrt(1 - self.beta_2 ** step), amsgrad=False,
                                maximize=False)
             return
-        alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
+        alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
         torch._foreach_mul_(v, self.beta_2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - self.beta_2)
@@ -173,7 +196,7 @@ class RMSprop(Optimizer):
         self.slot_names = (("velocity",) + (("momentum",) if momentum else ())
                            + (("average_gradient",) if centered else ()))
 
-    def update(self, params, grads, slots, step):
+    def update(self, params, grads, slots, step, lr):
         v = slots["velocity"]
         torch._foreach_mul_(v, self.rho)
         torch._foreach_addcmul_(v, grads, grads, value=1 - self.rho)
@@ -185,7 +208,7 @@ class RMSprop(Optimizer):
         else:
             denom = torch._foreach_add(v, self.epsilon)
         torch._foreach_sqrt_(denom)
-        increment = torch._foreach_div(torch._foreach_mul(grads, self.learning_rate), denom)
+        increment = torch._foreach_div(torch._foreach_mul(grads, lr), denom)
         if self.momentum:
             m = slots["momentum"]
             torch._foreach_mul_(m, self.momentum)
@@ -211,12 +234,12 @@ class Adagrad(Optimizer):
     def initial_slot(self, name, param):
         return torch.full_like(param, self.initial_accumulator_value)
 
-    def update(self, params, grads, slots, step):
+    def update(self, params, grads, slots, step, lr):
         acc = slots["accumulator"]
         torch._foreach_addcmul_(acc, grads, grads)
         denom = torch._foreach_add(acc, self.epsilon)
         torch._foreach_sqrt_(denom)
-        torch._foreach_addcdiv_(params, grads, denom, value=-self.learning_rate)
+        torch._foreach_addcdiv_(params, grads, denom, value=-lr)
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
@@ -242,4 +265,7 @@ def serialize(optimizer: Optimizer) -> dict:
 
 
 def deserialize(config: dict) -> Optimizer:
-    return _BY_NAME[config["class_name"]](**config["config"])
+    settings = dict(config["config"])
+    if isinstance(settings.get("learning_rate"), dict):
+        settings["learning_rate"] = schedules.deserialize(settings["learning_rate"])
+    return _BY_NAME[config["class_name"]](**settings)

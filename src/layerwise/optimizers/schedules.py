@@ -1,0 +1,159 @@
+"""Keras' learning-rate schedules: ``Adam(learning_rate=CosineDecay(1e-2, decay_steps=8000))``.
+
+A schedule maps the optimizer's step count (0 for the first update, as in Keras) to a learning
+rate; the optimizer asks for it before every update, so it decays per batch, not per epoch.
+"""
+from __future__ import annotations
+
+import math
+
+
+class LearningRateSchedule:
+    """Base class: subclasses implement ``__call__(step) -> float`` and ``get_config()``."""
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict) -> LearningRateSchedule:
+        return cls(**config)
+
+
+def _positive(name: str, value: float) -> float:
+    if not value > 0:
+        raise ValueError(f"{name} must be positive, got {value!r}.")
+    return value
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent floored if ``staircase``)."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False, name: str = "ExponentialDecay"):
+        self.initial_learning_rate, self.decay_rate = float(initial_learning_rate), float(decay_rate)
+        self.decay_steps, self.staircase, self.name = _positive("decay_steps", decay_steps), staircase, name
+
+    def __call__(self, step: int) -> float:
+        progress = step / self.decay_steps
+        return self.initial_learning_rate * self.decay_rate ** (math.floor(progress) if self.staircase else progress)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the ratio floored if ``staircase``)."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False, name: str = "InverseTimeDecay"):
+        self.initial_learning_rate, self.decay_rate = float(initial_learning_rate), float(decay_rate)
+        self.decay_steps, self.staircase, self.name = _positive("decay_steps", decay_steps), staircase, name
+
+    def __call__(self, step: int) -> float:
+        progress = step / self.decay_steps
+        return self.initial_learning_rate / (1 + self.decay_rate * (math.floor(progress) if self.staircase
+                                                                     else progress))
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """``values[0]`` up to and including step ``boundaries[0]``, ``values[1]`` up to ``boundaries[1]``, ..."""
+
+    def __init__(self, boundaries: list[int], values: list[float], name: str = "PiecewiseConstant"):
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(f"values must have one more element than boundaries: got {len(values)} values "
+                             f"for {len(boundaries)} boundaries.")
+        if list(boundaries) != sorted(boundaries):
+            raise ValueError(f"boundaries must be increasing, got {list(boundaries)}.")
+        self.boundaries, self.values, self.name = list(boundaries), [float(v) for v in values], name
+
+    def __call__(self, step: int) -> float:
+        passed = sum(step > boundary for boundary in self.boundaries)
+        return self.values[passed]
+
+    def get_config(self) -> dict:
+        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """From ``initial_learning_rate`` to ``end_learning_rate`` along ``(1 - step / decay_steps) ** power``.
+
+    With ``cycle`` the decay restarts, each cycle ``decay_steps`` times a whole number longer.
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, end_learning_rate: float = 0.0001,
+                 power: float = 1.0, cycle: bool = False, name: str = "PolynomialDecay"):
+        self.initial_learning_rate, self.end_learning_rate = float(initial_learning_rate), float(end_learning_rate)
+        self.decay_steps, self.power, self.cycle = _positive("decay_steps", decay_steps), float(power), cycle
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        decay_steps = self.decay_steps
+        if self.cycle:
+            decay_steps *= max(1, math.ceil(step / decay_steps))
+        else:
+            step = min(step, decay_steps)
+        remaining = (1 - step / decay_steps) ** self.power
+        return (self.initial_learning_rate - self.end_learning_rate) * remaining + self.end_learning_rate
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
+                "name": self.name}
+
+
+class CosineDecay(LearningRateSchedule):
+    """Half a cosine from the learning rate down to ``alpha`` times it over ``decay_steps``.
+
+    With ``warmup_target`` the rate first rises linearly from ``initial_learning_rate`` to
+    ``warmup_target`` over ``warmup_steps``, then decays from there.
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
+                 name: str = "CosineDecay", warmup_target: float | None = None, warmup_steps: int = 0):
+        self.initial_learning_rate, self.alpha = float(initial_learning_rate), float(alpha)
+        self.decay_steps, self.name = _positive("decay_steps", decay_steps), name
+        self.warmup_target = None if warmup_target is None else float(warmup_target)
+        self.warmup_steps = warmup_steps
+
+    def __call__(self, step: int) -> float:
+        if self.warmup_target is None:
+            return self._decay(min(step, self.decay_steps), self.initial_learning_rate)
+        step = min(step, self.decay_steps + self.warmup_steps)
+        if step < self.warmup_steps:
+            rise = self.warmup_target - self.initial_learning_rate
+            return self.initial_learning_rate + rise * step / self.warmup_steps
+        return self._decay(step - self.warmup_steps, self.warmup_target)
+
+    def _decay(self, step: float, start: float) -> float:
+        cosine = 0.5 * (1 + math.cos(math.pi * step / self.decay_steps))
+        return start * ((1 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
+                "warmup_steps": self.warmup_steps}
+
+
+_BY_NAME: dict[str, type] = {cls.__name__: cls for cls in (
+    ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, PolynomialDecay, CosineDecay)}
+
+
+def serialize(schedule: LearningRateSchedule) -> dict:
+    """``{"class_name": ..., "config": ...}`` for the built-in schedules."""
+    name = type(schedule).__name__
+    if _BY_NAME.get(name) is not type(schedule):
+        raise TypeError(f"Cannot save the learning-rate schedule {name}: only the built-in schedules "
+                        f"({', '.join(_BY_NAME)}) can be saved with a model.")
+    return {"class_name": name, "config": schedule.get_config()}
+
+
+def deserialize(config: dict) -> LearningRateSchedule:
+    return _BY_NAME[config["class_name"]].from_config(config["config"])
