@@ -28,39 +28,37 @@ def _positive(name: str, value: float) -> float:
     return value
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _RateDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: a rate, a period and an optional staircase."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False, name: str | None = None):
+        self.initial_learning_rate, self.decay_rate = float(initial_learning_rate), float(decay_rate)
+        self.decay_steps, self.staircase = _positive("decay_steps", decay_steps), staircase
+        self.name = name or type(self).__name__
+
+    def _periods(self, step: int) -> float:
+        """Decay periods elapsed at ``step``, whole periods only with ``staircase``."""
+        progress = step / self.decay_steps
+        return math.floor(progress) if self.staircase else progress
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_RateDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent floored if ``staircase``)."""
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
-                 staircase: bool = False, name: str = "ExponentialDecay"):
-        self.initial_learning_rate, self.decay_rate = float(initial_learning_rate), float(decay_rate)
-        self.decay_steps, self.staircase, self.name = _positive("decay_steps", decay_steps), staircase, name
-
     def __call__(self, step: int) -> float:
-        progress = step / self.decay_steps
-        return self.initial_learning_rate * self.decay_rate ** (math.floor(progress) if self.staircase else progress)
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return self.initial_learning_rate * self.decay_rate ** self._periods(step)
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the ratio floored if ``staircase``)."""
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
-                 staircase: bool = False, name: str = "InverseTimeDecay"):
-        self.initial_learning_rate, self.decay_rate = float(initial_learning_rate), float(decay_rate)
-        self.decay_steps, self.staircase, self.name = _positive("decay_steps", decay_steps), staircase, name
-
     def __call__(self, step: int) -> float:
-        progress = step / self.decay_steps
-        return self.initial_learning_rate / (1 + self.decay_rate * (math.floor(progress) if self.staircase
-                                                                     else progress))
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return self.initial_learning_rate / (1 + self.decay_rate * self._periods(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
