@@ -160,3 +160,23 @@ def test_inputs_are_not_modified():
         est.gibbs(X)
         est.score_samples(X)
         np.testing.assert_array_equal(X, X_in)
+
+
+def test_sampled_rows_spread_like_their_class_and_means_shrink():
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (200, 4)), rng.normal(3, 1, (40, 4))]
+    y = np.r_[np.zeros(200, int), np.ones(40, int)]
+    spread = {}
+    for last_step in ("sample", "mean"):
+        X_res, _ = RBMOversampler(random_state=0, n_iter=50, last_step=last_step).fit_resample(X, y)
+        new = X_res[len(X):]
+        assert np.abs(new.mean(0) - 3).max() < 0.5  # centred on the minority class either way
+        spread[last_step] = (new.std(0) / X[y == 1].std(0)).mean()
+    assert 0.7 < spread["sample"] < 1.4
+    assert spread["mean"] < spread["sample"] - 0.2
+
+
+def test_oversampler_rejects_unknown_last_step(imbalanced):
+    X, y = imbalanced
+    with pytest.raises(ValueError, match="last_step must be 'sample' or 'mean'"):
+        RBMOversampler(last_step="mode").fit_resample(X, y)

@@ -23,9 +23,12 @@ class RBMOversampler(BaseOverSampler):
     For each class that ``sampling_strategy`` (imbalanced-learn's semantics) asks to grow, a
     :class:`GaussianBernoulliRBM` (numbers: Gaussian units on standardised values; categories:
     softmax groups) is trained on that class's rows. New rows come from Gibbs chains started at
-    randomly chosen rows of the class, run for ``n_gibbs_steps`` steps; the last step returns the
-    conditional mean of numeric columns (Hinton's guide: use the mean, not a noisy sample, for the
-    final visible state) and a sampled category for categorical ones.
+    randomly chosen rows of the class, run for ``n_gibbs_steps`` steps; by default the new row is the
+    chain's last visible sample (``last_step='sample'``), so new rows spread as the class does.
+    ``last_step='mean'`` returns the conditional mean of numeric columns instead, smoother rows
+    pulled towards the class's centre (categorical columns are sampled either way). On the oversampling
+    benchmark sampling beat SMOTE's balanced accuracy in 7 of 8 (data set, classifier) pairs, the mean
+    in 3 (docs/benchmarks/rbm_oversampling.md).
 
     Column types survive: integer columns are rounded and clipped to the class's range, categorical
     and boolean columns keep their values, and DataFrames come back as DataFrames with their dtypes.
@@ -41,6 +44,8 @@ class RBMOversampler(BaseOverSampler):
         Training of each class's RBM.
     n_gibbs_steps : int, default 5
         Gibbs steps from a real row to a generated one; fewer stay closer to the data.
+    last_step : {'sample', 'mean'}, default 'sample'
+        What the last Gibbs step returns for numeric columns: a sample, or the conditional mean.
 
     Fitted attributes: ``sampling_strategy_`` (dict class → rows to add), ``rbms_`` (class → RBM),
     ``n_features_in_``.
@@ -49,7 +54,8 @@ class RBMOversampler(BaseOverSampler):
     _sampling_type = "over-sampling"
 
     def __init__(self, *, sampling_strategy="auto", random_state=None, n_components: int = 32,
-                 n_iter: int = 200, learning_rate: float = 0.01, batch_size: int = 10, n_gibbs_steps: int = 5):
+                 n_iter: int = 200, learning_rate: float = 0.01, batch_size: int = 10, n_gibbs_steps: int = 5,
+                 last_step: str = "sample"):
         super().__init__(sampling_strategy=sampling_strategy)
         self.random_state = random_state
         self.n_components = n_components
@@ -57,6 +63,7 @@ class RBMOversampler(BaseOverSampler):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.n_gibbs_steps = n_gibbs_steps
+        self.last_step = last_step
 
     def _check_X_y(self, X, y, accept_sparse=None):
         # Column kinds are read before validation turns a DataFrame into one array.
@@ -87,6 +94,8 @@ class RBMOversampler(BaseOverSampler):
     def _fit_resample(self, X, y):
         check_positive_int(self.n_components, "n_components")
         steps = check_positive_int(self.n_gibbs_steps, "n_gibbs_steps")
+        if self.last_step not in ("sample", "mean"):
+            raise ValueError(f"last_step must be 'sample' or 'mean', got {self.last_step!r}.")
         rng = check_random_state(self.random_state)
         self.rbms_ = {}
         X_new, y_new = [X], [y]
@@ -106,12 +115,14 @@ class RBMOversampler(BaseOverSampler):
             ).fit(Z)
             self.rbms_[cls] = rbm
             start = rows[rng.randint(0, rows.shape[0], n_new)]
-            X_new.append(codec.decode(self._generate(rbm, codec.encode(start)[0], steps, rng), like=X))
+            generated = self._generate(rbm, codec.encode(start)[0], steps, rng, self.last_step == "mean")
+            X_new.append(codec.decode(generated, like=X))
             y_new.append(np.full(n_new, cls, dtype=y.dtype))
         return np.vstack(X_new), np.concatenate(y_new)
 
     @staticmethod
-    def _generate(rbm: GaussianBernoulliRBM, start: np.ndarray, steps: int, rng) -> np.ndarray:
+    def _generate(rbm: GaussianBernoulliRBM, start: np.ndarray, steps: int, rng, mean_last: bool) -> np.ndarray:
+        """``steps`` Gibbs steps from each row of ``start`` (encoded), the last one as ``last_step`` says."""
         gen = torch_generator(rng, rbm.params_.device)
         with torch.no_grad():
             v = rbm._to_model_space(start)
@@ -119,8 +130,9 @@ class RBMOversampler(BaseOverSampler):
                 v = gibbs_step(rbm, v, gen)
             h = torch.bernoulli(rbm._hidden_probs(v), generator=gen)
             pre = rbm._visible_pre(h)
-            # Means for numbers, a sampled category for each softmax group.
-            v = torch.where(rbm._gauss_t, rbm._visible_mean(pre), rbm._visible_sample(pre, gen))
+            v = rbm._visible_sample(pre, gen)
+            if mean_last:  # means for numbers, still a sampled category for each softmax group
+                v = torch.where(rbm._gauss_t, rbm._visible_mean(pre), v)
         return rbm._from_model_space(v)
 
     def __sklearn_tags__(self):
