@@ -108,14 +108,14 @@ def reconstruction_rows(X_train, X_test, configs: dict[int, dict], per_image: bo
     is measured both ways (``pca_mse`` on the originals, ``pca_mirrored_mse`` with the mirrors).
     """
     rows = []
+    both = mirrored(X_train) if mirror else None
     for code, params in configs.items():
         pca = PCA(code, random_state=0).fit(X_train.reshape(len(X_train), -1))
-        ae, seconds = fit_timed({"code_size": code, **params}, mirrored(X_train) if mirror else X_train)
+        ae, seconds = fit_timed({"code_size": code, **params}, both if mirror else X_train)
         row = {"code_size": code, "pca_mse": mse(X_test, pca_reconstruct(pca, X_test)),
                "ae_mse": mse(X_test, ae.reconstruct(X_test)), "epochs": len(ae.history_["loss"]),
                "seconds": round(seconds, 1), "model": describe(params) + (", mirrored faces" if mirror else "")}
         if mirror:
-            both = mirrored(X_train)
             pca_both = PCA(code, random_state=0).fit(both.reshape(len(both), -1))
             row["pca_mirrored_mse"] = mse(X_test, pca_reconstruct(pca_both, X_test))
         if per_image:  # Hinton & Salakhutdinov report squared error summed over the 784 pixels of an image
