@@ -23,29 +23,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.ndimage import convolve
 from sklearn import datasets, metrics
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import BernoulliRBM as SkBernoulliRBM
 from sklearn.preprocessing import minmax_scale
 
+from layerwise.datasets.digits import nudge
 from layerwise.rbm import BernoulliRBM
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist" / "mnist.npz"
-
-
-def nudge_dataset(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn example's augmentation: the images shifted by one pixel in four directions."""
-    directions = [[[0, 1, 0], [0, 0, 0], [0, 0, 0]], [[0, 0, 0], [1, 0, 0], [0, 0, 0]],
-                  [[0, 0, 0], [0, 0, 1], [0, 0, 0]], [[0, 0, 0], [0, 0, 0], [0, 1, 0]]]
-
-    def shift(x, w):
-        return convolve(x.reshape((8, 8)), mode="constant", weights=w).ravel()
-
-    X = np.concatenate([X] + [np.apply_along_axis(shift, 1, X, w) for w in directions])
-    return X, np.concatenate([y] * 5)
 
 
 def per_epoch_seconds(cls, X: np.ndarray, repeats: int = 3, **kw) -> float:
@@ -65,7 +53,7 @@ CONVERGED_TOL = 1e-6
 
 def digits_table() -> str:
     X, y = datasets.load_digits(return_X_y=True)
-    X, y = nudge_dataset(np.asarray(X, "float32"), y)
+    X, y = nudge(np.asarray(X, "float32"), y)
     X = minmax_scale(X, feature_range=(0, 1))
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, random_state=0)
     settings = dict(n_components=100, learning_rate=0.06, n_iter=10)

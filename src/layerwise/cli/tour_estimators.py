@@ -69,26 +69,33 @@ def _side_by_side(left: np.ndarray, right: np.ndarray, labels: np.ndarray):
 
 
 def rbm_features(tour: Tour) -> Result:
+    """scikit-learn's RBM digits example: each digit also shifted one pixel four ways, which defeats a
+    linear model on raw pixels. Train and test digits are shifted separately, so no copy crosses over."""
     from sklearn.linear_model import LogisticRegression
 
+    from layerwise.datasets.digits import nudge
     from layerwise.rbm import BernoulliRBM
 
     x_train, x_test, y_train, y_test = _digits(tour.seed)
+    (x_train, y_train), (x_test, y_test) = nudge(x_train, y_train), nudge(x_test, y_test)
     stages = tour.stages(["RBM", "classifier on RBM features", "classifier on pixels"])
     rbm = BernoulliRBM(n_components=tour.pick(100, 64), learning_rate=0.06, n_iter=tour.pick(20, 10),
                        batch_size=10, random_state=tour.seed).fit(x_train)
     stages.next()
-    features = LogisticRegression(C=10, max_iter=3000).fit(rbm.transform(x_train), y_train)
-    accuracy = float(features.score(rbm.transform(x_test), y_test))
+    # The example's regularisation, with a tolerance at which newton-cg converges (see docs/benchmarks/rbm.md).
+    features = LogisticRegression(solver="newton-cg", C=6000, tol=1e-6, max_iter=1000)
+    accuracy = float(features.fit(rbm.transform(x_train), y_train).score(rbm.transform(x_test), y_test))
     stages.next()
-    raw = float(LogisticRegression(max_iter=3000).fit(x_train, y_train).score(x_test, y_test))
+    raw = LogisticRegression(solver="newton-cg", C=100, tol=1e-6, max_iter=1000)
+    raw_accuracy = float(raw.fit(x_train, y_train).score(x_test, y_test))
     stages.next()
-    tour.report.paragraph(f"Logistic regression on the RBM's {rbm.n_components} hidden-unit probabilities: "
-                          f"test accuracy {accuracy:.4f}; on the 64 raw pixels: {raw:.4f}.")
+    tour.report.paragraph(f"Digits and their one-pixel shifts. Logistic regression on the RBM's {rbm.n_components} "
+                          f"hidden-unit probabilities: test accuracy {accuracy:.4f}; on the 64 raw pixels: "
+                          f"{raw_accuracy:.4f}.")
     tour.report.figure("rbm_filters", "The RBM's weights for its first 32 hidden units, as 8x8 images.",
                        lambda: plots.filters(rbm.components_, (8, 8)))
-    return Result(f"Bernoulli RBM ({rbm.n_components}) + logistic", "digits 8x8", "test accuracy", accuracy,
-                  "logistic regression on pixels", raw)
+    return Result(f"Bernoulli RBM ({rbm.n_components}) + logistic", "digits 8x8, shifted", "test accuracy",
+                  accuracy, "logistic regression on pixels", raw_accuracy)
 
 
 def rbm_oversampling(tour: Tour) -> Result:
