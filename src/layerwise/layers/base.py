@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise import activations, initializers
+from layerwise import activations, initializers, regularizers
 from layerwise.backend import floatx, get_device
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
@@ -43,11 +43,14 @@ def unique_name(base: str) -> str:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, initializers.Initializer):
         return initializers.serialize(value)
+    if isinstance(value, regularizers.Regularizer):
+        return regularizers.serialize(value)
     if callable(value):
         name = activations.serialize(value)
         if name is None:
-            raise ValueError(f"Cannot save the custom function {value!r}: only built-in names are saved. "
-                             "Pass it by name (e.g. activation='relu') to make the model saveable.")
+            raise ValueError(f"Cannot save the custom function {value!r}: only built-in names and objects "
+                             "are saved. Pass a name (e.g. activation='relu') or a built-in object (e.g. "
+                             "kernel_regularizer=layerwise.regularizers.L2(1e-4)) to make the model saveable.")
         return name
     if isinstance(value, tuple):
         return list(value)
@@ -106,13 +109,16 @@ class Layer(nn.Module):
 
     def __init__(self, *, name: str | None = None, input_shape: Shape | None = None,
                  input_dim: int | None = None, trainable: bool = True, dtype: Any = None,
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, activity_regularizer=None):
         super().__init__()
         if "_config" not in self.__dict__:  # a subclass without its own __init__ records the base arguments
             given = {"input_shape": input_shape, "input_dim": input_dim, "trainable": trainable,
-                     "batch_size": batch_size}
+                     "batch_size": batch_size, "activity_regularizer": activity_regularizer}
             object.__setattr__(self, "_config", {k: v for k, v in given.items() if v is not None})
         self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.weight_regularizers: dict[str, Callable] = {}
+        self._activity_loss: torch.Tensor | None = None
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         self.batch_input_shape: Shape | None = (
@@ -162,7 +168,40 @@ class Layer(nn.Module):
             x = torch.as_tensor(np.asarray(x), dtype=floatx())
         device = next(self.parameters(), x).device if self.built else x.device
         self.build_from(tuple(x.shape), device)
-        return super().__call__(x, *args, **kwargs)
+        out = super().__call__(x, *args, **kwargs)
+        self.record_activity(out)
+        return out
+
+    # ---- regularization penalties ----------------------------------------------------------------
+    def regularize_weights(self, **by_weight) -> None:
+        """Attach regularizers to weights by their Keras names, e.g. ``kernel=l2(1e-4), bias=None``."""
+        self.weight_regularizers = {name: reg for name, reg in
+                                    ((name, regularizers.get(value)) for name, value in by_weight.items())
+                                    if reg is not None}
+
+    def record_activity(self, output) -> None:
+        """Keep the activity penalty of ``output`` (Keras divides it by the batch size) for ``losses``."""
+        if self.activity_regularizer is None:
+            return
+        outputs = [t for t in (output if isinstance(output, (tuple, list)) else [output])
+                   if isinstance(t, torch.Tensor)]
+        self._activity_loss = sum(self.activity_regularizer(t) / (t.shape[0] if t.ndim else 1) for t in outputs)
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """Scalar penalties of this layer and the layers inside it: its trainable weights' regularizers
+        (computed now) and its activity regularizer's value for the last output it produced."""
+        found = []
+        for layer in self.modules():
+            if not isinstance(layer, Layer):
+                continue
+            if layer._activity_loss is not None:
+                found.append(layer._activity_loss)
+            for view in layer.weight_views() if layer.weight_regularizers else []:
+                reg = layer.weight_regularizers.get(view.name)
+                if reg is not None and view.tensor.requires_grad:
+                    found.append(reg(view.to_keras(view.tensor)))
+        return found
 
     # ---- weights in Keras' layout ---------------------------------------------------------------
     def weight_views(self) -> list[WeightView]:

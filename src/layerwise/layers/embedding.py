@@ -21,8 +21,9 @@ class Embedding(Layer):
     supports_masking = True
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 mask_zero: bool = False, **kwargs):
+                 embeddings_regularizer=None, mask_zero: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.regularize_weights(embeddings=embeddings_regularizer)
         for what, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"Embedding {what} must be a positive integer, got {value!r}.")

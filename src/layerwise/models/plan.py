@@ -98,6 +98,7 @@ def masked_run(layers: list) -> tuple[Step, int] | None:
                 mask = None
             else:
                 x, mask = layer.forward(x, mask=mask), layer.compute_mask(x, mask)
+            layer.record_activity(x)
         return x
 
     return masked_layers, len(run)
@@ -114,18 +115,34 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor | None, keepdims: bool) -> t
 REWRITES: list[Rewrite] = [masked_run, activation_after_max_pool, inplace_activation]
 
 
+def recorded(layer) -> Step:
+    """``layer.forward`` that also keeps the activity penalty of its output (see ``Layer.losses``)."""
+    def forward_and_record(x: torch.Tensor) -> torch.Tensor:
+        out = layer.forward(x)
+        layer.record_activity(out)
+        return out
+    return forward_and_record
+
+
 def build_plan(layers: list, rewrites: list[Rewrite] = REWRITES) -> list[Step]:
-    """The steps that compute ``layers`` in order; ``rewrites=[]`` gives the plain layer-by-layer plan."""
+    """The steps that compute ``layers`` in order; ``rewrites=[]`` gives the plain layer-by-layer plan.
+
+    A layer with an activity regularizer needs its own output, so no fused step other than a masked
+    run (which records every layer's output) may swallow it.
+    """
+    penalised = [getattr(layer, "activity_regularizer", None) is not None for layer in layers]
     steps: list[Step] = []
     i = 0
     while i < len(layers):
+        end = next((j for j in range(i, len(layers)) if penalised[j]), len(layers))
         for rewrite in rewrites:
-            claimed = rewrite(layers[i:])
+            span = layers[i:] if rewrite is masked_run else layers[i:end]
+            claimed = rewrite(span) if span else None
             if claimed is not None:
                 step, used = claimed
                 break
         else:
-            step, used = layers[i].forward, 1
+            step, used = (recorded(layers[i]) if penalised[i] else layers[i].forward), 1
         steps.append(step)
         i += used
     return steps

@@ -144,6 +144,11 @@ class Sequential(Trainer, nn.Module):
         self.check_input(x.shape)
         return super().__call__(x, *args, **kwargs)
 
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """The layers' regularization penalties (see ``Layer.losses``); ``fit`` adds them to the loss."""
+        return [penalty for layer in self._layers for penalty in layer.losses]
+
     # ---- weights ------------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
         """All weights in Keras' shapes and order, layer by layer."""

@@ -36,6 +36,7 @@ class Trainer:
         self.compiled_metrics: list = []
         self.stop_training = False
         self.history: History | None = None
+        self._penalised = False
 
     # ---- compile ------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=False,
@@ -78,11 +79,21 @@ class Trainer:
             self._metrics = [metrics_module.get(m, y_shape, pred_shape) for m in self.compiled_metrics]
         if not self.optimizer.built:
             self.optimizer.build([p for p in self.parameters()])
+        # Checked once here so that models without regularizers pay nothing per step.
+        self._penalised = any(getattr(m, "weight_regularizers", None) or getattr(m, "activity_regularizer", None)
+                              for m in self.modules())
 
     # ---- one step -----------------------------------------------------------------------------
+    def _total_loss(self, y, y_pred, sample_weight) -> torch.Tensor:
+        """The compiled loss plus every regularization penalty, as Keras minimises and reports it."""
+        loss = self.loss(y, y_pred, sample_weight)
+        if self._penalised:
+            loss = loss + sum(self.losses)
+        return loss
+
     def _train_step(self, x, y, sample_weight, loss_tracker) -> None:
         y_pred = self.forward(x)
-        loss = self.loss(y, y_pred, sample_weight)
+        loss = self._total_loss(y, y_pred, sample_weight)
         for p in self.optimizer.params:
             p.grad = None
         loss.backward()
@@ -185,7 +196,7 @@ class Trainer:
         with torch.inference_mode():
             for xb, yb, wb in data.batches():
                 y_pred = self.forward(xb)
-                loss_tracker.update_value(self.loss(yb, y_pred, wb), len(xb))
+                loss_tracker.update_value(self._total_loss(yb, y_pred, wb), len(xb))
                 for metric in self._metrics:
                     metric.update(yb, y_pred)
         return self._logs(loss_tracker, prefix)
