@@ -27,7 +27,7 @@ def test_identifiers_resolve_to_regularizers():
 
 @pytest.mark.parametrize("bad, message", [
     ("l3", "Unknown regularizer 'l3'"),
-    (3.0, "Could not interpret regularizer 3.0"),
+    (3.0, "Could not interpret regularizer 3.0: pass a name"),
     ({"class_name": "Nope"}, "Unknown regularizer 'Nope'"),
 ])
 def test_bad_identifiers_say_what_is_known(bad, message):

@@ -7,9 +7,9 @@ divided by its batch size as Keras 3 does. ``fit`` adds them to the loss it mini
 """
 from __future__ import annotations
 
-import inspect
-
 import torch
+
+from layerwise import _registry
 
 
 class Regularizer:
@@ -117,37 +117,18 @@ _BY_NAME = {**_BUILT_IN, "l1": L1, "l2": L2, "l1_l2": L1L2, "orthogonal_regulari
 
 def serialize(regularizer: Regularizer) -> dict:
     """``{"class_name": "L2", "config": {"l2": 0.01}}`` for a built-in regularizer."""
-    cls = type(regularizer)
-    if _BUILT_IN.get(cls.__name__) is not cls:
-        raise TypeError(f"Cannot save the custom regularizer {regularizer!r}: only layerwise's built-in "
-                        f"regularizers ({', '.join(_BUILT_IN)}) are saved. Use one of them to make the model "
-                        "saveable, or save the weights with model.get_weights().")
-    return {"class_name": cls.__name__, "config": regularizer.get_config()}
+    return _registry.serialize(regularizer, _BUILT_IN, "regularizer")
 
 
 def deserialize(config: dict) -> Regularizer:
     """The regularizer that ``serialize`` described."""
-    name = config.get("class_name")
-    if name not in _BY_NAME:
-        raise ValueError(f"Unknown regularizer {name!r}; known: {', '.join(_BUILT_IN)}.")
-    return _BY_NAME[name].from_config(config.get("config", {}))
+    return _registry.deserialize(config, _BY_NAME, "regularizer")
 
 
 def get(identifier):
     """``None``, a name (``'l2'`` is ``L2(0.01)``), a config dict, a ``Regularizer`` or any function of a
     tensor. ``'l1_l2'`` is ``L1L2(0.01, 0.01)`` as Keras documents it (Keras 3.15 itself rejects that
     name); ``'L1L2'`` is ``L1L2()``, no penalty, as in Keras."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise ValueError(f"Unknown regularizer {identifier!r}; known: {', '.join(sorted(_BY_NAME))}.")
-        return L1L2(0.01, 0.01) if identifier == "l1_l2" else _BY_NAME[identifier]()
-    if inspect.isclass(identifier) and issubclass(identifier, Regularizer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer {identifier!r}: pass a name such as 'l2', "
-                     "a regularizer such as layerwise.regularizers.L2(1e-4), or a function of a tensor.")
+    if isinstance(identifier, str) and identifier == "l1_l2":
+        return L1L2(0.01, 0.01)
+    return _registry.get(identifier, _BY_NAME, Regularizer, "regularizer", "layerwise.regularizers.L2(1e-4)")

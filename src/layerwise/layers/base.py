@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise import activations, initializers, regularizers
+from layerwise import activations, constraints, initializers, regularizers
 from layerwise.backend import floatx, get_device
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
@@ -45,6 +45,8 @@ def _jsonable(value: Any) -> Any:
         return initializers.serialize(value)
     if isinstance(value, regularizers.Regularizer):
         return regularizers.serialize(value)
+    if isinstance(value, constraints.Constraint):
+        return constraints.serialize(value)
     if callable(value):
         name = activations.serialize(value)
         if name is None:
@@ -118,6 +120,7 @@ class Layer(nn.Module):
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.weight_regularizers: dict[str, Callable] = {}
+        self.weight_constraints: dict[str, Callable] = {}
         self._activity_loss: torch.Tensor | None = None
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
@@ -178,6 +181,24 @@ class Layer(nn.Module):
         self.weight_regularizers = {name: reg for name, reg in
                                     ((name, regularizers.get(value)) for name, value in by_weight.items())
                                     if reg is not None}
+
+    def constrain_weights(self, **by_weight) -> None:
+        """Attach constraints to weights by their Keras names, e.g. ``kernel=MaxNorm(3), bias=None``."""
+        self.weight_constraints = {name: c for name, c in
+                                   ((name, constraints.get(value)) for name, value in by_weight.items())
+                                   if c is not None}
+
+    @torch.no_grad()
+    def apply_constraints(self) -> None:
+        """Project the trainable weights of this layer and the layers inside it onto their constraints,
+        in Keras' layout; the trainer calls this after every optimizer step, as Keras does."""
+        for layer in self.modules():
+            if not isinstance(layer, Layer) or not layer.weight_constraints:
+                continue
+            for view in layer.weight_views():
+                constraint = layer.weight_constraints.get(view.name)
+                if constraint is not None and view.tensor.requires_grad:
+                    view.tensor.copy_(view.from_keras(constraint(view.to_keras(view.tensor))))
 
     def record_activity(self, output) -> None:
         """Keep the activity penalty of ``output`` (Keras divides it by the batch size) for ``losses``."""

@@ -31,7 +31,8 @@ class _Conv(ActivatedLayer):
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
                  data_format: str | None = None, dilation_rate=1, groups: int = 1, activation=None,
                  use_bias: bool = True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 **kwargs):
         super().__init__(activation=activation, **kwargs)
         if data_format not in (None, "channels_last"):
             raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported "
@@ -45,6 +46,7 @@ class _Conv(ActivatedLayer):
         self.padding = check_padding(padding)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.regularize_weights(kernel=kernel_regularizer, bias=bias_regularizer)
+        self.constrain_weights(kernel=kernel_constraint, bias=bias_constraint)
 
     @property
     def input_ndim(self) -> int:

@@ -45,13 +45,14 @@ class Dense(ActivatedLayer):
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, **kwargs):
+                 bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activation=activation, **kwargs)
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense units must be a positive integer, got {units!r}.")
         self.units, self.use_bias = units, use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.regularize_weights(kernel=kernel_regularizer, bias=bias_regularizer)
+        self.constrain_weights(kernel=kernel_constraint, bias=bias_constraint)
 
     def check_input_shape(self, input_shape: Shape) -> None:
         super().check_input_shape(input_shape)

@@ -21,9 +21,10 @@ class Embedding(Layer):
     supports_masking = True
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, mask_zero: bool = False, **kwargs):
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.regularize_weights(embeddings=embeddings_regularizer)
+        self.constrain_weights(embeddings=embeddings_constraint)
         for what, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"Embedding {what} must be a positive integer, got {value!r}.")

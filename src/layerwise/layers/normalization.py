@@ -21,9 +21,10 @@ class BatchNormalization(Layer):
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, **kwargs):
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self.regularize_weights(beta=beta_regularizer, gamma=gamma_regularizer)
+        self.constrain_weights(beta=beta_constraint, gamma=gamma_constraint)
         if axis not in (-1,):
             raise ValueError("BatchNormalization supports axis=-1 (channels last), Keras' default.")
         self.momentum, self.epsilon, self.center, self.scale = momentum, epsilon, center, scale

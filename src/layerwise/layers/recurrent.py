@@ -28,13 +28,16 @@ class SimpleRNN(RNN):
     def __init__(self, units: int, activation="tanh", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, unroll: bool = False, seed: int | None = None, **kwargs):
         super().__init__(units, activation, None, use_bias, kernel_initializer, recurrent_initializer,
                          bias_initializer, dropout, recurrent_dropout, return_sequences, return_state,
                          go_backwards, stateful, unroll, seed=seed, kernel_regularizer=kernel_regularizer,
-                         recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer, **kwargs)
+                         recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+                         kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+                         bias_constraint=bias_constraint, **kwargs)
         self.kernel_fn = {activations.tanh: _VF.rnn_tanh, activations.relu: _VF.rnn_relu}.get(self.activation)
 
     def cell_step(self, x_proj: torch.Tensor, states: States, h_rec: torch.Tensor, b_rec):
@@ -52,7 +55,8 @@ class LSTM(RNN):
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias: bool = True, kernel_regularizer=None,
-                 recurrent_regularizer=None, bias_regularizer=None, dropout: float = 0.0,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  unroll: bool = False, use_cudnn="auto", **kwargs):
@@ -60,7 +64,8 @@ class LSTM(RNN):
                          recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
                          return_sequences, return_state, go_backwards, stateful, unroll, seed=seed,
                          kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, **kwargs)
+                         bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                         recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint, **kwargs)
         _check_use_cudnn(use_cudnn)
         self.unit_forget_bias, self.use_cudnn = unit_forget_bias, use_cudnn
         default_gates = self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid
@@ -95,7 +100,8 @@ class GRU(RNN):
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  seed: int | None = None, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  reset_after: bool = True, use_cudnn="auto", **kwargs):
@@ -103,7 +109,8 @@ class GRU(RNN):
                          recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
                          return_sequences, return_state, go_backwards, stateful, unroll, seed=seed,
                          kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, **kwargs)
+                         bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                         recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint, **kwargs)
         _check_use_cudnn(use_cudnn)
         self.reset_after, self.use_cudnn = reset_after, use_cudnn
         default_gates = self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid

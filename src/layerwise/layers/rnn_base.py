@@ -40,10 +40,13 @@ class RNN(Layer):
                  return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, unroll: bool = False, zero_output_for_mask: bool = False,
                  seed: int | None = None, kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, **kwargs):
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.regularize_weights(kernel=kernel_regularizer, recurrent_kernel=recurrent_regularizer,
                                 bias=bias_regularizer)
+        self.constrain_weights(kernel=kernel_constraint, recurrent_kernel=recurrent_constraint,
+                               bias=bias_constraint)
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"{type(self).__name__} units must be a positive integer, got {units!r}.")
         for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):

@@ -149,6 +149,11 @@ class Sequential(Trainer, nn.Module):
         """The layers' regularization penalties (see ``Layer.losses``); ``fit`` adds them to the loss."""
         return [penalty for layer in self._layers for penalty in layer.losses]
 
+    def apply_constraints(self) -> None:
+        """Project every constrained weight (see ``Layer.apply_constraints``); ``fit`` does it each step."""
+        for layer in self._layers:
+            layer.apply_constraints()
+
     # ---- weights ------------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
         """All weights in Keras' shapes and order, layer by layer."""

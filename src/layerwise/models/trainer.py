@@ -36,7 +36,7 @@ class Trainer:
         self.compiled_metrics: list = []
         self.stop_training = False
         self.history: History | None = None
-        self._penalised = False
+        self._penalised = self._constrained = False
 
     # ---- compile ------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=False,
@@ -79,9 +79,10 @@ class Trainer:
             self._metrics = [metrics_module.get(m, y_shape, pred_shape) for m in self.compiled_metrics]
         if not self.optimizer.built:
             self.optimizer.build([p for p in self.parameters()])
-        # Checked once here so that models without regularizers pay nothing per step.
+        # Checked once here so that models without regularizers or constraints pay nothing per step.
         self._penalised = any(getattr(m, "weight_regularizers", None) or getattr(m, "activity_regularizer", None)
                               for m in self.modules())
+        self._constrained = any(getattr(m, "weight_constraints", None) for m in self.modules())
 
     # ---- one step -----------------------------------------------------------------------------
     def _total_loss(self, y, y_pred, sample_weight) -> torch.Tensor:
@@ -98,6 +99,8 @@ class Trainer:
             p.grad = None
         loss.backward()
         self.optimizer.step()
+        if self._constrained:
+            self.apply_constraints()
         with torch.no_grad():
             loss_tracker.update_value(loss, len(x))
             for metric in self._metrics:
