@@ -1,4 +1,5 @@
 """Keras layers as PyTorch modules. Inputs are channels-last, as in Keras."""
+from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from layerwise.layers.base import LAYER_CLASSES, Layer
 from layerwise.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose
 from layerwise.layers.core import Activation, Dense, Input, InputLayer, Rescaling
@@ -8,16 +9,18 @@ from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, Global
                                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                                       MaxPooling1D, MaxPooling2D)
 from layerwise.layers.recurrent import GRU, LSTM, SimpleRNN
-from layerwise.layers.regularization import Dropout, GaussianNoise
+from layerwise.layers.regularization import (ActivityRegularization, Dropout, GaussianDropout, GaussianNoise,
+                                             SpatialDropout1D, SpatialDropout2D)
 from layerwise.layers.reshaping import (Flatten, RepeatVector, Reshape, UpSampling2D, ZeroPadding1D,
                                         ZeroPadding2D)
 from layerwise.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "Activation", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D",
-    "Conv2DTranspose", "Dense", "Dropout", "Flatten", "GaussianNoise", "GlobalAveragePooling1D",
-    "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer", "Layer",
-    "MaxPooling1D", "MaxPooling2D", "Rescaling", "Reshape", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
+    "Activation", "ActivityRegularization", "AveragePooling1D", "AveragePooling2D", "BatchNormalization",
+    "Conv1D", "Conv2D", "Conv2DTranspose", "Dense", "Dropout", "ELU", "Flatten", "GaussianDropout",
+    "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+    "Input", "InputLayer", "Layer", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "PReLU", "ReLU", "Rescaling",
+    "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
     # sequences
     "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",
 ]

@@ -16,7 +16,9 @@ from layerwise.layers._padding import channels_first, channels_last
 from layerwise.layers.convolutional import _Conv
 from layerwise.layers.core import Activation, Dense
 from layerwise.layers.pooling import GlobalAveragePooling1D, _MaxPooling
-from layerwise.layers.regularization import Dropout, GaussianNoise
+from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU
+from layerwise.layers.regularization import (ActivityRegularization, Dropout, GaussianDropout, GaussianNoise,
+                                             SpatialDropout1D)
 
 Step = Callable[[torch.Tensor], torch.Tensor]
 Rewrite = Callable[[list], "tuple[Step, int] | None"]
@@ -66,7 +68,8 @@ def inplace_activation(layers: list) -> tuple[Step, int] | None:
 
 
 # Layers that work step by step and leave a mask as it is (Keras' supports_masking pass-through).
-MASK_KEEPERS = (Dense, Activation, Dropout, GaussianNoise)
+MASK_KEEPERS = (Dense, Activation, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, ActivityRegularization,
+                ReLU, LeakyReLU, ELU, PReLU)
 
 
 def masked_run(layers: list) -> tuple[Step, int] | None:

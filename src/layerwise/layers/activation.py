@@ -1,0 +1,119 @@
+"""Activation layers: ReLU (with Keras' slope, ceiling and threshold), LeakyReLU, ELU, PReLU, Softmax.
+
+Each maps ``(batch, ...)`` to the same shape; only PReLU has a weight (its learned slopes).
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+
+
+def _non_negative(layer: str, name: str, value) -> None:
+    if value is None or value < 0:
+        raise ValueError(f"{layer} {name} must be a non-negative number, got {value!r}.")
+
+
+class ReLU(Layer):
+    """``max_value`` if x >= max_value, x if threshold < x < max_value, else
+    ``negative_slope * (x - threshold)``; the defaults give the plain ``max(x, 0)``."""
+
+    def __init__(self, max_value: float | None = None, negative_slope: float = 0.0, threshold: float = 0.0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if max_value is not None:
+            _non_negative("ReLU", "max_value", max_value)
+        _non_negative("ReLU", "negative_slope", negative_slope)
+        _non_negative("ReLU", "threshold", threshold)
+        self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.max_value is None and not self.threshold:
+            return F.leaky_relu(x, self.negative_slope) if self.negative_slope else F.relu(x)
+        out = torch.where(x > self.threshold, x, torch.zeros_like(x)) if self.threshold else F.relu(x)
+        if self.max_value is not None:
+            out = out.clamp(0.0, self.max_value)
+        if self.negative_slope:
+            out = out - self.negative_slope * F.relu(self.threshold - x)
+        return out
+
+
+class LeakyReLU(Layer):
+    """``x`` for x >= 0, ``negative_slope * x`` below (Keras' default slope is 0.3)."""
+
+    def __init__(self, negative_slope: float = 0.3, **kwargs):
+        if "alpha" in kwargs:  # the Keras 2 name, still common in course code
+            negative_slope = kwargs.pop("alpha")
+            warnings.warn("Argument `alpha` is deprecated. Use `negative_slope` instead.", stacklevel=2)
+            self._config.pop("alpha")
+            self._config["negative_slope"] = negative_slope
+        super().__init__(**kwargs)
+        _non_negative("LeakyReLU", "negative_slope", negative_slope)
+        self.negative_slope = negative_slope
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+
+class ELU(Layer):
+    """``x`` for x > 0, ``alpha * (exp(x) - 1)`` below."""
+
+    def __init__(self, alpha: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = alpha
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.elu(x, self.alpha)
+
+
+class PReLU(Layer):
+    """A leaky ReLU whose negative slopes are learned: ``relu(x) - alpha * relu(-x)``.
+
+    ``alpha`` has the input's shape without the batch axis, with size 1 along ``shared_axes`` (e.g.
+    ``shared_axes=[1, 2]`` for one slope per channel of ``(batch, height, width, channels)`` maps).
+    """
+
+    def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None,
+                 shared_axes=None, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha_initializer = alpha_initializer
+        self.shared_axes = None if shared_axes is None else (
+            [int(shared_axes)] if isinstance(shared_axes, int) else [int(a) for a in shared_axes])
+        self.regularize_weights(alpha=alpha_regularizer)
+        self.constrain_weights(alpha=alpha_constraint)
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        shared = set(self.shared_axes or [])
+        if any(not 1 <= a < len(input_shape) for a in shared):
+            raise ValueError(self._shape_message(f"an input with the axes {sorted(shared)} (shared_axes)",
+                                                 input_shape))
+        if any(d is None for i, d in enumerate(input_shape) if i and i not in shared):
+            raise ValueError(self._shape_message("known sizes on every axis that is not in shared_axes",
+                                                 input_shape))
+
+    def build(self, input_shape: Shape) -> None:
+        shape = tuple(1 if i + 1 in (self.shared_axes or []) else d for i, d in enumerate(input_shape[1:]))
+        self.alpha = new_parameter(self.alpha_initializer, shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x) - self.alpha * F.relu(-x)
+
+    def weight_views(self) -> list[WeightView]:
+        return [WeightView("alpha", self.alpha)] if self.built else []
+
+
+class Softmax(Layer):
+    """Softmax over ``axis`` (an int or a tuple of ints), default the last."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = tuple(axis) if isinstance(axis, (list, tuple)) else int(axis)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.axis, int):
+            return torch.softmax(x, dim=self.axis)
+        return torch.exp(x - torch.logsumexp(x, dim=self.axis, keepdim=True))

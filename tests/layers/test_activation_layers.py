@@ -1,0 +1,40 @@
+"""Activation and regularization layers: bad arguments and inputs, and saving."""
+import numpy as np
+import pytest
+import torch
+
+import layerwise as keras
+from layerwise import layers
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: layers.ReLU(max_value=-1.0), "ReLU max_value must be a non-negative number, got -1.0"),
+    (lambda: layers.LeakyReLU(negative_slope=None), "LeakyReLU negative_slope must be a non-negative number"),
+    (lambda: layers.GaussianDropout(1.0), r"GaussianDropout rate must be in \[0, 1\), got 1.0"),
+    (lambda: layers.SpatialDropout2D(0.2, data_format="channels_first"), "only data_format='channels_last'"),
+])
+def test_bad_arguments_are_refused_with_the_reason(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_bad_input_shapes_name_the_layer():
+    with pytest.raises(ValueError, match=r"'spatial_dropout1d.*' \(SpatialDropout1D\) expected an input of rank 3"):
+        layers.SpatialDropout1D(0.2)(torch.ones(4, 5))
+    with pytest.raises(ValueError, match=r"\(PReLU\) expected an input with the axes \[3\] \(shared_axes\)"):
+        layers.PReLU(shared_axes=3)(torch.ones(4, 5))
+
+
+def test_models_with_these_layers_save_and_reload(tmp_path):
+    model = keras.Sequential([keras.Input((6, 6, 1)), layers.Conv2D(4, 3), layers.PReLU(shared_axes=[1, 2]),
+                              layers.SpatialDropout2D(0.2), layers.Flatten(), layers.Dense(8),
+                              layers.LeakyReLU(0.1), layers.ActivityRegularization(l2=0.01), layers.Dense(3),
+                              layers.Softmax()])
+    with torch.no_grad():
+        model.layers[1].alpha.uniform_(0.1, 0.3)
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    model.save(tmp_path / "m.lw")
+    loaded = keras.models.load_model(tmp_path / "m.lw")
+    x = np.random.default_rng(0).normal(size=(5, 6, 6, 1)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert loaded.layers[5].negative_slope == 0.1 and loaded.layers[6].l2 == 0.01
