@@ -38,3 +38,14 @@ def test_models_with_these_layers_save_and_reload(tmp_path):
     x = np.random.default_rng(0).normal(size=(5, 6, 6, 1)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
     assert loaded.layers[5].negative_slope == 0.1 and loaded.layers[6].l2 == 0.01
+
+
+def test_dropout_noise_shape_shares_draws_along_axes_of_size_one():
+    torch.manual_seed(0)
+    layer = layers.Dropout(0.5, noise_shape=(None, 1, 3)).train()
+    out = layer(torch.ones(200, 7, 3))
+    assert torch.equal(out, out[:, :1, :].expand_as(out))  # one draw per sample and feature
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    assert torch.equal(layer.eval()(torch.ones(2, 7, 3)), torch.ones(2, 7, 3))
+    with pytest.raises(ValueError, match=r"expected an input of rank 3 \(noise_shape \(None, 1, 3\)\)"):
+        layers.Dropout(0.5, noise_shape=(None, 1, 3))(torch.ones(4, 3))

@@ -12,18 +12,39 @@ from layerwise.layers.base import Layer, Shape
 
 
 class Dropout(Layer):
-    """Zeroes a fraction ``rate`` of inputs while training and scales the rest by ``1 / (1 - rate)``."""
+    """Zeroes a fraction ``rate`` of inputs while training and scales the rest by ``1 / (1 - rate)``.
+
+    ``noise_shape`` (one entry per input axis, batch first; ``None`` takes the input's size) shares one
+    draw along the axes of size 1, e.g. ``(None, 1, None)`` drops whole features of every time step.
+    """
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= rate < 1:
             raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}.")
-        if noise_shape is not None:
-            raise ValueError("Dropout noise_shape is not supported yet; use SpatialDropout-style masks by hand.")
         self.rate, self.seed = rate, seed
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        if self.noise_shape is not None and len(self.noise_shape) != len(input_shape):
+            raise ValueError(self._shape_message(f"an input of rank {len(self.noise_shape)} (noise_shape "
+                                                 f"{self.noise_shape})", input_shape))
+
+    def mask_shape(self, x: torch.Tensor) -> list[int] | None:
+        """Shape of one keep/drop draw, broadcast over ``x``; None for an independent draw per element."""
+        if self.noise_shape is None:
+            return None
+        return [n if s is None else s for n, s in zip(x.shape, self.noise_shape, strict=True)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.dropout(x, self.rate, self.training) if self.rate else x
+        if not self.rate or not self.training:
+            return x
+        shape = self.mask_shape(x)
+        if shape is None:
+            return F.dropout(x, self.rate, True)
+        keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.rate)
+        return x * keep.div_(1.0 - self.rate)
 
 
 class GaussianNoise(Layer):
@@ -54,21 +75,17 @@ class GaussianDropout(Layer):
         return x * (1.0 + torch.randn_like(x) * math.sqrt(self.rate / (1.0 - self.rate)))
 
 
-class _SpatialDropout(Layer):
+class _SpatialDropout(Dropout):
     """Dropout of whole feature maps: one keep/drop draw per sample and channel, shared by every
     position of the map (Tompson et al. 2015), for channels-last inputs of rank ``input_ndim``."""
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
         if not 0 <= rate < 1:
             raise ValueError(f"{type(self).__name__} rate must be in [0, 1), got {rate!r}.")
-        self.rate, self.seed = rate, seed
+        super().__init__(rate, seed=seed, **kwargs)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or not self.rate:
-            return x
-        keep = torch.empty((x.shape[0], *[1] * (x.ndim - 2), x.shape[-1]), dtype=x.dtype, device=x.device)
-        return x * keep.bernoulli_(1.0 - self.rate).div_(1.0 - self.rate)
+    def mask_shape(self, x: torch.Tensor) -> list[int]:
+        return [x.shape[0], *[1] * (x.ndim - 2), x.shape[-1]]
 
 
 class SpatialDropout1D(_SpatialDropout):
