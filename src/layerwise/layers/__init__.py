@@ -2,7 +2,7 @@
 from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from layerwise.layers.base import LAYER_CLASSES, Layer
 from layerwise.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose
-from layerwise.layers.core import Activation, Dense, Input, InputLayer, Rescaling
+from layerwise.layers.core import Activation, Dense, Input, InputLayer, Lambda, Rescaling
 from layerwise.layers.embedding import Embedding, Masking
 from layerwise.layers.normalization import BatchNormalization
 from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
@@ -19,7 +19,7 @@ __all__ = [
     "Activation", "ActivityRegularization", "AveragePooling1D", "AveragePooling2D", "BatchNormalization",
     "Conv1D", "Conv2D", "Conv2DTranspose", "Dense", "Dropout", "ELU", "Flatten", "GaussianDropout",
     "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-    "Input", "InputLayer", "Layer", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "PReLU", "ReLU", "Rescaling",
+    "Input", "InputLayer", "Lambda", "Layer", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "PReLU", "ReLU", "Rescaling",
     "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
     # sequences
     "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",

@@ -1,5 +1,7 @@
-"""Core layers: Input, Dense, Activation."""
+"""Core layers: Input, Dense, Activation, Rescaling, Lambda."""
 from __future__ import annotations
+
+import inspect
 
 import torch
 import torch.nn.functional as F
@@ -97,3 +99,43 @@ class Rescaling(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale + self.offset
+
+
+class Lambda(Layer):
+    """Wraps ``function(x, **arguments)`` (any PyTorch code) as a layer, e.g. ``Lambda(lambda x: x ** 2)``.
+
+    The output shape is found by running the function on an empty "meta" tensor (no arithmetic), unless
+    ``output_shape`` is given: a shape without the batch axis, or a function of the input shape. A
+    function that takes ``training`` receives the layer's mode. Models with a Lambda cannot be saved
+    whole (the function is code, not data); save their weights with ``get_weights``.
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise ValueError(f"Lambda needs a function, got {function!r}.")
+        if mask is not None:
+            raise ValueError("Lambda(mask=...) is not supported; put the Lambda outside the masked layers.")
+        self.function, self._output_shape, self.arguments = function, output_shape, dict(arguments or {})
+        try:
+            self._takes_training = "training" in inspect.signature(function).parameters
+        except (TypeError, ValueError):  # some builtins have no signature
+            self._takes_training = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        extra = {"training": self.training} if self._takes_training else {}
+        return self.function(x, **self.arguments, **extra)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if callable(self._output_shape):
+            return tuple(self._output_shape(tuple(input_shape)))
+        if self._output_shape is not None:
+            return (input_shape[0], *self._output_shape)
+        probe = torch.empty([2 if d is None else d for d in input_shape], device="meta")
+        try:
+            out = self.forward(probe)
+        except Exception as err:  # the function's own error, or an op without a meta kernel
+            raise ValueError(f"Layer '{self.name}' (Lambda) could not infer its output shape from input shape "
+                             f"{tuple(input_shape)} ({type(err).__name__}: {err}); pass output_shape=(...) "
+                             "without the batch axis.") from err
+        return (input_shape[0], *out.shape[1:])

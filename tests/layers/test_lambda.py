@@ -1,0 +1,55 @@
+"""Lambda: any PyTorch function as a layer, with its output shape inferred or given."""
+import numpy as np
+import pytest
+import torch
+
+import layerwise
+from layerwise import layers
+
+FUNCTIONS = {
+    "affine": lambda x: x * 2.0 + 1.0,
+    "every other feature": lambda x: x[:, ::2],
+    "outer product": lambda x: x[:, :, None] * x[:, None, :],
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_outputs_and_inferred_shapes_match_keras(keras, name):
+    function = FUNCTIONS[name]
+    k_model = keras.Sequential([keras.Input((6,)), keras.layers.Lambda(function)])
+    lw_model = layerwise.Sequential([layerwise.Input((6,)), layers.Lambda(function)])
+    x = np.random.default_rng(0).normal(size=(3, 6)).astype("float32")
+    np.testing.assert_allclose(lw_model.predict(x, verbose=0), k_model.predict(x, verbose=0), atol=1e-6)
+    assert tuple(lw_model.output_shape) == tuple(k_model.output_shape)
+
+
+def test_given_output_shapes_arguments_and_training_flag():
+    def scale(x, factor, training=False):
+        return x * factor * (10.0 if training else 1.0)
+
+    layer = layers.Lambda(scale, arguments={"factor": 3.0}, output_shape=(4,))
+    model = layerwise.Sequential([layerwise.Input((4,)), layer, layers.Lambda(torch.sin, output_shape=lambda s: s)])
+    assert model.output_shape == (None, 4)
+    x = torch.ones(2, 4)
+    torch.testing.assert_close(model(x), torch.sin(3 * x))
+    layer.train()
+    torch.testing.assert_close(layer(x), 30 * x)
+
+
+def test_shape_inference_failure_asks_for_output_shape():
+    def needs_numpy(x):
+        return torch.as_tensor(np.asarray(x))  # cannot run on a shape-only tensor
+
+    with pytest.raises(ValueError, match=r"\(Lambda\) could not infer its output shape .* pass output_shape"):
+        layerwise.Sequential([layerwise.Input((3,)), layers.Lambda(needs_numpy)])
+    with pytest.raises(ValueError, match="Lambda needs a function, got 3"):
+        layers.Lambda(3)
+
+
+def test_models_with_a_lambda_train_and_refuse_to_save_whole(tmp_path):
+    model = layerwise.Sequential([layerwise.Input((3,)), layers.Lambda(lambda x: x ** 2), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((8, 3), "float32"), np.ones((8, 1), "float32"), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="Cannot save the custom function"):
+        model.save(tmp_path / "m.lw")
+    assert not (tmp_path / "m.lw").exists()
