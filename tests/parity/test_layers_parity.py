@@ -255,6 +255,27 @@ def test_zero_padding2d(keras, padding):
     assert_same_outputs(keras, (4, 5, 2), specs)
 
 
+@pytest.mark.parametrize("cropping", [1, (2, 0)])
+def test_cropping1d(keras, cropping):
+    assert_same_outputs(keras, (9, 2), [("Cropping1D", (cropping,), {}), ("Conv1D", (3, 2), {})])
+
+
+@pytest.mark.parametrize("cropping", [1, (2, 1), ((1, 0), (0, 2))])
+def test_cropping2d(keras, cropping):
+    assert_same_outputs(keras, (6, 7, 2), [conv(2, 1), ("Cropping2D", (cropping,), {})])
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_upsampling1d(keras, size):
+    assert_same_outputs(keras, (4, 3), [("UpSampling1D", (size,), {}), ("Conv1D", (2, 2), {})])
+
+
+@pytest.mark.parametrize("dims", [(2, 1), (3, 1, 2)])
+def test_permute(keras, dims):
+    shape = (4, 3) if len(dims) == 2 else (4, 3, 2)
+    assert_same_outputs(keras, shape, [("Permute", (dims,), {}), ("Dense", (2,), {})])
+
+
 def test_conv_autoencoder_decoder_shapes(keras):
     specs = [conv(4, 3, strides=2, padding="same", activation="relu"),
              ("Conv2DTranspose", (4, 3), {"strides": 2, "padding": "same", "activation": "relu"}),

@@ -11,16 +11,17 @@ from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, Global
 from layerwise.layers.recurrent import GRU, LSTM, SimpleRNN
 from layerwise.layers.regularization import (ActivityRegularization, Dropout, GaussianDropout, GaussianNoise,
                                              SpatialDropout1D, SpatialDropout2D)
-from layerwise.layers.reshaping import (Flatten, RepeatVector, Reshape, UpSampling2D, ZeroPadding1D,
-                                        ZeroPadding2D)
+from layerwise.layers.reshaping import (Cropping1D, Cropping2D, Flatten, Permute, RepeatVector, Reshape,
+                                        UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D)
 from layerwise.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "Activation", "ActivityRegularization", "AveragePooling1D", "AveragePooling2D", "BatchNormalization",
-    "Conv1D", "Conv2D", "Conv2DTranspose", "Dense", "Dropout", "ELU", "Flatten", "GaussianDropout",
-    "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-    "Input", "InputLayer", "Lambda", "Layer", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "PReLU", "ReLU", "Rescaling",
-    "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
+    "Conv1D", "Conv2D", "Conv2DTranspose", "Cropping1D", "Cropping2D", "Dense", "Dropout", "ELU", "Flatten",
+    "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D", "Input", "InputLayer", "Lambda", "Layer", "LeakyReLU", "MaxPooling1D", "MaxPooling2D",
+    "Permute", "PReLU", "ReLU", "Rescaling", "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+    "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
     # sequences
     "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",
 ]

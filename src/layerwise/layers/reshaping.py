@@ -1,4 +1,5 @@
-"""Layers that change shape only: Flatten, Reshape, UpSampling2D, RepeatVector, ZeroPadding1D/2D."""
+"""Layers that change shape only: Flatten, Reshape, Permute, UpSampling1D/2D, RepeatVector,
+ZeroPadding1D/2D and Cropping1D/2D."""
 from __future__ import annotations
 
 import math
@@ -43,6 +44,43 @@ class Reshape(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(x.shape[0], *self.target_shape)
+
+
+class Permute(Layer):
+    """Reorders the non-batch axes: ``dims`` is a permutation of 1..rank-1, e.g. ``(2, 1)`` swaps
+    ``(batch, steps, features)`` into ``(batch, features, steps)``."""
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = tuple(int(d) for d in dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"Permute dims must be a permutation of 1..{len(self.dims)}, got {dims!r}.")
+        self.input_ndim = len(self.dims) + 1
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (input_shape[0], *(input_shape[d] for d in self.dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, *self.dims)
+
+
+class UpSampling1D(Layer):
+    """Repeats each step ``size`` times: ``(batch, steps, features) -> (batch, steps * size, features)``."""
+
+    input_ndim = 3
+
+    def __init__(self, size: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(size, int) or size <= 0:
+            raise ValueError(f"UpSampling1D size must be a positive integer, got {size!r}.")
+        self.size = size
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        n, steps, c = input_shape
+        return (n, None if steps is None else steps * self.size, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.repeat_interleave(self.size, dim=1)
 
 
 class UpSampling2D(Layer):
@@ -90,7 +128,7 @@ class RepeatVector(Layer):
         return x.unsqueeze(1).expand(-1, self.n, -1)  # a view: no copy until a layer needs one
 
 
-def _pad_pairs(padding, rank: int, layer: str) -> tuple[tuple[int, int], ...]:
+def _pad_pairs(padding, rank: int, layer: str, name: str = "padding") -> tuple[tuple[int, int], ...]:
     """Keras' padding forms: ``p``, ``(p_axis1, ...)`` or ``((before, after), ...)`` -> one pair per axis."""
     if isinstance(padding, int):
         pairs = ((padding, padding),) * rank
@@ -99,7 +137,7 @@ def _pad_pairs(padding, rank: int, layer: str) -> tuple[tuple[int, int], ...]:
     else:
         pairs = tuple((p, p) if isinstance(p, int) else tuple(p) for p in padding)
     if len(pairs) != rank or not all(len(p) == 2 and all(isinstance(v, int) and v >= 0 for v in p) for p in pairs):
-        raise ValueError(f"{layer} padding must be a non-negative int, a tuple of {rank} of them, or "
+        raise ValueError(f"{layer} {name} must be a non-negative int, a tuple of {rank} of them, or "
                          f"{rank} (before, after) pairs, got {padding!r}.")
     return pairs
 
@@ -134,6 +172,45 @@ class ZeroPadding1D(_ZeroPadding):
 class ZeroPadding2D(_ZeroPadding):
     """Zero rows and columns around images: ``(batch, h, w, c) -> (batch, h + top + bottom, w + left + right,
     c)``; ``padding`` is ``p``, ``(p_rows, p_cols)`` or ``((top, bottom), (left, right))``."""
+
+    input_ndim = 4
+    rank = 2
+
+
+class _Cropping(Layer):
+    rank: int  # spatial axes, set by each subclass
+
+    def __init__(self, cropping=1, data_format: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported.")
+        self.cropping = _pad_pairs(cropping, self.rank, type(self).__name__, "cropping")
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        spatial = []
+        for d, (a, b) in zip(input_shape[1:-1], self.cropping, strict=True):
+            if d is not None and d - a - b <= 0:
+                raise ValueError(self._shape_message(f"more than {a + b} positions to crop {self.cropping}",
+                                                     input_shape))
+            spatial.append(None if d is None else d - a - b)
+        return (input_shape[0], *spatial, input_shape[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        index = tuple(slice(a, x.shape[axis] - b) for axis, (a, b) in enumerate(self.cropping, start=1))
+        return x[(slice(None), *index)]
+
+
+class Cropping1D(_Cropping):
+    """Drops steps at both ends: ``(batch, steps, channels) -> (batch, steps - a - b, channels)``;
+    ``cropping`` is ``p`` or ``(a, b)``."""
+
+    input_ndim = 3
+    rank = 1
+
+
+class Cropping2D(_Cropping):
+    """Drops rows and columns at the edges: ``(batch, h, w, c) -> (batch, h - top - bottom, w - left - right,
+    c)``; ``cropping`` is ``p``, ``(p_rows, p_cols)`` or ``((top, bottom), (left, right))``."""
 
     input_ndim = 4
     rank = 2

@@ -1,4 +1,4 @@
-"""Activation and regularization layers: bad arguments and inputs, and saving."""
+"""Activation, regularization and reshaping layers: bad arguments and inputs, noise shapes, and saving."""
 import numpy as np
 import pytest
 import torch
@@ -49,3 +49,14 @@ def test_dropout_noise_shape_shares_draws_along_axes_of_size_one():
     assert torch.equal(layer.eval()(torch.ones(2, 7, 3)), torch.ones(2, 7, 3))
     with pytest.raises(ValueError, match=r"expected an input of rank 3 \(noise_shape \(None, 1, 3\)\)"):
         layers.Dropout(0.5, noise_shape=(None, 1, 3))(torch.ones(4, 3))
+
+
+def test_reshaping_layers_refuse_bad_arguments_and_inputs():
+    with pytest.raises(ValueError, match=r"Permute dims must be a permutation of 1..2, got \(0, 1\)"):
+        layers.Permute((0, 1))
+    with pytest.raises(ValueError, match="Cropping2D cropping must be a non-negative int"):
+        layers.Cropping2D(-1)
+    with pytest.raises(ValueError, match=r"\(Cropping1D\) expected more than 6 positions to crop"):
+        layers.Cropping1D(3)(torch.ones(2, 6, 1))
+    with pytest.raises(ValueError, match=r"\(Permute\) expected an input of rank 3"):
+        layers.Permute((2, 1))(torch.ones(2, 6))
