@@ -112,3 +112,20 @@ def test_fit_minimises_and_reports_the_penalised_loss_as_keras(keras):
     for ours, theirs in zip(lw_model.get_weights(), k_model.get_weights(), strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(lw_model.evaluate(x, y, verbose=0), k_model.evaluate(x, y, verbose=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("return_state", [False, True])
+def test_bidirectional_applies_its_layers_activity_regularizers_as_keras(keras, return_state):
+    x = np.random.default_rng(4).normal(size=(3, 5, 2)).astype("float32")
+    penalties = []
+    for lib in (keras, layerwise):
+        layer = lib.layers.Bidirectional(lib.layers.LSTM(3, return_sequences=True, return_state=return_state,
+                                                         activity_regularizer=_reg(lib, "L2", l2=0.1)))
+        layer(x if lib is keras else torch.as_tensor(x))
+        if lib is keras:
+            weights = layer.get_weights()
+        else:
+            layer.set_weights(weights)
+            layer(torch.as_tensor(x))
+        penalties.append(sum(float(p.detach().cpu()) for p in layer.losses))
+    np.testing.assert_allclose(penalties[1], penalties[0], rtol=1e-5)

@@ -83,6 +83,9 @@ class Bidirectional(Layer):
         half = None if initial_state is None else len(initial_state) // 2
         y = self.forward_layer.forward(x, mask, None if half is None else initial_state[:half])
         y_rev = self.backward_layer.forward(x, mask, None if half is None else initial_state[half:])
+        # Keras calls the two layers, so their own activity regularizers apply (TimeDistributed's does not).
+        self.forward_layer.record_activity(y)
+        self.backward_layer.record_activity(y_rev)
         states = []
         if self.return_state:
             states = [*y[1:], *y_rev[1:]]
