@@ -128,8 +128,11 @@ class RepeatVector(Layer):
         return x.unsqueeze(1).expand(-1, self.n, -1)  # a view: no copy until a layer needs one
 
 
-def _pad_pairs(padding, rank: int, layer: str, name: str = "padding") -> tuple[tuple[int, int], ...]:
-    """Keras' padding forms: ``p``, ``(p_axis1, ...)`` or ``((before, after), ...)`` -> one pair per axis."""
+def _edge_pairs(padding, rank: int, layer: str, name: str, data_format) -> tuple[tuple[int, int], ...]:
+    """Keras' padding and cropping forms: ``p``, ``(p_axis1, ...)`` or ``((before, after), ...)`` -> one
+    pair per spatial axis of a channels-last input."""
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{layer}: only data_format='channels_last' is supported.")
     if isinstance(padding, int):
         pairs = ((padding, padding),) * rank
     elif rank == 1:
@@ -147,9 +150,7 @@ class _ZeroPadding(Layer):
 
     def __init__(self, padding=1, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported.")
-        self.padding = _pad_pairs(padding, self.rank, type(self).__name__)
+        self.padding = _edge_pairs(padding, self.rank, type(self).__name__, "padding", data_format)
         # F.pad lists pairs from the last axis backwards; channels (last) get none.
         self._torch_pad = (0, 0) + tuple(v for pair in reversed(self.padding) for v in pair)
 
@@ -182,9 +183,7 @@ class _Cropping(Layer):
 
     def __init__(self, cropping=1, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported.")
-        self.cropping = _pad_pairs(cropping, self.rank, type(self).__name__, "cropping")
+        self.cropping = _edge_pairs(cropping, self.rank, type(self).__name__, "cropping", data_format)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         spatial = []
