@@ -60,3 +60,10 @@ def test_reshaping_layers_refuse_bad_arguments_and_inputs():
         layers.Cropping1D(3)(torch.ones(2, 6, 1))
     with pytest.raises(ValueError, match=r"\(Permute\) expected an input of rank 3"):
         layers.Permute((2, 1))(torch.ones(2, 6))
+
+
+def test_layer_normalization_refuses_the_batch_axis_and_unknown_sizes():
+    with pytest.raises(ValueError, match=r"\(LayerNormalization\) expected an input with the non-batch axes \[0\]"):
+        layers.LayerNormalization(axis=0)(torch.ones(2, 3))
+    with pytest.raises(ValueError, match=r"expected an input with the non-batch axes \[3\]"):
+        layers.LayerNormalization(axis=3)(torch.ones(2, 3))

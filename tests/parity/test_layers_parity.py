@@ -8,6 +8,7 @@ in layerwise, copies ``keras_model.get_weights()`` into the layerwise model, and
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 import layerwise
@@ -274,6 +275,28 @@ def test_upsampling1d(keras, size):
 def test_permute(keras, dims):
     shape = (4, 3) if len(dims) == 2 else (4, 3, 2)
     assert_same_outputs(keras, shape, [("Permute", (dims,), {}), ("Dense", (2,), {})])
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"epsilon": 0.1}, {"axis": [2, 3]}, {"center": False}])
+def test_layer_normalization(keras, kwargs):
+    assert_same_outputs(keras, (4, 3, 5), [("Dense", (5,), {}), ("LayerNormalization", (), kwargs)])
+
+
+@pytest.mark.parametrize("axis", [1, [1, 2], -2])
+def test_layer_normalization_over_other_axes_follows_keras_formula(axis):
+    # Keras 3.15's torch backend fails on axes other than the trailing ones (it hands them to
+    # F.layer_norm as they are), so the reference here is Keras' formula written in NumPy.
+    x = np.random.default_rng(3).normal(size=(3, 4, 3, 5)).astype("float32")
+    layer = L.LayerNormalization(axis=axis)
+    layer(torch.as_tensor(x))
+    gamma = np.random.default_rng(4).normal(size=layer.gamma.shape).astype("float32")
+    beta = np.random.default_rng(5).normal(size=layer.beta.shape).astype("float32")
+    layer.set_weights([gamma, beta])
+    axes = tuple(sorted(a % 4 for a in (axis if isinstance(axis, list) else [axis])))
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    shape = [x.shape[d] if d in axes else 1 for d in range(4)]
+    expected = (x - mean) / np.sqrt(var + 1e-3) * gamma.reshape(shape) + beta.reshape(shape)
+    np.testing.assert_allclose(layer(torch.as_tensor(x)).detach().numpy(), expected, atol=1e-5)
 
 
 def test_conv_autoencoder_decoder_shapes(keras):

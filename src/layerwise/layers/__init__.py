@@ -4,7 +4,7 @@ from layerwise.layers.base import LAYER_CLASSES, Layer
 from layerwise.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose
 from layerwise.layers.core import Activation, Dense, Input, InputLayer, Lambda, Rescaling
 from layerwise.layers.embedding import Embedding, Masking
-from layerwise.layers.normalization import BatchNormalization
+from layerwise.layers.normalization import BatchNormalization, LayerNormalization
 from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                                       MaxPooling1D, MaxPooling2D)
@@ -16,12 +16,12 @@ from layerwise.layers.reshaping import (Cropping1D, Cropping2D, Flatten, Permute
 from layerwise.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "Activation", "ActivityRegularization", "AveragePooling1D", "AveragePooling2D", "BatchNormalization",
-    "Conv1D", "Conv2D", "Conv2DTranspose", "Cropping1D", "Cropping2D", "Dense", "Dropout", "ELU", "Flatten",
+    "Activation", "ActivityRegularization", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D",
+    "Conv2D", "Conv2DTranspose", "Cropping1D", "Cropping2D", "Dense", "Dropout", "ELU", "Flatten",
     "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
-    "GlobalMaxPooling2D", "Input", "InputLayer", "Lambda", "Layer", "LeakyReLU", "MaxPooling1D", "MaxPooling2D",
-    "Permute", "PReLU", "ReLU", "Rescaling", "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
-    "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
+    "GlobalMaxPooling2D", "Input", "InputLayer", "Lambda", "Layer", "LayerNormalization", "LeakyReLU",
+    "MaxPooling1D", "MaxPooling2D", "Permute", "PReLU", "ReLU", "Rescaling", "Reshape", "Softmax",
+    "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
     # sequences
     "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",
 ]

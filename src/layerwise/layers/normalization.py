@@ -1,4 +1,5 @@
-"""BatchNormalization over the last (channels) axis, with Keras' defaults and moving statistics."""
+"""BatchNormalization (over the channels axis, with moving statistics) and LayerNormalization (over the
+features of each sample), with Keras' defaults."""
 from __future__ import annotations
 
 import torch
@@ -64,3 +65,54 @@ class BatchNormalization(Layer):
         views += [WeightView("moving_mean", self.moving_mean, trainable=False),
                   WeightView("moving_variance", self.moving_variance, trainable=False)]
         return views
+
+
+class LayerNormalization(Layer):
+    """Normalises each sample over ``axis`` (an int or a list of ints, default the last), then scales by
+    ``gamma`` and shifts by ``beta``, which have the sizes of those axes. Same in training and inference."""
+
+    def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = [int(a) for a in axis] if isinstance(axis, (list, tuple)) else int(axis)
+        self.epsilon, self.center, self.scale = epsilon, center, scale
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.regularize_weights(beta=beta_regularizer, gamma=gamma_regularizer)
+        self.constrain_weights(beta=beta_constraint, gamma=gamma_constraint)
+
+    def _axes(self, ndim: int) -> list[int]:
+        return sorted(a % ndim for a in (self.axis if isinstance(self.axis, list) else [self.axis]))
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        n = len(input_shape)
+        if any(not -n < a < n or a % n == 0 for a in axes):
+            raise ValueError(self._shape_message(f"an input with the non-batch axes {axes}", input_shape))
+        if any(input_shape[a] is None for a in axes):
+            raise ValueError(self._shape_message(f"known sizes along axis {self.axis}", input_shape))
+
+    def build(self, input_shape: Shape) -> None:
+        shape = tuple(input_shape[a] for a in self._axes(len(input_shape)))
+        self.gamma = new_parameter(self.gamma_initializer, shape) if self.scale else None
+        self.beta = new_parameter(self.beta_initializer, shape) if self.center else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        axes = self._axes(x.ndim)
+        if axes == list(range(x.ndim - len(axes), x.ndim)):  # trailing axes: PyTorch's fused kernel
+            return F.layer_norm(x, [x.shape[a] for a in axes], self.gamma, self.beta, self.epsilon)
+        var, mean = torch.var_mean(x, dim=axes, keepdim=True, correction=0)
+        y = (x - mean) * torch.rsqrt(var + self.epsilon)
+        broadcast = [x.shape[d] if d in axes else 1 for d in range(x.ndim)]
+        if self.gamma is not None:
+            y = y * self.gamma.reshape(broadcast)
+        if self.beta is not None:
+            y = y + self.beta.reshape(broadcast)
+        return y
+
+    def weight_views(self) -> list[WeightView]:
+        if not self.built:
+            return []
+        views = [WeightView("gamma", self.gamma)] if self.scale else []
+        return views + ([WeightView("beta", self.beta)] if self.center else [])
