@@ -59,6 +59,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _resolved(get: Callable, by_weight: dict) -> dict[str, Callable]:
+    """``{weight name: get(identifier)}`` without the weights whose identifier is None."""
+    return {name: obj for name, obj in ((name, get(value)) for name, value in by_weight.items()) if obj is not None}
+
+
 class WeightView:
     """One Keras weight: the torch tensor that holds it and the maps to and from Keras' layout."""
 
@@ -178,15 +183,11 @@ class Layer(nn.Module):
     # ---- regularization penalties ----------------------------------------------------------------
     def regularize_weights(self, **by_weight) -> None:
         """Attach regularizers to weights by their Keras names, e.g. ``kernel=l2(1e-4), bias=None``."""
-        self.weight_regularizers = {name: reg for name, reg in
-                                    ((name, regularizers.get(value)) for name, value in by_weight.items())
-                                    if reg is not None}
+        self.weight_regularizers = _resolved(regularizers.get, by_weight)
 
     def constrain_weights(self, **by_weight) -> None:
         """Attach constraints to weights by their Keras names, e.g. ``kernel=MaxNorm(3), bias=None``."""
-        self.weight_constraints = {name: c for name, c in
-                                   ((name, constraints.get(value)) for name, value in by_weight.items())
-                                   if c is not None}
+        self.weight_constraints = _resolved(constraints.get, by_weight)
 
     @torch.no_grad()
     def apply_constraints(self) -> None:

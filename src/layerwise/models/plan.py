@@ -13,12 +13,11 @@ import torch
 
 from layerwise import activations
 from layerwise.layers._padding import channels_first, channels_last
+from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU
 from layerwise.layers.convolutional import _Conv
 from layerwise.layers.core import Activation, Dense
 from layerwise.layers.pooling import GlobalAveragePooling1D, _MaxPooling
-from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU
-from layerwise.layers.regularization import (ActivityRegularization, Dropout, GaussianDropout, GaussianNoise,
-                                             SpatialDropout1D)
+from layerwise.layers.regularization import ActivityRegularization, Dropout, GaussianDropout, GaussianNoise
 
 Step = Callable[[torch.Tensor], torch.Tensor]
 Rewrite = Callable[[list], "tuple[Step, int] | None"]
@@ -67,8 +66,9 @@ def inplace_activation(layers: list) -> tuple[Step, int] | None:
     return dense_activation, 1
 
 
-# Layers that work step by step and leave a mask as it is (Keras' supports_masking pass-through).
-MASK_KEEPERS = (Dense, Activation, Dropout, GaussianNoise, GaussianDropout, SpatialDropout1D, ActivityRegularization,
+# Layers that work step by step and leave a mask as it is (Keras' supports_masking pass-through);
+# Dropout covers SpatialDropout1D.
+MASK_KEEPERS = (Dense, Activation, Dropout, GaussianNoise, GaussianDropout, ActivityRegularization,
                 ReLU, LeakyReLU, ELU, PReLU)
 
 
