@@ -7,7 +7,7 @@ from torch import nn
 
 from layerwise import layers as layers_module
 from layerwise.backend import floatx, get_device
-from layerwise.layers.base import Layer, Shape, unique_name
+from layerwise.layers.base import Layer, Shape, WeightView, unique_name
 from layerwise.layers.core import InputLayer
 from layerwise.models.plan import build_plan
 from layerwise.models.summary import print_summary
@@ -47,8 +47,8 @@ class Sequential(Trainer, nn.Module):
                 raise ValueError("An Input can only be the first entry of a Sequential model.")
             self.batch_input_shape = layer.batch_input_shape
             return
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a layerwise layer, got {type(layer).__name__}. "
+        if not isinstance(layer, (Layer, Sequential)):
+            raise TypeError(f"Sequential.add expects a layerwise layer or model, got {type(layer).__name__}. "
                             "Wrap PyTorch modules in a Layer subclass.")
         if not len(self._layers) and self.batch_input_shape is None and layer.batch_input_shape is not None:
             self.batch_input_shape = layer.batch_input_shape
@@ -95,6 +95,15 @@ class Sequential(Trainer, nn.Module):
         self.batch_input_shape = (None, *tuple(input_shape)[1:])
         self.output_shapes = shapes
         self._plan = build_plan(self.layers)
+
+    def build_from(self, input_shape: Shape, device: torch.device | None = None) -> Shape:
+        """Used as a layer of another model (Keras' nested models): build or check, return the output shape."""
+        if self.built:
+            self.check_input(tuple(input_shape))
+        else:
+            self.to(device or get_device())
+            self.build(input_shape)
+        return (None, *self.output_shape[1:])
 
     @property
     def input_shape(self) -> Shape | None:
@@ -169,6 +178,11 @@ class Sequential(Trainer, nn.Module):
             layer.set_weights(weights[:n])
             weights = weights[n:]
 
+    def weight_views(self) -> list[WeightView]:
+        """Every layer's weights, named ``<layer index>/<weight>`` so that a nested model's are unique."""
+        return [WeightView(f"{i}/{view.name}", view.tensor, view.trainable, view.to_keras, view.from_keras)
+                for i, layer in enumerate(self._layers) for view in layer.weight_views()]
+
     @property
     def weights(self) -> list[torch.Tensor]:
         return [w for layer in self._layers for w in layer.weights]
@@ -205,7 +219,8 @@ class Sequential(Trainer, nn.Module):
         if config.get("input_shape"):
             model.batch_input_shape = tuple(config["input_shape"])
         for spec in config["layers"]:
-            model.add(layers_module.get(spec["class_name"]).from_config(spec["config"]))
+            layer_class = cls if spec["class_name"] == "Sequential" else layers_module.get(spec["class_name"])
+            model.add(layer_class.from_config(spec["config"]))
         return model
 
     def save(self, filepath, overwrite: bool = True) -> None:

@@ -1,0 +1,58 @@
+"""A Sequential model as a layer of another (Keras' ``Sequential([encoder, decoder])``): outputs,
+weights and training against Keras, shared weights, freezing and saving."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import layerwise
+
+
+def _autoencoder(lib):
+    encoder = lib.Sequential([lib.Input((6,)), lib.layers.Dense(4, activation="relu"), lib.layers.Dense(2)])
+    decoder = lib.Sequential([lib.Input((2,)), lib.layers.Dense(4, activation="tanh"), lib.layers.Dense(6)])
+    return encoder, decoder, lib.Sequential([encoder, decoder])
+
+
+def test_nested_models_match_keras_in_outputs_and_training(keras):
+    (_, _, k_model), (encoder, _, lw_model) = _autoencoder(keras), _autoencoder(layerwise)
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(0, 0.5, w.shape).astype("float32") for w in k_model.get_weights()]
+    k_model.set_weights(weights)
+    lw_model.set_weights(weights)
+    assert lw_model.count_params() == k_model.count_params() == 28 + 10 + 12 + 30
+    assert [layer.name.split("_")[0] for layer in lw_model.layers] == ["sequential", "sequential"]
+    x = rng.normal(size=(10, 6)).astype("float32")
+    np.testing.assert_allclose(lw_model.predict(x, verbose=0), k_model.predict(x, verbose=0), atol=1e-6)
+    for model, lib in ((k_model, keras), (lw_model, layerwise)):
+        model.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
+    k_loss = k_model.fit(x, x, batch_size=5, epochs=2, shuffle=False, verbose=0).history["loss"]
+    lw_loss = lw_model.fit(x, x, batch_size=5, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(lw_loss, k_loss, rtol=1e-5)
+    for ours, theirs in zip(lw_model.get_weights(), k_model.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert lw_model.layers[0] is encoder  # the encoder trained inside the autoencoder is the user's object
+    np.testing.assert_allclose(encoder.get_weights()[0], lw_model.get_weights()[0])
+
+
+def test_a_frozen_inner_model_keeps_its_weights_and_the_pair_saves(tmp_path):
+    encoder, decoder, model = _autoencoder(layerwise)
+    encoder.trainable = False
+    before = encoder.get_weights()
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(1).normal(size=(16, 6)).astype("float32")
+    model.fit(x, x, epochs=2, verbose=0)
+    for a, b in zip(encoder.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert model.layers[1].get_weights()[0].shape == (2, 4)
+    model.save(tmp_path / "ae.lw")
+    loaded = layerwise.load_model(tmp_path / "ae.lw")
+    assert [type(layer).__name__ for layer in loaded.layers] == ["Sequential", "Sequential"]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_an_inner_model_that_does_not_fit_is_named():
+    encoder = layerwise.Sequential([layerwise.Input((6,)), layerwise.layers.Dense(2)])
+    decoder = layerwise.Sequential([layerwise.Input((3,)), layerwise.layers.Dense(6)])
+    with pytest.raises(ValueError, match=r"model '.*' has the wrong shape: expected \(None, 3\).*received \(None, 2\)"):
+        layerwise.Sequential([encoder, decoder])
