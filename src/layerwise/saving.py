@@ -97,13 +97,13 @@ def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str,
 
 def load_model(filepath, compile: bool = True):
     """Rebuild a model saved with ``model.save``; it predicts exactly as the saved one did."""
-    from layerwise.models.sequential import Sequential
+    from layerwise.models.model import deserialize_layer
 
     tensors, metadata = read_file(filepath, MODEL_FORMAT)
     spec = json.loads(metadata["model_config"])
-    if spec["class_name"] != "Sequential":
+    if spec["class_name"] not in ("Sequential", "Functional"):
         raise ValueError(f"{filepath!r} holds a {spec['class_name']}, which this version cannot load.")
-    model = Sequential.from_config(spec["config"])
+    model = deserialize_layer(spec)
     load_weight_tensors(model, tensors, filepath)
     compile_config = json.loads(metadata.get("compile_config") or "null")
     if compile and compile_config:

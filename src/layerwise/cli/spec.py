@@ -70,8 +70,9 @@ def build_from_spec(spec: dict, input_shape: tuple[int, ...], path: str) -> Sequ
     for number, entry in enumerate(spec["layers"], start=1):
         name, args = _layer_entry(entry, number, path)
         if name not in layers_module.LAYER_CLASSES or name in ("Layer", "InputLayer"):
-            raise UserError(f"{path}: layer {number}: unknown layer {name!r}; known layers: "
-                            f"{', '.join(sorted(set(layers_module.__all__) - {'Layer', 'InputLayer', 'Input'}))}.")
+            known = sorted(n for n in layers_module.__all__
+                           if n in layers_module.LAYER_CLASSES and n not in ("Layer", "InputLayer"))
+            raise UserError(f"{path}: layer {number}: unknown layer {name!r}; known layers: {', '.join(known)}.")
         args.pop("input_shape", None)  # the data decides the input shape
         try:
             layer = layers_module.get(name)(**args)

@@ -18,6 +18,7 @@ from torch import nn
 
 from layerwise import activations, constraints, initializers, regularizers
 from layerwise.backend import floatx, get_device
+from layerwise.layers.symbolic import is_symbolic, symbolic_call
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
 
@@ -172,6 +173,8 @@ class Layer(nn.Module):
         return self.compute_output_shape(input_shape)
 
     def __call__(self, x, *args, **kwargs):
+        if is_symbolic(x) or is_symbolic(kwargs):
+            return symbolic_call(self, x, kwargs)  # building a functional model (see layers/symbolic.py)
         if not isinstance(x, torch.Tensor):
             x = torch.as_tensor(np.asarray(x), dtype=floatx())
         device = next(self.parameters(), x).device if self.built else x.device

@@ -8,22 +8,30 @@ import torch.nn.functional as F
 
 from layerwise import activations
 from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+from layerwise.layers.symbolic import KerasTensor, Node
 
 
 class InputLayer(Layer):
-    """Marks the model's input shape; made by ``Input(shape)``. It has no weights and does nothing."""
+    """Marks the model's input shape; made by ``Input(shape)``. It has no weights and does nothing.
+
+    ``output`` is the symbolic tensor (``KerasTensor``) that stands for the model's input.
+    """
 
     def __init__(self, shape: Shape, batch_size: int | None = None, name: str | None = None):
         super().__init__(name=name, input_shape=tuple(shape), batch_size=batch_size)
         self.shape = tuple(shape)
+        self.built = True
+        self.input_shape_built = self.batch_input_shape
+        self.output = Node(self, None, {}, [self.batch_input_shape]).outputs[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
 
-def Input(shape: Shape, batch_size: int | None = None, name: str | None = None) -> InputLayer:
-    """Keras' ``Input((28, 28, 1))``: the shape of one sample, without the batch axis."""
-    return InputLayer(tuple(shape), batch_size=batch_size, name=name)
+def Input(shape: Shape, batch_size: int | None = None, name: str | None = None) -> KerasTensor:
+    """Keras' ``Input((28, 28, 1))``: a symbolic tensor of that sample shape (batch axis first, ``None``),
+    to start a functional model (``Model(inputs, outputs)``) or a Sequential."""
+    return InputLayer(tuple(shape), batch_size=batch_size, name=name).output
 
 
 class ActivatedLayer(Layer):

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
-from layerwise import layers as layers_module
 from layerwise.backend import floatx, get_device
-from layerwise.layers.base import Layer, Shape, WeightView, unique_name
+from layerwise.layers.base import Layer, Shape, unique_name
 from layerwise.layers.core import InputLayer
+from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
+from layerwise.models.model import Model, deserialize_layer
 from layerwise.models.plan import build_plan
-from layerwise.models.summary import print_summary
-from layerwise.models.trainer import Trainer
 
 
-class Sequential(Trainer, nn.Module):
+class Sequential(Model):
     """``Sequential([Input((28, 28, 1)), Conv2D(32, 3, activation="relu"), ...])`` or built with ``add``.
 
     The model builds itself as soon as its input shape is known: from an ``Input``, from the first
@@ -23,10 +21,7 @@ class Sequential(Trainer, nn.Module):
     """
 
     def __init__(self, layers: list | None = None, name: str | None = None, trainable: bool = True):
-        nn.Module.__init__(self)
-        Trainer.__init__(self)
-        self.name = name or unique_name("sequential")
-        self._layers = nn.ModuleList()
+        super().__init__(name or unique_name("sequential"))
         self.batch_input_shape: Shape | None = None
         self.output_shapes: list[Shape] = []
         self._plan: list | None = None
@@ -36,18 +31,16 @@ class Sequential(Trainer, nn.Module):
         self.eval()
 
     # ---- structure ----------------------------------------------------------------------------
-    @property
-    def layers(self) -> list[Layer]:
-        return list(self._layers)
-
     def add(self, layer: Layer) -> None:
         """Append a layer; if the model's input shape is known, build it now (a wrong shape fails here)."""
+        if isinstance(layer, KerasTensor) and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer  # Sequential([Input((4,)), ...]): Input returns its symbolic tensor
         if isinstance(layer, InputLayer):
             if len(self._layers):
                 raise ValueError("An Input can only be the first entry of a Sequential model.")
             self.batch_input_shape = layer.batch_input_shape
             return
-        if not isinstance(layer, (Layer, Sequential)):
+        if not isinstance(layer, (Layer, Model)):
             raise TypeError(f"Sequential.add expects a layerwise layer or model, got {type(layer).__name__}. "
                             "Wrap PyTorch modules in a Layer subclass.")
         if not len(self._layers) and self.batch_input_shape is None and layer.batch_input_shape is not None:
@@ -68,21 +61,10 @@ class Sequential(Trainer, nn.Module):
         self._plan, self.output_shapes = None, self.output_shapes[:-1]
         return layer
 
-    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
-        if index is not None:
-            return self.layers[index]
-        for layer in self._layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"No layer named {name!r}. Layers: {[layer.name for layer in self._layers]}.")
-
     # ---- building -----------------------------------------------------------------------------
     @property
     def built(self) -> bool:
         return bool(self.output_shapes) and len(self.output_shapes) == len(self._layers)
-
-    def device(self) -> torch.device:
-        return next((p.device for p in self.parameters()), get_device())
 
     def build(self, input_shape: Shape) -> None:
         """Build every layer for inputs of ``input_shape`` (batch axis first, may be None)."""
@@ -144,6 +126,8 @@ class Sequential(Trainer, nn.Module):
         return x
 
     def __call__(self, x, *args, **kwargs):
+        if is_symbolic(x):
+            return symbolic_call(self, x, kwargs)
         if not isinstance(x, torch.Tensor):
             x = torch.as_tensor(np.asarray(x), dtype=floatx(), device=self.device())
         elif x.dtype == torch.float64:
@@ -152,60 +136,6 @@ class Sequential(Trainer, nn.Module):
             self.build(tuple(x.shape))
         self.check_input(x.shape)
         return super().__call__(x, *args, **kwargs)
-
-    @property
-    def losses(self) -> list[torch.Tensor]:
-        """The layers' regularization penalties (see ``Layer.losses``); ``fit`` adds them to the loss."""
-        return [penalty for layer in self._layers for penalty in layer.losses]
-
-    def apply_constraints(self) -> None:
-        """Project every constrained weight (see ``Layer.apply_constraints``); ``fit`` does it each step."""
-        for layer in self._layers:
-            layer.apply_constraints()
-
-    # ---- weights ------------------------------------------------------------------------------
-    def get_weights(self) -> list[np.ndarray]:
-        """All weights in Keras' shapes and order, layer by layer."""
-        return [w for layer in self._layers for w in layer.get_weights()]
-
-    def set_weights(self, weights: list) -> None:
-        weights = list(weights)
-        expected = sum(len(layer.weight_views()) for layer in self._layers)
-        if len(weights) != expected:
-            raise ValueError(f"Model '{self.name}' expects {expected} weight arrays, got {len(weights)}.")
-        for layer in self._layers:
-            n = len(layer.weight_views())
-            layer.set_weights(weights[:n])
-            weights = weights[n:]
-
-    def weight_views(self) -> list[WeightView]:
-        """Every layer's weights, named ``<layer index>/<weight>`` so that a nested model's are unique."""
-        return [WeightView(f"{i}/{view.name}", view.tensor, view.trainable, view.to_keras, view.from_keras)
-                for i, layer in enumerate(self._layers) for view in layer.weight_views()]
-
-    @property
-    def weights(self) -> list[torch.Tensor]:
-        return [w for layer in self._layers for w in layer.weights]
-
-    def count_params(self) -> int:
-        if not self.built:
-            raise ValueError(f"Model '{self.name}' is not built yet: give it an Input, an input_shape, "
-                             "or call it on data first.")
-        return sum(layer.count_params() for layer in self._layers)
-
-    @property
-    def trainable(self) -> bool:
-        return all(layer.trainable for layer in self._layers) if len(self._layers) else self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        for layer in self._layers:
-            layer.trainable = value
-
-    def summary(self, print_fn=None) -> None:
-        """Print Keras' table: layer (type), output shape, parameter count, and the totals."""
-        print_summary(self, print_fn or print)
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -219,19 +149,5 @@ class Sequential(Trainer, nn.Module):
         if config.get("input_shape"):
             model.batch_input_shape = tuple(config["input_shape"])
         for spec in config["layers"]:
-            layer_class = cls if spec["class_name"] == "Sequential" else layers_module.get(spec["class_name"])
-            model.add(layer_class.from_config(spec["config"]))
+            model.add(deserialize_layer(spec))
         return model
-
-    def save(self, filepath, overwrite: bool = True) -> None:
-        """Write architecture, weights and optimizer state to one file (atomically)."""
-        from layerwise.saving import save_model
-        save_model(self, filepath, overwrite=overwrite)
-
-    def save_weights(self, filepath, overwrite: bool = True) -> None:
-        from layerwise.saving import save_weights
-        save_weights(self, filepath, overwrite=overwrite)
-
-    def load_weights(self, filepath) -> None:
-        from layerwise.saving import load_weights
-        load_weights(self, filepath)

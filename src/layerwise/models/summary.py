@@ -13,24 +13,50 @@ def _size(count: int) -> str:
     return ""
 
 
-def _row(cells: list[str], widths: list[int], aligns: str, edge: str = "│") -> str:
+def _wrap(text: str, width: int) -> list[str]:
+    """Greedy word wrap into lines of at most ``width``; a longer word is cut with "…" (as Keras' rich does)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if len(word) > width:
+            word = word[:width - 1] + "…"
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _row(cells: list[str], widths: list[int], aligns: str, edge: str = "│") -> list[str]:
+    """One table row; cells wrap onto as many lines as the longest needs."""
+    wrapped = [_wrap(cell, width - 2) for cell, width in zip(cells, widths)]
+    height = max(len(w) for w in wrapped)
     out = []
-    for cell, width, align in zip(cells, widths, aligns):
-        out.append(" " + (cell.rjust(width - 2) if align == "r" else cell.ljust(width - 2)) + " ")
-    return edge + edge.join(out) + edge
+    for k in range(height):
+        parts = []
+        for lines, width, align in zip(wrapped, widths, aligns):
+            cell = lines[k] if k < len(lines) else ""
+            parts.append(" " + (cell.rjust(width - 2) if align == "r" else cell.ljust(width - 2)) + " ")
+        out.append(edge + edge.join(parts) + edge)
+    return out
 
 
 def print_summary(model, print_fn: Callable[[str], None]) -> None:
-    widths = [33, 24, 15]
+    """Keras' table; functional models that are not a plain chain get its "Connected to" column."""
+    connections = model.connections() if hasattr(model, "connections") else None
+    widths, aligns = ([33, 24, 15], "llr") if connections is None else ([21, 19, 12, 19], "llrl")
+    header = ["Layer (type)", "Output Shape", "Param #"] + ([] if connections is None else ["Connected to"])
     lines = [f'Model: "{model.name}"']
     lines.append("┏" + "┳".join("━" * w for w in widths) + "┓")
-    lines.append(_row(["Layer (type)", "Output Shape", "Param #"], widths, "llr", "┃"))
+    lines += _row(header, widths, aligns, "┃")
     lines.append("┡" + "╇".join("━" * w for w in widths) + "┩")
     layers = model.layers
     for i, layer in enumerate(layers):
         shape = str(model.output_shapes[i]) if model.built else "?"
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        lines.append(_row([f"{layer.name} ({type(layer).__name__})", shape, params], widths, "llr"))
+        cells = [f"{layer.name} ({type(layer).__name__})", shape, params]
+        if connections is not None:
+            cells.append(", ".join(connections[i]) or "-")
+        lines += _row(cells, widths, aligns)
         if i < len(layers) - 1:
             lines.append("├" + "┼".join("─" * w for w in widths) + "┤")
     lines.append("└" + "┴".join("─" * w for w in widths) + "┘")

@@ -58,6 +58,15 @@ class Trainer:
                                "model.compile(optimizer='adam', loss='categorical_crossentropy', "
                                "metrics=['accuracy']).")
 
+    def _require_one_input_and_output(self, what: str) -> None:
+        """The training API handles models of one input and one output so far (README: differences)."""
+        n_in, n_out = len(getattr(self, "inputs", [None])), len(getattr(self, "outputs", [None]))
+        if n_in != 1 or n_out != 1:
+            raise NotImplementedError(
+                f"{what}() supports models with one input and one output so far; model '{self.name}' has "
+                f"{n_in} inputs and {n_out} outputs. Call the model on tensors instead (model([a, b]) returns "
+                "its outputs, and it is a torch.nn.Module for a training loop of your own).")
+
     def _prepare(self, data) -> None:
         """Build from the first batch if needed, check the targets, resolve metrics, bind the optimizer."""
         if isinstance(data, ArrayData):
@@ -128,6 +137,7 @@ class Trainer:
             shuffle: bool = True, class_weight: dict | None = None, sample_weight=None, initial_epoch: int = 0,
             validation_batch_size: int | None = None, validation_freq: int = 1) -> History:
         """Train for ``epochs`` epochs; returns a History whose ``.history`` has Keras' keys."""
+        self._require_one_input_and_output("fit")
         self._require_compiled("fit")
         verbose = _resolve_verbose(verbose)
         device = self.device()
@@ -207,6 +217,7 @@ class Trainer:
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", sample_weight=None,
                  return_dict: bool = False, callbacks=None):
         """Loss and metrics on the given data: a scalar, ``[loss, *metrics]``, or a dict."""
+        self._require_one_input_and_output("evaluate")
         self._require_compiled("evaluate")
         data = make_data(x, y, sample_weight, batch_size, self.device())
         self._prepare(data)
@@ -220,6 +231,7 @@ class Trainer:
     # ---- predict ------------------------------------------------------------------------------
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
         """Outputs for ``x`` as a numpy array, computed batch by batch in inference mode."""
+        self._require_one_input_and_output("predict")
         verbose = _resolve_verbose(verbose)
         if not isinstance(x, (np.ndarray, torch.Tensor, list)):
             outputs = [self.predict_on_batch(batch[0] if isinstance(batch, (tuple, list)) else batch)
@@ -242,6 +254,7 @@ class Trainer:
         return out.cpu().numpy()
 
     def predict_on_batch(self, x) -> np.ndarray:
+        self._require_one_input_and_output("predict_on_batch")
         x = as_array_tensor(x, "x", self.device())
         if not self.built:
             self.build(tuple(x.shape))
@@ -252,6 +265,7 @@ class Trainer:
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
         """One optimizer step on one batch; returns the batch loss (and metrics) as ``evaluate`` does."""
+        self._require_one_input_and_output("train_on_batch")
         self._require_compiled("train_on_batch")
         data = make_data(x, y, sample_weight, len(x), self.device())
         if class_weight is not None:

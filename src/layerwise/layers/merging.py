@@ -1,0 +1,200 @@
+"""Merge layers for functional models: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate.
+
+Each takes a list of tensors, ``[(batch, ...), (batch, ...)]``. The element-wise ones broadcast as
+Keras does: a lower-rank input gains axes right after the batch axis, then sizes of 1 stretch.
+The lower-case functions (``add([a, b])``) build the layer and call it, as in Keras.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from layerwise.backend import floatx
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.symbolic import is_symbolic, symbolic_call
+
+
+class _Merge(Layer):
+    """Base of the merge layers; subclasses define ``merge`` and may check the number of inputs."""
+
+    n_inputs: int | None = None  # exact count when the operation needs one (Subtract: 2)
+
+    def _check_list(self, shapes) -> list[Shape]:
+        if not isinstance(shapes, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in shapes):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) merges a list of inputs, e.g. "
+                             f"{type(self).__name__}()([a, b]); received one input of shape {tuple(shapes)}.")
+        if self.n_inputs is not None and len(shapes) != self.n_inputs:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) takes exactly {self.n_inputs} inputs; "
+                             f"received {len(shapes)} with shapes {[tuple(s) for s in shapes]}.")
+        if not shapes:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs at least one input.")
+        return [tuple(s) for s in shapes]
+
+    def build_from(self, input_shape, device=None) -> Shape:
+        shapes = self._check_list(input_shape)
+        out = self.compute_output_shape(shapes)
+        self.built = True
+        return out
+
+    def compute_output_shape(self, input_shape: list[Shape]) -> Shape:
+        rank = max(len(s) for s in input_shape)
+        padded = [(s[0], *([1] * (rank - len(s))), *s[1:]) for s in input_shape]
+        out = []
+        for axis, sizes in enumerate(zip(*padded)):
+            known = {d for d in sizes if d is not None and d != 1}
+            if len(known) > 1:
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) cannot combine inputs of shapes "
+                                 f"{list(input_shape)}: axis {axis} has sizes {sorted(known)}.")
+            out.append(known.pop() if known else (None if None in sizes else 1))
+        return tuple(out)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if is_symbolic(inputs):
+            return symbolic_call(self, inputs, kwargs)
+        self._check_list([tuple(np.shape(x)) for x in inputs] if isinstance(inputs, (list, tuple)) else
+                         tuple(np.shape(inputs)))
+        tensors = [x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=floatx())
+                   for x in inputs]
+        self.build_from([tuple(t.shape) for t in tensors])
+        out = torch.nn.Module.__call__(self, tensors, *args, **kwargs)
+        self.record_activity(out)
+        return out
+
+    def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        rank = max(x.ndim for x in inputs)
+        expanded = []
+        for x in inputs:
+            while x.ndim < rank:
+                x = x.unsqueeze(1)
+            expanded.append(x)
+        return self.merge(expanded)
+
+    def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def compute_mask(self, inputs: list[torch.Tensor], masks: list) -> torch.Tensor | None:
+        """A step is real where it is real in every input that has a mask (Keras' rule)."""
+        present = [m for m in masks if m is not None]
+        if not present:
+            return None
+        return functools.reduce(torch.logical_and, present)
+
+
+class Add(_Merge):
+    """Element-wise sum of the inputs."""
+
+    def merge(self, inputs):
+        return functools.reduce(torch.add, inputs)
+
+
+class Subtract(_Merge):
+    """``inputs[0] - inputs[1]``."""
+
+    n_inputs = 2
+
+    def merge(self, inputs):
+        return inputs[0] - inputs[1]
+
+
+class Multiply(_Merge):
+    """Element-wise product of the inputs."""
+
+    def merge(self, inputs):
+        return functools.reduce(torch.mul, inputs)
+
+
+class Average(_Merge):
+    """Element-wise mean of the inputs."""
+
+    def merge(self, inputs):
+        return functools.reduce(torch.add, inputs) / len(inputs)
+
+
+class Maximum(_Merge):
+    """Element-wise maximum of the inputs."""
+
+    def merge(self, inputs):
+        return functools.reduce(torch.maximum, inputs)
+
+
+class Minimum(_Merge):
+    """Element-wise minimum of the inputs."""
+
+    def merge(self, inputs):
+        return functools.reduce(torch.minimum, inputs)
+
+
+class Concatenate(_Merge):
+    """Join the inputs along ``axis`` (default the last); every other axis must match."""
+
+    def __init__(self, axis: int = -1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def compute_output_shape(self, input_shape: list[Shape]) -> Shape:
+        rank = len(input_shape[0])
+        axis = self.axis % rank if -rank <= self.axis < rank else None
+        if axis is None or axis == 0 or any(len(s) != rank for s in input_shape):
+            raise ValueError(f"Layer '{self.name}' (Concatenate) needs inputs of one rank and an axis other than "
+                             f"the batch axis; received axis={self.axis} and shapes {list(input_shape)}.")
+        for i in range(1, rank):
+            sizes = {s[i] for s in input_shape if s[i] is not None}
+            if i != axis and len(sizes) > 1:
+                raise ValueError(f"Layer '{self.name}' (Concatenate) requires inputs with matching shapes except "
+                                 f"on the concatenation axis {self.axis}; received {list(input_shape)}.")
+        sizes = [s[axis] for s in input_shape]
+        joined = None if None in sizes else sum(sizes)
+        return tuple(joined if i == axis else next((s[i] for s in input_shape if s[i] is not None), None)
+                     for i in range(rank))
+
+    def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(inputs, dim=self.axis)
+
+    def compute_mask(self, inputs: list[torch.Tensor], masks: list) -> torch.Tensor | None:
+        """Keras' rule: masks (all-true where missing) joined along ``axis``, then all over the last axis."""
+        if all(m is None for m in masks):
+            return None
+        full = []
+        for x, m in zip(inputs, masks):
+            m = torch.ones(x.shape, dtype=torch.bool, device=x.device) if m is None else m.bool()
+            while m.ndim < x.ndim:
+                m = m.unsqueeze(-1)
+            full.append(m.expand(x.shape))
+        return torch.cat(full, dim=self.axis).all(dim=-1)
+
+
+def add(inputs, **kwargs):
+    """``Add(**kwargs)(inputs)``."""
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """``Subtract(**kwargs)(inputs)``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """``Multiply(**kwargs)(inputs)``."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """``Average(**kwargs)(inputs)``."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """``Maximum(**kwargs)(inputs)``."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """``Minimum(**kwargs)(inputs)``."""
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis: int = -1, **kwargs):
+    """``Concatenate(axis=axis, **kwargs)(inputs)``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)

@@ -1,0 +1,106 @@
+"""Symbolic tensors: what ``Input(shape)`` returns and what calling a layer on one returns.
+
+Keras' functional API builds a model by calling layers on placeholders instead of data:
+``x = Input((784,)); h = Dense(32)(x); model = Model(x, Dense(784)(h))``. Each call records a
+``Node`` (the layer, the symbolic tensors it was called on, any keyword arguments) and returns the
+node's outputs as new ``KerasTensor`` objects that know only their shape. ``layerwise.Model`` later
+walks these nodes back from its outputs to find the graph it runs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+Shape = tuple  # (None, d1, d2, ...): batch axis first
+
+
+class KerasTensor:
+    """A placeholder for a tensor in a model under construction: ``shape`` (batch first, ``None`` where
+    unknown) and the ``node`` (layer call) that produces it, as output number ``index``."""
+
+    def __init__(self, shape: Shape, node: "Node", index: int = 0):
+        self.shape = tuple(shape)
+        self.node = node
+        self.index = index
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def dtype(self) -> str:
+        return "float32"
+
+    @property
+    def name(self) -> str:
+        return self.node.layer.name if not self.index else f"{self.node.layer.name}_{self.index}"
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, name={self.name}>"
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(f"{self!r} is a placeholder in a model under construction, not data: build a "
+                        "Model(inputs, outputs) from it and call the model on arrays.")
+
+
+class Node:
+    """One call of ``layer`` on symbolic tensors.
+
+    ``args``: the first positional argument as given (a tensor or a list of tensors); ``kwargs``:
+    keyword arguments, where symbolic tensors (such as an RNN's ``initial_state``) may appear too.
+    ``outputs``: the KerasTensors this call returns, one per output shape.
+    """
+
+    def __init__(self, layer, args: Any, kwargs: dict, output_shapes: list[Shape], multiple_outputs: bool = False):
+        self.layer, self.args, self.kwargs = layer, args, kwargs
+        self.outputs = [KerasTensor(shape, self, i) for i, shape in enumerate(output_shapes)]
+        self.multiple_outputs = multiple_outputs
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        """Every symbolic tensor this call reads, positional first, in order."""
+        return flatten_tensors(self.args) + flatten_tensors(list(self.kwargs.values()))
+
+    def returned(self):
+        """What the layer call returned to the user: one KerasTensor or the list of them."""
+        return list(self.outputs) if self.multiple_outputs else self.outputs[0]
+
+
+def flatten_tensors(value: Any) -> list[KerasTensor]:
+    """The KerasTensors inside ``value`` (a tensor, or lists, tuples and dicts of them), in order."""
+    if isinstance(value, KerasTensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in flatten_tensors(item)]
+    return []
+
+
+def is_symbolic(value: Any) -> bool:
+    return bool(flatten_tensors(value))
+
+
+def substitute(value: Any, values: dict[int, Any]) -> Any:
+    """``value`` with each KerasTensor replaced by ``values[id(tensor)]``, keeping the structure."""
+    if isinstance(value, KerasTensor):
+        return values[id(value)]
+    if isinstance(value, dict):
+        return {k: substitute(v, values) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(substitute(v, values) for v in value)
+    return value
+
+
+def symbolic_call(layer, args: Any, kwargs: dict):
+    """Build ``layer`` for the shapes of the symbolic ``args`` and record the call; return its outputs."""
+    shapes = substitute(args, _ShapeLookup(args))
+    out_shape = layer.build_from(shapes)
+    multiple = isinstance(out_shape, list)
+    return Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple).returned()
+
+
+class _ShapeLookup(dict):
+    """Maps each KerasTensor inside ``args`` (by id) to its shape, for ``substitute``."""
+
+    def __init__(self, args: Any):
+        super().__init__((id(t), t.shape) for t in flatten_tensors(args))

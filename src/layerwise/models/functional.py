@@ -1,0 +1,262 @@
+"""Functional models: ``Model(inputs, outputs)`` over a graph of layer calls, as in Keras.
+
+    x = Input((784,))
+    code = Dense(32, activation="relu")(x)
+    autoencoder = Model(x, Dense(784, activation="sigmoid")(code))
+    encoder = Model(x, code)                      # shares the layers (and weights) of autoencoder
+
+The graph is the ``Node`` records left by calling layers on symbolic tensors (``layers/symbolic.py``).
+Nodes run in Keras' order (deepest first, then the order of a depth-first walk), which is also the
+order of ``layers``, ``get_weights()`` and the summary. Masks (``Embedding(mask_zero=True)``,
+``Masking``) travel along the edges as they do in a Sequential model.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from layerwise.backend import floatx
+from layerwise.layers.base import Shape, unique_name
+from layerwise.layers.core import InputLayer
+from layerwise.layers.merging import _Merge
+from layerwise.layers.pooling import GlobalAveragePooling1D
+from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
+from layerwise.models.model import Model, deserialize_layer
+from layerwise.models.plan import MASK_KEEPERS, masked_mean
+
+
+def _ordered_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Node]:
+    """The nodes that lead from ``inputs`` to ``outputs``, in Keras' order (see the module docstring)."""
+    input_ids = {id(t) for t in inputs}
+    post_order: list[Node] = []
+    seen: set[int] = set()
+
+    def visit(tensor: KerasTensor) -> None:
+        node = tensor.node
+        if id(node) in seen:
+            return
+        if isinstance(node.layer, InputLayer) and id(tensor) not in input_ids:
+            raise ValueError(f"Graph disconnected: the outputs need {tensor!r}, which is not among the model's "
+                             f"inputs {[t.name for t in inputs]}. Pass every Input the outputs depend on.")
+        if id(tensor) not in input_ids:
+            for parent in node.inputs:
+                visit(parent)
+        seen.add(id(node))
+        post_order.append(node)
+
+    for tensor in outputs:
+        visit(tensor)
+    for tensor in inputs:  # an input no output uses is still an input of the model
+        visit(tensor)
+    # Depth: 0 at the outputs, one more than any consumer; a shared layer takes its deepest call's depth.
+    depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    for node in reversed(post_order):
+        d = max(depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
+        depth[id(node)] = layer_depth[id(node.layer)] = d
+        if not isinstance(node.layer, InputLayer):
+            for parent in node.inputs:
+                depth[id(parent.node)] = max(depth.get(id(parent.node), 0), d + 1)
+    index = {id(node): i for i, node in enumerate(post_order)}
+    return sorted(post_order, key=lambda node: (-depth[id(node)], index[id(node)]))
+
+
+class Functional(Model):
+    """A model made by ``Model(inputs, outputs)``: one Input or a list of them, one output or a list."""
+
+    def __init__(self, inputs, outputs, name: str | None = None, trainable: bool = True):
+        super().__init__(name or unique_name("functional"))
+        flat_inputs, flat_outputs = flatten_tensors(inputs), flatten_tensors(outputs)
+        if not flat_inputs or not flat_outputs:
+            raise ValueError("Model(inputs, outputs) needs symbolic tensors: inputs from Input(shape) and outputs "
+                             f"from calling layers on them; got inputs={inputs!r}, outputs={outputs!r}.")
+        for t in flat_inputs:
+            if not isinstance(t.node.layer, InputLayer):
+                raise ValueError(f"Model inputs must come from Input(shape); {t!r} is the output of layer "
+                                 f"'{t.node.layer.name}'.")
+        self._input_structure, self._output_structure = inputs, outputs
+        self.inputs, self.outputs = flat_inputs, flat_outputs
+        self._nodes = _ordered_nodes(flat_inputs, flat_outputs)
+        for node in self._nodes:
+            if node.layer is self:
+                raise ValueError(f"Model '{self.name}' cannot contain itself.")
+            if not any(node.layer is layer for layer in self._layers):
+                self._layers.append(node.layer)
+        self.trainable = trainable
+        self.eval()
+
+    # ---- shapes -------------------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return True
+
+    def build(self, input_shape) -> None:
+        """Functional models are built when made; this only checks ``input_shape``."""
+        self.check_input(input_shape)
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if isinstance(self._input_structure, KerasTensor) else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if isinstance(self._output_structure, KerasTensor) else shapes
+
+    @property
+    def batch_input_shape(self) -> Shape:
+        return self.inputs[0].shape
+
+    @property
+    def output_shapes(self) -> list:
+        """Each layer's output shape (its first call's), for the summary."""
+        first = {}
+        for node in self._nodes:
+            shapes = [t.shape for t in node.outputs]
+            first.setdefault(id(node.layer), shapes if node.multiple_outputs else shapes[0])
+        return [first[id(layer)] for layer in self._layers]
+
+    def check_input(self, shape) -> None:
+        """Raise a ValueError naming the model when inputs of ``shape`` (or a list of shapes) do not fit."""
+        shapes = [tuple(shape)] if len(self.inputs) == 1 else [tuple(s) for s in shape]
+        for tensor, got in zip(self.inputs, shapes):
+            expected = tensor.shape
+            if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected[1:], got[1:])):
+                raise ValueError(f"Input '{tensor.name}' of model '{self.name}' has the wrong shape: expected "
+                                 f"{expected} (batch first), received {got}.")
+
+    def build_from(self, input_shape, device=None):
+        """Used as a layer of another model: check the input shape(s), return the output shape(s)."""
+        self.check_input(input_shape)
+        return self.output_shape
+
+    # ---- running ------------------------------------------------------------------------------
+    def _as_tensors(self, x) -> list[torch.Tensor]:
+        if isinstance(x, dict):
+            missing = [t.name for t in self.inputs if t.name not in x]
+            if missing:
+                raise ValueError(f"Model '{self.name}' has inputs {[t.name for t in self.inputs]}; the dict "
+                                 f"given lacks {missing}.")
+            x = [x[t.name] for t in self.inputs]
+        if len(self.inputs) == 1:
+            # [array] is the one input in a list (Keras accepts it); any other value is the data itself.
+            unwrap = isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], (np.ndarray, torch.Tensor))
+            items = [x[0] if unwrap else x]
+        else:
+            items = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(items) != len(self.inputs):
+            raise ValueError(f"Model '{self.name}' takes {len(self.inputs)} inputs "
+                             f"({[t.name for t in self.inputs]}); received {len(items)}.")
+        out = []
+        for item in items:
+            if not isinstance(item, torch.Tensor):
+                item = torch.as_tensor(np.asarray(item), dtype=floatx(), device=self.device())
+            elif item.dtype == torch.float64:
+                item = item.to(floatx())
+            out.append(item)
+        return out
+
+    def __call__(self, x, *args, **kwargs):
+        if is_symbolic(x):
+            return symbolic_call(self, x, kwargs)
+        tensors = self._as_tensors(x)
+        self.check_input(tuple(tensors[0].shape) if len(tensors) == 1 else [tuple(t.shape) for t in tensors])
+        return super().__call__(*tensors, *args, **kwargs)
+
+    def forward(self, *inputs: torch.Tensor):
+        """Run every node in order; ``inputs`` in the order of ``self.inputs``."""
+        values: dict[int, torch.Tensor] = {id(t): v for t, v in zip(self.inputs, inputs)}
+        masks: dict[int, torch.Tensor | None] = {}
+        for node in self._nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            out, mask = self._run(node, values, masks)
+            outs = list(out) if node.multiple_outputs else [out]
+            for tensor, value in zip(node.outputs, outs):
+                values[id(tensor)] = value
+            masks[id(node.outputs[0])] = mask
+        results = [values[id(t)] for t in self.outputs]
+        return results[0] if isinstance(self._output_structure, KerasTensor) else results
+
+    @staticmethod
+    def _run(node: Node, values: dict, masks: dict):
+        """Call ``node.layer`` on the current values; return (output, mask of its first output)."""
+        layer, x, kwargs = node.layer, substitute(node.args, values), substitute(node.kwargs, values)
+        if isinstance(layer, _Merge):
+            in_masks = [masks.get(id(t)) for t in node.args]
+            return layer(x, **kwargs), layer.compute_mask(x, in_masks)
+        mask = masks.get(id(node.args)) if isinstance(node.args, KerasTensor) else None
+        if mask is None and not getattr(layer, "produces_mask", False):
+            return layer(x, **kwargs), None
+        if isinstance(layer, MASK_KEEPERS):
+            return layer(x, **kwargs), mask
+        if isinstance(layer, GlobalAveragePooling1D):
+            out = masked_mean(x, mask, layer.keepdims)
+            layer.record_activity(out)
+            return out, None
+        if hasattr(layer, "compute_mask"):
+            return layer(x, mask=mask, **kwargs), layer.compute_mask(x, mask)
+        return layer(x, **kwargs), None
+
+    # ---- config -------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        node_index = {id(node): k for k, node in enumerate(self._nodes)}
+        layer_index = {id(layer): i for i, layer in enumerate(self._layers)}
+
+        def encode(value):
+            if isinstance(value, KerasTensor):
+                return {"node": node_index[id(value.node)], "output": value.index}
+            if isinstance(value, dict):
+                return {"dict": {k: encode(v) for k, v in value.items()}}
+            if isinstance(value, (list, tuple)):
+                return [encode(v) for v in value]
+            return value
+
+        return {"name": self.name,
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self._layers],
+                "nodes": [{"layer": layer_index[id(node.layer)], "args": encode(node.args),
+                           "kwargs": encode(node.kwargs)} for node in self._nodes],
+                "inputs": encode(self._input_structure), "outputs": encode(self._output_structure)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Functional":
+        layers = [deserialize_layer(spec) for spec in config["layers"]]
+        produced: list[list[KerasTensor]] = []
+
+        def decode(value):
+            if isinstance(value, dict) and "node" in value:
+                return produced[value["node"]][value["output"]]
+            if isinstance(value, dict):
+                return {k: decode(v) for k, v in value["dict"].items()}
+            if isinstance(value, list):
+                return [decode(v) for v in value]
+            return value
+
+        for spec in config["nodes"]:
+            layer = layers[spec["layer"]]
+            if isinstance(layer, InputLayer):
+                produced.append([layer.output])
+                continue
+            out = layer(decode(spec["args"]), **decode(spec["kwargs"]))
+            produced.append(list(out) if isinstance(out, list) else [out])
+        return cls(decode(config["inputs"]), decode(config["outputs"]), name=config["name"])
+
+    # ---- summary ------------------------------------------------------------------------------
+    def connections(self) -> list[list[str]] | None:
+        """For each layer, Keras' "Connected to" labels (``dense[0][0]``), or None when the graph is a
+        plain chain (Keras then prints the Sequential table)."""
+        calls = [node for node in self._nodes if not isinstance(node.layer, InputLayer)]
+        chain = len({id(node.layer) for node in calls}) == len(calls) and all(
+            len(node.inputs) == 1 for node in calls)
+        if chain and len(self.inputs) == 1 and len(self.outputs) == 1:
+            return None
+        calls_of: dict[int, list[Node]] = {}
+        for node in self._nodes:
+            calls_of.setdefault(id(node.layer), []).append(node)
+        labels = []
+        for layer in self._layers:
+            labels.append([f"{t.node.layer.name}[{calls_of[id(t.node.layer)].index(t.node)}][{t.index}]"
+                           for node in calls_of[id(layer)] for t in node.inputs])
+        return labels

@@ -1,0 +1,180 @@
+"""Functional models, ``Model(inputs, outputs)``, checked against Keras: graph order, outputs, training,
+summary, masks, multiple outputs, shared layers, saving, and the errors a wrong graph gets."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import layerwise
+
+
+def _branching(lib):
+    """Two branches from one input, merged by Add and Concatenate (names fixed to compare with Keras)."""
+    layers = lib.layers
+    x = lib.Input((8,), name="x")
+    a = layers.Dense(4, activation="relu", name="a")(x)
+    b = layers.Dense(4, activation="tanh", name="b")(x)
+    merged = layers.Concatenate(name="cat")([layers.Add(name="add")([a, b]), layers.Multiply(name="mul")([a, b])])
+    out = layers.Dense(3, activation="softmax", name="out")(layers.Subtract(name="sub")(
+        [layers.Dense(4, name="c")(merged), layers.Average(name="avg")([layers.Maximum(name="max")([a, b]),
+                                                                         layers.Minimum(name="min")([a, b])])]))
+    return lib.Model(x, out)
+
+
+def _same_weights(k_model, lw_model, rng) -> None:
+    weights = [rng.normal(0, 0.5, w.shape).astype("float32") for w in k_model.get_weights()]
+    k_model.set_weights(weights)
+    lw_model.set_weights(weights)
+
+
+def test_branching_graph_matches_keras_in_order_outputs_and_training(keras, rng):
+    k_model, lw_model = _branching(keras), _branching(layerwise)
+    assert type(lw_model).__name__ == "Functional" and isinstance(lw_model, layerwise.Model)
+    assert [layer.name for layer in lw_model.layers] == [layer.name for layer in k_model.layers]
+    assert [w.shape for w in lw_model.get_weights()] == [w.shape for w in k_model.get_weights()]
+    assert lw_model.count_params() == k_model.count_params()
+    _same_weights(k_model, lw_model, rng)
+    x = rng.normal(size=(12, 8)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 12)]
+    np.testing.assert_allclose(lw_model.predict(x, verbose=0), k_model.predict(x, verbose=0), atol=1e-6)
+    for model, lib in ((k_model, keras), (lw_model, layerwise)):
+        model.compile(optimizer=lib.optimizers.SGD(0.1), loss="categorical_crossentropy", metrics=["accuracy"])
+    k_hist = k_model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+    lw_hist = lw_model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(lw_hist["loss"], k_hist["loss"], rtol=1e-5)
+    for ours, theirs in zip(lw_model.get_weights(), k_model.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+def _summary(model) -> list[str]:
+    lines: list[str] = []
+    model.summary(print_fn=lambda text, *args, **kwargs: lines.extend(text.splitlines()))
+    return [line for line in lines if line.strip()]
+
+
+def test_summary_matches_keras_with_connected_to_column_and_as_a_chain(keras):
+    def graphs(lib):
+        x = lib.Input((8,), name="x")
+        a = lib.layers.Dense(4, name="a_very_long_dense_layer_name")(x)
+        states = lib.layers.LSTM(3, return_state=True, name="lstm")(lib.layers.Reshape((2, 2), name="r")(a))
+        added = lib.layers.Add(name="add")([a, lib.layers.Dense(4, name="b")(x)])
+        chain = lib.Model(x, lib.layers.Dense(2, name="d")(a), name="chain")
+        return lib.Model(x, [added, states[1]], name="branches"), chain
+
+    for ours, theirs in zip(graphs(layerwise), graphs(keras), strict=True):
+        assert _summary(ours) == _summary(theirs)
+    assert "Connected to" in _summary(graphs(layerwise)[0])[2]
+
+
+def test_chollets_autoencoder_tutorial_shares_layers_between_models(rng):
+    """The Keras blog's first autoencoder: encoder and decoder models reuse the trained layers."""
+    layers = layerwise.layers
+    input_img = layerwise.Input((64,))
+    encoded = layers.Dense(8, activation="relu")(input_img)
+    decoded = layers.Dense(64, activation="sigmoid")(encoded)
+    autoencoder = layerwise.Model(input_img, decoded)
+    encoder = layerwise.Model(input_img, encoded)
+    encoded_input = layerwise.Input((8,))
+    decoder = layerwise.Model(encoded_input, autoencoder.layers[-1](encoded_input))
+    x = (rng.random((200, 64)) > 0.5).astype("float32") * rng.random((1, 64)).astype("float32")
+    autoencoder.compile(optimizer="adam", loss="binary_crossentropy")
+    history = autoencoder.fit(x, x, epochs=20, batch_size=32, verbose=0).history["loss"]
+    assert history[-1] < 0.8 * history[0]
+    np.testing.assert_allclose(decoder.predict(encoder.predict(x, verbose=0), verbose=0),
+                               autoencoder.predict(x, verbose=0), atol=1e-6)
+
+
+def test_masks_flow_through_the_graph_as_in_keras(keras, rng):
+    def model(lib):
+        tokens = lib.Input((5,), name="tokens")
+        emb = lib.layers.Embedding(10, 4, mask_zero=True, name="emb")(tokens)
+        seq = lib.layers.LSTM(3, return_sequences=True, name="lstm")(emb)
+        both = lib.layers.Concatenate(name="cat")([seq, lib.layers.Dense(3, name="proj")(emb)])
+        pooled = lib.layers.GlobalAveragePooling1D(name="pool")(both)
+        return lib.Model(tokens, lib.layers.Dense(1, name="out")(pooled))
+
+    k_model, lw_model = model(keras), model(layerwise)
+    _same_weights(k_model, lw_model, rng)
+    ids = np.array([[3, 4, 0, 0, 0], [1, 2, 3, 4, 5], [9, 0, 0, 0, 0]], dtype="float32")
+    ours = lw_model.predict(ids, verbose=0)
+    np.testing.assert_allclose(ours, k_model.predict(ids, verbose=0), atol=1e-5)
+    # Without the mask the padded steps change the result: the mask really travelled.
+    lw_model.get_layer("emb").mask_zero = False
+    lw_model.get_layer("emb").produces_mask = False
+    assert not np.allclose(lw_model.predict(ids, verbose=0), ours, atol=1e-4)
+
+
+def test_encoder_states_feed_a_decoder_as_initial_state_like_keras_seq2seq(keras, rng):
+    """Keras' character-level seq2seq graph: two inputs, LSTM states passed as ``initial_state``."""
+    def model(lib):
+        enc_in, dec_in = lib.Input((None, 5), name="enc"), lib.Input((None, 6), name="dec")
+        _, h, c = lib.layers.LSTM(4, return_state=True, name="encoder")(enc_in)
+        seq = lib.layers.LSTM(4, return_sequences=True, name="decoder")(dec_in, initial_state=[h, c])
+        return lib.Model([enc_in, dec_in], lib.layers.Dense(6, activation="softmax", name="out")(seq))
+
+    k_model, lw_model = model(keras), model(layerwise)
+    assert [layer.name for layer in lw_model.layers] == [layer.name for layer in k_model.layers]
+    _same_weights(k_model, lw_model, rng)
+    enc, dec = rng.normal(size=(3, 7, 5)).astype("float32"), rng.normal(size=(3, 4, 6)).astype("float32")
+    ours = lw_model([enc, dec]).detach().numpy()
+    np.testing.assert_allclose(ours, np.asarray(k_model([enc, dec]).detach().cpu()), atol=1e-5)
+    np.testing.assert_allclose(lw_model({"enc": enc, "dec": dec}).detach().numpy(), ours)
+    with pytest.raises(NotImplementedError, match="one input and one output so far"):
+        lw_model.predict([enc, dec])
+
+
+def test_save_and_load_keep_the_graph_and_nest_with_sequential(tmp_path, rng):
+    inner = layerwise.Sequential([layerwise.Input((4,)), layerwise.layers.Dense(3, activation="relu")])
+    x = layerwise.Input((4,))
+    h = inner(x)
+    out = layerwise.layers.concatenate([h, layerwise.layers.Dense(2)(x)])
+    model = layerwise.Model(x, out)
+    outer = layerwise.Sequential([model, layerwise.layers.Dense(1)])
+    data = rng.normal(size=(6, 4)).astype("float32")
+    for m in (model, outer):
+        m.compile(optimizer="adam", loss="mse")
+        m.fit(data, rng.normal(size=(6, m.output_shape[-1])), epochs=2, verbose=0)
+        path = tmp_path / f"{m.name}.lw"
+        m.save(path)
+        loaded = layerwise.load_model(path)
+        assert type(loaded) is type(m)
+        np.testing.assert_allclose(loaded.predict(data, verbose=0), m.predict(data, verbose=0), atol=1e-6)
+    assert outer.count_params() == model.count_params() + 6
+
+
+def test_a_wrong_graph_is_refused_with_the_names_involved():
+    layers = layerwise.layers
+    x, other = layerwise.Input((4,), name="x"), layerwise.Input((4,), name="other")
+    y = layers.Add()([layers.Dense(4)(x), layers.Dense(4)(other)])
+    with pytest.raises(ValueError, match="Graph disconnected.*other"):
+        layerwise.Model(x, y)
+    with pytest.raises(ValueError, match="Model inputs must come from Input"):
+        layerwise.Model(layers.Dense(2)(x), y)
+    with pytest.raises(ValueError, match="'concatenate.*' \\(Concatenate\\) requires inputs with matching shapes"):
+        layers.Concatenate(name="concatenate_bad")([layerwise.Input((3, 4)), layerwise.Input((2, 4))])
+    with pytest.raises(ValueError, match="merges a list of inputs"):
+        layers.Add()(x)
+    with pytest.raises(ValueError, match="exactly 2 inputs"):
+        layers.Subtract()([x, x, x])
+    with pytest.raises(ValueError, match="cannot combine inputs of shapes"):
+        layers.Add()([x, layerwise.Input((3,))])
+    with pytest.raises(ValueError, match="Layer 'dense_in' \\(Dense\\) expected input shape"):
+        dense = layers.Dense(2, name="dense_in")
+        dense(x)
+        dense(layerwise.Input((5,)))
+    model = layerwise.Model(x, layers.Dense(2)(x))
+    with pytest.raises(ValueError, match="Input 'x' of model .* expected \\(None, 4\\).*received \\(3, 5\\)"):
+        model(np.zeros((3, 5), "float32"))
+    with pytest.raises(TypeError, match="placeholder in a model under construction"):
+        np.asarray(x)
+
+
+def test_merge_layers_broadcast_like_keras(keras, rng):
+    a, b = rng.normal(size=(2, 3, 4)).astype("float32"), rng.normal(size=(2, 4)).astype("float32")
+    for name in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
+        ours = getattr(layerwise.layers, name)()([a, b]).numpy()
+        theirs = np.asarray(getattr(keras.layers, name)()([a, b]).detach().cpu())
+        np.testing.assert_allclose(ours, theirs, atol=1e-6, err_msg=name)
+    c = rng.normal(size=(2, 3, 2)).astype("float32")
+    np.testing.assert_allclose(layerwise.layers.concatenate([a, c]).numpy(), np.concatenate([a, c], -1))
+    np.testing.assert_allclose(layerwise.layers.Concatenate(axis=1)([a, a]).numpy(), np.concatenate([a, a], 1))
