@@ -178,3 +178,13 @@ def test_merge_layers_broadcast_like_keras(keras, rng):
     c = rng.normal(size=(2, 3, 2)).astype("float32")
     np.testing.assert_allclose(layerwise.layers.concatenate([a, c]).numpy(), np.concatenate([a, c], -1))
     np.testing.assert_allclose(layerwise.layers.Concatenate(axis=1)([a, a]).numpy(), np.concatenate([a, a], 1))
+
+
+def test_input_takes_keras_dtype_and_batch_shape_forms():
+    tokens = layerwise.Input((None,), dtype="int32")
+    assert tokens.shape == (None, None) and tokens.dtype == "int32"
+    assert layerwise.Input(batch_shape=(16, 4)).shape == (16, 4)
+    model = layerwise.Model(tokens, layerwise.layers.GlobalAveragePooling1D()(layerwise.layers.Embedding(10, 3)(tokens)))
+    assert model.predict(np.array([[1, 2, 3]]), verbose=0).shape == (1, 3)
+    with pytest.raises(ValueError, match="exactly one of shape"):
+        layerwise.Input()

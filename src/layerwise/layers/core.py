@@ -14,12 +14,15 @@ from layerwise.layers.symbolic import KerasTensor, Node
 class InputLayer(Layer):
     """Marks the model's input shape; made by ``Input(shape)``. It has no weights and does nothing.
 
-    ``output`` is the symbolic tensor (``KerasTensor``) that stands for the model's input.
+    ``output`` is the symbolic tensor (``KerasTensor``) that stands for the model's input. ``dtype`` is
+    recorded for Keras code that names one (``Input((None,), dtype="int32")`` before an Embedding); data
+    is converted as the first layer needs it.
     """
 
-    def __init__(self, shape: Shape, batch_size: int | None = None, name: str | None = None):
+    def __init__(self, shape: Shape, batch_size: int | None = None, name: str | None = None, dtype=None):
         super().__init__(name=name, input_shape=tuple(shape), batch_size=batch_size)
         self.shape = tuple(shape)
+        self.dtype = str(dtype or "float32")
         self.built = True
         self.input_shape_built = self.batch_input_shape
         self.output = Node(self, None, {}, [self.batch_input_shape]).outputs[0]
@@ -28,10 +31,17 @@ class InputLayer(Layer):
         return x
 
 
-def Input(shape: Shape, batch_size: int | None = None, name: str | None = None) -> KerasTensor:
+def Input(shape: Shape | None = None, batch_size: int | None = None, dtype=None, batch_shape: Shape | None = None,
+          name: str | None = None) -> KerasTensor:
     """Keras' ``Input((28, 28, 1))``: a symbolic tensor of that sample shape (batch axis first, ``None``),
-    to start a functional model (``Model(inputs, outputs)``) or a Sequential."""
-    return InputLayer(tuple(shape), batch_size=batch_size, name=name).output
+    to start a functional model (``Model(inputs, outputs)``) or a Sequential. ``batch_shape`` gives the
+    batch axis too, ``(32, 28, 28, 1)``."""
+    if (shape is None) == (batch_shape is None):
+        raise ValueError(f"Input needs exactly one of shape (without the batch axis) and batch_shape; got "
+                         f"shape={shape!r}, batch_shape={batch_shape!r}.")
+    if batch_shape is not None:
+        batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
+    return InputLayer(tuple(shape), batch_size=batch_size, name=name, dtype=dtype).output
 
 
 class ActivatedLayer(Layer):

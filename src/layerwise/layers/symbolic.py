@@ -28,7 +28,8 @@ class KerasTensor:
 
     @property
     def dtype(self) -> str:
-        return "float32"
+        """An Input's declared dtype; every layer computes in float32."""
+        return getattr(self.node.layer, "dtype", "float32") if self.node.args is None else "float32"
 
     @property
     def name(self) -> str:
