@@ -184,7 +184,8 @@ def test_input_takes_keras_dtype_and_batch_shape_forms():
     tokens = layerwise.Input((None,), dtype="int32")
     assert tokens.shape == (None, None) and tokens.dtype == "int32"
     assert layerwise.Input(batch_shape=(16, 4)).shape == (16, 4)
-    model = layerwise.Model(tokens, layerwise.layers.GlobalAveragePooling1D()(layerwise.layers.Embedding(10, 3)(tokens)))
+    vectors = layerwise.layers.Embedding(10, 3)(tokens)
+    model = layerwise.Model(tokens, layerwise.layers.GlobalAveragePooling1D()(vectors))
     assert model.predict(np.array([[1, 2, 3]]), verbose=0).shape == (1, 3)
     with pytest.raises(ValueError, match="exactly one of shape"):
         layerwise.Input()
