@@ -53,8 +53,10 @@ class _Merge(Layer):
     def __call__(self, inputs, *args, **kwargs):
         if is_symbolic(inputs):
             return symbolic_call(self, inputs, kwargs)
-        self._check_list([tuple(np.shape(x)) for x in inputs] if isinstance(inputs, (list, tuple)) else
-                         tuple(np.shape(inputs)))
+        def shape(x):  # without copying a GPU tensor to the host
+            return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+        self._check_list([shape(x) for x in inputs] if isinstance(inputs, (list, tuple)) else shape(inputs))
         tensors = [x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=floatx())
                    for x in inputs]
         self.build_from([tuple(t.shape) for t in tensors])
