@@ -94,14 +94,8 @@ def substitute(value: Any, values: dict[int, Any]) -> Any:
 
 def symbolic_call(layer, args: Any, kwargs: dict):
     """Build ``layer`` for the shapes of the symbolic ``args`` and record the call; return its outputs."""
-    shapes = substitute(args, _ShapeLookup(args))
+    shapes = substitute(args, {id(t): t.shape for t in flatten_tensors(args)})
     out_shape = layer.build_from(shapes)
     multiple = isinstance(out_shape, list)
     return Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple).returned()
 
-
-class _ShapeLookup(dict):
-    """Maps each KerasTensor inside ``args`` (by id) to its shape, for ``substitute``."""
-
-    def __init__(self, args: Any):
-        super().__init__((id(t), t.shape) for t in flatten_tensors(args))

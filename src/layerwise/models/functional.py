@@ -15,13 +15,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from layerwise.backend import floatx
 from layerwise.layers.base import Shape, unique_name
 from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.pooling import GlobalAveragePooling1D
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
-from layerwise.models.model import Model, deserialize_layer
+from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits
 from layerwise.models.plan import MASK_KEEPERS, masked_mean
 
 
@@ -122,7 +121,7 @@ class Functional(Model):
         shapes = [tuple(shape)] if len(self.inputs) == 1 else [tuple(s) for s in shape]
         for tensor, got in zip(self.inputs, shapes):
             expected = tensor.shape
-            if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected[1:], got[1:])):
+            if not shape_fits(expected, got):
                 raise ValueError(f"Input '{tensor.name}' of model '{self.name}' has the wrong shape: expected "
                                  f"{expected} (batch first), received {got}.")
 
@@ -148,14 +147,7 @@ class Functional(Model):
         if len(items) != len(self.inputs):
             raise ValueError(f"Model '{self.name}' takes {len(self.inputs)} inputs "
                              f"({[t.name for t in self.inputs]}); received {len(items)}.")
-        out = []
-        for item in items:
-            if not isinstance(item, torch.Tensor):
-                item = torch.as_tensor(np.asarray(item), dtype=floatx(), device=self.device())
-            elif item.dtype == torch.float64:
-                item = item.to(floatx())
-            out.append(item)
-        return out
+        return [as_input_tensor(item, self.device()) for item in items]
 
     def __call__(self, x, *args, **kwargs):
         if is_symbolic(x):

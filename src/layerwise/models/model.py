@@ -10,10 +10,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise.backend import get_device
+from layerwise.backend import floatx, get_device
 from layerwise.layers.base import Layer, WeightView
 from layerwise.models.summary import print_summary
 from layerwise.models.trainer import Trainer
+
+
+def shape_fits(expected: tuple, got: tuple) -> bool:
+    """Same rank, and every size the model knows (after the batch axis) matches."""
+    return len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected[1:], got[1:]))
+
+
+def as_input_tensor(x, device: torch.device) -> torch.Tensor:
+    """Data given to a model call as a tensor: arrays and lists become float32 on ``device``, float64 narrows."""
+    if not isinstance(x, torch.Tensor):
+        return torch.as_tensor(np.asarray(x), dtype=floatx(), device=device)
+    return x.to(floatx()) if x.dtype == torch.float64 else x
 
 
 class Model(Trainer, nn.Module):

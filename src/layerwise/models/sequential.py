@@ -1,14 +1,13 @@
 """Sequential: a stack of layers, built lazily, run through an execution plan."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import get_device
 from layerwise.layers.base import Layer, Shape, unique_name
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
-from layerwise.models.model import Model, deserialize_layer
+from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits
 from layerwise.models.plan import build_plan
 
 
@@ -101,7 +100,7 @@ class Sequential(Model):
         got = tuple(shape)
         if expected is None:
             return
-        if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected[1:], got[1:])):
+        if not shape_fits(expected, got):
             first = self._layers[0] if len(self._layers) else None
             name = f"layer '{first.name}' ({type(first).__name__})" if first is not None else "the model"
             raise ValueError(f"Input to {name} of model '{self.name}' has the wrong shape: expected "
@@ -128,10 +127,7 @@ class Sequential(Model):
     def __call__(self, x, *args, **kwargs):
         if is_symbolic(x):
             return symbolic_call(self, x, kwargs)
-        if not isinstance(x, torch.Tensor):
-            x = torch.as_tensor(np.asarray(x), dtype=floatx(), device=self.device())
-        elif x.dtype == torch.float64:
-            x = x.to(floatx())
+        x = as_input_tensor(x, self.device())
         if not self.built:
             self.build(tuple(x.shape))
         self.check_input(x.shape)
