@@ -50,13 +50,7 @@ def weight_tensors(model, prefix: str = "weights") -> dict[str, torch.Tensor]:
 def _compile_config(model) -> dict | None:
     if model.optimizer is None:
         return None
-    names = []
-    for metric in model.compiled_metrics:
-        if not isinstance(metric, str):
-            raise ValueError(f"Cannot save metric object {metric!r}: compile with metric names to save the model.")
-        names.append(metric)
-    return {"optimizer": optimizers.serialize(model.optimizer), "loss": losses.serialize(model.loss),
-            "metrics": names}
+    return {"optimizer": optimizers.serialize(model.optimizer), **model._outputs.config()}
 
 
 def save_model(model, filepath, overwrite: bool = True) -> None:
@@ -107,8 +101,11 @@ def load_model(filepath, compile: bool = True):
     load_weight_tensors(model, tensors, filepath)
     compile_config = json.loads(metadata.get("compile_config") or "null")
     if compile and compile_config:
-        model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
-                      loss=losses.deserialize(compile_config["loss"]), metrics=compile_config["metrics"])
+        loss = compile_config["loss"]
+        loss = [None if item is None else losses.deserialize(item) for item in loss] if isinstance(loss, list) \
+            else losses.deserialize(loss)
+        model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]), loss=loss,
+                      loss_weights=compile_config.get("loss_weights"), metrics=compile_config["metrics"])
         slots = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
         if slots:
             model.optimizer.build(list(model.parameters()))

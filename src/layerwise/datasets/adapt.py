@@ -4,6 +4,10 @@ Arrays are validated once (shapes, counts, NaN and infinities) and moved to the 
 batches are then index slices of those tensors, with no DataLoader in between. Any other
 iterable of ``(x, y)`` or ``(x, y, sample_weight)`` batches (a ``torch.utils.data.DataLoader``,
 ``image_dataset_from_directory``) is passed through batch by batch.
+
+A model with several inputs (or outputs) takes, as in Keras, a list of arrays in the order of its
+inputs or a dict keyed by their names; here they become a tuple of tensors, and a batch is the
+same rows of each.
 """
 from __future__ import annotations
 
@@ -16,6 +20,51 @@ import torch
 from layerwise.backend import floatx, get_device
 
 Batch = tuple[torch.Tensor, "torch.Tensor | None", "torch.Tensor | None"]
+Parts = "torch.Tensor | tuple[torch.Tensor, ...]"
+
+
+def split_parts(value, names: list[str] | None, what: str, noun: str):
+    """``value`` as given for a model whose ``noun``s (inputs or outputs) are ``names``.
+
+    One name (or None): the value itself, unwrapped from ``[array]`` or ``{name: array}`` as Keras
+    does. Several: a tuple of values in the order of ``names``, from a list or a dict.
+    """
+    if names is None or len(names) == 1:
+        if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], (np.ndarray, torch.Tensor)):
+            return value[0]
+        if names is None or not isinstance(value, dict):
+            return value
+    if isinstance(value, dict):
+        missing = [name for name in names if name not in value]
+        if missing:
+            raise ValueError(f"{what} has no data for {noun} {missing}: the dict's keys are {list(value)}, the "
+                             f"model's {noun}s are {names}.")
+        return tuple(value[name] for name in names) if len(names) > 1 else value[names[0]]
+    if isinstance(value, (list, tuple)) and len(value) == len(names) and not all(
+            isinstance(v, (int, float, np.number)) for v in value):
+        return tuple(value)
+    got = f"a {type(value).__name__} of {len(value)} items" if isinstance(value, (list, tuple)) else \
+        type(value).__name__
+    raise ValueError(f"The model has {len(names)} {noun}s {names}, so {what} must be a list of {len(names)} arrays "
+                     f"in that order or a dict keyed by those names; received {got}.")
+
+
+def num_rows(parts: Parts) -> int:
+    return len(parts[0]) if isinstance(parts, tuple) else len(parts)
+
+
+def take_rows(parts: "Parts | None", pick) -> "Parts | None":
+    """The rows ``pick`` (a slice or an index tensor) of a tensor or of each tensor of a tuple."""
+    if parts is None:
+        return None
+    return tuple(p[pick] for p in parts) if isinstance(parts, tuple) else parts[pick]
+
+
+def as_tensor_parts(value, what: str, names: list[str] | None, device: torch.device) -> Parts:
+    """A tensor, or (for a tuple from ``split_parts``) a tuple of tensors labelled by ``names``."""
+    if isinstance(value, tuple):
+        return tuple(as_array_tensor(v, f"{what} '{name}'", device) for v, name in zip(value, names))
+    return as_array_tensor(value, what, device)
 
 
 def as_array_tensor(value, what: str, device: torch.device | None = None, check_finite: bool = True) -> torch.Tensor:
@@ -52,24 +101,23 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
 class ArrayData:
     """In-memory ``x`` (and ``y``, ``sample_weight``) on the device, served as index-slice batches."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, sample_weight: torch.Tensor | None,
-                 batch_size: int):
+    def __init__(self, x: Parts, y: "Parts | None", sample_weight: "Parts | None", batch_size: int):
         self.x, self.y, self.sample_weight, self.batch_size = x, y, sample_weight, batch_size
 
     @property
     def num_samples(self) -> int:
-        return len(self.x)
+        return num_rows(self.x)
 
     def __len__(self) -> int:
         return math.ceil(self.num_samples / self.batch_size)
 
     def batches(self, shuffle: bool = False) -> Iterator[Batch]:
         n, size = self.num_samples, self.batch_size
-        order = torch.randperm(n, device=self.x.device) if shuffle else None
+        device = (self.x[0] if isinstance(self.x, tuple) else self.x).device
+        order = torch.randperm(n, device=device) if shuffle else None
         for start in range(0, n, size):
             pick = slice(start, start + size) if order is None else order[start:start + size]
-            yield (self.x[pick], None if self.y is None else self.y[pick],
-                   None if self.sample_weight is None else self.sample_weight[pick])
+            yield take_rows(self.x, pick), take_rows(self.y, pick), take_rows(self.sample_weight, pick)
 
     def split(self, fraction: float) -> tuple["ArrayData", "ArrayData"]:
         """Keras' ``validation_split``: the last ``fraction`` of the rows, taken before shuffling."""
@@ -77,17 +125,18 @@ class ArrayData:
         if at == 0 or at == self.num_samples:
             raise ValueError(f"validation_split={fraction} leaves an empty training or validation set "
                              f"with {self.num_samples} samples.")
-        def part(t: torch.Tensor | None, head: bool) -> torch.Tensor | None:
-            return None if t is None else (t[:at] if head else t[at:])
-        return tuple(ArrayData(part(self.x, h), part(self.y, h), part(self.sample_weight, h), self.batch_size)
-                     for h in (True, False))
+        return tuple(ArrayData(take_rows(self.x, rows), take_rows(self.y, rows),
+                               take_rows(self.sample_weight, rows), self.batch_size)
+                     for rows in (slice(None, at), slice(at, None)))
 
 
 class IterableData:
     """Batches from any re-iterable source of ``(x, y[, sample_weight])`` tuples."""
 
-    def __init__(self, source: Iterable, device: torch.device):
+    def __init__(self, source: Iterable, device: torch.device, input_names: list[str] | None = None,
+                 output_names: list[str] | None = None):
         self.source, self.device = source, device
+        self.input_names, self.output_names = input_names, output_names
 
     def __len__(self) -> int:
         try:
@@ -101,8 +150,10 @@ class IterableData:
                 raise ValueError(f"Batch {i} of the dataset must be (x, y) or (x, y, sample_weight), "
                                  f"got {type(batch).__name__}.")
             x, y, w = (*batch, None, None)[:3]
-            yield (as_array_tensor(x, f"x (batch {i})", self.device),
-                   None if y is None else as_array_tensor(y, f"y (batch {i})", self.device),
+            x = split_parts(x, self.input_names, f"x (batch {i})", "input")
+            y = None if y is None else split_parts(y, self.output_names, f"y (batch {i})", "output")
+            yield (as_tensor_parts(x, f"x (batch {i})", self.input_names, self.device),
+                   None if y is None else as_tensor_parts(y, f"y (batch {i})", self.output_names, self.device),
                    None if w is None else as_array_tensor(w, f"sample_weight (batch {i})", self.device))
 
 
@@ -110,24 +161,52 @@ def is_array_like(x) -> bool:
     return isinstance(x, (np.ndarray, torch.Tensor, list))
 
 
-def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device) -> ArrayData | IterableData:
-    """Validate and wrap ``fit``/``evaluate`` inputs (arrays, or an iterable of batches)."""
+def _row_counts(parts: Parts, what: str, names: list[str] | None) -> dict[str, int]:
+    if isinstance(parts, tuple):
+        return {f"{what} '{name}'": len(p) if p.ndim else 0 for name, p in zip(names, parts)}
+    return {what: len(parts) if parts.ndim else 0}
+
+
+def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
+              input_names: list[str] | None = None, output_names: list[str] | None = None) -> ArrayData | IterableData:
+    """Validate and wrap ``fit``/``evaluate`` inputs (arrays, or an iterable of batches).
+
+    ``input_names``/``output_names`` are the model's: with several, ``x``/``y`` hold one array each.
+    """
     if x is None:
         raise ValueError("No input data: pass x (and y), or a dataset of (x, y) batches.")
-    if not is_array_like(x):
+    if is_array_like(x) or isinstance(x, (tuple, dict)):
+        x = split_parts(x, input_names, "x", "input")
+    if not is_array_like(x) and not isinstance(x, tuple):
         if y is not None:
             raise ValueError("When x is a dataset of (x, y) batches, do not pass y separately.")
         if not hasattr(x, "__iter__"):
             raise ValueError(f"x must be an array, a tensor or an iterable of batches, got {type(x).__name__}.")
-        return IterableData(x, device)
-    x_t = as_array_tensor(x, "x", device)
-    if x_t.ndim == 0 or len(x_t) == 0:
+        return IterableData(x, device, input_names, output_names)
+    x_t = as_tensor_parts(x, "x", input_names, device)
+    counts = _row_counts(x_t, "x", input_names)
+    if 0 in counts.values():
         raise ValueError("x is empty: there is nothing to train or predict on.")
-    y_t = None if y is None else as_array_tensor(y, "y", device)
-    if y_t is not None and len(y_t) != len(x_t):
-        raise ValueError(f"x and y have different numbers of samples: x has {len(x_t)}, y has {len(y_t)}. "
-                         "Each input row needs exactly one label.")
-    w_t = None if sample_weight is None else as_array_tensor(sample_weight, "sample_weight", device).to(floatx())
-    if w_t is not None and w_t.shape != (len(x_t),):
-        raise ValueError(f"sample_weight must have shape ({len(x_t)},), got {tuple(w_t.shape)}.")
+    y_t = None if y is None else as_tensor_parts(split_parts(y, output_names, "y", "output"), "y", output_names,
+                                                 device)
+    if y_t is not None:
+        counts.update(_row_counts(y_t, "y", output_names))
+    if len(set(counts.values())) > 1:
+        sizes = ", ".join(f"{what} has {n}" for what, n in counts.items())
+        raise ValueError(f"The arrays have different numbers of samples: {sizes}. Each input row needs exactly "
+                         "one label.")
+    w_t = None if sample_weight is None else _sample_weights(sample_weight, num_rows(x_t), output_names, device)
     return ArrayData(x_t, y_t, w_t, batch_size or 32)
+
+
+def _sample_weights(value, n: int, output_names: list[str] | None, device: torch.device) -> Parts:
+    """One weight per row for every output, or (list or dict, several outputs) one array per output."""
+    several = output_names is not None and len(output_names) > 1 and isinstance(value, (list, tuple, dict)) and (
+        isinstance(value, dict) or not all(isinstance(v, (int, float, np.number)) for v in value))
+    if several:
+        value = split_parts(value, output_names, "sample_weight", "output")
+    w_t = as_tensor_parts(value, "sample_weight", output_names, device)
+    for w in w_t if isinstance(w_t, tuple) else (w_t,):
+        if w.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},), got {tuple(w.shape)}.")
+    return tuple(w.to(floatx()) for w in w_t) if isinstance(w_t, tuple) else w_t.to(floatx())

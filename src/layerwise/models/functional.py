@@ -101,7 +101,18 @@ class Functional(Model):
     @property
     def output_shape(self):
         shapes = [t.shape for t in self.outputs]
-        return shapes[0] if isinstance(self._output_structure, KerasTensor) else shapes
+        return shapes if len(shapes) > 1 else shapes[0]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [t.name for t in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """The keys of dict outputs, else the names of the layers that produce the outputs (as Keras)."""
+        if isinstance(self._output_structure, dict):
+            return list(self._output_structure)
+        return [t.node.layer.name for t in self.outputs]
 
     @property
     def batch_input_shape(self) -> Shape:
@@ -169,7 +180,9 @@ class Functional(Model):
                 values[id(tensor)] = value
             masks[id(node.outputs[0])] = mask
         results = [values[id(t)] for t in self.outputs]
-        return results[0] if isinstance(self._output_structure, KerasTensor) else results
+        if isinstance(self._output_structure, dict):
+            return dict(zip(self._output_structure, results))
+        return results if len(results) > 1 else results[0]  # Model(x, [y]) returns y itself, as in Keras
 
     @staticmethod
     def _run(node: Node, values: dict, masks: dict):

@@ -94,6 +94,15 @@ class Sequential(Model):
     def output_shape(self) -> Shape | None:
         return self.output_shapes[-1] if self.built else None
 
+    @property
+    def input_names(self) -> list[str]:
+        return ["input"]
+
+    @property
+    def output_names(self) -> list[str]:
+        """One output, named after the last layer as in Keras (``y={name: array}`` is accepted)."""
+        return [self._layers[-1].name if len(self._layers) else "output"]
+
     def check_input(self, shape: tuple) -> None:
         """Raise a ValueError naming the first layer if inputs of ``shape`` do not fit the model."""
         expected = self.batch_input_shape

@@ -17,7 +17,8 @@ def check_targets(loss: losses.Loss, y: torch.Tensor, pred_shape: tuple) -> None
                 f"categorical_crossentropy expects one-hot targets of shape (n, {classes}), but y has shape "
                 f"{y_shape} (integer class labels). Either one-hot encode them with "
                 f"layerwise.utils.to_categorical(y, {classes}) or use loss='sparse_categorical_crossentropy'.")
-        if y_shape[1:] != tuple(pred_shape[1:]):
+        if len(y_shape) != len(pred_shape) or any(p is not None and p != t
+                                                  for t, p in zip(y_shape[1:], pred_shape[1:])):
             raise ValueError(f"categorical_crossentropy: targets of shape {y_shape} do not match the model's "
                              f"output shape {tuple(pred_shape)}.")
     elif loss.fn is losses.sparse_categorical_crossentropy:

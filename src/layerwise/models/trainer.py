@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from layerwise import losses as losses_module
 from layerwise import metrics as metrics_module
 from layerwise import optimizers as optimizers_module
 from layerwise.callbacks import Callback, CallbackList, History
-from layerwise.datasets.adapt import ArrayData, as_array_tensor, make_data
+from layerwise.datasets.adapt import (ArrayData, as_tensor_parts, is_array_like, make_data, num_rows, split_parts,
+                                      take_rows)
+from layerwise.models.outputs import CompiledOutputs
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
 from layerwise.utils.progbar import Progbar
 
@@ -26,14 +27,23 @@ def _resolve_verbose(verbose, default: int = 1) -> int:
     return int(verbose)
 
 
+def _shape(parts) -> tuple | list[tuple]:
+    return [tuple(p.shape) for p in parts] if isinstance(parts, tuple) else tuple(parts.shape)
+
+
 class Trainer:
     """Mixin giving a model Keras' training API. The model provides ``forward``, ``build``,
-    ``check_input``, ``built``, ``batch_input_shape``, ``output_shape`` and ``device()``."""
+    ``check_input``, ``built``, ``batch_input_shape``, ``output_shape``, ``input_names``,
+    ``output_names`` and ``device()``.
+
+    Inputs and targets of a model with several inputs or outputs travel as tuples of tensors
+    (``datasets/adapt.py``); ``CompiledOutputs`` holds each output's loss and metrics."""
 
     def __init__(self):
         self.optimizer: optimizers_module.Optimizer | None = None
-        self.loss: losses_module.Loss | None = None
+        self.loss = None
         self.compiled_metrics: list = []
+        self._outputs: CompiledOutputs | None = None
         self.stop_training = False
         self.history: History | None = None
         self._penalised = self._constrained = False
@@ -41,51 +51,53 @@ class Trainer:
     # ---- compile ------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=False,
                 jit_compile="auto", **kwargs) -> None:
-        """Choose optimizer, loss and metrics. Names are checked here, before any data is seen."""
+        """Choose optimizer, loss and metrics. Names are checked here, before any data is seen.
+
+        For several outputs, ``loss``, ``loss_weights`` and ``metrics`` may be lists (one entry per
+        output) or dicts keyed by output name, as in Keras (see ``models/outputs.py``)."""
         self.optimizer = optimizers_module.get(optimizer)
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='categorical_crossentropy'.")
-        self.loss = losses_module.get(loss)
-        metrics = list(metrics or [])
-        for metric in metrics:  # validate now; 'accuracy' is resolved from the data shapes in fit
-            metrics_module.get(metric, (None, 2), (None, 2))
-        self.compiled_metrics = metrics
-        self._metrics: list[metrics_module.Metric] | None = None
+        self._outputs = CompiledOutputs(loss, loss_weights, metrics, self.output_names)
+        self.loss = self._outputs.losses if self._outputs.several else self._outputs.losses[0]
+        self.compiled_metrics = self._outputs.metric_ids if self._outputs.several else self._outputs.metric_ids[0]
+        self._metrics: list[tuple[str, int, metrics_module.Metric]] | None = None
 
     def _require_compiled(self, what: str) -> None:
-        if self.optimizer is None or self.loss is None:
+        if self.optimizer is None or self._outputs is None:
             raise RuntimeError(f"You must call compile() before {what}(), e.g. "
                                "model.compile(optimizer='adam', loss='categorical_crossentropy', "
                                "metrics=['accuracy']).")
 
-    def _require_one_input_and_output(self, what: str) -> None:
-        """The training API handles models of one input and one output so far (README: differences)."""
-        n_in, n_out = len(getattr(self, "inputs", [None])), len(getattr(self, "outputs", [None]))
-        if n_in != 1 or n_out != 1:
-            raise NotImplementedError(
-                f"{what}() supports models with one input and one output so far; model '{self.name}' has "
-                f"{n_in} inputs and {n_out} outputs. Call the model on tensors instead (model([a, b]) returns "
-                "its outputs, and it is a torch.nn.Module for a training loop of your own).")
+    def _make_data(self, x, y, sample_weight, batch_size):
+        return make_data(x, y, sample_weight, batch_size, self.device(), self.input_names, self.output_names)
+
+    def _forward_batch(self, x):
+        """The model on a batch: ``x`` is a tensor, or a tuple with one tensor per input; the output is a
+        tensor, or a list with one per output."""
+        out = self.forward(*x) if isinstance(x, tuple) else self.forward(x)
+        if isinstance(out, dict):
+            out = list(out.values())
+            return out if len(out) > 1 else out[0]
+        return out
 
     def _prepare(self, data) -> None:
         """Build from the first batch if needed, check the targets, resolve metrics, bind the optimizer."""
-        if isinstance(data, ArrayData):
-            x_shape, y_shape = tuple(data.x.shape), None if data.y is None else tuple(data.y.shape)
-        else:
-            x0, y0, _ = next(iter(data.batches()))
-            x_shape, y_shape = tuple(x0.shape), None if y0 is None else tuple(y0.shape)
+        x0, y0 = (data.x, data.y) if isinstance(data, ArrayData) else next(iter(data.batches()))[:2]
+        x_shape = _shape(x0)
         if not self.built:
             self.build(x_shape)
         self.check_input(x_shape)
-        if y_shape is None:
+        if y0 is None:
             raise ValueError("fit() needs targets y (or a dataset that yields (x, y) batches).")
-        pred_shape = (None, *self.output_shape[1:])
-        if isinstance(data, ArrayData):
-            check_targets(self.loss, data.y, pred_shape)
-        else:
-            check_targets(self.loss, y0, pred_shape)
+        outputs = self._outputs
+        pred_shapes = [(None, *shape[1:]) for shape in (self.output_shape if outputs.several else [self.output_shape])]
+        for loss, y, pred_shape in zip(outputs.losses, outputs.parts(y0), pred_shapes):
+            if loss is not None:
+                check_targets(loss, y, pred_shape)
         if self._metrics is None:
-            self._metrics = [metrics_module.get(m, y_shape, pred_shape) for m in self.compiled_metrics]
+            y_shapes = [tuple(y.shape) for y in outputs.parts(y0)]
+            self._metrics = outputs.make_metrics(y_shapes, pred_shapes)
         if not self.optimizer.built:
             self.optimizer.build([p for p in self.parameters()])
         # Checked once here so that models without regularizers or constraints pay nothing per step.
@@ -94,16 +106,25 @@ class Trainer:
         self._constrained = any(getattr(m, "weight_constraints", None) for m in self.modules())
 
     # ---- one step -----------------------------------------------------------------------------
-    def _total_loss(self, y, y_pred, sample_weight) -> torch.Tensor:
-        """The compiled loss plus every regularization penalty, as Keras minimises and reports it."""
-        loss = self.loss(y, y_pred, sample_weight)
+    def _total_loss(self, y, y_pred, sample_weight) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The compiled loss plus every regularization penalty, as Keras minimises and reports it, and
+        (for several outputs) each output's own loss."""
+        loss, each = self._outputs.total(y, y_pred, sample_weight)
         if self._penalised:
             loss = loss + sum(self.losses)
-        return loss
+        return loss, each
 
-    def _train_step(self, x, y, sample_weight, loss_tracker) -> None:
-        y_pred = self.forward(x)
-        loss = self._total_loss(y, y_pred, sample_weight)
+    def _track(self, trackers, x, y, y_pred, loss, each) -> None:
+        """Add one batch's loss(es) and metric values to the running means."""
+        rows = num_rows(x)
+        for tracker, value in zip(trackers, [loss, *each]):
+            tracker.update_value(value, rows)
+        for _, i, metric in self._metrics:
+            metric.update(y[i] if self._outputs.several else y, y_pred[i] if self._outputs.several else y_pred)
+
+    def _train_step(self, x, y, sample_weight, trackers) -> None:
+        y_pred = self._forward_batch(x)
+        loss, each = self._total_loss(y, y_pred, sample_weight)
         for p in self.optimizer.params:
             p.grad = None
         loss.backward()
@@ -111,25 +132,26 @@ class Trainer:
         if self._constrained:
             self.apply_constraints()
         with torch.no_grad():
-            loss_tracker.update_value(loss, len(x))
-            for metric in self._metrics:
-                metric.update(y, y_pred)
+            self._track(trackers, x, y, y_pred, loss, each)
 
-    def _logs(self, loss_tracker, prefix: str = "") -> dict[str, float]:
-        logs = {prefix + m.name: m.result() for m in self._metrics}
-        logs[prefix + "loss"] = loss_tracker.result()
+    def _logs(self, trackers, prefix: str = "") -> dict[str, float]:
+        logs = {prefix + name: metric.result() for name, _, metric in self._metrics}
+        for tracker in trackers:
+            logs[prefix + tracker.name] = tracker.result()
         # Keras sorts its logs by name: History keys, evaluate's dict and its list all follow it.
         return dict(sorted(logs.items()))
 
     def _flat_logs(self, logs: dict[str, float]) -> float | list[float]:
-        """Keras' list form of ``logs``: the loss first, then the metrics in compile order."""
-        values = [logs["loss"], *(logs[m.name] for m in self._metrics)]
+        """Keras' list form of ``logs``: the loss, each output's loss, then the metrics in compile order."""
+        names = ["loss", *self._outputs.loss_log_names, *(name for name, _, _ in self._metrics)]
+        values = [logs[name] for name in names]
         return values[0] if len(values) == 1 else values
 
-    def _reset_metrics(self) -> metrics_module.Mean:
-        for metric in self._metrics:
+    def _reset_metrics(self) -> list[metrics_module.Mean]:
+        """Reset the metrics; new running means for the loss and each output's loss."""
+        for _, _, metric in self._metrics:
             metric.reset()
-        return metrics_module.Mean(name="loss")
+        return [metrics_module.Mean(name=name) for name in ["loss", *self._outputs.loss_log_names]]
 
     # ---- fit ----------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto",
@@ -137,19 +159,13 @@ class Trainer:
             shuffle: bool = True, class_weight: dict | None = None, sample_weight=None, initial_epoch: int = 0,
             validation_batch_size: int | None = None, validation_freq: int = 1) -> History:
         """Train for ``epochs`` epochs; returns a History whose ``.history`` has Keras' keys."""
-        self._require_one_input_and_output("fit")
         self._require_compiled("fit")
         verbose = _resolve_verbose(verbose)
-        device = self.device()
-        data = make_data(x, y, sample_weight, batch_size, device)
-        if class_weight is not None:
-            if not isinstance(data, ArrayData):
-                raise ValueError("class_weight needs array inputs; weight the batches of a dataset yourself.")
-            weights = class_weights_to_sample_weights(class_weight, data.y)
-            data.sample_weight = weights if data.sample_weight is None else data.sample_weight * weights
+        data = self._make_data(x, y, sample_weight, batch_size)
+        self._apply_class_weight(data, class_weight)
         val_data = None
         if validation_data is not None:
-            val_data = self._validation_data(validation_data, validation_batch_size or batch_size, device)
+            val_data = self._validation_data(validation_data, validation_batch_size or batch_size)
         elif validation_split:
             if not isinstance(data, ArrayData):
                 raise ValueError("validation_split works with arrays only; pass validation_data for datasets.")
@@ -165,7 +181,7 @@ class Trainer:
         self.stop_training = False
         callback_list.on_train_begin()
         for epoch in range(initial_epoch, epochs):
-            loss_tracker = self._reset_metrics()
+            trackers = self._reset_metrics()
             callback_list.on_epoch_begin(epoch)
             if verbose and epochs > 1:  # as Keras' ProgbarLogger: for verbose 1 and 2, not for a single epoch
                 print(f"Epoch {epoch + 1}/{epochs}")
@@ -174,16 +190,16 @@ class Trainer:
             step = 0
             for step, (xb, yb, wb) in enumerate(data.batches(shuffle), start=1):
                 callback_list.on_train_batch_begin(step - 1)
-                self._train_step(xb, yb, wb, loss_tracker)
+                self._train_step(xb, yb, wb, trackers)
                 show = bar is not None and bar.due(step)
-                logs = self._logs(loss_tracker) if (show or batch_logs_needed) else None
+                logs = self._logs(trackers) if (show or batch_logs_needed) else None
                 callback_list.on_train_batch_end(step - 1, logs)
                 if show and step < len(data):  # the last step is drawn with the epoch's logs
                     bar.update(step, logs)
                 if self.stop_training:
                     break
             self.eval()
-            epoch_logs = self._logs(loss_tracker)
+            epoch_logs = self._logs(trackers)
             if val_data is not None and (epoch + 1) % validation_freq == 0:
                 epoch_logs.update(self._evaluate_data(val_data, prefix="val_"))
             callback_list.on_epoch_end(epoch, epoch_logs)
@@ -194,93 +210,118 @@ class Trainer:
         callback_list.on_train_end()
         return self.history
 
-    def _validation_data(self, validation_data, batch_size, device):
+    def _apply_class_weight(self, data, class_weight: dict | None) -> None:
+        """Fold ``class_weight`` into the sample weights of array data."""
+        if class_weight is None:
+            return
+        if self._outputs.several:
+            raise ValueError("class_weight is only supported for models with a single output; pass "
+                             "sample_weight (one array per output) instead.")
+        if not isinstance(data, ArrayData):
+            raise ValueError("class_weight needs array inputs; weight the batches of a dataset yourself.")
+        weights = class_weights_to_sample_weights(class_weight, data.y)
+        data.sample_weight = weights if data.sample_weight is None else data.sample_weight * weights
+
+    def _validation_data(self, validation_data, batch_size):
         if isinstance(validation_data, (tuple, list)):
             if len(validation_data) not in (2, 3):
                 raise ValueError("validation_data must be (x_val, y_val) or (x_val, y_val, sample_weight).")
             vx, vy, vw = (*validation_data, None)[:3]
-            return make_data(vx, vy, vw, batch_size, device)
-        return make_data(validation_data, None, None, batch_size, device)
+            return self._make_data(vx, vy, vw, batch_size)
+        return self._make_data(validation_data, None, None, batch_size)
 
     # ---- evaluate -----------------------------------------------------------------------------
     def _evaluate_data(self, data, prefix: str = "") -> dict[str, float]:
-        loss_tracker = self._reset_metrics()
+        trackers = self._reset_metrics()
         self.eval()
         with torch.inference_mode():
             for xb, yb, wb in data.batches():
-                y_pred = self.forward(xb)
-                loss_tracker.update_value(self._total_loss(yb, y_pred, wb), len(xb))
-                for metric in self._metrics:
-                    metric.update(yb, y_pred)
-        return self._logs(loss_tracker, prefix)
+                y_pred = self._forward_batch(xb)
+                self._track(trackers, xb, yb, y_pred, *self._total_loss(yb, y_pred, wb))
+        return self._logs(trackers, prefix)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", sample_weight=None,
                  return_dict: bool = False, callbacks=None):
-        """Loss and metrics on the given data: a scalar, ``[loss, *metrics]``, or a dict."""
-        self._require_one_input_and_output("evaluate")
+        """Loss and metrics on the given data: a scalar, ``[loss, *output losses, *metrics]``, or a dict."""
         self._require_compiled("evaluate")
-        data = make_data(x, y, sample_weight, batch_size, self.device())
+        data = self._make_data(x, y, sample_weight, batch_size)
         self._prepare(data)
         logs = self._evaluate_data(data)
         if _resolve_verbose(verbose):
             Progbar(len(data), _resolve_verbose(verbose)).update(len(data), logs, finalize=True)
-        if return_dict:
-            return logs
-        return self._flat_logs(logs)
+        return logs if return_dict else self._flat_logs(logs)
 
     # ---- predict ------------------------------------------------------------------------------
-    def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
-        """Outputs for ``x`` as a numpy array, computed batch by batch in inference mode."""
-        self._require_one_input_and_output("predict")
-        verbose = _resolve_verbose(verbose)
-        if not isinstance(x, (np.ndarray, torch.Tensor, list)):
-            outputs = [self.predict_on_batch(batch[0] if isinstance(batch, (tuple, list)) else batch)
-                       for batch in x]
-            return np.concatenate(outputs)
-        x = as_array_tensor(x, "x", self.device())
-        batch_size = batch_size or 32
+    def _infer(self, x) -> list[torch.Tensor]:
+        """One tensor per output for the batch ``x`` (a tensor, or a tuple with one per input)."""
+        out = self._forward_batch(x)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    def _structure_outputs(self, values: list):
+        """Outputs as the model returns them: one array, or a list (a dict for dict outputs) of them."""
+        if isinstance(getattr(self, "_output_structure", None), dict):
+            return dict(zip(self.output_names, values))
+        return values if len(values) > 1 else values[0]
+
+    def _input_parts(self, x, what: str = "x"):
+        """``x`` as a tensor (or tuple of tensors) on the device that fits the model, which it builds."""
+        names = self.input_names
+        x = as_tensor_parts(split_parts(x, names, what, "input"), what, names, self.device())
         if not self.built:
-            self.build(tuple(x.shape))
-        self.check_input(x.shape)
+            self.build(_shape(x))
+        self.check_input(_shape(x))
+        return x
+
+    def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for ``x`` as a numpy array (a list or dict of them for several outputs), computed batch by
+        batch in inference mode. ``x`` may also be a dataset of ``x`` or ``(x, y)`` batches."""
+        verbose = _resolve_verbose(verbose)
+        if not (is_array_like(x) or isinstance(x, dict) or (len(self.input_names) > 1 and isinstance(x, tuple))):
+            batches = [self.predict_on_batch(batch[0] if isinstance(batch, (tuple, list)) else batch) for batch in x]
+            if isinstance(batches[0], dict):
+                return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
+            if isinstance(batches[0], list):
+                return [np.concatenate(parts) for parts in zip(*batches)]
+            return np.concatenate(batches)
+        x = self._input_parts(x)
+        n, size = num_rows(x), batch_size or 32
         self.eval()
-        bar = Progbar((len(x) + batch_size - 1) // batch_size, verbose) if verbose else None
+        bar = Progbar((n + size - 1) // size, verbose) if verbose else None
         with torch.inference_mode():
-            if len(x) <= batch_size:
-                out = self.forward(x)
-            else:
-                out = torch.cat([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+            chunks = [self._infer(take_rows(x, slice(i, i + size))) for i in range(0, n, size)]
         if bar is not None:
             bar.update(bar.target, finalize=True)
-        return out.cpu().numpy()
+        outputs = [parts[0] if len(parts) == 1 else torch.cat(parts) for parts in zip(*chunks)]
+        return self._structure_outputs([out.cpu().numpy() for out in outputs])
 
-    def predict_on_batch(self, x) -> np.ndarray:
-        self._require_one_input_and_output("predict_on_batch")
-        x = as_array_tensor(x, "x", self.device())
-        if not self.built:
-            self.build(tuple(x.shape))
-        self.check_input(x.shape)
+    def predict_on_batch(self, x):
+        x = self._input_parts(x)
         self.eval()
         with torch.inference_mode():
-            return self.forward(x).cpu().numpy()
+            return self._structure_outputs([out.cpu().numpy() for out in self._infer(x)])
+
+    # ---- one batch ----------------------------------------------------------------------------
+    def _batch_data(self, x, y, sample_weight, class_weight=None) -> ArrayData:
+        data = self._make_data(x, y, sample_weight, None)
+        if not isinstance(data, ArrayData):
+            raise ValueError(f"x must be an array or a tensor (one per input), got {type(x).__name__}.")
+        data.batch_size = data.num_samples
+        self._apply_class_weight(data, class_weight)
+        self._prepare(data)
+        return data
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
         """One optimizer step on one batch; returns the batch loss (and metrics) as ``evaluate`` does."""
-        self._require_one_input_and_output("train_on_batch")
         self._require_compiled("train_on_batch")
-        data = make_data(x, y, sample_weight, len(x), self.device())
-        if class_weight is not None:
-            data.sample_weight = class_weights_to_sample_weights(class_weight, data.y)
-        self._prepare(data)
-        loss_tracker = self._reset_metrics()
+        data = self._batch_data(x, y, sample_weight, class_weight)
+        trackers = self._reset_metrics()
         self.train()
-        self._train_step(data.x, data.y, data.sample_weight, loss_tracker)
+        self._train_step(data.x, data.y, data.sample_weight, trackers)
         self.eval()
-        logs = self._logs(loss_tracker)
-        if return_dict:
-            return logs
-        return self._flat_logs(logs)
+        logs = self._logs(trackers)
+        return logs if return_dict else self._flat_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
-        return self.evaluate(x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight,
-                             return_dict=return_dict)
-
+        self._require_compiled("test_on_batch")
+        logs = self._evaluate_data(self._batch_data(x, y, sample_weight))
+        return logs if return_dict else self._flat_logs(logs)

@@ -1,0 +1,105 @@
+"""What ``compile`` resolves for each output of a model: its loss, loss weight and metrics.
+
+Keras' rules: one loss applies to every output; a list gives one per output in order and a dict one
+per output name (``None`` for an output that is not trained). With several outputs the total loss is
+``sum(weight_i * loss_i)``, each output's loss is logged as ``<output>_loss`` and each metric as
+``<output>_<metric>``; metrics are a list with one entry per output or a dict keyed by output name.
+"""
+from __future__ import annotations
+
+import torch
+
+from layerwise import losses as losses_module
+from layerwise import metrics as metrics_module
+from layerwise.metrics import Metric
+
+
+def _per_output(value, names: list[str], what: str, *, dict_needs_all: bool) -> list:
+    """``value`` spread over the outputs ``names``: a list of one entry per output (None where absent)."""
+    if isinstance(value, dict):
+        unknown = [key for key in value if key not in names]
+        missing = [name for name in names if name not in value]
+        if unknown or (dict_needs_all and missing):
+            raise ValueError(f"compile(): the {what} dict has keys {list(value)}, but the model's outputs are "
+                             f"{names}. Give one entry per output name (None for an output without one).")
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(names):
+            raise ValueError(f"compile(): {what} is a list of {len(value)} entries for a model with "
+                             f"{len(names)} outputs {names}. Give one entry per output, in order, or a dict "
+                             "keyed by output name.")
+        return list(value)
+    return [value] * len(names)
+
+
+def _metric_lists(metrics, names: list[str]) -> list[list]:
+    """One list of metric identifiers per output."""
+    if metrics is None:
+        return [[] for _ in names]
+    if len(names) == 1 and isinstance(metrics, (list, tuple)) and not any(isinstance(m, (list, tuple, dict))
+                                                                            for m in metrics):
+        return [list(metrics)]  # the usual metrics=["accuracy"] of a one-output model
+    if len(names) > 1 and not isinstance(metrics, (list, tuple, dict)):
+        raise ValueError(f"compile(): metrics={metrics!r} for a model with outputs {names}: give a list with one "
+                         "entry (a metric or a list of them) per output, or a dict keyed by output name.")
+    per_output = _per_output(metrics, names, "metrics", dict_needs_all=False)
+    return [[] if m is None else list(m) if isinstance(m, (list, tuple)) else [m] for m in per_output]
+
+
+class CompiledOutputs:
+    """Losses, loss weights and metric identifiers of each output, and the total loss of a batch."""
+
+    def __init__(self, loss, loss_weights, metrics, output_names: list[str]):
+        self.names = list(output_names)
+        self.several = len(self.names) > 1
+        given = _per_output(loss, self.names, "loss", dict_needs_all=True)
+        if all(item is None for item in given):
+            raise ValueError("compile() needs a loss, e.g. loss='categorical_crossentropy'.")
+        self.losses = [None if item is None else losses_module.get(item) for item in given]
+        weights = _per_output(1.0 if loss_weights is None else loss_weights, self.names, "loss_weights",
+                              dict_needs_all=False)
+        self.loss_weights = [1.0 if w is None else float(w) for w in weights]
+        self.metric_ids = _metric_lists(metrics, self.names)
+        for ids in self.metric_ids:  # validate now; 'accuracy' is resolved from the data shapes in fit
+            for metric in ids:
+                metrics_module.get(metric, (None, 2), (None, 2))
+        trained = [name for name, loss in zip(self.names, self.losses) if loss is not None]
+        # Keras logs each output's loss only when more than one output has a loss.
+        self.loss_log_names = [f"{name}_loss" for name in trained] if len(trained) > 1 else []
+
+    def parts(self, value) -> list:
+        """Per-output items of targets, predictions or sample weights (a single value serves every output)."""
+        if not self.several:
+            return [value]
+        return list(value) if isinstance(value, (list, tuple)) else [value] * len(self.names)
+
+    def make_metrics(self, y_shapes: list[tuple], pred_shapes: list[tuple]) -> list[tuple[str, int, Metric]]:
+        """``(log name, output index, metric)`` for every metric, in output order then compile order."""
+        made = []
+        for i, ids in enumerate(self.metric_ids):
+            for identifier in ids:
+                metric = metrics_module.get(identifier, y_shapes[i], pred_shapes[i])
+                made.append((f"{self.names[i]}_{metric.name}" if self.several else metric.name, i, metric))
+        return made
+
+    def total(self, y, y_pred, sample_weight) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The weighted sum of the outputs' losses, and each trained output's loss (for the logs)."""
+        if not self.several:
+            loss = self.losses[0](y, y_pred, sample_weight)
+            weight = self.loss_weights[0]
+            return (loss if weight == 1.0 else loss * weight), []
+        each = [(loss(yi, pi, wi), weight) for loss, weight, yi, pi, wi in
+                zip(self.losses, self.loss_weights, y, y_pred, self.parts(sample_weight)) if loss is not None]
+        total = sum(value * weight for value, weight in each)
+        return total, [value for value, _ in each]
+
+    def config(self) -> dict:
+        """Loss and metric names as ``compile`` takes them back (used by saving)."""
+        losses = [None if loss is None else losses_module.serialize(loss) for loss in self.losses]
+        for ids in self.metric_ids:
+            for metric in ids:
+                if not isinstance(metric, str):
+                    raise ValueError(f"Cannot save metric object {metric!r}: compile with metric names to save "
+                                     "the model.")
+        return {"loss": losses if self.several else losses[0], "loss_weights": self.loss_weights,
+                "metrics": self.metric_ids if self.several else self.metric_ids[0]}
