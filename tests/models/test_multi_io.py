@@ -88,6 +88,7 @@ def test_one_loss_serves_every_output_and_per_output_sample_weights(keras, rng):
         assert results[1][key] == pytest.approx(results[0][key], rel=1e-4), key
 
 
+@pytest.mark.filterwarnings("ignore:Gradients do not exist")  # Keras notes the output without a loss
 def test_dict_outputs_predict_a_dict_and_an_untrained_output_has_no_loss(keras, rng):
     k_model, lw_model = _twins(keras, rng, dict_outputs=True)
     xa, xb, labels, target = _data(rng)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from imblearn.pipeline import Pipeline
 from sklearn.datasets import load_breast_cancer, load_wine
-from sklearn.impute import SimpleImputer
+from sklearn.impute import KNNImputer, SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler, minmax_scale
 
@@ -74,22 +74,33 @@ def test_int_numpy_array_stays_int(imbalanced):
     assert X_res.dtype == np.int32
 
 
-def test_imputer_beats_mean_imputation():
-    X = minmax_scale(load_breast_cancer().data[:300])
+def test_imputer_beats_mean_and_knn_and_lateral_connections_help():
+    X = minmax_scale(load_breast_cancer().data)
     rng = np.random.RandomState(0)
     missing = rng.rand(*X.shape) < 0.2
     X_miss = X.copy()
     X_miss[missing] = np.nan
     X_miss_in = X_miss.copy()
-    imputer = RBMImputer(random_state=0, n_iter=10, n_rounds=2, batch_size=32, learning_rate=0.05)
+
+    def rmse(filled):
+        return np.sqrt(((filled[missing] - X[missing]) ** 2).mean())
+
+    imputer = RBMImputer(random_state=0, n_iter=10, n_rounds=2)
     filled = imputer.fit_transform(X_miss)
-    rmse = np.sqrt(((filled[missing] - X[missing]) ** 2).mean())
-    rmse_mean = np.sqrt(((SimpleImputer().fit_transform(X_miss)[missing] - X[missing]) ** 2).mean())
-    assert rmse < 0.75 * rmse_mean, (rmse, rmse_mean)
+    plain = RBMImputer(random_state=0, n_iter=10, n_rounds=2, lateral=False).fit_transform(X_miss)
+    # Measured: 0.061 with lateral connections, 0.083 without, KNN 0.077, mean 0.146.
+    assert rmse(filled) < 0.85 * rmse(KNNImputer().fit_transform(X_miss)) < 0.5 * rmse(
+        SimpleImputer().fit_transform(X_miss))
+    assert rmse(filled) < 0.85 * rmse(plain)
     np.testing.assert_array_equal(filled[~missing], X[~missing])
+    observed = np.where(missing, np.nan, X)
+    assert (filled >= np.nanmin(observed, 0)).all() and (filled <= np.nanmax(observed, 0)).all()  # clipped
     np.testing.assert_array_equal(np.isnan(X_miss), np.isnan(X_miss_in))  # caller's array untouched
+    np.testing.assert_allclose(imputer.transform(X_miss[:50]), imputer.transform(X_miss[:50]))
     draws = imputer.multiple_imputations(X_miss[:20])
     assert draws.shape == (5, 20, 30) and not np.allclose(draws[0], draws[1])
+    spread = draws.std(0)[missing[:20]].mean()
+    assert 0.005 < spread < 0.1, spread  # draws vary about as much as the imputation error
     with_indicator = RBMImputer(add_indicator=True, n_iter=1, n_rounds=1, random_state=0).fit(X_miss)
     assert with_indicator.transform(X_miss).shape == (len(X), 60)
     assert with_indicator.get_feature_names_out().shape == (60,)
