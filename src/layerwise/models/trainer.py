@@ -91,7 +91,7 @@ class Trainer:
         if y0 is None:
             raise ValueError("fit() needs targets y (or a dataset that yields (x, y) batches).")
         outputs = self._outputs
-        pred_shapes = [(None, *shape[1:]) for shape in (self.output_shape if outputs.several else [self.output_shape])]
+        pred_shapes = [(None, *shape[1:]) for shape in outputs.parts(self.output_shape)]
         for loss, y, pred_shape in zip(outputs.losses, outputs.parts(y0), pred_shapes):
             if loss is not None:
                 check_targets(loss, y, pred_shape)
@@ -119,8 +119,9 @@ class Trainer:
         rows = num_rows(x)
         for tracker, value in zip(trackers, [loss, *each]):
             tracker.update_value(value, rows)
+        ys, preds = self._outputs.parts(y), self._outputs.parts(y_pred)
         for _, i, metric in self._metrics:
-            metric.update(y[i] if self._outputs.several else y, y_pred[i] if self._outputs.several else y_pred)
+            metric.update(ys[i], preds[i])
 
     def _train_step(self, x, y, sample_weight, trackers) -> None:
         y_pred = self._forward_batch(x)
