@@ -128,6 +128,9 @@ def load_weight_tensors(model, tensors: dict[str, torch.Tensor], filepath, prefi
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
+    if not model.built:
+        raise ValueError(f"Model '{model.name}' is not built yet, so it has no weights to save; build it (or "
+                         "call or fit it) first.")
     metadata = {"format": WEIGHTS_FORMAT, "version": FORMAT_VERSION}
     atomic_write(filepath, save_bytes(weight_tensors(model), metadata=metadata), overwrite)
 

@@ -28,6 +28,19 @@ _name_counts: defaultdict[str, int] = defaultdict(int)
 LAYER_CLASSES: dict[str, type] = {}
 
 
+def call_in_mode(module: nn.Module, training, call: Callable, *args, **kwargs):
+    """``call(*args, **kwargs)`` with ``module`` in training mode when ``training`` is True, inference mode
+    when False, as it is when None: Keras' ``layer(x, training=...)`` for one call."""
+    if training is None or bool(training) == module.training:
+        return call(*args, **kwargs)
+    was = module.training
+    module.train(bool(training))
+    try:
+        return call(*args, **kwargs)
+    finally:
+        module.train(was)
+
+
 def to_snake_case(name: str) -> str:
     """``MaxPooling2D`` -> ``max_pooling2d``, as Keras names its layers."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -179,7 +192,7 @@ class Layer(nn.Module):
             x = torch.as_tensor(np.asarray(x), dtype=floatx())
         device = next(self.parameters(), x).device if self.built else x.device
         self.build_from(tuple(x.shape), device)
-        out = super().__call__(x, *args, **kwargs)
+        out = call_in_mode(self, kwargs.pop("training", None), super().__call__, x, *args, **kwargs)
         self.record_activity(out)
         return out
 

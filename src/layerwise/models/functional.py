@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
-from layerwise.layers.base import Shape, unique_name
+from layerwise.layers.base import Shape, call_in_mode, unique_name
 from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.pooling import GlobalAveragePooling1D
@@ -165,7 +166,8 @@ class Functional(Model):
             return symbolic_call(self, x, kwargs)
         tensors = self._as_tensors(x)
         self.check_input(tuple(tensors[0].shape) if len(tensors) == 1 else [tuple(t.shape) for t in tensors])
-        return super().__call__(*tensors, *args, **kwargs)
+        return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, *tensors, *args,
+                            **kwargs)
 
     def forward(self, *inputs: torch.Tensor):
         """Run every node in order; ``inputs`` in the order of ``self.inputs``."""

@@ -1,17 +1,24 @@
-"""Model: what Sequential and functional models share (weights, freezing, penalties, summary, saving).
+"""Model: what Sequential, functional and subclassed models share (weights, freezing, penalties,
+summary, saving).
 
-As in Keras, ``Model(inputs, outputs)`` makes a functional model (``layerwise.models.functional``)
-and ``Sequential`` is a Model too. Both keep their layers in ``self._layers`` in Keras' order, which is
-the order of ``get_weights()`` and of the summary's rows.
+As in Keras, ``Model(inputs, outputs)`` makes a functional model (``layerwise.models.functional``),
+``Sequential`` is a Model too, and a subclass that sets layers as attributes in ``__init__`` and
+defines ``call(self, inputs)`` is a model as well (``class Autoencoder(Model)``). ``layers`` lists
+the layers in Keras' order, which is the order of ``get_weights()`` and of the summary's rows:
+Sequential and functional models keep them in ``self._layers``; a subclassed model's are its
+attributes, in the order they were set (lists of layers included).
 """
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import torch
 from torch import nn
 
 from layerwise.backend import floatx, get_device
-from layerwise.layers.base import Layer, WeightView
+from layerwise.layers.base import Layer, WeightView, call_in_mode, to_snake_case, unique_name
+from layerwise.layers.symbolic import is_symbolic
 from layerwise.models.summary import print_summary
 from layerwise.models.trainer import Trainer
 
@@ -28,33 +35,60 @@ def as_input_tensor(x, device: torch.device) -> torch.Tensor:
     return x.to(floatx()) if x.dtype == torch.float64 else x
 
 
+def _first_tensor(value):
+    if isinstance(value, torch.Tensor):
+        return value
+    return next((t for t in value if isinstance(t, torch.Tensor)), None) if isinstance(value, (list, tuple)) \
+        else None
+
+
 class Model(Trainer, nn.Module):
-    """``Model(inputs, outputs)`` builds a functional model from symbolic tensors (see ``Input``)."""
+    """``Model(inputs, outputs)`` builds a functional model from symbolic tensors (see ``Input``);
+    subclass it and define ``call(self, inputs[, training])`` for a model written as Python code."""
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model:
+        if cls is Model and (args or "inputs" in kwargs):
             from layerwise.models.functional import Functional
             return object.__new__(Functional)
         return object.__new__(cls)
 
-    def __init__(self, name: str):
+    def __init__(self, name: str | None = None, trainable: bool = True, dtype=None):
         nn.Module.__init__(self)
         Trainer.__init__(self)
-        self.name = name
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._layers = nn.ModuleList()
+        self._trainable = bool(trainable)
+        self._called_output_shape = None  # a subclassed model's, from its first call (see build)
+        self._call_takes_training = "training" in inspect.signature(self.call).parameters
+        self.eval()
+
+    def __setattr__(self, name: str, value) -> None:
+        # Keras tracks lists of layers set as attributes (self.blocks = [Dense(8), Dense(4)]); a ModuleList
+        # makes PyTorch track them too, and iterates and indexes like the list.
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (Layer, Model)) for v in value):
+            value = nn.ModuleList(value)
+        super().__setattr__(name, value)
 
     # ---- structure ----------------------------------------------------------------------------
     @property
     def layers(self) -> list[Layer]:
-        return list(self._layers)
+        tracked = []
+        for key, module in self._modules.items():
+            if key == "_layers":
+                tracked.extend(module)
+            elif isinstance(module, (Layer, Model)):
+                tracked.append(module)
+            elif isinstance(module, nn.ModuleList):
+                tracked.extend(m for m in module if isinstance(m, (Layer, Model)))
+        return tracked
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
             return self.layers[index]
-        for layer in self._layers:
+        for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"No layer named {name!r}. Layers: {[layer.name for layer in self._layers]}.")
+        raise ValueError(f"No layer named {name!r}. Layers: {[layer.name for layer in self.layers]}.")
 
     def device(self) -> torch.device:
         return next((p.device for p in self.parameters()), get_device())
@@ -62,24 +96,106 @@ class Model(Trainer, nn.Module):
     @property
     def losses(self) -> list[torch.Tensor]:
         """The layers' regularization penalties (see ``Layer.losses``); ``fit`` adds them to the loss."""
-        return [penalty for layer in self._layers for penalty in layer.losses]
+        return [penalty for layer in self.layers for penalty in layer.losses]
 
     def apply_constraints(self) -> None:
         """Project every constrained weight (see ``Layer.apply_constraints``); ``fit`` does it each step."""
-        for layer in self._layers:
+        for layer in self.layers:
             layer.apply_constraints()
+
+    # ---- subclassed models: call, build, shapes ----------------------------------------------------
+    def call(self, inputs, *args, **kwargs):
+        raise NotImplementedError(
+            f"Model '{self.name}' has no call(): subclass layerwise.Model, create layers in __init__ and define "
+            "call(self, inputs), or build the model with Model(inputs, outputs) or Sequential([...]).")
+
+    def forward(self, *inputs):
+        """A subclassed model's ``call``, given ``training`` when its signature takes it (as Keras does)."""
+        if self._call_takes_training:
+            return self.call(*inputs, training=self.training)
+        return self.call(*inputs)
+
+    def __call__(self, *args, **kwargs):
+        if is_symbolic(args):
+            raise NotImplementedError(f"Subclassed model '{self.name}' cannot be called on symbolic tensors "
+                                      "(Input); call it on data, or build a functional model from its layers.")
+        device = self.device()
+        args = tuple(as_input_tensor(a, device) if isinstance(a, (np.ndarray, torch.Tensor)) else a for a in args)
+        if not self.built:
+            self._build_by_calling(args)
+        return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, *args, **kwargs)
+
+    @property
+    def built(self) -> bool:
+        return self._called_output_shape is not None
+
+    def build(self, input_shape) -> None:
+        """Build a subclassed model by calling it once on zeros of ``input_shape`` (batch axis first)."""
+        shape = tuple(1 if d is None else d for d in input_shape)
+        self._build_by_calling((torch.zeros(shape, dtype=floatx(), device=self.device()),))
+
+    def _build_by_calling(self, args: tuple) -> None:
+        """Run ``call`` once without gradients, recording the input, output and each layer's output shape."""
+        seen: dict[int, tuple] = {}
+
+        def record(layer, _inputs, output):
+            first = _first_tensor(output)
+            if first is not None:
+                seen.setdefault(id(layer), (None, *first.shape[1:]))
+
+        hooks = [layer.register_forward_hook(record) for layer in self.layers]
+        try:
+            with torch.no_grad():
+                out = nn.Module.__call__(self, *args)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        if isinstance(out, (list, tuple, dict)):
+            raise NotImplementedError(f"Subclassed model '{self.name}' returns {type(out).__name__}; models "
+                                      "written with call() may return one tensor so far (use Model(inputs, "
+                                      "outputs) for several).")
+        first = _first_tensor(args)
+        # Plain attributes, as Sequential keeps them: each layer's output shape ("?" if call did not use it).
+        self.batch_input_shape = (None, *first.shape[1:])
+        self.output_shapes = [seen.get(id(layer), "?") for layer in self.layers]
+        self._called_output_shape = (None, *out.shape[1:])
+
+    @property
+    def input_shape(self):
+        return getattr(self, "batch_input_shape", None)
+
+    @property
+    def output_shape(self):
+        return self._called_output_shape
+
+    def check_input(self, shape) -> None:
+        """A subclassed model's own layers check their inputs (naming the layer)."""
+
+    @property
+    def input_names(self) -> list[str]:
+        return ["input"]
+
+    @property
+    def output_names(self) -> list[str]:
+        return ["output"]
+
+    def get_config(self) -> dict:
+        raise NotImplementedError(
+            f"Model '{self.name}' is a subclassed model, which cannot be saved whole (Keras needs its get_config "
+            "and class too): save its weights with model.save_weights('weights.lw') and load them into a "
+            "model built by the same code with model.load_weights.")
 
     # ---- weights ------------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
         """All weights in Keras' shapes and order, layer by layer."""
-        return [w for layer in self._layers for w in layer.get_weights()]
+        return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights: list) -> None:
         weights = list(weights)
-        expected = sum(len(layer.weight_views()) for layer in self._layers)
+        expected = sum(len(layer.weight_views()) for layer in self.layers)
         if len(weights) != expected:
             raise ValueError(f"Model '{self.name}' expects {expected} weight arrays, got {len(weights)}.")
-        for layer in self._layers:
+        for layer in self.layers:
             n = len(layer.weight_views())
             layer.set_weights(weights[:n])
             weights = weights[n:]
@@ -87,26 +203,27 @@ class Model(Trainer, nn.Module):
     def weight_views(self) -> list[WeightView]:
         """Every layer's weights, named ``<layer index>/<weight>`` so that a nested model's are unique."""
         return [WeightView(f"{i}/{view.name}", view.tensor, view.trainable, view.to_keras, view.from_keras)
-                for i, layer in enumerate(self._layers) for view in layer.weight_views()]
+                for i, layer in enumerate(self.layers) for view in layer.weight_views()]
 
     @property
     def weights(self) -> list[torch.Tensor]:
-        return [w for layer in self._layers for w in layer.weights]
+        return [w for layer in self.layers for w in layer.weights]
 
     def count_params(self) -> int:
         if not self.built:
             raise ValueError(f"Model '{self.name}' is not built yet: give it an Input, an input_shape, "
                              "or call it on data first.")
-        return sum(layer.count_params() for layer in self._layers)
+        return sum(layer.count_params() for layer in self.layers)
 
     @property
     def trainable(self) -> bool:
-        return all(layer.trainable for layer in self._layers) if len(self._layers) else self._trainable
+        layers = self.layers
+        return all(layer.trainable for layer in layers) if layers else self._trainable
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
-        for layer in self._layers:
+        for layer in self.layers:
             layer.trainable = value
 
     def summary(self, print_fn=None) -> None:

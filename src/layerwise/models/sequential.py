@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from layerwise.backend import get_device
-from layerwise.layers.base import Layer, Shape, unique_name
+from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
 from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits
@@ -140,7 +141,7 @@ class Sequential(Model):
         if not self.built:
             self.build(tuple(x.shape))
         self.check_input(x.shape)
-        return super().__call__(x, *args, **kwargs)
+        return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, x, *args, **kwargs)
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -1,0 +1,131 @@
+"""Subclassed models (``class M(Model)`` with ``call``), checked against Keras: TensorFlow's autoencoder
+tutorial trains as Keras trains it, layers set as attributes (and in lists) are tracked in Keras' order,
+``training`` reaches the layers, weights save and load, and what cannot work says so."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import layerwise
+
+
+def _autoencoder_class(lib):
+    """TensorFlow's "Intro to Autoencoders" model, written against ``lib`` (keras or layerwise)."""
+    layers = lib.layers
+
+    class Autoencoder(lib.Model):
+        def __init__(self, latent_dim, shape):
+            super().__init__()
+            self.latent_dim, self.shape = latent_dim, shape
+            self.encoder = lib.Sequential([layers.Flatten(), layers.Dense(latent_dim, activation="relu")])
+            self.decoder = lib.Sequential([layers.Dense(int(np.prod(shape)), activation="sigmoid"),
+                                           layers.Reshape(shape)])
+
+        def call(self, x):
+            return self.decoder(self.encoder(x))
+
+    return Autoencoder
+
+
+def test_the_tensorflow_autoencoder_tutorial_trains_as_in_keras(keras, rng):
+    x = rng.random((24, 6, 5)).astype("float32")
+    k_model, lw_model = _autoencoder_class(keras)(4, (6, 5)), _autoencoder_class(layerwise)(4, (6, 5))
+    assert lw_model.name.startswith("autoencoder") and not lw_model.built
+    k_model(x[:2])
+    lw_model(x[:2])
+    assert lw_model.built and [type(layer).__name__ for layer in lw_model.layers] == ["Sequential", "Sequential"]
+    assert [w.shape for w in lw_model.get_weights()] == [w.shape for w in k_model.get_weights()]
+    weights = [rng.normal(0, 0.3, w.shape).astype("float32") for w in k_model.get_weights()]
+    k_model.set_weights(weights)
+    lw_model.set_weights(weights)
+    histories = []
+    for model, lib in ((k_model, keras), (lw_model, layerwise)):
+        model.compile(optimizer=lib.optimizers.SGD(0.5), loss=lib.losses.MeanSquaredError())
+        histories.append(model.fit(x, x, batch_size=8, epochs=3, shuffle=False, validation_data=(x, x),
+                                   verbose=0).history)
+    assert sorted(histories[1]) == sorted(histories[0]) == ["loss", "val_loss"]
+    for key in histories[0]:
+        np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=1e-4, err_msg=key)
+    np.testing.assert_allclose(lw_model.predict(x, verbose=0), k_model.predict(x, verbose=0), atol=1e-5)
+    codes = lw_model.encoder(x).detach().numpy()  # the tutorial's autoencoder.encoder(x_test)
+    np.testing.assert_allclose(codes, np.asarray(k_model.encoder(x).detach().cpu()), atol=1e-5)
+    assert lw_model.output_shape == (None, 6, 5) and lw_model.count_params() == k_model.count_params()
+
+
+def _blocks(lib):
+    layers = lib.layers
+
+    class Blocks(lib.Model):
+        """Layers in a list, a Dropout driven by ``training``, a layer set after the list."""
+
+        def __init__(self):
+            super().__init__(name="blocks")
+            self.blocks = [layers.Dense(8, activation="tanh"), layers.Dense(3)]
+            self.dropout = layers.Dropout(0.5)
+            self.head = layers.Dense(1)
+
+        def call(self, x, training=False):
+            for block in self.blocks:
+                x = block(x)
+            return self.head(self.dropout(x, training=training))
+
+    return Blocks()
+
+
+def test_layers_in_lists_are_tracked_in_keras_order_and_training_reaches_them(keras, rng):
+    x = rng.normal(size=(16, 5)).astype("float32")
+    k_model, lw_model = _blocks(keras), _blocks(layerwise)
+    k_model(x)
+    lw_model(x)
+    assert [type(layer).__name__ for layer in lw_model.layers] == [type(layer).__name__ for layer in k_model.layers]
+    assert [w.shape for w in lw_model.get_weights()] == [w.shape for w in k_model.get_weights()]
+    lw_model.set_weights(k_model.get_weights())
+    np.testing.assert_allclose(lw_model.predict(x, verbose=0), k_model.predict(x, verbose=0), atol=1e-5)
+    inference = lw_model(x).detach()
+    torch.manual_seed(0)
+    dropped = lw_model(x, training=True).detach()
+    assert not torch.allclose(dropped, inference)  # call(training=True) drops
+    np.testing.assert_allclose(lw_model(x).detach(), inference)  # and the model is back in inference mode
+    dropout = lw_model.dropout
+    ones = torch.ones(64, 3)
+    assert (dropout(ones, training=True) == 0).any() and not dropout.training
+    lw_model.compile(optimizer=layerwise.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    before = lw_model.evaluate(x, x[:, :1], verbose=0)[0]
+    assert sorted(lw_model.fit(x, x[:, :1], epochs=30, verbose=0).history) == ["loss", "mae"]
+    assert lw_model.evaluate(x, x[:, :1], verbose=0)[0] < 0.5 * before
+    summary: list[str] = []
+    lw_model.summary(print_fn=summary.append)
+    assert 'Model: "blocks"' in summary[0] and "(None, 8)" in summary[0] and "(None, 1)" in summary[0]
+
+
+def test_weights_save_and_load_and_what_cannot_work_says_so(tmp_path, rng):
+    model = _blocks(layerwise)
+    with pytest.raises(ValueError, match="not built"):
+        model.save_weights(tmp_path / "early.lw")
+    x = rng.normal(size=(6, 5)).astype("float32")
+    expected = model.predict(x, verbose=0)
+    model.save_weights(tmp_path / "w.lw")
+    other = _blocks(layerwise)
+    other.build((None, 5))
+    other.load_weights(tmp_path / "w.lw")
+    np.testing.assert_allclose(other.predict(x, verbose=0), expected, atol=1e-6)
+    with pytest.raises(NotImplementedError, match="save_weights"):
+        model.save(tmp_path / "whole.lw")
+    with pytest.raises(NotImplementedError, match="symbolic"):
+        model(layerwise.Input((5,)))
+    with pytest.raises(NotImplementedError, match="has no call"):
+        layerwise.Model().predict(x, verbose=0)
+
+    class TwoHeads(layerwise.Model):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = layerwise.layers.Dense(1), layerwise.layers.Dense(2)
+
+        def call(self, x):
+            return [self.a(x), self.b(x)]
+
+    with pytest.raises(NotImplementedError, match="one tensor so far"):
+        TwoHeads().predict(x, verbose=0)
+    with pytest.raises(ValueError, match=r"Layer 'dense.*expected input shape \(None, 5\)"):
+        model.predict(np.zeros((2, 7), "float32"), verbose=0)
