@@ -4,8 +4,8 @@ from layerwise.layers.base import LAYER_CLASSES, Layer
 from layerwise.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose
 from layerwise.layers.core import Activation, Dense, Input, InputLayer, Lambda, Rescaling
 from layerwise.layers.embedding import Embedding, Masking
-from layerwise.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
-                                      concatenate, maximum, minimum, multiply, subtract)
+from layerwise.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
+                                      average, concatenate, dot, maximum, minimum, multiply, subtract)
 from layerwise.layers.normalization import BatchNormalization, LayerNormalization
 from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
@@ -27,8 +27,8 @@ __all__ = [
     # sequences
     "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",
     # merging, for functional models
-    "Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average", "concatenate",
-    "maximum", "minimum", "multiply", "subtract",
+    "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
+    "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Merge layers for functional models: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate.
+"""Merge layers for functional models: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot.
 
 Each takes a list of tensors, ``[(batch, ...), (batch, ...)]``. The element-wise ones broadcast as
 Keras does: a lower-rank input gains axes right after the batch axis, then sizes of 1 stretch.
@@ -10,6 +10,7 @@ import functools
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from layerwise.backend import floatx
 from layerwise.layers.base import Layer, Shape
@@ -167,6 +168,55 @@ class Concatenate(_Merge):
         return torch.cat(full, dim=self.axis).all(dim=-1)
 
 
+class Dot(_Merge):
+    """Dot product of two inputs along ``axes`` for each sample (Keras' ``batch_dot``).
+
+    ``(batch, n) . (batch, n)`` with ``axes=1`` gives ``(batch, 1)``; ``(batch, t1, d) . (batch, t2, d)``
+    with ``axes=2`` gives attention scores ``(batch, t1, t2)``. ``axes`` is one axis for both inputs or a
+    pair; ``normalize=True`` first scales both to unit L2 norm along those axes (cosine similarity).
+    """
+
+    n_inputs = 2
+
+    def __init__(self, axes, normalize: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(axes, int) and not (isinstance(axes, (list, tuple)) and len(axes) == 2
+                                              and all(isinstance(a, int) for a in axes)):
+            raise ValueError(f"Dot(axes=...) takes an integer or a pair of integers; received axes={axes!r}.")
+        self.axes = axes if isinstance(axes, int) else list(axes)
+        self.normalize = normalize
+
+    def _axes(self, ranks: list[int]) -> list[int]:
+        axes = [self.axes] * 2 if isinstance(self.axes, int) else self.axes
+        return [a % rank if a < 0 else a for a, rank in zip(axes, ranks)]
+
+    def compute_output_shape(self, input_shape: list[Shape]) -> Shape:
+        first, second = input_shape
+        a0, a1 = self._axes([len(first), len(second)])
+        if min(len(first), len(second)) < 2 or 0 in (a0, a1) or a0 >= len(first) or a1 >= len(second):
+            raise ValueError(f"Layer '{self.name}' (Dot) needs two inputs of rank at least 2 and axes other than "
+                             f"the batch axis; received axes={self.axes} and shapes {first}, {second}.")
+        if first[a0] is not None and second[a1] is not None and first[a0] != second[a1]:
+            raise ValueError(f"Layer '{self.name}' (Dot): incompatible input shapes: axis values {first[a0]} (at "
+                             f"axis {a0}) != {second[a1]} (at axis {a1}). Full input shapes: {first}, {second}.")
+        out = [*first[:a0], *first[a0 + 1:], *(d for i, d in enumerate(second) if i not in (0, a1))]
+        return tuple(out) if len(out) > 1 else (out[0], 1)
+
+    def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        x, y = inputs
+        a0, a1 = self._axes([x.ndim, y.ndim])
+        if self.normalize:
+            x, y = F.normalize(x, dim=a0), F.normalize(y, dim=a1)
+        x, y = torch.movedim(x, a0, -1), torch.movedim(y, a1, 1)  # (b, X..., d) and (b, d, Y...)
+        batch, depth = x.shape[0], x.shape[-1]
+        out = torch.bmm(x.reshape(batch, -1, depth), y.reshape(batch, depth, -1))
+        out = out.reshape(batch, *x.shape[1:-1], *y.shape[2:])
+        return out if out.ndim > 1 else out.unsqueeze(1)
+
+    def compute_mask(self, inputs: list[torch.Tensor], masks: list) -> None:
+        return None  # Keras' Dot drops masks
+
+
 def add(inputs, **kwargs):
     """``Add(**kwargs)(inputs)``."""
     return Add(**kwargs)(inputs)
@@ -200,3 +250,8 @@ def minimum(inputs, **kwargs):
 def concatenate(inputs, axis: int = -1, **kwargs):
     """``Concatenate(axis=axis, **kwargs)(inputs)``."""
     return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes=-1, **kwargs):
+    """``Dot(axes, **kwargs)(inputs)``."""
+    return Dot(axes=axes, **kwargs)(inputs)

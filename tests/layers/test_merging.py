@@ -1,0 +1,63 @@
+"""The Dot merge layer against Keras: batch dot products along given axes, cosine similarity, shapes,
+a functional model using it (attention scores), and the errors bad inputs get."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import layerwise
+
+
+@pytest.mark.parametrize("shapes,axes,normalize", [
+    (((4, 6), (4, 6)), 1, False),
+    (((4, 6), (4, 6)), -1, True),
+    (((4, 5, 3), (4, 7, 3)), 2, False),  # attention scores (batch, t1, t2)
+    (((4, 5, 2), (4, 2, 5)), (1, 2), False),  # Keras' docstring example
+    (((4, 6), (4, 3, 6)), (1, 2), True),
+    (((4, 2, 3, 4), (4, 3, 5)), (2, 1), False),  # a rank-4 input
+])
+def test_dot_matches_keras(keras, rng, shapes, axes, normalize):
+    x, y = (rng.normal(size=s).astype("float32") for s in shapes)
+    expected = np.asarray(keras.layers.Dot(axes=axes, normalize=normalize)([x, y]))
+    layer = layerwise.layers.Dot(axes=axes, normalize=normalize)
+    got = layer([x, y]).numpy()
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    symbolic = [(None, *s[1:]) for s in shapes]
+    assert layer.compute_output_shape(symbolic) == keras.layers.Dot(axes, normalize).compute_output_shape(symbolic)
+
+
+def test_dot_in_a_functional_model_trains_as_keras_and_saves(keras, rng, tmp_path):
+    def model(lib):
+        query, keys = lib.Input((5, 4), name="q"), lib.Input((6, 4), name="k")
+        scores = lib.layers.Dot(axes=2, name="scores")([lib.layers.Dense(4, name="proj")(query), keys])
+        return lib.Model([query, keys], lib.layers.Dense(1, name="out")(lib.layers.Flatten(name="flat")(scores)))
+
+    k_model, lw_model = model(keras), model(layerwise)
+    weights = [rng.normal(0, 0.3, w.shape).astype("float32") for w in k_model.get_weights()]
+    k_model.set_weights(weights)
+    lw_model.set_weights(weights)
+    q, k, target = rng.normal(size=(12, 5, 4)), rng.normal(size=(12, 6, 4)), rng.normal(size=(12, 1))
+    losses = []
+    for m, lib in ((k_model, keras), (lw_model, layerwise)):
+        m.compile(optimizer=lib.optimizers.SGD(0.01), loss="mse")
+        losses.append(m.fit([q, k], target, batch_size=4, epochs=2, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
+    assert lw_model.get_layer("scores").compute_output_shape([(None, 5, 4), (None, 6, 4)]) == (None, 5, 6)
+    lw_model.save(tmp_path / "dot.lw")
+    loaded = layerwise.models.load_model(tmp_path / "dot.lw")
+    np.testing.assert_allclose(loaded.predict([q, k], verbose=0), lw_model.predict([q, k], verbose=0), atol=1e-6)
+
+
+def test_dot_errors_name_the_layer():
+    a, b = np.ones((2, 3), "float32"), np.ones((2, 4), "float32")
+    with pytest.raises(ValueError, match=r"'dot.*axis values 3 \(at axis 1\) != 4"):
+        layerwise.layers.Dot(axes=1)([a, b])
+    with pytest.raises(ValueError, match="exactly 2 inputs"):
+        layerwise.layers.Dot(axes=1)([a, a, a])
+    with pytest.raises(ValueError, match="batch axis"):
+        layerwise.layers.Dot(axes=0)([a, a])
+    with pytest.raises(ValueError, match="integer or a pair"):
+        layerwise.layers.Dot(axes=(1, 2, 3))
+    out = layerwise.layers.dot([layerwise.Input((3,)), layerwise.Input((3,))], axes=1)
+    assert out.shape == (None, 1)
