@@ -41,6 +41,11 @@ def call_in_mode(module: nn.Module, training, call: Callable, *args, **kwargs):
         module.train(was)
 
 
+@functools.lru_cache(maxsize=None)
+def _takes_training(call: Callable) -> bool:
+    return "training" in inspect.signature(call).parameters
+
+
 def to_snake_case(name: str) -> str:
     """``MaxPooling2D`` -> ``max_pooling2d``, as Keras names its layers."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -96,6 +101,9 @@ class Layer(nn.Module):
     """Base of every layer. Subclasses implement ``build``, ``forward`` and ``compute_output_shape``.
 
     ``input_ndim`` (rank including the batch axis) lets the layer name a wrong input clearly.
+    Layers written as in Keras' guide also work: ``build`` creates weights with ``add_weight``,
+    ``call(inputs[, training])`` computes the output with torch operations, and without a
+    ``compute_output_shape`` the output shape is found by calling the layer once on zeros.
     """
 
     input_ndim: int | None = None
@@ -138,6 +146,8 @@ class Layer(nn.Module):
             object.__setattr__(self, "_config", {k: v for k, v in given.items() if v is not None})
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._added_weights: list[WeightView] = []  # from add_weight, in creation order
+        self._inferred_shapes: dict[Shape, Shape] = {}
         self.weight_regularizers: dict[str, Callable] = {}
         self.weight_constraints: dict[str, Callable] = {}
         self._activity_loss: torch.Tensor | None = None
@@ -155,6 +165,52 @@ class Layer(nn.Module):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
+
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, regularizer=None,
+                   constraint=None, name: str | None = None) -> nn.Parameter:
+        """A new weight of ``shape`` drawn by ``initializer`` (Keras' default: glorot_uniform), as in Keras.
+
+        It is a ``torch.nn.Parameter`` of this layer, listed by ``get_weights()`` in creation order.
+        """
+        count = len(self._added_weights)
+        if name is None or any(v.name == name for v in self._added_weights):
+            name = f"{name or 'weight'}_{count}"
+        shape = tuple(int(d) for d in (shape or ()))
+        value = initializers.get(initializer or "glorot_uniform")(shape, dtype or floatx())
+        param = nn.Parameter(value.contiguous(), requires_grad=bool(trainable) and self._trainable)
+        self.register_parameter(f"_added_{count}", param)
+        self._added_weights.append(WeightView(name, param, bool(trainable)))
+        if regularizer is not None:
+            self.weight_regularizers = {**self.weight_regularizers, name: regularizers.get(regularizer)}
+        if constraint is not None:
+            self.weight_constraints = {**self.weight_constraints, name: constraints.get(constraint)}
+        return param
+
+    def call(self, inputs, *args, **kwargs):
+        raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) defines neither forward nor call.")
+
+    def forward(self, *args, **kwargs):
+        """A Keras-style layer's ``call``, given ``training`` when its signature takes it."""
+        if _takes_training(type(self).call):
+            kwargs.setdefault("training", self.training)
+        return self.call(*args, **kwargs)
+
+    def _output_shape_by_calling(self, input_shape: Shape):
+        """The output shape of ``call`` on zeros of ``input_shape`` (computed once per shape, without gradients)."""
+        key = (None, *input_shape[1:])
+        if key not in self._inferred_shapes:
+            zeros = torch.zeros(tuple(1 if d is None else d for d in key), dtype=floatx(),
+                                device=next(self.parameters(), torch.empty(0)).device)
+            with torch.no_grad():
+                out = self.forward(zeros)
+            if isinstance(out, (list, tuple)):
+                self._inferred_shapes[key] = [(None, *t.shape[1:]) for t in out]
+            else:
+                self._inferred_shapes[key] = (None, *out.shape[1:])
+        shape = self._inferred_shapes[key]
+        if isinstance(shape, list):
+            return [(input_shape[0], *s[1:]) for s in shape]
+        return (input_shape[0], *shape[1:])
 
     def check_input_shape(self, input_shape: Shape) -> None:
         """Raise a ValueError naming this layer when ``input_shape`` cannot feed it."""
@@ -183,6 +239,8 @@ class Layer(nn.Module):
             self.input_shape_built = (None, *input_shape[1:])
             self.built = True
             self.trainable = self._trainable
+        if type(self).compute_output_shape is Layer.compute_output_shape and type(self).call is not Layer.call:
+            return self._output_shape_by_calling(input_shape)
         return self.compute_output_shape(input_shape)
 
     def __call__(self, x, *args, **kwargs):
@@ -243,8 +301,9 @@ class Layer(nn.Module):
 
     # ---- weights in Keras' layout ---------------------------------------------------------------
     def weight_views(self) -> list[WeightView]:
-        """This layer's Keras weights in Keras' order. Layers with weights override this."""
-        return []
+        """This layer's Keras weights in Keras' order: built-in layers with weights override this; layers
+        written with ``add_weight`` list theirs, trainable ones first (Keras' ``weights`` order)."""
+        return [v for v in self._added_weights if v.trainable] + [v for v in self._added_weights if not v.trainable]
 
     @property
     def weights(self) -> list[torch.Tensor]:

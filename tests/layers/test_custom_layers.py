@@ -1,0 +1,112 @@
+"""Layers written as in Keras' guide ("Making new layers via subclassing"): weights from ``add_weight``
+in ``build`` or ``__init__``, ``call`` with torch operations, a ``training`` argument, output shapes
+found without ``compute_output_shape`` — checked against the same layers written for Keras."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import layerwise
+
+
+def _custom_layers(lib, ops):
+    """The guide's Linear layer, a layer with a non-trainable weight, and a noise layer using ``training``."""
+
+    class Linear(lib.layers.Layer):
+        def __init__(self, units=32, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+
+        def call(self, inputs):
+            return ops.matmul(inputs, self.w) + self.b
+
+    class Scaled(lib.layers.Layer):
+        """Multiplies by a fixed (non-trainable) vector created before the trainable one."""
+
+        def __init__(self, size, **kwargs):
+            super().__init__(**kwargs)
+            self.fixed = self.add_weight(shape=(size,), initializer="ones", trainable=False)
+            self.scale = self.add_weight(shape=(size,), initializer="ones")
+
+        def call(self, inputs):
+            return inputs * self.fixed * self.scale
+
+    class Jitter(lib.layers.Layer):
+        def call(self, inputs, training=False):
+            return inputs + 1.0 if training else inputs
+
+    return Linear, Scaled, Jitter
+
+
+def _ops(lib_name):
+    if lib_name == "keras":
+        from keras import ops
+        return ops
+    return torch
+
+
+def test_the_guides_linear_layer_trains_in_sequential_and_functional_models_as_in_keras(keras, rng):
+    x, y = rng.normal(size=(32, 6)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+    histories, models = [], []
+    for lib, name in ((keras, "keras"), (layerwise, "layerwise")):
+        Linear, Scaled, Jitter = _custom_layers(lib, _ops(name))
+        inputs = lib.Input((6,))
+        hidden = lib.layers.Activation("tanh")(Linear(8)(inputs))
+        functional = lib.Model(inputs, Scaled(1)(Linear(1)(Jitter()(hidden))))
+        sequential = lib.Sequential([lib.Input((6,)), Linear(4), Scaled(4), lib.layers.Dense(1)])
+        models.append((functional, sequential))
+    for (k_model, lw_model) in zip(*models):
+        assert [w.shape for w in lw_model.get_weights()] == [w.shape for w in k_model.get_weights()]
+        assert lw_model.count_params() == k_model.count_params()
+        assert lw_model.output_shape == k_model.output_shape
+        weights = [rng.normal(0, 0.5, w.shape).astype("float32") for w in k_model.get_weights()]
+        k_model.set_weights(weights)
+        lw_model.set_weights(weights)
+        np.testing.assert_allclose(lw_model.predict(x, verbose=0), k_model.predict(x, verbose=0), atol=1e-5)
+        histories = []
+        for model, lib in ((k_model, keras), (lw_model, layerwise)):
+            model.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
+            histories.append(model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"])
+        np.testing.assert_allclose(histories[1], histories[0], rtol=1e-4)  # Jitter adds 1 while training
+        for ours, theirs in zip(lw_model.get_weights(), k_model.get_weights()):
+            np.testing.assert_allclose(ours, theirs, atol=1e-5)  # the fixed weights did not move
+
+
+def test_custom_layers_save_regularize_and_freeze(tmp_path, rng):
+    Linear, Scaled, _ = _custom_layers(layerwise, torch)
+
+    class Regularized(Linear):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), regularizer="l2",
+                                     constraint=layerwise.constraints.MaxNorm(0.5), name="kernel")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+    model = layerwise.Sequential([layerwise.Input((5,)), Regularized(3), Scaled(3)])
+    layer = model.layers[0]
+    assert [v.name for v in layer.weight_views()] == ["kernel", "bias"]
+    penalty = 0.01 * float((layer.w.detach() ** 2).sum())
+    assert len(model.losses) == 1 and float(model.losses[0].detach()) == pytest.approx(penalty)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(rng.normal(size=(16, 5)), rng.normal(size=(16, 3)) * 10, epochs=3, verbose=0)
+    assert float(layer.w.detach().norm(dim=0).max()) <= 0.5 + 1e-5  # MaxNorm applied after each step
+    model.save(tmp_path / "custom.lw")
+    loaded = layerwise.models.load_model(tmp_path / "custom.lw")
+    x = rng.normal(size=(4, 5)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    layer.trainable = False
+    assert not layer.w.requires_grad and model.layers[1].scale.requires_grad
+    assert not model.layers[1].fixed.requires_grad
+
+
+def test_a_layer_without_call_or_forward_says_so():
+    class Empty(layerwise.layers.Layer):
+        pass
+
+    model = layerwise.Sequential([layerwise.Input((3,)), Empty()])
+    with pytest.raises(NotImplementedError, match="'empty' .* defines neither forward nor call"):
+        model.predict(np.zeros((2, 3)), verbose=0)
