@@ -110,3 +110,64 @@ def test_a_layer_without_call_or_forward_says_so():
     model = layerwise.Sequential([layerwise.Input((3,)), Empty()])
     with pytest.raises(NotImplementedError, match="'empty' .* defines neither forward nor call"):
         model.predict(np.zeros((2, 3)), verbose=0)
+
+
+def _activity_layer(lib, ops):
+    """The guide's ActivityRegularizationLayer: ``add_loss(rate * mean(inputs))`` inside ``call``."""
+
+    class ActivityRegularizationLayer(lib.layers.Layer):
+        def __init__(self, rate=1e-2, **kwargs):
+            super().__init__(**kwargs)
+            self.rate = rate
+
+        def call(self, inputs):
+            self.add_loss(self.rate * ops.mean(ops.square(inputs)))
+            return inputs
+
+    return ActivityRegularizationLayer
+
+
+def test_add_loss_joins_the_training_loss_as_in_keras(keras, rng):
+    x, y = rng.normal(size=(24, 5)).astype("float32"), rng.normal(size=(24, 1)).astype("float32")
+    histories, models = [], []
+    for lib, name in ((keras, "keras"), (layerwise, "layerwise")):
+        Activity = _activity_layer(lib, _ops(name))
+        inputs = lib.Input((5,))
+        hidden = Activity(0.5)(lib.layers.Dense(4, activation="tanh")(inputs))
+        models.append(lib.Model(inputs, lib.layers.Dense(1)(hidden)))
+    k_model, lw_model = models
+    lw_model.set_weights(k_model.get_weights())
+    for model, lib in ((k_model, keras), (lw_model, layerwise)):
+        model.compile(optimizer=lib.optimizers.SGD(0.1), loss="mse")
+        histories.append([model.fit(x, y, batch_size=6, epochs=2, shuffle=False, verbose=0).history["loss"],
+                          model.evaluate(x, y, verbose=0)])
+    np.testing.assert_allclose(histories[1][0], histories[0][0], rtol=1e-4)
+    assert histories[1][1] == pytest.approx(histories[0][1], rel=1e-4)
+    plain_mse = float(np.mean((lw_model.predict(x, verbose=0) - y) ** 2))
+    assert histories[1][1] > plain_mse + 1e-4  # the added loss is part of evaluate's loss too
+    lw_model(x)
+    lw_model(x)
+    assert len(lw_model.losses) == 1  # each call starts afresh
+
+
+def test_a_subclassed_model_can_add_loss(rng):
+    class Shrinking(layerwise.Model):
+        def __init__(self, weight):
+            super().__init__()
+            self.weight, self.dense = weight, layerwise.layers.Dense(3)
+
+        def call(self, x):
+            out = self.dense(x)
+            self.add_loss(self.weight * torch.mean(out ** 2))
+            return out
+
+    x = rng.normal(size=(32, 4)).astype("float32")
+    outputs = []
+    for weight in (10.0, 0.0):
+        layerwise.utils.set_random_seed(0)
+        model = Shrinking(weight)
+        model.compile(optimizer=layerwise.optimizers.SGD(0.05), loss="mse")
+        model.fit(x, np.ones((32, 3)), epochs=20, verbose=0)
+        outputs.append(np.abs(model.predict(x, verbose=0)).mean())
+    # The added penalty pulls the outputs towards 0, away from the targets of 1.
+    assert outputs[0] < 0.5 * outputs[1], outputs

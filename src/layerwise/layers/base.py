@@ -108,6 +108,9 @@ class Layer(nn.Module):
 
     input_ndim: int | None = None
     min_ndim: int | None = None
+    # How many times add_loss has been called, by any layer or model: the trainer compares it before and
+    # after a forward pass, so that models without added losses pay nothing for the feature.
+    added_loss_calls = 0
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -147,6 +150,7 @@ class Layer(nn.Module):
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._added_weights: list[WeightView] = []  # from add_weight, in creation order
+        self._added_losses: list[torch.Tensor] = []  # from add_loss since the model's last call
         self._inferred_shapes: dict[Shape, Shape] = {}
         self.weight_regularizers: dict[str, Callable] = {}
         self.weight_constraints: dict[str, Callable] = {}
@@ -283,14 +287,22 @@ class Layer(nn.Module):
                    if isinstance(t, torch.Tensor)]
         self._activity_loss = sum(self.activity_regularizer(t) / (t.shape[0] if t.ndim else 1) for t in outputs)
 
+    def add_loss(self, loss) -> None:
+        """Add a scalar to the training loss from inside ``call`` (Keras' ``add_loss``). Listed by ``losses``
+        until the next call of the model (or training step) that contains the layer."""
+        self._added_losses.append(loss if isinstance(loss, torch.Tensor) else torch.as_tensor(float(loss)))
+        Layer.added_loss_calls += 1
+
     @property
     def losses(self) -> list[torch.Tensor]:
         """Scalar penalties of this layer and the layers inside it: its trainable weights' regularizers
-        (computed now) and its activity regularizer's value for the last output it produced."""
+        (computed now), its activity regularizer's value for the last output it produced, and what its
+        last call passed to ``add_loss``."""
         found = []
         for layer in self.modules():
             if not isinstance(layer, Layer):
                 continue
+            found.extend(layer._added_losses)
             if layer._activity_loss is not None:
                 found.append(layer._activity_loss)
             for view in layer.weight_views() if layer.weight_regularizers else []:

@@ -166,6 +166,7 @@ class Functional(Model):
             return symbolic_call(self, x, kwargs)
         tensors = self._as_tensors(x)
         self.check_input(tuple(tensors[0].shape) if len(tensors) == 1 else [tuple(t.shape) for t in tensors])
+        self.clear_added_losses()
         return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, *tensors, *args,
                             **kwargs)
 

@@ -60,6 +60,7 @@ class Model(Trainer, nn.Module):
         self._trainable = bool(trainable)
         self._called_output_shape = None  # a subclassed model's, from its first call (see build)
         self._call_takes_training = "training" in inspect.signature(self.call).parameters
+        self._added_losses: list[torch.Tensor] = []
         self.eval()
 
     def __setattr__(self, name: str, value) -> None:
@@ -95,8 +96,21 @@ class Model(Trainer, nn.Module):
 
     @property
     def losses(self) -> list[torch.Tensor]:
-        """The layers' regularization penalties (see ``Layer.losses``); ``fit`` adds them to the loss."""
-        return [penalty for layer in self.layers for penalty in layer.losses]
+        """The layers' regularization penalties and added losses (see ``Layer.losses``), and what a
+        subclassed model's last call passed to ``add_loss``; ``fit`` adds them to the loss."""
+        return [*self._added_losses, *(penalty for layer in self.layers for penalty in layer.losses)]
+
+    def add_loss(self, loss) -> None:
+        """Add a scalar to the training loss from inside a subclassed model's ``call``."""
+        self._added_losses.append(loss if isinstance(loss, torch.Tensor) else torch.as_tensor(float(loss)))
+        Layer.added_loss_calls += 1
+
+    def clear_added_losses(self) -> None:
+        """Forget what ``add_loss`` received: each call of the model starts afresh, as in Keras."""
+        if Layer.added_loss_calls:  # nothing to clear in a process that never called add_loss
+            for module in self.modules():
+                if isinstance(module, (Layer, Model)):
+                    module._added_losses = []
 
     def apply_constraints(self) -> None:
         """Project every constrained weight (see ``Layer.apply_constraints``); ``fit`` does it each step."""
@@ -123,6 +137,7 @@ class Model(Trainer, nn.Module):
         args = tuple(as_input_tensor(a, device) if isinstance(a, (np.ndarray, torch.Tensor)) else a for a in args)
         if not self.built:
             self._build_by_calling(args)
+        self.clear_added_losses()
         return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, *args, **kwargs)
 
     @property

@@ -141,6 +141,7 @@ class Sequential(Model):
         if not self.built:
             self.build(tuple(x.shape))
         self.check_input(x.shape)
+        self.clear_added_losses()
         return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, x, *args, **kwargs)
 
     # ---- config -------------------------------------------------------------------------------

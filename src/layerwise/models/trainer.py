@@ -12,8 +12,16 @@ import torch
 from layerwise import metrics as metrics_module
 from layerwise import optimizers as optimizers_module
 from layerwise.callbacks import Callback, CallbackList, History
-from layerwise.datasets.adapt import (ArrayData, as_tensor_parts, is_array_like, make_data, num_rows, split_parts,
-                                      take_rows)
+from layerwise.datasets.adapt import (
+    ArrayData,
+    as_tensor_parts,
+    is_array_like,
+    make_data,
+    num_rows,
+    split_parts,
+    take_rows,
+)
+from layerwise.layers.base import Layer
 from layerwise.models.outputs import CompiledOutputs
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
 from layerwise.utils.progbar import Progbar
@@ -75,6 +83,7 @@ class Trainer:
     def _forward_batch(self, x):
         """The model on a batch: ``x`` is a tensor, or a tuple with one tensor per input; the output is a
         tensor, or a list with one per output."""
+        self.clear_added_losses()
         out = self.forward(*x) if isinstance(x, tuple) else self.forward(x)
         if isinstance(out, dict):
             out = list(out.values())
@@ -106,11 +115,11 @@ class Trainer:
         self._constrained = any(getattr(m, "weight_constraints", None) for m in self.modules())
 
     # ---- one step -----------------------------------------------------------------------------
-    def _total_loss(self, y, y_pred, sample_weight) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The compiled loss plus every regularization penalty, as Keras minimises and reports it, and
-        (for several outputs) each output's own loss."""
+    def _total_loss(self, y, y_pred, sample_weight, added: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The compiled loss plus every regularization penalty (and, when ``added``, what the forward pass
+        gave ``add_loss``), as Keras minimises and reports it, and each output's own loss when several."""
         loss, each = self._outputs.total(y, y_pred, sample_weight)
-        if self._penalised:
+        if self._penalised or added:
             loss = loss + sum(self.losses)
         return loss, each
 
@@ -124,8 +133,9 @@ class Trainer:
             metric.update(ys[i], preds[i])
 
     def _train_step(self, x, y, sample_weight, trackers) -> None:
+        calls = Layer.added_loss_calls
         y_pred = self._forward_batch(x)
-        loss, each = self._total_loss(y, y_pred, sample_weight)
+        loss, each = self._total_loss(y, y_pred, sample_weight, Layer.added_loss_calls != calls)
         for p in self.optimizer.params:
             p.grad = None
         loss.backward()
@@ -237,8 +247,10 @@ class Trainer:
         self.eval()
         with torch.inference_mode():
             for xb, yb, wb in data.batches():
+                calls = Layer.added_loss_calls
                 y_pred = self._forward_batch(xb)
-                self._track(trackers, xb, yb, y_pred, *self._total_loss(yb, y_pred, wb))
+                added = Layer.added_loss_calls != calls
+                self._track(trackers, xb, yb, y_pred, *self._total_loss(yb, y_pred, wb, added))
         return self._logs(trackers, prefix)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", sample_weight=None,
