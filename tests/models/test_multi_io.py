@@ -215,3 +215,56 @@ def test_wrong_data_for_several_inputs_or_outputs_is_named(rng):
     holed[3, 2] = np.nan
     with pytest.raises(ValueError, match=r"x 'a' contains 1 NaN"):
         model.fit([holed, xb], [labels, target], verbose=0)
+
+
+@pytest.mark.filterwarnings("ignore:When providing `inputs` as a dict")
+@pytest.mark.filterwarnings("ignore:Model inputs given as a dict")  # the second key's, after pytest.warns
+def test_nested_models_keep_their_output_structure_and_dict_inputs_match_by_key(keras, rng):
+    x = rng.normal(size=(2, 3)).astype("float32")
+    results = []
+    for lib in (keras, layerwise):
+        a, b = lib.Input((3,)), lib.Input((3,))
+        h = lib.layers.Dense(4)(a)
+        inner = lib.Model(a, {"p": lib.layers.Dense(2)(h), "q": lib.layers.Dense(1)(h)})
+        out = inner(b)
+        outer = lib.Model(b, lib.layers.Add()([out["p"], lib.layers.Dense(2)(out["q"])]))
+        listed = lib.Model(a, [lib.layers.Dense(2)(a)])(b)
+        keyed = {"zeta": lib.Input((2,), name="z1"), "alpha": lib.Input((2,), name="a1")}
+        if lib is layerwise:
+            with pytest.warns(UserWarning, match="key 'zeta' holds the Input named 'z1'"):
+                summed = lib.Model(keyed, lib.layers.Add()([keyed["zeta"], keyed["alpha"]]))
+        else:
+            summed = lib.Model(keyed, lib.layers.Add()([keyed["zeta"], keyed["alpha"]]))
+        results.append((type(out).__name__, outer.predict(x, verbose=0).shape, type(listed).__name__,
+                        summed.predict({"zeta": np.ones((2, 2)), "alpha": np.ones((2, 2))}, verbose=0).tolist()))
+    assert results[1] == results[0] == ("dict", (2, 2), "list", [[2.0, 2.0], [2.0, 2.0]])
+
+
+def test_several_outputs_list_metrics_by_name_as_keras(keras, rng):
+    xa, xb = rng.normal(size=(8, 4)).astype("float32"), rng.normal(size=(8, 3)).astype("float32")
+    y = [rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(8, 1)).astype("float32")]
+    k_model, lw_model = _twins(keras, rng)
+    values = []
+    for model in (k_model, lw_model):
+        model.compile(optimizer="sgd", loss="mse", metrics=[["mse", "mae"], ["mse", "mae"]])
+        values.append(model.evaluate([xa, xb], y, verbose=0))
+    np.testing.assert_allclose(values[1], values[0], rtol=1e-5)  # loss, cls_loss, reg_loss, cls_mae, cls_mse, ...
+
+
+def test_per_output_weights_from_a_dataset_and_bad_structures(rng):
+    model = _two_in_two_out(layerwise)
+    model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"])
+    xa, xb, labels, target = _data(rng, 8)
+    w = np.linspace(0.1, 1, 8).astype("float32")
+    batches = [((xa[i:i + 4], xb[i:i + 4]), (labels[i:i + 4], target[i:i + 4]), (w[i:i + 4], w[i:i + 4]))
+               for i in (0, 4)]
+    assert np.isfinite(model.fit(_Regrouped(batches, lambda *b: b), verbose=0).history["loss"][0])
+    single = layerwise.Sequential([layerwise.Input((4,)), layerwise.layers.Dense(1)])
+    single.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="one input, but x is a tuple of 2 arrays"):
+        single.fit((xa, xa), target, verbose=0)
+    with pytest.raises(ValueError, match="one output, but y is a tuple of 2 arrays"):
+        single.evaluate(xa, (target, target), verbose=0)
+    with pytest.raises(ValueError, match="x is empty"):
+        single.predict(np.zeros((0, 4)), verbose=0)
+    assert layerwise.layers.Add()([xa, xa], training=True).shape == (8, 4)

@@ -129,3 +129,37 @@ def test_weights_save_and_load_and_what_cannot_work_says_so(tmp_path, rng):
         TwoHeads().predict(x, verbose=0)
     with pytest.raises(ValueError, match=r"Layer 'dense.*expected input shape \(None, 5\)"):
         model.predict(np.zeros((2, 7), "float32"), verbose=0)
+
+
+def test_layers_join_the_models_inference_mode_and_containers_are_tracked_like_keras(keras, rng):
+    def model(lib):
+        class Tracked(lib.Model):
+            def __init__(self):
+                super().__init__()
+                self.drop, self.norm = lib.layers.Dropout(0.5), lib.layers.BatchNormalization()
+                self.blocks = []
+                self.blocks.append(lib.layers.Dense(4))  # an empty list, filled later
+                self.heads = {"p": lib.layers.Dense(2), "q": lib.layers.Dense(1)}
+                self.alias = self.heads["q"]  # one layer under two names
+
+            def call(self, x):
+                x = self.norm(self.drop(self.blocks[0](x)))
+                return self.heads["q"](self.heads["p"](x))
+
+        return Tracked()
+
+    x = np.full((4, 3), 5.0, "float32")
+    k_model, lw_model = model(keras), model(layerwise)
+    k_model(x)
+    out = lw_model(x).detach().numpy()
+    assert not lw_model.drop.training and not lw_model.norm.training
+    np.testing.assert_allclose(lw_model(x).detach().numpy(), out)  # no dropout outside fit
+    np.testing.assert_array_equal(lw_model.norm.get_weights()[2:], [np.zeros(4), np.ones(4)])  # stats untouched
+    assert lw_model.count_params() == k_model.count_params() == 16 + 16 + 10 + 3
+    assert [w.shape for w in sorted(lw_model.get_weights(), key=np.shape)] == \
+        [w.shape for w in sorted(k_model.get_weights(), key=np.shape)]
+    built = model(layerwise)
+    built.build((None, 3))  # one row of zeros, in inference mode
+    assert built.output_shape == (None, 1)
+    with pytest.raises(NotImplementedError, match="one tensor input"):
+        built([x, x])

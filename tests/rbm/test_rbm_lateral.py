@@ -96,3 +96,25 @@ def test_without_lateral_connections_the_precision_is_diagonal():
         precision = model.precision()
     np.testing.assert_array_equal(precision - torch.diag(torch.diagonal(precision)), 0.0)
     assert (torch.diagonal(precision) > 0).all()
+
+
+def test_chunked_solves_and_the_diagonal_shortcut_agree_with_the_direct_formulas(monkeypatch):
+    from layerwise.rbm import lateral
+
+    model = _model(seed=8)
+    rng = np.random.default_rng(9)
+    v = torch.tensor(rng.normal(size=(50, 5)))
+    h = torch.tensor(rng.integers(0, 2, size=(50, 3)), dtype=torch.float64)
+    observed = torch.tensor(rng.random((50, 5)) < 0.6)
+    with torch.no_grad():
+        whole = model.fill_missing(v, observed, h)
+        monkeypatch.setattr(lateral, "_FLOATS_PER_SOLVE", 7 * 25)  # 7 rows per solve
+        np.testing.assert_allclose(model.fill_missing(v, observed, h), whole, atol=1e-12)
+        model.lateral = False  # the same parameters with a diagonal precision
+        L = model.precision_factor()
+        means = torch.cholesky_solve((model.b + h @ model.W.T).T, L).T
+        np.testing.assert_allclose(model.fill_missing(v, observed, h), torch.where(observed, v, means), atol=1e-12)
+        draws = model.fill_missing(v[:1].expand(4000, 5), observed[:1].expand(4000, 5), h[:1].expand(4000, 3),
+                                   torch.Generator().manual_seed(0))
+        missing = ~observed[0]
+        np.testing.assert_allclose(draws[:, missing].std(0), 1 / torch.diagonal(L)[missing], rtol=0.05)

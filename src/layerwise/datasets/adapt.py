@@ -32,6 +32,10 @@ def split_parts(value, names: list[str] | None, what: str, noun: str):
     if names is None or len(names) == 1:
         if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], (np.ndarray, torch.Tensor)):
             return value[0]
+        if isinstance(value, tuple) and len(value) > 1 and all(isinstance(v, (np.ndarray, torch.Tensor))
+                                                                for v in value):
+            raise ValueError(f"The model has one {noun}, but {what} is a tuple of {len(value)} arrays. Pass one "
+                             "array (or build a model with several inputs/outputs).")
         if names is None or not isinstance(value, dict):
             return value
     if isinstance(value, dict):
@@ -40,13 +44,17 @@ def split_parts(value, names: list[str] | None, what: str, noun: str):
             raise ValueError(f"{what} has no data for {noun} {missing}: the dict's keys are {list(value)}, the "
                              f"model's {noun}s are {names}.")
         return tuple(value[name] for name in names) if len(names) > 1 else value[names[0]]
-    if isinstance(value, (list, tuple)) and len(value) == len(names) and not all(
-            isinstance(v, (int, float, np.number)) for v in value):
+    if isinstance(value, (list, tuple)) and len(value) == len(names) and not _numbers(value):
         return tuple(value)
     got = f"a {type(value).__name__} of {len(value)} items" if isinstance(value, (list, tuple)) else \
         type(value).__name__
     raise ValueError(f"The model has {len(names)} {noun}s {names}, so {what} must be a list of {len(names)} arrays "
                      f"in that order or a dict keyed by those names; received {got}.")
+
+
+def _numbers(values) -> bool:
+    """A list of plain numbers (one array's values), rather than a list of arrays."""
+    return all(isinstance(v, (int, float, np.number)) for v in values)
 
 
 def num_rows(parts: Parts) -> int:
@@ -152,9 +160,9 @@ class IterableData:
             x, y, w = (*batch, None, None)[:3]
             x = split_parts(x, self.input_names, f"x (batch {i})", "input")
             y = None if y is None else split_parts(y, self.output_names, f"y (batch {i})", "output")
-            yield (as_tensor_parts(x, f"x (batch {i})", self.input_names, self.device),
-                   None if y is None else as_tensor_parts(y, f"y (batch {i})", self.output_names, self.device),
-                   None if w is None else as_array_tensor(w, f"sample_weight (batch {i})", self.device))
+            x = as_tensor_parts(x, f"x (batch {i})", self.input_names, self.device)
+            yield (x, None if y is None else as_tensor_parts(y, f"y (batch {i})", self.output_names, self.device),
+                   None if w is None else _sample_weights(w, num_rows(x), self.output_names, self.device))
 
 
 def is_array_like(x) -> bool:
@@ -201,8 +209,8 @@ def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
 
 def _sample_weights(value, n: int, output_names: list[str] | None, device: torch.device) -> Parts:
     """One weight per row for every output, or (list or dict, several outputs) one array per output."""
-    several = output_names is not None and len(output_names) > 1 and isinstance(value, (list, tuple, dict)) and (
-        isinstance(value, dict) or not all(isinstance(v, (int, float, np.number)) for v in value))
+    several = output_names is not None and len(output_names) > 1 and (
+        isinstance(value, dict) or (isinstance(value, (list, tuple)) and not _numbers(value)))
     if several:
         value = split_parts(value, output_names, "sample_weight", "output")
     w_t = as_tensor_parts(value, "sample_weight", output_names, device)

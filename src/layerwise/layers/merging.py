@@ -61,6 +61,7 @@ class _Merge(Layer):
         tensors = [x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=floatx())
                    for x in inputs]
         self.build_from([tuple(t.shape) for t in tensors])
+        kwargs.pop("training", None)  # accepted as Keras does; merging acts the same in both modes
         out = torch.nn.Module.__call__(self, tensors, *args, **kwargs)
         self.record_activity(out)
         return out

@@ -12,6 +12,8 @@ order of ``layers``, ``get_weights()`` and the summary. Masks (``Embedding(mask_
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -74,6 +76,12 @@ class Functional(Model):
             if not isinstance(t.node.layer, InputLayer):
                 raise ValueError(f"Model inputs must come from Input(shape); {t!r} is the output of layer "
                                  f"'{t.node.layer.name}'.")
+        if isinstance(inputs, dict):
+            for key, tensor in inputs.items():
+                if isinstance(tensor, KerasTensor) and key != tensor.name:
+                    warnings.warn(f"Model inputs given as a dict are matched by key: key '{key}' holds the Input "
+                                  f"named '{tensor.name}'. Name the Input '{key}' (Input(..., name='{key}')) to "
+                                  "avoid confusion, as Keras advises.", UserWarning, stacklevel=2)
         self._input_structure, self._output_structure = inputs, outputs
         self.inputs, self.outputs = flat_inputs, flat_outputs
         self._nodes = _ordered_nodes(flat_inputs, flat_outputs)
@@ -106,6 +114,9 @@ class Functional(Model):
 
     @property
     def input_names(self) -> list[str]:
+        """The keys of dict inputs, else the names of the Inputs (how dict data is matched, as in Keras)."""
+        if isinstance(self._input_structure, dict):
+            return list(self._input_structure)
         return [t.name for t in self.inputs]
 
     @property
@@ -145,11 +156,11 @@ class Functional(Model):
     # ---- running ------------------------------------------------------------------------------
     def _as_tensors(self, x) -> list[torch.Tensor]:
         if isinstance(x, dict):
-            missing = [t.name for t in self.inputs if t.name not in x]
+            names = self.input_names
+            missing = [name for name in names if name not in x]
             if missing:
-                raise ValueError(f"Model '{self.name}' has inputs {[t.name for t in self.inputs]}; the dict "
-                                 f"given lacks {missing}.")
-            x = [x[t.name] for t in self.inputs]
+                raise ValueError(f"Model '{self.name}' has inputs {names}; the dict given lacks {missing}.")
+            x = [x[name] for name in names]
         if len(self.inputs) == 1:
             # [array] is the one input in a list (Keras accepts it); any other value is the data itself.
             unwrap = isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], (np.ndarray, torch.Tensor))
@@ -163,7 +174,11 @@ class Functional(Model):
 
     def __call__(self, x, *args, **kwargs):
         if is_symbolic(x):
-            return symbolic_call(self, x, kwargs)
+            out = symbolic_call(self, x, kwargs)
+            outs = out if isinstance(out, list) else [out]
+            if isinstance(self._output_structure, dict):  # the structure the model was made with, as Keras
+                return dict(zip(self._output_structure, outs))
+            return outs if isinstance(self._output_structure, (list, tuple)) else out
         tensors = self._as_tensors(x)
         self.check_input(tuple(tensors[0].shape) if len(tensors) == 1 else [tuple(t.shape) for t in tensors])
         self.clear_added_losses()
@@ -178,7 +193,9 @@ class Functional(Model):
             if isinstance(node.layer, InputLayer):
                 continue
             out, mask = self._run(node, values, masks)
-            outs = list(out) if node.multiple_outputs else [out]
+            # A nested model returns a dict, a list, or one tensor (even for Model(x, [y])).
+            outs = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) \
+                else [out]
             for tensor, value in zip(node.outputs, outs):
                 values[id(tensor)] = value
             masks[id(node.outputs[0])] = mask

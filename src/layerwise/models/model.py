@@ -64,24 +64,35 @@ class Model(Trainer, nn.Module):
         self.eval()
 
     def __setattr__(self, name: str, value) -> None:
-        # Keras tracks lists of layers set as attributes (self.blocks = [Dense(8), Dense(4)]); a ModuleList
-        # makes PyTorch track them too, and iterates and indexes like the list.
+        # Keras tracks lists and dicts of layers set as attributes (self.blocks = [Dense(8), Dense(4)]); a
+        # ModuleList or ModuleDict makes PyTorch track them too, and behaves like the list or dict.
         if isinstance(value, (list, tuple)) and value and all(isinstance(v, (Layer, Model)) for v in value):
             value = nn.ModuleList(value)
+        elif isinstance(value, dict) and value and all(isinstance(v, (Layer, Model)) for v in value.values()):
+            value = nn.ModuleDict(value)
         super().__setattr__(name, value)
+        if isinstance(value, nn.Module) and "training" in self.__dict__:
+            value.train(self.training)  # a layer joins in the model's mode (inference until fit)
 
     # ---- structure ----------------------------------------------------------------------------
     @property
     def layers(self) -> list[Layer]:
-        tracked = []
-        for key, module in self._modules.items():
-            if key == "_layers":
-                tracked.extend(module)
-            elif isinstance(module, (Layer, Model)):
-                tracked.append(module)
-            elif isinstance(module, nn.ModuleList):
-                tracked.extend(m for m in module if isinstance(m, (Layer, Model)))
-        return tracked
+        tracked: dict[int, Layer] = {}  # by identity: a layer set under two names is one layer
+        for module in self._modules.values():
+            items = module.values() if isinstance(module, nn.ModuleDict) else \
+                module if isinstance(module, nn.ModuleList) else [module]
+            tracked.update((id(m), m) for m in items if isinstance(m, (Layer, Model)))
+        return list(tracked.values())
+
+    def _track_layers_in_containers(self) -> None:
+        """Register layers that sit in plain lists or dicts (``self.blocks = []`` then ``append``)."""
+        known = {id(m) for m in self.modules()}
+        for attr, value in list(self.__dict__.items()):
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+            for i, item in enumerate(items):
+                if isinstance(item, (Layer, Model)) and id(item) not in known:
+                    self.add_module(f"{attr}_{i}", item)
+                    known.add(id(item))
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
@@ -133,6 +144,9 @@ class Model(Trainer, nn.Module):
         if is_symbolic(args):
             raise NotImplementedError(f"Subclassed model '{self.name}' cannot be called on symbolic tensors "
                                       "(Input); call it on data, or build a functional model from its layers.")
+        if any(isinstance(a, (list, tuple, dict)) for a in args):
+            raise NotImplementedError(f"Subclassed model '{self.name}' takes one tensor input so far; for several "
+                                      "inputs build a functional model, Model([a, b], outputs).")
         device = self.device()
         args = tuple(as_input_tensor(a, device) if isinstance(a, (np.ndarray, torch.Tensor)) else a for a in args)
         if not self.built:
@@ -145,12 +159,14 @@ class Model(Trainer, nn.Module):
         return self._called_output_shape is not None
 
     def build(self, input_shape) -> None:
-        """Build a subclassed model by calling it once on zeros of ``input_shape`` (batch axis first)."""
-        shape = tuple(1 if d is None else d for d in input_shape)
+        """Build a subclassed model by calling it once on one row of zeros of ``input_shape``."""
+        shape = (1, *(1 if d is None else d for d in tuple(input_shape)[1:]))
         self._build_by_calling((torch.zeros(shape, dtype=floatx(), device=self.device()),))
 
     def _build_by_calling(self, args: tuple) -> None:
-        """Run ``call`` once without gradients, recording the input, output and each layer's output shape."""
+        """Run ``call`` once in inference mode without gradients, recording the input, output and each
+        layer's output shape."""
+        self._track_layers_in_containers()
         seen: dict[int, tuple] = {}
 
         def record(layer, _inputs, output):
@@ -161,7 +177,7 @@ class Model(Trainer, nn.Module):
         hooks = [layer.register_forward_hook(record) for layer in self.layers]
         try:
             with torch.no_grad():
-                out = nn.Module.__call__(self, *args)
+                out = call_in_mode(self, False, nn.Module.__call__, self, *args)
         finally:
             for hook in hooks:
                 hook.remove()

@@ -153,8 +153,12 @@ class Trainer:
         return dict(sorted(logs.items()))
 
     def _flat_logs(self, logs: dict[str, float]) -> float | list[float]:
-        """Keras' list form of ``logs``: the loss, each output's loss, then the metrics in compile order."""
-        names = ["loss", *self._outputs.loss_log_names, *(name for name, _, _ in self._metrics)]
+        """Keras' list form of ``logs``: the loss, each output's loss, then the metrics (in compile order for
+        one output, by name for several, as Keras orders them)."""
+        metric_names = [name for name, _, _ in self._metrics]
+        if self._outputs.several:
+            metric_names.sort()
+        names = ["loss", *self._outputs.loss_log_names, *metric_names]
         values = [logs[name] for name in names]
         return values[0] if len(values) == 1 else values
 
@@ -298,6 +302,8 @@ class Trainer:
             return np.concatenate(batches)
         x = self._input_parts(x)
         n, size = num_rows(x), batch_size or 32
+        if n == 0:
+            raise ValueError("x is empty: there is nothing to predict.")
         self.eval()
         bar = Progbar((n + size - 1) // size, verbose) if verbose else None
         with torch.inference_mode():

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-# Rows solved at once in the conditional Gaussian (each row has its own missing pattern: an (nv, nv) system).
-_ROWS_PER_SOLVE = 4096
+# Floats per (rows, nv, nv) block of the conditional Gaussian: each row has its own missing pattern and so
+# its own (nv, nv) system; rows are solved in chunks that keep each block near 64 MiB.
+_FLOATS_PER_SOLVE = 2**24
 
 
 class LateralGaussianRBM(nn.Module):
@@ -67,13 +68,17 @@ class LateralGaussianRBM(nn.Module):
                      generator: torch.Generator | None = None) -> torch.Tensor:
         """``v`` (n, nv) with its unobserved entries replaced by their conditional mean given the observed
         ones and ``h``, or by a draw from that Gaussian when ``generator`` is given."""
-        precision = self.precision()
-        mean = torch.cholesky_solve((self.b + h @ self.W.T).T, self.precision_factor()).T
-        out = []
-        for rows in range(0, v.shape[0], _ROWS_PER_SOLVE):
-            pick = slice(rows, rows + _ROWS_PER_SOLVE)
-            out.append(self._fill_rows(v[pick], observed[pick], mean[pick], precision, generator))
-        return torch.cat(out)
+        L = self.precision_factor()
+        mean = torch.cholesky_solve((self.b + h @ self.W.T).T, L).T
+        if not self.lateral:  # diagonal precision: the columns are independent given h
+            fill = mean
+            if generator is not None:
+                fill = mean + torch.randn(mean.shape, generator=generator, device=mean.device) / torch.diagonal(L)
+            return torch.where(observed, v, fill)
+        precision = L @ L.T
+        rows = max(1, _FLOATS_PER_SOLVE // precision.numel())
+        return torch.cat([self._fill_rows(v[i:i + rows], observed[i:i + rows], mean[i:i + rows], precision, generator)
+                          for i in range(0, v.shape[0], rows)])
 
     @staticmethod
     def _fill_rows(v, observed, mean, precision, generator):
