@@ -104,7 +104,7 @@ def test_masks_flow_through_the_graph_as_in_keras(keras, rng):
     assert not np.allclose(lw_model.predict(ids, verbose=0), ours, atol=1e-4)
 
 
-def test_encoder_states_feed_a_decoder_as_initial_state_like_keras_seq2seq(keras, rng):
+def test_encoder_states_feed_a_decoder_as_initial_state_and_it_trains_like_keras_seq2seq(keras, rng):
     """Keras' character-level seq2seq graph: two inputs, LSTM states passed as ``initial_state``."""
     def model(lib):
         enc_in, dec_in = lib.Input((None, 5), name="enc"), lib.Input((None, 6), name="dec")
@@ -120,6 +120,16 @@ def test_encoder_states_feed_a_decoder_as_initial_state_like_keras_seq2seq(keras
     np.testing.assert_allclose(ours, np.asarray(k_model([enc, dec]).detach().cpu()), atol=1e-5)
     np.testing.assert_allclose(lw_model({"enc": enc, "dec": dec}).detach().numpy(), ours)
     np.testing.assert_allclose(lw_model.predict([enc, dec], verbose=0), ours, atol=1e-6)
+    # Training with teacher forcing: fit([encoder_input, decoder_input], decoder_target), as Keras' example.
+    target = np.eye(6, dtype="float32")[rng.integers(0, 6, (3, 4))]
+    histories = []
+    for m, lib in ((k_model, keras), (lw_model, layerwise)):
+        m.compile(optimizer=lib.optimizers.RMSprop(0.01), loss="categorical_crossentropy", metrics=["accuracy"])
+        histories.append(m.fit([enc, dec], target, batch_size=2, epochs=3, shuffle=False, validation_split=0.34,
+                               verbose=0).history)
+    assert sorted(histories[1]) == sorted(histories[0])
+    for key in histories[0]:
+        np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=2e-4, atol=1e-5, err_msg=key)
 
 
 def test_save_and_load_keep_the_graph_and_nest_with_sequential(tmp_path, rng):

@@ -105,34 +105,6 @@ def test_dict_outputs_predict_a_dict_and_an_untrained_output_has_no_loss(keras, 
     np.testing.assert_allclose(ours["reg"], theirs["reg"], atol=1e-5)
 
 
-def test_seq2seq_trains_like_keras(keras, rng):
-    """Keras' character-level seq2seq example: fit([encoder_input, decoder_input], decoder_target)."""
-    def model(lib):
-        enc_in, dec_in = lib.Input((None, 5), name="enc"), lib.Input((None, 6), name="dec")
-        _, h, c = lib.layers.LSTM(8, return_state=True, name="encoder")(enc_in)
-        seq = lib.layers.LSTM(8, return_sequences=True, name="decoder")(dec_in, initial_state=[h, c])
-        return lib.Model([enc_in, dec_in], lib.layers.Dense(6, activation="softmax", name="out")(seq))
-
-    k_model, lw_model = model(keras), model(layerwise)
-    weights = [rng.normal(0, 0.3, w.shape).astype("float32") for w in k_model.get_weights()]
-    k_model.set_weights(weights)
-    lw_model.set_weights(weights)
-    enc = np.eye(5, dtype="float32")[rng.integers(0, 5, (16, 7))]
-    dec_target = np.eye(6, dtype="float32")[rng.integers(0, 6, (16, 4))]
-    dec = np.concatenate([np.zeros((16, 1, 6), "float32"), dec_target[:, :-1]], axis=1)  # teacher forcing
-    histories = []
-    for m, lib in ((k_model, keras), (lw_model, layerwise)):
-        m.compile(optimizer=lib.optimizers.RMSprop(0.01), loss="categorical_crossentropy", metrics=["accuracy"])
-        histories.append(m.fit([enc, dec], dec_target, batch_size=4, epochs=3, shuffle=False,
-                               validation_split=0.25, verbose=0).history)
-    assert sorted(histories[1]) == sorted(histories[0])
-    for key in histories[0]:
-        np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=2e-4, atol=1e-5, err_msg=key)
-    assert histories[1]["loss"][-1] < histories[1]["loss"][0]
-    np.testing.assert_allclose(lw_model.predict([enc, dec], verbose=0), k_model.predict([enc, dec], verbose=0),
-                               atol=1e-4)
-
-
 class _Regrouped:
     """A re-iterable dataset: each batch of ``loader`` regrouped by ``fn`` into Keras' ((x1, x2), (y1, y2))."""
 
