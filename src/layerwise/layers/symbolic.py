@@ -38,6 +38,50 @@ class KerasTensor:
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, name={self.name}>"
 
+    # Arithmetic and indexing record operation nodes, as in Keras 3 (see layers/operations.py).
+    def _op(self, op: str, *values, key=None) -> "KerasTensor":
+        from layerwise.layers.operations import apply_operation
+        return apply_operation(op, *values, key=key)
+
+    def __add__(self, other):
+        return self._op("add", self, other)
+
+    def __radd__(self, other):
+        return self._op("add", other, self)
+
+    def __sub__(self, other):
+        return self._op("subtract", self, other)
+
+    def __rsub__(self, other):
+        return self._op("subtract", other, self)
+
+    def __mul__(self, other):
+        return self._op("multiply", self, other)
+
+    def __rmul__(self, other):
+        return self._op("multiply", other, self)
+
+    def __truediv__(self, other):
+        return self._op("true_divide", self, other)
+
+    def __rtruediv__(self, other):
+        return self._op("true_divide", other, self)
+
+    def __pow__(self, other):
+        return self._op("power", self, other)
+
+    def __neg__(self):
+        return self._op("negative", self)
+
+    def __abs__(self):
+        return self._op("absolute", self)
+
+    def __getitem__(self, key):
+        return self._op("get_item", self, key=key)
+
+    def __iter__(self):
+        raise TypeError(f"{self!r} cannot be iterated: index it (x[:, 0]) or use layers that split it.")
+
     def __array__(self, *args, **kwargs):
         raise TypeError(f"{self!r} is a placeholder in a model under construction, not data: build a "
                         "Model(inputs, outputs) from it and call the model on arrays.")

@@ -21,6 +21,7 @@ from torch import nn
 from layerwise.layers.base import Shape, call_in_mode, unique_name
 from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
+from layerwise.layers.operations import TensorOperation
 from layerwise.layers.pooling import GlobalAveragePooling1D
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
 from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits
@@ -92,6 +93,16 @@ class Functional(Model):
                 self._layers.append(node.layer)
         self.trainable = trainable
         self.eval()
+
+    @property
+    def layers(self) -> list:
+        """The model's layers, in Keras' order; arithmetic on symbolic tensors is in ``operations``."""
+        return [layer for layer in self._layers if not isinstance(layer, TensorOperation)]
+
+    @property
+    def operations(self) -> list:
+        """Every layer and operation of the graph in order (the summary's rows), as Keras lists them."""
+        return list(self._layers)
 
     # ---- shapes -------------------------------------------------------------------------------
     @property

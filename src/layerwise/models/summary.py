@@ -49,11 +49,11 @@ def print_summary(model, print_fn: Callable[[str], None]) -> None:
     lines.append("┏" + "┳".join("━" * w for w in widths) + "┓")
     lines += _row(header, widths, aligns, "┃")
     lines.append("┡" + "╇".join("━" * w for w in widths) + "┩")
-    layers = model.layers
+    layers = getattr(model, "operations", model.layers)  # a functional model's rows include its operations
     for i, layer in enumerate(layers):
         shape = str(model.output_shapes[i]) if model.built else "?"
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        cells = [f"{layer.name} ({type(layer).__name__})", shape, params]
+        cells = [f"{layer.name} ({getattr(layer, 'type_name', type(layer).__name__)})", shape, params]
         if connections is not None:
             cells.append(", ".join(connections[i]) or "-")
         lines += _row(cells, widths, aligns)
