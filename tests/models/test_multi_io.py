@@ -100,6 +100,11 @@ def test_dict_outputs_predict_a_dict_and_an_untrained_output_has_no_loss(keras, 
         logs.append(model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history)
     assert list(logs[1]) == list(logs[0]) == ["loss"]
     np.testing.assert_allclose(logs[1]["loss"], logs[0]["loss"], rtol=1e-5)
+    # The output without a loss needs no targets, as in Keras.
+    np.testing.assert_allclose(lw_model.evaluate(x, {"cls": labels}, verbose=0),
+                               k_model.evaluate(x, {"cls": labels}, verbose=0), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"no data for output \['cls'\]"):
+        lw_model.evaluate(x, {"reg": target}, verbose=0)
     ours, theirs = lw_model.predict(x, verbose=0), k_model.predict(x, verbose=0)
     assert isinstance(ours, dict) and sorted(ours) == ["cls", "reg"]
     np.testing.assert_allclose(ours["reg"], theirs["reg"], atol=1e-5)

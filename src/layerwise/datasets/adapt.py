@@ -23,11 +23,12 @@ Batch = tuple[torch.Tensor, "torch.Tensor | None", "torch.Tensor | None"]
 Parts = "torch.Tensor | tuple[torch.Tensor, ...]"
 
 
-def split_parts(value, names: list[str] | None, what: str, noun: str):
+def split_parts(value, names: list[str] | None, what: str, noun: str, optional: frozenset = frozenset()):
     """``value`` as given for a model whose ``noun``s (inputs or outputs) are ``names``.
 
     One name (or None): the value itself, unwrapped from ``[array]`` or ``{name: array}`` as Keras
-    does. Several: a tuple of values in the order of ``names``, from a list or a dict.
+    does. Several: a tuple of values in the order of ``names``, from a list or a dict; a dict may leave
+    out the names in ``optional`` (outputs without a loss), which become None.
     """
     if names is None or len(names) == 1:
         if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], (np.ndarray, torch.Tensor)):
@@ -39,11 +40,11 @@ def split_parts(value, names: list[str] | None, what: str, noun: str):
         if names is None or not isinstance(value, dict):
             return value
     if isinstance(value, dict):
-        missing = [name for name in names if name not in value]
+        missing = [name for name in names if name not in value and name not in optional]
         if missing:
             raise ValueError(f"{what} has no data for {noun} {missing}: the dict's keys are {list(value)}, the "
                              f"model's {noun}s are {names}.")
-        return tuple(value[name] for name in names) if len(names) > 1 else value[names[0]]
+        return tuple(value.get(name) for name in names) if len(names) > 1 else value[names[0]]
     if isinstance(value, (list, tuple)) and len(value) == len(names) and not _numbers(value):
         return tuple(value)
     got = f"a {type(value).__name__} of {len(value)} items" if isinstance(value, (list, tuple)) else \
@@ -65,13 +66,14 @@ def take_rows(parts: "Parts | None", pick) -> "Parts | None":
     """The rows ``pick`` (a slice or an index tensor) of a tensor or of each tensor of a tuple."""
     if parts is None:
         return None
-    return tuple(p[pick] for p in parts) if isinstance(parts, tuple) else parts[pick]
+    return tuple(None if p is None else p[pick] for p in parts) if isinstance(parts, tuple) else parts[pick]
 
 
 def as_tensor_parts(value, what: str, names: list[str] | None, device: torch.device) -> Parts:
     """A tensor, or (for a tuple from ``split_parts``) a tuple of tensors labelled by ``names``."""
     if isinstance(value, tuple):
-        return tuple(as_array_tensor(v, f"{what} '{name}'", device) for v, name in zip(value, names))
+        return tuple(None if v is None else as_array_tensor(v, f"{what} '{name}'", device)
+                     for v, name in zip(value, names))
     return as_array_tensor(value, what, device)
 
 
@@ -142,9 +144,9 @@ class IterableData:
     """Batches from any re-iterable source of ``(x, y[, sample_weight])`` tuples."""
 
     def __init__(self, source: Iterable, device: torch.device, input_names: list[str] | None = None,
-                 output_names: list[str] | None = None):
+                 output_names: list[str] | None = None, optional_outputs: frozenset = frozenset()):
         self.source, self.device = source, device
-        self.input_names, self.output_names = input_names, output_names
+        self.input_names, self.output_names, self.optional_outputs = input_names, output_names, optional_outputs
 
     def __len__(self) -> int:
         try:
@@ -159,7 +161,8 @@ class IterableData:
                                  f"got {type(batch).__name__}.")
             x, y, w = (*batch, None, None)[:3]
             x = split_parts(x, self.input_names, f"x (batch {i})", "input")
-            y = None if y is None else split_parts(y, self.output_names, f"y (batch {i})", "output")
+            y = None if y is None else split_parts(y, self.output_names, f"y (batch {i})", "output",
+                                                   self.optional_outputs)
             x = as_tensor_parts(x, f"x (batch {i})", self.input_names, self.device)
             yield (x, None if y is None else as_tensor_parts(y, f"y (batch {i})", self.output_names, self.device),
                    None if w is None else _sample_weights(w, num_rows(x), self.output_names, self.device))
@@ -171,15 +174,17 @@ def is_array_like(x) -> bool:
 
 def _row_counts(parts: Parts, what: str, names: list[str] | None) -> dict[str, int]:
     if isinstance(parts, tuple):
-        return {f"{what} '{name}'": len(p) if p.ndim else 0 for name, p in zip(names, parts)}
+        return {f"{what} '{name}'": len(p) if p.ndim else 0 for name, p in zip(names, parts) if p is not None}
     return {what: len(parts) if parts.ndim else 0}
 
 
 def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
-              input_names: list[str] | None = None, output_names: list[str] | None = None) -> ArrayData | IterableData:
+              input_names: list[str] | None = None, output_names: list[str] | None = None,
+              optional_outputs: frozenset = frozenset()) -> ArrayData | IterableData:
     """Validate and wrap ``fit``/``evaluate`` inputs (arrays, or an iterable of batches).
 
-    ``input_names``/``output_names`` are the model's: with several, ``x``/``y`` hold one array each.
+    ``input_names``/``output_names`` are the model's: with several, ``x``/``y`` hold one array each
+    (a ``y`` dict may leave out the ``optional_outputs``).
     """
     if x is None:
         raise ValueError("No input data: pass x (and y), or a dataset of (x, y) batches.")
@@ -190,13 +195,13 @@ def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
             raise ValueError("When x is a dataset of (x, y) batches, do not pass y separately.")
         if not hasattr(x, "__iter__"):
             raise ValueError(f"x must be an array, a tensor or an iterable of batches, got {type(x).__name__}.")
-        return IterableData(x, device, input_names, output_names)
+        return IterableData(x, device, input_names, output_names, optional_outputs)
     x_t = as_tensor_parts(x, "x", input_names, device)
     counts = _row_counts(x_t, "x", input_names)
     if 0 in counts.values():
         raise ValueError("x is empty: there is nothing to train or predict on.")
-    y_t = None if y is None else as_tensor_parts(split_parts(y, output_names, "y", "output"), "y", output_names,
-                                                 device)
+    y_t = None if y is None else as_tensor_parts(split_parts(y, output_names, "y", "output", optional_outputs), "y",
+                                                 output_names, device)
     if y_t is not None:
         counts.update(_row_counts(y_t, "y", output_names))
     if len(set(counts.values())) > 1:

@@ -67,6 +67,11 @@ class CompiledOutputs:
         # Keras logs each output's loss only when more than one output has a loss.
         self.loss_log_names = [f"{name}_loss" for name in trained] if len(trained) > 1 else []
 
+    def untrained(self) -> frozenset:
+        """Outputs with neither a loss nor metrics: their targets may be left out of a ``y`` dict."""
+        return frozenset(name for name, loss, ids in zip(self.names, self.losses, self.metric_ids)
+                         if loss is None and not ids)
+
     def parts(self, value) -> list:
         """Per-output items of targets, predictions or sample weights (a single value serves every output)."""
         if not self.several:

@@ -78,7 +78,8 @@ class Trainer:
                                "metrics=['accuracy']).")
 
     def _make_data(self, x, y, sample_weight, batch_size):
-        return make_data(x, y, sample_weight, batch_size, self.device(), self.input_names, self.output_names)
+        return make_data(x, y, sample_weight, batch_size, self.device(), self.input_names, self.output_names,
+                         self._outputs.untrained() if self._outputs is not None else frozenset())
 
     def _forward_batch(self, x):
         """The model on a batch: ``x`` is a tensor, or a tuple with one tensor per input; the output is a
@@ -105,7 +106,7 @@ class Trainer:
             if loss is not None:
                 check_targets(loss, y, pred_shape)
         if self._metrics is None:
-            y_shapes = [tuple(y.shape) for y in outputs.parts(y0)]
+            y_shapes = [None if y is None else tuple(y.shape) for y in outputs.parts(y0)]
             self._metrics = outputs.make_metrics(y_shapes, pred_shapes)
         if not self.optimizer.built:
             self.optimizer.build([p for p in self.parameters()])
