@@ -79,7 +79,7 @@ class Trainer:
 
     def _make_data(self, x, y, sample_weight, batch_size):
         return make_data(x, y, sample_weight, batch_size, self.device(), self.input_names, self.output_names,
-                         self._outputs.untrained() if self._outputs is not None else frozenset())
+                         self._outputs.untrained())
 
     def _forward_batch(self, x):
         """The model on a batch: ``x`` is a tensor, or a tuple with one tensor per input; the output is a
