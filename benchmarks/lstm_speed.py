@@ -116,11 +116,27 @@ def bench_layerwise(threads: int, repeats: int) -> dict:
     return bench_keras_api(Sequential, Input, LSTM, Dense, repeats)
 
 
+def bench_layerwise_functional(threads: int, repeats: int) -> dict:
+    """layerwise: the same model written with the functional API, Model(inputs, outputs)."""
+    speed_common.setup_torch(threads)
+    from layerwise import Input, Model
+    from layerwise.layers import LSTM, Dense
+
+    x, y = make_data()
+    inputs = Input(shape=(STEPS, FEATURES))
+    model = Model(inputs, Dense(1)(LSTM(UNITS)(inputs)))
+    model.compile(optimizer="adam", loss="mse")
+    train = speed_common.median_seconds(lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), repeats)
+    predict = speed_common.median_seconds(lambda: model.predict(x, batch_size=BATCH, verbose=0), repeats)
+    return figures(train, predict, model.count_params())
+
+
 CONTENDERS = {
     "pytorch": bench_pytorch,
     "keras-torch": lambda threads, repeats: bench_keras("torch", threads, repeats),
     "keras-tf": lambda threads, repeats: bench_keras("tensorflow", threads, repeats),
     "layerwise": bench_layerwise,
+    "layerwise-functional": bench_layerwise_functional,
 }
 COLUMNS = [
     ("train_per_s", "train seq/s", ".0f"),
