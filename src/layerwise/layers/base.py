@@ -252,9 +252,13 @@ class Layer(nn.Module):
             return symbolic_call(self, x, kwargs)  # building a functional model (see layers/symbolic.py)
         if not isinstance(x, torch.Tensor):
             x = torch.as_tensor(np.asarray(x), dtype=floatx())
-        device = next(self.parameters(), x).device if self.built else x.device
-        self.build_from(tuple(x.shape), device)
-        out = call_in_mode(self, kwargs.pop("training", None), super().__call__, x, *args, **kwargs)
+        if self.built:
+            self.check_input_shape(tuple(x.shape))  # a wrong shape names the layer, before any kernel runs
+        else:
+            self.build_from(tuple(x.shape), x.device)
+        training = kwargs.pop("training", None)
+        out = super().__call__(x, *args, **kwargs) if training is None else \
+            call_in_mode(self, training, super().__call__, x, *args, **kwargs)
         self.record_activity(out)
         return out
 
