@@ -6,7 +6,7 @@ As in Keras, ``Model(inputs, outputs)`` makes a functional model (``layerwise.mo
 defines ``call(self, inputs)`` is a model as well (``class Autoencoder(Model)``). ``layers`` lists
 the layers in Keras' order, which is the order of ``get_weights()`` and of the summary's rows:
 Sequential and functional models keep them in ``self._layers``; a subclassed model's are its
-attributes, in the order they were set (lists of layers included).
+attributes, in the order they were set (lists and dicts of layers included, each layer once).
 """
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def _first_tensor(value):
 
 class Model(Trainer, nn.Module):
     """``Model(inputs, outputs)`` builds a functional model from symbolic tensors (see ``Input``);
-    subclass it and define ``call(self, inputs[, training])`` for a model written as Python code."""
+    subclass it and define ``call(self, inputs[, training])`` for a model written as Python code.
+    ``dtype`` is accepted as Keras does; layerwise computes in float32 (``layerwise.backend.floatx``)."""
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs):
@@ -185,7 +186,7 @@ class Model(Trainer, nn.Module):
             raise NotImplementedError(f"Subclassed model '{self.name}' returns {type(out).__name__}; models "
                                       "written with call() may return one tensor so far (use Model(inputs, "
                                       "outputs) for several).")
-        first = _first_tensor(args)
+        first = args[0]
         # Plain attributes, as Sequential keeps them: each layer's output shape ("?" if call did not use it).
         self.batch_input_shape = (None, *first.shape[1:])
         self.output_shapes = [seen.get(id(layer), "?") for layer in self.layers]

@@ -57,10 +57,14 @@ class LateralGaussianRBM(nn.Module):
     def hidden_probs(self, v: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(v @ self.W + self.c)
 
+    def _visible_mean(self, h: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
+        """E[v | h] = Λ⁻¹(b + Wh) for every row of ``h`` (n, nh), with Λ = LLᵀ."""
+        return torch.cholesky_solve((self.b + h @ self.W.T).T, L).T
+
     def visible_sample(self, h: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """A draw from p(v | h) for every row of ``h`` (n, nh): mean Λ⁻¹(b + Wh) plus L⁻ᵀz."""
+        """A draw from p(v | h) for every row of ``h`` (n, nh): E[v | h] plus L⁻ᵀz."""
         L = self.precision_factor()
-        mean = torch.cholesky_solve((self.b + h @ self.W.T).T, L).T
+        mean = self._visible_mean(h, L)
         z = torch.randn(mean.shape, generator=generator, device=mean.device)
         return mean + torch.linalg.solve_triangular(L.T, z.T, upper=True).T
 
@@ -69,7 +73,7 @@ class LateralGaussianRBM(nn.Module):
         """``v`` (n, nv) with its unobserved entries replaced by their conditional mean given the observed
         ones and ``h``, or by a draw from that Gaussian when ``generator`` is given."""
         L = self.precision_factor()
-        mean = torch.cholesky_solve((self.b + h @ self.W.T).T, L).T
+        mean = self._visible_mean(h, L)
         if not self.lateral:  # diagonal precision: the columns are independent given h
             fill = mean
             if generator is not None:
