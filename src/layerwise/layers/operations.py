@@ -95,7 +95,8 @@ class TensorOperation(Layer):
             raise ValueError(f"Unknown operation {op!r}.")
         kwargs["name"] = kwargs.get("name") or unique_name(op)  # Keras' names: add, multiply_1, get_item...
         super().__init__(**kwargs)
-        self.op, self.key = op, key
+        self.op, self.key = op, key  # key: the index in its JSON form (the config)
+        self._index = None if key is None else _decode_key(key)
         self.type_name = {**_BINARY, **_UNARY}.get(op, (None, "GetItem"))[1]
 
     def build_from(self, input_shape, device=None):
@@ -105,7 +106,7 @@ class TensorOperation(Layer):
     def compute_output_shape(self, input_shape) -> Shape:
         shapes = [tuple(s) if isinstance(s, (tuple, list)) else () for s in input_shape]
         if self.op == "get_item":
-            return _indexed_shape(shapes[0], _decode_key(self.key))
+            return _indexed_shape(shapes[0], self._index)
         return _broadcast(shapes)
 
     def __call__(self, inputs: list, *args, **kwargs):
@@ -118,7 +119,7 @@ class TensorOperation(Layer):
 
     def forward(self, values: list) -> torch.Tensor:
         if self.op == "get_item":
-            return values[0][_decode_key(self.key)]
+            return values[0][self._index]
         if self.op in _UNARY:
             return _UNARY[self.op][0](values[0])
         return _BINARY[self.op][0](values[0], values[1])
