@@ -161,5 +161,44 @@ def test_layers_join_the_models_inference_mode_and_containers_are_tracked_like_k
     built = model(layerwise)
     built.build((None, 3))  # one row of zeros, in inference mode
     assert built.output_shape == (None, 1)
-    with pytest.raises(NotImplementedError, match="one tensor input"):
+    with pytest.raises(ValueError, match="built for one input; received a list of 2"):
         built([x, x])
+
+
+def _wide_and_deep(lib, keyed: bool):
+    class WideAndDeep(lib.Model):
+        """Two inputs, as in Hands-On Machine Learning's subclassing example (one output here)."""
+
+        def __init__(self):
+            super().__init__()
+            self.hidden1, self.hidden2 = lib.layers.Dense(8, activation="relu"), lib.layers.Dense(8, activation="relu")
+            self.main = lib.layers.Dense(1)
+
+        def call(self, inputs):
+            wide, deep = (inputs["wide"], inputs["deep"]) if keyed else inputs
+            return self.main(lib.layers.concatenate([wide, self.hidden2(self.hidden1(deep))]))
+
+    return WideAndDeep()
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_a_subclassed_model_takes_several_inputs_as_keras(keras, rng, keyed):
+    wide, deep = rng.normal(size=(24, 5)).astype("float32"), rng.normal(size=(24, 6)).astype("float32")
+    y = rng.normal(size=(24, 1)).astype("float32")
+    x = {"wide": wide, "deep": deep} if keyed else (wide, deep)
+    k_model, lw_model = _wide_and_deep(keras, keyed), _wide_and_deep(layerwise, keyed)
+    k_model(x)
+    lw_model(x)
+    weights = [rng.normal(0, 0.3, w.shape).astype("float32") for w in k_model.get_weights()]
+    k_model.set_weights(weights)
+    lw_model.set_weights(weights)
+    losses = []
+    for model, lib in ((k_model, keras), (lw_model, layerwise)):
+        model.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
+        losses.append(model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
+    np.testing.assert_allclose(lw_model.predict(x, verbose=0), k_model.predict(x, verbose=0), atol=1e-5)
+    fresh = _wide_and_deep(layerwise, keyed)  # built by fit itself, from the first data
+    fresh.compile(optimizer="sgd", loss="mse")
+    fresh.fit(x, y, epochs=1, verbose=0)
+    assert fresh.input_names == (["wide", "deep"] if keyed else ["input_1", "input_2"])

@@ -3,7 +3,8 @@ summary, saving).
 
 As in Keras, ``Model(inputs, outputs)`` makes a functional model (``layerwise.models.functional``),
 ``Sequential`` is a Model too, and a subclass that sets layers as attributes in ``__init__`` and
-defines ``call(self, inputs)`` is a model as well (``class Autoencoder(Model)``). ``layers`` lists
+defines ``call(self, inputs)`` is a model as well (``class Autoencoder(Model)``); it learns from its
+first data whether ``inputs`` is one tensor, a list or a dict. ``layers`` lists
 the layers in Keras' order, which is the order of ``get_weights()`` and of the summary's rows:
 Sequential and functional models keep them in ``self._layers``; a subclassed model's are its
 attributes, in the order they were set (lists and dicts of layers included, each layer once).
@@ -61,6 +62,7 @@ class Model(Trainer, nn.Module):
         self._trainable = bool(trainable)
         self._called_output_shape = None  # a subclassed model's, from its first call (see build)
         self._call_takes_training = "training" in inspect.signature(self.call).parameters
+        self._input_keys: int | list | None = None  # a subclassed model's inputs: one, a list of n, dict keys
         self._added_losses: list[torch.Tensor] = []
         self.eval()
 
@@ -136,18 +138,37 @@ class Model(Trainer, nn.Module):
             "call(self, inputs), or build the model with Model(inputs, outputs) or Sequential([...]).")
 
     def forward(self, *inputs):
-        """A subclassed model's ``call``, given ``training`` when its signature takes it (as Keras does)."""
+        """A subclassed model's ``call`` on its inputs as it takes them (one tensor, a list or a dict),
+        given ``training`` when its signature takes it (as Keras does)."""
+        if isinstance(self._input_keys, list):
+            inputs = (dict(zip(self._input_keys, inputs)),)
+        elif self._input_keys is not None:
+            inputs = (list(inputs),)
         if self._call_takes_training:
             return self.call(*inputs, training=self.training)
         return self.call(*inputs)
+
+    def _adopt_input_structure(self, x) -> None:
+        """A subclassed model learns from its first data whether it takes one array, a list or a dict."""
+        if type(self).call is Model.call or self.built:
+            return
+        if isinstance(x, dict):
+            self._input_keys = list(x)
+        elif isinstance(x, (list, tuple)) and len(x) > 1 and all(isinstance(v, (np.ndarray, torch.Tensor))
+                                                                  for v in x):
+            self._input_keys = len(x)
 
     def __call__(self, *args, **kwargs):
         if is_symbolic(args):
             raise NotImplementedError(f"Subclassed model '{self.name}' cannot be called on symbolic tensors "
                                       "(Input); call it on data, or build a functional model from its layers.")
-        if any(isinstance(a, (list, tuple, dict)) for a in args):
-            raise NotImplementedError(f"Subclassed model '{self.name}' takes one tensor input so far; for several "
-                                      "inputs build a functional model, Model([a, b], outputs).")
+        if len(args) == 1 and isinstance(args[0], (list, tuple, dict)):
+            self._adopt_input_structure(args[0])
+            if self._input_keys is not None:  # several inputs travel flat, as the trainer passes them
+                args = tuple(args[0][k] for k in self._input_keys) if isinstance(args[0], dict) else tuple(args[0])
+            elif isinstance(args[0], dict) or all(isinstance(v, (np.ndarray, torch.Tensor)) for v in args[0]):
+                raise ValueError(f"Model '{self.name}' was built for one input; received a "
+                                 f"{type(args[0]).__name__} of {len(args[0])}.")
         device = self.device()
         args = tuple(as_input_tensor(a, device) if isinstance(a, (np.ndarray, torch.Tensor)) else a for a in args)
         if not self.built:
@@ -160,9 +181,12 @@ class Model(Trainer, nn.Module):
         return self._called_output_shape is not None
 
     def build(self, input_shape) -> None:
-        """Build a subclassed model by calling it once on one row of zeros of ``input_shape``."""
-        shape = (1, *(1 if d is None else d for d in tuple(input_shape)[1:]))
-        self._build_by_calling((torch.zeros(shape, dtype=floatx(), device=self.device()),))
+        """Build a subclassed model by calling it once on one row of zeros of ``input_shape`` (a list of
+        shapes for several inputs)."""
+        several = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list))
+        shapes = input_shape if several else [input_shape]
+        self._build_by_calling(tuple(torch.zeros((1, *(1 if d is None else d for d in tuple(shape)[1:])),
+                                                 dtype=floatx(), device=self.device()) for shape in shapes))
 
     def _build_by_calling(self, args: tuple) -> None:
         """Run ``call`` once in inference mode without gradients, recording the input, output and each
@@ -205,7 +229,9 @@ class Model(Trainer, nn.Module):
 
     @property
     def input_names(self) -> list[str]:
-        return ["input"]
+        if isinstance(self._input_keys, list):
+            return self._input_keys
+        return ["input"] if self._input_keys is None else [f"input_{i + 1}" for i in range(self._input_keys)]
 
     @property
     def output_names(self) -> list[str]:

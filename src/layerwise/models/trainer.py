@@ -78,6 +78,7 @@ class Trainer:
                                "metrics=['accuracy']).")
 
     def _make_data(self, x, y, sample_weight, batch_size):
+        self._adopt_input_structure(x)
         return make_data(x, y, sample_weight, batch_size, self.device(), self.input_names, self.output_names,
                          self._outputs.untrained())
 
@@ -283,6 +284,7 @@ class Trainer:
 
     def _input_parts(self, x, what: str = "x"):
         """``x`` as a tensor (or tuple of tensors) on the device that fits the model, which it builds."""
+        self._adopt_input_structure(x)
         names = self.input_names
         x = as_tensor_parts(split_parts(x, names, what, "input"), what, names, self.device())
         if not self.built:
