@@ -125,8 +125,8 @@ def test_weights_save_and_load_and_what_cannot_work_says_so(tmp_path, rng):
         def call(self, x):
             return [self.a(x), self.b(x)]
 
-    with pytest.raises(NotImplementedError, match="one tensor so far"):
-        TwoHeads().predict(x, verbose=0)
+    heads = TwoHeads().predict(x, verbose=0)  # several outputs: a list, as the model returns them
+    assert isinstance(heads, list) and [h.shape for h in heads] == [(6, 1), (6, 2)]
     with pytest.raises(ValueError, match=r"Layer 'dense.*expected input shape \(None, 5\)"):
         model.predict(np.zeros((2, 7), "float32"), verbose=0)
 
@@ -202,3 +202,45 @@ def test_a_subclassed_model_takes_several_inputs_as_keras(keras, rng, keyed):
     fresh.compile(optimizer="sgd", loss="mse")
     fresh.fit(x, y, epochs=1, verbose=0)
     assert fresh.input_names == (["wide", "deep"] if keyed else ["input_1", "input_2"])
+
+
+def _two_heads(lib):
+    class TwoHeads(lib.Model):
+        """Hands-On Machine Learning's wide-and-deep model with its auxiliary output, returning a dict."""
+
+        def __init__(self):
+            super().__init__()
+            self.hidden = lib.layers.Dense(8, activation="tanh")
+            self.main, self.aux = lib.layers.Dense(1), lib.layers.Dense(1)
+
+        def call(self, inputs):
+            wide, deep = inputs
+            h = self.hidden(deep)
+            return {"main": self.main(lib.layers.concatenate([wide, h])), "aux": self.aux(h)}
+
+    return TwoHeads()
+
+
+def test_a_subclassed_model_with_several_outputs_trains_as_keras(keras, rng):
+    x = (rng.normal(size=(24, 5)).astype("float32"), rng.normal(size=(24, 6)).astype("float32"))
+    y = {"main": rng.normal(size=(24, 1)).astype("float32"), "aux": rng.normal(size=(24, 1)).astype("float32")}
+    k_model, lw_model = _two_heads(keras), _two_heads(layerwise)
+    k_model(x)
+    lw_model(x)
+    weights = [rng.normal(0, 0.3, w.shape).astype("float32") for w in k_model.get_weights()]
+    k_model.set_weights(weights)
+    lw_model.set_weights(weights)
+    histories = []
+    for model, lib in ((k_model, keras), (lw_model, layerwise)):
+        model.compile(optimizer=lib.optimizers.SGD(0.05), loss={"main": "mse", "aux": "mse"},
+                      loss_weights={"main": 0.9, "aux": 0.1}, metrics={"main": ["mae"]})
+        histories.append(model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history)
+    assert sorted(histories[1]) == sorted(histories[0]) == ["aux_loss", "loss", "main_loss", "main_mae"]
+    for key in histories[0]:
+        np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=1e-4, err_msg=key)
+    ours, theirs = lw_model.predict(x, verbose=0), k_model.predict(x, verbose=0)
+    assert isinstance(ours, dict) and sorted(ours) == sorted(theirs)
+    np.testing.assert_allclose(ours["aux"], theirs["aux"], atol=1e-5)
+    fresh = _two_heads(layerwise)  # compiled before its outputs are known: resolved by fit's first data
+    fresh.compile(optimizer="sgd", loss={"main": "mse", "aux": "mse"})
+    assert sorted(fresh.fit(x, y, epochs=1, verbose=0).history) == ["aux_loss", "loss", "main_loss"]

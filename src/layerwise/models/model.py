@@ -19,6 +19,7 @@ from torch import nn
 
 from layerwise.backend import floatx, get_device
 from layerwise.layers.base import Layer, WeightView, call_in_mode, to_snake_case, unique_name
+from layerwise.datasets.adapt import as_array_tensor, split_parts
 from layerwise.layers.symbolic import is_symbolic
 from layerwise.models.summary import print_summary
 from layerwise.models.trainer import Trainer
@@ -63,6 +64,7 @@ class Model(Trainer, nn.Module):
         self._called_output_shape = None  # a subclassed model's, from its first call (see build)
         self._call_takes_training = "training" in inspect.signature(self.call).parameters
         self._input_keys: int | list | None = None  # a subclassed model's inputs: one, a list of n, dict keys
+        self._output_keys: int | list | None = None  # and its outputs, from its first call
         self._added_losses: list[torch.Tensor] = []
         self.eval()
 
@@ -206,15 +208,17 @@ class Model(Trainer, nn.Module):
         finally:
             for hook in hooks:
                 hook.remove()
-        if isinstance(out, (list, tuple, dict)):
-            raise NotImplementedError(f"Subclassed model '{self.name}' returns {type(out).__name__}; models "
-                                      "written with call() may return one tensor so far (use Model(inputs, "
-                                      "outputs) for several).")
+        outs = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) else [out]
+        if isinstance(out, dict):
+            self._output_keys, self._output_structure = list(out), dict.fromkeys(out)  # predict returns a dict
+        elif isinstance(out, (list, tuple)):
+            self._output_keys = len(out)
         first = args[0]
         # Plain attributes, as Sequential keeps them: each layer's output shape ("?" if call did not use it).
         self.batch_input_shape = (None, *first.shape[1:])
         self.output_shapes = [seen.get(id(layer), "?") for layer in self.layers]
-        self._called_output_shape = (None, *out.shape[1:])
+        shapes = [(None, *o.shape[1:]) for o in outs]
+        self._called_output_shape = shapes if self._output_keys is not None else shapes[0]
 
     @property
     def input_shape(self):
@@ -235,7 +239,23 @@ class Model(Trainer, nn.Module):
 
     @property
     def output_names(self) -> list[str]:
-        return ["output"]
+        if isinstance(self._output_keys, list):
+            return self._output_keys
+        return ["output"] if self._output_keys is None else [f"output_{i + 1}" for i in range(self._output_keys)]
+
+    def _outputs_known(self) -> bool:
+        """Whether ``output_names`` is final: a subclassed model knows its outputs once it has been called."""
+        return type(self).call is Model.call or self.built
+
+    def _build_from_data(self, x) -> None:
+        """Build an unbuilt subclassed model by calling it on the first row of the arrays ``x``."""
+        if self._outputs_known() or not (isinstance(x, (np.ndarray, torch.Tensor, list, tuple, dict))):
+            return
+        names = self.input_names
+        parts = split_parts(x, names, "x", "input")
+        rows = tuple(as_array_tensor(p[:1], f"x '{n}'", self.device()) for p, n in
+                     zip(parts if isinstance(parts, tuple) else (parts,), names))
+        self._build_by_calling(rows)
 
     def get_config(self) -> dict:
         raise NotImplementedError(

@@ -51,6 +51,7 @@ class Trainer:
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss = None
         self.compiled_metrics: list = []
+        self._compile_args: tuple | None = None
         self._outputs: CompiledOutputs | None = None
         self.stop_training = False
         self.history: History | None = None
@@ -66,19 +67,29 @@ class Trainer:
         self.optimizer = optimizers_module.get(optimizer)
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='categorical_crossentropy'.")
-        self._outputs = CompiledOutputs(loss, loss_weights, metrics, self.output_names)
+        self._compile_args, self._outputs = (loss, loss_weights, metrics), None
+        self.loss, self.compiled_metrics = loss, metrics
+        self._resolve_outputs()  # now, or once a subclassed model's first call shows its outputs
+
+    def _resolve_outputs(self) -> None:
+        """Each output's loss and metrics (``models/outputs.py``) for the model's output names."""
+        if not self._outputs_known() or (self._outputs is not None and self._outputs.names == self.output_names):
+            return
+        self._outputs = CompiledOutputs(*self._compile_args, self.output_names)
         self.loss = self._outputs.losses if self._outputs.several else self._outputs.losses[0]
         self.compiled_metrics = self._outputs.metric_ids if self._outputs.several else self._outputs.metric_ids[0]
         self._metrics: list[tuple[str, int, metrics_module.Metric]] | None = None
 
     def _require_compiled(self, what: str) -> None:
-        if self.optimizer is None or self._outputs is None:
+        if self.optimizer is None or self._compile_args is None:
             raise RuntimeError(f"You must call compile() before {what}(), e.g. "
                                "model.compile(optimizer='adam', loss='categorical_crossentropy', "
                                "metrics=['accuracy']).")
 
     def _make_data(self, x, y, sample_weight, batch_size):
         self._adopt_input_structure(x)
+        self._build_from_data(x)
+        self._resolve_outputs()
         return make_data(x, y, sample_weight, batch_size, self.device(), self.input_names, self.output_names,
                          self._outputs.untrained())
 
@@ -101,6 +112,7 @@ class Trainer:
         self.check_input(x_shape)
         if y0 is None:
             raise ValueError("fit() needs targets y (or a dataset that yields (x, y) batches).")
+        self._resolve_outputs()
         outputs = self._outputs
         pred_shapes = [(None, *shape[1:]) for shape in outputs.parts(self.output_shape)]
         for loss, y, pred_shape in zip(outputs.losses, outputs.parts(y0), pred_shapes):
