@@ -171,3 +171,76 @@ def test_a_subclassed_model_can_add_loss(rng):
         outputs.append(np.abs(model.predict(x, verbose=0)).mean())
     # The added penalty pulls the outputs towards 0, away from the targets of 1.
     assert outputs[0] < 0.5 * outputs[1], outputs
+
+
+def _penalised_encoder(lib):
+    class Penalty(lib.layers.Layer):
+        def call(self, x):
+            self.add_loss(lib.ops.mean(x) if lib is not layerwise else torch.mean(x))
+            return x
+
+    inputs = lib.Input((3,))
+    return lib.Model(inputs, Penalty()(lib.layers.Dense(2, kernel_initializer="ones")(inputs)))
+
+
+def test_added_losses_count_every_call_of_a_shared_model_once_per_step(keras):
+    """A siamese model calls one encoder twice: both calls' add_loss values count, as in Keras."""
+    values = []
+    for lib in (keras, layerwise):
+        encoder = _penalised_encoder(lib)
+        a, b = lib.Input((3,)), lib.Input((3,))
+        model = lib.Model([a, b], lib.layers.Subtract()([encoder(a), encoder(b)]))
+        model.compile(optimizer="sgd", loss="mse")
+        x1, x2 = np.ones((2, 3), "float32"), 2 * np.ones((2, 3), "float32")
+        values.append(model.evaluate([x1, x2], np.zeros((2, 2)), verbose=0))
+        model([x1, x2])
+        values.append(len(model.losses))
+    assert values[2:] == values[:2] == [18.0, 2]
+
+
+def test_a_standalone_layer_keeps_only_its_last_calls_losses_and_takes_a_list(rng):
+    """Keras' guide: an outer layer's losses are those of its last call; the VAE guide's Sampling layer
+    is called on a list [z_mean, z_log_var]."""
+    Activity = _activity_layer(layerwise, torch)
+
+    class Outer(layerwise.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.inner = Activity(1e-2)
+
+        def call(self, inputs):
+            return self.inner(inputs)
+
+    outer = Outer()
+    counts = [len(outer.losses)]
+    for _ in range(2):
+        outer(torch.zeros(1, 1))
+        counts.append(len(outer.losses))
+    assert counts == [0, 1, 1]
+
+    class Sampling(layerwise.layers.Layer):
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            return z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
+
+    inputs = layerwise.Input((3,))
+    z = Sampling()([layerwise.layers.Dense(2)(inputs), layerwise.layers.Dense(2)(inputs)])
+    assert z.shape == (None, 2)
+    encoder = layerwise.Model(inputs, z)
+    assert encoder.predict(rng.normal(size=(4, 3)), verbose=0).shape == (4, 2)
+    assert Sampling()([np.zeros((5, 2), "float32"), np.zeros((5, 2), "float32")]).shape == (5, 2)
+
+
+def test_a_layer_shared_by_two_nested_models_is_penalised_once():
+    shared = layerwise.layers.Dense(3, kernel_initializer="ones", kernel_regularizer=layerwise.regularizers.L2(0.1))
+    first = layerwise.Sequential([layerwise.Input((3,)), shared, layerwise.layers.Dense(3)])
+    second = layerwise.Sequential([layerwise.Input((3,)), shared, layerwise.layers.Dense(3)])
+    model = layerwise.Sequential([first, second])
+    assert len(model.losses) == 1 and float(model.losses[0].detach()) == pytest.approx(0.1 * 9)
+
+
+def test_a_built_layer_checks_each_new_input_shape():
+    crop = layerwise.layers.Cropping1D((1, 1))
+    assert crop(np.zeros((2, 8, 4), "float32")).shape == (2, 6, 4)
+    with pytest.raises(ValueError, match="cropping1d"):
+        crop(np.zeros((2, 2, 4), "float32"))

@@ -82,3 +82,13 @@ def test_bad_operations_say_what_is_wrong():
         x + layerwise.Input((3,))
     with pytest.raises(TypeError, match="cannot be iterated"):
         a, b = x
+
+
+def test_reflected_power_and_numpy_constants_save(tmp_path, rng):
+    x = layerwise.Input((3,))
+    model = layerwise.Model(x, 2 ** x + np.float32(0.5) * x)
+    data = rng.normal(size=(4, 3)).astype("float32")
+    np.testing.assert_allclose(model.predict(data, verbose=0), 2 ** data + 0.5 * data, rtol=1e-6)
+    model.save(tmp_path / "powers.lw")
+    np.testing.assert_allclose(layerwise.models.load_model(tmp_path / "powers.lw").predict(data, verbose=0),
+                               2 ** data + 0.5 * data, rtol=1e-6)

@@ -244,3 +244,39 @@ def test_a_subclassed_model_with_several_outputs_trains_as_keras(keras, rng):
     fresh = _two_heads(layerwise)  # compiled before its outputs are known: resolved by fit's first data
     fresh.compile(optimizer="sgd", loss={"main": "mse", "aux": "mse"})
     assert sorted(fresh.fit(x, y, epochs=1, verbose=0).history) == ["aux_loss", "loss", "main_loss"]
+
+
+def test_subclassed_models_set_up_from_a_dataset_a_shape_list_or_a_tuple(rng):
+    wide, deep = rng.normal(size=(16, 5)).astype("float32"), rng.normal(size=(16, 6)).astype("float32")
+    y = rng.normal(size=(16, 1)).astype("float32")
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+        torch.as_tensor(wide), torch.as_tensor(deep), torch.as_tensor(y)), batch_size=8)
+
+    class Pairs:
+        def __iter__(self):
+            return (((w, d), t) for w, d, t in loader)
+
+    from_dataset = _wide_and_deep(layerwise, keyed=False)
+    from_dataset.compile(optimizer="sgd", loss="mse")
+    assert np.isfinite(from_dataset.fit(Pairs(), verbose=0).history["loss"][0])
+    from_shapes = _wide_and_deep(layerwise, keyed=False)
+    from_shapes.build([(None, 5), (None, 6)])
+    assert from_shapes.predict([wide, deep], verbose=0).shape == (16, 1)
+    from_tuple = _wide_and_deep(layerwise, keyed=False)
+    assert from_tuple.predict((wide, deep), verbose=0).shape == (16, 1)
+    with pytest.raises(ValueError, match="Unknown loss 'mean_sqared_error'"):
+        _wide_and_deep(layerwise, keyed=False).compile(optimizer="sgd", loss="mean_sqared_error")
+
+    class OneInAList(layerwise.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layerwise.layers.Dense(1)
+
+        def call(self, x):
+            return [self.dense(x)]
+
+    listed = OneInAList()
+    listed.compile(optimizer="sgd", loss="mse")
+    assert np.isfinite(listed.evaluate(wide, y, verbose=0))
+    out = listed.predict(wide, verbose=0)
+    assert isinstance(out, list) and out[0].shape == (16, 1)  # a list, as the model returns one

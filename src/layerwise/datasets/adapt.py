@@ -165,7 +165,8 @@ class IterableData:
                                                    self.optional_outputs)
             x = as_tensor_parts(x, f"x (batch {i})", self.input_names, self.device)
             yield (x, None if y is None else as_tensor_parts(y, f"y (batch {i})", self.output_names, self.device),
-                   None if w is None else _sample_weights(w, num_rows(x), self.output_names, self.device))
+                   None if w is None else _sample_weights(w, num_rows(x), self.output_names, self.device,
+                                                          self.optional_outputs))
 
 
 def is_array_like(x) -> bool:
@@ -208,18 +209,22 @@ def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
         sizes = ", ".join(f"{what} has {n}" for what, n in counts.items())
         raise ValueError(f"The arrays have different numbers of samples: {sizes}. Each input row needs exactly "
                          "one label.")
-    w_t = None if sample_weight is None else _sample_weights(sample_weight, num_rows(x_t), output_names, device)
+    w_t = None if sample_weight is None else _sample_weights(sample_weight, num_rows(x_t), output_names, device,
+                                                             optional_outputs)
     return ArrayData(x_t, y_t, w_t, batch_size or 32)
 
 
-def _sample_weights(value, n: int, output_names: list[str] | None, device: torch.device) -> Parts:
+def _sample_weights(value, n: int, output_names: list[str] | None, device: torch.device,
+                    optional: frozenset = frozenset()) -> Parts:
     """One weight per row for every output, or (list or dict, several outputs) one array per output."""
     several = output_names is not None and len(output_names) > 1 and (
         isinstance(value, dict) or (isinstance(value, (list, tuple)) and not _numbers(value)))
     if several:
-        value = split_parts(value, output_names, "sample_weight", "output")
+        value = split_parts(value, output_names, "sample_weight", "output", optional)
     w_t = as_tensor_parts(value, "sample_weight", output_names, device)
     for w in w_t if isinstance(w_t, tuple) else (w_t,):
-        if w.shape != (n,):
+        if w is not None and w.shape != (n,):
             raise ValueError(f"sample_weight must have shape ({n},), got {tuple(w.shape)}.")
-    return tuple(w.to(floatx()) for w in w_t) if isinstance(w_t, tuple) else w_t.to(floatx())
+    if isinstance(w_t, tuple):
+        return tuple(None if w is None else w.to(floatx()) for w in w_t)
+    return w_t.to(floatx())

@@ -6,6 +6,7 @@ first time an input shape is known (``build``). Shapes are tuples with the batch
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
@@ -39,6 +40,46 @@ def call_in_mode(module: nn.Module, training, call: Callable, *args, **kwargs):
         return call(*args, **kwargs)
     finally:
         module.train(was)
+
+
+def module_losses(module: nn.Module) -> list[torch.Tensor]:
+    """The penalties of every layer (or model) inside ``module``, each counted once however many times it
+    is nested: what ``add_loss`` received, activity penalties, and weight regularizers (computed now)."""
+    found = []
+    for sub in module.modules():
+        found.extend(getattr(sub, "_added_losses", ()))
+        if not isinstance(sub, Layer):
+            continue
+        if sub._activity_loss is not None:
+            found.append(sub._activity_loss)
+        for view in sub.weight_views() if sub.weight_regularizers else []:
+            reg = sub.weight_regularizers.get(view.name)
+            if reg is not None and view.tensor.requires_grad:
+                found.append(reg(view.to_keras(view.tensor)))
+    return found
+
+
+def _is_shape_list(shape) -> bool:
+    """A list of shapes (a layer called on several tensors) rather than one shape."""
+    return isinstance(shape, (list, tuple)) and bool(shape) and isinstance(shape[0], (list, tuple))
+
+
+_call_depth = [0]  # how many layer or model calls are running: added losses start afresh at depth 0
+
+
+@contextlib.contextmanager
+def outermost_call(module: nn.Module):
+    """Around a layer's or model's call: the outermost one forgets earlier ``add_loss`` values of every
+    layer inside (Keras clears them at each top-level call), the inner ones keep adding."""
+    if _call_depth[0] == 0 and Layer.added_loss_calls:
+        for sub in module.modules():
+            if hasattr(sub, "_added_losses"):
+                sub._added_losses = []
+    _call_depth[0] += 1
+    try:
+        yield
+    finally:
+        _call_depth[0] -= 1
 
 
 @functools.lru_cache(maxsize=None)
@@ -150,7 +191,8 @@ class Layer(nn.Module):
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._added_weights: list[WeightView] = []  # from add_weight, in creation order
-        self._added_losses: list[torch.Tensor] = []  # from add_loss since the model's last call
+        self._added_losses: list[torch.Tensor] = []  # from add_loss since the outermost call began
+        self._last_input_shape = None  # the shape the last call was checked for
         self._inferred_shapes: dict[Shape, Shape] = {}
         self.weight_regularizers: dict[str, Callable] = {}
         self.weight_constraints: dict[str, Callable] = {}
@@ -199,22 +241,26 @@ class Layer(nn.Module):
             kwargs.setdefault("training", self.training)
         return self.call(*args, **kwargs)
 
-    def _output_shape_by_calling(self, input_shape: Shape):
-        """The output shape of ``call`` on zeros of ``input_shape`` (computed once per shape, without gradients)."""
-        key = (None, *input_shape[1:])
+    def _output_shape_by_calling(self, input_shape, device: torch.device | None = None):
+        """The output shape of ``call`` on zeros of ``input_shape`` (a shape, or a list of shapes for a layer
+        called on a list), computed once per shape without gradients; losses it adds are discarded."""
+        several = _is_shape_list(input_shape)
+        shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
+        key = tuple((None, *s[1:]) for s in shapes)
         if key not in self._inferred_shapes:
-            zeros = torch.zeros(tuple(1 if d is None else d for d in key), dtype=floatx(),
-                                device=next(self.parameters(), torch.empty(0)).device)
+            zeros = [torch.zeros((1, *(1 if d is None else d for d in s[1:])), dtype=floatx(),
+                                 device=device or get_device()) for s in shapes]
             with torch.no_grad():
-                out = self.forward(zeros)
-            if isinstance(out, (list, tuple)):
-                self._inferred_shapes[key] = [(None, *t.shape[1:]) for t in out]
-            else:
-                self._inferred_shapes[key] = (None, *out.shape[1:])
-        shape = self._inferred_shapes[key]
-        if isinstance(shape, list):
-            return [(input_shape[0], *s[1:]) for s in shape]
-        return (input_shape[0], *shape[1:])
+                out = self.forward(zeros if several else zeros[0])
+            for module in self.modules():
+                if isinstance(module, Layer):
+                    module._added_losses = []
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            self._inferred_shapes[key] = ([(None, *t.shape[1:]) for t in outs], isinstance(out, (list, tuple)))
+        out_shapes, listed = self._inferred_shapes[key]
+        batch = shapes[0][0]
+        out_shapes = [(batch, *s[1:]) for s in out_shapes]
+        return out_shapes if listed else out_shapes[0]
 
     def check_input_shape(self, input_shape: Shape) -> None:
         """Raise a ValueError naming this layer when ``input_shape`` cannot feed it."""
@@ -234,31 +280,38 @@ class Layer(nn.Module):
                 f"but received input with shape {tuple(received)}.")
 
     def build_from(self, input_shape: Shape, device: torch.device | None = None) -> Shape:
-        """Check, build once and return the output shape. ``device`` is where weights go."""
-        input_shape = tuple(input_shape)
-        self.check_input_shape(input_shape)
+        """Check, build once and return the output shape. ``device`` is where weights go. A layer called on
+        a list (Keras-style layers only) gets the list of shapes."""
+        input_shape = [tuple(s) for s in input_shape] if _is_shape_list(input_shape) else tuple(input_shape)
+        if not isinstance(input_shape, list):
+            self.check_input_shape(input_shape)
         if not self.built:
             self.build(input_shape)
             self.to(device or get_device())
-            self.input_shape_built = (None, *input_shape[1:])
+            self.input_shape_built = None if isinstance(input_shape, list) else (None, *input_shape[1:])
             self.built = True
             self.trainable = self._trainable
         if type(self).compute_output_shape is Layer.compute_output_shape and type(self).call is not Layer.call:
-            return self._output_shape_by_calling(input_shape)
+            return self._output_shape_by_calling(input_shape, device)
         return self.compute_output_shape(input_shape)
 
     def __call__(self, x, *args, **kwargs):
         if is_symbolic(x) or is_symbolic(kwargs):
             return symbolic_call(self, x, kwargs)  # building a functional model (see layers/symbolic.py)
-        if not isinstance(x, torch.Tensor):
-            x = torch.as_tensor(np.asarray(x), dtype=floatx())
-        if self.built:
-            self.check_input_shape(tuple(x.shape))  # a wrong shape names the layer, before any kernel runs
+        if isinstance(x, (list, tuple)) and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
+            x = [v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=floatx()) for v in x]
+            shape = [tuple(v.shape) for v in x]  # a Keras-style layer called on a list, e.g. Sampling()([m, s])
         else:
-            self.build_from(tuple(x.shape), x.device)
+            if not isinstance(x, torch.Tensor):
+                x = torch.as_tensor(np.asarray(x), dtype=floatx())
+            shape = tuple(x.shape)
+        if shape != self._last_input_shape:  # checks (naming the layer) and output shape, once per new shape
+            self.build_from(shape, (x[0] if isinstance(x, list) else x).device)
+            self._last_input_shape = shape
         training = kwargs.pop("training", None)
-        out = super().__call__(x, *args, **kwargs) if training is None else \
-            call_in_mode(self, training, super().__call__, x, *args, **kwargs)
+        with outermost_call(self):
+            out = super().__call__(x, *args, **kwargs) if training is None else \
+                call_in_mode(self, training, super().__call__, x, *args, **kwargs)
         self.record_activity(out)
         return out
 
@@ -302,18 +355,7 @@ class Layer(nn.Module):
         """Scalar penalties of this layer and the layers inside it: its trainable weights' regularizers
         (computed now), its activity regularizer's value for the last output it produced, and what its
         last call passed to ``add_loss``."""
-        found = []
-        for layer in self.modules():
-            if not isinstance(layer, Layer):
-                continue
-            found.extend(layer._added_losses)
-            if layer._activity_loss is not None:
-                found.append(layer._activity_loss)
-            for view in layer.weight_views() if layer.weight_regularizers else []:
-                reg = layer.weight_regularizers.get(view.name)
-                if reg is not None and view.tensor.requires_grad:
-                    found.append(reg(view.to_keras(view.tensor)))
-        return found
+        return module_losses(self)
 
     # ---- weights in Keras' layout ---------------------------------------------------------------
     def weight_views(self) -> list[WeightView]:

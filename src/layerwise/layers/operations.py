@@ -131,4 +131,5 @@ def apply_operation(op: str, *values, key=None):
         if not isinstance(value, (KerasTensor, int, float, np.number)) or isinstance(value, bool):
             raise TypeError(f"Operation {op!r} on a symbolic tensor takes symbolic tensors and Python numbers; "
                             f"received {type(value).__name__}. Use a layer (e.g. Lambda) for other values.")
-    return TensorOperation(op, key=None if key is None else _encode_key(key))(list(values))
+    values = [v.item() if isinstance(v, np.number) else v for v in values]  # plain numbers save as JSON
+    return TensorOperation(op, key=None if key is None else _encode_key(key))(values)

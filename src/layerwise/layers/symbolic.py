@@ -39,6 +39,7 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, name={self.name}>"
 
     # Arithmetic and indexing record operation nodes, as in Keras 3 (see layers/operations.py).
+    __array_ufunc__ = None  # numpy scalars and arrays defer to these operators (np.float32(2) * x)
     def _op(self, op: str, *values, key=None) -> "KerasTensor":
         from layerwise.layers.operations import apply_operation
         return apply_operation(op, *values, key=key)
@@ -69,6 +70,9 @@ class KerasTensor:
 
     def __pow__(self, other):
         return self._op("power", self, other)
+
+    def __rpow__(self, other):
+        return self._op("power", other, self)
 
     def __neg__(self):
         return self._op("negative", self)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise.layers.base import Shape, call_in_mode, unique_name
+from layerwise.layers.base import Shape, call_in_mode, outermost_call, unique_name
 from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
@@ -192,9 +192,9 @@ class Functional(Model):
             return outs if isinstance(self._output_structure, (list, tuple)) else out
         tensors = self._as_tensors(x)
         self.check_input(tuple(tensors[0].shape) if len(tensors) == 1 else [tuple(t.shape) for t in tensors])
-        self.clear_added_losses()
-        return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, *tensors, *args,
-                            **kwargs)
+        with outermost_call(self):
+            return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, *tensors, *args,
+                                **kwargs)
 
     def forward(self, *inputs: torch.Tensor):
         """Run every node in order; ``inputs`` in the order of ``self.inputs``."""

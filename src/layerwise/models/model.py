@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from layerwise.backend import floatx, get_device
-from layerwise.layers.base import Layer, WeightView, call_in_mode, to_snake_case, unique_name
+from layerwise.layers.base import (Layer, WeightView, call_in_mode, module_losses, outermost_call, to_snake_case,
+                                   unique_name)
 from layerwise.datasets.adapt import as_array_tensor, split_parts
 from layerwise.layers.symbolic import is_symbolic
 from layerwise.models.summary import print_summary
@@ -114,19 +115,12 @@ class Model(Trainer, nn.Module):
     def losses(self) -> list[torch.Tensor]:
         """The layers' regularization penalties and added losses (see ``Layer.losses``), and what a
         subclassed model's last call passed to ``add_loss``; ``fit`` adds them to the loss."""
-        return [*self._added_losses, *(penalty for layer in self.layers for penalty in layer.losses)]
+        return module_losses(self)
 
     def add_loss(self, loss) -> None:
         """Add a scalar to the training loss from inside a subclassed model's ``call``."""
         self._added_losses.append(loss if isinstance(loss, torch.Tensor) else torch.as_tensor(float(loss)))
         Layer.added_loss_calls += 1
-
-    def clear_added_losses(self) -> None:
-        """Forget what ``add_loss`` received: each call of the model starts afresh, as in Keras."""
-        if Layer.added_loss_calls:  # nothing to clear in a process that never called add_loss
-            for module in self.modules():
-                if isinstance(module, (Layer, Model)):
-                    module._added_losses = []
 
     def apply_constraints(self) -> None:
         """Project every constrained weight (see ``Layer.apply_constraints``); ``fit`` does it each step."""
@@ -175,8 +169,8 @@ class Model(Trainer, nn.Module):
         args = tuple(as_input_tensor(a, device) if isinstance(a, (np.ndarray, torch.Tensor)) else a for a in args)
         if not self.built:
             self._build_by_calling(args)
-        self.clear_added_losses()
-        return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, *args, **kwargs)
+        with outermost_call(self):
+            return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, *args, **kwargs)
 
     @property
     def built(self) -> bool:
@@ -187,6 +181,8 @@ class Model(Trainer, nn.Module):
         shapes for several inputs)."""
         several = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list))
         shapes = input_shape if several else [input_shape]
+        if several and self._input_keys is None:
+            self._input_keys = len(shapes)
         self._build_by_calling(tuple(torch.zeros((1, *(1 if d is None else d for d in tuple(shape)[1:])),
                                                  dtype=floatx(), device=self.device()) for shape in shapes))
 
@@ -248,9 +244,14 @@ class Model(Trainer, nn.Module):
         return type(self).call is Model.call or self.built
 
     def _build_from_data(self, x) -> None:
-        """Build an unbuilt subclassed model by calling it on the first row of the arrays ``x``."""
-        if self._outputs_known() or not (isinstance(x, (np.ndarray, torch.Tensor, list, tuple, dict))):
+        """Build an unbuilt subclassed model by calling it on the first row of ``x`` (arrays, or the first
+        batch of a dataset)."""
+        if self._outputs_known():
             return
+        if not isinstance(x, (np.ndarray, torch.Tensor, list, tuple, dict)):
+            batch = next(iter(x))
+            x = batch[0] if isinstance(batch, (list, tuple)) else batch
+            self._adopt_input_structure(x)
         names = self.input_names
         parts = split_parts(x, names, "x", "input")
         rows = tuple(as_array_tensor(p[:1], f"x '{n}'", self.device()) for p, n in

@@ -46,6 +46,22 @@ def _metric_lists(metrics, names: list[str]) -> list[list]:
     return [[] if m is None else list(m) if isinstance(m, (list, tuple)) else [m] for m in per_output]
 
 
+def _leaves(value) -> list:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, (list, tuple)):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [] if value is None else [value]
+
+
+def check_names(loss, metrics) -> None:
+    """Raise at compile time for an unknown loss or metric name, wherever it sits in the structure."""
+    for item in _leaves(loss):
+        losses_module.get(item)
+    for item in _leaves(metrics):
+        metrics_module.get(item, (None, 2), (None, 2))
+
+
 class CompiledOutputs:
     """Losses, loss weights and metric identifiers of each output, and the total loss of a batch."""
 

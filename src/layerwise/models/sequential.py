@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from layerwise.backend import get_device
-from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
+from layerwise.layers.base import Layer, Shape, call_in_mode, outermost_call, unique_name
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
 from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits
@@ -141,8 +141,8 @@ class Sequential(Model):
         if not self.built:
             self.build(tuple(x.shape))
         self.check_input(x.shape)
-        self.clear_added_losses()
-        return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, x, *args, **kwargs)
+        with outermost_call(self):
+            return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, x, *args, **kwargs)
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -21,8 +21,8 @@ from layerwise.datasets.adapt import (
     split_parts,
     take_rows,
 )
-from layerwise.layers.base import Layer
-from layerwise.models.outputs import CompiledOutputs
+from layerwise.layers.base import Layer, outermost_call
+from layerwise.models.outputs import CompiledOutputs, check_names
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
 from layerwise.utils.progbar import Progbar
 
@@ -69,6 +69,7 @@ class Trainer:
             raise ValueError("compile() needs a loss, e.g. loss='categorical_crossentropy'.")
         self._compile_args, self._outputs = (loss, loss_weights, metrics), None
         self.loss, self.compiled_metrics = loss, metrics
+        check_names(loss, metrics)
         self._resolve_outputs()  # now, or once a subclassed model's first call shows its outputs
 
     def _resolve_outputs(self) -> None:
@@ -96,12 +97,11 @@ class Trainer:
     def _forward_batch(self, x):
         """The model on a batch: ``x`` is a tensor, or a tuple with one tensor per input; the output is a
         tensor, or a list with one per output."""
-        self.clear_added_losses()
-        out = self.forward(*x) if isinstance(x, tuple) else self.forward(x)
+        with outermost_call(self):
+            out = self.forward(*x) if isinstance(x, tuple) else self.forward(x)
         if isinstance(out, dict):
             out = list(out.values())
-            return out if len(out) > 1 else out[0]
-        return out
+        return out[0] if isinstance(out, list) and len(out) == 1 else out
 
     def _prepare(self, data) -> None:
         """Build from the first batch if needed, check the targets, resolve metrics, bind the optimizer."""
@@ -292,6 +292,8 @@ class Trainer:
         """Outputs as the model returns them: one array, or a list (a dict for dict outputs) of them."""
         if isinstance(getattr(self, "_output_structure", None), dict):
             return dict(zip(self.output_names, values))
+        if getattr(self, "_output_keys", None) is not None:  # a subclassed model's list, even of one
+            return values
         return values if len(values) > 1 else values[0]
 
     def _input_parts(self, x, what: str = "x"):
@@ -308,6 +310,7 @@ class Trainer:
         """Outputs for ``x`` as a numpy array (a list or dict of them for several outputs), computed batch by
         batch in inference mode. ``x`` may also be a dataset of ``x`` or ``(x, y)`` batches."""
         verbose = _resolve_verbose(verbose)
+        self._adopt_input_structure(x)
         if not (is_array_like(x) or isinstance(x, dict) or (len(self.input_names) > 1 and isinstance(x, tuple))):
             batches = [self.predict_on_batch(batch[0] if isinstance(batch, (tuple, list)) else batch) for batch in x]
             if isinstance(batches[0], dict):
