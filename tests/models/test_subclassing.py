@@ -165,6 +165,15 @@ def test_layers_join_the_models_inference_mode_and_containers_are_tracked_like_k
         built([x, x])
 
 
+def _build_with_same_weights(k_model, lw_model, x, rng) -> None:
+    """Build both models by calling them on ``x``, then give them the same random weights."""
+    k_model(x)
+    lw_model(x)
+    weights = [rng.normal(0, 0.3, w.shape).astype("float32") for w in k_model.get_weights()]
+    k_model.set_weights(weights)
+    lw_model.set_weights(weights)
+
+
 def _wide_and_deep(lib, keyed: bool):
     class WideAndDeep(lib.Model):
         """Two inputs, as in Hands-On Machine Learning's subclassing example (one output here)."""
@@ -187,11 +196,7 @@ def test_a_subclassed_model_takes_several_inputs_as_keras(keras, rng, keyed):
     y = rng.normal(size=(24, 1)).astype("float32")
     x = {"wide": wide, "deep": deep} if keyed else (wide, deep)
     k_model, lw_model = _wide_and_deep(keras, keyed), _wide_and_deep(layerwise, keyed)
-    k_model(x)
-    lw_model(x)
-    weights = [rng.normal(0, 0.3, w.shape).astype("float32") for w in k_model.get_weights()]
-    k_model.set_weights(weights)
-    lw_model.set_weights(weights)
+    _build_with_same_weights(k_model, lw_model, x, rng)
     losses = []
     for model, lib in ((k_model, keras), (lw_model, layerwise)):
         model.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
@@ -225,11 +230,7 @@ def test_a_subclassed_model_with_several_outputs_trains_as_keras(keras, rng):
     x = (rng.normal(size=(24, 5)).astype("float32"), rng.normal(size=(24, 6)).astype("float32"))
     y = {"main": rng.normal(size=(24, 1)).astype("float32"), "aux": rng.normal(size=(24, 1)).astype("float32")}
     k_model, lw_model = _two_heads(keras), _two_heads(layerwise)
-    k_model(x)
-    lw_model(x)
-    weights = [rng.normal(0, 0.3, w.shape).astype("float32") for w in k_model.get_weights()]
-    k_model.set_weights(weights)
-    lw_model.set_weights(weights)
+    _build_with_same_weights(k_model, lw_model, x, rng)
     histories = []
     for model, lib in ((k_model, keras), (lw_model, layerwise)):
         model.compile(optimizer=lib.optimizers.SGD(0.05), loss={"main": "mse", "aux": "mse"},
