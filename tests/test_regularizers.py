@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import layerwise
 import layerwise as keras
 from layerwise import layers, regularizers
 
@@ -121,3 +122,19 @@ def test_a_strong_l2_penalty_shrinks_the_weights_it_trains():
         mse = float(np.mean((model.predict(x, verbose=0) - y) ** 2))
         assert model.evaluate(x, y, verbose=0) == pytest.approx(mse + factor * norms[factor] ** 2, rel=1e-4)
     assert norms[1.0] < 0.6 * norms[0.0]
+
+
+def test_a_shared_layer_pays_its_activity_penalty_for_every_call(keras):
+    """A layer used twice in one model adds one activity penalty per call, as in Keras."""
+    results = []
+    x, y = np.ones((2, 3), "float32"), np.zeros((2, 3), "float32")
+    for lib in (keras, layerwise):
+        dense = lib.layers.Dense(3, kernel_initializer="ones", activity_regularizer="l2")
+        inputs = lib.Input((3,))
+        model = lib.Model(inputs, lib.layers.Add()([dense(inputs), dense(inputs * 2.0)]))
+        model.compile(optimizer="sgd", loss="mse")
+        loss = model.evaluate(x, y, verbose=0)
+        model(x)
+        results.append((loss, sorted(float(p.detach() if hasattr(p, "detach") else p) for p in model.losses)))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-6)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-6)

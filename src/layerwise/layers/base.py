@@ -50,8 +50,7 @@ def module_losses(module: nn.Module) -> list[torch.Tensor]:
         found.extend(getattr(sub, "_added_losses", ()))
         if not isinstance(sub, Layer):
             continue
-        if sub._activity_loss is not None:
-            found.append(sub._activity_loss)
+        found.extend(sub._activity_losses)
         for view in sub.weight_views() if sub.weight_regularizers else []:
             reg = sub.weight_regularizers.get(view.name)
             if reg is not None and view.tensor.requires_grad:
@@ -65,16 +64,19 @@ def _is_shape_list(shape) -> bool:
 
 
 _call_depth = [0]  # how many layer or model calls are running: added losses start afresh at depth 0
+_outermost_calls = [0]  # how many outermost calls have begun (tells a new model call from a shared layer's)
 
 
 @contextlib.contextmanager
 def outermost_call(module: nn.Module):
     """Around a layer's or model's call: the outermost one forgets earlier ``add_loss`` values of every
     layer inside (Keras clears them at each top-level call), the inner ones keep adding."""
-    if _call_depth[0] == 0 and Layer.added_loss_calls:
-        for sub in module.modules():
-            if hasattr(sub, "_added_losses"):
-                sub._added_losses = []
+    if _call_depth[0] == 0:
+        _outermost_calls[0] += 1
+        if Layer.added_loss_calls:
+            for sub in module.modules():
+                if hasattr(sub, "_added_losses"):
+                    sub._added_losses = []
     _call_depth[0] += 1
     try:
         yield
@@ -196,7 +198,8 @@ class Layer(nn.Module):
         self._inferred_shapes: dict[Shape, Shape] = {}
         self.weight_regularizers: dict[str, Callable] = {}
         self.weight_constraints: dict[str, Callable] = {}
-        self._activity_loss: torch.Tensor | None = None
+        self._activity_losses: list[torch.Tensor] = []  # one per call in the current outermost call
+        self._activity_call = -1  # which outermost call they belong to
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         self.batch_input_shape: Shape | None = (
@@ -342,7 +345,13 @@ class Layer(nn.Module):
             return
         outputs = [t for t in (output if isinstance(output, (tuple, list)) else [output])
                    if isinstance(t, torch.Tensor)]
-        self._activity_loss = sum(self.activity_regularizer(t) / (t.shape[0] if t.ndim else 1) for t in outputs)
+        penalty = sum(self.activity_regularizer(t) / (t.shape[0] if t.ndim else 1) for t in outputs)
+        # A layer called twice in one model call (shared) keeps both penalties, as Keras does; a new call
+        # of the model, or a direct call outside any, starts afresh.
+        if _call_depth[0] > 0 and self._activity_call == _outermost_calls[0]:
+            self._activity_losses.append(penalty)
+        else:
+            self._activity_losses, self._activity_call = [penalty], _outermost_calls[0]
 
     def add_loss(self, loss) -> None:
         """Add a scalar to the training loss from inside ``call`` (Keras' ``add_loss``). Listed by ``losses``
