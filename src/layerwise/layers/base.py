@@ -67,16 +67,21 @@ _call_depth = [0]  # how many layer or model calls are running: added losses sta
 _outermost_calls = [0]  # how many outermost calls have begun (tells a new model call from a shared layer's)
 
 
+def _begin_outermost_call(module: nn.Module) -> None:
+    """The outermost layer or model call forgets earlier ``add_loss`` values of every layer inside it
+    (Keras clears them at each top-level call); calls inside it keep adding."""
+    _outermost_calls[0] += 1
+    if Layer.added_loss_calls:
+        for sub in module.modules():
+            if hasattr(sub, "_added_losses"):
+                sub._added_losses = []
+
+
 @contextlib.contextmanager
 def outermost_call(module: nn.Module):
-    """Around a layer's or model's call: the outermost one forgets earlier ``add_loss`` values of every
-    layer inside (Keras clears them at each top-level call), the inner ones keep adding."""
+    """Around a model's call or a training step (see ``_begin_outermost_call``)."""
     if _call_depth[0] == 0:
-        _outermost_calls[0] += 1
-        if Layer.added_loss_calls:
-            for sub in module.modules():
-                if hasattr(sub, "_added_losses"):
-                    sub._added_losses = []
+        _begin_outermost_call(module)
     _call_depth[0] += 1
     try:
         yield
@@ -312,9 +317,14 @@ class Layer(nn.Module):
             self.build_from(shape, (x[0] if isinstance(x, list) else x).device)
             self._last_input_shape = shape
         training = kwargs.pop("training", None)
-        with outermost_call(self):
+        if _call_depth[0] == 0:  # outermost_call, inlined: layers are called far more often than models
+            _begin_outermost_call(self)
+        _call_depth[0] += 1
+        try:
             out = super().__call__(x, *args, **kwargs) if training is None else \
                 call_in_mode(self, training, super().__call__, x, *args, **kwargs)
+        finally:
+            _call_depth[0] -= 1
         self.record_activity(out)
         return out
 
