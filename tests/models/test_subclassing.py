@@ -281,3 +281,19 @@ def test_subclassed_models_set_up_from_a_dataset_a_shape_list_or_a_tuple(rng):
     assert np.isfinite(listed.evaluate(wide, y, verbose=0))
     out = listed.predict(wide, verbose=0)
     assert isinstance(out, list) and out[0].shape == (16, 1)  # a list, as the model returns one
+
+
+def test_a_subclassed_recurrent_model_takes_other_sequence_lengths_as_keras(rng):
+    class Reader(layerwise.Model):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.head = layerwise.layers.LSTM(4), layerwise.layers.Dense(1)
+
+        def call(self, x):
+            return self.head(self.lstm(x))
+
+    model = Reader()
+    assert model(rng.normal(size=(2, 5, 3))).shape == (2, 1)
+    assert model(rng.normal(size=(2, 9, 3))).shape == (2, 1)  # built on length 5, runs on 9
+    with pytest.raises(ValueError, match=r"Layer 'lstm.*expected input shape \(None, 5, 3\)"):
+        model(rng.normal(size=(2, 5, 4)))  # the feature axis is what the weights fix

@@ -278,10 +278,12 @@ class Layer(nn.Module):
         if self.min_ndim is not None and ndim < self.min_ndim:
             raise ValueError(self._shape_message(f"an input of rank at least {self.min_ndim}", input_shape))
         if self.built and self.input_shape_built is not None:
-            for expected, got in zip(self.input_shape_built[1:], input_shape[1:]):
-                if expected is not None and got is not None and expected != got:
-                    raise ValueError(self._shape_message(f"input shape {self.input_shape_built}",
-                                                         (None, *input_shape[1:])))
+            # As Keras' input specs: the last axis (what the weights were built for) must match; other sizes
+            # may change from call to call (sequence lengths, image sizes), ranks are checked above.
+            expected = self.input_shape_built
+            if expected[-1] is not None and input_shape[-1] is not None and expected[-1] != input_shape[-1]:
+                raise ValueError(self._shape_message(f"input shape {expected} (its last axis, {expected[-1]}, is "
+                                                     "what its weights were built for)", (None, *input_shape[1:])))
 
     def _shape_message(self, expected: str, received: Shape) -> str:
         return (f"Layer '{self.name}' ({type(self).__name__}) expected {expected}, "
