@@ -71,10 +71,14 @@ def _begin_outermost_call(module: nn.Module) -> None:
     """The outermost layer or model call forgets earlier ``add_loss`` values of every layer inside it
     (Keras clears them at each top-level call); calls inside it keep adding."""
     _outermost_calls[0] += 1
-    if Layer.added_loss_calls:
-        for sub in module.modules():
-            if hasattr(sub, "_added_losses"):
-                sub._added_losses = []
+    if Layer.added_loss_calls:  # nothing to forget in a process that never called add_loss
+        _forget_added_losses(module)
+
+
+def _forget_added_losses(module: nn.Module) -> None:
+    for sub in module.modules():
+        if hasattr(sub, "_added_losses"):
+            sub._added_losses = []
 
 
 @contextlib.contextmanager
@@ -200,7 +204,7 @@ class Layer(nn.Module):
         self._added_weights: list[WeightView] = []  # from add_weight, in creation order
         self._added_losses: list[torch.Tensor] = []  # from add_loss since the outermost call began
         self._last_input_shape = None  # the shape the last call was checked for
-        self._inferred_shapes: dict[Shape, Shape] = {}
+        self._inferred_shapes: dict[tuple, tuple[list, bool]] = {}  # input shapes -> (output shapes, a list?)
         self.weight_regularizers: dict[str, Callable] = {}
         self.weight_constraints: dict[str, Callable] = {}
         self._activity_losses: list[torch.Tensor] = []  # one per call in the current outermost call
@@ -260,9 +264,7 @@ class Layer(nn.Module):
                                  device=device or get_device()) for s in shapes]
             with torch.no_grad():
                 out = self.forward(zeros if several else zeros[0])
-            for module in self.modules():
-                if isinstance(module, Layer):
-                    module._added_losses = []
+            _forget_added_losses(self)
             outs = out if isinstance(out, (list, tuple)) else [out]
             self._inferred_shapes[key] = ([(None, *t.shape[1:]) for t in outs], isinstance(out, (list, tuple)))
         out_shapes, listed = self._inferred_shapes[key]
