@@ -2,8 +2,9 @@
 
 Arrays are validated once (shapes, counts, NaN and infinities) and moved to the device once;
 batches are then index slices of those tensors, with no DataLoader in between. Any other
-iterable of ``(x, y)`` or ``(x, y, sample_weight)`` batches (a ``torch.utils.data.DataLoader``,
-``image_dataset_from_directory``) is passed through batch by batch.
+iterable of ``(x, y)`` or ``(x, y, sample_weight)`` batches (a ``PyDataset``, a
+``torch.utils.data.DataLoader``, ``image_dataset_from_directory``, a generator) is passed through batch
+by batch (``datasets/iterable.py``).
 
 A model with several inputs (or outputs) takes, as in Keras, a list of arrays in the order of its
 inputs or a dict keyed by their names; here they become a tuple of tensors, and a batch is the
@@ -12,12 +13,13 @@ same rows of each.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
 
 from layerwise.backend import floatx, get_device
+from layerwise.datasets.iterable import IterableData
 
 Batch = tuple[torch.Tensor, "torch.Tensor | None", "torch.Tensor | None"]
 Parts = "torch.Tensor | tuple[torch.Tensor, ...]"
@@ -140,33 +142,23 @@ class ArrayData:
                      for rows in (slice(None, at), slice(at, None)))
 
 
-class IterableData:
-    """Batches from any re-iterable source of ``(x, y[, sample_weight])`` tuples."""
-
-    def __init__(self, source: Iterable, device: torch.device, input_names: list[str] | None = None,
-                 output_names: list[str] | None = None, optional_outputs: frozenset = frozenset()):
-        self.source, self.device = source, device
-        self.input_names, self.output_names, self.optional_outputs = input_names, output_names, optional_outputs
-
-    def __len__(self) -> int:
-        try:
-            return len(self.source)
-        except TypeError:
-            return 0  # unknown: the progress bar then counts without a total
-
-    def batches(self, shuffle: bool = False) -> Iterator[Batch]:
-        for i, batch in enumerate(self.source):
-            if not isinstance(batch, (tuple, list)) or len(batch) not in (1, 2, 3):
-                raise ValueError(f"Batch {i} of the dataset must be (x, y) or (x, y, sample_weight), "
-                                 f"got {type(batch).__name__}.")
-            x, y, w = (*batch, None, None)[:3]
-            x = split_parts(x, self.input_names, f"x (batch {i})", "input")
-            y = None if y is None else split_parts(y, self.output_names, f"y (batch {i})", "output",
-                                                   self.optional_outputs)
-            x = as_tensor_parts(x, f"x (batch {i})", self.input_names, self.device)
-            yield (x, None if y is None else as_tensor_parts(y, f"y (batch {i})", self.output_names, self.device),
-                   None if w is None else _sample_weights(w, num_rows(x), self.output_names, self.device,
-                                                          self.optional_outputs))
+def batch_converter(device: torch.device, input_names: list[str] | None = None,
+                    output_names: list[str] | None = None, optional_outputs: frozenset = frozenset()):
+    """A function turning item ``i`` of a dataset, ``(x, y[, sample_weight])``, into tensors on ``device``."""
+    def to_batch(batch, i: int) -> Batch:
+        if not isinstance(batch, (tuple, list)) or len(batch) not in (1, 2, 3):
+            raise ValueError(f"Batch {i} of the dataset must be (x, y) or (x, y, sample_weight), "
+                             f"got {type(batch).__name__}.")
+        x, y, w = (*batch, None, None)[:3]
+        x = as_tensor_parts(split_parts(x, input_names, f"x (batch {i})", "input"), f"x (batch {i})", input_names,
+                            device)
+        if y is not None:
+            y = as_tensor_parts(split_parts(y, output_names, f"y (batch {i})", "output", optional_outputs),
+                                f"y (batch {i})", output_names, device)
+        if w is not None:
+            w = _sample_weights(w, num_rows(x), output_names, device, optional_outputs)
+        return x, y, w
+    return to_batch
 
 
 def is_array_like(x) -> bool:
@@ -182,7 +174,7 @@ def _row_counts(parts: Parts, what: str, names: list[str] | None) -> dict[str, i
 def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
               input_names: list[str] | None = None, output_names: list[str] | None = None,
               optional_outputs: frozenset = frozenset()) -> ArrayData | IterableData:
-    """Validate and wrap ``fit``/``evaluate`` inputs (arrays, or an iterable of batches).
+    """Validate and wrap ``fit``/``evaluate`` inputs (arrays, or a dataset of batches).
 
     ``input_names``/``output_names`` are the model's: with several, ``x``/``y`` hold one array each
     (a ``y`` dict may leave out the ``optional_outputs``).
@@ -196,7 +188,7 @@ def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
             raise ValueError("When x is a dataset of (x, y) batches, do not pass y separately.")
         if not hasattr(x, "__iter__"):
             raise ValueError(f"x must be an array, a tensor or an iterable of batches, got {type(x).__name__}.")
-        return IterableData(x, device, input_names, output_names, optional_outputs)
+        return IterableData(x, batch_converter(device, input_names, output_names, optional_outputs))
     x_t = as_tensor_parts(x, "x", input_names, device)
     counts = _row_counts(x_t, "x", input_names)
     if 0 in counts.values():

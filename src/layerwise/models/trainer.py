@@ -21,6 +21,7 @@ from layerwise.datasets.adapt import (
     split_parts,
     take_rows,
 )
+from layerwise.datasets.iterable import IterableData, peekable, take_steps
 from layerwise.layers.base import Layer, outermost_call
 from layerwise.models.outputs import CompiledOutputs, check_names
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
@@ -88,6 +89,7 @@ class Trainer:
                                "metrics=['accuracy']).")
 
     def _make_data(self, x, y, sample_weight, batch_size):
+        x = peekable(x)  # a generator's first batch may build the model: it must not be lost
         self._adopt_input_structure(x)
         self._build_from_data(x)
         self._resolve_outputs()
@@ -105,7 +107,7 @@ class Trainer:
 
     def _prepare(self, data) -> None:
         """Build from the first batch if needed, check the targets, resolve metrics, bind the optimizer."""
-        x0, y0 = (data.x, data.y) if isinstance(data, ArrayData) else next(iter(data.batches()))[:2]
+        x0, y0 = (data.x, data.y) if isinstance(data, ArrayData) else data.first_batch()[:2]
         x_shape = _shape(x0)
         if not self.built:
             self.build(x_shape)
@@ -186,8 +188,13 @@ class Trainer:
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto",
             callbacks: list[Callback] | None = None, validation_split: float = 0.0, validation_data=None,
             shuffle: bool = True, class_weight: dict | None = None, sample_weight=None, initial_epoch: int = 0,
+            steps_per_epoch: int | None = None, validation_steps: int | None = None,
             validation_batch_size: int | None = None, validation_freq: int = 1) -> History:
-        """Train for ``epochs`` epochs; returns a History whose ``.history`` has Keras' keys."""
+        """Train for ``epochs`` epochs; returns a History whose ``.history`` has Keras' keys.
+
+        With ``steps_per_epoch`` (``validation_steps``) an epoch takes that many batches and the next one
+        goes on from there, as in Keras; a generator that runs dry ends training with Keras' warning.
+        """
         self._require_compiled("fit")
         verbose = _resolve_verbose(verbose)
         data = self._make_data(x, y, sample_weight, batch_size)
@@ -199,6 +206,7 @@ class Trainer:
             if not isinstance(data, ArrayData):
                 raise ValueError("validation_split works with arrays only; pass validation_data for datasets.")
             data, val_data = data.split(validation_split)
+        data, val_data = take_steps(data, steps_per_epoch), take_steps(val_data, validation_steps)
         self._prepare(data)
 
         self.history = History()
@@ -228,13 +236,15 @@ class Trainer:
                 if self.stop_training:
                     break
             self.eval()
+            if step == 0 and getattr(data, "ran_out", False):
+                break
             epoch_logs = self._logs(trackers)
             if val_data is not None and (epoch + 1) % validation_freq == 0:
                 epoch_logs.update(self._evaluate_data(val_data, prefix="val_"))
             callback_list.on_epoch_end(epoch, epoch_logs)
             if bar is not None:
                 bar.update(step, epoch_logs, finalize=True)
-            if self.stop_training:
+            if self.stop_training or getattr(data, "ran_out", False):
                 break
         callback_list.on_train_end()
         return self.history
@@ -272,10 +282,11 @@ class Trainer:
         return self._logs(trackers, prefix)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", sample_weight=None,
-                 return_dict: bool = False, callbacks=None):
-        """Loss and metrics on the given data: a scalar, ``[loss, *output losses, *metrics]``, or a dict."""
+                 steps: int | None = None, callbacks=None, return_dict: bool = False):
+        """Loss and metrics on the given data (``steps`` batches of a dataset, when given): a scalar,
+        ``[loss, *output losses, *metrics]``, or a dict."""
         self._require_compiled("evaluate")
-        data = self._make_data(x, y, sample_weight, batch_size)
+        data = take_steps(self._make_data(x, y, sample_weight, batch_size), steps)
         self._prepare(data)
         logs = self._evaluate_data(data)
         if _resolve_verbose(verbose):
@@ -308,11 +319,16 @@ class Trainer:
 
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` as a numpy array (a list or dict of them for several outputs), computed batch by
-        batch in inference mode. ``x`` may also be a dataset of ``x`` or ``(x, y)`` batches."""
+        batch in inference mode (the first ``steps`` batches, when given). ``x`` may also be a dataset of
+        ``x`` or ``(x, y)`` batches."""
         verbose = _resolve_verbose(verbose)
+        x = peekable(x)
         self._adopt_input_structure(x)
         if not (is_array_like(x) or isinstance(x, dict) or (len(self.input_names) > 1 and isinstance(x, tuple))):
-            batches = [self.predict_on_batch(batch[0] if isinstance(batch, (tuple, list)) else batch) for batch in x]
+            batches = [self.predict_on_batch(batch[0] if isinstance(batch, (tuple, list)) else batch)
+                       for batch in IterableData(x, steps=steps).items()]
+            if not batches:
+                raise ValueError("The dataset yielded no batch: there is nothing to predict.")
             if isinstance(batches[0], dict):
                 return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
             if isinstance(batches[0], list):
@@ -322,6 +338,8 @@ class Trainer:
         n, size = num_rows(x), batch_size or 32
         if n == 0:
             raise ValueError("x is empty: there is nothing to predict.")
+        if steps is not None:
+            n = min(n, steps * size)
         self.eval()
         bar = Progbar((n + size - 1) // size, verbose) if verbose else None
         with torch.inference_mode():

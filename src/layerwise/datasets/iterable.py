@@ -1,0 +1,157 @@
+"""Batches from a dataset rather than from arrays: a ``PyDataset`` (batches by index), a re-iterable
+source (a ``torch.utils.data.DataLoader``, ``image_dataset_from_directory``, a list of batches) or a
+one-shot iterator such as a Python generator.
+
+Epochs follow Keras' epoch iterator: without ``steps`` an epoch is one pass over the source; with
+``steps`` (``steps_per_epoch``, ``validation_steps``) an epoch takes that many batches and the next
+epoch goes on where it stopped, starting a new pass when the source is used up. A one-shot iterator
+that runs dry cannot start again: the epoch ends early with Keras' warning and ``ran_out`` is set.
+"""
+from __future__ import annotations
+
+import collections.abc
+import itertools
+import warnings
+from typing import Iterable, Iterator
+
+import torch
+
+from layerwise.utils.py_dataset import batch_count, is_py_dataset, load_batches
+
+_END = object()
+RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator can "
+           "generate at least `steps_per_epoch * epochs` batches.")
+
+
+class Peekable(collections.abc.Iterator):
+    """A one-shot iterator whose next item can be looked at without losing it (the model builds from it)."""
+
+    def __init__(self, iterator: Iterator):
+        self._iterator, self._head = iterator, _END
+
+    def peek(self):
+        """The next item, or ``_END``; it is still returned by the next ``next()``."""
+        if self._head is _END:
+            self._head = next(self._iterator, _END)
+        return self._head
+
+    def __next__(self):
+        if self._head is not _END:
+            item, self._head = self._head, _END
+            return item
+        return next(self._iterator)
+
+
+def peekable(source):
+    """``source``, with a one-shot iterator (a generator) wrapped so that its first item can be peeked."""
+    if isinstance(source, collections.abc.Iterator) and not isinstance(source, Peekable):
+        return Peekable(source)
+    return source
+
+
+def first_item(source):
+    """The first batch of a dataset, as it gives it, without using it up."""
+    if is_py_dataset(source):
+        item = source[0]
+    elif isinstance(source, Peekable):
+        item = source.peek()
+    else:
+        item = next(iter(source), _END)
+    if item is _END:
+        raise ValueError("The dataset is empty: it yielded no batch.")
+    return item
+
+
+class IterableData:
+    """Batches of ``source`` epoch by epoch; ``to_batch(raw, i)`` turns one item into tensors.
+
+    ``passes(shuffle)``, when given, starts each pass instead of iterating ``source``: array data passes
+    its own ``batches``, which are tensors already.
+    """
+
+    def __init__(self, source: Iterable, to_batch=None, steps: int | None = None, passes=None):
+        self.source, self.steps, self._passes = peekable(source), _checked_steps(steps), passes
+        self.to_batch = to_batch or (lambda batch, i: batch)
+        self.one_shot = isinstance(self.source, Peekable)
+        self.ran_out = False
+        self._iterator: Iterator | None = None
+
+    def __len__(self) -> int:
+        """Batches per epoch; 0 when unknown (the progress bar then counts without a total)."""
+        if self.steps:
+            return self.steps
+        if is_py_dataset(self.source):
+            return batch_count(self.source) or 0
+        try:
+            return len(self.source)
+        except TypeError:
+            return 0
+
+    def _new_pass(self, shuffle: bool) -> Iterator:
+        if self._passes is not None:
+            return self._passes(shuffle)
+        if is_py_dataset(self.source):
+            count = batch_count(self.source)
+            order = itertools.count() if count is None else (torch.randperm(count).tolist() if shuffle
+                                                             else range(count))
+            return load_batches(self.source, order)
+        return iter(self.source)
+
+    def first_batch(self):
+        """The first batch as tensors, without using it up."""
+        if self._passes is not None:
+            return next(self._passes(False))
+        return self.to_batch(first_item(self.source), 0)
+
+    def _next_item(self, shuffle: bool, taken: int):
+        """The next item of the running pass (``_END`` when it is used up); a fresh pass of a re-iterable
+        source at an epoch's start."""
+        if self._iterator is None:
+            self._iterator = self._new_pass(shuffle)
+        item = next(self._iterator, _END)
+        if item is _END and taken == 0 and self.steps and not self.one_shot:
+            self._iterator = self._new_pass(shuffle)  # the last epoch used the pass up exactly
+            item = next(self._iterator, _END)
+        if item is _END:
+            self._iterator = None
+        return item
+
+    def items(self, shuffle: bool = False) -> Iterator:
+        """The raw items of one epoch."""
+        if is_py_dataset(self.source) and hasattr(self.source, "on_epoch_begin"):
+            self.source.on_epoch_begin()
+        if not self.steps:
+            self._iterator = None
+        taken = 0
+        while self.steps is None or taken < self.steps:
+            item = self._next_item(shuffle, taken)
+            if item is _END:
+                if self.steps or (self.one_shot and taken == 0):
+                    warnings.warn(RAN_OUT, stacklevel=3)
+                    self.ran_out = self.one_shot
+                break
+            yield item
+            taken += 1
+        if is_py_dataset(self.source):
+            self.source.on_epoch_end()
+
+    def batches(self, shuffle: bool = False) -> Iterator:
+        """One epoch of batches as tensors."""
+        for i, raw in enumerate(self.items(shuffle)):
+            yield self.to_batch(raw, i)
+
+
+def _checked_steps(steps) -> int | None:
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps must be a positive integer or None, got {steps!r}.")
+    return steps
+
+
+def take_steps(data, steps: int | None):
+    """``data`` (``ArrayData`` or ``IterableData``) with ``steps`` batches per epoch; unchanged for None."""
+    if steps is None:
+        return data
+    if isinstance(data, IterableData):
+        data.steps = _checked_steps(steps)
+        return data
+    return IterableData(data, None, steps, passes=data.batches)
