@@ -6,14 +6,17 @@ Everything else asks ``get_device()`` instead of deciding for itself.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import random
 import sys
+from collections import defaultdict
 
 import numpy as np
 import torch
 
 _device: torch.device | None = None
+_name_counts: defaultdict[str, int] = defaultdict(int)
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 _KEEP_BYTES = 1 << 30
@@ -57,6 +60,23 @@ def set_device(device: str | torch.device) -> None:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"set_device({str(device)!r}): CUDA is not available on this machine; use 'cpu'.")
     _device = device
+
+
+def unique_name(base: str) -> str:
+    """``dense``, then ``dense_1``, ``dense_2``... until ``clear_session()``, as in Keras."""
+    count = _name_counts[base]
+    _name_counts[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def clear_session(free_memory: bool = True) -> None:
+    """Keras' ``clear_session``: layer and model names start again from ``dense``, ``sequential``...;
+    with ``free_memory``, unreachable models are collected and the CUDA cache is emptied."""
+    _name_counts.clear()
+    if free_memory:
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 def floatx() -> torch.dtype:

@@ -62,7 +62,7 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
         tensors.update({f"optimizer/{k}": v.detach().cpu().contiguous()
                         for k, v in model.optimizer.state_tensors().items()})
     metadata = {"format": MODEL_FORMAT, "version": FORMAT_VERSION,
-                "model_config": json.dumps({"class_name": type(model).__name__, "config": model.get_config()}),
+                "model_config": model.to_json(),
                 "compile_config": json.dumps(_compile_config(model))}
     atomic_write(filepath, save_bytes(tensors, metadata=metadata), overwrite)
 
@@ -89,15 +89,22 @@ def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str,
     return tensors, metadata
 
 
-def load_model(filepath, compile: bool = True):
-    """Rebuild a model saved with ``model.save``; it predicts exactly as the saved one did."""
+def model_from_json(json_string: str, source: str = "the JSON"):
+    """The Sequential or functional model ``model.to_json()`` described, with new weights."""
     from layerwise.models.model import deserialize_layer
 
+    spec = json.loads(json_string)
+    if not isinstance(spec, dict) or spec.get("class_name") not in ("Sequential", "Functional"):
+        name = spec.get("class_name") if isinstance(spec, dict) else type(spec).__name__
+        raise ValueError(f"{source} holds a {name}, not a Sequential or functional model from "
+                         "model.to_json(); this version cannot rebuild it.")
+    return deserialize_layer(spec)
+
+
+def load_model(filepath, compile: bool = True):
+    """Rebuild a model saved with ``model.save``; it predicts exactly as the saved one did."""
     tensors, metadata = read_file(filepath, MODEL_FORMAT)
-    spec = json.loads(metadata["model_config"])
-    if spec["class_name"] not in ("Sequential", "Functional"):
-        raise ValueError(f"{filepath!r} holds a {spec['class_name']}, which this version cannot load.")
-    model = deserialize_layer(spec)
+    model = model_from_json(metadata["model_config"], repr(str(filepath)))
     load_weight_tensors(model, tensors, filepath)
     compile_config = json.loads(metadata.get("compile_config") or "null")
     if compile and compile_config:

@@ -10,7 +10,6 @@ import contextlib
 import functools
 import inspect
 import re
-from collections import defaultdict
 from typing import Any, Callable
 
 import numpy as np
@@ -18,12 +17,10 @@ import torch
 from torch import nn
 
 from layerwise import activations, constraints, initializers, regularizers
-from layerwise.backend import floatx, get_device
+from layerwise.backend import floatx, get_device, unique_name
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
-
-_name_counts: defaultdict[str, int] = defaultdict(int)
 
 # Every Layer subclass by class name, so that a saved model can name its layers' classes.
 LAYER_CLASSES: dict[str, type] = {}
@@ -102,13 +99,6 @@ def to_snake_case(name: str) -> str:
     """``MaxPooling2D`` -> ``max_pooling2d``, as Keras names its layers."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def unique_name(base: str) -> str:
-    """``dense``, then ``dense_1``, ``dense_2``... for the life of the process, as in Keras."""
-    count = _name_counts[base]
-    _name_counts[base] += 1
-    return base if count == 0 else f"{base}_{count}"
 
 
 def _jsonable(value: Any) -> Any:

@@ -257,8 +257,10 @@ class Functional(Model):
                 "inputs": encode(self._input_structure), "outputs": encode(self._output_structure)}
 
     @classmethod
-    def from_config(cls, config: dict) -> "Functional":
-        layers = [deserialize_layer(spec) for spec in config["layers"]]
+    def from_config(cls, config: dict, layers: list | None = None) -> "Functional":
+        """The model ``config`` describes; ``layers`` (one per entry of ``config["layers"]``) replaces the
+        layers it would create, as ``clone_model`` does."""
+        layers = layers or [deserialize_layer(spec) for spec in config["layers"]]
         produced: list[list[KerasTensor]] = []
 
         def decode(value):

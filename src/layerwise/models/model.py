@@ -11,6 +11,8 @@ attributes, in the order they were set (lists and dicts of layers included, each
 """
 from __future__ import annotations
 
+import json
+
 import inspect
 
 import numpy as np
@@ -21,6 +23,7 @@ from layerwise.backend import floatx, get_device
 from layerwise.layers.base import (Layer, WeightView, call_in_mode, module_losses, outermost_call, to_snake_case,
                                    unique_name)
 from layerwise.datasets.adapt import as_array_tensor, split_parts
+from layerwise.datasets.iterable import first_item
 from layerwise.layers.symbolic import is_symbolic
 from layerwise.models.summary import print_summary
 from layerwise.models.trainer import Trainer
@@ -249,7 +252,7 @@ class Model(Trainer, nn.Module):
         if self._outputs_known():
             return
         if not isinstance(x, (np.ndarray, torch.Tensor, list, tuple, dict)):
-            batch = next(iter(x))
+            batch = first_item(x)
             x = batch[0] if isinstance(batch, (list, tuple)) else batch
             self._adopt_input_structure(x)
         names = self.input_names
@@ -310,6 +313,11 @@ class Model(Trainer, nn.Module):
         print_summary(self, print_fn or print)
 
     # ---- files --------------------------------------------------------------------------------
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON (``json.dumps`` keywords pass through); ``models.model_from_json``
+        rebuilds it with new weights."""
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
+
     def save(self, filepath, overwrite: bool = True) -> None:
         """Write architecture, weights and optimizer state to one file (atomically)."""
         from layerwise.saving import save_model

@@ -1,9 +1,11 @@
 """Keras' utils: labels, seeding, image folders, sequences."""
-from layerwise.backend import set_random_seed
+from layerwise.backend import clear_session, set_random_seed
 from layerwise.utils.image_dataset import image_dataset_from_directory
 from layerwise.utils.numerical import normalize, to_categorical
 from layerwise.utils.progbar import Progbar
+from layerwise.utils.py_dataset import PyDataset, Sequence
 from layerwise.utils.sequences import one_hot_dna, pad_sequences, timeseries_dataset_from_array
 
 __all__ = ["Progbar", "image_dataset_from_directory", "normalize", "set_random_seed", "to_categorical"]
 __all__ += ["one_hot_dna", "pad_sequences", "timeseries_dataset_from_array"]
+__all__ += ["PyDataset", "Sequence", "clear_session"]

@@ -1,0 +1,49 @@
+"""Keras' ``clone_model``: the same architecture with new layers (new weights, unless the clone
+function returns the original layers)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from layerwise.layers.core import InputLayer
+from layerwise.models.functional import Functional
+from layerwise.models.model import deserialize_layer
+from layerwise.models.sequential import Sequential
+
+
+def _fresh_copy(layer):
+    """A layer of the same class and config, with newly initialised weights."""
+    return deserialize_layer({"class_name": type(layer).__name__, "config": layer.get_config()})
+
+
+def clone_model(model, input_tensors=None, clone_function: Callable | None = None, call_function=None,
+                recursive: bool = False):
+    """A new Sequential or functional model with the architecture of ``model``.
+
+    Each layer is replaced by ``clone_function(layer)`` (default: a fresh layer of the same config, so the
+    clone starts from new random weights; ``lambda layer: layer`` shares them). With ``recursive``,
+    nested Sequential and functional models are cloned layer by layer rather than passed to
+    ``clone_function`` whole. The clone is not compiled.
+    """
+    if input_tensors is not None or call_function is not None:
+        raise NotImplementedError("clone_model's input_tensors and call_function are not supported; build the "
+                                  "new graph with the functional API instead.")
+    if not isinstance(model, (Sequential, Functional)):
+        raise ValueError(f"clone_model needs a Sequential or functional model; {model.name!r} is a subclassed "
+                         f"{type(model).__name__}, whose architecture lives in its code: create a new instance.")
+    clone = clone_function or _fresh_copy
+
+    def clone_layer(layer):
+        if recursive and isinstance(layer, (Sequential, Functional)):
+            return clone_model(layer, clone_function=clone_function, recursive=True)
+        return clone(layer)
+
+    if isinstance(model, Sequential):
+        copy = Sequential(name=model.name)
+        copy.batch_input_shape = model.batch_input_shape  # so that each added layer builds at once
+        for layer in model.layers:
+            copy.add(clone_layer(layer))
+        return copy
+    config = model.get_config()
+    layers = [_fresh_copy(layer) if isinstance(layer, InputLayer) else clone_layer(layer)
+              for layer in model._layers]
+    return Functional.from_config(config, layers)
