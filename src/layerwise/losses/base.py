@@ -1,0 +1,116 @@
+"""The ``Loss`` object: per-sample values from a loss function, reduced as Keras reduces them.
+
+A loss function maps ``y_true, y_pred`` of shape ``(batch, ..., features)`` to ``(batch, ...)``;
+``Loss`` weights those values by ``sample_weight`` and reduces them ('sum_over_batch_size': the weighted
+sum divided by the number of values, not by the sum of the weights).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from layerwise.losses.functions import EPSILON, sparse_categorical_crossentropy
+
+__all__ = ["EPSILON", "REDUCTIONS", "Loss", "as_tensor", "check_reduction", "match_rank", "reduce_weighted",
+           "squeeze_or_expand"]
+
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+def as_tensor(x, like: torch.Tensor | None = None) -> torch.Tensor:
+    """``x`` (array-like or tensor) as a tensor on ``like``'s device; float64 becomes float32 as in Keras."""
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if t.dtype == torch.float64:
+        t = t.float()
+    return t if like is None else t.to(like.device)
+
+
+def squeeze_or_expand(x1: torch.Tensor, x2: torch.Tensor, expand_rank_1: bool = True):
+    """Keras' rank matching: when the ranks differ by one and the longer tensor ends in a size-1 axis,
+    squeeze that axis (or, for a rank-1 partner, expand the partner instead)."""
+    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
+        return (x1, x2.unsqueeze(-1)) if x2.ndim == 1 and expand_rank_1 else (x1.squeeze(-1), x2)
+    if x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
+        return (x1.unsqueeze(-1), x2) if x1.ndim == 1 and expand_rank_1 else (x1, x2.squeeze(-1))
+    return x1, x2
+
+
+def match_rank(y_true: torch.Tensor, y_pred: torch.Tensor):
+    """Keras' rank matching, and targets ``(batch, ...)`` against predictions ``(batch, ..., n)`` compare
+    with every prediction (where Keras would broadcast the batch axis against the features)."""
+    y_true, y_pred = squeeze_or_expand(y_true, y_pred)
+    if y_true.ndim == y_pred.ndim - 1:
+        y_true = y_true.unsqueeze(-1)
+    return y_true, y_pred
+
+
+def check_reduction(reduction, owner: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{owner}: reduction must be one of {', '.join(map(repr, REDUCTIONS))}; "
+                         f"received reduction={reduction!r}.")
+
+
+def reduce_weighted(values: torch.Tensor, sample_weight: torch.Tensor | None, reduction) -> torch.Tensor:
+    """Keras' weighting and reduction of per-sample loss values ``(batch, ...)``."""
+    if sample_weight is not None:
+        weight = as_tensor(sample_weight, values).to(values.dtype)
+        values, weight = squeeze_or_expand(values, weight)
+        # Weights of shape (batch,) apply to every step of values (batch, steps).
+        weight = weight.reshape(*weight.shape, *([1] * (values.ndim - weight.ndim)))
+        values = values * weight
+    if reduction in ("none", None) or values.ndim == 0 or tuple(values.shape) == (0,):
+        return values
+    total = values.sum()
+    if reduction == "sum":
+        return total
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        divisor = weight.sum()
+        return torch.where(divisor == 0, torch.zeros_like(total), total / divisor)  # divide_no_nan
+    return total / values.numel() if values.numel() else torch.zeros_like(total)
+
+
+class Loss:
+    """A loss object: ``loss(y_true, y_pred, sample_weight=None)`` returns the reduced loss.
+
+    ``fn(y_true, y_pred, **options)`` gives the per-sample values; ``reduction`` is one of Keras'
+    ('sum_over_batch_size', 'sum', 'mean', 'mean_with_sample_weight', 'none'/None)."""
+
+    def __init__(self, fn: Callable, name: str | None = None, reduction="sum_over_batch_size", dtype=None,
+                 **options):
+        check_reduction(reduction, f"{type(self).__name__}({name or getattr(fn, '__name__', 'loss')!r})")
+        self.fn, self.options = fn, options
+        self.name = name or getattr(fn, "__name__", "loss")
+        self.reduction = reduction
+        self.dtype = None if dtype is None else str(dtype).removeprefix("torch.")
+
+    @property
+    def from_logits(self) -> bool:
+        return self.options.get("from_logits", False)
+
+    def per_sample(self, y_true, y_pred) -> torch.Tensor:
+        """The unreduced loss values, ``(batch,)`` for predictions ``(batch, features)``."""
+        y_pred = as_tensor(y_pred)
+        y_true = as_tensor(y_true, y_pred)
+        if self.dtype is not None:
+            y_pred = y_pred.to(getattr(torch, self.dtype))
+        # Sparse targets (batch,) against (batch, classes) keep their rank: the function reads them as labels.
+        if self.fn is not sparse_categorical_crossentropy:
+            y_true, y_pred = match_rank(y_true, y_pred)
+        return self.fn(y_true, y_pred, **self.options)
+
+    def __call__(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
+        return reduce_weighted(self.per_sample(y_true, y_pred), sample_weight, self.reduction)
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "reduction": self.reduction, **self.options}
+        return config if self.dtype is None else {**config, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Loss":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r}>"
+

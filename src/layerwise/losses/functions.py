@@ -1,0 +1,161 @@
+"""Keras' loss functions. Each maps ``y_true, y_pred`` of shape ``(batch, ..., features)`` to per-sample
+values ``(batch, ...)`` (the features axis, ``axis``, is reduced); ``Loss`` objects reduce those further.
+Probabilities are clipped as Keras clips them, so results agree with Keras to float32 rounding."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+EPSILON = 1e-7  # Keras' backend.epsilon(): probabilities are clipped to [eps, 1 - eps]
+
+
+def _smooth_categorical(y_true: torch.Tensor, label_smoothing: float, axis: int) -> torch.Tensor:
+    return y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[axis] if label_smoothing else y_true
+
+
+def _smooth_binary(y_true: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    return y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing if label_smoothing else y_true
+
+
+def _normalized_probabilities(y_pred: torch.Tensor, axis: int) -> torch.Tensor:
+    """Rows rescaled to sum to 1 and clipped, as Keras does for predictions that are not logits."""
+    return (y_pred / y_pred.sum(dim=axis, keepdim=True)).clamp(EPSILON, 1 - EPSILON)
+
+
+# ---- probabilistic ------------------------------------------------------------------------------
+
+def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
+                             axis: int = -1):
+    y_true = _smooth_categorical(y_true.to(y_pred.dtype), label_smoothing, axis)
+    log_prob = F.log_softmax(y_pred, dim=axis) if from_logits else torch.log(_normalized_probabilities(y_pred, axis))
+    return -(y_true * log_prob).sum(dim=axis)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, axis: int = -1):
+    """Integer labels ``(batch, ...)`` or ``(batch, ..., 1)`` against class scores ``(batch, ..., classes)``."""
+    y_pred = y_pred.movedim(axis, -1)
+    y_true = y_true.long()
+    if y_true.ndim == y_pred.ndim:
+        y_true = y_true.squeeze(-1)
+    log_prob = F.log_softmax(y_pred, dim=-1) if from_logits else torch.log(_normalized_probabilities(y_pred, -1))
+    return -log_prob.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1):
+    y_true = _smooth_binary(y_true.to(y_pred.dtype), label_smoothing)
+    if from_logits:
+        values = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
+    else:
+        values = F.binary_cross_entropy(y_pred.clamp(EPSILON, 1 - EPSILON), y_true, reduction="none")
+    return values.mean(dim=axis)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing: bool = False, alpha: float = 0.25,
+                              gamma: float = 2.0, from_logits: bool = False, label_smoothing: float = 0.0,
+                              axis: int = -1):
+    """Binary crossentropy scaled by ``(1 - p_t) ** gamma`` (and by ``alpha`` / ``1 - alpha`` per class)."""
+    y_true = _smooth_binary(y_true.to(y_pred.dtype), label_smoothing)
+    if from_logits:
+        # Keras takes the sigmoid first, so its clipping applies to logits too.
+        y_pred = torch.sigmoid(y_pred)
+    bce = F.binary_cross_entropy(y_pred.clamp(EPSILON, 1 - EPSILON), y_true, reduction="none")
+    p_t = y_true * y_pred + (1 - y_true) * (1 - y_pred)
+    values = (1.0 - p_t).pow(gamma) * bce
+    if apply_class_balancing:
+        values = (y_true * alpha + (1 - y_true) * (1 - alpha)) * values
+    return values.mean(dim=axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma: float = 2.0, from_logits: bool = False,
+                                   label_smoothing: float = 0.0, axis: int = -1):
+    """Categorical crossentropy scaled by ``alpha * (1 - p) ** gamma``; ``alpha`` may hold one weight per class."""
+    y_true = _smooth_categorical(y_true.to(y_pred.dtype), label_smoothing, axis)
+    if from_logits:
+        y_pred = torch.softmax(y_pred, dim=axis)
+    output = _normalized_probabilities(y_pred, axis)
+    if isinstance(alpha, (list, tuple)):
+        alpha = torch.as_tensor(alpha, dtype=y_pred.dtype, device=y_pred.device)
+    focal = (1.0 - output).pow(gamma) * alpha
+    return (focal * -y_true * torch.log(output)).sum(dim=axis)
+
+
+def kl_divergence(y_true, y_pred):
+    y_true = y_true.to(y_pred.dtype).clamp(EPSILON, 1)
+    y_pred = y_pred.clamp(EPSILON, 1)
+    return (y_true * torch.log(y_true / y_pred)).sum(dim=-1)
+
+
+def poisson(y_true, y_pred):
+    return (y_pred - y_true.to(y_pred.dtype) * torch.log(y_pred + EPSILON)).mean(dim=-1)
+
+
+# ---- regression ---------------------------------------------------------------------------------
+
+def mean_squared_error(y_true, y_pred):
+    return (y_true.to(y_pred.dtype) - y_pred).square().mean(dim=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    return (y_true.to(y_pred.dtype) - y_pred).abs().mean(dim=-1)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, eps))``."""
+    y_true = y_true.to(y_pred.dtype)
+    return 100.0 * ((y_true - y_pred) / y_true.abs().clamp_min(EPSILON)).abs().mean(dim=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """``mean((log(1 + y_pred) - log(1 + y_true)) ** 2)`` with both clipped below at eps."""
+    # log(x + 1) rather than log1p: Keras' rounding for values near eps.
+    first = torch.log(y_pred.clamp_min(EPSILON) + 1.0)
+    second = torch.log(y_true.to(y_pred.dtype).clamp_min(EPSILON) + 1.0)
+    return (first - second).square().mean(dim=-1)
+
+
+def l2_normalize(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
+    """``x / max(||x||, eps)`` along ``axis``: a zero vector stays zero."""
+    return x * torch.rsqrt(x.square().sum(dim=axis, keepdim=True)).clamp_max(1.0 / EPSILON)
+
+
+def cosine_similarity(y_true, y_pred, axis: int = -1):
+    """Minus the cosine of the angle between targets and predictions (-1 is best), per sample."""
+    return -(l2_normalize(y_true.to(y_pred.dtype), axis) * l2_normalize(y_pred, axis)).sum(dim=axis)
+
+
+def huber(y_true, y_pred, delta: float = 1.0):
+    return F.huber_loss(y_pred, y_true.to(y_pred.dtype), reduction="none", delta=delta).mean(dim=-1)
+
+
+def log_cosh(y_true, y_pred):
+    """``mean(log(cosh(y_pred - y_true)))``, written with softplus so that large errors do not overflow."""
+    error = y_pred - y_true.to(y_pred.dtype)
+    return (error + F.softplus(-2.0 * error) - math.log(2.0)).mean(dim=-1)
+
+
+# ---- hinge --------------------------------------------------------------------------------------
+
+def _signed_labels(y_true: torch.Tensor) -> torch.Tensor:
+    """Labels in {0, 1} become {-1, 1}; any other labels are kept (decided over the whole batch, as Keras)."""
+    binary = ((y_true == 0) | (y_true == 1)).all()
+    return torch.where(binary, 2.0 * y_true - 1.0, y_true)
+
+
+def hinge(y_true, y_pred):
+    y_true = _signed_labels(y_true.to(y_pred.dtype))
+    return (1.0 - y_true * y_pred).clamp_min(0.0).mean(dim=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    y_true = _signed_labels(y_true.to(y_pred.dtype))
+    return (1.0 - y_true * y_pred).clamp_min(0.0).square().mean(dim=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    """``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`` for one-hot targets."""
+    y_true = y_true.to(y_pred.dtype)
+    positive = (y_true * y_pred).sum(dim=-1)
+    negative = ((1.0 - y_true) * y_pred).amax(dim=-1)
+    return (negative - positive + 1.0).clamp_min(0.0)

@@ -1,0 +1,62 @@
+"""Probabilistic and hinge metrics: running means of the matching losses per sample."""
+from __future__ import annotations
+
+from layerwise.losses import functions as fn
+from layerwise.metrics.base import MeanMetricWrapper
+
+__all__ = ["BinaryCrossentropy", "CategoricalCrossentropy", "CategoricalHinge", "Hinge", "KLDivergence", "Poisson",
+           "SparseCategoricalCrossentropy", "SquaredHinge"]
+
+
+class BinaryCrossentropy(MeanMetricWrapper):
+    def __init__(self, name: str = "binary_crossentropy", dtype=None, from_logits: bool = False,
+                 label_smoothing: float = 0):
+        super().__init__(fn.binary_crossentropy, name, dtype, from_logits=from_logits, label_smoothing=label_smoothing)
+
+
+class CategoricalCrossentropy(MeanMetricWrapper):
+    def __init__(self, name: str = "categorical_crossentropy", dtype=None, from_logits: bool = False,
+                 label_smoothing: float = 0, axis: int = -1):
+        super().__init__(fn.categorical_crossentropy, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+
+
+class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    def __init__(self, name: str = "sparse_categorical_crossentropy", dtype=None, from_logits: bool = False,
+                 ignore_class=None, axis: int = -1):
+        if ignore_class is not None:
+            raise ValueError(f"SparseCategoricalCrossentropy: ignore_class is not supported; received "
+                             f"ignore_class={ignore_class!r}.")
+        super().__init__(fn.sparse_categorical_crossentropy, name, dtype, from_logits=from_logits, axis=axis)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "ignore_class": None}
+
+
+class KLDivergence(MeanMetricWrapper):
+    def __init__(self, name: str = "kl_divergence", dtype=None):
+        super().__init__(fn.kl_divergence, name, dtype)
+
+
+class Poisson(MeanMetricWrapper):
+    def __init__(self, name: str = "poisson", dtype=None):
+        super().__init__(fn.poisson, name, dtype)
+
+
+class Hinge(MeanMetricWrapper):
+    """The mean hinge loss; targets in {0, 1} are read as {-1, 1}."""
+
+    def __init__(self, name: str = "hinge", dtype=None):
+        super().__init__(fn.hinge, name, dtype)
+
+
+class SquaredHinge(MeanMetricWrapper):
+    """The mean squared hinge loss; targets in {0, 1} are read as {-1, 1}."""
+
+    def __init__(self, name: str = "squared_hinge", dtype=None):
+        super().__init__(fn.squared_hinge, name, dtype)
+
+
+class CategoricalHinge(MeanMetricWrapper):
+    def __init__(self, name: str = "categorical_hinge", dtype=None):
+        super().__init__(fn.categorical_hinge, name, dtype)
