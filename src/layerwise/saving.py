@@ -112,7 +112,8 @@ def load_model(filepath, compile: bool = True):
         loss = [None if item is None else losses.deserialize(item) for item in loss] if isinstance(loss, list) \
             else losses.deserialize(loss)
         model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]), loss=loss,
-                      loss_weights=compile_config.get("loss_weights"), metrics=compile_config["metrics"])
+                      loss_weights=compile_config.get("loss_weights"), metrics=compile_config["metrics"],
+                      weighted_metrics=compile_config.get("weighted_metrics"))
         slots = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
         if slots:
             model.optimizer.build(list(model.parameters()))

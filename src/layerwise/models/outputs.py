@@ -7,6 +7,8 @@ per output name (``None`` for an output that is not trained). With several outpu
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from layerwise import losses as losses_module
@@ -62,10 +64,17 @@ def check_names(loss, metrics) -> None:
         metrics_module.get(item, (None, 2), (None, 2))
 
 
+class CompiledMetric(NamedTuple):
+    name: str  # the log name
+    output: int  # index of the output it scores
+    metric: Metric
+    weighted: bool  # from ``weighted_metrics``: sample and class weights count
+
+
 class CompiledOutputs:
     """Losses, loss weights and metric identifiers of each output, and the total loss of a batch."""
 
-    def __init__(self, loss, loss_weights, metrics, output_names: list[str]):
+    def __init__(self, loss, loss_weights, metrics, output_names: list[str], weighted_metrics=None):
         self.names = list(output_names)
         self.several = len(self.names) > 1
         given = _per_output(loss, self.names, "loss", dict_needs_all=True)
@@ -76,7 +85,8 @@ class CompiledOutputs:
                               dict_needs_all=False)
         self.loss_weights = [1.0 if w is None else float(w) for w in weights]
         self.metric_ids = _metric_lists(metrics, self.names)
-        for ids in self.metric_ids:  # validate now; 'accuracy' is resolved from the data shapes in fit
+        self.weighted_ids = _metric_lists(weighted_metrics, self.names)
+        for ids in self.metric_ids + self.weighted_ids:  # validate now; 'accuracy' is resolved in fit
             for metric in ids:
                 metrics_module.get(metric, (None, 2), (None, 2))
         trained = [name for name, loss in zip(self.names, self.losses) if loss is not None]
@@ -85,8 +95,9 @@ class CompiledOutputs:
 
     def untrained(self) -> frozenset:
         """Outputs with neither a loss nor metrics: their targets may be left out of a ``y`` dict."""
-        return frozenset(name for name, loss, ids in zip(self.names, self.losses, self.metric_ids)
-                         if loss is None and not ids)
+        return frozenset(name for name, loss, ids, weighted in zip(self.names, self.losses, self.metric_ids,
+                                                                   self.weighted_ids)
+                         if loss is None and not ids and not weighted)
 
     def parts(self, value) -> list:
         """Per-output items of targets, predictions or sample weights (a single value serves every output)."""
@@ -94,13 +105,28 @@ class CompiledOutputs:
             return [value]
         return list(value) if isinstance(value, (list, tuple)) else [value] * len(self.names)
 
-    def make_metrics(self, y_shapes: list[tuple], pred_shapes: list[tuple]) -> list[tuple[str, int, Metric]]:
-        """``(log name, output index, metric)`` for every metric, in output order then compile order."""
-        made = []
-        for i, ids in enumerate(self.metric_ids):
-            for identifier in ids:
-                metric = metrics_module.get(identifier, y_shapes[i], pred_shapes[i])
-                made.append((f"{self.names[i]}_{metric.name}" if self.several else metric.name, i, metric))
+    def make_metrics(self, y_shapes: list[tuple], pred_shapes: list[tuple]) -> list[CompiledMetric]:
+        """Every metric with its log name, in output order then compile order, the weighted ones last.
+
+        Names follow Keras: ``<output>_<metric>`` for several outputs; a repeated name gets ``_1``, ``_2``...,
+        and a weighted metric whose name is taken becomes ``weighted_<metric>``.
+        """
+        made, taken = [], {}
+
+        def unique(name: str) -> str:
+            count = taken.get(name, 0)
+            taken[name] = count + 1
+            return name if count == 0 else f"{name}_{count}"
+
+        prefix = [f"{name}_" if self.several else "" for name in self.names]
+        for weighted, lists in ((False, self.metric_ids), (True, self.weighted_ids)):
+            for i, ids in enumerate(lists):
+                for identifier in ids:
+                    metric = metrics_module.get(identifier, y_shapes[i], pred_shapes[i])
+                    name = prefix[i] + metric.name
+                    if weighted and name in taken:
+                        name = prefix[i] + "weighted_" + metric.name
+                    made.append(CompiledMetric(unique(name), i, metric, weighted))
         return made
 
     def total(self, y, y_pred, sample_weight) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -117,10 +143,11 @@ class CompiledOutputs:
     def config(self) -> dict:
         """Loss and metric names as ``compile`` takes them back (used by saving)."""
         losses = [None if loss is None else losses_module.serialize(loss) for loss in self.losses]
-        for ids in self.metric_ids:
+        for ids in self.metric_ids + self.weighted_ids:
             for metric in ids:
                 if not isinstance(metric, str):
                     raise ValueError(f"Cannot save metric object {metric!r}: compile with metric names to save "
                                      "the model.")
         return {"loss": losses if self.several else losses[0], "loss_weights": self.loss_weights,
-                "metrics": self.metric_ids if self.several else self.metric_ids[0]}
+                "metrics": self.metric_ids if self.several else self.metric_ids[0],
+                "weighted_metrics": self.weighted_ids if self.several else self.weighted_ids[0]}

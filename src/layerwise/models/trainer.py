@@ -23,7 +23,7 @@ from layerwise.datasets.adapt import (
 )
 from layerwise.datasets.iterable import IterableData, peekable, take_steps
 from layerwise.layers.base import Layer, outermost_call
-from layerwise.models.outputs import CompiledOutputs, check_names
+from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
 from layerwise.utils.progbar import Progbar
 
@@ -59,28 +59,30 @@ class Trainer:
         self._penalised = self._constrained = False
 
     # ---- compile ------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=False,
-                jit_compile="auto", **kwargs) -> None:
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, jit_compile="auto", **kwargs) -> None:
         """Choose optimizer, loss and metrics. Names are checked here, before any data is seen.
 
-        For several outputs, ``loss``, ``loss_weights`` and ``metrics`` may be lists (one entry per
-        output) or dicts keyed by output name, as in Keras (see ``models/outputs.py``)."""
+        ``metrics`` ignore sample and class weights; ``weighted_metrics`` apply them, as in Keras. For several
+        outputs, ``loss``, ``loss_weights`` and the metrics may be lists (one entry per output) or dicts
+        keyed by output name (see ``models/outputs.py``)."""
         self.optimizer = optimizers_module.get(optimizer)
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='categorical_crossentropy'.")
-        self._compile_args, self._outputs = (loss, loss_weights, metrics), None
+        self._compile_args, self._outputs = (loss, loss_weights, metrics, weighted_metrics), None
         self.loss, self.compiled_metrics = loss, metrics
-        check_names(loss, metrics)
+        check_names(loss, [metrics, weighted_metrics])
         self._resolve_outputs()  # now, or once a subclassed model's first call shows its outputs
 
     def _resolve_outputs(self) -> None:
         """Each output's loss and metrics (``models/outputs.py``) for the model's output names."""
         if not self._outputs_known() or (self._outputs is not None and self._outputs.names == self.output_names):
             return
-        self._outputs = CompiledOutputs(*self._compile_args, self.output_names)
+        loss, loss_weights, metrics, weighted_metrics = self._compile_args
+        self._outputs = CompiledOutputs(loss, loss_weights, metrics, self.output_names, weighted_metrics)
         self.loss = self._outputs.losses if self._outputs.several else self._outputs.losses[0]
         self.compiled_metrics = self._outputs.metric_ids if self._outputs.several else self._outputs.metric_ids[0]
-        self._metrics: list[tuple[str, int, metrics_module.Metric]] | None = None
+        self._metrics: list[CompiledMetric] | None = None
 
     def _require_compiled(self, what: str) -> None:
         if self.optimizer is None or self._compile_args is None:
@@ -139,14 +141,14 @@ class Trainer:
             loss = loss + sum(self.losses)
         return loss, each
 
-    def _track(self, trackers, x, y, y_pred, loss, each) -> None:
+    def _track(self, trackers, x, y, y_pred, sample_weight, loss, each) -> None:
         """Add one batch's loss(es) and metric values to the running means."""
         rows = num_rows(x)
         for tracker, value in zip(trackers, [loss, *each]):
             tracker.update_value(value, rows)
-        ys, preds = self._outputs.parts(y), self._outputs.parts(y_pred)
-        for _, i, metric in self._metrics:
-            metric.update(ys[i], preds[i])
+        ys, preds, weights = (self._outputs.parts(v) for v in (y, y_pred, sample_weight))
+        for _, i, metric, weighted in self._metrics:
+            metric.update(ys[i], preds[i], weights[i] if weighted else None)
 
     def _train_step(self, x, y, sample_weight, trackers) -> None:
         calls = Layer.added_loss_calls
@@ -159,10 +161,10 @@ class Trainer:
         if self._constrained:
             self.apply_constraints()
         with torch.no_grad():
-            self._track(trackers, x, y, y_pred, loss, each)
+            self._track(trackers, x, y, y_pred, sample_weight, loss, each)
 
     def _logs(self, trackers, prefix: str = "") -> dict[str, float]:
-        logs = {prefix + name: metric.result() for name, _, metric in self._metrics}
+        logs = {prefix + m.name: m.metric.result() for m in self._metrics}
         for tracker in trackers:
             logs[prefix + tracker.name] = tracker.result()
         # Keras sorts its logs by name: History keys, evaluate's dict and its list all follow it.
@@ -171,7 +173,7 @@ class Trainer:
     def _flat_logs(self, logs: dict[str, float]) -> float | list[float]:
         """Keras' list form of ``logs``: the loss, each output's loss, then the metrics (in compile order for
         one output, by name for several, as Keras orders them)."""
-        metric_names = [name for name, _, _ in self._metrics]
+        metric_names = [m.name for m in self._metrics]
         if self._outputs.several:
             metric_names.sort()
         names = ["loss", *self._outputs.loss_log_names, *metric_names]
@@ -180,8 +182,8 @@ class Trainer:
 
     def _reset_metrics(self) -> list[metrics_module.Mean]:
         """Reset the metrics; new running means for the loss and each output's loss."""
-        for _, _, metric in self._metrics:
-            metric.reset()
+        for m in self._metrics:
+            m.metric.reset()
         return [metrics_module.Mean(name=name) for name in ["loss", *self._outputs.loss_log_names]]
 
     # ---- fit ----------------------------------------------------------------------------------
@@ -278,7 +280,7 @@ class Trainer:
                 calls = Layer.added_loss_calls
                 y_pred = self._forward_batch(xb)
                 added = Layer.added_loss_calls != calls
-                self._track(trackers, xb, yb, y_pred, *self._total_loss(yb, y_pred, wb, added))
+                self._track(trackers, xb, yb, y_pred, wb, *self._total_loss(yb, y_pred, wb, added))
         return self._logs(trackers, prefix)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", sample_weight=None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
+
 
 def _format_time(seconds: float) -> str:
     if seconds >= 3600:
@@ -22,8 +24,10 @@ def _format_per_step(seconds: float) -> str:
 
 
 def format_logs(logs: dict) -> str:
+    """`` - loss: 0.1234 - accuracy: 0.9000``; a per-class value (an array) shows its mean, as in Keras."""
+    values = {k: float(np.mean(v)) for k, v in logs.items()}
     return "".join(f" - {k}: {v:.4f}" if abs(v) >= 1e-3 or v == 0 else f" - {k}: {v:.4e}"
-                   for k, v in logs.items())
+                   for k, v in values.items())
 
 
 class Progbar:
