@@ -1,9 +1,12 @@
 """Keras' activation functions as PyTorch functions, looked up by name.
 
-Each takes and returns a tensor of any shape; softmax works on the last axis, as in Keras.
+Each takes a tensor of any shape and returns one of the same shape (``glu`` halves ``axis``);
+``softmax``, ``log_softmax``, ``sparsemax`` and ``glu`` work along ``axis`` (the last by default),
+the others element by element. Extra arguments and their defaults are Keras'.
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import torch
@@ -16,8 +19,21 @@ def linear(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def relu(x: torch.Tensor) -> torch.Tensor:
-    return F.relu(x)
+def relu(x: torch.Tensor, negative_slope: float = 0.0, max_value: float | None = None,
+         threshold: float = 0.0) -> torch.Tensor:
+    """``max(x, 0)`` by default; Keras' options: a slope below ``threshold``, a ceiling ``max_value``."""
+    if max_value is None and not threshold:
+        return F.leaky_relu(x, negative_slope) if negative_slope else F.relu(x)
+    out = torch.where(x > threshold, x, torch.zeros_like(x)) if threshold else F.relu(x)
+    if max_value is not None:
+        out = out.clamp(0.0, max_value)
+    if negative_slope:
+        out = out - negative_slope * F.relu(threshold - x)
+    return out
+
+
+def relu6(x: torch.Tensor) -> torch.Tensor:
+    return F.relu6(x)
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -28,49 +44,171 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     return torch.tanh(x)
 
 
-def softmax(x: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(x, dim=-1)
+def _along(fn: Callable, x: torch.Tensor, axis: int | None) -> torch.Tensor:
+    """``fn(x, dim=axis)``; ``axis=None`` means over all elements at once, as in Keras."""
+    if axis is None:
+        return fn(x.reshape(-1), dim=0).reshape(x.shape)
+    return fn(x, dim=axis)
 
 
-def elu(x: torch.Tensor) -> torch.Tensor:
-    return F.elu(x)
+def softmax(x: torch.Tensor, axis: int | None = -1) -> torch.Tensor:
+    return _along(torch.softmax, x, axis)
+
+
+def log_softmax(x: torch.Tensor, axis: int | None = -1) -> torch.Tensor:
+    return _along(torch.log_softmax, x, axis)
+
+
+def sparsemax(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
+    """The Euclidean projection of ``x`` onto the probability simplex along ``axis``: like softmax,
+    but exact zeros for the small entries (Martins & Astudillo, 2016)."""
+    ordered = torch.sort(x, dim=axis, descending=True).values
+    cumulative = ordered.cumsum(dim=axis)
+    shape = [1] * x.dim()
+    shape[axis] = x.shape[axis]
+    ranks = torch.arange(1, x.shape[axis] + 1, dtype=x.dtype, device=x.device).view(shape)
+    # The k largest entries are in the support while 1 + k * z_k exceeds their sum; tau then makes
+    # the kept entries sum to one.
+    support = (1 + ranks * ordered > cumulative).sum(dim=axis, keepdim=True)
+    tau = (cumulative.gather(axis, support - 1) - 1) / support.to(x.dtype)
+    return F.relu(x - tau)
+
+
+def glu(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
+    """``a * sigmoid(b)`` where ``a`` and ``b`` are the two halves of ``x`` along ``axis``."""
+    if x.shape[axis] % 2:
+        raise ValueError(f"glu splits axis {axis} into two halves, so its size must be even; got size "
+                         f"{x.shape[axis]} (input shape {tuple(x.shape)}).")
+    return F.glu(x, dim=axis)
+
+
+def elu(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    return F.elu(x, alpha)
 
 
 def selu(x: torch.Tensor) -> torch.Tensor:
     return F.selu(x)
 
 
-def gelu(x: torch.Tensor) -> torch.Tensor:
+def celu(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    return F.celu(x, alpha)
+
+
+def gelu(x: torch.Tensor, approximate: bool = False) -> torch.Tensor:
     # Keras 3's gelu defaults to approximate=False: the exact erf form, not the tanh approximation.
-    return F.gelu(x)
+    return F.gelu(x, approximate="tanh" if approximate else "none")
 
 
-def leaky_relu(x: torch.Tensor) -> torch.Tensor:
-    # Keras 3's leaky_relu activation uses negative_slope=0.2.
-    return F.leaky_relu(x, negative_slope=0.2)
+def leaky_relu(x: torch.Tensor, negative_slope: float = 0.2) -> torch.Tensor:
+    # Keras 3's leaky_relu activation uses negative_slope=0.2 (its LeakyReLU layer 0.3).
+    return F.leaky_relu(x, negative_slope=negative_slope)
 
 
 def softplus(x: torch.Tensor) -> torch.Tensor:
     return F.softplus(x)
 
 
-def swish(x: torch.Tensor) -> torch.Tensor:
+def softsign(x: torch.Tensor) -> torch.Tensor:
+    return F.softsign(x)
+
+
+def silu(x: torch.Tensor) -> torch.Tensor:
     return F.silu(x)
 
 
+swish = silu
+
+
+def mish(x: torch.Tensor) -> torch.Tensor:
+    return F.mish(x)
+
+
+def exponential(x: torch.Tensor) -> torch.Tensor:
+    return torch.exp(x)
+
+
+def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    # Keras 3's definition, relu6(x + 3) / 6, not Keras 2's 0.2 * x + 0.5.
+    return F.hardsigmoid(x)
+
+
+def hard_silu(x: torch.Tensor) -> torch.Tensor:
+    return F.hardswish(x)
+
+
+hard_swish = hard_silu
+
+
+def hard_tanh(x: torch.Tensor) -> torch.Tensor:
+    return F.hardtanh(x)
+
+
+def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    return F.logsigmoid(x)
+
+
+def tanh_shrink(x: torch.Tensor) -> torch.Tensor:
+    return F.tanhshrink(x)
+
+
+def hard_shrink(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    return F.hardshrink(x, threshold)
+
+
+def soft_shrink(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    return F.softshrink(x, threshold)
+
+
+def squareplus(x: torch.Tensor, b: float = 4) -> torch.Tensor:
+    """``(x + sqrt(x^2 + b)) / 2``, a smooth relu."""
+    return (x + torch.sqrt(x * x + b)) / 2
+
+
+def sparse_plus(x: torch.Tensor) -> torch.Tensor:
+    """0 up to -1, ``(x + 1)^2 / 4`` on (-1, 1), ``x`` from 1: a softplus with exact zeros."""
+    return torch.where(x >= 1, x, 0.25 * F.relu(x + 1) ** 2)
+
+
+def sparse_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """0 up to -1, ``(x + 1) / 2`` on (-1, 1), 1 from 1."""
+    # hardtanh (not clamp): zero gradient at the corners, like the flat pieces either side.
+    return F.hardtanh(0.5 * (x + 1), 0.0, 1.0)
+
+
+def threshold(x: torch.Tensor, threshold: float, default_value: float) -> torch.Tensor:
+    """``x`` where ``x > threshold``, else ``default_value`` (both required, as in Keras)."""
+    return F.threshold(x, threshold, default_value)
+
+
+# Each function's first name is its Keras name, the one saving writes; "swish" and "hard_swish"
+# are Keras' aliases.
 ACTIVATIONS: dict[str, Activation] = {
-    "linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax,
-    "elu": elu, "selu": selu, "gelu": gelu, "leaky_relu": leaky_relu, "softplus": softplus,
-    "swish": swish, "silu": swish,
+    "linear": linear, "relu": relu, "relu6": relu6, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax,
+    "log_softmax": log_softmax, "sparsemax": sparsemax, "glu": glu, "elu": elu, "selu": selu, "celu": celu,
+    "gelu": gelu, "leaky_relu": leaky_relu, "softplus": softplus, "softsign": softsign, "silu": silu,
+    "swish": silu, "mish": mish, "exponential": exponential, "hard_sigmoid": hard_sigmoid,
+    "hard_silu": hard_silu, "hard_swish": hard_silu, "hard_tanh": hard_tanh, "log_sigmoid": log_sigmoid,
+    "tanh_shrink": tanh_shrink, "hard_shrink": hard_shrink, "soft_shrink": soft_shrink,
+    "squareplus": squareplus, "sparse_plus": sparse_plus, "sparse_sigmoid": sparse_sigmoid,
+    "threshold": threshold,
 }
 
-# In-place twins for the execution plan: used only where autograd does not need the input.
+# In-place twins for the execution plan: used only where autograd does not need the input. Each
+# one's backward reads only its output (hardtanh_, exp_, celu_ save the result, not a copy of x).
 INPLACE: dict[Activation, Callable[[torch.Tensor], torch.Tensor]] = {
     relu: torch.relu_, sigmoid: torch.sigmoid_, tanh: torch.tanh_,
+    relu6: functools.partial(F.relu6, inplace=True), hard_tanh: functools.partial(F.hardtanh, inplace=True),
+    exponential: torch.exp_, celu: functools.partial(F.celu, inplace=True),
 }
 
-# Non-decreasing activations commute with max-pooling: pool(act(x)) == act(pool(x)).
-NON_DECREASING: frozenset = frozenset({linear, relu, sigmoid, tanh, elu, selu, leaky_relu, softplus})
+# Non-decreasing activations commute with max-pooling: pool(act(x)) == act(pool(x)). Only
+# element-wise functions qualify; silu, mish, gelu and hard_silu dip below zero and are excluded,
+# and threshold is increasing only when default_value <= threshold.
+NON_DECREASING: frozenset = frozenset({
+    linear, relu, relu6, sigmoid, tanh, elu, selu, celu, leaky_relu, softplus, softsign, exponential,
+    hard_sigmoid, hard_tanh, log_sigmoid, tanh_shrink, hard_shrink, soft_shrink, squareplus, sparse_plus,
+    sparse_sigmoid,
+})
 
 
 def get(identifier: str | Activation | None) -> Activation:

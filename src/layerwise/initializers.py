@@ -2,7 +2,9 @@
 (Dense kernel ``(in, out)``, Conv2D kernel ``(kh, kw, in, out)``) and returns a float32 tensor."""
 from __future__ import annotations
 
+import inspect
 import math
+import numbers
 
 import torch
 
@@ -32,6 +34,10 @@ class Initializer:
     def get_config(self) -> dict:
         return {"seed": self.seed}
 
+    @classmethod
+    def from_config(cls, config: dict) -> Initializer:
+        return cls(**config)
+
 
 class Zeros(Initializer):
     def __call__(self, shape, dtype=torch.float32):
@@ -41,6 +47,41 @@ class Zeros(Initializer):
 class Ones(Initializer):
     def __call__(self, shape, dtype=torch.float32):
         return torch.ones(shape, dtype=dtype)
+
+
+class Constant(Initializer):
+    """Every element ``value`` (a scalar); deterministic, so it takes no seed."""
+
+    def __init__(self, value: float = 0.0):
+        super().__init__()
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"Constant initializer value must be a scalar number, got {value!r}.")
+        self.value = value
+
+    def __call__(self, shape, dtype=torch.float32):
+        return torch.full(shape, self.value, dtype=dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix, for 2-D shapes ``(in, out)`` only (ones on the main diagonal
+    when not square); deterministic, so it takes no seed."""
+
+    def __init__(self, gain: float = 1.0):
+        super().__init__()
+        self.gain = gain
+
+    def __call__(self, shape, dtype=torch.float32):
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer needs a 2-D shape (in, out), e.g. a Dense kernel; got shape "
+                             f"{tuple(shape)} of rank {len(shape)}.")
+        return self.gain * torch.eye(*shape, dtype=dtype)
+
+    def get_config(self):
+        # Keras 3 writes {} here and loses the gain; keeping it makes the round trip exact.
+        return {"gain": self.gain}
 
 
 class RandomUniform(Initializer):
@@ -135,6 +176,9 @@ class Orthogonal(Initializer):
         self.gain = gain
 
     def __call__(self, shape, dtype=torch.float32):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializer needs a shape of at least two dimensions; got shape "
+                             f"{tuple(shape)} of rank {len(shape)}.")
         rows, cols = math.prod(shape[:-1]), shape[-1]
         a = torch.randn((max(rows, cols), min(rows, cols)), generator=self._generator(), dtype=torch.float64)
         q, r = torch.linalg.qr(a)
@@ -147,23 +191,51 @@ class Orthogonal(Initializer):
         return {"gain": self.gain, "seed": self.seed}
 
 
+IdentityInitializer = Identity
+OrthogonalInitializer = Orthogonal
+
+# Keras 3's snake_case aliases are the classes themselves: glorot_uniform(seed=1) is GlorotUniform(seed=1).
+zeros, ones, constant, identity = Zeros, Ones, Constant, Identity
+random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
+variance_scaling, orthogonal = VarianceScaling, Orthogonal
+glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+
+# The snake_case names are the ones saving writes (the first name of each class).
 _BY_NAME: dict[str, type] = {
-    "zeros": Zeros, "ones": Ones, "random_uniform": RandomUniform, "random_normal": RandomNormal,
-    "truncated_normal": TruncatedNormal, "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
-    "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_uniform": LecunUniform,
+    "zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity, "random_uniform": RandomUniform,
+    "random_normal": RandomNormal, "truncated_normal": TruncatedNormal, "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_uniform": LecunUniform,
     "lecun_normal": LecunNormal, "orthogonal": Orthogonal, "variance_scaling": VarianceScaling,
+}
+# Keras also resolves the class names and a few older aliases.
+_ALIASES: dict[str, type] = {
+    **{cls.__name__: cls for cls in _BY_NAME.values()}, "IdentityInitializer": Identity,
+    "OrthogonalInitializer": Orthogonal, "normal": RandomNormal, "uniform": RandomUniform, "one": Ones,
+    "zero": Zeros,
 }
 
 
-def get(identifier: str | Initializer | dict) -> Initializer:
-    """Resolve a name (``"glorot_uniform"``), a config dict or an Initializer."""
+def _lookup(name: str) -> type:
+    cls = _BY_NAME.get(name) or _ALIASES.get(name)
+    if cls is None:
+        raise ValueError(f"Unknown initializer {name!r}. Valid names: {', '.join(sorted(_BY_NAME))} "
+                         "(or their class names, e.g. 'GlorotUniform').")
+    return cls
+
+
+def get(identifier: str | Initializer | dict | type) -> Initializer:
+    """Resolve a name (``"glorot_uniform"``), a config dict, an Initializer or an Initializer class."""
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict):
-        return _BY_NAME[identifier["class_name"]](**identifier.get("config", {}))
-    if isinstance(identifier, str) and identifier in _BY_NAME:
-        return _BY_NAME[identifier]()
-    raise ValueError(f"Unknown initializer {identifier!r}. Valid names: {', '.join(sorted(_BY_NAME))}.")
+        return _lookup(identifier.get("class_name", "")).from_config(identifier.get("config", {}))
+    if isinstance(identifier, str):
+        return _lookup(identifier)()
+    if inspect.isclass(identifier) and issubclass(identifier, Initializer):
+        return identifier()
+    raise ValueError(f"Could not interpret initializer {identifier!r}: pass a name such as 'glorot_uniform', "
+                     "a config dict or an initializer such as layerwise.initializers.HeNormal(seed=1).")
 
 
 def serialize(init: Initializer) -> dict:

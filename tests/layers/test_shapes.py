@@ -117,8 +117,8 @@ def test_set_weights_round_trip_and_bad_shape():
 
 
 def test_unknown_activation_lists_valid_names():
-    with pytest.raises(ValueError, match="Unknown activation 'relu6'.*relu.*sigmoid"):
-        L.Dense(3, activation="relu6")
+    with pytest.raises(ValueError, match="Unknown activation 'relu7'.*relu.*sigmoid"):
+        L.Dense(3, activation="relu7")
 
 
 def test_config_round_trip():

@@ -7,6 +7,8 @@ control case shows the test has the power to tell neighbouring distributions apa
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -86,7 +88,7 @@ LAYERS = [
 ]
 
 
-@pytest.mark.parametrize("layer,args,input_shape,draws", LAYERS, ids=[l[0] for l in LAYERS])
+@pytest.mark.parametrize("layer,args,input_shape,draws", LAYERS, ids=[spec[0] for spec in LAYERS])
 def test_layer_default_kernels_and_zero_biases_match_keras(keras, layer, args, input_shape, draws):
     keras.utils.set_random_seed(5)
     torch.manual_seed(5)
@@ -126,3 +128,112 @@ def test_initializer_by_name_in_a_layer(keras, name):
     lw_layer = L.Dense(128, kernel_initializer=name)
     lw_layer.build_from((None, 160))
     assert ks_pvalue(lw_layer.get_weights()[0].ravel(), k_layer.get_weights()[0].ravel()) > P_MIN
+
+
+# ---- Keras' aliases, Constant, Identity --------------------------------------------------------------
+
+SNAKE_CASE = ["zeros", "ones", "constant", "identity", "random_uniform", "random_normal", "truncated_normal",
+              "variance_scaling", "orthogonal", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+              "lecun_uniform", "lecun_normal"]
+
+
+def test_snake_case_aliases_are_the_classes_as_in_keras(keras):
+    keras_aliases = {name for name in dir(keras.initializers) if name.islower() and name != "stft"
+                     and inspect.isclass(getattr(keras.initializers, name))}
+    assert keras_aliases == set(SNAKE_CASE)
+    for name in SNAKE_CASE:
+        ours, theirs = getattr(layerwise.initializers, name), getattr(keras.initializers, name)
+        assert ours is getattr(layerwise.initializers, theirs.__name__), name
+    assert layerwise.initializers.IdentityInitializer is layerwise.initializers.Identity
+    assert layerwise.initializers.OrthogonalInitializer is layerwise.initializers.Orthogonal
+
+
+ALIASED = [("glorot_uniform", (256, 96), {}), ("he_normal", (3, 3, 32, 48), {}), ("lecun_normal", (200, 60), {}),
+           ("truncated_normal", (128, 128), {"stddev": 0.2}), ("random_uniform", (128, 128), {"maxval": 0.3}),
+           ("variance_scaling", (200, 60), {"scale": 2.0, "distribution": "uniform"})]
+
+
+@pytest.mark.parametrize("name,shape,kwargs", ALIASED, ids=[a[0] for a in ALIASED])
+def test_aliases_draw_like_keras_and_seed_like_the_classes(keras, name, shape, kwargs):
+    ours, theirs = our_draw(name, shape, **kwargs), keras_draw(keras, name, shape, **kwargs)
+    assert ks_pvalue(ours, theirs) > P_MIN
+    alias, cls = getattr(layerwise.initializers, name), type(layerwise.initializers.get(name))
+    np.testing.assert_array_equal(alias(seed=3, **kwargs)(shape).numpy(), cls(seed=3, **kwargs)(shape).numpy())
+    assert not np.array_equal(alias(seed=3, **kwargs)(shape).numpy(), alias(seed=4, **kwargs)(shape).numpy())
+
+
+@pytest.mark.parametrize("name", SNAKE_CASE + ["GlorotUniform", "IdentityInitializer", "OrthogonalInitializer",
+                                               "normal", "uniform", "one", "zero"])
+def test_every_keras_name_resolves_to_the_same_class(keras, name):
+    ours = layerwise.initializers.get(name)
+    if name == "constant":  # Keras' get("constant") fails on its missing value; ours is Constant(0.0)
+        assert ours.value == 0.0
+    else:
+        assert type(ours).__name__ == type(keras.initializers.get(name)).__name__
+
+
+@pytest.mark.parametrize("value", [2.5, -3, 0.0])
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5), (7,)])
+def test_constant_matches_keras_exactly(keras, value, shape):
+    ours = layerwise.initializers.Constant(value)
+    np.testing.assert_array_equal(ours(shape).numpy(), keras.ops.convert_to_numpy(
+        keras.initializers.Constant(value)(shape)))
+    assert ours(shape).dtype == torch.float32
+    assert ours.get_config() == keras.initializers.Constant(value).get_config() == {"value": value}
+
+
+@pytest.mark.parametrize("gain", [1.0, 2.5])
+@pytest.mark.parametrize("shape", [(4, 4), (3, 5), (6, 2)])
+def test_identity_matches_keras_exactly(keras, gain, shape):
+    ours = layerwise.initializers.Identity(gain=gain)(shape).numpy()
+    np.testing.assert_array_equal(ours, keras.ops.convert_to_numpy(keras.initializers.Identity(gain=gain)(shape)))
+
+
+def test_constant_and_identity_kernels_in_dense_layers_match_keras(keras):
+    for init in ("identity", "IdentityInitializer", {"class_name": "Constant", "config": {"value": 0.7}}):
+        k_layer = keras.layers.Dense(5, kernel_initializer=init, bias_initializer=keras.initializers.Constant(0.1))
+        k_layer.build((None, 5))
+        lw_layer = L.Dense(5, kernel_initializer=init, bias_initializer=layerwise.initializers.constant(0.1))
+        lw_layer.build_from((None, 5))
+        for ours, theirs in zip(lw_layer.get_weights(), k_layer.get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+def test_constant_and_identity_round_trip_through_saving(tmp_path):
+    inits = [layerwise.initializers.Constant(0.25), layerwise.initializers.Identity(gain=3.0),
+             layerwise.initializers.OrthogonalInitializer(gain=0.5, seed=2)]
+    for init in inits:
+        again = layerwise.initializers.get(layerwise.initializers.serialize(init))
+        assert type(again) is type(init) and again.get_config() == init.get_config()
+    model = layerwise.Sequential([layerwise.Input((3,)), L.Dense(3, kernel_initializer=inits[1],
+                                                                 bias_initializer=inits[0])])
+    model.save(tmp_path / "m.lw")
+    loaded = layerwise.load_model(tmp_path / "m.lw")
+    config = loaded.layers[0].get_config()
+    assert config["kernel_initializer"] == {"class_name": "identity", "config": {"gain": 3.0}}
+    assert config["bias_initializer"] == {"class_name": "constant", "config": {"value": 0.25}}
+    np.testing.assert_array_equal(loaded.get_weights()[0], 3.0 * np.eye(3, dtype="float32"))
+
+
+def test_initializer_bad_input_is_named():
+    with pytest.raises(ValueError, match=r"Identity initializer needs a 2-D shape.*\(3, 3, 4, 4\) of rank 4"):
+        layerwise.initializers.Identity()((3, 3, 4, 4))
+    with pytest.raises(ValueError, match="Identity initializer needs a 2-D shape"):
+        L.Conv2D(4, 3, kernel_initializer="identity").build_from((None, 6, 6, 4))
+    with pytest.raises(ValueError, match=r"Orthogonal initializer needs .* two dimensions; got shape \(5,\)"):
+        layerwise.initializers.Orthogonal()((5,))
+    with pytest.raises(ValueError, match="Constant initializer value must be a scalar number, got 'a'"):
+        layerwise.initializers.Constant("a")
+    with pytest.raises(ValueError, match="Unknown initializer 'glorot'. Valid names: constant, glorot_normal, "
+                                         "glorot_uniform, he_normal, he_uniform, identity"):
+        layerwise.initializers.get("glorot")
+    with pytest.raises(ValueError, match="Unknown initializer 'Xavier'"):
+        layerwise.initializers.get({"class_name": "Xavier", "config": {}})
+    with pytest.raises(ValueError, match="Could not interpret initializer 42"):
+        layerwise.initializers.get(42)
+
+
+def test_an_initializer_class_is_instantiated(keras):
+    init = layerwise.initializers.get(layerwise.initializers.he_uniform)
+    assert type(init) is layerwise.initializers.HeUniform and init.seed is None
+    assert type(keras.initializers.get(keras.initializers.he_uniform)).__name__ == "HeUniform"

@@ -1,0 +1,177 @@
+"""Parity with Keras 3 for Adadelta, Adamax, Nadam, Lion and Ftrl: the same model, weights and
+batches in both libraries, several steps (with and without a learning-rate schedule, weight decay
+and clipping), then the same weights; configs, saving and the summary's optimizer count too."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import layerwise
+from layerwise.optimizers import schedules
+from test_layers_parity import summary_totals
+from test_training_parity import assert_weights_close, classification_data, classifier
+
+OPTIMIZERS = [
+    ("Adadelta", {"learning_rate": 1.0}),
+    ("Adadelta", {"learning_rate": 0.5, "rho": 0.8, "epsilon": 1e-5, "weight_decay": 0.05}),
+    ("Adamax", {"learning_rate": 0.02}),
+    ("Adamax", {"learning_rate": 0.02, "beta_1": 0.5, "beta_2": 0.9, "clipnorm": 0.1}),
+    ("Nadam", {"learning_rate": 0.02}),
+    ("Nadam", {"learning_rate": 0.02, "beta_1": 0.8, "epsilon": 1e-4, "global_clipnorm": 0.2}),
+    ("Lion", {"learning_rate": 0.005}),
+    ("Lion", {"learning_rate": 0.005, "beta_1": 0.5, "beta_2": 0.9, "weight_decay": 0.1}),
+    ("Ftrl", {"learning_rate": 0.2}),
+    ("Ftrl", {"learning_rate": 0.2, "l1_regularization_strength": 0.01, "l2_regularization_strength": 0.02,
+              "l2_shrinkage_regularization_strength": 0.03, "beta": 0.1, "clipvalue": 0.5}),
+    ("Ftrl", {"learning_rate": 0.2, "learning_rate_power": -0.7, "initial_accumulator_value": 0.5}),
+]
+NAMES = ["Adadelta", "Adamax", "Nadam", "Lion", "Ftrl"]
+STEPS = 6
+
+
+def keras_schedule(keras):
+    return keras.optimizers.schedules.ExponentialDecay(0.03, decay_steps=2, decay_rate=0.5)
+
+
+def our_schedule():
+    return schedules.ExponentialDecay(0.03, decay_steps=2, decay_rate=0.5)
+
+
+def train_both(keras, k_opt, lw_opt, steps: int = STEPS):
+    """Both classifiers, compiled with the given optimizers, after ``steps`` batches (each a new one)."""
+    k_model, lw_model = classifier(keras)
+    k_model.compile(optimizer=k_opt, loss="categorical_crossentropy")
+    lw_model.compile(optimizer=lw_opt, loss="categorical_crossentropy")
+    for step in range(steps):
+        x, _, y = classification_data(12, seed=step)
+        k_loss = k_model.train_on_batch(x, y)
+        assert lw_model.train_on_batch(x, y) == pytest.approx(float(k_loss), rel=1e-5), f"loss at step {step}"
+    return k_model, lw_model
+
+
+@pytest.mark.parametrize("name,kwargs", OPTIMIZERS, ids=lambda v: v if isinstance(v, str) else
+                         "-".join(f"{k}={v}" for k, v in v.items()))
+def test_steps_match_keras(keras, name, kwargs):
+    start = classifier(keras)[1].get_weights()
+    k_opt, lw_opt = getattr(keras.optimizers, name)(**kwargs), getattr(layerwise.optimizers, name)(**kwargs)
+    k_model, lw_model = train_both(keras, k_opt, lw_opt)
+    assert_weights_close(lw_model, k_model, rtol=1e-5, atol=1e-6)
+    assert lw_opt.iterations == int(keras.ops.convert_to_numpy(k_opt.iterations)) == STEPS
+    for before, after in zip(start, lw_model.get_weights()):  # every weight moved: not a vacuous match
+        assert not np.allclose(before, after)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_steps_with_a_schedule_match_keras(keras, name):
+    k_opt, lw_opt = getattr(keras.optimizers, name)(keras_schedule(keras)), getattr(layerwise.optimizers, name)(
+        our_schedule())
+    k_model, lw_model = train_both(keras, k_opt, lw_opt)
+    assert_weights_close(lw_model, k_model, rtol=1e-5, atol=1e-6)
+    assert lw_opt.learning_rate == pytest.approx(0.03 * 0.5 ** (STEPS / 2))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_compile_by_name_uses_keras_defaults(keras, name):
+    k_model, lw_model = train_both(keras, name.lower(), name.lower(), steps=3)
+    assert type(lw_model.optimizer) is getattr(layerwise.optimizers, name)
+    assert_weights_close(lw_model, k_model, rtol=1e-5, atol=1e-6)
+    # Keras counts every optimizer variable (Nadam's momentum product included) in the summary.
+    assert summary_totals(lw_model) == summary_totals(k_model)
+
+
+def assert_same_config(ours: dict, theirs: dict) -> None:
+    """Same keys and values; Keras rounds the learning rate through float32 and numbers its
+    names (``adadelta_4``), layerwise names every instance after its class."""
+    assert set(ours) == set(theirs)
+    assert re.sub(r"_\d+$", "", ours["name"]) == re.sub(r"_\d+$", "", theirs["name"])
+    for key, value in theirs.items():
+        if key == "name":
+            continue
+        if isinstance(value, float):
+            assert ours[key] == pytest.approx(value, rel=1e-6), key
+        else:
+            assert ours[key] == value, key
+
+
+@pytest.mark.parametrize("name,kwargs", OPTIMIZERS[1::2], ids=lambda v: v if isinstance(v, str) else "")
+def test_config_matches_keras_and_round_trips(keras, name, kwargs):
+    k_config = getattr(keras.optimizers, name)(**kwargs).get_config()
+    ours = getattr(layerwise.optimizers, name)(**kwargs)
+    assert_same_config(ours.get_config(), k_config)
+    again = layerwise.optimizers.deserialize(layerwise.optimizers.serialize(ours))
+    assert type(again) is type(ours) and again.get_config() == ours.get_config()
+    # A config written by Keras builds the same optimizer.
+    from_keras = getattr(layerwise.optimizers, name).from_config(k_config)
+    assert_same_config(from_keras.get_config(), ours.get_config())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_schedule_config_round_trips(name):
+    ours = getattr(layerwise.optimizers, name)(our_schedule())
+    again = layerwise.optimizers.deserialize(layerwise.optimizers.serialize(ours))
+    assert isinstance(again._learning_rate, schedules.ExponentialDecay)
+    assert again.get_config() == ours.get_config()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_saved_model_resumes_exactly(keras, tmp_path, name):
+    """Save after 3 steps, load, 3 more: the same weights as 6 uninterrupted steps (the state is saved)."""
+    opt = getattr(layerwise.optimizers, name)(learning_rate=0.02)
+    _, lw_model = train_both(keras, getattr(keras.optimizers, name)(learning_rate=0.02), opt, steps=3)
+    lw_model.save(tmp_path / "m.lw")
+    loaded = layerwise.load_model(tmp_path / "m.lw")
+    assert loaded.optimizer.get_config() == opt.get_config() and loaded.optimizer.iterations == 3
+    for model in (lw_model, loaded):
+        for step in range(3, 6):
+            x, _, y = classification_data(12, seed=step)
+            model.train_on_batch(x, y)
+    for ours, theirs in zip(loaded.get_weights(), lw_model.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+# ---- bad input ------------------------------------------------------------------------------------
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="Unknown optimizer 'nadamw'.*adadelta.*ftrl.*lion.*nadam"):
+        layerwise.optimizers.get("nadamw")
+    with pytest.raises(ValueError, match="Unknown optimizer 'Madam'.*adamax"):
+        layerwise.optimizers.deserialize({"class_name": "Madam", "config": {}})
+
+
+@pytest.mark.parametrize("kwargs,pattern", [
+    ({"use_ema": True}, r"Nadam\(use_ema=True\) is not supported.*expected use_ema=False"),
+    ({"gradient_accumulation_steps": 4}, r"gradient_accumulation_steps=4\) is not supported"),
+    ({"loss_scale_factor": 128.0}, r"loss_scale_factor=128.0\) is not supported"),
+])
+def test_unsupported_keras_arguments_are_refused(kwargs, pattern):
+    with pytest.raises(NotImplementedError, match=pattern):
+        layerwise.optimizers.Nadam(**kwargs)
+
+
+def test_keras_defaults_of_unsupported_arguments_are_accepted():
+    opt = layerwise.optimizers.Adamax(use_ema=False, ema_momentum=0.99, loss_scale_factor=None)
+    assert opt.get_config()["use_ema"] is False
+
+
+def test_only_one_clipping_argument(keras):
+    with pytest.raises(ValueError, match="Adadelta: only one of clipnorm, clipvalue and global_clipnorm"):
+        layerwise.optimizers.Adadelta(clipnorm=1.0, clipvalue=0.5)
+    with pytest.raises(ValueError, match="Only one of"):
+        keras.optimizers.Adadelta(clipnorm=1.0, clipvalue=0.5)
+
+
+@pytest.mark.parametrize("name,kwargs,pattern", [
+    ("Lion", {"beta_1": 0.0}, r"Lion: beta_1 must be in \(0, 1\].*got beta_1=0.0"),
+    ("Lion", {"beta_1": 1.5}, r"got beta_1=1.5"),
+    ("Ftrl", {"learning_rate_power": 0.5}, "Ftrl: learning_rate_power must be negative or zero, got 0.5"),
+    ("Ftrl", {"initial_accumulator_value": -1.0}, "Ftrl: initial_accumulator_value must be positive or zero"),
+    ("Ftrl", {"l1_regularization_strength": -0.1}, "l1_regularization_strength must be positive or zero, got -0.1"),
+    ("Ftrl", {"l2_shrinkage_regularization_strength": -0.1}, "l2_shrinkage_regularization_strength must be"),
+])
+def test_invalid_arguments_are_refused_like_keras(keras, name, kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        getattr(layerwise.optimizers, name)(**kwargs)
+    with pytest.raises(ValueError):
+        getattr(keras.optimizers, name)(**kwargs)
