@@ -67,3 +67,11 @@ def test_layer_normalization_refuses_the_batch_axis_and_unknown_sizes():
         layers.LayerNormalization(axis=0)(torch.ones(2, 3))
     with pytest.raises(ValueError, match=r"expected an input with the non-batch axes \[3\]"):
         layers.LayerNormalization(axis=3)(torch.ones(2, 3))
+
+
+def test_an_initializer_class_builds_and_saves_as_its_instance(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, kernel_initializer=keras.initializers.he_uniform)])
+    model.save(tmp_path / "m.lw")
+    loaded = keras.load_model(tmp_path / "m.lw")
+    assert isinstance(loaded.layers[0].get_config()["kernel_initializer"], dict)
+    np.testing.assert_allclose(loaded.get_weights()[0], model.get_weights()[0])

@@ -102,6 +102,8 @@ def to_snake_case(name: str) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    if inspect.isclass(value) and issubclass(value, initializers.Initializer):
+        value = value()  # kernel_initializer=initializers.he_uniform, as Keras allows
     if isinstance(value, initializers.Initializer):
         return initializers.serialize(value)
     if isinstance(value, regularizers.Regularizer):
