@@ -1,20 +1,29 @@
 """Keras layers as PyTorch modules. Inputs are channels-last, as in Keras."""
 from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from layerwise.layers.base import LAYER_CLASSES, Layer
-from layerwise.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose
+from layerwise.layers.convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
+                                            Conv3DTranspose, Convolution1D, Convolution1DTranspose, Convolution2D,
+                                            Convolution2DTranspose, Convolution3D, Convolution3DTranspose)
 from layerwise.layers.core import Activation, Dense, Input, InputLayer, Lambda, Rescaling
+from layerwise.layers.depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
+                                        SeparableConvolution1D, SeparableConvolution2D)
 from layerwise.layers.embedding import Embedding, Masking
 from layerwise.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                                       average, concatenate, dot, maximum, minimum, multiply, subtract)
-from layerwise.layers.normalization import BatchNormalization, LayerNormalization
-from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
-                                      GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
-                                      MaxPooling1D, MaxPooling2D)
+from layerwise.layers.normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
+                                            UnitNormalization)
+from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D,
+                                      AvgPool3D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                      GlobalAveragePooling3D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D,
+                                      GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D, GlobalMaxPooling1D,
+                                      GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D,
+                                      MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from layerwise.layers.recurrent import GRU, LSTM, SimpleRNN
-from layerwise.layers.regularization import (ActivityRegularization, Dropout, GaussianDropout, GaussianNoise,
-                                             SpatialDropout1D, SpatialDropout2D)
-from layerwise.layers.reshaping import (Cropping1D, Cropping2D, Flatten, Permute, RepeatVector, Reshape,
-                                        UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D)
+from layerwise.layers.regularization import (ActivityRegularization, AlphaDropout, Dropout, GaussianDropout,
+                                             GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
+from layerwise.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Flatten, Identity, Permute, RepeatVector,
+                                        Reshape, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
+                                        ZeroPadding2D, ZeroPadding3D)
 from layerwise.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -29,6 +38,15 @@ __all__ = [
     # merging, for functional models
     "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
     "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
+    # depthwise, separable, transposed and 3-D convolutions; 3-D pooling and reshaping; more normalization
+    # and dropout; Keras' other names (aliases) for the same classes
+    "AlphaDropout", "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "Conv1DTranspose", "Conv3D",
+    "Conv3DTranspose", "Convolution1D", "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose",
+    "Convolution3D", "Convolution3DTranspose", "Cropping3D", "DepthwiseConv1D", "DepthwiseConv2D",
+    "GlobalAveragePooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D",
+    "GlobalMaxPool2D", "GlobalMaxPool3D", "GlobalMaxPooling3D", "GroupNormalization", "Identity", "MaxPool1D",
+    "MaxPool2D", "MaxPool3D", "MaxPooling3D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
+    "SeparableConvolution2D", "SpatialDropout3D", "UnitNormalization", "UpSampling3D", "ZeroPadding3D",
 ]
 
 

@@ -1,7 +1,8 @@
-"""Keras' 'valid'/'same' padding arithmetic for PyTorch's kernels, and channels-last permutes.
+"""Keras' 'valid'/'same'/'causal' padding arithmetic for PyTorch's kernels, and channels-last permutes.
 
 Keras pads 'same' like TensorFlow: the extra row or column goes after (bottom/right). PyTorch's
 convolutions take one symmetric padding, so the rare asymmetric case pads explicitly first.
+'causal' (1-D convolutions only) pads the whole dilated window before the first step.
 """
 from __future__ import annotations
 
@@ -12,27 +13,26 @@ import torch
 
 def as_tuple(value, rank: int, what: str, minimum: int = 1) -> tuple[int, ...]:
     """``3`` -> ``(3, 3)``; a sequence of ``rank`` ints, each at least ``minimum``, passes through."""
-    if isinstance(value, int):
-        return (value,) * rank
-    value = tuple(value)
+    value = (value,) * rank if isinstance(value, int) else tuple(value)
     if len(value) != rank or not all(isinstance(v, int) and v >= minimum for v in value):
         kind = "positive" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{what} must be an int or a tuple of {rank} {kind} ints, got {value!r}.")
     return value
 
 
-def check_padding(padding: str) -> str:
-    padding = padding.lower()
-    if padding not in ("valid", "same"):
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
-    return padding
+def check_padding(padding: str, allow_causal: bool = False, what: str = "padding") -> str:
+    """``padding`` in lower case; a ValueError naming ``what`` unless it is 'valid', 'same' (or 'causal')."""
+    allowed = ("valid", "same", "causal") if allow_causal else ("valid", "same")
+    if not isinstance(padding, str) or padding.lower() not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(map(repr, allowed))}, got {padding!r}.")
+    return padding.lower()
 
 
 def conv_output_length(length: int | None, kernel: int, stride: int, padding: str, dilation: int = 1) -> int | None:
     """Output length along one axis of a convolution or pooling (Keras' formula)."""
     if length is None:
         return None
-    if padding == "same":
+    if padding in ("same", "causal"):
         return math.ceil(length / stride)
     return (length - ((kernel - 1) * dilation + 1)) // stride + 1
 
@@ -51,6 +51,8 @@ def torch_padding(x: torch.Tensor, kernel, stride, dilation, padding: str, value
     """
     if padding == "valid":
         return x, (0,) * len(kernel)
+    if padding == "causal":  # 1-D: the output at step t sees steps up to t only
+        return torch.nn.functional.pad(x, [(kernel[0] - 1) * dilation[0], 0], value=value), (0,)
     spatial = x.shape[2:]
     pads = [same_pads(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride, dilation)]
     if all(before == after for before, after in pads):

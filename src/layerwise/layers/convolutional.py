@@ -1,6 +1,10 @@
-"""Convolutions on channels-last inputs: Conv1D ``(batch, steps, channels)``, Conv2D and
-Conv2DTranspose ``(batch, height, width, channels)``. Kernels are stored in PyTorch's layout
-``(out, in, *kernel)``; ``get_weights`` gives Keras' ``(*kernel, in, out)``."""
+"""Convolutions on channels-last inputs: Conv1D ``(batch, steps, channels)``, Conv2D ``(batch, height, width,
+channels)``, Conv3D ``(batch, depth, height, width, channels)`` and their transposes. Kernels are stored in
+PyTorch's layout ``(out, in, *kernel)``; ``get_weights`` gives Keras' ``(*kernel, in, out)``.
+
+``_Conv`` is the base of every convolution (the depthwise and separable ones too): the model's plan fuses
+any ``_Conv`` with the activation or max-pooling after it through ``linear_channels_first``.
+"""
 from __future__ import annotations
 
 import torch
@@ -8,45 +12,45 @@ import torch.nn.functional as F
 
 from layerwise.layers._padding import (as_tuple, channels_first, channels_last, check_padding,
                                        conv_output_length, torch_padding)
-from layerwise.layers.base import Shape, WeightView, new_parameter
+from layerwise.layers.base import LAYER_CLASSES, Shape, WeightView, new_parameter
 from layerwise.layers.core import ActivatedLayer
 
-_CONV = {1: F.conv1d, 2: F.conv2d}
-_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
+CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
-def _keras_to_torch_kernel(rank: int):
-    # Keras (*k, in, out) -> torch (out, in, *k)
+def kernel_to_torch(rank: int):
+    """Keras ``(*k, in, out)`` -> torch ``(out, in, *k)`` (a transposed kernel's ``(*k, out, in)`` alike)."""
     return lambda t: t.permute(rank + 1, rank, *range(rank))
 
 
-def _torch_to_keras_kernel(rank: int):
-    # torch (out, in, *k) -> Keras (*k, in, out)
+def kernel_to_keras(rank: int):
+    """torch ``(out, in, *k)`` -> Keras ``(*k, in, out)``."""
     return lambda t: t.permute(*range(2, rank + 2), 1, 0)
 
 
 class _Conv(ActivatedLayer):
-    rank = 2
+    """Keras' window arguments and the channels-last view shared by every convolution.
 
-    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
-                 data_format: str | None = None, dilation_rate=1, groups: int = 1, activation=None,
-                 use_bias: bool = True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 **kwargs):
+    Subclasses create the weights (``build``), compute ``linear_channels_first`` on ``(batch, channels,
+    *spatial)``, say how many channels they output and list their ``weight_views``.
+    """
+
+    rank = 2
+    allow_causal = False  # Keras allows padding='causal' for Conv1D only
+
+    def __init__(self, kernel_size, strides=1, padding: str = "valid", data_format: str | None = None,
+                 dilation_rate=1, activation=None, use_bias: bool = True, **kwargs):
         super().__init__(activation=activation, **kwargs)
+        layer = type(self).__name__
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported "
+            raise ValueError(f"{layer}: only data_format='channels_last' is supported "
                              f"(Keras' default), got {data_format!r}.")
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"{type(self).__name__} filters must be a positive integer, got {filters!r}.")
-        self.filters, self.groups, self.use_bias = filters, groups, use_bias
-        self.kernel_size = as_tuple(kernel_size, self.rank, "kernel_size")
-        self.strides = as_tuple(strides, self.rank, "strides")
-        self.dilation_rate = as_tuple(dilation_rate, self.rank, "dilation_rate")
-        self.padding = check_padding(padding)
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.regularize_weights(kernel=kernel_regularizer, bias=bias_regularizer)
-        self.constrain_weights(kernel=kernel_constraint, bias=bias_constraint)
+        self.use_bias = use_bias
+        self.kernel_size = as_tuple(kernel_size, self.rank, f"{layer} kernel_size")
+        self.strides = as_tuple(strides, self.rank, f"{layer} strides")
+        self.dilation_rate = as_tuple(dilation_rate, self.rank, f"{layer} dilation_rate")
+        self.padding = check_padding(padding, self.allow_causal, f"{layer} padding")
 
     @property
     def input_ndim(self) -> int:
@@ -54,47 +58,99 @@ class _Conv(ActivatedLayer):
 
     def check_input_shape(self, input_shape: Shape) -> None:
         super().check_input_shape(input_shape)
-        channels = input_shape[-1]
-        if channels is None or channels % self.groups:
-            raise ValueError(self._shape_message(
-                f"a known channel count divisible by groups={self.groups}", input_shape))
+        if input_shape[-1] is None:
+            raise ValueError(self._shape_message("a known channel count (last axis)", input_shape))
 
-    def build(self, input_shape: Shape) -> None:
-        keras_shape = (*self.kernel_size, input_shape[-1] // self.groups, self.filters)
-        self.kernel = new_parameter(self.kernel_initializer, keras_shape, _keras_to_torch_kernel(self.rank))
-        self.bias = new_parameter(self.bias_initializer, (self.filters,)) if self.use_bias else None
+    def output_channels(self, input_channels: int) -> int:
+        raise NotImplementedError
 
     def linear(self, x: torch.Tensor) -> torch.Tensor:
         return channels_last(self.linear_channels_first(channels_first(x)))
 
     def linear_channels_first(self, x: torch.Tensor) -> torch.Tensor:
         """The convolution before its activation, on ``(batch, channels, *spatial)``."""
-        x, pad = torch_padding(x, self.kernel_size, self.strides, self.dilation_rate, self.padding)
-        return _CONV[self.rank](x, self.kernel, self.bias, self.strides, pad, self.dilation_rate, self.groups)
+        raise NotImplementedError
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         spatial = [conv_output_length(n, k, s, self.padding, d) for n, k, s, d in
                    zip(input_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate)]
-        return (input_shape[0], *spatial, self.filters)
+        if any(n is not None and n <= 0 for n in spatial):
+            raise ValueError(self._shape_message(
+                f"spatial sizes of at least the dilated kernel {self.kernel_size} (dilation_rate "
+                f"{self.dilation_rate}) with padding='valid'", input_shape))
+        return (input_shape[0], *spatial, self.output_channels(input_shape[-1]))
+
+
+class _StandardConv(_Conv):
+    """A convolution with ``filters`` outputs and one kernel ``(*kernel_size, in // groups, filters)``."""
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
+                 data_format: str | None = None, dilation_rate=1, groups: int = 1, activation=None,
+                 use_bias: bool = True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias, **kwargs)
+        layer = type(self).__name__
+        if not isinstance(filters, int) or filters <= 0:
+            raise ValueError(f"{layer} filters must be a positive integer, got {filters!r}.")
+        if not isinstance(groups, int) or groups <= 0 or filters % groups:
+            raise ValueError(f"{layer} groups must be a positive integer that divides filters={filters}, "
+                             f"got {groups!r}.")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{layer} does not take strides > 1 together with dilation_rate > 1, as Keras does not; "
+                             f"got strides={self.strides}, dilation_rate={self.dilation_rate}.")
+        self.filters, self.groups = filters, groups
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.regularize_weights(kernel=kernel_regularizer, bias=bias_regularizer)
+        self.constrain_weights(kernel=kernel_constraint, bias=bias_constraint)
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        if input_shape[-1] % self.groups:
+            raise ValueError(self._shape_message(
+                f"a channel count divisible by groups={self.groups}", input_shape))
+
+    def output_channels(self, input_channels: int) -> int:
+        return self.filters
+
+    def kernel_shape(self, input_channels: int) -> tuple[int, ...]:
+        """The kernel in Keras' layout."""
+        return (*self.kernel_size, input_channels // self.groups, self.filters)
+
+    def build(self, input_shape: Shape) -> None:
+        keras_shape = self.kernel_shape(input_shape[-1])
+        self.kernel = new_parameter(self.kernel_initializer, keras_shape, kernel_to_torch(self.rank))
+        self.bias = new_parameter(self.bias_initializer, (self.filters,)) if self.use_bias else None
+
+    def linear_channels_first(self, x: torch.Tensor) -> torch.Tensor:
+        x, pad = torch_padding(x, self.kernel_size, self.strides, self.dilation_rate, self.padding)
+        return CONV[self.rank](x, self.kernel, self.bias, self.strides, pad, self.dilation_rate, self.groups)
 
     def weight_views(self) -> list[WeightView]:
         if not self.built:
             return []
-        views = [WeightView("kernel", self.kernel, to_keras=_torch_to_keras_kernel(self.rank),
-                            from_keras=_keras_to_torch_kernel(self.rank))]
+        views = [WeightView("kernel", self.kernel, to_keras=kernel_to_keras(self.rank),
+                            from_keras=kernel_to_torch(self.rank))]
         if self.use_bias:
             views.append(WeightView("bias", self.bias))
         return views
 
 
-class Conv1D(_Conv):
-    """1-D convolution: ``(batch, steps, channels) -> (batch, new_steps, filters)``."""
+class Conv1D(_StandardConv):
+    """1-D convolution: ``(batch, steps, channels) -> (batch, new_steps, filters)``; ``padding='causal'``
+    pads the dilated window before the first step, so that step t sees steps up to t only."""
     rank = 1
+    allow_causal = True
 
 
-class Conv2D(_Conv):
+class Conv2D(_StandardConv):
     """2-D convolution: ``(batch, height, width, channels) -> (batch, new_h, new_w, filters)``."""
     rank = 2
+
+
+class Conv3D(_StandardConv):
+    """3-D convolution: ``(batch, depth, height, width, channels) -> (batch, new_d, new_h, new_w, filters)``."""
+    rank = 3
 
 
 def transpose_crops(kernel: int, stride: int, dilation: int, padding: str,
@@ -114,55 +170,72 @@ def transpose_crops(kernel: int, stride: int, dilation: int, padding: str,
     return (k - 1) - left, (k - 1) - (total - left)
 
 
-class Conv2DTranspose(_Conv):
-    """Transposed 2-D convolution: ``(batch, h, w, channels) -> (batch, h', w', filters)``.
-
-    Keras' kernel is ``(kh, kw, filters, in)``; PyTorch's ``(in, filters, kh, kw)``.
-    """
-    rank = 2
+class _ConvTranspose(_StandardConv):
+    """Transposed convolution. Keras' kernel is ``(*kernel_size, filters, in)``; PyTorch's
+    ``(in, filters, *kernel_size)``, the same permutation as a plain convolution's."""
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", output_padding=None,
-                 **kwargs):
-        if kwargs.get("groups", 1) != 1:
-            raise ValueError("Conv2DTranspose supports groups=1 only, as Keras does.")
-        super().__init__(filters, kernel_size, strides=strides, padding=padding, **kwargs)
+                 data_format: str | None = None, dilation_rate=1, activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        layer = type(self).__name__
+        groups = kwargs.pop("groups", 1)
+        if groups != 1:
+            raise ValueError(f"{layer} supports groups=1 only, as Keras does; got groups={groups!r}.")
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, 1, activation, use_bias,
+                         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+                         kernel_constraint, bias_constraint, **kwargs)
         self.output_padding = (None if output_padding is None
-                               else as_tuple(output_padding, 2, "output_padding", minimum=0))
+                               else as_tuple(output_padding, self.rank, f"{layer} output_padding", minimum=0))
+        if self.output_padding is not None and any(p >= s for p, s in zip(self.output_padding, self.strides)):
+            raise ValueError(f"{layer} output_padding must be smaller than strides={self.strides} on every axis, "
+                             f"got {self.output_padding}.")
         self.crops = [transpose_crops(k, s, d, self.padding, op)
                       for k, s, d, op in zip(self.kernel_size, self.strides, self.dilation_rate,
-                                             self.output_padding or (None, None))]
+                                             self.output_padding or (None,) * self.rank)]
 
-    def build(self, input_shape: Shape) -> None:
-        keras_shape = (*self.kernel_size, self.filters, input_shape[-1])
-        # Keras (kh, kw, out, in) -> torch (in, out, kh, kw)
-        self.kernel = new_parameter(self.kernel_initializer, keras_shape, lambda t: t.permute(3, 2, 0, 1))
-        self.bias = new_parameter(self.bias_initializer, (self.filters,)) if self.use_bias else None
+    def kernel_shape(self, input_channels: int) -> tuple[int, ...]:
+        return (*self.kernel_size, self.filters, input_channels)
 
     def linear_channels_first(self, x: torch.Tensor) -> torch.Tensor:
         # When a crop is negative (stride > kernel) the output is zero-padded; Keras' bias covers
         # those positions too, so the bias is then added after the padding, not by the kernel.
         pads_output = any(c < 0 for crop in self.crops for c in crop)
         bias = None if pads_output else self.bias
-        y = F.conv_transpose2d(x, self.kernel, bias, self.strides, dilation=self.dilation_rate)
+        y = _CONV_T[self.rank](x, self.kernel, bias, self.strides, dilation=self.dilation_rate)
         if any(crop != (0, 0) for crop in self.crops):
-            (top, bottom), (left, right) = self.crops
-            y = F.pad(y, [-left, -right, -top, -bottom])  # negative pads crop
+            y = F.pad(y, [-c for crop in reversed(self.crops) for c in crop])  # negative pads crop
         if pads_output and self.bias is not None:
-            y = y + self.bias.view(-1, 1, 1)
+            y = y + self.bias.view(-1, *(1,) * self.rank)
         return y
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         spatial = []
-        for n, k, s, d, (a, b) in zip(input_shape[1:3], self.kernel_size, self.strides,
+        for n, k, s, d, (a, b) in zip(input_shape[1:-1], self.kernel_size, self.strides,
                                       self.dilation_rate, self.crops):
             spatial.append(None if n is None else (n - 1) * s + (k - 1) * d + 1 - a - b)
         return (input_shape[0], *spatial, self.filters)
 
-    def weight_views(self) -> list[WeightView]:
-        if not self.built:
-            return []
-        views = [WeightView("kernel", self.kernel, to_keras=lambda t: t.permute(2, 3, 1, 0),
-                            from_keras=lambda t: t.permute(3, 2, 0, 1))]
-        if self.use_bias:
-            views.append(WeightView("bias", self.bias))
-        return views
+
+class Conv1DTranspose(_ConvTranspose):
+    """Transposed 1-D convolution: ``(batch, steps, channels) -> (batch, new_steps, filters)``."""
+    rank = 1
+
+
+class Conv2DTranspose(_ConvTranspose):
+    """Transposed 2-D convolution: ``(batch, h, w, channels) -> (batch, h', w', filters)``."""
+    rank = 2
+
+
+class Conv3DTranspose(_ConvTranspose):
+    """Transposed 3-D convolution: ``(batch, d, h, w, channels) -> (batch, d', h', w', filters)``."""
+    rank = 3
+
+
+# Keras' other names for the same classes; a saved config may name a class either way.
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+Convolution1DTranspose, Convolution2DTranspose, Convolution3DTranspose = (Conv1DTranspose, Conv2DTranspose,
+                                                                          Conv3DTranspose)
+LAYER_CLASSES.update(Convolution1D=Conv1D, Convolution2D=Conv2D, Convolution3D=Conv3D,
+                     Convolution1DTranspose=Conv1DTranspose, Convolution2DTranspose=Conv2DTranspose,
+                     Convolution3DTranspose=Conv3DTranspose)

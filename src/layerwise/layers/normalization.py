@@ -1,5 +1,6 @@
-"""BatchNormalization (over the channels axis, with moving statistics) and LayerNormalization (over the
-features of each sample), with Keras' defaults."""
+"""BatchNormalization (over the channels axis, with moving statistics), LayerNormalization (over the
+features of each sample), GroupNormalization (over groups of channels of each sample) and UnitNormalization
+(to unit L2 norm), with Keras' defaults."""
 from __future__ import annotations
 
 import torch
@@ -116,3 +117,80 @@ class LayerNormalization(Layer):
             return []
         views = [WeightView("gamma", self.gamma)] if self.scale else []
         return views + ([WeightView("beta", self.beta)] if self.center else [])
+
+
+class GroupNormalization(Layer):
+    """Splits the ``axis`` channels of each sample into ``groups`` groups (``groups=-1``: one per channel) and
+    normalises each group over its channels and every other non-batch axis, then scales by ``gamma`` and
+    shifts by ``beta`` (one per channel). Same in training and inference: ``(batch, ..., channels)``, any rank.
+    """
+
+    def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(groups, int) or (groups <= 0 and groups != -1):
+            raise ValueError(f"GroupNormalization groups must be a positive integer (or -1, one group per channel), "
+                             f"got {groups!r}.")
+        if not isinstance(axis, int):
+            raise ValueError(f"GroupNormalization axis must be an int, got {axis!r}.")
+        self.groups, self.axis, self.epsilon, self.center, self.scale = groups, axis, epsilon, center, scale
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.regularize_weights(beta=beta_regularizer, gamma=gamma_regularizer)
+        self.constrain_weights(beta=beta_constraint, gamma=gamma_constraint)
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        n = len(input_shape)
+        if not -n <= self.axis < n or self.axis % n == 0:
+            raise ValueError(self._shape_message(f"a non-batch axis {self.axis}", input_shape))
+        channels = input_shape[self.axis]
+        if channels is None:
+            raise ValueError(self._shape_message(f"a known size along axis {self.axis}", input_shape))
+        if self.groups != -1 and channels % self.groups:
+            raise ValueError(self._shape_message(
+                f"a number of channels (axis {self.axis}) divisible by groups={self.groups}", input_shape))
+
+    def build(self, input_shape: Shape) -> None:
+        channels = input_shape[self.axis]
+        self.num_groups = channels if self.groups == -1 else self.groups
+        self.gamma = new_parameter(self.gamma_initializer, (channels,)) if self.scale else None
+        self.beta = new_parameter(self.beta_initializer, (channels,)) if self.center else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        axis = self.axis % x.ndim
+        y = F.group_norm(x.movedim(axis, 1), self.num_groups, self.gamma, self.beta, self.epsilon)
+        return y.movedim(1, axis)
+
+    def weight_views(self) -> list[WeightView]:
+        if not self.built:
+            return []
+        views = [WeightView("gamma", self.gamma)] if self.scale else []
+        return views + ([WeightView("beta", self.beta)] if self.center else [])
+
+
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over ``axis`` (an int or a list of ints, default the last); any shape.
+
+    As Keras: ``x * min(1 / sqrt(sum(x ** 2)), 1e12)``, so an all-zero slice stays zero.
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and all(isinstance(a, int) for a in axis):
+            self.axis = list(axis)
+        elif isinstance(axis, int):
+            self.axis = axis
+        else:
+            raise ValueError(f"UnitNormalization axis must be an int or a list of ints, got {axis!r}.")
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        n = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if not all(-n <= a < n for a in axes):
+            raise ValueError(self._shape_message(f"an input with the axes {self.axis}", input_shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        inverse_norm = torch.rsqrt(x.square().sum(dim=self.axis, keepdim=True))
+        return x * inverse_norm.clamp(max=1e12)

@@ -1,4 +1,5 @@
-"""Pooling on channels-last inputs: ``(batch, steps, channels)`` for 1-D, ``(batch, h, w, channels)`` for 2-D."""
+"""Pooling on channels-last inputs: ``(batch, steps, channels)`` for 1-D, ``(batch, h, w, channels)`` for 2-D,
+``(batch, d, h, w, channels)`` for 3-D."""
 from __future__ import annotations
 
 import torch
@@ -6,10 +7,10 @@ import torch.nn.functional as F
 
 from layerwise.layers._padding import (as_tuple, channels_first, channels_last, check_padding,
                                        conv_output_length, torch_padding)
-from layerwise.layers.base import Layer, Shape
+from layerwise.layers.base import LAYER_CLASSES, Layer, Shape
 
-_MAX = {1: F.max_pool1d, 2: F.max_pool2d}
-_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d}
+_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
 class _Pooling(Layer):
@@ -20,10 +21,11 @@ class _Pooling(Layer):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported.")
-        self.pool_size = as_tuple(pool_size, self.rank, "pool_size")
+        layer = type(self).__name__
+        self.pool_size = as_tuple(pool_size, self.rank, f"{layer} pool_size")
         # Keras: strides=None means strides equal to pool_size.
-        self.strides = self.pool_size if strides is None else as_tuple(strides, self.rank, "strides")
-        self.padding = check_padding(padding)
+        self.strides = self.pool_size if strides is None else as_tuple(strides, self.rank, f"{layer} strides")
+        self.padding = check_padding(padding, what=f"{layer} padding")
 
     @property
     def input_ndim(self) -> int:
@@ -74,6 +76,14 @@ class MaxPooling2D(_MaxPooling):
         super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
+class MaxPooling3D(_MaxPooling):
+    """``(batch, d, h, w, channels) -> (batch, pooled_d, pooled_h, pooled_w, channels)``."""
+    rank = 3
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding: str = "valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
 class AveragePooling1D(_AveragePooling):
     """``(batch, steps, channels) -> (batch, pooled_steps, channels)``."""
     rank = 1
@@ -84,6 +94,14 @@ class AveragePooling2D(_AveragePooling):
     rank = 2
 
     def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling3D(_AveragePooling):
+    """``(batch, d, h, w, channels) -> (batch, pooled_d, pooled_h, pooled_w, channels)``."""
+    rank = 3
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding: str = "valid", data_format=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
@@ -109,33 +127,54 @@ class _GlobalPooling(Layer):
         return tuple(range(1, self.rank + 1))
 
 
-class GlobalAveragePooling1D(_GlobalPooling):
+class _GlobalAveragePooling(_GlobalPooling):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=self.spatial_axes(), keepdim=self.keepdims)
+
+
+class _GlobalMaxPooling(_GlobalPooling):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.amax(dim=self.spatial_axes(), keepdim=self.keepdims)
+
+
+class GlobalAveragePooling1D(_GlobalAveragePooling):
     """``(batch, steps, channels) -> (batch, channels)``: the mean over time."""
     rank = 1
 
-    def forward(self, x):
-        return x.mean(dim=self.spatial_axes(), keepdim=self.keepdims)
 
-
-class GlobalAveragePooling2D(_GlobalPooling):
+class GlobalAveragePooling2D(_GlobalAveragePooling):
     """``(batch, h, w, channels) -> (batch, channels)``: the mean over height and width."""
     rank = 2
 
-    def forward(self, x):
-        return x.mean(dim=self.spatial_axes(), keepdim=self.keepdims)
+
+class GlobalAveragePooling3D(_GlobalAveragePooling):
+    """``(batch, d, h, w, channels) -> (batch, channels)``: the mean over depth, height and width."""
+    rank = 3
 
 
-class GlobalMaxPooling1D(_GlobalPooling):
+class GlobalMaxPooling1D(_GlobalMaxPooling):
     """``(batch, steps, channels) -> (batch, channels)``: the maximum over time."""
     rank = 1
 
-    def forward(self, x):
-        return x.amax(dim=self.spatial_axes(), keepdim=self.keepdims)
 
-
-class GlobalMaxPooling2D(_GlobalPooling):
+class GlobalMaxPooling2D(_GlobalMaxPooling):
     """``(batch, h, w, channels) -> (batch, channels)``: the maximum over height and width."""
     rank = 2
 
-    def forward(self, x):
-        return x.amax(dim=self.spatial_axes(), keepdim=self.keepdims)
+
+class GlobalMaxPooling3D(_GlobalMaxPooling):
+    """``(batch, d, h, w, channels) -> (batch, channels)``: the maximum over depth, height and width."""
+    rank = 3
+
+
+# Keras' other names for the same classes; a saved config may name a class either way.
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                                     GlobalAveragePooling3D)
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D
+LAYER_CLASSES.update(MaxPool1D=MaxPool1D, MaxPool2D=MaxPool2D, MaxPool3D=MaxPool3D, AvgPool1D=AvgPool1D,
+                     AvgPool2D=AvgPool2D, AvgPool3D=AvgPool3D, GlobalAvgPool1D=GlobalAvgPool1D,
+                     GlobalAvgPool2D=GlobalAvgPool2D, GlobalAvgPool3D=GlobalAvgPool3D,
+                     GlobalMaxPool1D=GlobalMaxPool1D, GlobalMaxPool2D=GlobalMaxPool2D,
+                     GlobalMaxPool3D=GlobalMaxPool3D)

@@ -1,5 +1,6 @@
-"""Regularization layers. The dropout and noise layers act only while training (at inference they pass
-inputs through); ActivityRegularization passes inputs through and adds a penalty on them to the loss."""
+"""Regularization layers. The dropout and noise layers (Dropout, AlphaDropout, SpatialDropout1D/2D/3D,
+GaussianNoise, GaussianDropout) act only while training (at inference they pass inputs through);
+ActivityRegularization passes inputs through and adds a penalty on them to the loss."""
 from __future__ import annotations
 
 import math
@@ -75,6 +76,31 @@ class GaussianDropout(Layer):
         return x * (1.0 + torch.randn_like(x) * math.sqrt(self.rate / (1.0 - self.rate)))
 
 
+class AlphaDropout(Dropout):
+    """Dropout for self-normalizing (SELU) networks: while training, drops a fraction ``rate`` of inputs to
+    SELU's negative saturation value and applies the affine map that keeps the inputs' mean and variance
+    (Klambauer et al. 2017). ``noise_shape`` shares draws as in Dropout.
+    """
+
+    _SELU_ALPHA = 1.6732632423543772848170429916717
+    _SELU_SCALE = 1.0507009873554804934193349852946
+
+    def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
+        if not 0 <= rate < 1:
+            raise ValueError(f"AlphaDropout rate must be in [0, 1), got {rate!r}.")
+        super().__init__(rate, noise_shape=noise_shape, seed=seed, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.rate or not self.training:
+            return x
+        dropped = -self._SELU_ALPHA * self._SELU_SCALE  # the value SELU saturates to
+        a = ((1 - self.rate) * (1 + self.rate * dropped ** 2)) ** -0.5
+        b = -a * dropped * self.rate
+        keep = torch.empty(self.mask_shape(x) or x.shape, dtype=x.dtype, device=x.device).bernoulli_(1 - self.rate)
+        # a * (x * keep + dropped * (1 - keep)) + b, written as a * keep * (x - dropped) + (a * dropped + b)
+        return (x - dropped).mul_(keep).mul_(a).add_(a * dropped + b)
+
+
 class _SpatialDropout(Dropout):
     """Dropout of whole feature maps: one keep/drop draw per sample and channel, shared by every
     position of the map (Tompson et al. 2015), for channels-last inputs of rank ``input_ndim``."""
@@ -102,6 +128,17 @@ class SpatialDropout2D(_SpatialDropout):
     def __init__(self, rate: float, data_format: str | None = None, seed: int | None = None, **kwargs):
         if data_format not in (None, "channels_last"):
             raise ValueError(f"SpatialDropout2D: only data_format='channels_last' is supported, got {data_format!r}.")
+        super().__init__(rate, seed=seed, **kwargs)
+
+
+class SpatialDropout3D(_SpatialDropout):
+    """Drops whole channels of ``(batch, depth, height, width, channels)`` volumes while training."""
+
+    input_ndim = 5
+
+    def __init__(self, rate: float, data_format: str | None = None, seed: int | None = None, **kwargs):
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"SpatialDropout3D: only data_format='channels_last' is supported, got {data_format!r}.")
         super().__init__(rate, seed=seed, **kwargs)
 
 

@@ -1,5 +1,5 @@
-"""Layers that change shape only: Flatten, Reshape, Permute, UpSampling1D/2D, RepeatVector,
-ZeroPadding1D/2D and Cropping1D/2D."""
+"""Layers that change shape only: Flatten, Reshape, Permute, UpSampling1D/2D/3D, RepeatVector,
+ZeroPadding1D/2D/3D and Cropping1D/2D/3D; and Identity, which changes nothing."""
 from __future__ import annotations
 
 import math
@@ -8,6 +8,13 @@ import torch
 
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers._padding import as_tuple
+
+
+class Identity(Layer):
+    """Returns its input as it is (any shape): a placeholder where a model expects a layer."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
 
 class Flatten(Layer):
@@ -109,6 +116,28 @@ class UpSampling2D(Layer):
         return y.movedim(1, -1)
 
 
+class UpSampling3D(Layer):
+    """Repeats each voxel along depth, height and width: ``(batch, d, h, w, c) -> (batch, d*sd, h*sh, w*sw, c)``."""
+
+    input_ndim = 5
+
+    def __init__(self, size=(2, 2, 2), data_format: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"UpSampling3D: only data_format='channels_last' is supported, got {data_format!r}.")
+        self.size = as_tuple(size, 3, "UpSampling3D size")
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        spatial = (None if d is None else d * s for d, s in zip(input_shape[1:4], self.size))
+        return (input_shape[0], *spatial, input_shape[4])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for axis, size in enumerate(self.size, start=1):
+            if size > 1:
+                x = x.repeat_interleave(size, dim=axis)
+        return x
+
+
 class RepeatVector(Layer):
     """Repeats each input vector ``n`` times: ``(batch, features) -> (batch, n, features)``, e.g. to feed
     an encoder's summary to every step of a decoder."""
@@ -178,6 +207,14 @@ class ZeroPadding2D(_ZeroPadding):
     rank = 2
 
 
+class ZeroPadding3D(_ZeroPadding):
+    """Zeros around volumes: ``(batch, d, h, w, c) -> (batch, d + a + b, h + ..., w + ..., c)``; ``padding`` is
+    ``p``, ``(p_d, p_h, p_w)`` or three (before, after) pairs."""
+
+    input_ndim = 5
+    rank = 3
+
+
 class _Cropping(Layer):
     rank: int  # spatial axes, set by each subclass
 
@@ -213,3 +250,11 @@ class Cropping2D(_Cropping):
 
     input_ndim = 4
     rank = 2
+
+
+class Cropping3D(_Cropping):
+    """Drops positions at the edges of volumes: ``(batch, d, h, w, c) -> (batch, d - a - b, h - ..., w - ..., c)``;
+    ``cropping`` is ``p``, ``(p_d, p_h, p_w)`` or three (before, after) pairs."""
+
+    input_ndim = 5
+    rank = 3
