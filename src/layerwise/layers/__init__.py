@@ -1,5 +1,7 @@
 """Keras layers as PyTorch modules. Inputs are channels-last, as in Keras."""
 from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from layerwise.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                                           RandomTranslation, RandomZoom)
 from layerwise.layers.base import LAYER_CLASSES, Layer
 from layerwise.layers.convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                                             Conv3DTranspose, Convolution1D, Convolution1DTranspose, Convolution2D,
@@ -18,6 +20,7 @@ from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, Averag
                                       GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D, GlobalMaxPooling1D,
                                       GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D,
                                       MaxPooling1D, MaxPooling2D, MaxPooling3D)
+from layerwise.layers.preprocessing import CenterCrop, Normalization, Resizing
 from layerwise.layers.recurrent import GRU, LSTM, SimpleRNN
 from layerwise.layers.regularization import (ActivityRegularization, AlphaDropout, Dropout, GaussianDropout,
                                              GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
@@ -47,6 +50,9 @@ __all__ = [
     "GlobalMaxPool2D", "GlobalMaxPool3D", "GlobalMaxPooling3D", "GroupNormalization", "Identity", "MaxPool1D",
     "MaxPool2D", "MaxPool3D", "MaxPooling3D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
     "SeparableConvolution2D", "SpatialDropout3D", "UnitNormalization", "UpSampling3D", "ZeroPadding3D",
+    # preprocessing and image augmentation
+    "CenterCrop", "Normalization", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
+    "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing",
 ]
 
 

@@ -1,0 +1,297 @@
+"""Random image augmentation: RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
+RandomBrightness, RandomCrop.
+
+They change images only while training (``fit``, or ``layer(x, training=True)``) and pass them through
+unchanged at inference (``predict``, ``evaluate``, a model in eval mode), except RandomCrop, which then
+resizes the largest centred window of its aspect ratio. Inputs are channels-last batches
+``(batch, height, width, channels)`` or one image ``(height, width, channels)``. Each image gets its own
+random draw, all drawn in one call; ``seed`` fixes the sequence of draws of one layer.
+
+Rotation, zoom and translation follow Keras' affine convention (output pixel ``(x, y)`` reads the input at
+``A @ (x, y, 1)`` in pixel units) and run as one sampling grid + ``grid_sample`` over the batch.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from layerwise.layers.base import Shape
+from layerwise.layers.preprocessing import ImageLayer, check_size, smart_resize
+
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+INTERPOLATIONS = ("bilinear", "nearest")
+# Keras' fill rules as grid_sample padding: 'reflect' mirrors about the pixel edges (d c b a | a b c d),
+# which is grid_sample's reflection without align_corners; 'nearest' repeats the edge pixel.
+_PADDING = {"reflect": "reflection", "nearest": "border", "constant": "zeros"}
+
+
+def factor_range(layer: str, factor, name: str, low_inclusive: bool = True) -> tuple[float, float]:
+    """Keras' zoom and translation factors: a number ``f`` is ``(-|f|, |f|)``, a pair is sorted; each given
+    number must lie in [-1, 1] (``(-1, 1]`` when ``low_inclusive`` is False)."""
+    def fits(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and (-1 <= v if low_inclusive else -1 < v) \
+            and v <= 1
+
+    if isinstance(factor, (tuple, list)) and len(factor) == 2 and all(fits(v) for v in factor):
+        return tuple(sorted(float(v) for v in factor))
+    if fits(factor):
+        return -abs(float(factor)), abs(float(factor))
+    interval = "[-1, 1]" if low_inclusive else "(-1, 1]"
+    raise ValueError(f"{layer} {name} must be a number or a pair of numbers in {interval}, got {name}={factor!r}.")
+
+
+def base_factor(layer: str, factor, low: float, high: float) -> tuple[float, float]:
+    """Keras' factor of the other image layers: a number ``f`` in [low, high] is ``(max(-|f|, low), |f|)``; a
+    pair is sorted and must reach into [low, high]."""
+    message = f"{layer} factor must be a number or a pair of numbers in [{low:g}, {high:g}], got factor={factor!r}."
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2 or not all(isinstance(v, (int, float)) for v in factor) or \
+                factor[0] > high or factor[1] < low:
+            raise ValueError(message)
+        return tuple(sorted(float(v) for v in factor))
+    if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not low <= factor <= high:
+        raise ValueError(message)
+    return max(-abs(float(factor)), low), abs(float(factor))
+
+
+def check_fill(layer: str, fill_mode: str, interpolation: str) -> None:
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"{layer} fill_mode must be one of {FILL_MODES}, got {fill_mode!r}.")
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"{layer} interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}.")
+
+
+def check_value_range(layer: str, value_range) -> tuple[float, float]:
+    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2 or \
+            not all(isinstance(v, (int, float)) for v in value_range):
+        raise ValueError(f"{layer} value_range must be a pair of numbers (low, high), got {value_range!r}.")
+    return float(value_range[0]), float(value_range[1])
+
+
+def affine_transform(images: torch.Tensor, matrices: torch.Tensor, interpolation: str = "bilinear",
+                     fill_mode: str = "reflect", fill_value: float = 0.0) -> torch.Tensor:
+    """``images`` ``(batch, height, width, channels)`` resampled through ``matrices`` ``(batch, 2, 3)``, which
+    map each output pixel ``(x, y, 1)`` to the input pixel it reads (pixel centres at integers, as Keras)."""
+    batch, height, width, channels = images.shape
+    # The sampling grid in pixel units, one matmul for the batch (what affine_grid does in normalised units):
+    # exact integer arithmetic where Keras' is, so 'nearest' rounds the same half-way points as Keras.
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=images.dtype, device=images.device),
+                            torch.arange(width, dtype=images.dtype, device=images.device), indexing="ij")
+    base = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).view(1, height * width, 3)
+    pixels = (base @ matrices.to(images.dtype).transpose(1, 2)).view(batch, height, width, 2)
+    if interpolation == "nearest":
+        pixels = pixels.round()  # half to even, as torch.round in Keras' map_coordinates
+    size = pixels.new_tensor([width, height])
+    x = images.movedim(-1, 1)
+    if fill_mode == "wrap":
+        # Periodic coordinates, read from the image with its first row and column repeated after its last,
+        # so that interpolation between the last and the first pixel sees both.
+        grid = torch.remainder(pixels, size) * 2 / size - 1
+        x = F.pad(x, (0, 1, 0, 1), mode="circular")
+        return F.grid_sample(x, grid, mode=interpolation, padding_mode="border", align_corners=True).movedim(1, -1)
+    grid = (pixels * 2 + 1) / size - 1  # grid_sample's normalised coordinates without align_corners
+    if fill_mode == "constant" and fill_value:
+        # Outside pixels read fill_value: sampling x - fill_value with zeros outside, plus fill_value.
+        out = F.grid_sample(x - fill_value, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
+        return (out + fill_value).movedim(1, -1)
+    return F.grid_sample(x, grid, mode=interpolation, padding_mode=_PADDING[fill_mode],
+                         align_corners=False).movedim(1, -1)
+
+
+class RandomImageLayer(ImageLayer):
+    """Base of the augmentation layers: ``augment`` runs only in training mode; draws come from one
+    generator per layer when ``seed`` is set, from PyTorch's global one (``set_random_seed``) otherwise."""
+
+    def __init__(self, seed: int | None = None, data_format: str | None = None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.seed = seed
+        self._generator: torch.Generator | None = None
+
+    def uniform(self, n: int, low: float, high: float, like: torch.Tensor) -> torch.Tensor:
+        """``n`` draws from ``U[low, high)`` on ``like``'s device, in its dtype."""
+        generator = None
+        if self.seed is not None:
+            if self._generator is None or self._generator.device != like.device:
+                self._generator = torch.Generator(like.device).manual_seed(int(self.seed))
+            generator = self._generator
+        draws = torch.rand(n, generator=generator, device=like.device, dtype=like.dtype)
+        return draws * (high - low) + low
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        return self.augment(x) if self.training else x
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class RandomFlip(RandomImageLayer):
+    """Flips each image with probability 1/2: ``mode`` 'horizontal' (left-right), 'vertical' (up-down), or
+    'horizontal_and_vertical' (both at once, one draw, as Keras)."""
+
+    MODES = ("horizontal", "vertical", "horizontal_and_vertical")
+
+    def __init__(self, mode: str = "horizontal_and_vertical", seed: int | None = None, data_format: str | None = None,
+                 **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        if mode not in self.MODES:
+            raise ValueError(f"RandomFlip mode must be one of {self.MODES}, got {mode!r}.")
+        self.mode = mode
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        flips = self.uniform(x.shape[0], 0.0, 1.0, x) <= 0.5
+        return self.flip(x, flips)
+
+    def flip(self, x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+        """``x`` with the images where ``flips`` (bool ``(batch,)``) is True flipped."""
+        axes = {"horizontal": (2,), "vertical": (1,), "horizontal_and_vertical": (1, 2)}[self.mode]
+        return torch.where(flips.view(-1, 1, 1, 1), x.flip(axes), x)
+
+
+class _AffineLayer(RandomImageLayer):
+    """A random affine resampling with Keras' fill modes and interpolations."""
+
+    def __init__(self, fill_mode: str = "reflect", interpolation: str = "bilinear", seed: int | None = None,
+                 fill_value: float = 0.0, data_format: str | None = None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        check_fill(type(self).__name__, fill_mode, interpolation)
+        self.fill_mode, self.interpolation, self.fill_value = fill_mode, interpolation, float(fill_value)
+
+    def matrices(self, x: torch.Tensor) -> torch.Tensor:
+        """One ``(2, 3)`` pixel-space matrix per image, ``(batch, 2, 3)``."""
+        raise NotImplementedError
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return affine_transform(x, self.matrices(x), self.interpolation, self.fill_mode, self.fill_value)
+
+
+class RandomRotation(_AffineLayer):
+    """Rotates each image about its centre by a random fraction of a full turn drawn from ``factor``
+    (``0.1``: up to 36 degrees either way; ``(0.25, 0.25)``: exactly 90 degrees)."""
+
+    def __init__(self, factor, fill_mode: str = "reflect", interpolation: str = "bilinear", seed: int | None = None,
+                 fill_value: float = 0.0, data_format: str | None = None, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        self.factor = base_factor("RandomRotation", factor, -1.0, 1.0)
+
+    def matrices(self, x: torch.Tensor) -> torch.Tensor:
+        angles = self.uniform(x.shape[0], self.factor[0] * 360.0, self.factor[1] * 360.0, x) * (math.pi / 180.0)
+        return rotation_matrices(angles, x.shape[1], x.shape[2])
+
+
+def rotation_matrices(angles: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Keras' rotation about the image centre by ``angles`` (radians, ``(batch,)``): ``(batch, 2, 3)``."""
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    rows = [cos, -sin, cx - cx * cos + cy * sin, sin, cos, cy - cx * sin - cy * cos]
+    return torch.stack(rows, dim=1).view(-1, 2, 3)
+
+
+class RandomZoom(_AffineLayer):
+    """Zooms each image about its centre: the visible height is scaled by ``1 + h`` with ``h`` drawn from
+    ``height_factor`` (negative: zoom in, positive: zoom out), the width by ``1 + w`` from ``width_factor``
+    (None: the same draw as the height, keeping the aspect ratio). Factors lie in (-1, 1]."""
+
+    def __init__(self, height_factor, width_factor=None, fill_mode: str = "reflect", interpolation: str = "bilinear",
+                 seed: int | None = None, fill_value: float = 0.0, data_format: str | None = None, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        self.height_factor = factor_range("RandomZoom", height_factor, "height_factor", False)
+        self.width_factor = None if width_factor is None else \
+            factor_range("RandomZoom", width_factor, "width_factor", False)
+
+    def matrices(self, x: torch.Tensor) -> torch.Tensor:
+        batch, height, width = x.shape[:3]
+        zoom_y = 1.0 + self.uniform(batch, *self.height_factor, x)
+        zoom_x = zoom_y if self.width_factor is None else 1.0 + self.uniform(batch, *self.width_factor, x)
+        zeros = torch.zeros_like(zoom_x)
+        rows = [zoom_x, zeros, (width - 1) / 2 * (1 - zoom_x), zeros, zoom_y, (height - 1) / 2 * (1 - zoom_y)]
+        return torch.stack(rows, dim=1).view(-1, 2, 3)
+
+
+class RandomTranslation(_AffineLayer):
+    """Shifts each image by a random fraction of its height (from ``height_factor``) and width (from
+    ``width_factor``); ``0.2`` shifts by up to 20% either way. Factors lie in [-1, 1]."""
+
+    def __init__(self, height_factor, width_factor, fill_mode: str = "reflect", interpolation: str = "bilinear",
+                 seed: int | None = None, fill_value: float = 0.0, data_format: str | None = None, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        self.height_factor = factor_range("RandomTranslation", height_factor, "height_factor")
+        self.width_factor = factor_range("RandomTranslation", width_factor, "width_factor")
+
+    def matrices(self, x: torch.Tensor) -> torch.Tensor:
+        batch, height, width = x.shape[:3]
+        shift_y = self.uniform(batch, *self.height_factor, x) * height
+        shift_x = self.uniform(batch, *self.width_factor, x) * width
+        ones, zeros = torch.ones_like(shift_x), torch.zeros_like(shift_x)
+        return torch.stack([ones, zeros, -shift_x, zeros, ones, -shift_y], dim=1).view(-1, 2, 3)
+
+
+class RandomContrast(RandomImageLayer):
+    """Scales each channel's deviation from its mean over the image by a random factor, then clips to
+    ``value_range``. As in Keras, ``factor=f`` (in [0, 1]) draws the scale from ``[1, 1 + f]``, and a pair
+    ``(a, b)``, once sorted, from ``[1 - a, 1 + b]``."""
+
+    def __init__(self, factor, value_range=(0, 255), seed: int | None = None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.factor = base_factor("RandomContrast", factor, 0.0, 1.0)
+        self.value_range = check_value_range("RandomContrast", value_range)
+        if self.value_range[0] > self.value_range[1]:
+            raise ValueError(f"RandomContrast value_range must be (low, high), got {value_range!r}.")
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return self.adjust(x, self.uniform(x.shape[0], 1.0 - self.factor[0], 1.0 + self.factor[1], x))
+
+    def adjust(self, x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+        """``x`` with contrast ``factors`` ``(batch,)`` applied, clipped to the value range."""
+        mean = x.mean(dim=(1, 2), keepdim=True)
+        return torch.lerp(mean, x, factors.view(-1, 1, 1, 1)).clamp(*self.value_range)
+
+
+class RandomBrightness(RandomImageLayer):
+    """Adds to each image a random shift drawn from ``factor`` times the width of ``value_range``
+    (``0.2``: up to 20% brighter or darker), then clips to ``value_range``. Factors lie in [-1, 1]."""
+
+    def __init__(self, factor, value_range=(0, 255), seed: int | None = None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.factor = base_factor("RandomBrightness", factor, -1.0, 1.0)
+        self.value_range = tuple(sorted(check_value_range("RandomBrightness", value_range)))
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shift(x, self.uniform(x.shape[0], *self.factor, x))
+
+    def shift(self, x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+        """``x`` brightened by ``factors`` ``(batch,)`` of the value range, clipped to it."""
+        low, high = self.value_range
+        return (x + factors.view(-1, 1, 1, 1) * (high - low)).clamp(low, high)
+
+
+class RandomCrop(RandomImageLayer):
+    """Crops a random ``(height, width)`` window of each image while training: ``(..., h, w, c) ->
+    (..., height, width, c)``. At inference, and in training for an image not larger than the window on
+    both sides, it crops the largest centred window of the target aspect ratio and resizes it (Keras'
+    documented behaviour), so the output shape is always ``(height, width)``."""
+
+    def __init__(self, height: int, width: int, seed: int | None = None, data_format: str | None = None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.height, self.width = check_size("RandomCrop", height, width)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (*input_shape[:-3], self.height, self.width, input_shape[-1])
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[1] > self.height and x.shape[2] > self.width:
+            return self.augment(x)
+        return smart_resize(x, (self.height, self.width))
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        batch, height, width = x.shape[:3]
+        tops = self.uniform(batch, 0.0, height - self.height + 1.0, x).long().clamp_max(height - self.height)
+        lefts = self.uniform(batch, 0.0, width - self.width + 1.0, x).long().clamp_max(width - self.width)
+        return self.crop(x, tops, lefts)
+
+    def crop(self, x: torch.Tensor, tops: torch.Tensor, lefts: torch.Tensor) -> torch.Tensor:
+        """The window of each image whose top-left pixel is ``(tops[i], lefts[i])``, in one gather."""
+        rows = (tops[:, None] + torch.arange(self.height, device=x.device))[:, :, None]
+        cols = (lefts[:, None] + torch.arange(self.width, device=x.device))[:, None, :]
+        return x[torch.arange(x.shape[0], device=x.device)[:, None, None], rows, cols]
