@@ -1,8 +1,10 @@
 """Keras layers as PyTorch modules. Inputs are channels-last, as in Keras."""
 from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from layerwise.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from layerwise.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                                            RandomTranslation, RandomZoom)
 from layerwise.layers.base import LAYER_CLASSES, Layer
+from layerwise.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from layerwise.layers.convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                                             Conv3DTranspose, Convolution1D, Convolution1DTranspose, Convolution2D,
                                             Convolution2DTranspose, Convolution3D, Convolution3DTranspose)
@@ -27,6 +29,7 @@ from layerwise.layers.regularization import (ActivityRegularization, AlphaDropou
 from layerwise.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Flatten, Identity, Permute, RepeatVector,
                                         Reshape, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
                                         ZeroPadding2D, ZeroPadding3D)
+from layerwise.layers.rnn import RNN
 from layerwise.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -38,6 +41,9 @@ __all__ = [
     "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
     # sequences
     "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",
+    "GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells",
+    # attention
+    "AdditiveAttention", "Attention", "MultiHeadAttention",
     # merging, for functional models
     "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
     "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",

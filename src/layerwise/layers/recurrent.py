@@ -13,7 +13,7 @@ from torch import _VF
 
 from layerwise import activations, initializers
 from layerwise.backend import floatx
-from layerwise.layers.rnn_base import RNN, States
+from layerwise.layers.rnn_base import Recurrent, States
 
 
 def _check_use_cudnn(use_cudnn) -> None:
@@ -21,7 +21,7 @@ def _check_use_cudnn(use_cudnn) -> None:
         raise ValueError(f"use_cudnn must be 'auto', True or False, got {use_cudnn!r}.")
 
 
-class SimpleRNN(RNN):
+class SimpleRNN(Recurrent):
     """Fully connected recurrence ``h_t = activation(x_t W + h_{t-1} U + b)``; ``units (in + units + 1)``
     parameters. tanh and relu run fused; other activations step by step."""
 
@@ -45,7 +45,7 @@ class SimpleRNN(RNN):
         return h, [h]
 
 
-class LSTM(RNN):
+class LSTM(Recurrent):
     """Long short-term memory; gates in Keras' order (input, forget, cell, output), which is also
     PyTorch's; ``4 units (in + units + 1)`` parameters. ``unit_forget_bias`` starts the forget bias at 1.
     States are ``[h, c]``."""
@@ -89,7 +89,7 @@ class LSTM(RNN):
         return h, [h, c]
 
 
-class GRU(RNN):
+class GRU(Recurrent):
     """Gated recurrent unit. Keras orders the gates (update z, reset r, candidate h); PyTorch (r, z, n):
     the blocks are swapped at the ``get_weights`` edge. With ``reset_after=True`` (Keras' default and
     PyTorch's formula) the bias is ``(2, 3 units)``, input and recurrent, ``3 units (in + units + 2)``

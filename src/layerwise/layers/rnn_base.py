@@ -1,4 +1,4 @@
-"""The machinery shared by SimpleRNN, LSTM and GRU: fused PyTorch kernels, masks, state.
+"""The machinery shared by SimpleRNN, LSTM, GRU and RNN over cells: fused PyTorch kernels, masks, state.
 
 Inputs are ``(batch, timesteps, features)``. Weights live in PyTorch's layout (``weight_ih``
 ``(gates * units, features)``, ``weight_hh`` ``(gates * units, units)``) so that the hot path hands
@@ -9,8 +9,9 @@ Three ways to run, all with Keras' results:
   * no mask: one fused call over the whole sequence;
   * a mask: the valid steps of each row are moved to the front (a no-op for right padding),
     packed, run fused, and put back. Exact because a masked step changes no state in Keras;
-  * a Python loop over time steps, only for what the kernels cannot do: ``recurrent_dropout``
-    while training, activations other than Keras' defaults, and GRU with ``reset_after=False``.
+  * a Python loop over time steps (``step_loop``, which also runs ``RNN`` over custom cells), only for
+    what the kernels cannot do: ``recurrent_dropout`` while training, activations other than Keras'
+    defaults, and GRU with ``reset_after=False``.
 """
 from __future__ import annotations
 
@@ -26,8 +27,66 @@ from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
 States = list  # [h] or [h, c], each (batch, units)
 
 
-class RNN(Layer):
-    """Base of the recurrent layers. Subclasses set ``gates`` and ``kernel_fn`` and write ``cell_step``."""
+def check_sequence_shape(layer: Layer, input_shape: Shape) -> None:
+    """Raise a ValueError naming ``layer`` unless ``input_shape`` is ``(batch, timesteps, features)`` with at
+    least one step and known features."""
+    if len(input_shape) != 3:
+        hint = ""
+        if len(input_shape) == 2 and input_shape[1] is not None:
+            n = input_shape[1]
+            hint = (f" If each row is one sequence of {n} scalar values, reshape to (batch, {n}, 1), "
+                    f"e.g. x[..., None] or x.reshape(len(x), {n}, 1); if each row is one time step "
+                    f"of {n} features, use x.reshape(len(x), 1, {n}).")
+        raise ValueError(layer._shape_message("a 3-D input (batch, timesteps, features)", input_shape) + hint)
+    if input_shape[1] == 0:
+        raise ValueError(layer._shape_message("at least one time step", input_shape)
+                         + " Empty sequences cannot be run; drop them or pad them (pad_sequences).")
+    if input_shape[-1] is None:
+        raise ValueError(layer._shape_message("a known number of features", input_shape))
+
+
+def sequence_input(layer: Layer, x: torch.Tensor, mask: torch.Tensor | None, go_backwards: bool):
+    """``x`` and its mask in the order the steps run: reversed with ``go_backwards``; a mask that masks
+    nothing becomes None (the plain fused call is exact and fastest)."""
+    if x.shape[1] == 0:
+        raise ValueError(f"Layer '{layer.name}' received sequences with 0 time steps.")
+    if mask is not None:
+        mask = mask.to(device=x.device, dtype=torch.bool)
+        if bool(mask.all()):
+            mask = None
+    if go_backwards:
+        x = x.flip(1)
+        mask = None if mask is None else mask.flip(1)
+    return x, mask
+
+
+def step_loop(step, inputs: torch.Tensor, mask: torch.Tensor | None, states: States, return_sequences: bool,
+              zero_output_for_mask: bool):
+    """Keras' generic recurrence: ``step(inputs[:, t], states) -> (output, new states)`` for each step of
+    ``inputs`` ``(batch, timesteps, ...)``. A masked step keeps the states and repeats the previous output
+    (zeros with ``zero_output_for_mask``). Returns (outputs or None, last output, final states)."""
+    outputs, prev = [], None
+    for t in range(inputs.shape[1]):
+        out, new_states = step(inputs[:, t], states)
+        if mask is not None:
+            m = mask[:, t]
+            if prev is None:
+                prev = torch.zeros_like(out)
+            out = torch.where(_column(m, out), out, torch.zeros_like(out) if zero_output_for_mask else prev)
+            new_states = [torch.where(_column(m, n), n, s) for n, s in zip(new_states, states)]
+        outputs.append(out)
+        prev, states = out, list(new_states)
+    stacked = torch.stack(outputs, dim=1) if return_sequences else None
+    return stacked, outputs[-1], states
+
+
+def _column(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A ``(batch,)`` step mask shaped to broadcast against ``like`` ``(batch, ...)``."""
+    return m.view(-1, *([1] * (like.dim() - 1)))
+
+
+class Recurrent(Layer):
+    """Base of SimpleRNN, LSTM and GRU. Subclasses set ``gates`` and ``kernel_fn`` and write ``cell_step``."""
 
     gates = 1
     kernel_fn = None  # the fused torch._VF function, or None when the layer's settings rule it out
@@ -66,20 +125,7 @@ class RNN(Layer):
 
     # ---- shapes and weights --------------------------------------------------------------------
     def check_input_shape(self, input_shape: Shape) -> None:
-        if len(input_shape) != 3:
-            hint = ""
-            if len(input_shape) == 2 and input_shape[1] is not None:
-                n = input_shape[1]
-                hint = (f" If each row is one sequence of {n} scalar values, reshape to (batch, {n}, 1), "
-                        f"e.g. x[..., None] or x.reshape(len(x), {n}, 1); if each row is one time step "
-                        f"of {n} features, use x.reshape(len(x), 1, {n}).")
-            raise ValueError(self._shape_message("a 3-D input (batch, timesteps, features)", input_shape)
-                             + hint)
-        if input_shape[1] == 0:
-            raise ValueError(self._shape_message("at least one time step", input_shape)
-                             + " Empty sequences cannot be run; drop them or pad them (pad_sequences).")
-        if input_shape[-1] is None:
-            raise ValueError(self._shape_message("a known number of features", input_shape))
+        check_sequence_shape(self, input_shape)
         super().check_input_shape(input_shape)
 
     def build(self, input_shape: Shape) -> None:
@@ -173,28 +219,25 @@ class RNN(Layer):
         """``(batch, timesteps, features)`` -> ``(batch, units)``, or ``(batch, timesteps, units)`` with
         ``return_sequences``; ``[output, *states]`` with ``return_state``. ``mask``: ``(batch, timesteps)``,
         True where a step is real."""
-        if x.shape[1] == 0:
-            raise ValueError(f"Layer '{self.name}' received sequences with 0 time steps.")
-        if mask is not None:
-            mask = mask.to(device=x.device, dtype=torch.bool)
-            if bool(mask.all()):
-                mask = None  # nothing masked: the plain fused call is exact and fastest
-        if self.go_backwards:
-            x = x.flip(1)
-            mask = None if mask is None else mask.flip(1)
-        if self.training and self.dropout:
-            # One dropout mask per sequence, shared by every time step, as Keras does.
-            keep = torch.empty_like(x[:, :1]).bernoulli_(1.0 - self.dropout)
-            x = x * keep / (1.0 - self.dropout)
+        x, mask = sequence_input(self, x, mask, self.go_backwards)
         states = self._initial_states(x.shape[0], initial_state)
-        if self.kernel_fn is not None and not (self.training and self.recurrent_dropout):
-            outputs, last, states = self._run_fused(x, mask, states)
-        else:
-            outputs, last, states = self._run_loop(x, mask, states)
+        outputs, last, states = self.run(x, mask, states)
         if self.stateful:
             self.states = [s.detach() for s in states]
         output = outputs if self.return_sequences else last
         return [output, *states] if self.return_state else output
+
+    def run(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
+        """Input dropout, then the fused kernel (or the step loop where it cannot run) over ``x`` whose steps
+        are already in running order. Returns (outputs or None, last output, final states); whether the
+        outputs are kept follows ``return_sequences``. ``RNN(cell)`` runs built-in cells through this."""
+        if self.training and self.dropout:
+            # One dropout mask per sequence, shared by every time step, as Keras does.
+            keep = torch.empty_like(x[:, :1]).bernoulli_(1.0 - self.dropout)
+            x = x * keep / (1.0 - self.dropout)
+        if self.kernel_fn is not None and not (self.training and self.recurrent_dropout):
+            return self._run_fused(x, mask, states)
+        return self._run_loop(x, mask, states)
 
     def flat_weights(self) -> list[torch.Tensor]:
         """The weights as PyTorch's fused kernels take them."""
@@ -264,18 +307,12 @@ class RNN(Layer):
             # One recurrent dropout mask per sequence for all steps (variational dropout, as Keras).
             rec_keep = torch.empty_like(states[0]).bernoulli_(1.0 - self.recurrent_dropout)
             rec_keep = rec_keep / (1.0 - self.recurrent_dropout)
-        outputs, prev = [], torch.zeros_like(states[0])
-        for t in range(x.shape[1]):
+
+        def step(x_proj: torch.Tensor, states: States):
             h_rec = states[0] if rec_keep is None else states[0] * rec_keep
-            out, new_states = self.cell_step(projected[:, t], states, h_rec, b_rec)
-            if mask is not None:
-                m = mask[:, t, None]
-                out = torch.where(m, out, torch.zeros_like(out) if self.zero_output_for_mask else prev)
-                new_states = [torch.where(m, n, s) for n, s in zip(new_states, states)]
-            outputs.append(out)
-            prev, states = out, new_states
-        stacked = torch.stack(outputs, dim=1) if self.return_sequences else None
-        return stacked, outputs[-1], states
+            return self.cell_step(x_proj, states, h_rec, b_rec)
+
+        return step_loop(step, projected, mask, states, self.return_sequences, self.zero_output_for_mask)
 
     def loop_biases(self):
         """(weight, input bias, recurrent bias) for the step loop; subclasses with two biases override."""

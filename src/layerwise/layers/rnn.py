@@ -1,0 +1,170 @@
+"""RNN: a recurrent cell run over sequences, as ``keras.layers.RNN``.
+
+``RNN(cell)`` takes ``(batch, timesteps, features)``. The cell is a built-in cell (``layers/cells.py``),
+a list of cells (stacked with ``StackedRNNCells``), or a layer written the Keras way: a ``state_size``
+attribute and ``call(inputs, states)`` returning ``(output, new_states)``, weights from ``add_weight``.
+Built-in cells, alone or stacked, run on their sequence layers' fused kernels (``rnn_base``), so
+``RNN(LSTMCell(64))`` costs what ``LSTM(64)`` costs; other cells run step by step (``step_loop``) as in Keras.
+
+States travel as a flat list: ``return_state`` gives ``[output, *states]``, and ``initial_state`` takes the
+states flat or nested per cell as Keras nests them (``[[h1, c1], [h2, c2]]`` for two LSTM cells).
+"""
+from __future__ import annotations
+
+import torch
+
+from layerwise.layers.base import Layer, Shape, WeightView
+from layerwise.layers.cells import (StackedRNNCells, _BuiltinCell, build_cell, call_cell, cell_output_size,
+                                    check_cell, flat_state_sizes)
+from layerwise.layers.rnn_base import Recurrent, States, check_sequence_shape, sequence_input, step_loop
+from layerwise.layers.wrappers import _deserialize, _serialize
+
+
+def flatten_states(states) -> list:
+    """The tensors (or arrays) in ``states``, however nested in lists and tuples, in order."""
+    if isinstance(states, (list, tuple)):
+        return [s for item in states for s in flatten_states(item)]
+    return [states]
+
+
+class RNN(Layer):
+    """Runs ``cell`` over ``(batch, timesteps, features)``: ``(batch, output_size)``, or ``(batch, timesteps,
+    output_size)`` with ``return_sequences``; ``[output, *states]`` (states ``(batch, size)``) with
+    ``return_state``. ``mask`` ``(batch, timesteps)``: a masked step keeps the states and repeats the last
+    output (zeros with ``zero_output_for_mask``). ``unroll`` is accepted; it changes nothing here."""
+
+    supports_masking = True
+
+    def __init__(self, cell, return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
+                 stateful: bool = False, unroll: bool = False, zero_output_for_mask: bool = False, **kwargs):
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        check_cell(cell, "RNN")
+        super().__init__(**kwargs)
+        self._config = {k: v for k, v in self._config.items() if k != "cell"}  # the cell is saved by get_config
+        self.cell = cell
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.go_backwards, self.stateful, self.unroll = go_backwards, stateful, unroll
+        self.zero_output_for_mask = zero_output_for_mask
+        self.states: States | None = None  # carried between batches when stateful
+
+    @property
+    def state_size(self) -> list:
+        """One entry per state, as Keras lists them (an entry per cell for a stack)."""
+        size = self.cell.state_size
+        return list(size) if isinstance(size, (list, tuple)) else [size]
+
+    def sequence_layers(self) -> list[Recurrent] | None:
+        """The fused sequence layers that hold the built-in cells (one per cell of a stack), or None when
+        some cell is not built-in and the cell must run step by step."""
+        cells = list(self.cell.cells) if isinstance(self.cell, StackedRNNCells) else [self.cell]
+        if not all(isinstance(cell, _BuiltinCell) for cell in cells):
+            return None
+        return [cell.sequence for cell in cells]
+
+    # ---- shapes and weights --------------------------------------------------------------------
+    def check_input_shape(self, input_shape: Shape) -> None:
+        if self.sequence_layers() is not None:
+            check_sequence_shape(self, input_shape)
+        elif len(input_shape) < 3 or input_shape[1] == 0:
+            raise ValueError(self._shape_message("an input (batch, timesteps, features...) with at least one "
+                                                 "time step", input_shape))
+        super().check_input_shape(input_shape)
+
+    def build(self, input_shape: Shape) -> None:
+        build_cell(self.cell, (input_shape[0], *input_shape[2:]))
+
+    def compute_output_shape(self, input_shape: Shape):
+        batch, size = input_shape[0], cell_output_size(self.cell)
+        out = (batch, input_shape[1], size) if self.return_sequences else (batch, size)
+        if self.return_state:
+            return [out] + [(batch, s) for s in flat_state_sizes(self.cell.state_size)]
+        return out
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+        return mask if self.return_sequences else None
+
+    def weight_views(self) -> list[WeightView]:
+        return self.cell.weight_views() if isinstance(self.cell, Layer) else []
+
+    # ---- state ----------------------------------------------------------------------------------
+    def reset_states(self, states: list | None = None) -> None:
+        """Forget (or set, flat or nested as ``initial_state``) the state a stateful layer carries."""
+        self.states = None if states is None else [torch.as_tensor(s, dtype=torch.get_default_dtype())
+                                                   for s in flatten_states(states)]
+
+    reset_state = reset_states
+
+    def _initial_states(self, x: torch.Tensor, initial_state) -> States:
+        sizes = flat_state_sizes(self.cell.state_size)
+        if initial_state is not None:
+            states = flatten_states(initial_state)
+            if len(states) != len(sizes):
+                raise ValueError(f"RNN '{self.name}' takes {len(sizes)} initial state tensor(s) (its cell's "
+                                 f"state_size is {self.cell.state_size!r}), got {len(states)}.")
+            return [torch.as_tensor(s, dtype=x.dtype, device=x.device) for s in states]
+        batch = x.shape[0]
+        if self.stateful and self.states is not None:
+            expected = self.states[0].shape[0]
+            if batch != expected:
+                raise ValueError(
+                    f"Layer '{self.name}' is stateful and carries state for batches of {expected} sequences, "
+                    f"but received a batch of {batch}. With stateful=True every batch must have the same "
+                    "size; call reset_states() before changing it.")
+            return [s.to(x.device) for s in self.states]
+        custom = getattr(self.cell, "get_initial_state", None)
+        if custom is not None and not isinstance(self.cell, (_BuiltinCell, StackedRNNCells)):
+            return [torch.as_tensor(s, dtype=x.dtype, device=x.device) for s in flatten_states(custom(batch))]
+        return [x.new_zeros(batch, size) for size in sizes]
+
+    # ---- running --------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state=None):
+        """``(batch, timesteps, features)`` -> the output (and the final states with ``return_state``);
+        ``mask`` ``(batch, timesteps)``, True where a step is real."""
+        x, mask = sequence_input(self, x, mask, self.go_backwards)
+        states = self._initial_states(x, initial_state)
+        layers = self.sequence_layers()
+        if layers is not None:
+            outputs, last, states = self._run_layers(layers, x, mask, states)
+        else:
+            outputs, last, states = step_loop(self._step, x, mask, states, self.return_sequences,
+                                              self.zero_output_for_mask)
+        if self.stateful:
+            self.states = [s.detach() for s in states]
+        output = outputs if self.return_sequences else last
+        return [output, *states] if self.return_state else output
+
+    def _run_layers(self, layers: list[Recurrent], x: torch.Tensor, mask: torch.Tensor | None, states: States):
+        """A stack of built-in cells as their sequence layers, one after the other over the whole sequence.
+        Exact: a masked step changes no cell's state, so what a lower cell outputs there is never used."""
+        finals = []
+        for i, layer in enumerate(layers):
+            layer.return_sequences = self.return_sequences if i == len(layers) - 1 else True
+            layer.zero_output_for_mask = self.zero_output_for_mask
+            x, last, layer_states = layer.run(x, mask, states[:layer.state_count])
+            states = states[layer.state_count:]
+            finals.extend(layer_states)
+        return x, last, finals
+
+    def _step(self, inputs: torch.Tensor, states: States):
+        """One step of the cell on flat states, given to the cell nested as Keras nests them."""
+        output, new_states = call_cell(self.cell, inputs, self._nest(states))
+        return output, flatten_states(new_states)
+
+    def _nest(self, states: States) -> list:
+        if not isinstance(self.cell, StackedRNNCells):
+            return list(states)
+        nested, start = [], 0
+        for size in self.cell.state_size:
+            count = len(flat_state_sizes(size))
+            nested.append(list(states[start:start + count]) if isinstance(size, (list, tuple)) else states[start])
+            start += count
+        return nested
+
+    # ---- config -------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        return {**super().get_config(), "cell": _serialize(self.cell)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "RNN":
+        return cls(**{**config, "cell": _deserialize(config["cell"])})

@@ -1,0 +1,274 @@
+"""Attention, AdditiveAttention and MultiHeadAttention against Keras 3 (torch backend): the same weights
+give Keras' outputs and scores within 1e-5 with masks, causal masks, keys, score modes, attention masks and
+attention axes; weights have Keras' layout and order; functional models carry the query's mask; a small
+LSTM-plus-attention model trains with fit and round-trips through its config and a file; bad calls raise
+errors that name the layer and the shapes."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras' first import, wherever it happens
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import layerwise
+from layerwise import layers as L
+
+ATOL = 1e-5
+BATCH, TQ, TV, DIM = 3, 4, 5, 6
+
+
+def numpy(t) -> np.ndarray:
+    return np.asarray(t.detach().cpu() if hasattr(t, "detach") else t)
+
+
+def as_list(out) -> list:
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def random_weights(weights: list[np.ndarray]) -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    return [rng.normal(0, 0.5, w.shape).astype("float32") for w in weights]
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    q_mask, v_mask = np.ones((BATCH, TQ), bool), np.ones((BATCH, TV), bool)
+    q_mask[0, 3:] = q_mask[2, 1:] = False
+    v_mask[0, 2:] = v_mask[1, :1] = False
+    v_mask[2, :] = False  # nothing to attend to
+    return {"query": rng.normal(size=(BATCH, TQ, DIM)).astype("float32"),
+            "value": rng.normal(size=(BATCH, TV, DIM)).astype("float32"),
+            "key": rng.normal(size=(BATCH, TV, DIM)).astype("float32"),
+            "value7": rng.normal(size=(BATCH, TV, 7)).astype("float32"),
+            "q_mask": q_mask, "v_mask": v_mask, "attention_mask": rng.random((BATCH, TQ, TV)) > 0.3}
+
+
+def torch_args(value):
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, list):
+        return [torch_args(v) for v in value]
+    if isinstance(value, dict):
+        return {k: torch_args(v) for k, v in value.items()}
+    return value
+
+
+def assert_same(k_out, lw_out) -> None:
+    k_out, lw_out = as_list(k_out), as_list(lw_out)
+    assert len(k_out) == len(lw_out)
+    for a, b in zip(k_out, lw_out):
+        np.testing.assert_allclose(numpy(b), numpy(a), atol=ATOL, rtol=0)
+
+
+ATTENTIONS = [("Attention", {}), ("Attention", {"use_scale": True}), ("Attention", {"score_mode": "concat"}),
+              ("Attention", {"score_mode": "concat", "use_scale": True}), ("AdditiveAttention", {}),
+              ("AdditiveAttention", {"use_scale": False})]
+CALLS = {
+    "plain": ([("query", "value")], {}),
+    "key": ([("query", "value", "key")], {}),
+    "masks": ([("query", "value")], {"mask": ["q_mask", "v_mask"]}),
+    "causal_and_masks_scores": ([("query", "value", "key")], {"mask": ["q_mask", "v_mask"], "use_causal_mask": True,
+                                                             "return_attention_scores": True}),
+    "scores": ([("query", "value")], {"return_attention_scores": True}),
+}
+
+
+def resolve(data: dict, call: tuple) -> tuple[list, dict]:
+    (names,), kwargs = call
+    kwargs = {k: [data[n] for n in v] if k == "mask" else v for k, v in kwargs.items()}
+    return [data[n] for n in names], kwargs
+
+
+@pytest.mark.parametrize("name,kwargs", ATTENTIONS)
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_attention_layers_match_keras(keras, data, name, kwargs, call):
+    k_layer, lw_layer = getattr(keras.layers, name)(**kwargs), getattr(L, name)(**kwargs)
+    inputs, call_kwargs = resolve(data, CALLS[call])
+    k_layer(inputs)
+    lw_layer(torch_args(inputs))
+    assert lw_layer.count_params() == k_layer.count_params()
+    assert [w.shape for w in lw_layer.get_weights()] == [w.shape for w in k_layer.get_weights()]
+    k_layer.set_weights(random_weights(k_layer.get_weights()))
+    lw_layer.set_weights(k_layer.get_weights())
+    assert_same(k_layer(inputs, **call_kwargs), lw_layer(torch_args(inputs), **torch_args(call_kwargs)))
+
+
+def test_attention_uses_scaled_dot_product_attention_unless_scores_are_asked_for(data, monkeypatch):
+    calls = []
+    fused = F.scaled_dot_product_attention
+    monkeypatch.setattr(F, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or fused(*a, **k))
+    q, v = torch.from_numpy(data["query"]), torch.from_numpy(data["value"])
+    layer, mha = L.Attention(), L.MultiHeadAttention(2, 3)
+    expected, scores = layer([q, v], return_attention_scores=True)
+    assert not calls
+    torch.testing.assert_close(layer([q, v]), expected)
+    mha(q, v, return_attention_scores=True)
+    assert len(calls) == 1
+    mha(q, v, use_causal_mask=True)
+    assert len(calls) == 2
+
+
+MHAS = [{}, {"value_dim": 3, "output_shape": (2, 5)}, {"use_bias": False, "output_shape": 4},
+        {"dropout": 0.2}]  # dropout: Keras' softmax path, at inference
+MHA_CALLS = {
+    "self": (("query", "query"), {}),
+    "cross": (("query", "value7"), {}),
+    "key": (("query", "value7", "key"), {}),
+    "attention_mask": (("query", "value7"), {"attention_mask": "attention_mask"}),
+    "causal": (("query", "value7"), {"use_causal_mask": True}),
+    "causal_and_attention_mask": (("query", "value7"), {"use_causal_mask": True, "attention_mask": "attention_mask"}),
+    "scores": (("query", "value7"), {"return_attention_scores": True}),
+    "value_mask_scores": (("query", "value7"), {"value_mask": "v_mask", "return_attention_scores": True}),
+    "value_mask": (("query", "value7"), {"value_mask": "v_mask"}),
+}
+
+
+@pytest.mark.parametrize("kwargs", MHAS, ids=str)
+@pytest.mark.parametrize("call", sorted(MHA_CALLS))
+def test_multi_head_attention_matches_keras(keras, data, kwargs, call):
+    names, call_kwargs = MHA_CALLS[call]
+    inputs = [data[n] for n in names]
+    call_kwargs = {k: data[v] if isinstance(v, str) else v for k, v in call_kwargs.items()}
+    k_layer, lw_layer = keras.layers.MultiHeadAttention(2, 3, **kwargs), L.MultiHeadAttention(2, 3, **kwargs)
+    k_layer(*inputs)
+    lw_layer(*torch_args(inputs))
+    assert lw_layer.count_params() == k_layer.count_params()
+    assert [w.shape for w in lw_layer.get_weights()] == [w.shape for w in k_layer.get_weights()]
+    k_layer.set_weights(random_weights(k_layer.get_weights()))
+    lw_layer.set_weights(k_layer.get_weights())
+    k_out = k_layer(*inputs, training=False, **call_kwargs)
+    assert_same(k_out, lw_layer(*torch_args(inputs), training=False, **torch_args(call_kwargs)))
+
+
+@pytest.mark.parametrize("axes", [(2,), (1, 2), None, -2])
+def test_multi_head_attention_over_attention_axes_matches_keras(keras, axes):
+    rng = np.random.default_rng(1)
+    query, value = rng.normal(size=(2, 3, 4, 5)).astype("float32"), rng.normal(size=(2, 3, 4, 6)).astype("float32")
+    k_layer = keras.layers.MultiHeadAttention(2, 3, attention_axes=axes)
+    lw_layer = L.MultiHeadAttention(2, 3, attention_axes=axes)
+    k_layer(query, value)
+    lw_layer(torch.from_numpy(query), torch.from_numpy(value))
+    k_layer.set_weights(random_weights(k_layer.get_weights()))
+    lw_layer.set_weights(k_layer.get_weights())
+    for kwargs in ({}, {"return_attention_scores": True}):
+        lw_out = lw_layer(torch.from_numpy(query), torch.from_numpy(value), **kwargs)
+        assert_same(k_layer(query, value, **kwargs), lw_out)
+
+
+def _text_classifier(M, lib, attention: str):
+    ids = lib.Input((7,))
+    x = M.Embedding(20, DIM, mask_zero=True)(ids)
+    if attention == "mha":
+        x = M.MultiHeadAttention(2, 4)(x, x)
+    else:
+        x = M.Attention(use_scale=True)([x, x])
+    return lib.Model(ids, M.Dense(2)(M.GlobalAveragePooling1D()(x)))
+
+
+@pytest.mark.parametrize("attention", ["mha", "attention"])
+def test_functional_self_attention_carries_the_embedding_mask_as_keras(keras, attention):
+    ids = np.random.default_rng(2).integers(1, 20, (5, 7))
+    ids[0, 4:] = 0
+    ids[1, :2] = 0
+    ids[2, 1:] = 0
+    k_model = _text_classifier(keras.layers, keras, attention)
+    lw_model = _text_classifier(L, layerwise, attention)
+    assert lw_model.count_params() == k_model.count_params()
+    k_model.set_weights(random_weights(k_model.get_weights()))
+    lw_model.set_weights(k_model.get_weights())
+    np.testing.assert_allclose(lw_model.predict(ids, verbose=0), k_model.predict(ids, verbose=0), atol=ATOL, rtol=0)
+
+
+def _encoder_with_attention(M, lib):
+    tokens, query = lib.Input((6,)), lib.Input((3, 4))
+    seq = M.LSTM(4, return_sequences=True)(M.Embedding(12, 5)(tokens))
+    context, scores = M.Attention()([query, seq], return_attention_scores=True)
+    mixed = M.MultiHeadAttention(2, 2)(context, seq, use_causal_mask=True)
+    pooled = M.GlobalAveragePooling1D()(M.Concatenate()([context, mixed]))
+    return lib.Model([tokens, query], [M.Dense(1, activation="sigmoid")(pooled), scores])
+
+
+def test_functional_encoder_with_attention_matches_keras_trains_and_round_trips(keras, tmp_path):
+    rng = np.random.default_rng(0)
+    tokens, query = rng.integers(0, 12, (64, 6)), rng.normal(size=(64, 3, 4)).astype("float32")
+    k_model, lw_model = _encoder_with_attention(keras.layers, keras), _encoder_with_attention(L, layerwise)
+    assert lw_model.count_params() == k_model.count_params()
+    lw_model.set_weights(k_model.get_weights())
+    expected = k_model.predict([tokens, query], verbose=0)
+    for a, b in zip(expected, lw_model.predict([tokens, query], verbose=0)):
+        np.testing.assert_allclose(b, a, atol=ATOL, rtol=0)
+    model = layerwise.Model(lw_model.inputs, lw_model.outputs[0])  # the same layers, one output to train
+    model.compile(optimizer=layerwise.optimizers.Adam(0.01), loss="binary_crossentropy")
+    labels = (query[:, :, 0].sum(1) > 0).astype("float32")[:, None]
+    history = model.fit([tokens, query], labels, epochs=20, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
+    trained = lw_model.predict([tokens, query], verbose=0)
+    rebuilt = type(lw_model).from_config(lw_model.get_config())
+    rebuilt.set_weights(lw_model.get_weights())
+    lw_model.save(tmp_path / "m.lw")
+    loaded = layerwise.models.load_model(tmp_path / "m.lw")
+    for copy in (rebuilt, loaded):
+        for a, b in zip(trained, copy.predict([tokens, query], verbose=0)):
+            np.testing.assert_allclose(b, a, atol=1e-6, rtol=0)
+
+
+def test_configs_round_trip():
+    for layer in (L.Attention(use_scale=True, score_mode="concat", dropout=0.1), L.AdditiveAttention(use_scale=False),
+                  L.MultiHeadAttention(2, 3, value_dim=4, output_shape=(2, 3), attention_axes=(1,),
+                                       kernel_regularizer="l2")):
+        config = layer.get_config()
+        copy = type(layer).from_config(config)
+        assert copy.get_config() == {**config, "name": copy.name}
+    assert "score_mode" not in L.AdditiveAttention().get_config()
+
+
+def test_multi_head_attention_regularizers_follow_keras():
+    layer = L.MultiHeadAttention(2, 3, kernel_regularizer=layerwise.regularizers.L2(0.1),
+                                 activity_regularizer=layerwise.regularizers.L1(0.01))
+    x = torch.randn(2, 4, 5)
+    layer(x, x)
+    kernels = [w for v, w in zip(layer.weight_views(), layer.get_weights()) if v.name.endswith("kernel")]
+    penalties = sorted(float(p.detach()) for p in layer.losses)
+    expected = sorted(0.1 * float((k ** 2).sum()) for k in kernels)
+    assert len(kernels) == 4 and len(penalties) == 5  # four kernels, one activity penalty (of the projections)
+    matched = [p for p in penalties if any(p == pytest.approx(e, rel=1e-5) for e in expected)]
+    assert len(matched) == 4 and sum(penalties) - sum(matched) > 0
+
+
+def test_bad_calls_raise_clear_errors(data):
+    q, v = torch.from_numpy(data["query"]), torch.from_numpy(data["value7"])
+    with pytest.raises(ValueError, match=r"Layer 'att' \(Attention\) must be called on a list \[query, value\]"):
+        L.Attention(name="att")(q)
+    with pytest.raises(ValueError, match=r"Layer 'att' \(Attention\) expected query and key with the same number of "
+                                         r"features .* received query \(3, 4, 6\) and key \(3, 5, 7\)"):
+        L.Attention(name="att")([q, v])
+    with pytest.raises(ValueError, match=r"\(AdditiveAttention\) expected query and key with the same number"):
+        L.AdditiveAttention()([q, v])
+    with pytest.raises(ValueError, match=r"\(Attention\) expected query, value and key of one rank, at least 3 .*"
+                                         r"'value': \(3, 7\)"):
+        L.Attention()([q, v[:, 0]])
+    with pytest.raises(ValueError, match=r"expected a value and key with the same steps .* value \(3, 5, 7\) and key "
+                                         r"\(3, 4, 6\)"):
+        L.Attention()([q, v, q])
+    with pytest.raises(ValueError, match=r"takes mask=\[query_mask, value_mask\], got a list of 1"):
+        L.Attention()([q, q], mask=[None])
+    with pytest.raises(ValueError, match=r"score_mode must be one of \('dot', 'concat'\), got 'add'"):
+        L.Attention(score_mode="add")
+    mha = L.MultiHeadAttention(2, 3, name="mha")
+    with pytest.raises(ValueError, match=r"Layer 'mha' \(MultiHeadAttention\) needs a value"):
+        mha(q)
+    mha(q, v)
+    with pytest.raises(ValueError, match=r"Layer 'mha' \(MultiHeadAttention\) was built for a value of 7 features, "
+                                         r"but received value shape \(3, 4, 6\)"):
+        mha(q, q)
+    with pytest.raises(ValueError, match=r"attention_axes \(3,\) must name distinct axes of the inputs \(rank 3\)"):
+        L.MultiHeadAttention(2, 3, attention_axes=3)(q, q)
+    with pytest.raises(ValueError, match=r"num_heads must be a positive integer, got 0"):
+        L.MultiHeadAttention(0, 3)
+    with pytest.raises(ValueError, match=r"use_gate=True is not supported"):
+        L.MultiHeadAttention(2, 3, use_gate=True)
