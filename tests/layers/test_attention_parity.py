@@ -184,6 +184,32 @@ def test_functional_self_attention_carries_the_embedding_mask_as_keras(keras, at
     np.testing.assert_allclose(lw_model.predict(ids, verbose=0), k_model.predict(ids, verbose=0), atol=ATOL, rtol=0)
 
 
+def _cross_attention_model(M, lib, attention: str):
+    question, document = lib.Input((5,)), lib.Input((7,))
+    q = M.Embedding(20, DIM, mask_zero=True)(question)
+    d = M.Embedding(20, DIM, mask_zero=True)(document)
+    x = M.MultiHeadAttention(2, 4)(q, d) if attention == "mha" else M.Attention()([q, d])
+    return lib.Model([question, document], M.Dense(2)(M.GlobalAveragePooling1D()(x)))
+
+
+@pytest.mark.parametrize("attention", ["mha", "attention"])
+def test_functional_cross_attention_masks_the_value_padding_as_keras(keras, attention):
+    rng = np.random.default_rng(4)
+    question, document = rng.integers(1, 20, (6, 5)), rng.integers(1, 20, (6, 7))
+    question[0, 3:] = 0
+    document[:3, 4:] = 0
+    document[3, 1:] = 0
+    k_model = _cross_attention_model(keras.layers, keras, attention)
+    lw_model = _cross_attention_model(L, layerwise, attention)
+    k_model.set_weights(random_weights(k_model.get_weights()))
+    lw_model.set_weights(k_model.get_weights())
+    expected = k_model.predict([question, document], verbose=0)
+    np.testing.assert_allclose(lw_model.predict([question, document], verbose=0), expected, atol=ATOL, rtol=0)
+    unmasked = document.copy()
+    unmasked[unmasked == 0] = 1  # without padding the outputs differ: the value's mask was applied
+    assert not np.allclose(lw_model.predict([question, unmasked], verbose=0), expected, atol=ATOL)
+
+
 def _encoder_with_attention(M, lib):
     tokens, query = lib.Input((6,)), lib.Input((3, 4))
     seq = M.LSTM(4, return_sequences=True)(M.Embedding(12, 5)(tokens))

@@ -105,8 +105,10 @@ class Attention(_AttentionCall):
                 raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) takes mask=[query_mask, "
                                  f"value_mask], got a list of {len(mask)}.")
             kwargs.update(query_mask=mask[0], value_mask=mask[1])
-        elif mask is not None:  # a functional model's mask of the query
-            kwargs.update(query_mask=mask, value_mask=mask if value is query else None)
+        elif mask is not None:  # a functional model's mask of the query (the value's comes as value_mask)
+            kwargs.setdefault("query_mask", mask)
+            if value is query:
+                kwargs.setdefault("value_mask", mask)
         return self._invoke(query, value, key, kwargs)
 
     def build(self, input_shape) -> None:

@@ -223,6 +223,11 @@ class Functional(Model):
             in_masks = [masks.get(id(t)) for t in node.args]
             return layer(x, **kwargs), layer.compute_mask(x, in_masks)
         mask = masks.get(id(node.args)) if isinstance(node.args, KerasTensor) else None
+        if getattr(layer, "supports_masking", False):
+            # Tensors passed by keyword (an attention layer's value and key) bring their masks as
+            # ``value_mask=``..., as Keras reads each input tensor's own mask.
+            kwargs.update({f"{name}_mask": masks[id(t)] for name, t in node.kwargs.items()
+                           if isinstance(t, KerasTensor) and masks.get(id(t)) is not None})
         if mask is None and not getattr(layer, "produces_mask", False):
             return layer(x, **kwargs), None
         if isinstance(layer, MASK_KEEPERS):
