@@ -5,11 +5,24 @@
 """
 from layerwise import (activations, callbacks, config, initializers, layers, losses, metrics, models,
                        optimizers, utils)
-from layerwise.layers import Input
+from layerwise.constraints import Constraint
+from layerwise.initializers import Initializer
+from layerwise.layers import Input, Layer
 from layerwise.layers.symbolic import KerasTensor
+from layerwise.losses import Loss
+from layerwise.metrics import Metric
 from layerwise.models import Model, Sequential, load_model
+from layerwise.optimizers import Optimizer
+from layerwise.regularizers import Regularizer
 
 __version__ = "0.1.0"
 
-__all__ = ["Input", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config", "initializers",
+
+def version() -> str:
+    """The installed version, as ``keras.version()``."""
+    return __version__
+
+
+__all__ = ["Constraint", "Initializer", "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "version"]
+__all__ += ["Input", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config", "initializers",
            "layers", "load_model", "losses", "metrics", "models", "optimizers", "utils"]
