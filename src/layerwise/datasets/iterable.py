@@ -75,6 +75,7 @@ class IterableData:
         self.one_shot = isinstance(self.source, Peekable)
         self.ran_out = False
         self._iterator: Iterator | None = None
+        self._epochs = 0
 
     def __len__(self) -> int:
         """Batches per epoch; 0 when unknown (the progress bar then counts without a total)."""
@@ -122,11 +123,12 @@ class IterableData:
             self.source.on_epoch_begin()
         if not self.steps:
             self._iterator = None
+        self._epochs += 1
         taken = 0
         while self.steps is None or taken < self.steps:
             item = self._next_item(shuffle, taken)
             if item is _END:
-                if self.steps or (self.one_shot and taken == 0):
+                if self.steps or (self.one_shot and taken == 0 and self._epochs > 1):
                     warnings.warn(RAN_OUT, stacklevel=3)
                     self.ran_out = self.one_shot
                 break
