@@ -1,5 +1,6 @@
 """Keras' utils: labels, seeding, image folders, sequences."""
 from layerwise.backend import clear_session, set_random_seed
+from layerwise.utils.file_download import get_file
 from layerwise.utils.image import array_to_img, img_to_array, load_img, save_img
 from layerwise.utils.image_dataset import image_dataset_from_directory
 from layerwise.utils.numerical import normalize, to_categorical
@@ -11,3 +12,4 @@ __all__ = ["Progbar", "image_dataset_from_directory", "normalize", "set_random_s
 __all__ += ["one_hot_dna", "pad_sequences", "timeseries_dataset_from_array"]
 __all__ += ["PyDataset", "Sequence", "clear_session"]
 __all__ += ["array_to_img", "img_to_array", "load_img", "save_img"]
+__all__ += ["get_file"]
