@@ -141,7 +141,6 @@ def test_unknown_name_lists_the_valid_ones():
 
 
 @pytest.mark.parametrize("kwargs,pattern", [
-    ({"use_ema": True}, r"Nadam\(use_ema=True\) is not supported.*expected use_ema=False"),
     ({"gradient_accumulation_steps": 4}, r"gradient_accumulation_steps=4\) is not supported"),
     ({"loss_scale_factor": 128.0}, r"loss_scale_factor=128.0\) is not supported"),
 ])

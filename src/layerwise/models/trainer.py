@@ -2,11 +2,11 @@
 
 Hot-path rules: batches are index slices of tensors already on the device; metrics accumulate
 on the device and are read (one sync) only when something shows or needs them; ``predict`` runs
-under ``torch.inference_mode`` with no callbacks.
+under ``torch.inference_mode``. Callbacks get Keras' hooks in Keras' order (validation inside ``fit``
+calls the test hooks); a batch hook no callback overrides is not called at all.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from layerwise import metrics as metrics_module
@@ -25,7 +25,6 @@ from layerwise.datasets.iterable import IterableData, peekable, take_steps
 from layerwise.layers.base import Layer, outermost_call
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
-from layerwise.utils.progbar import Progbar
 
 
 def _resolve_verbose(verbose, default: int = 1) -> int:
@@ -34,6 +33,14 @@ def _resolve_verbose(verbose, default: int = 1) -> int:
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}.")
     return int(verbose)
+
+
+def _callback_list(callbacks, model, verbose: int, epochs: int, steps: int, add_history: bool = False) -> CallbackList:
+    """The user's callbacks (a list, or a ``CallbackList`` used as is) with Keras' defaults added."""
+    if isinstance(callbacks, CallbackList):
+        return callbacks
+    return CallbackList(callbacks, add_history=add_history, add_progbar=verbose != 0, model=model,
+                        verbose=verbose, epochs=epochs, steps=steps or None)
 
 
 def _shape(parts) -> tuple | list[tuple]:
@@ -54,8 +61,9 @@ class Trainer:
         self.compiled_metrics: list = []
         self._compile_args: tuple | None = None
         self._outputs: CompiledOutputs | None = None
-        self.stop_training = False
+        self.stop_training = self.stop_evaluating = self.stop_predicting = False
         self.history: History | None = None
+        self._initial_epoch: int | None = None  # set by BackupAndRestore to resume an interrupted fit
         self._penalised = self._constrained = False
 
     # ---- compile ------------------------------------------------------------------------------
@@ -211,30 +219,23 @@ class Trainer:
         data, val_data = take_steps(data, steps_per_epoch), take_steps(val_data, validation_steps)
         self._prepare(data)
 
-        self.history = History()
-        # History goes last, as in Keras: it records what the other callbacks add to the logs.
-        callback_list = CallbackList([*(callbacks or []), self.history], self,
-                                     {"verbose": verbose, "epochs": epochs, "steps": len(data)})
-        batch_logs_needed = any(type(cb).on_train_batch_end is not Callback.on_train_batch_end
-                                for cb in callbacks or [])
+        # As in Keras, History (which records what the other callbacks add to the logs) and the progress
+        # bar follow the user's callbacks, unless the user passed their own.
+        callback_list = _callback_list(callbacks, self, verbose, epochs, len(data), add_history=True)
         self.stop_training = False
         callback_list.on_train_begin()
+        initial_epoch, self._initial_epoch = self._initial_epoch or initial_epoch, None
+        epoch_logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
             trackers = self._reset_metrics()
             callback_list.on_epoch_begin(epoch)
-            if verbose and epochs > 1:  # as Keras' ProgbarLogger: for verbose 1 and 2, not for a single epoch
-                print(f"Epoch {epoch + 1}/{epochs}")
-            bar = Progbar(len(data), verbose) if verbose else None
             self.train()
             step = 0
             for step, (xb, yb, wb) in enumerate(data.batches(shuffle), start=1):
                 callback_list.on_train_batch_begin(step - 1)
                 self._train_step(xb, yb, wb, trackers)
-                show = bar is not None and bar.due(step)
-                logs = self._logs(trackers) if (show or batch_logs_needed) else None
+                logs = self._logs(trackers) if callback_list.wants_logs("on_train_batch_end", step) else None
                 callback_list.on_train_batch_end(step - 1, logs)
-                if show and step < len(data):  # the last step is drawn with the epoch's logs
-                    bar.update(step, logs)
                 if self.stop_training:
                     break
             self.eval()
@@ -242,13 +243,13 @@ class Trainer:
                 break
             epoch_logs = self._logs(trackers)
             if val_data is not None and (epoch + 1) % validation_freq == 0:
-                epoch_logs.update(self._evaluate_data(val_data, prefix="val_"))
+                epoch_logs.update(self._evaluate_data(val_data, prefix="val_", callbacks=callback_list))
             callback_list.on_epoch_end(epoch, epoch_logs)
-            if bar is not None:
-                bar.update(step, epoch_logs, finalize=True)
             if self.stop_training or getattr(data, "ran_out", False):
                 break
-        callback_list.on_train_end()
+        if epochs > 0 and self.optimizer.built:
+            self.optimizer.finalize_variable_values()  # with use_ema: the averages become the weights
+        callback_list.on_train_end(epoch_logs)
         return self.history
 
     def _apply_class_weight(self, data, class_weight: dict | None) -> None:
@@ -272,27 +273,38 @@ class Trainer:
         return self._make_data(validation_data, None, None, batch_size)
 
     # ---- evaluate -----------------------------------------------------------------------------
-    def _evaluate_data(self, data, prefix: str = "") -> dict[str, float]:
+    def _evaluate_data(self, data, prefix: str = "", callbacks: CallbackList | None = None) -> dict[str, float]:
+        """Loss and metrics over ``data``, their names prefixed; ``callbacks`` get the test hooks."""
+        callbacks = callbacks or CallbackList()
         trackers = self._reset_metrics()
         self.eval()
+        self.stop_evaluating = False
+        callbacks.on_test_begin()  # outside inference mode: SwapEMAWeights writes the weights here
         with torch.inference_mode():
-            for xb, yb, wb in data.batches():
+            for step, (xb, yb, wb) in enumerate(data.batches(), start=1):
+                callbacks.on_test_batch_begin(step - 1)
                 calls = Layer.added_loss_calls
                 y_pred = self._forward_batch(xb)
                 added = Layer.added_loss_calls != calls
                 self._track(trackers, xb, yb, y_pred, wb, *self._total_loss(yb, y_pred, wb, added))
-        return self._logs(trackers, prefix)
+                if callbacks.has("on_test_batch_end"):
+                    logs = self._logs(trackers) if callbacks.wants_logs("on_test_batch_end", step) else None
+                    callbacks.on_test_batch_end(step - 1, logs)
+                if self.stop_evaluating:
+                    break
+        logs = self._logs(trackers)
+        callbacks.on_test_end(logs)
+        return {prefix + name: value for name, value in logs.items()} if prefix else logs
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", sample_weight=None,
                  steps: int | None = None, callbacks=None, return_dict: bool = False):
         """Loss and metrics on the given data (``steps`` batches of a dataset, when given): a scalar,
         ``[loss, *output losses, *metrics]``, or a dict."""
         self._require_compiled("evaluate")
+        verbose = _resolve_verbose(verbose)
         data = take_steps(self._make_data(x, y, sample_weight, batch_size), steps)
         self._prepare(data)
-        logs = self._evaluate_data(data)
-        if _resolve_verbose(verbose):
-            Progbar(len(data), _resolve_verbose(verbose)).update(len(data), logs, finalize=True)
+        logs = self._evaluate_data(data, callbacks=_callback_list(callbacks, self, verbose, 1, len(data)))
         return logs if return_dict else self._flat_logs(logs)
 
     # ---- predict ------------------------------------------------------------------------------
@@ -327,29 +339,43 @@ class Trainer:
         x = peekable(x)
         self._adopt_input_structure(x)
         if not (is_array_like(x) or isinstance(x, dict) or (len(self.input_names) > 1 and isinstance(x, tuple))):
-            batches = [self.predict_on_batch(batch[0] if isinstance(batch, (tuple, list)) else batch)
-                       for batch in IterableData(x, steps=steps).items()]
-            if not batches:
+            source = IterableData(x, steps=steps)
+            batches = (self._input_parts(batch[0] if isinstance(batch, (tuple, list)) else batch)
+                       for batch in source.items())
+            chunks = self._predict_batches(batches, _callback_list(callbacks, self, verbose, 1, len(source)))
+            if not chunks:
                 raise ValueError("The dataset yielded no batch: there is nothing to predict.")
-            if isinstance(batches[0], dict):
-                return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
-            if isinstance(batches[0], list):
-                return [np.concatenate(parts) for parts in zip(*batches)]
-            return np.concatenate(batches)
-        x = self._input_parts(x)
-        n, size = num_rows(x), batch_size or 32
-        if n == 0:
-            raise ValueError("x is empty: there is nothing to predict.")
-        if steps is not None:
-            n = min(n, steps * size)
-        self.eval()
-        bar = Progbar((n + size - 1) // size, verbose) if verbose else None
-        with torch.inference_mode():
-            chunks = [self._infer(take_rows(x, slice(i, i + size))) for i in range(0, n, size)]
-        if bar is not None:
-            bar.update(bar.target, finalize=True)
+        else:
+            x = self._input_parts(x)
+            n, size = num_rows(x), batch_size or 32
+            if n == 0:
+                raise ValueError("x is empty: there is nothing to predict.")
+            if steps is not None:
+                n = min(n, steps * size)
+            batches = (take_rows(x, slice(i, i + size)) for i in range(0, n, size))
+            callback_list = _callback_list(callbacks, self, verbose, 1, (n + size - 1) // size)
+            chunks = self._predict_batches(batches, callback_list)
         outputs = [parts[0] if len(parts) == 1 else torch.cat(parts) for parts in zip(*chunks)]
         return self._structure_outputs([out.cpu().numpy() for out in outputs])
+
+    def _predict_batches(self, batches, callbacks: CallbackList) -> list[list[torch.Tensor]]:
+        """Each batch's outputs (one tensor per output), with Keras' predict hooks around them."""
+        self.eval()
+        self.stop_predicting = False
+        chunks = []
+        callbacks.on_predict_begin()
+        batch_hooks = callbacks.has("on_predict_batch_begin") or callbacks.has("on_predict_batch_end")
+        for i, xb in enumerate(batches):  # the first batch may build the model: outside inference mode
+            if batch_hooks:
+                callbacks.on_predict_batch_begin(i)
+            with torch.inference_mode():
+                chunks.append(self._infer(xb))
+            if batch_hooks:
+                callbacks.on_predict_batch_end(i, {"outputs": self._structure_outputs(chunks[-1])})
+            if self.stop_predicting:
+                break
+        callbacks.on_predict_end()
+        return chunks
 
     def predict_on_batch(self, x):
         x = self._input_parts(x)

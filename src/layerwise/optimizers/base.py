@@ -1,5 +1,6 @@
 """The optimizer base class: Keras' common arguments, the learning rate (a float or a schedule),
-gradient clipping, decoupled weight decay, and the state that saving keeps.
+gradient clipping, decoupled weight decay, the exponential moving average of the weights
+(``use_ema``), and the state that saving keeps.
 
 Subclasses name their per-parameter slots (Keras' optimizer variables, e.g. ``momentum``) and
 implement ``update`` with PyTorch's multi-tensor (``torch._foreach_*``) kernels.
@@ -17,7 +18,10 @@ class Optimizer:
 
     ``slots`` may also hold optimizer-wide values under names outside ``slot_names`` (Nadam's
     running momentum product), as one-element lists: they are saved and counted, not sliced per
-    parameter.
+    parameter. With ``use_ema=True`` the slot ``average`` holds each parameter's moving average,
+    updated after every step as Keras does (``average = m * average + (1 - m) * weight``, a copy at the
+    first step); every ``ema_overwrite_frequency`` steps, and at the end of ``fit``
+    (``finalize_variable_values``), the averages are copied into the weights.
     """
 
     slot_names: tuple[str, ...] = ()
@@ -33,17 +37,25 @@ class Optimizer:
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}.")
         # Keras' remaining common arguments are accepted at their defaults (so Keras configs load)
         # and refused otherwise rather than silently ignored.
-        unsupported = {"use_ema": (use_ema, False), "loss_scale_factor": (loss_scale_factor, None),
+        unsupported = {"loss_scale_factor": (loss_scale_factor, None),
                        "gradient_accumulation_steps": (gradient_accumulation_steps, None)}
         for arg, (value, default) in unsupported.items():
             if value != default:
                 raise NotImplementedError(f"{cls}({arg}={value!r}) is not supported by layerwise; expected "
                                           f"{arg}={default!r}. Supported common arguments: learning_rate, "
-                                          "weight_decay, clipnorm, clipvalue, global_clipnorm, name.")
+                                          "weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, "
+                                          "ema_momentum, ema_overwrite_frequency, name.")
+        if use_ema and not 0 <= ema_momentum <= 1:
+            raise ValueError(f"{cls}: ema_momentum must be in the range [0, 1], got ema_momentum={ema_momentum}.")
+        if use_ema and ema_overwrite_frequency and (not isinstance(ema_overwrite_frequency, int)
+                                                    or ema_overwrite_frequency < 1):
+            raise ValueError(f"{cls}: ema_overwrite_frequency must be an integer >= 1 or None, got "
+                             f"ema_overwrite_frequency={ema_overwrite_frequency!r}.")
         self._learning_rate = learning_rate if isinstance(learning_rate, LearningRateSchedule) else float(learning_rate)
         self.weight_decay, self.clipnorm, self.clipvalue = weight_decay, clipnorm, clipvalue
         self.global_clipnorm = global_clipnorm
-        self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
+        self.use_ema, self.ema_momentum = bool(use_ema), ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
         self.name = name or cls.lower()
         self.iterations = 0
         self.params: list[torch.Tensor] = []
@@ -68,6 +80,10 @@ class Optimizer:
         """Bind to ``params`` and create one zeroed slot per parameter for each slot name."""
         self.params = list(params)
         self.slots = {name: [self.initial_slot(name, p) for p in self.params] for name in self.slot_names}
+        if self.use_ema:
+            # Keras starts the averages at zero; its first step copies the weights in, so starting
+            # from the weights differs only before any step (where finalizing must not zero the model).
+            self.slots["average"] = [p.detach().clone(memory_format=torch.preserve_format) for p in self.params]
 
     def initial_slot(self, name: str, param: torch.Tensor) -> torch.Tensor:
         return torch.zeros_like(param, memory_format=torch.preserve_format)
@@ -89,7 +105,32 @@ class Optimizer:
         if self.weight_decay:
             torch._foreach_mul_(params, 1 - self.weight_decay * lr)
         self.update(params, grads, slots, self.iterations + 1, lr)
+        if self.use_ema:
+            self._update_average()
         self.iterations += 1
+
+    def _update_average(self) -> None:
+        """Keras' order: average every parameter after the update, then overwrite when due."""
+        averages = self.slots["average"]
+        if self.iterations == 0:
+            torch._foreach_copy_(averages, self.params)
+        else:
+            torch._foreach_lerp_(averages, self.params, 1 - self.ema_momentum)
+        if self.ema_overwrite_frequency and (self.iterations + 1) % self.ema_overwrite_frequency == 0:
+            torch._foreach_copy_(self.params, averages)
+
+    @torch.no_grad()
+    def finalize_variable_values(self, var_list: list[torch.Tensor] | None = None) -> None:
+        """End of training: with ``use_ema``, copy the moving averages into the weights (``var_list``, by
+        default the parameters the optimizer was built on); otherwise nothing."""
+        if not self.use_ema or not self.built:
+            return
+        targets = self.params if var_list is None else list(var_list)
+        averages = self.slots["average"]
+        if len(targets) != len(averages):
+            raise ValueError(f"{type(self).__name__}.finalize_variable_values: got {len(targets)} variables, but the "
+                             f"optimizer holds {len(averages)} moving averages (one per parameter it was built on).")
+        torch._foreach_copy_(targets, averages)
 
     def _clip(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
         if self.clipvalue is not None:
@@ -112,7 +153,7 @@ class Optimizer:
                 "learning_rate": schedules.serialize(lr) if isinstance(lr, LearningRateSchedule) else lr,
                 "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm,
-                "use_ema": False, "ema_momentum": self.ema_momentum,
+                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
                 "ema_overwrite_frequency": self.ema_overwrite_frequency, "loss_scale_factor": None,
                 "gradient_accumulation_steps": None}
 

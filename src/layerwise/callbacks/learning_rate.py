@@ -1,0 +1,90 @@
+"""Callbacks that set the optimizer's learning rate between epochs: ``ReduceLROnPlateau`` and
+``LearningRateScheduler``. Both log the rate as ``learning_rate``."""
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+
+from layerwise.callbacks.base import Callback
+from layerwise.callbacks.monitor import MonitorCallback
+
+
+class ReduceLROnPlateau(MonitorCallback):
+    """Multiplies the learning rate by ``factor`` (down to ``min_lr``) once ``monitor`` has not improved by
+    more than ``min_delta`` for ``patience`` epochs, then waits ``cooldown`` epochs before counting again."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0,
+                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0):
+        super().__init__(monitor, mode, min_delta=min_delta)
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}")
+        self.factor, self.patience, self.verbose = factor, patience, verbose
+        self.cooldown, self.min_lr = cooldown, min_lr
+        self.cooldown_counter, self.wait = 0, 0
+
+    def on_train_begin(self, logs=None):
+        self.best, self.cooldown_counter, self.wait = None, 0, 0
+
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        logs = {} if logs is None else logs
+        logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not "
+                          f"available. Available metrics are: {','.join(logs)}.", stacklevel=2)
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best, self.wait = current, 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience and self._reduce(epoch):
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+    def _reduce(self, epoch: int) -> bool:
+        optimizer = self.model.optimizer
+        old = float(optimizer.learning_rate)
+        # Keras holds the rate in float32: a rate already at min_lr compares equal there.
+        if old <= np.float32(self.min_lr):
+            return False
+        new = max(old * self.factor, self.min_lr)
+        optimizer.learning_rate = new
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+        return True
+
+
+class LearningRateScheduler(Callback):
+    """At each epoch's start sets the learning rate to ``schedule(epoch, lr)`` (or ``schedule(epoch)``, the
+    old form), which must return a float."""
+
+    def __init__(self, schedule: Callable, verbose: int = 0):
+        super().__init__()
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        if not hasattr(optimizer, "learning_rate"):
+            raise ValueError('Optimizer must have a "learning_rate" attribute.')
+        try:
+            lr = self.schedule(epoch, float(optimizer.learning_rate))
+        except TypeError:  # a schedule of the epoch only
+            lr = self.schedule(epoch)
+        if not isinstance(lr, (float, np.float32, np.float64)):
+            raise ValueError(f"The output of the `schedule` function should be a float. Got: {lr}")
+        optimizer.learning_rate = lr
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
