@@ -5,6 +5,7 @@ from layerwise.layers.augmentation import (RandomBrightness, RandomContrast, Ran
                                            RandomTranslation, RandomZoom)
 from layerwise.layers.base import LAYER_CLASSES, Layer
 from layerwise.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from layerwise.layers.categorical import CategoryEncoding, Discretization, Hashing, IntegerLookup
 from layerwise.layers.convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                                             Conv3DTranspose, Convolution1D, Convolution1DTranspose, Convolution2D,
                                             Convolution2DTranspose, Convolution3D, Convolution3DTranspose)
@@ -31,6 +32,7 @@ from layerwise.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Flat
                                         ZeroPadding2D, ZeroPadding3D)
 from layerwise.layers.rnn import RNN
 from layerwise.layers.wrappers import Bidirectional, TimeDistributed
+from layerwise.preprocessing import StringLookup, TextVectorization
 
 __all__ = [
     "Activation", "ActivityRegularization", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D",
@@ -59,6 +61,8 @@ __all__ = [
     # preprocessing and image augmentation
     "CenterCrop", "Normalization", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
     "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing",
+    # categorical and text preprocessing (StringLookup and TextVectorization run on numpy, outside models)
+    "CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization",
 ]
 
 

@@ -1,8 +1,10 @@
-"""TextVectorization: strings -> integer token ids, with Keras' vocabulary rules.
+"""TextVectorization: strings -> token ids, or bag-of-words rows, with Keras' vocabulary rules.
 
-Id 0 is padding (``""``), id 1 the out-of-vocabulary token ``"[UNK]"``, then the adapted tokens by
-descending count (ties: the later token in sort order first, as Keras). Strings never enter a model:
-this runs on numpy before ``fit`` and gives ``(batch, length)`` int64 arrays for ``Embedding``.
+With ``output_mode='int'``, id 0 is padding (``""``), id 1 the out-of-vocabulary token ``"[UNK]"``,
+then the adapted tokens by descending count (ties: the later token in sort order first, as Keras).
+The other modes have no padding index: ``"[UNK]"`` is column 0. Strings never enter a model: this
+runs on numpy before ``fit`` and gives ``(batch, length)`` int64 ids (for ``Embedding``) or
+``(batch, vocabulary_size)`` float32 rows (for ``Dense``).
 """
 from __future__ import annotations
 
@@ -11,39 +13,74 @@ from collections import Counter
 from typing import Iterable, Sequence
 
 import numpy as np
+import torch
+
+from layerwise.preprocessing.encoding import encode
+from layerwise.preprocessing.vocabulary import Vocabulary, adapt_batches
 
 PAD, OOV = "", "[UNK]"
 # Keras' default punctuation set for "strip_punctuation".
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']')
 
 
-class TextVectorization:
-    """Keras' ``TextVectorization`` for ``output_mode='int'``.
+def _ngram_widths(ngrams) -> tuple[int, ...] | None:
+    if ngrams is None:
+        return None
+    if isinstance(ngrams, int) and not isinstance(ngrams, bool):
+        return tuple(range(1, ngrams + 1))
+    if isinstance(ngrams, (tuple, list)) and all(isinstance(n, int) and not isinstance(n, bool) for n in ngrams):
+        return tuple(ngrams)
+    raise ValueError(f"TextVectorization: ngrams must be None, an int or a tuple of ints, got {ngrams!r}.")
 
-    ``split``: 'whitespace' (words) or 'character'; ``standardize``: 'lower_and_strip_punctuation'
-    (Keras' default), 'lower', 'strip_punctuation' or None; ``max_tokens`` counts padding and OOV
-    too, as in Keras. ``output_sequence_length`` pads (at the end) or cuts every row to one length;
-    without it rows are padded to the longest in the call.
+
+class TextVectorization:
+    """Keras' ``TextVectorization``.
+
+    ``split``: 'whitespace' (words), 'character' or None (each string is one token); ``standardize``:
+    'lower_and_strip_punctuation' (Keras' default), 'lower', 'strip_punctuation' or None. ``ngrams``
+    (an int n for widths 1..n, or a tuple of widths) adds space-joined n-grams after the tokens, widths
+    in order. ``max_tokens`` counts the special indices too, as in Keras. ``output_mode``:
+
+    - 'int': ``(batch, length)`` int64 ids, rows padded at the end (or cut) to ``output_sequence_length``,
+      else to the longest row of the call;
+    - 'multi_hot' / 'count' / 'tf_idf': ``(batch, depth)`` float32, ``depth`` the vocabulary size (or
+      ``max_tokens`` with ``pad_to_max_tokens``); 'tf_idf' multiplies counts by Keras' idf weights;
+    - 'one_hot': ``(batch, depth)``, for inputs of one token each (e.g. ``split=None``).
+
+    A single string gives one row without the batch axis. Inputs may be a list or array of strings,
+    or a ``(batch, 1)`` array.
     """
 
     def __init__(self, max_tokens: int | None = None, standardize: str | None = "lower_and_strip_punctuation",
-                 split: str | None = "whitespace", output_mode: str = "int",
-                 output_sequence_length: int | None = None, vocabulary: Sequence[str] | None = None,
-                 name: str | None = None):
-        if output_mode != "int":
-            raise ValueError(f"Only output_mode='int' is supported, got {output_mode!r}.")
+                 split: str | None = "whitespace", ngrams: int | tuple[int, ...] | None = None,
+                 output_mode: str = "int", output_sequence_length: int | None = None,
+                 pad_to_max_tokens: bool = False, vocabulary: Sequence[str] | None = None,
+                 idf_weights: Sequence[float] | None = None, sparse: bool = False, ragged: bool = False,
+                 encoding: str = "utf-8", name: str | None = None):
         if standardize not in (None, "lower_and_strip_punctuation", "lower", "strip_punctuation"):
-            raise ValueError(f"Unknown standardize {standardize!r}.")
+            raise ValueError(f"TextVectorization: unknown standardize {standardize!r}; expected "
+                             "'lower_and_strip_punctuation', 'lower', 'strip_punctuation' or None.")
         if split not in (None, "whitespace", "character"):
-            raise ValueError(f"split must be 'whitespace', 'character' or None, got {split!r}.")
-        if max_tokens is not None and max_tokens < 3:
-            raise ValueError(f"max_tokens must be at least 3 (padding, OOV and one token), got {max_tokens}.")
-        self.max_tokens, self.standardize, self.split = max_tokens, standardize, split
-        self.output_mode, self.output_sequence_length, self.name = output_mode, output_sequence_length, name
-        self._vocab: list[str] = []
+            raise ValueError(f"TextVectorization: split must be 'whitespace', 'character' or None, got {split!r}.")
+        if ragged:
+            raise ValueError("TextVectorization: ragged=True needs TensorFlow's ragged tensors; layerwise pads "
+                             "rows instead (ragged=False).")
+        self._vocabulary = Vocabulary("TextVectorization", max_tokens, 1, PAD, OOV, output_mode, False,
+                                      pad_to_max_tokens, sparse)
+        output_mode = self._vocabulary.output_mode
+        if output_sequence_length is not None and (output_mode != "int" or not isinstance(output_sequence_length, int)):
+            raise ValueError(f"TextVectorization: output_sequence_length must be None or an int, and is only used "
+                             f"with output_mode='int'; got {output_sequence_length!r} with "
+                             f"output_mode={output_mode!r}.")
+        self._widths = _ngram_widths(ngrams)
+        self.max_tokens, self.standardize, self.split, self.ngrams = max_tokens, standardize, split, ngrams
+        self.output_mode, self.output_sequence_length = output_mode, output_sequence_length
+        self.pad_to_max_tokens, self.encoding, self.name = bool(pad_to_max_tokens), encoding, name
         self._index: dict[str, int] = {}
         if vocabulary is not None:
-            self.set_vocabulary(vocabulary)
+            self.set_vocabulary(vocabulary, idf_weights)
+        elif idf_weights is not None:
+            raise ValueError("TextVectorization: idf_weights needs vocabulary= as well.")
 
     # ---- text to tokens -------------------------------------------------------------------------
     def _standardize(self, text: str) -> str:
@@ -53,68 +90,118 @@ class TextVectorization:
             text = _PUNCTUATION.sub("", text)
         return text
 
-    def tokenize(self, text: str) -> list[str]:
-        text = self._standardize(str(text))
+    def tokenize(self, text: str | bytes) -> list[str]:
+        """One string's tokens after standardizing and splitting, followed by its n-grams."""
+        text = self._standardize(text.decode(self.encoding) if isinstance(text, bytes) else str(text))
         if self.split == "whitespace":
-            return text.split()
-        if self.split == "character":
-            return list(text)
-        return [text]
+            tokens = text.split()
+        elif self.split == "character":
+            tokens = list(text)
+        else:
+            tokens = [text]
+        if self._widths is None:
+            return tokens
+        return [" ".join(tokens[i:i + n]) for n in self._widths for i in range(len(tokens) - n + 1)]
+
+    def _texts(self, data) -> list:
+        """The strings of a list or an array of shape ``(batch,)`` or ``(batch, 1)``."""
+        array = np.asarray(data, dtype=object)
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim != 1:
+            raise ValueError(f"TextVectorization expects strings of shape (batch,) or (batch, 1), got shape "
+                             f"{array.shape}.")
+        return array.tolist()
 
     # ---- vocabulary ------------------------------------------------------------------------------
-    def adapt(self, data: str | Iterable[str]) -> None:
-        """Learn the vocabulary from a string or an iterable of strings."""
-        texts = [data] if isinstance(data, str) else list(data)
-        counts = Counter(token for text in texts for token in self.tokenize(text))
-        counts.pop(PAD, None)
-        counts.pop(OOV, None)
-        ranked = [t for t, _ in sorted(counts.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)]
-        if self.max_tokens is not None:
-            ranked = ranked[:self.max_tokens - 2]
-        self._set([PAD, OOV, *ranked])
+    def adapt(self, data: str | Iterable[str], batch_size: int | None = None, steps: int | None = None) -> None:
+        """Learn the vocabulary (and idf weights) from strings: a string, a list or array of strings, or an
+        iterable of such batches (e.g. a text dataset of ``(texts, labels)``); ``steps`` limits the batches."""
+        counts, documents, num_documents = Counter(), Counter(), 0
+        for i, (batch, _) in enumerate(adapt_batches("TextVectorization", data)):
+            if steps is not None and i >= steps:
+                break
+            for text in self._texts([batch] if isinstance(batch, (str, bytes)) else batch):
+                tokens = self.tokenize(text)
+                counts.update(tokens)
+                if self.output_mode == "tf_idf":
+                    documents.update(set(tokens))
+                num_documents += 1
+        self._vocabulary.learn(counts, documents, num_documents)
+        self._reindex()
 
-    def set_vocabulary(self, vocabulary: Sequence[str]) -> None:
-        """Use ``vocabulary`` (tokens without padding and OOV, or starting with them) as is."""
-        tokens = list(vocabulary)
-        if tokens[:2] == [PAD, OOV]:
-            tokens = tokens[2:]
-        if len(set(tokens)) != len(tokens):
-            raise ValueError("The vocabulary has repeated tokens.")
-        self._set([PAD, OOV, *tokens])
+    def set_vocabulary(self, vocabulary: Sequence[str], idf_weights: Sequence[float] | None = None) -> None:
+        """Use ``vocabulary`` as is: tokens without the special ones, or starting with exactly them
+        (``["", "[UNK]"]`` for 'int', ``["[UNK]"]`` otherwise); 'tf_idf' also needs ``idf_weights``."""
+        self._vocabulary.set(vocabulary, idf_weights)
+        self._reindex()
 
-    def _set(self, vocab: list[str]) -> None:
-        self._vocab = vocab
-        self._index = {t: i for i, t in enumerate(vocab)}
+    def _reindex(self) -> None:
+        vocab = self._vocabulary
+        self._index = {token: vocab.token_start + i for i, token in enumerate(vocab.tokens)}
+        self._index[PAD] = 0 if self.output_mode == "int" else -1  # the mask token pads, or is dropped
 
     def get_vocabulary(self, include_special_tokens: bool = True) -> list[str]:
-        return list(self._vocab) if include_special_tokens else self._vocab[2:]
+        return self._vocabulary.get(include_special_tokens)
 
     def vocabulary_size(self) -> int:
-        return len(self._vocab)
+        """The number of ids, special ones included."""
+        return self._vocabulary.size()
 
     # ---- strings to ids and back ----------------------------------------------------------------------
     def __call__(self, data: str | Iterable[str]) -> np.ndarray:
-        """Strings -> ``(batch, length)`` int64 ids (a single string -> ``(length,)``)."""
-        if not self._vocab:
+        """Strings -> int64 ``(batch, length)`` ids or float32 ``(batch, depth)`` rows; a single string
+        gives one row without the batch axis."""
+        if not self._vocabulary.tokens:
             raise RuntimeError("TextVectorization has no vocabulary: call adapt(texts) or pass vocabulary=.")
-        single = isinstance(data, str)
-        rows = [[self._index.get(t, 1) for t in self.tokenize(text)] for text in ([data] if single else data)]
-        length = self.output_sequence_length
+        single = isinstance(data, (str, bytes))
+        oov = self._vocabulary.oov_start
+        rows = [[self._index.get(t, oov) for t in self.tokenize(text)]
+                for text in self._texts([data] if single else data)]
+        if self.output_mode == "int":
+            out = self._pad(rows, self.output_sequence_length, 0)
+        else:
+            if self.output_mode == "one_hot" and any(len(r) != 1 for r in rows):
+                raise ValueError("TextVectorization with output_mode='one_hot' needs exactly one token per string "
+                                 f"(e.g. split=None); got {sorted({len(r) for r in rows})} tokens. Use "
+                                 "'multi_hot' or 'count' for bags of words.")
+            ids = torch.from_numpy(self._pad(rows, None, -1))  # -1: dropped by the encoder
+            idf = torch.from_numpy(self._vocabulary.idf_row()) if self.output_mode == "tf_idf" else None
+            out = encode(ids, self.output_mode, self._vocabulary.depth(), idf).numpy()
+        return out[0] if single else out
+
+    @staticmethod
+    def _pad(rows: list[list[int]], length: int | None, fill: int) -> np.ndarray:
         if length is None:
             length = max((len(r) for r in rows), default=0)
-        out = np.zeros((len(rows), length), np.int64)
+            length = length if fill == 0 else max(length, 1)
+        out = np.full((len(rows), length), fill, np.int64)
         for i, row in enumerate(rows):
             row = row[:length]
             out[i, :len(row)] = row
-        return out[0] if single else out
+        return out
 
     def decode(self, ids: Iterable[int], separator: str | None = None) -> str:
         """Ids -> text (padding dropped); tokens are joined by ``separator`` (a space for words)."""
         if separator is None:
             separator = "" if self.split == "character" else " "
-        return separator.join(self._vocab[int(i)] for i in ids if int(i) != 0)
+        vocab = self.get_vocabulary()
+        return separator.join(vocab[int(i)] for i in ids if int(i) != 0)
 
+    # ---- config ----------------------------------------------------------------------------------
     def get_config(self) -> dict:
+        """Constructor arguments, with the current vocabulary (and idf weights) so that
+        ``TextVectorization.from_config(config)`` rebuilds an equivalent layer."""
+        ngrams = list(self.ngrams) if isinstance(self.ngrams, tuple) else self.ngrams
         return {"max_tokens": self.max_tokens, "standardize": self.standardize, "split": self.split,
-                "output_mode": self.output_mode, "output_sequence_length": self.output_sequence_length,
-                "vocabulary": self.get_vocabulary(include_special_tokens=False), "name": self.name}
+                "ngrams": ngrams, "output_mode": self.output_mode,
+                "output_sequence_length": self.output_sequence_length, "pad_to_max_tokens": self.pad_to_max_tokens,
+                "sparse": False, "ragged": False, "encoding": self.encoding, "name": self.name,
+                **self._vocabulary.config()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "TextVectorization":
+        config = dict(config)
+        if isinstance(config.get("ngrams"), list):
+            config["ngrams"] = tuple(config["ngrams"])
+        return cls(**config)

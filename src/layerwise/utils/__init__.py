@@ -7,9 +7,11 @@ from layerwise.utils.numerical import normalize, to_categorical
 from layerwise.utils.progbar import Progbar
 from layerwise.utils.py_dataset import PyDataset, Sequence
 from layerwise.utils.sequences import one_hot_dna, pad_sequences, timeseries_dataset_from_array
+from layerwise.utils.text_dataset import text_dataset_from_directory
 
 __all__ = ["Progbar", "image_dataset_from_directory", "normalize", "set_random_seed", "to_categorical"]
 __all__ += ["one_hot_dna", "pad_sequences", "timeseries_dataset_from_array"]
+__all__ += ["text_dataset_from_directory"]
 __all__ += ["PyDataset", "Sequence", "clear_session"]
 __all__ += ["array_to_img", "img_to_array", "load_img", "save_img"]
 __all__ += ["get_file"]

@@ -12,13 +12,14 @@ import copy
 import math
 import os
 import warnings
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from PIL import Image
 
-from layerwise.utils.numerical import to_categorical
+from layerwise.utils.dataset_files import (check_label_arguments, check_label_values, check_split_arguments,
+                                            encode_labels, index_directory, split)
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -89,45 +90,6 @@ class ImageDataset:
                 f"{len(self)} batches, class_names={self.class_names})")
 
 
-def _class_subdirs(directory: str, class_names: Sequence[str] | None) -> list[str]:
-    """Keras' class folders: sorted visible sub-folders, or the given ``class_names`` in their order."""
-    subdirs = [d for d in sorted(os.listdir(directory))
-               if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
-    if class_names is not None:
-        if not set(class_names).issubset(subdirs):
-            raise ValueError(f"class_names={list(class_names)} do not match the sub-folders of {directory}: "
-                             f"expected names among {subdirs}.")
-        return list(class_names)
-    if not subdirs:
-        loose = sum(f.lower().endswith(ALLOWLIST_FORMATS) for f in os.listdir(directory))
-        raise ValueError(f"{directory} has no class sub-folders. With labels='inferred' each class needs its own "
-                         f"folder (e.g. {directory}/cats/1.jpg, {directory}/dogs/2.jpg); it holds {loose} image "
-                         "file(s) directly. Pass labels=None to load those without labels.")
-    return subdirs
-
-
-def _index_subdir(directory: str, subdir: str, follow_links: bool) -> list[str]:
-    """Image files under ``directory/subdir`` (recursively), ordered as Keras' ``index_subdirectory``."""
-    root_dir = os.path.join(directory, subdir)
-    paths = []
-    for root, _, files in sorted(os.walk(root_dir, followlinks=follow_links), key=lambda w: w[0]):
-        for name in sorted(files):
-            if name.lower().endswith(ALLOWLIST_FORMATS):
-                paths.append(os.path.join(directory, subdir, os.path.relpath(os.path.join(root, name), root_dir)))
-    return paths
-
-
-def _split(n: int, validation_split: float | None, subset: str | None) -> dict[str, slice]:
-    """Keras' split of the shuffled list: validation is the last ``int(validation_split * n)`` files."""
-    if not validation_split:
-        return {"all": slice(0, n)}
-    num_val = int(validation_split * n)
-    if num_val == 0:  # Keras would slice [:-0] and end with an empty training set
-        raise ValueError(f"validation_split={validation_split} of {n} files leaves no validation files.")
-    parts = {"training": slice(0, n - num_val), "validation": slice(n - num_val, n)}
-    return parts if subset == "both" else {subset: parts[subset]}
-
-
 def _load_image(path: str, size: tuple[int, int], channels: int, resample: Image.Resampling,
                 crop_to_aspect_ratio: bool) -> np.ndarray:
     """One file as uint8 ``(height, width, channels)``; animated GIFs give their first frame."""
@@ -161,29 +123,10 @@ def _decode_all(paths: list[str], size: tuple[int, int], channels: int, resample
     return images[:count], ok
 
 
-def _encode_labels(labels: np.ndarray, label_mode: str, num_classes: int) -> np.ndarray:
-    """Integer labels as Keras' ``label_mode`` gives them: int32 (n,), one-hot (n, C) or float (n, 1)."""
-    if label_mode == "int":
-        return labels.astype(np.int32)
-    if label_mode == "binary":
-        return labels.astype(np.float32).reshape(-1, 1)
-    return to_categorical(labels, num_classes)
-
-
 def _check_arguments(labels, label_mode, class_names, color_mode: str, image_size, interpolation: str,
                      validation_split, subset, shuffle: bool, seed) -> tuple:
     """Keras' argument checks; returns ``(labels, label_mode, image_size)`` normalised (no labels -> both None)."""
-    if labels not in ("inferred", None):
-        if not isinstance(labels, (list, tuple)):
-            raise ValueError(f"labels must be 'inferred', None, or a list/tuple of integer labels, got {labels!r}.")
-        if class_names:
-            raise ValueError("class_names can only be given with labels='inferred'.")
-    if label_mode not in ("int", "categorical", "binary", None):
-        raise ValueError(f"label_mode must be 'int', 'categorical', 'binary' or None, got {label_mode!r}.")
-    if labels is None or label_mode is None:
-        labels, label_mode = None, None
-        if class_names is not None:
-            raise ValueError("class_names cannot be given without labels (labels=None or label_mode=None).")
+    labels, label_mode = check_label_arguments(labels, label_mode, class_names)
     if color_mode not in _CHANNELS:
         raise ValueError(f"color_mode must be one of {sorted(_CHANNELS)}, got {color_mode!r}.")
     if isinstance(image_size, int):
@@ -193,15 +136,7 @@ def _check_arguments(labels, label_mode, class_names, color_mode: str, image_siz
     image_size = (int(image_size[0]), int(image_size[1]))
     if interpolation.lower() not in _RESAMPLE:
         raise ValueError(f"interpolation must be one of {sorted(_RESAMPLE)}, got {interpolation!r}.")
-    if validation_split and not 0 < validation_split < 1:
-        raise ValueError(f"validation_split must be between 0 and 1, got {validation_split}.")
-    if bool(validation_split) != bool(subset):
-        raise ValueError("If subset is set, validation_split must be set, and inversely.")
-    if subset not in ("training", "validation", "both", None):
-        raise ValueError(f"subset must be 'training', 'validation' or 'both', got {subset!r}.")
-    if validation_split and shuffle and seed is None:
-        raise ValueError("With validation_split and shuffle=True, pass a seed so that the training and "
-                         "validation subsets do not overlap.")
+    check_split_arguments(validation_split, subset, shuffle, seed)
     return labels, label_mode, image_size
 
 
@@ -230,38 +165,12 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if seed is None:
         seed = int(np.random.randint(1e6))  # from numpy's global stream, as Keras: set_random_seed repeats it
 
-    # ---- index the files (Keras' index_directory) ----
-    subdirs = _class_subdirs(directory, class_names) if labels == "inferred" else [""]
-    file_paths, label_list = [], []
-    for index, subdir in enumerate(subdirs):
-        found = _index_subdir(directory, subdir, follow_links)
-        file_paths += found
-        label_list += [index] * len(found)
-    if not file_paths:
-        raise ValueError(f"No images found in {directory}. Allowed formats: {ALLOWLIST_FORMATS}.")
-    if labels == "inferred":
-        names, label_array = subdirs, np.asarray(label_list, dtype=np.int32)
-    elif labels is None:
-        names, label_array = None, None
-    else:
-        if len(labels) != len(file_paths):
-            raise ValueError(f"len(labels) is {len(labels)} but {directory} holds {len(file_paths)} image files.")
-        names, label_array = [str(v) for v in sorted(set(labels))], np.asarray(labels)
-    if verbose:
-        print(f"Found {len(file_paths)} files." if names is None
-              else f"Found {len(file_paths)} files belonging to {len(names)} classes.")
-    if label_mode == "binary" and len(names) != 2:
-        raise ValueError(f"label_mode='binary' needs exactly 2 classes, found {len(names)}: {names}.")
-    if shuffle:  # two RandomStates with one seed: the same permutation of paths and labels, as Keras
-        np.random.RandomState(seed).shuffle(file_paths)
-        if label_array is not None:
-            np.random.RandomState(seed).shuffle(label_array)
-    if label_array is not None and label_mode == "categorical" and (label_array.min() < 0 or
-                                                                    label_array.max() >= len(names)):
-        raise ValueError(f"labels must lie in [0, {len(names) - 1}] for label_mode='categorical'.")
+    file_paths, label_array, names = index_directory(directory, labels, class_names, ALLOWLIST_FORMATS,
+                                                     follow_links, shuffle, seed, verbose, "image", "images")
+    check_label_values(label_array, label_mode, names)
 
     # ---- split, then decode only the files that a returned subset needs ----
-    parts = _split(len(file_paths), validation_split, subset)
+    parts = split(len(file_paths), validation_split, subset)
     if verbose and validation_split:
         for name, part in parts.items():
             print(f"Using {part.stop - part.start} files for {name}.")
@@ -282,7 +191,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         keep = np.flatnonzero(ok[part.start - start:part.stop - start]) + part.start - start
         if len(keep) == 0:
             raise ValueError(f"No decodable images left for the {name} subset of {directory}.")
-        y = None if label_array is None else _encode_labels(label_array[keep + start], label_mode, len(names))
+        y = None if label_array is None else encode_labels(label_array[keep + start], label_mode, len(names))
         # a subset's files are contiguous in the list, so its rows are a slice (a view, not a copy)
         x = images[row[keep[0]]:row[keep[-1]] + 1]
         datasets.append(ImageDataset(x, y, names, [file_paths[start + i] for i in keep], batch_size,

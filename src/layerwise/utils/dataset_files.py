@@ -1,0 +1,134 @@
+"""Folders of class sub-folders -> a file list and labels, shared by the image and text dataset loaders.
+
+The file order, the seeded shuffle and the validation split follow Keras 3
+(``keras/src/utils/dataset_utils.py``) step for step, so the same ``seed`` and ``validation_split``
+put the same files in the same subset.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from layerwise.utils.numerical import to_categorical
+
+
+def check_label_arguments(labels, label_mode, class_names) -> tuple:
+    """Keras' checks of ``labels``, ``label_mode`` and ``class_names``; returns ``(labels, label_mode)``
+    with both None when there are no labels."""
+    if labels not in ("inferred", None):
+        if not isinstance(labels, (list, tuple)):
+            raise ValueError(f"labels must be 'inferred', None, or a list/tuple of integer labels, got {labels!r}.")
+        if class_names:
+            raise ValueError("class_names can only be given with labels='inferred'.")
+    if label_mode not in ("int", "categorical", "binary", None):
+        raise ValueError(f"label_mode must be 'int', 'categorical', 'binary' or None, got {label_mode!r}.")
+    if labels is None or label_mode is None:
+        labels, label_mode = None, None
+        if class_names is not None:
+            raise ValueError("class_names cannot be given without labels (labels=None or label_mode=None).")
+    return labels, label_mode
+
+
+def check_split_arguments(validation_split, subset, shuffle: bool, seed) -> None:
+    """Keras' checks of ``validation_split`` and ``subset``."""
+    if validation_split and not 0 < validation_split < 1:
+        raise ValueError(f"validation_split must be between 0 and 1, got {validation_split}.")
+    if bool(validation_split) != bool(subset):
+        raise ValueError("If subset is set, validation_split must be set, and inversely.")
+    if subset not in ("training", "validation", "both", None):
+        raise ValueError(f"subset must be 'training', 'validation' or 'both', got {subset!r}.")
+    if validation_split and shuffle and seed is None:
+        raise ValueError("With validation_split and shuffle=True, pass a seed so that the training and "
+                         "validation subsets do not overlap.")
+
+
+def _class_subdirs(directory: str, class_names: Sequence[str] | None, formats: tuple[str, ...],
+                   kind: str) -> list[str]:
+    """Keras' class folders: sorted visible sub-folders, or the given ``class_names`` in their order."""
+    subdirs = [d for d in sorted(os.listdir(directory))
+               if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
+    if class_names is not None:
+        if not set(class_names).issubset(subdirs):
+            raise ValueError(f"class_names={list(class_names)} do not match the sub-folders of {directory}: "
+                             f"expected names among {subdirs}.")
+        return list(class_names)
+    if not subdirs:
+        loose = sum(f.lower().endswith(formats) for f in os.listdir(directory))
+        raise ValueError(f"{directory} has no class sub-folders. With labels='inferred' each class needs its own "
+                         f"folder (e.g. {directory}/cats/1{formats[-1]}, {directory}/dogs/2{formats[-1]}); it holds "
+                         f"{loose} {kind} file(s) directly. Pass labels=None to load those without labels.")
+    return subdirs
+
+
+def _index_subdir(directory: str, subdir: str, follow_links: bool, formats: tuple[str, ...]) -> list[str]:
+    """Files with an allowed extension under ``directory/subdir`` (recursively), in Keras' order."""
+    root_dir = os.path.join(directory, subdir)
+    paths = []
+    for root, _, files in sorted(os.walk(root_dir, followlinks=follow_links), key=lambda w: w[0]):
+        for name in sorted(files):
+            if name.lower().endswith(formats):
+                paths.append(os.path.join(directory, subdir, os.path.relpath(os.path.join(root, name), root_dir)))
+    return paths
+
+
+def index_directory(directory: str, labels, class_names, formats: tuple[str, ...], follow_links: bool,
+                    shuffle: bool, seed: int, verbose: bool, kind: str, found: str
+                    ) -> tuple[list[str], np.ndarray | None, list[str] | None]:
+    """Keras' ``index_directory``: ``(file paths, integer labels or None, class names or None)``, shuffled
+    with ``seed`` when ``shuffle``. ``kind`` ('image', 'text') and ``found`` ('images', 'text files') name
+    the files in messages."""
+    subdirs = _class_subdirs(directory, class_names, formats, kind) if labels == "inferred" else [""]
+    file_paths, label_list = [], []
+    for index, subdir in enumerate(subdirs):
+        paths = _index_subdir(directory, subdir, follow_links, formats)
+        file_paths += paths
+        label_list += [index] * len(paths)
+    if not file_paths:
+        raise ValueError(f"No {found} found in {directory}. Allowed formats: {formats}.")
+    if labels == "inferred":
+        names, label_array = subdirs, np.asarray(label_list, dtype=np.int32)
+    elif labels is None:
+        names, label_array = None, None
+    else:
+        if len(labels) != len(file_paths):
+            raise ValueError(f"len(labels) is {len(labels)} but {directory} holds {len(file_paths)} {kind} files.")
+        names, label_array = [str(v) for v in sorted(set(labels))], np.asarray(labels)
+    if verbose:
+        print(f"Found {len(file_paths)} files." if names is None
+              else f"Found {len(file_paths)} files belonging to {len(names)} classes.")
+    if shuffle:  # two RandomStates with one seed: the same permutation of paths and labels, as Keras
+        np.random.RandomState(seed).shuffle(file_paths)
+        if label_array is not None:
+            np.random.RandomState(seed).shuffle(label_array)
+    return file_paths, label_array, names
+
+
+def check_label_values(label_array: np.ndarray | None, label_mode, names) -> None:
+    """The class count that 'binary' needs, and labels in range for 'categorical'."""
+    if label_mode == "binary" and len(names) != 2:
+        raise ValueError(f"label_mode='binary' needs exactly 2 classes, found {len(names)}: {names}.")
+    if label_array is not None and label_mode == "categorical" and (label_array.min() < 0 or
+                                                                    label_array.max() >= len(names)):
+        raise ValueError(f"labels must lie in [0, {len(names) - 1}] for label_mode='categorical'.")
+
+
+def split(n: int, validation_split: float | None, subset: str | None) -> dict[str, slice]:
+    """Keras' split of the shuffled list: validation is the last ``int(validation_split * n)`` files."""
+    if not validation_split:
+        return {"all": slice(0, n)}
+    num_val = int(validation_split * n)
+    if num_val == 0:  # Keras would slice [:-0] and end with an empty training set
+        raise ValueError(f"validation_split={validation_split} of {n} files leaves no validation files.")
+    parts = {"training": slice(0, n - num_val), "validation": slice(n - num_val, n)}
+    return parts if subset == "both" else {subset: parts[subset]}
+
+
+def encode_labels(labels: np.ndarray, label_mode: str, num_classes: int) -> np.ndarray:
+    """Integer labels as Keras' ``label_mode`` gives them: int32 (n,), one-hot (n, C) or float (n, 1)."""
+    if label_mode == "int":
+        return labels.astype(np.int32)
+    if label_mode == "binary":
+        return labels.astype(np.float32).reshape(-1, 1)
+    return to_categorical(labels, num_classes)

@@ -1,0 +1,113 @@
+"""Keras' ``text_dataset_from_directory``: a folder of class sub-folders of .txt files -> batches.
+
+Files, labels, shuffling and the validation split follow Keras 3 (``utils/dataset_files.py``). The
+texts are read once into memory; batches are numpy arrays of strings that ``TextVectorization``
+takes, with numpy labels.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+from typing import Callable, Iterator
+
+import numpy as np
+
+from layerwise.utils.dataset_files import (check_label_arguments, check_label_values, check_split_arguments,
+                                           encode_labels, index_directory, split)
+
+ALLOWLIST_FORMATS = (".txt",)
+
+
+class TextDataset:
+    """Texts and encoded labels, served as shuffled ``(texts, labels)`` batches.
+
+    ``texts``: one string per file. ``labels``: int32 ``(n,)`` ('int'), float32 ``(n, classes)``
+    ('categorical'), float32 ``(n, 1)`` ('binary'), or None. Iterating yields numpy string arrays of
+    shape ``(batch,)`` and the matching label rows (texts alone without labels), in a new order each
+    pass when ``shuffle`` is set; ``map`` transforms the batches as ``tf.data``'s ``map`` does, e.g.
+    ``ds.map(lambda x, y: (vectorizer(x), y))``.
+    """
+
+    def __init__(self, texts: list[str], labels: np.ndarray | None, class_names: list[str] | None,
+                 file_paths: list[str], batch_size: int | None, shuffle: bool, seed: int):
+        self.texts, self.labels = np.asarray(texts, dtype=str), labels
+        self.class_names, self.file_paths = class_names, file_paths
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self._rng = np.random.default_rng(seed)  # one stream: every pass draws a fresh order
+        self._fns: list[Callable] = []
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.texts)
+
+    def __len__(self) -> int:
+        """Number of batches (of samples when ``batch_size`` is None, as Keras' unbatched datasets)."""
+        return self.num_samples if self.batch_size is None else math.ceil(self.num_samples / self.batch_size)
+
+    def map(self, fn: Callable) -> "TextDataset":
+        """The same texts, batches passed through ``fn(x, y)`` (``fn(x)`` without labels). Nothing is copied."""
+        mapped = copy.copy(self)
+        mapped._fns = [*self._fns, fn]
+        return mapped
+
+    def __iter__(self) -> Iterator:
+        order = self._rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
+        step = 1 if self.batch_size is None else self.batch_size
+        for start in range(0, self.num_samples, step):
+            pick = order[start] if self.batch_size is None else order[start:start + step]
+            batch = self.texts[pick] if self.labels is None else (self.texts[pick], self.labels[pick])
+            for fn in self._fns:
+                batch = fn(*batch) if isinstance(batch, tuple) else fn(batch)
+            yield batch
+
+    def __repr__(self) -> str:
+        return f"TextDataset({self.num_samples} texts, {len(self)} batches, class_names={self.class_names})"
+
+
+def _read_text(path: str, max_length: int | None) -> str:
+    with open(path, "rb") as f:
+        data = f.read()
+    if max_length is not None:
+        # Keras cuts bytes; a character cut in two is dropped rather than left as broken UTF-8.
+        return data[:max_length].decode("utf-8", errors="ignore")
+    return data.decode("utf-8", errors="replace")
+
+
+def text_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None,
+                                batch_size: int | None = 32, max_length: int | None = None, shuffle: bool = True,
+                                seed: int | None = None, validation_split: float | None = None,
+                                subset: str | None = None, follow_links: bool = False,
+                                verbose: bool = True) -> TextDataset | tuple[TextDataset, TextDataset]:
+    """The .txt files in ``directory/<class>/...`` as a :class:`TextDataset` of ``(texts, labels)`` batches.
+
+    ``texts``: numpy strings ``(batch,)``, each cut to its first ``max_length`` bytes when given. Labels per
+    ``label_mode``: 'int' (int32 ``(batch,)``), 'categorical' (float32 one-hot ``(batch, classes)``),
+    'binary' (float32 ``(batch, 1)``) or None (texts alone). ``labels`` may also be a list of integer
+    labels, one per file in ``os.walk`` order, or None. ``subset='both'`` returns ``(training,
+    validation)``, the latter unshuffled, as Keras.
+    """
+    directory = os.fspath(directory)
+    labels, label_mode = check_label_arguments(labels, label_mode, class_names)
+    check_split_arguments(validation_split, subset, shuffle, seed)
+    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+        raise ValueError(f"text_dataset_from_directory: max_length must be a positive int or None, got "
+                         f"{max_length!r}.")
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"text_dataset_from_directory: {directory} is not a directory.")
+    if seed is None:
+        seed = int(np.random.randint(1e6))  # from numpy's global stream, as Keras: set_random_seed repeats it
+    file_paths, label_array, names = index_directory(directory, labels, class_names, ALLOWLIST_FORMATS,
+                                                     follow_links, shuffle, seed, verbose, "text", "text files")
+    check_label_values(label_array, label_mode, names)
+    parts = split(len(file_paths), validation_split, subset)
+    if verbose and validation_split:
+        for name, part in parts.items():
+            print(f"Using {part.stop - part.start} files for {name}.")
+    datasets = []
+    for name, part in parts.items():
+        paths = file_paths[part]
+        y = None if label_array is None else encode_labels(label_array[part], label_mode, len(names))
+        datasets.append(TextDataset([_read_text(p, max_length) for p in paths], y, names, paths, batch_size,
+                                    shuffle and not (subset == "both" and name == "validation"), seed))
+    return tuple(datasets) if subset == "both" else datasets[0]

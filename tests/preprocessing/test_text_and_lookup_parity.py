@@ -1,0 +1,181 @@
+"""TextVectorization's bag-of-words modes, n-grams and vocabularies; StringLookup; Keras' string hashes.
+
+Keras' TextVectorization and StringLookup need TensorFlow (not installed with Keras on torch), so the
+expected values are worked out by hand from Keras' rules (``index_lookup.py``): the OOV index, the
+order of the vocabulary, ``log(1 + documents / (1 + documents with the token))`` for TF-IDF with the
+mean weight for OOV, the n-gram order of ``tf.strings.ngrams``. The hashes are checked against
+FarmHash's and SipHash's published test vectors.
+"""
+import numpy as np
+import pytest
+
+import layerwise as lw
+from layerwise import layers as L
+from layerwise.preprocessing import StringLookup, TextVectorization
+from layerwise.preprocessing.hashing import fingerprint64, hash_buckets, siphash64
+
+TEXTS = ["The cat sat.", "the cat ran", "A dog! the end"]
+
+
+def test_text_vectorization_is_the_layers_class():
+    assert L.TextVectorization is TextVectorization and L.StringLookup is StringLookup
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("multi_hot", [[1, 1, 1, 0, 0, 0, 0, 0], [1, 0, 1, 0, 0, 0, 0, 0]]),
+    ("count", [[1, 2, 1, 0, 0, 0, 0, 0], [1, 0, 1, 0, 0, 0, 0, 0]]),
+])
+def test_bag_of_words_modes(mode, expected):
+    tv = TextVectorization(output_mode=mode)
+    tv.adapt(TEXTS)
+    # no padding index outside 'int': OOV is column 0; the -> 3, cat -> 2, then count-1 tokens in reverse order
+    assert tv.get_vocabulary() == ["[UNK]", "the", "cat", "sat", "ran", "end", "dog", "a"]
+    assert tv.vocabulary_size() == 8
+    out = tv(["The cat, the zebra", "unknown cat"])
+    assert out.dtype == np.float32 and out.shape == (2, 8)
+    np.testing.assert_array_equal(out, expected)
+    single = tv("the the")
+    assert single.shape == (8,) and single[1] == (2 if mode == "count" else 1)
+
+
+def test_tf_idf_weights_and_pad_to_max_tokens():
+    tv = TextVectorization(output_mode="tf_idf", max_tokens=10, pad_to_max_tokens=True)
+    tv.adapt(TEXTS)
+    vocab = tv.get_vocabulary()
+    assert vocab == ["[UNK]", "the", "cat", "sat", "ran", "end", "dog", "a"]
+    in_docs = np.array([3, 2, 1, 1, 1, 1, 1])  # of the 3 texts, how many hold each token
+    idf = np.log(1 + 3 / (1 + in_docs))
+    out = tv(["the the cat zebra"])
+    # OOV gets the tokens' mean weight; columns past the vocabulary (up to max_tokens) stay 0
+    expected = np.array([[idf.mean(), 2 * idf[0], idf[1], 0, 0, 0, 0, 0, 0, 0]], "float32")
+    assert out.shape == (1, 10)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    given = TextVectorization(output_mode="tf_idf", vocabulary=vocab[1:], idf_weights=idf)
+    np.testing.assert_allclose(given(["the the cat zebra"]), expected[:, :8], rtol=1e-6)
+    truncated = TextVectorization(output_mode="tf_idf", max_tokens=3)
+    truncated.adapt(TEXTS)
+    assert truncated.get_vocabulary() == ["[UNK]", "the", "cat"]  # max_tokens counts the OOV index
+    again = TextVectorization.from_config(tv.get_config())
+    np.testing.assert_allclose(again(["the the cat zebra"]), out, rtol=1e-6)
+
+
+def test_ngrams_follow_tf_strings_ngrams_order():
+    tv = TextVectorization(ngrams=2, standardize=None)
+    assert tv.tokenize("a b c") == ["a", "b", "c", "a b", "b c"]
+    assert TextVectorization(ngrams=(2, 3)).tokenize("A b c") == ["a b", "b c", "a b c"]
+    tv.adapt(["a b", "a b c"])
+    assert tv.get_vocabulary() == ["", "[UNK]", "b", "a b", "a", "c", "b c"]
+    np.testing.assert_array_equal(tv(["a b", "b c d"]), [[4, 2, 3, 0, 0], [2, 5, 1, 6, 1]])
+    again = TextVectorization.from_config(TextVectorization(ngrams=(1, 3), vocabulary=["x"]).get_config())
+    assert again.ngrams == (1, 3)
+
+
+def test_vocabulary_argument_and_set_vocabulary():
+    tv = TextVectorization(output_mode="multi_hot", vocabulary=["[UNK]", "red", "blue"])  # special tokens kept
+    assert tv.get_vocabulary() == ["[UNK]", "red", "blue"]
+    np.testing.assert_array_equal(tv(["Blue sky"]), [[1, 0, 1]])
+    tv.set_vocabulary(["green"])
+    assert tv.get_vocabulary(include_special_tokens=False) == ["green"] and tv.vocabulary_size() == 2
+    ints = TextVectorization(vocabulary=["red", "blue"], output_sequence_length=4)
+    assert ints.get_vocabulary() == ["", "[UNK]", "red", "blue"]
+    np.testing.assert_array_equal(ints("blue red green"), [3, 2, 1, 0])
+    one = TextVectorization(output_mode="one_hot", split=None, vocabulary=["red", "blue"])
+    np.testing.assert_array_equal(one(np.array([["blue"], ["pink"]])), [[0, 0, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match="exactly one token"):
+        TextVectorization(output_mode="one_hot", vocabulary=["red"])(["red red"])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(output_mode="bag"), "output_mode must be one of"),
+    (dict(sparse=True), "sparse=True"),
+    (dict(ragged=True), "ragged=True"),
+    (dict(output_mode="count", output_sequence_length=3), "output_sequence_length"),
+    (dict(ngrams="2"), "ngrams"),
+    (dict(max_tokens=1), "max_tokens"),
+    (dict(pad_to_max_tokens=True, output_mode="count"), "pad_to_max_tokens"),
+    (dict(output_mode="tf_idf", vocabulary=["a"]), "idf_weights"),
+    (dict(vocabulary=["a", "b", "a"]), "repeated"),
+])
+def test_text_vectorization_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TextVectorization(**kwargs)
+
+
+def test_adapt_on_empty_data_and_bad_shapes():
+    with pytest.raises(ValueError, match="no tokens"):
+        TextVectorization().adapt([])
+    with pytest.raises(ValueError, match="no tokens"):
+        StringLookup().adapt(np.array([], dtype=str))
+    with pytest.raises(ValueError, match=r"shape \(batch,\) or \(batch, 1\)"):
+        TextVectorization(vocabulary=["a"])(np.array([["a", "b"]]))
+
+
+def test_string_lookup_int_mask_oov_and_invert():
+    lookup = StringLookup(mask_token="")
+    lookup.adapt(np.array([["a", "c", "d"], ["d", "", "c"], ["d", "z", "c"]]))
+    assert lookup.get_vocabulary() == ["", "[UNK]", "d", "c", "z", "a"]
+    out = lookup(np.array([["a", "c", ""], ["q", "d", "z"]]))
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out, [[5, 3, 0], [1, 2, 4]])
+    inverse = StringLookup(vocabulary=lookup.get_vocabulary(), mask_token="", invert=True)
+    np.testing.assert_array_equal(inverse(out), [["a", "c", ""], ["[UNK]", "d", "z"]])
+    np.testing.assert_array_equal(inverse(np.array([9, -1])), ["[UNK]", "[UNK]"])
+    # several OOV indices: FarmHash of the string modulo their number, after the mask index
+    spread = StringLookup(vocabulary=["a"], num_oov_indices=3, mask_token="")
+    unknown = np.array(["omar", "stringer", "marlo", "wire"])
+    np.testing.assert_array_equal(spread(unknown), 1 + hash_buckets(unknown, 3))
+    with pytest.raises(ValueError, match=r"outside the vocabulary: \['q'\]"):
+        StringLookup(vocabulary=["a"], num_oov_indices=0)(["a", "q"])
+    with pytest.raises(ValueError, match="invert=True needs output_mode='int'"):
+        StringLookup(invert=True, output_mode="count")
+    with pytest.raises(ValueError, match="mask token"):
+        StringLookup(vocabulary=["a", ""], mask_token="")
+
+
+def test_string_lookup_encoded_modes_and_config():
+    data = np.array([["a", "b"], ["a", "c"], ["a", "a"]])
+    query = np.array([["a", "a", "c"], ["x", "a", "b"]])
+    for mode, expected in [("multi_hot", [[0, 1, 1, 0], [1, 1, 0, 1]]), ("count", [[0, 2, 1, 0], [1, 1, 0, 1]])]:
+        lookup = StringLookup(output_mode=mode)
+        lookup.adapt(data)
+        assert lookup.get_vocabulary() == ["[UNK]", "a", "c", "b"]
+        out = lookup(query)
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out, expected)
+    tf_idf = StringLookup(output_mode="tf_idf")
+    tf_idf.adapt(data)  # 3 documents (rows): a in 3, c in 1, b in 1
+    idf = np.log(1 + 3 / (1 + np.array([3, 1, 1])))
+    np.testing.assert_allclose(tf_idf(np.array([["a", "q", "b"]])), [[idf.mean(), idf[0], 0, idf[2]]], rtol=1e-6)
+    again = StringLookup.from_config(tf_idf.get_config())
+    np.testing.assert_allclose(again(np.array([["a", "q", "b"]])), tf_idf(np.array([["a", "q", "b"]])), rtol=1e-6)
+    one = StringLookup(vocabulary=["x", "y"], output_mode="one_hot")
+    np.testing.assert_array_equal(one(np.array([["y"], ["w"]])), [[0, 0, 1], [1, 0, 0]])
+
+
+def test_hashes_match_published_vectors():
+    assert fingerprint64(b"") == 0x9AE16A3B2F90404F
+    assert fingerprint64(b"Hello") == 15404698994557526151  # TensorFlow's fingerprint_test.cc
+    assert fingerprint64(b"World") == 18308117990299812472
+    assert fingerprint64(b"test") == 8581389452482819506  # Guava's FarmHashFingerprint64Test
+    assert fingerprint64(b"test" * 8) == -4196240717365766262 % 2 ** 64
+    assert fingerprint64(b"test" * 64) == 3500507768004279527
+    assert fingerprint64(b"F7479877-4690-4A44-AFC9-8FE987EA512F:some_other_id") == 6862335115798125349
+    assert fingerprint64(b"Q") == 13816109650407654260
+    # SipHash-2-4 reference vector: key 00..0f, message 00..0e
+    assert siphash64([0x0706050403020100, 0x0F0E0D0C0B0A0908], bytes(range(15))) == 0xA129CA6149BE45E5
+
+
+def test_bag_of_words_model_trains():
+    lw.utils.set_random_seed(0)
+    positive = ["great movie", "loved it", "great acting", "wonderful and great", "loved the plot"]
+    negative = ["awful movie", "hated it", "boring acting", "awful and boring", "hated the plot"]
+    texts, labels = positive + negative, np.array([1] * 5 + [0] * 5, "float32").reshape(-1, 1)
+    tv = TextVectorization(output_mode="multi_hot", max_tokens=30)
+    tv.adapt(texts)
+    x = tv(texts)
+    model = lw.Sequential([lw.Input((tv.vocabulary_size(),)), L.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=lw.optimizers.Adam(0.1), loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, labels, epochs=40, batch_size=4, verbose=0)
+    assert history.history["accuracy"][-1] == 1.0
+    prediction = model.predict(tv(["great plot", "boring plot"]), verbose=0)[:, 0]
+    assert prediction[0] > 0.5 > prediction[1]
