@@ -5,6 +5,7 @@
 """
 from layerwise import (activations, callbacks, config, initializers, layers, losses, metrics, models,
                        optimizers, utils)
+from layerwise import ops, random
 from layerwise.constraints import Constraint
 from layerwise.initializers import Initializer
 from layerwise.layers import Input, Layer
@@ -26,3 +27,4 @@ def version() -> str:
 __all__ = ["Constraint", "Initializer", "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "version"]
 __all__ += ["Input", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config", "initializers",
            "layers", "load_model", "losses", "metrics", "models", "optimizers", "utils"]
+__all__ += ["ops", "random"]
