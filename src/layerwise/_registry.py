@@ -1,37 +1,48 @@
-"""Saving and loading the small built-in objects layers take as arguments (regularizers, constraints):
-``{"class_name": ..., "config": ...}`` as in Keras, for built-in classes only."""
+"""Saving and loading the small objects layers take as arguments (regularizers, constraints):
+``{"class_name": ..., "config": ...}`` as in Keras for built-in classes, plus ``"registered_name"`` for a
+user's class registered with ``register_keras_serializable`` (see ``saving_registry.py``)."""
 from __future__ import annotations
 
 import inspect
 
+from layerwise import saving_registry
 
-def serialize(obj, built_in: dict[str, type], kind: str) -> dict:
-    """``{"class_name": "L2", "config": {...}}``; a TypeError naming ``obj`` when it is not built in."""
+
+def serialize(obj, built_in: dict[str, type], kind: str):
+    """``{"class_name": "L2", "config": {...}}``; a registered object as ``serialize_custom`` saves it; a
+    TypeError naming ``obj`` and the fixes when it is neither."""
     cls = type(obj)
-    if built_in.get(cls.__name__) is not cls:
-        raise TypeError(f"Cannot save the custom {kind} {obj!r}: only layerwise's built-in {kind}s "
-                        f"({', '.join(built_in)}) are saved. Use one of them to make the model saveable, "
-                        "or save the weights with model.get_weights().")
-    return {"class_name": cls.__name__, "config": obj.get_config()}
+    if built_in.get(cls.__name__) is cls:
+        return {"class_name": cls.__name__, "config": obj.get_config()}
+    return saving_registry.serialize_custom(obj, kind)
 
 
 def deserialize(config: dict, by_name: dict[str, type], kind: str):
     """The object ``serialize`` described; a ValueError naming the known classes otherwise."""
     name = config.get("class_name")
-    if name not in by_name:
-        raise ValueError(f"Unknown {kind} {name!r}; known: {', '.join(sorted(by_name))}.")
+    if config.get("registered_name") or name not in by_name:
+        found = saving_registry.deserialize_custom(config)
+        if found is not None:
+            return found
+        raise ValueError(f"Unknown {kind} {config.get('registered_name') or name!r}; known: "
+                         f"{', '.join(sorted(by_name))}. {saving_registry.how_to_load(name)}")
     return by_name[name].from_config(config.get("config", {}))
 
 
 def get(identifier, by_name: dict[str, type], base: type, kind: str, example: str):
-    """``None``, a name, a config dict, a class or instance of ``base``, or any function of a tensor."""
+    """``None``, a name (a registered or custom object's name too), a config dict, a class or instance of
+    ``base``, or any function of a tensor."""
     if identifier is None:
         return None
     if isinstance(identifier, dict):
         return deserialize(identifier, by_name, kind)
     if isinstance(identifier, str):
+        found = saving_registry.find_custom_object(identifier, built_in=identifier in by_name)
+        if found is not None:
+            return saving_registry.instance_of(found)
         if identifier not in by_name:
-            raise ValueError(f"Unknown {kind} {identifier!r}; known: {', '.join(sorted(by_name))}.")
+            raise ValueError(f"Unknown {kind} {identifier!r}; known: {', '.join(sorted(by_name))}. "
+                             f"{saving_registry.how_to_load(identifier)}")
         return by_name[identifier]()
     if inspect.isclass(identifier) and issubclass(identifier, base):
         return identifier()

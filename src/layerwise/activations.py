@@ -12,6 +12,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from layerwise import saving_registry
+
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -211,23 +213,36 @@ NON_DECREASING: frozenset = frozenset({
 })
 
 
-def get(identifier: str | Activation | None) -> Activation:
-    """Resolve ``None``, a name such as ``"relu"`` or a callable to an activation function."""
+def get(identifier: str | dict | Activation | None) -> Activation:
+    """Resolve ``None``, a name such as ``"relu"`` (or a registered or custom function's name), a saved
+    custom activation object's dict, or a callable to an activation function."""
     if identifier is None:
         return linear
     if callable(identifier):
         return identifier
-    if isinstance(identifier, str) and identifier in ACTIVATIONS:
-        return ACTIVATIONS[identifier]
+    if isinstance(identifier, str):
+        found = saving_registry.find_custom_object(identifier, built_in=identifier in ACTIVATIONS)
+        if found is not None:
+            return saving_registry.instance_of(found)
+        if identifier in ACTIVATIONS:
+            return ACTIVATIONS[identifier]
+    if isinstance(identifier, dict):
+        found = saving_registry.deserialize_custom(identifier)
+        if found is not None:
+            return found
+    name = (identifier.get("registered_name") or identifier.get("class_name")) if isinstance(identifier, dict) \
+        else identifier
     raise ValueError(
-        f"Unknown activation {identifier!r}. Valid names: {', '.join(sorted(ACTIVATIONS))}, "
-        "or pass a callable."
+        f"Unknown activation {name!r}. Valid names: {', '.join(sorted(ACTIVATIONS))}, "
+        f"or pass a callable. {saving_registry.how_to_load(str(name))}"
     )
 
 
-def serialize(fn: Activation) -> str | None:
-    """The name of a built-in activation (for saving), or None for a user function."""
+def serialize(fn: Activation) -> str | dict:
+    """What a file records for an activation (or any function a layer takes): a built-in's name, a
+    registered or custom function's name, or a registered class's instance as a dict. A ValueError
+    naming ``fn`` and the fixes for anything else (a lambda, an unregistered function)."""
     for name, known in ACTIVATIONS.items():
         if known is fn:
             return name
-    return None
+    return saving_registry.serialize_custom(fn, "function", ValueError)

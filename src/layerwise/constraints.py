@@ -93,7 +93,8 @@ _BY_NAME = {**_BUILT_IN, "max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_n
 
 
 def serialize(constraint: Constraint) -> dict:
-    """``{"class_name": "MaxNorm", "config": {"max_value": 3, "axis": 0}}`` for a built-in constraint."""
+    """``{"class_name": "MaxNorm", "config": {"max_value": 3, "axis": 0}}`` for a built-in constraint; a
+    registered class adds ``"registered_name"`` (see ``layerwise.saving.register_keras_serializable``)."""
     return _registry.serialize(constraint, _BUILT_IN, "constraint")
 
 
@@ -103,6 +104,6 @@ def deserialize(config: dict) -> Constraint:
 
 
 def get(identifier):
-    """``None``, a name (``'max_norm'`` is ``MaxNorm(2)``), a config dict, a ``Constraint`` or any
-    function of a tensor."""
+    """``None``, a name (``'max_norm'`` is ``MaxNorm(2)``; a registered or custom object's name), a config
+    dict, a ``Constraint`` or any function of a tensor."""
     return _registry.get(identifier, _BY_NAME, Constraint, "constraint", "layerwise.constraints.MaxNorm(3)")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+from typing import Callable
 
 import torch
+
+from layerwise import saving_registry
 
 
 def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -220,24 +223,38 @@ def _lookup(name: str) -> type:
     cls = _BY_NAME.get(name) or _ALIASES.get(name)
     if cls is None:
         raise ValueError(f"Unknown initializer {name!r}. Valid names: {', '.join(sorted(_BY_NAME))} "
-                         "(or their class names, e.g. 'GlorotUniform').")
+                         f"(or their class names, e.g. 'GlorotUniform'). {saving_registry.how_to_load(name)}")
     return cls
 
 
-def get(identifier: str | Initializer | dict | type) -> Initializer:
-    """Resolve a name (``"glorot_uniform"``), a config dict, an Initializer or an Initializer class."""
+def get(identifier: str | Initializer | dict | type | Callable) -> Initializer | Callable:
+    """Resolve a name (``"glorot_uniform"``, or a registered or custom object's name), a config dict, an
+    Initializer or an Initializer class, or pass a function ``fn(shape, dtype=None) -> tensor`` through."""
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict):
-        return _lookup(identifier.get("class_name", "")).from_config(identifier.get("config", {}))
+        name = identifier.get("class_name", "")
+        if not identifier.get("registered_name") and (name in _BY_NAME or name in _ALIASES):
+            return _lookup(name).from_config(identifier.get("config", {}))
+        found = saving_registry.deserialize_custom(identifier)
+        return found if found is not None else _lookup(identifier.get("registered_name") or name)()
     if isinstance(identifier, str):
-        return _lookup(identifier)()
+        built_in = identifier in _BY_NAME or identifier in _ALIASES
+        found = saving_registry.find_custom_object(identifier, built_in=built_in)
+        return saving_registry.instance_of(found) if found is not None else _lookup(identifier)()
     if inspect.isclass(identifier) and issubclass(identifier, Initializer):
         return identifier()
+    if callable(identifier) and not inspect.isclass(identifier):
+        return identifier
     raise ValueError(f"Could not interpret initializer {identifier!r}: pass a name such as 'glorot_uniform', "
-                     "a config dict or an initializer such as layerwise.initializers.HeNormal(seed=1).")
+                     "a config dict, an initializer such as layerwise.initializers.HeNormal(seed=1), or a "
+                     "function fn(shape, dtype=None) -> tensor.")
 
 
 def serialize(init: Initializer) -> dict:
-    name = next(k for k, v in _BY_NAME.items() if type(init) is v)
+    """``{"class_name": "glorot_uniform", "config": {...}}`` for a built-in initializer; a registered class
+    adds ``"registered_name"``; a TypeError naming ``init`` and the fixes for any other."""
+    name = next((k for k, v in _BY_NAME.items() if type(init) is v), None)
+    if name is None:
+        return saving_registry.serialize_custom(init, "initializer")
     return {"class_name": name, "config": init.get_config()}

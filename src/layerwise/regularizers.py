@@ -116,7 +116,8 @@ _BY_NAME = {**_BUILT_IN, "l1": L1, "l2": L2, "l1_l2": L1L2, "orthogonal_regulari
 
 
 def serialize(regularizer: Regularizer) -> dict:
-    """``{"class_name": "L2", "config": {"l2": 0.01}}`` for a built-in regularizer."""
+    """``{"class_name": "L2", "config": {"l2": 0.01}}`` for a built-in regularizer; a registered
+    class adds ``"registered_name"`` (see ``layerwise.saving.register_keras_serializable``)."""
     return _registry.serialize(regularizer, _BUILT_IN, "regularizer")
 
 
@@ -126,9 +127,9 @@ def deserialize(config: dict) -> Regularizer:
 
 
 def get(identifier):
-    """``None``, a name (``'l2'`` is ``L2(0.01)``), a config dict, a ``Regularizer`` or any function of a
-    tensor. ``'l1_l2'`` is ``L1L2(0.01, 0.01)`` as Keras documents it (Keras 3.15 itself rejects that
-    name); ``'L1L2'`` is ``L1L2()``, no penalty, as in Keras."""
+    """``None``, a name (``'l2'`` is ``L2(0.01)``; a registered or custom object's name), a config dict,
+    a ``Regularizer`` or any function of a tensor. ``'l1_l2'`` is ``L1L2(0.01, 0.01)`` as Keras documents
+    it (Keras 3.15 itself rejects that name); ``'L1L2'`` is ``L1L2()``, no penalty, as in Keras."""
     if isinstance(identifier, str) and identifier == "l1_l2":
         return L1L2(0.01, 0.01)
     return _registry.get(identifier, _BY_NAME, Regularizer, "regularizer", "layerwise.regularizers.L2(1e-4)")

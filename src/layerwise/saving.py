@@ -2,7 +2,8 @@
 settings as JSON and whose tensors are the weights and the optimizer state. No pickle.
 
 Writes go to a temporary file in the same folder, are flushed to disk, then renamed over the
-target, so a crash during a save never destroys the previous file.
+target, so a crash during a save never destroys the previous file. The user's own functions and classes
+are recorded by their registered names (``saving_registry.py``) and found again on loading.
 """
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
-from layerwise import losses, optimizers
+from layerwise import losses, metrics, optimizers
+from layerwise.saving_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,
+                                       get_custom_objects, get_registered_name, get_registered_object,
+                                       loading_scope, register_keras_serializable, serialize_keras_object)
 
 MODEL_FORMAT = "layerwise.model"
 WEIGHTS_FORMAT = "layerwise.weights"
@@ -89,8 +93,9 @@ def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str,
     return tensors, metadata
 
 
-def model_from_json(json_string: str, source: str = "the JSON"):
-    """The Sequential or functional model ``model.to_json()`` described, with new weights."""
+def model_from_json(json_string: str, custom_objects: dict | None = None, *, source: str = "the JSON"):
+    """The Sequential or functional model ``model.to_json()`` described, with new weights; the user's
+    objects it names are looked up in ``custom_objects`` too."""
     from layerwise.models.model import deserialize_layer
 
     spec = json.loads(json_string)
@@ -98,26 +103,42 @@ def model_from_json(json_string: str, source: str = "the JSON"):
         name = spec.get("class_name") if isinstance(spec, dict) else type(spec).__name__
         raise ValueError(f"{source} holds a {name}, not a Sequential or functional model from "
                          "model.to_json(); this version cannot rebuild it.")
-    return deserialize_layer(spec)
+    with loading_scope(custom_objects, "model_from_json"):
+        return deserialize_layer(spec)
 
 
-def load_model(filepath, compile: bool = True):
-    """Rebuild a model saved with ``model.save``; it predicts exactly as the saved one did."""
+def _metrics_from_config(value):
+    """Saved metric entries (nested lists of names and configs) as ``compile`` takes them."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_metrics_from_config(item) for item in value]
+    return metrics.deserialize(value)
+
+
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True):
+    """Rebuild a model saved with ``model.save``; it predicts exactly as the saved one did.
+
+    ``custom_objects`` (``{"name": function or class}``) names the user's objects the file refers to, as
+    ``custom_object_scope`` does. ``safe_mode`` is accepted for Keras code: layerwise files never hold code.
+    """
     tensors, metadata = read_file(filepath, MODEL_FORMAT)
-    model = model_from_json(metadata["model_config"], repr(str(filepath)))
-    load_weight_tensors(model, tensors, filepath)
-    compile_config = json.loads(metadata.get("compile_config") or "null")
-    if compile and compile_config:
-        loss = compile_config["loss"]
-        loss = [None if item is None else losses.deserialize(item) for item in loss] if isinstance(loss, list) \
-            else losses.deserialize(loss)
-        model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]), loss=loss,
-                      loss_weights=compile_config.get("loss_weights"), metrics=compile_config["metrics"],
-                      weighted_metrics=compile_config.get("weighted_metrics"))
-        slots = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
-        if slots:
-            model.optimizer.build(list(model.parameters()))
-            model.optimizer.load_state_tensors({k: v.to(model.device()) for k, v in slots.items()})
+    with loading_scope(custom_objects, "load_model"):
+        model = model_from_json(metadata["model_config"], source=repr(str(filepath)))
+        load_weight_tensors(model, tensors, filepath)
+        compile_config = json.loads(metadata.get("compile_config") or "null")
+        if compile and compile_config:
+            loss = compile_config["loss"]
+            loss = [None if item is None else losses.deserialize(item) for item in loss] \
+                if isinstance(loss, list) else losses.deserialize(loss)
+            model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]), loss=loss,
+                          loss_weights=compile_config.get("loss_weights"),
+                          metrics=_metrics_from_config(compile_config["metrics"]),
+                          weighted_metrics=_metrics_from_config(compile_config.get("weighted_metrics")))
+            slots = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
+            if slots:
+                model.optimizer.build(list(model.parameters()))
+                model.optimizer.load_state_tensors({k: v.to(model.device()) for k, v in slots.items()})
     return model
 
 
@@ -150,3 +171,6 @@ def load_weights(model, filepath) -> None:
 
 __all__ = ["atomic_write", "load_model", "load_weight_tensors", "load_weights", "read_file", "save_model",
            "save_weights", "weight_tensors"]
+__all__ += ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
+            "get_registered_name", "get_registered_object", "model_from_json", "register_keras_serializable",
+            "serialize_keras_object"]

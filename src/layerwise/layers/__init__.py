@@ -69,9 +69,18 @@ __all__ = [
 def get(class_name: str) -> type:
     """The layer class called ``class_name`` (used when loading a saved model).
 
-    Any imported Layer subclass is found, including users' own and the autoencoders' noise layers.
+    A registered class or one of ``custom_objects`` comes first (by that name, or as any ``"package>name"``
+    unless the name is a built-in layer's); then any imported Layer subclass, including users' own and
+    the autoencoders' noise layers.
     """
-    if class_name not in LAYER_CLASSES:
-        raise ValueError(f"Unknown layer class {class_name!r}: import the module that defines it before "
-                         "loading the model.")
-    return LAYER_CLASSES[class_name]
+    from layerwise import saving_registry
+
+    known = LAYER_CLASSES.get(class_name)
+    built_in = known is not None and known.__module__.startswith("layerwise.")
+    found = saving_registry.find_custom_object(class_name, built_in=built_in)
+    if isinstance(found, type) and issubclass(found, Layer):
+        return found
+    if known is None:
+        raise ValueError(f"Unknown layer class {class_name!r}: import the module that defines it before loading "
+                         f"the model. {saving_registry.how_to_load(class_name)}")
+    return known

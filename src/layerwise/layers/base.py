@@ -102,7 +102,8 @@ def to_snake_case(name: str) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    if inspect.isclass(value) and issubclass(value, initializers.Initializer):
+    if inspect.isclass(value) and issubclass(value, (initializers.Initializer, regularizers.Regularizer,
+                                                     constraints.Constraint)):
         value = value()  # kernel_initializer=initializers.he_uniform, as Keras allows
     if isinstance(value, initializers.Initializer):
         return initializers.serialize(value)
@@ -111,12 +112,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, constraints.Constraint):
         return constraints.serialize(value)
     if callable(value):
-        name = activations.serialize(value)
-        if name is None:
-            raise ValueError(f"Cannot save the custom function {value!r}: only built-in names and objects "
-                             "are saved. Pass a name (e.g. activation='relu') or a built-in object (e.g. "
-                             "kernel_regularizer=layerwise.regularizers.L2(1e-4)) to make the model saveable.")
-        return name
+        # A built-in activation's name, or a registered function or class by its registered name; the
+        # error for anything else names register_keras_serializable and custom_objects as the fixes.
+        return activations.serialize(value)
     if isinstance(value, tuple):
         return list(value)
     return value

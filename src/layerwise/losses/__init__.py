@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
+from layerwise import saving_registry
 from layerwise.losses.base import EPSILON, REDUCTIONS, Loss
 from layerwise.losses.classes import (LOSS_CLASSES, BinaryCrossentropy, BinaryFocalCrossentropy,
                                       CategoricalCrossentropy, CategoricalFocalCrossentropy, CategoricalHinge,
@@ -46,21 +47,34 @@ _BY_NAME: dict[str, Callable] = {**_FUNCTIONS, **{alias: _FUNCTIONS[name] for al
 _FUNCTION_NAMES = {f: name for name, f in _FUNCTIONS.items()}
 
 
+def _from_function(fn: Callable, **options) -> Loss:
+    """A user's loss function, or a Loss class or object found by name, as a ``Loss``."""
+    if inspect.isclass(fn) and issubclass(fn, Loss):
+        return fn(**options)
+    if isinstance(fn, Loss):
+        return fn
+    return Loss(fn, getattr(fn, "__name__", "loss"), **options)
+
+
 def get(identifier) -> Loss:
-    """A ``Loss`` for a name (a function name such as ``"hinge"``, an alias such as ``"mape"``, or a class
-    name such as ``"BinaryFocalCrossentropy"``), a saved config dict, a ``Loss`` class or object, or a
-    function ``fn(y_true, y_pred) -> loss per sample``."""
+    """A ``Loss`` for a name (a function name such as ``"hinge"``, an alias such as ``"mape"``, a class
+    name such as ``"BinaryFocalCrossentropy"``, or a registered or custom object's name), a saved config
+    dict, a ``Loss`` class or object, or a function ``fn(y_true, y_pred) -> loss per sample``."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
+        built_in = identifier in LOSS_CLASSES or identifier in _BY_NAME
+        found = saving_registry.find_custom_object(identifier, built_in=built_in)
+        if found is not None:
+            return _from_function(found)
         if identifier in LOSS_CLASSES:
             return LOSS_CLASSES[identifier]()
         if identifier not in _BY_NAME:
             raise ValueError(f"Unknown loss {identifier!r}. Valid names: {', '.join(sorted(_BY_NAME))}, the class "
                              "names (e.g. 'BinaryFocalCrossentropy'), or pass a Loss object or a function "
-                             "(y_true, y_pred) -> loss per sample.")
+                             f"(y_true, y_pred) -> loss per sample. {saving_registry.how_to_load(identifier)}")
         return Loss(_BY_NAME[identifier], identifier)
     if inspect.isclass(identifier) and issubclass(identifier, Loss):
         return identifier()
@@ -70,14 +84,20 @@ def get(identifier) -> Loss:
 
 
 def serialize(loss: Loss) -> dict:
-    """A JSON-able description of a built-in loss: ``{"class_name", "config"}`` for a loss class,
-    ``{"name": function name, **options}`` for a loss given by name."""
+    """A JSON-able description of a loss: ``{"class_name", "config"}`` for a loss class (with
+    ``"registered_name"`` for a registered one), ``{"name": function name, **options}`` for a loss given
+    by a built-in or registered function. A ValueError naming the loss and the fixes otherwise."""
     cls = type(loss)
     if LOSS_CLASSES.get(cls.__name__) is cls:
         return {"class_name": cls.__name__, "config": loss.get_config()}
+    if cls is not Loss:
+        return saving_registry.serialize_custom(loss, "loss", ValueError)
     name = _FUNCTION_NAMES.get(loss.fn)
-    if cls is not Loss or name is None:
-        raise ValueError(f"Cannot save the custom loss {loss.name!r}: only built-in losses are saved.")
+    if name is None:
+        name = saving_registry.saved_name(loss.fn)
+    if name is None:
+        raise ValueError(f"Cannot save the custom loss {loss.name!r}: only built-in and registered losses are "
+                         f"saved. {saving_registry.how_to_save(loss.fn)}")
     config = {"name": name, **loss.options}
     if loss.reduction != "sum_over_batch_size":
         config["reduction"] = loss.reduction
@@ -85,15 +105,24 @@ def serialize(loss: Loss) -> dict:
 
 
 def deserialize(config: dict) -> Loss:
-    """The loss ``serialize`` described."""
+    """The loss ``serialize`` described; its registered or custom objects are looked up by name."""
     config = dict(config)
     if "class_name" in config:
-        if config["class_name"] not in LOSS_CLASSES:
-            raise ValueError(f"Unknown loss class {config['class_name']!r}; known: {', '.join(sorted(LOSS_CLASSES))}.")
-        return LOSS_CLASSES[config["class_name"]].from_config(config.get("config", {}))
+        name = config["class_name"]
+        if config.get("registered_name") or name not in LOSS_CLASSES:
+            found = saving_registry.deserialize_custom(config)
+            if found is None:
+                raise ValueError(f"Unknown loss class {config.get('registered_name') or name!r}; known: "
+                                 f"{', '.join(sorted(LOSS_CLASSES))}. {saving_registry.how_to_load(name)}")
+            return _from_function(found)
+        return LOSS_CLASSES[name].from_config(config.get("config", {}))
     name = config.pop("name")
+    found = saving_registry.find_custom_object(name, built_in=name in _BY_NAME)
+    if found is not None:
+        return _from_function(found, **config)
     if name not in _BY_NAME:
-        raise ValueError(f"Unknown loss {name!r} in a saved config; known: {', '.join(sorted(_BY_NAME))}.")
+        raise ValueError(f"Unknown loss {name!r} in a saved config; known: {', '.join(sorted(_BY_NAME))}. "
+                         f"{saving_registry.how_to_load(name)}")
     return Loss(_BY_NAME[name], name, **config)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 
+from layerwise import saving_registry
 from layerwise.metrics.accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
                                         SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy)
 from layerwise.metrics.base import Mean, MeanMetricWrapper, Metric, Sum, snake_case
@@ -21,7 +22,7 @@ from layerwise.metrics.regression import (CosineSimilarity, LogCoshError, MeanAb
                                           R2Score, RootMeanSquaredError)
 
 __all__ = [
-    "Metric", "Mean", "MeanMetricWrapper", "Sum", "get", "resolve_accuracy",
+    "Metric", "Mean", "MeanMetricWrapper", "Sum", "deserialize", "get", "resolve_accuracy", "serialize",
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
     "AUC", "F1Score", "FBetaScore", "FalseNegatives", "FalsePositives", "Precision", "Recall", "TrueNegatives",
@@ -55,24 +56,81 @@ def resolve_accuracy(true_shape: tuple, pred_shape: tuple) -> type:
     return CategoricalAccuracy
 
 
+def _from_object(found) -> Metric:
+    """A user's metric class, function or object found by name, as a ``Metric``."""
+    if inspect.isclass(found) and issubclass(found, Metric):
+        return found()
+    return found if isinstance(found, Metric) else MeanMetricWrapper(found, name=getattr(found, "name", None))
+
+
 def get(identifier, true_shape: tuple | None = None, pred_shape: tuple | None = None) -> Metric:
-    """A metric for a name, a Metric class or object, or a function ``f(y_true, y_pred)``. A name becomes
-    the metric's log name; ``"accuracy"``/``"acc"`` depend on the target and prediction shapes when given."""
+    """A metric for a name, a saved config dict, a Metric class or object, or a function ``f(y_true, y_pred)``.
+    A built-in name becomes the metric's log name; ``"accuracy"``/``"acc"`` depend on the target and
+    prediction shapes when given. A registered or custom object's name gives that object."""
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, dict):
+        return _from_object(deserialize(identifier))
     if isinstance(identifier, str):
+        built_in = identifier in _BY_NAME or identifier.lower() in ("accuracy", "acc")
+        found = saving_registry.find_custom_object(identifier, built_in=built_in)
+        if found is not None:
+            return _from_object(found)
         if identifier.lower() in ("accuracy", "acc") and true_shape is not None and pred_shape is not None:
             return resolve_accuracy(true_shape, pred_shape)(name=identifier)
         if identifier in _BY_NAME:
             return _BY_NAME[identifier](name=identifier)
         valid = ", ".join(["accuracy", "acc", *sorted(name for name in _BY_NAME if name.islower())])
         raise ValueError(f"Unknown metric {identifier!r}. Valid names: {valid}, the class names (e.g. 'F1Score'), "
-                         "or pass a Metric object or a function (y_true, y_pred) -> value per sample.")
+                         "or pass a Metric object or a function (y_true, y_pred) -> value per sample. "
+                         + saving_registry.how_to_load(identifier))
     if inspect.isclass(identifier) and issubclass(identifier, Metric):
         return identifier()
     if callable(identifier):
         return MeanMetricWrapper(identifier, name=getattr(identifier, "name", None))
     raise ValueError(f"A metric must be a name, a Metric or a function (y_true, y_pred), got {identifier!r}.")
+
+
+def serialize(metric) -> str | dict:
+    """What a file records for a ``compile(metrics=...)`` entry: a name as itself, a registered or custom
+    function or class by its name, a Metric object or class as ``{"class_name", "config"}`` (with
+    ``"registered_name"`` for a registered class, ``"fn"`` for a ``MeanMetricWrapper``). A ValueError
+    naming the metric and the fixes otherwise."""
+    if isinstance(metric, str):
+        return metric
+    cls = metric if inspect.isclass(metric) else type(metric)
+    built_in = _BY_NAME.get(cls.__name__) is cls
+    if built_in:  # a class as the object it makes, so that the loaded metric keeps its log name
+        return {"class_name": cls.__name__, "config": (metric if isinstance(metric, Metric) else cls()).get_config()}
+    if not isinstance(metric, Metric):
+        return saving_registry.serialize_custom(metric, "metric", ValueError)
+    if cls is MeanMetricWrapper:
+        fn = saving_registry.serialize_custom(metric.fn, "metric function", ValueError)
+        return {"class_name": cls.__name__, "config": {**metric.get_config(), "fn": fn}}
+    return saving_registry.serialize_custom(metric, "metric", ValueError)
+
+
+def deserialize(config: str | dict):
+    """The ``compile(metrics=...)`` entry ``serialize`` described: a built-in name stays a name (``compile``
+    resolves it, ``"accuracy"`` by the data's shapes); a user's name gives that function or class."""
+    if isinstance(config, str):
+        built_in = config in _BY_NAME or config.lower() in ("accuracy", "acc")
+        found = saving_registry.find_custom_object(config, built_in=built_in)
+        if found is None and not built_in:
+            raise ValueError(f"Unknown metric {config!r} in a saved config. {saving_registry.how_to_load(config)}")
+        return config if found is None else found
+    name = config.get("class_name")
+    if name == "MeanMetricWrapper":
+        options = dict(config.get("config", {}))
+        fn = deserialize(options.pop("fn"))
+        return MeanMetricWrapper(fn, **options)
+    if not config.get("registered_name") and _BY_NAME.get(name) is not None:
+        return _BY_NAME[name].from_config(config.get("config", {}))
+    found = saving_registry.deserialize_custom(config)
+    if found is None:
+        name = config.get("registered_name") or name
+        raise ValueError(f"Unknown metric class {name!r} in a saved config. {saving_registry.how_to_load(name)}")
+    return found
 
 
 def __dir__() -> list[str]:

@@ -141,13 +141,11 @@ class CompiledOutputs:
         return total, [value for value, _ in each]
 
     def config(self) -> dict:
-        """Loss and metric names as ``compile`` takes them back (used by saving)."""
+        """Losses and metrics as ``compile`` takes them back (used by saving): names stay names, the user's
+        registered functions and classes are saved by their registered names, Metric objects as configs."""
         losses = [None if loss is None else losses_module.serialize(loss) for loss in self.losses]
-        for ids in self.metric_ids + self.weighted_ids:
-            for metric in ids:
-                if not isinstance(metric, str):
-                    raise ValueError(f"Cannot save metric object {metric!r}: compile with metric names to save "
-                                     "the model.")
+        metric_ids = [[metrics_module.serialize(metric) for metric in ids] for ids in self.metric_ids]
+        weighted_ids = [[metrics_module.serialize(metric) for metric in ids] for ids in self.weighted_ids]
         return {"loss": losses if self.several else losses[0], "loss_weights": self.loss_weights,
-                "metrics": self.metric_ids if self.several else self.metric_ids[0],
-                "weighted_metrics": self.weighted_ids if self.several else self.weighted_ids[0]}
+                "metrics": metric_ids if self.several else metric_ids[0],
+                "weighted_metrics": weighted_ids if self.several else weighted_ids[0]}

@@ -1,5 +1,8 @@
 """Keras' utils: labels, seeding, image folders, sequences."""
 from layerwise.backend import clear_session, set_random_seed
+from layerwise.saving_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,
+                                       get_custom_objects, get_registered_name, get_registered_object,
+                                       register_keras_serializable, serialize_keras_object)
 from layerwise.utils.file_download import get_file
 from layerwise.utils.image import array_to_img, img_to_array, load_img, save_img
 from layerwise.utils.image_dataset import image_dataset_from_directory
@@ -14,4 +17,6 @@ __all__ += ["one_hot_dna", "pad_sequences", "timeseries_dataset_from_array"]
 __all__ += ["text_dataset_from_directory"]
 __all__ += ["PyDataset", "Sequence", "clear_session"]
 __all__ += ["array_to_img", "img_to_array", "load_img", "save_img"]
+__all__ += ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
+            "get_registered_name", "get_registered_object", "register_keras_serializable", "serialize_keras_object"]
 __all__ += ["get_file"]
