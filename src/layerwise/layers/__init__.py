@@ -9,6 +9,7 @@ from layerwise.layers.categorical import CategoryEncoding, Discretization, Hashi
 from layerwise.layers.convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                                             Conv3DTranspose, Convolution1D, Convolution1DTranspose, Convolution2D,
                                             Convolution2DTranspose, Convolution3D, Convolution3DTranspose)
+from layerwise.layers.convolutional_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from layerwise.layers.core import Activation, Dense, Input, InputLayer, Lambda, Rescaling
 from layerwise.layers.depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
                                         SeparableConvolution1D, SeparableConvolution2D)
@@ -43,6 +44,7 @@ __all__ = [
     "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
     # sequences
     "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
     "GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells",
     # attention
     "AdditiveAttention", "Attention", "MultiHeadAttention",

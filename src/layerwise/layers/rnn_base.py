@@ -66,8 +66,10 @@ def step_loop(step, inputs: torch.Tensor, mask: torch.Tensor | None, states: Sta
     ``inputs`` ``(batch, timesteps, ...)``. A masked step keeps the states and repeats the previous output
     (zeros with ``zero_output_for_mask``). Returns (outputs or None, last output, final states)."""
     outputs, prev = [], None
-    for t in range(inputs.shape[1]):
-        out, new_states = step(inputs[:, t], states)
+    # unbind, not inputs[:, t]: its backward is one stack, where each slice's would fill a zero tensor of
+    # the whole sequence's size.
+    for t, x_t in enumerate(inputs.unbind(1)):
+        out, new_states = step(x_t, states)
         if mask is not None:
             m = mask[:, t]
             if prev is None:
