@@ -3,12 +3,28 @@ values ``(batch, ...)`` (the features axis, ``axis``, is reduced); ``Loss`` obje
 Probabilities are clipped as Keras clips them, so results agree with Keras to float32 rounding."""
 from __future__ import annotations
 
+import functools
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 EPSILON = 1e-7  # Keras' backend.epsilon(): probabilities are clipped to [eps, 1 - eps]
+
+
+def accepts_arrays(loss_fn):
+    """Let ``loss_fn`` take numpy arrays and lists too, as Keras' functions do (float64 becomes float32)."""
+    @functools.wraps(loss_fn)
+    def on_tensors(y_true, y_pred, *args, **kwargs):
+        if not isinstance(y_pred, torch.Tensor):
+            y_pred = torch.as_tensor(np.asarray(y_pred))
+            y_pred = y_pred.float() if y_pred.dtype == torch.float64 else y_pred
+        if not isinstance(y_true, torch.Tensor):
+            y_true = torch.as_tensor(np.asarray(y_true), device=y_pred.device)
+            y_true = y_true.float() if y_true.dtype == torch.float64 else y_true
+        return loss_fn(y_true, y_pred, *args, **kwargs)
+    return on_tensors
 
 
 def _smooth_categorical(y_true: torch.Tensor, label_smoothing: float, axis: int) -> torch.Tensor:
@@ -26,6 +42,7 @@ def _normalized_probabilities(y_pred: torch.Tensor, axis: int) -> torch.Tensor:
 
 # ---- probabilistic ------------------------------------------------------------------------------
 
+@accepts_arrays
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                              axis: int = -1):
     y_true = _smooth_categorical(y_true.to(y_pred.dtype), label_smoothing, axis)
@@ -33,6 +50,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
     return -(y_true * log_prob).sum(dim=axis)
 
 
+@accepts_arrays
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, axis: int = -1):
     """Integer labels ``(batch, ...)`` or ``(batch, ..., 1)`` against class scores ``(batch, ..., classes)``."""
     y_pred = y_pred.movedim(axis, -1)
@@ -43,6 +61,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
     return -log_prob.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
 
 
+@accepts_arrays
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1):
     y_true = _smooth_binary(y_true.to(y_pred.dtype), label_smoothing)
     if from_logits:
@@ -52,6 +71,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
     return values.mean(dim=axis)
 
 
+@accepts_arrays
 def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing: bool = False, alpha: float = 0.25,
                               gamma: float = 2.0, from_logits: bool = False, label_smoothing: float = 0.0,
                               axis: int = -1):
@@ -68,6 +88,7 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing: bool = Fals
     return values.mean(dim=axis)
 
 
+@accepts_arrays
 def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma: float = 2.0, from_logits: bool = False,
                                    label_smoothing: float = 0.0, axis: int = -1):
     """Categorical crossentropy scaled by ``alpha * (1 - p) ** gamma``; ``alpha`` may hold one weight per class."""
@@ -81,32 +102,38 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma: float = 2.
     return (focal * -y_true * torch.log(output)).sum(dim=axis)
 
 
+@accepts_arrays
 def kl_divergence(y_true, y_pred):
     y_true = y_true.to(y_pred.dtype).clamp(EPSILON, 1)
     y_pred = y_pred.clamp(EPSILON, 1)
     return (y_true * torch.log(y_true / y_pred)).sum(dim=-1)
 
 
+@accepts_arrays
 def poisson(y_true, y_pred):
     return (y_pred - y_true.to(y_pred.dtype) * torch.log(y_pred + EPSILON)).mean(dim=-1)
 
 
 # ---- regression ---------------------------------------------------------------------------------
 
+@accepts_arrays
 def mean_squared_error(y_true, y_pred):
     return (y_true.to(y_pred.dtype) - y_pred).square().mean(dim=-1)
 
 
+@accepts_arrays
 def mean_absolute_error(y_true, y_pred):
     return (y_true.to(y_pred.dtype) - y_pred).abs().mean(dim=-1)
 
 
+@accepts_arrays
 def mean_absolute_percentage_error(y_true, y_pred):
     """``100 * mean(|y_true - y_pred| / max(|y_true|, eps))``."""
     y_true = y_true.to(y_pred.dtype)
     return 100.0 * ((y_true - y_pred) / y_true.abs().clamp_min(EPSILON)).abs().mean(dim=-1)
 
 
+@accepts_arrays
 def mean_squared_logarithmic_error(y_true, y_pred):
     """``mean((log(1 + y_pred) - log(1 + y_true)) ** 2)`` with both clipped below at eps."""
     # log(x + 1) rather than log1p: Keras' rounding for values near eps.
@@ -120,15 +147,18 @@ def l2_normalize(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
     return x * torch.rsqrt(x.square().sum(dim=axis, keepdim=True)).clamp_max(1.0 / EPSILON)
 
 
+@accepts_arrays
 def cosine_similarity(y_true, y_pred, axis: int = -1):
     """Minus the cosine of the angle between targets and predictions (-1 is best), per sample."""
     return -(l2_normalize(y_true.to(y_pred.dtype), axis) * l2_normalize(y_pred, axis)).sum(dim=axis)
 
 
+@accepts_arrays
 def huber(y_true, y_pred, delta: float = 1.0):
     return F.huber_loss(y_pred, y_true.to(y_pred.dtype), reduction="none", delta=delta).mean(dim=-1)
 
 
+@accepts_arrays
 def log_cosh(y_true, y_pred):
     """``mean(log(cosh(y_pred - y_true)))``, written with softplus so that large errors do not overflow."""
     error = y_pred - y_true.to(y_pred.dtype)
@@ -143,16 +173,19 @@ def _signed_labels(y_true: torch.Tensor) -> torch.Tensor:
     return torch.where(binary, 2.0 * y_true - 1.0, y_true)
 
 
+@accepts_arrays
 def hinge(y_true, y_pred):
     y_true = _signed_labels(y_true.to(y_pred.dtype))
     return (1.0 - y_true * y_pred).clamp_min(0.0).mean(dim=-1)
 
 
+@accepts_arrays
 def squared_hinge(y_true, y_pred):
     y_true = _signed_labels(y_true.to(y_pred.dtype))
     return (1.0 - y_true * y_pred).clamp_min(0.0).square().mean(dim=-1)
 
 
+@accepts_arrays
 def categorical_hinge(y_true, y_pred):
     """``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`` for one-hot targets."""
     y_true = y_true.to(y_pred.dtype)

@@ -10,8 +10,15 @@ from __future__ import annotations
 import inspect
 
 from layerwise import saving_registry
+from layerwise.losses.functions import (binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
+                                        categorical_focal_crossentropy, categorical_hinge, hinge, huber,
+                                        kl_divergence, log_cosh, mean_absolute_error, mean_absolute_percentage_error,
+                                        mean_squared_error, mean_squared_logarithmic_error, poisson,
+                                        sparse_categorical_crossentropy, squared_hinge)
 from layerwise.metrics.accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-                                        SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy)
+                                        SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy, binary_accuracy,
+                                        categorical_accuracy, sparse_categorical_accuracy,
+                                        sparse_top_k_categorical_accuracy, top_k_categorical_accuracy)
 from layerwise.metrics.base import Mean, MeanMetricWrapper, Metric, Sum, snake_case
 from layerwise.metrics.confusion import (AUC, F1Score, FalseNegatives, FalsePositives, FBetaScore, Precision, Recall,
                                          TrueNegatives, TruePositives)
@@ -31,6 +38,12 @@ __all__ = [
     "SparseCategoricalCrossentropy", "SquaredHinge",
     "CosineSimilarity", "LogCoshError", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredError",
     "MeanSquaredLogarithmicError", "R2Score", "RootMeanSquaredError",
+    # per-sample functions, as keras.metrics.<name>
+    "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy", "binary_crossentropy", "binary_focal_crossentropy",
+    "categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "hinge", "huber",
+    "kl_divergence", "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy", "squared_hinge",
 ]
 
 _CLASSES = (Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
@@ -98,6 +111,8 @@ def serialize(metric) -> str | dict:
     naming the metric and the fixes otherwise."""
     if isinstance(metric, str):
         return metric
+    if inspect.isfunction(metric) and globals().get(metric.__name__) is metric:
+        return metric.__name__  # keras.metrics.<function>: its name resolves to the same metric
     cls = metric if inspect.isclass(metric) else type(metric)
     built_in = _BY_NAME.get(cls.__name__) is cls
     if built_in:  # a class as the object it makes, so that the loaded metric keeps its log name

@@ -1,14 +1,59 @@
-"""Accuracy metrics: the fraction of samples whose prediction matches the target (``(batch,)`` values
-averaged by ``Metric``), including Keras' top-k accuracies."""
+"""Accuracy metrics: the fraction of samples whose prediction matches the target, including Keras' top-k
+accuracies. Each snake_case function gives one value per sample ``(batch,)`` (as ``keras.metrics.<name>``);
+each class averages its function over batches."""
 from __future__ import annotations
 
 import torch
 
-from layerwise.losses.base import match_rank
+from layerwise.losses.base import as_tensor, match_rank
 from layerwise.metrics.base import Metric
 
 __all__ = ["Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
-           "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "in_top_k"]
+           "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "in_top_k", "binary_accuracy",
+           "categorical_accuracy", "sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy",
+           "top_k_categorical_accuracy"]
+
+
+def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> torch.Tensor:
+    y_pred = as_tensor(y_pred)
+    y_true, y_pred = match_rank(as_tensor(y_true, y_pred), y_pred)
+    return ((y_pred > threshold) == (y_true > 0.5)).float()
+
+
+def categorical_accuracy(y_true, y_pred) -> torch.Tensor:
+    y_pred = as_tensor(y_pred)
+    return (y_pred.argmax(-1) == as_tensor(y_true, y_pred).argmax(-1)).float()
+
+
+def sparse_categorical_accuracy(y_true, y_pred) -> torch.Tensor:
+    y_pred = as_tensor(y_pred)
+    y_true = as_tensor(y_true, y_pred)
+    if y_true.ndim == y_pred.ndim:
+        y_true = y_true.squeeze(-1)
+    return (y_pred.argmax(-1) == y_true.long()).float()
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k: int = 5, owner: str = "top_k_categorical_accuracy"):
+    """``owner`` names the metric in errors."""
+    y_pred = as_tensor(y_pred)
+    labels = as_tensor(y_true, y_pred).argmax(-1)
+    hits = in_top_k(labels.reshape(-1), y_pred.reshape(-1, y_pred.shape[-1]), k, owner)
+    return hits.reshape(labels.shape).float()
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5, from_sorted_ids: bool = False,
+                                      owner: str = "sparse_top_k_categorical_accuracy") -> torch.Tensor:
+    """With ``from_sorted_ids``, ``y_pred`` ``(batch, N)`` holds class ids sorted by score instead of scores;
+    ``owner`` names the metric in errors."""
+    y_pred = as_tensor(y_pred)
+    y_true = as_tensor(y_true, y_pred)
+    labels = y_true.reshape(-1)
+    y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+    if from_sorted_ids:
+        hits = (labels.to(y_pred.dtype).unsqueeze(1) == y_pred[:, :k]).any(dim=1)
+    else:
+        hits = in_top_k(labels, y_pred, k, owner)
+    return hits.reshape(y_true.shape).float()
 
 
 class Accuracy(Metric):
@@ -31,8 +76,7 @@ class BinaryAccuracy(Metric):
         super().__init__(name, dtype)
 
     def values(self, y_true, y_pred):
-        y_true, y_pred = match_rank(y_true, y_pred)
-        return ((y_pred > self.threshold) == (y_true > 0.5)).float()
+        return binary_accuracy(y_true, y_pred, self.threshold)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "threshold": self.threshold}
@@ -44,7 +88,7 @@ class CategoricalAccuracy(Metric):
     name = "categorical_accuracy"
 
     def values(self, y_true, y_pred):
-        return (y_pred.argmax(-1) == y_true.argmax(-1)).float()
+        return categorical_accuracy(y_true, y_pred)
 
 
 class SparseCategoricalAccuracy(Metric):
@@ -53,9 +97,7 @@ class SparseCategoricalAccuracy(Metric):
     name = "sparse_categorical_accuracy"
 
     def values(self, y_true, y_pred):
-        if y_true.ndim == y_pred.ndim:
-            y_true = y_true.squeeze(-1)
-        return (y_pred.argmax(-1) == y_true.long()).float()
+        return sparse_categorical_accuracy(y_true, y_pred)
 
 
 def in_top_k(labels: torch.Tensor, scores: torch.Tensor, k: int, owner: str) -> torch.Tensor:
@@ -84,9 +126,7 @@ class TopKCategoricalAccuracy(Metric):
         super().__init__(name, dtype)
 
     def values(self, y_true, y_pred):
-        labels = y_true.argmax(-1)
-        hits = in_top_k(labels.reshape(-1), y_pred.reshape(-1, y_pred.shape[-1]), self.k, type(self).__name__)
-        return hits.reshape(labels.shape).float()
+        return top_k_categorical_accuracy(y_true, y_pred, self.k, type(self).__name__)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "k": self.k}
@@ -104,13 +144,7 @@ class SparseTopKCategoricalAccuracy(Metric):
         super().__init__(name, dtype)
 
     def values(self, y_true, y_pred):
-        labels = y_true.reshape(-1)
-        y_pred = y_pred.reshape(-1, y_pred.shape[-1])
-        if self.from_sorted_ids:
-            hits = (labels.to(y_pred.dtype).unsqueeze(1) == y_pred[:, :self.k]).any(dim=1)
-        else:
-            hits = in_top_k(labels, y_pred, self.k, type(self).__name__)
-        return hits.reshape(y_true.shape).float()
+        return sparse_top_k_categorical_accuracy(y_true, y_pred, self.k, self.from_sorted_ids, type(self).__name__)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "k": self.k, "from_sorted_ids": self.from_sorted_ids}
