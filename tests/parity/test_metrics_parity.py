@@ -249,3 +249,170 @@ def test_compile_rejects_unknown_metric_names():
     model = layerwise.Sequential([layerwise.Input((2,)), layerwise.layers.Dense(1)])
     with pytest.raises(ValueError, match="Unknown metric 'rmse'"):
         model.compile(optimizer="sgd", loss="mse", metrics=["rmse"])
+
+
+# Precision, Recall and AUC: thresholds, top_k, class_id, curves, summation methods, multi-label, saving.
+
+THRESHOLD_METRICS = [  # (class, kwargs, data kind, shape)
+    ("Precision", {}, "multilabel", (8, 3)), ("Recall", {}, "binary", (8, 1)),
+    ("Precision", {"thresholds": [0.3, 0.7]}, "multilabel", (8, 3)),
+    ("Recall", {"thresholds": [0.7, 0.2, 0.5]}, "multilabel", (8, 3)),
+    ("Precision", {"thresholds": [0.0, 0.25, 0.5, 0.75, 1.0]}, "binary", (8,)),  # Keras' even-grid path
+    ("Precision", {"top_k": 2}, "onehot", (8, 4)), ("Recall", {"top_k": 1}, "onehot", (8, 4)),
+    ("Precision", {"class_id": 1}, "multilabel", (8, 3)), ("Recall", {"class_id": 2}, "onehot", (8, 4)),
+    ("Recall", {"top_k": 2, "class_id": 3, "thresholds": [0.1, 0.6]}, "onehot", (8, 4)),
+    ("Precision", {"top_k": 3, "thresholds": 0.2}, "multilabel", (8, 5)),
+    ("AUC", {}, "multilabel", (16, 3)), ("AUC", {"num_thresholds": 7}, "binary", (16,)),
+    ("AUC", {"curve": "PR"}, "multilabel", (16, 3)), ("AUC", {"curve": "pr", "num_thresholds": 30}, "binary", (16, 1)),
+    ("AUC", {"summation_method": "minoring"}, "multilabel", (16, 3)),
+    ("AUC", {"summation_method": "majoring"}, "multilabel", (16, 3)),
+    ("AUC", {"curve": "PR", "summation_method": "minoring"}, "multilabel", (16, 3)),
+    ("AUC", {"curve": "PR", "summation_method": "Majoring"}, "multilabel", (16, 3)),
+    ("AUC", {"curve": "PRGAIN"}, "multilabel", (16, 3)),
+    ("AUC", {"thresholds": [0.9, 0.1, 0.5, 0.3]}, "multilabel", (16, 3)),  # uneven: compared one by one
+    ("AUC", {"thresholds": [0.25, 0.5, 0.75], "curve": "PR"}, "multilabel", (16, 3)),  # even: Keras' grid
+    ("AUC", {"multi_label": True}, "multilabel", (16, 3)),
+    ("AUC", {"multi_label": True, "num_labels": 3, "curve": "PR"}, "multilabel", (16, 3)),
+    ("AUC", {"multi_label": True, "label_weights": [0.2, 1.0, 0.5], "summation_method": "majoring"},
+     "multilabel", (16, 3)),
+    ("AUC", {"label_weights": [0.2, 1.0, 0.5]}, "multilabel", (16, 3)),
+    ("AUC", {"from_logits": True, "num_thresholds": 50}, "binary_logits", (16, 2)),
+]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("cls,kwargs,kind,shape", THRESHOLD_METRICS)
+def test_precision_recall_auc_stream_like_keras(keras, cls, kwargs, kind, shape, weighted):
+    got, expected = _stream(getattr(keras.metrics, cls)(**kwargs), getattr(metrics, cls)(**kwargs), kind, shape,
+                            weighted, batches=4)
+    assert np.shape(got) == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls,kwargs", [
+    ("Precision", {"thresholds": [0.0, 0.5, 1.0]}), ("Recall", {"thresholds": [0.5, 0.25, 0.0]}),
+    ("TrueNegatives", {"thresholds": [0.0, 0.5, 1.0]}), ("AUC", {}), ("AUC", {"num_thresholds": 3}),
+    ("AUC", {"curve": "PR"}), ("AUC", {"thresholds": [0.0, 0.5, 1.0]}), ("AUC", {"thresholds": [0.5]}),
+])
+def test_predictions_on_and_beyond_the_thresholds_count_as_keras(keras, cls, kwargs):
+    """Exactly 0, 0.5 and 1, and values outside [0, 1]: the even grid clips them, the other thresholds do not."""
+    y = np.array([0, 1, 1, 0, 1, 0, 1, 0], "float32")
+    pred = np.array([0.0, 0.5, 1.0, 1.0, -0.5, 1.5, 0.25, 0.5], "float32")
+    ours, theirs = getattr(metrics, cls)(**kwargs), getattr(keras.metrics, cls)(**kwargs)
+    ours.update_state(y, pred)
+    theirs.update_state(y, pred)
+    np.testing.assert_allclose(ours.result(), np.asarray(theirs.result()), rtol=1e-6, atol=1e-7)
+
+
+def test_threshold_metrics_by_hand():
+    y = torch.tensor([[1.0, 0, 1], [0, 1, 0]])
+    pred = torch.tensor([[0.9, 0.8, 0.1], [0.6, 0.7, 0.2]])
+    top1 = metrics.Precision(top_k=1)
+    top1.update(y, pred)
+    assert top1.result() == pytest.approx(1.0)  # 0.9 and 0.7 are both positives
+    by_threshold = metrics.Recall(thresholds=[0.5, 0.05])
+    by_threshold.update(y, pred, torch.tensor([1.0, 3.0]))
+    np.testing.assert_allclose(by_threshold.result(), [4 / 5, 1.0])
+    column = metrics.Precision(class_id=0)
+    column.update(y, pred)
+    assert column.result() == pytest.approx(0.5)
+    assert isinstance(column.counts, torch.Tensor) and column.counts.shape == (4, 1)  # no sync in update
+    perfect = metrics.AUC(curve="PR", multi_label=True)
+    perfect.update(torch.tensor([[1.0, 0], [0, 1]]), torch.tensor([[0.9, 0.2], [0.1, 0.8]]))
+    assert perfect.result() == pytest.approx(1.0, abs=1e-6)
+    assert perfect.counts.shape == (4, 200, 2)
+    perfect.reset_state()
+    assert perfect.result() == 0.0
+    assert metrics.Precision(thresholds=[0.3, 0.7]).result().tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("cls,kwargs", [
+    ("Precision", {"thresholds": [0.3, 0.7], "name": "p2"}), ("Precision", {"thresholds": 0.4, "name": "p1"}),
+    ("Recall", {"top_k": 2, "class_id": 1, "name": "r", "dtype": "float64"}),
+    ("AUC", {"name": "auc_a"}),
+    ("AUC", {"num_thresholds": 50, "curve": "pr", "summation_method": "Minoring", "multi_label": True,
+             "num_labels": 3, "from_logits": True, "name": "auc_b"}),
+    ("AUC", {"thresholds": [0.7, 0.2], "curve": "PRGAIN", "name": "auc_c"}),
+])
+def test_threshold_metric_configs_match_keras_and_round_trip(keras, cls, kwargs):
+    ours = getattr(metrics, cls)(**kwargs)
+    config = ours.get_config()
+    assert config == getattr(keras.metrics, cls)(**kwargs).get_config()
+    again = getattr(metrics, cls).from_config(config)
+    assert again.get_config() == config
+    assert again.thresholds == ours.thresholds
+
+
+def test_auc_label_weights_round_trip():
+    ours = metrics.AUC(multi_label=True, label_weights=[0.5, 2.0], name="w")
+    config = ours.get_config()
+    assert config["label_weights"] == [0.5, 2.0]
+    assert metrics.AUC.from_config(config).get_config() == config
+
+
+def test_model_with_precision_recall_auc_saves_loads_and_evaluates_as_keras(keras, tmp_path):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(40, 4)).astype("float32")
+    y = (rng.uniform(size=(40, 3)) < 0.5).astype("float32")
+    k_model, lw_model = _twin_regressors(keras, 3, "sigmoid")
+
+    def chosen(lib):
+        # Named: Keras numbers the default names of every metric object made in the session.
+        return [lib.metrics.Precision(thresholds=[0.3, 0.7], name="precision"),
+                lib.metrics.Recall(class_id=1, name="recall"),
+                lib.metrics.AUC(curve="PR", multi_label=True, name="pr_auc"),
+                lib.metrics.AUC(from_logits=True, num_thresholds=20, name="auc")]
+
+    k_model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=chosen(keras))
+    lw_model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=chosen(layerwise))
+    fit = dict(batch_size=16, epochs=2, shuffle=False, verbose=0)
+    expected = k_model.fit(x, y, **fit).history
+    got = lw_model.fit(x, y, **fit).history
+    assert sorted(got) == sorted(expected) == ["auc", "loss", "pr_auc", "precision", "recall"]
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=2e-5, atol=1e-6, err_msg=key)
+    before = lw_model.evaluate(x, y, batch_size=7, verbose=0, return_dict=True)
+    lw_model.save(tmp_path / "m.lw")
+    loaded = layerwise.load_model(tmp_path / "m.lw")
+    after = loaded.evaluate(x, y, batch_size=7, verbose=0, return_dict=True)
+    k_eval = k_model.evaluate(x, y, batch_size=7, verbose=0, return_dict=True)
+    assert sorted(after) == sorted(before) == sorted(k_eval)
+    for key in before:
+        np.testing.assert_allclose(after[key], before[key], rtol=1e-6, err_msg=key)
+        np.testing.assert_allclose(after[key], np.asarray(k_eval[key]), rtol=2e-5, atol=1e-6, err_msg=key)
+    assert np.shape(after["precision"]) == (2,)
+
+
+def test_precision_recall_auc_bad_input():
+    with pytest.raises(ValueError, match=r"AUC: curve must be one of 'ROC', 'PR', 'PRGAIN'.*received curve='Roc'"):
+        metrics.AUC(curve="Roc")
+    with pytest.raises(ValueError, match="AUC: summation_method must be one of .*received summation_method='trapz'"):
+        metrics.AUC(summation_method="trapz")
+    with pytest.raises(ValueError, match=r"AUC: thresholds must be .* in \[0, 1\]; received thresholds=\[0.2, 1.2\]"):
+        metrics.AUC(thresholds=[0.2, 1.2])
+    with pytest.raises(ValueError, match=r"Precision: thresholds must be .* in \[0, 1\]; received thresholds=-0.1"):
+        metrics.Precision(thresholds=-0.1)
+    with pytest.raises(ValueError, match=r"Recall: thresholds must be .*received thresholds=\[0.5, None\]"):
+        metrics.Recall(thresholds=[0.5, None])
+    with pytest.raises(ValueError, match="AUC: num_thresholds must be an integer > 1; received num_thresholds=1"):
+        metrics.AUC(num_thresholds=1)
+    with pytest.raises(ValueError, match="AUC: num_labels is needed only with multi_label=True"):
+        metrics.AUC(num_labels=3)
+    with pytest.raises(ValueError, match="Precision: top_k must be None or an integer >= 1; received top_k=0"):
+        metrics.Precision(top_k=0)
+    with pytest.raises(ValueError, match="Recall: class_id must be None or an integer >= 0; received class_id=-1"):
+        metrics.Recall(class_id=-1)
+    with pytest.raises(ValueError, match=r"Recall: class_id=3 is out of range for predictions of 3 classes"):
+        metrics.Recall(class_id=3).update(torch.eye(3), torch.rand(3, 3))
+    with pytest.raises(ValueError, match=r"Precision: class_id needs predictions of shape \(batch, classes\)"):
+        metrics.Precision(class_id=0).update(torch.ones(4), torch.rand(4))
+    with pytest.raises(ValueError, match=r"Precision: top_k=5 is larger than the number of classes, 3"):
+        metrics.Precision(top_k=5).update(torch.eye(3), torch.rand(3, 3))
+    with pytest.raises(ValueError, match=r"AUC\(multi_label=True\) expects predictions of shape \(batch, labels\)"):
+        metrics.AUC(multi_label=True).update(torch.ones(4), torch.rand(4))
+    with pytest.raises(ValueError, match=r"AUC: num_labels=2 but the predictions have 3 labels"):
+        metrics.AUC(multi_label=True, num_labels=2).update(torch.eye(3), torch.rand(3, 3))
+    with pytest.raises(ValueError, match=r"Precision expects targets of the predictions' shape; .*y_true.shape=\(4,\)"):
+        metrics.Precision().update(torch.ones(4), torch.rand(4, 3))
+    with pytest.raises(ValueError, match=r"Recall: the weights of shape \(2, 1\) .* do not broadcast to .*\(4, 3\)"):
+        metrics.Recall().update(torch.ones(4, 3), torch.rand(4, 3), torch.ones(2))

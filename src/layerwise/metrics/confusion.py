@@ -1,67 +1,33 @@
-"""Metrics from confusion-matrix counts: true/false positives/negatives at thresholds, precision,
-recall, ROC AUC and the F-scores. Counts accumulate as ``(thresholds,)`` or ``(classes,)`` tensors."""
+"""Metrics from confusion-matrix counts: true/false positives/negatives at thresholds, precision, recall,
+AUC (``metrics/auc.py``) and the F-scores. Counts accumulate as ``(4, thresholds)`` or ``(4, classes)`` tensors."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from layerwise.losses.base import as_tensor, squeeze_or_expand
+from layerwise.losses.base import as_tensor
 from layerwise.losses.functions import EPSILON
+from layerwise.metrics.auc import AUC
 from layerwise.metrics.base import Metric, as_result
+from layerwise.metrics.confusion_counts import NEG_INF, ConfusionMetric, divide_no_nan, evenly_spaced, parse_thresholds
 
 __all__ = ["AUC", "F1Score", "FBetaScore", "FalseNegatives", "FalsePositives", "Precision", "Recall",
            "TrueNegatives", "TruePositives"]
 
 
-def _parse_thresholds(thresholds, owner: str) -> list[float]:
-    if thresholds is None:
-        return [0.5]
-    values = [thresholds] if isinstance(thresholds, (int, float)) else list(thresholds)
-    if not values or any(not 0 <= float(t) <= 1 for t in values):
-        raise ValueError(f"{owner}: thresholds must be a float or a list of floats in [0, 1]; received "
-                         f"thresholds={thresholds!r}.")
-    return [float(t) for t in values]
-
-
-class _Confusion(Metric):
-    """True/false positive/negative counts at thresholds over every entry of ``y_pred``; a target is
-    positive when it is not 0 (Keras' cast to bool). Row ``i`` of ``counts`` is tp, fp, tn, fn."""
-
-    thresholds: list[float] = [0.5]
-
-    def reset(self) -> None:
-        self.counts: torch.Tensor | None = None  # (4, thresholds)
-
-    def update(self, y_true, y_pred, sample_weight=None) -> None:
-        y_pred, y_true = squeeze_or_expand(y_pred.detach().to(getattr(torch, self.dtype)), y_true)
-        positive = (y_true != 0).expand(y_pred.shape).reshape(-1, 1)
-        above = (y_pred.reshape(-1, 1) > torch.tensor(self.thresholds, device=y_pred.device)).to(y_pred.dtype)
-        weight = torch.ones_like(positive, dtype=y_pred.dtype)
-        if sample_weight is not None:
-            _, w = squeeze_or_expand(y_true, as_tensor(sample_weight, y_pred).to(y_pred.dtype).unsqueeze(-1),
-                                     expand_rank_1=False)
-            weight = w.expand(y_pred.shape).reshape(-1, 1)
-        pos, neg = weight * positive, weight * ~positive
-        batch = torch.stack([(above * pos).sum(0), (above * neg).sum(0), ((1 - above) * neg).sum(0),
-                             ((1 - above) * pos).sum(0)])
-        self.counts = batch if self.counts is None else self.counts + batch
-
-
-class _ConditionCount(_Confusion):
-    """One of the four counts: a float for one threshold, an array for several."""
+class _ConditionCount(ConfusionMetric):
+    """One of the four counts over every entry of ``y_pred``: a float for one threshold, an array for several."""
 
     row = 0
 
     def __init__(self, thresholds=None, name: str | None = None, dtype=None):
         self.init_thresholds = thresholds
-        self.thresholds = _parse_thresholds(thresholds, type(self).__name__)
+        self.thresholds = parse_thresholds(thresholds, type(self).__name__)
+        self.evenly = evenly_spaced(self.thresholds)
         super().__init__(name, dtype)
 
     def result(self) -> float | np.ndarray:
-        if self.counts is None:
-            return 0.0 if len(self.thresholds) == 1 else np.zeros(len(self.thresholds), np.float32)
-        counts = self.counts[self.row]
-        return as_result(counts[0] if len(self.thresholds) == 1 else counts)
+        return self._zeros() if self.counts is None else self._per_threshold(self.counts[self.row])
 
     def get_config(self) -> dict:
         return {**super().get_config(), "thresholds": self.init_thresholds}
@@ -83,43 +49,47 @@ class FalseNegatives(_ConditionCount):
     name, row = "false_negatives", 3
 
 
-class Precision(_Confusion):
-    name = "precision"
+class _PrecisionRecall(ConfusionMetric):
+    """tp / (tp + fp, or + fn) at ``thresholds`` (0.5; with ``top_k``, every kept prediction counts), over
+    the ``top_k`` largest predictions of each row and the column ``class_id`` when given; a float for one
+    threshold, an array for several."""
 
-    def result(self):
+    def __init__(self, thresholds=None, top_k: int | None = None, class_id: int | None = None,
+                 name: str | None = None, dtype=None):
+        owner = type(self).__name__
+        for arg, value in (("top_k", top_k), ("class_id", class_id)):
+            low = 1 if arg == "top_k" else 0
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                      or value < low):
+                raise ValueError(f"{owner}: {arg} must be None or an integer >= {low}; received {arg}={value!r}.")
+        self.init_thresholds = thresholds
+        self.top_k = None if top_k is None else int(top_k)
+        self.class_id = None if class_id is None else int(class_id)
+        self.thresholds = parse_thresholds(thresholds, owner, 0.5 if top_k is None else NEG_INF)
+        self.evenly = evenly_spaced(self.thresholds)
+        super().__init__(name, dtype)
+
+    def result(self) -> float | np.ndarray:
         if self.counts is None:
-            return 0.0
-        tp, fp = self.counts[0, 0], self.counts[1, 0]
-        return float(tp / (tp + fp)) if tp + fp > 0 else 0.0
+            return self._zeros()
+        tp, fp, _, fn = self.counts
+        return self._per_threshold(divide_no_nan(tp, tp + (fp if self.row == 1 else fn)))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "thresholds": self.init_thresholds, "top_k": self.top_k,
+                "class_id": self.class_id}
 
 
-class Recall(_Confusion):
-    name = "recall"
+class Precision(_PrecisionRecall):
+    """The fraction of predicted positives that are positive: tp / (tp + fp)."""
 
-    def result(self):
-        if self.counts is None:
-            return 0.0
-        tp, fn = self.counts[0, 0], self.counts[3, 0]
-        return float(tp / (tp + fn)) if tp + fn > 0 else 0.0
+    name, row = "precision", 1
 
 
-class AUC(_Confusion):
-    """ROC AUC over 200 thresholds with trapezoidal sums, as Keras' default ``AUC()``."""
+class Recall(_PrecisionRecall):
+    """The fraction of positives predicted positive: tp / (tp + fn)."""
 
-    name = "auc"
-
-    def __init__(self, name: str | None = None, num_thresholds: int = 200):
-        eps = 1e-7
-        self.thresholds = [0.0 - eps] + [i / (num_thresholds - 1) for i in range(1, num_thresholds - 1)] + [1.0 + eps]
-        super().__init__(name)
-
-    def result(self):
-        if self.counts is None:
-            return 0.0
-        tp, fp, tn, fn = self.counts
-        tpr = tp / (tp + fn).clamp_min(1e-12)
-        fpr = fp / (fp + tn).clamp_min(1e-12)
-        return float(((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2).sum())
+    name, row = "recall", 3
 
 
 _AVERAGES = (None, "micro", "macro", "weighted")
