@@ -54,6 +54,8 @@ def check_reduction(reduction, owner: str) -> None:
 
 def reduce_weighted(values: torch.Tensor, sample_weight: torch.Tensor | None, reduction) -> torch.Tensor:
     """Keras' weighting and reduction of per-sample loss values ``(batch, ...)``."""
+    if sample_weight is None and reduction == "sum_over_batch_size" and values.numel():
+        return values.mean()  # the training loop's usual case, in one kernel
     if sample_weight is not None:
         weight = as_tensor(sample_weight, values).to(values.dtype)
         values, weight = squeeze_or_expand(values, weight)
@@ -98,7 +100,8 @@ class Loss:
         # Sparse targets (batch,) against (batch, classes) keep their rank: the function reads them as labels.
         if self.fn is not sparse_categorical_crossentropy:
             y_true, y_pred = match_rank(y_true, y_pred)
-        return self.fn(y_true, y_pred, **self.options)
+        # Arrays are converted above: a built-in function is called without its array wrapper.
+        return getattr(self.fn, "__wrapped__", self.fn)(y_true, y_pred, **self.options)
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
         return reduce_weighted(self.per_sample(y_true, y_pred), sample_weight, self.reduction)

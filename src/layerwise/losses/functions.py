@@ -27,6 +27,11 @@ def accepts_arrays(loss_fn):
     return on_tensors
 
 
+def _like(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """Targets in the predictions' dtype (no call at all when they already are: this runs every batch)."""
+    return y_true if y_true.dtype == y_pred.dtype else y_true.to(y_pred.dtype)
+
+
 def _smooth_categorical(y_true: torch.Tensor, label_smoothing: float, axis: int) -> torch.Tensor:
     return y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[axis] if label_smoothing else y_true
 
@@ -45,7 +50,7 @@ def _normalized_probabilities(y_pred: torch.Tensor, axis: int) -> torch.Tensor:
 @accepts_arrays
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                              axis: int = -1):
-    y_true = _smooth_categorical(y_true.to(y_pred.dtype), label_smoothing, axis)
+    y_true = _smooth_categorical(_like(y_true, y_pred), label_smoothing, axis)
     log_prob = F.log_softmax(y_pred, dim=axis) if from_logits else torch.log(_normalized_probabilities(y_pred, axis))
     return -(y_true * log_prob).sum(dim=axis)
 
@@ -63,7 +68,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
 
 @accepts_arrays
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1):
-    y_true = _smooth_binary(y_true.to(y_pred.dtype), label_smoothing)
+    y_true = _smooth_binary(_like(y_true, y_pred), label_smoothing)
     if from_logits:
         values = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
     else:
@@ -76,7 +81,7 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing: bool = Fals
                               gamma: float = 2.0, from_logits: bool = False, label_smoothing: float = 0.0,
                               axis: int = -1):
     """Binary crossentropy scaled by ``(1 - p_t) ** gamma`` (and by ``alpha`` / ``1 - alpha`` per class)."""
-    y_true = _smooth_binary(y_true.to(y_pred.dtype), label_smoothing)
+    y_true = _smooth_binary(_like(y_true, y_pred), label_smoothing)
     if from_logits:
         # Keras takes the sigmoid first, so its clipping applies to logits too.
         y_pred = torch.sigmoid(y_pred)
@@ -92,7 +97,7 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing: bool = Fals
 def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma: float = 2.0, from_logits: bool = False,
                                    label_smoothing: float = 0.0, axis: int = -1):
     """Categorical crossentropy scaled by ``alpha * (1 - p) ** gamma``; ``alpha`` may hold one weight per class."""
-    y_true = _smooth_categorical(y_true.to(y_pred.dtype), label_smoothing, axis)
+    y_true = _smooth_categorical(_like(y_true, y_pred), label_smoothing, axis)
     if from_logits:
         y_pred = torch.softmax(y_pred, dim=axis)
     output = _normalized_probabilities(y_pred, axis)
@@ -104,32 +109,32 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma: float = 2.
 
 @accepts_arrays
 def kl_divergence(y_true, y_pred):
-    y_true = y_true.to(y_pred.dtype).clamp(EPSILON, 1)
+    y_true = _like(y_true, y_pred).clamp(EPSILON, 1)
     y_pred = y_pred.clamp(EPSILON, 1)
     return (y_true * torch.log(y_true / y_pred)).sum(dim=-1)
 
 
 @accepts_arrays
 def poisson(y_true, y_pred):
-    return (y_pred - y_true.to(y_pred.dtype) * torch.log(y_pred + EPSILON)).mean(dim=-1)
+    return (y_pred - _like(y_true, y_pred) * torch.log(y_pred + EPSILON)).mean(dim=-1)
 
 
 # ---- regression ---------------------------------------------------------------------------------
 
 @accepts_arrays
 def mean_squared_error(y_true, y_pred):
-    return (y_true.to(y_pred.dtype) - y_pred).square().mean(dim=-1)
+    return (_like(y_true, y_pred) - y_pred).square().mean(dim=-1)
 
 
 @accepts_arrays
 def mean_absolute_error(y_true, y_pred):
-    return (y_true.to(y_pred.dtype) - y_pred).abs().mean(dim=-1)
+    return (_like(y_true, y_pred) - y_pred).abs().mean(dim=-1)
 
 
 @accepts_arrays
 def mean_absolute_percentage_error(y_true, y_pred):
     """``100 * mean(|y_true - y_pred| / max(|y_true|, eps))``."""
-    y_true = y_true.to(y_pred.dtype)
+    y_true = _like(y_true, y_pred)
     return 100.0 * ((y_true - y_pred) / y_true.abs().clamp_min(EPSILON)).abs().mean(dim=-1)
 
 
@@ -138,7 +143,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     """``mean((log(1 + y_pred) - log(1 + y_true)) ** 2)`` with both clipped below at eps."""
     # log(x + 1) rather than log1p: Keras' rounding for values near eps.
     first = torch.log(y_pred.clamp_min(EPSILON) + 1.0)
-    second = torch.log(y_true.to(y_pred.dtype).clamp_min(EPSILON) + 1.0)
+    second = torch.log(_like(y_true, y_pred).clamp_min(EPSILON) + 1.0)
     return (first - second).square().mean(dim=-1)
 
 
@@ -150,18 +155,18 @@ def l2_normalize(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
 @accepts_arrays
 def cosine_similarity(y_true, y_pred, axis: int = -1):
     """Minus the cosine of the angle between targets and predictions (-1 is best), per sample."""
-    return -(l2_normalize(y_true.to(y_pred.dtype), axis) * l2_normalize(y_pred, axis)).sum(dim=axis)
+    return -(l2_normalize(_like(y_true, y_pred), axis) * l2_normalize(y_pred, axis)).sum(dim=axis)
 
 
 @accepts_arrays
 def huber(y_true, y_pred, delta: float = 1.0):
-    return F.huber_loss(y_pred, y_true.to(y_pred.dtype), reduction="none", delta=delta).mean(dim=-1)
+    return F.huber_loss(y_pred, _like(y_true, y_pred), reduction="none", delta=delta).mean(dim=-1)
 
 
 @accepts_arrays
 def log_cosh(y_true, y_pred):
     """``mean(log(cosh(y_pred - y_true)))``, written with softplus so that large errors do not overflow."""
-    error = y_pred - y_true.to(y_pred.dtype)
+    error = y_pred - _like(y_true, y_pred)
     return (error + F.softplus(-2.0 * error) - math.log(2.0)).mean(dim=-1)
 
 
@@ -175,20 +180,20 @@ def _signed_labels(y_true: torch.Tensor) -> torch.Tensor:
 
 @accepts_arrays
 def hinge(y_true, y_pred):
-    y_true = _signed_labels(y_true.to(y_pred.dtype))
+    y_true = _signed_labels(_like(y_true, y_pred))
     return (1.0 - y_true * y_pred).clamp_min(0.0).mean(dim=-1)
 
 
 @accepts_arrays
 def squared_hinge(y_true, y_pred):
-    y_true = _signed_labels(y_true.to(y_pred.dtype))
+    y_true = _signed_labels(_like(y_true, y_pred))
     return (1.0 - y_true * y_pred).clamp_min(0.0).square().mean(dim=-1)
 
 
 @accepts_arrays
 def categorical_hinge(y_true, y_pred):
     """``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`` for one-hot targets."""
-    y_true = y_true.to(y_pred.dtype)
+    y_true = _like(y_true, y_pred)
     positive = (y_true * y_pred).sum(dim=-1)
     negative = ((1.0 - y_true) * y_pred).amax(dim=-1)
     return (negative - positive + 1.0).clamp_min(0.0)

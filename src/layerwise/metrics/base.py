@@ -56,6 +56,7 @@ class Metric:
     def __init__(self, name: str | None = None, dtype=None):
         self.name = name or self.name
         self.dtype = str(dtype or "float32").removeprefix("torch.")
+        self._torch_dtype = getattr(torch, self.dtype)
         self.reset()
 
     def reset(self) -> None:
@@ -68,9 +69,13 @@ class Metric:
     def update(self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight=None) -> None:
         """Add a batch: the mean of ``values`` per sample, weighted by ``sample_weight``."""
         values = self.values(y_true, y_pred.detach())
-        self._add(values.to(getattr(torch, self.dtype)), sample_weight)
+        self._add(values if values.dtype == self._torch_dtype else values.to(self._torch_dtype), sample_weight)
 
     def _add(self, values: torch.Tensor, sample_weight) -> None:
+        if sample_weight is None and values.ndim == 1:  # the training loop's usual case: one value per sample
+            self.total = self.total + values.detach().sum()
+            self.count = self.count + values.shape[0]
+            return
         values, weight = samplewise(values.detach(), sample_weight, torch.mean)
         self.total = self.total + values.sum()
         self.count = self.count + (weight.sum() if weight is not None else values.shape[0] if values.ndim else 1)
@@ -108,7 +113,8 @@ class MeanMetricWrapper(Metric):
 
     def values(self, y_true, y_pred):
         y_true, y_pred = match_rank(y_true, y_pred)
-        return self.fn(y_true, y_pred, **self.fn_kwargs)
+        # update gets tensors: a loss function is called without its array wrapper.
+        return getattr(self.fn, "__wrapped__", self.fn)(y_true, y_pred, **self.fn_kwargs)
 
     def get_config(self) -> dict:
         return {**super().get_config(), **self.fn_kwargs}

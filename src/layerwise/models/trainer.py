@@ -21,7 +21,7 @@ from layerwise.datasets.adapt import (
     split_parts,
     take_rows,
 )
-from layerwise.datasets.iterable import IterableData, peekable, take_steps
+from layerwise.datasets.iterable import IterableData, first_item, peekable, take_steps
 from layerwise.layers.base import Layer, outermost_call
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
@@ -340,6 +340,8 @@ class Trainer:
         self._adopt_input_structure(x)
         if not (is_array_like(x) or isinstance(x, dict) or (len(self.input_names) > 1 and isinstance(x, tuple))):
             source = IterableData(x, steps=steps)
+            first = first_item(source.source)
+            self._input_parts(first[0] if isinstance(first, (tuple, list)) else first)  # builds, outside inference mode
             batches = (self._input_parts(batch[0] if isinstance(batch, (tuple, list)) else batch)
                        for batch in source.items())
             chunks = self._predict_batches(batches, _callback_list(callbacks, self, verbose, 1, len(source)))
@@ -365,15 +367,15 @@ class Trainer:
         chunks = []
         callbacks.on_predict_begin()
         batch_hooks = callbacks.has("on_predict_batch_begin") or callbacks.has("on_predict_batch_end")
-        for i, xb in enumerate(batches):  # the first batch may build the model: outside inference mode
-            if batch_hooks:
-                callbacks.on_predict_batch_begin(i)
-            with torch.inference_mode():
+        with torch.inference_mode():  # the model is built by now
+            for i, xb in enumerate(batches):
+                if batch_hooks:
+                    callbacks.on_predict_batch_begin(i)
                 chunks.append(self._infer(xb))
-            if batch_hooks:
-                callbacks.on_predict_batch_end(i, {"outputs": self._structure_outputs(chunks[-1])})
-            if self.stop_predicting:
-                break
+                if batch_hooks:
+                    callbacks.on_predict_batch_end(i, {"outputs": self._structure_outputs(chunks[-1])})
+                if self.stop_predicting:
+                    break
         callbacks.on_predict_end()
         return chunks
 
