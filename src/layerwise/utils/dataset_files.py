@@ -6,12 +6,62 @@ put the same files in the same subset.
 """
 from __future__ import annotations
 
+import copy
+import math
 import os
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from layerwise.utils.numerical import to_categorical
+
+
+class FolderDataset:
+    """Samples read from a folder and their encoded labels, served as ``(x, y)`` batches (``x`` alone
+    without labels) in a new order each pass when ``shuffle`` is set. Subclasses say how a batch of
+    samples and of labels looks (``take``); ``map`` transforms the batches as ``tf.data``'s ``map`` does.
+    """
+
+    def __init__(self, samples: np.ndarray, labels: np.ndarray | None, class_names: list[str] | None,
+                 file_paths: list[str], batch_size: int | None, shuffle: bool, seed: int):
+        self.samples, self.labels = samples, labels
+        self.class_names, self.file_paths = class_names, file_paths
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self._rng = np.random.default_rng(seed)  # one stream: every pass draws a fresh order
+        self._fns: list[Callable] = []
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.samples)
+
+    def __len__(self) -> int:
+        """Number of batches (of samples when ``batch_size`` is None, as Keras' unbatched datasets)."""
+        return self.num_samples if self.batch_size is None else math.ceil(self.num_samples / self.batch_size)
+
+    def map(self, fn: Callable) -> "FolderDataset":
+        """The same samples, batches passed through ``fn(x, y)`` (``fn(x)`` without labels), e.g.
+        ``ds.map(lambda x, y: (x / 255.0, y))``. Nothing is copied."""
+        mapped = copy.copy(self)
+        mapped._fns = [*self._fns, fn]
+        return mapped
+
+    def take(self, values: np.ndarray, pick):
+        """The rows ``pick`` (an index, or a slice or index array for a batch) of samples or labels."""
+        return values[pick]
+
+    def __iter__(self) -> Iterator:
+        order = self._rng.permutation(self.num_samples) if self.shuffle else None
+        step = 1 if self.batch_size is None else self.batch_size
+        for start in range(0, self.num_samples, step):
+            if self.batch_size is None:  # single samples, as Keras' batch_size=None
+                pick = start if order is None else int(order[start])
+            else:
+                pick = slice(start, start + step) if order is None else order[start:start + step]
+            x = self.take(self.samples, pick)
+            batch = x if self.labels is None else (x, self.take(self.labels, pick))
+            for fn in self._fns:
+                batch = fn(*batch) if isinstance(batch, tuple) else fn(batch)
+            yield batch
 
 
 def check_label_arguments(labels, label_mode, class_names) -> tuple:

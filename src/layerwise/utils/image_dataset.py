@@ -8,18 +8,15 @@ cost no decoding per epoch. Files that Pillow cannot decode are skipped and repo
 """
 from __future__ import annotations
 
-import copy
-import math
 import os
 import warnings
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from PIL import Image
 
-from layerwise.utils.dataset_files import (check_label_arguments, check_label_values, check_split_arguments,
-                                            encode_labels, index_directory, split)
+from layerwise.utils.dataset_files import (FolderDataset, check_label_arguments, check_label_values,
+                                           check_split_arguments, encode_labels, index_directory, split)
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -31,7 +28,7 @@ _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
-class ImageDataset:
+class ImageDataset(FolderDataset):
     """Decoded images and encoded labels, served as shuffled ``(x, y)`` batches.
 
     ``images``: uint8 ``(n, height, width, channels)``. ``labels``: int32 ``(n,)`` ('int'),
@@ -39,51 +36,16 @@ class ImageDataset:
     Iterating yields float32 tensors ``x`` of shape ``(batch, height, width, channels)`` with
     values in [0, 255] and the matching rows of ``labels`` as tensors (``x`` alone when there
     are no labels), in a new order each pass when ``shuffle`` is set; ``map`` scales or augments
-    the batches as ``tf.data``'s ``map`` does.
+    the batches, e.g. ``ds.map(lambda x, y: (x / 255.0, y))``.
     """
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray | None, class_names: list[str] | None,
-                 file_paths: list[str], batch_size: int | None, shuffle: bool, seed: int):
-        self.images, self.labels = images, labels
-        self.class_names, self.file_paths = class_names, file_paths
-        self.batch_size, self.shuffle = batch_size, shuffle
-        self._rng = np.random.default_rng(seed)  # one stream: every pass draws a fresh order
-        self._fns: list[Callable] = []
-
     @property
-    def num_samples(self) -> int:
-        return len(self.images)
+    def images(self) -> np.ndarray:
+        return self.samples
 
-    def __len__(self) -> int:
-        """Number of batches (of samples when ``batch_size`` is None, as Keras' unbatched datasets)."""
-        return self.num_samples if self.batch_size is None else math.ceil(self.num_samples / self.batch_size)
-
-    def map(self, fn: Callable) -> "ImageDataset":
-        """tf.data's ``map``: the same images, batches passed through ``fn(x, y)`` (``fn(x)`` without labels),
-        e.g. ``ds.map(lambda x, y: (x / 255.0, y))``. Nothing is copied."""
-        mapped = copy.copy(self)
-        mapped._fns = [*self._fns, fn]
-        return mapped
-
-    def __iter__(self) -> Iterator:
-        for batch in self._batches():
-            for fn in self._fns:
-                batch = fn(*batch) if isinstance(batch, tuple) else fn(batch)
-            yield batch
-
-    def _batches(self) -> Iterator:
-        order = torch.from_numpy(self._rng.permutation(self.num_samples)) if self.shuffle else None
-        images = torch.from_numpy(self.images)
-        labels = None if self.labels is None else torch.from_numpy(self.labels)
-        if self.batch_size is None:  # single samples, as Keras' batch_size=None
-            for i in range(self.num_samples):
-                j = i if order is None else int(order[i])
-                yield images[j].float() if labels is None else (images[j].float(), labels[j])
-            return
-        for start in range(0, self.num_samples, self.batch_size):
-            pick = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
-            x = images[pick].float()
-            yield x if labels is None else (x, labels[pick])
+    def take(self, values: np.ndarray, pick) -> torch.Tensor:
+        rows = torch.from_numpy(values)[torch.as_tensor(pick) if isinstance(pick, np.ndarray) else pick]
+        return rows.float() if values is self.samples else rows
 
     def __repr__(self) -> str:
         return (f"ImageDataset({self.num_samples} images of shape {self.images.shape[1:]}, "

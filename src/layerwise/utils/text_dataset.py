@@ -6,60 +6,33 @@ takes, with numpy labels.
 """
 from __future__ import annotations
 
-import copy
-import math
 import os
-from typing import Callable, Iterator
 
 import numpy as np
 
-from layerwise.utils.dataset_files import (check_label_arguments, check_label_values, check_split_arguments,
-                                           encode_labels, index_directory, split)
+from layerwise.utils.dataset_files import (FolderDataset, check_label_arguments, check_label_values,
+                                           check_split_arguments, encode_labels, index_directory, split)
 
 ALLOWLIST_FORMATS = (".txt",)
 
 
-class TextDataset:
+class TextDataset(FolderDataset):
     """Texts and encoded labels, served as shuffled ``(texts, labels)`` batches.
 
     ``texts``: one string per file. ``labels``: int32 ``(n,)`` ('int'), float32 ``(n, classes)``
     ('categorical'), float32 ``(n, 1)`` ('binary'), or None. Iterating yields numpy string arrays of
     shape ``(batch,)`` and the matching label rows (texts alone without labels), in a new order each
-    pass when ``shuffle`` is set; ``map`` transforms the batches as ``tf.data``'s ``map`` does, e.g.
+    pass when ``shuffle`` is set; ``map`` transforms the batches, e.g.
     ``ds.map(lambda x, y: (vectorizer(x), y))``.
     """
 
     def __init__(self, texts: list[str], labels: np.ndarray | None, class_names: list[str] | None,
                  file_paths: list[str], batch_size: int | None, shuffle: bool, seed: int):
-        self.texts, self.labels = np.asarray(texts, dtype=str), labels
-        self.class_names, self.file_paths = class_names, file_paths
-        self.batch_size, self.shuffle = batch_size, shuffle
-        self._rng = np.random.default_rng(seed)  # one stream: every pass draws a fresh order
-        self._fns: list[Callable] = []
+        super().__init__(np.asarray(texts, dtype=str), labels, class_names, file_paths, batch_size, shuffle, seed)
 
     @property
-    def num_samples(self) -> int:
-        return len(self.texts)
-
-    def __len__(self) -> int:
-        """Number of batches (of samples when ``batch_size`` is None, as Keras' unbatched datasets)."""
-        return self.num_samples if self.batch_size is None else math.ceil(self.num_samples / self.batch_size)
-
-    def map(self, fn: Callable) -> "TextDataset":
-        """The same texts, batches passed through ``fn(x, y)`` (``fn(x)`` without labels). Nothing is copied."""
-        mapped = copy.copy(self)
-        mapped._fns = [*self._fns, fn]
-        return mapped
-
-    def __iter__(self) -> Iterator:
-        order = self._rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
-        step = 1 if self.batch_size is None else self.batch_size
-        for start in range(0, self.num_samples, step):
-            pick = order[start] if self.batch_size is None else order[start:start + step]
-            batch = self.texts[pick] if self.labels is None else (self.texts[pick], self.labels[pick])
-            for fn in self._fns:
-                batch = fn(*batch) if isinstance(batch, tuple) else fn(batch)
-            yield batch
+    def texts(self) -> np.ndarray:
+        return self.samples
 
     def __repr__(self) -> str:
         return f"TextDataset({self.num_samples} texts, {len(self)} batches, class_names={self.class_names})"
