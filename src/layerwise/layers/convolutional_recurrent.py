@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import torch
 
-from layerwise import initializers
-from layerwise.backend import floatx
 from layerwise.layers._padding import (as_tuple, channels_first, channels_last, check_padding,
                                        conv_output_length, torch_padding)
 from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
 from layerwise.layers.convolutional import CONV, kernel_to_keras, kernel_to_torch
-from layerwise.layers.rnn_base import Recurrent, States, step_loop
+from layerwise.layers.rnn_base import Recurrent, States, forget_gate_bias, step_loop
 
 _AXES = {1: "(batch, time, rows, channels)", 2: "(batch, time, rows, cols, channels)",
          3: "(batch, time, depth, rows, cols, channels)"}
@@ -86,10 +84,9 @@ class _ConvLSTM(Recurrent):
     # ---- shapes and weights --------------------------------------------------------------------
     def initial_bias(self) -> torch.Tensor:
         """As LSTM's: with ``unit_forget_bias`` the forget gate's block starts at 1."""
-        if not self.unit_forget_bias:
-            return super().initial_bias()
-        init, f = initializers.get(self.bias_initializer), self.filters
-        return torch.cat([init((f,), floatx()), torch.ones(f), init((2 * f,), floatx())])
+        if self.unit_forget_bias:
+            return forget_gate_bias(self.bias_initializer, self.filters)
+        return super().initial_bias()
 
     def check_input_shape(self, input_shape: Shape) -> None:
         if len(input_shape) != self.input_ndim:

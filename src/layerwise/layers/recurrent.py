@@ -13,7 +13,7 @@ from torch import _VF
 
 from layerwise import activations, initializers
 from layerwise.backend import floatx
-from layerwise.layers.rnn_base import Recurrent, States
+from layerwise.layers.rnn_base import Recurrent, States, forget_gate_bias
 
 
 def _check_use_cudnn(use_cudnn) -> None:
@@ -76,10 +76,7 @@ class LSTM(Recurrent):
         return 2
 
     def initial_bias(self) -> torch.Tensor:
-        if not self.unit_forget_bias:
-            return super().initial_bias()
-        init, u = initializers.get(self.bias_initializer), self.units
-        return torch.cat([init((u,), floatx()), torch.ones(u), init((2 * u,), floatx())])
+        return forget_gate_bias(self.bias_initializer, self.units) if self.unit_forget_bias else super().initial_bias()
 
     def cell_step(self, x_proj: torch.Tensor, states: States, h_rec: torch.Tensor, b_rec):
         i, f, g, o = (x_proj + F.linear(h_rec, self.weight_hh)).chunk(4, dim=1)

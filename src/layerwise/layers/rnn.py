@@ -16,7 +16,8 @@ import torch
 from layerwise.layers.base import Layer, Shape, WeightView
 from layerwise.layers.cells import (StackedRNNCells, _BuiltinCell, build_cell, call_cell, cell_output_size,
                                     check_cell, flat_state_sizes)
-from layerwise.layers.rnn_base import Recurrent, States, check_sequence_shape, sequence_input, step_loop
+from layerwise.layers.rnn_base import (Recurrent, States, carried_states, check_sequence_shape, sequence_input,
+                                       step_loop)
 from layerwise.layers.wrappers import _deserialize, _serialize
 
 
@@ -105,13 +106,7 @@ class RNN(Layer):
             return [torch.as_tensor(s, dtype=x.dtype, device=x.device) for s in states]
         batch = x.shape[0]
         if self.stateful and self.states is not None:
-            expected = self.states[0].shape[0]
-            if batch != expected:
-                raise ValueError(
-                    f"Layer '{self.name}' is stateful and carries state for batches of {expected} sequences, "
-                    f"but received a batch of {batch}. With stateful=True every batch must have the same "
-                    "size; call reset_states() before changing it.")
-            return [s.to(x.device) for s in self.states]
+            return [s.to(x.device) for s in carried_states(self, batch)]
         custom = getattr(self.cell, "get_initial_state", None)
         if custom is not None and not isinstance(self.cell, (_BuiltinCell, StackedRNNCells)):
             return [torch.as_tensor(s, dtype=x.dtype, device=x.device) for s in flatten_states(custom(batch))]

@@ -82,6 +82,25 @@ def step_loop(step, inputs: torch.Tensor, mask: torch.Tensor | None, states: Sta
     return stacked, outputs[-1], states
 
 
+def forget_gate_bias(bias_initializer, units: int) -> torch.Tensor:
+    """An LSTM bias ``(4 * units,)`` with ``unit_forget_bias``: the forget gate's block starts at 1, the
+    input, cell and output blocks from ``bias_initializer`` (Keras' gate order i, f, c, o)."""
+    init = initializers.get(bias_initializer)
+    return torch.cat([init((units,), floatx()), torch.ones(units), init((2 * units,), floatx())])
+
+
+def carried_states(layer: Layer, batch: int) -> States:
+    """A stateful layer's states from the last batch, checked against this ``batch``'s size."""
+    expected = layer.states[0].shape[0]
+    if batch != expected:
+        raise ValueError(
+            f"Layer '{layer.name}' is stateful and carries state for batches of {expected} sequences, "
+            f"but received a batch of {batch}. With stateful=True every batch must have the same "
+            f"size: use a number of samples divisible by the batch size (drop the last "
+            f"len(x) % {expected} samples) or call reset_states() before changing the batch size.")
+    return layer.states
+
+
 def _column(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A ``(batch,)`` step mask shaped to broadcast against ``like`` ``(batch, ...)``."""
     return m.view(-1, *([1] * (like.dim() - 1)))
@@ -205,14 +224,7 @@ class Recurrent(Layer):
                                  f"state tensor(s), got {len(states)}.")
             return states
         if self.stateful and self.states is not None:
-            expected = self.states[0].shape[0]
-            if batch != expected:
-                raise ValueError(
-                    f"Layer '{self.name}' is stateful and carries state for batches of {expected} sequences, "
-                    f"but received a batch of {batch}. With stateful=True every batch must have the same "
-                    f"size: use a number of samples divisible by the batch size (drop the last "
-                    f"len(x) % {expected} samples) or call reset_states() before changing the batch size.")
-            return self.states
+            return carried_states(self, batch)
         zeros = torch.zeros(batch, self.units, dtype=self.weight_hh.dtype, device=self.weight_hh.device)
         return [zeros] * self.state_count
 
