@@ -21,6 +21,7 @@ fi
 
 "$PY" benchmarks/cnn_speed.py --all
 "$PY" benchmarks/lstm_speed.py --all
+"$PY" benchmarks/conv_lstm_speed.py
 
 # Quality benchmarks declare themselves by name; each prints its own table.
 shopt -s nullglob
