@@ -106,6 +106,7 @@ class RandomImageLayer(ImageLayer):
 
     def __init__(self, seed: int | None = None, data_format: str | None = None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
+        self.training = True  # Keras' augmentation layers augment when called on their own; a model sets the mode
         self.seed = seed
         self._generator: torch.Generator | None = None
 

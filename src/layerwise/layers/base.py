@@ -125,6 +125,21 @@ def _resolved(get: Callable, by_weight: dict) -> dict[str, Callable]:
     return {name: obj for name, obj in ((name, get(value)) for name, value in by_weight.items()) if obj is not None}
 
 
+def _finishing_build(build: Callable) -> Callable:
+    """``build`` that leaves the layer built, whoever calls it: Keras code calls ``layer.build((None, 4))``
+    itself to create the weights before any data."""
+
+    @functools.wraps(build)
+    def building(self, input_shape, *args, **kwargs):
+        build(self, input_shape, *args, **kwargs)
+        self.to(get_device())
+        self.input_shape_built = None if _is_shape_list(input_shape) else (None, *tuple(input_shape)[1:])
+        self.built = True
+        self.trainable = self._trainable  # the new weights follow the layer's setting
+
+    return building
+
+
 class WeightView:
     """One Keras weight: the torch tensor that holds it and the maps to and from Keras' layout."""
 
@@ -158,6 +173,9 @@ class Layer(nn.Module):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
             LAYER_CLASSES[cls.__name__] = cls
+        build = cls.__dict__.get("build")
+        if build is not None:
+            cls.build = _finishing_build(build)
         init = cls.__dict__.get("__init__")
         if init is None:
             return
@@ -204,6 +222,7 @@ class Layer(nn.Module):
         self.batch_input_shape: Shape | None = (
             (batch_size, *input_shape) if input_shape is not None else None)
         self.built = False
+        self.training = False  # a layer called on its own runs in inference mode, as Keras' training=None does
         self._trainable = trainable
         self.input_shape_built: Shape | None = None
 
@@ -224,6 +243,8 @@ class Layer(nn.Module):
         if name is None or any(v.name == name for v in self._added_weights):
             name = f"{name or 'weight'}_{count}"
         shape = tuple(int(d) for d in (shape or ()))
+        if isinstance(dtype, str):  # Keras code names dtypes: add_weight(..., dtype="float32")
+            dtype = getattr(torch, dtype.removeprefix("torch."))
         value = initializers.get(initializer or "glorot_uniform")(shape, dtype or floatx())
         param = nn.Parameter(value.contiguous(), requires_grad=bool(trainable) and self._trainable)
         self.register_parameter(f"_added_{count}", param)
@@ -288,11 +309,8 @@ class Layer(nn.Module):
         if not isinstance(input_shape, list):
             self.check_input_shape(input_shape)
         if not self.built:
-            self.build(input_shape)
+            self.build(input_shape)  # marks the layer built (see _finishing_build)
             self.to(device or get_device())
-            self.input_shape_built = None if isinstance(input_shape, list) else (None, *input_shape[1:])
-            self.built = True
-            self.trainable = self._trainable
         if type(self).compute_output_shape is Layer.compute_output_shape and type(self).call is not Layer.call:
             return self._output_shape_by_calling(input_shape, device)
         return self.compute_output_shape(input_shape)
@@ -321,6 +339,16 @@ class Layer(nn.Module):
             _call_depth[0] -= 1
         self.record_activity(out)
         return out
+
+    @property
+    def output(self):
+        """The symbolic tensor(s) this layer's first call in a functional model returned: ``Model(inputs,
+        [layer.output for layer in model.layers])`` extracts every layer's features, as in Keras."""
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on symbolic tensors (Input), so it "
+                                 "has no output yet.")
+        return nodes[0].returned()
 
     # ---- regularization penalties ----------------------------------------------------------------
     def regularize_weights(self, **by_weight) -> None:
@@ -373,12 +401,42 @@ class Layer(nn.Module):
     # ---- weights in Keras' layout ---------------------------------------------------------------
     def weight_views(self) -> list[WeightView]:
         """This layer's Keras weights in Keras' order: built-in layers with weights override this; layers
-        written with ``add_weight`` list theirs, trainable ones first (Keras' ``weights`` order)."""
-        return [v for v in self._added_weights if v.trainable] + [v for v in self._added_weights if not v.trainable]
+        written with ``add_weight`` list theirs, trainable ones first, then the weights of the layers they hold
+        as attributes (Keras' ``weights`` order), named ``<layer name>/<weight>``."""
+        views = [v for v in self._added_weights if v.trainable] + [v for v in self._added_weights if not v.trainable]
+        seen = {id(v.tensor) for v in views}
+        for layer in self._nested_layers():
+            for view in layer.weight_views():
+                if id(view.tensor) not in seen:
+                    seen.add(id(view.tensor))
+                    # A frozen inner layer's weights stay frozen whatever this layer's own setting.
+                    views.append(WeightView(f"{layer.name}/{view.name}", view.tensor,
+                                            view.trainable and layer.trainable, view.to_keras, view.from_keras))
+        return views
+
+    def _nested_layers(self) -> list[nn.Module]:
+        """The layers and models set as attributes (also in a ModuleList or ModuleDict), in the order set."""
+        found = []
+        for module in self._modules.values():
+            items = module.values() if isinstance(module, nn.ModuleDict) else \
+                module if isinstance(module, nn.ModuleList) else [module]
+            found.extend(m for m in items if hasattr(m, "weight_views") and m not in found)
+        return found
 
     @property
     def weights(self) -> list[torch.Tensor]:
         return [w.tensor for w in self.weight_views()]
+
+    @property
+    def trainable_weights(self) -> list[torch.Tensor]:
+        """The weights training updates: none while the layer is frozen (``trainable = False``)."""
+        return [w.tensor for w in self.weight_views() if w.trainable and self.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list[torch.Tensor]:
+        """The weights training leaves alone: statistics such as BatchNormalization's moving mean, or
+        every weight of a frozen layer."""
+        return [w.tensor for w in self.weight_views() if not (w.trainable and self.trainable)]
 
     def get_weights(self) -> list[np.ndarray]:
         """The weights as numpy arrays in Keras' shapes and order (Dense kernel ``(in, out)``)."""
@@ -425,6 +483,9 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+Layer.build = _finishing_build(Layer.build)
 
 
 def new_parameter(initializer, keras_shape: tuple[int, ...], to_torch: Callable = lambda t: t) -> nn.Parameter:

@@ -25,7 +25,7 @@ class InputLayer(Layer):
         self.dtype = str(dtype or "float32")
         self.built = True
         self.input_shape_built = self.batch_input_shape
-        self.output = Node(self, None, {}, [self.batch_input_shape]).outputs[0]
+        Node(self, None, {}, [self.batch_input_shape])  # its output is the symbolic tensor (``self.output``)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x

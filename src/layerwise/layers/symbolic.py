@@ -103,6 +103,8 @@ class Node:
         self.layer, self.args, self.kwargs = layer, args, kwargs
         self.outputs = [KerasTensor(shape, self, i) for i, shape in enumerate(output_shapes)]
         self.multiple_outputs = multiple_outputs
+        # The layer remembers its calls, in order: Keras' ``layer.output`` is its first's.
+        layer.__dict__.setdefault("_inbound_nodes", []).append(self)
 
     @property
     def inputs(self) -> list[KerasTensor]:

@@ -46,4 +46,4 @@ def clone_model(model, input_tensors=None, clone_function: Callable | None = Non
     config = model.get_config()
     layers = [_fresh_copy(layer) if isinstance(layer, InputLayer) else clone_layer(layer)
               for layer in model._layers]
-    return Functional.from_config(config, layers)
+    return Functional.from_config(config, layers=layers)

@@ -12,13 +12,14 @@ order of ``layers``, ``get_weights()`` and the summary. Masks (``Embedding(mask_
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
-from layerwise.layers.base import Shape, call_in_mode, outermost_call, unique_name
+from layerwise.layers.base import Layer, Shape, call_in_mode, outermost_call, unique_name
 from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
@@ -26,6 +27,7 @@ from layerwise.layers.pooling import GlobalAveragePooling1D
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
 from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits
 from layerwise.models.plan import MASK_KEEPERS, masked_mean
+from layerwise.saving_registry import loading_scope
 
 
 def _ordered_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Node]:
@@ -69,6 +71,9 @@ class Functional(Model):
 
     def __init__(self, inputs, outputs, name: str | None = None, trainable: bool = True):
         super().__init__(name or unique_name("functional"))
+        # Keras flattens dicts in the order of their sorted keys: that orders the outputs' layers, the output
+        # names, and the losses given as a list.
+        inputs, outputs = (dict(sorted(v.items())) if isinstance(v, dict) else v for v in (inputs, outputs))
         flat_inputs, flat_outputs = flatten_tensors(inputs), flatten_tensors(outputs)
         if not flat_inputs or not flat_outputs:
             raise ValueError("Model(inputs, outputs) needs symbolic tensors: inputs from Input(shape) and outputs "
@@ -91,7 +96,8 @@ class Functional(Model):
                 raise ValueError(f"Model '{self.name}' cannot contain itself.")
             if not any(node.layer is layer for layer in self._layers):
                 self._layers.append(node.layer)
-        self.trainable = trainable
+        if not trainable:  # as in Keras, the default leaves layers frozen beforehand frozen
+            self.trainable = False
         self.eval()
 
     @property
@@ -103,6 +109,16 @@ class Functional(Model):
     def operations(self) -> list:
         """Every layer and operation of the graph in order (the summary's rows), as Keras lists them."""
         return list(self._layers)
+
+    @property
+    def input(self):
+        """The model's inputs as it was made with them (one symbolic tensor, a list or a dict)."""
+        return self._input_structure
+
+    @property
+    def output(self):
+        """The model's outputs as it was made with them (one symbolic tensor, a list or a dict)."""
+        return self._output_structure
 
     # ---- shapes -------------------------------------------------------------------------------
     @property
@@ -238,6 +254,12 @@ class Functional(Model):
             return out, None
         if hasattr(layer, "compute_mask"):
             return layer(x, mask=mask, **kwargs), layer.compute_mask(x, mask)
+        if type(layer).call is not Layer.call:
+            # A layer written as in Keras' guide: its call gets the mask when it takes one, and it passes the mask
+            # on when it sets supports_masking.
+            takes_mask = "mask" in inspect.signature(layer.call).parameters
+            out = layer(x, mask=mask, **kwargs) if takes_mask else layer(x, **kwargs)
+            return out, mask if getattr(layer, "supports_masking", False) else None
         return layer(x, **kwargs), None
 
     # ---- config -------------------------------------------------------------------------------
@@ -262,10 +284,12 @@ class Functional(Model):
                 "inputs": encode(self._input_structure), "outputs": encode(self._output_structure)}
 
     @classmethod
-    def from_config(cls, config: dict, layers: list | None = None) -> "Functional":
-        """The model ``config`` describes; ``layers`` (one per entry of ``config["layers"]``) replaces the
-        layers it would create, as ``clone_model`` does."""
-        layers = layers or [deserialize_layer(spec) for spec in config["layers"]]
+    def from_config(cls, config: dict, custom_objects: dict | None = None, layers: list | None = None) -> "Functional":
+        """The model ``config`` describes, its user's classes looked up in ``custom_objects`` too; ``layers``
+        (one per entry of ``config["layers"]``) replaces the layers it would create, as ``clone_model`` does."""
+        if layers is None:
+            with loading_scope(custom_objects, "from_config"):
+                layers = [deserialize_layer(spec) for spec in config["layers"]]
         produced: list[list[KerasTensor]] = []
 
         def decode(value):

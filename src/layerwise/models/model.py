@@ -48,6 +48,24 @@ def _first_tensor(value):
         else None
 
 
+_FUNCTIONAL_KINDS: dict[type, type] = {}
+
+
+def _functional_kind(cls: type) -> type:
+    """The class ``cls(inputs, outputs)`` makes for ``class CustomModel(Model)``: as in Keras, such a model is
+    functional, so it is an instance of a class of the same name deriving from ``cls`` and ``Functional``
+    (made once per subclass); ``cls``'s overrides (``train_step``...) come first."""
+    from layerwise.models.functional import Functional
+    from layerwise.models.sequential import Sequential
+
+    if issubclass(cls, (Functional, Sequential)):
+        return cls
+    if cls not in _FUNCTIONAL_KINDS:
+        _FUNCTIONAL_KINDS[cls] = type(cls.__name__, (cls, Functional),
+                                      {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return _FUNCTIONAL_KINDS[cls]
+
+
 class Model(Trainer, nn.Module):
     """``Model(inputs, outputs)`` builds a functional model from symbolic tensors (see ``Input``);
     subclass it and define ``call(self, inputs[, training])`` for a model written as Python code.
@@ -57,6 +75,8 @@ class Model(Trainer, nn.Module):
         if cls is Model and (args or "inputs" in kwargs):
             from layerwise.models.functional import Functional
             return object.__new__(Functional)
+        if is_symbolic(args[:1] or kwargs.get("inputs")) and (len(args) == 2 or "outputs" in kwargs):
+            return object.__new__(_functional_kind(cls))
         return object.__new__(cls)
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None):
@@ -66,6 +86,7 @@ class Model(Trainer, nn.Module):
         self._layers = nn.ModuleList()
         self._trainable = bool(trainable)
         self._called_output_shape = None  # a subclassed model's, from its first call (see build)
+        self._marked_built = False  # Keras' ``self.built = True`` in a model without a call (see built)
         self._call_takes_training = "training" in inspect.signature(self.call).parameters
         self._input_keys: int | list | None = None  # a subclassed model's inputs: one, a list of n, dict keys
         self._output_keys: int | list | None = None  # and its outputs, from its first call
@@ -177,7 +198,13 @@ class Model(Trainer, nn.Module):
 
     @property
     def built(self) -> bool:
-        return self._called_output_shape is not None
+        return self._called_output_shape is not None or self._marked_built
+
+    @built.setter
+    def built(self, value: bool) -> None:
+        # A model with a call records its shapes at its first call, which nothing else can stand for; one
+        # without (a GAN wrapping two models, driven by its own train_step) has nothing to build.
+        self._marked_built = bool(value) and type(self).call is Model.call
 
     def build(self, input_shape) -> None:
         """Build a subclassed model by calling it once on one row of zeros of ``input_shape`` (a list of
@@ -261,6 +288,15 @@ class Model(Trainer, nn.Module):
                      zip(parts if isinstance(parts, tuple) else (parts,), names))
         self._build_by_calling(rows)
 
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Model":
+        """``Model.from_config(model.get_config())``: the functional model the config describes, its user's
+        classes looked up in ``custom_objects`` too; a subclassed model is ``cls(**config)``, as in Keras."""
+        from layerwise.models.functional import Functional
+        if cls is not Model:
+            return cls(**config)
+        return Functional.from_config(config, custom_objects)
+
     def get_config(self) -> dict:
         raise NotImplementedError(
             f"Model '{self.name}' is a subclassed model, which cannot be saved whole (Keras needs its get_config "
@@ -290,6 +326,16 @@ class Model(Trainer, nn.Module):
     @property
     def weights(self) -> list[torch.Tensor]:
         return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[torch.Tensor]:
+        """The weights training updates, layer by layer (frozen layers have none)."""
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[torch.Tensor]:
+        """The weights training leaves alone, layer by layer."""
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     def count_params(self) -> int:
         if not self.built:

@@ -10,6 +10,7 @@ from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
 from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits
 from layerwise.models.plan import build_plan
+from layerwise.saving_registry import loading_scope
 
 
 class Sequential(Model):
@@ -27,7 +28,8 @@ class Sequential(Model):
         self._plan: list | None = None
         for layer in layers or []:
             self.add(layer)
-        self.trainable = trainable
+        if not trainable:  # as in Keras, the default leaves layers frozen beforehand frozen
+            self.trainable = False
         self.eval()
 
     # ---- structure ----------------------------------------------------------------------------
@@ -56,6 +58,9 @@ class Sequential(Model):
                 raise
 
     def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not len(self._layers):
+            raise IndexError(f"Sequential model '{self.name}' has no layers to pop.")
         layer = self._layers[-1]
         del self._layers[-1]
         self._plan, self.output_shapes = None, self.output_shapes[:-1]
@@ -151,10 +156,12 @@ class Sequential(Model):
                            for layer in self._layers]}
 
     @classmethod
-    def from_config(cls, config: dict) -> "Sequential":
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Sequential":
+        """The model ``get_config`` described; the user's classes it holds are looked up in ``custom_objects`` too."""
         model = cls(name=config["name"])
         if config.get("input_shape"):
             model.batch_input_shape = tuple(config["input_shape"])
-        for spec in config["layers"]:
-            model.add(deserialize_layer(spec))
+        with loading_scope(custom_objects, "from_config"):
+            for spec in config["layers"]:
+                model.add(deserialize_layer(spec))
         return model

@@ -3,7 +3,9 @@
 Hot-path rules: batches are index slices of tensors already on the device; metrics accumulate
 on the device and are read (one sync) only when something shows or needs them; ``predict`` runs
 under ``torch.inference_mode``. Callbacks get Keras' hooks in Keras' order (validation inside ``fit``
-calls the test hooks); a batch hook no callback overrides is not called at all.
+calls the test hooks); a batch hook no callback overrides is not called at all. A model that overrides
+``train_step``, ``test_step`` or ``predict_step`` (``models/custom_steps.py``) has its step called per batch
+instead, and the dict it returns is the logs; without overrides, the loops choose the fused step once.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from layerwise.datasets.adapt import (
 )
 from layerwise.datasets.iterable import IterableData, first_item, peekable, take_steps
 from layerwise.layers.base import Layer, outermost_call
+from layerwise.models.custom_steps import StepAPI, as_logs, parts_shape, restore_outputs
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
 
@@ -43,11 +46,7 @@ def _callback_list(callbacks, model, verbose: int, epochs: int, steps: int, add_
                         verbose=verbose, epochs=epochs, steps=steps or None)
 
 
-def _shape(parts) -> tuple | list[tuple]:
-    return [tuple(p.shape) for p in parts] if isinstance(parts, tuple) else tuple(parts.shape)
-
-
-class Trainer:
+class Trainer(StepAPI):
     """Mixin giving a model Keras' training API. The model provides ``forward``, ``build``,
     ``check_input``, ``built``, ``batch_input_shape``, ``output_shape``, ``input_names``,
     ``output_names`` and ``device()``.
@@ -61,6 +60,10 @@ class Trainer:
         self.compiled_metrics: list = []
         self._compile_args: tuple | None = None
         self._outputs: CompiledOutputs | None = None
+        self._metrics: list[CompiledMetric] | None = None
+        self._trackers: list[metrics_module.Mean] = []  # the loss's running mean, then each output's
+        self._compile_metrics_entry = None  # ``metrics``' view of the compiled metrics (custom_steps.py)
+        self._predicted_structure = None  # what an overridden predict_step returns: dict keys, list or tuple
         self.stop_training = self.stop_evaluating = self.stop_predicting = False
         self.history: History | None = None
         self._initial_epoch: int | None = None  # set by BackupAndRestore to resume an interrupted fit
@@ -73,24 +76,32 @@ class Trainer:
 
         ``metrics`` ignore sample and class weights; ``weighted_metrics`` apply them, as in Keras. For several
         outputs, ``loss``, ``loss_weights`` and the metrics may be lists (one entry per output) or dicts
-        keyed by output name (see ``models/outputs.py``)."""
+        keyed by output name (see ``models/outputs.py``). A model whose ``train_step`` is overridden may leave
+        out the loss (and compute its own), as in Keras."""
         self.optimizer = optimizers_module.get(optimizer)
-        if loss is None:
+        if loss is None and not self._uses_steps("train_step"):
             raise ValueError("compile() needs a loss, e.g. loss='categorical_crossentropy'.")
+        if loss is None and (metrics or weighted_metrics):
+            raise ValueError(f"compile(metrics={metrics!r}, weighted_metrics={weighted_metrics!r}) without a loss is "
+                             "not supported by layerwise; pass a loss too, or keep your own metrics in the model "
+                             "(e.g. self.mae = layerwise.metrics.MeanAbsoluteError()) and list them in its metrics.")
         self._compile_args, self._outputs = (loss, loss_weights, metrics, weighted_metrics), None
+        self._trackers, self._metrics = [metrics_module.Mean(name="loss")], None
         self.loss, self.compiled_metrics = loss, metrics
         check_names(loss, [metrics, weighted_metrics])
         self._resolve_outputs()  # now, or once a subclassed model's first call shows its outputs
 
     def _resolve_outputs(self) -> None:
         """Each output's loss and metrics (``models/outputs.py``) for the model's output names."""
-        if not self._outputs_known() or (self._outputs is not None and self._outputs.names == self.output_names):
+        if not self._outputs_known() or (self._outputs is not None and self._outputs.names == self.output_names) \
+                or self._compile_args[0] is None:
             return
         loss, loss_weights, metrics, weighted_metrics = self._compile_args
         self._outputs = CompiledOutputs(loss, loss_weights, metrics, self.output_names, weighted_metrics)
         self.loss = self._outputs.losses if self._outputs.several else self._outputs.losses[0]
         self.compiled_metrics = self._outputs.metric_ids if self._outputs.several else self._outputs.metric_ids[0]
-        self._metrics: list[CompiledMetric] | None = None
+        self._metrics = None
+        self._trackers = [metrics_module.Mean(name=name) for name in ["loss", *self._outputs.loss_log_names]]
 
     def _require_compiled(self, what: str) -> None:
         if self.optimizer is None or self._compile_args is None:
@@ -98,13 +109,19 @@ class Trainer:
                                "model.compile(optimizer='adam', loss='categorical_crossentropy', "
                                "metrics=['accuracy']).")
 
+    def _require_loss(self) -> None:
+        if self._outputs is None:
+            raise ValueError(f"Model '{self.name}' was compiled without a loss, so evaluate() and validation have "
+                             "nothing to compute: pass a loss to compile() or override test_step().")
+
     def _make_data(self, x, y, sample_weight, batch_size):
         x = peekable(x)  # a generator's first batch may build the model: it must not be lost
         self._adopt_input_structure(x)
         self._build_from_data(x)
         self._resolve_outputs()
+        untrained = frozenset() if self._outputs is None else self._outputs.untrained()
         return make_data(x, y, sample_weight, batch_size, self.device(), self.input_names, self.output_names,
-                         self._outputs.untrained())
+                         untrained)
 
     def _forward_batch(self, x):
         """The model on a batch: ``x`` is a tensor, or a tuple with one tensor per input; the output is a
@@ -118,13 +135,14 @@ class Trainer:
     def _prepare(self, data) -> None:
         """Build from the first batch if needed, check the targets, resolve metrics, bind the optimizer."""
         x0, y0 = (data.x, data.y) if isinstance(data, ArrayData) else data.first_batch()[:2]
-        x_shape = _shape(x0)
+        x_shape = parts_shape(x0)
         if not self.built:
             self.build(x_shape)
         self.check_input(x_shape)
         if y0 is None:
             raise ValueError("fit() needs targets y (or a dataset that yields (x, y) batches).")
         self._resolve_outputs()
+        self._require_loss()
         outputs = self._outputs
         pred_shapes = [(None, *shape[1:]) for shape in outputs.parts(self.output_shape)]
         for loss, y, pred_shape in zip(outputs.losses, outputs.parts(y0), pred_shapes):
@@ -154,7 +172,11 @@ class Trainer:
         rows = num_rows(x)
         for tracker, value in zip(trackers, [loss, *each]):
             tracker.update_value(value, rows)
-        ys, preds, weights = (self._outputs.parts(v) for v in (y, y_pred, sample_weight))
+        if not self._outputs.several:  # the usual case, without splitting into per-output parts
+            for m in self._metrics:
+                m.metric.update(y, y_pred, sample_weight if m.weighted else None)
+            return
+        ys, preds, weights = self._outputs.parts(y), self._outputs.parts(y_pred), self._outputs.parts(sample_weight)
         for _, i, metric, weighted in self._metrics:
             metric.update(ys[i], preds[i], weights[i] if weighted else None)
 
@@ -192,7 +214,9 @@ class Trainer:
         """Reset the metrics; new running means for the loss and each output's loss."""
         for m in self._metrics:
             m.metric.reset()
-        return [metrics_module.Mean(name=name) for name in ["loss", *self._outputs.loss_log_names]]
+        # Kept on the model too, so that ``metrics`` and ``get_metrics_result()`` show the running values.
+        self._trackers = [metrics_module.Mean(name=name) for name in ["loss", *self._outputs.loss_log_names]]
+        return self._trackers
 
     # ---- fit ----------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto",
@@ -217,7 +241,8 @@ class Trainer:
                 raise ValueError("validation_split works with arrays only; pass validation_data for datasets.")
             data, val_data = data.split(validation_split)
         data, val_data = take_steps(data, steps_per_epoch), take_steps(val_data, validation_steps)
-        self._prepare(data)
+        custom = self._uses_steps("train_step")
+        (self._prepare_steps if custom else self._prepare)(data)
 
         # As in Keras, History (which records what the other callbacks add to the logs) and the progress
         # bar follow the user's callbacks, unless the user passed their own.
@@ -227,23 +252,30 @@ class Trainer:
         initial_epoch, self._initial_epoch = self._initial_epoch or initial_epoch, None
         epoch_logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
-            trackers = self._reset_metrics()
+            trackers = self.reset_metrics() if custom else self._reset_metrics()  # None with a custom step
             callback_list.on_epoch_begin(epoch)
             self.train()
-            step = 0
-            for step, (xb, yb, wb) in enumerate(data.batches(shuffle), start=1):
+            step, logs = 0, {}
+            for step, batch in enumerate(data.batches(shuffle), start=1):
                 callback_list.on_train_batch_begin(step - 1)
-                self._train_step(xb, yb, wb, trackers)
-                logs = self._logs(trackers) if callback_list.wants_logs("on_train_batch_end", step) else None
-                callback_list.on_train_batch_end(step - 1, logs)
+                if custom:
+                    logs = self._run_step("train_step", batch)
+                    batch_logs = as_logs(logs)
+                else:
+                    self._train_step(*batch, trackers)
+                    wanted = callback_list.wants_logs("on_train_batch_end", step)
+                    batch_logs = self._logs(trackers) if wanted else None
+                callback_list.on_train_batch_end(step - 1, batch_logs)
                 if self.stop_training:
                     break
             self.eval()
             if step == 0 and getattr(data, "ran_out", False):
                 break
-            epoch_logs = self._logs(trackers)
+            epoch_logs = self._final_logs(logs) if custom else self._logs(trackers)
             if val_data is not None and (epoch + 1) % validation_freq == 0:
                 epoch_logs.update(self._evaluate_data(val_data, prefix="val_", callbacks=callback_list))
+            if custom or self._uses_steps("test_step"):
+                epoch_logs = as_logs(epoch_logs)  # Keras sorts and flattens them once validation is in
             callback_list.on_epoch_end(epoch, epoch_logs)
             if self.stop_training or getattr(data, "ran_out", False):
                 break
@@ -256,7 +288,7 @@ class Trainer:
         """Fold ``class_weight`` into the sample weights of array data."""
         if class_weight is None:
             return
-        if self._outputs.several:
+        if self._outputs is not None and self._outputs.several:
             raise ValueError("class_weight is only supported for models with a single output; pass "
                              "sample_weight (one array per output) instead.")
         if not isinstance(data, ArrayData):
@@ -276,6 +308,9 @@ class Trainer:
     def _evaluate_data(self, data, prefix: str = "", callbacks: CallbackList | None = None) -> dict[str, float]:
         """Loss and metrics over ``data``, their names prefixed; ``callbacks`` get the test hooks."""
         callbacks = callbacks or CallbackList()
+        if self._uses_steps("test_step"):
+            return self._evaluate_steps(data, prefix, callbacks)
+        self._require_loss()
         trackers = self._reset_metrics()
         self.eval()
         self.stop_evaluating = False
@@ -303,9 +338,10 @@ class Trainer:
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
         data = take_steps(self._make_data(x, y, sample_weight, batch_size), steps)
-        self._prepare(data)
+        custom = self._uses_steps("test_step")
+        (self._prepare_steps if custom else self._prepare)(data)
         logs = self._evaluate_data(data, callbacks=_callback_list(callbacks, self, verbose, 1, len(data)))
-        return logs if return_dict else self._flat_logs(logs)
+        return logs if return_dict else self._ordered_logs(logs) if custom else self._flat_logs(logs)
 
     # ---- predict ------------------------------------------------------------------------------
     def _infer(self, x) -> list[torch.Tensor]:
@@ -315,6 +351,8 @@ class Trainer:
 
     def _structure_outputs(self, values: list):
         """Outputs as the model returns them: one array, or a list (a dict for dict outputs) of them."""
+        if self._uses_steps("predict_step"):
+            return restore_outputs(values, self._predicted_structure)
         if isinstance(getattr(self, "_output_structure", None), dict):
             return dict(zip(self.output_names, values))
         if getattr(self, "_output_keys", None) is not None:  # a subclassed model's list, even of one
@@ -327,8 +365,8 @@ class Trainer:
         names = self.input_names
         x = as_tensor_parts(split_parts(x, names, what, "input"), what, names, self.device())
         if not self.built:
-            self.build(_shape(x))
-        self.check_input(_shape(x))
+            self.build(parts_shape(x))
+        self.check_input(parts_shape(x))
         return x
 
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None):
@@ -367,11 +405,14 @@ class Trainer:
         chunks = []
         callbacks.on_predict_begin()
         batch_hooks = callbacks.has("on_predict_batch_begin") or callbacks.has("on_predict_batch_end")
-        with torch.inference_mode():  # the model is built by now
+        custom = self._uses_steps("predict_step")
+        infer = self._predict_step_outputs if custom else self._infer
+        # the model is built by now; an overridden step runs under no_grad as in Keras
+        with torch.no_grad() if custom else torch.inference_mode():
             for i, xb in enumerate(batches):
                 if batch_hooks:
                     callbacks.on_predict_batch_begin(i)
-                chunks.append(self._infer(xb))
+                chunks.append(infer(xb))
                 if batch_hooks:
                     callbacks.on_predict_batch_end(i, {"outputs": self._structure_outputs(chunks[-1])})
                 if self.stop_predicting:
@@ -382,23 +423,32 @@ class Trainer:
     def predict_on_batch(self, x):
         x = self._input_parts(x)
         self.eval()
+        if self._uses_steps("predict_step"):
+            with torch.no_grad():
+                return self._structure_outputs([out.cpu().numpy() for out in self._predict_step_outputs(x)])
         with torch.inference_mode():
             return self._structure_outputs([out.cpu().numpy() for out in self._infer(x)])
 
     # ---- one batch ----------------------------------------------------------------------------
-    def _batch_data(self, x, y, sample_weight, class_weight=None) -> ArrayData:
+    def _batch_data(self, x, y, sample_weight, step: str, class_weight=None) -> ArrayData:
         data = self._make_data(x, y, sample_weight, None)
         if not isinstance(data, ArrayData):
             raise ValueError(f"x must be an array or a tensor (one per input), got {type(x).__name__}.")
         data.batch_size = data.num_samples
         self._apply_class_weight(data, class_weight)
-        self._prepare(data)
+        (self._prepare_steps if self._uses_steps(step) else self._prepare)(data)
         return data
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
         """One optimizer step on one batch; returns the batch loss (and metrics) as ``evaluate`` does."""
         self._require_compiled("train_on_batch")
-        data = self._batch_data(x, y, sample_weight, class_weight)
+        data = self._batch_data(x, y, sample_weight, "train_step", class_weight)
+        if self._uses_steps("train_step"):
+            self.reset_metrics()
+            self.train()
+            logs = as_logs(self._run_step("train_step", (data.x, data.y, data.sample_weight)))
+            self.eval()
+            return logs if return_dict else self._ordered_logs(logs)
         trackers = self._reset_metrics()
         self.train()
         self._train_step(data.x, data.y, data.sample_weight, trackers)
@@ -408,5 +458,7 @@ class Trainer:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         self._require_compiled("test_on_batch")
-        logs = self._evaluate_data(self._batch_data(x, y, sample_weight))
-        return logs if return_dict else self._flat_logs(logs)
+        logs = self._evaluate_data(self._batch_data(x, y, sample_weight, "test_step"))
+        if return_dict:
+            return logs
+        return self._ordered_logs(logs) if self._uses_steps("test_step") else self._flat_logs(logs)

@@ -96,10 +96,50 @@ class Optimizer:
     def step(self) -> None:
         """Apply one update from the parameters' ``.grad`` (parameters without a gradient are skipped)."""
         index = [i for i, p in enumerate(self.params) if p.grad is not None]
-        if not index:
-            return
+        if index:
+            self._update_at(index, [self.params[i].grad for i in index])
+
+    @torch.no_grad()
+    def apply(self, grads: list, trainable_variables: list | None = None) -> None:
+        """Keras' ``optimizer.apply(grads, trainable_variables)``: one update of ``trainable_variables`` (by
+        default every variable the optimizer was built on) with ``grads``, in the same order; a None gradient
+        leaves its variable as it is. The first call builds an unbuilt optimizer on ``trainable_variables``."""
+        name = type(self).__name__
+        grads = list(grads)
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError(f"{name}.apply: the optimizer is not built, so it needs trainable_variables "
+                                 "(e.g. optimizer.apply(grads, model.trainable_weights)).")
+            variables = self.params
+        else:
+            variables = list(trainable_variables)
+            if not self.built:
+                self.build(variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"{name}.apply: expected one gradient per variable ({len(variables)}); received "
+                             f"{len(grads)} gradients.")
+        position = {id(p): i for i, p in enumerate(self.params)}
+        index, given = [], []
+        for grad, variable in zip(grads, variables):
+            if id(variable) not in position:
+                raise ValueError(f"{name}.apply: a variable of shape {tuple(variable.shape)} is not among the "
+                                 f"{len(self.params)} variables this optimizer was built with; an optimizer can "
+                                 "only update the variables it was first applied to.")
+            if grad is not None:
+                index.append(position[id(variable)])
+                given.append(grad)
+        if index:
+            self._update_at(index, given)
+
+    def apply_gradients(self, grads_and_vars) -> None:
+        """Keras' ``apply_gradients(zip(grads, variables))``: ``apply`` with the pairs split."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def _update_at(self, index: list[int], grads: list[torch.Tensor]) -> None:
+        """One step for the parameters at positions ``index`` of ``params``, whose gradients are ``grads``."""
         params = [self.params[i] for i in index]
-        grads = self._clip([self.params[i].grad for i in index])
+        grads = self._clip(grads)
         slots = {name: [self.slots[name][i] for i in index] for name in self.slot_names}
         lr = self.learning_rate
         if self.weight_decay:

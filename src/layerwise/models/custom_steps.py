@@ -1,0 +1,274 @@
+"""Keras' step API, for models that customise what ``fit`` does: ``train_step``, ``test_step`` and
+``predict_step`` (the defaults, which an override may call through ``super()``), and what an override uses:
+``compute_loss``, ``compute_metrics``, ``metrics``, ``reset_metrics`` and ``get_metrics_result``.
+
+The trainer runs its own fused step unless a subclass overrides a step (or ``compute_loss`` /
+``compute_metrics``, which the default steps call): then ``fit``, ``evaluate`` and ``predict`` call that step
+once per batch with the batch packed as Keras packs it (``x``, ``(x, y)`` or ``(x, y, sample_weight)``) and
+take the dict it returns as the logs. ``as_logs`` turns that dict into Keras' logs of floats.
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import numpy as np
+import torch
+
+from layerwise.callbacks import CallbackList
+from layerwise.datasets.adapt import ArrayData
+from layerwise.metrics import Metric
+from layerwise.models.outputs import CompiledMetric, CompiledOutputs
+from layerwise.utils.data_packing import pack_x_y_sample_weight, unpack_x_y_sample_weight
+
+# The methods whose override makes a loop call the model's step instead of the trainer's own.
+_STEP_HOOKS = {"train_step": ("train_step", "compute_loss", "compute_metrics"),
+               "test_step": ("test_step", "compute_loss", "compute_metrics"),
+               "predict_step": ("predict_step",)}
+
+
+def parts_shape(parts) -> tuple | list[tuple]:
+    """The shape of a batch's tensor, or of each tensor of a tuple (one per input)."""
+    return [tuple(p.shape) for p in parts] if isinstance(parts, tuple) else tuple(parts.shape)
+
+
+def _as_outputs(value):
+    """Predictions or targets as the compiled losses take them: one tensor, or a list with one per output."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    return value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
+
+
+def as_logs(logs: dict) -> dict:
+    """A step's dict as Keras gives logs to callbacks: keys sorted, a nested dict (a metric whose result is
+    a dict) merged in at its key's place, one-value tensors and arrays as floats."""
+    flat = {}
+    for key, value in sorted(logs.items()):
+        if isinstance(value, dict):
+            flat.update(as_logs(value))
+        elif isinstance(value, (int, float, np.number)) or (isinstance(value, (torch.Tensor, np.ndarray))
+                                                            and np.prod(value.shape, dtype=int) == 1):
+            flat[key] = float(value.item() if hasattr(value, "item") else value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def _rows(value) -> int:
+    """The batch size of ``x``: the length of its first tensor (Keras' rule for several inputs)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return _rows(next(v for v in value if v is not None))
+    return len(value)
+
+
+def flatten_outputs(out) -> tuple[list[torch.Tensor], object]:
+    """A ``predict_step`` result as a list of tensors, and its structure for ``restore_outputs``."""
+    if isinstance(out, dict):
+        return [torch.as_tensor(v) for v in out.values()], list(out)
+    if isinstance(out, (list, tuple)):
+        return [torch.as_tensor(v) for v in out], type(out)
+    return [torch.as_tensor(out)], None
+
+
+def restore_outputs(values: list, structure):
+    """``values`` (one per flattened output) in the structure ``flatten_outputs`` recorded."""
+    if isinstance(structure, list):
+        return dict(zip(structure, values))
+    return values[0] if structure is None else structure(values)
+
+
+class CompileMetrics:
+    """The ``compile_metrics`` entry of Keras' ``model.metrics``: every metric given to ``compile`` as one
+    object, whose ``result()`` is a dict keyed by the metrics' log names."""
+
+    name = "compile_metrics"
+
+    def __init__(self, compiled: list[CompiledMetric], outputs: CompiledOutputs):
+        self.compiled, self.outputs = compiled, outputs
+        self.names = [m.name for m in compiled]
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        """Add a batch to each metric (the ``weighted_metrics`` with ``sample_weight``), output by output."""
+        parts = self.outputs.parts
+        ys, preds, weights = parts(_as_outputs(y_true)), parts(_as_outputs(y_pred)), parts(sample_weight)
+        for _, i, metric, weighted in self.compiled:
+            metric.update_state(ys[i], preds[i], weights[i] if weighted else None)
+
+    def result(self) -> dict:
+        return {m.name: m.metric.result() for m in self.compiled}
+
+    def reset_state(self) -> None:
+        for m in self.compiled:
+            m.metric.reset()
+
+
+class StepAPI:
+    """Mixin of the trainer: Keras' overridable steps, the methods they use, and the loops' calls of them. The
+    model provides ``__call__``, ``losses``, ``trainable_weights`` and ``name``; the trainer ``optimizer``,
+    ``_prepare``, ``_outputs`` (the compiled losses, None without a loss), ``_metrics`` (the compiled metrics
+    once resolved) and ``_trackers`` (the loss's running mean, then each output's)."""
+
+    def _uses_steps(self, step: str) -> bool:
+        """Whether the loops must call ``step``: it, or a method the default calls, is overridden."""
+        cls = type(self)
+        return any(getattr(cls, name) is not getattr(StepAPI, name) for name in _STEP_HOOKS[step])
+
+    # ---- the default steps, as Keras' PyTorch trainer takes them ------------------------------------
+    def train_step(self, data) -> dict:
+        """One optimizer step on ``data`` (``x``, ``(x, y)`` or ``(x, y, sample_weight)``); returns the logs."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=True)
+        self.zero_grad()
+        loss = self._step_loss(x, y, y_pred, sample_weight, training=True)
+        trainable = self.trainable_weights
+        if trainable:
+            loss.backward()
+            self.optimizer.apply([v.grad for v in trainable], trainable)
+        else:
+            warnings.warn(f"Model '{self.name}' has no trainable weights: train_step changes nothing.", stacklevel=2)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def test_step(self, data) -> dict:
+        """The loss and metrics of ``data``, added to the running values; returns the logs."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)
+        self._step_loss(x, y, y_pred, sample_weight, training=False)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data):
+        """The model's outputs for the ``x`` of ``data``."""
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    def _step_loss(self, x, y, y_pred, sample_weight, training: bool) -> torch.Tensor:
+        """``compute_loss`` (an override may lack ``training``, as before Keras 3.3), added to the loss tracker."""
+        if "training" in inspect.signature(self.compute_loss).parameters:
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=training)
+        else:
+            loss = self.compute_loss(x, y, y_pred, sample_weight)
+        self._trackers[0].update_value(loss, _rows(x))
+        return loss
+
+    # ---- what a step uses ---------------------------------------------------------------------------
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training: bool = True) -> torch.Tensor:
+        """The scalar a step minimises: the compiled loss of ``y_pred`` against ``y`` (each output's loss is
+        added to its running mean) plus every penalty in ``losses`` (regularizers, ``add_loss``)."""
+        terms = []
+        if self._outputs is not None:
+            y_pred = _as_outputs(y_pred)
+            loss, each = self._outputs.total(_as_outputs(y), y_pred, sample_weight)
+            for tracker, value in zip(self._trackers[1:], each):
+                tracker.update_value(value, _rows(y_pred))
+            terms.append(loss)
+        terms.extend(self.losses)
+        if not terms:
+            raise ValueError(f"Model '{self.name}': no loss to compute. Pass a loss to compile(), e.g. "
+                             "compile(optimizer='adam', loss='mse'), or compute the loss in your own train_step.")
+        return sum(terms[1:], terms[0])
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
+        """Add the batch to the compiled metrics; returns ``get_metrics_result()``."""
+        compiled = self._compile_metrics()
+        if compiled is not None:
+            compiled.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self) -> dict:
+        """``{name: result}`` of every metric in ``metrics`` (a dict result is merged in)."""
+        results = {}
+        for metric in self.metrics:
+            value = metric.result()
+            if isinstance(value, dict):
+                results.update(value)
+            else:
+                results[metric.name] = value
+        return results
+
+    @property
+    def metrics(self) -> list:
+        """Keras' order: the loss tracker, the compiled metrics, each output's loss tracker, then the metrics
+        set as attributes of the model. ``fit`` resets them at each epoch, ``evaluate`` at its start."""
+        found = list(self._trackers[:1])
+        compiled = self._compile_metrics()
+        if compiled is not None:
+            found.append(compiled)
+        found.extend(self._trackers[1:])
+        return found + [value for value in vars(self).values() if isinstance(value, Metric)]
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self) -> None:
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def _compile_metrics(self) -> CompileMetrics | None:
+        """The compiled metrics as one ``CompileMetrics`` (None before they are resolved or without any)."""
+        if not self._metrics:
+            return None
+        if self._compile_metrics_entry is None or self._compile_metrics_entry.compiled is not self._metrics:
+            self._compile_metrics_entry = CompileMetrics(self._metrics, self._outputs)
+        return self._compile_metrics_entry
+
+    def _ordered_logs(self, logs: dict):
+        """Keras' list form of a step's logs: the names of ``metrics`` in order, then the other keys sorted;
+        a scalar when there is one."""
+        names = [name for m in self.metrics for name in (m.names if isinstance(m, CompileMetrics) else [m.name])]
+        values = [logs[name] for name in names if name in logs] + [logs[k] for k in sorted(logs) if k not in names]
+        return values[0] if len(values) == 1 else values
+
+    # ---- the loops' side: overridden steps on the trainer's batches --------------------------------
+    def _prepare_steps(self, data) -> None:
+        """``_prepare`` for overridden steps: a model compiled without a loss, or data without targets, only
+        needs to be built and its optimizer bound to the trainable weights (as Keras binds it)."""
+        x0, y0 = (data.x, data.y) if isinstance(data, ArrayData) else data.first_batch()[:2]
+        if self._outputs is not None and y0 is not None:
+            self._prepare(data)
+            return
+        if not self.built:
+            self.build(parts_shape(x0))
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_weights)
+        self._constrained = any(getattr(m, "weight_constraints", None) for m in self.modules())
+
+    def _run_step(self, step: str, batch) -> dict:
+        """The model's overridden ``step`` on one batch ``(x, y, sample_weight)``: the dict it returns."""
+        logs = getattr(self, step)(pack_x_y_sample_weight(*batch))
+        if not isinstance(logs, dict):
+            raise TypeError(f"Model '{self.name}': {step}() must return a dict of logs such as "
+                            f"{{'loss': self.loss_tracker.result()}}; received {type(logs).__name__}.")
+        if step == "train_step" and self._constrained:
+            self.apply_constraints()
+        return logs
+
+    def _final_logs(self, logs: dict) -> dict:
+        """Keras' logs at the end of an epoch of overridden steps: the metrics' results when the last step
+        logged exactly their names, else the last step's dict."""
+        results = self.get_metrics_result()
+        return results if set(results) == set(logs) else dict(logs)
+
+    def _predict_step_outputs(self, x) -> list[torch.Tensor]:
+        """An overridden ``predict_step`` on the batch ``x``, flattened (its structure is kept for the end)."""
+        values, self._predicted_structure = flatten_outputs(self.predict_step(pack_x_y_sample_weight(x)))
+        return values
+
+    def _evaluate_steps(self, data, prefix: str, callbacks: CallbackList) -> dict[str, float]:
+        """``_evaluate_data`` with the model's overridden ``test_step``, under ``no_grad`` as in Keras."""
+        self.reset_metrics()
+        self.eval()
+        self.stop_evaluating = False
+        callbacks.on_test_begin()
+        logs = {}
+        with torch.no_grad():
+            for step, batch in enumerate(data.batches()):
+                callbacks.on_test_batch_begin(step)
+                logs = self._run_step("test_step", batch)
+                callbacks.on_test_batch_end(step, as_logs(logs))
+                if self.stop_evaluating:
+                    break
+        logs = as_logs(self._final_logs(logs))
+        callbacks.on_test_end(logs)
+        return {prefix + name: value for name, value in logs.items()}
