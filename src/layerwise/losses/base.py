@@ -93,12 +93,13 @@ class Loss:
 
     def per_sample(self, y_true, y_pred) -> torch.Tensor:
         """The unreduced loss values, ``(batch,)`` for predictions ``(batch, features)``."""
-        y_pred = as_tensor(y_pred)
-        y_true = as_tensor(y_true, y_pred)
+        if not isinstance(y_pred, torch.Tensor) or not isinstance(y_true, torch.Tensor):
+            y_pred = as_tensor(y_pred)
+            y_true = as_tensor(y_true, y_pred)
         if self.dtype is not None:
             y_pred = y_pred.to(getattr(torch, self.dtype))
         # Sparse targets (batch,) against (batch, classes) keep their rank: the function reads them as labels.
-        if self.fn is not sparse_categorical_crossentropy:
+        if y_true.ndim != y_pred.ndim and self.fn is not sparse_categorical_crossentropy:
             y_true, y_pred = match_rank(y_true, y_pred)
         # Arrays are converted above: a built-in function is called without its array wrapper.
         return getattr(self.fn, "__wrapped__", self.fn)(y_true, y_pred, **self.options)

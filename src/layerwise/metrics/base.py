@@ -112,7 +112,8 @@ class MeanMetricWrapper(Metric):
         super().__init__(name or snake_case(getattr(fn, "__name__", type(fn).__name__)), dtype)
 
     def values(self, y_true, y_pred):
-        y_true, y_pred = match_rank(y_true, y_pred)
+        if y_true.ndim != y_pred.ndim:
+            y_true, y_pred = match_rank(y_true, y_pred)
         # update gets tensors: a loss function is called without its array wrapper.
         return getattr(self.fn, "__wrapped__", self.fn)(y_true, y_pred, **self.fn_kwargs)
 
