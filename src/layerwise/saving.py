@@ -129,8 +129,10 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         compile_config = json.loads(metadata.get("compile_config") or "null")
         if compile and compile_config:
             loss = compile_config["loss"]
-            loss = [None if item is None else losses.deserialize(item) for item in loss] \
-                if isinstance(loss, list) else losses.deserialize(loss)
+            if isinstance(loss, list):
+                loss = [None if item is None else losses.deserialize(item) for item in loss]
+            elif loss is not None:  # None: compiled without a loss (the model adds its own)
+                loss = losses.deserialize(loss)
             model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]), loss=loss,
                           loss_weights=compile_config.get("loss_weights"),
                           metrics=_metrics_from_config(compile_config["metrics"]),

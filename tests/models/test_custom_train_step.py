@@ -393,8 +393,10 @@ def test_train_step_returning_a_non_dict_is_a_clear_error(data):
 def test_compile_without_loss_still_needs_an_overridden_train_step():
     inputs = layerwise.Input(shape=(8,))
     model = layerwise.Model(inputs, layerwise.layers.Dense(1)(inputs))
-    with pytest.raises(ValueError, match="compile\\(\\) needs a loss"):
-        model.compile(optimizer="adam")
+    model.compile(optimizer="adam")  # allowed, as in Keras: a model may add its own loss
+    x, y = np.ones((4, 8), "float32"), np.ones((4, 1), "float32")
+    with pytest.raises(ValueError, match="compiled without a loss and adds none"):
+        model.fit(x, y, verbose=0)
     custom = _lower_level_model(layerwise)(inputs, layerwise.layers.Dense(1)(inputs))
     custom.compile(optimizer="adam")  # allowed: its train_step computes the loss
     with pytest.raises(ValueError, match="without a loss is not supported"):

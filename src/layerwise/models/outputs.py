@@ -77,9 +77,9 @@ class CompiledOutputs:
     def __init__(self, loss, loss_weights, metrics, output_names: list[str], weighted_metrics=None):
         self.names = list(output_names)
         self.several = len(self.names) > 1
-        given = _per_output(loss, self.names, "loss", dict_needs_all=True)
-        if all(item is None for item in given):
-            raise ValueError("compile() needs a loss, e.g. loss='categorical_crossentropy'.")
+        # No loss at all is allowed, as in Keras: the model then minimises what its layers add (add_loss).
+        given = [None] * len(self.names) if loss is None else _per_output(loss, self.names, "loss",
+                                                                          dict_needs_all=True)
         self.losses = [None if item is None else losses_module.get(item) for item in given]
         weights = _per_output(1.0 if loss_weights is None else loss_weights, self.names, "loss_weights",
                               dict_needs_all=False)
@@ -132,12 +132,14 @@ class CompiledOutputs:
     def total(self, y, y_pred, sample_weight) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The weighted sum of the outputs' losses, and each trained output's loss (for the logs)."""
         if not self.several:
+            if self.losses[0] is None:
+                return y_pred.new_zeros(()), []
             loss = self.losses[0](y, y_pred, sample_weight)
             weight = self.loss_weights[0]
             return (loss if weight == 1.0 else loss * weight), []
         each = [(loss(yi, pi, wi), weight) for loss, weight, yi, pi, wi in
                 zip(self.losses, self.loss_weights, y, y_pred, self.parts(sample_weight)) if loss is not None]
-        total = sum(value * weight for value, weight in each)
+        total = sum(value * weight for value, weight in each) if each else y_pred[0].new_zeros(())
         return total, [value for value, _ in each]
 
     def config(self) -> dict:

@@ -79,8 +79,6 @@ class Trainer(StepAPI):
         keyed by output name (see ``models/outputs.py``). A model whose ``train_step`` is overridden may leave
         out the loss (and compute its own), as in Keras."""
         self.optimizer = optimizers_module.get(optimizer)
-        if loss is None and not self._uses_steps("train_step"):
-            raise ValueError("compile() needs a loss, e.g. loss='categorical_crossentropy'.")
         if loss is None and (metrics or weighted_metrics):
             raise ValueError(f"compile(metrics={metrics!r}, weighted_metrics={weighted_metrics!r}) without a loss is "
                              "not supported by layerwise; pass a loss too, or keep your own metrics in the model "
@@ -93,8 +91,7 @@ class Trainer(StepAPI):
 
     def _resolve_outputs(self) -> None:
         """Each output's loss and metrics (``models/outputs.py``) for the model's output names."""
-        if not self._outputs_known() or (self._outputs is not None and self._outputs.names == self.output_names) \
-                or self._compile_args[0] is None:
+        if not self._outputs_known() or (self._outputs is not None and self._outputs.names == self.output_names):
             return
         loss, loss_weights, metrics, weighted_metrics = self._compile_args
         self._outputs = CompiledOutputs(loss, loss_weights, metrics, self.output_names, weighted_metrics)
@@ -139,7 +136,7 @@ class Trainer(StepAPI):
         if not self.built:
             self.build(x_shape)
         self.check_input(x_shape)
-        if y0 is None:
+        if y0 is None and self._compile_args[0] is not None:
             raise ValueError("fit() needs targets y (or a dataset that yields (x, y) batches).")
         self._resolve_outputs()
         self._require_loss()
@@ -165,6 +162,10 @@ class Trainer(StepAPI):
         loss, each = self._outputs.total(y, y_pred, sample_weight)
         if self._penalised or added:
             loss = loss + sum(self.losses)
+        elif self._compile_args[0] is None:
+            raise ValueError(f"Model '{self.name}' was compiled without a loss and adds none (add_loss or "
+                             "regularizers), so there is no loss to compute: pass a loss to compile(), e.g. "
+                             "loss='mse', or override train_step()/test_step().")
         return loss, each
 
     def _track(self, trackers, x, y, y_pred, sample_weight, loss, each) -> None:
@@ -186,8 +187,9 @@ class Trainer(StepAPI):
         loss, each = self._total_loss(y, y_pred, sample_weight, Layer.added_loss_calls != calls)
         for p in self.optimizer.params:
             p.grad = None
-        loss.backward()
-        self.optimizer.step()
+        if loss.requires_grad:  # a model without trainable weights only reports its loss, as in Keras
+            loss.backward()
+            self.optimizer.step()
         if self._constrained:
             self.apply_constraints()
         with torch.no_grad():

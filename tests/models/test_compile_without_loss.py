@@ -1,0 +1,55 @@
+"""A model whose only loss is what its layers add (add_loss, regularizers) compiles without a loss and
+trains, as in Keras; a model without trainable weights reports its loss without a backward pass."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import layerwise
+from layerwise import layers as L
+
+X = np.random.default_rng(0).random((8, 3)).astype("float32")
+
+
+class PenaltyOnOutputs(L.Layer):
+    def call(self, inputs):
+        self.add_loss(0.5 * inputs.square().mean())
+        return inputs
+
+
+def penalised_model():
+    inputs = layerwise.Input((3,))
+    return layerwise.Model(inputs, PenaltyOnOutputs()(L.Dense(2)(inputs)))
+
+
+def test_add_loss_alone_is_minimised_and_needs_no_targets(tmp_path):
+    model = penalised_model()
+    model.compile(optimizer=layerwise.optimizers.SGD(0.5))
+    history = model.fit(X, epochs=20, batch_size=8, verbose=0).history
+    final_penalty = 0.5 * float(np.mean(model.predict(X, verbose=0) ** 2))
+    assert history["loss"][-1] < 0.2 * history["loss"][0]
+    assert history["loss"][-1] == pytest.approx(final_penalty, rel=0.3)  # the last epoch's batch, before its step
+    model.save(tmp_path / "m.lw")
+    loaded = layerwise.load_model(tmp_path / "m.lw")
+    assert loaded.loss is None
+    loaded.fit(X, verbose=0)
+
+
+def test_no_loss_at_all_is_a_clear_error_at_fit():
+    inputs = layerwise.Input((3,))
+    model = layerwise.Model(inputs, L.Dense(2)(inputs))
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="compiled without a loss and adds none"):
+        model.fit(X, np.zeros((8, 2), "float32"), verbose=0)
+
+
+def test_a_model_without_trainable_weights_reports_its_loss():
+    inputs = layerwise.Input((3,))
+    model = layerwise.Model(inputs, PenaltyOnOutputs()(inputs))
+    model.compile(optimizer="adam", loss="mse")
+    y = np.zeros((8, 3), "float32")
+    history = model.fit(X, y, batch_size=8, verbose=0).history
+    expected = float(np.mean(X ** 2)) * 1.5  # mse against zeros plus half of it added
+    assert history["loss"][0] == pytest.approx(expected, rel=1e-5)
+    assert torch.equal(torch.as_tensor(model.predict(X, verbose=0)), torch.as_tensor(X))
