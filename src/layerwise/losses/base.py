@@ -2,21 +2,30 @@
 
 A loss function maps ``y_true, y_pred`` of shape ``(batch, ..., features)`` to ``(batch, ...)``;
 ``Loss`` weights those values by ``sample_weight`` and reduces them ('sum_over_batch_size': the weighted
-sum divided by the number of values, not by the sum of the weights).
+sum divided by the number of values, not by the sum of the weights). A Keras-style subclass gives no
+function: it overrides ``call(y_true, y_pred)`` and the base weights and reduces what ``call`` returns.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import numpy as np
 import torch
 
+from layerwise.backend import floatx, unique_name
 from layerwise.losses.functions import EPSILON, sparse_categorical_crossentropy
 
 __all__ = ["EPSILON", "REDUCTIONS", "Loss", "as_tensor", "check_reduction", "match_rank", "reduce_weighted",
            "squeeze_or_expand"]
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+def _snake_case(name: str) -> str:
+    """A class name as Keras names its instances: ``CustomMSE`` -> ``custom_mse``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def as_tensor(x, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -77,15 +86,26 @@ class Loss:
     """A loss object: ``loss(y_true, y_pred, sample_weight=None)`` returns the reduced loss.
 
     ``fn(y_true, y_pred, **options)`` gives the per-sample values; ``reduction`` is one of Keras'
-    ('sum_over_batch_size', 'sum', 'mean', 'mean_with_sample_weight', 'none'/None)."""
+    ('sum_over_batch_size', 'sum', 'mean', 'mean_with_sample_weight', 'none'/None). As in Keras, a
+    subclass may instead call ``super().__init__(name=..., reduction=..., dtype=...)`` and override
+    ``call(y_true, y_pred)``, which gets both as tensors of ``dtype`` (float32 by default)."""
 
-    def __init__(self, fn: Callable, name: str | None = None, reduction="sum_over_batch_size", dtype=None,
-                 **options):
-        check_reduction(reduction, f"{type(self).__name__}({name or getattr(fn, '__name__', 'loss')!r})")
+    def __init__(self, fn: Callable | None = None, name: str | None = None, reduction="sum_over_batch_size",
+                 dtype=None, **options):
+        if name is None:  # Keras names a subclass's instances after the class: custom_mse, custom_mse_1...
+            name = getattr(fn, "__name__", "loss") if fn is not None else unique_name(_snake_case(type(self).__name__))
+        check_reduction(reduction, f"{type(self).__name__}({name!r})")
         self.fn, self.options = fn, options
-        self.name = name or getattr(fn, "__name__", "loss")
+        self.name = name
         self.reduction = reduction
         self.dtype = None if dtype is None else str(dtype).removeprefix("torch.")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A class that overrides call gets its values from call; decided here, so that the built-in
+        # losses' per_sample (the training hot path) stays as it is.
+        if "call" in cls.__dict__ and "per_sample" not in cls.__dict__:
+            cls.per_sample = Loss._called
 
     @property
     def from_logits(self) -> bool:
@@ -93,6 +113,8 @@ class Loss:
 
     def per_sample(self, y_true, y_pred) -> torch.Tensor:
         """The unreduced loss values, ``(batch,)`` for predictions ``(batch, features)``."""
+        if self.fn is None:
+            return self._called(y_true, y_pred)  # call, which raises unless a subclass overrides it
         if not isinstance(y_pred, torch.Tensor) or not isinstance(y_true, torch.Tensor):
             y_pred = as_tensor(y_pred)
             y_true = as_tensor(y_true, y_pred)
@@ -103,6 +125,21 @@ class Loss:
             y_true, y_pred = match_rank(y_true, y_pred)
         # Arrays are converted above: a built-in function is called without its array wrapper.
         return getattr(self.fn, "__wrapped__", self.fn)(y_true, y_pred, **self.options)
+
+    def call(self, y_true, y_pred) -> torch.Tensor:
+        """Per-sample loss values ``(batch, ...)``; a subclass without ``fn`` overrides this, as in Keras."""
+        if self.fn is None:
+            raise NotImplementedError(f"{type(self).__name__} ({self.name!r}) gives no loss function: override "
+                                      "call(y_true, y_pred) to return the per-sample loss values, or pass fn to "
+                                      "Loss.__init__.")
+        return Loss.per_sample(self, y_true, y_pred)
+
+    def _called(self, y_true, y_pred) -> torch.Tensor:
+        """What the subclass's ``call`` returns, for targets and predictions cast to ``dtype`` as Keras casts."""
+        dtype = getattr(torch, self.dtype) if self.dtype is not None else floatx()
+        y_pred = as_tensor(y_pred).to(dtype)
+        values = self.call(as_tensor(y_true, y_pred).to(dtype), y_pred)
+        return values if isinstance(values, torch.Tensor) else as_tensor(values, y_pred)
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
         return reduce_weighted(self.per_sample(y_true, y_pred), sample_weight, self.reduction)

@@ -4,6 +4,10 @@ Metrics accumulate tensors on the device where the data is, so the training loop
 ``result()`` reads them (one sync) and returns a Python float, or a numpy array for metrics with one
 value per class or per threshold. ``update_state``/``reset_state`` are Keras' spellings of
 ``update``/``reset`` and also take numpy arrays.
+
+A Keras-style subclass overrides ``update_state``/``result`` (and perhaps ``reset_state``) and keeps its
+state in ``add_variable`` variables (``metrics/variables.py``); the base then routes the trainer's
+``update``/``reset`` to those methods and gives ``result()`` as a float or an array, like the others.
 """
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ from typing import Callable
 import numpy as np
 import torch
 
+from layerwise import initializers
+from layerwise.backend import floatx, get_device
 from layerwise.losses.base import as_tensor, match_rank, squeeze_or_expand
+from layerwise.metrics.variables import MetricVariable
 
 __all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "as_result", "samplewise", "snake_case"]
 
@@ -48,16 +55,100 @@ def samplewise(values: torch.Tensor, sample_weight, reduce: Callable):
     return values, weight
 
 
+def _readable(value):
+    """What a Keras-style ``result()`` returns (a tensor, a variable, a dict of them) as logs hold it."""
+    if isinstance(value, torch.Tensor):
+        return as_result(value)
+    if isinstance(value, dict):
+        return {key: _readable(item) for key, item in value.items()}
+    return value
+
+
+def _torch_dtype(dtype) -> torch.dtype:
+    if dtype is None:
+        return floatx()
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    return getattr(torch, dtype if isinstance(dtype, str) else np.dtype(dtype).name)
+
+
 class Metric:
-    """A metric of ``(y_true, y_pred)``; the base computes the running mean of ``values(y_true, y_pred)``."""
+    """A metric of ``(y_true, y_pred)``; the base computes the running mean of ``values(y_true, y_pred)``.
+
+    Keras' way works too: override ``update_state(y_true, y_pred, sample_weight=None)`` and ``result()``,
+    keeping the state in ``add_variable(...)`` variables; ``reset_state()`` then sets them all to zeros
+    unless overridden."""
 
     name = "metric"
+    _keras_style = False  # set by __init_subclass__ for classes that override update_state, not update
 
     def __init__(self, name: str | None = None, dtype=None):
         self.name = name or self.name
         self.dtype = str(dtype or "float32").removeprefix("torch.")
         self._torch_dtype = getattr(torch, self.dtype)
-        self.reset()
+        self._variables: list[MetricVariable] = []
+        if not self._keras_style:  # a Keras-style subclass adds its variables after this returns
+            self.reset()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Keras-style: update_state is overridden while update is still the running mean's (a subclass of
+        # a built-in metric keeps the built-in's update, which its update_state calls).
+        update = next(klass.__dict__["update"] for klass in cls.__mro__
+                      if klass.__dict__.get("update") not in (None, Metric._update_through_state))
+        if update is Metric.update and cls.update_state is not Metric.update_state:
+            cls._keras_style = True
+            cls.update, cls.reset = Metric._update_through_state, Metric._reset_through_state
+        result = cls.__dict__.get("result")
+        if cls._keras_style and result is not None and not getattr(result, "readable", False):
+            def readable_result(self):
+                return _readable(result(self))
+
+            readable_result.readable = True
+            readable_result.__doc__ = result.__doc__
+            cls.result = readable_result
+
+    def _update_through_state(self, y_true, y_pred, sample_weight=None) -> None:
+        # Keras passes sample_weight only to weighted metrics; some update_state signatures lack it.
+        if sample_weight is None:
+            self.update_state(y_true, y_pred)
+        else:
+            self.update_state(y_true, y_pred, sample_weight)
+
+    def _reset_through_state(self) -> None:
+        self.reset_state()
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation: str = "sum",
+                     name: str | None = None) -> MetricVariable:
+        """A state variable of ``shape``, set by ``initializer`` (a name, an Initializer or a function
+        ``fn(shape, dtype)``), on the device; ``reset_state()`` sets it to zeros, as Keras does."""
+        owner = f"{type(self).__name__}({getattr(self, 'name', None)!r})"
+        if "_variables" not in self.__dict__:
+            raise RuntimeError(f"{owner}.add_variable: call super().__init__() in __init__ before adding variables.")
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        name = name or f"variable_{len(self._variables)}"
+        try:
+            init = initializers.get(initializer)
+        except ValueError as error:
+            raise ValueError(f"{owner}.add_variable(name={name!r}): {error}") from None
+        torch_dtype = _torch_dtype(dtype)
+        value = torch.as_tensor(init(shape, dtype=torch_dtype), dtype=torch_dtype)
+        variable = MetricVariable(value.to(get_device()), name, aggregation, self.name)
+        self._variables.append(variable)
+        return variable
+
+    def add_weight(self, shape=(), initializer="zeros", dtype=None, name: str | None = None) -> MetricVariable:
+        """Keras' older name of ``add_variable``."""
+        return self.add_variable(shape=shape, initializer=initializer, dtype=dtype, name=name)
+
+    @property
+    def variables(self) -> list[MetricVariable]:
+        """The ``add_variable`` variables of this metric, then those of the metrics it holds as attributes."""
+        found = list(self.__dict__.get("_variables", ()))
+        for value in self.__dict__.values():
+            if isinstance(value, Metric):
+                found.extend(value.variables)
+        return found
 
     def reset(self) -> None:
         self.total: torch.Tensor | float = 0.0
@@ -81,6 +172,9 @@ class Metric:
         self.count = self.count + (weight.sum() if weight is not None else values.shape[0] if values.ndim else 1)
 
     def result(self) -> float | np.ndarray:
+        if self._keras_style:
+            raise NotImplementedError(f"{type(self).__name__} ({self.name!r}) overrides update_state but not "
+                                      "result(): return the metric's value from result().")
         return float(self.total / self.count) if float(self.count) else 0.0
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
@@ -89,7 +183,11 @@ class Metric:
                     None if sample_weight is None else as_tensor(sample_weight, y_pred))
 
     def reset_state(self) -> None:
-        self.reset()
+        if not self._keras_style:
+            self.reset()
+            return
+        for variable in self.variables:
+            variable.assign(0)
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype}
