@@ -146,8 +146,6 @@ def feature_extractors(keras, layers, ops):
     return initial_model, every_layer, one_layer
 
 
-@pytest.mark.xfail(strict=True, reason="missing feature: a Sequential model records no symbolic graph, so it has "
-                   "no model.inputs and its layers no layer.output (functional models have both)")
 def test_feature_extraction_with_a_sequential_model_matches_keras(real_keras):
     (ours, ours_all, ours_one), (theirs, theirs_all, theirs_one) = \
         [feature_extractors(*lib) for lib in libraries(real_keras)]

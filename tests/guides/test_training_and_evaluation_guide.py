@@ -104,8 +104,6 @@ def test_custom_loss_function_matches_keras(real_keras):
     assert_histories_equal(ours, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason="missing feature: keras.losses.Loss subclasses written with "
-                   "super().__init__(name=...) and call(y_true, y_pred) (layerwise's Loss wraps a function)")
 def test_custom_loss_class_matches_keras(real_keras):
     def listing(keras, layers, ops, model):
         class CustomMSE(keras.losses.Loss):
@@ -126,8 +124,6 @@ def test_custom_loss_class_matches_keras(real_keras):
     assert_histories_equal(ours, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason="missing feature: keras.metrics.Metric subclasses that keep their state "
-                   "in add_variable(...) variables updated with assign_add/assign")
 def test_custom_metric_class_matches_keras(real_keras):
     def listing(keras, layers, ops, model):
         class CategoricalTruePositives(keras.metrics.Metric):
@@ -205,8 +201,6 @@ def logistic_endpoint_model(keras, layers, ops):
     return keras.Model(inputs=[inputs, targets, sample_weights], outputs=preds)
 
 
-@pytest.mark.xfail(strict=True, reason="missing feature: a layer called on symbolic tensors passed as several "
-                   "positional arguments, layer(targets, logits, sample_weights) (layerwise records the first only)")
 def test_an_endpoint_layer_with_add_loss_trains_without_a_compiled_loss(real_keras):
     def listing(keras, layers, ops, model):
         model.compile(optimizer="adam")  # No loss argument!

@@ -139,7 +139,6 @@ def test_the_end_to_end_model_with_augmentation_and_rescaling_trains():
         np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.xfail(strict=True, reason="missing feature: summary(show_trainable=True), Keras' 'Trainable' column")
 def test_summary_with_the_trainable_column_matches_keras(real_keras):
     rows = []
     for lib, lib_layers, _ in libraries(real_keras):

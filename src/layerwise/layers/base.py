@@ -18,7 +18,7 @@ from torch import nn
 
 from layerwise import activations, constraints, initializers, regularizers
 from layerwise.backend import floatx, get_device, unique_name
-from layerwise.layers.symbolic import is_symbolic, symbolic_call
+from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
 
@@ -70,6 +70,16 @@ def _begin_outermost_call(module: nn.Module) -> None:
     _outermost_calls[0] += 1
     if Layer.added_loss_calls:  # nothing to forget in a process that never called add_loss
         _forget_added_losses(module)
+
+
+def _zeros_for(value: Any, device: torch.device):
+    """``value`` with each tensor (symbolic or not) replaced by zeros of its shape and a batch of one."""
+    if isinstance(value, (KerasTensor, torch.Tensor)):
+        return torch.zeros((1, *(1 if d is None else d for d in tuple(value.shape)[1:])), dtype=floatx(),
+                           device=device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_zeros_for(v, device) for v in value)
+    return value
 
 
 def _forget_added_losses(module: nn.Module) -> None:
@@ -264,17 +274,21 @@ class Layer(nn.Module):
             kwargs.setdefault("training", self.training)
         return self.call(*args, **kwargs)
 
-    def _output_shape_by_calling(self, input_shape, device: torch.device | None = None):
+    def _output_shape_by_calling(self, input_shape, device: torch.device | None = None, more_args: tuple = ()):
         """The output shape of ``call`` on zeros of ``input_shape`` (a shape, or a list of shapes for a layer
-        called on a list), computed once per shape without gradients; losses it adds are discarded."""
+        called on a list) and of the tensors in ``more_args`` (positional arguments after the first),
+        computed once per shape without gradients; losses it adds are discarded."""
         several = _is_shape_list(input_shape)
         shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
-        key = tuple((None, *s[1:]) for s in shapes)
+        device = device or get_device()
+        more = _zeros_for(tuple(more_args), device)
+        key = tuple((None, *s[1:]) for s in shapes) + tuple(
+            tuple(v.shape[1:]) for v in more if isinstance(v, torch.Tensor))
         if key not in self._inferred_shapes:
-            zeros = [torch.zeros((1, *(1 if d is None else d for d in s[1:])), dtype=floatx(),
-                                 device=device or get_device()) for s in shapes]
+            zeros = [torch.zeros((1, *(1 if d is None else d for d in s[1:])), dtype=floatx(), device=device)
+                     for s in shapes]
             with torch.no_grad():
-                out = self.forward(zeros if several else zeros[0])
+                out = self.forward(zeros if several else zeros[0], *more)
             _forget_added_losses(self)
             outs = out if isinstance(out, (list, tuple)) else [out]
             self._inferred_shapes[key] = ([(None, *t.shape[1:]) for t in outs], isinstance(out, (list, tuple)))
@@ -302,9 +316,10 @@ class Layer(nn.Module):
         return (f"Layer '{self.name}' ({type(self).__name__}) expected {expected}, "
                 f"but received input with shape {tuple(received)}.")
 
-    def build_from(self, input_shape: Shape, device: torch.device | None = None) -> Shape:
+    def build_from(self, input_shape: Shape, device: torch.device | None = None, more_args: tuple = ()) -> Shape:
         """Check, build once and return the output shape. ``device`` is where weights go. A layer called on
-        a list (Keras-style layers only) gets the list of shapes."""
+        a list (Keras-style layers only) gets the list of shapes; ``more_args`` are the positional arguments
+        after the first (tensors, symbolic or not), which a Keras-style ``call`` needs to find its output shape."""
         input_shape = [tuple(s) for s in input_shape] if _is_shape_list(input_shape) else tuple(input_shape)
         if not isinstance(input_shape, list):
             self.check_input_shape(input_shape)
@@ -312,12 +327,12 @@ class Layer(nn.Module):
             self.build(input_shape)  # marks the layer built (see _finishing_build)
             self.to(device or get_device())
         if type(self).compute_output_shape is Layer.compute_output_shape and type(self).call is not Layer.call:
-            return self._output_shape_by_calling(input_shape, device)
+            return self._output_shape_by_calling(input_shape, device, more_args)
         return self.compute_output_shape(input_shape)
 
     def __call__(self, x, *args, **kwargs):
-        if is_symbolic(x) or is_symbolic(kwargs):
-            return symbolic_call(self, x, kwargs)  # building a functional model (see layers/symbolic.py)
+        if is_symbolic(x) or (args and is_symbolic(args)) or is_symbolic(kwargs):
+            return symbolic_call(self, x, kwargs, args)  # building a functional model (see layers/symbolic.py)
         if isinstance(x, (list, tuple)) and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
             x = [v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=floatx()) for v in x]
             shape = [tuple(v.shape) for v in x]  # a Keras-style layer called on a list, e.g. Sampling()([m, s])
@@ -326,7 +341,11 @@ class Layer(nn.Module):
                 x = torch.as_tensor(np.asarray(x), dtype=floatx())
             shape = tuple(x.shape)
         if shape != self._last_input_shape:  # checks (naming the layer) and output shape, once per new shape
-            self.build_from(shape, (x[0] if isinstance(x, list) else x).device)
+            device = (x[0] if isinstance(x, list) else x).device
+            if args:  # a Keras-style call(targets, logits, ...) needs them all to find its output shape
+                self.build_from(shape, device, args)
+            else:
+                self.build_from(shape, device)
             self._last_input_shape = shape
         training = kwargs.pop("training", None)
         if _call_depth[0] == 0:  # outermost_call, inlined: layers are called far more often than models
@@ -349,6 +368,17 @@ class Layer(nn.Module):
             raise AttributeError(f"Layer '{self.name}' has never been called on symbolic tensors (Input), so it "
                                  "has no output yet.")
         return nodes[0].returned()
+
+    @property
+    def input(self):
+        """The symbolic tensor(s) this layer's first call in a functional model read: one tensor, or the list
+        of them for a call on several (an Input's layer gives its own tensor), as in Keras."""
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on symbolic tensors (Input), so it "
+                                 "has no input yet.")
+        tensors = nodes[0].inputs or nodes[0].outputs
+        return tensors[0] if len(tensors) == 1 else tensors
 
     # ---- regularization penalties ----------------------------------------------------------------
     def regularize_weights(self, **by_weight) -> None:

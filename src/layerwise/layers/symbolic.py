@@ -94,13 +94,15 @@ class KerasTensor:
 class Node:
     """One call of ``layer`` on symbolic tensors.
 
-    ``args``: the first positional argument as given (a tensor or a list of tensors); ``kwargs``:
+    ``args``: the first positional argument as given (a tensor or a list of tensors); ``more_args``: the
+    positional arguments after it, as in ``LogisticEndpoint()(targets, logits, sample_weights)``; ``kwargs``:
     keyword arguments, where symbolic tensors (such as an RNN's ``initial_state``) may appear too.
     ``outputs``: the KerasTensors this call returns, one per output shape.
     """
 
-    def __init__(self, layer, args: Any, kwargs: dict, output_shapes: list[Shape], multiple_outputs: bool = False):
-        self.layer, self.args, self.kwargs = layer, args, kwargs
+    def __init__(self, layer, args: Any, kwargs: dict, output_shapes: list[Shape], multiple_outputs: bool = False,
+                 more_args: tuple = ()):
+        self.layer, self.args, self.kwargs, self.more_args = layer, args, kwargs, tuple(more_args)
         self.outputs = [KerasTensor(shape, self, i) for i, shape in enumerate(output_shapes)]
         self.multiple_outputs = multiple_outputs
         # The layer remembers its calls, in order: Keras' ``layer.output`` is its first's.
@@ -109,7 +111,7 @@ class Node:
     @property
     def inputs(self) -> list[KerasTensor]:
         """Every symbolic tensor this call reads, positional first, in order."""
-        return flatten_tensors(self.args) + flatten_tensors(list(self.kwargs.values()))
+        return flatten_tensors([self.args, *self.more_args]) + flatten_tensors(list(self.kwargs.values()))
 
     def returned(self):
         """What the layer call returned to the user: one KerasTensor or the list of them."""
@@ -142,10 +144,13 @@ def substitute(value: Any, values: dict[int, Any]) -> Any:
     return value
 
 
-def symbolic_call(layer, args: Any, kwargs: dict):
-    """Build ``layer`` for the shapes of the symbolic ``args`` and record the call; return its outputs."""
+def symbolic_call(layer, args: Any, kwargs: dict, more_args: tuple = ()):
+    """Build ``layer`` for the shapes of the symbolic ``args`` and record the call; return its outputs.
+
+    ``more_args`` are the positional arguments after the first: the layer is built for the first one's
+    shape, as Keras builds a layer whose ``build`` takes one shape, and they take part in the call."""
     shapes = substitute(args, {id(t): t.shape for t in flatten_tensors(args)})
-    out_shape = layer.build_from(shapes)
+    out_shape = layer.build_from(shapes, more_args=tuple(more_args)) if more_args else layer.build_from(shapes)
     multiple = isinstance(out_shape, list)
-    return Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple).returned()
+    return Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args).returned()
 

@@ -235,6 +235,8 @@ class Functional(Model):
     def _run(node: Node, values: dict, masks: dict):
         """Call ``node.layer`` on the current values; return (output, mask of its first output)."""
         layer, x, kwargs = node.layer, substitute(node.args, values), substitute(node.kwargs, values)
+        if node.more_args:  # layer(targets, logits, sample_weights), a Keras-style endpoint: no masks go through
+            return layer(x, *substitute(node.more_args, values), **kwargs), None
         if isinstance(layer, _Merge):
             in_masks = [masks.get(id(t)) for t in node.args]
             return layer(x, **kwargs), layer.compute_mask(x, in_masks)
@@ -280,7 +282,10 @@ class Functional(Model):
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
                            for layer in self._layers],
                 "nodes": [{"layer": layer_index[id(node.layer)], "args": encode(node.args),
-                           "kwargs": encode(node.kwargs)} for node in self._nodes],
+                           "kwargs": encode(node.kwargs),
+                           # only calls with several positional arguments have it: older files load unchanged
+                           **({"more_args": encode(node.more_args)} if node.more_args else {})}
+                          for node in self._nodes],
                 "inputs": encode(self._input_structure), "outputs": encode(self._output_structure)}
 
     @classmethod
@@ -306,9 +311,11 @@ class Functional(Model):
             if isinstance(layer, InputLayer):
                 produced.append([layer.output])
                 continue
-            out = layer(decode(spec["args"]), **decode(spec["kwargs"]))
+            out = layer(decode(spec["args"]), *decode(spec.get("more_args", [])), **decode(spec["kwargs"]))
             produced.append(list(out) if isinstance(out, list) else [out])
         return cls(decode(config["inputs"]), decode(config["outputs"]), name=config["name"])
+
+    # Keras' summary arguments (show_trainable, expand_nested, layer_range, ...) on top of Model.summary's print_fn.
 
     # ---- summary ------------------------------------------------------------------------------
     def connections(self) -> list[list[str]] | None:

@@ -25,7 +25,7 @@ from layerwise.layers.base import (Layer, WeightView, call_in_mode, module_losse
 from layerwise.datasets.adapt import as_array_tensor, split_parts
 from layerwise.datasets.iterable import first_item
 from layerwise.layers.symbolic import is_symbolic
-from layerwise.models.summary import print_summary
+from layerwise.models.summary import model_summary
 from layerwise.models.trainer import Trainer
 
 
@@ -354,9 +354,7 @@ class Model(Trainer, nn.Module):
         for layer in self.layers:
             layer.trainable = value
 
-    def summary(self, print_fn=None) -> None:
-        """Print Keras' table: layer (type), output shape, parameter count, and the totals."""
-        print_summary(self, print_fn or print)
+    summary = model_summary  # Keras' table: layer (type), output shape, parameter count, and the totals
 
     # ---- files --------------------------------------------------------------------------------
     def to_json(self, **kwargs) -> str:

@@ -19,6 +19,10 @@ class Sequential(Model):
     The model builds itself as soon as its input shape is known: from an ``Input``, from the first
     layer's ``input_shape``, or from the first batch it sees. Like every Keras model it starts in
     inference mode (dropout off); ``fit`` switches to training mode and back.
+
+    Once built it also has Keras' symbolic graph (``inputs``, ``outputs``, each layer's ``input`` and
+    ``output``), so ``Model(model.inputs, [layer.output for layer in model.layers])`` extracts features
+    with the same layers. The model itself never runs that graph: it runs its plan.
     """
 
     def __init__(self, layers: list | None = None, name: str | None = None, trainable: bool = True):
@@ -26,8 +30,14 @@ class Sequential(Model):
         self.batch_input_shape: Shape | None = None
         self.output_shapes: list[Shape] = []
         self._plan: list | None = None
+        # [input, output of layer 0, output of layer 1, ...]: the layers called on symbolic tensors
+        self._graph: list[KerasTensor] = []
+        self._graph_paused = True  # Keras traces the graph once for the constructor's list, not per layer
         for layer in layers or []:
             self.add(layer)
+        self._graph_paused = False
+        if self.built:
+            self._extend_graph()
         if not trainable:  # as in Keras, the default leaves layers frozen beforehand frozen
             self.trainable = False
         self.eval()
@@ -41,6 +51,7 @@ class Sequential(Model):
             if len(self._layers):
                 raise ValueError("An Input can only be the first entry of a Sequential model.")
             self.batch_input_shape = layer.batch_input_shape
+            self._graph = [layer.output]
             return
         if not isinstance(layer, (Layer, Model)):
             raise TypeError(f"Sequential.add expects a layerwise layer or model, got {type(layer).__name__}. "
@@ -64,6 +75,7 @@ class Sequential(Model):
         layer = self._layers[-1]
         del self._layers[-1]
         self._plan, self.output_shapes = None, self.output_shapes[:-1]
+        self._graph = self._graph[:len(self._layers) + 1]
         return layer
 
     # ---- building -----------------------------------------------------------------------------
@@ -82,6 +94,53 @@ class Sequential(Model):
         self.batch_input_shape = (None, *tuple(input_shape)[1:])
         self.output_shapes = shapes
         self._plan = build_plan(self.layers)
+        self._extend_graph()
+
+    def _extend_graph(self) -> None:
+        """Call the layers not yet in the symbolic graph on its last tensor (a new Input when the input
+        shape changed), as Keras' Sequential does once its input shape is known."""
+        if self._graph_paused:
+            return
+        # Keras wraps each traced graph in a new Functional model, which takes the next automatic
+        # "functional" name: the user's next Model(...) is named as in Keras.
+        unique_name("functional")
+        if not self._graph or tuple(self._graph[0].shape[1:]) != tuple(self.batch_input_shape[1:]):
+            self._graph = [InputLayer(self.batch_input_shape[1:]).output]
+        for layer in self._layers[len(self._graph) - 1:]:
+            try:
+                self._graph.append(layer(self._graph[-1]))
+            except NotImplementedError:  # a subclassed model: it runs, but it cannot be called symbolically
+                return
+
+    def _graph_end(self, what: str) -> list[KerasTensor]:
+        """The graph's [input, output], or an AttributeError naming what is missing."""
+        if not len(self._layers):
+            reason = "it has no layers"
+        elif not self.built:
+            reason = "its input shape is not known yet (start it with Input(shape), as in Keras)"
+        elif len(self._graph) != len(self._layers) + 1:
+            reason = f"layer '{self._layers[len(self._graph) - 1].name}' cannot be called on symbolic tensors"
+        else:
+            return [self._graph[0], self._graph[-1]]
+        raise AttributeError(f"Sequential model '{self.name}' has no {what}: {reason}.")
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        """``[Input]`` of the model's symbolic graph (known once its input shape is)."""
+        return self._graph_end("inputs")[:1]
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        """``[symbolic output]`` of the last layer in the model's symbolic graph."""
+        return self._graph_end("outputs")[1:]
+
+    @property
+    def input(self) -> KerasTensor:
+        return self._graph_end("input")[0]
+
+    @property
+    def output(self) -> KerasTensor:
+        return self._graph_end("output")[1]
 
     def build_from(self, input_shape: Shape, device: torch.device | None = None) -> Shape:
         """Used as a layer of another model (Keras' nested models): build or check, return the output shape."""
@@ -148,6 +207,8 @@ class Sequential(Model):
         self.check_input(x.shape)
         with outermost_call(self):
             return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, x, *args, **kwargs)
+
+    # Keras' summary arguments (show_trainable, expand_nested, layer_range, ...) on top of Model.summary's print_fn.
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:

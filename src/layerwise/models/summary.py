@@ -1,6 +1,7 @@
 """Keras 3's model summary table, drawn with the same box characters and totals."""
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 
@@ -35,29 +36,104 @@ def _row(cells: list[str], widths: list[int], aligns: str, edge: str = "│") ->
         parts = []
         for lines, width, align in zip(wrapped, widths, aligns):
             cell = lines[k] if k < len(lines) else ""
-            parts.append(" " + (cell.rjust(width - 2) if align == "r" else cell.ljust(width - 2)) + " ")
+            room = width - 2 - len(cell)
+            left = room if align == "r" else room // 2 if align == "c" else 0
+            parts.append(" " * (1 + left) + cell + " " * (1 + room - left))
         out.append(edge + edge.join(parts) + edge)
     return out
 
 
-def print_summary(model, print_fn: Callable[[str], None]) -> None:
-    """Keras' table; functional models that are not a plain chain get its "Connected to" column."""
+def _column_widths(positions: list[float], line_length: int) -> list[int]:
+    """Keras' column widths for ``positions`` (fractions of ``line_length``), then fitted as its rich table
+    fits them between the borders: each cell's padding added, the excess taken evenly from left to right."""
+    widths, current = [], 0
+    for pos in positions:
+        width = int(pos * line_length) - current
+        if width < 4:
+            raise ValueError(f"summary: line_length={line_length} with positions={positions} leaves a column "
+                             f"{width} characters wide; at least 4 are needed. Pass a larger line_length.")
+        widths.append(width + 2)
+        current += width
+    share = line_length - len(widths) - 1 - sum(widths)
+    count, total, fitted = len(widths), sum(widths), []
+    for width in widths:
+        # Too wide: each column gives up an even share (rounded half to even); too narrow (positions ending
+        # before 1.0): each gets a share in proportion to its width, rounded up.
+        part = max(round(share / count), -width) if share < 0 else -(-share * width // total)
+        fitted.append(width + part)
+        share, count, total = share - part, count - 1, total - width
+    return fitted
+
+
+def _layer_range(layers: list, layer_range) -> range:
+    """The indices from the first layer whose name matches ``layer_range[0]`` (a regex) to the last that
+    matches ``layer_range[1]``, both included, as Keras' ``summary(layer_range=...)``."""
+    if layer_range is None:
+        return range(len(layers))
+    if len(layer_range) != 2 or not all(isinstance(name, str) for name in layer_range):
+        raise ValueError(f"summary: layer_range must be two layer names (or regexes); received {layer_range!r}.")
+    first = [i for i, layer in enumerate(layers) if re.match(layer_range[0], layer.name)]
+    last = [i for i, layer in enumerate(layers) if re.match(layer_range[1], layer.name)]
+    if not first or not last:
+        raise ValueError(f"summary: layer_range {list(layer_range)} matches no layer name of the model; its layers "
+                         f"are {[layer.name for layer in layers]}.")
+    return range(first[0], last[-1] + 1)
+
+
+def _nested_rows(model, level: int) -> list[tuple]:
+    """(layer, shape, prefix, index in the top table or None) for the layers inside a nested model."""
+    shapes = dict(zip((id(layer) for layer in getattr(model, "operations", model.layers)), model.output_shapes)) \
+        if model.built else {}
+    rows = []
+    for layer in model.layers:
+        rows.append((layer, shapes.get(id(layer), "?"), "   " * level + "└ ", None))
+        if getattr(layer, "layers", None) and hasattr(layer, "output_shapes"):
+            rows += _nested_rows(layer, level + 1)
+    return rows
+
+
+def print_summary(model, print_fn: Callable[[str], None], line_length: int | None = None,
+                  positions: list[float] | None = None, expand_nested: bool = False, show_trainable: bool = False,
+                  layer_range=None) -> None:
+    """Keras' table; functional models that are not a plain chain get its "Connected to" column.
+
+    ``show_trainable`` adds the "Trainable" column (Y, N, or - for a layer without weights);
+    ``expand_nested`` lists the layers of nested models under them; ``layer_range`` (two names or regexes)
+    limits the rows; ``line_length`` and ``positions`` (fractions of the line) size the columns as in Keras.
+    Without ``line_length`` the table is as wide as Keras draws it in an 80-column terminal."""
     connections = model.connections() if hasattr(model, "connections") else None
-    widths, aligns = ([33, 24, 15], "llr") if connections is None else ([21, 19, 12, 19], "llrl")
-    header = ["Layer (type)", "Output Shape", "Param #"] + ([] if connections is None else ["Connected to"])
+    if connections is None:
+        default, header, aligns = 88, ["Layer (type)", "Output Shape", "Param #"], "llr"
+        positions = list(positions or [0.45, 0.80, 1.0])
+    else:
+        default, header, aligns = 108, ["Layer (type)", "Output Shape", "Param #", "Connected to"], "llrl"
+        positions = list(positions or [0.3, 0.56, 0.74, 1.0])
+    if show_trainable:
+        default, header, aligns = default + 12, header + ["Trainable"], aligns + "c"
+        positions = [p * 0.90 for p in positions] + [1.0]
+    if len(positions) != len(header):
+        raise ValueError(f"summary: positions needs {len(header) - int(show_trainable)} values (one per column); "
+                         f"received {len(positions) - int(show_trainable)}.")
+    widths = _column_widths(positions, line_length or min(default, 76))
     lines = [f'Model: "{model.name}"']
     lines.append("┏" + "┳".join("━" * w for w in widths) + "┓")
     lines += _row(header, widths, aligns, "┃")
     lines.append("┡" + "╇".join("━" * w for w in widths) + "┩")
     layers = getattr(model, "operations", model.layers)  # a functional model's rows include its operations
-    for i, layer in enumerate(layers):
-        shape = str(model.output_shapes[i]) if model.built else "?"
+    rows = []
+    for i in _layer_range(layers, layer_range):
+        rows.append((layers[i], model.output_shapes[i] if model.built else "?", "", i))
+        if expand_nested and getattr(layers[i], "layers", None) and hasattr(layers[i], "output_shapes"):
+            rows += _nested_rows(layers[i], 1)
+    for k, (layer, shape, prefix, i) in enumerate(rows):
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        cells = [f"{layer.name} ({getattr(layer, 'type_name', type(layer).__name__)})", shape, params]
+        cells = [f"{prefix}{layer.name} ({getattr(layer, 'type_name', type(layer).__name__)})", str(shape), params]
         if connections is not None:
-            cells.append(", ".join(connections[i]) or "-")
+            cells.append(", ".join(connections[i]) if i is not None and connections[i] else "-")
+        if show_trainable:
+            cells.append(("Y" if layer.trainable else "N") if layer.weights else "-")
         lines += _row(cells, widths, aligns)
-        if i < len(layers) - 1:
+        if k < len(rows) - 1:
             lines.append("├" + "┼".join("─" * w for w in widths) + "┤")
     lines.append("└" + "┴".join("─" * w for w in widths) + "┘")
     total = sum(layer.count_params() for layer in layers if layer.built)
@@ -75,4 +151,12 @@ def print_summary(model, print_fn: Callable[[str], None]) -> None:
     lines.append(f" Non-trainable params: {total - trainable:,} ({_size(total - trainable)})")
     if optimizer_count is not None:
         lines.append(f" Optimizer params: {optimizer_count:,} ({_size(optimizer_count)})")
-    print_fn("\n".join(lines))
+    # Keras hands a print_fn its captured console text, which ends with a newline; print adds its own.
+    print_fn("\n".join(lines) + ("" if print_fn is print else "\n"))
+
+
+def model_summary(model, line_length: int | None = None, positions: list[float] | None = None, print_fn=None,
+                  expand_nested: bool = False, show_trainable: bool = False, layer_range=None) -> None:
+    """Keras' ``model.summary(...)``, its arguments in Keras' order (see ``print_summary``)."""
+    print_summary(model, print_fn or print, line_length=line_length, positions=positions,
+                  expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
