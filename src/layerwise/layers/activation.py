@@ -9,7 +9,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.weights import new_parameter, WeightView
 
 
 def _non_negative(layer: str, name: str, value) -> None:

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from layerwise import regularizers
-from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.symbolic import Node, is_symbolic
 
 # What Keras adds to masked scores: its softmax path, and its fused path (0.7 x float32's largest value).

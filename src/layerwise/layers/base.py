@@ -18,25 +18,14 @@ from torch import nn
 
 from layerwise import activations, constraints, initializers, regularizers
 from layerwise.backend import floatx, get_device, unique_name
-from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
+from layerwise.layers.calling import call_in_mode, is_shape_list, takes_training, zeros_for
+from layerwise.layers.symbolic import is_symbolic, symbolic_call
+from layerwise.layers.weights import WeightView
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
 
 # Every Layer subclass by class name, so that a saved model can name its layers' classes.
 LAYER_CLASSES: dict[str, type] = {}
-
-
-def call_in_mode(module: nn.Module, training, call: Callable, *args, **kwargs):
-    """``call(*args, **kwargs)`` with ``module`` in training mode when ``training`` is True, inference mode
-    when False, as it is when None: Keras' ``layer(x, training=...)`` for one call."""
-    if training is None or bool(training) == module.training:
-        return call(*args, **kwargs)
-    was = module.training
-    module.train(bool(training))
-    try:
-        return call(*args, **kwargs)
-    finally:
-        module.train(was)
 
 
 def module_losses(module: nn.Module) -> list[torch.Tensor]:
@@ -55,11 +44,6 @@ def module_losses(module: nn.Module) -> list[torch.Tensor]:
     return found
 
 
-def _is_shape_list(shape) -> bool:
-    """A list of shapes (a layer called on several tensors) rather than one shape."""
-    return isinstance(shape, (list, tuple)) and bool(shape) and isinstance(shape[0], (list, tuple))
-
-
 _call_depth = [0]  # how many layer or model calls are running: added losses start afresh at depth 0
 _outermost_calls = [0]  # how many outermost calls have begun (tells a new model call from a shared layer's)
 
@@ -70,16 +54,6 @@ def _begin_outermost_call(module: nn.Module) -> None:
     _outermost_calls[0] += 1
     if Layer.added_loss_calls:  # nothing to forget in a process that never called add_loss
         _forget_added_losses(module)
-
-
-def _zeros_for(value: Any, device: torch.device):
-    """``value`` with each tensor (symbolic or not) replaced by zeros of its shape and a batch of one."""
-    if isinstance(value, (KerasTensor, torch.Tensor)):
-        return torch.zeros((1, *(1 if d is None else d for d in tuple(value.shape)[1:])), dtype=floatx(),
-                           device=device)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_zeros_for(v, device) for v in value)
-    return value
 
 
 def _forget_added_losses(module: nn.Module) -> None:
@@ -98,11 +72,6 @@ def outermost_call(module: nn.Module):
         yield
     finally:
         _call_depth[0] -= 1
-
-
-@functools.lru_cache(maxsize=None)
-def _takes_training(call: Callable) -> bool:
-    return "training" in inspect.signature(call).parameters
 
 
 def to_snake_case(name: str) -> str:
@@ -143,25 +112,11 @@ def _finishing_build(build: Callable) -> Callable:
     def building(self, input_shape, *args, **kwargs):
         build(self, input_shape, *args, **kwargs)
         self.to(get_device())
-        self.input_shape_built = None if _is_shape_list(input_shape) else (None, *tuple(input_shape)[1:])
+        self.input_shape_built = None if is_shape_list(input_shape) else (None, *tuple(input_shape)[1:])
         self.built = True
         self.trainable = self._trainable  # the new weights follow the layer's setting
 
     return building
-
-
-class WeightView:
-    """One Keras weight: the torch tensor that holds it and the maps to and from Keras' layout."""
-
-    def __init__(self, name: str, tensor: torch.Tensor, trainable: bool = True,
-                 to_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
-                 from_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t):
-        self.name, self.tensor, self.trainable = name, tensor, trainable
-        self.to_keras, self.from_keras = to_keras, from_keras
-
-    @property
-    def keras_shape(self) -> tuple[int, ...]:
-        return tuple(self.to_keras(self.tensor.detach()).shape)
 
 
 class Layer(nn.Module):
@@ -270,7 +225,7 @@ class Layer(nn.Module):
 
     def forward(self, *args, **kwargs):
         """A Keras-style layer's ``call``, given ``training`` when its signature takes it."""
-        if _takes_training(type(self).call):
+        if takes_training(type(self).call):
             kwargs.setdefault("training", self.training)
         return self.call(*args, **kwargs)
 
@@ -278,10 +233,10 @@ class Layer(nn.Module):
         """The output shape of ``call`` on zeros of ``input_shape`` (a shape, or a list of shapes for a layer
         called on a list) and of the tensors in ``more_args`` (positional arguments after the first),
         computed once per shape without gradients; losses it adds are discarded."""
-        several = _is_shape_list(input_shape)
+        several = is_shape_list(input_shape)
         shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
         device = device or get_device()
-        more = _zeros_for(tuple(more_args), device)
+        more = zeros_for(tuple(more_args), device)
         key = tuple((None, *s[1:]) for s in shapes) + tuple(
             tuple(v.shape[1:]) for v in more if isinstance(v, torch.Tensor))
         if key not in self._inferred_shapes:
@@ -320,7 +275,7 @@ class Layer(nn.Module):
         """Check, build once and return the output shape. ``device`` is where weights go. A layer called on
         a list (Keras-style layers only) gets the list of shapes; ``more_args`` are the positional arguments
         after the first (tensors, symbolic or not), which a Keras-style ``call`` needs to find its output shape."""
-        input_shape = [tuple(s) for s in input_shape] if _is_shape_list(input_shape) else tuple(input_shape)
+        input_shape = [tuple(s) for s in input_shape] if is_shape_list(input_shape) else tuple(input_shape)
         if not isinstance(input_shape, list):
             self.check_input_shape(input_shape)
         if not self.built:
@@ -516,9 +471,3 @@ class Layer(nn.Module):
 
 
 Layer.build = _finishing_build(Layer.build)
-
-
-def new_parameter(initializer, keras_shape: tuple[int, ...], to_torch: Callable = lambda t: t) -> nn.Parameter:
-    """A parameter drawn by a Keras initializer in Keras' layout, stored in PyTorch's."""
-    value = initializers.get(initializer)(keras_shape, floatx())
-    return nn.Parameter(to_torch(value).contiguous())

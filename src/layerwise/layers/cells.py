@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from layerwise.layers.base import Layer, Shape, WeightView
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.weights import WeightView
 from layerwise.layers.recurrent import GRU, LSTM, SimpleRNN
 from layerwise.layers.rnn_base import Recurrent, States
 from layerwise.layers.wrappers import _deserialize, _serialize

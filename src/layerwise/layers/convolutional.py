@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from layerwise.layers._padding import (as_tuple, channels_first, channels_last, check_padding,
                                        conv_output_length, torch_padding)
-from layerwise.layers.base import LAYER_CLASSES, Shape, WeightView, new_parameter
+from layerwise.layers.base import LAYER_CLASSES, Shape
+from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.core import ActivatedLayer
 
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}

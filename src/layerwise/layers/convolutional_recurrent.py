@@ -17,7 +17,8 @@ import torch
 
 from layerwise.layers._padding import (as_tuple, channels_first, channels_last, check_padding,
                                        conv_output_length, torch_padding)
-from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.convolutional import CONV, kernel_to_keras, kernel_to_torch
 from layerwise.layers.rnn_base import Recurrent, States, forget_gate_bias, step_loop
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 
 from layerwise.layers._padding import torch_padding
-from layerwise.layers.base import LAYER_CLASSES, Shape, WeightView, new_parameter
+from layerwise.layers.base import LAYER_CLASSES, Shape
+from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.convolutional import CONV, _Conv, kernel_to_keras, kernel_to_torch
 
 

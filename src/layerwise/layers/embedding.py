@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.weights import new_parameter, WeightView
 
 
 class Embedding(Layer):

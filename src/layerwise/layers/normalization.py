@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from layerwise import initializers
-from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.weights import new_parameter, WeightView
 
 
 class BatchNormalization(Layer):

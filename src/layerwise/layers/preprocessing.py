@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from layerwise.backend import floatx
-from layerwise.layers.base import Layer, Shape, WeightView
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.weights import WeightView
 
 EPSILON = 1e-7  # Keras' backend.epsilon(): Normalization never divides by a smaller standard deviation
 # Keras' torch backend resizes with these PyTorch modes; "nearest" is the exact (half-pixel) variant.

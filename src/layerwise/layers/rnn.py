@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from layerwise.layers.base import Layer, Shape, WeightView
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.weights import WeightView
 from layerwise.layers.cells import (StackedRNNCells, _BuiltinCell, build_cell, call_cell, cell_output_size,
                                     check_cell, flat_state_sizes)
 from layerwise.layers.rnn_base import (Recurrent, States, carried_states, check_sequence_shape, sequence_input,

@@ -22,7 +22,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from layerwise import activations, initializers
 from layerwise.backend import floatx
-from layerwise.layers.base import Layer, Shape, WeightView, new_parameter
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.weights import new_parameter, WeightView
 
 States = list  # [h] or [h, c], each (batch, units)
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from layerwise.layers.base import Layer, Shape, WeightView
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.weights import WeightView
 
 
 def _serialize(layer: Layer) -> dict:

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from layerwise.backend import floatx, get_device
-from layerwise.layers.base import (Layer, WeightView, call_in_mode, module_losses, outermost_call, to_snake_case,
-                                   unique_name)
+from layerwise.layers.base import Layer, call_in_mode, module_losses, outermost_call, to_snake_case, unique_name
+from layerwise.layers.weights import WeightView
 from layerwise.datasets.adapt import as_array_tensor, split_parts
 from layerwise.datasets.iterable import first_item
 from layerwise.layers.symbolic import is_symbolic

@@ -1,0 +1,46 @@
+"""How a layer is called: in training or inference mode for one call, on one tensor or several, and
+with zeros standing in for symbolic tensors when a layer's output shape is found by calling it."""
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from layerwise.backend import floatx
+from layerwise.layers.symbolic import KerasTensor
+
+
+def call_in_mode(module: nn.Module, training, call: Callable, *args, **kwargs):
+    """``call(*args, **kwargs)`` with ``module`` in training mode when ``training`` is True, inference mode
+    when False, as it is when None: Keras' ``layer(x, training=...)`` for one call."""
+    if training is None or bool(training) == module.training:
+        return call(*args, **kwargs)
+    was = module.training
+    module.train(bool(training))
+    try:
+        return call(*args, **kwargs)
+    finally:
+        module.train(was)
+
+
+def is_shape_list(shape) -> bool:
+    """A list of shapes (a layer called on several tensors) rather than one shape."""
+    return isinstance(shape, (list, tuple)) and bool(shape) and isinstance(shape[0], (list, tuple))
+
+
+def zeros_for(value: Any, device: torch.device):
+    """``value`` with each tensor (symbolic or not) replaced by zeros of its shape and a batch of one."""
+    if isinstance(value, (KerasTensor, torch.Tensor)):
+        return torch.zeros((1, *(1 if d is None else d for d in tuple(value.shape)[1:])), dtype=floatx(),
+                           device=device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(zeros_for(v, device) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def takes_training(call: Callable) -> bool:
+    return "training" in inspect.signature(call).parameters

@@ -1,0 +1,32 @@
+"""A layer's weights as Keras sees them: each ``WeightView`` pairs the torch tensor a layer stores (in
+PyTorch's layout) with the maps to and from Keras' layout, so ``get_weights``/``set_weights`` speak Keras
+while the hot path never transposes."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from layerwise import initializers
+from layerwise.backend import floatx
+
+
+class WeightView:
+    """One Keras weight: the torch tensor that holds it and the maps to and from Keras' layout."""
+
+    def __init__(self, name: str, tensor: torch.Tensor, trainable: bool = True,
+                 to_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
+                 from_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t):
+        self.name, self.tensor, self.trainable = name, tensor, trainable
+        self.to_keras, self.from_keras = to_keras, from_keras
+
+    @property
+    def keras_shape(self) -> tuple[int, ...]:
+        return tuple(self.to_keras(self.tensor.detach()).shape)
+
+
+def new_parameter(initializer, keras_shape: tuple[int, ...], to_torch: Callable = lambda t: t) -> nn.Parameter:
+    """A parameter drawn by a Keras initializer in Keras' layout, stored in PyTorch's."""
+    value = initializers.get(initializer)(keras_shape, floatx())
+    return nn.Parameter(to_torch(value).contiguous())
