@@ -175,6 +175,26 @@ def split(n: int, validation_split: float | None, subset: str | None) -> dict[st
     return parts if subset == "both" else {subset: parts[subset]}
 
 
+def indexed_subsets(directory, labels, label_mode, class_names, formats: tuple[str, ...], follow_links: bool,
+                    shuffle: bool, seed: int | None, validation_split, subset, verbose: bool, kind: str, found: str):
+    """What both folder loaders do before reading files: index ``directory`` (``index_directory``), check the
+    labels, and split. Returns ``(file paths, integer labels or None, class names, {subset: slice}, seed)``;
+    a missing ``seed`` is drawn from numpy's global stream, as Keras does, so ``set_random_seed`` repeats it."""
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{kind}_dataset_from_directory: {directory} is not a directory.")
+    if seed is None:
+        seed = int(np.random.randint(1e6))
+    file_paths, label_array, names = index_directory(directory, labels, class_names, formats, follow_links,
+                                                     shuffle, seed, verbose, kind, found)
+    check_label_values(label_array, label_mode, names)
+    parts = split(len(file_paths), validation_split, subset)
+    if verbose and validation_split:
+        for name, part in parts.items():
+            print(f"Using {part.stop - part.start} files for {name}.")
+    return file_paths, label_array, names, parts, seed
+
+
 def encode_labels(labels: np.ndarray, label_mode: str, num_classes: int) -> np.ndarray:
     """Integer labels as Keras' ``label_mode`` gives them: int32 (n,), one-hot (n, C) or float (n, 1)."""
     if label_mode == "int":

@@ -8,15 +8,14 @@ cost no decoding per epoch. Files that Pillow cannot decode are skipped and repo
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 import torch
 from PIL import Image
 
-from layerwise.utils.dataset_files import (FolderDataset, check_label_arguments, check_label_values,
-                                           check_split_arguments, encode_labels, index_directory, split)
+from layerwise.utils.dataset_files import (FolderDataset, check_label_arguments, check_split_arguments,
+                                           encode_labels, indexed_subsets)
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -119,23 +118,13 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     .jpg, .png are ignored, as in Keras. ``subset='both'`` returns ``(training, validation)``, the
     latter unshuffled, as Keras.
     """
-    directory = os.fspath(directory)
     labels, label_mode, image_size = _check_arguments(labels, label_mode, class_names, color_mode, image_size,
                                                       interpolation, validation_split, subset, shuffle, seed)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"image_dataset_from_directory: {directory} is not a directory.")
-    if seed is None:
-        seed = int(np.random.randint(1e6))  # from numpy's global stream, as Keras: set_random_seed repeats it
+    file_paths, label_array, names, parts, seed = indexed_subsets(
+        directory, labels, label_mode, class_names, ALLOWLIST_FORMATS, follow_links, shuffle, seed,
+        validation_split, subset, verbose, "image", "images")
 
-    file_paths, label_array, names = index_directory(directory, labels, class_names, ALLOWLIST_FORMATS,
-                                                     follow_links, shuffle, seed, verbose, "image", "images")
-    check_label_values(label_array, label_mode, names)
-
-    # ---- split, then decode only the files that a returned subset needs ----
-    parts = split(len(file_paths), validation_split, subset)
-    if verbose and validation_split:
-        for name, part in parts.items():
-            print(f"Using {part.stop - part.start} files for {name}.")
+    # ---- decode only the files that a returned subset needs ----
     start, stop = min(p.start for p in parts.values()), max(p.stop for p in parts.values())
     images, ok = _decode_all(file_paths[start:stop], image_size, _CHANNELS[color_mode],
                              _RESAMPLE[interpolation.lower()], crop_to_aspect_ratio)

@@ -6,12 +6,11 @@ takes, with numpy labels.
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
-from layerwise.utils.dataset_files import (FolderDataset, check_label_arguments, check_label_values,
-                                           check_split_arguments, encode_labels, index_directory, split)
+from layerwise.utils.dataset_files import (FolderDataset, check_label_arguments, check_split_arguments,
+                                           encode_labels, indexed_subsets)
 
 ALLOWLIST_FORMATS = (".txt",)
 
@@ -60,23 +59,14 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     labels, one per file in ``os.walk`` order, or None. ``subset='both'`` returns ``(training,
     validation)``, the latter unshuffled, as Keras.
     """
-    directory = os.fspath(directory)
     labels, label_mode = check_label_arguments(labels, label_mode, class_names)
     check_split_arguments(validation_split, subset, shuffle, seed)
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
         raise ValueError(f"text_dataset_from_directory: max_length must be a positive int or None, got "
                          f"{max_length!r}.")
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"text_dataset_from_directory: {directory} is not a directory.")
-    if seed is None:
-        seed = int(np.random.randint(1e6))  # from numpy's global stream, as Keras: set_random_seed repeats it
-    file_paths, label_array, names = index_directory(directory, labels, class_names, ALLOWLIST_FORMATS,
-                                                     follow_links, shuffle, seed, verbose, "text", "text files")
-    check_label_values(label_array, label_mode, names)
-    parts = split(len(file_paths), validation_split, subset)
-    if verbose and validation_split:
-        for name, part in parts.items():
-            print(f"Using {part.stop - part.start} files for {name}.")
+    file_paths, label_array, names, parts, seed = indexed_subsets(
+        directory, labels, label_mode, class_names, ALLOWLIST_FORMATS, follow_links, shuffle, seed,
+        validation_split, subset, verbose, "text", "text files")
     datasets = []
     for name, part in parts.items():
         paths = file_paths[part]
