@@ -24,9 +24,10 @@ def penalised_model():
 
 
 def test_add_loss_alone_is_minimised_and_needs_no_targets(tmp_path):
+    layerwise.utils.set_random_seed(0)
     model = penalised_model()
     model.compile(optimizer=layerwise.optimizers.SGD(0.5))
-    history = model.fit(X, epochs=20, batch_size=8, verbose=0).history
+    history = model.fit(X, epochs=40, batch_size=8, verbose=0).history
     final_penalty = 0.5 * float(np.mean(model.predict(X, verbose=0) ** 2))
     assert history["loss"][-1] < 0.2 * history["loss"][0]
     assert history["loss"][-1] == pytest.approx(final_penalty, rel=0.3)  # the last epoch's batch, before its step
@@ -53,3 +54,31 @@ def test_a_model_without_trainable_weights_reports_its_loss():
     expected = float(np.mean(X ** 2)) * 1.5  # mse against zeros plus half of it added
     assert history["loss"][0] == pytest.approx(expected, rel=1e-5)
     assert torch.equal(torch.as_tensor(model.predict(X, verbose=0)), torch.as_tensor(X))
+
+
+def penalised_twin(lib):
+    """``penalised_model`` written for ``lib`` (Keras or layerwise), its penalty in ``lib.ops``."""
+    ops = lib.ops
+
+    class Penalty(lib.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(0.5 * ops.mean(ops.square(inputs)))
+            return inputs
+
+    inputs = lib.Input((3,))
+    return lib.Model(inputs, Penalty()(lib.layers.Dense(2)(inputs)))
+
+
+def test_metrics_without_a_compiled_loss_match_keras(keras):
+    y = np.random.default_rng(1).random((8, 2)).astype("float32")
+    k_model, lw_model = penalised_twin(keras), penalised_twin(layerwise)
+    lw_model.set_weights(k_model.get_weights())
+    results = []
+    for lib, model in ((keras, k_model), (layerwise, lw_model)):
+        model.compile(optimizer=lib.optimizers.SGD(0.1), metrics=["mae"])
+        history = model.fit(X, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+        results.append((history, model.evaluate(X, y, verbose=0, return_dict=True)))
+    (k_history, k_scores), (lw_history, lw_scores) = results
+    for name in ("loss", "mae"):
+        np.testing.assert_allclose(lw_history[name], k_history[name], rtol=1e-5)
+        assert lw_scores[name] == pytest.approx(k_scores[name], rel=1e-5)

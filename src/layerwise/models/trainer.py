@@ -76,13 +76,9 @@ class Trainer(StepAPI):
 
         ``metrics`` ignore sample and class weights; ``weighted_metrics`` apply them, as in Keras. For several
         outputs, ``loss``, ``loss_weights`` and the metrics may be lists (one entry per output) or dicts
-        keyed by output name (see ``models/outputs.py``). A model whose ``train_step`` is overridden may leave
-        out the loss (and compute its own), as in Keras."""
+        keyed by output name (see ``models/outputs.py``). The loss may be left out, as in Keras, by a model
+        that adds its own (``add_loss``) or overrides ``train_step``."""
         self.optimizer = optimizers_module.get(optimizer)
-        if loss is None and (metrics or weighted_metrics):
-            raise ValueError(f"compile(metrics={metrics!r}, weighted_metrics={weighted_metrics!r}) without a loss is "
-                             "not supported by layerwise; pass a loss too, or keep your own metrics in the model "
-                             "(e.g. self.mae = layerwise.metrics.MeanAbsoluteError()) and list them in its metrics.")
         self._compile_args, self._outputs = (loss, loss_weights, metrics, weighted_metrics), None
         self._trackers, self._metrics = [metrics_module.Mean(name="loss")], None
         self.loss, self.compiled_metrics = loss, metrics
@@ -136,7 +132,7 @@ class Trainer(StepAPI):
         if not self.built:
             self.build(x_shape)
         self.check_input(x_shape)
-        if y0 is None and self._compile_args[0] is not None:
+        if y0 is None and (self._compile_args[0] is not None or self._compile_args[2] or self._compile_args[3]):
             raise ValueError("fit() needs targets y (or a dataset that yields (x, y) batches).")
         self._resolve_outputs()
         self._require_loss()
