@@ -102,11 +102,6 @@ class Trainer(StepAPI):
                                "model.compile(optimizer='adam', loss='categorical_crossentropy', "
                                "metrics=['accuracy']).")
 
-    def _require_loss(self) -> None:
-        if self._outputs is None:
-            raise ValueError(f"Model '{self.name}' was compiled without a loss, so evaluate() and validation have "
-                             "nothing to compute: pass a loss to compile() or override test_step().")
-
     def _make_data(self, x, y, sample_weight, batch_size):
         x = peekable(x)  # a generator's first batch may build the model: it must not be lost
         self._adopt_input_structure(x)
@@ -135,7 +130,6 @@ class Trainer(StepAPI):
         if y0 is None and (self._compile_args[0] is not None or self._compile_args[2] or self._compile_args[3]):
             raise ValueError("fit() needs targets y (or a dataset that yields (x, y) batches).")
         self._resolve_outputs()
-        self._require_loss()
         outputs = self._outputs
         pred_shapes = [(None, *shape[1:]) for shape in outputs.parts(self.output_shape)]
         for loss, y, pred_shape in zip(outputs.losses, outputs.parts(y0), pred_shapes):
@@ -308,7 +302,6 @@ class Trainer(StepAPI):
         callbacks = callbacks or CallbackList()
         if self._uses_steps("test_step"):
             return self._evaluate_steps(data, prefix, callbacks)
-        self._require_loss()
         trackers = self._reset_metrics()
         self.eval()
         self.stop_evaluating = False
