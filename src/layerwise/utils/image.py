@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from layerwise.utils.image_dataset import _CHANNELS, _DECODE_ERRORS
+from layerwise.utils.image_dataset import _CHANNELS, _DECODE_ERRORS, centred_crop_box
 
 # Keras' names for Pillow's resampling filters in load_img
 PIL_INTERPOLATION_METHODS = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
@@ -73,13 +73,7 @@ def load_img(path, color_mode: str = "rgb", target_size: tuple[int, int] | None 
     target_height, target_width = (int(v) for v in target_size)
     if img.size == (target_width, target_height):
         return img
-    box = None
-    if keep_aspect_ratio:
-        width, height = img.size
-        crop_height = min(height, width * target_height // target_width)
-        crop_width = min(width, height * target_width // target_height)
-        top, left = (height - crop_height) // 2, (width - crop_width) // 2
-        box = (left, top, left + crop_width, top + crop_height)
+    box = centred_crop_box(*img.size, target_height, target_width) if keep_aspect_ratio else None
     return img.resize((target_width, target_height), PIL_INTERPOLATION_METHODS[interpolation], box=box)
 
 

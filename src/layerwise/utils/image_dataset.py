@@ -51,6 +51,15 @@ class ImageDataset(FolderDataset):
                 f"{len(self)} batches, class_names={self.class_names})")
 
 
+def centred_crop_box(width: int, height: int, target_height: int, target_width: int) -> tuple[int, int, int, int]:
+    """Keras' crop before a resize that keeps the aspect ratio: the largest centred window of an image
+    ``width`` x ``height`` with the target's ratio, as Pillow's ``(left, top, right, bottom)``."""
+    crop_height = min(height, width * target_height // target_width)
+    crop_width = min(width, height * target_width // target_height)
+    top, left = (height - crop_height) // 2, (width - crop_width) // 2
+    return left, top, left + crop_width, top + crop_height
+
+
 def _load_image(path: str, size: tuple[int, int], channels: int, resample: Image.Resampling,
                 crop_to_aspect_ratio: bool) -> np.ndarray:
     """One file as uint8 ``(height, width, channels)``; animated GIFs give their first frame."""
@@ -58,11 +67,8 @@ def _load_image(path: str, size: tuple[int, int], channels: int, resample: Image
     with Image.open(path) as img:
         img = img.convert(_PIL_MODES[channels])
         box = None
-        if crop_to_aspect_ratio:  # Keras' smart_resize: the largest centred window of the target ratio
-            crop_h = min(img.height, int(img.width * height / width))
-            crop_w = min(img.width, int(img.height * width / height))
-            top, left = int((img.height - crop_h) / 2), int((img.width - crop_w) / 2)
-            box = (left, top, left + crop_w, top + crop_h)
+        if crop_to_aspect_ratio:
+            box = centred_crop_box(img.width, img.height, height, width)
         if img.size != (width, height) or box is not None:
             img = img.resize((width, height), resample, box=box)
         return np.asarray(img, dtype=np.uint8).reshape(height, width, channels)
