@@ -67,8 +67,6 @@ def test_weights_created_in_the_constructor():
     assert_close(as_numpy(y), np.repeat(as_numpy(linear_layer.w).sum(0, keepdims=True), 2, axis=0))
 
 
-@pytest.mark.xfail(strict=True, reason="missing feature: Keras' variable API on weights (weight.assign_add, "
-                   "weight.assign); layerwise's weights are torch Parameters")
 def test_non_trainable_weights_updated_in_call():
     class ComputeSum(keras.layers.Layer):
         def __init__(self, input_dim):

@@ -21,6 +21,7 @@ from layerwise.backend import floatx, get_device, unique_name
 from layerwise.layers.calling import call_in_mode, is_shape_list, takes_training, zeros_for
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
 from layerwise.layers.weights import WeightView
+from layerwise.variables import Variable
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
 
@@ -199,19 +200,23 @@ class Layer(nn.Module):
         return tuple(input_shape)
 
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, regularizer=None,
-                   constraint=None, name: str | None = None) -> nn.Parameter:
+                   constraint=None, name: str | None = None) -> Variable:
         """A new weight of ``shape`` drawn by ``initializer`` (Keras' default: glorot_uniform), as in Keras.
 
-        It is a ``torch.nn.Parameter`` of this layer, listed by ``get_weights()`` in creation order.
+        It is a ``torch.nn.Parameter`` of this layer with Keras' variable methods (``assign``, ``assign_add``,
+        ``numpy()``...; see ``variables.py``), listed by ``get_weights()`` in creation order.
         """
         count = len(self._added_weights)
+        keras_name = name or unique_name("variable")  # Keras' name: "variable", "variable_1"... unless named
+        # The view's name is unique within the layer and the same in every session: saved files and the
+        # regularizers and constraints go by it.
         if name is None or any(v.name == name for v in self._added_weights):
             name = f"{name or 'weight'}_{count}"
         shape = tuple(int(d) for d in (shape or ()))
         if isinstance(dtype, str):  # Keras code names dtypes: add_weight(..., dtype="float32")
             dtype = getattr(torch, dtype.removeprefix("torch."))
         value = initializers.get(initializer or "glorot_uniform")(shape, dtype or floatx())
-        param = nn.Parameter(value.contiguous(), requires_grad=bool(trainable) and self._trainable)
+        param = Variable(value.contiguous(), bool(trainable) and self._trainable, keras_name, self.name)
         self.register_parameter(f"_added_{count}", param)
         self._added_weights.append(WeightView(name, param, bool(trainable)))
         if regularizer is not None:

@@ -6,7 +6,7 @@ value per class or per threshold. ``update_state``/``reset_state`` are Keras' sp
 ``update``/``reset`` and also take numpy arrays.
 
 A Keras-style subclass overrides ``update_state``/``result`` (and perhaps ``reset_state``) and keeps its
-state in ``add_variable`` variables (``metrics/variables.py``); the base then routes the trainer's
+state in ``add_variable`` variables (``variables.py``); the base then routes the trainer's
 ``update``/``reset`` to those methods and gives ``result()`` as a float or an array, like the others.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 from layerwise import initializers
 from layerwise.backend import floatx, get_device
 from layerwise.losses.base import as_tensor, match_rank, squeeze_or_expand
-from layerwise.metrics.variables import MetricVariable
+from layerwise.variables import MetricVariable
 
 __all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "as_result", "samplewise", "snake_case"]
 

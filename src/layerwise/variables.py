@@ -1,0 +1,126 @@
+"""Tensors with Keras' variable methods: ``assign``, ``assign_add``, ``assign_sub``, ``value``, ``numpy()``.
+
+Keras code changes state in place through these methods (``self.total.assign_add(ops.sum(x, 0))`` in a
+layer's ``call``, ``self.true_positives.assign_add(...)`` in a metric). Here both kinds of state stay
+``torch.Tensor`` subclasses, so torch functions, ``ops`` and arithmetic take them as they are, with no
+copy; what those return is a plain tensor, as for ``nn.Parameter``.
+
+- ``Variable``: a weight made by ``Layer.add_weight``, an ``nn.Parameter`` (optimizers, ``state_dict``
+  and ``.to(device)`` treat it as one). Keras' layout is its layout, so ``assign`` takes Keras' shapes.
+- ``MetricVariable``: the state of a metric's ``add_variable``; never trained, and it moves to the
+  accelerator that holds the values it is given, so a metric's state stays where the data is.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["MetricVariable", "Variable"]
+
+
+def _as_value(value, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    return torch.as_tensor(np.asarray(value), device=like.device)
+
+
+def _fits(shape: torch.Size, target: torch.Size) -> bool:
+    """Whether a value of ``shape`` broadcasts to exactly ``target``."""
+    try:
+        return torch.broadcast_shapes(shape, target) == target
+    except RuntimeError:
+        return False
+
+
+class _KerasVariableMethods:
+    """What Keras' ``Variable`` offers, for a tensor subclass with ``_name`` and ``owner`` attributes."""
+
+    _follows_value_device = False  # move to the accelerator holding an assigned value (metric state)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def path(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def value(self) -> torch.Tensor:
+        """The current value as a plain tensor (shares memory with the variable, no gradient)."""
+        return self.as_subclass(torch.Tensor).detach()
+
+    def numpy(self) -> np.ndarray:
+        return self.value.cpu().numpy()
+
+    def assign(self, value):
+        """Set every element to ``value`` (a scalar or an array that broadcasts to this variable's shape)."""
+        return self._set(value, lambda current, new: new)
+
+    def assign_add(self, value):
+        return self._set(value, torch.add)
+
+    def assign_sub(self, value):
+        return self._set(value, torch.sub)
+
+    def _set(self, value, combine):
+        new = _as_value(value, self)
+        with torch.no_grad():
+            if self._follows_value_device and new.device != self.device and new.device.type != "cpu":
+                self.data = self.data.to(new.device)
+            if not _fits(new.shape, self.shape):
+                raise ValueError(f"{self.path}: the variable has shape {tuple(self.shape)}; received a value of "
+                                 f"shape {tuple(new.shape)}.")
+            self.copy_(combine(self.value, new.to(self.device, self.dtype)))
+        return self
+
+
+class Variable(_KerasVariableMethods, nn.Parameter):
+    """A layer's weight from ``add_weight``: an ``nn.Parameter`` named ``name`` in layer ``owner``."""
+
+    def __new__(cls, data: torch.Tensor, requires_grad: bool = True, name: str = "variable", owner: str = ""):
+        variable = nn.Parameter.__new__(cls, data, requires_grad)
+        variable._name, variable.owner = name, owner
+        return variable
+
+    @property
+    def trainable(self) -> bool:
+        """Whether gradients reach it now (False while its layer is frozen, or for a non-trainable weight)."""
+        return self.requires_grad
+
+    def __repr__(self) -> str:
+        return f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}, value={self.value}>"
+
+    def __deepcopy__(self, memo: dict) -> "Variable":
+        copied = Variable(self.value.clone(), self.requires_grad, self.name, self.owner)
+        memo[id(self)] = copied
+        return copied
+
+    def __reduce_ex__(self, protocol):
+        return Variable, (self.value.cpu().clone(), self.requires_grad, self.name, self.owner)
+
+
+class MetricVariable(_KerasVariableMethods, torch.Tensor):
+    """A metric's state of shape ``shape``; ``aggregation`` and ``trainable`` (False) as in Keras."""
+
+    # Results of torch functions on a variable are plain tensors, as for nn.Parameter.
+    __torch_function__ = torch._C._disabled_torch_function_impl
+    _follows_value_device = True
+    trainable = False
+
+    def __new__(cls, data: torch.Tensor, name: str, aggregation: str = "sum", owner: str = "metric"):
+        variable = torch.Tensor._make_subclass(cls, data.detach(), False)
+        variable._name, variable.aggregation, variable.owner = name, aggregation, owner
+        return variable
+
+    def __repr__(self) -> str:
+        return f"<MetricVariable path={self.path} shape={tuple(self.shape)} dtype={self.dtype} value={self.value}>"
+
+    def __deepcopy__(self, memo: dict) -> "MetricVariable":
+        copied = MetricVariable(self.value.clone(), self.name, self.aggregation, self.owner)
+        memo[id(self)] = copied
+        return copied
+
+    def __reduce_ex__(self, protocol):
+        return MetricVariable, (self.value.cpu().clone(), self.name, self.aggregation, self.owner)
