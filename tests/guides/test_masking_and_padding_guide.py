@@ -23,8 +23,6 @@ def test_padding_sequence_data_matches_keras(real_keras):
     assert padded_inputs.shape == (3, 6)
 
 
-@pytest.mark.xfail(strict=True, reason="missing feature: layers called on tensors attach no _keras_mask to their "
-                   "outputs (masks travel inside Sequential and functional models only)")
 def test_masks_attached_to_eager_outputs():
     padded_inputs = keras.utils.pad_sequences(raw_inputs, padding="post")
     embedding = layers.Embedding(input_dim=5000, output_dim=16, mask_zero=True)
@@ -155,8 +153,6 @@ def temporal_softmax_model(keras, layers, ops):
     return keras.Model(inputs, outputs)
 
 
-@pytest.mark.xfail(strict=True, reason="missing feature: a Keras-style layer whose call needs the mask is called "
-                   "on zeros without one to find its output shape (Keras traces it with the mask)")
 def test_a_layer_that_reads_the_mask_matches_keras(real_keras):
     ours, theirs = [temporal_softmax_model(*lib) for lib in libraries(real_keras)]
     ours.set_weights(theirs.get_weights())

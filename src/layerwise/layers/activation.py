@@ -21,6 +21,7 @@ def _non_negative(layer: str, name: str, value) -> None:
 class ReLU(Layer):
     """``max_value`` if x >= max_value, x if threshold < x < max_value, else
     ``negative_slope * (x - threshold)``; the defaults give the plain ``max(x, 0)``."""
+    supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
     def __init__(self, max_value: float | None = None, negative_slope: float = 0.0, threshold: float = 0.0,
                  **kwargs):
@@ -44,6 +45,7 @@ class ReLU(Layer):
 
 class LeakyReLU(Layer):
     """``x`` for x >= 0, ``negative_slope * x`` below (Keras' default slope is 0.3)."""
+    supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
     def __init__(self, negative_slope: float = 0.3, **kwargs):
         if "alpha" in kwargs:  # the Keras 2 name, still common in course code
@@ -61,6 +63,7 @@ class LeakyReLU(Layer):
 
 class ELU(Layer):
     """``x`` for x > 0, ``alpha * (exp(x) - 1)`` below."""
+    supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
     def __init__(self, alpha: float = 1.0, **kwargs):
         super().__init__(**kwargs)
@@ -76,6 +79,7 @@ class PReLU(Layer):
     ``alpha`` has the input's shape without the batch axis, with size 1 along ``shared_axes`` (e.g.
     ``shared_axes=[1, 2]`` for one slope per channel of ``(batch, height, width, channels)`` maps).
     """
+    supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):

@@ -18,7 +18,7 @@ from torch import nn
 
 from layerwise import activations, constraints, initializers, regularizers
 from layerwise.backend import floatx, get_device, unique_name
-from layerwise.layers.calling import call_in_mode, is_shape_list, takes_training, zeros_for
+from layerwise.layers.calling import attach_mask, call_in_mode, is_shape_list, mask_of, takes_argument, zeros_for
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
 from layerwise.layers.weights import WeightView
 from layerwise.variables import Variable
@@ -131,6 +131,7 @@ class Layer(nn.Module):
 
     input_ndim: int | None = None
     min_ndim: int | None = None
+    supports_masking = False  # True: a (batch, steps) mask on the input is passed on (or used), as in Keras
     # How many times add_loss has been called, by any layer or model: the trainer compares it before and
     # after a forward pass, so that models without added losses pay nothing for the feature.
     added_loss_calls = 0
@@ -225,12 +226,16 @@ class Layer(nn.Module):
             self.weight_constraints = {**self.weight_constraints, name: constraints.get(constraint)}
         return param
 
+    def compute_mask(self, inputs, mask=None):
+        """The output's mask: the input's for a layer that supports masking, else none (Keras' default)."""
+        return mask if self.supports_masking else None
+
     def call(self, inputs, *args, **kwargs):
         raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) defines neither forward nor call.")
 
     def forward(self, *args, **kwargs):
         """A Keras-style layer's ``call``, given ``training`` when its signature takes it."""
-        if takes_training(type(self).call):
+        if takes_argument(type(self).call, "training"):
             kwargs.setdefault("training", self.training)
         return self.call(*args, **kwargs)
 
@@ -247,8 +252,13 @@ class Layer(nn.Module):
         if key not in self._inferred_shapes:
             zeros = [torch.zeros((1, *(1 if d is None else d for d in s[1:])), dtype=floatx(), device=device)
                      for s in shapes]
+            extra = {}
+            if not several and zeros[0].dim() >= 2 and takes_argument(type(self).call, "mask"):
+                # A call that reads its mask may need one to run at all (Keras traces it with the mask);
+                # one that marks every step as real gives the output shape of any other.
+                extra["mask"] = torch.ones(zeros[0].shape[:2], dtype=torch.bool, device=device)
             with torch.no_grad():
-                out = self.forward(zeros if several else zeros[0], *more)
+                out = self.forward(zeros if several else zeros[0], *more, **extra)
             _forget_added_losses(self)
             outs = out if isinstance(out, (list, tuple)) else [out]
             self._inferred_shapes[key] = ([(None, *t.shape[1:]) for t in outs], isinstance(out, (list, tuple)))
@@ -308,6 +318,9 @@ class Layer(nn.Module):
                 self.build_from(shape, device)
             self._last_input_shape = shape
         training = kwargs.pop("training", None)
+        mask = kwargs["mask"] if "mask" in kwargs else mask_of(x)
+        if mask is not None and "mask" not in kwargs and takes_argument(self._call_function(), "mask"):
+            kwargs["mask"] = mask  # as Keras: the mask the tensor carries, when call takes one
         if _call_depth[0] == 0:  # outermost_call, inlined: layers are called far more often than models
             _begin_outermost_call(self)
         _call_depth[0] += 1
@@ -317,7 +330,13 @@ class Layer(nn.Module):
         finally:
             _call_depth[0] -= 1
         self.record_activity(out)
+        attach_mask(self, x, mask, out)
         return out
+
+    def _call_function(self) -> Callable:
+        """What computes this layer: its ``forward``, or a Keras-style layer's ``call``."""
+        cls = type(self)
+        return cls.call if cls.forward is Layer.forward else cls.forward
 
     @property
     def output(self):

@@ -1,5 +1,6 @@
-"""How a layer is called: in training or inference mode for one call, on one tensor or several, and
-with zeros standing in for symbolic tensors when a layer's output shape is found by calling it."""
+"""How a layer is called: in training or inference mode for one call, on one tensor or several, with the
+mask the tensors carry, and with zeros standing in for symbolic tensors when a layer's output shape is found
+by calling it."""
 from __future__ import annotations
 
 import functools
@@ -42,5 +43,24 @@ def zeros_for(value: Any, device: torch.device):
 
 
 @functools.lru_cache(maxsize=None)
-def takes_training(call: Callable) -> bool:
-    return "training" in inspect.signature(call).parameters
+def takes_argument(function: Callable, name: str) -> bool:
+    """Whether ``function`` has a parameter called ``name`` (``training``, ``mask``)."""
+    return name in inspect.signature(function).parameters
+
+
+def mask_of(x) -> Any:
+    """The ``_keras_mask`` a layer called on its own attached to ``x`` (a list of them for a list of tensors),
+    or None: how Keras hands a mask from one layer called on tensors to the next."""
+    if isinstance(x, list):
+        masks = [getattr(v, "_keras_mask", None) for v in x]
+        return masks if any(m is not None for m in masks) else None
+    return getattr(x, "_keras_mask", None)
+
+
+def attach_mask(layer, x, mask, out) -> None:
+    """Set ``out._keras_mask`` to the mask ``layer`` gives its output for input ``x`` with ``mask``, as Keras
+    does after each call: layers that make a mask (Embedding(mask_zero=True), Masking) or pass one on
+    (Dense, LSTM(return_sequences=True)...) attach it; the others drop it."""
+    mask = layer.compute_mask(x, mask)
+    if mask is not None and isinstance(out, torch.Tensor):
+        out._keras_mask = mask

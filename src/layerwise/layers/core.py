@@ -61,6 +61,7 @@ class ActivatedLayer(Layer):
 
 class Dense(ActivatedLayer):
     """``units`` outputs from the last axis: ``(..., in) -> (..., units)``. Kernel stored ``(units, in)``."""
+    supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
     min_ndim = 2
 
@@ -101,6 +102,7 @@ class Dense(ActivatedLayer):
 
 class Activation(ActivatedLayer):
     """Applies an activation by name or function; the shape is unchanged."""
+    supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
     def __init__(self, activation, **kwargs):
         super().__init__(activation=activation, **kwargs)

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from layerwise.backend import floatx
 from layerwise.layers.base import Layer, Shape
+from layerwise.layers.calling import attach_mask, mask_of
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
 
 
@@ -64,6 +65,9 @@ class _Merge(Layer):
         kwargs.pop("training", None)  # accepted as Keras does; merging acts the same in both modes
         out = torch.nn.Module.__call__(self, tensors, *args, **kwargs)
         self.record_activity(out)
+        masks = mask_of(tensors)  # as Keras: masked inputs called on their own give a masked output
+        if masks is not None:
+            attach_mask(self, tensors, masks, out)
         return out
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
@@ -78,12 +82,31 @@ class _Merge(Layer):
     def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
-    def compute_mask(self, inputs: list[torch.Tensor], masks: list) -> torch.Tensor | None:
-        """A step is real where it is real in every input that has a mask (Keras' rule)."""
-        present = [m for m in masks if m is not None]
-        if not present:
+    def compute_mask(self, inputs: list[torch.Tensor], masks: list | None) -> torch.Tensor | None:
+        """Keras 3's rule: a step is real where it is real in any input; no mask unless every input has one."""
+        if not masks or any(m is None for m in masks):
             return None
-        return functools.reduce(torch.logical_and, present)
+        return functools.reduce(torch.logical_or, masks)
+
+
+def _reduce_real_entries(op, inputs: list[torch.Tensor]) -> torch.Tensor:
+    """``op`` folded over ``inputs``, where a masked entry (``_keras_mask``) takes the other operand's value, so
+    padding never wins a maximum or minimum (Keras 3's Maximum and Minimum)."""
+    output, output_mask = None, None
+    for x in inputs:
+        mask = getattr(x, "_keras_mask", None)
+        if mask is not None:
+            mask = mask[..., None].expand(x.shape)
+        if output is None:
+            output, output_mask = x, mask
+            continue
+        if mask is not None:
+            x = torch.where(mask, x, output)
+        if output_mask is not None:
+            output = torch.where(output_mask, output, x)
+        output_mask = output_mask | mask if mask is not None and output_mask is not None else None
+        output = op(output, x)
+    return output
 
 
 class Add(_Merge):
@@ -103,10 +126,19 @@ class Subtract(_Merge):
 
 
 class Multiply(_Merge):
-    """Element-wise product of the inputs."""
+    """Element-wise product of the inputs. As in Keras 3, a masked entry (``_keras_mask``) counts as 1, and when
+    every input is masked, the steps no input keeps are 0."""
 
     def merge(self, inputs):
-        return functools.reduce(torch.mul, inputs)
+        masks = [getattr(x, "_keras_mask", None) for x in inputs]
+        if all(m is None for m in masks):
+            return functools.reduce(torch.mul, inputs)
+        masks = [None if m is None else m[..., None].expand(x.shape) for x, m in zip(inputs, masks)]
+        output = functools.reduce(torch.mul, [x if m is None else torch.where(m, x, torch.ones_like(x))
+                                              for x, m in zip(inputs, masks)])
+        if any(m is None for m in masks):
+            return output
+        return torch.where(functools.reduce(torch.logical_or, masks), output, torch.zeros_like(output))
 
 
 class Average(_Merge):
@@ -120,14 +152,14 @@ class Maximum(_Merge):
     """Element-wise maximum of the inputs."""
 
     def merge(self, inputs):
-        return functools.reduce(torch.maximum, inputs)
+        return _reduce_real_entries(torch.maximum, inputs)
 
 
 class Minimum(_Merge):
     """Element-wise minimum of the inputs."""
 
     def merge(self, inputs):
-        return functools.reduce(torch.minimum, inputs)
+        return _reduce_real_entries(torch.minimum, inputs)
 
 
 class Concatenate(_Merge):
@@ -157,8 +189,8 @@ class Concatenate(_Merge):
         return torch.cat(inputs, dim=self.axis)
 
     def compute_mask(self, inputs: list[torch.Tensor], masks: list) -> torch.Tensor | None:
-        """Keras' rule: masks (all-true where missing) joined along ``axis``, then all over the last axis."""
-        if all(m is None for m in masks):
+        """Keras' rule: masks (all-true where missing) joined along ``axis``, then any over the last axis."""
+        if not masks or all(m is None for m in masks):
             return None
         full = []
         for x, m in zip(inputs, masks):
@@ -166,7 +198,7 @@ class Concatenate(_Merge):
             while m.ndim < x.ndim:
                 m = m.unsqueeze(-1)
             full.append(m.expand(x.shape))
-        return torch.cat(full, dim=self.axis).all(dim=-1)
+        return torch.cat(full, dim=self.axis).any(dim=-1)
 
 
 class Dot(_Merge):
@@ -214,7 +246,7 @@ class Dot(_Merge):
         out = out.reshape(batch, *x.shape[1:-1], *y.shape[2:])
         return out if out.ndim > 1 else out.unsqueeze(1)
 
-    def compute_mask(self, inputs: list[torch.Tensor], masks: list) -> None:
+    def compute_mask(self, inputs: list[torch.Tensor], masks: list | None) -> None:
         return None  # Keras' Dot drops masks
 
 

@@ -138,8 +138,19 @@ class _GlobalMaxPooling(_GlobalPooling):
 
 
 class GlobalAveragePooling1D(_GlobalAveragePooling):
-    """``(batch, steps, channels) -> (batch, channels)``: the mean over time."""
+    """``(batch, steps, channels) -> (batch, channels)``: the mean over time, over the real steps only when
+    given a ``(batch, steps)`` mask (padding from ``Embedding(mask_zero=True)`` or ``Masking``)."""
     rank = 1
+    supports_masking = True
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is None:
+            return super().forward(x)
+        weights = mask.to(x.dtype)[..., None]
+        return (x * weights).sum(1, keepdim=self.keepdims) / weights.sum(1, keepdim=self.keepdims)
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        return None  # the time axis is gone
 
 
 class GlobalAveragePooling2D(_GlobalAveragePooling):

@@ -18,6 +18,7 @@ class Dropout(Layer):
     ``noise_shape`` (one entry per input axis, batch first; ``None`` takes the input's size) shares one
     draw along the axes of size 1, e.g. ``(None, 1, None)`` drops whole features of every time step.
     """
+    supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -50,6 +51,7 @@ class Dropout(Layer):
 
 class GaussianNoise(Layer):
     """Adds zero-mean Gaussian noise of standard deviation ``stddev`` while training."""
+    supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -63,6 +65,7 @@ class GaussianNoise(Layer):
 
 class GaussianDropout(Layer):
     """Multiplies inputs by noise of mean 1 and standard deviation ``sqrt(rate / (1 - rate))`` while training."""
+    supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -144,6 +147,7 @@ class SpatialDropout3D(_SpatialDropout):
 
 class ActivityRegularization(Layer):
     """Passes inputs through and adds ``l1 * sum(|x|) + l2 * sum(x ** 2)``, per sample, to the loss."""
+    supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0, **kwargs):
         super().__init__(activity_regularizer=regularizers.L1L2(l1, l2), **kwargs)

@@ -12,7 +12,6 @@ order of ``layers``, ``get_weights()`` and the summary. Masks (``Embedding(mask_
 """
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import numpy as np
@@ -20,13 +19,12 @@ import torch
 from torch import nn
 
 from layerwise.layers.base import Layer, Shape, call_in_mode, outermost_call, unique_name
+from layerwise.layers.calling import takes_argument
 from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
-from layerwise.layers.pooling import GlobalAveragePooling1D
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
 from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits
-from layerwise.models.plan import MASK_KEEPERS, masked_mean
 from layerwise.saving_registry import loading_scope
 
 
@@ -246,23 +244,11 @@ class Functional(Model):
             # ``value_mask=``..., as Keras reads each input tensor's own mask.
             kwargs.update({f"{name}_mask": masks[id(t)] for name, t in node.kwargs.items()
                            if isinstance(t, KerasTensor) and masks.get(id(t)) is not None})
-        if mask is None and not getattr(layer, "produces_mask", False):
-            return layer(x, **kwargs), None
-        if isinstance(layer, MASK_KEEPERS):
-            return layer(x, **kwargs), mask
-        if isinstance(layer, GlobalAveragePooling1D):
-            out = masked_mean(x, mask, layer.keepdims)
-            layer.record_activity(out)
-            return out, None
-        if hasattr(layer, "compute_mask"):
-            return layer(x, mask=mask, **kwargs), layer.compute_mask(x, mask)
-        if type(layer).call is not Layer.call:
-            # A layer written as in Keras' guide: its call gets the mask when it takes one, and it passes the mask
-            # on when it sets supports_masking.
-            takes_mask = "mask" in inspect.signature(layer.call).parameters
-            out = layer(x, mask=mask, **kwargs) if takes_mask else layer(x, **kwargs)
-            return out, mask if getattr(layer, "supports_masking", False) else None
-        return layer(x, **kwargs), None
+        if (mask is None and not getattr(layer, "produces_mask", False)) or not isinstance(layer, Layer):
+            return layer(x, **kwargs), None  # a nested model makes and uses its own masks
+        if takes_argument(layer._call_function(), "mask"):  # also a Keras-style call(inputs, mask=None)
+            kwargs["mask"] = mask
+        return layer(x, **kwargs), layer.compute_mask(x, mask)
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:

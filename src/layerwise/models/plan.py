@@ -13,11 +13,10 @@ import torch
 
 from layerwise import activations
 from layerwise.layers._padding import channels_first, channels_last
-from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU
+from layerwise.layers.calling import takes_argument
 from layerwise.layers.convolutional import _Conv
-from layerwise.layers.core import Activation, Dense
+from layerwise.layers.core import Dense
 from layerwise.layers.pooling import GlobalAveragePooling1D, _MaxPooling
-from layerwise.layers.regularization import ActivityRegularization, Dropout, GaussianDropout, GaussianNoise
 
 Step = Callable[[torch.Tensor], torch.Tensor]
 Rewrite = Callable[[list], "tuple[Step, int] | None"]
@@ -66,12 +65,6 @@ def inplace_activation(layers: list) -> tuple[Step, int] | None:
     return dense_activation, 1
 
 
-# Layers that work step by step and leave a mask as it is (Keras' supports_masking pass-through);
-# Dropout covers SpatialDropout1D.
-MASK_KEEPERS = (Dense, Activation, Dropout, GaussianNoise, GaussianDropout, ActivityRegularization,
-                ReLU, LeakyReLU, ELU, PReLU)
-
-
 def masked_run(layers: list) -> tuple[Step, int] | None:
     """A layer that makes a mask (Embedding(mask_zero=True), Masking) and the layers after it that use
     or keep that mask -> one step that hands the ``(batch, timesteps)`` mask along, as Keras does.
@@ -84,35 +77,21 @@ def masked_run(layers: list) -> tuple[Step, int] | None:
         return None
     run = [layers[0]]
     for layer in layers[1:]:
-        if not (isinstance(layer, MASK_KEEPERS) or getattr(layer, "supports_masking", False)
-                or isinstance(layer, GlobalAveragePooling1D)):
+        if not getattr(layer, "supports_masking", False):
             break
         run.append(layer)
         if isinstance(layer, GlobalAveragePooling1D) or getattr(layer, "return_sequences", True) is False:
             break
+    uses_mask = [takes_argument(layer._call_function(), "mask") for layer in run]
 
     def masked_layers(x: torch.Tensor) -> torch.Tensor:
         mask = None
-        for layer in run:
-            if isinstance(layer, MASK_KEEPERS):
-                x = layer.forward(x)
-            elif isinstance(layer, GlobalAveragePooling1D):
-                x = masked_mean(x, mask, layer.keepdims)
-                mask = None
-            else:
-                x, mask = layer.forward(x, mask=mask), layer.compute_mask(x, mask)
+        for layer, uses in zip(run, uses_mask):
+            x, mask = (layer.forward(x, mask=mask) if uses else layer.forward(x)), layer.compute_mask(x, mask)
             layer.record_activity(x)
         return x
 
     return masked_layers, len(run)
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor | None, keepdims: bool) -> torch.Tensor:
-    """Keras' GlobalAveragePooling1D with a mask: the mean over the real steps only."""
-    if mask is None:
-        return x.mean(dim=1, keepdim=keepdims)
-    weights = mask.to(x.dtype)[..., None]
-    return (x * weights).sum(1, keepdim=keepdims) / weights.sum(1, keepdim=keepdims)
 
 
 REWRITES: list[Rewrite] = [masked_run, activation_after_max_pool, inplace_activation]
