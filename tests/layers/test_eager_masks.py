@@ -128,3 +128,26 @@ def test_merged_masks_match_keras_called_on_tensors_and_in_a_model(keras, merge,
     ours.set_weights(theirs.get_weights())
     np.testing.assert_allclose(as_numpy(ours.predict([a, b], verbose=0)), as_numpy(theirs.predict([a, b], verbose=0)),
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["Attention", "MultiHeadAttention"])
+def test_attention_called_on_masked_tensors_uses_each_tensors_mask_as_in_keras(keras, kind):
+    query_tokens, value_tokens = TOKENS, np.array([[1, 2, 0, 0], [3, 0, 0, 0], [4, 5, 6, 7]])
+    results = []
+    for lib in (lw, keras):
+        lib.utils.set_random_seed(0)
+        embed = lib.layers.Embedding(10, 4, mask_zero=True)
+        query, value = embed(query_tokens), embed(value_tokens)
+        layer = lib.layers.Attention() if kind == "Attention" else lib.layers.MultiHeadAttention(2, 3)
+        out = layer([query, value]) if kind == "Attention" else layer(query, value)
+        results.append((embed, layer, out))
+    (embed, layer, _), (their_embed, their_layer, theirs) = results
+    embed.set_weights(their_embed.get_weights())
+    layer.set_weights(their_layer.get_weights())
+    query, value = embed(torch.as_tensor(query_tokens)), embed(torch.as_tensor(value_tokens))
+    ours = layer([query, value]) if kind == "Attention" else layer(query, value)
+    np.testing.assert_allclose(as_numpy(ours), as_numpy(theirs), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(mask_or_none(ours), mask_or_none(theirs))
+    value._keras_mask = torch.ones(value_tokens.shape, dtype=torch.bool)  # the value's mask changes the output
+    unmasked = layer([query, value]) if kind == "Attention" else layer(query, value)
+    assert not torch.allclose(unmasked, ours)

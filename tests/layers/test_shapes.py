@@ -137,3 +137,16 @@ def test_rescaling_maps_pixels():
 def test_zero_padding_rejects_bad_padding(layer, padding):
     with pytest.raises(ValueError, match=f"{layer.__name__} padding must be"):
         layer(padding)
+
+
+def test_layers_whose_weights_ignore_the_last_axis_take_any_size_as_keras_does():
+    embedding = L.Embedding(10, 4)
+    assert embedding(torch.ones(2, 5, dtype=torch.long)).shape == (2, 5, 4)
+    assert embedding(torch.ones(2, 7, dtype=torch.long)).shape == (2, 7, 4)  # ids: the last axis is time
+    pool = L.MaxPooling2D()
+    assert pool(torch.ones(1, 4, 4, 3)).shape == (1, 2, 2, 3)
+    assert pool(torch.ones(1, 4, 4, 5)).shape == (1, 2, 2, 5)  # no weights, no fixed channel count
+    dense = L.Dense(2)
+    dense(torch.ones(1, 3))
+    with pytest.raises(ValueError, match=r"'dense.*' \(Dense\) expected input shape \(None, 3\)"):
+        dense(torch.ones(1, 4))

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from layerwise import regularizers
 from layerwise.layers.base import Layer, Shape
+from layerwise.layers.calling import takes_argument
 from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.symbolic import Node, is_symbolic
 
@@ -49,6 +50,10 @@ class _AttentionCall(Layer):
             return Node(self, query, {**tensors, **kwargs}, outputs, len(outputs) > 1).returned()
         kwargs = {k: torch.as_tensor(v, device=query.device) if isinstance(v, np.ndarray) else v
                   for k, v in kwargs.items()}  # masks given as arrays
+        for name, tensor in (("query", query), *tensors.items()):
+            mask = getattr(tensor, "_keras_mask", None)  # as Keras: each tensor's own mask, unless one is given
+            if mask is not None and takes_argument(type(self).forward, f"{name}_mask"):
+                kwargs.setdefault(f"{name}_mask", mask)
         if shapes != getattr(self, "_checked_shapes", None):
             self.build_from(shapes, query.device)  # checks every input, builds from all of them once
             self._checked_shapes = shapes

@@ -274,9 +274,10 @@ class Layer(nn.Module):
             raise ValueError(self._shape_message(f"an input of rank {self.input_ndim}", input_shape))
         if self.min_ndim is not None and ndim < self.min_ndim:
             raise ValueError(self._shape_message(f"an input of rank at least {self.min_ndim}", input_shape))
-        if self.built and self.input_shape_built is not None:
+        if self.built and self.input_shape_built is not None and self.weight_views():
             # As Keras' input specs: the last axis (what the weights were built for) must match; other sizes
-            # may change from call to call (sequence lengths, image sizes), ranks are checked above.
+            # may change from call to call (sequence lengths, image sizes), ranks are checked above. A layer
+            # without weights (pooling, reshaping) takes any last axis.
             expected = self.input_shape_built
             if expected[-1] is not None and input_shape[-1] is not None and expected[-1] != input_shape[-1]:
                 raise ValueError(self._shape_message(f"input shape {expected} (its last axis, {expected[-1]}, is "

@@ -38,6 +38,9 @@ class Embedding(Layer):
     def build(self, input_shape: Shape) -> None:
         self.embeddings = new_parameter(self.embeddings_initializer, (self.input_dim, self.output_dim))
 
+    def check_input_shape(self, input_shape: Shape) -> None:
+        """Ids of any shape, as in Keras: the weights do not depend on it (the last axis is often time)."""
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (*input_shape, self.output_dim)
 
