@@ -3,7 +3,6 @@ keras``; outputs are compared with Keras 3 (torch backend) from the same weights
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from guide_helpers import as_numpy, assert_close, fresh, libraries
 
 import layerwise as keras

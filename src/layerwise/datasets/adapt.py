@@ -71,20 +71,24 @@ def take_rows(parts: "Parts | None", pick) -> "Parts | None":
     return tuple(None if p is None else p[pick] for p in parts) if isinstance(parts, tuple) else parts[pick]
 
 
-def as_tensor_parts(value, what: str, names: list[str] | None, device: torch.device) -> Parts:
+def as_tensor_parts(value, what: str, names: list[str] | None, device: torch.device, inputs: bool = False) -> Parts:
     """A tensor, or (for a tuple from ``split_parts``) a tuple of tensors labelled by ``names``."""
     if isinstance(value, tuple):
-        return tuple(None if v is None else as_array_tensor(v, f"{what} '{name}'", device)
+        return tuple(None if v is None else as_array_tensor(v, f"{what} '{name}'", device, inputs=inputs)
                      for v, name in zip(value, names))
-    return as_array_tensor(value, what, device)
+    return as_array_tensor(value, what, device, inputs=inputs)
 
 
-def as_array_tensor(value, what: str, device: torch.device | None = None, check_finite: bool = True) -> torch.Tensor:
+def as_array_tensor(value, what: str, device: torch.device | None = None, check_finite: bool = True,
+                    inputs: bool = False) -> torch.Tensor:
     """``value`` (array, tensor or nested list) as a tensor on ``device``; floats become float32.
 
-    Raises a ValueError that names ``what`` for ragged lists, non-numeric data, NaN or infinity.
+    ``inputs``: a model's inputs, which are never shared with the caller's array (a ``call`` that works in
+    place must not change it). Raises a ValueError that names ``what`` for
+    ragged lists, non-numeric data, NaN or infinity.
     """
     device = device or get_device()
+    from_array, value_given = None, value  # from_array: a tensor sharing the caller's memory
     if not isinstance(value, torch.Tensor):
         try:
             array = np.asarray(value)
@@ -97,7 +101,10 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
                              "pad ragged sequences with layerwise.utils.pad_sequences.")
         if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
             raise ValueError(f"{what} must be numeric, got dtype {array.dtype}.")
-        value = torch.from_numpy(np.ascontiguousarray(array))
+        contiguous = np.ascontiguousarray(array)
+        value = torch.from_numpy(contiguous)
+        if contiguous is value_given:  # the caller's own array, not a copy made above
+            from_array = value
     if value.is_floating_point():
         # One pass: NaN propagates through min/max and infinities show up as the extremes.
         if check_finite and value.numel() and not all(map(math.isfinite, map(float, torch.aminmax(value)))):
@@ -105,9 +112,10 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
             raise ValueError(f"{what} contains {bad} NaN or infinite value(s). Remove or impute them "
                              "before training (e.g. sklearn.impute.SimpleImputer or layerwise.rbm.RBMImputer).")
         value = value.to(floatx())
-    elif not value.dtype.is_floating_point and value.dtype not in (torch.int64, torch.int32, torch.bool):
-        value = value.to(floatx())  # uint8 pixels and the like: Keras casts inputs to float32
-    return value.to(device)
+    elif value.dtype not in (torch.int64, torch.int32):
+        value = value.to(floatx())  # uint8 pixels, one-hot booleans and the like: Keras casts them to float32
+    value = value.to(device)
+    return value.clone() if inputs and value is from_array else value
 
 
 class ArrayData:
@@ -151,7 +159,7 @@ def batch_converter(device: torch.device, input_names: list[str] | None = None,
                              f"got {type(batch).__name__}.")
         x, y, w = (*batch, None, None)[:3]
         x = as_tensor_parts(split_parts(x, input_names, f"x (batch {i})", "input"), f"x (batch {i})", input_names,
-                            device)
+                            device, inputs=True)
         if y is not None:
             y = as_tensor_parts(split_parts(y, output_names, f"y (batch {i})", "output", optional_outputs),
                                 f"y (batch {i})", output_names, device)
@@ -189,7 +197,7 @@ def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
         if not hasattr(x, "__iter__"):
             raise ValueError(f"x must be an array, a tensor or an iterable of batches, got {type(x).__name__}.")
         return IterableData(x, batch_converter(device, input_names, output_names, optional_outputs))
-    x_t = as_tensor_parts(x, "x", input_names, device)
+    x_t = as_tensor_parts(x, "x", input_names, device, inputs=True)
     counts = _row_counts(x_t, "x", input_names)
     if 0 in counts.values():
         raise ValueError("x is empty: there is nothing to train or predict on.")

@@ -6,7 +6,6 @@ first time an input shape is known (``build``). Shapes are tuples with the batch
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import re
@@ -18,8 +17,10 @@ from torch import nn
 
 from layerwise import activations, constraints, initializers, regularizers
 from layerwise.backend import floatx, get_device, unique_name
-from layerwise.layers.calling import attach_mask, call_in_mode, is_shape_list, mask_of, takes_argument, zeros_for
+from layerwise.layers.calling import (attach_mask, call_in_mode, first_parameter, is_shape_list, mask_of,
+                                      takes_argument, zeros_for)
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
+from layerwise.layers.penalties import LayerPenalties, begin_outermost_call, call_depth, forget_added_losses
 from layerwise.layers.weights import WeightView
 from layerwise.variables import Variable
 
@@ -27,52 +28,6 @@ Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
 
 # Every Layer subclass by class name, so that a saved model can name its layers' classes.
 LAYER_CLASSES: dict[str, type] = {}
-
-
-def module_losses(module: nn.Module) -> list[torch.Tensor]:
-    """The penalties of every layer (or model) inside ``module``, each counted once however many times it
-    is nested: what ``add_loss`` received, activity penalties, and weight regularizers (computed now)."""
-    found = []
-    for sub in module.modules():
-        found.extend(getattr(sub, "_added_losses", ()))
-        if not isinstance(sub, Layer):
-            continue
-        found.extend(sub._activity_losses)
-        for view in sub.weight_views() if sub.weight_regularizers else []:
-            reg = sub.weight_regularizers.get(view.name)
-            if reg is not None and view.tensor.requires_grad:
-                found.append(reg(view.to_keras(view.tensor)))
-    return found
-
-
-_call_depth = [0]  # how many layer or model calls are running: added losses start afresh at depth 0
-_outermost_calls = [0]  # how many outermost calls have begun (tells a new model call from a shared layer's)
-
-
-def _begin_outermost_call(module: nn.Module) -> None:
-    """The outermost layer or model call forgets earlier ``add_loss`` values of every layer inside it
-    (Keras clears them at each top-level call); calls inside it keep adding."""
-    _outermost_calls[0] += 1
-    if Layer.added_loss_calls:  # nothing to forget in a process that never called add_loss
-        _forget_added_losses(module)
-
-
-def _forget_added_losses(module: nn.Module) -> None:
-    for sub in module.modules():
-        if hasattr(sub, "_added_losses"):
-            sub._added_losses = []
-
-
-@contextlib.contextmanager
-def outermost_call(module: nn.Module):
-    """Around a model's call or a training step (see ``_begin_outermost_call``)."""
-    if _call_depth[0] == 0:
-        _begin_outermost_call(module)
-    _call_depth[0] += 1
-    try:
-        yield
-    finally:
-        _call_depth[0] -= 1
 
 
 def to_snake_case(name: str) -> str:
@@ -100,11 +55,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _resolved(get: Callable, by_weight: dict) -> dict[str, Callable]:
-    """``{weight name: get(identifier)}`` without the weights whose identifier is None."""
-    return {name: obj for name, obj in ((name, get(value)) for name, value in by_weight.items()) if obj is not None}
-
-
 def _finishing_build(build: Callable) -> Callable:
     """``build`` that leaves the layer built, whoever calls it: Keras code calls ``layer.build((None, 4))``
     itself to create the weights before any data."""
@@ -113,14 +63,15 @@ def _finishing_build(build: Callable) -> Callable:
     def building(self, input_shape, *args, **kwargs):
         build(self, input_shape, *args, **kwargs)
         self.to(get_device())
-        self.input_shape_built = None if is_shape_list(input_shape) else (None, *tuple(input_shape)[1:])
+        several = isinstance(input_shape, dict) or is_shape_list(input_shape)
+        self.input_shape_built = None if several else (None, *tuple(input_shape)[1:])
         self.built = True
         self.trainable = self._trainable  # the new weights follow the layer's setting
 
     return building
 
 
-class Layer(nn.Module):
+class Layer(LayerPenalties, nn.Module):
     """Base of every layer. Subclasses implement ``build``, ``forward`` and ``compute_output_shape``.
 
     ``input_ndim`` (rank including the batch axis) lets the layer name a wrong input clearly.
@@ -132,9 +83,6 @@ class Layer(nn.Module):
     input_ndim: int | None = None
     min_ndim: int | None = None
     supports_masking = False  # True: a (batch, steps) mask on the input is passed on (or used), as in Keras
-    # How many times add_loss has been called, by any layer or model: the trainer compares it before and
-    # after a forward pass, so that models without added losses pay nothing for the feature.
-    added_loss_calls = 0
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -240,14 +188,16 @@ class Layer(nn.Module):
         return self.call(*args, **kwargs)
 
     def _output_shape_by_calling(self, input_shape, device: torch.device | None = None, more_args: tuple = ()):
-        """The output shape of ``call`` on zeros of ``input_shape`` (a shape, or a list of shapes for a layer
-        called on a list) and of the tensors in ``more_args`` (positional arguments after the first),
-        computed once per shape without gradients; losses it adds are discarded."""
-        several = is_shape_list(input_shape)
-        shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
+        """The output shape of ``call`` on zeros of ``input_shape`` (a shape, or a list or dict of shapes for a
+        layer called on a list or dict) and of the tensors in ``more_args`` (positional arguments after the
+        first), computed once per shape without gradients; losses it adds are discarded."""
+        named = isinstance(input_shape, dict)
+        several = named or is_shape_list(input_shape)
+        shapes = [tuple(s) for s in (input_shape.values() if named else input_shape)] if several \
+            else [tuple(input_shape)]
         device = device or get_device()
         more = zeros_for(tuple(more_args), device)
-        key = tuple((None, *s[1:]) for s in shapes) + tuple(
+        key = (tuple(input_shape) if named else ()) + tuple((None, *s[1:]) for s in shapes) + tuple(
             tuple(v.shape[1:]) for v in more if isinstance(v, torch.Tensor))
         if key not in self._inferred_shapes:
             zeros = [torch.zeros((1, *(1 if d is None else d for d in s[1:])), dtype=floatx(), device=device)
@@ -257,9 +207,10 @@ class Layer(nn.Module):
                 # A call that reads its mask may need one to run at all (Keras traces it with the mask);
                 # one that marks every step as real gives the output shape of any other.
                 extra["mask"] = torch.ones(zeros[0].shape[:2], dtype=torch.bool, device=device)
+            inputs = dict(zip(input_shape, zeros)) if named else zeros if several else zeros[0]
             with torch.no_grad():
-                out = self.forward(zeros if several else zeros[0], *more, **extra)
-            _forget_added_losses(self)
+                out = self.forward(inputs, *more, **extra)
+            forget_added_losses(self)
             outs = out if isinstance(out, (list, tuple)) else [out]
             self._inferred_shapes[key] = ([(None, *t.shape[1:]) for t in outs], isinstance(out, (list, tuple)))
         out_shapes, listed = self._inferred_shapes[key]
@@ -291,8 +242,11 @@ class Layer(nn.Module):
         """Check, build once and return the output shape. ``device`` is where weights go. A layer called on
         a list (Keras-style layers only) gets the list of shapes; ``more_args`` are the positional arguments
         after the first (tensors, symbolic or not), which a Keras-style ``call`` needs to find its output shape."""
-        input_shape = [tuple(s) for s in input_shape] if is_shape_list(input_shape) else tuple(input_shape)
-        if not isinstance(input_shape, list):
+        if isinstance(input_shape, dict):  # a Keras-style layer called on a dict builds from a dict of shapes
+            input_shape = {k: tuple(v) for k, v in input_shape.items()}
+        else:
+            input_shape = [tuple(s) for s in input_shape] if is_shape_list(input_shape) else tuple(input_shape)
+        if not isinstance(input_shape, (list, dict)):
             self.check_input_shape(input_shape)
         if not self.built:
             self.build(input_shape)  # marks the layer built (see _finishing_build)
@@ -301,18 +255,26 @@ class Layer(nn.Module):
             return self._output_shape_by_calling(input_shape, device, more_args)
         return self.compute_output_shape(input_shape)
 
-    def __call__(self, x, *args, **kwargs):
+    def __call__(self, *args, **kwargs):
+        if not args:  # the inputs by keyword, as Keras allows: layer(inputs=x), endpoint(logits=z, targets=y)
+            args = (self._inputs_from_keywords(kwargs),)
+        x, *args = args
         if is_symbolic(x) or (args and is_symbolic(args)) or is_symbolic(kwargs):
             return symbolic_call(self, x, kwargs, args)  # building a functional model (see layers/symbolic.py)
-        if isinstance(x, (list, tuple)) and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
-            x = [v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=floatx()) for v in x]
+        if isinstance(x, dict):  # a Keras-style layer called on a dict of tensors
+            x = {k: v if isinstance(v, torch.Tensor) else torch.tensor(np.asarray(v), dtype=floatx())
+                 for k, v in x.items()}
+            shape = {k: tuple(v.shape) for k, v in x.items()}
+        elif isinstance(x, (list, tuple)) and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
+            x = [v if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=floatx()) for v in x]
             shape = [tuple(v.shape) for v in x]  # a Keras-style layer called on a list, e.g. Sampling()([m, s])
         else:
             if not isinstance(x, torch.Tensor):
-                x = torch.as_tensor(np.asarray(x), dtype=floatx())
+                x = torch.tensor(np.asarray(x), dtype=floatx())  # a copy: call may work in place
             shape = tuple(x.shape)
         if shape != self._last_input_shape:  # checks (naming the layer) and output shape, once per new shape
-            device = (x[0] if isinstance(x, list) else x).device
+            first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(x, list) else x
+            device = first.device
             if args:  # a Keras-style call(targets, logits, ...) needs them all to find its output shape
                 self.build_from(shape, device, args)
             else:
@@ -322,17 +284,26 @@ class Layer(nn.Module):
         mask = kwargs["mask"] if "mask" in kwargs else mask_of(x)
         if mask is not None and "mask" not in kwargs and takes_argument(self._call_function(), "mask"):
             kwargs["mask"] = mask  # as Keras: the mask the tensor carries, when call takes one
-        if _call_depth[0] == 0:  # outermost_call, inlined: layers are called far more often than models
-            _begin_outermost_call(self)
-        _call_depth[0] += 1
+        if call_depth[0] == 0:  # outermost_call, inlined: layers are called far more often than models
+            begin_outermost_call(self)
+        call_depth[0] += 1
         try:
             out = super().__call__(x, *args, **kwargs) if training is None else \
                 call_in_mode(self, training, super().__call__, x, *args, **kwargs)
         finally:
-            _call_depth[0] -= 1
+            call_depth[0] -= 1
         self.record_activity(out)
         attach_mask(self, x, mask, out)
         return out
+
+    def _inputs_from_keywords(self, kwargs: dict):
+        """Pop the first argument of ``call`` (or ``forward``) from ``kwargs``; ``inputs`` also names it."""
+        first = first_parameter(self._call_function())
+        for name in (first, "inputs"):
+            if name in kwargs:
+                return kwargs.pop(name)
+        raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) was called without inputs: give them "
+                        f"first, or as {first}=...")
 
     def _call_function(self) -> Callable:
         """What computes this layer: its ``forward``, or a Keras-style layer's ``call``."""
@@ -359,54 +330,6 @@ class Layer(nn.Module):
                                  "has no input yet.")
         tensors = nodes[0].inputs or nodes[0].outputs
         return tensors[0] if len(tensors) == 1 else tensors
-
-    # ---- regularization penalties ----------------------------------------------------------------
-    def regularize_weights(self, **by_weight) -> None:
-        """Attach regularizers to weights by their Keras names, e.g. ``kernel=l2(1e-4), bias=None``."""
-        self.weight_regularizers = _resolved(regularizers.get, by_weight)
-
-    def constrain_weights(self, **by_weight) -> None:
-        """Attach constraints to weights by their Keras names, e.g. ``kernel=MaxNorm(3), bias=None``."""
-        self.weight_constraints = _resolved(constraints.get, by_weight)
-
-    @torch.no_grad()
-    def apply_constraints(self) -> None:
-        """Project the trainable weights of this layer and the layers inside it onto their constraints,
-        in Keras' layout; the trainer calls this after every optimizer step, as Keras does."""
-        for layer in self.modules():
-            if not isinstance(layer, Layer) or not layer.weight_constraints:
-                continue
-            for view in layer.weight_views():
-                constraint = layer.weight_constraints.get(view.name)
-                if constraint is not None and view.tensor.requires_grad:
-                    view.tensor.copy_(view.from_keras(constraint(view.to_keras(view.tensor))))
-
-    def record_activity(self, output) -> None:
-        """Keep the activity penalty of ``output`` (Keras divides it by the batch size) for ``losses``."""
-        if self.activity_regularizer is None:
-            return
-        outputs = [t for t in (output if isinstance(output, (tuple, list)) else [output])
-                   if isinstance(t, torch.Tensor)]
-        penalty = sum(self.activity_regularizer(t) / (t.shape[0] if t.ndim else 1) for t in outputs)
-        # A layer called twice in one model call (shared) keeps both penalties, as Keras does; a new call
-        # of the model, or a direct call outside any, starts afresh.
-        if _call_depth[0] > 0 and self._activity_call == _outermost_calls[0]:
-            self._activity_losses.append(penalty)
-        else:
-            self._activity_losses, self._activity_call = [penalty], _outermost_calls[0]
-
-    def add_loss(self, loss) -> None:
-        """Add a scalar to the training loss from inside ``call`` (Keras' ``add_loss``). Listed by ``losses``
-        until the next call of the model (or training step) that contains the layer."""
-        self._added_losses.append(loss if isinstance(loss, torch.Tensor) else torch.as_tensor(float(loss)))
-        Layer.added_loss_calls += 1
-
-    @property
-    def losses(self) -> list[torch.Tensor]:
-        """Scalar penalties of this layer and the layers inside it: its trainable weights' regularizers
-        (computed now), its activity regularizer's value for the last output it produced, and what its
-        last call passed to ``add_loss``."""
-        return module_losses(self)
 
     # ---- weights in Keras' layout ---------------------------------------------------------------
     def weight_views(self) -> list[WeightView]:
@@ -485,6 +408,8 @@ class Layer(nn.Module):
         """Constructor arguments as JSON-able values; ``cls.from_config(config)`` rebuilds the layer."""
         config = {k: _jsonable(v) for k, v in self._config.items() if k != "name"}
         config["name"] = self.name
+        if not self.trainable or "trainable" in config:  # frozen after construction stays frozen, as in Keras
+            config["trainable"] = self.trainable
         return config
 
     @classmethod

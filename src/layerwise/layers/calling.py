@@ -48,6 +48,14 @@ def takes_argument(function: Callable, name: str) -> bool:
     return name in inspect.signature(function).parameters
 
 
+@functools.lru_cache(maxsize=None)
+def first_parameter(function: Callable) -> str:
+    """The name of the first parameter after ``self`` of a layer's ``call`` or ``forward``."""
+    names = [n for n, p in inspect.signature(function).parameters.items()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return names[1] if len(names) > 1 else "inputs"
+
+
 def mask_of(x) -> Any:
     """The ``_keras_mask`` a layer called on its own attached to ``x`` (a list of them for a list of tensors),
     or None: how Keras hands a mask from one layer called on tensors to the next."""

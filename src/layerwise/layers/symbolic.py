@@ -122,8 +122,8 @@ def flatten_tensors(value: Any) -> list[KerasTensor]:
     """The KerasTensors inside ``value`` (a tensor, or lists, tuples and dicts of them), in order."""
     if isinstance(value, KerasTensor):
         return [value]
-    if isinstance(value, dict):
-        value = list(value.values())
+    if isinstance(value, dict):  # in the order of the sorted keys, as Keras flattens a dict
+        value = [value[key] for key in sorted(value)]
     if isinstance(value, (list, tuple)):
         return [t for item in value for t in flatten_tensors(item)]
     return []

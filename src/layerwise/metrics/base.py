@@ -182,6 +182,11 @@ class Metric:
         self.update(as_tensor(y_true, y_pred), y_pred,
                     None if sample_weight is None else as_tensor(sample_weight, y_pred))
 
+    def __call__(self, *args, **kwargs):
+        """Update with one batch and return the result: Keras' ``metric(y_true, y_pred)``."""
+        self.update_state(*args, **kwargs)
+        return self.result()
+
     def reset_state(self) -> None:
         if not self._keras_style:
             self.reset()

@@ -195,7 +195,16 @@ class StepAPI:
         if compiled is not None:
             found.append(compiled)
         found.extend(self._trackers[1:])
-        return found + [value for value in vars(self).values() if isinstance(value, Metric)]
+        return found + self._attribute_metrics()
+
+    def _attribute_metrics(self) -> list:
+        """The metrics set as attributes of the model or of its layers (a layer's ``call`` may update one, as
+        Keras 3 advises in place of ``add_metric``): logged and reset with the compiled ones."""
+        found = []
+        for module in self.modules():
+            found.extend(value for value in vars(module).values()
+                         if isinstance(value, Metric) and not any(value is f for f in found))
+        return found
 
     @property
     def metrics_names(self) -> list[str]:

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise.layers.base import Layer, Shape, call_in_mode, outermost_call, unique_name
+from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
+from layerwise.layers.penalties import outermost_call
 from layerwise.layers.calling import takes_argument
 from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
@@ -307,16 +308,25 @@ class Functional(Model):
     def connections(self) -> list[list[str]] | None:
         """For each layer, Keras' "Connected to" labels (``dense[0][0]``), or None when the graph is a
         plain chain (Keras then prints the Sequential table)."""
-        calls = [node for node in self._nodes if not isinstance(node.layer, InputLayer)]
-        chain = len({id(node.layer) for node in calls}) == len(calls) and all(
-            len(node.inputs) == 1 for node in calls)
-        if chain and len(self.inputs) == 1 and len(self.outputs) == 1:
+        if self._chain_like():
             return None
         calls_of: dict[int, list[Node]] = {}
         for node in self._nodes:
             calls_of.setdefault(id(node.layer), []).append(node)
-        labels = []
-        for layer in self._layers:
-            labels.append([f"{t.node.layer.name}[{calls_of[id(t.node.layer)].index(t.node)}][{t.index}]"
-                           for node in calls_of[id(layer)] for t in node.inputs])
-        return labels
+        # A label counts the producing layer's calls everywhere, as Keras does: a layer called once before
+        # this model was made is "dense[1][0]" here.
+        return [[f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(t.node)}][{t.index}]"
+                 for node in calls_of[id(layer)] for t in node.inputs] for layer in self._layers]
+
+    def _chain_like(self) -> bool:
+        """Keras' test for the plain table: no layer called twice, no call on several tensors, and one call
+        at each depth (depth 0 at the outputs, one more for each call a tensor feeds)."""
+        if len({id(node.layer) for node in self._nodes}) < len(self._nodes) or any(
+                len(node.inputs) > 1 for node in self._nodes):
+            return False
+        depth: dict[int, int] = {id(t.node): 0 for t in self.outputs}
+        for node in reversed(self._nodes):  # the nodes run in order, so each node's users come first here
+            for t in node.inputs:
+                depth[id(t.node)] = max(depth.get(id(t.node), 0), depth.get(id(node), 0) + 1)
+        per_depth = [depth.get(id(node), 0) for node in self._nodes]
+        return len(set(per_depth)) == len(per_depth)

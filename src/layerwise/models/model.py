@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from layerwise.backend import floatx, get_device
-from layerwise.layers.base import Layer, call_in_mode, module_losses, outermost_call, to_snake_case, unique_name
+from layerwise.layers.base import Layer, call_in_mode, to_snake_case, unique_name
+from layerwise.layers.penalties import LayerPenalties, module_losses, outermost_call
 from layerwise.layers.weights import WeightView
 from layerwise.datasets.adapt import as_array_tensor, split_parts
 from layerwise.datasets.iterable import first_item
@@ -35,9 +36,10 @@ def shape_fits(expected: tuple, got: tuple) -> bool:
 
 
 def as_input_tensor(x, device: torch.device) -> torch.Tensor:
-    """Data given to a model call as a tensor: arrays and lists become float32 on ``device``, float64 narrows."""
+    """Data given to a model call as a tensor: arrays and lists become float32 on ``device`` (a copy, as in Keras:
+    a ``call`` that works in place never changes the caller's array), float64 narrows."""
     if not isinstance(x, torch.Tensor):
-        return torch.as_tensor(np.asarray(x), dtype=floatx(), device=device)
+        return torch.tensor(np.asarray(x), dtype=floatx(), device=device)
     return x.to(floatx()) if x.dtype == torch.float64 else x
 
 
@@ -144,7 +146,7 @@ class Model(Trainer, nn.Module):
     def add_loss(self, loss) -> None:
         """Add a scalar to the training loss from inside a subclassed model's ``call``."""
         self._added_losses.append(loss if isinstance(loss, torch.Tensor) else torch.as_tensor(float(loss)))
-        Layer.added_loss_calls += 1
+        LayerPenalties.added_loss_calls += 1
 
     def apply_constraints(self) -> None:
         """Project every constrained weight (see ``Layer.apply_constraints``); ``fit`` does it each step."""

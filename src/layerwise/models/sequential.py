@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from layerwise.backend import get_device
-from layerwise.layers.base import Layer, Shape, call_in_mode, outermost_call, unique_name
+from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
+from layerwise.layers.penalties import outermost_call
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
 from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits

@@ -24,7 +24,7 @@ from layerwise.datasets.adapt import (
     take_rows,
 )
 from layerwise.datasets.iterable import IterableData, first_item, peekable, take_steps
-from layerwise.layers.base import Layer, outermost_call
+from layerwise.layers.penalties import LayerPenalties, outermost_call
 from layerwise.models.custom_steps import StepAPI, as_logs, parts_shape, restore_outputs
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
@@ -62,6 +62,7 @@ class Trainer(StepAPI):
         self._outputs: CompiledOutputs | None = None
         self._metrics: list[CompiledMetric] | None = None
         self._trackers: list[metrics_module.Mean] = []  # the loss's running mean, then each output's
+        self._layer_metrics: list = []  # metrics held by the model or its layers (see _attribute_metrics)
         self._compile_metrics_entry = None  # ``metrics``' view of the compiled metrics (custom_steps.py)
         self._predicted_structure = None  # what an overridden predict_step returns: dict keys, list or tuple
         self.stop_training = self.stop_evaluating = self.stop_predicting = False
@@ -172,9 +173,9 @@ class Trainer(StepAPI):
             metric.update(ys[i], preds[i], weights[i] if weighted else None)
 
     def _train_step(self, x, y, sample_weight, trackers) -> None:
-        calls = Layer.added_loss_calls
+        calls = LayerPenalties.added_loss_calls
         y_pred = self._forward_batch(x)
-        loss, each = self._total_loss(y, y_pred, sample_weight, Layer.added_loss_calls != calls)
+        loss, each = self._total_loss(y, y_pred, sample_weight, LayerPenalties.added_loss_calls != calls)
         for p in self.optimizer.params:
             p.grad = None
         if loss.requires_grad:  # a model without trainable weights only reports its loss, as in Keras
@@ -187,6 +188,10 @@ class Trainer(StepAPI):
 
     def _logs(self, trackers, prefix: str = "") -> dict[str, float]:
         logs = {prefix + m.name: m.metric.result() for m in self._metrics}
+        for metric in self._layer_metrics:
+            value = metric.result()
+            for name, v in (value if isinstance(value, dict) else {metric.name: value}).items():
+                logs[prefix + name] = float(v)
         for tracker in trackers:
             logs[prefix + tracker.name] = tracker.result()
         # Keras sorts its logs by name: History keys, evaluate's dict and its list all follow it.
@@ -206,6 +211,9 @@ class Trainer(StepAPI):
         """Reset the metrics; new running means for the loss and each output's loss."""
         for m in self._metrics:
             m.metric.reset()
+        self._layer_metrics = self._attribute_metrics()
+        for metric in self._layer_metrics:
+            metric.reset_state()
         # Kept on the model too, so that ``metrics`` and ``get_metrics_result()`` show the running values.
         self._trackers = [metrics_module.Mean(name=name) for name in ["loss", *self._outputs.loss_log_names]]
         return self._trackers
@@ -309,9 +317,9 @@ class Trainer(StepAPI):
         with torch.inference_mode():
             for step, (xb, yb, wb) in enumerate(data.batches(), start=1):
                 callbacks.on_test_batch_begin(step - 1)
-                calls = Layer.added_loss_calls
+                calls = LayerPenalties.added_loss_calls
                 y_pred = self._forward_batch(xb)
-                added = Layer.added_loss_calls != calls
+                added = LayerPenalties.added_loss_calls != calls
                 self._track(trackers, xb, yb, y_pred, wb, *self._total_loss(yb, y_pred, wb, added))
                 if callbacks.has("on_test_batch_end"):
                     logs = self._logs(trackers) if callbacks.wants_logs("on_test_batch_end", step) else None
@@ -354,7 +362,7 @@ class Trainer(StepAPI):
         """``x`` as a tensor (or tuple of tensors) on the device that fits the model, which it builds."""
         self._adopt_input_structure(x)
         names = self.input_names
-        x = as_tensor_parts(split_parts(x, names, what, "input"), what, names, self.device())
+        x = as_tensor_parts(split_parts(x, names, what, "input"), what, names, self.device(), inputs=True)
         if not self.built:
             self.build(parts_shape(x))
         self.check_input(parts_shape(x))

@@ -36,8 +36,11 @@ def _ngram_widths(ngrams) -> tuple[int, ...] | None:
 class TextVectorization:
     """Keras' ``TextVectorization``.
 
-    ``split``: 'whitespace' (words), 'character' or None (each string is one token); ``standardize``:
-    'lower_and_strip_punctuation' (Keras' default), 'lower', 'strip_punctuation' or None. ``ngrams``
+    ``split``: 'whitespace' (words), 'character', None (each string is one token) or a function of one
+    string returning its tokens; ``standardize``: 'lower_and_strip_punctuation' (Keras' default), 'lower',
+    'strip_punctuation', None or a function of one string returning a string (where Keras' functions take a
+    batch of TensorFlow strings, these take a Python ``str``; numpy's ``np.char`` functions work on either).
+    ``ngrams``
     (an int n for widths 1..n, or a tuple of widths) adds space-joined n-grams after the tokens, widths
     in order. ``max_tokens`` counts the special indices too, as in Keras. ``output_mode``:
 
@@ -57,11 +60,13 @@ class TextVectorization:
                  pad_to_max_tokens: bool = False, vocabulary: Sequence[str] | None = None,
                  idf_weights: Sequence[float] | None = None, sparse: bool = False, ragged: bool = False,
                  encoding: str = "utf-8", name: str | None = None):
-        if standardize not in (None, "lower_and_strip_punctuation", "lower", "strip_punctuation"):
+        if standardize not in (None, "lower_and_strip_punctuation", "lower", "strip_punctuation") and \
+                not callable(standardize):
             raise ValueError(f"TextVectorization: unknown standardize {standardize!r}; expected "
-                             "'lower_and_strip_punctuation', 'lower', 'strip_punctuation' or None.")
-        if split not in (None, "whitespace", "character"):
-            raise ValueError(f"TextVectorization: split must be 'whitespace', 'character' or None, got {split!r}.")
+                             "'lower_and_strip_punctuation', 'lower', 'strip_punctuation', None or a function.")
+        if split not in (None, "whitespace", "character") and not callable(split):
+            raise ValueError(f"TextVectorization: split must be 'whitespace', 'character', None or a function, "
+                             f"got {split!r}.")
         if ragged:
             raise ValueError("TextVectorization: ragged=True needs TensorFlow's ragged tensors; layerwise pads "
                              "rows instead (ragged=False).")
@@ -84,6 +89,8 @@ class TextVectorization:
 
     # ---- text to tokens -------------------------------------------------------------------------
     def _standardize(self, text: str) -> str:
+        if callable(self.standardize):
+            return str(np.asarray(self.standardize(text)).item())  # a str, or numpy's 0-d array of one
         if self.standardize in ("lower", "lower_and_strip_punctuation"):
             text = text.lower()
         if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
@@ -93,7 +100,9 @@ class TextVectorization:
     def tokenize(self, text: str | bytes) -> list[str]:
         """One string's tokens after standardizing and splitting, followed by its n-grams."""
         text = self._standardize(text.decode(self.encoding) if isinstance(text, bytes) else str(text))
-        if self.split == "whitespace":
+        if callable(self.split):
+            tokens = [str(token) for token in self.split(text)]
+        elif self.split == "whitespace":
             tokens = text.split()
         elif self.split == "character":
             tokens = list(text)

@@ -201,4 +201,4 @@ def encode_labels(labels: np.ndarray, label_mode: str, num_classes: int) -> np.n
         return labels.astype(np.int32)
     if label_mode == "binary":
         return labels.astype(np.float32).reshape(-1, 1)
-    return to_categorical(labels, num_classes)
+    return to_categorical(labels, num_classes, dtype="float32")

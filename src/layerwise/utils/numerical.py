@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def to_categorical(y, num_classes: int | None = None, dtype: str = "float32") -> np.ndarray:
-    """Integer class labels ``(n,)`` (or ``(n, 1)``) -> one-hot rows ``(n, num_classes)``."""
+def to_categorical(y, num_classes: int | None = None, dtype: str = "float64") -> np.ndarray:
+    """Integer class labels ``(n,)`` (or ``(n, 1)``) -> one-hot rows ``(n, num_classes)``, float64 as in Keras 3
+    (``fit`` trains in float32 all the same)."""
     y = np.asarray(y)
     if y.ndim > 1 and y.shape[-1] == 1:
         y = y.reshape(y.shape[:-1])
