@@ -7,6 +7,7 @@ from layerwise.utils.data_packing import pack_x_y_sample_weight, unpack_x_y_samp
 from layerwise.utils.file_download import get_file
 from layerwise.utils.image import array_to_img, img_to_array, load_img, save_img
 from layerwise.utils.image_dataset import image_dataset_from_directory
+from layerwise.utils.model_visualization import model_to_dot, plot_model
 from layerwise.utils.numerical import normalize, to_categorical
 from layerwise.utils.progbar import Progbar
 from layerwise.utils.py_dataset import PyDataset, Sequence
@@ -20,5 +21,5 @@ __all__ += ["PyDataset", "Sequence", "clear_session"]
 __all__ += ["array_to_img", "img_to_array", "load_img", "save_img"]
 __all__ += ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
             "get_registered_name", "get_registered_object", "register_keras_serializable", "serialize_keras_object"]
-__all__ += ["get_file"]
+__all__ += ["get_file", "model_to_dot", "plot_model"]
 __all__ += ["pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
