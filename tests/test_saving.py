@@ -167,3 +167,38 @@ def test_zero_padding_layers_reload_with_their_padding(tmp_path):
     assert loaded.layers[0].padding == ((1, 0), (0, 2)) and loaded.layers[3].padding == ((2, 1),)
     x = np.random.default_rng(0).random((3, 5, 6, 2), dtype=np.float32)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_save_own_variables_and_load_own_variables_are_called_with_their_store(tmp_path):
+    calls = []
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class Counted(keras.layers.Layer):
+        """A scale weight, and a count of calls kept out of the weights: saved through the store."""
+
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+            self.count = 0
+
+        def call(self, inputs):
+            self.count += 1
+            return inputs * self.scale
+
+        def save_own_variables(self, store):
+            calls.append("save")
+            super().save_own_variables(store)
+            store["count"] = np.array([self.count])
+
+        def load_own_variables(self, store):
+            calls.append("load")
+            self.scale.assign(store["0"])
+            self.count = int(store["count"][0])
+
+    model = keras.Sequential([keras.Input((3,)), Counted()])
+    model.layers[0].scale.assign([1.0, 2.0, 3.0])
+    model(np.ones((1, 3), "float32"))
+    model.save(tmp_path / "counted.lw")
+    restored = keras.models.load_model(tmp_path / "counted.lw")
+    assert calls == ["save", "load"]
+    assert restored.layers[0].count == model.layers[0].count >= 1
+    np.testing.assert_array_equal(restored.layers[0].scale.numpy(), [1.0, 2.0, 3.0])

@@ -11,12 +11,14 @@ import json
 import os
 import tempfile
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from layerwise import losses, metrics, optimizers
+from layerwise.layers.saving_hooks import overrides
 from layerwise.saving_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,
                                        get_custom_objects, get_registered_name, get_registered_object,
                                        loading_scope, register_keras_serializable, serialize_keras_object)
@@ -51,23 +53,76 @@ def weight_tensors(model, prefix: str = "weights") -> dict[str, torch.Tensor]:
             for i, layer in enumerate(model.layers) for view in layer.weight_views()}
 
 
-def _compile_config(model) -> dict | None:
+def compile_config(model) -> dict | None:
+    """The ``compile`` arguments of ``model`` as JSON-able values (None before ``compile``)."""
     if model.optimizer is None:
         return None
     return {"optimizer": optimizers.serialize(model.optimizer), **model._outputs.config()}
+
+
+def compile_from_config(model, config: dict) -> None:
+    """``model.compile`` with the arguments ``compile_config`` recorded."""
+    loss = config["loss"]
+    if isinstance(loss, list):
+        loss = [None if item is None else losses.deserialize(item) for item in loss]
+    elif loss is not None:  # None: compiled without a loss (the model adds its own)
+        loss = losses.deserialize(loss)
+    model.compile(optimizer=optimizers.deserialize(config["optimizer"]), loss=loss,
+                  loss_weights=config.get("loss_weights"), metrics=_metrics_from_config(config["metrics"]),
+                  weighted_metrics=_metrics_from_config(config.get("weighted_metrics")))
+
+
+def _hook_tensors(model) -> dict[str, torch.Tensor]:
+    """What layers that override ``save_own_variables`` or ``save_assets`` save: ``own/<layer>/<key>`` arrays,
+    and ``assets/<layer>/<file>`` bytes (see ``layers/saving_hooks.py``)."""
+    tensors = {}
+    for i, layer in enumerate(model.layers):
+        if overrides(layer, "save_own_variables"):
+            store: dict = {}
+            layer.save_own_variables(store)
+            for key, value in store.items():
+                value = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+                tensors[f"own/{i}/{key}"] = value.contiguous()
+        if overrides(layer, "save_assets"):
+            with tempfile.TemporaryDirectory() as directory:
+                layer.save_assets(directory)
+                for root, _, files in os.walk(directory):
+                    for name in files:
+                        path = os.path.join(root, name)
+                        with open(path, "rb") as f:
+                            data = np.frombuffer(f.read(), dtype=np.uint8).copy()
+                        tensors[f"assets/{i}/{os.path.relpath(path, directory)}"] = torch.from_numpy(data)
+    return tensors
+
+
+def _load_hooks(model, tensors: dict[str, torch.Tensor]) -> None:
+    """Hand each layer what its ``save_own_variables`` and ``save_assets`` saved."""
+    for i, layer in enumerate(model.layers):
+        own = {k[len(f"own/{i}/"):]: v.numpy() for k, v in tensors.items() if k.startswith(f"own/{i}/")}
+        if own and overrides(layer, "load_own_variables"):
+            layer.load_own_variables(own)
+        assets = {k[len(f"assets/{i}/"):]: v for k, v in tensors.items() if k.startswith(f"assets/{i}/")}
+        if assets and overrides(layer, "load_assets"):
+            with tempfile.TemporaryDirectory() as directory:
+                for name, data in assets.items():
+                    path = os.path.join(directory, name)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    with open(path, "wb") as f:
+                        f.write(data.numpy().tobytes())
+                layer.load_assets(directory)
 
 
 def save_model(model, filepath, overwrite: bool = True) -> None:
     """Save architecture, weights and (if compiled and trained) optimizer state to ``filepath``."""
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet; build it (or fit it) before saving.")
-    tensors = weight_tensors(model)
+    tensors = {**weight_tensors(model), **_hook_tensors(model)}
     if model.optimizer is not None and model.optimizer.built:
         tensors.update({f"optimizer/{k}": v.detach().cpu().contiguous()
                         for k, v in model.optimizer.state_tensors().items()})
     metadata = {"format": MODEL_FORMAT, "version": FORMAT_VERSION,
                 "model_config": model.to_json(),
-                "compile_config": json.dumps(_compile_config(model))}
+                "compile_config": json.dumps(model.get_compile_config())}
     atomic_write(filepath, save_bytes(tensors, metadata=metadata), overwrite)
 
 
@@ -126,17 +181,10 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     with loading_scope(custom_objects, "load_model"):
         model = model_from_json(metadata["model_config"], source=repr(str(filepath)))
         load_weight_tensors(model, tensors, filepath)
-        compile_config = json.loads(metadata.get("compile_config") or "null")
-        if compile and compile_config:
-            loss = compile_config["loss"]
-            if isinstance(loss, list):
-                loss = [None if item is None else losses.deserialize(item) for item in loss]
-            elif loss is not None:  # None: compiled without a loss (the model adds its own)
-                loss = losses.deserialize(loss)
-            model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]), loss=loss,
-                          loss_weights=compile_config.get("loss_weights"),
-                          metrics=_metrics_from_config(compile_config["metrics"]),
-                          weighted_metrics=_metrics_from_config(compile_config.get("weighted_metrics")))
+        _load_hooks(model, tensors)
+        saved_compile_config = json.loads(metadata.get("compile_config") or "null")
+        if compile and saved_compile_config:
+            model.compile_from_config(saved_compile_config)
             slots = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
             if slots:
                 model.optimizer.build(list(model.parameters()))

@@ -244,3 +244,30 @@ def test_a_built_layer_checks_each_new_input_shape():
     assert crop(np.zeros((2, 8, 4), "float32")).shape == (2, 6, 4)
     with pytest.raises(ValueError, match="cropping1d"):
         crop(np.zeros((2, 2, 4), "float32"))
+
+
+def doubled_dense_model(lib, functional: bool):
+    """A subclass of the built-in Dense whose call doubles super().call(...), inside a model."""
+
+    class DoubledDense(lib.layers.Dense):
+        def call(self, inputs):
+            return 2.0 * super().call(inputs)
+
+    if functional:
+        inputs = lib.Input((3,))
+        return lib.Model(inputs, DoubledDense(2, activation="relu")(lib.layers.Dense(4)(inputs)))
+    return lib.Sequential([lib.Input((3,)), lib.layers.Dense(4), DoubledDense(2, activation="relu")])
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_a_built_in_layer_subclassed_with_its_own_call_runs_that_call_as_in_keras(keras, functional):
+    ours, theirs = doubled_dense_model(layerwise, functional), doubled_dense_model(keras, functional)
+    ours.set_weights(theirs.get_weights())
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(theirs(x))
+    np.testing.assert_allclose(ours(x).detach().numpy(), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)  # the plan too
+    dense = layerwise.layers.Dense(2, kernel_initializer="ones")
+    dense(x)
+    np.testing.assert_allclose(dense.call(torch.as_tensor(x)).detach().numpy(), x.sum(1, keepdims=True).repeat(2, 1),
+                               rtol=1e-6)

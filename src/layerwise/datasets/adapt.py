@@ -221,10 +221,14 @@ def _sample_weights(value, n: int, output_names: list[str] | None, device: torch
         isinstance(value, dict) or (isinstance(value, (list, tuple)) and not _numbers(value)))
     if several:
         value = split_parts(value, output_names, "sample_weight", "output", optional)
+    def one_per_row(w: torch.Tensor | None) -> torch.Tensor | None:
+        if w is None:
+            return None
+        if w.shape == (n, 1):  # a column, as Keras' guides write it
+            w = w[:, 0]
+        if w.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},) or ({n}, 1), got {tuple(w.shape)}.")
+        return w.to(floatx())
+
     w_t = as_tensor_parts(value, "sample_weight", output_names, device)
-    for w in w_t if isinstance(w_t, tuple) else (w_t,):
-        if w is not None and w.shape != (n,):
-            raise ValueError(f"sample_weight must have shape ({n},), got {tuple(w.shape)}.")
-    if isinstance(w_t, tuple):
-        return tuple(None if w is None else w.to(floatx()) for w in w_t)
-    return w_t.to(floatx())
+    return tuple(one_per_row(w) for w in w_t) if isinstance(w_t, tuple) else one_per_row(w_t)

@@ -19,6 +19,7 @@ from layerwise import activations, constraints, initializers, regularizers
 from layerwise.backend import floatx, get_device, unique_name
 from layerwise.layers.calling import (attach_mask, call_in_mode, first_parameter, is_shape_list, mask_of,
                                       takes_argument, zeros_for)
+from layerwise.layers.saving_hooks import LayerSavingHooks
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
 from layerwise.layers.penalties import LayerPenalties, begin_outermost_call, call_depth, forget_added_losses
 from layerwise.layers.weights import WeightView
@@ -55,6 +56,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _defines_own_config(cls: type) -> bool:
+    """Whether a class written outside layerwise defines ``get_config`` and derives from ``Layer`` directly (no
+    built-in layer between, whose config the base records)."""
+    layers = [k for k in cls.__mro__ if issubclass(k, Layer) and k is not Layer]
+    ours = [k for k in layers if k.__module__.startswith("layerwise.")]
+    return not ours and any("get_config" in k.__dict__ for k in layers)
+
+
 def _finishing_build(build: Callable) -> Callable:
     """``build`` that leaves the layer built, whoever calls it: Keras code calls ``layer.build((None, 4))``
     itself to create the weights before any data."""
@@ -71,7 +81,7 @@ def _finishing_build(build: Callable) -> Callable:
     return building
 
 
-class Layer(LayerPenalties, nn.Module):
+class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
     """Base of every layer. Subclasses implement ``build``, ``forward`` and ``compute_output_shape``.
 
     ``input_ndim`` (rank including the batch axis) lets the layer name a wrong input clearly.
@@ -91,6 +101,8 @@ class Layer(LayerPenalties, nn.Module):
         build = cls.__dict__.get("build")
         if build is not None:
             cls.build = _finishing_build(build)
+        if "call" in cls.__dict__ and "forward" not in cls.__dict__:
+            cls.forward = Layer.forward  # a subclass of a built-in layer that overrides call: its call computes
         init = cls.__dict__.get("__init__")
         if init is None:
             return
@@ -178,7 +190,13 @@ class Layer(LayerPenalties, nn.Module):
         """The output's mask: the input's for a layer that supports masking, else none (Keras' default)."""
         return mask if self.supports_masking else None
 
-    def call(self, inputs, *args, **kwargs):
+    def call(self, *args, **kwargs):
+        """Keras' ``layer.call(inputs)``: a built-in layer computes in its ``forward`` (the nearest one above a
+        subclass that overrides ``call`` and then calls ``super().call(...)``)."""
+        for klass in type(self).__mro__[:type(self).__mro__.index(Layer)]:
+            forward = klass.__dict__.get("forward")
+            if forward is not None and forward is not Layer.forward:
+                return forward(self, *args, **kwargs)
         raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) defines neither forward nor call.")
 
     def forward(self, *args, **kwargs):
@@ -405,7 +423,13 @@ class Layer(LayerPenalties, nn.Module):
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        """Constructor arguments as JSON-able values; ``cls.from_config(config)`` rebuilds the layer."""
+        """Constructor arguments as JSON-able values; ``cls.from_config(config)`` rebuilds the layer.
+
+        A layer written as in Keras' guide that defines its own ``get_config`` gets only the base keys here
+        (name, trainable, dtype), as from Keras: its own ``{"units": ..., **super().get_config()}`` adds the rest.
+        """
+        if _defines_own_config(type(self)):
+            return {"name": self.name, "trainable": self.trainable, "dtype": str(floatx()).removeprefix("torch.")}
         config = {k: _jsonable(v) for k, v in self._config.items() if k != "name"}
         config["name"] = self.name
         if not self.trainable or "trainable" in config:  # frozen after construction stays frozen, as in Keras

@@ -30,7 +30,7 @@ def sparse_categorical_accuracy(y_true, y_pred) -> torch.Tensor:
     y_true = as_tensor(y_true, y_pred)
     if y_true.ndim == y_pred.ndim:
         y_true = y_true.squeeze(-1)
-    return (y_pred.argmax(-1) == y_true.long()).float()
+    return (y_pred.argmax(-1) == y_true).float()  # a float label such as 0.3 matches no class, as in Keras
 
 
 def top_k_categorical_accuracy(y_true, y_pred, k: int = 5, owner: str = "top_k_categorical_accuracy"):

@@ -25,7 +25,7 @@ from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
-from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits
+from layerwise.models.model import Model, as_input_tensor, deserialize_layer, layer_spec, shape_fits
 from layerwise.saving_registry import loading_scope
 
 
@@ -266,8 +266,7 @@ class Functional(Model):
             return value
 
         return {"name": self.name,
-                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                           for layer in self._layers],
+                "layers": [layer_spec(layer) for layer in self._layers],
                 "nodes": [{"layer": layer_index[id(node.layer)], "args": encode(node.args),
                            "kwargs": encode(node.kwargs),
                            # only calls with several positional arguments have it: older files load unchanged

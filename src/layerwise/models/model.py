@@ -22,6 +22,7 @@ from torch import nn
 from layerwise.backend import floatx, get_device
 from layerwise.layers.base import Layer, call_in_mode, to_snake_case, unique_name
 from layerwise.layers.penalties import LayerPenalties, module_losses, outermost_call
+from layerwise.layers.saving_hooks import overrides
 from layerwise.layers.weights import WeightView
 from layerwise.datasets.adapt import as_array_tensor, split_parts
 from layerwise.datasets.iterable import first_item
@@ -364,6 +365,16 @@ class Model(Trainer, nn.Module):
         rebuilds it with new weights."""
         return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
 
+    def get_compile_config(self) -> dict | None:
+        """The arguments ``compile`` was given, as JSON-able values: what ``save`` stores (None before it)."""
+        from layerwise.saving import compile_config
+        return compile_config(self)
+
+    def compile_from_config(self, config: dict) -> None:
+        """Compile with what ``get_compile_config`` returned; ``load_model`` calls it."""
+        from layerwise.saving import compile_from_config
+        compile_from_config(self, config)
+
     def save(self, filepath, overwrite: bool = True) -> None:
         """Write architecture, weights and optimizer state to one file (atomically)."""
         from layerwise.saving import save_model
@@ -378,12 +389,24 @@ class Model(Trainer, nn.Module):
         load_weights(self, filepath)
 
 
+def layer_spec(layer) -> dict:
+    """``{"class_name": ..., "config": ...}`` of a layer in a model's config, with the ``build_config`` of a
+    layer whose class defines how it is built from one (see ``layers/saving_hooks.py``)."""
+    spec = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    if overrides(layer, "get_build_config") or overrides(layer, "build_from_config"):
+        spec["build_config"] = layer.get_build_config()
+    return spec
+
+
 def deserialize_layer(spec: dict):
-    """A layer or a nested model from ``{"class_name": ..., "config": ...}``, as models' configs hold them."""
+    """A layer or a nested model from ``layer_spec``'s dict, built from its ``build_config`` when it has one."""
     from layerwise import layers as layers_module
     from layerwise.models.functional import Functional
     from layerwise.models.sequential import Sequential
 
     model_classes = {"Sequential": Sequential, "Functional": Functional}
     cls = model_classes.get(spec["class_name"]) or layers_module.get(spec["class_name"])
-    return cls.from_config(spec["config"])
+    layer = cls.from_config(spec["config"])
+    if spec.get("build_config"):
+        layer.build_from_config(spec["build_config"])
+    return layer

@@ -13,6 +13,7 @@ import torch
 
 from layerwise import activations
 from layerwise.layers._padding import channels_first, channels_last
+from layerwise.layers.base import Layer
 from layerwise.layers.calling import takes_argument
 from layerwise.layers.convolutional import _Conv
 from layerwise.layers.core import Dense
@@ -20,6 +21,13 @@ from layerwise.layers.pooling import GlobalAveragePooling1D, _MaxPooling
 
 Step = Callable[[torch.Tensor], torch.Tensor]
 Rewrite = Callable[[list], "tuple[Step, int] | None"]
+
+
+def _built_in(layer) -> bool:
+    """Whether the layer computes with layerwise's own forward: a subclass that overrides ``call`` (or
+    ``forward``) runs as written, never through a rewrite."""
+    forward = type(layer).forward
+    return forward.__module__.startswith("layerwise.") and forward is not Layer.forward
 
 
 def activation_after_max_pool(layers: list) -> tuple[Step, int] | None:
@@ -32,7 +40,7 @@ def activation_after_max_pool(layers: list) -> tuple[Step, int] | None:
     if len(layers) < 2:
         return None
     conv, pool = layers[0], layers[1]
-    if not (isinstance(conv, _Conv) and isinstance(pool, _MaxPooling)):
+    if not (isinstance(conv, _Conv) and isinstance(pool, _MaxPooling) and _built_in(conv) and _built_in(pool)):
         return None
     act = conv.activation
     if act is activations.linear or act not in activations.NON_DECREASING:
@@ -52,7 +60,7 @@ def inplace_activation(layers: list) -> tuple[Step, int] | None:
     output, and these activations' own backward needs only their result.
     """
     layer = layers[0]
-    if not isinstance(layer, (Dense, _Conv)) or layer.activation not in activations.INPLACE:
+    if not isinstance(layer, (Dense, _Conv)) or not _built_in(layer) or layer.activation not in activations.INPLACE:
         return None
     act = activations.INPLACE[layer.activation]
     if isinstance(layer, _Conv):

@@ -9,7 +9,7 @@ from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
 from layerwise.layers.penalties import outermost_call
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
-from layerwise.models.model import Model, as_input_tensor, deserialize_layer, shape_fits
+from layerwise.models.model import Model, as_input_tensor, deserialize_layer, layer_spec, shape_fits
 from layerwise.models.plan import build_plan
 from layerwise.saving_registry import loading_scope
 
@@ -214,8 +214,7 @@ class Sequential(Model):
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
         return {"name": self.name, "input_shape": list(self.batch_input_shape or []) or None,
-                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                           for layer in self._layers]}
+                "layers": [layer_spec(layer) for layer in self._layers]}
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Sequential":
