@@ -7,6 +7,7 @@ import math
 import numbers
 from typing import Callable
 
+import numpy as np
 import torch
 
 from layerwise import saving_registry
@@ -53,19 +54,27 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
-    """Every element ``value`` (a scalar); deterministic, so it takes no seed."""
+    """Every element ``value``: a scalar, or an array that broadcasts to the weight's shape (as Keras' code
+    allows: ``Embedding(..., embeddings_initializer=Constant(matrix))``); deterministic, so it takes no seed."""
 
-    def __init__(self, value: float = 0.0):
+    def __init__(self, value=0.0):
         super().__init__()
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(f"Constant initializer value must be a scalar number, got {value!r}.")
+        if isinstance(value, bool) or not (isinstance(value, numbers.Real) or np.ndim(value) > 0):
+            raise ValueError(f"Constant initializer value must be a number or an array of numbers, got {value!r}.")
         self.value = value
 
     def __call__(self, shape, dtype=torch.float32):
-        return torch.full(shape, self.value, dtype=dtype)
+        if isinstance(self.value, numbers.Real):
+            return torch.full(shape, self.value, dtype=dtype)
+        value = torch.as_tensor(np.asarray(self.value), dtype=dtype)
+        try:
+            return value * torch.ones(shape, dtype=dtype)
+        except RuntimeError:
+            raise ValueError(f"Constant initializer: a value of shape {tuple(value.shape)} does not fit a weight "
+                             f"of shape {tuple(shape)}.") from None
 
     def get_config(self):
-        return {"value": self.value}
+        return {"value": self.value if isinstance(self.value, numbers.Real) else np.asarray(self.value).tolist()}
 
 
 class Identity(Initializer):

@@ -222,7 +222,7 @@ def test_initializer_bad_input_is_named():
         L.Conv2D(4, 3, kernel_initializer="identity").build_from((None, 6, 6, 4))
     with pytest.raises(ValueError, match=r"Orthogonal initializer needs .* two dimensions; got shape \(5,\)"):
         layerwise.initializers.Orthogonal()((5,))
-    with pytest.raises(ValueError, match="Constant initializer value must be a scalar number, got 'a'"):
+    with pytest.raises(ValueError, match="Constant initializer value must be a number or an array of numbers, got 'a'"):
         layerwise.initializers.Constant("a")
     with pytest.raises(ValueError, match="Unknown initializer 'glorot'. Valid names: constant, glorot_normal, "
                                          "glorot_uniform, he_normal, he_uniform, identity"):

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from layerwise import regularizers
+from layerwise.backend import unique_name
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import takes_argument
 from layerwise.layers.weights import new_parameter, WeightView
@@ -294,6 +295,9 @@ class MultiHeadAttention(_AttentionCall):
         for name, (features, size) in specs.items():
             self._add_projection(name, (features, heads, size), (heads, size), 1)
         self._add_projection("output", (heads, self.value_dim, *out), tuple(out), 2)
+        # Keras builds a Softmax and a Dropout layer inside, which take the next automatic names: the layers
+        # made after this one are then named as in Keras (dropout_1...).
+        unique_name("softmax"), unique_name("dropout")
 
     def _add_projection(self, name: str, kernel_shape: tuple, bias_shape: tuple, in_axes: int) -> None:
         """A kernel stored as F.linear takes it, ``(out, in)`` flattened, and its Keras view."""

@@ -18,6 +18,12 @@ from layerwise.preprocessing.hashing import hash_buckets, salt_pair
 from layerwise.preprocessing.vocabulary import Vocabulary, adapt_batches
 
 
+def _ragged(data) -> bool:
+    """A list of rows of different lengths (Keras' ragged tensor), such as each paper's list of labels."""
+    return isinstance(data, (list, tuple)) and len(data) > 0 and \
+        all(isinstance(row, (list, tuple, np.ndarray)) for row in data) and len({len(row) for row in data}) > 1
+
+
 class StringLookup:
     """Keras' ``StringLookup``: maps strings to indices with ``output_mode='int'`` (int64, the input's
     shape), or encodes each row's last axis as 'one_hot' / 'multi_hot' / 'count' / 'tf_idf' float32
@@ -48,8 +54,16 @@ class StringLookup:
 
     def adapt(self, data, steps: int | None = None) -> None:
         """Learn the vocabulary from strings: an array or list (each row, or each string of a flat list, one
-        document), or an iterable of batches (each batch a document when flat); ``steps`` limits the batches."""
+        document; rows may differ in length, as Keras' ragged tensors), or an iterable of batches (each batch a
+        document when flat); ``steps`` limits the batches."""
         counts, documents, num_documents = Counter(), Counter(), 0
+        if _ragged(data):
+            for row in data:
+                row = self._strings(list(row)).tolist()
+                counts.update(row)
+                documents.update(set(row))
+            self._vocabulary.learn(counts, documents, len(data))
+            return
         for i, (batch, whole) in enumerate(adapt_batches("StringLookup", data)):
             if steps is not None and i >= steps:
                 break
@@ -81,6 +95,9 @@ class StringLookup:
         ``invert=True``, indices -> strings."""
         vocab = self._vocabulary
         vocab.check_ready()
+        if _ragged(data):  # rows of different lengths: a list of id arrays, or one encoded row each
+            rows = [self(np.asarray(list(row), dtype=object)) for row in data]
+            return rows if self.output_mode == "int" or self.invert else np.stack(rows)
         if self.invert:
             return self._invert(np.asarray(data))
         strings = self._strings(data)
