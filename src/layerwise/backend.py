@@ -79,6 +79,18 @@ def clear_session(free_memory: bool = True) -> None:
             torch.cuda.empty_cache()
 
 
+_epsilon = [1e-7]
+
+
+def epsilon() -> float:
+    """The small constant Keras adds against division by zero (``keras.backend.epsilon()``), 1e-7."""
+    return _epsilon[0]
+
+
+def set_epsilon(value: float) -> None:
+    _epsilon[0] = float(value)
+
+
 def floatx() -> torch.dtype:
     """The float dtype of weights and inputs (Keras' ``floatx``, float32)."""
     return torch.float32

@@ -1,4 +1,4 @@
 """User-facing configuration, as ``layerwise.config.set_device("cpu")``."""
-from layerwise.backend import floatx, get_device, set_device
+from layerwise.backend import epsilon, floatx, get_device, set_device, set_epsilon
 
-__all__ = ["floatx", "get_device", "set_device"]
+__all__ = ["epsilon", "floatx", "get_device", "set_device", "set_epsilon"]

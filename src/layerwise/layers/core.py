@@ -56,6 +56,8 @@ class ActivatedLayer(Layer):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.activation is None:  # set to None after construction, as Keras' Grad-CAM example does
+            return self.linear(x)
         return self.activation(self.linear(x))
 
 
