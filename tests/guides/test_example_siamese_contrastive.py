@@ -123,8 +123,6 @@ def test_the_example_s_euclidean_distance_as_written(real_keras):
     assert results[0][0, 0] == pytest.approx(np.sqrt(1e-7))
 
 
-@pytest.mark.xfail(strict=True, reason="layerwise bug: Lambda(output_shape=(1,)) over a list of two inputs takes "
-                                       "the first input's whole shape as the batch axis: ((None, 10), 1)")
 def test_the_siamese_model_as_written_matches_keras(real_keras):
     ours, theirs = [siamese_model(*lib) for lib in libraries(real_keras)]
     assert summary_rows(ours) == summary_rows(theirs)
@@ -134,8 +132,6 @@ def test_the_siamese_model_as_written_matches_keras(real_keras):
     assert_close(as_numpy(ours(x)), as_numpy(theirs(x)), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="layerwise bug: Lambda without output_shape over a list of inputs cannot "
-                                       "infer its output shape (probes torch.empty with a list of shapes)")
 def test_a_lambda_over_the_two_towers_infers_its_output_shape_as_in_keras(real_keras):
     ours, theirs = [siamese_model(*lib, output_shape=None) for lib in libraries(real_keras)]
     assert summary_rows(ours) == summary_rows(theirs)

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from layerwise import activations
 from layerwise.layers.base import Layer, Shape
+from layerwise.layers.calling import is_shape_list
 from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.symbolic import KerasTensor, Node
 
@@ -150,15 +151,19 @@ class Lambda(Layer):
         return self.function(x, **self.arguments, **extra)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """The output shape for ``input_shape`` (one shape, or a list of shapes for a Lambda over a list)."""
+        several = is_shape_list(input_shape)
         if callable(self._output_shape):
-            return tuple(self._output_shape(tuple(input_shape)))
+            return tuple(self._output_shape([tuple(s) for s in input_shape] if several else tuple(input_shape)))
+        batch = input_shape[0][0] if several else input_shape[0]
         if self._output_shape is not None:
-            return (input_shape[0], *self._output_shape)
-        probe = torch.empty([2 if d is None else d for d in input_shape], device="meta")
+            return (batch, *self._output_shape)
+        shapes = input_shape if several else [input_shape]
+        probes = [torch.empty([2 if d is None else d for d in shape], device="meta") for shape in shapes]
         try:
-            out = self.forward(probe)
+            out = self.forward(probes if several else probes[0])
         except Exception as err:  # the function's own error, or an op without a meta kernel
             raise ValueError(f"Layer '{self.name}' (Lambda) could not infer its output shape from input shape "
                              f"{tuple(input_shape)} ({type(err).__name__}: {err}); pass output_shape=(...) "
                              "without the batch axis.") from err
-        return (input_shape[0], *out.shape[1:])
+        return (batch, *out.shape[1:])
