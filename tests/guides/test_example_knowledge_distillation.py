@@ -250,8 +250,6 @@ def test_distilling_with_the_keras_3_compute_loss_matches_keras(real_keras):
         assert_close(got, expected, rtol=1e-3, atol=WEIGHT_ATOL)
 
 
-@pytest.mark.xfail(strict=True, reason="layerwise bug: compile(metrics=[...]) without a loss, in a model overriding "
-                                       "compute_loss or train_step, never logs the compiled metrics")
 def test_the_keras_3_distiller_logs_its_compiled_metric_as_in_keras(real_keras):
     (history, evaluation, *_), (k_history, k_evaluation, *_) = distill(real_keras, distiller_compute_loss, epochs=1)
     assert sorted(history) == sorted(k_history) == ["loss", "sparse_categorical_accuracy"]
@@ -277,8 +275,6 @@ def test_distilling_with_the_original_train_step_matches_keras(real_keras):
     assert len(after) == len(k_after)
 
 
-@pytest.mark.xfail(strict=True, reason="layerwise bug: compile(metrics=[...]) without a loss, in a model overriding "
-                                       "compute_loss or train_step, never logs the compiled metrics")
 def test_the_original_distiller_logs_its_compiled_metric_as_in_keras(real_keras):
     (history, evaluation, *_), (k_history, k_evaluation, *_) = distill(real_keras, distiller_train_step, epochs=1)
     assert sorted(history) == sorted(k_history) == ["distillation_loss", "loss", "sparse_categorical_accuracy",

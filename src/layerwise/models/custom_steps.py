@@ -234,7 +234,8 @@ class StepAPI:
         """``_prepare`` for overridden steps: a model compiled without a loss, or data without targets, only
         needs to be built and its optimizer bound to the trainable weights (as Keras binds it)."""
         x0, y0 = (data.x, data.y) if isinstance(data, ArrayData) else data.first_batch()[:2]
-        if self._compile_args[0] is not None and y0 is not None:
+        loss, metrics, weighted = self._compile_args[0], self._compile_args[2], self._compile_args[3]
+        if y0 is not None and (loss is not None or metrics or weighted):  # the compiled metrics need resolving
             self._prepare(data)
             return
         if not self.built:
