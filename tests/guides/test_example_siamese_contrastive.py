@@ -181,8 +181,6 @@ def test_training_with_the_contrastive_loss_matches_keras_epoch_by_epoch(real_ke
     assert_close(predictions[0], predictions[1], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="layerwise bug: an Input of shape (28, 28, 1) refuses (N, 28, 28) arrays, "
-                                       "where Keras' functional model adds the trailing axis")
 def test_the_example_s_pairs_without_a_channel_axis_train_as_in_keras(real_keras):
     ours, theirs = compiled_pair(real_keras)
     x_train_1, x_train_2, labels_train = pair_data(20, 6)

@@ -198,3 +198,19 @@ def test_input_takes_keras_dtype_and_batch_shape_forms():
     assert model.predict(np.array([[1, 2, 3]]), verbose=0).shape == (1, 3)
     with pytest.raises(ValueError, match="exactly one of shape"):
         layerwise.Input()
+
+
+def test_an_input_ending_in_one_takes_data_without_that_axis_as_keras_does(keras):
+    rng = np.random.default_rng(0)
+    images, columns = rng.random((4, 5, 5)).astype("float32"), rng.random((4, 3, 1)).astype("float32")
+    results = []
+    for lib in (layerwise, keras):
+        image, column = lib.Input((5, 5, 1)), lib.Input((3,))
+        merged = lib.layers.concatenate([lib.layers.Flatten()(image), column])
+        model = lib.Model([image, column], lib.layers.Dense(1, kernel_initializer="ones")(merged))
+        results.append(np.asarray(model.predict([images, columns], verbose=0)))  # (n, 5, 5) and (n, 3, 1)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+    image = layerwise.Input((5, 5, 1))
+    model = layerwise.Model(image, layerwise.layers.Flatten()(image))
+    with pytest.raises(ValueError, match=r"expected \(None, 5, 5, 1\).*received \(4, 5, 4\)"):
+        model.predict(rng.random((4, 5, 4)), verbose=0)  # a different size, not a missing axis
