@@ -248,8 +248,6 @@ def test_later_tokens_do_not_change_earlier_outputs(real_keras):
         assert not np.allclose(before[:, 10:], after[:, 10:])
 
 
-@pytest.mark.xfail(strict=True, reason="layerwise bug: fit/evaluate with a single y for a two-output model "
-                                       "compiled with loss=[fn, None] raises; Keras trains the first output on it")
 def test_training_on_the_example_s_single_target_matches_keras(real_keras):
     # The example's dataset yields (x, y) with one y for the two outputs; the second output has no loss.
     _, _, x, y = vectorized_dataset(count=16)

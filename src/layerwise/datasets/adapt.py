@@ -49,6 +49,10 @@ def split_parts(value, names: list[str] | None, what: str, noun: str, optional: 
         return tuple(value.get(name) for name in names) if len(names) > 1 else value[names[0]]
     if isinstance(value, (list, tuple)) and len(value) == len(names) and not _numbers(value):
         return tuple(value)
+    needed = [name for name in names if name not in optional]
+    if isinstance(value, (np.ndarray, torch.Tensor)) and len(needed) == 1:
+        # One array for the one output with a loss (loss=[fn, None]), as Keras takes it.
+        return tuple(value if name == needed[0] else None for name in names)
     got = f"a {type(value).__name__} of {len(value)} items" if isinstance(value, (list, tuple)) else \
         type(value).__name__
     raise ValueError(f"The model has {len(names)} {noun}s {names}, so {what} must be a list of {len(names)} arrays "
