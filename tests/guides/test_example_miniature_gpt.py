@@ -15,7 +15,6 @@ import re
 import string
 
 import numpy as np
-import pytest
 from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
 
 import layerwise
