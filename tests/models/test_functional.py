@@ -214,3 +214,15 @@ def test_an_input_ending_in_one_takes_data_without_that_axis_as_keras_does(keras
     model = layerwise.Model(image, layerwise.layers.Flatten()(image))
     with pytest.raises(ValueError, match=r"expected \(None, 5, 5, 1\).*received \(4, 5, 4\)"):
         model.predict(rng.random((4, 5, 4)), verbose=0)  # a different size, not a missing axis
+
+
+def test_a_sequential_model_adjusts_the_rank_of_its_input_too(keras):
+    rng = np.random.default_rng(1)
+    images, labels = rng.random((6, 6, 6)).astype("float32"), np.eye(2)[[0, 1, 0, 1, 0, 1]]
+    histories = []
+    for lib in (layerwise, keras):
+        model = lib.Sequential([lib.Input((6, 6, 1)), lib.layers.Conv2D(2, 3, kernel_initializer="ones"),
+                                lib.layers.Flatten(), lib.layers.Dense(2, kernel_initializer="ones")])
+        model.compile(optimizer="sgd", loss="mse")
+        histories.append(model.fit(images, labels, epochs=2, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)

@@ -25,7 +25,8 @@ from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
-from layerwise.models.model import Model, as_input_tensor, deserialize_layer, layer_spec, shape_fits
+from layerwise.models.model import (Model, as_input_tensor, deserialize_layer, layer_spec, rank_adjusted,
+                                    shape_fits, with_rank_of)
 from layerwise.saving_registry import loading_scope
 
 
@@ -63,24 +64,6 @@ def _ordered_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> lis
                 depth[id(parent.node)] = max(depth.get(id(parent.node), 0), d + 1)
     index = {id(node): i for i, node in enumerate(post_order)}
     return sorted(post_order, key=lambda node: (-depth[id(node)], index[id(node)]))
-
-
-def _rank_adjusted(expected: tuple, got: tuple) -> tuple:
-    """``got`` with a last axis of 1 added or dropped when that is all that keeps it from ``expected``'s rank,
-    as Keras adjusts a functional model's inputs: ``Input((28, 28, 1))`` takes ``(n, 28, 28)`` images."""
-    if len(got) == len(expected) - 1 and expected[-1] == 1:
-        return (*got, 1)
-    if len(got) == len(expected) + 1 and got[-1] == 1:
-        return tuple(got[:-1])
-    return tuple(got)
-
-
-def _with_rank_of(expected: tuple, value):
-    """``value`` reshaped as ``_rank_adjusted`` describes (itself when its rank fits)."""
-    if not isinstance(value, torch.Tensor) or value.dim() == len(expected):
-        return value
-    adjusted = _rank_adjusted(expected, tuple(value.shape))
-    return value.reshape(adjusted) if len(adjusted) != value.dim() else value
 
 
 class Functional(Model):
@@ -188,7 +171,7 @@ class Functional(Model):
         shapes = [tuple(shape)] if len(self.inputs) == 1 else [tuple(s) for s in shape]
         for tensor, got in zip(self.inputs, shapes):
             expected = tensor.shape
-            if not shape_fits(expected, _rank_adjusted(expected, got)):
+            if not shape_fits(expected, rank_adjusted(expected, got)):
                 raise ValueError(f"Input '{tensor.name}' of model '{self.name}' has the wrong shape: expected "
                                  f"{expected} (batch first), received {got}.")
 
@@ -231,7 +214,7 @@ class Functional(Model):
 
     def forward(self, *inputs: torch.Tensor):
         """Run every node in order; ``inputs`` in the order of ``self.inputs``."""
-        values: dict[int, torch.Tensor] = {id(t): _with_rank_of(t.shape, v) for t, v in zip(self.inputs, inputs)}
+        values: dict[int, torch.Tensor] = {id(t): with_rank_of(t.shape, v) for t, v in zip(self.inputs, inputs)}
         masks: dict[int, torch.Tensor | None] = {}
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):

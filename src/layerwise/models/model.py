@@ -36,6 +36,24 @@ def shape_fits(expected: tuple, got: tuple) -> bool:
     return len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected[1:], got[1:]))
 
 
+def rank_adjusted(expected: tuple, got: tuple) -> tuple:
+    """``got`` with a last axis of 1 added or dropped when that is all that keeps it from ``expected``'s rank,
+    as Keras adjusts a model's inputs: ``Input((28, 28, 1))`` takes ``(n, 28, 28)`` images."""
+    if len(got) == len(expected) - 1 and expected[-1] == 1:
+        return (*got, 1)
+    if len(got) == len(expected) + 1 and got[-1] == 1:
+        return tuple(got[:-1])
+    return tuple(got)
+
+
+def with_rank_of(expected: tuple, value):
+    """``value`` reshaped as ``rank_adjusted`` describes (itself when its rank fits)."""
+    if not isinstance(value, torch.Tensor) or value.dim() == len(expected):
+        return value
+    adjusted = rank_adjusted(expected, tuple(value.shape))
+    return value.reshape(adjusted) if len(adjusted) != value.dim() else value
+
+
 def as_input_tensor(x, device: torch.device) -> torch.Tensor:
     """Data given to a model call as a tensor: arrays and lists become float32 on ``device`` (a copy, as in Keras:
     a ``call`` that works in place never changes the caller's array), float64 narrows."""

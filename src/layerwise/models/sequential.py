@@ -9,7 +9,8 @@ from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
 from layerwise.layers.penalties import outermost_call
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
-from layerwise.models.model import Model, as_input_tensor, deserialize_layer, layer_spec, shape_fits
+from layerwise.models.model import (Model, as_input_tensor, deserialize_layer, layer_spec, rank_adjusted,
+                                    shape_fits, with_rank_of)
 from layerwise.models.plan import build_plan
 from layerwise.saving_registry import loading_scope
 
@@ -175,7 +176,7 @@ class Sequential(Model):
         got = tuple(shape)
         if expected is None:
             return
-        if not shape_fits(expected, got):
+        if not shape_fits(expected, rank_adjusted(expected, got)):
             first = self._layers[0] if len(self._layers) else None
             name = f"layer '{first.name}' ({type(first).__name__})" if first is not None else "the model"
             raise ValueError(f"Input to {name} of model '{self.name}' has the wrong shape: expected "
@@ -195,6 +196,8 @@ class Sequential(Model):
 
     # ---- running ------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.batch_input_shape is not None and x.dim() != len(self.batch_input_shape):
+            x = with_rank_of(self.batch_input_shape, x)  # (n, 28, 28) images for Input((28, 28, 1)), as Keras
         for step in self._plan:
             x = step(x)
         return x
