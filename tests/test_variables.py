@@ -92,3 +92,31 @@ def test_copies_and_pickles_keep_the_keras_methods():
     np.testing.assert_array_equal(layer.scale.numpy(), [1.0, 2.0, 3.0])  # the copies are independent
     clone = copy.deepcopy(layer)
     assert isinstance(clone.total, Variable) and clone.total is not layer.total
+
+
+def test_a_keras_variable_set_as_an_attribute_is_a_weight_as_in_keras(keras, tmp_path):
+    def layer_with_variables(lib):
+        class Shifted(lib.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.shift = lib.Variable(np.arange(3.0), name="shift", dtype="float32")
+                self.scale = lib.Variable(initializer="ones", shape=(3,), trainable=False, name="scale")
+
+            def call(self, inputs):
+                return inputs * self.scale + self.shift
+
+        return Shifted(name="shifted")
+
+    ours, theirs = layer_with_variables(lw), layer_with_variables(keras)
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(ours(x).detach().numpy(), keras.ops.convert_to_numpy(theirs(x)))
+    for attribute in ("weights", "trainable_weights", "non_trainable_weights"):
+        assert [w.name for w in getattr(ours, attribute)] == [w.name for w in getattr(theirs, attribute)]
+    assert [w.path for w in ours.weights] == [w.path for w in theirs.weights]
+    model = lw.Sequential([lw.Input((3,)), ours])
+    ours.shift.assign([5.0, 6.0, 7.0])
+    model.save(tmp_path / "shifted.lw")
+    restored = lw.models.load_model(tmp_path / "shifted.lw", custom_objects={"Shifted": type(ours)})
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert isinstance(restored.layers[0].shift, Variable) and restored.layers[0].shift.trainable
+    assert not restored.layers[0].scale.trainable

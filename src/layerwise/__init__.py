@@ -15,6 +15,7 @@ from layerwise.metrics import Metric
 from layerwise.models import Model, Sequential, load_model
 from layerwise.optimizers import Optimizer
 from layerwise.regularizers import Regularizer
+from layerwise.variables import Variable
 
 __version__ = "0.1.0"
 
@@ -27,4 +28,4 @@ def version() -> str:
 __all__ = ["Constraint", "Initializer", "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "version"]
 __all__ += ["Input", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config", "initializers",
            "layers", "load_model", "losses", "metrics", "models", "optimizers", "utils"]
-__all__ += ["ops", "random"]
+__all__ += ["Variable", "ops", "random"]

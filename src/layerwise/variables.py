@@ -44,7 +44,8 @@ class _KerasVariableMethods:
 
     @property
     def path(self) -> str:
-        return f"{self.owner}/{self.name}"
+        """``<layer name>/<name>`` for a layer's weight from ``add_weight``, the name alone otherwise."""
+        return f"{self.owner}/{self.name}" if self.owner else self.name
 
     @property
     def value(self) -> torch.Tensor:
@@ -77,11 +78,25 @@ class _KerasVariableMethods:
 
 
 class Variable(_KerasVariableMethods, nn.Parameter):
-    """A layer's weight from ``add_weight``: an ``nn.Parameter`` named ``name`` in layer ``owner``."""
+    """Keras' ``keras.Variable(initializer, shape=None, dtype=None, trainable=True, name=None)``, an
+    ``nn.Parameter``: ``initializer`` is the value (an array or tensor) or, with ``shape``, an initializer (a
+    name such as ``"zeros"``, an Initializer or a function ``fn(shape, dtype)``). ``add_weight`` makes these;
+    one set as an attribute of a Keras-style layer becomes one of its weights, as in Keras."""
 
-    def __new__(cls, data: torch.Tensor, requires_grad: bool = True, name: str = "variable", owner: str = ""):
-        variable = nn.Parameter.__new__(cls, data, requires_grad)
-        variable._name, variable.owner = name, owner
+    def __new__(cls, initializer=None, shape=None, dtype=None, trainable: bool = True, name: str | None = None,
+                owner: str = "", **kwargs):
+        if shape is not None or isinstance(initializer, str) or (callable(initializer) and
+                                                                   not isinstance(initializer, torch.Tensor)):
+            from layerwise import initializers
+            torch_dtype = getattr(torch, str(dtype).removeprefix("torch.")) if dtype else torch.float32
+            value = initializers.get(initializer)(tuple(shape or ()), torch_dtype)
+        else:
+            value = initializer.detach() if isinstance(initializer, torch.Tensor) else \
+                torch.as_tensor(np.asarray(initializer, dtype=str(dtype).removeprefix("torch.") if dtype else None))
+            if value.is_floating_point() and dtype is None:
+                value = value.to(torch.float32)
+        variable = nn.Parameter.__new__(cls, value.contiguous(), bool(trainable))
+        variable._name, variable.owner = name or "variable", owner
         return variable
 
     @property
@@ -89,16 +104,25 @@ class Variable(_KerasVariableMethods, nn.Parameter):
         """Whether gradients reach it now (False while its layer is frozen, or for a non-trainable weight)."""
         return self.requires_grad
 
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.requires_grad_(bool(value))
+
     def __repr__(self) -> str:
         return f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}, value={self.value}>"
 
     def __deepcopy__(self, memo: dict) -> "Variable":
-        copied = Variable(self.value.clone(), self.requires_grad, self.name, self.owner)
+        copied = Variable(self.value.clone(), trainable=self.requires_grad, name=self.name, owner=self.owner)
         memo[id(self)] = copied
         return copied
 
     def __reduce_ex__(self, protocol):
-        return Variable, (self.value.cpu().clone(), self.requires_grad, self.name, self.owner)
+        return _rebuilt_variable, (self.value.cpu().clone(), self.requires_grad, self.name, self.owner)
+
+
+def _rebuilt_variable(value: torch.Tensor, trainable: bool, name: str, owner: str) -> Variable:
+    """A pickled ``Variable`` back."""
+    return Variable(value, trainable=trainable, name=name, owner=owner)
 
 
 class MetricVariable(_KerasVariableMethods, torch.Tensor):

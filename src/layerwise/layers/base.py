@@ -177,7 +177,7 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
         if isinstance(dtype, str):  # Keras code names dtypes: add_weight(..., dtype="float32")
             dtype = getattr(torch, dtype.removeprefix("torch."))
         value = initializers.get(initializer or "glorot_uniform")(shape, dtype or floatx())
-        param = Variable(value.contiguous(), bool(trainable) and self._trainable, keras_name, self.name)
+        param = Variable(value, trainable=bool(trainable) and self._trainable, name=keras_name, owner=self.name)
         self.register_parameter(f"_added_{count}", param)
         self._added_weights.append(WeightView(name, param, bool(trainable)))
         if regularizer is not None:
@@ -185,6 +185,14 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
         if constraint is not None:
             self.weight_constraints = {**self.weight_constraints, name: constraints.get(constraint)}
         return param
+
+    def __setattr__(self, name: str, value) -> None:
+        super().__setattr__(name, value)
+        # A keras.Variable set as an attribute (self.v = keras.Variable(...)) is a weight, as in Keras.
+        if isinstance(value, Variable) and "_added_weights" in self.__dict__ and \
+                not any(view.tensor is value for view in self._added_weights):
+            view_name = value.name if all(v.name != value.name for v in self._added_weights) else name
+            self._added_weights.append(WeightView(view_name, value, value.requires_grad))
 
     def compute_mask(self, inputs, mask=None):
         """The output's mask: the input's for a layer that supports masking, else none (Keras' default)."""
