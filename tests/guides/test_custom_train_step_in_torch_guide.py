@@ -189,11 +189,6 @@ def test_the_train_step_with_sample_weight_trains_as_in_keras(real_keras):
     fit_with_sample_weight(real_keras, np.random.default_rng(3).random((96, 1)))
 
 
-def test_the_train_step_with_flat_sample_weight_trains_as_in_keras(real_keras):
-    # The same weights as one value per row, the shape layerwise takes, so that the rest of the listing is checked.
-    fit_with_sample_weight(real_keras, np.random.default_rng(3).random((96, 1))[:, 0])
-
-
 def test_the_custom_test_step_evaluates_as_in_keras(real_keras):
     ours, theirs = twins(real_keras, evaluating_model)
     x, y = data(seed=4)
