@@ -1,6 +1,8 @@
 """Keras' losses: functions ``fn(y_true, y_pred) -> per-sample values`` (``losses/functions.py``), the
 ``Loss`` object that weights and reduces them (``losses/base.py``) and Keras' loss classes
-(``losses/classes.py``). ``get`` resolves what ``compile(loss=...)`` takes, with Keras' names and aliases."""
+(``losses/classes.py``); the segmentation, sequence, metric-learning and noisy-label losses live in
+``overlap``, ``ctc``, ``similarity`` and ``noisy_labels``. ``get`` resolves what ``compile(loss=...)``
+takes, with Keras' names and aliases."""
 from __future__ import annotations
 
 import inspect
@@ -13,23 +15,29 @@ from layerwise.losses.classes import (LOSS_CLASSES, BinaryCrossentropy, BinaryFo
                                       CosineSimilarity, Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError,
                                       MeanAbsolutePercentageError, MeanSquaredError, MeanSquaredLogarithmicError,
                                       Poisson, SparseCategoricalCrossentropy, SquaredHinge)
+from layerwise.losses.ctc import CTC, ctc
 from layerwise.losses.functions import (binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
                                         categorical_focal_crossentropy, categorical_hinge, cosine_similarity, hinge,
                                         huber, kl_divergence, log_cosh, mean_absolute_error,
                                         mean_absolute_percentage_error, mean_squared_error,
                                         mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy,
                                         squared_hinge)
+from layerwise.losses.noisy_labels import CategoricalGeneralizedCrossEntropy, categorical_generalized_cross_entropy
+from layerwise.losses.overlap import Dice, Tversky, dice, tversky
+from layerwise.losses.similarity import Circle, circle
 
 __all__ = [
     "EPSILON", "REDUCTIONS", "Loss", "deserialize", "get", "serialize",
     "BinaryCrossentropy", "BinaryFocalCrossentropy", "CategoricalCrossentropy", "CategoricalFocalCrossentropy",
     "CategoricalHinge", "CosineSimilarity", "Hinge", "Huber", "KLDivergence", "LogCosh", "MeanAbsoluteError",
     "MeanAbsolutePercentageError", "MeanSquaredError", "MeanSquaredLogarithmicError", "Poisson",
-    "SparseCategoricalCrossentropy", "SquaredHinge",
+    "SparseCategoricalCrossentropy", "SquaredHinge", "Dice", "Tversky", "Circle", "CTC",
+    "CategoricalGeneralizedCrossEntropy",
     "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
     "categorical_focal_crossentropy", "categorical_hinge", "cosine_similarity", "hinge", "huber", "kl_divergence",
     "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
     "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy", "squared_hinge",
+    "dice", "tversky", "circle", "ctc", "categorical_generalized_cross_entropy",
 ]
 
 _FUNCTIONS: dict[str, Callable] = {f.__name__: f for f in (
@@ -45,6 +53,11 @@ _BY_NAME: dict[str, Callable] = {**_FUNCTIONS, **{alias: _FUNCTIONS[name] for al
                                  **{alias.upper(): _FUNCTIONS[name] for alias, name in _ALIASES.items()},
                                  "logcosh": log_cosh}
 _FUNCTION_NAMES = {f: name for name, f in _FUNCTIONS.items()}
+# Keras wraps these functions in a loss that matches ranks only by a size-1 axis (labels for ctc) and, for
+# circle, leaves zero losses out of the mean: their classes do both, with the functions' defaults.
+# categorical_generalized_cross_entropy has no default q, so, as in Keras, no name gives it.
+_CLASSES_OF_FUNCTIONS: dict[Callable, type] = {dice: Dice, tversky: Tversky, circle: Circle, ctc: CTC}
+_CLASS_BY_FUNCTION_NAME = {f.__name__: cls for f, cls in _CLASSES_OF_FUNCTIONS.items()}
 
 
 def _from_function(fn: Callable, **options) -> Loss:
@@ -59,26 +72,33 @@ def _from_function(fn: Callable, **options) -> Loss:
 def get(identifier) -> Loss:
     """A ``Loss`` for a name (a function name such as ``"hinge"``, an alias such as ``"mape"``, a class
     name such as ``"BinaryFocalCrossentropy"``, or a registered or custom object's name), a saved config
-    dict, a ``Loss`` class or object, or a function ``fn(y_true, y_pred) -> loss per sample``."""
+    dict, a ``Loss`` class or object, or a function ``fn(y_true, y_pred) -> loss per sample``. The names and
+    functions dice, tversky, circle and ctc give their classes (``Dice()``...), which treat inputs as Keras does."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        built_in = identifier in LOSS_CLASSES or identifier in _BY_NAME
+        built_in = identifier in LOSS_CLASSES or identifier in _BY_NAME or identifier in _CLASS_BY_FUNCTION_NAME
         found = saving_registry.find_custom_object(identifier, built_in=built_in)
         if found is not None:
             return _from_function(found)
         if identifier in LOSS_CLASSES:
             return LOSS_CLASSES[identifier]()
+        if identifier in _CLASS_BY_FUNCTION_NAME:
+            return _CLASS_BY_FUNCTION_NAME[identifier]()
         if identifier not in _BY_NAME:
-            raise ValueError(f"Unknown loss {identifier!r}. Valid names: {', '.join(sorted(_BY_NAME))}, the class "
+            names = sorted({*_BY_NAME, *_CLASS_BY_FUNCTION_NAME})
+            raise ValueError(f"Unknown loss {identifier!r}. Valid names: {', '.join(names)}, the class "
                              "names (e.g. 'BinaryFocalCrossentropy'), or pass a Loss object or a function "
                              f"(y_true, y_pred) -> loss per sample. {saving_registry.how_to_load(identifier)}")
         return Loss(_BY_NAME[identifier], identifier)
     if inspect.isclass(identifier) and issubclass(identifier, Loss):
         return identifier()
     if callable(identifier):
+        cls = next((cls for fn, cls in _CLASSES_OF_FUNCTIONS.items() if fn is identifier), None)
+        if cls is not None:
+            return cls()
         return Loss(identifier, getattr(identifier, "__name__", "loss"))
     raise ValueError(f"A loss must be a name, a Loss or a callable, got {identifier!r}.")
 

@@ -1,9 +1,14 @@
 """Keras' loss classes: each wraps one function of ``losses/functions.py`` with Keras' arguments,
-defaults and default name; ``get_config()``/``from_config()`` round-trip every argument."""
+defaults and default name; ``get_config()``/``from_config()`` round-trip every argument. ``LOSS_CLASSES``
+also registers the classes defined beside their functions (overlap, ctc, similarity, noisy_labels)."""
 from __future__ import annotations
 
 from layerwise.losses import functions as fn
 from layerwise.losses.base import Loss
+from layerwise.losses.ctc import CTC
+from layerwise.losses.noisy_labels import CategoricalGeneralizedCrossEntropy
+from layerwise.losses.overlap import Dice, Tversky
+from layerwise.losses.similarity import Circle
 
 _DEFAULT = "sum_over_batch_size"
 
@@ -143,4 +148,4 @@ LOSS_CLASSES: dict[str, type] = {cls.__name__: cls for cls in (
     CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy, BinaryFocalCrossentropy,
     CategoricalFocalCrossentropy, KLDivergence, Poisson, MeanSquaredError, MeanAbsoluteError,
     MeanAbsolutePercentageError, MeanSquaredLogarithmicError, CosineSimilarity, Huber, LogCosh, Hinge,
-    SquaredHinge, CategoricalHinge)}
+    SquaredHinge, CategoricalHinge, Dice, Tversky, Circle, CTC, CategoricalGeneralizedCrossEntropy)}
