@@ -19,9 +19,14 @@ from layerwise.metrics.accuracy import (Accuracy, BinaryAccuracy, CategoricalAcc
                                         SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy, binary_accuracy,
                                         categorical_accuracy, sparse_categorical_accuracy,
                                         sparse_top_k_categorical_accuracy, top_k_categorical_accuracy)
+from layerwise.metrics.at_threshold import (PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
+                                            SpecificityAtSensitivity)
 from layerwise.metrics.base import Mean, MeanMetricWrapper, Metric, Sum, snake_case
 from layerwise.metrics.confusion import (AUC, F1Score, FalseNegatives, FalsePositives, FBetaScore, Precision, Recall,
                                          TrueNegatives, TruePositives)
+from layerwise.metrics.correlation import (ConcordanceCorrelation, PearsonCorrelation, concordance_correlation,
+                                           pearson_correlation)
+from layerwise.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from layerwise.metrics.probabilistic import (BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, Hinge,
                                              KLDivergence, Poisson, SparseCategoricalCrossentropy, SquaredHinge)
 from layerwise.metrics.regression import (CosineSimilarity, LogCoshError, MeanAbsoluteError,
@@ -33,7 +38,8 @@ __all__ = [
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
     "AUC", "F1Score", "FBetaScore", "FalseNegatives", "FalsePositives", "Precision", "Recall", "TrueNegatives",
-    "TruePositives",
+    "TruePositives", "PrecisionAtRecall", "RecallAtPrecision", "SensitivityAtSpecificity", "SpecificityAtSensitivity",
+    "BinaryIoU", "IoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU", "ConcordanceCorrelation", "PearsonCorrelation",
     "BinaryCrossentropy", "CategoricalCrossentropy", "CategoricalHinge", "Hinge", "KLDivergence", "Poisson",
     "SparseCategoricalCrossentropy", "SquaredHinge",
     "CosineSimilarity", "LogCoshError", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredError",
@@ -44,6 +50,7 @@ __all__ = [
     "categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "hinge", "huber",
     "kl_divergence", "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
     "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy", "squared_hinge",
+    "concordance_correlation", "pearson_correlation",
 ]
 
 _CLASSES = (Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
@@ -51,7 +58,9 @@ _CLASSES = (Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
             FalsePositives, Precision, Recall, TrueNegatives, TruePositives, BinaryCrossentropy,
             CategoricalCrossentropy, CategoricalHinge, Hinge, KLDivergence, Poisson, SparseCategoricalCrossentropy,
             SquaredHinge, CosineSimilarity, LogCoshError, MeanAbsoluteError, MeanAbsolutePercentageError,
-            MeanSquaredError, MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError)
+            MeanSquaredError, MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError, PrecisionAtRecall,
+            RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, ConcordanceCorrelation,
+            PearsonCorrelation, IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU)
 _ALIASES = {"bce": BinaryCrossentropy, "mse": MeanSquaredError, "mae": MeanAbsoluteError,
             "mape": MeanAbsolutePercentageError, "msle": MeanSquaredLogarithmicError}
 # As Keras 3: each class by its name and its snake_case name, and the aliases in lower and upper case.
@@ -69,10 +78,22 @@ def resolve_accuracy(true_shape: tuple, pred_shape: tuple) -> type:
     return CategoricalAccuracy
 
 
+def _make(cls: type, shown: str, **kwargs) -> Metric:
+    """``cls(**kwargs)``, or a ValueError naming the arguments that a class such as ``MeanIoU`` needs, for a
+    metric given by its name or class (shown as ``shown``)."""
+    needed = [p.name for p in inspect.signature(cls).parameters.values()
+              if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in kwargs]
+    if needed:
+        example = ", ".join(f"{name}=..." for name in needed)
+        raise ValueError(f"Metric {shown!r} needs the argument(s) {', '.join(needed)}, so it cannot be made from its "
+                         f"name or class alone: pass an object, e.g. metrics.{cls.__name__}({example}).")
+    return cls(**kwargs)
+
+
 def _from_object(found) -> Metric:
     """A user's metric class, function or object found by name, as a ``Metric``."""
     if inspect.isclass(found) and issubclass(found, Metric):
-        return found()
+        return _make(found, found.__name__)
     return found if isinstance(found, Metric) else MeanMetricWrapper(found, name=getattr(found, "name", None))
 
 
@@ -92,13 +113,13 @@ def get(identifier, true_shape: tuple | None = None, pred_shape: tuple | None = 
         if identifier.lower() in ("accuracy", "acc") and true_shape is not None and pred_shape is not None:
             return resolve_accuracy(true_shape, pred_shape)(name=identifier)
         if identifier in _BY_NAME:
-            return _BY_NAME[identifier](name=identifier)
+            return _make(_BY_NAME[identifier], identifier, name=identifier)
         valid = ", ".join(["accuracy", "acc", *sorted(name for name in _BY_NAME if name.islower())])
         raise ValueError(f"Unknown metric {identifier!r}. Valid names: {valid}, the class names (e.g. 'F1Score'), "
                          "or pass a Metric object or a function (y_true, y_pred) -> value per sample. "
                          + saving_registry.how_to_load(identifier))
     if inspect.isclass(identifier) and issubclass(identifier, Metric):
-        return identifier()
+        return _make(identifier, identifier.__name__)
     if callable(identifier):
         return MeanMetricWrapper(identifier, name=getattr(identifier, "name", None))
     raise ValueError(f"A metric must be a name, a Metric or a function (y_true, y_pred), got {identifier!r}.")
