@@ -13,8 +13,11 @@ import torch
 from layerwise import saving_registry
 
 
-def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    """Keras' fan-in and fan-out: the last two axes are (in, out), the rest is the receptive field."""
+def compute_fans(shape: tuple[int, ...], input_axes=None, output_axes=None) -> tuple[int, int]:
+    """Keras' fan-in and fan-out: the sizes of ``input_axes`` and ``output_axes`` when both are given (an einsum
+    kernel's), otherwise the last two axes are (in, out) and the rest is the receptive field."""
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -133,11 +136,13 @@ class TruncatedNormal(RandomNormal):
 
 
 class VarianceScaling(Initializer):
-    """Keras' VarianceScaling: variance ``scale / fan`` with a uniform, normal or truncated draw."""
+    """Keras' VarianceScaling: variance ``scale / fan`` with a uniform, normal or truncated draw. ``input_axes``
+    and ``output_axes`` say which axes of the shape count for the fans (see ``compute_fans``)."""
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
-                 seed: int | None = None):
+                 seed: int | None = None, input_axes=None, output_axes=None):
         super().__init__(seed)
+        self.input_axes, self.output_axes = input_axes, output_axes
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling mode must be fan_in, fan_out or fan_avg, got {mode!r}")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
@@ -146,7 +151,7 @@ class VarianceScaling(Initializer):
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def __call__(self, shape, dtype=torch.float32):
-        fan_in, fan_out = compute_fans(tuple(shape))
+        fan_in, fan_out = compute_fans(tuple(shape), self.input_axes, self.output_axes)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         variance = self.scale / max(1.0, fan)
         if self.distribution == "uniform":
@@ -158,15 +163,24 @@ class VarianceScaling(Initializer):
         return TruncatedNormal(0.0, math.sqrt(variance) / 0.87962566103423978, self.seed)(shape, dtype)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
+
+    def with_fan_axes(self, input_axes, output_axes) -> "VarianceScaling":
+        """This initializer counting its fans over the given axes (Keras' einsum kernels: attention, EinsumDense),
+        unless it was made with its own."""
+        if self.input_axes is not None and self.output_axes is not None:
+            return self
+        config = {**self.get_config(), "input_axes": list(input_axes), "output_axes": list(output_axes)}
+        return type(self).from_config(config)
 
 
 def _scaled(name: str, scale: float, mode: str, distribution: str) -> type:
-    def __init__(self, seed: int | None = None):
-        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    def __init__(self, seed: int | None = None, input_axes=None, output_axes=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
                                            "__doc__": f"Keras' {name}: {mode}, {distribution}, scale {scale}."})
@@ -179,6 +193,13 @@ HeNormal = _scaled("HeNormal", 2.0, "fan_in", "truncated_normal")
 LecunUniform = _scaled("LecunUniform", 1.0, "fan_in", "uniform")
 LecunNormal = _scaled("LecunNormal", 1.0, "fan_in", "truncated_normal")
 
+
+
+def for_einsum_kernel(identifier, input_axes, output_axes) -> Initializer:
+    """``identifier`` as Keras initialises an einsum kernel (EinsumDense, the attention projections): a
+    variance-scaling initializer counts its fans over the kernel's input and output axes."""
+    init = get(identifier)
+    return init.with_fan_axes(input_axes, output_axes) if isinstance(init, VarianceScaling) else init
 
 class Orthogonal(Initializer):
     """A (semi-)orthogonal matrix over ``(prod(shape[:-1]), shape[-1])``, times ``gain``."""

@@ -300,3 +300,19 @@ def test_bad_calls_raise_clear_errors(data):
         L.MultiHeadAttention(0, 3)
     with pytest.raises(ValueError, match=r"use_gate=True is not supported"):
         L.MultiHeadAttention(2, 3, use_gate=True)
+
+
+@pytest.mark.parametrize("initializer", ["glorot_uniform", "he_normal"])
+def test_multi_head_attention_initial_scale_matches_keras(keras, initializer):
+    """Keras counts an attention kernel's fans over its input and output axes ((features), (heads, size)),
+    not as a convolution kernel's: the initial weights have Keras' spread (conv-style fans made it 3x smaller)."""
+    x = np.zeros((1, 5, 64), "float32")
+    k_layer = keras.layers.MultiHeadAttention(num_heads=4, key_dim=32, kernel_initializer=initializer)
+    lw_layer = L.MultiHeadAttention(num_heads=4, key_dim=32, kernel_initializer=initializer)
+    k_layer(x, x)
+    lw_layer(x, x)
+    kernels = [(k, w) for k, w in zip(k_layer.get_weights(), lw_layer.get_weights()) if k.ndim == 3]
+    assert len(kernels) == 4
+    for k_kernel, lw_kernel in kernels:
+        assert k_kernel.shape == lw_kernel.shape
+        assert lw_kernel.std() == pytest.approx(k_kernel.std(), rel=0.06)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from layerwise import regularizers
+from layerwise import initializers, regularizers
 from layerwise.backend import unique_name
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import takes_argument
@@ -309,7 +309,10 @@ class MultiHeadAttention(_AttentionCall):
         def from_keras(t, fan_in=fan_in):
             return t.reshape(fan_in, -1).T
 
-        kernel = new_parameter(self.kernel_initializer, kernel_shape, from_keras)
+        # As Keras' EinsumDense: the fans count the input axes and the output axes of the kernel.
+        initializer = initializers.for_einsum_kernel(self.kernel_initializer, range(in_axes),
+                                                     range(in_axes, len(kernel_shape)))
+        kernel = new_parameter(initializer, kernel_shape, from_keras)
         self.register_parameter(f"{name}_kernel", kernel)
         self._views.append(WeightView(f"{name}_kernel", kernel, to_keras=to_keras, from_keras=from_keras))
         bias = None
