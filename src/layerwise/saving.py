@@ -187,7 +187,7 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
             model.compile_from_config(saved_compile_config)
             slots = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
             if slots:
-                model.optimizer.build(list(model.parameters()))
+                model.optimizer.build_for(model)
                 model.optimizer.load_state_tensors({k: v.to(model.device()) for k, v in slots.items()})
     return model
 

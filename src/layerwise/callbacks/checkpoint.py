@@ -167,7 +167,7 @@ class BackupAndRestore(Callback):
         state = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
         if optimizer is not None and state:
             if not optimizer.built:
-                optimizer.build(list(self.model.parameters()))
+                optimizer.build_for(self.model)
             optimizer.load_state_tensors({k: v.to(self.model.device()) for k, v in state.items()})
         progress = json.loads(metadata["training"])
         self._current_epoch = progress["epoch"]

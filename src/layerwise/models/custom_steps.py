@@ -241,7 +241,7 @@ class StepAPI:
         if not self.built:
             self.build(parts_shape(x0))
         if not self.optimizer.built:
-            self.optimizer.build(self.trainable_weights)
+            self.optimizer.build_for(self, self.trainable_weights)
         self._constrained = any(getattr(m, "weight_constraints", None) for m in self.modules())
 
     def _run_step(self, step: str, batch) -> dict:

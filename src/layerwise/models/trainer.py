@@ -140,7 +140,7 @@ class Trainer(StepAPI):
             y_shapes = [None if y is None else tuple(y.shape) for y in outputs.parts(y0)]
             self._metrics = outputs.make_metrics(y_shapes, pred_shapes)
         if not self.optimizer.built:
-            self.optimizer.build([p for p in self.parameters()])
+            self.optimizer.build_for(self)
         # Checked once here so that models without regularizers or constraints pay nothing per step.
         self._penalised = any(getattr(m, "weight_regularizers", None) or getattr(m, "activity_regularizer", None)
                               for m in self.modules())

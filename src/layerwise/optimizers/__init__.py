@@ -4,21 +4,29 @@
 An optimizer is created without parameters (``Adam(learning_rate=1e-3)``) and bound to a model's
 parameters on the first step, as in Keras. ``learning_rate`` may be a float or a schedule from
 ``layerwise.optimizers.schedules``, which is asked for the rate before every step.
-``base`` holds what all share; ``momentum``, ``adam`` and ``adaptive`` hold the families.
+``base`` holds what all share; ``momentum``, ``adam`` and ``adaptive`` hold the families; ``lamb``,
+``schedule_free``, ``adafactor`` and ``muon`` one optimizer each. Adafactor and Muon act on a weight as Keras
+lays it out (a Dense kernel ``(in, out)``, not PyTorch's ``(out, in)``): ``layouts`` binds them to a model.
 """
 from __future__ import annotations
 
 from layerwise.optimizers import schedules
+from layerwise.optimizers.adafactor import Adafactor
 from layerwise.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from layerwise.optimizers.adaptive import Adadelta, Adagrad, Ftrl, RMSprop
 from layerwise.optimizers.base import Optimizer
+from layerwise.optimizers.lamb import Lamb
 from layerwise.optimizers.momentum import SGD, Lion
+from layerwise.optimizers.muon import Muon
+from layerwise.optimizers.schedule_free import ScheduleFreeAdamW
 
 __all__ = ["Optimizer", "SGD", "Lion", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta",
-           "Ftrl", "get", "serialize", "deserialize", "schedules"]
+           "Ftrl", "Adafactor", "Lamb", "Muon", "ScheduleFreeAdamW", "get", "serialize", "deserialize", "schedules"]
 
 _BY_NAME: dict[str, type] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
-                             "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl}
+                             "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl,
+                             "adafactor": Adafactor, "lamb": Lamb, "muon": Muon,
+                             "schedulefreeadamw": ScheduleFreeAdamW}
 
 
 def get(identifier: str | Optimizer) -> Optimizer:

@@ -85,6 +85,11 @@ class Optimizer:
             # from the weights differs only before any step (where finalizing must not zero the model).
             self.slots["average"] = [p.detach().clone(memory_format=torch.preserve_format) for p in self.params]
 
+    def build_for(self, model, params: list[torch.Tensor] | None = None) -> None:
+        """``build`` on ``params`` (default: all of ``model``'s) for ``model``, whose layers tell the optimizers
+        that need it (Adafactor, Muon) each weight's Keras layout."""
+        self.build(list(model.parameters()) if params is None else params)
+
     def initial_slot(self, name: str, param: torch.Tensor) -> torch.Tensor:
         return torch.zeros_like(param, memory_format=torch.preserve_format)
 

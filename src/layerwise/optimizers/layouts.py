@@ -1,0 +1,140 @@
+"""How Keras sees each parameter, for the optimizers whose rule depends on it (Adafactor, Muon).
+
+layerwise's built-in layers keep PyTorch's layout (a Dense weight is ``(out, in)``, a Conv2D weight
+``(out, in, kh, kw)``), while Keras' kernels are ``(in, out)`` and ``(kh, kw, in, out)``; each layer's
+``weight_views()`` pairs a tensor with the maps between the two. An optimizer is built on bare tensors, so
+``bind_model(model)`` hands it those maps and Keras' variable paths (``sequential/dense/kernel``); an unbound
+optimizer takes every tensor as it is laid out, with the path of an ``add_weight`` variable or none.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import torch
+
+from layerwise.optimizers.base import Optimizer
+
+
+class KerasLayout(NamedTuple):
+    """One parameter as a Keras variable: its path, its shape, and the maps to and from Keras' layout
+    (both None when the layouts agree)."""
+
+    path: str
+    shape: tuple[int, ...]
+    to_keras: Callable[[torch.Tensor], torch.Tensor] | None = None
+    from_keras: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def keras(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` (laid out as the parameter) in Keras' layout."""
+        return tensor if self.to_keras is None else self.to_keras(tensor)
+
+    def torch(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` (in Keras' layout) laid out as the parameter."""
+        return tensor if self.from_keras is None else self.from_keras(tensor)
+
+
+def as_is(param: torch.Tensor) -> KerasLayout:
+    """The layout of a tensor no model describes: as it is, named by its ``path`` if it has one."""
+    return KerasLayout(str(getattr(param, "path", "")), tuple(param.shape))
+
+
+def keras_layouts(model) -> dict[int, KerasLayout]:
+    """``id(tensor) -> KerasLayout`` for every weight of ``model`` (a model or a layer).
+
+    Paths follow Keras' name scopes: a Sequential or subclassed model prefixes its layers' variables with its
+    name, a functional model does not (Keras builds those layers outside the model), and a nested model
+    starts again from its own name."""
+    # The models import the optimizers, so they are looked up on use.
+    from layerwise.models.functional import Functional
+    from layerwise.models.model import Model
+
+    layouts: dict[int, KerasLayout] = {}
+
+    def add(view, path: str) -> None:
+        with torch.no_grad():
+            keras_view = view.to_keras(view.tensor)
+        same = keras_view is view.tensor
+        layouts.setdefault(id(view.tensor), KerasLayout(path, tuple(keras_view.shape),
+                                                        None if same else view.to_keras,
+                                                        None if same else view.from_keras))
+
+    def visit(owner: Model) -> None:
+        prefix = "" if isinstance(owner, Functional) else f"{owner.name}/"
+        for layer in owner.layers:
+            if isinstance(layer, Model):
+                visit(layer)
+                continue
+            for view in layer.weight_views():
+                add(view, f"{prefix}{layer.name}/{view.name}")
+
+    if isinstance(model, Model):
+        visit(model)
+    else:
+        for view in model.weight_views():
+            add(view, f"{model.name}/{view.name}")
+    return layouts
+
+
+class LayoutAwareOptimizer(Optimizer):
+    """An optimizer whose rule depends on Keras' layout or path of a parameter.
+
+    ``bind_model(model)`` before training (or after building, before the first step) makes it act on each
+    weight as Keras does; ``layout(param)`` gives the layout the rule uses. Saved state loads whatever its
+    shapes, so a model's state can be read before the model is bound."""
+
+    def __init__(self, learning_rate=0.001, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self._bound: dict[int, KerasLayout] = {}
+        self._layouts: dict[int, KerasLayout] = {}
+
+    def bind_model(self, model) -> None:
+        """Take each parameter's Keras layout and path from ``model``'s weights (see ``keras_layouts``)."""
+        self._bound = keras_layouts(model)
+        if not self.built:
+            return
+        if self.iterations == 0:  # nothing learnt yet: start the state again in the bound layouts
+            self.build(self.params)
+            return
+        layouts = self._resolve(self.params)
+        for name in self.slot_names:
+            for i, (param, slot) in enumerate(zip(self.params, self.slots[name])):
+                expected = self.slot_shape(name, param, layouts[id(param)])
+                if tuple(slot.shape) != expected:
+                    raise ValueError(f"{type(self).__name__}.bind_model: after {self.iterations} steps, slot "
+                                     f"'{name}' of parameter {i} has shape {tuple(slot.shape)}, but the model lays "
+                                     f"that parameter out as Keras' {layouts[id(param)].shape}, which needs "
+                                     f"{expected}. Bind the model before the first step.")
+        self._layouts = layouts
+
+    def build_for(self, model, params: list[torch.Tensor] | None = None) -> None:
+        self._bound = keras_layouts(model)
+        super().build_for(model, params)
+
+    def _resolve(self, params: list[torch.Tensor]) -> dict[int, KerasLayout]:
+        return {id(p): self._bound.get(id(p)) or as_is(p) for p in params}
+
+    def build(self, params: list[torch.Tensor]) -> None:
+        self._layouts = self._resolve(params)
+        super().build(params)
+
+    def layout(self, param: torch.Tensor) -> KerasLayout:
+        return self._layouts[id(param)]
+
+    def slot_shape(self, name: str, param: torch.Tensor, layout: KerasLayout) -> tuple[int, ...]:
+        """The shape of slot ``name`` for ``param`` laid out as ``layout`` (by default the parameter's)."""
+        return tuple(param.shape)
+
+    def initial_slot(self, name: str, param: torch.Tensor) -> torch.Tensor:
+        shape = self.slot_shape(name, param, self.layout(param))
+        return torch.zeros(shape, dtype=param.dtype, device=param.device)
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Saved state in whatever layout it was saved in (``bind_model`` then checks it against the model's)."""
+        self.iterations = int(tensors["iterations"])
+        for name, values in self.slots.items():
+            for i, value in enumerate(values):
+                saved = tensors[f"{name}/{i}"]
+                if saved.shape == value.shape:
+                    value.copy_(saved)
+                else:
+                    values[i] = saved.to(device=value.device, dtype=value.dtype).clone()
