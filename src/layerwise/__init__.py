@@ -8,7 +8,7 @@ from layerwise import (activations, callbacks, config, initializers, layers, los
 from layerwise import ops, random
 from layerwise.constraints import Constraint
 from layerwise.initializers import Initializer
-from layerwise.layers import Input, Layer
+from layerwise.layers import Input, InputSpec, Layer
 from layerwise.layers.symbolic import KerasTensor
 from layerwise.losses import Loss
 from layerwise.metrics import Metric
@@ -26,6 +26,6 @@ def version() -> str:
 
 
 __all__ = ["Constraint", "Initializer", "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "version"]
-__all__ += ["Input", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config", "initializers",
-           "layers", "load_model", "losses", "metrics", "models", "optimizers", "utils"]
+__all__ += ["Input", "InputSpec", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config",
+            "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers", "utils"]
 __all__ += ["Variable", "ops", "random"]

@@ -1,8 +1,19 @@
 """Keras layers as PyTorch modules. Inputs are channels-last, as in Keras."""
 from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from layerwise.layers.adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
+                                               AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
+                                               AdaptiveMaxPooling3D)
 from layerwise.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from layerwise.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                                            RandomTranslation, RandomZoom)
+from layerwise.layers.augmentation_color import (AutoContrast, Equalization, RandomColorDegeneration,
+                                                 RandomGrayscale, RandomInvert, RandomPosterization, RandomSharpness,
+                                                 Solarization)
+from layerwise.layers.augmentation_hsv import RandomColorJitter, RandomHue, RandomSaturation
+from layerwise.layers.augmentation_shear import RandomShear
+from layerwise.layers.augmentation_mixing import CutMix, MixUp, RandomErasing
+from layerwise.layers.augmentation_policies import AugMix, RandAugment
+from layerwise.layers.augmentation_warps import RandomElasticTransform, RandomGaussianBlur, RandomPerspective
 from layerwise.layers.base import LAYER_CLASSES, Layer
 from layerwise.layers.cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from layerwise.layers.categorical import CategoryEncoding, Discretization, Hashing, IntegerLookup
@@ -13,11 +24,16 @@ from layerwise.layers.convolutional_recurrent import ConvLSTM1D, ConvLSTM2D, Con
 from layerwise.layers.core import Activation, Dense, Input, InputLayer, Lambda, Rescaling
 from layerwise.layers.depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
                                         SeparableConvolution1D, SeparableConvolution2D)
+from layerwise.layers.einsum_dense import EinsumDense
 from layerwise.layers.embedding import Embedding, Masking
+from layerwise.layers.grouped_query_attention import GroupedQueryAttention, GroupQueryAttention
+from layerwise.layers.hashed_crossing import HashedCrossing
+from layerwise.layers.input_spec import InputSpec
 from layerwise.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                                       average, concatenate, dot, maximum, minimum, multiply, subtract)
 from layerwise.layers.normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
                                             UnitNormalization)
+from layerwise.layers.pipeline import Pipeline
 from layerwise.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D,
                                       AvgPool3D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                                       GlobalAveragePooling3D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D,
@@ -31,8 +47,11 @@ from layerwise.layers.regularization import (ActivityRegularization, AlphaDropou
 from layerwise.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Flatten, Identity, Permute, RepeatVector,
                                         Reshape, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
                                         ZeroPadding2D, ZeroPadding3D)
+from layerwise.layers.rms_normalization import RMSNormalization
 from layerwise.layers.rnn import RNN
-from layerwise.layers.wrappers import Bidirectional, TimeDistributed
+from layerwise.layers.spectral_normalization import SpectralNormalization
+from layerwise.layers.torch_module_wrapper import TorchModuleWrapper
+from layerwise.layers.wrappers import Bidirectional, TimeDistributed, Wrapper
 from layerwise.preprocessing import StringLookup, TextVectorization
 
 __all__ = [
@@ -48,6 +67,8 @@ __all__ = [
     "GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells",
     # attention
     "AdditiveAttention", "Attention", "MultiHeadAttention",
+    # einsum projections, grouped-query attention, wrapped torch modules, feature crosses
+    "EinsumDense", "GroupQueryAttention", "GroupedQueryAttention", "HashedCrossing", "TorchModuleWrapper",
     # merging, for functional models
     "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
     "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
@@ -63,8 +84,18 @@ __all__ = [
     # preprocessing and image augmentation
     "CenterCrop", "Normalization", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
     "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing",
+    "CutMix", "MixUp", "Pipeline", "RandomElasticTransform", "RandomErasing", "RandomGaussianBlur",
+    "RandomPerspective",
+    "AugMix", "RandAugment",
+    # colour augmentation and shear
+    "AutoContrast", "Equalization", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale", "RandomHue",
+    "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness", "RandomShear", "Solarization",
     # categorical and text preprocessing (StringLookup and TextVectorization run on numpy, outside models)
     "CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization",
+    # adaptive pooling, RMS and spectral normalization, the Wrapper base class and InputSpec
+    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "InputSpec", "RMSNormalization", "SpectralNormalization",
+    "Wrapper",
 ]
 
 

@@ -9,6 +9,13 @@ random draw, all drawn in one call; ``seed`` fixes the sequence of draws of one 
 
 Rotation, zoom and translation follow Keras' affine convention (output pixel ``(x, y)`` reads the input at
 ``A @ (x, y, 1)`` in pixel units) and run as one sampling grid + ``grid_sample`` over the batch.
+
+As Keras' layers, each has the two-step API of ``augmentation_base.py``: ``get_random_transformation`` returns
+Keras' dict (``flips``; ``angle`` and ``rotation_matrix``; ``height_zoom`` and ``width_zoom``;
+``translations``; ``contrast_factor``; ``rgb_delta``) or, for RandomCrop, the window's ``(top, left)``, and
+``transform_images`` / ``transform_segmentation_masks`` apply one (Keras' own included). They also take dicts
+``{"images", "labels", "segmentation_masks", ...}``: masks are flipped, cropped and resampled (at the nearest
+pixel) with the images; labels pass through.
 """
 from __future__ import annotations
 
@@ -17,8 +24,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from layerwise.layers.augmentation_base import RandomImageLayer, check_value_range
 from layerwise.layers.base import Shape
-from layerwise.layers.preprocessing import ImageLayer, check_size, smart_resize
+from layerwise.layers.preprocessing import check_size, resize, smart_resize
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("bilinear", "nearest")
@@ -63,13 +71,6 @@ def check_fill(layer: str, fill_mode: str, interpolation: str) -> None:
         raise ValueError(f"{layer} interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}.")
 
 
-def check_value_range(layer: str, value_range) -> tuple[float, float]:
-    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2 or \
-            not all(isinstance(v, (int, float)) for v in value_range):
-        raise ValueError(f"{layer} value_range must be a pair of numbers (low, high), got {value_range!r}.")
-    return float(value_range[0]), float(value_range[1])
-
-
 def affine_transform(images: torch.Tensor, matrices: torch.Tensor, interpolation: str = "bilinear",
                      fill_mode: str = "reflect", fill_value: float = 0.0) -> torch.Tensor:
     """``images`` ``(batch, height, width, channels)`` resampled through ``matrices`` ``(batch, 2, 3)``, which
@@ -100,31 +101,11 @@ def affine_transform(images: torch.Tensor, matrices: torch.Tensor, interpolation
                          align_corners=False).movedim(1, -1)
 
 
-class RandomImageLayer(ImageLayer):
-    """Base of the augmentation layers: ``augment`` runs only in training mode; draws come from one
-    generator per layer when ``seed`` is set, from PyTorch's global one (``set_random_seed``) otherwise."""
 
-    def __init__(self, seed: int | None = None, data_format: str | None = None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self.training = True  # Keras' augmentation layers augment when called on their own; a model sets the mode
-        self.seed = seed
-        self._generator: torch.Generator | None = None
 
-    def uniform(self, n: int, low: float, high: float, like: torch.Tensor) -> torch.Tensor:
-        """``n`` draws from ``U[low, high)`` on ``like``'s device, in its dtype."""
-        generator = None
-        if self.seed is not None:
-            if self._generator is None or self._generator.device != like.device:
-                self._generator = torch.Generator(like.device).manual_seed(int(self.seed))
-            generator = self._generator
-        draws = torch.rand(n, generator=generator, device=like.device, dtype=like.dtype)
-        return draws * (high - low) + low
-
-    def transform(self, x: torch.Tensor) -> torch.Tensor:
-        return self.augment(x) if self.training else x
-
-    def augment(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+def _column(values, like: torch.Tensor) -> torch.Tensor:
+    """A transformation's per-image numbers as a ``(batch,)`` tensor in ``like``'s dtype and device."""
+    return torch.as_tensor(values, device=like.device).to(like.dtype).reshape(-1)
 
 
 class RandomFlip(RandomImageLayer):
@@ -140,18 +121,26 @@ class RandomFlip(RandomImageLayer):
             raise ValueError(f"RandomFlip mode must be one of {self.MODES}, got {mode!r}.")
         self.mode = mode
 
-    def augment(self, x: torch.Tensor) -> torch.Tensor:
-        flips = self.uniform(x.shape[0], 0.0, 1.0, x) <= 0.5
-        return self.flip(x, flips)
+    def draw(self, images: torch.Tensor) -> dict:
+        """``{"flips": bool (batch, 1, 1, 1), "input_shape"}``."""
+        flips = self.uniform(images.shape[0], 0.0, 1.0, images) <= 0.5
+        return {"flips": flips.view(-1, 1, 1, 1), "input_shape": tuple(images.shape)}
+
+    def apply(self, images: torch.Tensor, transformation: dict) -> torch.Tensor:
+        return self.flip(images, torch.as_tensor(transformation["flips"], device=images.device))
+
+    def transform_segmentation_masks(self, masks, transformation, training: bool = True):
+        return self.transform_images(masks, transformation, training)
 
     def flip(self, x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
-        """``x`` with the images where ``flips`` (bool ``(batch,)``) is True flipped."""
+        """``x`` with the images where ``flips`` (bool, one per image) is True flipped."""
         axes = {"horizontal": (2,), "vertical": (1,), "horizontal_and_vertical": (1, 2)}[self.mode]
         return torch.where(flips.view(-1, 1, 1, 1), x.flip(axes), x)
 
 
 class _AffineLayer(RandomImageLayer):
-    """A random affine resampling with Keras' fill modes and interpolations."""
+    """A random affine resampling with Keras' fill modes and interpolations. A subclass draws a transformation
+    (``draw``) and turns one into pixel-space matrices (``matrices``)."""
 
     def __init__(self, fill_mode: str = "reflect", interpolation: str = "bilinear", seed: int | None = None,
                  fill_value: float = 0.0, data_format: str | None = None, **kwargs):
@@ -159,12 +148,21 @@ class _AffineLayer(RandomImageLayer):
         check_fill(type(self).__name__, fill_mode, interpolation)
         self.fill_mode, self.interpolation, self.fill_value = fill_mode, interpolation, float(fill_value)
 
-    def matrices(self, x: torch.Tensor) -> torch.Tensor:
-        """One ``(2, 3)`` pixel-space matrix per image, ``(batch, 2, 3)``."""
+    def matrices(self, transformation: dict, images: torch.Tensor) -> torch.Tensor:
+        """One ``(2, 3)`` pixel-space matrix per image of ``images``, ``(batch, 2, 3)``."""
         raise NotImplementedError
 
-    def augment(self, x: torch.Tensor) -> torch.Tensor:
-        return affine_transform(x, self.matrices(x), self.interpolation, self.fill_mode, self.fill_value)
+    def apply(self, images: torch.Tensor, transformation: dict) -> torch.Tensor:
+        return affine_transform(images, self.matrices(transformation, images), self.interpolation, self.fill_mode,
+                                self.fill_value)
+
+    def transform_segmentation_masks(self, masks, transformation, training: bool = True):
+        """The masks resampled as the images, at the nearest pixel (as Keras: class ids are never blended)."""
+        interpolation, self.interpolation = self.interpolation, "nearest"
+        try:  # through transform_images, so that a subclass that overrides it (RandomShear) is followed too
+            return self.transform_images(masks, transformation, training)
+        finally:
+            self.interpolation = interpolation
 
 
 class RandomRotation(_AffineLayer):
@@ -176,9 +174,18 @@ class RandomRotation(_AffineLayer):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
         self.factor = base_factor("RandomRotation", factor, -1.0, 1.0)
 
-    def matrices(self, x: torch.Tensor) -> torch.Tensor:
-        angles = self.uniform(x.shape[0], self.factor[0] * 360.0, self.factor[1] * 360.0, x) * (math.pi / 180.0)
-        return rotation_matrices(angles, x.shape[1], x.shape[2])
+    def draw(self, images: torch.Tensor) -> dict:
+        """Keras' ``{"angle": degrees (batch,), "rotation_matrix": (batch, 8), "image_height", "image_width",
+        "batch_size"}``."""
+        batch, height, width = images.shape[:3]
+        angles = self.uniform(batch, self.factor[0] * 360.0, self.factor[1] * 360.0, images)
+        matrices = rotation_matrices(angles * (math.pi / 180.0), height, width).view(batch, 6)
+        return {"angle": angles, "rotation_matrix": torch.cat([matrices, matrices.new_zeros(batch, 2)], dim=1),
+                "image_height": height, "image_width": width, "batch_size": batch}
+
+    def matrices(self, transformation: dict, images: torch.Tensor) -> torch.Tensor:
+        matrix = torch.as_tensor(transformation["rotation_matrix"], device=images.device).to(images.dtype)
+        return matrix.reshape(-1, 8)[:, :6].reshape(-1, 2, 3)
 
 
 def rotation_matrices(angles: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -201,10 +208,17 @@ class RandomZoom(_AffineLayer):
         self.width_factor = None if width_factor is None else \
             factor_range("RandomZoom", width_factor, "width_factor", False)
 
-    def matrices(self, x: torch.Tensor) -> torch.Tensor:
-        batch, height, width = x.shape[:3]
-        zoom_y = 1.0 + self.uniform(batch, *self.height_factor, x)
-        zoom_x = zoom_y if self.width_factor is None else 1.0 + self.uniform(batch, *self.width_factor, x)
+    def draw(self, images: torch.Tensor) -> dict:
+        """``{"height_zoom": (batch, 1), "width_zoom": (batch, 1), "input_shape"}``: the scales ``1 + h``."""
+        batch = images.shape[0]
+        zoom_y = 1.0 + self.uniform(batch, *self.height_factor, images)
+        zoom_x = zoom_y if self.width_factor is None else 1.0 + self.uniform(batch, *self.width_factor, images)
+        return {"height_zoom": zoom_y.view(-1, 1), "width_zoom": zoom_x.view(-1, 1),
+                "input_shape": tuple(images.shape)}
+
+    def matrices(self, transformation: dict, images: torch.Tensor) -> torch.Tensor:
+        height, width = images.shape[1:3]
+        zoom_y, zoom_x = (_column(transformation[key], images) for key in ("height_zoom", "width_zoom"))
         zeros = torch.zeros_like(zoom_x)
         rows = [zoom_x, zeros, (width - 1) / 2 * (1 - zoom_x), zeros, zoom_y, (height - 1) / 2 * (1 - zoom_y)]
         return torch.stack(rows, dim=1).view(-1, 2, 3)
@@ -220,10 +234,16 @@ class RandomTranslation(_AffineLayer):
         self.height_factor = factor_range("RandomTranslation", height_factor, "height_factor")
         self.width_factor = factor_range("RandomTranslation", width_factor, "width_factor")
 
-    def matrices(self, x: torch.Tensor) -> torch.Tensor:
-        batch, height, width = x.shape[:3]
-        shift_y = self.uniform(batch, *self.height_factor, x) * height
-        shift_x = self.uniform(batch, *self.width_factor, x) * width
+    def draw(self, images: torch.Tensor) -> dict:
+        """``{"translations": (batch, 2), "input_shape"}``: each image's shift ``(x, y)`` in pixels."""
+        batch, height, width = images.shape[:3]
+        shift_y = self.uniform(batch, *self.height_factor, images) * height
+        shift_x = self.uniform(batch, *self.width_factor, images) * width
+        return {"translations": torch.stack([shift_x, shift_y], dim=1), "input_shape": tuple(images.shape)}
+
+    def matrices(self, transformation: dict, images: torch.Tensor) -> torch.Tensor:
+        shifts = torch.as_tensor(transformation["translations"], device=images.device).to(images.dtype)
+        shift_x, shift_y = shifts.reshape(-1, 2).unbind(1)
         ones, zeros = torch.ones_like(shift_x), torch.zeros_like(shift_x)
         return torch.stack([ones, zeros, -shift_x, zeros, ones, -shift_y], dim=1).view(-1, 2, 3)
 
@@ -240,8 +260,13 @@ class RandomContrast(RandomImageLayer):
         if self.value_range[0] > self.value_range[1]:
             raise ValueError(f"RandomContrast value_range must be (low, high), got {value_range!r}.")
 
-    def augment(self, x: torch.Tensor) -> torch.Tensor:
-        return self.adjust(x, self.uniform(x.shape[0], 1.0 - self.factor[0], 1.0 + self.factor[1], x))
+    def draw(self, images: torch.Tensor) -> dict:
+        """``{"contrast_factor": (batch, 1, 1, 1)}``."""
+        factors = self.uniform(images.shape[0], 1.0 - self.factor[0], 1.0 + self.factor[1], images)
+        return {"contrast_factor": factors.view(-1, 1, 1, 1)}
+
+    def apply(self, images: torch.Tensor, transformation: dict) -> torch.Tensor:
+        return self.adjust(images, _column(transformation["contrast_factor"], images))
 
     def adjust(self, x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
         """``x`` with contrast ``factors`` ``(batch,)`` applied, clipped to the value range."""
@@ -258,13 +283,18 @@ class RandomBrightness(RandomImageLayer):
         self.factor = base_factor("RandomBrightness", factor, -1.0, 1.0)
         self.value_range = tuple(sorted(check_value_range("RandomBrightness", value_range)))
 
-    def augment(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shift(x, self.uniform(x.shape[0], *self.factor, x))
+    def draw(self, images: torch.Tensor) -> dict:
+        """``{"rgb_delta": (batch, 1, 1, 1)}``: each image's shift in pixel units."""
+        low, high = self.value_range
+        return {"rgb_delta": (self.uniform(images.shape[0], *self.factor, images) * (high - low)).view(-1, 1, 1, 1)}
+
+    def apply(self, images: torch.Tensor, transformation: dict) -> torch.Tensor:
+        return (images + _column(transformation["rgb_delta"], images).view(-1, 1, 1, 1)).clamp(*self.value_range)
 
     def shift(self, x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
         """``x`` brightened by ``factors`` ``(batch,)`` of the value range, clipped to it."""
         low, high = self.value_range
-        return (x + factors.view(-1, 1, 1, 1) * (high - low)).clamp(low, high)
+        return self.apply(x, {"rgb_delta": factors * (high - low)})
 
 
 class RandomCrop(RandomImageLayer):
@@ -277,19 +307,51 @@ class RandomCrop(RandomImageLayer):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.height, self.width = check_size("RandomCrop", height, width)
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
+    def compute_output_shape(self, input_shape: Shape | dict) -> Shape | dict:
+        if isinstance(input_shape, dict):  # the images and masks are cropped, the rest passes through
+            return {k: self.compute_output_shape(v) if k in ("images", "segmentation_masks") and v else v
+                    for k, v in input_shape.items()}
         return (*input_shape[:-3], self.height, self.width, input_shape[-1])
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and x.shape[1] > self.height and x.shape[2] > self.width:
-            return self.augment(x)
-        return smart_resize(x, (self.height, self.width))
+        return self.transform_images(x, self.get_random_transformation(x, self.training), self.training)
 
-    def augment(self, x: torch.Tensor) -> torch.Tensor:
-        batch, height, width = x.shape[:3]
-        tops = self.uniform(batch, 0.0, height - self.height + 1.0, x).long().clamp_max(height - self.height)
-        lefts = self.uniform(batch, 0.0, width - self.width + 1.0, x).long().clamp_max(width - self.width)
-        return self.crop(x, tops, lefts)
+    def draw(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(tops, lefts)``, ``(batch,)`` each: the window of each image; None (a centred window, resized)
+        for images not larger than the window on both sides."""
+        batch, height, width = images.shape[:3]
+        if height <= self.height or width <= self.width:
+            return None
+        tops = self.uniform(batch, 0.0, height - self.height + 1.0, images).long().clamp_max(height - self.height)
+        lefts = self.uniform(batch, 0.0, width - self.width + 1.0, images).long().clamp_max(width - self.width)
+        return tops, lefts
+
+    def transform_images(self, images, transformation, training: bool = True) -> torch.Tensor:
+        """``images`` cropped to the window ``transformation`` gives (Keras' ``(top, left)`` of the batch or ours,
+        one per image), or, without one or at inference, to the centred window of the target aspect ratio,
+        resized. A window that runs past the image (Keras' for small images) is resized to the target, as
+        Keras does."""
+        return self._crop(images, transformation, training, "bilinear")
+
+    def transform_segmentation_masks(self, masks, transformation, training: bool = True):
+        """The masks cropped as the images, resized (where needed) at the nearest pixel."""
+        return self._crop(masks, transformation, training, "nearest")
+
+    def _crop(self, images, transformation, training: bool, interpolation: str) -> torch.Tensor:
+        single = torch.as_tensor(images).ndim == 3
+        x = self.images_of(images)
+        size = (self.height, self.width)
+        if not training or transformation is None:
+            x = smart_resize(x, size, interpolation)
+        else:
+            tops, lefts = (torch.as_tensor(v, device=x.device).long().reshape(-1) for v in transformation)
+            if tops.numel() == 1 and lefts.numel() == 1:
+                top, left = int(tops), int(lefts)
+                x = x[:, top:top + self.height, left:left + self.width]
+                x = x if tuple(x.shape[1:3]) == size else resize(x, size, interpolation)
+            else:
+                x = self.crop(x, tops, lefts)
+        return x.squeeze(0) if single else x
 
     def crop(self, x: torch.Tensor, tops: torch.Tensor, lefts: torch.Tensor) -> torch.Tensor:
         """The window of each image whose top-left pixel is ``(tops[i], lefts[i])``, in one gather."""

@@ -81,6 +81,17 @@ def _finishing_build(build: Callable) -> Callable:
     return building
 
 
+
+def _dict_value(value):
+    """A value of a dict passed to a layer: arrays and numbers become tensors, anything else (strings,
+    None) passes through untouched, as Keras leaves them."""
+    if isinstance(value, torch.Tensor) or isinstance(value, (str, bytes)) or value is None:
+        return value
+    try:
+        return torch.tensor(np.asarray(value), dtype=floatx())
+    except (TypeError, ValueError):
+        return value
+
 class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
     """Base of every layer. Subclasses implement ``build``, ``forward`` and ``compute_output_shape``.
 
@@ -259,6 +270,10 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
             if expected[-1] is not None and input_shape[-1] is not None and expected[-1] != input_shape[-1]:
                 raise ValueError(self._shape_message(f"input shape {expected} (its last axis, {expected[-1]}, is "
                                                      "what its weights were built for)", (None, *input_shape[1:])))
+        spec = self.__dict__.get("input_spec")
+        if spec is not None:  # a Keras-style layer's own InputSpec (or list of them)
+            from layerwise.layers.input_spec import assert_input_compatibility
+            assert_input_compatibility(spec, tuple(input_shape), self.name)
 
     def _shape_message(self, expected: str, received: Shape) -> str:
         return (f"Layer '{self.name}' ({type(self).__name__}) expected {expected}, "
@@ -269,7 +284,7 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
         a list (Keras-style layers only) gets the list of shapes; ``more_args`` are the positional arguments
         after the first (tensors, symbolic or not), which a Keras-style ``call`` needs to find its output shape."""
         if isinstance(input_shape, dict):  # a Keras-style layer called on a dict builds from a dict of shapes
-            input_shape = {k: tuple(v) for k, v in input_shape.items()}
+            input_shape = {k: None if v is None else tuple(v) for k, v in input_shape.items()}
         else:
             input_shape = [tuple(s) for s in input_shape] if is_shape_list(input_shape) else tuple(input_shape)
         if not isinstance(input_shape, (list, dict)):
@@ -288,9 +303,8 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
         if is_symbolic(x) or (args and is_symbolic(args)) or is_symbolic(kwargs):
             return symbolic_call(self, x, kwargs, args)  # building a functional model (see layers/symbolic.py)
         if isinstance(x, dict):  # a Keras-style layer called on a dict of tensors
-            x = {k: v if isinstance(v, torch.Tensor) else torch.tensor(np.asarray(v), dtype=floatx())
-                 for k, v in x.items()}
-            shape = {k: tuple(v.shape) for k, v in x.items()}
+            x = {k: _dict_value(v) for k, v in x.items()}
+            shape = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in x.items()}
         elif isinstance(x, (list, tuple)) and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
             x = [v if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=floatx()) for v in x]
             shape = [tuple(v.shape) for v in x]  # a Keras-style layer called on a list, e.g. Sampling()([m, s])
@@ -299,7 +313,10 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
                 x = torch.tensor(np.asarray(x), dtype=floatx())  # a copy: call may work in place
             shape = tuple(x.shape)
         if shape != self._last_input_shape:  # checks (naming the layer) and output shape, once per new shape
-            first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(x, list) else x
+            if isinstance(x, dict):
+                first = next((v for v in x.values() if isinstance(v, torch.Tensor)), torch.empty(0))
+            else:
+                first = x[0] if isinstance(x, list) else x
             device = first.device
             if args:  # a Keras-style call(targets, logits, ...) needs them all to find its output shape
                 self.build_from(shape, device, args)

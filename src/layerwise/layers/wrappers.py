@@ -1,9 +1,10 @@
-"""Layers that wrap a layer: Bidirectional (a recurrent layer both ways) and TimeDistributed."""
+"""Layers that wrap a layer: the ``Wrapper`` base class, TimeDistributed (a Wrapper, as in Keras) and
+Bidirectional (a recurrent layer both ways; a plain Layer in Keras 3)."""
 from __future__ import annotations
 
 import torch
 
-from layerwise.layers.base import Layer, Shape
+from layerwise.layers.base import Layer, Shape, _jsonable
 from layerwise.layers.weights import WeightView
 
 
@@ -18,6 +19,38 @@ def _deserialize(spec: dict) -> Layer:
 
 def _copy(layer: Layer, **changes) -> Layer:
     return type(layer).from_config({**layer.get_config(), **changes})
+
+
+class Wrapper(Layer):
+    """Base class of the layers that wrap one ``layer`` (held as ``self.layer``) and change how it runs, as
+    ``keras.layers.Wrapper``; subclasses define ``call`` (or ``forward``). Building builds the wrapped layer for
+    the same input shape; the weights are the wrapper's own (``add_weight``), then the wrapped layer's; the
+    config holds the wrapped layer's class name and config under ``"layer"``.
+
+    A wrapper that sets ``self.input_spec`` (an ``InputSpec``) has its inputs checked against it on each new
+    input shape, as Keras checks them on each call.
+    """
+
+    def __init__(self, layer: Layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"Layer {layer!r} supplied to Wrapper isn't a supported layer type: wrap a layerwise "
+                             "layer.")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape: Shape) -> None:
+        self.layer.build_from(input_shape)
+
+    def get_config(self) -> dict:
+        config = {k: _jsonable(v) for k, v in self._config.items() if k not in ("layer", "name")}
+        config["name"] = self.name
+        if not self.trainable or "trainable" in config:
+            config["trainable"] = self.trainable
+        return {**config, "layer": _serialize(self.layer)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Wrapper":
+        return cls(**{**config, "layer": _deserialize(config["layer"])})
 
 
 class Bidirectional(Layer):
@@ -135,7 +168,7 @@ class Bidirectional(Layer):
         return cls(**config)
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(Wrapper):
     """Applies ``layer`` to every time step: ``(batch, timesteps, ...) -> (batch, timesteps, ...out)``,
     sharing its weights across steps (they are the wrapped layer's weights)."""
 
@@ -143,10 +176,9 @@ class TimeDistributed(Layer):
     min_ndim = 3
 
     def __init__(self, layer: Layer, **kwargs):
-        super().__init__(**kwargs)
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed wraps a layerwise layer, got {layer!r}.")
-        self.layer = layer
+        super().__init__(layer, **kwargs)
 
     def inner_shape(self, input_shape: Shape) -> Shape:
         return (None, *input_shape[2:])
@@ -172,10 +204,3 @@ class TimeDistributed(Layer):
 
     def weight_views(self) -> list[WeightView]:
         return self.layer.weight_views()
-
-    def get_config(self) -> dict:
-        return {"name": self.name, "layer": _serialize(self.layer)}
-
-    @classmethod
-    def from_config(cls, config: dict) -> "TimeDistributed":
-        return cls(**{**config, "layer": _deserialize(config["layer"])})
