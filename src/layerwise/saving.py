@@ -72,9 +72,9 @@ def compile_from_config(model, config: dict) -> None:
                   weighted_metrics=_metrics_from_config(config.get("weighted_metrics")))
 
 
-def _hook_tensors(model) -> dict[str, torch.Tensor]:
-    """What layers that override ``save_own_variables`` or ``save_assets`` save: ``own/<layer>/<key>`` arrays,
-    and ``assets/<layer>/<file>`` bytes (see ``layers/saving_hooks.py``)."""
+def _hook_tensors(model, assets: bool = True) -> dict[str, torch.Tensor]:
+    """What layers that override ``save_own_variables`` or (with ``assets``) ``save_assets`` save:
+    ``own/<layer>/<key>`` arrays and ``assets/<layer>/<file>`` bytes (see ``layers/saving_hooks.py``)."""
     tensors = {}
     for i, layer in enumerate(model.layers):
         if overrides(layer, "save_own_variables"):
@@ -83,7 +83,7 @@ def _hook_tensors(model) -> dict[str, torch.Tensor]:
             for key, value in store.items():
                 value = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
                 tensors[f"own/{i}/{key}"] = value.contiguous()
-        if overrides(layer, "save_assets"):
+        if assets and overrides(layer, "save_assets"):
             with tempfile.TemporaryDirectory() as directory:
                 layer.save_assets(directory)
                 for root, _, files in os.walk(directory):
@@ -211,12 +211,15 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
         raise ValueError(f"Model '{model.name}' is not built yet, so it has no weights to save; build it (or "
                          "call or fit it) first.")
     metadata = {"format": WEIGHTS_FORMAT, "version": FORMAT_VERSION}
-    atomic_write(filepath, save_bytes(weight_tensors(model), metadata=metadata), overwrite)
+    # As Keras' weights files: what layers keep through save_own_variables (buffers...) too, not assets.
+    tensors = {**weight_tensors(model), **_hook_tensors(model, assets=False)}
+    atomic_write(filepath, save_bytes(tensors, metadata=metadata), overwrite)
 
 
 def load_weights(model, filepath) -> None:
     tensors, _ = read_file(filepath, WEIGHTS_FORMAT)
     load_weight_tensors(model, tensors, filepath)
+    _load_hooks(model, tensors)
 
 
 __all__ = ["atomic_write", "load_model", "load_weight_tensors", "load_weights", "read_file", "save_model",

@@ -84,6 +84,12 @@ def test_torch_module_wrapper_saves_buffers_and_round_trips(tmp_path):
     clone.load_own_variables(store)
     assert clone.count_params() == wrapper.count_params() == 4 * 6 + 6 + 6 + 6
     torch.testing.assert_close(clone.module[1].running_var, block[1].running_var)
+    fresh_block = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU())
+    fresh = layerwise.Sequential([layerwise.Input((4,)), L.TorchModuleWrapper(fresh_block), L.Dense(1)])
+    model.save_weights(tmp_path / "wrapped.weights.lw")
+    fresh.load_weights(tmp_path / "wrapped.weights.lw")  # a weights file keeps the buffers too, as Keras'
+    torch.testing.assert_close(fresh_block[1].running_mean, block[1].running_mean)
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), expected, atol=1e-6, rtol=0)
 
 
 class _Scaled(nn.Module):
