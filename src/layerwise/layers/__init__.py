@@ -25,7 +25,7 @@ from layerwise.layers.core import Activation, Dense, Input, InputLayer, Lambda, 
 from layerwise.layers.depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
                                         SeparableConvolution1D, SeparableConvolution2D)
 from layerwise.layers.einsum_dense import EinsumDense
-from layerwise.layers.embedding import Embedding, Masking
+from layerwise.layers.embedding import Embedding, Masking, ReversibleEmbedding
 from layerwise.layers.grouped_query_attention import GroupedQueryAttention, GroupQueryAttention
 from layerwise.layers.hashed_crossing import HashedCrossing
 from layerwise.layers.input_spec import InputSpec
@@ -62,7 +62,8 @@ __all__ = [
     "MaxPooling1D", "MaxPooling2D", "Permute", "PReLU", "ReLU", "Rescaling", "Reshape", "Softmax",
     "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
     # sequences
-    "Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN", "TimeDistributed",
+    "Bidirectional", "Embedding", "ReversibleEmbedding", "GRU", "LSTM", "Masking", "RepeatVector", "SimpleRNN",
+    "TimeDistributed",
     "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
     "GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells",
     # attention

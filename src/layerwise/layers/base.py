@@ -336,7 +336,7 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
         finally:
             call_depth[0] -= 1
         self.record_activity(out)
-        attach_mask(self, x, mask, out)
+        attach_mask(self, x, mask, out, kwargs)
         return out
 
     def _inputs_from_keywords(self, kwargs: dict):

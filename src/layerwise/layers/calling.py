@@ -65,10 +65,19 @@ def mask_of(x) -> Any:
     return getattr(x, "_keras_mask", None)
 
 
-def attach_mask(layer, x, mask, out) -> None:
+def mask_for(layer, x, mask, kwargs: dict | None = None):
+    """``layer.compute_mask(x, mask)``, also given the call's keyword arguments that ``compute_mask`` takes
+    (``ReversibleEmbedding``'s ``reverse``: its projection back to the vocabulary makes no mask)."""
+    if not kwargs:
+        return layer.compute_mask(x, mask)
+    extra = {k: v for k, v in kwargs.items() if k != "mask" and takes_argument(layer.compute_mask, k)}
+    return layer.compute_mask(x, mask, **extra)
+
+
+def attach_mask(layer, x, mask, out, kwargs: dict | None = None) -> None:
     """Set ``out._keras_mask`` to the mask ``layer`` gives its output for input ``x`` with ``mask``, as Keras
     does after each call: layers that make a mask (Embedding(mask_zero=True), Masking) or pass one on
     (Dense, LSTM(return_sequences=True)...) attach it; the others drop it."""
-    mask = layer.compute_mask(x, mask)
+    mask = mask_for(layer, x, mask, kwargs)
     if mask is not None and isinstance(out, torch.Tensor):
         out._keras_mask = mask

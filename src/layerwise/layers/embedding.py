@@ -90,3 +90,50 @@ class Masking(Layer):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return x * self.compute_mask(x)[..., None].to(x.dtype)
+
+
+class ReversibleEmbedding(Embedding):
+    """An Embedding that also projects back to the vocabulary: ``layer(ids)`` gives vectors ``(batch, ...,
+    output_dim)``, ``layer(h, reverse=True)`` gives logits ``(batch, ..., input_dim)``, ``h @ embeddings.T``
+    (weight tying, as in GPT), or ``h @ reverse_embeddings`` ``(output_dim, input_dim)`` when
+    ``tie_weights=False``. ``logit_soft_cap`` squashes the logits to ``cap * tanh(logits / cap)``."""
+
+    def __init__(self, input_dim: int, output_dim: int, tie_weights: bool = True, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False,
+                 reverse_dtype=None, logit_soft_cap: float | None = None, **kwargs):
+        super().__init__(input_dim, output_dim, embeddings_initializer=embeddings_initializer,
+                         embeddings_regularizer=embeddings_regularizer, embeddings_constraint=embeddings_constraint,
+                         mask_zero=mask_zero, **kwargs)
+        self.tie_weights, self.reverse_dtype, self.logit_soft_cap = tie_weights, reverse_dtype, logit_soft_cap
+
+    def build(self, input_shape: Shape) -> None:
+        self.embeddings = new_parameter(self.embeddings_initializer, (self.input_dim, self.output_dim))
+        if not self.tie_weights:
+            self.reverse_embeddings = new_parameter(self.embeddings_initializer, (self.output_dim, self.input_dim))
+
+    def compute_output_shape(self, input_shape: Shape, reverse: bool = False) -> Shape:
+        return (*input_shape[:-1], self.input_dim) if reverse else super().compute_output_shape(input_shape)
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None, reverse: bool = False):
+        return None if reverse else super().compute_mask(x, mask)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, reverse: bool = False) -> torch.Tensor:
+        if not reverse:
+            return super().forward(x)
+        if x.shape[-1] != self.output_dim:
+            raise ValueError(self._shape_message(f"vectors of size {self.output_dim} to project back (reverse=True)",
+                                                 tuple(x.shape)))
+        kernel = self.embeddings.T if self.tie_weights else self.reverse_embeddings
+        if self.reverse_dtype is not None:
+            dtype = getattr(torch, str(self.reverse_dtype))
+            x, kernel = x.to(dtype), kernel.to(dtype)
+        logits = torch.matmul(x, kernel)
+        if self.logit_soft_cap is not None:
+            logits = torch.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
+        return logits
+
+    def weight_views(self) -> list[WeightView]:
+        views = super().weight_views()
+        if self.built and not self.tie_weights:
+            views.append(WeightView("reverse_embeddings", self.reverse_embeddings))
+        return views

@@ -20,7 +20,7 @@ from torch import nn
 
 from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
 from layerwise.layers.penalties import outermost_call
-from layerwise.layers.calling import takes_argument
+from layerwise.layers.calling import mask_for, takes_argument
 from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
@@ -250,7 +250,7 @@ class Functional(Model):
             return layer(x, **kwargs), None  # a nested model makes and uses its own masks
         if takes_argument(layer._call_function(), "mask"):  # also a Keras-style call(inputs, mask=None)
             kwargs["mask"] = mask
-        return layer(x, **kwargs), layer.compute_mask(x, mask)
+        return layer(x, **kwargs), mask_for(layer, x, mask, kwargs)
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
