@@ -205,7 +205,31 @@ class AdditiveAttention(Attention):
         return False
 
 
-class MultiHeadAttention(_AttentionCall):
+class _HeadsCall(_AttentionCall):
+    """How the multi-head layers (MultiHeadAttention, GroupedQueryAttention) take ``(query, value, key)``."""
+
+    def __call__(self, query, value=None, key=None, mask=None, **kwargs):
+        if value is None:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs a value: call it as "
+                             "layer(query, value) or layer(query, value, key).")
+        if mask is not None:  # a functional model's mask of the query, shared by a value or key that is the query
+            kwargs.setdefault("query_mask", mask)
+            for name, tensor in (("value_mask", value), ("key_mask", key)):
+                if tensor is query:
+                    kwargs.setdefault(name, mask)
+        return self._invoke(query, value, key, kwargs)
+
+    def _shapes(self, query_shape, value_shape=None, key_shape=None) -> list[Shape]:
+        """The shapes of query, value and key (value's for a missing key, query's for a missing value)."""
+        if isinstance(query_shape[0], (list, tuple)):
+            query_shape, value_shape, key_shape = (*query_shape, None, None)[:3]
+        value_shape = query_shape if value_shape is None else value_shape
+        shapes = [tuple(query_shape), tuple(value_shape), tuple(value_shape if key_shape is None else key_shape)]
+        self._check_ranks(shapes)
+        return shapes
+
+
+class MultiHeadAttention(_HeadsCall):
     """Multi-head attention (Vaswani et al.): ``num_heads`` dot-product attentions over projections of the
     query, key (``key_dim`` each) and value (``value_dim``), joined by an output projection back to the
     query's features (or ``output_shape``). ``layer(query, value[, key])``; ``(batch, Tq, ...)`` out, and
@@ -253,26 +277,7 @@ class MultiHeadAttention(_AttentionCall):
         self.constrain_weights(**{f"{n}_kernel": kernel_constraint for n in names},
                                **{f"{n}_bias": bias_constraint for n in names})
 
-    def __call__(self, query, value=None, key=None, mask=None, **kwargs):
-        if value is None:
-            raise ValueError(f"Layer '{self.name}' (MultiHeadAttention) needs a value: call it as "
-                             "layer(query, value) or layer(query, value, key).")
-        if mask is not None:  # a functional model's mask of the query, shared by a value or key that is the query
-            kwargs.setdefault("query_mask", mask)
-            for name, tensor in (("value_mask", value), ("key_mask", key)):
-                if tensor is query:
-                    kwargs.setdefault(name, mask)
-        return self._invoke(query, value, key, kwargs)
-
     # ---- shapes and weights --------------------------------------------------------------------
-    def _shapes(self, query_shape, value_shape=None, key_shape=None) -> list[Shape]:
-        if isinstance(query_shape[0], (list, tuple)):
-            query_shape, value_shape, key_shape = (*query_shape, None, None)[:3]
-        value_shape = query_shape if value_shape is None else value_shape
-        shapes = [tuple(query_shape), tuple(value_shape), tuple(value_shape if key_shape is None else key_shape)]
-        self._check_ranks(shapes)
-        return shapes
-
     def _axes(self, rank: int) -> tuple[int, ...]:
         """The attention axes of inputs of ``rank``, counted from the batch axis (0)."""
         if self.attention_axes is None:

@@ -22,17 +22,13 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from layerwise.layers.augmentation_base import RandomImageLayer, check_value_range
+from layerwise.layers.augmentation_base import RandomImageLayer, check_value_range, sample_pixels
 from layerwise.layers.base import Shape
 from layerwise.layers.preprocessing import check_size, resize, smart_resize
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("bilinear", "nearest")
-# Keras' fill rules as grid_sample padding: 'reflect' mirrors about the pixel edges (d c b a | a b c d),
-# which is grid_sample's reflection without align_corners; 'nearest' repeats the edge pixel.
-_PADDING = {"reflect": "reflection", "nearest": "border", "constant": "zeros"}
 
 
 def factor_range(layer: str, factor, name: str, low_inclusive: bool = True) -> tuple[float, float]:
@@ -82,25 +78,7 @@ def affine_transform(images: torch.Tensor, matrices: torch.Tensor, interpolation
                             torch.arange(width, dtype=images.dtype, device=images.device), indexing="ij")
     base = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).view(1, height * width, 3)
     pixels = (base @ matrices.to(images.dtype).transpose(1, 2)).view(batch, height, width, 2)
-    if interpolation == "nearest":
-        pixels = pixels.round()  # half to even, as torch.round in Keras' map_coordinates
-    size = pixels.new_tensor([width, height])
-    x = images.movedim(-1, 1)
-    if fill_mode == "wrap":
-        # Periodic coordinates, read from the image with its first row and column repeated after its last,
-        # so that interpolation between the last and the first pixel sees both.
-        grid = torch.remainder(pixels, size) * 2 / size - 1
-        x = F.pad(x, (0, 1, 0, 1), mode="circular")
-        return F.grid_sample(x, grid, mode=interpolation, padding_mode="border", align_corners=True).movedim(1, -1)
-    grid = (pixels * 2 + 1) / size - 1  # grid_sample's normalised coordinates without align_corners
-    if fill_mode == "constant" and fill_value:
-        # Outside pixels read fill_value: sampling x - fill_value with zeros outside, plus fill_value.
-        out = F.grid_sample(x - fill_value, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
-        return (out + fill_value).movedim(1, -1)
-    return F.grid_sample(x, grid, mode=interpolation, padding_mode=_PADDING[fill_mode],
-                         align_corners=False).movedim(1, -1)
-
-
+    return sample_pixels(images, pixels, interpolation, fill_mode, fill_value)
 
 
 def _column(values, like: torch.Tensor) -> torch.Tensor:

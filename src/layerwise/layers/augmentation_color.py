@@ -69,14 +69,6 @@ class ColorLayer(RandomImageLayer):
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format}
 
-    def generator(self, like: torch.Tensor) -> torch.Generator | None:
-        """The generator ``uniform`` draws from (None: PyTorch's global one), for other distributions."""
-        if self.seed is None:
-            return None
-        if self._generator is None or self._generator.device != like.device:
-            self._generator = torch.Generator(like.device).manual_seed(int(self.seed))
-        return self._generator
-
     def get_random_transformation(self, images: torch.Tensor, training: bool = True):
         """One random draw per image of the batch ``images``; None for a deterministic layer."""
         return None

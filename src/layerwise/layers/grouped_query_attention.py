@@ -17,12 +17,12 @@ import torch
 import torch.nn.functional as F
 
 from layerwise.backend import unique_name
-from layerwise.layers.attention import _MASKED_FUSED, _MASKED_SCORE, MultiHeadAttention, _AttentionCall
+from layerwise.layers.attention import _MASKED_FUSED, _MASKED_SCORE, MultiHeadAttention, _HeadsCall
 from layerwise.layers.base import LAYER_CLASSES, Shape
 from layerwise.layers.einsum_dense import EinsumDense
 
 
-class GroupedQueryAttention(_AttentionCall):
+class GroupedQueryAttention(_HeadsCall):
     """``layer(query, value[, key])`` -> ``(batch, Tq, dim)``, and the scores ``(batch, num_query_heads, Tq,
     Tv)`` with ``return_attention_scores=True``. Weights: query kernel ``(dim, num_query_heads, head_dim)``,
     key and value kernels ``(dim, num_key_value_heads, head_dim)``, output kernel ``(num_query_heads, head_dim,
@@ -61,24 +61,9 @@ class GroupedQueryAttention(_AttentionCall):
                                        activity_regularizer=activity_regularizer,
                                        kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
 
-    def __call__(self, query, value=None, key=None, mask=None, **kwargs):
-        if value is None:
-            raise ValueError(f"Layer '{self.name}' (GroupedQueryAttention) needs a value: call it as "
-                             "layer(query, value) or layer(query, value, key).")
-        if mask is not None:  # a functional model's mask of the query, shared by a value or key that is the query
-            kwargs.setdefault("query_mask", mask)
-            for name, tensor in (("value_mask", value), ("key_mask", key)):
-                if tensor is query:
-                    kwargs.setdefault(name, mask)
-        return self._invoke(query, value, key, kwargs)
-
     # ---- shapes and weights --------------------------------------------------------------------
     def _shapes(self, query_shape, value_shape=None, key_shape=None) -> list[Shape]:
-        if isinstance(query_shape[0], (list, tuple)):
-            query_shape, value_shape, key_shape = (*query_shape, None, None)[:3]
-        value_shape = query_shape if value_shape is None else value_shape
-        shapes = [tuple(query_shape), tuple(value_shape), tuple(value_shape if key_shape is None else key_shape)]
-        self._check_ranks(shapes)
+        shapes = super()._shapes(query_shape, value_shape, key_shape)
         if len(shapes[0]) != 3:
             raise ValueError(f"Layer '{self.name}' (GroupedQueryAttention) expected query, value and key of rank 3 "
                              f"(batch, steps, features), but received shapes {shapes}.")
