@@ -14,7 +14,8 @@ import torch
 import layerwise
 from layerwise.optimizers.layouts import keras_layouts
 from test_layers_parity import summary_totals
-from test_optimizers_parity import assert_same_config, keras_schedule, our_schedule, train_both
+from test_optimizers_parity import (assert_config_matches_keras_and_round_trips, assert_same_config, keras_schedule,
+                                    our_schedule, train_both)
 from test_training_parity import assert_weights_close, classification_data, classifier, twin_models
 
 STEPS = 6
@@ -209,13 +210,7 @@ def test_keras_layouts_give_keras_paths_and_shapes(keras, kind):
 
 @pytest.mark.parametrize("name,kwargs", PLAIN[1::2] + LAYOUT[1::2] + LAYOUT[4:], ids=case_id)
 def test_config_matches_keras_and_round_trips(keras, name, kwargs):
-    k_config = getattr(keras.optimizers, name)(**kwargs).get_config()
-    ours = getattr(layerwise.optimizers, name)(**kwargs)
-    assert_same_config(ours.get_config(), k_config)
-    again = layerwise.optimizers.deserialize(layerwise.optimizers.serialize(ours))
-    assert type(again) is type(ours) and again.get_config() == ours.get_config()
-    from_keras = getattr(layerwise.optimizers, name).from_config(k_config)
-    assert_same_config(from_keras.get_config(), ours.get_config())
+    assert_config_matches_keras_and_round_trips(keras, name, kwargs)
 
 
 @pytest.mark.parametrize("name", NAMES)

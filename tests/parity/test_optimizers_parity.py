@@ -95,8 +95,7 @@ def assert_same_config(ours: dict, theirs: dict) -> None:
             assert ours[key] == value, key
 
 
-@pytest.mark.parametrize("name,kwargs", OPTIMIZERS[1::2], ids=lambda v: v if isinstance(v, str) else "")
-def test_config_matches_keras_and_round_trips(keras, name, kwargs):
+def assert_config_matches_keras_and_round_trips(keras, name: str, kwargs: dict) -> None:
     k_config = getattr(keras.optimizers, name)(**kwargs).get_config()
     ours = getattr(layerwise.optimizers, name)(**kwargs)
     assert_same_config(ours.get_config(), k_config)
@@ -105,6 +104,11 @@ def test_config_matches_keras_and_round_trips(keras, name, kwargs):
     # A config written by Keras builds the same optimizer.
     from_keras = getattr(layerwise.optimizers, name).from_config(k_config)
     assert_same_config(from_keras.get_config(), ours.get_config())
+
+
+@pytest.mark.parametrize("name,kwargs", OPTIMIZERS[1::2], ids=lambda v: v if isinstance(v, str) else "")
+def test_config_matches_keras_and_round_trips(keras, name, kwargs):
+    assert_config_matches_keras_and_round_trips(keras, name, kwargs)
 
 
 @pytest.mark.parametrize("name", NAMES)
