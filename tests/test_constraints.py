@@ -30,7 +30,8 @@ def test_constraints_survive_save_and_load(tmp_path):
     model.save(tmp_path / "m.lw")
     loaded = keras.models.load_model(tmp_path / "m.lw")
     config = loaded.layers[0].get_config()
-    assert config["kernel_constraint"] == {"class_name": "MaxNorm", "config": {"max_value": 0.1, "axis": 0}}
+    assert config["kernel_constraint"] == {"module": "keras.constraints", "class_name": "MaxNorm",
+                                           "config": {"max_value": 0.1, "axis": 0}, "registered_name": None}
     assert config["bias_constraint"] == "non_neg"
     x, y = np.ones((8, 4), "float32"), -np.ones((8, 3), "float32")
     loaded.fit(x, y, epochs=3, verbose=0)

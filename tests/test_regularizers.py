@@ -68,7 +68,8 @@ def test_regularizers_survive_save_and_load(tmp_path):
     assert len(before) == 4
     np.testing.assert_allclose([float(p.detach()) for p in loaded.losses], before, rtol=1e-6)
     assert loaded.layers[1].get_config()["kernel_regularizer"] == {
-        "class_name": "OrthogonalRegularizer", "config": {"factor": 0.3, "mode": "columns"}}
+        "module": "keras.regularizers", "class_name": "OrthogonalRegularizer",
+        "config": {"factor": 0.3, "mode": "columns"}, "registered_name": None}
 
 
 def test_custom_regularizers_refuse_to_save_by_name(tmp_path):

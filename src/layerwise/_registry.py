@@ -1,6 +1,7 @@
-"""Saving and loading the small objects layers take as arguments (regularizers, constraints):
-``{"class_name": ..., "config": ...}`` as in Keras for built-in classes, plus ``"registered_name"`` for a
-user's class registered with ``register_keras_serializable`` (see ``saving_registry.py``)."""
+"""Saving and loading the small objects layers take as arguments (regularizers, constraints): Keras'
+``{"module": ..., "class_name": ..., "config": ..., "registered_name": None}`` for built-in classes, and
+a ``"registered_name"`` for a user's class registered with ``register_keras_serializable`` (see
+``saving_registry.py``)."""
 from __future__ import annotations
 
 import inspect
@@ -9,12 +10,17 @@ from layerwise import saving_registry
 
 
 def serialize(obj, built_in: dict[str, type], kind: str):
-    """``{"class_name": "L2", "config": {...}}``; a registered object as ``serialize_custom`` saves it; a
-    TypeError naming ``obj`` and the fixes when it is neither."""
+    """Keras' ``{"module": "keras.regularizers", "class_name": "L2", "config": {...}, "registered_name": None}``;
+    a registered object as ``serialize_custom`` saves it; a TypeError naming ``obj`` and the fixes otherwise."""
     cls = type(obj)
     if built_in.get(cls.__name__) is cls:
-        return {"class_name": cls.__name__, "config": obj.get_config()}
+        return keras_form(f"keras.{kind}s", cls.__name__, obj.get_config())
     return saving_registry.serialize_custom(obj, kind)
+
+
+def keras_form(module: str, class_name: str, config: dict) -> dict:
+    """How Keras 3 serializes one of its own objects."""
+    return {"module": module, "class_name": class_name, "config": config, "registered_name": None}
 
 
 def deserialize(config: dict, by_name: dict[str, type], kind: str):

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from layerwise import saving_registry
+from layerwise._registry import keras_form
 
 
 def compute_fans(shape: tuple[int, ...], input_axes=None, output_axes=None) -> tuple[int, int]:
@@ -282,9 +283,16 @@ def get(identifier: str | Initializer | dict | type | Callable) -> Initializer |
 
 
 def serialize(init: Initializer) -> dict:
-    """``{"class_name": "glorot_uniform", "config": {...}}`` for a built-in initializer; a registered class
-    adds ``"registered_name"``; a TypeError naming ``init`` and the fixes for any other."""
-    name = next((k for k, v in _BY_NAME.items() if type(init) is v), None)
-    if name is None:
+    """Keras' ``{"module": "keras.initializers", "class_name": "GlorotUniform", "config": {...},
+    "registered_name": None}`` for a built-in initializer; a registered class is saved with its
+    ``"registered_name"``; a TypeError naming ``init`` and the fixes for any other."""
+    if not any(type(init) is cls for cls in _BY_NAME.values()):
         return saving_registry.serialize_custom(init, "initializer")
-    return {"class_name": name, "config": init.get_config()}
+    return keras_form("keras.initializers", type(init).__name__, init.get_config())
+
+
+def deserialize(config: dict) -> Initializer:
+    """The initializer ``serialize`` (Keras' or layerwise's) described."""
+    if not isinstance(config, dict):
+        raise ValueError(f"initializers.deserialize takes a dict from initializers.serialize, got {config!r}.")
+    return get(config)

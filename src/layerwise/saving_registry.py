@@ -192,7 +192,8 @@ def instance_of(found):
 
 # ---- Keras' public (de)serialization entry points, over layerwise's own forms -------------------------
 def _kinds() -> list[tuple[str, type, Callable, Callable]]:
-    """(module, base class, serialize, deserialize) of each kind of object a model file holds."""
+    """(module, base class, serialize, deserialize) of each kind of object a model file holds; the modules are
+    Keras' names, as Keras writes them (``layerwise.<kind>`` is read too)."""
     from layerwise import constraints, initializers, losses, metrics, optimizers, regularizers
     from layerwise.layers.base import Layer
     from layerwise.models.model import deserialize_layer
@@ -202,13 +203,13 @@ def _kinds() -> list[tuple[str, type, Callable, Callable]]:
         return {"class_name": type(layer).__name__, "config": layer.get_config(),
                 **({"registered_name": name} if name else {})}
 
-    return [("layerwise.layers", Layer, layer_config, deserialize_layer),
-            ("layerwise.initializers", initializers.Initializer, initializers.serialize, initializers.get),
-            ("layerwise.regularizers", regularizers.Regularizer, regularizers.serialize, regularizers.get),
-            ("layerwise.constraints", constraints.Constraint, constraints.serialize, constraints.get),
-            ("layerwise.losses", losses.Loss, losses.serialize, losses.deserialize),
-            ("layerwise.metrics", metrics.Metric, metrics.serialize, metrics.deserialize),
-            ("layerwise.optimizers", optimizers.Optimizer, optimizers.serialize, optimizers.deserialize)]
+    return [("keras.layers", Layer, layer_config, deserialize_layer),
+            ("keras.initializers", initializers.Initializer, initializers.serialize, initializers.get),
+            ("keras.regularizers", regularizers.Regularizer, regularizers.serialize, regularizers.get),
+            ("keras.constraints", constraints.Constraint, constraints.serialize, constraints.get),
+            ("keras.losses", losses.Loss, losses.serialize, losses.deserialize),
+            ("keras.metrics", metrics.Metric, metrics.serialize, metrics.deserialize),
+            ("keras.optimizers", optimizers.Optimizer, optimizers.serialize, optimizers.deserialize)]
 
 
 def serialize_keras_object(obj):
@@ -225,7 +226,7 @@ def serialize_keras_object(obj):
 
     for module, base, serialize, _ in _kinds():
         if isinstance(obj, base):
-            return {"module": module, **serialize(obj)}
+            return {**serialize(obj), "module": module}
     if inspect.isclass(obj):
         name = saved_name(obj) or (obj.__name__ if obj.__module__.startswith("layerwise.") else None)
         return name if name is not None else serialize_custom(obj, "class")
@@ -264,8 +265,9 @@ def _deserialize(config):
     if "module" not in config:
         return {key: _deserialize(value) for key, value in config.items()}
     kinds = _kinds()
+    kind = str(config["module"]).removeprefix("layerwise.").removeprefix("keras.")
     for kind_module, _, _, deserialize in kinds:
-        if kind_module == config["module"]:
+        if kind_module == f"keras.{kind}":
             return deserialize({key: value for key, value in config.items() if key != "module"})
     raise ValueError(f"deserialize_keras_object: {config['module']!r} is no kind of object layerwise saves; "
                      f"expected one of {', '.join(kind[0] for kind in kinds)}, as serialize_keras_object writes.")

@@ -210,8 +210,10 @@ def test_constant_and_identity_round_trip_through_saving(tmp_path):
     model.save(tmp_path / "m.lw")
     loaded = layerwise.load_model(tmp_path / "m.lw")
     config = loaded.layers[0].get_config()
-    assert config["kernel_initializer"] == {"class_name": "identity", "config": {"gain": 3.0}}
-    assert config["bias_initializer"] == {"class_name": "constant", "config": {"value": 0.25}}
+    assert config["kernel_initializer"] == {"module": "keras.initializers", "class_name": "Identity",
+                                            "config": {"gain": 3.0}, "registered_name": None}
+    assert config["bias_initializer"] == {"module": "keras.initializers", "class_name": "Constant",
+                                          "config": {"value": 0.25}, "registered_name": None}
     np.testing.assert_array_equal(loaded.get_weights()[0], 3.0 * np.eye(3, dtype="float32"))
 
 
