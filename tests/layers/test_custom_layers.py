@@ -150,6 +150,28 @@ def test_add_loss_joins_the_training_loss_as_in_keras(keras, rng):
     assert len(lw_model.losses) == 1  # each call starts afresh
 
 
+def test_a_tensor_given_to_add_loss_counts_as_its_sum_as_in_keras(keras, rng):
+    """Keras sums each added loss: a per-sample tensor (a CTC layer's) trains and evaluates like its sum."""
+    x, y = rng.normal(size=(12, 3)).astype("float32"), rng.normal(size=(12, 2)).astype("float32")
+    models = []
+    for lib, name in ((keras, "keras"), (layerwise, "layerwise")):
+        lib_ops = _ops(name)
+
+        class PerSample(lib.layers.Layer):
+            def call(self, inputs):
+                self.add_loss(0.1 * lib_ops.sum(lib_ops.square(inputs), axis=-1, keepdims=True))
+                return inputs
+
+        inputs = lib.Input((3,))
+        models.append(lib.Model(inputs, lib.layers.Dense(2)(PerSample()(lib.layers.Dense(3)(inputs)))))
+        models[-1].compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
+    models[1].set_weights(models[0].get_weights())
+    results = [(model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history["loss"],
+                model.evaluate(x, y, verbose=0)) for model in models]
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-4)
+    assert results[1][1] == pytest.approx(results[0][1], rel=1e-4)
+
+
 def test_a_subclassed_model_can_add_loss(rng):
     class Shrinking(layerwise.Model):
         def __init__(self, weight):

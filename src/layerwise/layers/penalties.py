@@ -111,8 +111,8 @@ class LayerPenalties:
             self._activity_losses, self._activity_call = [penalty], _outermost_calls[0]
 
     def add_loss(self, loss) -> None:
-        """Add a scalar to the training loss from inside ``call`` (Keras' ``add_loss``). Listed by ``losses``
-        until the next call of the model (or training step) that contains the layer."""
+        """Add a value to the training loss from inside ``call`` (Keras' ``add_loss``; a tensor counts as its
+        sum). Listed by ``losses`` until the next call of the model (or training step) that contains the layer."""
         self._added_losses.append(loss if isinstance(loss, torch.Tensor) else torch.as_tensor(float(loss)))
         LayerPenalties.added_loss_calls += 1
 

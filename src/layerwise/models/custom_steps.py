@@ -162,7 +162,7 @@ class StepAPI:
             for tracker, value in zip(self._trackers[1:], each):
                 tracker.update_value(value, _rows(y_pred))
             terms.append(loss)
-        terms.extend(self.losses)
+        terms.extend(penalty.sum() for penalty in self.losses)  # Keras sums a non-scalar added loss
         if not terms:
             raise ValueError(f"Model '{self.name}': no loss to compute. Pass a loss to compile(), e.g. "
                              "compile(optimizer='adam', loss='mse'), or compute the loss in your own train_step.")

@@ -152,7 +152,7 @@ class Trainer(StepAPI):
         gave ``add_loss``), as Keras minimises and reports it, and each output's own loss when several."""
         loss, each = self._outputs.total(y, y_pred, sample_weight)
         if self._penalised or added:
-            loss = loss + sum(self.losses)
+            loss = loss + sum(penalty.sum() for penalty in self.losses)  # Keras sums a non-scalar added loss
         elif self._compile_args[0] is None:
             raise ValueError(f"Model '{self.name}' was compiled without a loss and adds none (add_loss or "
                              "regularizers), so there is no loss to compute: pass a loss to compile(), e.g. "
