@@ -161,13 +161,31 @@ def test_name_given_losses_still_save_in_the_old_format():
     assert losses.serialize(losses.get("kld")) == {"name": "kl_divergence"}
 
 
+@pytest.mark.parametrize("kwargs", [{"ignore_class": 0, "from_logits": True},
+                                    {"ignore_class": 2, "from_logits": True, "reduction": "sum"},
+                                    {"ignore_class": 1}, {"ignore_class": -1, "reduction": "none"}])
+def test_sparse_crossentropy_ignore_class_matches_keras(keras, kwargs):
+    """Ignored labels (padding) give 0 and the mean is over the other entries, with or without weights."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 4, (3, 5))
+    y[0, :2] = kwargs["ignore_class"]
+    logits = rng.normal(size=(3, 5, 4)).astype("float32")
+    pred = logits if kwargs.get("from_logits") else _softmax(logits)
+    weight = rng.random((3, 5)).astype("float32")  # Keras 3.15 fails to broadcast (3,) weights against its mask
+    k_loss, ours = keras.losses.SparseCategoricalCrossentropy(**kwargs), losses.SparseCategoricalCrossentropy(**kwargs)
+    for sample_weight in (None, weight):
+        expected = keras.ops.convert_to_numpy(k_loss(y, pred, sample_weight=sample_weight))
+        np.testing.assert_allclose(ours(y, pred, sample_weight=sample_weight).numpy(), expected, rtol=1e-6)
+    assert ours.get_config()["ignore_class"] == kwargs["ignore_class"]
+
+
 def test_bad_input_errors():
     with pytest.raises(ValueError, match="Hinge.*reduction must be one of.*received reduction='average'"):
         losses.Hinge(reduction="average")
     with pytest.raises(ValueError, match="Unknown loss 'huber_loss'"):
         losses.get("huber_loss")
-    with pytest.raises(ValueError, match="ignore_class"):
-        losses.SparseCategoricalCrossentropy(ignore_class=0)
+    with pytest.raises(ValueError, match="ignore_class must be None or an integer class id"):
+        losses.SparseCategoricalCrossentropy(ignore_class=0.5)
     with pytest.raises(ValueError, match="Unknown loss class 'Nope'"):
         losses.deserialize({"class_name": "Nope", "config": {}})
     with pytest.raises(ValueError, match="Cannot save the custom loss"):

@@ -61,8 +61,25 @@ def check_reduction(reduction, owner: str) -> None:
                          f"received reduction={reduction!r}.")
 
 
+def _mask_weight(mask: torch.Tensor, sample_weight, values: torch.Tensor, reduction) -> torch.Tensor:
+    """Keras' ``apply_mask``: for a mean, valid entries weigh ``total / valid`` (the mean of the valid ones),
+    the others 0; times ``sample_weight`` when given."""
+    if reduction in ("mean", "sum_over_batch_size"):
+        valid = mask.sum()
+        mask = torch.where(valid > 0, mask * (mask.numel() / valid.clamp_min(1)), torch.zeros_like(mask))
+    if sample_weight is None:
+        return mask
+    weight = as_tensor(sample_weight, values).to(values.dtype)
+    mask, weight = squeeze_or_expand(mask, weight)
+    return mask * weight.reshape(*weight.shape, *([1] * (mask.ndim - weight.ndim)))
+
+
 def reduce_weighted(values: torch.Tensor, sample_weight: torch.Tensor | None, reduction) -> torch.Tensor:
-    """Keras' weighting and reduction of per-sample loss values ``(batch, ...)``."""
+    """Keras' weighting and reduction of per-sample loss values ``(batch, ...)``. Values that carry a mask
+    (``ignore_class``) count only where it is True: a mean is over those entries."""
+    mask = getattr(values, "_keras_mask", None)
+    if mask is not None:
+        sample_weight = _mask_weight(mask.to(values.dtype), sample_weight, values, reduction)
     if sample_weight is None and reduction == "sum_over_batch_size" and values.numel():
         return values.mean()  # the training loop's usual case, in one kernel
     if sample_weight is not None:

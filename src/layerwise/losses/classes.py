@@ -27,11 +27,11 @@ class SparseCategoricalCrossentropy(Loss):
 
     def __init__(self, from_logits: bool = False, ignore_class=None, reduction=_DEFAULT, axis: int = -1,
                  name: str = "sparse_categorical_crossentropy", dtype=None):
-        if ignore_class is not None:
-            raise ValueError(f"SparseCategoricalCrossentropy: ignore_class is not supported; received "
-                             f"ignore_class={ignore_class!r}. Give those samples sample_weight 0 instead.")
+        if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, int)):
+            raise ValueError(f"SparseCategoricalCrossentropy: ignore_class must be None or an integer class id; "
+                             f"received ignore_class={ignore_class!r}.")
         super().__init__(fn.sparse_categorical_crossentropy, name, reduction, dtype, from_logits=from_logits,
-                         axis=axis)
+                         ignore_class=ignore_class, axis=axis)
 
 
 class BinaryCrossentropy(Loss):

@@ -56,14 +56,25 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
 
 
 @accepts_arrays
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, axis: int = -1):
-    """Integer labels ``(batch, ...)`` or ``(batch, ..., 1)`` against class scores ``(batch, ..., classes)``."""
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, ignore_class: int | None = None,
+                                    axis: int = -1):
+    """Integer labels ``(batch, ...)`` or ``(batch, ..., 1)`` against class scores ``(batch, ..., classes)``.
+    Labels equal to ``ignore_class`` (padding in a segmentation map or a sentence) give 0 and are masked
+    (``_keras_mask``): a loss object then averages over the other entries only, as Keras does."""
     y_pred = y_pred.movedim(axis, -1)
     y_true = y_true.long()
     if y_true.ndim == y_pred.ndim:
         y_true = y_true.squeeze(-1)
+    valid = None
+    if ignore_class is not None:
+        valid = y_true != int(ignore_class)
+        y_true = y_true * valid  # any real class id, so that gather stays in range
     log_prob = F.log_softmax(y_pred, dim=-1) if from_logits else torch.log(_normalized_probabilities(y_pred, -1))
-    return -log_prob.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
+    values = -log_prob.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
+    if valid is not None:
+        values = torch.where(valid, values, torch.zeros_like(values))
+        values._keras_mask = valid
+    return values
 
 
 @accepts_arrays
