@@ -48,8 +48,8 @@ def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -
 
 
 def weight_tensors(model, prefix: str = "weights") -> dict[str, torch.Tensor]:
-    """A model's weights in PyTorch layout, keyed ``<prefix>/<layer index>/<weight name>``."""
-    return {f"{prefix}/{i}/{view.name}": view.tensor.detach().cpu().contiguous()
+    """A model's weights in PyTorch layout, keyed ``<prefix>/<layer index>/<weight key>`` (see ``WeightView.key``)."""
+    return {f"{prefix}/{i}/{view.key}": view.tensor.detach().cpu().contiguous()
             for i, layer in enumerate(model.layers) for view in layer.weight_views()}
 
 
@@ -199,7 +199,9 @@ def load_weight_tensors(model, tensors: dict[str, torch.Tensor], filepath, prefi
     with torch.no_grad():
         for i, layer in enumerate(model.layers):
             for view in layer.weight_views():
-                key = f"{prefix}/{i}/{view.name}"
+                key = f"{prefix}/{i}/{view.key}"
+                if key not in tensors:  # files saved before weights were keyed by attribute path
+                    key = f"{prefix}/{i}/{view.name}"
                 if key not in tensors or tensors[key].shape != view.tensor.shape:
                     raise ValueError(f"{filepath!r} does not match the model: weight {key!r} is missing "
                                      "or has another shape.")

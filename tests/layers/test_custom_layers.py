@@ -153,15 +153,16 @@ def test_add_loss_joins_the_training_loss_as_in_keras(keras, rng):
 def test_a_tensor_given_to_add_loss_counts_as_its_sum_as_in_keras(keras, rng):
     """Keras sums each added loss: a per-sample tensor (a CTC layer's) trains and evaluates like its sum."""
     x, y = rng.normal(size=(12, 3)).astype("float32"), rng.normal(size=(12, 2)).astype("float32")
-    models = []
-    for lib, name in ((keras, "keras"), (layerwise, "layerwise")):
-        lib_ops = _ops(name)
-
+    def per_sample_layer(lib_ops):
         class PerSample(lib.layers.Layer):
             def call(self, inputs):
                 self.add_loss(0.1 * lib_ops.sum(lib_ops.square(inputs), axis=-1, keepdims=True))
                 return inputs
+        return PerSample
 
+    models = []
+    for lib, name in ((keras, "keras"), (layerwise, "layerwise")):
+        PerSample = per_sample_layer(_ops(name))
         inputs = lib.Input((3,))
         models.append(lib.Model(inputs, lib.layers.Dense(2)(PerSample()(lib.layers.Dense(3)(inputs)))))
         models[-1].compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
@@ -293,3 +294,55 @@ def test_a_built_in_layer_subclassed_with_its_own_call_runs_that_call_as_in_kera
     dense(x)
     np.testing.assert_allclose(dense.call(torch.as_tensor(x)).detach().numpy(), x.sum(1, keepdims=True).repeat(2, 1),
                                rtol=1e-6)
+
+
+def test_custom_layers_take_any_sequence_length_as_in_keras(keras):
+    """A layer written as in Keras' guides over an unknown length: its symbolic output keeps the length
+    unknown, and called with one length it still takes others (an inner Sequential or Embedding too)."""
+    def block_layer(lib):
+        class Block(lib.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.embed = lib.layers.Embedding(10, 4)
+                self.ffn = lib.Sequential([lib.layers.Dense(4)])
+
+            def call(self, x):
+                return self.ffn(self.embed(x))
+        return Block
+
+    for lib in (keras, layerwise):
+        Block = block_layer(lib)
+        tokens = lib.Input((None,), dtype="int32")
+        out = Block()(tokens)
+        assert tuple(out.shape) == (None, None, 4), lib.__name__
+        model = lib.Model(tokens, out)
+        for length in (7, 5, 9):
+            assert tuple(model(np.zeros((2, length), "int32")).shape) == (2, length, 4), (lib.__name__, length)
+        eager = Block()
+        for length in (7, 5):
+            assert tuple(eager(np.zeros((2, length), "int32")).shape) == (2, length, 4), (lib.__name__, length)
+
+
+def test_a_custom_layers_sublayers_load_in_the_session_that_saved_them(tmp_path):
+    """Sublayers' weights are saved under their attribute names (Keras' paths), so a model rebuilt while other
+    layers took the automatic names (dense_1...) loads them."""
+    class Block(layerwise.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = layerwise.layers.Dense(3)
+
+        def call(self, x):
+            return self.inner(x)
+
+    inputs = layerwise.Input((4,))
+    model = layerwise.Model(inputs, Block()(inputs))
+    model.save(tmp_path / "block.lw")
+    model.save_weights(tmp_path / "block.weights.lw")
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    restored = layerwise.load_model(tmp_path / "block.lw", custom_objects={"Block": Block})
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    inputs = layerwise.Input((4,))
+    twin = layerwise.Model(inputs, Block()(inputs))
+    assert twin.layers[1].inner.name != model.layers[1].inner.name
+    twin.load_weights(tmp_path / "block.weights.lw")
+    np.testing.assert_allclose(twin.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)

@@ -18,10 +18,11 @@ from torch import nn
 from layerwise import activations, constraints, initializers, regularizers
 from layerwise.backend import floatx, get_device, unique_name
 from layerwise.layers.calling import (attach_mask, call_in_mode, first_parameter, is_shape_list, mask_of,
-                                      takes_argument, zeros_for)
+                                      takes_argument)
 from layerwise.layers.saving_hooks import LayerSavingHooks
+from layerwise.layers.shape_inference import output_shape_by_calling
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
-from layerwise.layers.penalties import LayerPenalties, begin_outermost_call, call_depth, forget_added_losses
+from layerwise.layers.penalties import LayerPenalties, begin_outermost_call, call_depth
 from layerwise.layers.weights import WeightView
 from layerwise.variables import Variable
 
@@ -224,37 +225,6 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
             kwargs.setdefault("training", self.training)
         return self.call(*args, **kwargs)
 
-    def _output_shape_by_calling(self, input_shape, device: torch.device | None = None, more_args: tuple = ()):
-        """The output shape of ``call`` on zeros of ``input_shape`` (a shape, or a list or dict of shapes for a
-        layer called on a list or dict) and of the tensors in ``more_args`` (positional arguments after the
-        first), computed once per shape without gradients; losses it adds are discarded."""
-        named = isinstance(input_shape, dict)
-        several = named or is_shape_list(input_shape)
-        shapes = [tuple(s) for s in (input_shape.values() if named else input_shape)] if several \
-            else [tuple(input_shape)]
-        device = device or get_device()
-        more = zeros_for(tuple(more_args), device)
-        key = (tuple(input_shape) if named else ()) + tuple((None, *s[1:]) for s in shapes) + tuple(
-            tuple(v.shape[1:]) for v in more if isinstance(v, torch.Tensor))
-        if key not in self._inferred_shapes:
-            zeros = [torch.zeros((1, *(1 if d is None else d for d in s[1:])), dtype=floatx(), device=device)
-                     for s in shapes]
-            extra = {}
-            if not several and zeros[0].dim() >= 2 and takes_argument(type(self).call, "mask"):
-                # A call that reads its mask may need one to run at all (Keras traces it with the mask);
-                # one that marks every step as real gives the output shape of any other.
-                extra["mask"] = torch.ones(zeros[0].shape[:2], dtype=torch.bool, device=device)
-            inputs = dict(zip(input_shape, zeros)) if named else zeros if several else zeros[0]
-            with torch.no_grad():
-                out = self.forward(inputs, *more, **extra)
-            forget_added_losses(self)
-            outs = out if isinstance(out, (list, tuple)) else [out]
-            self._inferred_shapes[key] = ([(None, *t.shape[1:]) for t in outs], isinstance(out, (list, tuple)))
-        out_shapes, listed = self._inferred_shapes[key]
-        batch = shapes[0][0]
-        out_shapes = [(batch, *s[1:]) for s in out_shapes]
-        return out_shapes if listed else out_shapes[0]
-
     def check_input_shape(self, input_shape: Shape) -> None:
         """Raise a ValueError naming this layer when ``input_shape`` cannot feed it."""
         ndim = len(input_shape)
@@ -262,7 +232,8 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
             raise ValueError(self._shape_message(f"an input of rank {self.input_ndim}", input_shape))
         if self.min_ndim is not None and ndim < self.min_ndim:
             raise ValueError(self._shape_message(f"an input of rank at least {self.min_ndim}", input_shape))
-        if self.built and self.input_shape_built is not None and self.weight_views():
+        keras_style = type(self).forward is Layer.forward  # a user's call: its weights may be its sublayers'
+        if self.built and self.input_shape_built is not None and not keras_style and self.weight_views():
             # As Keras' input specs: the last axis (what the weights were built for) must match; other sizes
             # may change from call to call (sequence lengths, image sizes), ranks are checked above. A layer
             # without weights (pooling, reshaping) takes any last axis.
@@ -293,7 +264,7 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
             self.build(input_shape)  # marks the layer built (see _finishing_build)
             self.to(device or get_device())
         if type(self).compute_output_shape is Layer.compute_output_shape and type(self).call is not Layer.call:
-            return self._output_shape_by_calling(input_shape, device, more_args)
+            return output_shape_by_calling(self, input_shape, device, more_args)
         return self.compute_output_shape(input_shape)
 
     def __call__(self, *args, **kwargs):
@@ -381,22 +352,27 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
         as attributes (Keras' ``weights`` order), named ``<layer name>/<weight>``."""
         views = [v for v in self._added_weights if v.trainable] + [v for v in self._added_weights if not v.trainable]
         seen = {id(v.tensor) for v in views}
-        for layer in self._nested_layers():
+        for path, layer in self._nested_layers():
             for view in layer.weight_views():
                 if id(view.tensor) not in seen:
                     seen.add(id(view.tensor))
                     # A frozen inner layer's weights stay frozen whatever this layer's own setting.
                     views.append(WeightView(f"{layer.name}/{view.name}", view.tensor,
-                                            view.trainable and layer.trainable, view.to_keras, view.from_keras))
+                                            view.trainable and layer.trainable, view.to_keras, view.from_keras,
+                                            key=f"{path}/{view.key}"))
         return views
 
-    def _nested_layers(self) -> list[nn.Module]:
-        """The layers and models set as attributes (also in a ModuleList or ModuleDict), in the order set."""
-        found = []
-        for module in self._modules.values():
-            items = module.values() if isinstance(module, nn.ModuleDict) else \
-                module if isinstance(module, nn.ModuleList) else [module]
-            found.extend(m for m in items if hasattr(m, "weight_views") and m not in found)
+    def _nested_layers(self) -> list[tuple[str, nn.Module]]:
+        """(attribute path, layer) of the layers and models set as attributes (also in a ModuleList or
+        ModuleDict: ``blocks/0``), in the order set."""
+        found, seen = [], set()
+        for attribute, module in self._modules.items():
+            items = module.items() if isinstance(module, nn.ModuleDict) else \
+                enumerate(module) if isinstance(module, nn.ModuleList) else [(None, module)]
+            for key, m in items:
+                if hasattr(m, "weight_views") and id(m) not in seen:
+                    seen.add(id(m))
+                    found.append((attribute if key is None else f"{attribute}/{key}", m))
         return found
 
     @property

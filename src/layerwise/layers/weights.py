@@ -13,13 +13,16 @@ from layerwise.backend import floatx
 
 
 class WeightView:
-    """One Keras weight: the torch tensor that holds it and the maps to and from Keras' layout."""
+    """One Keras weight: the torch tensor that holds it and the maps to and from Keras' layout. ``key`` names it
+    in a saved file (default ``name``): a layer's own sublayers' weights are keyed by attribute path, as Keras
+    saves them, so a model rebuilt with other automatic layer names still loads."""
 
     def __init__(self, name: str, tensor: torch.Tensor, trainable: bool = True,
                  to_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
-                 from_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t):
+                 from_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t, key: str | None = None):
         self.name, self.tensor, self.trainable = name, tensor, trainable
         self.to_keras, self.from_keras = to_keras, from_keras
+        self.key = name if key is None else key
 
     @property
     def keras_shape(self) -> tuple[int, ...]:

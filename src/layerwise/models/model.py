@@ -341,7 +341,8 @@ class Model(Trainer, nn.Module):
 
     def weight_views(self) -> list[WeightView]:
         """Every layer's weights, named ``<layer index>/<weight>`` so that a nested model's are unique."""
-        return [WeightView(f"{i}/{view.name}", view.tensor, view.trainable, view.to_keras, view.from_keras)
+        return [WeightView(f"{i}/{view.name}", view.tensor, view.trainable, view.to_keras, view.from_keras,
+                           key=f"{i}/{view.key}")
                 for i, layer in enumerate(self.layers) for view in layer.weight_views()]
 
     @property

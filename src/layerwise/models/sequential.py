@@ -176,6 +176,8 @@ class Sequential(Model):
         got = tuple(shape)
         if expected is None:
             return
+        if getattr(self, "_built_from_call", False):
+            expected = (*[None] * (len(expected) - 1), expected[-1])
         if not shape_fits(expected, rank_adjusted(expected, got)):
             first = self._layers[0] if len(self._layers) else None
             name = f"layer '{first.name}' ({type(first).__name__})" if first is not None else "the model"
@@ -208,6 +210,9 @@ class Sequential(Model):
         x = as_input_tensor(x, self.device())
         if not self.built:
             self.build(tuple(x.shape))
+            # Built from data, not from an Input: as a layer's weights, only the last axis is fixed (Keras
+            # takes other lengths later, e.g. the Sequential inside a transformer block).
+            self._built_from_call = True
         self.check_input(x.shape)
         with outermost_call(self):
             return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, x, *args, **kwargs)

@@ -1,0 +1,53 @@
+"""Output shapes of layers written as in Keras' guides (a ``call`` and no ``compute_output_shape``): found by
+calling the layer once on zeros, as Keras traces ``call`` symbolically."""
+from __future__ import annotations
+
+import torch
+
+from layerwise.backend import floatx, get_device
+from layerwise.layers.calling import is_shape_list, takes_argument, zeros_for
+from layerwise.layers.penalties import forget_added_losses
+
+
+def _output_shapes_for(layer, shapes, size: int, named: bool, several: bool, input_shape, more, device):
+    """(output shapes with batch None, whether call returned a list) of ``call`` on zeros of ``shapes``,
+    their unknown axes ``size`` long."""
+    zeros = [torch.zeros((1, *(size if d is None else d for d in s[1:])), dtype=floatx(), device=device)
+             for s in shapes]
+    extra = {}
+    if not several and zeros[0].dim() >= 2 and takes_argument(type(layer).call, "mask"):
+        # A call that reads its mask may need one to run at all (Keras traces it with the mask);
+        # one that marks every step as real gives the output shape of any other.
+        extra["mask"] = torch.ones(zeros[0].shape[:2], dtype=torch.bool, device=device)
+    inputs = dict(zip(input_shape, zeros)) if named else zeros if several else zeros[0]
+    with torch.no_grad():
+        out = layer.forward(inputs, *more, **extra)
+    forget_added_losses(layer)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    return [(None, *t.shape[1:]) for t in outs], isinstance(out, (list, tuple))
+
+def output_shape_by_calling(layer, input_shape, device: torch.device | None = None, more_args: tuple = ()):
+    """The output shape of ``call`` on zeros of ``input_shape`` (a shape, or a list or dict of shapes for a
+    layer called on a list or dict) and of the tensors in ``more_args`` (positional arguments after the
+    first), computed once per shape without gradients; losses it adds are discarded."""
+    named = isinstance(input_shape, dict)
+    several = named or is_shape_list(input_shape)
+    shapes = [tuple(s) for s in (input_shape.values() if named else input_shape)] if several \
+        else [tuple(input_shape)]
+    device = device or get_device()
+    more = zeros_for(tuple(more_args), device)
+    key = (tuple(input_shape) if named else ()) + tuple((None, *s[1:]) for s in shapes) + tuple(
+        tuple(v.shape[1:]) for v in more if isinstance(v, torch.Tensor))
+    if key not in layer._inferred_shapes:
+        # Axes of unknown size (sequence lengths) get two sizes in turn: output axes that follow them are
+        # unknown too, as Keras' symbolic trace leaves them.
+        unknown = any(d is None for s in shapes for d in s[1:])
+        runs = [_output_shapes_for(layer, shapes, size, named, several, input_shape, more, device)
+                for size in ((2, 3) if unknown else (1,))]
+        out_shapes = [tuple(None if any(run[0][i][a] != d for run in runs) else d for a, d in enumerate(shape))
+                      for i, shape in enumerate(runs[0][0])]
+        layer._inferred_shapes[key] = (out_shapes, runs[0][1])
+    out_shapes, listed = layer._inferred_shapes[key]
+    batch = shapes[0][0]
+    out_shapes = [(batch, *s[1:]) for s in out_shapes]
+    return out_shapes if listed else out_shapes[0]
