@@ -244,3 +244,10 @@ def test_core_helpers(keras):
 def test_bad_input_names_the_op_and_the_shapes(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_reversed_numpy_views_are_taken_as_keras_takes_them(keras):
+    """A view with negative strides (``x[::-1]``), which torch.as_tensor refuses on its own."""
+    x = np.arange(6, dtype="float32").reshape(2, 3)[:, ::-1]
+    np.testing.assert_array_equal(ops.add(x, 1.0).numpy(), keras.ops.convert_to_numpy(keras.ops.add(x, 1.0)))
+    np.testing.assert_array_equal(ops.sum(x[::-1], axis=0).numpy(), x.sum(axis=0))

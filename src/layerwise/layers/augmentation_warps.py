@@ -97,12 +97,7 @@ class RandomPerspective(AugmentationLayer):
     def apply(self, images: torch.Tensor, transformation: dict, interpolation: str | None = None) -> torch.Tensor:
         start = _as_float(transformation["start_points"], images)
         end = _as_float(transformation["end_points"], images)
-        h = homography(start.expand_as(end), end).to(images.dtype).view(-1, 8, 1, 1)
-        xs, ys = _pixel_grid(images)
-        denominator = h[:, 6] * xs + h[:, 7] * ys + 1.0
-        pixels = torch.stack([(h[:, 0] * xs + h[:, 1] * ys + h[:, 2]) / denominator,
-                              (h[:, 3] * xs + h[:, 4] * ys + h[:, 5]) / denominator], dim=-1)
-        warped = sample_pixels(images, pixels, interpolation or self.interpolation, "constant", self.fill_value)
+        warped = warp_perspective(images, start, end, interpolation or self.interpolation, self.fill_value)
         return _select(transformation["apply_perspective"], warped, images)
 
     def transform_segmentation_masks(self, masks: torch.Tensor, transformation: dict | None, training: bool = True):
@@ -112,6 +107,33 @@ class RandomPerspective(AugmentationLayer):
 
     def keras_config(self) -> dict[str, Any]:
         return {"factor": self.factor}
+
+
+def warp_perspective(images: torch.Tensor, start: torch.Tensor, end: torch.Tensor, interpolation: str = "bilinear",
+                     fill_value: float = 0.0) -> torch.Tensor:
+    """``images`` ``(batch, height, width, channels)`` warped by the perspective that moves the 4 ``start`` points
+    ``(batch or 1, 4, 2)`` to the ``end`` points (Keras' ``perspective_transform``); pixels from outside the
+    image read ``fill_value``."""
+    h = homography(start.expand_as(end), end).to(images.dtype).view(-1, 8, 1, 1)
+    xs, ys = _pixel_grid(images)
+    denominator = h[:, 6] * xs + h[:, 7] * ys + 1.0
+    pixels = torch.stack([(h[:, 0] * xs + h[:, 1] * ys + h[:, 2]) / denominator,
+                          (h[:, 3] * xs + h[:, 4] * ys + h[:, 5]) / denominator], dim=-1)
+    pixels = pixels.expand(images.shape[0], *pixels.shape[1:])  # one perspective for the whole batch
+    return sample_pixels(images, pixels, interpolation, "constant", fill_value)
+
+
+def elastic_warp(images: torch.Tensor, noise: torch.Tensor, alpha: torch.Tensor, sigma: torch.Tensor,
+                 interpolation: str = "bilinear", fill_mode: str = "reflect", fill_value: float = 0.0) -> torch.Tensor:
+    """``images`` ``(batch, height, width, channels)`` with each pixel read from its place displaced by ``alpha``
+    times ``noise`` ``(batch, height, width, 2)`` (the x and y draws, standard normal) scaled by ``sigma`` and
+    blurred with a Gaussian of ``sigma`` (kernel ``int(6 sigma) | 1``, zeros beyond the edges), as Keras'
+    ``elastic_transform``; ``alpha`` and ``sigma`` are 0-d tensors."""
+    size = int(6 * sigma) | 1
+    displacement = gaussian_blur(noise * sigma, (size, size), sigma.expand(2))  # dx and dy as two channels
+    xs, ys = _pixel_grid(images)
+    pixels = torch.stack([xs, ys], dim=-1) + alpha * displacement
+    return sample_pixels(images, pixels, interpolation, fill_mode, fill_value)
 
 
 def homography(start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
@@ -164,12 +186,9 @@ class RandomElasticTransform(AugmentationLayer):
         factor = _as_float(transformation["distortion_factor"], images)
         alpha = max(height, width) * (0.1 * factor)
         sigma = min(height, width) * (0.05 * factor)
-        size = int(6 * sigma) | 1
         noise = torch.stack([_as_float(transformation["dx"], images), _as_float(transformation["dy"], images)], -1)
-        displacement = gaussian_blur(noise * sigma, (size, size), sigma.expand(2))  # dx and dy as two channels
-        xs, ys = _pixel_grid(images)
-        pixels = torch.stack([xs, ys], dim=-1) + alpha * displacement
-        warped = sample_pixels(images, pixels, interpolation or self.interpolation, self.fill_mode, self.fill_value)
+        warped = elastic_warp(images, noise, alpha, sigma, interpolation or self.interpolation, self.fill_mode,
+                              self.fill_value)
         return _select(transformation["apply_transform"], warped, images).clamp(*self.value_range)
 
     def transform_segmentation_masks(self, masks: torch.Tensor, transformation: dict | None, training: bool = True):

@@ -59,6 +59,13 @@ def operation(name: str | None = None, *, elementwise: bool = False) -> Callable
     return decorate
 
 
+def keras_class_names(**names: str) -> None:
+    """Show each op under Keras' class name where it is not its name in CamelCase (``psnr="PSNR"``,
+    ``rgb_to_hsv="RGBToHSV"``), in summaries and saved files."""
+    for op, type_name in names.items():
+        OPERATIONS[op] = dataclasses.replace(OPERATIONS[op], type_name=type_name)
+
+
 def _shapes_of(values: Any) -> list[tuple]:
     if isinstance(values, (KerasTensor, torch.Tensor, np.ndarray)):
         return [tuple(values.shape)]

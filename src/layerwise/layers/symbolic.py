@@ -152,10 +152,11 @@ def symbolic_call(layer, args: Any, kwargs: dict, more_args: tuple = ()):
     shape, as Keras builds a layer whose ``build`` takes one shape, and they take part in the call."""
     shapes = substitute(args, {id(t): t.shape for t in flatten_tensors(args)})
     out_shape = layer.build_from(shapes, more_args=tuple(more_args)) if more_args else layer.build_from(shapes)
-    shape_options = {k: v for k, v in kwargs.items() if not is_symbolic(v)
-                     and k in inspect.signature(layer.compute_output_shape).parameters}
+    compute_output_shape = getattr(layer, "compute_output_shape", None)  # models have none
+    shape_options = {k: v for k, v in kwargs.items() if compute_output_shape is not None and not is_symbolic(v)
+                     and k in inspect.signature(compute_output_shape).parameters}
     if shape_options:  # call options that change the shape, as Keras' compute_output_shape(shape, reverse=True)
-        out_shape = layer.compute_output_shape(shapes, **shape_options)
+        out_shape = compute_output_shape(shapes, **shape_options)
     multiple = isinstance(out_shape, list)
     return Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args).returned()
 

@@ -14,7 +14,26 @@ from layerwise.ops.arrays import *  # noqa: F401,F403
 from layerwise.ops.core import (cast, cond, convert_to_numpy, convert_to_tensor, scatter, shape, slice,
                                 stop_gradient)
 from layerwise.ops.nn import *  # noqa: F401,F403
+from layerwise.ops import elementwise
+from layerwise.ops.elementwise import *  # noqa: F401,F403
 from layerwise.ops.numpy import *  # noqa: F401,F403
 
 __all__ = ["arrays", "core", "nn", "numpy", "cast", "cond", "convert_to_numpy", "convert_to_tensor", "scatter",
            "shape", "slice", "stop_gradient", *arrays.__all__, *numpy.__all__, *nn.__all__]
+__all__ += ["elementwise", *elementwise.__all__]
+from layerwise.ops import matrices, reductions, shaping  # noqa: E402
+from layerwise.ops.matrices import *  # noqa: F401,F403,E402
+from layerwise.ops.reductions import *  # noqa: F401,F403,E402
+from layerwise.ops.shaping import *  # noqa: F401,F403,E402
+__all__ += ["matrices", "reductions", "shaping", *matrices.__all__, *reductions.__all__, *shaping.__all__]
+from layerwise.ops import convolution, ctc, linalg, nn_extra  # noqa: E402
+from layerwise.ops.convolution import *  # noqa: F401,F403,E402
+from layerwise.ops.ctc import *  # noqa: F401,F403,E402
+from layerwise.ops.linalg import *  # noqa: F401,F403,E402
+from layerwise.ops.nn_extra import *  # noqa: F401,F403,E402
+__all__ += ["convolution", "ctc", "linalg", "nn_extra", *convolution.__all__, *ctc.__all__, *linalg.__all__,
+            *nn_extra.__all__]
+from layerwise.ops import control_flow, fourier, image  # noqa: E402
+from layerwise.ops.control_flow import *  # noqa: F401,F403,E402
+from layerwise.ops.fourier import *  # noqa: F401,F403,E402
+__all__ += ["control_flow", "fourier", "image", *control_flow.__all__, *fourier.__all__]

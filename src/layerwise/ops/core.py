@@ -67,7 +67,10 @@ def to_tensor(x, dtype=None, device: torch.device | None = None) -> torch.Tensor
         dtype = _python_dtype(x)
         if dtype is None and isinstance(x, (list, tuple)):
             dtype = _nested_dtype(x)
-    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+    array = np.asarray(x)
+    if any(stride < 0 for stride in array.strides):  # a reversed view (x[::-1]): torch takes no negative strides
+        array = np.ascontiguousarray(array)
+    return torch.as_tensor(array, dtype=dtype, device=device)
 
 
 def to_tensors(*values) -> list[torch.Tensor]:

@@ -152,3 +152,9 @@ def one_hot(x, num_classes: int, axis: int = -1, dtype=None, sparse: bool = Fals
 
 __all__ = [name for name, value in list(globals().items())
            if callable(value) and not name.startswith("_") and getattr(value, "__module__", None) == __name__]
+
+# The rest of keras.ops.nn: its convolutions, pools, normalizations, attention and CTC live in their own
+# modules; ops.nn names them too, as Keras' namespace does.
+from layerwise.ops.convolution import *  # noqa: E402,F401,F403
+from layerwise.ops.ctc import *  # noqa: E402,F401,F403
+from layerwise.ops.nn_extra import *  # noqa: E402,F401,F403
