@@ -42,6 +42,23 @@ def test_normalization_adapt_matches_keras_for_arrays_tensors_and_batches(keras,
         np.testing.assert_allclose(ours(x).numpy(), np.asarray(theirs(x)), atol=ATOL)
 
 
+@pytest.mark.parametrize("axis", [-1, (1, 2)])
+def test_normalization_mean_and_variance_attributes_match_keras(keras, axis):
+    data = np.random.default_rng(2).normal(3.0, 2.0, size=(16, 4, 3)).astype("float32")
+    for make in (lambda lib: lib.layers.Normalization(axis=axis),
+                 lambda lib: lib.layers.Normalization(axis=axis, mean=1.5, variance=4.0)):
+        k_layer, ours = make(keras), make(layerwise)
+        assert ours.mean is None  # not built yet
+        for layer in (k_layer, ours):
+            if "mean" in layer.get_config() and layer.get_config()["mean"] is not None:
+                layer.build((None, 4, 3))
+            else:
+                layer.adapt(data)
+        np.testing.assert_allclose(np.asarray(ours.mean), keras.ops.convert_to_numpy(k_layer.mean), rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(ours.variance), keras.ops.convert_to_numpy(k_layer.variance),
+                                   rtol=1e-5)
+
+
 def test_normalization_population_variance_by_hand():
     layer = L.Normalization(axis=None)
     layer.adapt(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))

@@ -61,6 +61,23 @@ def smart_resize(x: torch.Tensor, size: tuple[int, int], interpolation: str = "b
     return window if tuple(window.shape[1:3]) == tuple(size) else resize(window, size, interpolation)
 
 
+def aspect_resize(x: torch.Tensor, size: tuple[int, int], interpolation: str = "bilinear", antialias: bool = False,
+                  crop_to_aspect_ratio: bool = False, pad_to_aspect_ratio: bool = False,
+                  fill_value: float = 0.0) -> torch.Tensor:
+    """Keras' resize of ``(batch, height, width, channels)``: first crops the largest centred window of
+    ``size``'s aspect ratio, or pads to it with ``fill_value``, when asked."""
+    if crop_to_aspect_ratio:
+        top, left, crop_height, crop_width = aspect_window(x.shape[1], x.shape[2], *size)
+        x = x[:, top:top + crop_height, left:left + crop_width]
+    elif pad_to_aspect_ratio:
+        height, width = x.shape[1], x.shape[2]
+        # Keras pads the same amount on both sides, so an odd difference leaves the ratio one pixel short.
+        top = int((max(height, int(width * size[0] / size[1])) - height) / 2)
+        left = int((max(width, int(height * size[1] / size[0])) - width) / 2)
+        x = F.pad(x, (0, 0, left, left, top, top), value=fill_value)
+    return resize(x, size, interpolation, antialias)
+
+
 class ImageLayer(Layer):
     """Base of the image layers: checks the input rank and runs ``transform`` on a float batch
     ``(batch, height, width, channels)``; a single image ``(height, width, channels)`` runs as a batch of one.
@@ -126,17 +143,8 @@ class Resizing(_SizedImageLayer):
         self.fill_mode, self.fill_value = fill_mode, float(fill_value)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        size = (self.height, self.width)
-        if self.crop_to_aspect_ratio:
-            top, left, crop_height, crop_width = aspect_window(x.shape[1], x.shape[2], *size)
-            x = x[:, top:top + crop_height, left:left + crop_width]
-        elif self.pad_to_aspect_ratio:
-            height, width = x.shape[1], x.shape[2]
-            # Keras pads the same amount on both sides, so an odd difference leaves the ratio one pixel short.
-            top = int((max(height, int(width * self.height / self.width)) - height) / 2)
-            left = int((max(width, int(height * self.width / self.height)) - width) / 2)
-            x = F.pad(x, (0, 0, left, left, top, top), value=self.fill_value)
-        return resize(x, size, self.interpolation, self.antialias)
+        return aspect_resize(x, (self.height, self.width), self.interpolation, self.antialias,
+                             self.crop_to_aspect_ratio, self.pad_to_aspect_ratio, self.fill_value)
 
 
 class CenterCrop(_SizedImageLayer):
@@ -319,6 +327,21 @@ class Normalization(Layer):
                                  "layer.adapt(data) before using it, or pass mean= and variance=.")
             self._adapted = True
         return self.adapt_mean.reshape(self._broadcast), self.adapt_variance.reshape(self._broadcast)
+
+    @property
+    def mean(self) -> torch.Tensor | None:
+        """The mean in the inputs' broadcast shape, e.g. ``(1, features)``, as Keras' ``layer.mean`` (None
+        before the layer is built)."""
+        if not self.built:
+            return None
+        return self.fixed_mean if self.input_mean is not None else self.adapt_mean.reshape(self._broadcast)
+
+    @property
+    def variance(self) -> torch.Tensor | None:
+        """The variance in the inputs' broadcast shape, as Keras' ``layer.variance``."""
+        if not self.built:
+            return None
+        return self.fixed_variance if self.input_mean is not None else self.adapt_variance.reshape(self._broadcast)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean, variance = self._statistics()
