@@ -15,10 +15,9 @@ Replaced TensorFlow-only code: ``ctc_batch_cost`` (``ctc_label_dense_to_sparse``
 on time-major log-probabilities, the last class the blank) is ``keras.ops.ctc_loss`` on batch-major ones with
 ``mask_index`` the last class; ``tf.image.convert_image_dtype`` is a division by 255; ``tf.strings.unicode_split``
 is ``list``; ``tf.strings.reduce_join(...).numpy().decode()`` is ``"".join``; ``tf.sparse.to_dense`` is dropped,
-``ops.ctc_decode`` being dense already. layerwise has neither ``ops.ctc_loss`` nor ``ops.ctc_decode``, and its
-``add_loss`` does not sum the CTC layer's ``(batch, 1)`` loss as Keras does (strict xfails); to run the rest of the
-example, the model is also built with ``keras.losses.ctc`` (class 0 the blank) and, in the training test, with the
-loss summed in the layer, which is what Keras minimises for the listing's tensor."""
+``ops.ctc_decode`` being dense already. The model is also built with ``keras.losses.ctc`` (class 0 the blank)
+and, in the training test, with the loss summed in the layer, which is what Keras minimises for the listing's
+tensor."""
 from __future__ import annotations
 
 import numpy as np
@@ -40,13 +39,6 @@ lstm_units = (32, 16)  # the example: 128, 64
 # Keras 3's StringLookup needs TensorFlow: layerwise's lookups serve both runs.
 char_to_num = layerwise.layers.StringLookup(vocabulary=list(characters), mask_token=None)
 num_to_char = layerwise.layers.StringLookup(vocabulary=char_to_num.get_vocabulary(), mask_token=None, invert=True)
-
-MISSING_CTC_LOSS = "layerwise.ops has no ctc_loss (keras.ops.ctc_loss: CTC of integer targets against logits)"
-MISSING_CTC_DECODE = "layerwise.ops has no ctc_decode (keras.ops.ctc_decode: greedy / beam-search CTC decoding)"
-ADD_LOSS_NOT_SUMMED = ("layerwise's fit/evaluate do not sum a non-scalar add_loss tensor as Keras does "
-                       "(ops.sum of each added loss): the CTCLayer's (batch, 1) loss gives 'grad can be implicitly "
-                       "created only for scalar outputs' in fit and 'only one element tensors can be converted to "
-                       "Python scalars' in evaluate")
 
 
 def split_data(keras, ops, images, labels, train_size=0.9, shuffle=True):
@@ -196,8 +188,7 @@ def decode_batch_predictions(ops, pred):
     return output_text
 
 
-LISTING_CTC = pytest.param("ops.ctc_loss", marks=pytest.mark.xfail(strict=True, raises=AttributeError,
-                                                                    reason=MISSING_CTC_LOSS))
+LISTING_CTC = "ops.ctc_loss"
 
 
 def test_the_character_lookups_follow_keras_rules():
@@ -227,8 +218,6 @@ def test_split_data_matches_keras(real_keras):
         assert sorted(shuffled) == list(range(20)) and list(shuffled) != list(range(20))
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="layerwise.ops has no image module "
-                   "(keras.ops.image.resize, which the Keras 3 edition of encode_single_sample calls)")
 def test_encode_single_sample_matches_keras(real_keras):
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (24, 80, 1), dtype=np.uint8)  # a PNG of another size than the model's
@@ -239,7 +228,6 @@ def test_encode_single_sample_matches_keras(real_keras):
     np.testing.assert_array_equal(as_numpy(ours["label"]), as_numpy(theirs["label"]))
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=MISSING_CTC_LOSS)
 def test_ctc_batch_cost_matches_keras(real_keras):
     rng = np.random.default_rng(1)
     y_pred = rng.random((3, img_width // 4, len(characters) + 2)).astype("float32")
@@ -273,7 +261,6 @@ def test_the_model_s_summary_outputs_and_ctc_loss_match_keras(real_keras, ctc):
     assert_close(losses[0][0], losses[1][0], rtol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, raises=(RuntimeError, ValueError), reason=ADD_LOSS_NOT_SUMMED)
 def test_evaluating_and_training_the_listing_s_ctc_layer_match_keras(real_keras):
     ours, theirs = same_models(real_keras, ctc="losses.ctc", dropout=0.0, lstm_dropout=0.0)
     data, _ = captcha_like(2 * batch_size, 2)
@@ -347,7 +334,6 @@ def test_the_full_model_s_config_and_reloading_follow_keras(real_keras, tmp_path
             keras.models.load_model(path, custom_objects={"CTCLayer": type(model.get_layer("ctc_loss"))})
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=MISSING_CTC_DECODE)
 def test_decode_batch_predictions_matches_keras(real_keras):
     # Peaked predictions along known paths: "3bb" (a blank between the two b's) and "xy2" (repeats merged).
     classes = len(characters) + 2

@@ -16,13 +16,12 @@ Replaced code: the listing's ``keras.backend.ctc_batch_cost`` and ``keras.backen
 Keras 3: they are ``keras.ops.ctc_loss`` and ``keras.ops.ctc_decode`` with ``mask_index`` the last class; the
 ``tf.*`` calls of ``CTCLayer``, ``vectorize_label`` and ``distortion_free_resize`` are ``keras.ops`` ones
 (``tf.image.flip_left_right`` is ``ops.flip(axis=1)``); ``tf.image.resize(preserve_aspect_ratio=True)`` is
-``ops.image.resize`` to the size TensorFlow computes (and, as layerwise lacks ``ops.image``, ``layers.Resizing``);
+``ops.image.resize`` to the size TensorFlow computes (and ``layers.Resizing``);
 ``tf.sparse.from_dense`` + ``tf.edit_distance`` is numpy (a row's non-zero entries, Levenshtein distance);
 ``tf.strings`` joins are ``"".join``. Keras 3 returns ``[]`` for an ``InputLayer``'s ``input``, so the listing's
 prediction model ``Model(model.get_layer(name="image").input, ...)`` is refused there; it is built from that layer's
-``output``. layerwise has neither ``ops.ctc_loss`` nor ``ops.ctc_decode``, and its ``add_loss`` does not sum the CTC
-layer's ``(batch, 1)`` loss as Keras does (strict xfails); to run the rest of the example, the model is also built
-with ``keras.losses.ctc`` (class 0 the blank) and, in the training tests, with the loss summed in the layer.
+``output``. The model is also built with ``keras.losses.ctc`` (class 0 the blank) and, in the training tests, with
+the loss summed in the layer.
 
 The listing pads labels with 99 yet gives the CTC loss the full padded length, so its loss reads class 99 of an
 output with fewer classes: Keras 3's ``ops.ctc_loss`` then reads outside the tensor (nan or arbitrary values). The
@@ -41,13 +40,6 @@ image_width = 64  # the example: 128
 image_height = 16  # the example: 32
 epochs = 2  # the example: 10
 lstm_units = (32, 16)  # the example: 128, 64
-
-MISSING_CTC_LOSS = "layerwise.ops has no ctc_loss (keras.ops.ctc_loss: CTC of integer targets against logits)"
-MISSING_CTC_DECODE = "layerwise.ops has no ctc_decode (keras.ops.ctc_decode: greedy / beam-search CTC decoding)"
-ADD_LOSS_NOT_SUMMED = ("layerwise's fit/evaluate do not sum a non-scalar add_loss tensor as Keras does "
-                       "(ops.sum of each added loss): the CTCLayer's (batch, 1) loss gives 'grad can be implicitly "
-                       "created only for scalar outputs' in fit and 'only one element tensors can be converted to "
-                       "Python scalars' in evaluate")
 
 
 def iam_like_words_txt(n=200, seed=0):
@@ -339,8 +331,7 @@ def decode_batch_predictions(ops, pred):
     return output_text
 
 
-LISTING_CTC = pytest.param("ops.ctc_loss", marks=pytest.mark.xfail(strict=True, raises=AttributeError,
-                                                                    reason=MISSING_CTC_LOSS))
+LISTING_CTC = "ops.ctc_loss"
 
 
 def test_the_dataset_splitting_labels_and_lookups():
@@ -367,8 +358,7 @@ def test_vectorize_label_matches_keras(real_keras):
 
 
 @pytest.mark.parametrize("how", [
-    pytest.param("ops.image.resize", marks=pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-        "layerwise.ops has no image module (keras.ops.image.resize)"))),
+    "ops.image.resize",
     "layers.Resizing",
 ])
 def test_distortion_free_resize_matches_keras(real_keras, how):
@@ -413,7 +403,6 @@ def test_the_model_s_summary_outputs_and_ctc_loss_match_keras(real_keras, ctc):
     assert_close(losses[0][0], losses[1][0], rtol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, raises=(RuntimeError, ValueError), reason=ADD_LOSS_NOT_SUMMED)
 def test_evaluating_and_training_the_listing_s_ctc_layer_match_keras(real_keras):
     ours, theirs = same_models(real_keras, ctc="losses.ctc", dropout=0.0, lstm_dropout=0.0)
     data = words_batch(2 * batch_size, 1)
@@ -466,7 +455,6 @@ def test_the_prediction_model_matches_keras_and_after_save_and_load(real_keras, 
         assert_close(keras.models.load_model(path).predict(images, verbose=0), pred, rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=MISSING_CTC_DECODE)
 def test_decoding_and_the_edit_distance_match_keras(real_keras):
     # Peaked predictions along known paths (the last class is the blank): "Cat" with its repeats merged, and "tt"
     # with a blank between the two t's.
@@ -485,7 +473,6 @@ def test_decoding_and_the_edit_distance_match_keras(real_keras):
         assert calculate_edit_distance(ops, labels, pred) == pytest.approx(5.0)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=MISSING_CTC_DECODE)
 def test_the_edit_distance_callback_matches_keras(real_keras, capsys):
     ours, theirs = same_models(real_keras, ctc="losses.ctc", summed=True, dropout=0.0, lstm_dropout=0.0)
     train_ds = words_batch(batch_size, 5)

@@ -398,16 +398,12 @@ def test_patches_match_keras(real_keras):
     assert_close(patches[0][1, 9], images[1, 8:16, 8:16].reshape(-1), rtol=0, atol=0)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="layerwise lacks keras.ops.image (extract_patches), which the listing's Patches calls")
 def test_the_listing_s_extract_patches_exists_in_layerwise(real_keras):
     images = np.random.default_rng(1).random((2, 16, 24, 3)).astype("float32")
     assert_close(as_numpy(layerwise.ops.image.extract_patches(images, 8)),
                  as_numpy(real_keras.ops.image.extract_patches(images, 8)))
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="layerwise lacks keras.ops.fft2, which the listing's FNetLayer calls")
 def test_the_listing_s_fft2_exists_in_layerwise(real_keras):
     real = np.random.default_rng(2).random((2, 16, 32)).astype("float32")
     ours = layerwise.ops.fft2((real, np.zeros_like(real)))

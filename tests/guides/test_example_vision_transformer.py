@@ -283,8 +283,6 @@ def test_the_patches_of_one_resized_image_match_keras(real_keras):
     assert_close(patch_imgs[n + 2], resized[0, 6:12, 12:18])
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="layerwise lacks keras.ops.image (extract_patches, resize), which the listing calls")
 def test_the_listing_s_ops_image_functions_exist_in_layerwise(real_keras):
     images = np.random.default_rng(1).random((2, 12, 18, 3)).astype("float32")
     assert_close(as_numpy(layerwise.ops.image.extract_patches(images, size=6)),
