@@ -159,7 +159,12 @@ class Loss:
         return values if isinstance(values, torch.Tensor) else as_tensor(values, y_pred)
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
-        return reduce_weighted(self.per_sample(y_true, y_pred), sample_weight, self.reduction)
+        values = self.per_sample(y_true, y_pred)
+        in_mask = getattr(y_pred, "_keras_mask", None)  # the mask a sequence model's output carries
+        if in_mask is not None and tuple(values.shape[:in_mask.ndim]) == tuple(in_mask.shape):
+            out_mask = getattr(values, "_keras_mask", None)
+            values._keras_mask = in_mask if out_mask is None else in_mask & out_mask
+        return reduce_weighted(values, sample_weight, self.reduction)
 
     def get_config(self) -> dict:
         config = {"name": self.name, "reduction": self.reduction, **self.options}

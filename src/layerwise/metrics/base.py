@@ -158,8 +158,17 @@ class Metric:
         raise NotImplementedError
 
     def update(self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight=None) -> None:
-        """Add a batch: the mean of ``values`` per sample, weighted by ``sample_weight``."""
+        """Add a batch: the mean of ``values`` per sample, weighted by ``sample_weight`` and, as Keras, by the
+        mask ``y_pred`` carries (a sequence model's padding)."""
+        mask = getattr(y_pred, "_keras_mask", None)
         values = self.values(y_true, y_pred.detach())
+        if mask is not None and tuple(values.shape[:mask.ndim]) == tuple(mask.shape):
+            mask = mask.to(values.dtype if values.is_floating_point() else torch.float32)
+            if sample_weight is not None:
+                weight = as_tensor(sample_weight, values).to(mask.dtype)
+                mask, weight = squeeze_or_expand(mask, weight)
+                mask = mask * weight.reshape(*weight.shape, *([1] * (mask.ndim - weight.ndim)))
+            sample_weight = mask
         self._add(values if values.dtype == self._torch_dtype else values.to(self._torch_dtype), sample_weight)
 
     def _add(self, values: torch.Tensor, sample_weight) -> None:

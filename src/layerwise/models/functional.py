@@ -227,6 +227,9 @@ class Functional(Model):
                 values[id(tensor)] = value
             masks[id(node.outputs[0])] = mask
         results = [values[id(t)] for t in self.outputs]
+        for tensor, result in zip(self.outputs, results):
+            if masks.get(id(tensor)) is not None and isinstance(result, torch.Tensor):
+                result._keras_mask = masks[id(tensor)]  # losses and metrics skip masked steps, as Keras
         if isinstance(self._output_structure, dict):
             return dict(zip(self._output_structure, results))
         return results if len(results) > 1 else results[0]  # Model(x, [y]) returns y itself, as in Keras

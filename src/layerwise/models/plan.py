@@ -91,12 +91,15 @@ def masked_run(layers: list) -> tuple[Step, int] | None:
         if isinstance(layer, GlobalAveragePooling1D) or getattr(layer, "return_sequences", True) is False:
             break
     uses_mask = [takes_argument(layer._call_function(), "mask") for layer in run]
+    to_the_end = len(run) == len(layers)
 
     def masked_layers(x: torch.Tensor) -> torch.Tensor:
         mask = None
         for layer, uses in zip(run, uses_mask):
             x, mask = (layer.forward(x, mask=mask) if uses else layer.forward(x)), layer.compute_mask(x, mask)
             layer.record_activity(x)
+        if to_the_end and mask is not None:
+            x._keras_mask = mask  # the model's output carries it: losses and metrics skip masked steps, as Keras
         return x
 
     return masked_layers, len(run)
