@@ -19,7 +19,9 @@ def _per_image(weights: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def _mix(x: torch.Tensor, weights: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-    """``w * x + (1 - w) * x[order]`` per image."""
+    """``w * x + (1 - w) * x[order]`` per image (``x`` a tensor or, as Keras takes labels, an array)."""
+    weights = torch.as_tensor(weights)
+    x = torch.as_tensor(x, device=weights.device)
     x = x if x.is_floating_point() else x.to(weights.dtype)
     w = _per_image(weights, x)
     return w * x + (1.0 - w) * x.index_select(0, order.to(x.device).long())

@@ -28,11 +28,18 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         self.regularize_weights(beta=beta_regularizer, gamma=gamma_regularizer)
         self.constrain_weights(beta=beta_constraint, gamma=gamma_constraint)
-        if axis not in (-1,):
-            raise ValueError("BatchNormalization supports axis=-1 (channels last), Keras' default.")
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise ValueError(f"BatchNormalization axis must be an integer, got {axis!r}.")
+        self.axis = axis
         self.momentum, self.epsilon, self.center, self.scale = momentum, epsilon, center, scale
         self.initializers = (beta_initializer, gamma_initializer, moving_mean_initializer,
                              moving_variance_initializer)
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        if self.axis % len(input_shape) != len(input_shape) - 1:  # axis=3 of images is Keras' channels-last too
+            raise ValueError(self._shape_message(f"its axis={self.axis} to be the last axis (channels last; "
+                                                 "channels-first data is not supported)", input_shape))
 
     def build(self, input_shape: Shape) -> None:
         channels = input_shape[-1]
