@@ -74,10 +74,16 @@ def mask_for(layer, x, mask, kwargs: dict | None = None):
     return layer.compute_mask(x, mask, **extra)
 
 
+def single_mask(mask):
+    """The mask of one output: the first of a list of masks (the inputs' of a layer called on a list), as Keras
+    pairs a single output with the first of them."""
+    return mask[0] if isinstance(mask, (list, tuple)) and mask else mask
+
+
 def attach_mask(layer, x, mask, out, kwargs: dict | None = None) -> None:
     """Set ``out._keras_mask`` to the mask ``layer`` gives its output for input ``x`` with ``mask``, as Keras
     does after each call: layers that make a mask (Embedding(mask_zero=True), Masking) or pass one on
     (Dense, LSTM(return_sequences=True)...) attach it; the others drop it."""
-    mask = mask_for(layer, x, mask, kwargs)
+    mask = single_mask(mask_for(layer, x, mask, kwargs))
     if mask is not None and isinstance(out, torch.Tensor):
         out._keras_mask = mask

@@ -161,7 +161,7 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
         values = self.per_sample(y_true, y_pred)
         in_mask = getattr(y_pred, "_keras_mask", None)  # the mask a sequence model's output carries
-        if in_mask is not None and tuple(values.shape[:in_mask.ndim]) == tuple(in_mask.shape):
+        if isinstance(in_mask, torch.Tensor) and tuple(values.shape[:in_mask.ndim]) == tuple(in_mask.shape):
             out_mask = getattr(values, "_keras_mask", None)
             values._keras_mask = in_mask if out_mask is None else in_mask & out_mask
         return reduce_weighted(values, sample_weight, self.reduction)

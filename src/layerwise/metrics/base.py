@@ -162,7 +162,7 @@ class Metric:
         mask ``y_pred`` carries (a sequence model's padding)."""
         mask = getattr(y_pred, "_keras_mask", None)
         values = self.values(y_true, y_pred.detach())
-        if mask is not None and tuple(values.shape[:mask.ndim]) == tuple(mask.shape):
+        if isinstance(mask, torch.Tensor) and tuple(values.shape[:mask.ndim]) == tuple(mask.shape):
             mask = mask.to(values.dtype if values.is_floating_point() else torch.float32)
             if sample_weight is not None:
                 weight = as_tensor(sample_weight, values).to(mask.dtype)

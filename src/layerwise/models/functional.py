@@ -20,7 +20,7 @@ from torch import nn
 
 from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
 from layerwise.layers.penalties import outermost_call
-from layerwise.layers.calling import mask_for, takes_argument
+from layerwise.layers.calling import mask_for, single_mask, takes_argument
 from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
@@ -228,8 +228,9 @@ class Functional(Model):
             masks[id(node.outputs[0])] = mask
         results = [values[id(t)] for t in self.outputs]
         for tensor, result in zip(self.outputs, results):
-            if masks.get(id(tensor)) is not None and isinstance(result, torch.Tensor):
-                result._keras_mask = masks[id(tensor)]  # losses and metrics skip masked steps, as Keras
+            mask = single_mask(masks.get(id(tensor)))
+            if isinstance(mask, torch.Tensor) and isinstance(result, torch.Tensor):
+                result._keras_mask = mask  # losses and metrics skip masked steps, as Keras
         if isinstance(self._output_structure, dict):
             return dict(zip(self._output_structure, results))
         return results if len(results) > 1 else results[0]  # Model(x, [y]) returns y itself, as in Keras
