@@ -521,14 +521,13 @@ def test_training_steps_from_the_same_weights_match_keras(real_keras):
 
 
 def test_the_listing_s_compile_with_ignore_class(real_keras):
-    # The loss only: Keras also weights the accuracy by the mask the decoder's output carries, which layerwise's
-    # metrics do not read (see the README).
+    # The loss and the accuracy, both weighted by the mask the decoder's output carries, as in Keras.
     inputs, targets, _ = padded_batch()
     ours, theirs = both_models(real_keras)
     losses = []
     for model, (keras, layers, _) in zip((ours, theirs), libraries(real_keras)):
         compiled(model, keras.losses.SparseCategoricalCrossentropy(ignore_class=0))
-        losses.append(model.evaluate(inputs, targets, verbose=0)[0])
+        losses.append(model.evaluate(inputs, targets, verbose=0))
     assert_close(losses[0], losses[1], rtol=1e-5, atol=1e-6)
 
 
