@@ -251,3 +251,11 @@ def test_reversed_numpy_views_are_taken_as_keras_takes_them(keras):
     x = np.arange(6, dtype="float32").reshape(2, 3)[:, ::-1]
     np.testing.assert_array_equal(ops.add(x, 1.0).numpy(), keras.ops.convert_to_numpy(keras.ops.add(x, 1.0)))
     np.testing.assert_array_equal(ops.sum(x[::-1], axis=0).numpy(), x.sum(axis=0))
+
+
+def test_every_keras_op_is_here_under_the_same_namespace(keras):
+    """keras.ops and its families (numpy, nn, linalg, image): every public name exists in layerwise.ops."""
+    for k_module, ours in ((keras.ops, ops), (keras.ops.numpy, ops.numpy), (keras.ops.nn, ops.nn),
+                           (keras.ops.linalg, ops.linalg), (keras.ops.image, ops.image)):
+        missing = [name for name in dir(k_module) if not name.startswith("_") and not hasattr(ours, name)]
+        assert missing == [], k_module.__name__
