@@ -228,6 +228,19 @@ class _HeadsCall(_AttentionCall):
         self._check_ranks(shapes)
         return shapes
 
+    def _query_shape(self, query_shape, value_shape=None, key_shape=None) -> Shape:
+        """The query's shape, once each shape's features match what the layer was built for. Given the query's
+        shape alone (as a functional model's call record has it), value and key are not checked."""
+        only_query = value_shape is None and not isinstance(query_shape[0], (list, tuple))
+        query, value, key = self._shapes(query_shape, value_shape, key_shape)
+        if self.built:
+            given = (query,) if only_query else (query, value, key)
+            for what, built, shape in zip(("query", "value", "key"), self.built_dims, given):
+                if shape[-1] != built:
+                    raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) was built for a {what} of "
+                                     f"{built} features, but received {what} shape {shape}.")
+        return query
+
 
 class MultiHeadAttention(_HeadsCall):
     """Multi-head attention (Vaswani et al.): ``num_heads`` dot-product attentions over projections of the
@@ -331,16 +344,8 @@ class MultiHeadAttention(_HeadsCall):
         return list(self._views) if self.built else []
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None) -> Shape:
-        """The query's shape with ``output_shape`` (or the query's features) last. Given the query's shape
-        alone (as a functional model's call record has it), value and key are not checked."""
-        only_query = value_shape is None and not isinstance(query_shape[0], (list, tuple))
-        query, value, key = self._shapes(query_shape, value_shape, key_shape)
-        if self.built:
-            given = (query,) if only_query else (query, value, key)
-            for what, built, shape in zip(("query", "value", "key"), self.built_dims, given):
-                if shape[-1] != built:
-                    raise ValueError(f"Layer '{self.name}' (MultiHeadAttention) was built for a {what} of {built} "
-                                     f"features, but received {what} shape {shape}.")
+        """The query's shape with ``output_shape`` (or the query's features) last."""
+        query = self._query_shape(query_shape, value_shape, key_shape)
         return (*query[:-1], *self.output_dims) if self.output_dims else query
 
     def scores_shape(self, query: Shape, value: Shape, key: Shape | None = None) -> Shape:

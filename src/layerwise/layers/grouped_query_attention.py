@@ -96,17 +96,8 @@ class GroupedQueryAttention(_HeadsCall):
         unique_name("softmax"), unique_name("dropout")
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None) -> Shape:
-        """The query's shape. Given the query's shape alone (as a functional model's call record has it),
-        value and key are not checked."""
-        only_query = value_shape is None and not isinstance(query_shape[0], (list, tuple))
-        query, value, key = self._shapes(query_shape, value_shape, key_shape)
-        if self.built:
-            given = (query,) if only_query else (query, value, key)
-            for what, built, shape in zip(("query", "value", "key"), self.built_dims, given):
-                if shape[-1] != built:
-                    raise ValueError(f"Layer '{self.name}' (GroupedQueryAttention) was built for a {what} of "
-                                     f"{built} features, but received {what} shape {shape}.")
-        return query
+        """The query's shape."""
+        return self._query_shape(query_shape, value_shape, key_shape)
 
     def scores_shape(self, query: Shape, value: Shape, key: Shape | None = None) -> Shape:
         return (query[0], self.num_query_heads, query[1], (value if key is None else key)[1])
