@@ -414,10 +414,9 @@ def test_training_steps_from_the_same_weights_match_keras(real_keras, tmp_path):
                  atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="layerwise pins a custom layer to the length of its first call: "
-                   "TokenAndPositionEmbedding, first called on (8, 7) ids, refuses the next batch's (8, 6) ('its "
-                   "last axis, 7, is what its weights were built for'), and the Sequential ffn inside TransformerBlock "
-                   "refuses another length too")
+@pytest.mark.xfail(strict=True, reason="batches of several lengths now run and give Keras' outputs, but after one "
+                   "epoch of fit on them the predictions differ from Keras' by about 1e-2 (not yet explained; the "
+                   "one-length training below agrees)")
 def test_the_listing_s_padded_batches_and_sample_sentence_of_other_lengths(real_keras, tmp_path):
     _, lookup_layer, _, train_records, _ = prepared(tmp_path)
     batches = padded_batches(train_records)
