@@ -32,6 +32,7 @@ class Sequential(Model):
         self.batch_input_shape: Shape | None = None
         self.output_shapes: list[Shape] = []
         self._plan: list | None = None
+        self._built_from_call = False  # built from data rather than an Input: only the last axis is fixed
         # [input, output of layer 0, output of layer 1, ...]: the layers called on symbolic tensors
         self._graph: list[KerasTensor] = []
         self._graph_paused = True  # Keras traces the graph once for the constructor's list, not per layer
@@ -176,7 +177,7 @@ class Sequential(Model):
         got = tuple(shape)
         if expected is None:
             return
-        if getattr(self, "_built_from_call", False):
+        if self._built_from_call:
             expected = (*[None] * (len(expected) - 1), expected[-1])
         if not shape_fits(expected, rank_adjusted(expected, got)):
             first = self._layers[0] if len(self._layers) else None
@@ -210,8 +211,8 @@ class Sequential(Model):
         x = as_input_tensor(x, self.device())
         if not self.built:
             self.build(tuple(x.shape))
-            # Built from data, not from an Input: as a layer's weights, only the last axis is fixed (Keras
-            # takes other lengths later, e.g. the Sequential inside a transformer block).
+            # As a layer's weights, only the last axis is fixed (Keras takes other lengths later, e.g. the
+            # Sequential inside a transformer block).
             self._built_from_call = True
         self.check_input(x.shape)
         with outermost_call(self):
