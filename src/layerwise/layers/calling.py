@@ -84,6 +84,8 @@ def attach_mask(layer, x, mask, out, kwargs: dict | None = None) -> None:
     """Set ``out._keras_mask`` to the mask ``layer`` gives its output for input ``x`` with ``mask``, as Keras
     does after each call: layers that make a mask (Embedding(mask_zero=True), Masking) or pass one on
     (Dense, LSTM(return_sequences=True)...) attach it; the others drop it."""
-    mask = single_mask(mask_for(layer, x, mask, kwargs))
+    mask = layer.compute_mask(x, mask) if not kwargs else mask_for(layer, x, mask, kwargs)
+    if isinstance(mask, (list, tuple)):
+        mask = single_mask(mask)
     if mask is not None and isinstance(out, torch.Tensor):
         out._keras_mask = mask

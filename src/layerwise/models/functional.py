@@ -228,9 +228,11 @@ class Functional(Model):
             masks[id(node.outputs[0])] = mask
         results = [values[id(t)] for t in self.outputs]
         for tensor, result in zip(self.outputs, results):
-            mask = single_mask(masks.get(id(tensor)))
-            if isinstance(mask, torch.Tensor) and isinstance(result, torch.Tensor):
-                result._keras_mask = mask  # losses and metrics skip masked steps, as Keras
+            mask = masks.get(id(tensor))
+            if mask is not None and isinstance(result, torch.Tensor):
+                mask = single_mask(mask)
+                if isinstance(mask, torch.Tensor):
+                    result._keras_mask = mask  # losses and metrics skip masked steps, as Keras
         if isinstance(self._output_structure, dict):
             return dict(zip(self._output_structure, results))
         return results if len(results) > 1 else results[0]  # Model(x, [y]) returns y itself, as in Keras
