@@ -147,12 +147,16 @@ class Optimizer:
         grads = self._clip(grads)
         slots = {name: [self.slots[name][i] for i in index] for name in self.slot_names}
         lr = self.learning_rate
-        if self.weight_decay:
-            torch._foreach_mul_(params, 1 - self.weight_decay * lr)
+        self.apply_weight_decay(params, lr)
         self.update(params, grads, slots, self.iterations + 1, lr)
         if self.use_ema:
             self._update_average()
         self.iterations += 1
+
+    def apply_weight_decay(self, params: list[torch.Tensor], lr: float) -> None:
+        """Keras' decoupled decay before a step: ``w -= w * weight_decay * lr``."""
+        if self.weight_decay:
+            torch._foreach_mul_(params, 1 - self.weight_decay * lr)
 
     def _update_average(self) -> None:
         """Keras' order: average every parameter after the update, then overwrite when due."""

@@ -62,7 +62,6 @@ class Muon(LayoutAwareOptimizer):
         self.muon_a, self.muon_b, self.muon_c = muon_a, muon_b, muon_c
         self.adam_lr_ratio, self.momentum, self.ns_steps = adam_lr_ratio, momentum, ns_steps
         self.nesterov, self.rms_rate = nesterov, rms_rate
-        self._decay = weight_decay  # the Muon weights' rate during a step (see _update_at)
 
     def uses_adamw(self, layout: KerasLayout) -> bool:
         """Whether Keras gives the weight laid out as ``layout`` the AdamW step."""
@@ -77,22 +76,21 @@ class Muon(LayoutAwareOptimizer):
             return (0,)
         return tuple(param.shape)
 
-    def _update_at(self, index, grads):
-        # Keras decays the two kinds of weights at their own rates (in ``update``), so the base's one rate is
-        # set aside for the step.
-        self._decay, self.weight_decay = self.weight_decay, None
-        try:
-            super()._update_at(index, grads)
-        finally:
-            self.weight_decay = self._decay
-
-    def update(self, params, grads, slots, step, lr):
+    def _groups(self, params: list[torch.Tensor]) -> tuple[list[int], list[int]]:
+        """Positions of the AdamW weights and of the Muon weights among ``params``."""
         adam, muon = [], []
         for i, param in enumerate(params):
             (adam if self.uses_adamw(self.layout(param)) else muon).append(i)
-        for group, rate in ((adam, self.adam_weight_decay), (muon, self._decay)):
+        return adam, muon
+
+    def apply_weight_decay(self, params: list[torch.Tensor], lr: float) -> None:
+        """Keras decays the two kinds of weights at their own rates."""
+        for group, rate in zip(self._groups(params), (self.adam_weight_decay, self.weight_decay)):
             if group and rate is not None:
                 torch._foreach_mul_([params[i] for i in group], 1 - rate * lr)
+
+    def update(self, params, grads, slots, step, lr):
+        adam, muon = self._groups(params)
         if adam:
             self._adamw([params[i] for i in adam], [grads[i] for i in adam],
                         [slots["momentum"][i] for i in adam], [slots["velocity"][i] for i in adam],
