@@ -296,10 +296,6 @@ def test_simple_aug_matches_keras(real_keras):
         assert_close(as_numpy(pipeline(images.float(), training=False)), resized, rtol=1e-6, atol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a layerwise model called on a torch uint8 tensor does not cast it to float32 as Keras' "
-                          "does: simple_aug's Resizing then resizes uint8 images and rounds the results (off by up to "
-                          "0.5 from Keras')")
 def test_simple_aug_on_the_listing_s_uint8_batches_matches_keras(real_keras):
     images = torch.as_tensor(cifar_like(4, 3)[0])  # the listing maps simple_aug over batches of uint8 images
     ours, theirs = [simple_aug_pipeline(keras, layers) for keras, layers, _ in libraries(real_keras)]

@@ -200,6 +200,24 @@ def test_input_takes_keras_dtype_and_batch_shape_forms():
         layerwise.Input()
 
 
+def test_integer_tensors_take_the_declared_input_dtype_as_in_keras(keras):
+    """Keras converts a model's input to its Input's dtype: uint8 images become float32 (so that a Lambda's
+    sum does not wrap around or a Resizing round), while tokens for an Input declared int32 stay integers."""
+    import torch
+
+    images = torch.arange(255 - 2 * 3 * 3, 255, dtype=torch.uint8).reshape(2, 3, 3, 1) + 1  # up to 255
+    for lib in (layerwise, keras):
+        scaled = lib.layers.Lambda(lambda t: t + 1)  # 255 + 1 wraps to 0 in uint8
+        for model in (lib.Sequential([lib.Input((3, 3, 1)), scaled]),
+                      lib.Model(inputs := lib.Input((3, 3, 1)), scaled(inputs))):
+            out = model(images)
+            assert out.dtype == torch.float32, (lib.__name__, type(model).__name__)
+            np.testing.assert_allclose(out.detach().cpu().numpy(), images.numpy() + 1.0)
+        kept = lib.layers.Lambda(lambda t: t + 0)
+        tokens = lib.Input((3,), dtype="int32")
+        assert not lib.Model(tokens, kept(tokens))(torch.tensor([[1, 2, 3]])).is_floating_point()
+
+
 def test_an_input_ending_in_one_takes_data_without_that_axis_as_keras_does(keras):
     rng = np.random.default_rng(0)
     images, columns = rng.random((4, 5, 5)).astype("float32"), rng.random((4, 3, 1)).astype("float32")

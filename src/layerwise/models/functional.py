@@ -197,7 +197,7 @@ class Functional(Model):
         if len(items) != len(self.inputs):
             raise ValueError(f"Model '{self.name}' takes {len(self.inputs)} inputs "
                              f"({[t.name for t in self.inputs]}); received {len(items)}.")
-        return [as_input_tensor(item, self.device()) for item in items]
+        return [as_input_tensor(item, self.device(), tensor.dtype) for item, tensor in zip(items, self.inputs)]
 
     def __call__(self, x, *args, **kwargs):
         if is_symbolic(x):

@@ -54,12 +54,16 @@ def with_rank_of(expected: tuple, value):
     return value.reshape(adjusted) if len(adjusted) != value.dim() else value
 
 
-def as_input_tensor(x, device: torch.device) -> torch.Tensor:
+def as_input_tensor(x, device: torch.device, declared_dtype: str = "float32") -> torch.Tensor:
     """Data given to a model call as a tensor: arrays and lists become float32 on ``device`` (a copy, as in Keras:
-    a ``call`` that works in place never changes the caller's array), float64 narrows."""
+    a ``call`` that works in place never changes the caller's array), float64 narrows, and an integer or boolean
+    tensor (uint8 images) becomes float32 unless the model's ``Input`` declares an integer ``declared_dtype``."""
     if not isinstance(x, torch.Tensor):
         return torch.tensor(np.asarray(x), dtype=floatx(), device=device)
-    return x.to(floatx()) if x.dtype == torch.float64 else x
+    if x.dtype == torch.float64 or (not x.is_floating_point() and not x.is_complex()
+                                    and declared_dtype.startswith(("float", "bfloat"))):
+        return x.to(floatx())
+    return x
 
 
 def _first_tensor(value):

@@ -208,7 +208,7 @@ class Sequential(Model):
     def __call__(self, x, *args, **kwargs):
         if is_symbolic(x):
             return symbolic_call(self, x, kwargs)
-        x = as_input_tensor(x, self.device())
+        x = as_input_tensor(x, self.device(), self._graph[0].dtype if self._graph else "float32")
         if not self.built:
             self.build(tuple(x.shape))
             # As a layer's weights, only the last axis is fixed (Keras takes other lengths later, e.g. the
