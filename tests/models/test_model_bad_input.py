@@ -113,12 +113,13 @@ def test_binary_crossentropy_rejects_labels_outside_unit_interval():
         model.fit(np.zeros((3, 3)), np.array([0, 1, 3]), verbose=0)
 
 
-def test_sample_weight_takes_a_column_and_names_any_other_shape():
+def test_sample_weight_takes_a_column_and_needs_one_row_per_sample():
     model = keras.Sequential([keras.Input((2,)), L.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     x, y = np.ones((4, 2), "float32"), np.ones((4, 1), "float32")
     weights = np.array([1.0, 0.0, 2.0, 1.0])
     flat = model.evaluate(x, y, sample_weight=weights, verbose=0)
     assert model.evaluate(x, y, sample_weight=weights[:, None], verbose=0) == flat
-    with pytest.raises(ValueError, match=r"sample_weight must have shape \(4,\) or \(4, 1\), got \(4, 2\)"):
-        model.fit(x, y, sample_weight=np.ones((4, 2)), verbose=0)
+    with pytest.raises(ValueError, match=r"one row per sample: shape \(4,\), \(4, 1\) or, for per-step losses, "
+                                         r"\(4, steps\); got \(3,\)"):
+        model.fit(x, y, sample_weight=np.ones(3), verbose=0)

@@ -76,3 +76,35 @@ def test_unknown_weighted_metric_fails_at_compile():
     model = layerwise.Sequential([layerwise.Input((4,)), L.Dense(3)])
     with pytest.raises(ValueError, match="accurracy"):
         model.compile(optimizer="sgd", loss="mse", weighted_metrics=["accurracy"])
+
+
+def test_per_step_sample_weights_weight_each_step_of_a_sequence_output_as_keras(keras):
+    """Temporal sample weights: ``(n, steps)`` weights against per-step losses of a ``return_sequences`` model,
+    with the padding mask from ``mask_zero`` on top; loss and weighted accuracy as Keras, in evaluate and fit."""
+    rng = np.random.default_rng(0)
+    tokens, labels = rng.integers(1, 10, (16, 7)), rng.integers(0, 3, (16, 7))
+    tokens[:, 5:] = 0
+    weights = rng.random((16, 7)).astype("float32")
+    models = []
+    for lib in (keras, layerwise):
+        model = lib.Sequential([lib.Input((7,)), lib.layers.Embedding(10, 4, mask_zero=True),
+                                lib.layers.LSTM(5, return_sequences=True), lib.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer=lib.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy",
+                      weighted_metrics=["accuracy"])
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    theirs, ours = [m.evaluate(tokens, labels, sample_weight=weights, verbose=0, return_dict=True) for m in models]
+    assert_logs_equal(ours, theirs)
+    assert ours["loss"] != models[1].evaluate(tokens, labels, verbose=0, return_dict=True)["loss"]
+    theirs, ours = [m.fit(tokens, labels, sample_weight=weights, batch_size=8, epochs=2, shuffle=False,
+                          verbose=0).history for m in models]
+    for name in theirs:
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-4, err_msg=name)
+
+
+def test_per_step_sample_weights_against_one_loss_per_sample_are_refused_with_both_shapes():
+    model = layerwise.Sequential([layerwise.Input((4,)), L.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"sample_weight of shape \(24, 2\) does not fit the loss values of shape "
+                                         r"\(24,\)"):
+        model.evaluate(X, LABELS, sample_weight=np.ones((24, 2)), batch_size=24, verbose=0)

@@ -220,7 +220,8 @@ def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
 
 def _sample_weights(value, n: int, output_names: list[str] | None, device: torch.device,
                     optional: frozenset = frozenset()) -> Parts:
-    """One weight per row for every output, or (list or dict, several outputs) one array per output."""
+    """Weights for every output (or, a list or dict for several outputs, one array per output): one per row,
+    ``(n,)`` or a column ``(n, 1)``, or per step ``(n, steps, ...)`` for outputs with one loss value per step."""
     several = output_names is not None and len(output_names) > 1 and (
         isinstance(value, dict) or (isinstance(value, (list, tuple)) and not _numbers(value)))
     if several:
@@ -230,8 +231,9 @@ def _sample_weights(value, n: int, output_names: list[str] | None, device: torch
             return None
         if w.shape == (n, 1):  # a column, as Keras' guides write it
             w = w[:, 0]
-        if w.shape != (n,):
-            raise ValueError(f"sample_weight must have shape ({n},) or ({n}, 1), got {tuple(w.shape)}.")
+        if w.ndim == 0 or w.shape[0] != n:
+            raise ValueError(f"sample_weight must have one row per sample: shape ({n},), ({n}, 1) or, for "
+                             f"per-step losses, ({n}, steps); got {tuple(w.shape)}.")
         return w.to(floatx())
 
     w_t = as_tensor_parts(value, "sample_weight", output_names, device)

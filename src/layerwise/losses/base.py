@@ -87,6 +87,11 @@ def reduce_weighted(values: torch.Tensor, sample_weight: torch.Tensor | None, re
         values, weight = squeeze_or_expand(values, weight)
         # Weights of shape (batch,) apply to every step of values (batch, steps).
         weight = weight.reshape(*weight.shape, *([1] * (values.ndim - weight.ndim)))
+        if values.ndim and (weight.ndim > values.ndim
+                            or any(w not in (1, v) for w, v in zip(weight.shape, values.shape))):
+            raise ValueError(f"sample_weight of shape {tuple(weight.shape)} does not fit the loss values of shape "
+                             f"{tuple(values.shape)} (one per sample, or per step for sequence outputs): give "
+                             f"one weight per sample, or per-step weights shaped like the loss values.")
         values = values * weight
     if reduction in ("none", None) or values.ndim == 0 or tuple(values.shape) == (0,):
         return values
