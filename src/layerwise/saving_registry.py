@@ -168,10 +168,11 @@ def serialize_custom(obj, kind: str, error: type[Exception] = TypeError):
         name = saved_name(obj)
         if name is not None:
             return name
-    else:
+    elif hasattr(obj, "get_config"):
+        config = obj.get_config()  # a class that lacks its own raises the base's NotImplementedError, as in Keras
         name = saved_name(type(obj))
-        if name is not None and hasattr(obj, "get_config"):
-            return {"class_name": type(obj).__name__, "config": obj.get_config(), "registered_name": name}
+        if name is not None:
+            return {"class_name": type(obj).__name__, "config": config, "registered_name": name}
     raise error(f"Cannot save the custom {kind} {obj!r}: only built-in {kind}s and registered objects are saved. "
                 + how_to_save(obj if inspect.isclass(obj) or inspect.isroutine(obj) else type(obj)))
 

@@ -313,9 +313,6 @@ def test_training_without_dropout_matches_keras(real_keras, tmp_path):
     assert_close(reloaded.predict(test_points, verbose=0), expected, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="saving a model whose custom regularizer has no "
-                   "get_config raises TypeError in layerwise (it asks for registration first); Keras raises the "
-                   "NotImplementedError of Regularizer.get_config")
 def test_saving_the_whole_model_is_refused_as_in_keras(real_keras, tmp_path):
     for (keras, layers, ops), path in zip(libraries(real_keras), ("pointnet.lw", "pointnet.keras")):
         model = get_model(keras, layers, ops)
