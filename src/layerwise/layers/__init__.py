@@ -4,6 +4,7 @@ from layerwise.layers.adaptive_pooling import (AdaptiveAveragePooling1D, Adaptiv
                                                AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
                                                AdaptiveMaxPooling3D)
 from layerwise.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
+from layerwise.layers.audio import MelSpectrogram, STFTSpectrogram
 from layerwise.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                                            RandomTranslation, RandomZoom)
 from layerwise.layers.augmentation_color import (AutoContrast, Equalization, RandomColorDegeneration,
@@ -97,6 +98,7 @@ __all__ = [
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
     "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "InputSpec", "RMSNormalization", "SpectralNormalization",
     "Wrapper",
+    "MelSpectrogram", "STFTSpectrogram",  # audio
 ]
 
 
