@@ -5,7 +5,7 @@
 """
 from layerwise import (activations, callbacks, config, initializers, layers, losses, metrics, models,
                        optimizers, utils)
-from layerwise import ops, random
+from layerwise import applications, ops, random
 from layerwise.constraints import Constraint
 from layerwise.initializers import Initializer
 from layerwise.layers import Input, InputSpec, Layer
@@ -28,4 +28,4 @@ def version() -> str:
 __all__ = ["Constraint", "Initializer", "Layer", "Loss", "Metric", "Optimizer", "Regularizer", "version"]
 __all__ += ["Input", "InputSpec", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config",
             "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers", "utils"]
-__all__ += ["Variable", "ops", "random"]
+__all__ += ["Variable", "applications", "ops", "random"]

@@ -1,0 +1,139 @@
+"""MobileNetV2 (Sandler et al., 2018), as Keras' ``keras.applications.mobilenet_v2``.
+
+A stride-2 3x3 convolution, then 17 inverted residual blocks (1x1 expansion, 3x3 depthwise convolution,
+linear 1x1 projection; a residual Add where shapes allow), then a 1x1 convolution to 1280 channels:
+``(224, 224, 3)`` -> ``(7, 7, 1280)``. The top is global average pooling and the classifier. Inputs are
+preprocessed in "tf" mode (scaled to [-1, 1]).
+"""
+from __future__ import annotations
+
+from layerwise import layers
+from layerwise.applications import imagenet_utils
+from layerwise.layers.symbolic import KerasTensor
+from layerwise.models import Model
+
+# (filters, stride, expansion) of the inverted residual blocks 0..16, before alpha scales the filters.
+BLOCKS = ((16, 1, 1), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6), (32, 1, 6), (64, 2, 6), (64, 1, 6),
+          (64, 1, 6), (64, 1, 6), (96, 1, 6), (96, 1, 6), (96, 1, 6), (160, 2, 6), (160, 1, 6), (160, 1, 6),
+          (320, 1, 6))
+PRETRAINED_SIZES = (96, 128, 160, 192, 224)
+PRETRAINED_ALPHAS = (0.35, 0.50, 0.75, 1.0, 1.3, 1.4)
+BN = {"epsilon": 1e-3, "momentum": 0.999}
+
+
+def MobileNetV2(input_shape=None, alpha: float = 1.0, include_top: bool = True, weights="imagenet",
+                input_tensor=None, pooling=None, classes: int = 1000, classifier_activation="softmax",
+                name: str | None = None) -> Model:
+    """MobileNetV2 (3,538,984 parameters with the top at alpha=1): images ``(n, h, w, 3)``, h and w at least 32
+    (``(224, 224, 3)`` by default with the top) -> ``(n, classes)`` scores; without the top
+    ``(n, h/32, w/32, 1280)`` features (more channels when alpha > 1), or ``(n, 1280)`` with ``pooling``.
+
+    ``alpha`` scales the filters of every block. The default ``name`` is ``mobilenetv2_{alpha:.2f}_{rows}``.
+    ``weights``: None (random initialization) or the path to a layerwise weights file; "imagenet" raises,
+    as the ImageNet weights cannot be fetched here.
+    """
+    app = "MobileNetV2"
+    imagenet_utils.check_arguments(app, weights, include_top, classes, pooling)
+    default_size = _default_size(app, input_shape, input_tensor)
+    input_shape = imagenet_utils.obtain_input_shape(app, input_shape, default_size, 32, include_top, weights)
+    rows = input_shape[0]
+    if imagenet_utils.is_imagenet(weights) and alpha not in PRETRAINED_ALPHAS:
+        raise ValueError(f"{app}: the ImageNet weights exist for alpha in {PRETRAINED_ALPHAS}; received alpha={alpha}.")
+    if include_top:
+        imagenet_utils.validate_activation(app, classifier_activation, weights)
+    imagenet_utils.refuse_imagenet(app, weights)
+    img_input = imagenet_utils.image_input(app, input_tensor, input_shape)
+
+    x = layers.Conv2D(_make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2), padding="same", use_bias=False,
+                      name="Conv1")(img_input)
+    x = layers.BatchNormalization(axis=-1, **BN, name="bn_Conv1")(x)
+    x = layers.ReLU(6.0, name="Conv1_relu")(x)
+    for block_id, (filters, stride, expansion) in enumerate(BLOCKS):
+        x = _inverted_res_block(x, expansion, stride, alpha, filters, block_id)
+    # The last convolution is widened for alpha > 1 but never narrowed.
+    last_filters = _make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
+    x = layers.Conv2D(last_filters, kernel_size=1, use_bias=False, name="Conv_1")(x)
+    x = layers.BatchNormalization(axis=-1, **BN, name="Conv_1_bn")(x)
+    x = layers.ReLU(6.0, name="out_relu")(x)
+
+    if include_top:
+        x = layers.GlobalAveragePooling2D()(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D()(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D()(x)
+    return imagenet_utils.finish_model(img_input, input_tensor, x, name or f"mobilenetv2_{alpha:0.2f}_{rows}",
+                                       weights)
+
+
+def _default_size(app: str, input_shape, input_tensor) -> int:
+    """A square pretrained size, read from ``input_shape`` or else ``input_tensor``, else 224; ``input_shape``
+    and ``input_tensor`` must agree on the width, as Keras checks."""
+    if input_tensor is not None and not isinstance(input_tensor, KerasTensor):
+        raise ValueError(f"{app}: input_tensor must be a symbolic tensor (from layerwise.Input or a layer called on "
+                         f"one); received {type(input_tensor).__name__}.")
+    if input_shape is not None and input_tensor is not None and input_tensor.shape[2] != input_shape[1]:
+        raise ValueError(f"{app}: input_tensor and input_shape disagree on the width: input_tensor.shape="
+                         f"{input_tensor.shape}, input_shape={input_shape}.")
+    if input_shape is not None:
+        rows, cols = input_shape[0], input_shape[1]
+    elif input_tensor is not None:
+        rows, cols = input_tensor.shape[1], input_tensor.shape[2]
+    else:
+        return 224
+    return rows if rows == cols and rows in PRETRAINED_SIZES else 224
+
+
+def _inverted_res_block(inputs, expansion: int, stride: int, alpha: float, filters: int, block_id: int):
+    """``(n, h, w, c)`` -> ``(n, h/stride, w/stride, filters * alpha rounded to a multiple of 8)``; block 0 has no
+    expansion and is named ``expanded_conv_*``, the others ``block_{id}_*``."""
+    in_channels = inputs.shape[-1]
+    pointwise_filters = _make_divisible(int(filters * alpha), 8)
+    x = inputs
+    prefix = f"block_{block_id}_"
+    if block_id:
+        x = layers.Conv2D(expansion * in_channels, kernel_size=1, padding="same", use_bias=False, activation=None,
+                          name=f"{prefix}expand")(x)
+        x = layers.BatchNormalization(axis=-1, **BN, name=f"{prefix}expand_BN")(x)
+        x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
+    else:
+        prefix = "expanded_conv_"
+    if stride == 2:
+        x = layers.ZeroPadding2D(padding=_correct_pad(x, 3), name=f"{prefix}pad")(x)
+    x = layers.DepthwiseConv2D(kernel_size=3, strides=stride, activation=None, use_bias=False,
+                               padding="same" if stride == 1 else "valid", name=f"{prefix}depthwise")(x)
+    x = layers.BatchNormalization(axis=-1, **BN, name=f"{prefix}depthwise_BN")(x)
+    x = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
+    x = layers.Conv2D(pointwise_filters, kernel_size=1, padding="same", use_bias=False, activation=None,
+                      name=f"{prefix}project")(x)
+    x = layers.BatchNormalization(axis=-1, **BN, name=f"{prefix}project_BN")(x)
+    if in_channels == pointwise_filters and stride == 1:
+        return layers.Add(name=f"{prefix}add")([inputs, x])
+    return x
+
+
+def _correct_pad(x, kernel_size: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Zero padding ``((top, bottom), (left, right))`` before a stride-2 "valid" convolution: one row/column less
+    on top/left when the side is even (or unknown), as TensorFlow's "same" padding would place it."""
+    adjust = [1 if side is None else 1 - side % 2 for side in x.shape[1:3]]
+    half = kernel_size // 2
+    return (half - adjust[0], half), (half - adjust[1], half)
+
+
+def _make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
+    """``value`` rounded to the nearest multiple of ``divisor`` (at least ``min_value``), never below 90% of it."""
+    min_value = min_value or divisor
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def preprocess_input(x, data_format: str | None = None):
+    """Images in [0, 255] -> [-1, 1] ("tf" mode); see ``imagenet_utils.preprocess_input``."""
+    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
+
+
+def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]]:
+    """ImageNet scores ``(n, 1000)`` -> the ``top`` ``(class_id, class_name, score)`` per sample; see
+    ``imagenet_utils.decode_predictions``."""
+    return imagenet_utils.decode_predictions(preds, top=top)
