@@ -18,6 +18,7 @@ from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from layerwise import losses, metrics, optimizers
+from layerwise.keras_weights import keras_weights_path, load_keras_weights
 from layerwise.layers.saving_hooks import overrides
 from layerwise.saving_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,
                                        get_custom_objects, get_registered_name, get_registered_object,
@@ -135,7 +136,8 @@ def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str,
         data = f.read()
     if data[:2] == b"PK":
         raise ValueError(f"{path!r} is a zip archive (such as a Keras .keras file), not a layerwise file. "
-                         "Rebuild the model in layerwise and copy weights with set_weights(keras_model.get_weights()).")
+                         "Rebuild the model in layerwise with the same code, then load the file's weights with "
+                         "load_weights.")
     try:
         tensors = load_bytes(data)
         header_len = int.from_bytes(data[:8], "little")
@@ -219,6 +221,12 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 
 
 def load_weights(model, filepath) -> None:
+    """Weights from a layerwise weights file or, for a model built as the Keras one was, from a file Keras wrote
+    (``.weights.h5``, ``.keras``, legacy ``.h5``; see ``keras_weights``)."""
+    keras_file = keras_weights_path(filepath)
+    if keras_file is not None:
+        load_keras_weights(model, keras_file)
+        return
     tensors, _ = read_file(filepath, WEIGHTS_FORMAT)
     load_weight_tensors(model, tensors, filepath)
     _load_hooks(model, tensors)

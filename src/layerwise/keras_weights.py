@@ -1,0 +1,125 @@
+"""Weights written by Keras, read into a layerwise model built by the same code.
+
+Three kinds of file hold them:
+
+- Keras 3's ``.weights.h5`` (``model.save_weights``): HDF5 groups ``layers/<class name in snake case, made
+  unique in order>/vars/<i>``; a layer's own sublayers sit under their attribute names (``cell``,
+  ``forward_layer``, ``query_dense``...), a nested model's layers under its ``layers`` group.
+- Keras 3's ``.keras`` archive (``model.save``): a zip whose ``model.weights.h5`` is the file above.
+- The legacy HDF5 format of Keras 2 and of the ``keras.applications`` ImageNet files: one group per layer
+  name listing its ``weight_names`` in order; as in Keras, layers with weights are matched in order.
+
+Each layer gets its arrays through ``set_weights`` (Keras' layout and order), which names the layer and
+both shapes when a file does not fit the model. HDF5 is read with h5py, which Keras installs.
+"""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+import numpy as np
+
+from layerwise.layers.base import to_snake_case
+
+# A layer's sublayers in the order of its Keras weights (``get_weights``); Keras writes them sorted by name.
+SUBLAYER_ORDER = ("cell", "cells", "forward_layer", "backward_layer", "layer", "query_dense", "key_dense",
+                  "value_dense", "output_dense", "_query_dense", "_key_dense", "_value_dense", "_output_dense")
+
+
+def is_keras_file(path: str) -> bool:
+    """Whether ``path`` is an HDF5 file or a zip archive (what Keras writes), not a layerwise file."""
+    with open(path, "rb") as f:
+        start = f.read(8)
+    return start.startswith(b"\x89HDF\r\n\x1a\n") or start.startswith(b"PK")
+
+
+def load_keras_weights(model, path: str) -> None:
+    """Copy the weights of the Keras file at ``path`` into ``model`` (built, with the same layers)."""
+    h5py = _h5py()
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if "model.weights.h5" not in archive.namelist():
+                raise ValueError(f"{path!r} is a zip archive without model.weights.h5, so not a Keras .keras file.")
+            data = io.BytesIO(archive.read("model.weights.h5"))
+        with h5py.File(data, "r") as f:
+            _load_model(model, f, path)
+        return
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path!r} is truncated or corrupt, or not an HDF5 file ({err}).") from None
+    with f:
+        if "layer_names" in f.attrs or "model_weights" in f:
+            _load_legacy(model, f["model_weights"] if "model_weights" in f else f, path)
+        else:
+            _load_model(model, f, path)
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("Reading Keras weight files needs h5py: pip install h5py.") from None
+    return h5py
+
+
+def _load_model(model, group, path: str) -> None:
+    """Keras 3 layout: ``group["layers"]`` holds one group per layer of ``model``."""
+    if "layers" not in group:
+        raise ValueError(f"{path!r} has no 'layers' group: not a Keras model's weights file.")
+    stored, used = group["layers"], {}
+    for layer in model.layers:
+        name = _unique(to_snake_case(type(layer).__name__), used)
+        if not layer.weight_views() and not hasattr(layer, "layers"):
+            continue
+        if name not in stored:
+            raise ValueError(f"{path!r} does not match the model: it has no weights for layer '{layer.name}' "
+                             f"(looked for group 'layers/{name}'; found {sorted(stored)}).")
+        if hasattr(layer, "layers") and "layers" in stored[name]:  # a nested model
+            _load_model(layer, stored[name], path)
+        else:
+            layer.set_weights(_arrays(stored[name]))
+
+
+def _unique(name: str, used: dict[str, int]) -> str:
+    """Keras' names for a list's entries: ``dense``, ``dense_1``, ``dense_2``..."""
+    if name in used:
+        used[name] += 1
+        return f"{name}_{used[name]}"
+    used[name] = 0
+    return name
+
+
+def _arrays(group) -> list[np.ndarray]:
+    """A layer's arrays in its Keras weight order: its own ``vars`` first, then its sublayers'."""
+    arrays = [np.asarray(group["vars"][key]) for key in sorted(group["vars"], key=int)] if "vars" in group else []
+    children = [key for key in group if key != "vars"]
+    children.sort(key=lambda key: (SUBLAYER_ORDER.index(key) if key in SUBLAYER_ORDER else len(SUBLAYER_ORDER),
+                                   key))
+    for key in children:
+        arrays.extend(_arrays(group[key]))
+    return arrays
+
+
+def _load_legacy(model, group, path: str) -> None:
+    """Keras 2 layout: the layers that have weights, in order, against the file's layers with weights."""
+    names = [_text(name) for name in group.attrs["layer_names"]]
+    stored = [[np.asarray(group[name][_text(w)]) for w in group[name].attrs["weight_names"]] for name in names]
+    stored = [(name, arrays) for name, arrays in zip(names, stored) if arrays]
+    layers = [layer for layer in model.layers if layer.weight_views()]
+    if len(stored) != len(layers):
+        raise ValueError(f"{path!r} holds weights for {len(stored)} layers ({[n for n, _ in stored]}); model "
+                         f"'{model.name}' has {len(layers)} layers with weights ({[layer.name for layer in layers]}).")
+    for layer, (_, arrays) in zip(layers, stored):
+        layer.set_weights(arrays)
+
+
+def _text(value) -> str:
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+
+
+def keras_weights_path(path) -> str | None:
+    """``path`` as a string when it names a Keras file, else None (a layerwise file, or no file yet)."""
+    path = os.fspath(path)
+    return path if os.path.isfile(path) and is_keras_file(path) else None
