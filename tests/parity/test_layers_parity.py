@@ -214,6 +214,19 @@ def test_global_pooling1d(keras, layer):
     assert_same_outputs(keras, (9, 3), [("Conv1D", (4, 3), {}), (layer, (), {}), ("Dense", (2,), {})])
 
 
+@pytest.mark.parametrize("layer", ["GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling2D",
+                                   "GlobalMaxPooling3D"])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_pooling_takes_channels_first(keras, layer, keepdims):
+    """Global pooling is the one family that takes channels first: it only changes the axes reduced."""
+    rank = int(layer[-2])
+    shape = (3, 4, 5, 2)[:rank + 1]
+    specs = [(layer, (), {"data_format": "channels_first", "keepdims": keepdims}), ("Dense", (2,), {})]
+    assert_same_outputs(keras, shape, specs)
+    with pytest.raises(ValueError, match="must be 'channels_last' or 'channels_first'; received 'channels_middle'"):
+        getattr(L, layer)(data_format="channels_middle")
+
+
 # ---- Conv2DTranspose and UpSampling2D -------------------------------------------------------------
 
 @pytest.mark.parametrize("kernel", [2, 3, 4])
@@ -390,8 +403,8 @@ def test_course_cnn_parameter_count_and_summary(keras):
     k_model = keras.Sequential([keras.Input((128, 128, 3))] +
                                [getattr(keras.layers, name)(*args, **kw) for name, args, kw in specs])
     assert lw_model.count_params() == k_model.count_params() == 3_078_598
-    assert [l.count_params() for l in lw_model.layers] == [l.count_params() for l in k_model.layers]
-    assert [tuple(s) for s in lw_model.output_shapes] == [tuple(l.output.shape) for l in k_model.layers]
+    assert [layer.count_params() for layer in lw_model.layers] == [layer.count_params() for layer in k_model.layers]
+    assert [tuple(s) for s in lw_model.output_shapes] == [tuple(layer.output.shape) for layer in k_model.layers]
     assert [w.shape for w in lw_model.get_weights()] == [w.shape for w in k_model.get_weights()]
     assert summary_totals(lw_model) == summary_totals(k_model)
     assert summary_totals(lw_model)[0] == "Total params: 3,078,598 (11.74 MB)"
@@ -445,3 +458,12 @@ def test_summary_totals_after_compile_and_after_evaluate(keras):
     k_model.evaluate(x, y, verbose=0)
     lw_model.evaluate(x, y, verbose=0)
     assert summary_totals(lw_model) == summary_totals(k_model)
+
+
+def test_masked_channels_first_average_pooling_counts_the_real_steps_as_keras(keras):
+    x = np.random.default_rng(0).normal(size=(2, 3, 5)).astype("float32")  # (batch, features, steps)
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    theirs = keras.layers.GlobalAveragePooling1D(data_format="channels_first")(x, mask=mask)
+    ours = L.GlobalAveragePooling1D(data_format="channels_first")(torch.as_tensor(x), mask=torch.as_tensor(mask))
+    np.testing.assert_allclose(ours.numpy(), np.asarray(theirs.cpu()), atol=1e-6)
+    np.testing.assert_allclose(ours.numpy()[0], x[0, :, :3].mean(-1), atol=1e-6)

@@ -110,8 +110,12 @@ class _GlobalPooling(Layer):
 
     def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported.")
+        # Unlike the other layers, global pooling takes channels first too: it only picks the axes to reduce
+        # (the timeseries-transformer example pools (batch, steps, features) over features this way).
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"{type(self).__name__}: data_format must be 'channels_last' or 'channels_first'; "
+                             f"received {data_format!r}.")
+        self.data_format = data_format or "channels_last"
         self.keepdims = keepdims
 
     @property
@@ -119,12 +123,16 @@ class _GlobalPooling(Layer):
         return self.rank + 2
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
+        first = self.data_format == "channels_first"
+        channels = input_shape[1] if first else input_shape[-1]
         if self.keepdims:
-            return (input_shape[0], *(1,) * self.rank, input_shape[-1])
-        return (input_shape[0], input_shape[-1])
+            ones = (1,) * self.rank
+            return (input_shape[0], channels, *ones) if first else (input_shape[0], *ones, channels)
+        return (input_shape[0], channels)
 
     def spatial_axes(self) -> tuple[int, ...]:
-        return tuple(range(1, self.rank + 1))
+        start = 2 if self.data_format == "channels_first" else 1
+        return tuple(range(start, start + self.rank))
 
 
 class _GlobalAveragePooling(_GlobalPooling):
@@ -146,8 +154,9 @@ class GlobalAveragePooling1D(_GlobalAveragePooling):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
             return super().forward(x)
-        weights = mask.to(x.dtype)[..., None]
-        return (x * weights).sum(1, keepdim=self.keepdims) / weights.sum(1, keepdim=self.keepdims)
+        (steps,) = self.spatial_axes()
+        weights = mask.to(x.dtype).unsqueeze(3 - steps)  # (batch, steps, 1) or (batch, 1, steps)
+        return (x * weights).sum(steps, keepdim=self.keepdims) / weights.sum(steps, keepdim=self.keepdims)
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         return None  # the time axis is gone
