@@ -1,8 +1,8 @@
 """layerwise.applications against keras.applications: the same layers (names, order, types, output shapes,
 parameter counts), the same outputs once Keras' weights are copied over, and the same argument checks.
 
-Each architecture is built once per module in both libraries, with the top at 32x32 (the smallest input
-Keras allows) so that the VGG top stays small; ``weights=None`` since nothing is downloaded here.
+Each architecture is built once per module in both libraries, with the top at the smallest input Keras allows
+(32x32; Xception's 71x71) so that the VGG top stays small; ``weights=None`` since nothing is downloaded here.
 """
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import layerwise
 from layerwise import applications
 from layerwise.backend import clear_session
 
-ARCHITECTURES = ["VGG16", "ResNet50", "MobileNet", "MobileNetV2", "DenseNet121"]
+ARCHITECTURES = ["VGG16", "ResNet50", "ResNet50V2", "MobileNet", "MobileNetV2", "DenseNet121", "Xception"]
 SMALL = {"weights": None, "input_shape": (32, 32, 3)}
+MIN_SIDE = {"Xception": 71}  # the others take 32
 
 
 def fresh_pair(keras, app: str, **kwargs):
@@ -48,6 +49,10 @@ def randomise(keras_model, rng: np.random.Generator) -> None:
             gamma, beta, mean, var = (w.shape for w in weights)
             new = [rng.uniform(0.8, 1.2, gamma), rng.normal(0, 0.1, beta), rng.normal(0, 0.1, mean),
                    rng.uniform(0.8, 1.2, var)]
+        elif type(layer).__name__ == "SeparableConv2D":  # depthwise (k, k, c, 1), then pointwise (1, 1, c, filters)
+            depthwise, pointwise = (w.shape for w in weights)
+            new = [rng.normal(0, np.sqrt(1 / np.prod(depthwise[:2])), depthwise),
+                   rng.normal(0, np.sqrt(2 / depthwise[2]), pointwise)]
         else:
             kernel, *biases = weights
             fan_in = np.prod(kernel.shape[:2] if type(layer).__name__ == "DepthwiseConv2D" else kernel.shape[:-1])
@@ -71,9 +76,11 @@ def outputs(model, x: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module", params=ARCHITECTURES)
 def built(request, keras):
-    """``(name, keras_model, layerwise_model)``: the top for 10 classes (logits) at 32x32, Keras' random
-    weights copied into ours."""
-    theirs, ours = fresh_pair(keras, request.param, **SMALL, classes=10, classifier_activation=None)
+    """``(name, keras_model, layerwise_model)``: the top for 10 classes (logits) at the smallest size, Keras'
+    random weights copied into ours."""
+    side = MIN_SIDE.get(request.param, 32)
+    theirs, ours = fresh_pair(keras, request.param, weights=None, input_shape=(side, side, 3), classes=10,
+                              classifier_activation=None)
     randomise(theirs, np.random.default_rng(0))
     transfer(theirs, ours)
     return request.param, theirs, ours
@@ -85,8 +92,9 @@ def test_same_layers_as_keras(built):
 
 
 def test_same_outputs_as_keras_with_its_weights(built):
-    _, theirs, ours = built
-    x = np.random.default_rng(1).normal(0, 1, (2, 32, 32, 3)).astype("float32")
+    app, theirs, ours = built
+    side = MIN_SIDE.get(app, 32)
+    x = np.random.default_rng(1).normal(0, 1, (2, side, side, 3)).astype("float32")
     expected = outputs(theirs, x)
     assert expected.shape == (2, 10) and np.abs(expected).max() > 0.1  # not a vanishing signal
     np.testing.assert_allclose(outputs(ours, x), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
@@ -95,7 +103,9 @@ def test_same_outputs_as_keras_with_its_weights(built):
 # Deeper variants share their family's code; Keras takes 2-10 s to build each, so the figures Keras 3.15
 # reports for include_top=False at 32x32 are recorded here: (parameters, layers, output shape).
 KERAS_VARIANTS = {"VGG19": (20_024_384, 22, (None, 1, 1, 512)), "ResNet101": (42_658_176, 345, (None, 1, 1, 2048)),
-                  "DenseNet169": (12_642_880, 595, (None, 1, 1, 1664))}
+                  "DenseNet169": (12_642_880, 595, (None, 1, 1, 1664)),
+                  "ResNet101V2": (42_626_560, 377, (None, 1, 1, 2048)),
+                  "ResNet152V2": (58_331_648, 564, (None, 1, 1, 2048))}
 
 
 @pytest.mark.parametrize("app", list(KERAS_VARIANTS))
@@ -109,6 +119,13 @@ def test_default_size_with_the_top(keras):
     theirs, ours = fresh_pair(keras, "MobileNet", weights=None, alpha=0.25)
     assert_same_layers(theirs, ours)
     assert ours.name == "mobilenet_0.25_224" and tuple(ours.inputs[0].shape) == (None, 224, 224, 3)
+
+
+def test_xception_default_size_with_the_top():
+    """Keras 3.15's figures for Xception(weights=None): 299x299x3 in, ImageNet's 1000 classes out."""
+    model = applications.Xception(weights=None)
+    assert tuple(model.inputs[0].shape) == (None, 299, 299, 3) and tuple(model.output.shape) == (None, 1000)
+    assert (model.count_params(), len(model.layers)) == (22_910_480, 134)
 
 
 def test_weights_file_loads_into_a_fresh_model(tmp_path):
@@ -127,6 +144,13 @@ def test_pooling_without_the_top(keras, pooling):
     theirs, ours = fresh_pair(keras, "MobileNet", weights=None, include_top=False, alpha=0.25, pooling=pooling)
     assert_same_layers(theirs, ours)
     assert ours.name == "mobilenet_0.25_None"  # the input size is unknown
+
+
+def test_xception_pooling_layer_keeps_its_automatic_name(keras):
+    """Unlike ResNet's ``max_pool``, Xception's pooling layer is unnamed."""
+    theirs, ours = fresh_pair(keras, "Xception", weights=None, include_top=False, pooling="max")
+    assert_same_layers(theirs, ours)
+    assert ours.layers[-1].name == "global_max_pooling2d" and tuple(ours.output.shape) == (None, 2048)
 
 
 def test_softmax_classifier_and_dropout(keras):
@@ -167,14 +191,15 @@ def test_input_tensor_sets_mobilenet_v2_default_size(keras):
     assert ours.name == theirs.name == "mobilenetv2_0.35_96"
 
 
-@pytest.mark.parametrize("app", ["VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "MobileNet", "MobileNetV2",
-                                 "DenseNet121", "DenseNet169", "DenseNet201"])
+@pytest.mark.parametrize("app", ["VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2",
+                                 "ResNet152V2", "MobileNet", "MobileNetV2", "DenseNet121", "DenseNet169",
+                                 "DenseNet201", "Xception"])
 def test_imagenet_weights_cannot_be_fetched(app):
     constructor = getattr(applications, app)
     with pytest.raises(ValueError, match=f"{app}: the ImageNet weights cannot be fetched here.*weights=None"):
         constructor()
     with pytest.raises(ValueError, match="ImageNet weights cannot be fetched"):
-        constructor(include_top=False, input_shape=(64, 64, 3))
+        constructor(include_top=False, input_shape=(96, 96, 3))
 
 
 # Bad arguments Keras rejects before it would download anything: (app, kwargs, what layerwise's message says).
@@ -184,6 +209,9 @@ BAD_ARGUMENTS = [
     ("VGG16", {"weights": "imagenet", "input_shape": (200, 200, 3)}, r"input_shape must be \(224, 224, 3\)"),
     ("ResNet50", {"weights": "imagenet", "include_top": False, "input_shape": (64, 64, 1)}, "3 input channels"),
     ("DenseNet121", {"weights": None, "include_top": False, "input_shape": (16, 16, 3)}, "at least 32"),
+    ("Xception", {"weights": None, "include_top": False, "input_shape": (70, 71, 3)}, "at least 71"),
+    ("Xception", {"weights": "imagenet", "input_shape": (224, 224, 3)}, r"input_shape must be \(299, 299, 3\)"),
+    ("ResNet50V2", {"weights": "imagenet", "classes": 10}, "classes must be 1000.*classes=10"),
     ("MobileNetV2", {"weights": None, "input_shape": (None, None, 3)}, "must be static"),
     ("MobileNet", {"weights": None, "include_top": False, "input_shape": (32, 32)}, "three integers"),
     ("MobileNet", {"weights": "imagenet", "include_top": False, "depth_multiplier": 2}, "depth_multiplier=1"),
@@ -228,4 +256,6 @@ def test_unknown_pooling_is_ignored(keras):
 def test_keras_module_names():
     assert applications.vgg16.VGG16 is applications.vgg19.VGG16 is applications.VGG16
     assert applications.resnet50.ResNet50 is applications.ResNet50
+    assert applications.resnet_v2.ResNet50V2 is applications.ResNet50V2
+    assert applications.xception.Xception is applications.Xception
     assert layerwise.applications is applications and "applications" in layerwise.__all__

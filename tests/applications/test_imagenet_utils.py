@@ -81,8 +81,8 @@ def test_torch_tensor_is_overwritten(keras):
 
 
 @pytest.mark.parametrize("module, mode", [("vgg16", "caffe"), ("vgg19", "caffe"), ("resnet50", "caffe"),
-                                          ("resnet", "caffe"), ("mobilenet", "tf"), ("mobilenet_v2", "tf"),
-                                          ("densenet", "torch")])
+                                          ("resnet", "caffe"), ("resnet_v2", "tf"), ("mobilenet", "tf"),
+                                          ("mobilenet_v2", "tf"), ("densenet", "torch"), ("xception", "tf")])
 def test_each_family_uses_keras_mode(keras, module, mode):
     x = images((1, 3, 3, 3))
     theirs = getattr(keras.applications, module).preprocess_input(x.copy())

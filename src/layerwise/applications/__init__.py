@@ -5,17 +5,20 @@ pretrained ImageNet weights cannot be fetched here: ``weights="imagenet"`` (Kera
 ``weights=None`` or the path to a layerwise weights file. Each family's module has its ``preprocess_input``
 and ``decode_predictions``, under Keras' module names too (``applications.vgg16.preprocess_input``).
 """
-from layerwise.applications import densenet, imagenet_utils, mobilenet, mobilenet_v2, resnet, vgg
+from layerwise.applications import densenet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg, xception
 from layerwise.applications.densenet import DenseNet121, DenseNet169, DenseNet201
 from layerwise.applications.mobilenet import MobileNet
 from layerwise.applications.mobilenet_v2 import MobileNetV2
 from layerwise.applications.resnet import ResNet50, ResNet101, ResNet152
+from layerwise.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from layerwise.applications.vgg import VGG16, VGG19
+from layerwise.applications.xception import Xception
 
 # Keras' module names: vgg16 and vgg19 share one module here, as resnet and resnet50 do in Keras.
 vgg16 = vgg19 = vgg
 resnet50 = resnet
 
-__all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "MobileNet", "MobileNetV2", "ResNet101", "ResNet152",
-           "ResNet50", "VGG16", "VGG19"]
-__all__ += ["densenet", "imagenet_utils", "mobilenet", "mobilenet_v2", "resnet", "resnet50", "vgg", "vgg16", "vgg19"]
+__all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "MobileNet", "MobileNetV2", "ResNet101", "ResNet101V2",
+           "ResNet152", "ResNet152V2", "ResNet50", "ResNet50V2", "VGG16", "VGG19", "Xception"]
+__all__ += ["densenet", "imagenet_utils", "mobilenet", "mobilenet_v2", "resnet", "resnet50", "resnet_v2", "vgg",
+            "vgg16", "vgg19", "xception"]

@@ -48,23 +48,37 @@ def _resnet(app: str, include_top: bool, weights, input_tensor, input_shape, poo
             classifier_activation, name: str) -> Model:
     img_input = imagenet_utils.prepare_input(app, include_top, weights, input_tensor, input_shape, pooling, classes,
                                              classifier_activation)
-    x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
-    x = layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
-    x = layers.BatchNormalization(axis=3, epsilon=BN_EPSILON, name="conv1_bn")(x)
-    x = layers.Activation("relu", name="conv1_relu")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
-    x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    x = stem(img_input, normalize=True)
     for stage, (filters, blocks) in enumerate(zip(STAGE_FILTERS, STAGE_BLOCKS[app]), start=2):
         x = _stack(x, filters, blocks, stride=1 if stage == 2 else 2, name=f"conv{stage}")
+    x = top(x, include_top, pooling, classes, classifier_activation)
+    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
 
+
+def stem(img_input, normalize: bool):
+    """The 7x7 stride-2 convolution ``conv1`` and 3x3 stride-2 max pooling ``pool1``: ``(n, h, w, 3)`` ->
+    ``(n, h/4, w/4, 64)``. ``normalize`` puts batch norm and ReLU after the convolution (v1; v2 normalises at
+    the start of each block instead)."""
+    x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
+    x = layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
+    if normalize:
+        x = layers.BatchNormalization(axis=3, epsilon=BN_EPSILON, name="conv1_bn")(x)
+        x = layers.Activation("relu", name="conv1_relu")(x)
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+
+
+def top(x, include_top: bool, pooling, classes: int, classifier_activation):
+    """The classifier (global average pooling ``avg_pool``, then Dense ``predictions``) on ``(n, h, w, c)``
+    features, or without the top the ``pooling`` asked for (``avg_pool``, ``max_pool``; None keeps them)."""
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
-    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
+        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
 
 
 def _stack(x, filters: int, blocks: int, stride: int, name: str):
