@@ -328,8 +328,7 @@ def check_cutmix_pairs(layers, x, y, images, labels, one, two):
     # The pairs as one batch [first images, second images]: image k is mixed with image k + n.
     n = len(images)
     batch = np.concatenate([x[one], x[two]])
-    # As tensors: layerwise's transform_labels refuses numpy labels (an xfail test below).
-    batch_labels = torch.as_tensor(np.concatenate([y[one], y[two]]))
+    batch_labels = np.concatenate([y[one], y[two]])
     transformation = {"permutation_order": np.concatenate([np.arange(n, 2 * n), np.arange(n)]),
                       "batch_masks": np.concatenate([np.stack(masks), np.zeros_like(masks)]),
                       "mix_weight": np.concatenate([weights, np.ones(n)]).astype("float32")}

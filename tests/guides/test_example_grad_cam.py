@@ -1,15 +1,19 @@
 """keras-io example "Grad-CAM class activation visualization" (examples/vision/grad_cam.py) run with
 ``import layerwise as keras`` and in Keras 3 (torch backend). The example explains ImageNet's Xception from
-``keras.applications``, which layerwise lacks (the first test); a small classifier stands in for it, built like
-Xception's top: a separable conv block ending in the activation layer named ``block14_sepconv2_act``, global
-average pooling and a softmax ``predictions`` layer. Its ``make_gradcam_heatmap`` runs as the example writes it
-(a Model from the input to [the last conv layer's output, the predictions], the class score's gradient with respect
-to the conv output, pooled per channel, the weighted feature map, ReLU and normalisation) with TensorFlow's
-GradientTape replaced by ``torch.autograd.grad``, as Keras' torch backend allows, and ``tf`` ops by ``keras.ops``.
-The images do not come from the network: random pictures are written to ``tmp_path`` and loaded with
-``keras.utils.load_img``; IPython's ``display`` and matplotlib (``plt.matshow``, the "jet" colour map) are left
-out, a fixed colour table standing in for the colour map."""
+``keras.applications.xception`` (``Xception``, ``preprocess_input``, ``decode_predictions``), which runs in both
+libraries; ImageNet's weights cannot be downloaded, so ``model_builder(weights=None)`` gets the same random
+weights in both libraries (``pretend_pretrained``), at 128 x 128 (the example: 299 x 299, 5 times the work): the
+last conv layer ``block14_sepconv2_act`` is then a 4 x 4 grid. ``decode_predictions`` reads a made-up
+class index (ImageNet's is a download). ``make_gradcam_heatmap`` runs as the example writes it (a Model from the
+input to [the last conv layer's output, the predictions], the class score's gradient with respect to the conv
+output, pooled per channel, the weighted feature map, ReLU and normalisation) with TensorFlow's GradientTape
+replaced by ``torch.autograd.grad``, as Keras' torch backend allows, and ``tf`` ops by ``keras.ops``. The images
+do not come from the network: random pictures are written to ``tmp_path`` and loaded with ``keras.utils.load_img``;
+IPython's ``display`` and matplotlib (``plt.matshow``, the "jet" colour map) are left out, a fixed colour table
+standing in for the colour map."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import PIL.Image
@@ -17,28 +21,22 @@ import pytest
 import torch
 from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
 
-img_size = (64, 64)  # Xception takes 299 x 299 images
+import layerwise
+
+img_size = (128, 128)  # the example: (299, 299)
 last_conv_layer_name = "block14_sepconv2_act"
+grid = (4, 4)  # block14_sepconv2_act's height and width at img_size
 
 
-def small_xception(keras, layers, ops):
-    """The stand-in for ``keras.applications.xception.Xception(weights="imagenet")`` (10 classes, not 1000)."""
-    fresh(keras)
-    inputs = keras.Input(shape=img_size + (3,))
-    x = layers.Conv2D(8, 3, strides=2, use_bias=False, name="block1_conv1")(inputs)
-    x = layers.BatchNormalization(name="block1_conv1_bn")(x)
-    x = layers.Activation("relu", name="block1_conv1_act")(x)
-    x = layers.SeparableConv2D(16, 3, padding="same", use_bias=False, name="block14_sepconv2")(x)
-    x = layers.BatchNormalization(name="block14_sepconv2_bn")(x)
-    x = layers.Activation("relu", name=last_conv_layer_name)(x)
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(10, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="xception")
+def configurable_parameters(keras):
+    """The example's ``model_builder``, ``preprocess_input`` and ``decode_predictions``."""
+    return (keras.applications.xception.Xception, keras.applications.xception.preprocess_input,
+            keras.applications.xception.decode_predictions)
 
 
 def preprocess_input(x):
-    """Xception's preprocessing (keras.applications.xception.preprocess_input): pixels to [-1, 1]."""
-    return x / 127.5 - 1.0
+    """Xception's preprocessing, the same in both libraries (the first test): pixels to [-1, 1]."""
+    return configurable_parameters(layerwise)[1](x)
 
 
 def gradcam_functions(keras, ops):
@@ -99,113 +97,157 @@ def write_picture(path, size, seed):
     return path
 
 
-def same_models(real_keras):
-    ours, theirs = [small_xception(*lib) for lib in libraries(real_keras)]
-    # Random moving statistics and weights, so that the pretend "pretrained" model is not at its initial state.
-    rng = np.random.default_rng(0)
-    weights = [w + rng.normal(0, 0.3, w.shape).astype(w.dtype) if "variance" not in str(getattr(v, "path", ""))
-               else np.abs(w + rng.normal(0, 0.3, w.shape)).astype(w.dtype)
-               for w, v in zip(theirs.get_weights(), theirs.weights)]
-    theirs.set_weights(weights)
-    ours.set_weights(weights)
+def pretend_pretrained(model, rng):
+    """Random weights that keep the features of order one through the depth (He-scaled kernels; Keras' own make
+    them vanish) and vary over the picture, batch norm away from its initial state, and a classifier without bias
+    whose logits stay of order ten: the best classes' scores, sums over the grid, are positive, and so are their
+    heatmaps somewhere."""
+    for layer in model.layers:
+        shapes = [w.shape for w in layer.get_weights()]
+        kind = type(layer).__name__
+        if kind == "BatchNormalization":
+            new = [rng.uniform(0.8, 1.2, shapes[0]), rng.normal(0, 0.1, shapes[1]), rng.normal(0, 0.1, shapes[2]),
+                   rng.uniform(0.8, 1.2, shapes[3])]
+        elif kind == "SeparableConv2D":  # depthwise (3, 3, c, 1), pointwise (1, 1, c, filters)
+            new = [rng.normal(0, np.sqrt(1 / 9), shapes[0]), rng.normal(0, np.sqrt(2 / shapes[1][2]), shapes[1])]
+        elif kind == "Conv2D":
+            new = [rng.normal(0, np.sqrt(2 / np.prod(shapes[0][:3])), shapes[0])]
+        elif kind == "Dense":
+            new = [rng.normal(0, 0.002, shapes[0]), np.zeros(shapes[1])]
+        else:
+            continue
+        layer.set_weights([w.astype("float32") for w in new])
+
+
+@pytest.fixture(scope="module")
+def xceptions(real_keras):
+    """``model_builder(weights=None)`` (the example: ``weights="imagenet"``) at img_size in both libraries, with
+    the same pretend "pretrained" weights."""
+    models = []
+    for keras, _, _ in libraries(real_keras):
+        fresh(keras)
+        model_builder = configurable_parameters(keras)[0]
+        models.append(model_builder(weights=None, input_shape=img_size + (3,)))
+    ours, theirs = models
+    pretend_pretrained(theirs, np.random.default_rng(0))
+    ours.set_weights(theirs.get_weights())
     return ours, theirs
 
 
-def remove_softmax(keras, model):
-    # The example writes model.layers[-1].activation = None, which layerwise fails to run (the xfail below);
-    # the linear activation is the same function.
-    model.layers[-1].activation = keras.activations.linear
+@pytest.fixture
+def models(xceptions, real_keras):
+    """The module's ``(ours, theirs)``, the classifier's softmax given back after each test (the example removes
+    it)."""
+    yield xceptions
+    for (keras, _, _), model in zip(libraries(real_keras), xceptions):
+        model.layers[-1].activation = keras.activations.get("softmax")
 
 
-@pytest.mark.xfail(strict=True, reason="layerwise lacks: keras.applications (Xception, preprocess_input, "
-                                       "decode_predictions)")
+@pytest.fixture
+def class_index(real_keras, tmp_path, monkeypatch):
+    """A made-up ImageNet class index where Keras caches the real one (a fresh KERAS_HOME), which layerwise reads;
+    Keras is handed it directly, as it would download the real one."""
+    from keras.src.applications import imagenet_utils as keras_imagenet_utils
+
+    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "imagenet_class_index.json").write_text(json.dumps(index))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras_imagenet_utils, "CLASS_INDEX", index)
+    return index
+
+
 def test_the_example_s_xception_preprocessing(real_keras):
     x = np.random.default_rng(1).uniform(0, 255, (1, 8, 8, 3)).astype("float32")
-    results = [as_numpy(keras.applications.xception.preprocess_input(x.copy())) for keras, _, _ in
-               libraries(real_keras)]
+    results = [as_numpy(configurable_parameters(keras)[1](x.copy())) for keras, _, _ in libraries(real_keras)]
     assert_close(results[0], results[1])
-    assert_close(results[1], preprocess_input(x))
+    assert_close(results[1], x / 127.5 - 1.0)
 
 
-def test_the_stand_in_classifier_matches_keras(real_keras):
-    ours, theirs = same_models(real_keras)
+def test_the_example_s_xception_matches_keras(models):
+    ours, theirs = models
     assert summary_rows(ours) == summary_rows(theirs)
-    assert ours.get_layer(last_conv_layer_name).name == theirs.get_layer(last_conv_layer_name).name
+    assert ours.count_params() == theirs.count_params() == 22_910_480
+    assert tuple(ours.get_layer(last_conv_layer_name).output.shape) == (None,) + grid + (2048,)
     x = preprocess_input(np.random.default_rng(2).uniform(0, 255, (3,) + img_size + (3,)).astype("float32"))
     assert_close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
 
 
-def test_removing_the_softmax_as_the_example_does(real_keras):
-    ours, theirs = same_models(real_keras)
-    x = preprocess_input(np.random.default_rng(3).uniform(0, 255, (2,) + img_size + (3,)).astype("float32"))
-    for model in (ours, theirs):
-        model.layers[-1].activation = None
-    preds = [m.predict(x, verbose=0) for m in (ours, theirs)]
-    assert_close(preds[0], preds[1], rtol=1e-4, atol=1e-6)
-
-
-def test_without_the_softmax_the_predictions_are_keras_logits(real_keras):
-    ours, theirs = same_models(real_keras)
+def test_without_the_softmax_the_predictions_are_keras_logits(models):
+    ours, theirs = models
     x = preprocess_input(np.random.default_rng(4).uniform(0, 255, (2,) + img_size + (3,)).astype("float32"))
     probabilities = ours.predict(x, verbose=0)
-    for (keras, _, _), model in zip(libraries(real_keras), (ours, theirs)):
-        remove_softmax(keras, model)
+    for model in (ours, theirs):
+        model.layers[-1].activation = None  # the example's "remove last layer's softmax"
     logits = [m.predict(x, verbose=0) for m in (ours, theirs)]
-    assert_close(logits[0], logits[1], rtol=1e-4, atol=1e-6)
+    assert_close(logits[0], logits[1], rtol=1e-4, atol=1e-4)  # float32 sums through the depth, logits up to ~30
     softmax = np.exp(logits[0]) / np.exp(logits[0]).sum(axis=1, keepdims=True)
     assert_close(softmax, probabilities, rtol=1e-4, atol=1e-6)
 
 
-def test_grad_cam_heatmaps_match_keras(real_keras, tmp_path):
-    ours, theirs = same_models(real_keras)
+def test_grad_cam_heatmaps_match_keras(real_keras, models, tmp_path, class_index):
+    ours, theirs = models
     img_path = write_picture(tmp_path / "african_elephant.png", (96, 128), seed=5)
-    heatmaps = []
+    heatmaps, predicted = [], []
     for (keras, _, ops), model in zip(libraries(real_keras), (ours, theirs)):
+        _, preprocess_input, decode_predictions = configurable_parameters(keras)
         get_img_array, make_gradcam_heatmap, _ = gradcam_functions(keras, ops)
         img_array = preprocess_input(get_img_array(img_path, size=img_size))
         assert img_array.shape == (1,) + img_size + (3,) and img_array.dtype == np.float32
-        remove_softmax(keras, model)
+        model.layers[-1].activation = None
         preds = model.predict(img_array, verbose=0)
-        top = int(np.argmax(preds[0]))
+        predicted.append(decode_predictions(preds, top=2)[0])  # the example prints top=1, then top=2
+        top, second = np.argsort(preds[0])[::-1][:2].tolist()
+        assert predicted[-1][0][:2] == tuple(class_index[str(top)])
         heatmaps.append([make_gradcam_heatmap(img_array, model, last_conv_layer_name),  # the top class
                          make_gradcam_heatmap(img_array, model, last_conv_layer_name, pred_index=top),
-                         make_gradcam_heatmap(img_array, model, last_conv_layer_name, pred_index=(top + 1) % 10)])
+                         make_gradcam_heatmap(img_array, model, last_conv_layer_name, pred_index=second)])
+    assert [p[:2] for p in predicted[0]] == [p[:2] for p in predicted[1]]
+    assert_close([p[2] for p in predicted[0]], [p[2] for p in predicted[1]], rtol=1e-4, atol=1e-5)
     for got, expected in zip(*heatmaps):
-        assert got.shape == expected.shape == (31, 31)  # the last conv layer's grid
+        assert got.shape == expected.shape == grid  # the last conv layer's grid
         assert_close(got, expected, rtol=1e-4, atol=1e-5)
         assert got.min() >= 0 and got.max() == pytest.approx(1.0)
     assert_close(heatmaps[0][0], heatmaps[0][1])  # pred_index=None explains the top class
     assert not np.allclose(heatmaps[0][1], heatmaps[0][2])
 
 
-def test_the_heatmap_is_the_gradient_weighted_feature_map(real_keras):
+def test_the_heatmap_is_the_gradient_weighted_feature_map(real_keras, models):
     # The heatmap computed again by hand in numpy, from the conv output and the dense layer's weights: the
-    # class score is a linear function of the pooled features, so its gradient is kernel[:, c] / (31 * 31).
-    ours, _ = same_models(real_keras)
+    # class score is a linear function of the pooled features, so its gradient is kernel[:, c] / (4 * 4).
+    ours, _ = models
     keras, _, ops = libraries(real_keras)[0]
-    remove_softmax(keras, ours)
+    ours.layers[-1].activation = None
     x = preprocess_input(np.random.default_rng(6).uniform(0, 255, (1,) + img_size + (3,)).astype("float32"))
-    heatmap = gradcam_functions(keras, ops)[1](x, ours, last_conv_layer_name, pred_index=4)
+    top = int(np.argmax(ours.predict(x, verbose=0)[0]))
+    heatmap = gradcam_functions(keras, ops)[1](x, ours, last_conv_layer_name, pred_index=top)
     feature_model = keras.Model(ours.input, ours.get_layer(last_conv_layer_name).output)
     features = as_numpy(feature_model(x))[0]
-    kernel = ours.layers[-1].get_weights()[0]  # Keras' layout (16, 10)
-    expected = features @ (kernel[:, 4] / (31 * 31))
+    kernel = ours.layers[-1].get_weights()[0]  # Keras' layout (2048, 1000)
+    expected = features @ (kernel[:, top] / np.prod(grid))
     expected = np.maximum(expected, 0) / expected.max()
     assert_close(heatmap, expected, rtol=1e-4, atol=1e-5)
+    assert heatmap.max() == pytest.approx(1.0)  # the class shows somewhere
 
 
-def test_the_superimposed_picture_matches_keras(real_keras, tmp_path):
-    ours, theirs = same_models(real_keras)
+def test_the_superimposed_pictures_match_keras(real_keras, models, tmp_path):
     img_path = write_picture(tmp_path / "cat_and_dog.png", (80, 112), seed=7)
-    pictures = []
-    for (keras, _, ops), model in zip(libraries(real_keras), (ours, theirs)):
+    pictures, heatmaps = [], []
+    for (keras, _, ops), model in zip(libraries(real_keras), models):
         get_img_array, make_gradcam_heatmap, save_and_display_gradcam = gradcam_functions(keras, ops)
-        remove_softmax(keras, model)
+        preprocess_input = configurable_parameters(keras)[1]
+        model.layers[-1].activation = None
         img_array = preprocess_input(get_img_array(img_path, size=img_size))
-        heatmap = make_gradcam_heatmap(img_array, model, last_conv_layer_name, pred_index=2)
-        cam_path = tmp_path / f"cam_{keras.__name__}.jpg"
-        superimposed = save_and_display_gradcam(img_path, heatmap, cam_path, jet_like_colors())
-        assert superimposed.size == (112, 80) and cam_path.exists()
-        pictures.append(np.asarray(superimposed, dtype="float32"))
+        # The example explains its two top classes ("chow" 260, "egyptian cat" 285 with ImageNet's weights).
+        best_two = np.argsort(model.predict(img_array, verbose=0)[0])[::-1][:2].tolist()
+        for pred_index in best_two:
+            heatmap = make_gradcam_heatmap(img_array, model, last_conv_layer_name, pred_index=pred_index)
+            assert heatmap.max() == pytest.approx(1.0)
+            heatmaps.append(heatmap)
+            cam_path = tmp_path / f"cam_{keras.__name__}_{pred_index}.jpg"
+            superimposed = save_and_display_gradcam(img_path, heatmap, cam_path, jet_like_colors())
+            assert superimposed.size == (112, 80) and cam_path.exists()
+            pictures.append(np.asarray(superimposed, dtype="float32"))
     # uint8 pixels: a heatmap value that rounds the other way moves a pixel by one or two levels.
-    assert np.abs(pictures[0] - pictures[1]).max() <= 2
+    assert np.abs(pictures[0] - pictures[2]).max() <= 2 and np.abs(pictures[1] - pictures[3]).max() <= 2
+    assert not np.allclose(heatmaps[0], heatmaps[1], atol=0.05)  # two classes, two heatmaps

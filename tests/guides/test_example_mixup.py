@@ -194,7 +194,7 @@ def check_mixed_up(layers, x, y, images, labels, one, two):
     # The pairs as one batch [first images, second images]: image k is mixed with image k + n.
     n = len(images)
     batch = np.concatenate([a, b])
-    batch_labels = torch.as_tensor(np.concatenate([y[one], y[two]]))  # tensors: see the xfail test below
+    batch_labels = np.concatenate([y[one], y[two]])
     transformation = {"mix_weight": torch.as_tensor(np.concatenate([lam, np.ones(n)]).astype("float32")),
                       "permutation_order": torch.as_tensor(np.concatenate([np.arange(n, 2 * n), np.arange(n)]))}
     layer = layers.MixUp(alpha=0.2)

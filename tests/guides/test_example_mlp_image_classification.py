@@ -5,9 +5,7 @@ example's sizes, outputs and ``evaluate`` from the same weights), and ``run_expe
 top-5 metrics, ``validation_split``, ``ReduceLROnPlateau`` and ``EarlyStopping(restore_best_weights=True)``).
 
 Replaced from the listing: CIFAR-100 is not downloaded (random uint8 images of its shape, labels of shape (n, 1)).
-The listing's ``keras.ops.image.extract_patches`` and ``keras.ops.fft2`` do not exist in layerwise (the strict
-xfail tests), so ``extract_patches`` / ``fft2`` below call them where the library has them and otherwise do the
-same with ``ops.reshape`` / ``ops.transpose`` and ``torch.fft.fft2`` (checked equal to Keras' results). The
+The listing's ``keras.ops.image.extract_patches`` and ``keras.ops.fft2`` run as written in both libraries. The
 example's globals (``data_augmentation``, ``embedding_dim``, ``learning_rate``...) are arguments here. Training runs
 at smaller sizes (image_size 32 for 64, 16 patches for 64, embedding_dim 32 for 256, 2 blocks for 4) on 40 images,
 batch_size 8 for 128 and 2 epochs for 50; summaries and outputs are compared at the example's sizes. Dropout and
@@ -44,27 +42,6 @@ def hyperparameters(image_size=32, patch_size=8, embedding_dim=32, num_blocks=2,
 EXAMPLE = hyperparameters(image_size=64, patch_size=8, embedding_dim=256, num_blocks=4)
 SMALL = hyperparameters()
 DETERMINISTIC = hyperparameters(dropout_rate=0.0)
-
-
-def extract_patches(ops, images, size):
-    """``ops.image.extract_patches(images, size)``: (batch, rows, cols, size * size * channels), each patch
-    flattened row by row; layerwise has no ``ops.image`` (the xfail test), so there it is a reshape."""
-    if hasattr(ops, "image"):
-        return ops.image.extract_patches(images, size)
-    batch, height, width, channels = ops.shape(images)
-    x = ops.reshape(images, (batch, height // size, size, width // size, size, channels))
-    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
-    return ops.reshape(x, (batch, height // size, width // size, size * size * channels))
-
-
-def fft2(ops, x):
-    """``ops.fft2((real, imag))``: the 2-D FFT over the last two axes as (real, imag); layerwise has no
-    ``ops.fft2`` (the xfail test), so there a layer's call takes torch's, as the README says for custom layers."""
-    if hasattr(ops, "fft2"):
-        return ops.fft2(x)
-    real, imag = (layerwise.ops.convert_to_tensor(part, dtype="float32") for part in x)
-    spectrum = torch.fft.fft2(torch.complex(real, imag))
-    return spectrum.real, spectrum.imag
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -116,7 +93,7 @@ def mlp_layers(keras, layers):
             self.patch_size = patch_size
 
         def call(self, x):
-            patches = extract_patches(keras.ops, x, self.patch_size)
+            patches = keras.ops.image.extract_patches(x, self.patch_size)
             batch_size = keras.ops.shape(patches)[0]
             num_patches = keras.ops.shape(patches)[1] * keras.ops.shape(patches)[2]
             patch_dim = keras.ops.shape(patches)[3]
@@ -237,7 +214,7 @@ def mlp_layers(keras, layers):
             # Apply fourier transformations.
             real_part = inputs
             im_part = keras.ops.zeros_like(inputs)
-            x = fft2(keras.ops, (real_part, im_part))[0]
+            x = keras.ops.fft2((real_part, im_part))[0]
             # Add skip connection.
             x = x + inputs
             # Apply layer normalization.
@@ -398,24 +375,15 @@ def test_patches_match_keras(real_keras):
     assert_close(patches[0][1, 9], images[1, 8:16, 8:16].reshape(-1), rtol=0, atol=0)
 
 
-def test_the_listing_s_extract_patches_exists_in_layerwise(real_keras):
+def test_extract_patches_of_a_non_square_image_matches_keras(real_keras):
     images = np.random.default_rng(1).random((2, 16, 24, 3)).astype("float32")
     assert_close(as_numpy(layerwise.ops.image.extract_patches(images, 8)),
                  as_numpy(real_keras.ops.image.extract_patches(images, 8)))
 
 
-def test_the_listing_s_fft2_exists_in_layerwise(real_keras):
-    real = np.random.default_rng(2).random((2, 16, 32)).astype("float32")
-    ours = layerwise.ops.fft2((real, np.zeros_like(real)))
-    theirs = real_keras.ops.fft2((real, np.zeros_like(real)))
-    for got, expected in zip(ours, theirs):
-        assert_close(as_numpy(got), as_numpy(expected), rtol=1e-5, atol=1e-4)
-
-
 def test_fft2_matches_keras(real_keras):
     real = np.random.default_rng(3).random((2, 16, 32)).astype("float32")
-    (re, im), (k_re, k_im) = [fft2(keras.ops, (real, keras.ops.zeros_like(real))) for keras, _, _ in
-                              libraries(real_keras)]
+    (re, im), (k_re, k_im) = [ops.fft2((real, ops.zeros_like(real))) for _, _, ops in libraries(real_keras)]
     assert_close(as_numpy(re), as_numpy(k_re), rtol=1e-5, atol=1e-4)
     assert_close(as_numpy(im), as_numpy(k_im), rtol=1e-5, atol=1e-4)
     assert_close(as_numpy(re), np.fft.fft2(real).real, rtol=1e-5, atol=1e-4)

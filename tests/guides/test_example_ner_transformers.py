@@ -443,14 +443,12 @@ def test_the_sample_sentence_and_calculate_metrics_as_in_keras(real_keras, tmp_p
     for model, (_, _, ops) in zip((ours, theirs), libraries(real_keras)):
         sample_input = tokenize_and_convert_to_ids(lookup_layer, "eu rejects german call to boycott british lamb")
         sample_input = ops.reshape(sample_input, newshape=[1, -1])
-        # Padded to the training length (the listing predicts on its 8 steps: the xfail above).
-        sample_input = np.pad(as_numpy(sample_input), ((0, 0), (0, x.shape[1] - 8)))
         output = model.predict(sample_input, verbose=0)
         prediction = np.argmax(output, axis=-1)[0]
         predictions.append([mapping[i] for i in prediction])
         val_dataset = [(x_val[i:i + batch_size], y_val[i:i + batch_size]) for i in range(0, len(x_val), batch_size)]
         metrics.append(calculate_metrics(model, val_dataset))
-    assert predictions[0] == predictions[1] and len(predictions[0]) == x.shape[1]
+    assert predictions[0] == predictions[1] and len(predictions[0]) == 8
     assert metrics[0] == metrics[1]
     real_tags, predicted_tags = metrics[0]
     assert len(real_tags) == len(predicted_tags) > 0 and "[PAD]" not in real_tags + predicted_tags

@@ -15,14 +15,10 @@ What replaces the listing's data and TensorFlow code:
   with ``tf_strings``) is the same two steps on a Python string, which is what layerwise's ``standardize`` takes.
 - ``make_dataset``'s ``tf_data`` pipeline (batch, map ``format_dataset``, shuffle, prefetch, cache) is
   ``format_dataset`` on numpy arrays, batched and shuffled by ``fit``.
-- The sizes are shrunk (vocab_size 15000 -> 64, sequence_length 20 -> 8, embed_dim 256 -> 16, latent_dim 2048 -> 32,
+- The sizes are shrunk (vocab_size 15000 -> 48, sequence_length 20 -> 8, embed_dim 256 -> 16, latent_dim 2048 -> 32,
   num_heads 8 -> 2, batch_size 64 -> 8).
-- The listing's inputs are ``keras.Input(shape=(None,))``; layerwise cannot run those custom layers on variable
-  lengths (strict xfail below), so the other tests use ``shape=(sequence_length,)``, the one length the example's
-  vectorizers ever produce.
 - Training is compared number by number with the Dropout(0.5) layer's rate set to 0 (dropout masks differ by design,
-  README) and with ``loss="sparse_categorical_crossentropy"`` on sentences that fill every step, where it equals the
-  listing's ``SparseCategoricalCrossentropy(ignore_class=0)`` (layerwise has no ``ignore_class``: strict xfail)."""
+  README)."""
 from __future__ import annotations
 
 import random
@@ -128,13 +124,6 @@ def corpus(count=48, seed=0, words=(2, 7)):
     train = make_dataset(train_pairs, eng_vectorization, spa_vectorization)
     val = make_dataset(val_pairs, eng_vectorization, spa_vectorization)
     return (train_pairs, val_pairs, test_pairs), (eng_vectorization, spa_vectorization), train, val
-
-
-def full_length_batch(seed=1):
-    """The 20 training pairs of a corpus of 7-word sentences: "[start]" + 7 Spanish words + "[end]" fill every
-    decoder step and every target, so the listing's ``ignore_class=0`` has nothing to ignore there."""
-    _, _, train, _ = corpus(28, seed, words=(sequence_length - 1, sequence_length))
-    return train
 
 
 # ---- the listing's layers and model --------------------------------------------------------------------------------
@@ -289,20 +278,20 @@ def custom_objects(model) -> dict:
             if type(layer).__name__ in ("TransformerEncoder", "PositionalEmbedding", "TransformerDecoder")}
 
 
-def end_to_end_model(keras, layers, ops, length=sequence_length, with_decoder_model=False, new_session=False):
-    """The listing's "assemble the end-to-end model" cell, with ``shape=(length,)`` inputs (the listing: None);
-    ``new_session`` restarts the automatic layer names first (the summary and saving tests need the same names in
-    both libraries; clearing the session is slow, so the other tests leave it)."""
+def end_to_end_model(keras, layers, ops, with_decoder_model=False, new_session=False):
+    """The listing's "assemble the end-to-end model" cell; ``new_session`` restarts the automatic layer names first
+    (the summary and saving tests need the same names in both libraries; clearing the session is slow, so the
+    other tests leave it)."""
     if new_session:
         fresh(keras)
     TransformerEncoder, PositionalEmbedding, TransformerDecoder = transformer_layers(keras, layers, ops)
-    encoder_inputs = keras.Input(shape=(length,), dtype="int64", name="encoder_inputs")
+    encoder_inputs = keras.Input(shape=(None,), dtype="int64", name="encoder_inputs")
     x = PositionalEmbedding(sequence_length, vocab_size, embed_dim)(encoder_inputs)
     encoder_outputs = TransformerEncoder(embed_dim, latent_dim, num_heads)(x)
     encoder = keras.Model(encoder_inputs, encoder_outputs)
 
-    decoder_inputs = keras.Input(shape=(length,), dtype="int64", name="decoder_inputs")
-    encoded_seq_inputs = keras.Input(shape=(length, embed_dim), name="decoder_state_inputs")
+    decoder_inputs = keras.Input(shape=(None,), dtype="int64", name="decoder_inputs")
+    encoded_seq_inputs = keras.Input(shape=(None, embed_dim), name="decoder_state_inputs")
     x = PositionalEmbedding(sequence_length, vocab_size, embed_dim)(decoder_inputs)
     x = TransformerDecoder(embed_dim, latent_dim, num_heads)([x, encoder_outputs])
     x = layers.Dropout(0.5)(x)
@@ -318,8 +307,12 @@ def end_to_end_model(keras, layers, ops, length=sequence_length, with_decoder_mo
     return transformer, encoder
 
 
-def compiled(model, loss):
-    model.compile("rmsprop", loss=loss, metrics=["accuracy"])
+def compiled(keras, model):
+    model.compile(
+        "rmsprop",
+        loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=0),
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -503,12 +496,15 @@ def test_the_masks_hide_padding_and_later_steps(real_keras):
 
 
 def test_training_steps_from_the_same_weights_match_keras(real_keras):
-    inputs, targets = full_length_batch()
-    assert (targets != 0).all()  # nothing for ignore_class=0 to ignore
+    # The listing's ignore_class=0 leaves the padded steps, where the libraries differ (the xfail above), out of
+    # the loss and the accuracy.
+    _, _, (inputs, targets), _ = corpus()
+    inputs, targets = {k: v[:16] for k, v in inputs.items()}, targets[:16]  # two batches
+    assert (targets == 0).any()
     ours, theirs = both_models(real_keras)
     histories = []
     for model, (keras, layers, _) in zip((ours, theirs), libraries(real_keras)):
-        compiled(without_dropout(model, layers), "sparse_categorical_crossentropy")
+        compiled(keras, without_dropout(model, layers))
         histories.append(model.fit(inputs, targets, batch_size=batch_size, epochs=2, shuffle=False, verbose=0,
                                    validation_data=(inputs, targets)).history)
     assert sorted(histories[0]) == sorted(histories[1]) == ["accuracy", "loss", "val_accuracy", "val_loss"]
@@ -520,17 +516,6 @@ def test_training_steps_from_the_same_weights_match_keras(real_keras):
                  rtol=1e-4, atol=1e-5)
 
 
-def test_the_listing_s_compile_with_ignore_class(real_keras):
-    # The loss and the accuracy, both weighted by the mask the decoder's output carries, as in Keras.
-    inputs, targets, _ = padded_batch()
-    ours, theirs = both_models(real_keras)
-    losses = []
-    for model, (keras, layers, _) in zip((ours, theirs), libraries(real_keras)):
-        compiled(model, keras.losses.SparseCategoricalCrossentropy(ignore_class=0))
-        losses.append(model.evaluate(inputs, targets, verbose=0))
-    assert_close(losses[0], losses[1], rtol=1e-5, atol=1e-6)
-
-
 def saved_and_loaded(real_keras, tmp_path, new_session):
     """Each library's model saved in its format and loaded back (after clearing the session, as a new program
     would, when ``new_session``), with predictions before and after."""
@@ -538,7 +523,7 @@ def saved_and_loaded(real_keras, tmp_path, new_session):
     ours, theirs = both_models(real_keras, new_session=True)
     results = []
     for model, lib, path in zip((ours, theirs), (layerwise, real_keras), ("transformer.lw", "transformer.keras")):
-        compiled(model, "sparse_categorical_crossentropy")
+        compiled(lib, model)
         model.save(tmp_path / path)
         if new_session:
             fresh(lib)
@@ -592,7 +577,7 @@ def test_training_learns_to_translate():
     keras.utils.set_random_seed(0)
     (_, _, test_pairs), (eng_vectorization, spa_vectorization), train, val = corpus(count=160, seed=3)
     transformer, _ = end_to_end_model(keras, keras.layers, keras.ops)
-    compiled(transformer, "sparse_categorical_crossentropy")
+    compiled(keras, transformer)
     history = transformer.fit(*train, batch_size=batch_size, epochs=6, validation_data=val, verbose=0).history
     assert history["loss"][-1] < 0.85 * history["loss"][0] and history["val_accuracy"][-1] > history["val_accuracy"][0]
     decode_sequence = decode_sequence_function(transformer, keras.ops, eng_vectorization, spa_vectorization)
@@ -600,8 +585,10 @@ def test_training_learns_to_translate():
     assert translated.startswith("[start] ")
 
 
-def test_the_listing_s_variable_length_inputs(real_keras):
+def test_the_listing_s_variable_length_inputs_take_shorter_sentences_as_in_keras(real_keras):
     inputs, _, real = padded_batch()
-    ours, theirs = both_models(real_keras, length=None, new_session=True)
-    assert summary_rows(ours) == without_mask_op(summary_rows(theirs))
-    assert_close(as_numpy(ours(inputs))[real], as_numpy(theirs(inputs))[real], rtol=1e-5, atol=1e-6)
+    short = {k: v[:, :5] for k, v in inputs.items()}
+    ours, theirs = both_models(real_keras)
+    our_outputs, their_outputs = as_numpy(ours(short)), as_numpy(theirs(short))
+    assert our_outputs.shape == (12, 5, vocab_size)
+    assert_close(our_outputs[real[:, :5]], their_outputs[real[:, :5]], rtol=1e-5, atol=1e-6)
