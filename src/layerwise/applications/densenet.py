@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from layerwise import layers
 from layerwise.applications import imagenet_utils
+from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.models import Model
 
 BN_EPSILON = 1.001e-5
@@ -96,9 +97,3 @@ def preprocess_input(x, data_format: str | None = None):
     """Images in [0, 255] -> [0, 1], normalised by ImageNet's mean and standard deviation ("torch" mode); see
     ``imagenet_utils.preprocess_input``."""
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="torch")
-
-
-def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]]:
-    """ImageNet scores ``(n, 1000)`` -> the ``top`` ``(class_id, class_name, score)`` per sample; see
-    ``imagenet_utils.decode_predictions``."""
-    return imagenet_utils.decode_predictions(preds, top=top)

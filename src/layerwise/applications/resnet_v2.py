@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from layerwise import layers
 from layerwise.applications import imagenet_utils, resnet
+from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.models import Model
 
 BN_EPSILON = resnet.BN_EPSILON
@@ -92,9 +93,3 @@ def _block(x, filters: int, stride: int, conv_shortcut: bool, name: str):
 def preprocess_input(x, data_format: str | None = None):
     """Images in [0, 255] -> [-1, 1] ("tf" mode); see ``imagenet_utils.preprocess_input``."""
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]]:
-    """ImageNet scores ``(n, 1000)`` -> the ``top`` ``(class_id, class_name, score)`` per sample; see
-    ``imagenet_utils.decode_predictions``."""
-    return imagenet_utils.decode_predictions(preds, top=top)
