@@ -6,7 +6,10 @@ pretrained ImageNet weights cannot be fetched here: ``weights="imagenet"`` (Kera
 and ``decode_predictions``, under Keras' module names too (``applications.vgg16.preprocess_input``).
 """
 from layerwise.applications import densenet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg, xception
+from layerwise.applications import inception_resnet_v2, inception_v3
 from layerwise.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+from layerwise.applications.inception_resnet_v2 import InceptionResNetV2
+from layerwise.applications.inception_v3 import InceptionV3
 from layerwise.applications.mobilenet import MobileNet
 from layerwise.applications.mobilenet_v2 import MobileNetV2
 from layerwise.applications.resnet import ResNet50, ResNet101, ResNet152
@@ -22,3 +25,4 @@ __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "MobileNet", "MobileNetV
            "ResNet152", "ResNet152V2", "ResNet50", "ResNet50V2", "VGG16", "VGG19", "Xception"]
 __all__ += ["densenet", "imagenet_utils", "mobilenet", "mobilenet_v2", "resnet", "resnet50", "resnet_v2", "vgg",
             "vgg16", "vgg19", "xception"]
+__all__ += ["InceptionResNetV2", "InceptionV3", "inception_resnet_v2", "inception_v3"]
