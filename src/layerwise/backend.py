@@ -91,6 +91,32 @@ def set_epsilon(value: float) -> None:
     _epsilon[0] = float(value)
 
 
+_image_data_format = ["channels_last"]
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def image_data_format() -> str:
+    """The ``data_format`` of image layers built without one: ``'channels_last'`` (Keras' default) or
+    ``'channels_first'``."""
+    return _image_data_format[0]
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Set the default ``data_format`` for layers built from now on, as ``keras.config.set_image_data_format``."""
+    if data_format not in DATA_FORMATS:
+        raise ValueError(f"data_format must be 'channels_last' or 'channels_first', received {data_format!r}.")
+    _image_data_format[0] = data_format
+
+
+def standardize_data_format(data_format: str | None) -> str:
+    """``None`` -> the global ``image_data_format()``; a known format passes, anything else is a ValueError."""
+    if data_format is None:
+        return image_data_format()
+    if not isinstance(data_format, str) or data_format.lower() not in DATA_FORMATS:
+        raise ValueError(f"data_format must be 'channels_last' or 'channels_first', received {data_format!r}.")
+    return data_format.lower()
+
+
 def floatx() -> torch.dtype:
     """The float dtype of weights and inputs (Keras' ``floatx``, float32)."""
     return torch.float32

@@ -307,7 +307,7 @@ def test_bad_input_errors():
            (L.RandomShear, (0.1, (0.2, 1.5)), {}, "y_factor"),
            (L.RandomShear, (0.1,), {"fill_mode": "mirror"}, "fill_mode must be one of"),
            (L.RandomShear, (0.1,), {"interpolation": "bicubic"}, "interpolation must be one of"),
-           (L.RandomHue, (0.1,), {"data_format": "channels_first"}, "channels_last")]
+           (L.RandomHue, (0.1,), {"data_format": "channels_middle"}, "or 'channels_first', received")]
     for cls, args, kwargs, message in bad:
         with pytest.raises(ValueError, match=message):
             cls(*args, **kwargs)

@@ -171,7 +171,7 @@ def test_bad_input_errors():
            (L.RandomTranslation, (0.1, 0.1), {"interpolation": "bicubic"}, "interpolation must be one of"),
            (L.RandomFlip, ("diagonal",), {}, "RandomFlip mode must be one of"),
            (L.RandomCrop, (0, 3), {}, "RandomCrop height and width must be positive integers"),
-           (L.RandomFlip, (), {"data_format": "channels_first"}, "channels_last")]
+           (L.RandomFlip, (), {"data_format": "channels_middle"}, "data_format must be .* 'channels_first', received")]
     for cls, args, kwargs, message in bad:
         with pytest.raises(ValueError, match=message):
             cls(*args, **kwargs)

@@ -310,7 +310,7 @@ def test_bad_inputs():
            (L.RandomPerspective, {"interpolation": "bicubic"}, "interpolation must be one of"),
            (L.RandomElasticTransform, {"fill_mode": "edge"}, "fill_mode must be one of"),
            (L.RandomElasticTransform, {"scale": (2, 3)}, "RandomElasticTransform scale"),
-           (L.MixUp, {"data_format": "channels_first"}, "channels_last")]
+           (L.MixUp, {"data_format": "channels_middle"}, "data_format must be .* 'channels_first', received")]
     for cls, kwargs, message in bad:
         with pytest.raises(ValueError, match=message):
             cls(**kwargs)

@@ -360,7 +360,7 @@ def test_bad_inputs():
            (L.AugMix, {"alpha": 0.0}, "AugMix alpha must be a positive number"),
            (L.AugMix, {"all_ops": "yes"}, "all_ops must be True or False"),
            (L.AugMix, {"factor": (0.2, 0.3, 0.4)}, "AugMix factor"),
-           (L.AugMix, {"data_format": "channels_first"}, "channels_last")]
+           (L.AugMix, {"data_format": "channels_middle"}, "data_format must be .* 'channels_first', received")]
     for cls, kwargs, message in bad:
         with pytest.raises(ValueError, match=message):
             cls(**kwargs)

@@ -191,7 +191,7 @@ def test_weight_regularizers_follow_keras_names(keras):
      r"Conv1DTranspose output_padding must be smaller than strides=\(2,\)"),
     (lambda: L.Conv3DTranspose(4, 3, groups=2), "Conv3DTranspose supports groups=1 only"),
     (lambda: L.Conv2D(4, 3, strides=2, dilation_rate=2), "Conv2D does not take strides > 1 together with dilation"),
-    (lambda: L.DepthwiseConv1D(3, data_format="channels_first"), "only data_format='channels_last'"),
+    (lambda: L.DepthwiseConv1D(3, data_format="channels_middle"), "data_format must be .* 'channels_first', received"),
 ])
 def test_bad_arguments_are_refused_naming_the_layer(make, message):
     with pytest.raises(ValueError, match=message):

@@ -199,7 +199,7 @@ def test_config_round_trips_and_reads_keras_configs(keras):
     (lambda: L.ConvLSTM1D(0, 3), "ConvLSTM1D filters must be a positive integer, got 0"),
     (lambda: L.ConvLSTM2D(3, (3, 3, 3)), r"ConvLSTM2D kernel_size must be an int or a tuple of 2 positive ints"),
     (lambda: L.ConvLSTM2D(3, 3, strides=2, dilation_rate=2), "not take strides > 1 together with dilation_rate"),
-    (lambda: L.ConvLSTM3D(3, 3, data_format="channels_first"), "only data_format='channels_last'"),
+    (lambda: L.ConvLSTM3D(3, 3, data_format="channels_middle"), "data_format must be .* 'channels_first'"),
     (lambda: L.ConvLSTM2D(3, 3, dropout=1.0), r"ConvLSTM2D dropout must be in \[0, 1\), got 1.0"),
 ])
 def test_bad_arguments_are_refused_with_the_reason(keras, make, message):

@@ -11,7 +11,7 @@ from layerwise import layers
     (lambda: layers.ReLU(max_value=-1.0), "ReLU max_value must be a non-negative number, got -1.0"),
     (lambda: layers.LeakyReLU(negative_slope=None), "LeakyReLU negative_slope must be a non-negative number"),
     (lambda: layers.GaussianDropout(1.0), r"GaussianDropout rate must be in \[0, 1\), got 1.0"),
-    (lambda: layers.SpatialDropout2D(0.2, data_format="channels_first"), "only data_format='channels_last'"),
+    (lambda: layers.SpatialDropout2D(0.2, data_format="channels_middle"), "or 'channels_first', received"),
 ])
 def test_bad_arguments_are_refused_with_the_reason(make, message):
     with pytest.raises(ValueError, match=message):

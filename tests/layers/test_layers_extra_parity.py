@@ -236,7 +236,7 @@ def test_a_config_naming_an_alias_loads():
     (lambda: L.GroupNormalization(axis=[1, 2]), "GroupNormalization axis must be an int, got"),
     (lambda: L.UnitNormalization(axis="last"), "UnitNormalization axis must be an int or a list of ints"),
     (lambda: L.AlphaDropout(1.0), r"AlphaDropout rate must be in \[0, 1\), got 1.0"),
-    (lambda: L.SpatialDropout3D(0.2, data_format="channels_first"), "only data_format='channels_last'"),
+    (lambda: L.SpatialDropout3D(0.2, data_format="channels_middle"), "or 'channels_first', received"),
     (lambda: L.MaxPooling3D(pool_size=(2, 2)), "MaxPooling3D pool_size must be an int or a tuple of 3"),
     (lambda: L.AveragePooling3D(padding="full"), "AveragePooling3D padding must be one of 'valid', 'same'"),
     (lambda: L.UpSampling3D(size=0), "UpSampling3D size must be an int or a tuple of 3 positive ints"),

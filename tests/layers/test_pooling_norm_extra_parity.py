@@ -389,7 +389,7 @@ def test_input_spec_accepts_what_keras_accepts():
     (lambda: L.AdaptiveMaxPooling1D((2, 3)), ValueError, "for 1D input, a tuple must have length 1"),
     (lambda: L.AdaptiveAveragePooling1D(0), ValueError, "AdaptiveAveragePooling1D output_size must hold positive"),
     (lambda: L.AdaptiveMaxPooling2D(2, data_format="channels_middle"), ValueError,
-     "AdaptiveMaxPooling2D data_format must be 'channels_last' or 'channels_first', got 'channels_middle'"),
+     "data_format must be 'channels_last' or 'channels_first', received 'channels_middle'"),
     (lambda: L.RMSNormalization(axis="last"), ValueError, "RMSNormalization axis must be an int or a list of ints"),
     (lambda: L.SpectralNormalization(L.Dense(2), power_iterations=0), ValueError,
      "SpectralNormalization power_iterations should be greater than zero. Received: power_iterations=0"),

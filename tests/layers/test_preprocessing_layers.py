@@ -200,5 +200,5 @@ def test_image_preprocessing_errors():
         L.Resizing(2, 2, fill_mode="reflect")
     with pytest.raises(ValueError, match="positive integers, got height=0"):
         L.CenterCrop(0, 2)
-    with pytest.raises(ValueError, match="channels_last"):
-        L.Resizing(2, 2, data_format="channels_first")
+    with pytest.raises(ValueError, match="data_format must be .* 'channels_first', received"):
+        L.Resizing(2, 2, data_format="channels_middle")

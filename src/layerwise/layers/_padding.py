@@ -1,4 +1,4 @@
-"""Keras' 'valid'/'same'/'causal' padding arithmetic for PyTorch's kernels, and channels-last permutes.
+"""Keras' 'valid'/'same'/'causal' padding arithmetic for PyTorch's kernels, and the two data formats.
 
 Keras pads 'same' like TensorFlow: the extra row or column goes after (bottom/right). PyTorch's
 convolutions take one symmetric padding, so the rare asymmetric case pads explicitly first.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from layerwise.backend import standardize_data_format
 
 
 def as_tuple(value, rank: int, what: str, minimum: int = 1) -> tuple[int, ...]:
@@ -75,3 +77,35 @@ def channels_first(x: torch.Tensor) -> torch.Tensor:
 def channels_last(x: torch.Tensor) -> torch.Tensor:
     """(batch, channels, *spatial) -> (batch, *spatial, channels), a free view."""
     return x.movedim(1, -1)
+
+
+class DataFormat:
+    """``data_format`` for layers over maps with channels: ``'channels_last'`` ``(batch, *spatial, channels)``,
+    Keras' default, or ``'channels_first'`` ``(batch, channels, *spatial)``, PyTorch's own layout (no permutes).
+
+    ``None`` takes ``layerwise.config.image_data_format()`` when the layer is made, and the config records the
+    resolved format, as Keras' does, so a saved model keeps its layout whatever the global setting later.
+    """
+
+    data_format = "channels_last"
+
+    def set_data_format(self, data_format: str | None) -> None:
+        self.data_format = standardize_data_format(data_format)
+        self._config["data_format"] = self.data_format
+
+    @property
+    def channel_axis(self) -> int:
+        return 1 if self.data_format == "channels_first" else -1
+
+    def to_channels_first(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.data_format == "channels_first" else channels_first(x)
+
+    def from_channels_first(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.data_format == "channels_first" else channels_last(x)
+
+    def spatial_shape(self, shape) -> tuple:
+        return tuple(shape[2:]) if self.data_format == "channels_first" else tuple(shape[1:-1])
+
+    def shape_from(self, batch, spatial, channels) -> tuple:
+        """The full shape in this layer's format from its parts."""
+        return (batch, channels, *spatial) if self.data_format == "channels_first" else (batch, *spatial, channels)

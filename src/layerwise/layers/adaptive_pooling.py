@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from layerwise.layers._padding import channels_first, channels_last
+from layerwise.layers._padding import DataFormat
 from layerwise.layers.base import Layer, Shape
 
 _AVG = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
@@ -38,7 +38,7 @@ def _output_size(layer: str, output_size, rank: int) -> tuple[int, ...]:
     return sizes
 
 
-class _AdaptivePooling(Layer):
+class _AdaptivePooling(DataFormat, Layer):
     rank = 2
     kernels: dict = _AVG
 
@@ -46,33 +46,26 @@ class _AdaptivePooling(Layer):
         super().__init__(**kwargs)
         layer = type(self).__name__
         self.output_size = _output_size(layer, output_size, self.rank)
-        self.data_format = data_format or "channels_last"
-        if self.data_format not in ("channels_last", "channels_first"):
-            raise ValueError(f"{layer} data_format must be 'channels_last' or 'channels_first', "
-                             f"got {data_format!r}.")
+        self.set_data_format(data_format)
 
     @property
     def input_ndim(self) -> int:
         return self.rank + 2
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        if self.data_format == "channels_last":
-            return (input_shape[0], *self.output_size, input_shape[-1])
-        return (input_shape[0], input_shape[1], *self.output_size)
+        return self.shape_from(input_shape[0], self.output_size, input_shape[self.channel_axis])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, *spatial, channels) -> (batch, *output_size, channels)`` (channels_last)."""
-        if self.data_format == "channels_first":
-            return self.pool(x)
-        return channels_last(self.pool(channels_first(x)))
+        return self.from_channels_first(self.pool(self.to_channels_first(x)))
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         """Pool a channels-first tensor ``(batch, channels, *spatial)`` to ``(batch, channels, *output_size)``."""
         return self.kernels[self.rank](x, self.output_size)
 
     def get_config(self) -> dict:
-        # Keras saves the normalised tuple and the resolved data format.
-        return {**super().get_config(), "output_size": list(self.output_size), "data_format": self.data_format}
+        # Keras saves the normalised tuple.
+        return {**super().get_config(), "output_size": list(self.output_size)}
 
 
 class _AdaptiveMaxPooling(_AdaptivePooling):

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import epsilon, floatx
+from layerwise.backend import epsilon, floatx, standardize_data_format
 from layerwise.layers._padding import check_padding, conv_output_length, torch_padding
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import WeightView
@@ -219,12 +219,10 @@ class STFTSpectrogram(Layer):
             raise ValueError(f"{layer} mode must be one of {', '.join(map(repr, STFT_MODES))}, got {mode!r}.")
         if scaling not in SCALINGS:
             raise ValueError(f"{layer} scaling must be None, 'density' or 'spectrum', got {scaling!r}.")
-        if data_format not in (None, "channels_last", "channels_first"):
-            raise ValueError(f"{layer} data_format must be 'channels_last' or 'channels_first', got {data_format!r}.")
         self.mode, self.scaling, self.periodic, self.expand_dims = mode, scaling, periodic, expand_dims
         self.frame_step, self.fft_length, self.window = frame_step, fft_length, window
         self.padding = check_padding(padding, what=f"{layer} padding")
-        self.data_format = data_format or "channels_last"
+        self.data_format = standardize_data_format(data_format)
         self._frame_step = frame_step or frame_length // 2
         self._fft_length = fft_length or 2 ** math.ceil(math.log2(frame_length))
         self._window_values = stft_window(window, frame_length, periodic, layer)

@@ -289,7 +289,7 @@ class RandomCrop(RandomImageLayer):
         if isinstance(input_shape, dict):  # the images and masks are cropped, the rest passes through
             return {k: self.compute_output_shape(v) if k in ("images", "segmentation_masks") and v else v
                     for k, v in input_shape.items()}
-        return (*input_shape[:-3], self.height, self.width, input_shape[-1])
+        return self.image_shape(input_shape, self.height, self.width)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         return self.transform_images(x, self.get_random_transformation(x, self.training), self.training)

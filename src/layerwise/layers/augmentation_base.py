@@ -208,7 +208,9 @@ class RandomImageLayer(ImageLayer):
         if images.ndim not in (3, 4):
             raise ValueError(self._shape_message("'images' of shape (height, width, channels) or (batch, height, "
                                                  "width, channels)", tuple(images.shape)))
-        single = images.ndim == 3
+        single, first = images.ndim == 3, self.data_format == "channels_first"
+        if first:  # transformations work on channels-last views
+            images = images.movedim(-3, -1)
         batch = self.images_of(images).to(floatx())
         transformation = self.get_random_transformation(batch, training=self.training)
         out = dict(x)
@@ -220,13 +222,17 @@ class RandomImageLayer(ImageLayer):
         def unbatched(value: torch.Tensor) -> torch.Tensor:
             return value.squeeze(0) if single else value
 
-        out["images"] = unbatched(self.transform_images(batch, transformation, self.training))
+        def as_given(value: torch.Tensor) -> torch.Tensor:
+            return value.movedim(-1, -3) if first else value
+
+        out["images"] = as_given(unbatched(self.transform_images(batch, transformation, self.training)))
         if "labels" in x:
             out["labels"] = unbatched(self.transform_labels(batched(x["labels"]), transformation, self.training))
         if "segmentation_masks" in x:
-            masks = self.transform_segmentation_masks(batched(x["segmentation_masks"]), transformation,
+            masks = batched(x["segmentation_masks"])
+            masks = self.transform_segmentation_masks(masks.movedim(-3, -1) if first else masks, transformation,
                                                       self.training)
-            out["segmentation_masks"] = unbatched(masks)
+            out["segmentation_masks"] = as_given(unbatched(masks))
         return out
 
     def compute_output_shape(self, input_shape):

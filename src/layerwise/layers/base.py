@@ -234,12 +234,13 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
             raise ValueError(self._shape_message(f"an input of rank at least {self.min_ndim}", input_shape))
         keras_style = type(self).forward is Layer.forward  # a user's call: its weights may be its sublayers'
         if self.built and self.input_shape_built is not None and not keras_style and self.weight_views():
-            # As Keras' input specs: the last axis (what the weights were built for) must match; other sizes
+            # As Keras' input specs: the channel axis (what the weights were built for) must match; other sizes
             # may change from call to call (sequence lengths, image sizes), ranks are checked above. A layer
-            # without weights (pooling, reshaping) takes any last axis.
-            expected = self.input_shape_built
-            if expected[-1] is not None and input_shape[-1] is not None and expected[-1] != input_shape[-1]:
-                raise ValueError(self._shape_message(f"input shape {expected} (its last axis, {expected[-1]}, is "
+            # without weights (pooling, reshaping) takes any channel count.
+            expected, axis = self.input_shape_built, getattr(self, "channel_axis", -1)
+            if expected[axis] is not None and input_shape[axis] is not None and expected[axis] != input_shape[axis]:
+                which = "last axis" if axis == -1 else f"axis {axis}"
+                raise ValueError(self._shape_message(f"input shape {expected} (its {which}, {expected[axis]}, is "
                                                      "what its weights were built for)", (None, *input_shape[1:])))
         spec = self.__dict__.get("input_spec")
         if spec is not None:  # a Keras-style layer's own InputSpec (or list of them)

@@ -1,6 +1,7 @@
-"""Convolutions on channels-last inputs: Conv1D ``(batch, steps, channels)``, Conv2D ``(batch, height, width,
-channels)``, Conv3D ``(batch, depth, height, width, channels)`` and their transposes. Kernels are stored in
-PyTorch's layout ``(out, in, *kernel)``; ``get_weights`` gives Keras' ``(*kernel, in, out)``.
+"""Convolutions: Conv1D ``(batch, steps, channels)``, Conv2D ``(batch, height, width, channels)``, Conv3D
+``(batch, depth, height, width, channels)`` and their transposes; with ``data_format='channels_first'`` the
+channels come right after the batch axis, PyTorch's own layout. Kernels are stored in PyTorch's layout
+``(out, in, *kernel)``; ``get_weights`` gives Keras' ``(*kernel, in, out)`` in either data format.
 
 ``_Conv`` is the base of every convolution (the depthwise and separable ones too): the model's plan fuses
 any ``_Conv`` with the activation or max-pooling after it through ``linear_channels_first``.
@@ -10,8 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from layerwise.layers._padding import (as_tuple, channels_first, channels_last, check_padding,
-                                       conv_output_length, torch_padding)
+from layerwise.layers._padding import DataFormat, as_tuple, check_padding, conv_output_length, torch_padding
 from layerwise.layers.base import LAYER_CLASSES, Shape
 from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.core import ActivatedLayer
@@ -30,8 +30,8 @@ def kernel_to_keras(rank: int):
     return lambda t: t.permute(*range(2, rank + 2), 1, 0)
 
 
-class _Conv(ActivatedLayer):
-    """Keras' window arguments and the channels-last view shared by every convolution.
+class _Conv(DataFormat, ActivatedLayer):
+    """Keras' window arguments and the data format shared by every convolution.
 
     Subclasses create the weights (``build``), compute ``linear_channels_first`` on ``(batch, channels,
     *spatial)``, say how many channels they output and list their ``weight_views``.
@@ -44,9 +44,7 @@ class _Conv(ActivatedLayer):
                  dilation_rate=1, activation=None, use_bias: bool = True, **kwargs):
         super().__init__(activation=activation, **kwargs)
         layer = type(self).__name__
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{layer}: only data_format='channels_last' is supported "
-                             f"(Keras' default), got {data_format!r}.")
+        self.set_data_format(data_format)
         self.use_bias = use_bias
         self.kernel_size = as_tuple(kernel_size, self.rank, f"{layer} kernel_size")
         self.strides = as_tuple(strides, self.rank, f"{layer} strides")
@@ -59,14 +57,15 @@ class _Conv(ActivatedLayer):
 
     def check_input_shape(self, input_shape: Shape) -> None:
         super().check_input_shape(input_shape)
-        if input_shape[-1] is None:
-            raise ValueError(self._shape_message("a known channel count (last axis)", input_shape))
+        if input_shape[self.channel_axis] is None:
+            where = "last axis" if self.channel_axis == -1 else "axis 1, data_format='channels_first'"
+            raise ValueError(self._shape_message(f"a known channel count ({where})", input_shape))
 
     def output_channels(self, input_channels: int) -> int:
         raise NotImplementedError
 
     def linear(self, x: torch.Tensor) -> torch.Tensor:
-        return channels_last(self.linear_channels_first(channels_first(x)))
+        return self.from_channels_first(self.linear_channels_first(self.to_channels_first(x)))
 
     def linear_channels_first(self, x: torch.Tensor) -> torch.Tensor:
         """The convolution before its activation, on ``(batch, channels, *spatial)``."""
@@ -74,12 +73,12 @@ class _Conv(ActivatedLayer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         spatial = [conv_output_length(n, k, s, self.padding, d) for n, k, s, d in
-                   zip(input_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate)]
+                   zip(self.spatial_shape(input_shape), self.kernel_size, self.strides, self.dilation_rate)]
         if any(n is not None and n <= 0 for n in spatial):
             raise ValueError(self._shape_message(
                 f"spatial sizes of at least the dilated kernel {self.kernel_size} (dilation_rate "
                 f"{self.dilation_rate}) with padding='valid'", input_shape))
-        return (input_shape[0], *spatial, self.output_channels(input_shape[-1]))
+        return self.shape_from(input_shape[0], spatial, self.output_channels(input_shape[self.channel_axis]))
 
 
 class _StandardConv(_Conv):
@@ -107,7 +106,7 @@ class _StandardConv(_Conv):
 
     def check_input_shape(self, input_shape: Shape) -> None:
         super().check_input_shape(input_shape)
-        if input_shape[-1] % self.groups:
+        if input_shape[self.channel_axis] % self.groups:
             raise ValueError(self._shape_message(
                 f"a channel count divisible by groups={self.groups}", input_shape))
 
@@ -119,7 +118,7 @@ class _StandardConv(_Conv):
         return (*self.kernel_size, input_channels // self.groups, self.filters)
 
     def build(self, input_shape: Shape) -> None:
-        keras_shape = self.kernel_shape(input_shape[-1])
+        keras_shape = self.kernel_shape(input_shape[self.channel_axis])
         self.kernel = new_parameter(self.kernel_initializer, keras_shape, kernel_to_torch(self.rank))
         self.bias = new_parameter(self.bias_initializer, (self.filters,)) if self.use_bias else None
 
@@ -212,10 +211,10 @@ class _ConvTranspose(_StandardConv):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         spatial = []
-        for n, k, s, d, (a, b) in zip(input_shape[1:-1], self.kernel_size, self.strides,
+        for n, k, s, d, (a, b) in zip(self.spatial_shape(input_shape), self.kernel_size, self.strides,
                                       self.dilation_rate, self.crops):
             spatial.append(None if n is None else (n - 1) * s + (k - 1) * d + 1 - a - b)
-        return (input_shape[0], *spatial, self.filters)
+        return self.shape_from(input_shape[0], spatial, self.filters)
 
 
 class Conv1DTranspose(_ConvTranspose):

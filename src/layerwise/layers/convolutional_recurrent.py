@@ -2,20 +2,23 @@
 
 Inputs are ``(batch, time, *spatial, channels)``; the output is ``(batch, *new_spatial, filters)`` (the last
 step), or ``(batch, time, *new_spatial, filters)`` with ``return_sequences``; the states ``[h, c]`` have the
-last step's shape. Keras' weights are ``kernel (*kernel_size, channels, 4 filters)``, ``recurrent_kernel
-(*kernel_size, filters, 4 filters)`` and ``bias (4 filters,)``, gates in the order (input, forget, cell,
-output); they are stored in PyTorch's convolution layout ``(4 filters, in, *kernel_size)``.
+last step's shape. With ``data_format='channels_first'`` the channels come before the spatial axes:
+``(batch, time, channels, *spatial)`` and ``(batch, filters, *new_spatial)``. Keras' weights are ``kernel
+(*kernel_size, channels, 4 filters)``, ``recurrent_kernel (*kernel_size, filters, 4 filters)`` and ``bias
+(4 filters,)``, gates in the order (input, forget, cell, output); they are stored in PyTorch's convolution
+layout ``(4 filters, in, *kernel_size)``.
 
 PyTorch has no fused ConvLSTM kernel, so the steps run in a loop (``rnn_base.step_loop``, which also applies
 masks), but the input convolution runs once for every step (time folded into the batch axis) and each step
-does one recurrent convolution giving all four gates. Tensors stay channels-last, which is PyTorch's
-channels_last memory format once viewed channels-first: what oneDNN's convolutions use without a copy.
+does one recurrent convolution giving all four gates. Tensors run channels-last (channels-first inputs and
+states are viewed so), which is PyTorch's channels_last memory format once viewed channels-first: what
+oneDNN's convolutions use without a copy.
 """
 from __future__ import annotations
 
 import torch
 
-from layerwise.layers._padding import (as_tuple, channels_first, channels_last, check_padding,
+from layerwise.layers._padding import (DataFormat, as_tuple, channels_first, channels_last, check_padding,
                                        conv_output_length, torch_padding)
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import new_parameter, WeightView
@@ -38,7 +41,7 @@ class _ZeroStates(list):
     """Initial states known to be zeros, so that the first step skips its recurrent convolution (of zeros)."""
 
 
-class _ConvLSTM(Recurrent):
+class _ConvLSTM(DataFormat, Recurrent):
     """The ConvLSTM of ``rank`` spatial axes; running, state and masks come from ``Recurrent``."""
 
     rank = 2
@@ -55,9 +58,6 @@ class _ConvLSTM(Recurrent):
         layer = type(self).__name__
         if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"{layer} filters must be a positive integer, got {filters!r}.")
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{layer}: only data_format='channels_last' is supported "
-                             f"(Keras' default), got {data_format!r}.")
         super().__init__(filters, activation, recurrent_activation, use_bias, kernel_initializer,
                          recurrent_initializer, bias_initializer, dropout, recurrent_dropout, return_sequences,
                          return_state, go_backwards, stateful, seed=seed, kernel_regularizer=kernel_regularizer,
@@ -65,6 +65,7 @@ class _ConvLSTM(Recurrent):
                          kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
                          bias_constraint=bias_constraint, activity_regularizer=activity_regularizer, **kwargs)
         self.filters, self.unit_forget_bias = filters, unit_forget_bias
+        self.set_data_format(data_format)
         self.kernel_size = as_tuple(kernel_size, self.rank, f"{layer} kernel_size")
         self.strides = as_tuple(strides, self.rank, f"{layer} strides")
         self.dilation_rate = as_tuple(dilation_rate, self.rank, f"{layer} dilation_rate")
@@ -72,7 +73,7 @@ class _ConvLSTM(Recurrent):
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{layer} does not take strides > 1 together with dilation_rate > 1, as Keras does "
                              f"not; got strides={self.strides}, dilation_rate={self.dilation_rate}.")
-        self.state_shape: Shape | None = None  # (None, *spatial, filters), fixed at build as in Keras
+        self.state_shape: Shape | None = None  # (None, *spatial, filters) or channels first, fixed at build
 
     @property
     def input_ndim(self) -> int:
@@ -94,7 +95,7 @@ class _ConvLSTM(Recurrent):
             raise ValueError(self._shape_message(f"a {self.input_ndim}-D input {_AXES[self.rank]}", input_shape))
         if input_shape[1] == 0:
             raise ValueError(self._shape_message("at least one time step", input_shape))
-        if input_shape[-1] is None or any(n is None for n in input_shape[2:-1]):
+        if any(n is None for n in input_shape[2:]):
             raise ValueError(self._shape_message("known spatial sizes and channel count (Keras' ConvLSTM "
                                                  "needs static spatial sizes)", input_shape))
         if self.built and self.input_shape_built is not None and \
@@ -105,20 +106,26 @@ class _ConvLSTM(Recurrent):
         Layer.check_input_shape(self, input_shape)
         self._step_shape(input_shape)  # raises where a 'valid' window does not fit
 
+    @property
+    def channel_axis(self) -> int:
+        return 2 if self.data_format == "channels_first" else -1
+
     def _step_shape(self, input_shape: Shape) -> Shape:
-        """``(batch, *new_spatial, filters)``, the shape of one step's output and of each state."""
+        """``(batch, *new_spatial, filters)`` (or channels first), the shape of one step's output and of each
+        state."""
+        frames = input_shape[3:] if self.data_format == "channels_first" else input_shape[2:-1]
         spatial = [conv_output_length(n, k, s, self.padding, d) for n, k, s, d in
-                   zip(input_shape[2:-1], self.kernel_size, self.strides, self.dilation_rate)]
+                   zip(frames, self.kernel_size, self.strides, self.dilation_rate)]
         if any(n <= 0 for n in spatial):
             raise ValueError(self._shape_message(
                 f"spatial sizes of at least the dilated kernel {self.kernel_size} (dilation_rate "
                 f"{self.dilation_rate}) with padding='valid'", input_shape))
-        return (input_shape[0], *spatial, self.filters)
+        return self.shape_from(input_shape[0], spatial, self.filters)
 
     def build(self, input_shape: Shape) -> None:
         g, f, k = self.gates, self.filters, self.kernel_size
         to_torch = kernel_to_torch(self.rank)
-        self.weight_ih = new_parameter(self.kernel_initializer, (*k, input_shape[-1], g * f), to_torch)
+        self.weight_ih = new_parameter(self.kernel_initializer, (*k, input_shape[self.channel_axis], g * f), to_torch)
         self.weight_hh = new_parameter(self.recurrent_initializer, (*k, f, g * f), to_torch)
         self.bias = torch.nn.Parameter(self.initial_bias().contiguous()) if self.use_bias else None
         self.state_shape = (None, *self._step_shape(input_shape)[1:])
@@ -155,8 +162,19 @@ class _ConvLSTM(Recurrent):
 
     def run(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
         """The input convolution over every step at once, then the recurrence over ``x`` ``(batch, time,
-        *spatial, channels)`` whose steps are already in running order. Returns (outputs or None, last output,
-        final states)."""
+        *spatial, channels)`` (or channels first) whose steps are already in running order. Returns (outputs or
+        None, last output, final states), in the layer's data format."""
+        first = self.data_format == "channels_first"
+        if first:  # run channels-last: free views of the input and the states
+            x = x.movedim(2, -1)
+            states = type(states)(s.movedim(1, -1) for s in states)
+        outputs, last, states = self._run_channels_last(x, mask, states)
+        if first:
+            outputs = None if outputs is None else outputs.movedim(-1, 2)
+            last, states = last.movedim(-1, 1), [s.movedim(-1, 1) for s in states]
+        return outputs, last, states
+
+    def _run_channels_last(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
         if mask is not None and mask.dim() != 2:
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) takes a (batch, time) mask, got one of "
                              f"shape {tuple(mask.shape)}. Masking() before it masks each position of a frame, "
@@ -170,7 +188,8 @@ class _ConvLSTM(Recurrent):
         folded = channels_first(x.reshape(batch * steps, *x.shape[2:]))
         folded, pad = torch_padding(folded, self.kernel_size, self.strides, self.dilation_rate, self.padding)
         gates_in = CONV[self.rank](folded, self.weight_ih, self.bias, self.strides, pad, self.dilation_rate, groups)
-        gates_in = channels_last(gates_in).reshape(batch, steps, *self.state_shape[1:-1], -1)
+        gates_in = channels_last(gates_in)
+        gates_in = gates_in.reshape(batch, steps, *gates_in.shape[1:])
 
         rec_keep, rec_groups = None, 1
         if self.training and self.recurrent_dropout:

@@ -1,4 +1,4 @@
-"""Depthwise and separable convolutions on channels-last inputs: DepthwiseConv1D/2D and SeparableConv1D/2D.
+"""Depthwise and separable convolutions (either data format): DepthwiseConv1D/2D and SeparableConv1D/2D.
 
 A depthwise convolution filters each input channel on its own with ``depth_multiplier`` kernels: PyTorch's
 grouped convolution with one group per channel. Keras' depthwise kernel ``(*kernel_size, in, multiplier)``
@@ -65,7 +65,7 @@ class _DepthwiseConv(_DepthwiseBase):
         return input_channels * self.depth_multiplier
 
     def build(self, input_shape: Shape) -> None:
-        channels = input_shape[-1]
+        channels = input_shape[self.channel_axis]
         self.kernel = self.depthwise_parameter(self.depthwise_initializer, channels)
         self.bias = (new_parameter(self.bias_initializer, (channels * self.depth_multiplier,))
                      if self.use_bias else None)
@@ -115,8 +115,9 @@ class _SeparableConv(_DepthwiseBase):
 
     def build(self, input_shape: Shape) -> None:
         depthwise, pointwise, bias = self.initializers
-        self.depthwise_kernel = self.depthwise_parameter(depthwise, input_shape[-1])
-        pointwise_shape = (*(1,) * self.rank, input_shape[-1] * self.depth_multiplier, self.filters)
+        channels = input_shape[self.channel_axis]
+        self.depthwise_kernel = self.depthwise_parameter(depthwise, channels)
+        pointwise_shape = (*(1,) * self.rank, channels * self.depth_multiplier, self.filters)
         self.pointwise_kernel = new_parameter(pointwise, pointwise_shape, kernel_to_torch(self.rank))
         self.bias = new_parameter(bias, (self.filters,)) if self.use_bias else None
 

@@ -13,7 +13,8 @@ from layerwise.layers.weights import new_parameter, WeightView
 
 class BatchNormalization(Layer):
     """Normalises each channel of ``(batch, ..., channels)`` by batch statistics while training and
-    by moving statistics at inference. ``momentum=0.99`` and ``epsilon=1e-3`` as in Keras.
+    by moving statistics at inference. ``momentum=0.99`` and ``epsilon=1e-3`` as in Keras; ``axis=1`` for
+    channels-first maps ``(batch, channels, ...)``.
 
     Keras updates the moving variance with the biased batch variance (PyTorch uses the unbiased
     one), so the moving statistics are updated here rather than by ``F.batch_norm``.
@@ -35,14 +36,20 @@ class BatchNormalization(Layer):
         self.initializers = (beta_initializer, gamma_initializer, moving_mean_initializer,
                              moving_variance_initializer)
 
+    @property
+    def channel_axis(self) -> int:
+        return self.axis
+
     def check_input_shape(self, input_shape: Shape) -> None:
+        n = len(input_shape)
+        if not -n < self.axis < n or self.axis % n == 0:
+            raise ValueError(self._shape_message(f"an input with a non-batch axis {self.axis}", input_shape))
+        if input_shape[self.axis] is None:
+            raise ValueError(self._shape_message(f"a known size along axis {self.axis}", input_shape))
         super().check_input_shape(input_shape)
-        if self.axis % len(input_shape) != len(input_shape) - 1:  # axis=3 of images is Keras' channels-last too
-            raise ValueError(self._shape_message(f"its axis={self.axis} to be the last axis (channels last; "
-                                                 "channels-first data is not supported)", input_shape))
 
     def build(self, input_shape: Shape) -> None:
-        channels = input_shape[-1]
+        channels = input_shape[self.axis]
         beta, gamma, mean, var = self.initializers
         self.gamma = new_parameter(gamma, (channels,)) if self.scale else None
         self.beta = new_parameter(beta, (channels,)) if self.center else None
@@ -50,7 +57,7 @@ class BatchNormalization(Layer):
         self.register_buffer("moving_variance", initializers.get(var)((channels,)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xc = x.movedim(-1, 1)  # (batch, channels, ...) view, channels_last memory for 4-D inputs
+        xc = x.movedim(self.axis, 1)  # (batch, channels, ...) view (channels_last memory for channels-last maps)
         if self.training:
             with torch.no_grad():
                 dims = [d for d in range(xc.ndim) if d != 1]
@@ -61,7 +68,7 @@ class BatchNormalization(Layer):
         else:
             y = F.batch_norm(xc, self.moving_mean, self.moving_variance, self.gamma, self.beta, False, 0.0,
                              self.epsilon)
-        return y.movedim(1, -1)
+        return y.movedim(1, self.axis)
 
     def weight_views(self) -> list[WeightView]:
         if not self.built:

@@ -1,26 +1,24 @@
-"""Pooling on channels-last inputs: ``(batch, steps, channels)`` for 1-D, ``(batch, h, w, channels)`` for 2-D,
-``(batch, d, h, w, channels)`` for 3-D."""
+"""Pooling: ``(batch, steps, channels)`` for 1-D, ``(batch, h, w, channels)`` for 2-D, ``(batch, d, h, w, channels)``
+for 3-D; with ``data_format='channels_first'`` the channels come right after the batch axis."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from layerwise.layers._padding import (as_tuple, channels_first, channels_last, check_padding,
-                                       conv_output_length, torch_padding)
+from layerwise.layers._padding import DataFormat, as_tuple, check_padding, conv_output_length, torch_padding
 from layerwise.layers.base import LAYER_CLASSES, Layer, Shape
 
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
-class _Pooling(Layer):
+class _Pooling(DataFormat, Layer):
     rank = 2
 
     def __init__(self, pool_size=2, strides=None, padding: str = "valid", data_format: str | None = None,
                  **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported.")
+        self.set_data_format(data_format)
         layer = type(self).__name__
         self.pool_size = as_tuple(pool_size, self.rank, f"{layer} pool_size")
         # Keras: strides=None means strides equal to pool_size.
@@ -33,11 +31,11 @@ class _Pooling(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         spatial = [conv_output_length(n, k, s, self.padding)
-                   for n, k, s in zip(input_shape[1:-1], self.pool_size, self.strides)]
-        return (input_shape[0], *spatial, input_shape[-1])
+                   for n, k, s in zip(self.spatial_shape(input_shape), self.pool_size, self.strides)]
+        return self.shape_from(input_shape[0], spatial, input_shape[self.channel_axis])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return channels_last(self.pool(channels_first(x)))
+        return self.from_channels_first(self.pool(self.to_channels_first(x)))
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         """Pool a channels-first tensor ``(batch, channels, *spatial)``."""
@@ -105,17 +103,12 @@ class AveragePooling3D(_AveragePooling):
         super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
-class _GlobalPooling(Layer):
+class _GlobalPooling(DataFormat, Layer):
     rank = 2
 
     def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs):
         super().__init__(**kwargs)
-        # Unlike the other layers, global pooling takes channels first too: it only picks the axes to reduce
-        # (the timeseries-transformer example pools (batch, steps, features) over features this way).
-        if data_format not in (None, "channels_last", "channels_first"):
-            raise ValueError(f"{type(self).__name__}: data_format must be 'channels_last' or 'channels_first'; "
-                             f"received {data_format!r}.")
-        self.data_format = data_format or "channels_last"
+        self.set_data_format(data_format)
         self.keepdims = keepdims
 
     @property
@@ -123,11 +116,9 @@ class _GlobalPooling(Layer):
         return self.rank + 2
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        first = self.data_format == "channels_first"
-        channels = input_shape[1] if first else input_shape[-1]
+        channels = input_shape[self.channel_axis]
         if self.keepdims:
-            ones = (1,) * self.rank
-            return (input_shape[0], channels, *ones) if first else (input_shape[0], *ones, channels)
+            return self.shape_from(input_shape[0], (1,) * self.rank, channels)
         return (input_shape[0], channels)
 
     def spatial_axes(self) -> tuple[int, ...]:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from layerwise.backend import floatx
+from layerwise.layers._padding import DataFormat
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import WeightView
 
@@ -78,19 +79,24 @@ def aspect_resize(x: torch.Tensor, size: tuple[int, int], interpolation: str = "
     return resize(x, size, interpolation, antialias)
 
 
-class ImageLayer(Layer):
+class ImageLayer(DataFormat, Layer):
     """Base of the image layers: checks the input rank and runs ``transform`` on a float batch
     ``(batch, height, width, channels)``; a single image ``(height, width, channels)`` runs as a batch of one.
-    Inputs are cast to the float type first, as Keras casts them to the layer's compute dtype."""
+    Inputs are cast to the float type first, as Keras casts them to the layer's compute dtype. With
+    ``data_format='channels_first'`` images are ``(..., channels, height, width)``: ``transform`` still sees
+    the channels-last view of them (a free view, no copy)."""
 
     keeps_dtype = False  # Resizing returns integer images as integers, as in Keras
 
     def __init__(self, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' (images "
-                             f"(batch, height, width, channels)) is supported, got {data_format!r}.")
-        self.data_format = "channels_last"
+        self.set_data_format(data_format)
+
+    def image_shape(self, input_shape: Shape, height, width) -> Shape:
+        """``input_shape`` with its images resized to ``height`` x ``width``, in this layer's data format."""
+        if self.data_format == "channels_first":
+            return (*input_shape[:-2], height, width)
+        return (*input_shape[:-3], height, width, input_shape[-1])
 
     def check_input_shape(self, input_shape: Shape) -> None:
         # No weights, so any image size or channel count may follow the first call: only the rank matters.
@@ -104,9 +110,11 @@ class ImageLayer(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.keeps_dtype and x.dtype != floatx():
             x = x.to(floatx())
-        if x.ndim == 3:
-            return self.transform(x.unsqueeze(0)).squeeze(0)
-        return self.transform(x)
+        first = self.data_format == "channels_first"
+        if first:
+            x = x.movedim(-3, -1)
+        y = self.transform(x.unsqueeze(0)).squeeze(0) if x.ndim == 3 else self.transform(x)
+        return y.movedim(-1, -3) if first else y
 
 
 class _SizedImageLayer(ImageLayer):
@@ -117,7 +125,7 @@ class _SizedImageLayer(ImageLayer):
         self.height, self.width = check_size(type(self).__name__, height, width)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return (*input_shape[:-3], self.height, self.width, input_shape[-1])
+        return self.image_shape(input_shape, self.height, self.width)
 
 
 class Resizing(_SizedImageLayer):

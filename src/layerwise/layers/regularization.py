@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from layerwise import regularizers
+from layerwise.layers._padding import DataFormat
 from layerwise.layers.base import Layer, Shape
 
 
@@ -106,7 +107,8 @@ class AlphaDropout(Dropout):
 
 class _SpatialDropout(Dropout):
     """Dropout of whole feature maps: one keep/drop draw per sample and channel, shared by every
-    position of the map (Tompson et al. 2015), for channels-last inputs of rank ``input_ndim``."""
+    position of the map (Tompson et al. 2015), for inputs of rank ``input_ndim`` (channels last; the 2-D and 3-D
+    layers take ``data_format='channels_first'`` too)."""
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs):
         if not 0 <= rate < 1:
@@ -114,7 +116,10 @@ class _SpatialDropout(Dropout):
         super().__init__(rate, seed=seed, **kwargs)
 
     def mask_shape(self, x: torch.Tensor) -> list[int]:
-        return [x.shape[0], *[1] * (x.ndim - 2), x.shape[-1]]
+        ones = [1] * (x.ndim - 2)
+        if getattr(self, "data_format", "channels_last") == "channels_first":
+            return [x.shape[0], x.shape[1], *ones]
+        return [x.shape[0], *ones, x.shape[-1]]
 
 
 class SpatialDropout1D(_SpatialDropout):
@@ -123,26 +128,24 @@ class SpatialDropout1D(_SpatialDropout):
     input_ndim = 3
 
 
-class SpatialDropout2D(_SpatialDropout):
+class SpatialDropout2D(DataFormat, _SpatialDropout):
     """Drops whole channels of ``(batch, height, width, channels)`` maps while training."""
 
     input_ndim = 4
 
     def __init__(self, rate: float, data_format: str | None = None, seed: int | None = None, **kwargs):
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"SpatialDropout2D: only data_format='channels_last' is supported, got {data_format!r}.")
         super().__init__(rate, seed=seed, **kwargs)
+        self.set_data_format(data_format)
 
 
-class SpatialDropout3D(_SpatialDropout):
+class SpatialDropout3D(DataFormat, _SpatialDropout):
     """Drops whole channels of ``(batch, depth, height, width, channels)`` volumes while training."""
 
     input_ndim = 5
 
     def __init__(self, rate: float, data_format: str | None = None, seed: int | None = None, **kwargs):
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"SpatialDropout3D: only data_format='channels_last' is supported, got {data_format!r}.")
         super().__init__(rate, seed=seed, **kwargs)
+        self.set_data_format(data_format)
 
 
 class ActivityRegularization(Layer):

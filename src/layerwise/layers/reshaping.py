@@ -7,7 +7,7 @@ import math
 import torch
 
 from layerwise.layers.base import Layer, Shape
-from layerwise.layers._padding import as_tuple
+from layerwise.layers._padding import DataFormat, as_tuple
 
 
 class Identity(Layer):
@@ -17,10 +17,18 @@ class Identity(Layer):
         return x
 
 
-class Flatten(Layer):
-    """``(batch, d1, d2, ...) -> (batch, d1*d2*...)`` in Keras' channels-last order."""
+class Flatten(DataFormat, Layer):
+    """``(batch, d1, d2, ...) -> (batch, d1*d2*...)`` in Keras' channels-last order: a channels-first input
+    ``(batch, channels, *spatial)`` is flattened as its channels-last view, as Keras does, so that the Dense
+    after it sees the same order in either data format."""
+
+    def __init__(self, data_format: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.set_data_format(data_format)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.data_format == "channels_first" and x.ndim > 2:
+            x = x.movedim(1, -1)
         return x.reshape(x.shape[0], -1)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -90,49 +98,50 @@ class UpSampling1D(Layer):
         return x.repeat_interleave(self.size, dim=1)
 
 
-class UpSampling2D(Layer):
-    """Repeats rows and columns: ``(batch, h, w, c) -> (batch, h*sh, w*sw, c)``."""
+class UpSampling2D(DataFormat, Layer):
+    """Repeats rows and columns: ``(batch, h, w, c) -> (batch, h*sh, w*sw, c)`` (channels first alike)."""
 
     input_ndim = 4
 
     def __init__(self, size=(2, 2), data_format: str | None = None, interpolation: str = "nearest", **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError("UpSampling2D: only data_format='channels_last' is supported.")
+        self.set_data_format(data_format)
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"UpSampling2D interpolation must be 'nearest' or 'bilinear', got {interpolation!r}.")
         self.size = as_tuple(size, 2, "size")
         self.interpolation = interpolation
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        n, h, w, c = input_shape
-        return (n, None if h is None else h * self.size[0], None if w is None else w * self.size[1], c)
+        spatial = (None if d is None else d * s for d, s in zip(self.spatial_shape(input_shape), self.size))
+        return self.shape_from(input_shape[0], spatial, input_shape[self.channel_axis])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.interpolation == "nearest":
-            return x.repeat_interleave(self.size[0], dim=1).repeat_interleave(self.size[1], dim=2)
-        y = torch.nn.functional.interpolate(x.movedim(-1, 1), scale_factor=self.size, mode="bilinear",
+            first = 2 if self.data_format == "channels_first" else 1
+            return x.repeat_interleave(self.size[0], dim=first).repeat_interleave(self.size[1], dim=first + 1)
+        y = torch.nn.functional.interpolate(self.to_channels_first(x), scale_factor=self.size, mode="bilinear",
                                             align_corners=False)
-        return y.movedim(1, -1)
+        return self.from_channels_first(y)
 
 
-class UpSampling3D(Layer):
-    """Repeats each voxel along depth, height and width: ``(batch, d, h, w, c) -> (batch, d*sd, h*sh, w*sw, c)``."""
+class UpSampling3D(DataFormat, Layer):
+    """Repeats each voxel along depth, height and width: ``(batch, d, h, w, c) -> (batch, d*sd, h*sh, w*sw, c)``
+    (channels first alike)."""
 
     input_ndim = 5
 
     def __init__(self, size=(2, 2, 2), data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"UpSampling3D: only data_format='channels_last' is supported, got {data_format!r}.")
+        self.set_data_format(data_format)
         self.size = as_tuple(size, 3, "UpSampling3D size")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        spatial = (None if d is None else d * s for d, s in zip(input_shape[1:4], self.size))
-        return (input_shape[0], *spatial, input_shape[4])
+        spatial = (None if d is None else d * s for d, s in zip(self.spatial_shape(input_shape), self.size))
+        return self.shape_from(input_shape[0], spatial, input_shape[self.channel_axis])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for axis, size in enumerate(self.size, start=1):
+        first = 2 if self.data_format == "channels_first" else 1
+        for axis, size in enumerate(self.size, start=first):
             if size > 1:
                 x = x.repeat_interleave(size, dim=axis)
         return x
@@ -157,11 +166,9 @@ class RepeatVector(Layer):
         return x.unsqueeze(1).expand(-1, self.n, -1)  # a view: no copy until a layer needs one
 
 
-def _edge_pairs(padding, rank: int, layer: str, name: str, data_format) -> tuple[tuple[int, int], ...]:
+def _edge_pairs(padding, rank: int, layer: str, name: str) -> tuple[tuple[int, int], ...]:
     """Keras' padding and cropping forms: ``p``, ``(p_axis1, ...)`` or ``((before, after), ...)`` -> one
-    pair per spatial axis of a channels-last input."""
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"{layer}: only data_format='channels_last' is supported.")
+    pair per spatial axis."""
     if isinstance(padding, int):
         pairs = ((padding, padding),) * rank
     elif rank == 1:
@@ -174,18 +181,21 @@ def _edge_pairs(padding, rank: int, layer: str, name: str, data_format) -> tuple
     return pairs
 
 
-class _ZeroPadding(Layer):
+class _ZeroPadding(DataFormat, Layer):
     rank: int  # spatial axes, set by each subclass
 
     def __init__(self, padding=1, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.padding = _edge_pairs(padding, self.rank, type(self).__name__, "padding", data_format)
-        # F.pad lists pairs from the last axis backwards; channels (last) get none.
-        self._torch_pad = (0, 0) + tuple(v for pair in reversed(self.padding) for v in pair)
+        self.set_data_format(data_format)
+        self.padding = _edge_pairs(padding, self.rank, type(self).__name__, "padding")
+        # F.pad lists pairs from the last axis backwards; channels last get none, channels first sit before them.
+        spatial_pad = tuple(v for pair in reversed(self.padding) for v in pair)
+        self._torch_pad = spatial_pad if self.data_format == "channels_first" else (0, 0) + spatial_pad
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        spatial = tuple(None if d is None else d + a + b for d, (a, b) in zip(input_shape[1:-1], self.padding))
-        return (input_shape[0], *spatial, input_shape[-1])
+        spatial = [None if d is None else d + a + b for d, (a, b) in zip(self.spatial_shape(input_shape),
+                                                                         self.padding)]
+        return self.shape_from(input_shape[0], spatial, input_shape[self.channel_axis])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.pad(x, self._torch_pad)
@@ -215,33 +225,39 @@ class ZeroPadding3D(_ZeroPadding):
     rank = 3
 
 
-class _Cropping(Layer):
+class _Cropping(DataFormat, Layer):
     rank: int  # spatial axes, set by each subclass
 
     def __init__(self, cropping=1, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.cropping = _edge_pairs(cropping, self.rank, type(self).__name__, "cropping", data_format)
+        self.set_data_format(data_format)
+        self.cropping = _edge_pairs(cropping, self.rank, type(self).__name__, "cropping")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         spatial = []
-        for d, (a, b) in zip(input_shape[1:-1], self.cropping, strict=True):
+        for d, (a, b) in zip(self.spatial_shape(input_shape), self.cropping, strict=True):
             if d is not None and d - a - b <= 0:
                 raise ValueError(self._shape_message(f"more than {a + b} positions to crop {self.cropping}",
                                                      input_shape))
             spatial.append(None if d is None else d - a - b)
-        return (input_shape[0], *spatial, input_shape[-1])
+        return self.shape_from(input_shape[0], spatial, input_shape[self.channel_axis])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        index = tuple(slice(a, x.shape[axis] - b) for axis, (a, b) in enumerate(self.cropping, start=1))
-        return x[(slice(None), *index)]
+        first = 2 if self.data_format == "channels_first" else 1
+        index = tuple(slice(a, x.shape[axis] - b) for axis, (a, b) in enumerate(self.cropping, start=first))
+        return x[(slice(None),) * first + index]
 
 
 class Cropping1D(_Cropping):
     """Drops steps at both ends: ``(batch, steps, channels) -> (batch, steps - a - b, channels)``;
-    ``cropping`` is ``p`` or ``(a, b)``."""
+    ``cropping`` is ``p`` or ``(a, b)``. Keras' Cropping1D has no ``data_format``: steps are always axis 1."""
 
     input_ndim = 3
     rank = 1
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(cropping, "channels_last", **kwargs)
+        self._config.pop("data_format")
 
 
 class Cropping2D(_Cropping):

@@ -12,7 +12,6 @@ from typing import Callable
 import torch
 
 from layerwise import activations
-from layerwise.layers._padding import channels_first, channels_last
 from layerwise.layers.base import Layer
 from layerwise.layers.calling import takes_argument
 from layerwise.layers.convolutional import _Conv
@@ -40,7 +39,8 @@ def activation_after_max_pool(layers: list) -> tuple[Step, int] | None:
     if len(layers) < 2:
         return None
     conv, pool = layers[0], layers[1]
-    if not (isinstance(conv, _Conv) and isinstance(pool, _MaxPooling) and _built_in(conv) and _built_in(pool)):
+    if not (isinstance(conv, _Conv) and isinstance(pool, _MaxPooling) and _built_in(conv) and _built_in(pool)
+            and conv.data_format == pool.data_format):
         return None
     act = conv.activation
     if act is activations.linear or act not in activations.NON_DECREASING:
@@ -48,7 +48,7 @@ def activation_after_max_pool(layers: list) -> tuple[Step, int] | None:
     act = activations.INPLACE.get(act, act)
 
     def conv_pool_activation(x: torch.Tensor) -> torch.Tensor:
-        return channels_last(act(pool.pool(conv.linear_channels_first(channels_first(x)))))
+        return conv.from_channels_first(act(pool.pool(conv.linear_channels_first(conv.to_channels_first(x)))))
 
     return conv_pool_activation, 2
 
@@ -65,7 +65,7 @@ def inplace_activation(layers: list) -> tuple[Step, int] | None:
     act = activations.INPLACE[layer.activation]
     if isinstance(layer, _Conv):
         def conv_activation(x: torch.Tensor) -> torch.Tensor:
-            return channels_last(act(layer.linear_channels_first(channels_first(x))))
+            return layer.from_channels_first(act(layer.linear_channels_first(layer.to_channels_first(x))))
         return conv_activation, 1
 
     def dense_activation(x: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from layerwise.backend import image_data_format
 from layerwise.layers._padding import as_tuple, check_padding, torch_padding
 from layerwise.layers.adaptive_pooling import _output_size
 from layerwise.layers.convolutional import CONV, kernel_to_torch, transpose_crops
@@ -27,7 +28,7 @@ _ADAPTIVE = {"avg": {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.ad
 
 
 def _data_format(op: str, data_format: str | None) -> str:
-    data_format = data_format or "channels_last"
+    data_format = data_format or image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"ops.{op}: data_format must be 'channels_last' or 'channels_first'; received "
                          f"data_format={data_format!r}.")

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from layerwise import random
-from layerwise.backend import floatx
+from layerwise.backend import floatx, image_data_format
 from layerwise.layers.augmentation import affine_transform as affine
 from layerwise.layers.augmentation_base import FILL_MODES, INTERPOLATIONS
 from layerwise.layers.augmentation_warps import elastic_warp, warp_perspective
@@ -25,11 +25,12 @@ from layerwise.ops.core import to_tensor, to_tensors
 
 
 def channels_first(data_format, op: str) -> bool:
-    """Whether ``data_format`` (None means 'channels_last') puts the channels before the image axes."""
+    """Whether ``data_format`` (None: the global ``image_data_format()``) puts the channels before the image
+    axes."""
     if data_format not in (None, "channels_last", "channels_first"):
         raise ValueError(f"ops.image.{op}: data_format must be 'channels_last' or 'channels_first'; received "
                          f"{data_format!r}.")
-    return data_format == "channels_first"
+    return (data_format or image_data_format()) == "channels_first"
 
 
 def image_tensor(images, op: str, name: str = "images", ranks: tuple[int, ...] = (3, 4)) -> torch.Tensor:
