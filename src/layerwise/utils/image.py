@@ -1,8 +1,8 @@
 """Keras' image utilities on Pillow: ``load_img``, ``img_to_array``, ``array_to_img``, ``save_img``.
 
-Arrays are channels-last ``(height, width, channels)`` unless ``data_format='channels_first'``. The
-colour modes and the errors Pillow raises for undecodable files are those ``image_dataset_from_directory``
-uses (``utils/image_dataset.py``).
+Arrays are channels-last ``(height, width, channels)`` unless ``data_format="channels_first"`` (None: the global
+``config.image_data_format()``, as in Keras). The colour modes and the errors Pillow raises for undecodable
+files are those ``image_dataset_from_directory`` uses (``utils/image_dataset.py``).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from layerwise.backend import standardize_data_format
 from layerwise.utils.image_dataset import _CHANNELS, _DECODE_ERRORS, centred_crop_box
 
 # Keras' names for Pillow's resampling filters in load_img
@@ -25,10 +26,6 @@ PIL_INTERPOLATION_METHODS = {"nearest": Image.Resampling.NEAREST, "bilinear": Im
 _COLOR_MODES = {"grayscale": ("L", ("L", "I;16", "I")), "rgb": ("RGB", ("RGB",)), "rgba": ("RGBA", ("RGBA",))}
 
 
-def _check_data_format(data_format: str | None) -> str:
-    if data_format not in (None, "channels_last", "channels_first"):
-        raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}.")
-    return data_format or "channels_last"
 
 
 def _open(path) -> Image.Image:
@@ -80,7 +77,7 @@ def load_img(path, color_mode: str = "rgb", target_size: tuple[int, int] | None 
 def img_to_array(img, data_format: str | None = None, dtype=None) -> np.ndarray:
     """A PIL image (or anything numpy can read) as a float32 array ``(height, width, channels)``; a
     single-channel image gets a channels axis of 1."""
-    data_format = _check_data_format(data_format)
+    data_format = standardize_data_format(data_format)
     x = np.asarray(img, dtype=dtype or "float32")
     if x.ndim == 2:
         x = x[:, :, None]
@@ -92,7 +89,7 @@ def img_to_array(img, data_format: str | None = None, dtype=None) -> np.ndarray:
 def array_to_img(x, data_format: str | None = None, scale: bool = True, dtype=None) -> Image.Image:
     """A PIL image from an array ``(height, width, channels)`` of 1, 3 or 4 channels. ``scale`` maps the
     array's minimum to 0 and maximum to 255 first; without it values are taken as pixel values."""
-    data_format = _check_data_format(data_format)
+    data_format = standardize_data_format(data_format)
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     x = np.array(x, dtype=dtype or "float32")
