@@ -100,3 +100,18 @@ def test_errors_name_the_file(tmp_path):
         img_to_array(np.zeros((2, 2)), data_format="nhwc")
     with pytest.raises(ValueError, match=r"cannot save '.*out.xyz' in format 'xyz'"):
         save_img(tmp_path / "out.xyz", np.zeros((4, 4, 3)))
+
+
+def test_data_format_none_follows_the_global_image_data_format(keras, photo):
+    import layerwise
+    try:
+        layerwise.config.set_image_data_format("channels_first")
+        keras.config.set_image_data_format("channels_first")
+        img = load_img(photo[0])
+        ours, theirs = img_to_array(img), keras.utils.img_to_array(img)
+        assert ours.shape == theirs.shape == (3, img.height, img.width)
+        np.testing.assert_array_equal(ours, theirs)
+        assert array_to_img(ours).size == img.size
+    finally:
+        layerwise.config.set_image_data_format("channels_last")
+        keras.config.set_image_data_format("channels_last")
