@@ -202,3 +202,24 @@ def test_image_preprocessing_errors():
         L.CenterCrop(0, 2)
     with pytest.raises(ValueError, match="data_format must be .* 'channels_first', received"):
         L.Resizing(2, 2, data_format="channels_middle")
+
+
+@pytest.mark.parametrize("name, size, data_format", [("CenterCrop", (4, 6), "channels_last"),
+                                                     ("CenterCrop", (12, 6), "channels_last"),
+                                                     ("Resizing", (4, 5), "channels_last"),
+                                                     ("Resizing", (5, 7), "channels_first")])
+def test_sized_image_layers_take_dicts_of_images_and_masks_as_keras(keras, name, size, data_format):
+    rng = np.random.default_rng(0)
+    images, masks = rng.random((2, 8, 10, 3), dtype=np.float32), rng.integers(0, 4, (2, 8, 10, 1)).astype("float32")
+    if data_format == "channels_first":
+        images, masks = images.transpose(0, 3, 1, 2), masks.transpose(0, 3, 1, 2)
+    data = {"images": images, "segmentation_masks": masks, "labels": np.array([1, 2])}
+    expected = getattr(keras.layers, name)(*size, data_format=data_format)(data)
+    got = getattr(L, name)(*size, data_format=data_format)(data)
+    assert sorted(got) == sorted(expected)
+    for key in expected:
+        np.testing.assert_allclose(np.asarray(got[key]), keras.ops.convert_to_numpy(expected[key]), atol=1e-5)
+    if name == "Resizing":  # masks are resized by nearest neighbour: class ids never blend
+        assert set(np.unique(np.asarray(got["segmentation_masks"]))) <= {0.0, 1.0, 2.0, 3.0}
+    with pytest.raises(ValueError, match=r"called on a dict expects an 'images' entry, got keys \['labels'\]"):
+        getattr(L, name)(*size)({"labels": np.array([1, 2])})

@@ -108,24 +108,47 @@ class ImageLayer(DataFormat, Layer):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.on_images(x, self.transform)
+
+    def on_images(self, x: torch.Tensor, transform) -> torch.Tensor:
+        """``transform`` of the channels-last batch view of ``x`` (one image or a batch, in the layer's format)."""
         if not self.keeps_dtype and x.dtype != floatx():
             x = x.to(floatx())
         first = self.data_format == "channels_first"
         if first:
             x = x.movedim(-3, -1)
-        y = self.transform(x.unsqueeze(0)).squeeze(0) if x.ndim == 3 else self.transform(x)
+        y = transform(x.unsqueeze(0)).squeeze(0) if x.ndim == 3 else transform(x)
         return y.movedim(-1, -3) if first else y
 
 
 class _SizedImageLayer(ImageLayer):
-    """An image layer whose output is ``height`` x ``width``."""
+    """An image layer whose output is ``height`` x ``width``; as in Keras, it also takes a dict of
+    ``images`` and ``segmentation_masks`` (changed alike) and other entries (passed through)."""
 
     def __init__(self, height: int, width: int, data_format: str | None = None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
         self.height, self.width = check_size(type(self).__name__, height, width)
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
+    def compute_output_shape(self, input_shape: Shape | dict) -> Shape | dict:
+        if isinstance(input_shape, dict):
+            return {k: self.compute_output_shape(v) if k in ("images", "segmentation_masks") else v
+                    for k, v in input_shape.items()}
         return self.image_shape(input_shape, self.height, self.width)
+
+    def forward(self, x):
+        if not isinstance(x, dict):
+            return super().forward(x)
+        if "images" not in x:
+            raise ValueError(f"{type(self).__name__} called on a dict expects an 'images' entry, got keys "
+                             f"{sorted(x)}.")
+        out = dict(x, images=super().forward(torch.as_tensor(x["images"])))
+        if "segmentation_masks" in x:
+            out["segmentation_masks"] = self.on_images(torch.as_tensor(x["segmentation_masks"]), self.transform_masks)
+        return out
+
+    def transform_masks(self, masks: torch.Tensor) -> torch.Tensor:
+        """Segmentation masks ``(batch, height, width, 1)`` changed as the images are."""
+        return self.transform(masks)
 
 
 class Resizing(_SizedImageLayer):
@@ -150,9 +173,12 @@ class Resizing(_SizedImageLayer):
         self.crop_to_aspect_ratio, self.pad_to_aspect_ratio = bool(crop_to_aspect_ratio), bool(pad_to_aspect_ratio)
         self.fill_mode, self.fill_value = fill_mode, float(fill_value)
 
-    def transform(self, x: torch.Tensor) -> torch.Tensor:
-        return aspect_resize(x, (self.height, self.width), self.interpolation, self.antialias,
+    def transform(self, x: torch.Tensor, interpolation: str | None = None) -> torch.Tensor:
+        return aspect_resize(x, (self.height, self.width), interpolation or self.interpolation, self.antialias,
                              self.crop_to_aspect_ratio, self.pad_to_aspect_ratio, self.fill_value)
+
+    def transform_masks(self, masks: torch.Tensor) -> torch.Tensor:
+        return self.transform(masks, "nearest")  # class ids must not blend, as in Keras
 
 
 class CenterCrop(_SizedImageLayer):
