@@ -246,3 +246,10 @@ def serialize(fn: Activation) -> str | dict:
         if known is fn:
             return name
     return saving_registry.serialize_custom(fn, "function", ValueError)
+
+
+def deserialize(config: str | dict, custom_objects: dict | None = None) -> Activation:
+    """The activation ``serialize`` recorded (a name or a registered object's dict), as
+    ``keras.activations.deserialize``; ``custom_objects`` names functions of your own."""
+    with saving_registry.CustomObjectScope(custom_objects or {}):
+        return get(config)

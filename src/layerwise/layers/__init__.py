@@ -1,4 +1,5 @@
 """Keras layers as PyTorch modules. Inputs are channels-last, as in Keras."""
+from layerwise import saving_registry
 from layerwise.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from layerwise.layers.adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
                                                AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
@@ -99,6 +100,7 @@ __all__ = [
     "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "InputSpec", "RMSNormalization", "SpectralNormalization",
     "Wrapper",
     "MelSpectrogram", "STFTSpectrogram",  # audio
+    "deserialize", "serialize",
 ]
 
 
@@ -120,3 +122,16 @@ def get(class_name: str) -> type:
         raise ValueError(f"Unknown layer class {class_name!r}: import the module that defines it before loading "
                          f"the model. {saving_registry.how_to_load(class_name)}")
     return known
+
+
+def serialize(layer: Layer) -> dict:
+    """``{"module", "class_name", "config"}`` of ``layer``, as ``keras.layers.serialize``."""
+    return saving_registry.serialize_keras_object(layer)
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
+    """A new layer from what ``serialize`` returned, as ``keras.layers.deserialize``."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"layers.deserialize takes the dict layers.serialize returns (with 'class_name' and "
+                         f"'config'), got {config!r}.")
+    return saving_registry.deserialize_keras_object(config, custom_objects=custom_objects)
