@@ -31,3 +31,9 @@ def test_malloc_tuning_applies_and_can_be_switched_off(monkeypatch):
     assert backend.keep_large_buffers() is True
     monkeypatch.setenv("LAYERWISE_MALLOC_TUNING", "0")
     assert backend.keep_large_buffers() is False
+
+
+def test_keras_config_calls_of_course_code_work(keras):
+    assert config.backend() == keras.config.backend() == "torch"
+    assert config.image_data_format() == keras.config.image_data_format()
+    assert config.enable_unsafe_deserialization() is None  # Keras code calls it before load_model

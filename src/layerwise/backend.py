@@ -45,6 +45,11 @@ def keep_large_buffers() -> bool:
 keep_large_buffers()
 
 
+def backend() -> str:
+    """``"torch"``: layerwise runs on PyTorch, as Keras with ``KERAS_BACKEND=torch``."""
+    return "torch"
+
+
 def get_device() -> torch.device:
     """The device new models and estimators put their tensors on."""
     global _device

@@ -1,6 +1,13 @@
 """User-facing configuration, as ``layerwise.config.set_device("cpu")`` or ``keras.config.set_image_data_format``."""
-from layerwise.backend import (epsilon, floatx, get_device, image_data_format, set_device, set_epsilon,
+from layerwise.backend import (backend, epsilon, floatx, get_device, image_data_format, set_device, set_epsilon,
                                set_image_data_format)
 
 __all__ = ["epsilon", "floatx", "get_device", "image_data_format", "set_device", "set_epsilon",
            "set_image_data_format"]
+__all__ += ["backend", "enable_unsafe_deserialization"]
+
+
+def enable_unsafe_deserialization() -> None:
+    """Accepted for Keras code, which calls it before loading a ``Lambda`` of Python code. Nothing to enable:
+    layerwise files never hold code, so a Lambda's function is found by its registered name at load time."""
+
