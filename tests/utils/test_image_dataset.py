@@ -118,6 +118,30 @@ def test_resize_and_crop_to_aspect_ratio(tmp_path):
     assert squash.images[0, :, 0].max() == 0 and squash.images[0, :, 1:3].min() == 255
 
 
+def test_pad_to_aspect_ratio_keeps_the_image_between_black_borders(tmp_path):
+    os.makedirs(tmp_path / "d" / "a")
+    Image.fromarray(np.full((4, 12, 3), 255, "uint8")).save(tmp_path / "d" / "a" / "wide.png")  # white, 3:1
+    padded = image_dataset_from_directory(tmp_path / "d", image_size=(6, 6), pad_to_aspect_ratio=True,
+                                          interpolation="nearest", verbose=False)
+    # 4 rows of 12 become 12 rows (4 black above and below), then 6x6: 2 black rows, 2 white, 2 black
+    rows = padded.images[0, :, :, 0].max(axis=1).tolist()
+    assert rows == [0, 0, 255, 255, 0, 0]
+    with pytest.raises(ValueError, match="Only one of crop_to_aspect_ratio and pad_to_aspect_ratio"):
+        image_dataset_from_directory(tmp_path / "d", crop_to_aspect_ratio=True, pad_to_aspect_ratio=True)
+
+
+def test_channels_first_batches(folder):
+    last = image_dataset_from_directory(folder, image_size=(5, 7), shuffle=False, verbose=False)
+    first = image_dataset_from_directory(folder, image_size=(5, 7), shuffle=False, data_format="channels_first",
+                                         verbose=False)
+    (x_last, y_last), (x_first, y_first) = next(iter(last)), next(iter(first))
+    assert tuple(x_first.shape) == (24, 3, 5, 7)  # 3 classes of 8 images
+    np.testing.assert_array_equal(x_first.numpy(), x_last.numpy().transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(y_first, y_last)
+    with pytest.raises(ValueError, match="data_format must be"):
+        image_dataset_from_directory(folder, data_format="NCHW", verbose=False)
+
+
 def test_validation_split_is_disjoint_seeded_and_matches_keras(folder, keras):
     from keras.src.utils import dataset_utils
     from keras.src.utils.image_dataset_utils import ALLOWLIST_FORMATS

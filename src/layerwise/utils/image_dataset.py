@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from layerwise.backend import standardize_data_format
 from layerwise.utils.dataset_files import (FolderDataset, check_label_arguments, check_split_arguments,
                                            encode_labels, indexed_subsets)
 
@@ -32,11 +33,13 @@ class ImageDataset(FolderDataset):
 
     ``images``: uint8 ``(n, height, width, channels)``. ``labels``: int32 ``(n,)`` ('int'),
     float32 ``(n, num_classes)`` ('categorical'), float32 ``(n, 1)`` ('binary'), or None.
-    Iterating yields float32 tensors ``x`` of shape ``(batch, height, width, channels)`` with
-    values in [0, 255] and the matching rows of ``labels`` as tensors (``x`` alone when there
-    are no labels), in a new order each pass when ``shuffle`` is set; ``map`` scales or augments
-    the batches, e.g. ``ds.map(lambda x, y: (x / 255.0, y))``.
+    Iterating yields float32 tensors ``x`` of shape ``(batch, height, width, channels)`` (``(batch,
+    channels, height, width)`` when ``data_format`` is 'channels_first') with values in [0, 255] and the
+    matching rows of ``labels`` as tensors (``x`` alone when there are no labels), in a new order each pass
+    when ``shuffle`` is set; ``map`` scales or augments the batches, e.g. ``ds.map(lambda x, y: (x / 255.0, y))``.
     """
+
+    data_format = "channels_last"
 
     @property
     def images(self) -> np.ndarray:
@@ -44,7 +47,10 @@ class ImageDataset(FolderDataset):
 
     def take(self, values: np.ndarray, pick) -> torch.Tensor:
         rows = torch.from_numpy(values)[torch.as_tensor(pick) if isinstance(pick, np.ndarray) else pick]
-        return rows.float() if values is self.samples else rows
+        if values is not self.samples:
+            return rows
+        # channels first is a view of the channels-last rows: PyTorch's channels_last memory format
+        return rows.float().movedim(-1, -3) if self.data_format == "channels_first" else rows.float()
 
     def __repr__(self) -> str:
         return (f"ImageDataset({self.num_samples} images of shape {self.images.shape[1:]}, "
@@ -60,8 +66,20 @@ def centred_crop_box(width: int, height: int, target_height: int, target_width: 
     return left, top, left + crop_width, top + crop_height
 
 
+def _pad_to_aspect_ratio(img: Image.Image, height: int, width: int) -> Image.Image:
+    """``img`` centred on black borders to the target's aspect ratio, as Keras pads: the same amount on both
+    sides, so an odd difference leaves the ratio a pixel short."""
+    top = int((max(img.height, int(img.width * height / width)) - img.height) / 2)
+    left = int((max(img.width, int(img.height * width / height)) - img.width) / 2)
+    if not top and not left:
+        return img
+    canvas = Image.new(img.mode, (img.width + 2 * left, img.height + 2 * top))
+    canvas.paste(img, (left, top))
+    return canvas
+
+
 def _load_image(path: str, size: tuple[int, int], channels: int, resample: Image.Resampling,
-                crop_to_aspect_ratio: bool) -> np.ndarray:
+                crop_to_aspect_ratio: bool, pad_to_aspect_ratio: bool = False) -> np.ndarray:
     """One file as uint8 ``(height, width, channels)``; animated GIFs give their first frame."""
     height, width = size
     with Image.open(path) as img:
@@ -69,20 +87,22 @@ def _load_image(path: str, size: tuple[int, int], channels: int, resample: Image
         box = None
         if crop_to_aspect_ratio:
             box = centred_crop_box(img.width, img.height, height, width)
+        elif pad_to_aspect_ratio:
+            img = _pad_to_aspect_ratio(img, height, width)
         if img.size != (width, height) or box is not None:
             img = img.resize((width, height), resample, box=box)
         return np.asarray(img, dtype=np.uint8).reshape(height, width, channels)
 
 
 def _decode_all(paths: list[str], size: tuple[int, int], channels: int, resample: Image.Resampling,
-                crop_to_aspect_ratio: bool) -> tuple[np.ndarray, np.ndarray]:
+                crop_to_aspect_ratio: bool, pad_to_aspect_ratio: bool) -> tuple[np.ndarray, np.ndarray]:
     """All ``paths`` into one uint8 array ``(n_ok, h, w, c)``, and a bool mask of the files that decoded."""
     images = np.empty((len(paths), *size, channels), dtype=np.uint8)
     ok = np.zeros(len(paths), dtype=bool)
     count = 0
     for i, path in enumerate(paths):
         try:
-            images[count] = _load_image(path, size, channels, resample, crop_to_aspect_ratio)
+            images[count] = _load_image(path, size, channels, resample, crop_to_aspect_ratio, pad_to_aspect_ratio)
         except _DECODE_ERRORS:
             continue
         ok[i] = True
@@ -113,6 +133,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                  seed: int | None = None, validation_split: float | None = None,
                                  subset: str | None = None, interpolation: str = "bilinear",
                                  follow_links: bool = False, crop_to_aspect_ratio: bool = False,
+                                 pad_to_aspect_ratio: bool = False, data_format: str | None = None,
                                  verbose: bool = True) -> ImageDataset | tuple[ImageDataset, ImageDataset]:
     """Images in ``directory/<class>/...`` as an :class:`ImageDataset` of ``(x, y)`` batches.
 
@@ -122,8 +143,13 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     ``(batch, 1)``) or None (``x`` alone). ``labels`` may also be a list of integer labels, one per
     image file in ``os.walk`` order, or None. Files with other extensions than .bmp, .gif, .jpeg,
     .jpg, .png are ignored, as in Keras. ``subset='both'`` returns ``(training, validation)``, the
-    latter unshuffled, as Keras.
+    latter unshuffled, as Keras. ``crop_to_aspect_ratio`` or ``pad_to_aspect_ratio`` (black borders) keep
+    the images' aspect ratio when resizing; ``data_format`` (None: ``config.image_data_format()``) orders
+    the axes of ``x``.
     """
+    if crop_to_aspect_ratio and pad_to_aspect_ratio:
+        raise ValueError("Only one of crop_to_aspect_ratio and pad_to_aspect_ratio can be True.")
+    data_format = standardize_data_format(data_format)
     labels, label_mode, image_size = _check_arguments(labels, label_mode, class_names, color_mode, image_size,
                                                       interpolation, validation_split, subset, shuffle, seed)
     file_paths, label_array, names, parts, seed = indexed_subsets(
@@ -133,7 +159,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     # ---- decode only the files that a returned subset needs ----
     start, stop = min(p.start for p in parts.values()), max(p.stop for p in parts.values())
     images, ok = _decode_all(file_paths[start:stop], image_size, _CHANNELS[color_mode],
-                             _RESAMPLE[interpolation.lower()], crop_to_aspect_ratio)
+                             _RESAMPLE[interpolation.lower()], crop_to_aspect_ratio, pad_to_aspect_ratio)
     bad = [file_paths[start + i] for i in np.flatnonzero(~ok)]
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
@@ -151,6 +177,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         y = None if label_array is None else encode_labels(label_array[keep + start], label_mode, len(names))
         # a subset's files are contiguous in the list, so its rows are a slice (a view, not a copy)
         x = images[row[keep[0]]:row[keep[-1]] + 1]
-        datasets.append(ImageDataset(x, y, names, [file_paths[start + i] for i in keep], batch_size,
-                                     shuffle and not (subset == "both" and name == "validation"), seed))
+        dataset = ImageDataset(x, y, names, [file_paths[start + i] for i in keep], batch_size,
+                               shuffle and not (subset == "both" and name == "validation"), seed)
+        dataset.data_format = data_format
+        datasets.append(dataset)
     return tuple(datasets) if subset == "both" else datasets[0]
