@@ -11,6 +11,7 @@ import torch
 
 import layerwise
 from layerwise import layers as L
+from test_conv_extra_parity import twins  # the same Sequential model in both libraries, same random weights
 
 ATOL = 1e-5
 CF = {"data_format": "channels_first"}
@@ -23,19 +24,6 @@ def global_format():
     layerwise.config.set_image_data_format("channels_last")
     import keras
     keras.config.set_image_data_format("channels_last")
-
-
-def twins(keras, input_shape: tuple, specs: list):
-    """The same Sequential model in Keras and layerwise, with the same random weights."""
-    k_model = keras.Sequential([keras.Input(input_shape)] +
-                               [getattr(keras.layers, name)(*args, **kw) for name, args, kw in specs])
-    lw_model = layerwise.Sequential([layerwise.Input(input_shape)] +
-                                    [getattr(L, name)(*args, **kw) for name, args, kw in specs])
-    assert [w.shape for w in lw_model.get_weights()] == [w.shape for w in k_model.get_weights()]
-    rng = np.random.default_rng(7)
-    k_model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in k_model.get_weights()])
-    lw_model.set_weights(k_model.get_weights())
-    return k_model, lw_model
 
 
 def assert_same_outputs(keras, input_shape: tuple, specs: list, batch: int = 2):

@@ -199,11 +199,7 @@ class RandomImageLayer(ImageLayer):
     def forward(self, x):
         if not isinstance(x, dict):
             return super().forward(x)
-        if "images" not in x:
-            raise ValueError(f"{type(self).__name__} called on a dict expects an 'images' entry, got keys "
-                             f"{sorted(x)}.")
-        if "bounding_boxes" in x:
-            raise ValueError(f"{type(self).__name__}: 'bounding_boxes' inputs are not supported.")
+        self.check_image_dict(x)
         images = torch.as_tensor(x["images"])
         if images.ndim not in (3, 4):
             raise ValueError(self._shape_message("'images' of shape (height, width, channels) or (batch, height, "

@@ -110,6 +110,14 @@ class ImageLayer(DataFormat, Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.on_images(x, self.transform)
 
+    def check_image_dict(self, x: dict) -> None:
+        """Keras' dict inputs: 'images' required; bounding boxes are not supported here."""
+        if "images" not in x:
+            raise ValueError(f"{type(self).__name__} called on a dict expects an 'images' entry, got keys "
+                             f"{sorted(x)}.")
+        if "bounding_boxes" in x:
+            raise ValueError(f"{type(self).__name__}: 'bounding_boxes' inputs are not supported.")
+
     def on_images(self, x: torch.Tensor, transform) -> torch.Tensor:
         """``transform`` of the channels-last batch view of ``x`` (one image or a batch, in the layer's format)."""
         if not self.keeps_dtype and x.dtype != floatx():
@@ -138,9 +146,7 @@ class _SizedImageLayer(ImageLayer):
     def forward(self, x):
         if not isinstance(x, dict):
             return super().forward(x)
-        if "images" not in x:
-            raise ValueError(f"{type(self).__name__} called on a dict expects an 'images' entry, got keys "
-                             f"{sorted(x)}.")
+        self.check_image_dict(x)
         out = dict(x, images=super().forward(torch.as_tensor(x["images"])))
         if "segmentation_masks" in x:
             out["segmentation_masks"] = self.on_images(torch.as_tensor(x["segmentation_masks"]), self.transform_masks)
