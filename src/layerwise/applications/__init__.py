@@ -4,6 +4,8 @@
 pretrained ImageNet weights cannot be fetched here: ``weights="imagenet"`` (Keras' default) raises; pass
 ``weights=None`` or the path to a layerwise weights file. Each family's module has its ``preprocess_input``
 and ``decode_predictions``, under Keras' module names too (``applications.vgg16.preprocess_input``).
+Like Keras', the models follow ``layerwise.config.image_data_format()`` when built: channels-first they take
+images ``(n, 3, h, w)`` (DenseNet refuses it, as in Keras).
 """
 from layerwise.applications import densenet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg, xception
 from layerwise.applications import inception_resnet_v2, inception_v3

@@ -4,7 +4,8 @@ A 7x7 stride-2 stem with 3x3 max pooling, then four dense blocks whose conv bloc
 128 channels, batch norm, ReLU, 3x3 to 32) each concatenate 32 new channels onto their input, with transition
 blocks (1x1 convolution halving the channels, 2x2 average pooling) between them; ``(224, 224, 3)`` ->
 ``(7, 7, 1024)`` for DenseNet121. The top is global average pooling and the classifier. Inputs are
-preprocessed in "torch" mode.
+preprocessed in "torch" mode. Channels-last only: with ``image_data_format()`` "channels_first" the constructors
+raise, as Keras' do.
 """
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ def DenseNet201(include_top: bool = True, weights="imagenet", input_tensor=None,
 
 def _densenet(app: str, include_top: bool, weights, input_tensor, input_shape, pooling, classes: int,
               classifier_activation, name: str) -> Model:
+    if imagenet_utils.channels_first():  # Keras refuses it first of all, so the layers below assume channels last
+        raise ValueError(f"{app}: DenseNet does not support the 'channels_first' image data format, as in Keras; "
+                         "call layerwise.config.set_image_data_format('channels_last') before building it.")
     img_input = imagenet_utils.prepare_input(app, include_top, weights, input_tensor, input_shape, pooling, classes,
                                              classifier_activation)
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)))(img_input)

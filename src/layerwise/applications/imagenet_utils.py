@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from layerwise import activations
+from layerwise.backend import image_data_format
 from layerwise.layers import Input
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor
@@ -36,7 +37,8 @@ _class_indexes: dict[str, dict[str, list[str]]] = {}
 
 def preprocess_input(x, data_format: str | None = None, mode: str = "caffe"):
     """A batch of images ``(n, h, w, 3)`` or one image ``(h, w, 3)`` (channels first with
-    ``data_format="channels_first"``), values in [0, 255], preprocessed as ``mode`` says (module docstring).
+    ``data_format="channels_first"``; None takes ``layerwise.config.image_data_format()``), values in [0, 255],
+    preprocessed as ``mode`` says (module docstring).
 
     The caller's array or tensor is never overwritten (Keras writes into a float numpy array): a new one comes
     back, float32 unless the input is floating.
@@ -44,7 +46,8 @@ def preprocess_input(x, data_format: str | None = None, mode: str = "caffe"):
     if mode not in MODES:
         raise ValueError(f"preprocess_input: mode must be one of {', '.join(map(repr, MODES))}; received "
                          f"mode={mode!r}.")
-    data_format = data_format or "channels_last"
+    if data_format is None:
+        data_format = image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError("preprocess_input: data_format must be 'channels_last' or 'channels_first'; received "
                          f"data_format={data_format!r}.")
@@ -184,19 +187,50 @@ def is_imagenet(weights) -> bool:
     return isinstance(weights, str) and weights == "imagenet"
 
 
+def channels_first() -> bool:
+    """Whether the applications build channels-first: they read the global ``image_data_format()`` when they
+    build, as Keras' do, and their layers (built with ``data_format=None``) take it too."""
+    return image_data_format() == "channels_first"
+
+
+def channel_axis(channels_last_axis: int = 3) -> int:
+    """The axis of the channels in the feature maps for batch norm and concatenation: 1 when channels-first,
+    else ``channels_last_axis`` (Keras writes 3 in some families and -1 in others, and the configs keep it)."""
+    return 1 if channels_first() else channels_last_axis
+
+
+def image_sides(shape: tuple) -> tuple:
+    """``(height, width)`` of an image shape without the batch axis, in the global data format."""
+    return tuple(shape[1:3]) if channels_first() else tuple(shape[0:2])
+
+
+def image_shape(rows: int | None, cols: int | None, channels: int) -> tuple:
+    """The image shape without the batch axis in the global data format: ``(rows, cols, channels)`` or
+    ``(channels, rows, cols)``."""
+    return (channels, rows, cols) if channels_first() else (rows, cols, channels)
+
+
+def _layout() -> str:
+    """How ``input_shape`` is read, for error messages."""
+    if channels_first():
+        return "(channels, height, width), as image_data_format() is 'channels_first'"
+    return "(height, width, channels)"
+
+
 def obtain_input_shape(app: str, input_shape, default_size: int, min_size: int, require_flatten: bool,
                        weights=None) -> tuple:
-    """The model's input shape ``(h, w, channels)`` from the user's ``input_shape`` (None: the default), by
-    Keras' rules: at least ``min_size`` pixels a side, 3 channels for ImageNet weights, and a static shape
-    (``default_size`` square with ImageNet weights) when the top's Flatten/Dense needs one."""
+    """The model's input shape ``(h, w, channels)``, or ``(channels, h, w)`` when the global image data format is
+    channels-first, from the user's ``input_shape`` (None: the default), by Keras' rules: at least ``min_size``
+    pixels a side, 3 channels for ImageNet weights, and a static shape (``default_size`` square with ImageNet
+    weights) when the top's Flatten/Dense needs one."""
     imagenet = is_imagenet(weights)
+    channels = 3
     if not imagenet and input_shape and len(input_shape) == 3:
-        if input_shape[-1] not in (1, 3):
+        channels = input_shape[0] if channels_first() else input_shape[-1]
+        if channels not in (1, 3):
             warnings.warn(f"{app} usually expects 1 or 3 input channels; received input_shape={input_shape} "
-                          f"with {input_shape[-1]}.", stacklevel=3)
-        default_shape = (default_size, default_size, input_shape[-1])
-    else:
-        default_shape = (default_size, default_size, 3)
+                          f"with {channels}, read as {_layout()}.", stacklevel=3)
+    default_shape = image_shape(default_size, default_size, channels)
     if imagenet and require_flatten:
         if input_shape is not None and tuple(input_shape) != default_shape:
             raise ValueError(f"{app}: with include_top=True and weights='imagenet', input_shape must be "
@@ -204,16 +238,17 @@ def obtain_input_shape(app: str, input_shape, default_size: int, min_size: int, 
         return default_shape
     if input_shape:
         if len(input_shape) != 3:
-            raise ValueError(f"{app}: input_shape must be three integers (height, width, channels); received "
+            raise ValueError(f"{app}: input_shape must be three integers {_layout()}; received "
                              f"input_shape={input_shape}.")
-        if imagenet and input_shape[-1] != 3:
-            raise ValueError(f"{app}: the ImageNet weights need 3 input channels; received input_shape={input_shape}.")
-        if any(side is not None and side < min_size for side in input_shape[:2]):
+        if imagenet and (input_shape[0] if channels_first() else input_shape[-1]) != 3:
+            raise ValueError(f"{app}: the ImageNet weights need 3 input channels; received input_shape={input_shape}, "
+                             f"read as {_layout()}.")
+        if any(side is not None and side < min_size for side in image_sides(input_shape)):
             raise ValueError(f"{app}: input height and width must be at least {min_size}; received "
-                             f"input_shape={input_shape}.")
+                             f"input_shape={input_shape}, read as {_layout()}.")
         input_shape = tuple(input_shape)
     else:
-        input_shape = default_shape if require_flatten else (None, None, 3)
+        input_shape = default_shape if require_flatten else image_shape(None, None, 3)
     if require_flatten and None in input_shape:
         raise ValueError(f"{app}: with include_top=True the input shape must be static (no None); received "
                          f"input_shape={input_shape}.")

@@ -89,7 +89,7 @@ def _mixed(x, chains, pool: str, name: str):
         branches.append(conv_bn(layers.AveragePooling2D(3, strides=1, padding="same")(x), 64, 1))
     else:
         branches.append(layers.MaxPooling2D(3, strides=2, padding="valid")(x))
-    return layers.Concatenate(axis=3, name=name)(branches)
+    return layers.Concatenate(axis=imagenet_utils.channel_axis(), name=name)(branches)
 
 
 def _residual_blocks(x, block_type: str):
@@ -104,8 +104,9 @@ def _residual_blocks(x, block_type: str):
 def _residual_block(x, scale: float, chains, name: str, activation):
     """``x + scale * conv(concat(branches))``, then ``activation``: ``(n, h, w, c)`` -> the same. Layers
     ``{name}_mixed``, ``{name}_conv`` (1x1, biased, no batch norm) and ``{name}_ac``."""
-    mixed = layers.Concatenate(axis=3, name=f"{name}_mixed")([_branch(x, chain) for chain in chains])
-    up = conv_bn(mixed, x.shape[3], 1, activation=None, use_bias=True, name=f"{name}_conv")
+    channel_axis = imagenet_utils.channel_axis()
+    mixed = layers.Concatenate(axis=channel_axis, name=f"{name}_mixed")([_branch(x, chain) for chain in chains])
+    up = conv_bn(mixed, x.shape[channel_axis], 1, activation=None, use_bias=True, name=f"{name}_conv")
     x = CustomScaleLayer(scale)([x, up])
     if activation is not None:
         x = layers.Activation(activation, name=f"{name}_ac")(x)

@@ -61,7 +61,8 @@ def conv_bn(x, filters: int, kernel_size, strides: int = 1, padding: str = "same
     Inception-ResNet names), or automatically without ``name`` (all of InceptionV3)."""
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias, name=name)(x)
     if not use_bias:
-        x = layers.BatchNormalization(axis=3, scale=False, name=None if name is None else f"{name}_bn")(x)
+        x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), scale=False,
+                                      name=None if name is None else f"{name}_bn")(x)
     if activation is not None:
         x = layers.Activation(activation, name=None if name is None else f"{name}_ac")(x)
     return x
@@ -80,6 +81,11 @@ def top(x, include_top: bool, pooling, classes: int, classifier_activation):
     return x
 
 
+def _concatenate(branches: list, name: str | None = None):
+    """The branches joined along the channel axis (1 when channels-first, else 3)."""
+    return layers.concatenate(branches, axis=imagenet_utils.channel_axis(), name=name)
+
+
 def _pool_branch(x, filters: int):
     """3x3 stride-1 average pooling ("same", padding left out of the mean), then a 1x1 convolution."""
     x = layers.AveragePooling2D((3, 3), strides=(1, 1), padding="same")(x)
@@ -93,7 +99,7 @@ def _block_35(x, pool_filters: int, name: str):
     branch5x5 = conv_bn(conv_bn(x, 48, (1, 1)), 64, (5, 5))
     branch3x3dbl = conv_bn(conv_bn(conv_bn(x, 64, (1, 1)), 96, (3, 3)), 96, (3, 3))
     branch_pool = _pool_branch(x, pool_filters)
-    return layers.concatenate([branch1x1, branch5x5, branch3x3dbl, branch_pool], axis=3, name=name)
+    return _concatenate([branch1x1, branch5x5, branch3x3dbl, branch_pool], name=name)
 
 
 def _reduction_35(x):
@@ -103,7 +109,7 @@ def _reduction_35(x):
     branch3x3dbl = conv_bn(conv_bn(x, 64, (1, 1)), 96, (3, 3))
     branch3x3dbl = conv_bn(branch3x3dbl, 96, (3, 3), strides=2, padding="valid")
     branch_pool = layers.MaxPooling2D((3, 3), strides=(2, 2))(x)
-    return layers.concatenate([branch3x3, branch3x3dbl, branch_pool], axis=3, name="mixed3")
+    return _concatenate([branch3x3, branch3x3dbl, branch_pool], name="mixed3")
 
 
 def _block_17(x, width: int, name: str):
@@ -117,7 +123,7 @@ def _block_17(x, width: int, name: str):
     for filters, kernel in ((width, (7, 1)), (width, (1, 7)), (width, (7, 1)), (192, (1, 7))):
         branch7x7dbl = conv_bn(branch7x7dbl, filters, kernel)
     branch_pool = _pool_branch(x, 192)
-    return layers.concatenate([branch1x1, branch7x7, branch7x7dbl, branch_pool], axis=3, name=name)
+    return _concatenate([branch1x1, branch7x7, branch7x7dbl, branch_pool], name=name)
 
 
 def _reduction_17(x):
@@ -129,7 +135,7 @@ def _reduction_17(x):
     branch7x7x3 = conv_bn(branch7x7x3, 192, (7, 1))
     branch7x7x3 = conv_bn(branch7x7x3, 192, (3, 3), strides=2, padding="valid")
     branch_pool = layers.MaxPooling2D((3, 3), strides=(2, 2))(x)
-    return layers.concatenate([branch3x3, branch7x7x3, branch_pool], axis=3, name="mixed8")
+    return _concatenate([branch3x3, branch7x7x3, branch_pool], name="mixed8")
 
 
 def _block_8(x, i: int):
@@ -139,13 +145,11 @@ def _block_8(x, i: int):
     second's automatically."""
     branch1x1 = conv_bn(x, 320, (1, 1))
     branch3x3 = conv_bn(x, 384, (1, 1))
-    branch3x3 = layers.concatenate([conv_bn(branch3x3, 384, (1, 3)), conv_bn(branch3x3, 384, (3, 1))], axis=3,
-                                   name=f"mixed9_{i}")
+    branch3x3 = _concatenate([conv_bn(branch3x3, 384, (1, 3)), conv_bn(branch3x3, 384, (3, 1))], name=f"mixed9_{i}")
     branch3x3dbl = conv_bn(conv_bn(x, 448, (1, 1)), 384, (3, 3))
-    branch3x3dbl = layers.concatenate([conv_bn(branch3x3dbl, 384, (1, 3)), conv_bn(branch3x3dbl, 384, (3, 1))],
-                                      axis=3)
+    branch3x3dbl = _concatenate([conv_bn(branch3x3dbl, 384, (1, 3)), conv_bn(branch3x3dbl, 384, (3, 1))])
     branch_pool = _pool_branch(x, 192)
-    return layers.concatenate([branch1x1, branch3x3, branch3x3dbl, branch_pool], axis=3, name=f"mixed{9 + i}")
+    return _concatenate([branch1x1, branch3x3, branch3x3dbl, branch_pool], name=f"mixed{9 + i}")
 
 
 def preprocess_input(x, data_format: str | None = None):

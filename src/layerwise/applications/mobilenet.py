@@ -35,10 +35,12 @@ def MobileNet(input_shape=None, alpha: float = 1.0, depth_multiplier: int = 1, d
     imagenet_utils.check_arguments(app, weights, include_top, classes, pooling)
     # A square pretrained size keeps that default; anything else defaults to 224.
     default_size = 224
-    if input_shape is not None and len(input_shape) == 3 and input_shape[0] == input_shape[1] in PRETRAINED_SIZES:
-        default_size = input_shape[0]
+    if input_shape is not None and len(input_shape) == 3:
+        rows, cols = imagenet_utils.image_sides(input_shape)
+        if rows == cols and rows in PRETRAINED_SIZES:
+            default_size = rows
     input_shape = imagenet_utils.obtain_input_shape(app, input_shape, default_size, 32, include_top, weights)
-    rows = input_shape[0]
+    rows = imagenet_utils.image_sides(input_shape)[0]
     if imagenet_utils.is_imagenet(weights):
         if depth_multiplier != 1:
             raise ValueError(f"{app}: the ImageNet weights need depth_multiplier=1; received "
@@ -53,7 +55,7 @@ def MobileNet(input_shape=None, alpha: float = 1.0, depth_multiplier: int = 1, d
 
     x = layers.Conv2D(int(32 * alpha), (3, 3), padding="same", use_bias=False, strides=(2, 2),
                       name="conv1")(img_input)
-    x = layers.BatchNormalization(axis=-1, name="conv1_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(-1), name="conv1_bn")(x)
     x = layers.ReLU(6.0, name="conv1_relu")(x)
     for block_id, (filters, stride) in enumerate(BLOCKS, start=1):
         x = _depthwise_block(x, int(filters * alpha), depth_multiplier, stride, block_id)
@@ -77,10 +79,10 @@ def _depthwise_block(x, filters: int, depth_multiplier: int, stride: int, block_
         x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{block_id}")(x)
     x = layers.DepthwiseConv2D((3, 3), padding="same" if stride == 1 else "valid", depth_multiplier=depth_multiplier,
                                strides=(stride, stride), use_bias=False, name=f"conv_dw_{block_id}")(x)
-    x = layers.BatchNormalization(axis=-1, name=f"conv_dw_{block_id}_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(-1), name=f"conv_dw_{block_id}_bn")(x)
     x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
     x = layers.Conv2D(filters, (1, 1), padding="same", use_bias=False, strides=(1, 1), name=f"conv_pw_{block_id}")(x)
-    x = layers.BatchNormalization(axis=-1, name=f"conv_pw_{block_id}_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(-1), name=f"conv_pw_{block_id}_bn")(x)
     return layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
 
 

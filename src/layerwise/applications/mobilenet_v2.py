@@ -37,7 +37,7 @@ def MobileNetV2(input_shape=None, alpha: float = 1.0, include_top: bool = True, 
     imagenet_utils.check_arguments(app, weights, include_top, classes, pooling)
     default_size = _default_size(app, input_shape, input_tensor)
     input_shape = imagenet_utils.obtain_input_shape(app, input_shape, default_size, 32, include_top, weights)
-    rows = input_shape[0]
+    rows = imagenet_utils.image_sides(input_shape)[0]
     if imagenet_utils.is_imagenet(weights) and alpha not in PRETRAINED_ALPHAS:
         raise ValueError(f"{app}: the ImageNet weights exist for alpha in {PRETRAINED_ALPHAS}; received alpha={alpha}.")
     if include_top:
@@ -47,14 +47,14 @@ def MobileNetV2(input_shape=None, alpha: float = 1.0, include_top: bool = True, 
 
     x = layers.Conv2D(_make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2), padding="same", use_bias=False,
                       name="Conv1")(img_input)
-    x = layers.BatchNormalization(axis=-1, **BN, name="bn_Conv1")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(-1), **BN, name="bn_Conv1")(x)
     x = layers.ReLU(6.0, name="Conv1_relu")(x)
     for block_id, (filters, stride, expansion) in enumerate(BLOCKS):
         x = _inverted_res_block(x, expansion, stride, alpha, filters, block_id)
     # The last convolution is widened for alpha > 1 but never narrowed.
     last_filters = _make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
     x = layers.Conv2D(last_filters, kernel_size=1, use_bias=False, name="Conv_1")(x)
-    x = layers.BatchNormalization(axis=-1, **BN, name="Conv_1_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(-1), **BN, name="Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
 
     if include_top:
@@ -70,33 +70,33 @@ def MobileNetV2(input_shape=None, alpha: float = 1.0, include_top: bool = True, 
 
 def _default_size(app: str, input_shape, input_tensor) -> int:
     """A square pretrained size, read from ``input_shape`` or else ``input_tensor``, else 224; ``input_shape``
-    and ``input_tensor`` must agree on the width, as Keras checks."""
+    and ``input_tensor`` must agree on the width, as Keras checks channels-last (channels-first Keras compares
+    the tensor's channels with the shape's height instead, which is not copied)."""
     if input_tensor is not None and not isinstance(input_tensor, KerasTensor):
         raise ValueError(f"{app}: input_tensor must be a symbolic tensor (from layerwise.Input or a layer called on "
                          f"one); received {type(input_tensor).__name__}.")
-    if input_shape is not None and input_tensor is not None and input_tensor.shape[2] != input_shape[1]:
+    tensor_sides = None if input_tensor is None else imagenet_utils.image_sides(input_tensor.shape[1:])
+    # A malformed input_shape is left to obtain_input_shape, which says what it must be.
+    shape_sides = imagenet_utils.image_sides(input_shape) if input_shape and len(input_shape) == 3 else None
+    if shape_sides and tensor_sides and shape_sides[1] != tensor_sides[1]:
         raise ValueError(f"{app}: input_tensor and input_shape disagree on the width: input_tensor.shape="
                          f"{input_tensor.shape}, input_shape={input_shape}.")
-    if input_shape is not None:
-        rows, cols = input_shape[0], input_shape[1]
-    elif input_tensor is not None:
-        rows, cols = input_tensor.shape[1], input_tensor.shape[2]
-    else:
-        return 224
+    rows, cols = shape_sides or tensor_sides or (None, None)
     return rows if rows == cols and rows in PRETRAINED_SIZES else 224
 
 
 def _inverted_res_block(inputs, expansion: int, stride: int, alpha: float, filters: int, block_id: int):
     """``(n, h, w, c)`` -> ``(n, h/stride, w/stride, filters * alpha rounded to a multiple of 8)``; block 0 has no
     expansion and is named ``expanded_conv_*``, the others ``block_{id}_*``."""
-    in_channels = inputs.shape[-1]
+    channel_axis = imagenet_utils.channel_axis(-1)
+    in_channels = inputs.shape[channel_axis]
     pointwise_filters = _make_divisible(int(filters * alpha), 8)
     x = inputs
     prefix = f"block_{block_id}_"
     if block_id:
         x = layers.Conv2D(expansion * in_channels, kernel_size=1, padding="same", use_bias=False, activation=None,
                           name=f"{prefix}expand")(x)
-        x = layers.BatchNormalization(axis=-1, **BN, name=f"{prefix}expand_BN")(x)
+        x = layers.BatchNormalization(axis=channel_axis, **BN, name=f"{prefix}expand_BN")(x)
         x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
     else:
         prefix = "expanded_conv_"
@@ -104,11 +104,11 @@ def _inverted_res_block(inputs, expansion: int, stride: int, alpha: float, filte
         x = layers.ZeroPadding2D(padding=_correct_pad(x, 3), name=f"{prefix}pad")(x)
     x = layers.DepthwiseConv2D(kernel_size=3, strides=stride, activation=None, use_bias=False,
                                padding="same" if stride == 1 else "valid", name=f"{prefix}depthwise")(x)
-    x = layers.BatchNormalization(axis=-1, **BN, name=f"{prefix}depthwise_BN")(x)
+    x = layers.BatchNormalization(axis=channel_axis, **BN, name=f"{prefix}depthwise_BN")(x)
     x = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
     x = layers.Conv2D(pointwise_filters, kernel_size=1, padding="same", use_bias=False, activation=None,
                       name=f"{prefix}project")(x)
-    x = layers.BatchNormalization(axis=-1, **BN, name=f"{prefix}project_BN")(x)
+    x = layers.BatchNormalization(axis=channel_axis, **BN, name=f"{prefix}project_BN")(x)
     if in_channels == pointwise_filters and stride == 1:
         return layers.Add(name=f"{prefix}add")([inputs, x])
     return x
@@ -117,7 +117,7 @@ def _inverted_res_block(inputs, expansion: int, stride: int, alpha: float, filte
 def _correct_pad(x, kernel_size: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """Zero padding ``((top, bottom), (left, right))`` before a stride-2 "valid" convolution: one row/column less
     on top/left when the side is even (or unknown), as TensorFlow's "same" padding would place it."""
-    adjust = [1 if side is None else 1 - side % 2 for side in x.shape[1:3]]
+    adjust = [1 if side is None else 1 - side % 2 for side in imagenet_utils.image_sides(x.shape[1:])]
     half = kernel_size // 2
     return (half - adjust[0], half), (half - adjust[1], half)
 

@@ -55,7 +55,7 @@ def _resnet_v2(app: str, include_top: bool, weights, input_tensor, input_shape, 
     x = resnet.stem(img_input, normalize=False)
     for stage, (filters, blocks) in enumerate(zip(resnet.STAGE_FILTERS, STAGE_BLOCKS[app]), start=2):
         x = _stack(x, filters, blocks, stride=1 if stage == 5 else 2, name=f"conv{stage}")  # conv5 keeps the size
-    x = layers.BatchNormalization(axis=3, epsilon=BN_EPSILON, name="post_bn")(x)
+    x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=BN_EPSILON, name="post_bn")(x)
     x = layers.Activation("relu", name="post_relu")(x)
     x = resnet.top(x, include_top, pooling, classes, classifier_activation)
     return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
@@ -73,18 +73,19 @@ def _block(x, filters: int, stride: int, conv_shortcut: bool, name: str):
     """One pre-activation bottleneck block: ``(n, h, w, c)`` -> ``(n, ceil(h/stride), ceil(w/stride), 4 * filters)``.
     The shortcut is a 1x1 convolution of the normalised input, or the input itself (subsampled by a 1x1 max
     pooling when the block strides)."""
-    preact = layers.BatchNormalization(axis=3, epsilon=BN_EPSILON, name=f"{name}_preact_bn")(x)
+    bn_axis = imagenet_utils.channel_axis()
+    preact = layers.BatchNormalization(axis=bn_axis, epsilon=BN_EPSILON, name=f"{name}_preact_bn")(x)
     preact = layers.Activation("relu", name=f"{name}_preact_relu")(preact)
     if conv_shortcut:
         shortcut = layers.Conv2D(4 * filters, 1, strides=stride, name=f"{name}_0_conv")(preact)
     else:
         shortcut = layers.MaxPooling2D(1, strides=stride)(x) if stride > 1 else x
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_1_conv")(preact)
-    x = layers.BatchNormalization(axis=3, epsilon=BN_EPSILON, name=f"{name}_1_bn")(x)
+    x = layers.BatchNormalization(axis=bn_axis, epsilon=BN_EPSILON, name=f"{name}_1_bn")(x)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{name}_2_pad")(x)
     x = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=f"{name}_2_conv")(x)
-    x = layers.BatchNormalization(axis=3, epsilon=BN_EPSILON, name=f"{name}_2_bn")(x)
+    x = layers.BatchNormalization(axis=bn_axis, epsilon=BN_EPSILON, name=f"{name}_2_bn")(x)
     x = layers.Activation("relu", name=f"{name}_2_relu")(x)
     x = layers.Conv2D(4 * filters, 1, name=f"{name}_3_conv")(x)
     return layers.Add(name=f"{name}_out")([shortcut, x])

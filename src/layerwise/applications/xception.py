@@ -33,7 +33,7 @@ def Xception(include_top: bool = True, weights="imagenet", input_tensor=None, in
     x = img_input
     for filters, strides, conv in ((32, 2, "block1_conv1"), (64, 1, "block1_conv2")):
         x = layers.Conv2D(filters, (3, 3), strides=(strides, strides), use_bias=False, name=conv)(x)
-        x = layers.BatchNormalization(axis=-1, name=f"{conv}_bn")(x)
+        x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(-1), name=f"{conv}_bn")(x)
         x = layers.Activation("relu", name=f"{conv}_act")(x)
     for block, filters in enumerate(ENTRY_FILTERS, start=2):
         x = _downsampling_block(x, (filters, filters), block)
@@ -58,7 +58,7 @@ def _separable_conv(x, filters: int, name: str):
     """3x3 depthwise-separable convolution ("same", no bias) and batch norm: ``(n, h, w, c)`` -> ``(n, h, w,
     filters)``."""
     x = layers.SeparableConv2D(filters, (3, 3), padding="same", use_bias=False, name=name)(x)
-    return layers.BatchNormalization(axis=-1, name=f"{name}_bn")(x)
+    return layers.BatchNormalization(axis=imagenet_utils.channel_axis(-1), name=f"{name}_bn")(x)
 
 
 def _downsampling_block(x, filters: tuple[int, int], block: int):
@@ -66,7 +66,7 @@ def _downsampling_block(x, filters: tuple[int, int], block: int):
     3x3 stride-2 max pooling, added to a strided 1x1 convolution of the input:
     ``(n, h, w, c)`` -> ``(n, ceil(h/2), ceil(w/2), filters[1])``."""
     residual = layers.Conv2D(filters[1], (1, 1), strides=(2, 2), padding="same", use_bias=False)(x)
-    residual = layers.BatchNormalization(axis=-1)(residual)
+    residual = layers.BatchNormalization(axis=imagenet_utils.channel_axis(-1))(residual)
     for i, width in enumerate(filters, start=1):
         if i > 1 or block > 2:
             x = layers.Activation("relu", name=f"block{block}_sepconv{i}_act")(x)
