@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import torch
 
-from layerwise import activations
+from layerwise import activations, layers
 from layerwise.backend import image_data_format
 from layerwise.layers import Input
 from layerwise.layers.core import InputLayer
@@ -299,6 +299,21 @@ def source_inputs(tensor: KerasTensor) -> list[KerasTensor]:
         else:
             pending.extend(reversed(current.node.inputs))
     return found
+
+
+def classifier_top(x, include_top: bool, pooling, classes: int, classifier_activation,
+                   top_pool: str | None = "avg_pool", named_pooling: bool = False):
+    """The classifier (global average pooling named ``top_pool``, then Dense ``predictions``) on the feature maps,
+    or without the top the ``pooling`` asked for (None keeps the maps); ``named_pooling`` names those ``avg_pool``
+    and ``max_pool`` as some families do in Keras, the others leave them automatically named."""
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name=top_pool)(x)
+        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool" if named_pooling else None)(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool" if named_pooling else None)(x)
+    return x
 
 
 def finish_model(img_input: KerasTensor, input_tensor, outputs: KerasTensor, name: str, weights) -> Model:

@@ -15,7 +15,7 @@ import torch
 from layerwise import layers
 from layerwise.applications import imagenet_utils
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
-from layerwise.applications.inception_v3 import conv_bn, top
+from layerwise.applications.inception_v3 import conv_bn
 from layerwise.models import Model
 
 # Per residual block type: how many blocks, the residual's scale, its branches as (filters, kernel) chains.
@@ -69,7 +69,7 @@ def InceptionResNetV2(include_top: bool = True, weights="imagenet", input_tensor
     x = _residual_blocks(x, "block8")
     x = conv_bn(x, 1536, 1, name="conv_7b")
 
-    x = top(x, include_top, pooling, classes, classifier_activation)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation)
     return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
 
 

@@ -50,7 +50,7 @@ def InceptionV3(include_top: bool = True, weights="imagenet", input_tensor=None,
     for i in range(2):
         x = _block_8(x, i)
 
-    x = top(x, include_top, pooling, classes, classifier_activation)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation)
     return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
 
 
@@ -65,19 +65,6 @@ def conv_bn(x, filters: int, kernel_size, strides: int = 1, padding: str = "same
                                       name=None if name is None else f"{name}_bn")(x)
     if activation is not None:
         x = layers.Activation(activation, name=None if name is None else f"{name}_ac")(x)
-    return x
-
-
-def top(x, include_top: bool, pooling, classes: int, classifier_activation):
-    """The classifier (global average pooling ``avg_pool``, then Dense ``predictions``) on ``(n, h, w, c)``
-    features, or without the top the ``pooling`` asked for, automatically named (None keeps the features)."""
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    if pooling == "avg":
-        return layers.GlobalAveragePooling2D()(x)
-    if pooling == "max":
-        return layers.GlobalMaxPooling2D()(x)
     return x
 
 

@@ -52,7 +52,7 @@ def _resnet(app: str, include_top: bool, weights, input_tensor, input_shape, poo
     x = stem(img_input, normalize=True)
     for stage, (filters, blocks) in enumerate(zip(STAGE_FILTERS, STAGE_BLOCKS[app]), start=2):
         x = _stack(x, filters, blocks, stride=1 if stage == 2 else 2, name=f"conv{stage}")
-    x = top(x, include_top, pooling, classes, classifier_activation)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation, named_pooling=True)
     return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
 
 
@@ -67,19 +67,6 @@ def stem(img_input, normalize: bool):
         x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-
-
-def top(x, include_top: bool, pooling, classes: int, classifier_activation):
-    """The classifier (global average pooling ``avg_pool``, then Dense ``predictions``) on ``(n, h, w, c)``
-    features, or without the top the ``pooling`` asked for (``avg_pool``, ``max_pool``; None keeps them)."""
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    if pooling == "avg":
-        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if pooling == "max":
-        return layers.GlobalMaxPooling2D(name="max_pool")(x)
-    return x
 
 
 def _stack(x, filters: int, blocks: int, stride: int, name: str):

@@ -57,7 +57,7 @@ def _resnet_v2(app: str, include_top: bool, weights, input_tensor, input_shape, 
         x = _stack(x, filters, blocks, stride=1 if stage == 5 else 2, name=f"conv{stage}")  # conv5 keeps the size
     x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=BN_EPSILON, name="post_bn")(x)
     x = layers.Activation("relu", name="post_relu")(x)
-    x = resnet.top(x, include_top, pooling, classes, classifier_activation)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation, named_pooling=True)
     return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
 
 

@@ -44,13 +44,7 @@ def Xception(include_top: bool = True, weights="imagenet", input_tensor=None, in
         x = _separable_conv(x, filters, f"block14_sepconv{i}")
         x = layers.Activation("relu", name=f"block14_sepconv{i}_act")(x)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation)
     return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
 
 
