@@ -4,6 +4,7 @@ from layerwise.saving_registry import (CustomObjectScope, custom_object_scope, d
                                        get_custom_objects, get_registered_name, get_registered_object,
                                        register_keras_serializable, serialize_keras_object)
 from layerwise.utils.data_packing import pack_x_y_sample_weight, unpack_x_y_sample_weight
+from layerwise.utils.feature_space import FeatureSpace
 from layerwise.utils.file_download import get_file
 from layerwise.utils.image import array_to_img, img_to_array, load_img, save_img
 from layerwise.utils.image_dataset import image_dataset_from_directory
@@ -23,3 +24,4 @@ __all__ += ["CustomObjectScope", "custom_object_scope", "deserialize_keras_objec
             "get_registered_name", "get_registered_object", "register_keras_serializable", "serialize_keras_object"]
 __all__ += ["get_file", "model_to_dot", "plot_model"]
 __all__ += ["pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
+__all__ += ["FeatureSpace"]
