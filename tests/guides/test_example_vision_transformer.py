@@ -263,9 +263,6 @@ def test_the_patches_of_one_resized_image_match_keras(real_keras):
     assert_close(patch_imgs[n + 2], resized[0, 6:12, 12:18])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="layerwise's ops.convert_to_tensor of a list of numpy "
-                   "arrays drops their dtype (a list holding one uint8 image becomes int32, Keras keeps uint8), so "
-                   "the listing's ops.image.resize(ops.convert_to_tensor([image])) returns int32 where Keras' is uint8")
 def test_the_listing_s_display_resizes_the_uint8_image_as_keras(real_keras):
     x_train, _ = cifar_like(1, 0)
     resized = [as_numpy(ops.image.resize(ops.convert_to_tensor([x_train[0]]), size=(EXAMPLE.image_size,) * 2))

@@ -53,3 +53,38 @@ def test_models_with_a_lambda_train_and_refuse_to_save_whole(tmp_path):
     with pytest.raises(ValueError, match="Cannot save the custom function"):
         model.save(tmp_path / "m.lw")
     assert not (tmp_path / "m.lw").exists()
+
+
+def test_a_registered_function_saves_and_loads_as_in_keras(keras, tmp_path, monkeypatch):
+    from keras.src.saving import object_registration
+
+    from layerwise import saving_registry
+    for module, names in ((saving_registry, ("_GLOBAL_CUSTOM_OBJECTS", "_GLOBAL_CUSTOM_NAMES")),
+                          (object_registration, ("GLOBAL_CUSTOM_OBJECTS", "GLOBAL_CUSTOM_NAMES"))):
+        for name in names:  # the registrations end with the test
+            monkeypatch.setattr(module, name, dict(getattr(module, name)))
+
+    def double(x):
+        return x * 2.0
+
+    for lib in (layerwise, keras):
+        lib.saving.register_keras_serializable()(double)
+    k_model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(double, name="twice"), keras.layers.Dense(2),
+                                keras.layers.Lambda(keras.activations.relu)])
+    lw_model = layerwise.Sequential([layerwise.Input((3,)), layers.Lambda(double, name="twice"), layers.Dense(2),
+                                     layers.Lambda(layerwise.activations.relu)])
+    lw_model.set_weights(k_model.get_weights())
+    k_model.save(tmp_path / "k.keras")
+    lw_model.save(tmp_path / "lw.keras")
+    k_loaded, lw_loaded = keras.saving.load_model(tmp_path / "k.keras"), layerwise.load_model(tmp_path / "lw.keras")
+    assert lw_loaded.layers[0].function is double and k_loaded.layers[0].function is double
+    assert lw_loaded.layers[0].get_config()["function"] == "Custom>double"
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    expected = k_model.predict(x, verbose=0)
+    assert (expected == 0).any() and (expected > 0).any()  # the relu Lambda acts
+    for model in (k_loaded, lw_model, lw_loaded):
+        np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)
+    saving_registry.get_custom_objects().pop("Custom>double")  # a later session that lacks the registration
+    with pytest.raises(ValueError, match=r"'twice' \(Lambda\): its saved function 'Custom>double' is no "
+                                         r"built-in .*register_keras_serializable"):
+        layerwise.load_model(tmp_path / "lw.keras")

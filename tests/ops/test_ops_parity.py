@@ -146,6 +146,14 @@ CASES = [
     ("convert_to_tensor", ([[1.0, 2]],), {}),
     ("convert_to_tensor", (A.astype("float64"),), {}),
     ("convert_to_tensor", (A,), {"dtype": "float16"}),
+    # lists of numpy arrays and scalars: their dtypes promoted, Python numbers weak, 64-bit as 32-bit
+    ("convert_to_tensor", ([np.array([1, 2], "uint8"), np.array([3, 4], "uint8")],), {}),
+    ("convert_to_tensor", ([[np.uint8(1), 2], [3, True]],), {}),
+    ("convert_to_tensor", ([np.uint8(1), 2.5],), {}),
+    ("convert_to_tensor", ([np.int8(1), np.uint8(2)],), {}),
+    ("convert_to_tensor", ([np.float16(1), 2.5],), {}),
+    ("convert_to_tensor", ([np.array([1.5]), np.array([2])],), {}),
+    ("convert_to_tensor", ([np.bool_(True), False],), {}),
     ("stop_gradient", (torch.as_tensor(A),), {}),
     ("slice", (C, (0, 1, 1), (2, 2, 3)), {}),
     ("scatter", (np.array([[0, 1], [2, 3], [0, 1]]), np.array([1.0, 2.0, 3.0], "float32"), (3, 4)), {}),
@@ -239,6 +247,7 @@ def test_core_helpers(keras):
     (lambda: ops.pad(A, 1, mode="median"), r"unknown mode 'median'"),
     (lambda: ops.max(np.zeros((0, 2))), r"needs an `initial`"),
     (lambda: ops.cast(A, "floaty"), r"Unknown dtype 'floaty'"),
+    (lambda: ops.convert_to_tensor([np.uint8(1), 300]), r"convert_to_tensor: values from 1 to 300 do not fit uint8"),
     (lambda: ops.slice(A, (0,), (1, 1)), r"one entry per axis"),
 ])
 def test_bad_input_names_the_op_and_the_shapes(call, message):

@@ -6,7 +6,7 @@ import inspect
 import torch
 import torch.nn.functional as F
 
-from layerwise import activations
+from layerwise import activations, saving_registry
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import is_shape_list
 from layerwise.layers.weights import new_parameter, WeightView
@@ -130,8 +130,9 @@ class Lambda(Layer):
 
     The output shape is found by running the function on an empty "meta" tensor (no arithmetic), unless
     ``output_shape`` is given: a shape without the batch axis, or a function of the input shape. A
-    function that takes ``training`` receives the layer's mode. Models with a Lambda cannot be saved
-    whole (the function is code, not data); save their weights with ``get_weights``.
+    function that takes ``training`` receives the layer's mode. A model with a Lambda saves whole when the
+    function is a built-in activation or registered (``@register_keras_serializable()``): the file holds its
+    name, never code; otherwise save the weights with ``get_weights``.
     """
 
     def __init__(self, function, output_shape=None, mask=None, arguments: dict | None = None, **kwargs):
@@ -145,6 +146,23 @@ class Lambda(Layer):
             self._takes_training = "training" in inspect.signature(function).parameters
         except (TypeError, ValueError):  # some builtins have no signature
             self._takes_training = False
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Lambda":
+        """The layer ``get_config`` described: a function (or an ``output_shape`` function) saved by name is
+        looked up among the built-in activations, the registered objects and ``custom_objects``."""
+        config = dict(config)
+        for key in ("function", "output_shape"):
+            saved = config.get(key)
+            if isinstance(saved, (str, dict)):
+                try:
+                    config[key] = activations.get(saved)
+                except ValueError:
+                    name = saved if isinstance(saved, str) else saved.get("registered_name") or saved.get("class_name")
+                    raise ValueError(f"Layer '{config.get('name')}' (Lambda): its saved {key} {name!r} is no "
+                                     "built-in activation nor a registered or custom object. "
+                                     + saving_registry.how_to_load(str(name))) from None
+        return cls(**config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         extra = {"training": self.training} if self._takes_training else {}

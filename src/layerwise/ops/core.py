@@ -2,8 +2,9 @@
 ``slice`` and ``scatter``; plus the conversions every other op starts with.
 
 Values become tensors as Keras' torch backend makes them: Python floats are float32 (``floatx``),
-Python ints int32, bools bool; numpy arrays keep their dtype; new tensors go to the device of the
-other tensor arguments, else to ``layerwise.backend.get_device()``.
+Python ints int32, bools bool; numpy arrays keep their dtype, and a list of numpy arrays or scalars takes
+their common dtype (64-bit types as 32-bit); new tensors go to the device of the other tensor arguments, else
+to ``layerwise.backend.get_device()``.
 """
 from __future__ import annotations
 
@@ -43,14 +44,44 @@ def _python_dtype(x) -> torch.dtype | None:
     return None
 
 
-def _nested_dtype(x) -> torch.dtype:
-    """The dtype of a nested list of Python numbers: float32 if any float, else int32, else bool."""
-    flat = np.asarray(x, dtype=object).ravel()
-    if any(isinstance(v, float) for v in flat):
-        return floatx()
-    if any(isinstance(v, int) and not isinstance(v, bool) for v in flat):
-        return torch.int32
-    return torch.bool if flat.size else floatx()
+# Keras' torch backend has no uint16 / uint32 (uint64 becomes uint32 first): the wider signed type stands in.
+_KERAS_TORCH_DTYPE = {torch.int64: torch.int32, torch.float64: torch.float32, torch.complex128: torch.complex64,
+                      torch.uint16: torch.int32, torch.uint32: torch.int64, torch.uint64: torch.int64}
+
+
+def _leaf_dtypes(x, found: list) -> None:
+    """Collects the dtypes of a nested list's leaves: a torch dtype for numpy arrays and scalars, the Python
+    type for Python numbers (Keras' weak types), None for anything else (strings...)."""
+    if isinstance(x, (list, tuple)):
+        for item in x:
+            _leaf_dtypes(item, found)
+    elif isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):  # np.float64 is a float too
+        found.append(bool if isinstance(x, bool) else type(x))
+    else:
+        name = np.asarray(x).dtype.name
+        found.append(getattr(torch, name) if isinstance(getattr(torch, name, None), torch.dtype) else None)
+
+
+def _nested_dtype(x) -> torch.dtype | None:
+    """Keras' dtype for a nested list: the promotion of its arrays' dtypes (a list of uint8 images stays uint8),
+    where Python ints and floats are weak (``[np.uint8(1), 2]`` is uint8, ``[np.uint8(1), 2.5]`` floatx);
+    Python numbers alone give float32 if any float, else int32, else bool; 64-bit results become 32-bit."""
+    found: list = []
+    _leaf_dtypes(x, found)
+    if None in found:
+        return None  # not numbers: numpy and torch decide (and refuse)
+    strong = [torch.bool if d is bool else d for d in found if d not in (int, float)]
+    if len(set(strong)) > 1:  # torch promotes no unsigned type wider than 8 bits: use Keras' stand-ins first
+        strong = [_KERAS_TORCH_DTYPE.get(d, d) if d in (torch.uint16, torch.uint32, torch.uint64) else d
+                  for d in strong]
+    out = strong[0] if strong else None
+    for dtype in strong[1:]:
+        out = torch.promote_types(out, dtype)
+    if float in found and (out is None or not (out.is_floating_point or out.is_complex)):
+        out = floatx()
+    elif int in found and (out is None or out == torch.bool):
+        out = torch.int32
+    return _KERAS_TORCH_DTYPE.get(out, out) if out is not None else floatx()
 
 
 def to_tensor(x, dtype=None, device: torch.device | None = None) -> torch.Tensor:
@@ -70,6 +101,12 @@ def to_tensor(x, dtype=None, device: torch.device | None = None) -> torch.Tensor
     array = np.asarray(x)
     if any(stride < 0 for stride in array.strides):  # a reversed view (x[::-1]): torch takes no negative strides
         array = np.ascontiguousarray(array)
+    if isinstance(x, (list, tuple)) and array.dtype.kind in "iu" and array.size and dtype is not None \
+            and not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool):
+        info = torch.iinfo(dtype)  # torch would wrap around silently; Keras' conversion of a list refuses
+        if array.min() < info.min or array.max() > info.max:
+            raise ValueError(f"convert_to_tensor: values from {array.min()} to {array.max()} do not fit "
+                             f"{str(dtype).removeprefix('torch.')}; pass dtype= a wider type.")
     return torch.as_tensor(array, dtype=dtype, device=device)
 
 

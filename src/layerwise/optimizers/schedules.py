@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 
 class LearningRateSchedule:
     """Base class: subclasses implement ``__call__(step) -> float`` and ``get_config()``."""
@@ -140,8 +142,43 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_steps": self.warmup_steps}
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """SGDR (Loshchilov & Hutter): cosine decays from the rate to ``alpha`` times it, with warm restarts.
+
+    The first decay lasts ``first_decay_steps``; each next one lasts ``t_mul`` times longer and starts
+    from ``m_mul`` times the previous start. Computed in float32 with Keras' formulas, so that a restart
+    falls on the same step as in Keras (the float32 rounding decides the step that ends a period).
+    """
+
+    def __init__(self, initial_learning_rate: float, first_decay_steps: int, t_mul: float = 2.0,
+                 m_mul: float = 1.0, alpha: float = 0.0, name: str = "SGDRDecay"):
+        self.initial_learning_rate, self.alpha = float(initial_learning_rate), float(alpha)
+        self.first_decay_steps = _positive("first_decay_steps", first_decay_steps)
+        self.t_mul, self.m_mul, self.name = float(_positive("t_mul", t_mul)), float(m_mul), name
+
+    def __call__(self, step: int) -> float:
+        f32 = torch.float32
+        t_mul, m_mul, alpha = (torch.tensor(v, dtype=f32) for v in (self.t_mul, self.m_mul, self.alpha))
+        fraction = torch.tensor(float(step), dtype=f32) / torch.tensor(float(self.first_decay_steps), dtype=f32)
+        if bool(t_mul == 1.0):  # compared in float32, as Keras does
+            restarts = torch.floor(fraction)
+            fraction = fraction - restarts
+        else:
+            # Periods 1, t, t^2...: ``restarts`` whole periods end at (1 - t^restarts) / (1 - t) decays.
+            restarts = torch.floor(torch.log(1.0 - fraction * (1.0 - t_mul)) / torch.log(t_mul))
+            fraction = (fraction - (1.0 - t_mul ** restarts) / (1.0 - t_mul)) / t_mul ** restarts
+        cosine = 0.5 * m_mul ** restarts * (1.0 + torch.cos(torch.tensor(math.pi, dtype=f32) * fraction))
+        decayed = (1 - alpha) * cosine + alpha
+        return float(torch.tensor(self.initial_learning_rate, dtype=f32) * decayed)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
+                "t_mul": self.t_mul, "m_mul": self.m_mul, "alpha": self.alpha, "name": self.name}
+
+
 _BY_NAME: dict[str, type] = {cls.__name__: cls for cls in (
-    ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, PolynomialDecay, CosineDecay)}
+    ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, PolynomialDecay, CosineDecay,
+    CosineDecayRestarts)}
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:

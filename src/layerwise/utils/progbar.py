@@ -1,10 +1,14 @@
-"""Keras' progress bar: ``12/32 ━━━━━━━━━━━━━━━━━━━━ 1s 25ms/step - accuracy: 0.81 - loss: 0.52``."""
+"""Keras' progress bar: ``12/32 ━━━━━━━━━━━━━━━━━━━━ 1s 25ms/step - accuracy: 0.81 - loss: 0.52``.
+
+With ``disable_interactive_logging()`` (``io_utils``) it never redraws: each finished line goes to logging."""
 from __future__ import annotations
 
 import sys
 import time
 
 import numpy as np
+
+from layerwise.utils.io_utils import is_interactive_logging_enabled, print_msg
 
 
 def _format_time(seconds: float) -> str:
@@ -32,14 +36,20 @@ def format_logs(logs: dict) -> str:
 
 class Progbar:
     """Draws progress over ``target`` steps. ``verbose=1`` redraws one line (at most every 0.05 s
-    on a terminal, once at the end otherwise); ``verbose=2`` prints one line when done."""
+    on a terminal, once at the end otherwise); ``verbose=2`` prints one line when done. Lines go to
+    ``stream`` (stdout), or to Python's logging while interactive logging is disabled."""
 
     def __init__(self, target: int | None, verbose: int = 1, width: int = 20, interval: float = 0.05, stream=None):
         self.target, self.verbose, self.width, self.interval = target or None, verbose, width, interval
         self.stream = stream or sys.stdout
-        self.dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = time.perf_counter()
         self.last_draw = 0.0
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the bar is redrawn in place: on a terminal, unless interactive logging is disabled."""
+        return self._tty and is_interactive_logging_enabled()
 
     def due(self, current: int) -> bool:
         """Whether ``update(current)`` would draw now (lets the caller skip computing logs)."""
@@ -61,8 +71,7 @@ class Progbar:
         target = self.target or current
         if self.verbose == 2:
             line = f"{current}/{target} - {_format_time(elapsed)} - {_format_per_step(per_step)}"
-            self.stream.write(line + format_logs(logs or {}) + "\n")
-            self.stream.flush()
+            print_msg(line + format_logs(logs or {}), stream=self.stream)
             return
         done = int(self.width * min(current / target, 1.0)) if target else self.width
         bar = "━" * done + ("\x1b[37m" + "━" * (self.width - done) + "\x1b[0m" if self.dynamic and done < self.width
@@ -71,7 +80,7 @@ class Progbar:
         digits = len(str(target))
         line = (f"{str(current).rjust(digits)}/{target} {bar} {time_part} {_format_per_step(per_step)}"
                 f"{format_logs(logs or {})}")
-        self.stream.write(("\r" + line) if self.dynamic else line if finished else "")
-        if finished:
-            self.stream.write("\n")
-        self.stream.flush()
+        if self.dynamic:
+            print_msg("\r" + line, line_break=finished, stream=self.stream)
+        elif finished:
+            print_msg(line, stream=self.stream)
