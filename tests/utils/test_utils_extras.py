@@ -190,3 +190,14 @@ def test_fit_logs_its_progress_when_interactive_logging_is_off(plain_logging, ca
         model.fit(X, Y[:, None] / 10, batch_size=5, epochs=2, verbose=2)
     assert sum(r.getMessage().startswith("2/2 - ") for r in caplog.records) == 2
     assert "2/2 - " not in capsys.readouterr().out
+
+
+def test_callback_messages_follow_the_logging_switch(plain_logging, caplog, capsys):
+    model = layerwise.Sequential([layerwise.Input((2,)), L.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    stop = layerwise.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=1e9, verbose=1)
+    with caplog.at_level(logging.INFO, logger="layerwise"):
+        model.fit(X, Y[:, None] / 10, batch_size=5, epochs=3, verbose=1, callbacks=[stop])
+    messages = [r.getMessage() for r in caplog.records]
+    assert "Epoch 1/3" in messages and "Epoch 2: early stopping" in messages
+    assert "early stopping" not in capsys.readouterr().out

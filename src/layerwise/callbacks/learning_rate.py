@@ -9,6 +9,7 @@ import numpy as np
 
 from layerwise.callbacks.base import Callback
 from layerwise.callbacks.monitor import MonitorCallback
+from layerwise.utils.io_utils import print_msg
 
 
 class ReduceLROnPlateau(MonitorCallback):
@@ -59,7 +60,7 @@ class ReduceLROnPlateau(MonitorCallback):
         new = max(old * self.factor, self.min_lr)
         optimizer.learning_rate = new
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+            print_msg(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
         return True
 
 
@@ -83,7 +84,7 @@ class LearningRateScheduler(Callback):
             raise ValueError(f"The output of the `schedule` function should be a float. Got: {lr}")
         optimizer.learning_rate = lr
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+            print_msg(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

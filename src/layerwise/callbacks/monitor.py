@@ -6,6 +6,7 @@ import operator
 import warnings
 
 from layerwise.callbacks.base import Callback
+from layerwise.utils.io_utils import print_msg
 
 # Keras' metric directions (its ``_direction``): with mode="auto" these are maximised, the losses and
 # error metrics minimised; for any other name the mode must be given.
@@ -119,10 +120,10 @@ class EarlyStopping(MonitorCallback):
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            print_msg(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                print_msg(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
     def get_monitor_value(self, logs) -> float | None:

@@ -22,6 +22,7 @@ import warnings
 import zipfile
 import zlib
 
+from layerwise.utils.io_utils import print_msg
 from layerwise.utils.progbar import Progbar
 
 _CHUNK = 1 << 16
@@ -58,7 +59,7 @@ def get_file(fname: str | os.PathLike | None = None, origin: str | None = None, 
     if force_download or not os.path.exists(target):
         _download(origin, target, file_hash, algorithm)
     elif file_hash is not None and hash_file(target, algorithm) != file_hash.lower():
-        print(f"A local file was found at {target}, but its {algorithm} hash does not match the expected "
+        print_msg(f"A local file was found at {target}, but its {algorithm} hash does not match the expected "
               f"{file_hash}: it is incomplete or outdated, so it is downloaded again.")
         _download(origin, target, file_hash, algorithm)
     if not unpack:
@@ -119,7 +120,7 @@ def _scratch(folder: str, name: str) -> str:
 
 
 def _download(origin: str, target: str, file_hash: str | None, algorithm: str) -> None:
-    print(f"Downloading data from {origin}")
+    print_msg(f"Downloading data from {origin}")
     partial = _scratch(os.path.dirname(target), os.path.basename(target))
     try:
         with open(partial, "xb") as out:
