@@ -191,17 +191,6 @@ def test_input_tensor_sets_mobilenet_v2_default_size(keras):
     assert ours.name == theirs.name == "mobilenetv2_0.35_96"
 
 
-@pytest.mark.parametrize("app", ["VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2",
-                                 "ResNet152V2", "MobileNet", "MobileNetV2", "DenseNet121", "DenseNet169",
-                                 "DenseNet201", "Xception"])
-def test_imagenet_weights_cannot_be_fetched(app):
-    constructor = getattr(applications, app)
-    with pytest.raises(ValueError, match=f"{app}: the ImageNet weights cannot be fetched here.*weights=None"):
-        constructor()
-    with pytest.raises(ValueError, match="ImageNet weights cannot be fetched"):
-        constructor(include_top=False, input_shape=(96, 96, 3))
-
-
 # Bad arguments Keras rejects before it would download anything: (app, kwargs, what layerwise's message says).
 BAD_ARGUMENTS = [
     ("VGG16", {"weights": "no/such/file.weights.h5"}, "weights must be None.*no such file exists"),

@@ -81,15 +81,6 @@ def test_custom_scale_layer():
     assert layer.get_config()["scale"] == 0.17 and layer.name.startswith("custom_scale_layer")
 
 
-@pytest.mark.parametrize("app", ["InceptionV3", "InceptionResNetV2"])
-def test_imagenet_weights_cannot_be_fetched(app):
-    constructor = getattr(applications, app)
-    with pytest.raises(ValueError, match=f"{app}: the ImageNet weights cannot be fetched here.*weights=None"):
-        constructor()
-    with pytest.raises(ValueError, match="ImageNet weights cannot be fetched"):
-        constructor(include_top=False, input_shape=(96, 96, 3))
-
-
 # Bad arguments Keras rejects before it would download anything: (app, kwargs, what layerwise's message says).
 BAD_ARGUMENTS = [
     ("InceptionV3", {"weights": None, "include_top": False, "input_shape": (74, 75, 3)}, "at least 75"),

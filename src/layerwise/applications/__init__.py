@@ -1,9 +1,11 @@
 """Keras' classic image-classification architectures (``keras.applications``) as layerwise functional models.
 
-``VGG16(weights=None)`` builds the same layers (names, order, shapes, parameter counts) as Keras 3. The
-pretrained ImageNet weights cannot be fetched here: ``weights="imagenet"`` (Keras' default) raises; pass
-``weights=None`` or the path to a layerwise weights file. Each family's module has its ``preprocess_input``
-and ``decode_predictions``, under Keras' module names too (``applications.vgg16.preprocess_input``).
+``VGG16(weights=None)`` builds the same layers (names, order, shapes, parameter counts) as Keras 3.
+``weights="imagenet"`` (Keras' default) loads Keras' published ImageNet weight files, downloaded from Keras' URLs
+into Keras' cache (``$KERAS_HOME/models``, default ``~/.keras/models``) and checked against Keras' hashes (see
+``imagenet_weights``); ``weights`` may also be None or the path to a weights file. Each family's module has its
+``preprocess_input`` and ``decode_predictions``, under Keras' module names too
+(``applications.vgg16.preprocess_input``).
 Like Keras', the models follow ``layerwise.config.image_data_format()`` when built: channels-first they take
 images ``(n, 3, h, w)`` (DenseNet refuses it, as in Keras).
 """

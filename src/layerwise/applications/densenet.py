@@ -10,7 +10,7 @@ raise, as Keras' do.
 from __future__ import annotations
 
 from layerwise import layers
-from layerwise.applications import imagenet_utils
+from layerwise.applications import imagenet_utils, imagenet_weights
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.models import Model
 
@@ -26,8 +26,8 @@ def DenseNet121(include_top: bool = True, weights="imagenet", input_tensor=None,
     ``(n, h/32, w/32, 1024)`` features, or ``(n, 1024)`` with ``pooling="avg"`` (layer ``avg_pool``) or
     ``"max"`` (``max_pool``).
 
-    ``weights``: None (random initialization) or the path to a layerwise weights file; "imagenet" raises,
-    as the ImageNet weights cannot be fetched here.
+    ``weights``: "imagenet" (Keras' published ImageNet weights, fetched into Keras' cache unless already there;
+    see ``imagenet_weights``), None (random initialization) or the path to a weights file.
     """
     return _densenet("DenseNet121", include_top, weights, input_tensor, input_shape, pooling, classes,
                      classifier_activation, name)
@@ -69,7 +69,8 @@ def _densenet(app: str, include_top: bool, weights, input_tensor, input_shape, p
     x = layers.Activation("relu", name="relu")(x)
 
     x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation, named_pooling=True)
-    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
+    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights,
+                                       imagenet_weights.published(app, include_top))
 
 
 def _conv_block(x, name: str):

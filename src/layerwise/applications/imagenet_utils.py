@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from layerwise import activations, layers
+from layerwise.applications import imagenet_weights
 from layerwise.backend import image_data_format
 from layerwise.layers import Input
 from layerwise.layers.core import InputLayer
@@ -166,7 +167,6 @@ def prepare_input(app: str, include_top: bool, weights, input_tensor, input_shap
     input_shape = obtain_input_shape(app, input_shape, default_size, min_size, include_top, weights)
     if include_top:
         validate_activation(app, classifier_activation, weights)
-    refuse_imagenet(app, weights)
     return image_input(app, input_tensor, input_shape)
 
 
@@ -264,14 +264,15 @@ def validate_activation(app: str, classifier_activation, weights) -> None:
                          f"received classifier_activation={classifier_activation!r}.")
 
 
-def refuse_imagenet(app: str, weights) -> None:
-    """``weights="imagenet"`` cannot be honoured: the weights are never downloaded here."""
-    if is_imagenet(weights):
-        raise ValueError(
-            f"{app}: the ImageNet weights cannot be fetched here (layerwise does not download Keras' pretrained "
-            "weight files). Pass weights=None for random initialization, or weights='<path>' to a layerwise "
-            "weights file (Model.save_weights), such as one saved after copying a Keras model's weights with "
-            "model.set_weights(keras_model.get_weights()).")
+def pretrained_rows(app: str, rows: int | None, cols: int | None, sizes: tuple[int, ...]) -> int:
+    """The input side whose ImageNet weights MobileNet and MobileNetV2 load: ``rows`` when the input is square and
+    one of the published ``sizes``, else 224 with a warning, as Keras falls back."""
+    if rows == cols and rows in sizes:
+        return rows
+    warnings.warn(f"{app}: the ImageNet weights exist for square inputs of {', '.join(map(str, sizes))} pixels; "
+                  f"received {rows}x{cols} (None: undefined), so the weights for 224x224 inputs are loaded.",
+                  stacklevel=3)
+    return 224
 
 
 def image_input(app: str, input_tensor, input_shape: tuple) -> KerasTensor:
@@ -316,10 +317,15 @@ def classifier_top(x, include_top: bool, pooling, classes: int, classifier_activ
     return x
 
 
-def finish_model(img_input: KerasTensor, input_tensor, outputs: KerasTensor, name: str, weights) -> Model:
-    """The functional model from the Inputs behind the image input to ``outputs``, with the weights file loaded."""
+def finish_model(img_input: KerasTensor, input_tensor, outputs: KerasTensor, name: str, weights,
+                 imagenet_file: imagenet_weights.WeightsFile | None) -> Model:
+    """The functional model from the Inputs behind the image input to ``outputs``, with its weights loaded: the
+    file ``weights`` names, or with ``weights="imagenet"`` Keras' published ``imagenet_file`` (fetched when
+    missing from the cache, as ``keras.applications`` does after building the model)."""
     inputs = source_inputs(input_tensor) if input_tensor is not None else [img_input]
     model = Model(inputs[0] if len(inputs) == 1 else inputs, outputs, name=name)
-    if weights is not None:
+    if is_imagenet(weights):
+        imagenet_weights.load(model, imagenet_file)
+    elif weights is not None:
         model.load_weights(weights)
     return model

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from layerwise import layers
-from layerwise.applications import imagenet_utils
+from layerwise.applications import imagenet_utils, imagenet_weights
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.applications.inception_v3 import conv_bn
 from layerwise.models import Model
@@ -47,8 +47,8 @@ def InceptionResNetV2(include_top: bool = True, weights="imagenet", input_tensor
     (``(299, 299, 3)`` by default with the top) -> ``(n, classes)`` scores; without the top the features,
     ``(n, 8, 8, 1536)`` at 299x299 and ``(n, 1, 1, 1536)`` at 75x75, or ``(n, 1536)`` with ``pooling``.
 
-    ``weights``: None (random initialization) or the path to a layerwise weights file; "imagenet" raises,
-    as the ImageNet weights cannot be fetched here.
+    ``weights``: "imagenet" (Keras' published ImageNet weights, fetched into Keras' cache unless already there;
+    see ``imagenet_weights``), None (random initialization) or the path to a weights file.
     """
     img_input = imagenet_utils.prepare_input("InceptionResNetV2", include_top, weights, input_tensor, input_shape,
                                              pooling, classes, classifier_activation, default_size=299, min_size=75)
@@ -70,7 +70,8 @@ def InceptionResNetV2(include_top: bool = True, weights="imagenet", input_tensor
     x = conv_bn(x, 1536, 1, name="conv_7b")
 
     x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation)
-    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
+    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights,
+                                       imagenet_weights.published("InceptionResNetV2", include_top))
 
 
 def _branch(x, chain):

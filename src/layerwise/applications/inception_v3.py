@@ -14,7 +14,7 @@ All layers but the named concatenations, the pooling ``avg_pool`` and the classi
 from __future__ import annotations
 
 from layerwise import layers
-from layerwise.applications import imagenet_utils
+from layerwise.applications import imagenet_utils, imagenet_weights
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.models import Model
 
@@ -28,8 +28,8 @@ def InceptionV3(include_top: bool = True, weights="imagenet", input_tensor=None,
     (``(299, 299, 3)`` by default with the top) -> ``(n, classes)`` scores; without the top the features,
     ``(n, 8, 8, 2048)`` at 299x299 and ``(n, 1, 1, 2048)`` at 75x75, or ``(n, 2048)`` with ``pooling``.
 
-    ``weights``: None (random initialization) or the path to a layerwise weights file; "imagenet" raises,
-    as the ImageNet weights cannot be fetched here.
+    ``weights``: "imagenet" (Keras' published ImageNet weights, fetched into Keras' cache unless already there;
+    see ``imagenet_weights``), None (random initialization) or the path to a weights file.
     """
     img_input = imagenet_utils.prepare_input("InceptionV3", include_top, weights, input_tensor, input_shape, pooling,
                                              classes, classifier_activation, default_size=299, min_size=75)
@@ -51,7 +51,8 @@ def InceptionV3(include_top: bool = True, weights="imagenet", input_tensor=None,
         x = _block_8(x, i)
 
     x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation)
-    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
+    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights,
+                                       imagenet_weights.published("InceptionV3", include_top))
 
 
 def conv_bn(x, filters: int, kernel_size, strides: int = 1, padding: str = "same", activation="relu",

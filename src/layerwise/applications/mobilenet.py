@@ -8,7 +8,7 @@ the classifier activation. Inputs are preprocessed in "tf" mode (scaled to [-1, 
 from __future__ import annotations
 
 from layerwise import layers
-from layerwise.applications import imagenet_utils
+from layerwise.applications import imagenet_utils, imagenet_weights
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.models import Model
 
@@ -28,8 +28,10 @@ def MobileNet(input_shape=None, alpha: float = 1.0, depth_multiplier: int = 1, d
 
     ``alpha`` scales every layer's filters, ``depth_multiplier`` the depthwise convolutions' channels; ``dropout``
     is the rate before the classifier. The default ``name`` is ``mobilenet_{alpha:.2f}_{rows}``.
-    ``weights``: None (random initialization) or the path to a layerwise weights file; "imagenet" raises,
-    as the ImageNet weights cannot be fetched here.
+    ``weights``: "imagenet" (Keras' published ImageNet weights, fetched into Keras' cache unless already there;
+    see ``imagenet_weights``), None (random initialization) or the path to a weights file. The ImageNet weights
+    exist for ``alpha`` in 0.25, 0.5, 0.75, 1 and square inputs of 128, 160, 192 or 224 pixels; other input sizes
+    warn and load the 224 ones (which fit any size without the top), as in Keras.
     """
     app = "MobileNet"
     imagenet_utils.check_arguments(app, weights, include_top, classes, pooling)
@@ -40,7 +42,8 @@ def MobileNet(input_shape=None, alpha: float = 1.0, depth_multiplier: int = 1, d
         if rows == cols and rows in PRETRAINED_SIZES:
             default_size = rows
     input_shape = imagenet_utils.obtain_input_shape(app, input_shape, default_size, 32, include_top, weights)
-    rows = imagenet_utils.image_sides(input_shape)[0]
+    rows, cols = imagenet_utils.image_sides(input_shape)
+    imagenet_file = None
     if imagenet_utils.is_imagenet(weights):
         if depth_multiplier != 1:
             raise ValueError(f"{app}: the ImageNet weights need depth_multiplier=1; received "
@@ -48,9 +51,10 @@ def MobileNet(input_shape=None, alpha: float = 1.0, depth_multiplier: int = 1, d
         if alpha not in PRETRAINED_ALPHAS:
             raise ValueError(f"{app}: the ImageNet weights exist for alpha in {PRETRAINED_ALPHAS}; received "
                              f"alpha={alpha}.")
+        rows = imagenet_utils.pretrained_rows(app, rows, cols, PRETRAINED_SIZES)
+        imagenet_file = imagenet_weights.mobilenet(alpha, rows, include_top)
     if include_top:
         imagenet_utils.validate_activation(app, classifier_activation, weights)
-    imagenet_utils.refuse_imagenet(app, weights)
     img_input = imagenet_utils.image_input(app, input_tensor, input_shape)
 
     x = layers.Conv2D(int(32 * alpha), (3, 3), padding="same", use_bias=False, strides=(2, 2),
@@ -70,7 +74,8 @@ def MobileNet(input_shape=None, alpha: float = 1.0, depth_multiplier: int = 1, d
         x = layers.GlobalAveragePooling2D()(x)
     elif pooling == "max":
         x = layers.GlobalMaxPooling2D()(x)
-    return imagenet_utils.finish_model(img_input, input_tensor, x, name or f"mobilenet_{alpha:0.2f}_{rows}", weights)
+    return imagenet_utils.finish_model(img_input, input_tensor, x, name or f"mobilenet_{alpha:0.2f}_{rows}", weights,
+                                       imagenet_file)
 
 
 def _depthwise_block(x, filters: int, depth_multiplier: int, stride: int, block_id: int):

@@ -8,7 +8,7 @@ preprocessed in "tf" mode (scaled to [-1, 1]).
 from __future__ import annotations
 
 from layerwise import layers
-from layerwise.applications import imagenet_utils
+from layerwise.applications import imagenet_utils, imagenet_weights
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.layers.symbolic import KerasTensor
 from layerwise.models import Model
@@ -30,19 +30,25 @@ def MobileNetV2(input_shape=None, alpha: float = 1.0, include_top: bool = True, 
     ``(n, h/32, w/32, 1280)`` features (more channels when alpha > 1), or ``(n, 1280)`` with ``pooling``.
 
     ``alpha`` scales the filters of every block. The default ``name`` is ``mobilenetv2_{alpha:.2f}_{rows}``.
-    ``weights``: None (random initialization) or the path to a layerwise weights file; "imagenet" raises,
-    as the ImageNet weights cannot be fetched here.
+    ``weights``: "imagenet" (Keras' published ImageNet weights, fetched into Keras' cache unless already there;
+    see ``imagenet_weights``), None (random initialization) or the path to a weights file. The ImageNet weights
+    exist for ``alpha`` in 0.35, 0.5, 0.75, 1, 1.3, 1.4 and square inputs of 96, 128, 160, 192 or 224 pixels;
+    other input sizes warn and load the 224 ones (which fit any size without the top), as in Keras.
     """
     app = "MobileNetV2"
     imagenet_utils.check_arguments(app, weights, include_top, classes, pooling)
     default_size = _default_size(app, input_shape, input_tensor)
     input_shape = imagenet_utils.obtain_input_shape(app, input_shape, default_size, 32, include_top, weights)
-    rows = imagenet_utils.image_sides(input_shape)[0]
-    if imagenet_utils.is_imagenet(weights) and alpha not in PRETRAINED_ALPHAS:
-        raise ValueError(f"{app}: the ImageNet weights exist for alpha in {PRETRAINED_ALPHAS}; received alpha={alpha}.")
+    rows, cols = imagenet_utils.image_sides(input_shape)
+    imagenet_file = None
+    if imagenet_utils.is_imagenet(weights):
+        if alpha not in PRETRAINED_ALPHAS:
+            raise ValueError(f"{app}: the ImageNet weights exist for alpha in {PRETRAINED_ALPHAS}; received "
+                             f"alpha={alpha}.")
+        rows = imagenet_utils.pretrained_rows(app, rows, cols, PRETRAINED_SIZES)
+        imagenet_file = imagenet_weights.mobilenet_v2(alpha, rows, include_top)
     if include_top:
         imagenet_utils.validate_activation(app, classifier_activation, weights)
-    imagenet_utils.refuse_imagenet(app, weights)
     img_input = imagenet_utils.image_input(app, input_tensor, input_shape)
 
     x = layers.Conv2D(_make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2), padding="same", use_bias=False,
@@ -59,7 +65,7 @@ def MobileNetV2(input_shape=None, alpha: float = 1.0, include_top: bool = True, 
 
     x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation, top_pool=None)
     return imagenet_utils.finish_model(img_input, input_tensor, x, name or f"mobilenetv2_{alpha:0.2f}_{rows}",
-                                       weights)
+                                       weights, imagenet_file)
 
 
 def _default_size(app: str, input_shape, input_tensor) -> int:

@@ -8,7 +8,7 @@ The top is global average pooling and the classifier. Inputs are preprocessed in
 from __future__ import annotations
 
 from layerwise import layers
-from layerwise.applications import imagenet_utils
+from layerwise.applications import imagenet_utils, imagenet_weights
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.models import Model
 
@@ -23,8 +23,8 @@ def ResNet50(include_top: bool = True, weights="imagenet", input_tensor=None, in
     by default with the top) -> ``(n, classes)`` scores; without the top ``(n, h/32, w/32, 2048)`` features, or
     ``(n, 2048)`` with ``pooling="avg"`` (layer ``avg_pool``) or ``"max"`` (``max_pool``).
 
-    ``weights``: None (random initialization) or the path to a layerwise weights file; "imagenet" raises,
-    as the ImageNet weights cannot be fetched here.
+    ``weights``: "imagenet" (Keras' published ImageNet weights, fetched into Keras' cache unless already there;
+    see ``imagenet_weights``), None (random initialization) or the path to a weights file.
     """
     return _resnet("ResNet50", include_top, weights, input_tensor, input_shape, pooling, classes,
                    classifier_activation, name)
@@ -53,7 +53,8 @@ def _resnet(app: str, include_top: bool, weights, input_tensor, input_shape, poo
     for stage, (filters, blocks) in enumerate(zip(STAGE_FILTERS, STAGE_BLOCKS[app]), start=2):
         x = _stack(x, filters, blocks, stride=1 if stage == 2 else 2, name=f"conv{stage}")
     x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation, named_pooling=True)
-    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
+    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights,
+                                       imagenet_weights.published(app, include_top))
 
 
 def stem(img_input, normalize: bool):

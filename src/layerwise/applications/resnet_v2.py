@@ -10,7 +10,7 @@ A final batch norm and ReLU, then the top: global average pooling and the classi
 from __future__ import annotations
 
 from layerwise import layers
-from layerwise.applications import imagenet_utils, resnet
+from layerwise.applications import imagenet_utils, imagenet_weights, resnet
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.models import Model
 
@@ -25,8 +25,8 @@ def ResNet50V2(include_top: bool = True, weights="imagenet", input_tensor=None, 
     ``(n, h/32, w/32, 2048)`` features, or ``(n, 2048)`` with ``pooling="avg"`` (layer ``avg_pool``) or
     ``"max"`` (``max_pool``).
 
-    ``weights``: None (random initialization) or the path to a layerwise weights file; "imagenet" raises,
-    as the ImageNet weights cannot be fetched here.
+    ``weights``: "imagenet" (Keras' published ImageNet weights, fetched into Keras' cache unless already there;
+    see ``imagenet_weights``), None (random initialization) or the path to a weights file.
     """
     return _resnet_v2("ResNet50V2", include_top, weights, input_tensor, input_shape, pooling, classes,
                       classifier_activation, name)
@@ -58,7 +58,8 @@ def _resnet_v2(app: str, include_top: bool, weights, input_tensor, input_shape, 
     x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(), epsilon=BN_EPSILON, name="post_bn")(x)
     x = layers.Activation("relu", name="post_relu")(x)
     x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation, named_pooling=True)
-    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
+    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights,
+                                       imagenet_weights.published(app, include_top))
 
 
 def _stack(x, filters: int, blocks: int, stride: int, name: str):

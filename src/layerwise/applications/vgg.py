@@ -7,7 +7,7 @@ preprocessed in "caffe" mode (``preprocess_input``).
 from __future__ import annotations
 
 from layerwise import layers
-from layerwise.applications import imagenet_utils
+from layerwise.applications import imagenet_utils, imagenet_weights
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.models import Model
 
@@ -22,8 +22,8 @@ def VGG16(include_top: bool = True, weights="imagenet", input_tensor=None, input
     with the top -> ``(n, classes)`` scores; without the top ``(n, h/32, w/32, 512)`` features, or
     ``(n, 512)`` with ``pooling="avg"`` or ``"max"``.
 
-    ``weights``: None (random initialization) or the path to a layerwise weights file; "imagenet" raises,
-    as the ImageNet weights cannot be fetched here.
+    ``weights``: "imagenet" (Keras' published ImageNet weights, fetched into Keras' cache unless already there;
+    see ``imagenet_weights``), None (random initialization) or the path to a weights file.
     """
     return _vgg("VGG16", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
                 name)
@@ -57,7 +57,8 @@ def _vgg(app: str, include_top: bool, weights, input_tensor, input_shape, poolin
         x = layers.GlobalAveragePooling2D()(x)
     elif pooling == "max":
         x = layers.GlobalMaxPooling2D()(x)
-    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
+    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights,
+                                       imagenet_weights.published(app, include_top))
 
 
 def preprocess_input(x, data_format: str | None = None):

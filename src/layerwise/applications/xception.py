@@ -10,7 +10,7 @@ global average pooling and the classifier. Inputs are preprocessed in "tf" mode 
 from __future__ import annotations
 
 from layerwise import layers
-from layerwise.applications import imagenet_utils
+from layerwise.applications import imagenet_utils, imagenet_weights
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
 from layerwise.models import Model
 
@@ -25,8 +25,8 @@ def Xception(include_top: bool = True, weights="imagenet", input_tensor=None, in
     (``(299, 299, 3)`` by default with the top) -> ``(n, classes)`` scores; without the top the features,
     ``(n, 10, 10, 2048)`` at 299x299 and ``(n, 3, 3, 2048)`` at 71x71, or ``(n, 2048)`` with ``pooling``.
 
-    ``weights``: None (random initialization) or the path to a layerwise weights file; "imagenet" raises,
-    as the ImageNet weights cannot be fetched here.
+    ``weights``: "imagenet" (Keras' published ImageNet weights, fetched into Keras' cache unless already there;
+    see ``imagenet_weights``), None (random initialization) or the path to a weights file.
     """
     img_input = imagenet_utils.prepare_input("Xception", include_top, weights, input_tensor, input_shape, pooling,
                                              classes, classifier_activation, default_size=299, min_size=71)
@@ -45,7 +45,8 @@ def Xception(include_top: bool = True, weights="imagenet", input_tensor=None, in
         x = layers.Activation("relu", name=f"block14_sepconv{i}_act")(x)
 
     x = imagenet_utils.classifier_top(x, include_top, pooling, classes, classifier_activation)
-    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights)
+    return imagenet_utils.finish_model(img_input, input_tensor, x, name, weights,
+                                       imagenet_weights.published("Xception", include_top))
 
 
 def _separable_conv(x, filters: int, name: str):
