@@ -15,10 +15,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise import activations, constraints, initializers, regularizers
+from layerwise import activations, constraints, dtype_policies, initializers, regularizers
 from layerwise.backend import floatx, get_device, unique_name
+from layerwise.dtype_policies.autocast import HALF, region
 from layerwise.layers.calling import (attach_mask, call_in_mode, first_parameter, is_shape_list, mask_of,
                                       takes_argument)
+from layerwise.layers.dtype_hooks import LayerDTypes
 from layerwise.layers.saving_hooks import LayerSavingHooks
 from layerwise.layers.shape_inference import output_shape_by_calling
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
@@ -74,6 +76,7 @@ def _finishing_build(build: Callable) -> Callable:
     def building(self, input_shape, *args, **kwargs):
         build(self, input_shape, *args, **kwargs)
         self.to(get_device())
+        self._cast_weights_to_policy()
         several = isinstance(input_shape, dict) or is_shape_list(input_shape)
         self.input_shape_built = None if several else (None, *tuple(input_shape)[1:])
         self.built = True
@@ -93,13 +96,14 @@ def _dict_value(value):
     except (TypeError, ValueError):
         return value
 
-class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
+class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
     """Base of every layer. Subclasses implement ``build``, ``forward`` and ``compute_output_shape``.
 
     ``input_ndim`` (rank including the batch axis) lets the layer name a wrong input clearly.
     Layers written as in Keras' guide also work: ``build`` creates weights with ``add_weight``,
     ``call(inputs[, training])`` computes the output with torch operations, and without a
     ``compute_output_shape`` the output shape is found by calling the layer once on zeros.
+    ``dtype`` is Keras' dtype policy (``"mixed_bfloat16"``...; ``layers/dtype_hooks.py``).
     """
 
     input_ndim: int | None = None
@@ -147,6 +151,7 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
                      "batch_size": batch_size, "activity_regularizer": activity_regularizer}
             object.__setattr__(self, "_config", {k: v for k, v in given.items() if v is not None})
         self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._init_dtype_policy(dtype)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._added_weights: list[WeightView] = []  # from add_weight, in creation order
         self._added_losses: list[torch.Tensor] = []  # from add_loss since the outermost call began
@@ -188,7 +193,7 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
         shape = tuple(int(d) for d in (shape or ()))
         if isinstance(dtype, str):  # Keras code names dtypes: add_weight(..., dtype="float32")
             dtype = getattr(torch, dtype.removeprefix("torch."))
-        value = initializers.get(initializer or "glorot_uniform")(shape, dtype or floatx())
+        value = initializers.get(initializer or "glorot_uniform")(shape, dtype or self._weight_dtype())
         param = Variable(value, trainable=bool(trainable) and self._trainable, name=keras_name, owner=self.name)
         self.register_parameter(f"_added_{count}", param)
         self._added_weights.append(WeightView(name, param, bool(trainable)))
@@ -303,8 +308,13 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
             begin_outermost_call(self)
         call_depth[0] += 1
         try:
-            out = super().__call__(x, *args, **kwargs) if training is None else \
-                call_in_mode(self, training, super().__call__, x, *args, **kwargs)
+            if self._plain_policy and region.dtype is None and getattr(x, "dtype", None) not in HALF:
+                # float32 outside autocast, on a float32 input: nothing to arrange
+                out = super().__call__(x, *args, **kwargs) if training is None else \
+                    call_in_mode(self, training, super().__call__, x, *args, **kwargs)
+            else:
+                out = self._call_in_policy(functools.partial(call_in_mode, self, training, super().__call__),
+                                           (x, *args), kwargs)
         finally:
             call_depth[0] -= 1
         self.record_activity(out)
@@ -431,8 +441,10 @@ class Layer(LayerPenalties, LayerSavingHooks, nn.Module):
         (name, trainable, dtype), as from Keras: its own ``{"units": ..., **super().get_config()}`` adds the rest.
         """
         if _defines_own_config(type(self)):
-            return {"name": self.name, "trainable": self.trainable, "dtype": str(floatx()).removeprefix("torch.")}
+            return {"name": self.name, "trainable": self.trainable,
+                    "dtype": dtype_policies.serialize(self.dtype_policy)}
         config = {k: _jsonable(v) for k, v in self._config.items() if k != "name"}
+        config.update(self._dtype_config())
         config["name"] = self.name
         if not self.trainable or "trainable" in config:  # frozen after construction stays frozen, as in Keras
             config["trainable"] = self.trainable

@@ -62,8 +62,9 @@ class BatchNormalization(Layer):
             with torch.no_grad():
                 dims = [d for d in range(xc.ndim) if d != 1]
                 var, mean = torch.var_mean(xc, dim=dims, correction=0)
-                self.moving_mean.lerp_(mean, 1 - self.momentum)
-                self.moving_variance.lerp_(var, 1 - self.momentum)
+                # in the statistics' dtype: under a mixed policy the maps are half precision, the statistics float32
+                self.moving_mean.lerp_(mean.to(self.moving_mean.dtype), 1 - self.momentum)
+                self.moving_variance.lerp_(var.to(self.moving_variance.dtype), 1 - self.momentum)
             y = F.batch_norm(xc, None, None, self.gamma, self.beta, True, 0.0, self.epsilon)
         else:
             y = F.batch_norm(xc, self.moving_mean, self.moving_variance, self.gamma, self.beta, False, 0.0,

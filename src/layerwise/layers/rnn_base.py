@@ -22,6 +22,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from layerwise import activations, initializers
 from layerwise.backend import floatx
+from layerwise.dtype_policies.autocast import HALF, autocast_on
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import new_parameter, WeightView
 
@@ -261,6 +262,12 @@ class Recurrent(Layer):
         return [self.weight_ih, self.weight_hh, self.bias, self.zero_bias]
 
     def _call_kernel(self, x, hx: list[torch.Tensor], batch_sizes=None):
+        if x.device.type == "cpu" and (x.dtype in HALF or autocast_on("cpu")):
+            # oneDNN has no half-precision recurrent kernels on CPU: run this one in float32 (mixed precision
+            # keeps float32 weights anyway) and hand the result back in the input's dtype.
+            with torch.autocast("cpu", enabled=False):
+                out, finals = self._call_kernel(x.float(), [h.float() for h in hx], batch_sizes)
+            return out.to(x.dtype), [h.to(x.dtype) for h in finals]
         hx = [h.unsqueeze(0).contiguous() for h in hx]
         hx_arg = tuple(hx) if len(hx) == 2 else hx[0]
         flat = self.flat_weights()

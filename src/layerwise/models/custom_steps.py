@@ -17,6 +17,7 @@ import torch
 
 from layerwise.callbacks import CallbackList
 from layerwise.datasets.adapt import ArrayData
+from layerwise.dtype_policies.autocast import float32_of_half
 from layerwise.metrics import Metric
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs
 from layerwise.utils.data_packing import pack_x_y_sample_weight, unpack_x_y_sample_weight
@@ -124,7 +125,8 @@ class StepAPI:
         loss = self._step_loss(x, y, y_pred, sample_weight, training=True)
         trainable = self.trainable_weights
         if trainable:
-            loss.backward()
+            scale_loss = getattr(self.optimizer, "scale_loss", None)  # a LossScaleOptimizer's, as Keras scales
+            (loss if scale_loss is None else scale_loss(loss)).backward()
             self.optimizer.apply([v.grad for v in trainable], trainable)
         else:
             warnings.warn(f"Model '{self.name}' has no trainable weights: train_step changes nothing.", stacklevel=2)
@@ -157,7 +159,7 @@ class StepAPI:
         added to its running mean) plus every penalty in ``losses`` (regularizers, ``add_loss``)."""
         terms = []
         if self._outputs is not None:
-            y_pred = _as_outputs(y_pred)
+            y_pred = float32_of_half(_as_outputs(y_pred))  # a mixed model's outputs, in float32 as Keras' losses
             loss, each = self._outputs.total(_as_outputs(y), y_pred, sample_weight)
             for tracker, value in zip(self._trackers[1:], each):
                 tracker.update_value(value, _rows(y_pred))
@@ -172,7 +174,7 @@ class StepAPI:
         """Add the batch to the compiled metrics; returns ``get_metrics_result()``."""
         compiled = self._compile_metrics()
         if compiled is not None:
-            compiled.update_state(y, y_pred, sample_weight)
+            compiled.update_state(y, float32_of_half(y_pred), sample_weight)
         return self.get_metrics_result()
 
     def get_metrics_result(self) -> dict:

@@ -11,16 +11,18 @@ attributes, in the order they were set (lists and dicts of layers included, each
 """
 from __future__ import annotations
 
-import json
-
+import functools
 import inspect
+import json
 
 import numpy as np
 import torch
 from torch import nn
 
 from layerwise.backend import floatx, get_device
+from layerwise.dtype_policies.autocast import region
 from layerwise.layers.base import Layer, call_in_mode, to_snake_case, unique_name
+from layerwise.layers.dtype_hooks import LayerDTypes
 from layerwise.layers.penalties import LayerPenalties, module_losses, outermost_call
 from layerwise.layers.saving_hooks import overrides
 from layerwise.layers.weights import WeightView
@@ -73,6 +75,19 @@ def _first_tensor(value):
         else None
 
 
+def _forward_in_policy(forward):
+    """A model's ``forward`` run under the model's dtype policy: a mixed model enters ``torch.autocast`` once,
+    for all its layers (see ``dtype_policies/autocast.py``); a float32 one outside autocast runs as it is."""
+
+    @functools.wraps(forward)
+    def forward_in_policy(self, *args, **kwargs):
+        if self._plain_policy and region.dtype is None:
+            return forward(self, *args, **kwargs)
+        return self._call_in_policy(functools.partial(forward, self), args, kwargs, cast_outputs=False)
+
+    return forward_in_policy
+
+
 _FUNCTIONAL_KINDS: dict[type, type] = {}
 
 
@@ -91,10 +106,16 @@ def _functional_kind(cls: type) -> type:
     return _FUNCTIONAL_KINDS[cls]
 
 
-class Model(Trainer, nn.Module):
+class Model(Trainer, LayerDTypes, nn.Module):
     """``Model(inputs, outputs)`` builds a functional model from symbolic tensors (see ``Input``);
     subclass it and define ``call(self, inputs[, training])`` for a model written as Python code.
-    ``dtype`` is accepted as Keras does; layerwise computes in float32 (``layerwise.backend.floatx``)."""
+    ``dtype`` is the model's dtype policy (the global one when left out), as in Keras: a mixed model's
+    forward runs under ``torch.autocast``, and ``compile`` under ``"mixed_float16"`` scales the loss."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__:
+            cls.forward = _forward_in_policy(cls.__dict__["forward"])
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs):
@@ -108,6 +129,7 @@ class Model(Trainer, nn.Module):
         nn.Module.__init__(self)
         Trainer.__init__(self)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._init_dtype_policy(dtype)
         self._layers = nn.ModuleList()
         self._trainable = bool(trainable)
         self._called_output_shape = None  # a subclassed model's, from its first call (see build)
@@ -410,6 +432,9 @@ class Model(Trainer, nn.Module):
     def load_weights(self, filepath) -> None:
         from layerwise.saving import load_weights
         load_weights(self, filepath)
+
+
+Model.forward = _forward_in_policy(Model.forward)
 
 
 def layer_spec(layer) -> dict:

@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 
 from layerwise import activations
+from layerwise.dtype_policies.autocast import is_plain, policy_step
 from layerwise.layers.base import Layer
 from layerwise.layers.calling import takes_argument
 from layerwise.layers.convolutional import _Conv
@@ -121,9 +122,12 @@ def build_plan(layers: list, rewrites: list[Rewrite] = REWRITES) -> list[Step]:
     """The steps that compute ``layers`` in order; ``rewrites=[]`` gives the plain layer-by-layer plan.
 
     A layer with an activity regularizer needs its own output, so no fused step other than a masked
-    run (which records every layer's output) may swallow it.
+    run (which records every layer's output) may swallow it. When a layer has a dtype policy other than
+    float32 (``"mixed_bfloat16"``...), each step runs under its layers' policy and fuses only layers of one policy.
     """
     penalised = [getattr(layer, "activity_regularizer", None) is not None for layer in layers]
+    policies = [layer.dtype_policy if isinstance(layer, Layer) else None for layer in layers]
+    with_policies = any(p is not None and not is_plain(p) for p in policies)
     steps: list[Step] = []
     i = 0
     while i < len(layers):
@@ -131,11 +135,12 @@ def build_plan(layers: list, rewrites: list[Rewrite] = REWRITES) -> list[Step]:
         for rewrite in rewrites:
             span = layers[i:] if rewrite is masked_run else layers[i:end]
             claimed = rewrite(span) if span else None
-            if claimed is not None:
+            if claimed is not None and (not with_policies or len(set(policies[i:i + claimed[1]])) == 1):
                 step, used = claimed
                 break
         else:
             step, used = (recorded(layers[i]) if penalised[i] else layers[i].forward), 1
-        steps.append(step)
+        # a nested model (no policy here) runs under its own, as its forward does
+        steps.append(policy_step(step, policies[i]) if with_policies and policies[i] is not None else step)
         i += used
     return steps

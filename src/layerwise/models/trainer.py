@@ -24,6 +24,7 @@ from layerwise.datasets.adapt import (
     take_rows,
 )
 from layerwise.datasets.iterable import IterableData, first_item, peekable, take_steps
+from layerwise.dtype_policies.autocast import float32_of_half, numpy_of
 from layerwise.layers.penalties import LayerPenalties, outermost_call
 from layerwise.models.custom_steps import StepAPI, as_logs, parts_shape, restore_outputs
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names
@@ -72,14 +73,18 @@ class Trainer(StepAPI):
 
     # ---- compile ------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, jit_compile="auto", **kwargs) -> None:
+                run_eagerly=False, jit_compile="auto", auto_scale_loss: bool = True, **kwargs) -> None:
         """Choose optimizer, loss and metrics. Names are checked here, before any data is seen.
 
         ``metrics`` ignore sample and class weights; ``weighted_metrics`` apply them, as in Keras. For several
         outputs, ``loss``, ``loss_weights`` and the metrics may be lists (one entry per output) or dicts
         keyed by output name (see ``models/outputs.py``). The loss may be left out, as in Keras, by a model
-        that adds its own (``add_loss``) or overrides ``train_step``."""
+        that adds its own (``add_loss``) or overrides ``train_step``. Under the ``"mixed_float16"`` policy the
+        optimizer is wrapped in a ``LossScaleOptimizer`` (unless ``auto_scale_loss=False``), as in Keras."""
         self.optimizer = optimizers_module.get(optimizer)
+        if auto_scale_loss and self.dtype_policy.name == "mixed_float16" and \
+                not isinstance(self.optimizer, optimizers_module.LossScaleOptimizer):
+            self.optimizer = optimizers_module.LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
         self._compile_args, self._outputs = (loss, loss_weights, metrics, weighted_metrics), None
         self._trackers, self._metrics = [metrics_module.Mean(name="loss")], None
         self.loss, self.compiled_metrics = loss, metrics
@@ -174,12 +179,13 @@ class Trainer(StepAPI):
 
     def _train_step(self, x, y, sample_weight, trackers) -> None:
         calls = LayerPenalties.added_loss_calls
-        y_pred = self._forward_batch(x)
+        y_pred = float32_of_half(self._forward_batch(x))  # losses and metrics compute in float32, as in Keras
         loss, each = self._total_loss(y, y_pred, sample_weight, LayerPenalties.added_loss_calls != calls)
         for p in self.optimizer.params:
             p.grad = None
         if loss.requires_grad:  # a model without trainable weights only reports its loss, as in Keras
-            loss.backward()
+            scale_loss = getattr(self.optimizer, "scale_loss", None)  # a LossScaleOptimizer's, for float16
+            (loss if scale_loss is None else scale_loss(loss)).backward()
             self.optimizer.step()
         if self._constrained:
             self.apply_constraints()
@@ -318,7 +324,7 @@ class Trainer(StepAPI):
             for step, (xb, yb, wb) in enumerate(data.batches(), start=1):
                 callbacks.on_test_batch_begin(step - 1)
                 calls = LayerPenalties.added_loss_calls
-                y_pred = self._forward_batch(xb)
+                y_pred = float32_of_half(self._forward_batch(xb))
                 added = LayerPenalties.added_loss_calls != calls
                 self._track(trackers, xb, yb, y_pred, wb, *self._total_loss(yb, y_pred, wb, added))
                 if callbacks.has("on_test_batch_end"):
@@ -395,7 +401,7 @@ class Trainer(StepAPI):
             callback_list = _callback_list(callbacks, self, verbose, 1, (n + size - 1) // size)
             chunks = self._predict_batches(batches, callback_list)
         outputs = [parts[0] if len(parts) == 1 else torch.cat(parts) for parts in zip(*chunks)]
-        return self._structure_outputs([out.cpu().numpy() for out in outputs])
+        return self._structure_outputs([numpy_of(out) for out in outputs])
 
     def _predict_batches(self, batches, callbacks: CallbackList) -> list[list[torch.Tensor]]:
         """Each batch's outputs (one tensor per output), with Keras' predict hooks around them."""
@@ -424,9 +430,9 @@ class Trainer(StepAPI):
         self.eval()
         if self._uses_steps("predict_step"):
             with torch.no_grad():
-                return self._structure_outputs([out.cpu().numpy() for out in self._predict_step_outputs(x)])
+                return self._structure_outputs([numpy_of(out) for out in self._predict_step_outputs(x)])
         with torch.inference_mode():
-            return self._structure_outputs([out.cpu().numpy() for out in self._infer(x)])
+            return self._structure_outputs([numpy_of(out) for out in self._infer(x)])
 
     # ---- one batch ----------------------------------------------------------------------------
     def _batch_data(self, x, y, sample_weight, step: str, class_weight=None) -> ArrayData:

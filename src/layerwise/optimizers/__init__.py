@@ -16,17 +16,19 @@ from layerwise.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from layerwise.optimizers.adaptive import Adadelta, Adagrad, Ftrl, RMSprop
 from layerwise.optimizers.base import Optimizer
 from layerwise.optimizers.lamb import Lamb
+from layerwise.optimizers.loss_scale_optimizer import LossScaleOptimizer
 from layerwise.optimizers.momentum import SGD, Lion
 from layerwise.optimizers.muon import Muon
 from layerwise.optimizers.schedule_free import ScheduleFreeAdamW
 
 __all__ = ["Optimizer", "SGD", "Lion", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta",
            "Ftrl", "Adafactor", "Lamb", "Muon", "ScheduleFreeAdamW", "get", "serialize", "deserialize", "schedules"]
+__all__ += ["LossScaleOptimizer"]
 
 _BY_NAME: dict[str, type] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
                              "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl,
                              "adafactor": Adafactor, "lamb": Lamb, "muon": Muon,
-                             "schedulefreeadamw": ScheduleFreeAdamW}
+                             "schedulefreeadamw": ScheduleFreeAdamW, "losscaleoptimizer": LossScaleOptimizer}
 
 
 def get(identifier: str | Optimizer) -> Optimizer:
