@@ -107,6 +107,7 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
     """
 
     input_ndim: int | None = None
+    channel_axis = -1  # the axis the weights are built for (layers with a data_format or an axis say theirs)
     min_ndim: int | None = None
     supports_masking = False  # True: a (batch, steps) mask on the input is passed on (or used), as in Keras
 
@@ -242,7 +243,7 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
             # As Keras' input specs: the channel axis (what the weights were built for) must match; other sizes
             # may change from call to call (sequence lengths, image sizes), ranks are checked above. A layer
             # without weights (pooling, reshaping) takes any channel count.
-            expected, axis = self.input_shape_built, getattr(self, "channel_axis", -1)
+            expected, axis = self.input_shape_built, self.channel_axis
             if expected[axis] is not None and input_shape[axis] is not None and expected[axis] != input_shape[axis]:
                 which = "last axis" if axis == -1 else f"axis {axis}"
                 raise ValueError(self._shape_message(f"input shape {expected} (its {which}, {expected[axis]}, is "
