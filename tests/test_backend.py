@@ -37,3 +37,29 @@ def test_keras_config_calls_of_course_code_work(keras):
     assert config.backend() == keras.config.backend() == "torch"
     assert config.image_data_format() == keras.config.image_data_format()
     assert config.enable_unsafe_deserialization() is None  # Keras code calls it before load_model
+
+
+def test_floatx_is_keras_name_and_set_floatx_builds_float64_models(keras):
+    import numpy as np
+
+    import layerwise
+    assert config.floatx() == keras.config.floatx() == "float32"
+    assert np.zeros(2, dtype=config.floatx()).dtype == np.float32  # course code: x.astype(K.floatx())
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    try:
+        config.set_floatx("float64")
+        keras.config.set_floatx("float64")
+        ours = layerwise.Sequential([layerwise.Input((3,)), layerwise.layers.Dense(2, activation="tanh")])
+        theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="tanh")])
+        ours.set_weights(theirs.get_weights())
+        assert ours.layers[0].kernel.dtype == torch.float64
+        got, expected = ours.predict(x, verbose=0), keras.ops.convert_to_numpy(theirs.predict(x, verbose=0))
+        assert got.dtype == expected.dtype == np.float64
+        kernel, bias = theirs.get_weights()
+        np.testing.assert_allclose(got, np.tanh(x @ kernel + bias), rtol=1e-14)  # float64 throughout
+        np.testing.assert_allclose(got, expected, atol=1e-6)  # Keras 3.15's torch predict rounds through float32
+    finally:
+        config.set_floatx("float32")
+        keras.config.set_floatx("float32")
+    with pytest.raises(ValueError, match="Unknown floatx type: 'float128'"):
+        config.set_floatx("float128")

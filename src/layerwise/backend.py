@@ -122,9 +122,26 @@ def standardize_data_format(data_format: str | None) -> str:
     return data_format.lower()
 
 
-def floatx() -> torch.dtype:
-    """The float dtype of weights and inputs (Keras' ``floatx``, float32)."""
-    return torch.float32
+_floatx = ["float32"]
+FLOATX_NAMES = ("float16", "bfloat16", "float32", "float64")
+
+
+def floatx() -> str:
+    """Keras' default float type, by name: ``"float32"`` unless ``set_floatx`` changed it."""
+    return _floatx[0]
+
+
+def set_floatx(value: str) -> None:
+    """The float type of weights and inputs of what is built from now on, as ``keras.config.set_floatx``
+    (``"float64"`` for double precision); the default dtype policy follows it."""
+    if value not in FLOATX_NAMES:
+        raise ValueError(f"Unknown floatx type: {value!r}. Expected one of {', '.join(FLOATX_NAMES)}.")
+    _floatx[0] = value
+
+
+def float_dtype() -> torch.dtype:
+    """``floatx()`` as the torch dtype that weights and float inputs take."""
+    return getattr(torch, _floatx[0])
 
 
 def set_random_seed(seed: int) -> None:
@@ -142,5 +159,5 @@ def to_tensor(x, dtype: torch.dtype | None = None, device: torch.device | None =
     else:
         t = torch.as_tensor(np.asarray(x))
     if dtype is None and t.dtype == torch.float64:
-        dtype = floatx()
+        dtype = float_dtype()
     return t.to(device=device, dtype=dtype) if dtype is not None else t.to(device)

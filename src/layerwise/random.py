@@ -13,7 +13,7 @@ import random as python_random
 
 import torch
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.ops.core import standardize_dtype, to_tensor
 
 
@@ -62,7 +62,7 @@ def _shape(shape) -> tuple[int, ...]:
 
 
 def _float_dtype(dtype, function: str) -> torch.dtype:
-    dtype = floatx() if dtype is None else standardize_dtype(dtype)
+    dtype = float_dtype() if dtype is None else standardize_dtype(dtype)
     if not dtype.is_floating_point:
         raise ValueError(f"random.{function} draws floating-point values; received dtype={dtype}.")
     return dtype

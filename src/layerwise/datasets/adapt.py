@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.datasets.iterable import IterableData
 
 Batch = tuple[torch.Tensor, "torch.Tensor | None", "torch.Tensor | None"]
@@ -115,9 +115,9 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
             bad = int((~torch.isfinite(value)).sum())
             raise ValueError(f"{what} contains {bad} NaN or infinite value(s). Remove or impute them "
                              "before training (e.g. sklearn.impute.SimpleImputer or layerwise.rbm.RBMImputer).")
-        value = value.to(floatx())
+        value = value.to(float_dtype())
     elif value.dtype not in (torch.int64, torch.int32):
-        value = value.to(floatx())  # uint8 pixels, one-hot booleans and the like: Keras casts them to float32
+        value = value.to(float_dtype())  # uint8 pixels, one-hot booleans and the like: Keras casts them to float32
     value = value.to(device)
     return value.clone() if inputs and value is from_array else value
 
@@ -234,7 +234,7 @@ def _sample_weights(value, n: int, output_names: list[str] | None, device: torch
         if w.ndim == 0 or w.shape[0] != n:
             raise ValueError(f"sample_weight must have one row per sample: shape ({n},), ({n}, 1) or, for "
                              f"per-step losses, ({n}, steps); got {tuple(w.shape)}.")
-        return w.to(floatx())
+        return w.to(float_dtype())
 
     w_t = as_tensor_parts(value, "sample_weight", output_names, device)
     return tuple(one_per_row(w) for w in w_t) if isinstance(w_t, tuple) else one_per_row(w_t)

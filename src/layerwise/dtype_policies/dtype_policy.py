@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from layerwise.backend import floatx
+
 _MIXED = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 # Keras' dtype names; only the float ones change how a layer computes, the others are recorded as given.
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -122,7 +124,5 @@ def set_dtype_policy(policy: str | DTypePolicy) -> None:
 
 
 def dtype_policy() -> DTypePolicy:
-    """The global policy: ``"float32"`` until ``set_dtype_policy`` changes it."""
-    if _global_policy[0] is None:
-        _global_policy[0] = DTypePolicy("float32")
-    return _global_policy[0]
+    """The global policy: ``floatx()`` (``"float32"``) until ``set_dtype_policy`` changes it."""
+    return _global_policy[0] or DTypePolicy(floatx())

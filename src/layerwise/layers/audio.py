@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import epsilon, floatx, standardize_data_format
+from layerwise.backend import epsilon, float_dtype, standardize_data_format
 from layerwise.layers._padding import check_padding, conv_output_length, torch_padding
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import WeightView
@@ -126,7 +126,7 @@ class MelSpectrogram(Layer):
         return (*input_shape[:-1], self.num_mel_bins, frames)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(floatx())
+        x = x.to(float_dtype())
         real, imag = stft(x, self.sequence_length, self.sequence_stride, self.fft_length, window=self.window,
                           center=True)
         spectrum = (real.square() + imag.square()).sqrt().pow(self.mag_exp)  # (..., frames, bins)
@@ -174,7 +174,7 @@ def stft_kernel(side: str, window: np.ndarray | None, scaling: str | None, frame
     """The Fourier basis of one side ('real': cos, 'imag': -sin) times the window, in PyTorch's conv1d layout
     ``(bins, 1, frame_length)``. Computed in float32 step by step as Keras' STFT initializer does, so a fresh
     layer holds the same values as Keras'."""
-    dtype = floatx()
+    dtype = float_dtype()
     time = torch.arange(frame_length, dtype=dtype)
     freq = torch.arange(bins, dtype=dtype) / ((bins - 1) * 2)
     angle = (-2 * time)[None, :] * freq[:, None] * torch.tensor(math.pi, dtype=dtype)

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.preprocessing import ImageLayer
 
 INTERPOLATIONS = ("nearest", "bilinear")
@@ -159,7 +159,7 @@ class RandomImageLayer(ImageLayer):
         images = data["images"] if isinstance(data, dict) else data
         images = torch.as_tensor(images)
         if not images.is_floating_point():
-            images = images.to(floatx())
+            images = images.to(float_dtype())
         return images.unsqueeze(0) if images.ndim == 3 else images
 
     def get_random_transformation(self, data, training: bool = True) -> Any:
@@ -207,7 +207,7 @@ class RandomImageLayer(ImageLayer):
         single, first = images.ndim == 3, self.data_format == "channels_first"
         if first:  # transformations work on channels-last views
             images = images.movedim(-3, -1)
-        batch = self.images_of(images).to(floatx())
+        batch = self.images_of(images).to(float_dtype())
         transformation = self.get_random_transformation(batch, training=self.training)
         out = dict(x)
 
@@ -245,7 +245,7 @@ class AugmentationLayer(RandomImageLayer):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(trainable=self.trainable, dtype=str(floatx()).removeprefix("torch."),
+        config.update(trainable=self.trainable, dtype=str(float_dtype()).removeprefix("torch."),
                       data_format=self.data_format)
         config.update({k: list(v) if isinstance(v, tuple) else v for k, v in self.keras_config().items()})
         return config

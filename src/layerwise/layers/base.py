@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from layerwise import activations, constraints, dtype_policies, initializers, regularizers
-from layerwise.backend import floatx, get_device, unique_name
+from layerwise.backend import float_dtype, get_device, unique_name
 from layerwise.dtype_policies.autocast import HALF, region
 from layerwise.layers.calling import (attach_mask, call_in_mode, first_parameter, is_shape_list, mask_of,
                                       takes_argument)
@@ -92,7 +92,7 @@ def _dict_value(value):
     if isinstance(value, torch.Tensor) or isinstance(value, (str, bytes)) or value is None:
         return value
     try:
-        return torch.tensor(np.asarray(value), dtype=floatx())
+        return torch.tensor(np.asarray(value), dtype=float_dtype())
     except (TypeError, ValueError):
         return value
 
@@ -284,11 +284,11 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
             x = {k: _dict_value(v) for k, v in x.items()}
             shape = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in x.items()}
         elif isinstance(x, (list, tuple)) and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
-            x = [v if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=floatx()) for v in x]
+            x = [v if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=float_dtype()) for v in x]
             shape = [tuple(v.shape) for v in x]  # a Keras-style layer called on a list, e.g. Sampling()([m, s])
         else:
             if not isinstance(x, torch.Tensor):
-                x = torch.tensor(np.asarray(x), dtype=floatx())  # a copy: call may work in place
+                x = torch.tensor(np.asarray(x), dtype=float_dtype())  # a copy: call may work in place
             shape = tuple(x.shape)
         if shape != self._last_input_shape:  # checks (naming the layer) and output shape, once per new shape
             if isinstance(x, dict):

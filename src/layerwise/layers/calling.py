@@ -10,7 +10,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.symbolic import KerasTensor
 
 
@@ -35,7 +35,7 @@ def is_shape_list(shape) -> bool:
 def zeros_for(value: Any, device: torch.device):
     """``value`` with each tensor (symbolic or not) replaced by zeros of its shape and a batch of one."""
     if isinstance(value, (KerasTensor, torch.Tensor)):
-        return torch.zeros((1, *(1 if d is None else d for d in tuple(value.shape)[1:])), dtype=floatx(),
+        return torch.zeros((1, *(1 if d is None else d for d in tuple(value.shape)[1:])), dtype=float_dtype(),
                            device=device)
     if isinstance(value, (list, tuple)):
         return type(value)(zeros_for(v, device) for v in value)

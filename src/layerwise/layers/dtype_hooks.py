@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 
 from layerwise import dtype_policies
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.dtype_policies import DTypePolicy
 from layerwise.dtype_policies.autocast import is_plain, run
 from layerwise.dtype_policies.dtype_policy import FLOAT_DTYPES
@@ -60,12 +60,12 @@ class LayerDTypes:
     def _weight_dtype(self) -> torch.dtype:
         """The dtype ``add_weight`` creates weights in by default: the policy's variable dtype when a float."""
         name = self._dtype_policy.variable_dtype
-        return getattr(torch, name) if name in FLOAT_DTYPES else floatx()
+        return getattr(torch, name) if name in FLOAT_DTYPES else float_dtype()
 
     def _cast_weights_to_policy(self) -> None:
         """After ``build``: a policy such as ``"float64"`` or ``"bfloat16"`` keeps the weights in its dtype."""
         dtype = self._weight_dtype()
-        if dtype != floatx():
+        if dtype != float_dtype():
             self.to(dtype)
 
     def _dtype_config(self) -> dict:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import attach_mask, mask_of
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
@@ -59,7 +59,7 @@ class _Merge(Layer):
             return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
         self._check_list([shape(x) for x in inputs] if isinstance(inputs, (list, tuple)) else shape(inputs))
-        tensors = [x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=floatx())
+        tensors = [x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=float_dtype())
                    for x in inputs]
         self.build_from([tuple(t.shape) for t in tensors])
         kwargs.pop("training", None)  # accepted as Keras does; merging acts the same in both modes

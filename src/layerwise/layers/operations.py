@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.layers.base import Layer, Shape, unique_name
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
 
@@ -141,7 +141,7 @@ def _dtype_of(tensor: KerasTensor) -> torch.dtype:
     if isinstance(layer, TensorOperation) and layer.output_dtypes:
         return layer.output_dtypes[tensor.index]
     found = getattr(torch, str(tensor.dtype).removeprefix("torch."), None)
-    return found if isinstance(found, torch.dtype) else floatx()
+    return found if isinstance(found, torch.dtype) else float_dtype()
 
 
 def _encode_key(key) -> Any:
@@ -238,7 +238,7 @@ class TensorOperation(Layer):
 
     def _run_on_zeros(self, shapes: list[Shape], unknown: int) -> list[torch.Tensor]:
         """The op's outputs for zeros of ``shapes`` (and the recorded dtypes), unknown sizes set to ``unknown``."""
-        dtypes = self._input_dtypes or [floatx()] * len(shapes)
+        dtypes = self._input_dtypes or [float_dtype()] * len(shapes)
         zeros = [torch.zeros([unknown if d is None else d for d in s], dtype=dtype, device=get_device())
                  for s, dtype in zip(shapes, dtypes)]
         with torch.no_grad():
@@ -276,7 +276,7 @@ class TensorOperation(Layer):
             self._input_dtypes = [_dtype_of(v) for v in inputs if isinstance(v, KerasTensor)]
             return symbolic_call(self, list(inputs), kwargs)
         values = [v if isinstance(v, torch.Tensor) or not isinstance(v, np.ndarray)
-                  else torch.as_tensor(v, dtype=floatx()) for v in inputs]
+                  else torch.as_tensor(v, dtype=float_dtype()) for v in inputs]
         return torch.nn.Module.__call__(self, values)
 
     def forward(self, values: list):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers._padding import DataFormat
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import WeightView
@@ -44,7 +44,7 @@ def resize(x: torch.Tensor, size: tuple[int, int], interpolation: str = "bilinea
            antialias: bool = False) -> torch.Tensor:
     """``(batch, height, width, channels)`` resized to ``size`` with Keras' torch-backend kernels;
     integer images are rounded and saturated back to their dtype, as Keras does."""
-    images = x if x.is_floating_point() else x.to(floatx())
+    images = x if x.is_floating_point() else x.to(float_dtype())
     mode = RESIZE_MODES[interpolation]
     out = F.interpolate(images.movedim(-1, 1), size=size, mode=mode,
                         align_corners=False if mode in ("bilinear", "bicubic") else None,
@@ -120,8 +120,8 @@ class ImageLayer(DataFormat, Layer):
 
     def on_images(self, x: torch.Tensor, transform) -> torch.Tensor:
         """``transform`` of the channels-last batch view of ``x`` (one image or a batch, in the layer's format)."""
-        if not self.keeps_dtype and x.dtype != floatx():
-            x = x.to(floatx())
+        if not self.keeps_dtype and x.dtype != float_dtype():
+            x = x.to(float_dtype())
         first = self.data_format == "channels_first"
         if first:
             x = x.movedim(-3, -1)
@@ -259,8 +259,8 @@ class Normalization(Layer):
         self._reduce = tuple(d for d in range(ndim) if d not in keep)
         shape = tuple(input_shape[d] for d in keep)
         if self.input_mean is None:
-            self.register_buffer("adapt_mean", torch.zeros(shape, dtype=floatx()))
-            self.register_buffer("adapt_variance", torch.ones(shape, dtype=floatx()))
+            self.register_buffer("adapt_mean", torch.zeros(shape, dtype=float_dtype()))
+            self.register_buffer("adapt_variance", torch.ones(shape, dtype=float_dtype()))
             self.register_buffer("count", torch.zeros((), dtype=torch.int32))
             return
         # Given statistics line up with the kept axes from the right, then broadcast over them (as Keras).
@@ -270,7 +270,7 @@ class Normalization(Layer):
             for i in range(1, value.ndim + 1):
                 expanded[keep[-i]] = value.shape[-i]
             try:
-                fixed.append(torch.as_tensor(value, dtype=floatx()).reshape(expanded).expand(self._broadcast))
+                fixed.append(torch.as_tensor(value, dtype=float_dtype()).reshape(expanded).expand(self._broadcast))
             except RuntimeError as err:
                 raise ValueError(f"Layer '{self.name}' (Normalization): mean and variance of shape {value.shape} "
                                  f"do not broadcast to the sizes {shape} of axis {self.axis} of input shape "
@@ -328,7 +328,7 @@ class Normalization(Layer):
                              f"(sizes along axis {self.axis} fixed), but adapt() received data of shape {shape}.")
 
     def _tensor_statistics(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = batch if batch.is_floating_point() else batch.to(floatx())
+        batch = batch if batch.is_floating_point() else batch.to(float_dtype())
         if not self._reduce:  # torch reduces every axis when given none
             return batch, torch.zeros_like(batch)
         variance, mean = torch.var_mean(batch, dim=self._reduce, correction=0)

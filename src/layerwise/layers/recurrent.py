@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import _VF
 
 from layerwise import activations, initializers
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.rnn_base import Recurrent, States, forget_gate_bias
 
 
@@ -119,7 +119,7 @@ class GRU(Recurrent):
 
     def initial_bias(self) -> torch.Tensor:
         shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-        return initializers.get(self.bias_initializer)(shape, floatx())
+        return initializers.get(self.bias_initializer)(shape, float_dtype())
 
     def flat_weights(self) -> list[torch.Tensor]:
         if not self.use_bias:

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from layerwise import activations, initializers
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.dtype_policies.autocast import HALF, autocast_on
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import new_parameter, WeightView
@@ -88,7 +88,7 @@ def forget_gate_bias(bias_initializer, units: int) -> torch.Tensor:
     """An LSTM bias ``(4 * units,)`` with ``unit_forget_bias``: the forget gate's block starts at 1, the
     input, cell and output blocks from ``bias_initializer`` (Keras' gate order i, f, c, o)."""
     init = initializers.get(bias_initializer)
-    return torch.cat([init((units,), floatx()), torch.ones(units), init((2 * units,), floatx())])
+    return torch.cat([init((units,), float_dtype()), torch.ones(units), init((2 * units,), float_dtype())])
 
 
 def carried_states(layer: Layer, batch: int) -> States:
@@ -164,7 +164,7 @@ class Recurrent(Layer):
 
     def initial_bias(self) -> torch.Tensor:
         """The starting bias in Keras' layout."""
-        return initializers.get(self.bias_initializer)((self.gates * self.units,), floatx())
+        return initializers.get(self.bias_initializer)((self.gates * self.units,), float_dtype())
 
     def gate_order(self) -> list[int] | None:
         """Index that swaps Keras' and PyTorch's gate blocks (its own inverse); None where they agree."""

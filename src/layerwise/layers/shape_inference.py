@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.layers.calling import is_shape_list, takes_argument, zeros_for
 from layerwise.layers.penalties import forget_added_losses
 
@@ -12,7 +12,7 @@ from layerwise.layers.penalties import forget_added_losses
 def _output_shapes_for(layer, shapes, size: int, named: bool, several: bool, input_shape, more, device):
     """(output shapes with batch None, whether call returned a list) of ``call`` on zeros of ``shapes``,
     their unknown axes ``size`` long."""
-    zeros = [torch.zeros((1, *(size if d is None else d for d in s[1:])), dtype=floatx(), device=device)
+    zeros = [torch.zeros((1, *(size if d is None else d for d in s[1:])), dtype=float_dtype(), device=device)
              for s in shapes]
     extra = {}
     if not several and zeros[0].dim() >= 2 and takes_argument(type(layer).call, "mask"):

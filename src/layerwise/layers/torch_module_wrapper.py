@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import is_shape_list
 from layerwise.layers.weights import WeightView
@@ -93,7 +93,7 @@ class TorchModuleWrapper(Layer):
         several = is_shape_list(input_shape)
         shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
         device = next(self.module.parameters(), torch.empty(0, device=get_device())).device
-        zeros = [torch.zeros([1 if d is None else d for d in s], dtype=floatx(), device=device) for s in shapes]
+        zeros = [torch.zeros([1 if d is None else d for d in s], dtype=float_dtype(), device=device) for s in shapes]
         was = self.module.training
         self.module.eval()  # a probe: no BatchNorm statistics change, no dropout
         try:

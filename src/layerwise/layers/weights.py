@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from layerwise import initializers
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 
 
 class WeightView:
@@ -31,5 +31,5 @@ class WeightView:
 
 def new_parameter(initializer, keras_shape: tuple[int, ...], to_torch: Callable = lambda t: t) -> nn.Parameter:
     """A parameter drawn by a Keras initializer in Keras' layout, stored in PyTorch's."""
-    value = initializers.get(initializer)(keras_shape, floatx())
+    value = initializers.get(initializer)(keras_shape, float_dtype())
     return nn.Parameter(to_torch(value).contiguous())

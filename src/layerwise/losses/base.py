@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from layerwise.backend import floatx, unique_name
+from layerwise.backend import float_dtype, unique_name
 from layerwise.losses.functions import EPSILON, sparse_categorical_crossentropy
 
 __all__ = ["EPSILON", "REDUCTIONS", "Loss", "as_tensor", "check_reduction", "match_rank", "reduce_weighted",
@@ -158,7 +158,7 @@ class Loss:
 
     def _called(self, y_true, y_pred) -> torch.Tensor:
         """What the subclass's ``call`` returns, for targets and predictions cast to ``dtype`` as Keras casts."""
-        dtype = getattr(torch, self.dtype) if self.dtype is not None else floatx()
+        dtype = getattr(torch, self.dtype) if self.dtype is not None else float_dtype()
         y_pred = as_tensor(y_pred).to(dtype)
         values = self.call(as_tensor(y_true, y_pred).to(dtype), y_pred)
         return values if isinstance(values, torch.Tensor) else as_tensor(values, y_pred)

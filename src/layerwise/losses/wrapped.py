@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.losses.base import Loss, as_tensor, squeeze_or_expand
 
 __all__ = ["DEFAULT_REDUCTION", "FunctionLoss"]
@@ -19,7 +19,7 @@ class FunctionLoss(Loss):
     reach the function as they are, where ``Loss`` would add a features axis to them."""
 
     def per_sample(self, y_true, y_pred) -> torch.Tensor:
-        dtype = getattr(torch, self.dtype) if self.dtype is not None else floatx()
+        dtype = getattr(torch, self.dtype) if self.dtype is not None else float_dtype()
         y_pred = as_tensor(y_pred).to(dtype)
         # Targets keep their dtype: each function casts them (labels to integers, masks to y_pred's dtype).
         y_true, y_pred = squeeze_or_expand(as_tensor(y_true, y_pred), y_pred)

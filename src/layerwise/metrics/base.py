@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from layerwise import initializers
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.losses.base import as_tensor, match_rank, squeeze_or_expand
 from layerwise.variables import MetricVariable
 
@@ -66,7 +66,7 @@ def _readable(value):
 
 def _torch_dtype(dtype) -> torch.dtype:
     if dtype is None:
-        return floatx()
+        return float_dtype()
     if isinstance(dtype, torch.dtype):
         return dtype
     return getattr(torch, dtype if isinstance(dtype, str) else np.dtype(dtype).name)

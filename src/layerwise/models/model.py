@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import region
 from layerwise.layers.base import Layer, call_in_mode, to_snake_case, unique_name
 from layerwise.layers.dtype_hooks import LayerDTypes
@@ -61,10 +61,10 @@ def as_input_tensor(x, device: torch.device, declared_dtype: str = "float32") ->
     a ``call`` that works in place never changes the caller's array), float64 narrows, and an integer or boolean
     tensor (uint8 images) becomes float32 unless the model's ``Input`` declares an integer ``declared_dtype``."""
     if not isinstance(x, torch.Tensor):
-        return torch.tensor(np.asarray(x), dtype=floatx(), device=device)
+        return torch.tensor(np.asarray(x), dtype=float_dtype(), device=device)
     if x.dtype == torch.float64 or (not x.is_floating_point() and not x.is_complex()
                                     and declared_dtype.startswith(("float", "bfloat"))):
-        return x.to(floatx())
+        return x.to(float_dtype())
     return x
 
 
@@ -261,7 +261,7 @@ class Model(Trainer, LayerDTypes, nn.Module):
         if several and self._input_keys is None:
             self._input_keys = len(shapes)
         self._build_by_calling(tuple(torch.zeros((1, *(1 if d is None else d for d in tuple(shape)[1:])),
-                                                 dtype=floatx(), device=self.device()) for shape in shapes))
+                                                 dtype=float_dtype(), device=self.device()) for shape in shapes))
 
     def _build_by_calling(self, args: tuple) -> None:
         """Run ``call`` once in inference mode without gradients, recording the input, output and each

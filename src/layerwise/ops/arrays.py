@@ -10,14 +10,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.layers.operations import operation
 from layerwise.ops.core import standardize_dtype, to_tensor, to_tensors
 
 
 def _dtype(dtype, default: torch.dtype | None = None) -> torch.dtype:
     """``dtype`` as a torch dtype; when None, ``default`` or else float32."""
-    return standardize_dtype(dtype) if dtype is not None else default or floatx()
+    return standardize_dtype(dtype) if dtype is not None else default or float_dtype()
 
 
 def _shape(shape) -> tuple[int, ...]:
@@ -65,7 +65,7 @@ def arange(start, stop=None, step=None, dtype=None) -> torch.Tensor:
         start, stop = 0, start
     step = 1 if step is None else step
     if dtype is None:
-        dtype = floatx() if any(isinstance(v, float) for v in (start, stop, step)) else torch.int32
+        dtype = float_dtype() if any(isinstance(v, float) for v in (start, stop, step)) else torch.int32
     return torch.arange(start, stop, step, dtype=standardize_dtype(dtype), device=get_device())
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.layers.operations import operation
 from layerwise.layers.symbolic import KerasTensor
 
@@ -24,7 +24,7 @@ def standardize_dtype(dtype: Any) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype is float:
-        return floatx()
+        return float_dtype()
     if dtype is int:
         return torch.int32
     name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
@@ -40,7 +40,7 @@ def _python_dtype(x) -> torch.dtype | None:
     if isinstance(x, int):
         return torch.int32 if -2 ** 31 <= x < 2 ** 31 else torch.int64
     if isinstance(x, float):
-        return floatx()
+        return float_dtype()
     return None
 
 
@@ -78,10 +78,10 @@ def _nested_dtype(x) -> torch.dtype | None:
     for dtype in strong[1:]:
         out = torch.promote_types(out, dtype)
     if float in found and (out is None or not (out.is_floating_point or out.is_complex)):
-        out = floatx()
+        out = float_dtype()
     elif int in found and (out is None or out == torch.bool):
         out = torch.int32
-    return _KERAS_TORCH_DTYPE.get(out, out) if out is not None else floatx()
+    return _KERAS_TORCH_DTYPE.get(out, out) if out is not None else float_dtype()
 
 
 def to_tensor(x, dtype=None, device: torch.device | None = None) -> torch.Tensor:

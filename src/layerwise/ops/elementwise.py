@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.operations import OPERATIONS, operation
 from layerwise.ops.core import to_tensor, to_tensors
 from layerwise.ops.numpy import _binary, _unary
@@ -30,7 +30,7 @@ def _result_type(*dtypes) -> torch.dtype:
     for dtype in strong[1:]:
         out = torch.promote_types(out, dtype)
     if float in dtypes and (out is None or not (out.is_floating_point or out.is_complex)):
-        out = floatx()
+        out = float_dtype()
     elif int in dtypes and (out is None or out == torch.bool):
         out = torch.int32
     return _64_TO_32.get(out, out)
@@ -45,7 +45,7 @@ def _weak_dtype(value, tensor: torch.Tensor):
 
 def _as_float(x: torch.Tensor) -> torch.Tensor:
     """Integer and bool tensors as ``floatx`` (Keras' exp2 and fabs compute in floating point)."""
-    return x if x.is_floating_point() or x.is_complex() else x.to(floatx())
+    return x if x.is_floating_point() or x.is_complex() else x.to(float_dtype())
 
 
 def _in_float32_on_cpu(fn: Callable, x1: torch.Tensor, x2: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -80,7 +80,7 @@ def _i0(x: torch.Tensor) -> torch.Tensor:
     # Keras keeps float16, bfloat16 and float64, makes int64 float64 and everything else floatx.
     if x.dtype in (torch.int64, torch.float64):
         return torch.i0(x.double())
-    return torch.i0(x if x.dtype in (torch.float16, torch.bfloat16) else x.to(floatx()))
+    return torch.i0(x if x.dtype in (torch.float16, torch.bfloat16) else x.to(float_dtype()))
 
 
 def _cbrt(x: torch.Tensor) -> torch.Tensor:
@@ -202,7 +202,7 @@ def _real_float_binary(name: str, fn: Callable, doc: str) -> Callable:
     def op(x1, x2):
         x1, x2 = to_tensors(x1, x2)
         dtype = _result_type(x1.dtype, x2.dtype)
-        dtype = floatx() if dtype != torch.bool and not dtype.is_floating_point else dtype
+        dtype = float_dtype() if dtype != torch.bool and not dtype.is_floating_point else dtype
         return fn(x1.to(dtype), x2.to(dtype))
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc

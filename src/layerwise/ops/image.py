@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers import augmentation_color as color
 from layerwise.layers import augmentation_hsv as hsv
 from layerwise.layers._padding import as_tuple, check_padding, same_pads
@@ -214,7 +214,7 @@ def sobel_edges(images, data_format=None) -> torch.Tensor:
     holding ``[dy, dx]`` (``(batch, channels, height, width, 2)`` channels first). Integer images give floats."""
     first = channels_first(data_format, "sobel_edges")
     x = image_tensor(images, "sobel_edges", ranks=(4,))
-    x = x if x.is_floating_point() else x.to(floatx())
+    x = x if x.is_floating_point() else x.to(float_dtype())
     x = x if first else x.movedim(-1, 1)
     dx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device)
     channels = x.shape[1]
@@ -237,7 +237,7 @@ def ssim(image1, image2, max_val: float = 1.0, filter_size: int = 11, filter_sig
         raise ValueError(f"ops.image.ssim: image1 and image2 must have the same shape; received "
                          f"{tuple(a.shape)} and {tuple(b.shape)}.")
     dtype, single = a.dtype, a.ndim == 3
-    work = dtype if dtype.is_floating_point else floatx()
+    work = dtype if dtype.is_floating_point else float_dtype()
     a, b = as_batch(a.to(work), first)[0], as_batch(b.to(work), first)[0]
     batch, height, width, channels = a.shape
     # Each channel as its own single-channel image: (batch * channels, 1, height, width).

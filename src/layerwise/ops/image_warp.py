@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from layerwise import random
-from layerwise.backend import floatx, image_data_format
+from layerwise.backend import float_dtype, image_data_format
 from layerwise.layers.augmentation import affine_transform as affine
 from layerwise.layers.augmentation_base import FILL_MODES, INTERPOLATIONS
 from layerwise.layers.augmentation_warps import elastic_warp, warp_perspective
@@ -59,7 +59,7 @@ def in_float(x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> tor
     """``fn(x)`` computed in float32 at least; integer results are rounded back to ``x``'s dtype, as Keras."""
     if x.dtype in (torch.float32, torch.float64):
         return fn(x)
-    out = fn(x.to(floatx()))
+    out = fn(x.to(float_dtype()))
     return out.to(x.dtype) if x.is_floating_point() else out.round().to(x.dtype)
 
 
@@ -96,7 +96,7 @@ def perspective_transform(images, start_points, end_points, interpolation: str =
     _check_sampling("perspective_transform", interpolation)
     first = channels_first(data_format, "perspective_transform")
     x, back = as_batch(image_tensor(images, "perspective_transform"), first)
-    dtype = x.dtype if x.is_floating_point() else floatx()
+    dtype = x.dtype if x.is_floating_point() else float_dtype()
     start, end = (to_tensor(p, dtype=dtype, device=x.device) for p in (start_points, end_points))
     for name, points in (("start_points", start), ("end_points", end)):
         if points.ndim not in (2, 3) or points.shape[-2:] != (4, 2) or points.reshape(-1, 8).shape[0] not in (
@@ -121,7 +121,7 @@ def elastic_transform(images, alpha: float = 20.0, sigma: float = 5.0, interpola
     _check_sampling("elastic_transform", interpolation, fill_mode)
     first = channels_first(data_format, "elastic_transform")
     x, back = as_batch(image_tensor(images, "elastic_transform"), first)
-    dtype = x.dtype if x.is_floating_point() else floatx()
+    dtype = x.dtype if x.is_floating_point() else float_dtype()
     if isinstance(seed, int) and not isinstance(seed, bool):
         seed = random.SeedGenerator(seed)  # two different draws (dx, dy) from the one seed
     noise = torch.stack([random.normal(x.shape[:3], dtype=dtype, seed=seed) for _ in range(2)], dim=-1)
@@ -164,7 +164,7 @@ def map_coordinates(inputs, coordinates, order: int, fill_mode: str = "constant"
         raise ValueError(f"ops.image.map_coordinates: coordinates must be (inputs.ndim, ...) = ({x.ndim}, ...); "
                          f"received coordinates.shape={tuple(coords.shape)} for inputs.shape={tuple(x.shape)}.")
     if not coords.is_floating_point():
-        coords = coords.to(floatx())
+        coords = coords.to(float_dtype())
     axes = []  # per axis: (index, weight, inside) of each tap
     for coordinate, size in zip(coords, x.shape):
         if order == 0:

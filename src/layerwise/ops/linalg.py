@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.operations import OPERATIONS, keras_class_names, operation
 from layerwise.ops.control_flow import jvp
 from layerwise.ops.core import to_tensor, to_tensors
@@ -28,7 +28,7 @@ def _matrix(op: str, x, square: bool = True) -> torch.Tensor:
     """``x`` as a floating (or complex) tensor of rank >= 2; square unless ``square`` is False."""
     x = to_tensor(x)
     if not (x.is_floating_point() or x.is_complex()):
-        x = x.to(floatx())
+        x = x.to(float_dtype())
     if x.ndim < 2:
         raise ValueError(f"ops.{op} takes a matrix or a batch of matrices (rank >= 2); received shape "
                          f"{tuple(x.shape)}.")
@@ -41,7 +41,7 @@ def _system(op: str, a, b) -> tuple[torch.Tensor, torch.Tensor]:
     """``a`` (square matrices) and ``b`` (right-hand sides) in one floating dtype, their shapes checked as Keras'."""
     a, b = to_tensors(a, b)
     dtype = torch.promote_types(a.dtype, b.dtype)
-    dtype = dtype if dtype.is_floating_point or dtype.is_complex else floatx()
+    dtype = dtype if dtype.is_floating_point or dtype.is_complex else float_dtype()
     a, b = _matrix(op, a.to(dtype)), b.to(dtype)
     rows = a.shape[-2] if b.ndim == a.ndim else a.shape[-1]
     if b.ndim < 1 or (b.ndim in (a.ndim, a.ndim - 1) and b.shape[-2 if b.ndim == a.ndim else -1] != rows):
@@ -149,7 +149,7 @@ def lstsq(a, b, rcond: float | None = None) -> torch.Tensor:
     or ``(m, k)``; singular values below ``rcond`` times the largest count as zero."""
     a, b = to_tensors(a, b)
     dtype = torch.promote_types(a.dtype, b.dtype)
-    a, b = (t.to(dtype if dtype.is_floating_point else floatx()) for t in (a, b))
+    a, b = (t.to(dtype if dtype.is_floating_point else float_dtype()) for t in (a, b))
     if a.ndim != 2 or b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
         raise ValueError(f"ops.lstsq takes a (m, n) and b (m,) or (m, k) with the same m; received "
                          f"a.shape={tuple(a.shape)}, b.shape={tuple(b.shape)}.")

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.layers.operations import operation
 from layerwise.layers.symbolic import KerasTensor
 from layerwise.ops.core import standardize_dtype, to_tensor, to_tensors
@@ -22,7 +22,7 @@ from layerwise.ops.reductions import keras_result_type
 
 
 def _dtype(dtype, default: torch.dtype | None = None) -> torch.dtype:
-    return standardize_dtype(dtype) if dtype is not None else default or floatx()
+    return standardize_dtype(dtype) if dtype is not None else default or float_dtype()
 
 
 # ---- creation -----------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def _window(name: str, fn: Callable, x, **kwargs) -> torch.Tensor:
     """The symmetric window ``fn`` of ``x`` points (a number), as float32."""
     if isinstance(x, KerasTensor):
         raise TypeError(f"ops.{name} takes the window length as a number; received the symbolic {x!r}.")
-    return fn(int(to_tensor(x)), dtype=floatx(), device=get_device(), **kwargs)
+    return fn(int(to_tensor(x)), dtype=float_dtype(), device=get_device(), **kwargs)
 
 
 def bartlett(x) -> torch.Tensor:

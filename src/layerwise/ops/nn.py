@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from layerwise import activations
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.operations import operation
 from layerwise.losses import functions as losses
 from layerwise.ops.core import standardize_dtype, to_axes, to_tensor, to_tensors
@@ -146,7 +146,7 @@ def one_hot(x, num_classes: int, axis: int = -1, dtype=None, sparse: bool = Fals
         raise ValueError("ops.one_hot: sparse=True is not supported; layerwise tensors are dense.")
     x = to_tensor(x).long()
     out = F.one_hot(x.clamp(min=0), num_classes) * (x >= 0).unsqueeze(-1)
-    out = out.to(floatx() if dtype is None else standardize_dtype(dtype))
+    out = out.to(float_dtype() if dtype is None else standardize_dtype(dtype))
     return out if axis == -1 else out.movedim(-1, axis)
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from layerwise import activations
 from layerwise.backend import epsilon as default_epsilon
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.operations import keras_class_names, operation
 from layerwise.ops.core import to_axes, to_tensor, to_tensors
 from layerwise.ops.nn import _activation, one_hot
@@ -90,7 +90,7 @@ def multi_hot(inputs, num_classes: int | None = None, axis: int = -1, dtype=None
     if sparse:
         raise ValueError("ops.multi_hot: sparse=True is not supported; layerwise tensors are dense.")
     inputs = to_tensor(inputs)
-    encoded = one_hot(inputs, num_classes, axis=axis, dtype=floatx() if dtype is None else dtype)
+    encoded = one_hot(inputs, num_classes, axis=axis, dtype=float_dtype() if dtype is None else dtype)
     # Keras reduces axis 1 (axis 0 of a 1-D input) of the one-hot encoding, whatever ``axis``.
     return torch.amax(encoded, dim=1 if inputs.ndim > 1 else 0)
 
@@ -114,7 +114,7 @@ def psnr(x1, x2, max_val) -> torch.Tensor:
     if x1.shape != x2.shape:
         raise ValueError(f"ops.psnr: x1 and x2 must have the same shape; received x1.shape={tuple(x1.shape)}, "
                          f"x2.shape={tuple(x2.shape)}.")
-    x1 = x1 if x1.is_floating_point() else x1.to(floatx())
+    x1 = x1 if x1.is_floating_point() else x1.to(float_dtype())
     mse = torch.mean((x1 - x2) ** 2)
     return 20 * torch.log10(to_tensor(max_val, x1.dtype, x1.device)) - 10 * torch.log10(mse)
 
@@ -124,7 +124,7 @@ def polar(abs_, angle) -> torch.Tensor:
     """The complex numbers ``abs_ * (cos(angle) + i sin(angle))`` (broadcast; complex64 from float32)."""
     abs_, angle = to_tensors(abs_, angle)
     dtype = torch.promote_types(abs_.dtype, angle.dtype)
-    dtype = dtype if dtype.is_floating_point else floatx()
+    dtype = dtype if dtype.is_floating_point else float_dtype()
     return torch.polar(abs_.to(dtype), angle.to(dtype))
 
 

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.operations import operation
 from layerwise.ops.core import standardize_dtype, to_axes, to_tensor, to_tensors
 from layerwise.ops.numpy import argmax, argmin, cumsum, prod
@@ -26,7 +26,7 @@ _QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 def _float(x: torch.Tensor) -> torch.Tensor:
     """``x`` itself when floating, else as float32 (Keras' dtype for statistics of integers)."""
-    return x if x.is_floating_point() else x.to(floatx())
+    return x if x.is_floating_point() else x.to(float_dtype())
 
 
 def _axes(x: torch.Tensor, axis) -> tuple[int, ...]:
@@ -47,7 +47,7 @@ def keras_result_type(*dtypes: torch.dtype, floating: bool = False) -> torch.dty
     for other in dtypes[1:]:
         dtype = torch.promote_types(dtype, other)
     if floating and not dtype.is_floating_point:
-        dtype = floatx()
+        dtype = float_dtype()
     return _BIT64_TO_32.get(dtype, dtype)
 
 
@@ -271,13 +271,13 @@ def nanquantile(x, q, axis=None, method: str = "linear", keepdims: bool = False)
 @operation()
 def percentile(x, q, axis=None, method: str = "linear", keepdims: bool = False) -> torch.Tensor:
     """The ``q``-th percentiles (``q`` in [0, 100]) along ``axis`` (see ``quantile``)."""
-    return _quantile(x, to_tensor(q, floatx()) / 100.0, axis, method, keepdims, torch.quantile, "percentile")
+    return _quantile(x, to_tensor(q, float_dtype()) / 100.0, axis, method, keepdims, torch.quantile, "percentile")
 
 
 @operation()
 def nanpercentile(x, q, axis=None, method: str = "linear", keepdims: bool = False) -> torch.Tensor:
     """``percentile`` of the elements that are not NaN."""
-    return _quantile(x, to_tensor(q, floatx()) / 100.0, axis, method, keepdims, torch.nanquantile,
+    return _quantile(x, to_tensor(q, float_dtype()) / 100.0, axis, method, keepdims, torch.nanquantile,
                      "nanpercentile")
 
 
@@ -344,7 +344,7 @@ def corrcoef(x) -> torch.Tensor:
     """Pearson correlation coefficients of the rows (variables) of ``x`` (``(n, samples)`` -> ``(n, n)``)."""
     x = to_tensor(x)
     if not x.is_floating_point():
-        x = x.to(torch.float64 if x.dtype == torch.int64 else floatx())
+        x = x.to(torch.float64 if x.dtype == torch.int64 else float_dtype())
     return torch.corrcoef(x)
 
 

@@ -16,7 +16,7 @@ import re
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.operations import operation
 from layerwise.layers.symbolic import KerasTensor
 from layerwise.ops.core import standardize_dtype, to_tensor, to_tensors
@@ -257,7 +257,7 @@ def histogram(x, bins: int = 10, range: tuple | None = None):
     if range is not None and (len(range) != 2 or range[1] < range[0]):
         raise ValueError(f"ops.histogram: range must be a (min, max) pair with min <= max; received {range!r}.")
     x = to_tensor(x)
-    x = x if x.is_floating_point() else x.to(floatx())
+    x = x if x.is_floating_point() else x.to(float_dtype())
     if x.ndim != 1:
         raise ValueError(f"ops.histogram takes a 1-D x; received shape {tuple(x.shape)}.")
     low, high = (float(v) for v in range) if range is not None else \

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 
 ENCODED_MODES = ("one_hot", "multi_hot", "count", "tf_idf")
 
@@ -40,7 +40,7 @@ def encode(ids: torch.Tensor, output_mode: str, depth: int, idf: torch.Tensor | 
     (counts times ``idf``, shape ``(depth,)``): the last axis is one sample's values, so ``(..., n)`` ->
     ``(..., depth)`` and ``(n,)`` -> ``(depth,)``. ``count_weights`` (the ids' shape) weights each count.
     """
-    dtype = floatx() if count_weights is None else count_weights.dtype
+    dtype = float_dtype() if count_weights is None else count_weights.dtype
     if ids.ndim == 0:
         ids = ids.reshape(1)
     if output_mode == "one_hot":

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.rbm import training
 from layerwise.rbm._validation import check_no_nan, torch_generator
 
@@ -57,7 +57,7 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _to_model_space(self, X: np.ndarray) -> torch.Tensor:
         """Validated input (n, nv) as a float tensor on the model's device."""
-        return torch.as_tensor(np.asarray(X), dtype=floatx(), device=self.params_.device)
+        return torch.as_tensor(np.asarray(X), dtype=float_dtype(), device=self.params_.device)
 
     def _from_model_space(self, v: torch.Tensor) -> np.ndarray:
         return v.detach().cpu().numpy()
@@ -138,16 +138,16 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         device = get_device()
         rng = check_random_state(self.random_state)
         n_visible, n_hidden = X.shape[1], int(self.n_components)
-        params = torch.zeros(n_visible + 1, n_hidden + 1, dtype=floatx(), device=device)
+        params = torch.zeros(n_visible + 1, n_hidden + 1, dtype=float_dtype(), device=device)
         # Small random weights (Hinton's guide, section 8): N(0, 0.01²), from the numpy seed as sklearn.
-        params[:-1, :-1] = torch.as_tensor(rng.normal(0.0, 0.01, (n_visible, n_hidden)), dtype=floatx())
+        params[:-1, :-1] = torch.as_tensor(rng.normal(0.0, 0.01, (n_visible, n_hidden)), dtype=float_dtype())
         params[-1, -1] = BIAS_LOCK
         self.params_ = params
         self._n_features_out = n_hidden
         self._generator = torch_generator(rng, device)
         Xt = self._to_model_space(X)
         self._init_visible(Xt)
-        self.h_samples_ = torch.zeros(int(self.batch_size), n_hidden, dtype=floatx(), device=device)
+        self.h_samples_ = torch.zeros(int(self.batch_size), n_hidden, dtype=float_dtype(), device=device)
         self._optimizer_state = training.OptimizerState.zeros_like(params)
         return Xt
 

@@ -8,7 +8,7 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._mask import _get_mask
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from layerwise.backend import floatx, get_device
+from layerwise.backend import float_dtype, get_device
 from layerwise.rbm._validation import check_positive_int, column_names, torch_generator
 from layerwise.rbm.lateral import LateralGaussianRBM
 
@@ -84,7 +84,7 @@ class RBMImputer(TransformerMixin, BaseEstimator):
         Z = (X - self.mean_) / self.scale_
         Z[mask] = 0.0
         device = self.rbm_.b.device
-        return (torch.as_tensor(Z, dtype=floatx(), device=device), torch.as_tensor(~mask, device=device))
+        return (torch.as_tensor(Z, dtype=float_dtype(), device=device), torch.as_tensor(~mask, device=device))
 
     def fit(self, X, y=None):
         """Learn the distribution of ``X`` (n_samples, n_features) with missing entries."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from layerwise.backend import floatx
+from layerwise.backend import float_dtype
 from layerwise.layers.symbolic import KerasTensor
 
 # Keras' dtype names; Python types map as on Keras' torch backend (int is int32).
@@ -46,7 +46,7 @@ def standardize_dtype(dtype: Any) -> str:
     """Keras' name for ``dtype``: a name, a numpy or torch dtype, a numpy scalar type or a Python type
     (``int`` -> ``"int32"``, as on Keras' torch backend); None is ``floatx``. A ValueError for anything else."""
     if dtype is None:
-        return str(floatx()).removeprefix("torch.")
+        return str(float_dtype()).removeprefix("torch.")
     name = _PYTHON_DTYPES.get(dtype, dtype) if isinstance(dtype, (type, str)) else dtype
     if isinstance(name, torch.dtype):
         name = str(name).removeprefix("torch.")
