@@ -127,10 +127,21 @@ def test_decode_predictions_matches_keras(keras, class_index, monkeypatch):
     assert theirs[0][0][0].startswith("n") and len(theirs[2]) == 4
 
 
-def test_decode_predictions_without_the_class_index(tmp_path, monkeypatch):
+def test_decode_predictions_fetches_the_class_index_and_says_where_when_offline(tmp_path, monkeypatch):
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="cannot be downloaded here.*models/imagenet_class_index.json"):
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(OSError, match=r"decode_predictions: the ImageNet class index could not be fetched: "
+                                      r"'imagenet_class_index.json' is not in the cache .*no network.* Download "
+                                      r"https://storage.googleapis.com/.*imagenet_class_index.json \(md5 "
+                                      r"c2c37ea517e94d9795004a39431a14cb\) and save it as .*models/"
+                                      r"imagenet_class_index.json"):
         imagenet_utils.decode_predictions(np.zeros((1, 1000)))
+    assert not (tmp_path / "models" / "imagenet_class_index.json").exists()
 
 
 def test_decode_predictions_rejects_a_bad_index(tmp_path, monkeypatch):

@@ -117,8 +117,8 @@ def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]
     """``preds`` ``(n, 1000)`` (ImageNet scores, numpy or torch) -> for each sample its ``top`` classes as
     ``(class_id, class_name, score)``, best first.
 
-    The names come from Keras' ``imagenet_class_index.json``, which layerwise does not download: it reads the
-    copy Keras caches in ``$KERAS_HOME/models`` (default ``~/.keras/models``), and says so when there is none.
+    The names come from Keras' ``imagenet_class_index.json``, in Keras' cache ``$KERAS_HOME/models`` (default
+    ``~/.keras/models``): downloaded there with its md5 checked when missing, as Keras does.
     """
     scores = preds.detach().cpu().numpy() if isinstance(preds, torch.Tensor) else np.asarray(preds)
     if scores.ndim != 2 or scores.shape[1] != 1000:
@@ -132,21 +132,16 @@ def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]
     return decoded
 
 
-def class_index_path() -> str:
-    """Where Keras caches ImageNet's class index: ``$KERAS_HOME/models``, else ``~/.keras/models``."""
-    base = os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
-    return os.path.join(base, "models", "imagenet_class_index.json")
+CLASS_INDEX_FILE = imagenet_weights.WeightsFile("decode_predictions", "imagenet_class_index.json", CLASS_INDEX_URL,
+                                                "c2c37ea517e94d9795004a39431a14cb")
 
 
 def _class_index() -> dict[str, list[str]]:
-    path = class_index_path()
+    path = imagenet_weights.cache_path(CLASS_INDEX_FILE)
     if path in _class_indexes:
         return _class_indexes[path]
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"decode_predictions needs ImageNet's class index, which cannot be downloaded here (layerwise fetches "
-            f"nothing for it) and no copy was found at {path!r}. Save {CLASS_INDEX_URL} (the file Keras caches) "
-            "at that path, or set KERAS_HOME to the folder whose models/ holds it.")
+    if not os.path.isfile(path):  # a cached copy is checked by its content below, so any valid one serves
+        path = imagenet_weights.fetch(CLASS_INDEX_FILE)
     try:
         with open(path, encoding="utf-8") as file:
             index = json.load(file)

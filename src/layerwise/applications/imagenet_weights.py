@@ -104,7 +104,8 @@ def fetch(file: WeightsFile) -> str:
                    f"incomplete), and downloading it again failed" if cached else
                    f"{file.name!r} is not in the cache ({os.path.dirname(target)!r}) and downloading it failed")
         checksum = f" (md5 {file.md5})" if file.md5 else ""
-        message = (f"{file.app}: the ImageNet weights could not be fetched: {problem}: {err} Download {file.url}"
-                   f"{checksum} and save it as {target!r} (set KERAS_HOME to use another cache folder), or pass "
-                   "weights=None.")
+        what, fallback = (("the ImageNet class index", "") if file.name.endswith(".json") else
+                          ("the ImageNet weights", ", or pass weights=None"))
+        message = (f"{file.app}: {what} could not be fetched: {problem}: {err} Download {file.url}"
+                   f"{checksum} and save it as {target!r} (set KERAS_HOME to use another cache folder){fallback}.")
         raise (OSError if isinstance(err, OSError) else ValueError)(message) from err
