@@ -63,3 +63,18 @@ def test_floatx_is_keras_name_and_set_floatx_builds_float64_models(keras):
         keras.config.set_floatx("float32")
     with pytest.raises(ValueError, match="Unknown floatx type: 'float128'"):
         config.set_floatx("float128")
+
+
+def test_backend_dtype_helpers_and_uids_as_keras(keras):
+    for dtype in ("bfloat16", "float64", "int8", "uint8", "bool", torch.float16, np.int64):
+        assert backend.is_float_dtype(dtype) == keras.backend.is_float_dtype(dtype)
+        assert backend.is_int_dtype(dtype) == keras.backend.is_int_dtype(dtype)
+        assert backend.standardize_dtype(dtype) == keras.backend.standardize_dtype(dtype)
+    import layerwise
+    assert backend.is_keras_tensor(layerwise.Input((2,))) and not backend.is_keras_tensor(torch.zeros(2))
+    backend.clear_session()
+    assert [backend.get_uid("probe"), backend.get_uid("probe")] == [1, 2]
+    assert layerwise.layers.Dense(1).name == "dense"  # the same counter names layers
+    assert backend.get_uid("dense") == 2
+    with pytest.raises(AttributeError, match="has no attribute 'not_there'"):
+        backend.not_there

@@ -74,6 +74,13 @@ def unique_name(base: str) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
+def get_uid(prefix: str = "") -> int:
+    """1, 2, 3... for each call with ``prefix``, from the counter that names layers (``dense``, ``dense_1``...),
+    as Keras' ``backend.get_uid``; ``clear_session()`` starts it again."""
+    _name_counts[prefix] += 1
+    return _name_counts[prefix]
+
+
 def clear_session(free_memory: bool = True) -> None:
     """Keras' ``clear_session``: layer and model names start again from ``dense``, ``sequential``...;
     with ``free_memory``, unreachable models are collected and the CUDA cache is emptied."""
@@ -161,3 +168,25 @@ def to_tensor(x, dtype: torch.dtype | None = None, device: torch.device | None =
     if dtype is None and t.dtype == torch.float64:
         dtype = float_dtype()
     return t.to(device=device, dtype=dtype) if dtype is not None else t.to(device)
+
+
+def is_float_dtype(dtype) -> bool:
+    """Whether ``dtype`` (any form ``standardize_dtype`` takes) is a floating type, bfloat16 included."""
+    return __getattr__("standardize_dtype")(dtype).startswith(("float", "bfloat"))
+
+
+def is_int_dtype(dtype) -> bool:
+    """Whether ``dtype`` is a signed or unsigned integer type (bool is not)."""
+    return __getattr__("standardize_dtype")(dtype).startswith(("int", "uint"))
+
+
+def __getattr__(name: str):
+    # Keras' backend also names these; they live with the dtype policies and symbolic tensors, which import
+    # this module, so they are looked up on first use.
+    if name == "standardize_dtype":
+        from layerwise.dtype_policies.dtype_policy import standardize_dtype
+        return standardize_dtype
+    if name == "is_keras_tensor":
+        from layerwise.utils.tensor_utils import is_keras_tensor
+        return is_keras_tensor
+    raise AttributeError(f"module 'layerwise.backend' has no attribute {name!r}")

@@ -17,27 +17,28 @@ from layerwise.backend import floatx
 _MIXED = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 # Keras' dtype names; only the float ones change how a layer computes, the others are recorded as given.
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
-_OTHER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string",
-                 "complex64", "complex128", "float8_e4m3fn", "float8_e5m2")
+# Keras' dtype names; Python types map as on Keras' torch backend (int is int32).
+KERAS_DTYPES = FLOAT_DTYPES + ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "bool",
+                               "string", "float8_e4m3fn", "float8_e5m2", "complex64", "complex128")
+_PYTHON_DTYPES = {bool: "bool", int: "int32", float: "float32", str: "string", complex: "complex64", "int": "int32"}
 _QUANTIZED = ("int8", "float8", "int4", "gptq", "awq")  # Keras' quantized policies: "int8_from_float32"...
 
 
 def standardize_dtype(dtype: Any) -> str:
-    """Keras' name for ``dtype`` (a name, a torch or numpy dtype, ``float``): ``torch.float16`` -> ``"float16"``;
-    a ValueError for anything else."""
-    if dtype is float:
-        return "float32"
-    if isinstance(dtype, torch.dtype):
-        name = str(dtype).removeprefix("torch.")
-    elif isinstance(dtype, str):
-        name = dtype.removeprefix("torch.")
-    else:
-        try:
-            name = np.dtype(dtype).name
-        except TypeError:
-            name = None
-    if name not in FLOAT_DTYPES + _OTHER_DTYPES:
-        raise ValueError(f"Invalid dtype: {dtype!r}; expected a name such as 'float32', 'bfloat16' or 'int32'.")
+    """Keras' name for ``dtype``: a name, a numpy or torch dtype, a numpy scalar type or a Python type
+    (``int`` -> ``"int32"``, as on Keras' torch backend); None is ``floatx()``. A ValueError for anything else."""
+    if dtype is None:
+        return floatx()
+    name = _PYTHON_DTYPES.get(dtype, dtype) if isinstance(dtype, (type, str)) else dtype
+    if isinstance(name, torch.dtype):
+        name = str(name).removeprefix("torch.")
+    elif isinstance(name, np.dtype) or (isinstance(name, type) and issubclass(name, np.generic)):
+        name = np.dtype(name).name
+    elif isinstance(name, str) and ("torch" in name or "jax.numpy" in name):  # "torch.float32", as Keras reads it
+        name = name.split(".")[-1]
+    if name not in KERAS_DTYPES:
+        raise ValueError(f"standardize_dtype: {dtype!r} is not a dtype Keras knows; expected one of "
+                         f"{', '.join(KERAS_DTYPES)}, a numpy or torch dtype, or bool, int, float.")
     return name
 
 
