@@ -49,6 +49,10 @@ def test_floatx_is_keras_name_and_set_floatx_builds_float64_models(keras):
     try:
         config.set_floatx("float64")
         keras.config.set_floatx("float64")
+        # an earlier set_dtype_policy (the mixed-precision tests restore "float32") pins the policy in both
+        # libraries, which set_floatx then leaves alone: pin it to float64 too
+        config.set_dtype_policy("float64")
+        keras.config.set_dtype_policy("float64")
         ours = layerwise.Sequential([layerwise.Input((3,)), layerwise.layers.Dense(2, activation="tanh")])
         theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="tanh")])
         ours.set_weights(theirs.get_weights())
@@ -61,6 +65,8 @@ def test_floatx_is_keras_name_and_set_floatx_builds_float64_models(keras):
     finally:
         config.set_floatx("float32")
         keras.config.set_floatx("float32")
+        config.set_dtype_policy("float32")
+        keras.config.set_dtype_policy("float32")
     with pytest.raises(ValueError, match="Unknown floatx type: 'float128'"):
         config.set_floatx("float128")
 
