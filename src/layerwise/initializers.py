@@ -129,11 +129,16 @@ class TruncatedNormal(RandomNormal):
     """Normal draws cut at two standard deviations (redrawn, as Keras does, not clipped)."""
 
     def __call__(self, shape, dtype=torch.float32):
-        t = torch.empty(shape, dtype=dtype)
-        return torch.nn.init.trunc_normal_(
-            t, self.mean, self.stddev, self.mean - 2 * self.stddev, self.mean + 2 * self.stddev,
-            generator=self._generator(),
-        )
+        # Draw, then redraw the ~4.6% beyond two standard deviations until none is left: the same distribution
+        # as torch.nn.init.trunc_normal_ (inverse-CDF sampling), about five times faster on the CPU, where its
+        # erfinv dominates the time to build a large model.
+        generator = self._generator()
+        t = torch.empty(shape, dtype=dtype).normal_(generator=generator)
+        outside = t.abs() > 2
+        while (count := int(outside.sum())) > 0:
+            t[outside] = torch.empty(count, dtype=dtype).normal_(generator=generator)
+            outside = t.abs() > 2
+        return t.mul_(self.stddev).add_(self.mean)
 
 
 class VarianceScaling(Initializer):

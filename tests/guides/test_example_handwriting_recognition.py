@@ -256,6 +256,7 @@ def build_model(keras, layers, ops, ctc="ops.ctc_loss", summed=False, dropout=0.
 
 
 def same_models(real_keras, **options):
+    real_keras.utils.set_random_seed(0)  # Keras' initial weights, whatever ran before (training drifts ~1e-4)
     ours, theirs = [build_model(*lib, **options) for lib in libraries(real_keras)]
     ours.set_weights(theirs.get_weights())
     return ours, theirs
