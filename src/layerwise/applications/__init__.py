@@ -10,7 +10,9 @@ Like Keras', the models follow ``layerwise.config.image_data_format()`` when bui
 images ``(n, 3, h, w)`` (DenseNet refuses it, as in Keras).
 """
 from layerwise.applications import densenet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg, xception
-from layerwise.applications import inception_resnet_v2, inception_v3
+from layerwise.applications import efficientnet, inception_resnet_v2, inception_v3
+from layerwise.applications.efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3,
+                                                EfficientNetB4, EfficientNetB5, EfficientNetB6, EfficientNetB7)
 from layerwise.applications.densenet import DenseNet121, DenseNet169, DenseNet201
 from layerwise.applications.inception_resnet_v2 import InceptionResNetV2
 from layerwise.applications.inception_v3 import InceptionV3
@@ -30,3 +32,5 @@ __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "MobileNet", "MobileNetV
 __all__ += ["densenet", "imagenet_utils", "mobilenet", "mobilenet_v2", "resnet", "resnet50", "resnet_v2", "vgg",
             "vgg16", "vgg19", "xception"]
 __all__ += ["InceptionResNetV2", "InceptionV3", "inception_resnet_v2", "inception_v3"]
+__all__ += ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4",
+            "EfficientNetB5", "EfficientNetB6", "EfficientNetB7", "efficientnet"]

@@ -43,6 +43,19 @@ HASHED_FILES = {
     "DenseNet201": ("densenet", "densenet201", "1ceb130c1ea1b78c3bf6114dbdfd8807",
                     "c13680b51ded0fb44dff2d8f86ac8bb1"),
 }
+# EfficientNet's files, efficientnet{variant}[_notop].h5, have their own folder: variant -> (md5 with the top,
+# md5 without).
+EFFICIENTNET_URL = "https://storage.googleapis.com/keras-applications/"
+EFFICIENTNET_MD5 = {
+    "b0": ("902e53a9f72be733fc0bcb005b3ebbac", "50bc09e76180e00e4465e1a485ddc09d"),
+    "b1": ("1d254153d4ab51201f1646940f018540", "74c4e6b3e1f6a1eea24c589628592432"),
+    "b2": ("b15cce36ff4dcbd00b6dd88e7857a6ad", "111f8e2ac8aa800a7a99e3239f7bfb39"),
+    "b3": ("ffd1fdc53d0ce67064dc6a9c7960ede0", "af6d107764bb5b1abb91932881670226"),
+    "b4": ("18c95ad55216b8f92d7e70b3a046e2fc", "ebc24e6d6c33eaebbd558eafbeedf1ba"),
+    "b5": ("ace28f2a6363774853a83a0b21b9421a", "38879255a25d3c92d5e44e04ae6cec6f"),
+    "b6": ("165f6e37dce68623721b423839de8be5", "9ecce42647a20130c1f39a5d4cb75743"),
+    "b7": ("8c03f828fec3ef71311cd463b6759d99", "cbcfe4450ddf6f3ad90b1b398090fe4a"),
+}
 # MobileNet's files spell alpha with its digits: mobilenet_{1_0, 7_5, 5_0, 2_5}_{rows}_tf[_no_top].h5.
 MOBILENET_ALPHAS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
 
@@ -72,6 +85,13 @@ def mobilenet_v2(alpha: float, rows: int, include_top: bool) -> WeightsFile:
     """MobileNetV2's file for ``alpha`` (0.35 ... 1.4, written as a float: ``0.5``, ``1.0``) and square ``rows``."""
     name = f"mobilenet_v2{KERNELS}_{float(alpha)}_{rows}{'' if include_top else '_no_top'}.h5"
     return WeightsFile("MobileNetV2", name, f"{BASE_URL}mobilenet_v2/{name}", None)
+
+
+def efficientnet(variant: str, include_top: bool) -> WeightsFile:
+    """EfficientNet's file for ``variant`` ("b0" ... "b7"), with or without its top."""
+    name = f"efficientnet{variant}{'' if include_top else '_notop'}.h5"
+    return WeightsFile(f"EfficientNet{variant.upper()}", name, f"{EFFICIENTNET_URL}{name}",
+                       EFFICIENTNET_MD5[variant][0 if include_top else 1])
 
 
 def load(model, file: WeightsFile) -> None:

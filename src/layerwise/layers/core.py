@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from layerwise import activations, saving_registry
+from layerwise.backend import image_data_format
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import is_shape_list
 from layerwise.layers.weights import new_parameter, WeightView
@@ -115,14 +117,24 @@ class Activation(ActivatedLayer):
 
 
 class Rescaling(Layer):
-    """``x * scale + offset``, e.g. ``Rescaling(1 / 255)`` to bring pixels to [0, 1]; any shape."""
+    """``x * scale + offset``, e.g. ``Rescaling(1 / 255)`` to bring pixels to [0, 1]; any shape. ``scale`` and
+    ``offset`` may also be arrays that broadcast against the input (e.g. one scale per channel); as in Keras, when
+    ``image_data_format()`` is channels-first when called, a scale array is laid out along the images' channels."""
 
-    def __init__(self, scale: float, offset: float = 0.0, **kwargs):
+    def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.scale, self.offset = float(scale), float(offset)
+        self.scale, self.offset = (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float64)
+                                   for v in (scale, offset))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale + self.offset
+        scale, offset = self.scale, self.offset
+        if isinstance(scale, np.ndarray):
+            scale = torch.as_tensor(scale, dtype=x.dtype, device=x.device)
+            if image_data_format() == "channels_first":  # (c,) -> (c, 1, 1): Keras' reshape for images
+                scale = scale.reshape(*scale.shape, *(1,) * (3 - scale.ndim))
+        if isinstance(offset, np.ndarray):
+            offset = torch.as_tensor(offset, dtype=x.dtype, device=x.device)
+        return x * scale + offset
 
 
 class Lambda(Layer):
