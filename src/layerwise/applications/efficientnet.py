@@ -17,7 +17,6 @@ import math
 from layerwise import layers
 from layerwise.applications import imagenet_utils, imagenet_weights
 from layerwise.applications.imagenet_utils import decode_predictions as decode_predictions  # Keras' name
-from layerwise.applications.mobilenet_v2 import _correct_pad, _make_divisible
 from layerwise.models import Model
 
 # The stages of B0: (kernel size, repeats, filters in, filters out, expansion, stride of the first block).
@@ -40,54 +39,6 @@ DENSE_INITIALIZER = {"class_name": "VarianceScaling",
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 
 
-def EfficientNetB0(include_top: bool = True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                   classes: int = 1000, classifier_activation="softmax", name: str = "efficientnetb0") -> Model:
-    return _efficientnet("b0", include_top, weights, input_tensor, input_shape, pooling, classes,
-                         classifier_activation, name)
-
-
-def EfficientNetB1(include_top: bool = True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                   classes: int = 1000, classifier_activation="softmax", name: str = "efficientnetb1") -> Model:
-    return _efficientnet("b1", include_top, weights, input_tensor, input_shape, pooling, classes,
-                         classifier_activation, name)
-
-
-def EfficientNetB2(include_top: bool = True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                   classes: int = 1000, classifier_activation="softmax", name: str = "efficientnetb2") -> Model:
-    return _efficientnet("b2", include_top, weights, input_tensor, input_shape, pooling, classes,
-                         classifier_activation, name)
-
-
-def EfficientNetB3(include_top: bool = True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                   classes: int = 1000, classifier_activation="softmax", name: str = "efficientnetb3") -> Model:
-    return _efficientnet("b3", include_top, weights, input_tensor, input_shape, pooling, classes,
-                         classifier_activation, name)
-
-
-def EfficientNetB4(include_top: bool = True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                   classes: int = 1000, classifier_activation="softmax", name: str = "efficientnetb4") -> Model:
-    return _efficientnet("b4", include_top, weights, input_tensor, input_shape, pooling, classes,
-                         classifier_activation, name)
-
-
-def EfficientNetB5(include_top: bool = True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                   classes: int = 1000, classifier_activation="softmax", name: str = "efficientnetb5") -> Model:
-    return _efficientnet("b5", include_top, weights, input_tensor, input_shape, pooling, classes,
-                         classifier_activation, name)
-
-
-def EfficientNetB6(include_top: bool = True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                   classes: int = 1000, classifier_activation="softmax", name: str = "efficientnetb6") -> Model:
-    return _efficientnet("b6", include_top, weights, input_tensor, input_shape, pooling, classes,
-                         classifier_activation, name)
-
-
-def EfficientNetB7(include_top: bool = True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                   classes: int = 1000, classifier_activation="softmax", name: str = "efficientnetb7") -> Model:
-    return _efficientnet("b7", include_top, weights, input_tensor, input_shape, pooling, classes,
-                         classifier_activation, name)
-
-
 DOCSTRING = """EfficientNet{B} ({parameters} parameters with the top): images ``(n, h, w, 3)`` with values in
     [0, 255] (the model rescales them itself), h and w at least 32 (``({side}, {side}, 3)`` by default with the top)
     -> ``(n, classes)`` scores; without the top ``(n, ceil(h/32), ceil(w/32), {features})`` features, or
@@ -98,16 +49,23 @@ DOCSTRING = """EfficientNet{B} ({parameters} parameters with the top): images ``
     """
 
 
-def _document(function, variant: str) -> None:
+def _constructor(variant: str):
+    """Keras' ``EfficientNet<variant>`` function, with its own name, default model name and docstring."""
+    def constructor(include_top: bool = True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                    classes: int = 1000, classifier_activation="softmax",
+                    name: str = f"efficientnet{variant}") -> Model:
+        return _efficientnet(variant, include_top, weights, input_tensor, input_shape, pooling, classes,
+                             classifier_activation, name)
+
     width, _, side, _ = VARIANTS[variant]
-    function.__doc__ = DOCSTRING.format(B=variant.upper(), parameters=PARAMETERS[variant], side=side,
-                                        features=_make_divisible(1280 * width, DEPTH_DIVISOR))
+    constructor.__name__ = constructor.__qualname__ = f"EfficientNet{variant.upper()}"
+    constructor.__doc__ = DOCSTRING.format(B=variant.upper(), parameters=PARAMETERS[variant], side=side,
+                                           features=imagenet_utils.make_divisible(1280 * width, DEPTH_DIVISOR))
+    return constructor
 
 
-for _function in (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3, EfficientNetB4, EfficientNetB5,
-                  EfficientNetB6, EfficientNetB7):
-    _document(_function, _function.__name__[-2:].lower())
-del _function
+EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3 = (_constructor(f"b{i}") for i in range(4))
+EfficientNetB4, EfficientNetB5, EfficientNetB6, EfficientNetB7 = (_constructor(f"b{i}") for i in range(4, 8))
 
 
 def _efficientnet(variant: str, include_top: bool, weights, input_tensor, input_shape, pooling, classes: int,
@@ -119,7 +77,7 @@ def _efficientnet(variant: str, include_top: bool, weights, input_tensor, input_
     channel_axis = imagenet_utils.channel_axis()
 
     def filters(count: int) -> int:
-        return _make_divisible(count * width, DEPTH_DIVISOR)
+        return imagenet_utils.make_divisible(count * width, DEPTH_DIVISOR)
 
     def repeats(count: int) -> int:
         return math.ceil(depth * count)
@@ -133,7 +91,7 @@ def _efficientnet(variant: str, include_top: bool, weights, input_tensor, input_
     if imagenet_utils.is_imagenet(weights):
         x = layers.Rescaling([1.0 / math.sqrt(std) for std in IMAGENET_STD_RGB])(x)
 
-    x = layers.ZeroPadding2D(padding=_correct_pad(x, 3), name="stem_conv_pad")(x)
+    x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, 3), name="stem_conv_pad")(x)
     x = layers.Conv2D(filters(32), 3, strides=2, padding="valid", use_bias=False,
                       kernel_initializer=CONV_INITIALIZER, name="stem_conv")(x)
     x = layers.BatchNormalization(axis=channel_axis, name="stem_bn")(x)
@@ -178,7 +136,7 @@ def _block(inputs, drop_rate: float, prefix: str, filters_in: int, filters_out: 
         x = layers.BatchNormalization(axis=channel_axis, name=f"{prefix}expand_bn")(x)
         x = layers.Activation("swish", name=f"{prefix}expand_activation")(x)
     if stride == 2:
-        x = layers.ZeroPadding2D(padding=_correct_pad(x, kernel_size), name=f"{prefix}dwconv_pad")(x)
+        x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, kernel_size), name=f"{prefix}dwconv_pad")(x)
     x = layers.DepthwiseConv2D(kernel_size, strides=stride, padding="same" if stride == 1 else "valid",
                                use_bias=False, depthwise_initializer=CONV_INITIALIZER, name=f"{prefix}dwconv")(x)
     x = layers.BatchNormalization(axis=channel_axis, name=f"{prefix}bn")(x)

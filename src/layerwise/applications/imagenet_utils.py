@@ -297,6 +297,21 @@ def source_inputs(tensor: KerasTensor) -> list[KerasTensor]:
     return found
 
 
+def correct_pad(x, kernel_size: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Zero padding ``((top, bottom), (left, right))`` before a stride-2 "valid" convolution: one row/column less
+    on top/left when the side is even (or unknown), as TensorFlow's "same" padding would place it."""
+    adjust = [1 if side is None else 1 - side % 2 for side in image_sides(x.shape[1:])]
+    half = kernel_size // 2
+    return (half - adjust[0], half), (half - adjust[1], half)
+
+
+def make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
+    """``value`` rounded to the nearest multiple of ``divisor`` (at least ``min_value``), never below 90% of it."""
+    min_value = min_value or divisor
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
 def classifier_top(x, include_top: bool, pooling, classes: int, classifier_activation,
                    top_pool: str | None = "avg_pool", named_pooling: bool = False):
     """The classifier (global average pooling named ``top_pool``, then Dense ``predictions``) on the feature maps,

@@ -51,14 +51,14 @@ def MobileNetV2(input_shape=None, alpha: float = 1.0, include_top: bool = True, 
         imagenet_utils.validate_activation(app, classifier_activation, weights)
     img_input = imagenet_utils.image_input(app, input_tensor, input_shape)
 
-    x = layers.Conv2D(_make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2), padding="same", use_bias=False,
-                      name="Conv1")(img_input)
+    x = layers.Conv2D(imagenet_utils.make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2), padding="same",
+                      use_bias=False, name="Conv1")(img_input)
     x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(-1), **BN, name="bn_Conv1")(x)
     x = layers.ReLU(6.0, name="Conv1_relu")(x)
     for block_id, (filters, stride, expansion) in enumerate(BLOCKS):
         x = _inverted_res_block(x, expansion, stride, alpha, filters, block_id)
     # The last convolution is widened for alpha > 1 but never narrowed.
-    last_filters = _make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
+    last_filters = imagenet_utils.make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
     x = layers.Conv2D(last_filters, kernel_size=1, use_bias=False, name="Conv_1")(x)
     x = layers.BatchNormalization(axis=imagenet_utils.channel_axis(-1), **BN, name="Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
@@ -90,7 +90,7 @@ def _inverted_res_block(inputs, expansion: int, stride: int, alpha: float, filte
     expansion and is named ``expanded_conv_*``, the others ``block_{id}_*``."""
     channel_axis = imagenet_utils.channel_axis(-1)
     in_channels = inputs.shape[channel_axis]
-    pointwise_filters = _make_divisible(int(filters * alpha), 8)
+    pointwise_filters = imagenet_utils.make_divisible(int(filters * alpha), 8)
     x = inputs
     prefix = f"block_{block_id}_"
     if block_id:
@@ -101,7 +101,7 @@ def _inverted_res_block(inputs, expansion: int, stride: int, alpha: float, filte
     else:
         prefix = "expanded_conv_"
     if stride == 2:
-        x = layers.ZeroPadding2D(padding=_correct_pad(x, 3), name=f"{prefix}pad")(x)
+        x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, 3), name=f"{prefix}pad")(x)
     x = layers.DepthwiseConv2D(kernel_size=3, strides=stride, activation=None, use_bias=False,
                                padding="same" if stride == 1 else "valid", name=f"{prefix}depthwise")(x)
     x = layers.BatchNormalization(axis=channel_axis, **BN, name=f"{prefix}depthwise_BN")(x)
@@ -112,21 +112,6 @@ def _inverted_res_block(inputs, expansion: int, stride: int, alpha: float, filte
     if in_channels == pointwise_filters and stride == 1:
         return layers.Add(name=f"{prefix}add")([inputs, x])
     return x
-
-
-def _correct_pad(x, kernel_size: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Zero padding ``((top, bottom), (left, right))`` before a stride-2 "valid" convolution: one row/column less
-    on top/left when the side is even (or unknown), as TensorFlow's "same" padding would place it."""
-    adjust = [1 if side is None else 1 - side % 2 for side in imagenet_utils.image_sides(x.shape[1:])]
-    half = kernel_size // 2
-    return (half - adjust[0], half), (half - adjust[1], half)
-
-
-def _make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
-    """``value`` rounded to the nearest multiple of ``divisor`` (at least ``min_value``), never below 90% of it."""
-    min_value = min_value or divisor
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def preprocess_input(x, data_format: str | None = None):
