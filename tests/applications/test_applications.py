@@ -210,6 +210,21 @@ BAD_ARGUMENTS = [
      "classifier_activation must be None"),
     ("VGG16", {"weights": None, "include_top": False, "input_tensor": np.zeros((1, 32, 32, 3), "float32")},
      "input_tensor must be a symbolic tensor.*ndarray"),
+    ("InceptionV3", {"weights": None, "include_top": False, "input_shape": (74, 75, 3)}, "at least 75"),
+    ("InceptionV3", {"weights": "imagenet", "classes": 10}, "classes must be 1000.*classes=10"),
+    ("InceptionV3", {"weights": "imagenet", "input_shape": (75, 75, 3)}, r"input_shape must be \(299, 299, 3\)"),
+    ("InceptionV3", {"weights": "no/such/file.weights.h5"}, "weights must be None.*no such file exists"),
+    ("InceptionV3", {"weights": None, "input_shape": (None, None, 3)}, "must be static"),
+    ("InceptionResNetV2", {"weights": None, "include_top": False, "input_shape": (75, 32, 3)}, "at least 75"),
+    ("InceptionResNetV2", {"weights": "imagenet", "classes": 10}, "classes must be 1000.*classes=10"),
+    ("InceptionResNetV2", {"weights": "imagenet", "include_top": False, "input_shape": (80, 80, 1)},
+     "3 input channels"),
+    ("EfficientNetB0", {"weights": None, "include_top": False, "input_shape": (31, 32, 3)}, "at least 32"),
+    ("EfficientNetB0", {"weights": "imagenet", "classes": 10}, "classes must be 1000.*classes=10"),
+    ("EfficientNetB1", {"weights": "imagenet", "input_shape": (224, 224, 3)}, r"input_shape must be \(240, 240, 3\)"),
+    ("EfficientNetB7", {"weights": "no/such/file.weights.h5"}, "weights must be None.*no such file exists"),
+    ("EfficientNetB0", {"weights": None, "input_shape": (None, None, 3)}, "must be static"),
+    ("EfficientNetB3", {"weights": "imagenet", "include_top": False, "input_shape": (64, 64, 1)}, "3 input channels"),
 ]
 
 

@@ -256,25 +256,6 @@ def test_each_variant_asks_for_its_own_file(fast_init, monkeypatch):
     assert asked == [imagenet_weights.efficientnet("b1", include_top=False)]
 
 
-# Bad arguments Keras rejects before it would download anything: (app, kwargs, what layerwise's message says).
-BAD_ARGUMENTS = [
-    ("EfficientNetB0", {"weights": None, "include_top": False, "input_shape": (31, 32, 3)}, "at least 32"),
-    ("EfficientNetB0", {"weights": "imagenet", "classes": 10}, "classes must be 1000.*classes=10"),
-    ("EfficientNetB1", {"weights": "imagenet", "input_shape": (224, 224, 3)}, r"input_shape must be \(240, 240, 3\)"),
-    ("EfficientNetB7", {"weights": "no/such/file.weights.h5"}, "weights must be None.*no such file exists"),
-    ("EfficientNetB0", {"weights": None, "input_shape": (None, None, 3)}, "must be static"),
-    ("EfficientNetB3", {"weights": "imagenet", "include_top": False, "input_shape": (64, 64, 1)}, "3 input channels"),
-]
-
-
-@pytest.mark.parametrize("app, kwargs, message", BAD_ARGUMENTS)
-def test_bad_arguments_rejected_as_keras_does(keras, app, kwargs, message):
-    with pytest.raises(ValueError):
-        getattr(keras.applications, app)(**kwargs)
-    with pytest.raises(ValueError, match=f"{app}:.*{message}"):
-        getattr(applications, app)(**kwargs)
-
-
 def test_preprocess_input_and_keras_module_names(keras):
     """preprocess_input returns its input (the model rescales itself); decode_predictions is the shared one."""
     images = image(5, batch=2)

@@ -81,28 +81,6 @@ def test_custom_scale_layer():
     assert layer.get_config()["scale"] == 0.17 and layer.name.startswith("custom_scale_layer")
 
 
-# Bad arguments Keras rejects before it would download anything: (app, kwargs, what layerwise's message says).
-BAD_ARGUMENTS = [
-    ("InceptionV3", {"weights": None, "include_top": False, "input_shape": (74, 75, 3)}, "at least 75"),
-    ("InceptionV3", {"weights": "imagenet", "classes": 10}, "classes must be 1000.*classes=10"),
-    ("InceptionV3", {"weights": "imagenet", "input_shape": (75, 75, 3)}, r"input_shape must be \(299, 299, 3\)"),
-    ("InceptionV3", {"weights": "no/such/file.weights.h5"}, "weights must be None.*no such file exists"),
-    ("InceptionV3", {"weights": None, "input_shape": (None, None, 3)}, "must be static"),
-    ("InceptionResNetV2", {"weights": None, "include_top": False, "input_shape": (75, 32, 3)}, "at least 75"),
-    ("InceptionResNetV2", {"weights": "imagenet", "classes": 10}, "classes must be 1000.*classes=10"),
-    ("InceptionResNetV2", {"weights": "imagenet", "include_top": False, "input_shape": (80, 80, 1)},
-     "3 input channels"),
-]
-
-
-@pytest.mark.parametrize("app, kwargs, message", BAD_ARGUMENTS)
-def test_bad_arguments_rejected_as_keras_does(keras, app, kwargs, message):
-    with pytest.raises(ValueError):
-        getattr(keras.applications, app)(**kwargs)
-    with pytest.raises(ValueError, match=f"{app}:.*{message}"):
-        getattr(applications, app)(**kwargs)
-
-
 @pytest.mark.parametrize("module", ["inception_v3", "inception_resnet_v2"])
 def test_preprocess_input_and_keras_module_names(keras, module):
     """Each module's preprocess_input is Keras' "tf" mode (to [-1, 1]); decode_predictions is the shared one."""
