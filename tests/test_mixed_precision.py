@@ -114,6 +114,18 @@ def test_layer_dtypes_match_keras(keras, name, layer):
     assert [str(w.dtype) for w in ours.weights] == [str(w.value.dtype) for w in theirs.weights]
 
 
+@pytest.mark.parametrize("name", ["float32", "mixed_bfloat16", "bfloat16"])
+@pytest.mark.parametrize("merge", ["Add", "Multiply", "Average", "Maximum", "Concatenate"])
+def test_merge_layers_take_their_inputs_in_the_compute_dtype_as_keras(keras, name, merge):
+    x = np.random.default_rng(0).normal(size=(2, 3)).astype("float32")
+    out = getattr(L, merge)(dtype=name)([torch.tensor(x), torch.tensor(x).to(torch.bfloat16)])
+    full = keras.ops.convert_to_tensor(x)
+    expected = getattr(keras.layers, merge)(dtype=name)([full, keras.ops.cast(full, "bfloat16")])
+    assert str(out.dtype) == str(expected.dtype)  # float32 + bfloat16: bfloat16 under mixed_bfloat16
+    np.testing.assert_allclose(out.float().numpy(), keras.ops.convert_to_numpy(keras.ops.cast(expected, "float32")),
+                               atol=1e-6)
+
+
 @pytest.mark.parametrize("build, shape", [(mlp, (6,)), (cnn, (8, 8, 3))], ids=["mlp", "cnn"])
 def test_mixed_model_dtypes_and_outputs_match_keras(keras, build, shape):
     x, _ = data(shape, n=4)

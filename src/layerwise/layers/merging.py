@@ -13,6 +13,8 @@ import torch
 from torch.nn import functional as F
 
 from layerwise.backend import float_dtype
+from layerwise.dtype_policies.autocast import HALF, cast_floats, region
+from layerwise.dtype_policies.dtype_policy import FLOAT_DTYPES
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import attach_mask, mask_of
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
@@ -63,7 +65,12 @@ class _Merge(Layer):
                    for x in inputs]
         self.build_from([tuple(t.shape) for t in tensors])
         kwargs.pop("training", None)  # accepted as Keras does; merging acts the same in both modes
-        out = torch.nn.Module.__call__(self, tensors, *args, **kwargs)
+        if self._plain_policy and region.dtype is None and not any(t.dtype in HALF for t in tensors):
+            out = torch.nn.Module.__call__(self, tensors, *args, **kwargs)
+        else:  # as Keras: the inputs cast to the compute dtype (float32 + bfloat16 is bfloat16 when mixed)
+            if self.compute_dtype in FLOAT_DTYPES:
+                tensors = cast_floats(tensors, getattr(torch, self.compute_dtype))
+            out = self._call_in_policy(functools.partial(torch.nn.Module.__call__, self), (tensors, *args), kwargs)
         self.record_activity(out)
         masks = mask_of(tensors)  # as Keras: masked inputs called on their own give a masked output
         if masks is not None:
