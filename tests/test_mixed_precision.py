@@ -282,13 +282,15 @@ def test_float32_layer_config_records_its_policy():
     assert L.Dense(3).get_config()["dtype"] == dtype_policies.serialize(dtype_policies.DTypePolicy("float32"))
 
 
-@pytest.mark.xfail(strict=True, reason="a Sequential or functional model's own policy is not saved (its layers' "
-                                       "are): a loaded model takes the global policy, as a new one does")
-def test_loaded_model_keeps_its_own_policy(tmp_path):
-    mixed_precision.set_global_policy("mixed_bfloat16")
-    lw.Sequential([lw.Input((2,)), L.Dense(2)]).save(tmp_path / "m.lw")
-    mixed_precision.set_global_policy("float32")
-    assert lw.load_model(tmp_path / "m.lw").dtype_policy.name == "mixed_bfloat16"
+def test_loaded_model_takes_the_global_policy_and_its_layers_keep_theirs_as_keras(keras, tmp_path):
+    policies = []
+    for lib, path in ((lw, tmp_path / "m.lw"), (keras, tmp_path / "m.keras")):
+        lib.mixed_precision.set_global_policy("mixed_bfloat16")
+        lib.Sequential([lib.Input((2,)), lib.layers.Dense(2)]).save(path)
+        lib.mixed_precision.set_global_policy("float32")
+        loaded = lib.models.load_model(path)
+        policies.append((loaded.dtype_policy.name, [layer.dtype_policy.name for layer in loaded.layers]))
+    assert policies[0] == policies[1] == ("float32", ["mixed_bfloat16"])
 
 
 @pytest.mark.parametrize("recurrent", [L.LSTM, L.GRU, L.SimpleRNN])
