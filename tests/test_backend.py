@@ -1,4 +1,5 @@
 """Device choice, seeding and the allocator setting."""
+import itertools
 import sys
 
 import numpy as np
@@ -84,3 +85,19 @@ def test_backend_dtype_helpers_and_uids_as_keras(keras):
     assert backend.get_uid("dense") == 2
     with pytest.raises(AttributeError, match="has no attribute 'not_there'"):
         backend.not_there
+
+
+NUMERIC = ["bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "float16", "bfloat16",
+           "float32", "float64", int, float]
+
+
+def test_result_type_promotes_every_pair_as_keras(keras):
+    """Keras' JAX-like lattice, 243 cases: weak Python types, signed with unsigned, 64-bit results as 32-bit."""
+    cases = [(), *((a,) for a in NUMERIC), *itertools.product(NUMERIC, repeat=2), ("int8", int, float),
+             (np.float64, np.int8), (torch.float16, "bfloat16")]
+    assert [backend.result_type(*c) for c in cases] == [keras.backend.result_type(*c) for c in cases]
+    for bad in (("string", "int32"), ("float8_e4m3fn", "float32")):
+        with pytest.raises(ValueError, match="(?i)(promotion|conversion)"):
+            keras.backend.result_type(*bad)
+        with pytest.raises(ValueError, match="does not promote implicitly"):
+            backend.result_type(*bad)

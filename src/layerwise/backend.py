@@ -180,6 +180,22 @@ def is_int_dtype(dtype) -> bool:
     return __getattr__("standardize_dtype")(dtype).startswith(("int", "uint"))
 
 
+def result_type(*dtypes) -> str:
+    """The dtype Keras gives an operation on ``dtypes`` (names, numpy or torch dtypes, or the Python types
+    ``int``/``float`` of plain numbers, which are weak): ``result_type("uint8", "int8")`` is ``"int16"``,
+    ``result_type("int8", int)`` is ``"int8"``; none at all is ``floatx()``. The rule is in ``ops/promotion.py``."""
+    from layerwise.ops.promotion import promote  # ops import this module
+    standardize = __getattr__("standardize_dtype")
+    if not dtypes:
+        return floatx()
+    named = [d if d in (int, float) else standardize(d) for d in dtypes]
+    for name in named:
+        if name in ("string",) or str(name).startswith("float8"):
+            raise ValueError(f"result_type: {name!r} does not promote implicitly; cast it first (received "
+                             f"{dtypes}).")
+    return standardize(promote(*[d if d in (int, float) else getattr(torch, d) for d in named]))
+
+
 def __getattr__(name: str):
     # Keras' backend also names these; they live with the dtype policies and symbolic tensors, which import
     # this module, so they are looked up on first use.

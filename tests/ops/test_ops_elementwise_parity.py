@@ -11,7 +11,6 @@ import torch
 
 import layerwise
 from layerwise import ops
-from layerwise.ops.elementwise import _result_type
 
 _rng = np.random.default_rng(7)
 F = np.concatenate([_rng.uniform(-3, 3, size=10), [0.0, -0.0]]).reshape(3, 4).astype("float32")
@@ -131,18 +130,6 @@ def test_every_new_op_is_exported_and_keras_has_it(keras):
     covered = {case[0] for case in CASES}
     assert set(elementwise.__all__) <= covered, set(elementwise.__all__) - covered
     assert ops.conj is ops.conjugate
-
-
-def test_result_type_follows_keras(keras):
-    from keras.src.backend.common import dtypes as keras_dtypes
-    names = ["bool", "int8", "uint8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
-    for a in names:
-        for b in [*names, int, float]:
-            for extra in [(), (float,)]:
-                expected = keras_dtypes.result_type(a, b, *extra)
-                got = _result_type(getattr(torch, a), getattr(torch, b) if isinstance(b, str) else b, *extra)
-                assert str(got).removeprefix("torch.") == expected, (a, b, extra)
-    assert _result_type(int) == torch.int32 and _result_type(int, float) == torch.float32
 
 
 def _model(lib):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from layerwise.layers.operations import keras_class_names, operation
 from layerwise.ops.core import to_tensor, to_tensors
-from layerwise.ops.reductions import keras_result_type
+from layerwise.ops.promotion import promote
 
 _PAD = -1  # an empty position of a path
 _HASH_BASE = 2654435769  # Knuth's multiplicative constant: the base of the path hash (int64 wraps on purpose)
@@ -21,7 +21,7 @@ _HASH_BASE = 2654435769  # Knuth's multiplicative constant: the base of the path
 
 def _float_scores(x: torch.Tensor) -> torch.Tensor:
     """Scores in float32, as Keras computes CTC (its type rules turn float64 into float32 as well)."""
-    return x.to(keras_result_type(x.dtype, torch.float32))
+    return x.to(promote(x.dtype, torch.float32))
 
 
 @operation()

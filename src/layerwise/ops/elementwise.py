@@ -3,7 +3,7 @@ function, rounding and sign tests, complex parts, bitwise ops, and binary maths 
 ``fmod``, ``gcd``, ``isclose``...).
 
 Results follow Keras' torch backend, dtypes included: where Keras promotes with its own rules
-(``_result_type``) 64-bit results become 32-bit (``hypot`` of two float64 arrays is float32) and integer
+(``ops/promotion.py``) 64-bit results become 32-bit (``hypot`` of two float64 arrays is float32) and integer
 inputs of float functions give ``floatx``; elsewhere torch's promotion applies, as it does in Keras.
 """
 from __future__ import annotations
@@ -16,25 +16,7 @@ from layerwise.backend import float_dtype
 from layerwise.layers.operations import OPERATIONS, operation
 from layerwise.ops.core import to_tensor, to_tensors
 from layerwise.ops.numpy import _binary, _unary
-
-_64_TO_32 = {torch.int64: torch.int32, torch.uint64: torch.uint32, torch.float64: torch.float32,
-             torch.complex128: torch.complex64}
-
-
-def _result_type(*dtypes) -> torch.dtype:
-    """Keras' ``result_type``: the promotion of torch dtypes, where the Python types ``int`` and ``float``
-    are weak (``int8`` with ``int`` stays ``int8``, an integer with ``float`` is ``floatx``), then 64-bit
-    types as their 32-bit counterparts."""
-    strong = [d for d in dtypes if isinstance(d, torch.dtype)]
-    out = strong[0] if strong else None
-    for dtype in strong[1:]:
-        out = torch.promote_types(out, dtype)
-    if float in dtypes and (out is None or not (out.is_floating_point or out.is_complex)):
-        out = float_dtype()
-    elif int in dtypes and (out is None or out == torch.bool):
-        out = torch.int32
-    return _64_TO_32.get(out, out)
-
+from layerwise.ops.promotion import promote
 
 def _weak_dtype(value, tensor: torch.Tensor):
     """``int`` or ``float`` for a Python number (a weak type in Keras' promotion), else the tensor's dtype."""
@@ -171,7 +153,7 @@ def _float_binary(name: str, fn: Callable, doc: str) -> Callable:
     """An op computed in Keras' floating result type of ``x1`` and ``x2`` (float16 via float32 on the CPU)."""
     def op(x1, x2):
         x1, x2 = to_tensors(x1, x2)
-        return _in_float32_on_cpu(fn, x1, x2, _result_type(x1.dtype, x2.dtype, float))
+        return _in_float32_on_cpu(fn, x1, x2, promote(x1.dtype, x2.dtype, float))
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
     return operation(name, elementwise=True)(op)
@@ -201,7 +183,7 @@ def _real_float_binary(name: str, fn: Callable, doc: str) -> Callable:
     """An op in the promoted dtype of ``x1`` and ``x2``, integers as floatx (Keras' hypot, heaviside)."""
     def op(x1, x2):
         x1, x2 = to_tensors(x1, x2)
-        dtype = _result_type(x1.dtype, x2.dtype)
+        dtype = promote(x1.dtype, x2.dtype)
         dtype = float_dtype() if dtype != torch.bool and not dtype.is_floating_point else dtype
         return fn(x1.to(dtype), x2.to(dtype))
     op.__name__ = op.__qualname__ = name
@@ -214,7 +196,7 @@ def _weak_binary(name: str, fn: Callable, doc: str, floating: bool = False) -> C
     do not widen a tensor's dtype."""
     def op(x1, x2):
         t1, t2 = to_tensors(x1, x2)
-        dtype = _result_type(_weak_dtype(x1, t1), _weak_dtype(x2, t2), *([float] if floating else []))
+        dtype = promote(_weak_dtype(x1, t1), _weak_dtype(x2, t2), *([float] if floating else []))
         return fn(t1.to(dtype), t2.to(dtype))
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
@@ -245,7 +227,7 @@ divide_no_nan = _weak_binary("divide_no_nan", _divide_no_nan, "``x1 / x2``, 0 wh
 def floor_divide(x1, x2) -> torch.Tensor:
     """``x1 // x2`` (rounded toward -inf), in Keras' result type where Python numbers stay weak."""
     t1, t2 = to_tensors(x1, x2)
-    dtype = _result_type(_weak_dtype(x1, t1), _weak_dtype(x2, t2))
+    dtype = promote(_weak_dtype(x1, t1), _weak_dtype(x2, t2))
     # Keras' torch backend hands a Python number beside a tensor to torch as it is.
     b = x2 if isinstance(x2, (int, float)) and not isinstance(x1, (int, float)) else t2
     return _zero_safe(torch.floor_divide, t1, b).to(dtype)
@@ -258,14 +240,14 @@ def ldexp(x1, x2) -> torch.Tensor:
     if x2.dtype == torch.bool or x2.is_floating_point() or x2.is_complex():
         raise TypeError(f"ldexp: the exponent `x2` must have an integer dtype; received {x2.dtype}.")
     # Broadcast first: torch.ldexp writes into a scalar x1's shape, which torch deprecates resizing.
-    return torch.ldexp(*torch.broadcast_tensors(x1, x2)).to(_result_type(x1.dtype, x2.dtype, float))
+    return torch.ldexp(*torch.broadcast_tensors(x1, x2)).to(promote(x1.dtype, x2.dtype, float))
 
 
 @operation(elementwise=True)
 def isclose(x1, x2, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> torch.Tensor:
     """Where ``|x1 - x2| <= atol + rtol * |x2|``, as bool; NaNs equal each other only with ``equal_nan``."""
     x1, x2 = to_tensors(x1, x2)
-    dtype = _result_type(x1.dtype, x2.dtype)
+    dtype = promote(x1.dtype, x2.dtype)
     x1, x2 = x1.to(dtype), x2.to(dtype)
     if dtype.is_floating_point:
         return torch.isclose(x1, x2, rtol=rtol, atol=atol, equal_nan=equal_nan)

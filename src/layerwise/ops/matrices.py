@@ -18,7 +18,7 @@ from layerwise.backend import float_dtype, get_device
 from layerwise.layers.operations import operation
 from layerwise.layers.symbolic import KerasTensor
 from layerwise.ops.core import standardize_dtype, to_tensor, to_tensors
-from layerwise.ops.reductions import keras_result_type
+from layerwise.ops.promotion import promote
 
 
 def _dtype(dtype, default: torch.dtype | None = None) -> torch.dtype:
@@ -82,7 +82,7 @@ def _bounds(start, stop, dtype) -> tuple[torch.Tensor, torch.Tensor, torch.dtype
     """``start`` and ``stop`` in the float dtype to compute in, and the dtype of the result (float32 by
     default)."""
     start, stop = to_tensors(start, stop)
-    dtype = _dtype(dtype, keras_result_type(start.dtype, stop.dtype, floating=True))
+    dtype = _dtype(dtype, promote(start.dtype, stop.dtype, floating=True))
     compute = dtype if dtype.is_floating_point else torch.float64
     return start.to(compute), stop.to(compute), dtype
 
@@ -121,7 +121,7 @@ def vander(x, N: int | None = None, increasing: bool = False) -> torch.Tensor:
         raise ValueError(f"ops.vander takes a 1-D x; received shape {tuple(x.shape)}.")
     if N is not None and (not isinstance(N, int) or N < 0):
         raise ValueError(f"ops.vander: N must be a non-negative int; received {N!r}.")
-    return torch.vander(x, N=N, increasing=increasing).to(keras_result_type(x.dtype))
+    return torch.vander(x, N=N, increasing=increasing).to(promote(x.dtype))
 
 
 def _window(name: str, fn: Callable, x, **kwargs) -> torch.Tensor:
@@ -209,7 +209,7 @@ def _in_float(x1, x2, bit32: bool = True) -> tuple[torch.Tensor, torch.Tensor, t
     """Both tensors in a float dtype torch's products take on every device, and their result dtype (by
     Keras' rule, 64-bit to 32-bit, when ``bit32``: Keras' cdist keeps 64 bits)."""
     x1, x2 = to_tensors(x1, x2)
-    dtype = keras_result_type(x1.dtype, x2.dtype) if bit32 else torch.promote_types(x1.dtype, x2.dtype)
+    dtype = promote(x1.dtype, x2.dtype) if bit32 else torch.promote_types(x1.dtype, x2.dtype)
     compute = torch.promote_types(dtype, torch.float32)
     return x1.to(compute), x2.to(compute), dtype
 

@@ -20,7 +20,7 @@ from layerwise.backend import float_dtype
 from layerwise.layers.operations import keras_class_names, operation
 from layerwise.ops.core import to_axes, to_tensor, to_tensors
 from layerwise.ops.nn import _activation, one_hot
-from layerwise.ops.reductions import keras_result_type
+from layerwise.ops.promotion import promote
 
 
 # ---- activations -------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon: float | None
                       "root mean square); use ops.rms_normalization.", stacklevel=2)
     x = to_tensor(x)
     dtype = x.dtype
-    x = x.to(keras_result_type(dtype, torch.float32))
+    x = x.to(promote(dtype, torch.float32))
     epsilon = default_epsilon() if epsilon is None else epsilon
     axes, trailing = _norm_axes(x, axis)
     gamma, beta = _weight(gamma, x, axes), _weight(beta, x, axes)
@@ -225,7 +225,7 @@ def rms_normalization(x, scale=None, axis=-1, epsilon: float | None = None) -> t
     as ``layer_normalization``, returned in ``x``'s dtype."""
     x = to_tensor(x)
     dtype = x.dtype
-    x = x.to(keras_result_type(dtype, torch.float32))
+    x = x.to(promote(dtype, torch.float32))
     epsilon = default_epsilon() if epsilon is None else epsilon
     if x.ndim == 0:
         x = x.reshape(1)
@@ -265,7 +265,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale: float 
     if heads % kv_heads:
         raise ValueError(f"ops.dot_product_attention: the query heads ({heads}) must be a multiple of the key/value "
                          f"heads ({kv_heads}).")
-    dtype = keras_result_type(query.dtype, key.dtype, value.dtype)
+    dtype = promote(query.dtype, key.dtype, value.dtype)
     q, k, v = (t.to(dtype).transpose(1, 2) for t in (query, key, value))  # (batch, heads, steps, head_dim)
     if heads != kv_heads:
         k, v = (t.repeat_interleave(heads // kv_heads, dim=1) for t in (k, v))

@@ -19,6 +19,7 @@ from layerwise.backend import float_dtype
 from layerwise.layers.operations import operation
 from layerwise.ops.core import standardize_dtype, to_axes, to_tensor, to_tensors
 from layerwise.ops.numpy import argmax, argmin, cumsum, prod
+from layerwise.ops.promotion import promote
 
 _SMALL_INTS = (torch.bool, torch.int8, torch.int16, torch.uint8)
 _QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -35,20 +36,6 @@ def _axes(x: torch.Tensor, axis) -> tuple[int, ...]:
     if builtins.any(not -size <= a < size for a in axes):
         raise IndexError(f"axis {axis} is out of range for an input of {x.ndim} axes")
     return tuple(a % x.ndim for a in axes) if x.ndim else ()
-
-
-_BIT64_TO_32 = {torch.int64: torch.int32, torch.float64: torch.float32, torch.complex128: torch.complex64}
-
-
-def keras_result_type(*dtypes: torch.dtype, floating: bool = False) -> torch.dtype:
-    """The dtypes' common dtype (float32 at least when ``floating``) by Keras' rule outside TensorFlow:
-    64-bit results become 32-bit (int64 -> int32, float64 -> float32), as JAX does by default."""
-    dtype = dtypes[0]
-    for other in dtypes[1:]:
-        dtype = torch.promote_types(dtype, other)
-    if floating and not dtype.is_floating_point:
-        dtype = float_dtype()
-    return _BIT64_TO_32.get(dtype, dtype)
 
 
 # ---- logical and extreme values ---------------------------------------------------------------------
@@ -116,7 +103,7 @@ def average(x, axis=None, weights=None) -> torch.Tensor:
     """Mean along ``axis``, weighted by ``weights`` (the shape of ``x``, or 1-D along ``axis``)."""
     x = to_tensor(x)
     weights = None if weights is None else to_tensor(weights, device=x.device)
-    dtype = keras_result_type(x.dtype, *([] if weights is None else [weights.dtype]), floating=True)
+    dtype = promote(x.dtype, *([] if weights is None else [weights.dtype]), floating=True)
     x = x.to(dtype)
     if axis in ((), []):
         return x
@@ -164,14 +151,14 @@ def nanmean(x, axis=None, keepdims: bool = False) -> torch.Tensor:
     x = to_tensor(x)
     if axis in ((), []):
         return x
-    return torch.nanmean(x.to(keras_result_type(x.dtype, floating=True)), dim=_axes(x, axis), keepdim=keepdims)
+    return torch.nanmean(x.to(promote(x.dtype, floating=True)), dim=_axes(x, axis), keepdim=keepdims)
 
 
 @operation()
 def nanvar(x, axis=None, keepdims: bool = False) -> torch.Tensor:
     """Population variance along ``axis`` of the elements that are not NaN."""
     x = to_tensor(x)
-    x = x.to(keras_result_type(x.dtype, floating=True))
+    x = x.to(promote(x.dtype, floating=True))
     valid = ~torch.isnan(x)
     if axis in ((), []):
         return torch.where(valid, torch.zeros_like(x), x)
@@ -243,7 +230,7 @@ def _quantile(x, q, axis, method: str, keepdims: bool, fn: Callable, op: str) ->
     if method not in _QUANTILE_METHODS:
         raise ValueError(f"ops.{op}: method must be one of {_QUANTILE_METHODS}; received {method!r}.")
     x = to_tensor(x)
-    result = keras_result_type(x.dtype, floating=True)
+    result = promote(x.dtype, floating=True)
     x = x.to(torch.promote_types(result, torch.float32))  # torch.quantile needs float32 or float64
     q = to_tensor(q, device=x.device).to(x.dtype)
     axes = _axes(x, axis)
@@ -301,7 +288,7 @@ def cumprod(x, axis: int | None = None, dtype=None) -> torch.Tensor:
     x = to_tensor(x)
     if axis is None:
         x, axis = x.reshape(-1), 0
-    out_dtype = keras_result_type(standardize_dtype(dtype) if dtype is not None else x.dtype)
+    out_dtype = promote(standardize_dtype(dtype) if dtype is not None else x.dtype)
     out_dtype = torch.int32 if out_dtype == torch.bool else out_dtype
     if out_dtype == torch.float16:  # torch's CPU cumprod has no float16 kernel
         return torch.cumprod(x, dim=axis, dtype=torch.float32).to(out_dtype)
@@ -314,7 +301,7 @@ def nancumsum(x, axis: int | None = None, dtype=None) -> torch.Tensor:
     x = to_tensor(x)
     if x.is_floating_point():
         x = torch.where(torch.isnan(x), torch.zeros((), dtype=x.dtype, device=x.device), x)
-    return cumsum(x, axis=axis, dtype=keras_result_type(standardize_dtype(dtype) if dtype is not None else x.dtype))
+    return cumsum(x, axis=axis, dtype=promote(standardize_dtype(dtype) if dtype is not None else x.dtype))
 
 
 @operation()
@@ -358,7 +345,7 @@ def correlate(x1, x2, mode: str = "valid") -> torch.Tensor:
                          f"{tuple(x2.shape)}.")
     if mode not in ("valid", "same", "full"):
         raise ValueError(f"ops.correlate: mode must be 'valid', 'same' or 'full'; received {mode!r}.")
-    dtype = keras_result_type(x1.dtype, x2.dtype)
+    dtype = promote(x1.dtype, x2.dtype)
     dtype = dtype if dtype in (torch.bfloat16, torch.float16) else torch.float32
     n, m = x1.shape[0], x2.shape[0]
     full = F.conv1d(x1.to(dtype)[None, None], x2.to(dtype)[None, None], padding=m - 1)[0, 0]
@@ -377,5 +364,4 @@ def trapezoid(y, x=None, dx: float = 1.0, axis: int = -1) -> torch.Tensor:
 
 
 __all__ = [name for name, value in list(globals().items())
-           if callable(value) and not name.startswith("_") and getattr(value, "__module__", None) == __name__
-           and name != "keras_result_type"]
+           if callable(value) and not name.startswith("_") and getattr(value, "__module__", None) == __name__]

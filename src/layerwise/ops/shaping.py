@@ -20,7 +20,7 @@ from layerwise.backend import float_dtype
 from layerwise.layers.operations import operation
 from layerwise.layers.symbolic import KerasTensor
 from layerwise.ops.core import standardize_dtype, to_tensor, to_tensors
-from layerwise.ops.reductions import keras_result_type
+from layerwise.ops.promotion import promote
 
 
 def _sections(indices_or_sections):
@@ -296,7 +296,7 @@ def _bincount(x, weights=None, minlength: int = 0) -> torch.Tensor:
     values = torch.ones((), dtype=dtype, device=x.device).expand(x.shape)
     if weights is not None:
         values = to_tensor(weights, device=x.device)
-        dtype = keras_result_type(x.dtype, values.dtype)
+        dtype = promote(x.dtype, values.dtype)
         values = values.to(dtype).expand(x.shape)
     length = max(int(minlength), int(x.max()) + 1 if x.numel() else 0)
     rows = x.reshape(-1, x.shape[-1]) if x.ndim == 2 else x[None]
