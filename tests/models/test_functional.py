@@ -200,6 +200,21 @@ def test_input_takes_keras_dtype_and_batch_shape_forms():
         layerwise.Input()
 
 
+def test_symbolic_tensors_report_the_dtype_keras_reports(keras):
+    """Layers give their compute dtype (bfloat16 under mixed_bfloat16), operators and ops their result's."""
+    found = []
+    for lib in (layerwise, keras):
+        x, tokens = lib.Input((3,)), lib.Input((3,), dtype="int32")
+        mixed = lib.layers.Dense(3, dtype="mixed_bfloat16")(x)
+        tensors = [mixed, lib.layers.Activation("softmax", dtype="float32")(mixed),
+                   lib.layers.Dense(2, dtype="float64")(x), tokens * 2, tokens / 2, tokens + 1.5, -tokens,
+                   tokens[:, 0], x[:, 1:], tokens ** 2, x * tokens,
+                   lib.ops.argmax(x, axis=-1) + 1]
+        found.append([str(t.dtype) for t in tensors])
+    assert found[0] == found[1]
+    assert found[0][:4] == ["bfloat16", "float32", "float64", "int32"]
+
+
 def test_integer_tensors_take_the_declared_input_dtype_as_in_keras(keras):
     """Keras converts a model's input to its Input's dtype: uint8 images become float32 (so that a Lambda's
     sum does not wrap around or a Resizing round), while tokens for an Input declared int32 stay integers."""

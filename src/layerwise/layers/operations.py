@@ -274,10 +274,22 @@ class TensorOperation(Layer):
         kwargs.pop("training", None)
         if any(isinstance(v, KerasTensor) for v in inputs):
             self._input_dtypes = [_dtype_of(v) for v in inputs if isinstance(v, KerasTensor)]
+            if self._spec is None:  # an operator or indexing: its dtype is torch's, which runs it
+                self.output_dtypes = self._operator_dtypes(inputs)
             return symbolic_call(self, list(inputs), kwargs)
         values = [v if isinstance(v, torch.Tensor) or not isinstance(v, np.ndarray)
                   else torch.as_tensor(v, dtype=float_dtype()) for v in inputs]
         return torch.nn.Module.__call__(self, values)
+
+    def _operator_dtypes(self, inputs: list) -> list[torch.dtype]:
+        """The dtype ``x + 1``, ``x[0]``... give, from a run on 0-d tensors of the symbolic inputs' dtypes (one
+        element for indexing); empty when that run fails (an integer to a negative power)."""
+        shape = () if self.op != "get_item" else (1,) * len(inputs[0].shape)
+        values = [torch.zeros(shape, dtype=_dtype_of(v)) if isinstance(v, KerasTensor) else v for v in inputs]
+        try:
+            return [self.forward(values).dtype]
+        except (RuntimeError, IndexError, TypeError):
+            return []
 
     def forward(self, values: list):
         if self._spec is not None:

@@ -29,8 +29,16 @@ class KerasTensor:
 
     @property
     def dtype(self) -> str:
-        """An Input's declared dtype; every layer computes in float32."""
-        return getattr(self.node.layer, "dtype", "float32") if self.node.args is None else "float32"
+        """An Input's declared dtype, an operation's result dtype, else the layer's float compute dtype
+        (``"bfloat16"`` under ``"mixed_bfloat16"``) or float32."""
+        layer = self.node.layer
+        if self.node.args is None:
+            return getattr(layer, "dtype", "float32")
+        recorded = getattr(layer, "output_dtypes", None)  # an operation on symbolic tensors
+        if recorded:
+            return str(recorded[self.index]).removeprefix("torch.")
+        compute = getattr(layer, "compute_dtype", "float32")
+        return compute if compute in ("float16", "bfloat16", "float32", "float64") else "float32"
 
     @property
     def name(self) -> str:
