@@ -81,7 +81,7 @@ def test_fit_before_compile():
 
 @pytest.mark.parametrize("kwargs,pattern", [
     ({"optimizer": "adamx", "loss": "mse"},
-     "Unknown optimizer 'adamx'. Valid names: adadelta, adafactor, adagrad, adam"),
+     "Could not interpret optimizer identifier: 'adamx'. Valid names: adadelta, adafactor, adagrad, adam"),
     ({"optimizer": "adam", "loss": "hinge2"}, "Unknown loss 'hinge2'. Valid names: .*binary_crossentropy"),
     ({"optimizer": "adam", "loss": "mse", "metrics": ["f1"]}, "Unknown metric 'f1'. Valid names: accuracy"),
 ])

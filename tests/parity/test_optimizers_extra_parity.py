@@ -298,5 +298,5 @@ def test_unsupported_keras_arguments_are_refused():
 
 
 def test_unknown_name_lists_the_new_ones():
-    with pytest.raises(ValueError, match="Unknown optimizer 'muonn'.*adafactor.*lamb.*muon.*schedulefreeadamw"):
+    with pytest.raises(ValueError, match="Could not interpret optimizer identifier: 'muonn'.*adafactor.*lamb.*muon.*schedulefreeadamw"):
         layerwise.optimizers.get("muonn")

@@ -137,8 +137,28 @@ def test_saved_model_resumes_exactly(keras, tmp_path, name):
 
 # ---- bad input ------------------------------------------------------------------------------------
 
+def test_get_and_serialize_take_the_forms_keras_takes(keras):
+    """Names, Keras' serialized dicts (either library's), objects; a LossScaleOptimizer is not made from a name."""
+    for identifier in ("adam", "SGD", {"class_name": "Adam", "config": {"learning_rate": 0.1}},
+                       keras.optimizers.serialize(keras.optimizers.RMSprop(0.2))):
+        ours, theirs = layerwise.optimizers.get(identifier), keras.optimizers.get(identifier)
+        assert type(ours).__name__ == type(theirs).__name__
+        assert float(ours.learning_rate) == pytest.approx(float(theirs.learning_rate))
+    ours, theirs = layerwise.optimizers.Adam(0.1), keras.optimizers.Adam(0.1)
+    ours_dict, theirs_dict = layerwise.optimizers.serialize(ours), keras.optimizers.serialize(theirs)
+    assert ours_dict["class_name"] == theirs_dict["class_name"] == "Adam"
+    assert type(keras.optimizers.deserialize(ours_dict)).__name__ == "Adam"  # Keras reads ours
+    with pytest.raises(KeyError, match="inner_optimizer"):  # Keras fails inside its from_config; ours says why
+        keras.optimizers.get("LossScaleOptimizer")
+    with pytest.raises(ValueError, match="Could not interpret optimizer identifier: 'LossScaleOptimizer'"):
+        layerwise.optimizers.get("LossScaleOptimizer")
+    inner = layerwise.optimizers.serialize(layerwise.optimizers.SGD(0.5))  # a file saved before the name was mended
+    old = {"class_name": "losscaleoptimizer", "config": {"inner_optimizer": inner}}
+    assert float(layerwise.optimizers.deserialize(old).inner_optimizer.learning_rate) == 0.5
+
+
 def test_unknown_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="Unknown optimizer 'nadamw'.*adadelta.*ftrl.*lion.*nadam"):
+    with pytest.raises(ValueError, match="interpret optimizer identifier: 'nadamw'.*adadelta.*ftrl.*lion.*nadam"):
         layerwise.optimizers.get("nadamw")
     with pytest.raises(ValueError, match="Unknown optimizer 'Madam'.*adamax"):
         layerwise.optimizers.deserialize({"class_name": "Madam", "config": {}})

@@ -28,32 +28,42 @@ __all__ += ["LossScaleOptimizer"]
 _BY_NAME: dict[str, type] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
                              "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl,
                              "adafactor": Adafactor, "lamb": Lamb, "muon": Muon,
-                             "schedulefreeadamw": ScheduleFreeAdamW, "losscaleoptimizer": LossScaleOptimizer}
+                             "schedulefreeadamw": ScheduleFreeAdamW, "lossscaleoptimizer": LossScaleOptimizer}
+_RENAMED = {"losscaleoptimizer": "lossscaleoptimizer"}  # how files saved before 2026-11-27 spell it
 
 
-def get(identifier: str | Optimizer) -> Optimizer:
-    """Resolve ``"adam"`` and friends (Keras defaults) or pass an Optimizer through."""
+def get(identifier) -> Optimizer:
+    """An optimizer from a name (``"adam"``, Keras' defaults), a ``serialize`` dict, or an Optimizer itself."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
-    raise ValueError(f"Unknown optimizer {identifier!r}. Valid names: {', '.join(sorted(_BY_NAME))}, "
-                     "or pass an optimizer object such as layerwise.optimizers.Adam(learning_rate=1e-3).")
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    cls = _BY_NAME.get(identifier.lower()) if isinstance(identifier, str) else None
+    if cls is LossScaleOptimizer:
+        raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}: a LossScaleOptimizer wraps "
+                         "another optimizer, e.g. LossScaleOptimizer(layerwise.optimizers.Adam()).")
+    if cls is None:
+        valid = ", ".join(sorted(name for name in _BY_NAME if name != "lossscaleoptimizer"))
+        raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}. Valid names: {valid}, a dict "
+                         "from optimizers.serialize, or an optimizer object such as "
+                         "layerwise.optimizers.Adam(learning_rate=1e-3).")
+    return cls()
 
 
 def serialize(optimizer: Optimizer) -> dict:
-    """``{"class_name": "adam", "config": {...}}`` for a built-in optimizer."""
-    name = next((k for k, v in _BY_NAME.items() if type(optimizer) is v), None)
-    if name is None:
+    """Keras' form, ``{"module": "keras.optimizers", "class_name": "Adam", "config": {...}, ...}``, for a
+    built-in optimizer."""
+    if _BY_NAME.get(type(optimizer).__name__.lower()) is not type(optimizer):
         raise TypeError(f"Cannot save the custom optimizer {type(optimizer).__name__}: only the built-in "
                         f"optimizers ({', '.join(sorted(_BY_NAME))}) are saved with a model.")
-    return {"class_name": name, "config": optimizer.get_config()}
+    return {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
+            "config": optimizer.get_config(), "registered_name": None}
 
 
 def deserialize(config: dict) -> Optimizer:
     """The optimizer ``serialize`` described; a ValueError naming the known optimizers otherwise."""
     name = config.get("class_name", "")
-    cls = _BY_NAME.get(name.lower())
+    cls = _BY_NAME.get(_RENAMED.get(name.lower(), name.lower()))
     if cls is None:
         raise ValueError(f"Unknown optimizer {name!r} in a saved config. Valid names: {', '.join(sorted(_BY_NAME))}.")
     return cls.from_config(config.get("config", {}))
