@@ -7,10 +7,12 @@ into Keras' cache (``$KERAS_HOME/models``, default ``~/.keras/models``) and chec
 ``preprocess_input`` and ``decode_predictions``, under Keras' module names too
 (``applications.vgg16.preprocess_input``).
 Like Keras', the models follow ``layerwise.config.image_data_format()`` when built: channels-first they take
-images ``(n, 3, h, w)`` (DenseNet refuses it, as in Keras).
+images ``(n, 3, h, w)`` (DenseNet, ConvNeXt and NASNet refuse it, as in Keras).
 """
 from layerwise.applications import densenet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg, xception
 from layerwise.applications import efficientnet, inception_resnet_v2, inception_v3
+from layerwise.applications import convnext, mobilenet_v3, nasnet
+from layerwise.applications.convnext import ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny, ConvNeXtXLarge
 from layerwise.applications.efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3,
                                                 EfficientNetB4, EfficientNetB5, EfficientNetB6, EfficientNetB7)
 from layerwise.applications.densenet import DenseNet121, DenseNet169, DenseNet201
@@ -18,6 +20,8 @@ from layerwise.applications.inception_resnet_v2 import InceptionResNetV2
 from layerwise.applications.inception_v3 import InceptionV3
 from layerwise.applications.mobilenet import MobileNet
 from layerwise.applications.mobilenet_v2 import MobileNetV2
+from layerwise.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+from layerwise.applications.nasnet import NASNetLarge, NASNetMobile
 from layerwise.applications.resnet import ResNet50, ResNet101, ResNet152
 from layerwise.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from layerwise.applications.vgg import VGG16, VGG19
@@ -34,3 +38,6 @@ __all__ += ["densenet", "imagenet_utils", "mobilenet", "mobilenet_v2", "resnet",
 __all__ += ["InceptionResNetV2", "InceptionV3", "inception_resnet_v2", "inception_v3"]
 __all__ += ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4",
             "EfficientNetB5", "EfficientNetB6", "EfficientNetB7", "efficientnet"]
+__all__ += ["ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtSmall", "ConvNeXtTiny", "ConvNeXtXLarge", "convnext"]
+__all__ += ["MobileNetV3Large", "MobileNetV3Small", "mobilenet_v3"]
+__all__ += ["NASNetLarge", "NASNetMobile", "nasnet"]
