@@ -19,7 +19,6 @@ import torch
 from test_applications import assert_same_layers, layer_facts, outputs, transfer
 
 import layerwise
-from layerwise import initializers
 from layerwise.applications import convnext, imagenet_utils, imagenet_weights
 from layerwise.backend import clear_session
 
@@ -40,13 +39,6 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="module")
-def fast_init():
-    """Zeros instead of Glorot-uniform draws for layerwise models whose weights are replaced afterwards."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(initializers.RandomUniform, "__call__",
-                      lambda self, shape, dtype=torch.float32: torch.zeros(shape, dtype=dtype))
-        yield
 
 
 def leaf_layers(model) -> list:

@@ -7,8 +7,6 @@ checks.
 from __future__ import annotations
 
 import hashlib
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -207,7 +205,7 @@ def test_imagenet_files_are_keras_files(keras, model_type, alpha, minimalistic):
         assert file.app == f"MobileNetV3{model_type.capitalize()}"
 
 
-def test_imagenet_weights_load_the_file_keras_wrote(keras, small, tmp_path, monkeypatch):
+def test_imagenet_weights_load_the_file_keras_wrote(keras, small, tmp_path, monkeypatch, no_network):
     """``weights="imagenet"`` reads ``$KERAS_HOME/models/weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5``
     (here written by Keras' legacy writer from the randomised Keras model up to the last activation, its md5 patched
     into the table; nothing is downloaded), warning that the input is not 224x224, as Keras does."""
@@ -224,7 +222,6 @@ def test_imagenet_weights_load_the_file_keras_wrote(keras, small, tmp_path, monk
     md5 = hashlib.md5((models / file.name).read_bytes()).hexdigest()
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setitem(mobilenet_v3.WEIGHTS_MD5, "small_224_1.0_float", ("unused", md5))
-    monkeypatch.setattr(urllib.request, "urlopen", _offline)  # a cached file with the right md5 needs none
     clear_session(free_memory=False)
     with pytest.warns(UserWarning, match="224x224"):
         ours = mobilenet_v3.MobileNetV3Small(weights="imagenet", include_top=False, input_shape=(SIDE, SIDE, 3))
@@ -232,10 +229,6 @@ def test_imagenet_weights_load_the_file_keras_wrote(keras, small, tmp_path, monk
     x = pixels((2, SIDE, SIDE, 3))
     with torch.no_grad():
         assert_close(outputs(ours, x), outputs(features, x))
-
-
-def _offline(url, *args, **kwargs):
-    raise urllib.error.URLError("no network in the tests")
 
 
 @pytest.mark.parametrize("app, kwargs, expected", [

@@ -21,7 +21,7 @@ import torch
 from test_applications import assert_same_layers, layer_facts, outputs, randomise, transfer
 
 import layerwise
-from layerwise import applications, initializers
+from layerwise import applications
 from layerwise.applications import imagenet_utils, imagenet_weights, nasnet
 from layerwise.backend import clear_session
 
@@ -37,14 +37,6 @@ CONFIG_KEYS = ("kernel_size", "strides", "padding", "pool_size", "cropping", "ax
                "use_bias", "activation", "kernel_initializer", "depthwise_initializer", "pointwise_initializer")
 
 
-@pytest.fixture(scope="module")
-def fast_init():
-    """Zeros instead of truncated-normal draws (He-normal kernels) for layerwise models whose weights are
-    replaced afterwards."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(initializers.TruncatedNormal, "__call__",
-                      lambda self, shape, dtype=torch.float32: torch.zeros(shape, dtype=dtype))
-        yield
 
 
 def keras_nasnet():

@@ -11,10 +11,12 @@ images ``(n, 3, h, w)`` (DenseNet, ConvNeXt and NASNet refuse it, as in Keras).
 """
 from layerwise.applications import densenet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg, xception
 from layerwise.applications import efficientnet, inception_resnet_v2, inception_v3
-from layerwise.applications import convnext, mobilenet_v3, nasnet
+from layerwise.applications import convnext, efficientnet_v2, mobilenet_v3, nasnet
 from layerwise.applications.convnext import ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny, ConvNeXtXLarge
 from layerwise.applications.efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3,
                                                 EfficientNetB4, EfficientNetB5, EfficientNetB6, EfficientNetB7)
+from layerwise.applications.efficientnet_v2 import (EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2,
+                                                    EfficientNetV2B3, EfficientNetV2L, EfficientNetV2M, EfficientNetV2S)
 from layerwise.applications.densenet import DenseNet121, DenseNet169, DenseNet201
 from layerwise.applications.inception_resnet_v2 import InceptionResNetV2
 from layerwise.applications.inception_v3 import InceptionV3
@@ -41,3 +43,5 @@ __all__ += ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB
 __all__ += ["ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtSmall", "ConvNeXtTiny", "ConvNeXtXLarge", "convnext"]
 __all__ += ["MobileNetV3Large", "MobileNetV3Small", "mobilenet_v3"]
 __all__ += ["NASNetLarge", "NASNetMobile", "nasnet"]
+__all__ += ["EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S",
+            "EfficientNetV2M", "EfficientNetV2L", "efficientnet_v2"]

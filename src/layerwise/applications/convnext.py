@@ -46,8 +46,6 @@ WEIGHTS_SHA256 = {
     "convnext_xlarge": ("c1f5ccab661354fc3a79a10fa99af82f0fbf10ec65cb894a3ae0815f17a889ee",
                         "de3f8a54174130e0cecdc71583354753d557fcf1f4487331558e2a16ba0cfe05"),
 }
-IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
-IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 
 
 def weights_file(app: str, name: str, weights_name: str, include_top: bool) -> imagenet_weights.WeightsFile:
@@ -151,8 +149,8 @@ def _convnext(app: str, depths, projection_dims, drop_path_rate: float, layer_sc
     x = img_input
     # Keras reads the channel count off input_shape (3 when it is not given), not off input_tensor.
     if include_preprocessing and (input_shape[-1] if input_shape else 3) == 3:
-        x = layers.Normalization(mean=[m * 255 for m in IMAGENET_MEAN_RGB],
-                                 variance=[(s * 255) ** 2 for s in IMAGENET_STD_RGB],
+        x = layers.Normalization(mean=[m * 255 for m in imagenet_utils.TORCH_MEAN],
+                                 variance=[(s * 255) ** 2 for s in imagenet_utils.TORCH_STD],
                                  name=f"{name}_prestem_normalization")(x)
 
     drop_rates = [float(rate) for rate in np.linspace(0.0, drop_path_rate, sum(depths))]

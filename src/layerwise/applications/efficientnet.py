@@ -36,7 +36,6 @@ CONV_INITIALIZER = {"class_name": "VarianceScaling",
                     "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
 DENSE_INITIALIZER = {"class_name": "VarianceScaling",
                      "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
-IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 
 
 DOCSTRING = """EfficientNet{B} ({parameters} parameters with the top): images ``(n, h, w, 3)`` with values in
@@ -89,7 +88,7 @@ def _efficientnet(variant: str, include_top: bool, weights, input_tensor, input_
     # to normalise with statistics nobody set, so they are set to those.
     normalization.set_weights(normalization.get_weights())
     if imagenet_utils.is_imagenet(weights):
-        x = layers.Rescaling([1.0 / math.sqrt(std) for std in IMAGENET_STD_RGB])(x)
+        x = layers.Rescaling([1.0 / math.sqrt(std) for std in imagenet_utils.TORCH_STD])(x)
 
     x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, 3), name="stem_conv_pad")(x)
     x = layers.Conv2D(filters(32), 3, strides=2, padding="valid", use_bias=False,
@@ -142,23 +141,34 @@ def _block(inputs, drop_rate: float, prefix: str, filters_in: int, filters_out: 
     x = layers.BatchNormalization(axis=channel_axis, name=f"{prefix}bn")(x)
     x = layers.Activation("swish", name=f"{prefix}activation")(x)
 
-    # Squeeze and excitation: per-channel gates in (0, 1) from the pooled maps.
-    se = layers.GlobalAveragePooling2D(name=f"{prefix}se_squeeze")(x)
-    se = layers.Reshape(imagenet_utils.image_shape(1, 1, filters), name=f"{prefix}se_reshape")(se)
-    se = layers.Conv2D(max(1, int(filters_in * SE_RATIO)), 1, padding="same", activation="swish",
-                       kernel_initializer=CONV_INITIALIZER, name=f"{prefix}se_reduce")(se)
-    se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid", kernel_initializer=CONV_INITIALIZER,
-                       name=f"{prefix}se_expand")(se)
-    x = layers.multiply([x, se], name=f"{prefix}se_excite")
+    x = squeeze_excite(x, prefix, filters, max(1, int(filters_in * SE_RATIO)))
 
     x = layers.Conv2D(filters_out, 1, padding="same", use_bias=False, kernel_initializer=CONV_INITIALIZER,
                       name=f"{prefix}project_conv")(x)
     x = layers.BatchNormalization(axis=channel_axis, name=f"{prefix}project_bn")(x)
-    if stride == 1 and filters_in == filters_out:
-        if drop_rate > 0:  # drop-connect: whole samples of the residual branch, one draw per sample
-            x = layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=f"{prefix}drop")(x)
-        x = layers.add([x, inputs], name=f"{prefix}add")
-    return x
+    return residual(x, inputs, drop_rate, prefix, stride == 1 and filters_in == filters_out)
+
+
+def squeeze_excite(x, prefix: str, filters: int, reduced: int):
+    """Per-channel gates in (0, 1) from the pooled maps ``(n, h, w, filters)``, through ``reduced`` channels,
+    multiply the maps: ``{prefix}se_squeeze`` ... ``{prefix}se_excite``."""
+    se = layers.GlobalAveragePooling2D(name=f"{prefix}se_squeeze")(x)
+    se = layers.Reshape(imagenet_utils.image_shape(1, 1, filters), name=f"{prefix}se_reshape")(se)
+    se = layers.Conv2D(reduced, 1, padding="same", activation="swish", kernel_initializer=CONV_INITIALIZER,
+                       name=f"{prefix}se_reduce")(se)
+    se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid", kernel_initializer=CONV_INITIALIZER,
+                       name=f"{prefix}se_expand")(se)
+    return layers.multiply([x, se], name=f"{prefix}se_excite")
+
+
+def residual(x, inputs, drop_rate: float, prefix: str, shapes_match: bool):
+    """``x + inputs`` (``{prefix}add``) where the shapes match, after drop-connect (``{prefix}drop``: whole samples
+    of the branch, one draw per sample) when ``drop_rate`` > 0; else ``x``."""
+    if not shapes_match:
+        return x
+    if drop_rate > 0:
+        x = layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=f"{prefix}drop")(x)
+    return layers.add([x, inputs], name=f"{prefix}add")
 
 
 def preprocess_input(x, data_format: str | None = None):
