@@ -60,6 +60,22 @@ def test_keras_files_load_into_the_same_model(keras, tmp_path, build, file_name)
     np.testing.assert_allclose(ours.predict(TOKENS, verbose=0), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_a_legacy_file_with_its_name_lists_split_into_chunks_loads(keras, tmp_path, monkeypatch):
+    """Keras' writer splits name lists over 64 KB (a thousand-layer application such as NASNetLarge) into
+    ``layer_names0``, ``layer_names1``...; a tiny limit makes it split this small model's."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+    theirs = randomised(keras, attention_model)
+    monkeypatch.setattr(legacy_h5_format, "HDF5_OBJECT_HEADER_LIMIT", 48)
+    with h5py.File(tmp_path / "legacy.h5", "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, theirs)
+        assert "layer_names" not in f.attrs and "layer_names1" in f.attrs
+    ours = attention_model(layerwise)
+    ours.load_weights(tmp_path / "legacy.h5")
+    np.testing.assert_allclose(ours.predict(TOKENS, verbose=0), np.asarray(theirs.predict(TOKENS, verbose=0)),
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_a_keras_file_that_does_not_fit_names_the_layer_and_shapes(keras, tmp_path):
     theirs = randomised(keras, recurrent_model)
     theirs.save_weights(tmp_path / "model.weights.h5")

@@ -50,7 +50,7 @@ def load_keras_weights(model, path: str) -> None:
     except OSError as err:
         raise ValueError(f"{path!r} is truncated or corrupt, or not an HDF5 file ({err}).") from None
     with f:
-        if "layer_names" in f.attrs or "model_weights" in f:
+        if "layer_names" in f.attrs or "layer_names0" in f.attrs or "model_weights" in f:
             _load_legacy(model, f["model_weights"] if "model_weights" in f else f, path)
         else:
             _load_model(model, f, path)
@@ -104,8 +104,8 @@ def _arrays(group) -> list[np.ndarray]:
 
 def _load_legacy(model, group, path: str) -> None:
     """Keras 2 layout: the layers that have weights, in order, against the file's layers with weights."""
-    names = [_text(name) for name in group.attrs["layer_names"]]
-    stored = [[np.asarray(group[name][_text(w)]) for w in group[name].attrs["weight_names"]] for name in names]
+    names = _names(group, "layer_names")
+    stored = [[np.asarray(group[name][w]) for w in _names(group[name], "weight_names")] for name in names]
     stored = [(name, arrays) for name, arrays in zip(names, stored) if arrays]
     layers = [layer for layer in model.layers if layer.weight_views()]
     if len(stored) != len(layers):
@@ -113,6 +113,18 @@ def _load_legacy(model, group, path: str) -> None:
                          f"'{model.name}' has {len(layers)} layers with weights ({[layer.name for layer in layers]}).")
     for layer, (_, arrays) in zip(layers, stored):
         layer.set_weights(arrays)
+
+
+def _names(group, attribute: str) -> list[str]:
+    """The list of names in ``group.attrs[attribute]``; Keras' writer splits a list longer than an HDF5 object
+    header holds (64 KB: models of a thousand layers) into ``attribute0``, ``attribute1``..."""
+    if attribute in group.attrs:
+        return [_text(name) for name in group.attrs[attribute]]
+    names, chunk = [], 0
+    while f"{attribute}{chunk}" in group.attrs:
+        names.extend(_text(name) for name in group.attrs[f"{attribute}{chunk}"])
+        chunk += 1
+    return names
 
 
 def _text(value) -> str:
