@@ -32,7 +32,8 @@ def test_constraints_survive_save_and_load(tmp_path):
     config = loaded.layers[0].get_config()
     assert config["kernel_constraint"] == {"module": "keras.constraints", "class_name": "MaxNorm",
                                            "config": {"max_value": 0.1, "axis": 0}, "registered_name": None}
-    assert config["bias_constraint"] == "non_neg"
+    assert config["bias_constraint"] == {"module": "keras.constraints", "class_name": "NonNeg", "config": {},
+                                         "registered_name": None}  # given by name, written as Keras writes it
     x, y = np.ones((8, 4), "float32"), -np.ones((8, 3), "float32")
     loaded.fit(x, y, epochs=3, verbose=0)
     kernel, bias = loaded.get_weights()

@@ -51,8 +51,11 @@ class Zeros(Initializer):
     def __call__(self, shape, dtype=torch.float32):
         return torch.zeros(shape, dtype=dtype)
 
+    def get_config(self) -> dict:
+        return {}  # deterministic: no seed, as Keras writes it
 
-class Ones(Initializer):
+
+class Ones(Zeros):
     def __call__(self, shape, dtype=torch.float32):
         return torch.ones(shape, dtype=dtype)
 

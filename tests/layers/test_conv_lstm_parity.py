@@ -186,7 +186,7 @@ def test_config_round_trips_and_reads_keras_configs(keras):
     layer = L.ConvLSTM3D(4, (1, 2, 3), strides=(1, 1, 2), padding="SAME", recurrent_activation="hard_sigmoid",
                          kernel_regularizer="l2", recurrent_dropout=0.2, return_state=True, name="clstm")
     config = layer.get_config()
-    assert config["kernel_size"] == [1, 2, 3] and config["name"] == "clstm"
+    assert config["kernel_size"] == (1, 2, 3) and config["name"] == "clstm"
     assert L.ConvLSTM3D.from_config(config).get_config() == config
     assert keras.layers.ConvLSTM3D.from_config(config).get_config()["strides"] == (1, 1, 2)
     k_config = keras.layers.ConvLSTM2D(3, 5, dilation_rate=2, go_backwards=True).get_config()

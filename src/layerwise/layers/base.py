@@ -59,6 +59,30 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_SERIALIZED = (("_initializer", initializers), ("_regularizer", regularizers), ("_constraint", constraints))
+
+
+def _in_keras_forms(config: dict) -> None:
+    """Keras' forms of the values a built-in layer's config holds as given: no activation is "linear", and an
+    initializer, regularizer or constraint given by name (``"glorot_uniform"``) is its serialized dict."""
+    for key, value in config.items():
+        if value is None and key in ("activation", "recurrent_activation"):
+            config[key] = "linear"
+        elif isinstance(value, str):
+            module = next((module for suffix, module in _SERIALIZED if key.endswith(suffix)), None)
+            if module is not None:
+                config[key] = module.serialize(module.get(value))
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_trainable(cls: type) -> bool:
+    """Whether a built-in layer's constructor takes ``trainable`` (as Keras writes it in every config); a user's
+    layer records it only when frozen, so that a constructor without ``**kwargs`` still rebuilds from its config."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return cls.__module__.startswith("layerwise.") and any(p.name == "trainable" or p.kind == p.VAR_KEYWORD
+                                                            for p in parameters)
+
+
 @functools.lru_cache(maxsize=None)
 def _defines_own_config(cls: type) -> bool:
     """Whether a class written outside layerwise defines ``get_config`` and derives from ``Layer`` directly (no
@@ -110,6 +134,9 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
     channel_axis = -1  # the axis the weights are built for (layers with a data_format or an axis say theirs)
     min_ndim: int | None = None
     supports_masking = False  # True: a (batch, steps) mask on the input is passed on (or used), as in Keras
+    # Config keys reported as the layer resolved them, as Keras reports them: kernel_size=3 as (3, 3).
+    resolved_config: tuple[str, ...] = ()
+    config_trainable = True  # Keras writes "trainable" in the layer's config (all but a few layers)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -444,11 +471,15 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         if _defines_own_config(type(self)):
             return {"name": self.name, "trainable": self.trainable,
                     "dtype": dtype_policies.serialize(self.dtype_policy)}
-        config = {k: _jsonable(v) for k, v in self._config.items() if k != "name"}
+        config = {k: _jsonable(v) for k, v in self._config.items() if k not in ("name", "trainable")}
+        config.update({key: getattr(self, key) for key in self.resolved_config if key in config})
+        if type(self).__module__.startswith("layerwise."):  # a built-in layer's config in Keras' forms
+            _in_keras_forms(config)
         config.update(self._dtype_config())
         config["name"] = self.name
-        if not self.trainable or "trainable" in config:  # frozen after construction stays frozen, as in Keras
-            config["trainable"] = self.trainable
+        if not self.trainable or "trainable" in self._config or (self.config_trainable
+                                                                  and _takes_trainable(type(self))):
+            config["trainable"] = self.trainable  # as Keras; frozen after construction stays frozen
         return config
 
     @classmethod

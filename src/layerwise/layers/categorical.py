@@ -82,6 +82,8 @@ class Discretization(Layer):
     'int' gives int32 bucket indices (as Keras) of the input's shape; 'one_hot', 'multi_hot', 'count' encode them
     as float32 rows of width ``len(bin_boundaries) + 1``."""
 
+    config_trainable = False  # as Keras, whose config of this layer has no "trainable"
+
     def __init__(self, bin_boundaries: Sequence[float] | None = None, num_bins: int | None = None,
                  epsilon: float = 0.01, output_mode: str = "int", sparse: bool = False, **kwargs):
         super().__init__(**kwargs)

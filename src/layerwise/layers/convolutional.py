@@ -39,6 +39,7 @@ class _Conv(DataFormat, ActivatedLayer):
 
     rank = 2
     allow_causal = False  # Keras allows padding='causal' for Conv1D only
+    resolved_config = ("kernel_size", "strides", "dilation_rate")
 
     def __init__(self, kernel_size, strides=1, padding: str = "valid", data_format: str | None = None,
                  dilation_rate=1, activation=None, use_bias: bool = True, **kwargs):

@@ -72,8 +72,11 @@ class Dense(ActivatedLayer):
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+                 bias_regularizer=None, kernel_constraint=None, bias_constraint=None, quantization_config=None,
+                 **kwargs):
         super().__init__(activation=activation, **kwargs)
+        if quantization_config is not None:
+            raise ValueError("Dense: quantization (quantization_config) is not supported by layerwise.")
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense units must be a positive integer, got {units!r}.")
         self.units, self.use_bias = units, use_bias

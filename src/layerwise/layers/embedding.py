@@ -22,8 +22,11 @@ class Embedding(Layer):
     supports_masking = True
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False, **kwargs):
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False,
+                 quantization_config=None, **kwargs):
         super().__init__(**kwargs)
+        if quantization_config is not None:
+            raise ValueError("Embedding: quantization (quantization_config) is not supported by layerwise.")
         self.regularize_weights(embeddings=embeddings_regularizer)
         self.constrain_weights(embeddings=embeddings_constraint)
         for what, value in (("input_dim", input_dim), ("output_dim", output_dim)):

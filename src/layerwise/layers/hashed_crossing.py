@@ -66,6 +66,8 @@ class HashedCrossing(Layer):
     integers or strings -> int64 bins of that shape ('int'), or float32 one-hot rows ``(batch, num_bins)``
     ('one_hot')."""
 
+    config_trainable = False  # as Keras, whose config of this layer has no "trainable"
+
     def __init__(self, num_bins: int, output_mode: str = "int", sparse: bool = False, name: str | None = None,
                  dtype=None, **kwargs):
         super().__init__(name=name, **kwargs)

@@ -25,8 +25,12 @@ class BatchNormalization(Layer):
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, synchronized: bool = False,
+                 renorm: bool = False, renorm_clipping=None, renorm_momentum: float = 0.99, **kwargs):
         super().__init__(**kwargs)
+        # synchronized only matters across devices in Keras' distribution, which layerwise does not run
+        if renorm:
+            raise ValueError("BatchNormalization: batch renormalization (renorm=True) is not supported by layerwise.")
         self.regularize_weights(beta=beta_regularizer, gamma=gamma_regularizer)
         self.constrain_weights(beta=beta_constraint, gamma=gamma_constraint)
         if isinstance(axis, bool) or not isinstance(axis, int):
@@ -90,8 +94,11 @@ class LayerNormalization(Layer):
 
     def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 beta_constraint=None, gamma_constraint=None, **kwargs):
+                 beta_constraint=None, gamma_constraint=None, rms_scaling: bool = False, **kwargs):
         super().__init__(**kwargs)
+        if rms_scaling:
+            raise ValueError("LayerNormalization: rms_scaling=True is not supported; use "
+                             "layerwise.layers.RMSNormalization.")
         self.axis = [int(a) for a in axis] if isinstance(axis, (list, tuple)) else int(axis)
         self.epsilon, self.center, self.scale = epsilon, center, scale
         self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer

@@ -16,6 +16,8 @@ class Pipeline(Layer):
     called on its own runs its layers in training mode (augmenting); ``training=False``, or the mode of the
     model holding it, runs them in inference mode. The mask each layer's output carries goes to the next."""
 
+    config_trainable = False  # as Keras, whose config of this layer has no "trainable"
+
     def __init__(self, layers: list, name: str | None = None):
         super().__init__(name=name)
         layers = list(layers)

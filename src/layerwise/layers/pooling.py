@@ -14,6 +14,7 @@ _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 class _Pooling(DataFormat, Layer):
     rank = 2
+    resolved_config = ("pool_size", "strides")
 
     def __init__(self, pool_size=2, strides=None, padding: str = "valid", data_format: str | None = None,
                  **kwargs):

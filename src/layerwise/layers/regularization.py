@@ -110,6 +110,8 @@ class _SpatialDropout(Dropout):
     position of the map (Tompson et al. 2015), for inputs of rank ``input_ndim`` (channels last; the 2-D and 3-D
     layers take ``data_format='channels_first'`` too)."""
 
+    config_trainable = False  # as Keras, whose config of this layer has no "trainable"
+
     def __init__(self, rate: float, seed: int | None = None, **kwargs):
         if not 0 <= rate < 1:
             raise ValueError(f"{type(self).__name__} rate must be in [0, 1), got {rate!r}.")

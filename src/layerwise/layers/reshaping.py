@@ -102,6 +102,7 @@ class UpSampling2D(DataFormat, Layer):
     """Repeats rows and columns: ``(batch, h, w, c) -> (batch, h*sh, w*sw, c)`` (channels first alike)."""
 
     input_ndim = 4
+    resolved_config = ("size",)
 
     def __init__(self, size=(2, 2), data_format: str | None = None, interpolation: str = "nearest", **kwargs):
         super().__init__(**kwargs)
@@ -129,6 +130,7 @@ class UpSampling3D(DataFormat, Layer):
     (channels first alike)."""
 
     input_ndim = 5
+    resolved_config = ("size",)
 
     def __init__(self, size=(2, 2, 2), data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -200,6 +202,9 @@ class _ZeroPadding(DataFormat, Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.pad(x, self._torch_pad)
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "padding": self.padding[0] if self.rank == 1 else self.padding}
+
 
 class ZeroPadding1D(_ZeroPadding):
     """Zeros before and after the steps: ``(batch, steps, channels) -> (batch, steps + a + b, channels)``;
@@ -247,6 +252,9 @@ class _Cropping(DataFormat, Layer):
         index = tuple(slice(a, x.shape[axis] - b) for axis, (a, b) in enumerate(self.cropping, start=first))
         return x[(slice(None),) * first + index]
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "cropping": self.cropping[0] if self.rank == 1 else self.cropping}
+
 
 class Cropping1D(_Cropping):
     """Drops steps at both ends: ``(batch, steps, channels) -> (batch, steps - a - b, channels)``;
@@ -262,10 +270,14 @@ class Cropping1D(_Cropping):
 
 class Cropping2D(_Cropping):
     """Drops rows and columns at the edges: ``(batch, h, w, c) -> (batch, h - top - bottom, w - left - right,
-    c)``; ``cropping`` is ``p``, ``(p_rows, p_cols)`` or ``((top, bottom), (left, right))``."""
+    c)``; ``cropping`` is ``p``, ``(p_rows, p_cols)`` or ``((top, bottom), (left, right))``; none by default,
+    as in Keras."""
 
     input_ndim = 4
     rank = 2
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format: str | None = None, **kwargs):
+        super().__init__(cropping, data_format, **kwargs)
 
 
 class Cropping3D(_Cropping):
