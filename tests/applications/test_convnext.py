@@ -73,10 +73,6 @@ def configs(model) -> list[tuple]:
                 entry[key] = tuple(np.round(value, 6).tolist()) if key in ("mean", "variance") else tuple(value)
             elif key == "axis":
                 entry[key] = (value,)
-            elif key in ("kernel_size", "strides"):  # layerwise keeps an int as given, Keras writes a pair
-                entry[key] = (value, value)
-        if entry.get("activation") is None and "activation" in entry:
-            entry["activation"] = "linear"
         facts.append((layer.name, entry))
     return facts
 

@@ -52,8 +52,8 @@ def configs(model) -> list[dict]:
             if isinstance(entry.get(key), dict):
                 init = entry[key]
                 entry[key] = (init["class_name"], {k: init["config"][k] for k in ("scale", "mode", "distribution")})
-        if "activation" in entry:  # Keras writes no activation as "linear" and swish as "silu", its alias
-            entry["activation"] = {None: "linear", "swish": "silu"}.get(entry["activation"], entry["activation"])
+        if entry.get("activation") == "swish":  # Keras writes swish as "silu", its alias
+            entry["activation"] = "silu"
         for key in ("noise_shape", "axis"):  # Keras' Normalization writes its axis as a tuple, layerwise's as given
             if entry.get(key) is not None:
                 entry[key] = tuple(entry[key]) if isinstance(entry[key], (list, tuple)) else (entry[key],)

@@ -28,19 +28,9 @@ def _plain(value):
 
 
 def configs(model) -> list[dict]:
-    """Per layer, the config entries that carry MobileNetV3's choices, written alike: layerwise keeps sizes as
-    given (3, where Keras writes (3, 3)) and no activation as None (Keras' "linear")."""
-    facts = []
-    for layer in model.layers:
-        config = layer.get_config()
-        entry = {key: _plain(config[key]) for key in CONFIG_KEYS if key in config}
-        for key in ("kernel_size", "strides"):
-            if isinstance(entry.get(key), int):
-                entry[key] = (entry[key], entry[key])
-        if "activation" in entry:
-            entry["activation"] = entry["activation"] or "linear"
-        facts.append(entry)
-    return facts
+    """Per layer, the config entries that carry MobileNetV3's choices (JSON's lists and Keras' tuples alike)."""
+    return [{key: _plain(config[key]) for key in CONFIG_KEYS if key in config}
+            for config in (layer.get_config() for layer in model.layers)]
 
 
 def operations(model, keras) -> list[tuple[str, str]]:

@@ -51,12 +51,9 @@ def configs(model) -> list[dict]:
             return re.sub(r"(?<!^)(?=[A-Z])", "_", value["class_name"]).lower()
         if isinstance(value, (list, tuple)):
             return tuple(plain(v) for v in value)
-        return "linear" if value is None else value  # Keras writes no activation as "linear"
+        return value
 
-    def pair(key, value):  # layerwise keeps an int it was given where Keras writes a pair
-        return (value, value) if key in ("kernel_size", "strides", "pool_size") and isinstance(value, int) else value
-
-    return [{key: plain(pair(key, value)) for key, value in layer.get_config().items() if key in CONFIG_KEYS}
+    return [{key: plain(value) for key, value in layer.get_config().items() if key in CONFIG_KEYS}
             for layer in model.layers]
 
 
