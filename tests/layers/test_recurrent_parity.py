@@ -184,3 +184,16 @@ def test_embedding_matches_keras(keras):
     k_model, lw_model = twin_models(keras, (5,), lambda M: [M.Embedding(10, 3)])
     ids = np.random.default_rng(0).integers(0, 10, (4, 5))
     np.testing.assert_allclose(lw_model.predict(ids, verbose=0), k_model.predict(ids, verbose=0), atol=ATOL, rtol=0)
+
+
+def test_embedding_takes_pretrained_weights_as_keras(keras):
+    """``Embedding(..., weights=[matrix], trainable=False)``, the pretrained-vectors idiom of Keras 2 courses."""
+    vectors = np.random.default_rng(0).normal(size=(10, 3)).astype("float32")
+    ids = np.array([[1, 9, 0]])
+    for weights in ([vectors], vectors):
+        ours = layerwise.layers.Embedding(10, 3, weights=weights, trainable=False)
+        theirs = keras.layers.Embedding(10, 3, weights=weights, trainable=False)
+        np.testing.assert_array_equal(ours(ids).numpy(), keras.ops.convert_to_numpy(theirs(ids)))
+        assert ours.trainable_weights == [] and "weights" not in ours.get_config()
+    with pytest.raises(ValueError, match=r"weight 'embeddings' has shape \(10, 4\); received \(10, 3\)"):
+        layerwise.layers.Embedding(10, 4, weights=vectors)

@@ -22,7 +22,7 @@ class Embedding(Layer):
     supports_masking = True
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False,
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False, weights=None,
                  quantization_config=None, **kwargs):
         super().__init__(**kwargs)
         if quantization_config is not None:
@@ -37,6 +37,14 @@ class Embedding(Layer):
         self.embeddings_initializer = ("random_uniform" if embeddings_initializer == "uniform"
                                        else embeddings_initializer)
         self.produces_mask = mask_zero
+        if weights is not None:  # pretrained vectors (input_dim, output_dim), or Keras 2's [matrix]
+            self.build((None,))
+            self.set_weights(weights if isinstance(weights, list) and len(weights) == 1 else [weights])
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("weights", None)  # as Keras: the vectors are the layer's weights, saved with them
+        return config
 
     def build(self, input_shape: Shape) -> None:
         self.embeddings = new_parameter(self.embeddings_initializer, (self.input_dim, self.output_dim))
