@@ -19,7 +19,7 @@ import torch
 from test_applications import assert_same_layers, layer_facts, outputs, transfer
 
 import layerwise
-from layerwise.applications import convnext, imagenet_utils, imagenet_weights
+from layerwise.applications import convnext, imagenet_utils
 from layerwise.backend import clear_session
 
 SIDE = 32  # Keras' minimum
@@ -301,14 +301,8 @@ def test_imagenet_files_are_keras_files(keras, variant, include_top):
     assert file.md5 == keras_module.WEIGHTS_HASHES[name][0 if include_top else 1] and len(file.md5) == 64
 
 
-def test_imagenet_weights_ask_for_the_file_named_after_the_model(fast_init, monkeypatch):
-    asked = []
-
-    def fetch(file):
-        asked.append(file)
-        raise RuntimeError("asked")
-
-    monkeypatch.setattr(imagenet_weights, "fetch", fetch)
+def test_imagenet_weights_ask_for_the_file_named_after_the_model(fast_init, asked_files):
+    asked = asked_files
     with pytest.raises(RuntimeError, match="asked"):
         convnext.ConvNeXtTiny(weights="imagenet", include_top=False, input_shape=(SIDE, SIDE, 3),
                               name="convnext_tiny_features")

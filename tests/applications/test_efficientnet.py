@@ -135,25 +135,6 @@ def test_imagenet_weights_load_the_file_keras_wrote(keras, b0, tmp_path, monkeyp
         assert_close(outputs(ours, x), outputs(features, moved))
 
 
-@pytest.fixture
-def channels_first():
-    """layerwise builds channels-first for the test; channels-last comes back whatever happens."""
-    try:
-        layerwise.config.set_image_data_format("channels_first")
-        yield
-    finally:
-        layerwise.config.set_image_data_format("channels_last")
-
-
-@pytest.fixture
-def both_channels_first(keras, channels_first):
-    try:
-        keras.config.set_image_data_format("channels_first")
-        yield
-    finally:
-        keras.config.set_image_data_format("channels_last")
-
-
 def test_b2_channels_first_same_layers_and_outputs_as_keras(keras, fast_init, both_channels_first):
     """B2 widens (rounded filter counts) and deepens B0; channels-first moves the normalisation axis, the
     squeeze-and-excitation reshape and the padding's sides. Odd, unequal sides catch axes read wrongly."""
@@ -226,14 +207,8 @@ def test_imagenet_files_are_keras_files(keras, variant, include_top):
     assert file.app == f"EfficientNet{variant.upper()}"
 
 
-def test_each_variant_asks_for_its_own_file(fast_init, monkeypatch):
-    asked = []
-
-    def fetch(file):
-        asked.append(file)
-        raise RuntimeError("asked")
-
-    monkeypatch.setattr(imagenet_weights, "fetch", fetch)
+def test_each_variant_asks_for_its_own_file(fast_init, asked_files):
+    asked = asked_files
     with pytest.raises(RuntimeError, match="asked"):
         applications.EfficientNetB1(weights="imagenet", include_top=False, input_shape=(32, 32, 3), name="custom")
     assert asked == [imagenet_weights.efficientnet("b1", include_top=False)]

@@ -19,7 +19,6 @@ import torch
 from test_applications import assert_same_layers, layer_facts, outputs, transfer
 from test_efficientnet import assert_close, configs, image, randomise
 
-import layerwise
 from layerwise import applications, backend
 from layerwise.applications import efficientnet, efficientnet_v2, imagenet_utils, imagenet_weights
 from layerwise.backend import clear_session
@@ -141,16 +140,6 @@ def test_without_preprocessing_the_model_takes_normalised_images(b1):
     normalised = (b1.x / 255 - np.array(imagenet_utils.TORCH_MEAN)) / imagenet_utils.TORCH_STD
     with torch.no_grad():
         assert_close(outputs(ours, normalised.astype("float32")), b1.logits)
-
-
-@pytest.fixture
-def channels_first():
-    """layerwise builds channels-first for the test; channels-last comes back whatever happens."""
-    try:
-        layerwise.config.set_image_data_format("channels_first")
-        yield
-    finally:
-        layerwise.config.set_image_data_format("channels_last")
 
 
 def test_channels_first_equals_channels_last_on_transposed_images(b1, channels_first):

@@ -14,7 +14,7 @@ import torch
 from test_applications import assert_same_layers, layer_facts, outputs, randomise, transfer
 
 import layerwise
-from layerwise.applications import imagenet_utils, imagenet_weights, mobilenet_v3
+from layerwise.applications import imagenet_utils, mobilenet_v3
 from layerwise.backend import clear_session
 
 SIDE = 32  # Keras' minimum
@@ -110,18 +110,6 @@ def test_minimalistic_without_dropout_same_as_keras(keras):
         expected, received = outputs(theirs, x), outputs(ours, x)
     np.testing.assert_allclose(received, expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(received.sum(axis=1), 1.0, rtol=1e-5)
-
-
-@pytest.fixture
-def both_channels_first(keras):
-    """Both libraries build channels-first for the test; channels-last comes back whatever happens."""
-    try:
-        layerwise.config.set_image_data_format("channels_first")
-        keras.config.set_image_data_format("channels_first")
-        yield
-    finally:
-        layerwise.config.set_image_data_format("channels_last")
-        keras.config.set_image_data_format("channels_last")
 
 
 def test_large_channels_first_same_as_keras_and_as_channels_last(keras, both_channels_first):
@@ -226,14 +214,8 @@ def test_imagenet_weights_load_the_file_keras_wrote(keras, small, tmp_path, monk
     ("MobileNetV3Small", {"alpha": 0.75, "include_top": False}, ("small", 0.75, False, False)),
     ("MobileNetV3Small", {"alpha": 1}, ("small", 1.0, False, True)),  # Keras looks up "small_224_1_float": KeyError
 ])
-def test_each_variant_asks_for_its_own_file(monkeypatch, app, kwargs, expected):
-    asked = []
-
-    def fetch(file):
-        asked.append(file)
-        raise RuntimeError("asked")
-
-    monkeypatch.setattr(imagenet_weights, "fetch", fetch)
+def test_each_variant_asks_for_its_own_file(asked_files, app, kwargs, expected):
+    asked = asked_files
     with pytest.raises(RuntimeError, match="asked"):
         getattr(mobilenet_v3, app)(weights="imagenet", input_shape=(224, 224, 3), **kwargs)
     assert asked == [mobilenet_v3.weights_file(*expected)]

@@ -20,7 +20,6 @@ import pytest
 import torch
 from test_applications import assert_same_layers, layer_facts, outputs, randomise, transfer
 
-import layerwise
 from layerwise import applications
 from layerwise.applications import imagenet_utils, imagenet_weights, nasnet
 from layerwise.backend import clear_session
@@ -257,17 +256,6 @@ def test_imagenet_weights_load_the_file_keras_wrote(keras, tiny, tmp_path, monke
 
 def _offline(url, *args, **kwargs):
     raise urllib.error.URLError("no network in the tests")
-
-
-@pytest.fixture
-def both_channels_first(keras):
-    try:
-        layerwise.config.set_image_data_format("channels_first")
-        keras.config.set_image_data_format("channels_first")
-        yield
-    finally:
-        layerwise.config.set_image_data_format("channels_last")
-        keras.config.set_image_data_format("channels_last")
 
 
 def test_channels_first_refused_as_keras_does(keras, both_channels_first):
