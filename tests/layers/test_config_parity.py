@@ -42,6 +42,12 @@ CASES = [
     ("BatchNormalization", (), {}),
     ("LayerNormalization", (), {}),
     ("Activation", (None,), {}),
+    ("Reshape", ((2, 3),), {}),
+    ("Permute", ((2, 1),), {}),
+    ("Normalization", (), {}),
+    ("RandomRotation", (0.1,), {}),
+    ("EinsumDense", ("ab,bc->ac", 4), {}),
+    ("MultiHeadAttention", (2, 4), {}),
 ]
 
 

@@ -251,6 +251,8 @@ class MultiHeadAttention(_HeadsCall):
     Keras' weights: ``query/key/value`` kernels ``(dim, num_heads, key_dim)`` and biases ``(num_heads,
     key_dim)``, output kernel ``(num_heads, value_dim, *output_shape)`` and bias ``output_shape``."""
 
+    resolved_config = ("value_dim",)
+
     supports_masking = True
     min_ndim = 3
 

@@ -147,6 +147,8 @@ class RandomRotation(_AffineLayer):
     """Rotates each image about its centre by a random fraction of a full turn drawn from ``factor``
     (``0.1``: up to 36 degrees either way; ``(0.25, 0.25)``: exactly 90 degrees)."""
 
+    resolved_config = ("factor",)
+
     def __init__(self, factor, fill_mode: str = "reflect", interpolation: str = "bilinear", seed: int | None = None,
                  fill_value: float = 0.0, data_format: str | None = None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)

@@ -180,7 +180,7 @@ class EinsumDense(Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config["output_shape"] = list(self.partial_output_shape)
+        config["output_shape"] = self.partial_output_shape  # a tuple, as Keras writes it
         for key in ("lora_rank", "lora_alpha", "gptq_unpacked_column_size"):  # Keras lists them only when set
             config.pop(key, None)
         return config

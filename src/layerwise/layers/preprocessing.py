@@ -210,6 +210,8 @@ class Normalization(Layer):
     shape is the input's. ``invert=True`` maps normalised values back. Adapted statistics are
     non-trainable weights (``mean``, ``variance``, ``count``), so they are saved with the model."""
 
+    resolved_config = ("axis",)
+
     def __init__(self, axis=-1, mean=None, variance=None, invert: bool = False, **kwargs):
         super().__init__(**kwargs)
         axes = () if axis is None else (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)

@@ -39,6 +39,8 @@ class Flatten(DataFormat, Layer):
 class Reshape(Layer):
     """``(batch, ...) -> (batch, *target_shape)``; one entry of ``target_shape`` may be -1."""
 
+    resolved_config = ("target_shape",)
+
     def __init__(self, target_shape: Shape, **kwargs):
         super().__init__(**kwargs)
         self.target_shape = tuple(target_shape)
@@ -64,6 +66,8 @@ class Reshape(Layer):
 class Permute(Layer):
     """Reorders the non-batch axes: ``dims`` is a permutation of 1..rank-1, e.g. ``(2, 1)`` swaps
     ``(batch, steps, features)`` into ``(batch, features, steps)``."""
+
+    resolved_config = ("dims",)
 
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
