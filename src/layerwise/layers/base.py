@@ -74,13 +74,17 @@ def _in_keras_forms(config: dict) -> None:
                 config[key] = module.serialize(module.get(value))
 
 
+def _built_in(cls: type) -> bool:
+    """Whether ``cls`` is one of layerwise's layers (their configs take Keras' forms; a user's stay as given)."""
+    return cls.__module__.startswith("layerwise.")
+
+
 @functools.lru_cache(maxsize=None)
 def _takes_trainable(cls: type) -> bool:
     """Whether a built-in layer's constructor takes ``trainable`` (as Keras writes it in every config); a user's
     layer records it only when frozen, so that a constructor without ``**kwargs`` still rebuilds from its config."""
     parameters = inspect.signature(cls.__init__).parameters.values()
-    return cls.__module__.startswith("layerwise.") and any(p.name == "trainable" or p.kind == p.VAR_KEYWORD
-                                                            for p in parameters)
+    return _built_in(cls) and any(p.name == "trainable" or p.kind == p.VAR_KEYWORD for p in parameters)
 
 
 @functools.lru_cache(maxsize=None)
@@ -473,7 +477,7 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
                     "dtype": dtype_policies.serialize(self.dtype_policy)}
         config = {k: _jsonable(v) for k, v in self._config.items() if k not in ("name", "trainable")}
         config.update({key: getattr(self, key) for key in self.resolved_config if key in config})
-        if type(self).__module__.startswith("layerwise."):  # a built-in layer's config in Keras' forms
+        if _built_in(type(self)):
             _in_keras_forms(config)
         config.update(self._dtype_config())
         config["name"] = self.name
