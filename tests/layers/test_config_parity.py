@@ -1,6 +1,7 @@
 """Built-in layers' ``get_config`` in Keras' forms: resolved window tuples (``kernel_size=3`` as ``(3, 3)``),
 padding and cropping pairs, no activation as "linear", initializers, regularizers and constraints given by name
-as their serialized dicts, ``trainable`` always; and Keras' configs rebuild the same layers."""
+as their serialized dicts, ``trainable`` always, ``activity_regularizer`` where Keras writes it, no key Keras
+leaves out; and Keras' configs rebuild the same layers."""
 from __future__ import annotations
 
 import pytest
@@ -8,11 +9,8 @@ import pytest
 import layerwise
 
 # Keras writes these two for every layer; layerwise writes "dtype" only when a policy was given (see
-# tests/test_mixed_precision.py) and takes activity_regularizer without recording it when not given.
-SKIPPED = {"name", "dtype", "activity_regularizer"}
-# Keras' arguments layerwise takes at their defaults without recording them (masked outputs, unrolling); a Keras
-# config holding them still rebuilds the layer.
-NOT_RECORDED = {"zero_output_for_mask", "unroll"}
+# tests/test_mixed_precision.py).
+SKIPPED = {"name", "dtype"}
 
 CASES = [
     ("Dense", (3,), {}),
@@ -35,10 +33,18 @@ CASES = [
     ("Cropping2D", (), {}),
     ("Cropping3D", (), {"cropping": 2}),
     ("LSTM", (3,), {"activation": None}),
+    ("LSTM", (3,), {"use_cudnn": False, "activity_regularizer": "l2"}),
     ("GRU", (3,), {}),
     ("SimpleRNN", (3,), {"recurrent_initializer": "glorot_uniform"}),
+    ("SimpleRNN", (3,), {"seed": 4}),
     ("ConvLSTM2D", (2, 3), {}),
     ("Embedding", (10, 3), {}),
+    ("ReversibleEmbedding", (10, 3), {}),
+    ("CategoryEncoding", (4,), {}),
+    ("Attention", (), {}),
+    ("AdditiveAttention", (), {"seed": 2}),
+    ("GroupQueryAttention", (4, 4, 2), {}),
+    ("ConvLSTM1D", (2, 3), {}),
     ("BatchNormalization", (), {}),
     ("LayerNormalization", (), {}),
     ("Activation", (None,), {}),
@@ -48,17 +54,31 @@ CASES = [
     ("RandomRotation", (0.1,), {}),
     ("EinsumDense", ("ab,bc->ac", 4), {}),
     ("MultiHeadAttention", (2, 4), {}),
+    ("MultiHeadAttention", (2, 4), {"flash_attention": False}),
 ]
 
 
 @pytest.mark.parametrize("name, args, kwargs", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_config_matches_keras_and_keras_configs_rebuild_the_layer(keras, name, args, kwargs):
     ours, theirs = getattr(layerwise.layers, name)(*args, **kwargs), getattr(keras.layers, name)(*args, **kwargs)
-    expected = {k: v for k, v in theirs.get_config().items() if k not in SKIPPED | NOT_RECORDED}
+    expected = {k: v for k, v in theirs.get_config().items() if k not in SKIPPED}
     config = ours.get_config()
     assert {k: config.get(k, "<absent>") for k in expected} == expected
+    assert set(config) - set(expected) - SKIPPED == set()
     rebuilt = type(ours).from_config(theirs.get_config())
     assert {k: v for k, v in rebuilt.get_config().items() if k in expected} == expected
+
+
+@pytest.mark.parametrize("name", ["Bidirectional", "TimeDistributed"])
+def test_wrapper_configs_write_trainable_as_keras(keras, name):
+    def make(library):
+        inner = library.layers.LSTM(2) if name == "Bidirectional" else library.layers.Dense(2)
+        return getattr(library.layers, name)(inner, trainable=False)
+
+    ours, theirs = make(layerwise), make(keras)
+    assert set(ours.get_config()) == set(theirs.get_config()) - {"dtype"}
+    assert ours.get_config()["trainable"] is theirs.get_config()["trainable"] is False
+    assert type(ours).from_config(ours.get_config()).trainable is False
 
 
 def test_cropping2d_crops_nothing_by_default_as_keras(keras):

@@ -181,8 +181,8 @@ class AdditiveAttention(Attention):
     """Additive (Bahdanau) attention: scores ``sum(scale * tanh(query + key))`` with a learned ``scale``
     ``(dim,)`` when ``use_scale`` (the default). Called and masked as Attention."""
 
-    def __init__(self, use_scale: bool = True, dropout: float = 0.0, **kwargs):
-        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+    def __init__(self, use_scale: bool = True, dropout: float = 0.0, seed: int | None = None, **kwargs):
+        super().__init__(use_scale=use_scale, dropout=dropout, seed=seed, **kwargs)
 
     def build(self, input_shape) -> None:
         query = input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape
@@ -251,6 +251,7 @@ class MultiHeadAttention(_HeadsCall):
     Keras' weights: ``query/key/value`` kernels ``(dim, num_heads, key_dim)`` and biases ``(num_heads,
     key_dim)``, output kernel ``(num_heads, value_dim, *output_shape)`` and bias ``output_shape``."""
 
+    config_omitted = ("flash_attention",)  # a run-time choice, not part of Keras' config
     resolved_config = ("value_dim",)
 
     supports_masking = True

@@ -138,9 +138,14 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
     channel_axis = -1  # the axis the weights are built for (layers with a data_format or an axis say theirs)
     min_ndim: int | None = None
     supports_masking = False  # True: a (batch, steps) mask on the input is passed on (or used), as in Keras
-    # Config keys reported as the layer resolved them, as Keras reports them: kernel_size=3 as (3, 3).
+    # Config keys reported as the layer resolved them, as Keras reports them: kernel_size=3 as (3, 3); also keys
+    # Keras writes that a built-in layer takes through **kwargs (a recurrent layer's zero_output_for_mask).
     resolved_config: tuple[str, ...] = ()
     config_trainable = True  # Keras writes "trainable" in the layer's config (all but a few layers)
+    # Keras writes "activity_regularizer" (None when unset) in the configs of convolutions, recurrent layers,
+    # Embedding and EinsumDense; other layers write it only when one is set.
+    config_activity_regularizer = False
+    config_omitted: tuple[str, ...] = ()  # constructor arguments Keras takes but leaves out of the config
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -476,9 +481,14 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
             return {"name": self.name, "trainable": self.trainable,
                     "dtype": dtype_policies.serialize(self.dtype_policy)}
         config = {k: _jsonable(v) for k, v in self._config.items() if k not in ("name", "trainable")}
-        config.update({key: getattr(self, key) for key in self.resolved_config if key in config})
-        if _built_in(type(self)):
+        built_in = _built_in(type(self))  # a user's subclass keeps only the resolved keys its constructor takes
+        config.update({key: getattr(self, key) for key in self.resolved_config if built_in or key in config})
+        if built_in:
             _in_keras_forms(config)
+            if self.config_activity_regularizer:
+                config.setdefault("activity_regularizer", None)
+            for key in self.config_omitted:
+                config.pop(key, None)
         config.update(self._dtype_config())
         config["name"] = self.name
         if not self.trainable or "trainable" in self._config or (self.config_trainable

@@ -41,6 +41,8 @@ class CategoryEncoding(Layer):
     ``(batch, n) -> (batch, num_tokens)`` ('one_hot': ``(batch,) or (batch, 1) -> (batch, num_tokens)``).
     ``count_weights`` (the ids' shape) weights the counts."""
 
+    config_omitted = ("sparse",)  # only sparse=False is taken, and Keras' config leaves it out
+
     def __init__(self, num_tokens: int | None = None, output_mode: str = "multi_hot", sparse: bool = False,
                  **kwargs):
         super().__init__(**kwargs)

@@ -37,6 +37,7 @@ class _Conv(DataFormat, ActivatedLayer):
     *spatial)``, say how many channels they output and list their ``weight_views``.
     """
 
+    config_activity_regularizer = True
     rank = 2
     allow_causal = False  # Keras allows padding='causal' for Conv1D only
     resolved_config = ("kernel_size", "strides", "dilation_rate")

@@ -47,7 +47,7 @@ class _ConvLSTM(DataFormat, Recurrent):
     rank = 2
     gates = 4
 
-    resolved_config = ("kernel_size", "strides", "dilation_rate")
+    resolved_config = (*Recurrent.resolved_config, "kernel_size", "strides", "dilation_rate")
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", data_format: str | None = None,
                  dilation_rate=1, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,

@@ -123,6 +123,8 @@ class EinsumDense(Layer):
     bias_axes="d")`` maps ``(batch, steps, 128)`` to ``(batch, steps, 64)``. Kernel and bias have Keras'
     shapes (see ``analyze_equation``); ``bias_axes`` names the output axes that get a bias."""
 
+    config_activity_regularizer = True
+
     def __init__(self, equation: str, output_shape, activation=None, bias_axes: str | None = None,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank: int | None = None,

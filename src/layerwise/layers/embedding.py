@@ -18,6 +18,9 @@ class Embedding(Layer):
     (input_dim, output_dim)`` in Keras' layout and PyTorch's alike. With ``mask_zero=True`` id 0 is
     padding: it is masked out downstream (so the vocabulary needs ``input_dim = largest id + 1``)."""
 
+    config_activity_regularizer = True
+    config_omitted = ("weights",)  # as Keras: the vectors are the layer's weights, saved with them
+    resolved_config = ("quantization_config",)  # written by ReversibleEmbedding too, as Keras
     produces_mask = True
     supports_masking = True
 
@@ -27,6 +30,7 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         if quantization_config is not None:
             raise ValueError("Embedding: quantization (quantization_config) is not supported by layerwise.")
+        self.quantization_config = None
         self.regularize_weights(embeddings=embeddings_regularizer)
         self.constrain_weights(embeddings=embeddings_constraint)
         for what, value in (("input_dim", input_dim), ("output_dim", output_dim)):
@@ -40,11 +44,6 @@ class Embedding(Layer):
         if weights is not None:  # pretrained vectors (input_dim, output_dim), or Keras 2's [matrix]
             self.build((None,))
             self.set_weights(weights if isinstance(weights, list) and len(weights) == 1 else [weights])
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.pop("weights", None)  # as Keras: the vectors are the layer's weights, saved with them
-        return config
 
     def build(self, input_shape: Shape) -> None:
         self.embeddings = new_parameter(self.embeddings_initializer, (self.input_dim, self.output_dim))

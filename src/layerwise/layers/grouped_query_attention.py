@@ -29,6 +29,7 @@ class GroupedQueryAttention(_HeadsCall):
     dim)``, each followed by its bias when ``use_bias``; ``use_gate`` adds a sigmoid gate on the query."""
 
     supports_masking = True
+    config_omitted = ("flash_attention",)  # a run-time choice, not part of Keras' config
 
     def __init__(self, head_dim: int, num_query_heads: int, num_key_value_heads: int, dropout: float = 0.0,
                  use_bias: bool = True, sliding_window: int | None = None, flash_attention: bool | None = None,
@@ -146,11 +147,6 @@ class GroupedQueryAttention(_HeadsCall):
         out = out.transpose(1, 2)
         output = self._output_dense(out * gate if gate is not None else out)
         return (output, weights) if return_attention_scores else output
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.pop("flash_attention", None)  # a run-time choice, not part of Keras' config
-        return config
 
 
 GroupQueryAttention = GroupedQueryAttention  # the name Keras exports

@@ -25,6 +25,8 @@ class SimpleRNN(Recurrent):
     """Fully connected recurrence ``h_t = activation(x_t W + h_{t-1} U + b)``; ``units (in + units + 1)``
     parameters. tanh and relu run fused; other activations step by step."""
 
+    config_omitted = ("seed",)  # as Keras 3.15, whose SimpleRNN config has no seed
+
     def __init__(self, units: int, activation="tanh", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
@@ -51,6 +53,7 @@ class LSTM(Recurrent):
     States are ``[h, c]``."""
 
     gates = 4
+    config_omitted = ("use_cudnn",)  # as Keras: a run-time choice, not part of the config
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -93,6 +96,7 @@ class GRU(Recurrent):
     parameters, and it runs fused; ``reset_after=False`` (one bias, reset before the matmul) steps."""
 
     gates = 3
+    config_omitted = ("use_cudnn",)  # as Keras: a run-time choice, not part of the config
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",

@@ -111,6 +111,8 @@ def _column(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 class Recurrent(Layer):
     """Base of SimpleRNN, LSTM and GRU. Subclasses set ``gates`` and ``kernel_fn`` and write ``cell_step``."""
 
+    config_activity_regularizer = True
+    resolved_config = ("unroll", "zero_output_for_mask")
     gates = 1
     kernel_fn = None  # the fused torch._VF function, or None when the layer's settings rule it out
     supports_masking = True

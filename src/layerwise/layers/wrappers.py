@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from layerwise.layers.base import Layer, Shape, _jsonable
+from layerwise.layers.base import Layer, Shape, _jsonable, _takes_trainable
 from layerwise.layers.weights import WeightView
 
 
@@ -44,8 +44,8 @@ class Wrapper(Layer):
     def get_config(self) -> dict:
         config = {k: _jsonable(v) for k, v in self._config.items() if k not in ("layer", "name")}
         config["name"] = self.name
-        if not self.trainable or "trainable" in config:
-            config["trainable"] = self.trainable
+        if not self.trainable or "trainable" in config or _takes_trainable(type(self)):
+            config["trainable"] = self.trainable  # as Keras, which writes it for every wrapper
         return {**config, "layer": _serialize(self.layer)}
 
     @classmethod
@@ -154,7 +154,7 @@ class Bidirectional(Layer):
 
     def get_config(self) -> dict:
         layer_config = {**self.forward_layer.get_config(), "name": self.forward_layer.name[len("forward_"):]}
-        return {"name": self.name, "merge_mode": self.merge_mode,
+        return {"name": self.name, "trainable": self.trainable, "merge_mode": self.merge_mode,
                 "layer": {"class_name": type(self.forward_layer).__name__, "config": layer_config},
                 "backward_layer": (_serialize(self.backward_layer) if self._config.get("backward_layer")
                                    is not None else None)}
