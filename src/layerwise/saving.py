@@ -18,6 +18,7 @@ from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from layerwise import losses, metrics, optimizers
+from layerwise.keras_models import is_keras_config, load_keras_model, model_from_keras_config
 from layerwise.keras_weights import keras_weights_path, load_keras_weights
 from layerwise.layers.saving_hooks import overrides
 from layerwise.saving_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,
@@ -65,12 +66,20 @@ def compile_from_config(model, config: dict) -> None:
     """``model.compile`` with the arguments ``compile_config`` recorded."""
     loss = config["loss"]
     if isinstance(loss, list):
-        loss = [None if item is None else losses.deserialize(item) for item in loss]
-    elif loss is not None:  # None: compiled without a loss (the model adds its own)
-        loss = losses.deserialize(loss)
+        loss = [_loss_from_config(item) for item in loss]
+    elif isinstance(loss, dict) and "class_name" not in loss and "name" not in loss:  # Keras: one per output name
+        loss = {key: _loss_from_config(item) for key, item in loss.items()}
+    else:
+        loss = _loss_from_config(loss)
     model.compile(optimizer=optimizers.deserialize(config["optimizer"]), loss=loss,
                   loss_weights=config.get("loss_weights"), metrics=_metrics_from_config(config["metrics"]),
                   weighted_metrics=_metrics_from_config(config.get("weighted_metrics")))
+
+
+def _loss_from_config(item):
+    """A saved loss: None (compiled without one: the model adds its own), a name as Keras writes it ("mse",
+    which compile resolves) or a config dict."""
+    return item if item is None or isinstance(item, str) else losses.deserialize(item)
 
 
 def _hook_tensors(model, assets: bool = True) -> dict[str, torch.Tensor]:
@@ -152,10 +161,12 @@ def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str,
 
 def model_from_json(json_string: str, custom_objects: dict | None = None, *, source: str = "the JSON"):
     """The Sequential or functional model ``model.to_json()`` described, with new weights; the user's
-    objects it names are looked up in ``custom_objects`` too."""
+    objects it names are looked up in ``custom_objects`` too. Keras' own JSON (Keras 3's or 2's) is read too."""
     from layerwise.models.model import deserialize_layer
 
     spec = json.loads(json_string)
+    if is_keras_config(spec):
+        return model_from_keras_config(spec, custom_objects)
     if not isinstance(spec, dict) or spec.get("class_name") not in ("Sequential", "Functional"):
         name = spec.get("class_name") if isinstance(spec, dict) else type(spec).__name__
         raise ValueError(f"{source} holds a {name}, not a Sequential or functional model from "
@@ -178,7 +189,11 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
 
     ``custom_objects`` (``{"name": function or class}``) names the user's objects the file refers to, as
     ``custom_object_scope`` does. ``safe_mode`` is accepted for Keras code: layerwise files never hold code.
+    A model file Keras wrote (``.keras``, or a legacy ``.h5`` of Keras 2) is rebuilt too (``keras_models.py``).
     """
+    keras_file = keras_weights_path(filepath)
+    if keras_file is not None:
+        return load_keras_model(keras_file, custom_objects, compile)
     tensors, metadata = read_file(filepath, MODEL_FORMAT)
     with loading_scope(custom_objects, "load_model"):
         model = model_from_json(metadata["model_config"], source=repr(str(filepath)))

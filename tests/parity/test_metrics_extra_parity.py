@@ -317,3 +317,13 @@ def test_bad_input():
     model = layerwise.Sequential([layerwise.Input((2,)), layerwise.layers.Dense(3)])
     with pytest.raises(ValueError, match=r"Metric 'IoU' needs the argument\(s\) num_classes, target_class_ids"):
         model.compile(optimizer="sgd", loss="mse", metrics=["IoU"])
+
+
+def test_mean_metric_wrapper_of_a_built_in_function_serializes_as_keras(keras):
+    ours = metrics.serialize(metrics.MeanMetricWrapper(metrics.mean_absolute_error, name="mae"))
+    theirs = keras.metrics.serialize(keras.metrics.MeanMetricWrapper(keras.metrics.mean_absolute_error, name="mae"))
+    assert ours["config"] == theirs["config"]
+    for saved in (ours, theirs, {"class_name": "MeanMetricWrapper",  # Keras 2 names the function
+                                 "config": {"name": "mae", "dtype": "float32", "fn": "mean_absolute_error"}}):
+        loaded = metrics.deserialize(saved)
+        assert loaded.fn is metrics.mean_absolute_error and loaded.name == "mae"

@@ -8,6 +8,7 @@ sync), or a numpy array for per-class or per-threshold values. ``get`` resolves 
 from __future__ import annotations
 
 import inspect
+from typing import Callable
 
 from layerwise import saving_registry
 from layerwise.losses.functions import (binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
@@ -141,9 +142,19 @@ def serialize(metric) -> str | dict:
     if not isinstance(metric, Metric):
         return saving_registry.serialize_custom(metric, "metric", ValueError)
     if cls is MeanMetricWrapper:
-        fn = saving_registry.serialize_custom(metric.fn, "metric function", ValueError)
+        if _metric_function(getattr(metric.fn, "__name__", None)) is metric.fn:  # Keras 3's form of its functions
+            fn = {"module": "builtins", "class_name": "function", "config": metric.fn.__name__,
+                  "registered_name": "function"}
+        else:
+            fn = saving_registry.serialize_custom(metric.fn, "metric function", ValueError)
         return {"class_name": cls.__name__, "config": {**metric.get_config(), "fn": fn}}
     return saving_registry.serialize_custom(metric, "metric", ValueError)
+
+
+def _metric_function(name) -> Callable | None:
+    """The built-in metric function called ``name`` (``"mean_absolute_error"``), or None."""
+    fn = globals().get(name) if isinstance(name, str) else None
+    return fn if inspect.isfunction(fn) and not name.startswith("_") else None
 
 
 def deserialize(config: str | dict):
@@ -158,7 +169,10 @@ def deserialize(config: str | dict):
     name = config.get("class_name")
     if name == "MeanMetricWrapper":
         options = dict(config.get("config", {}))
-        fn = deserialize(options.pop("fn"))
+        fn = options.pop("fn")
+        if isinstance(fn, dict) and fn.get("class_name") == "function":  # Keras 3 writes a function so
+            fn = fn["config"]
+        fn = _metric_function(fn) or deserialize(fn)  # Keras 2 writes a built-in function by its name
         return MeanMetricWrapper(fn, **options)
     if not config.get("registered_name") and _BY_NAME.get(name) is not None:
         return _BY_NAME[name].from_config(config.get("config", {}))

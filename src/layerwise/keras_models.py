@@ -1,0 +1,221 @@
+"""Models Keras wrote, rebuilt in layerwise: the model configs of Keras 3 (``model.to_json()``, the
+``config.json`` of a ``.keras`` archive) and of Keras 2 (its JSON and legacy ``.h5`` model files), with their
+weights and compile settings.
+
+A Keras config names each layer by class and holds its constructor arguments in Keras' forms, which layerwise's
+layers take (tests/layers/test_config_parity.py). A Sequential lists its layers. A functional model lists each
+layer with the calls that fed it (``inbound_nodes``), whose tensors are ``[layer name, call index, output index]``
+references: calling the layers again on layerwise's symbolic tensors, each call once its inputs exist, rebuilds
+the graph. The weights then load by Keras' layout (``keras_weights.py``).
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from typing import Any
+
+from layerwise.keras_weights import _h5py, load_keras_weights
+from layerwise.saving_registry import loading_scope
+
+_MODELS = ("Sequential", "Functional", "Model")
+
+
+def is_keras_config(spec: Any) -> bool:
+    """Whether ``spec`` (a parsed model JSON) is in Keras' form rather than layerwise's own."""
+    if not isinstance(spec, dict) or spec.get("class_name") not in _MODELS:
+        return False
+    config = spec.get("config") or {}
+    return ("module" in spec or "keras_version" in spec or "input_layers" in config
+            or any(entry.get("class_name") == "InputLayer" or "module" in entry for entry in config.get("layers", [])))
+
+
+def model_from_keras_config(spec: dict, custom_objects: dict | None = None):
+    """The Sequential or functional model a Keras config describes (``{"class_name", "config", ...}``), with new
+    weights. The user's classes it names are found as for layerwise's own files (``custom_objects``, registered
+    names)."""
+    with loading_scope(custom_objects, "model_from_json"):
+        return _model(spec)
+
+
+def load_keras_model(path: str, custom_objects: dict | None = None, compile: bool = True):
+    """A model saved by Keras (``.keras`` archive, or a legacy ``.h5`` model file): architecture, weights and, with
+    ``compile``, the compile settings (the optimizer starts afresh: its slots are not read)."""
+    spec, compile_config, legacy = _read_model_file(path)
+    model = model_from_keras_config(spec, custom_objects)
+    load_keras_weights(model, path)
+    if compile and compile_config:
+        from layerwise.saving import compile_from_config
+
+        with loading_scope(custom_objects, "load_model"):
+            compile_from_config(model, _legacy_compile_config(compile_config) if legacy else compile_config)
+    return model
+
+
+def _read_model_file(path: str) -> tuple[dict, dict | None, bool]:
+    """(model config, compile config, whether the file is Keras 2's legacy HDF5)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                raise ValueError(f"{path!r} is a zip archive without config.json, so not a Keras .keras file.")
+            spec = json.loads(archive.read("config.json"))
+        return spec, spec.get("compile_config"), False
+    h5py = _h5py()
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path!r} is truncated or corrupt, or not an HDF5 file ({err}).") from None
+    with f:
+        if "model_config" not in f.attrs:
+            raise ValueError(f"{path!r} holds weights only, not a model: build the model in layerwise with the code "
+                             "that built it in Keras, then call model.load_weights on this file.")
+        spec = json.loads(_text(f.attrs["model_config"]))
+        training = json.loads(_text(f.attrs["training_config"])) if "training_config" in f.attrs else None
+    return spec, training, True
+
+
+def _text(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _legacy_compile_config(training: dict) -> dict:
+    """Keras 2's ``training_config`` (``optimizer_config``, ``loss``, ``metrics``...) as Keras 3's compile config."""
+    return {"optimizer": training["optimizer_config"], "loss": training.get("loss"),
+            "loss_weights": training.get("loss_weights"), "metrics": _flat_metrics(training.get("metrics")),
+            "weighted_metrics": _flat_metrics(training.get("weighted_metrics"))}
+
+
+def _flat_metrics(metrics):
+    # Keras 2 writes a single output's metrics as [[...]]; compile takes the inner list.
+    if isinstance(metrics, list) and len(metrics) == 1 and isinstance(metrics[0], list):
+        return metrics[0]
+    return metrics
+
+
+def _model(spec: dict):
+    if spec.get("class_name") not in _MODELS:
+        raise ValueError(f"A Keras config of a {spec.get('class_name')!r} is not a Sequential or functional model; "
+                         "layerwise rebuilds those two kinds (a subclassed model needs its own code).")
+    config = spec["config"]
+    model = _sequential(config) if spec["class_name"] == "Sequential" else _functional(config)
+    if config.get("trainable") is False:
+        model.trainable = False
+    return model
+
+
+def _layer(entry: dict):
+    """A layer (or nested model) from its ``{"class_name", "config", "build_config"?}`` entry."""
+    if entry["class_name"] in _MODELS:
+        return _model(entry)
+    from layerwise import layers
+
+    config = dict(entry["config"])
+    batch_input_shape = config.pop("batch_input_shape", None)  # Keras 2 wrote the input shape on the first layer
+    if batch_input_shape is not None:
+        config["input_shape"], config["batch_size"] = tuple(batch_input_shape[1:]), batch_input_shape[0]
+    layer = layers.get(entry["class_name"]).from_config(config)
+    if entry.get("build_config"):
+        layer.build_from_config(entry["build_config"])
+    return layer
+
+
+def _input(config: dict):
+    """``layers.Input`` from an InputLayer's Keras 3 (``batch_shape``) or Keras 2 (``batch_input_shape``) config."""
+    from layerwise.layers import Input
+
+    batch_shape = config.get("batch_shape") or config.get("batch_input_shape")
+    return Input(batch_shape=tuple(batch_shape), dtype=config.get("dtype"), name=config.get("name"))
+
+
+def _sequential(config: dict):
+    from layerwise.models import Sequential
+
+    model = Sequential(name=config.get("name"))
+    for entry in config["layers"]:
+        model.add(_input(entry["config"]) if entry["class_name"] == "InputLayer" else _layer(entry))
+    if not model.built and config.get("build_input_shape"):
+        model.build(tuple(config["build_input_shape"]))
+    return model
+
+
+def _functional(config: dict):
+    from layerwise.models import Model
+
+    outputs: dict[tuple[str, int], list] = {}  # (layer name, call index) -> that call's output tensors, flattened
+    waiting = []  # per layer: [layer, its calls still to make, index of the next call]
+    for entry in config["layers"]:
+        name = entry.get("name") or entry["config"]["name"]
+        if entry["class_name"] == "InputLayer":
+            outputs[(name, 0)] = [_input(entry["config"])]
+        elif entry.get("inbound_nodes"):
+            waiting.append([name, _layer(entry), list(entry["inbound_nodes"]), 0])
+    while waiting:
+        progressed = False
+        for item in waiting:
+            name, layer, calls, index = item
+            while calls:
+                args, kwargs = _call_arguments(calls[0])
+                try:
+                    args, kwargs = _resolve(args, outputs), _resolve(kwargs, outputs)
+                except KeyError:
+                    break  # an input of this call is made by a later call: come back to it
+                outputs[(name, index)] = _flatten(layer(*args, **kwargs))
+                calls.pop(0)
+                item[3] = index = index + 1
+                progressed = True
+        waiting = [item for item in waiting if item[2]]
+        if waiting and not progressed:
+            names = ", ".join(repr(item[0]) for item in waiting)
+            raise ValueError(f"The Keras config's graph cannot be rebuilt: the inputs of layers {names} are never "
+                             "made by any layer in it.")
+    inputs = _resolve(_references(config["input_layers"]), outputs)
+    model_outputs = _resolve(_references(config["output_layers"]), outputs)
+    return Model(inputs=inputs, outputs=model_outputs, name=config.get("name"))
+
+
+def _call_arguments(node) -> tuple[list, dict]:
+    """(args, kwargs) of one recorded call: Keras 3's ``{"args", "kwargs"}`` or Keras 2's list of
+    ``[name, call index, output index, kwargs]`` (one tensor, or a list of them, as the first argument)."""
+    if isinstance(node, dict):
+        # Keras records mask=None on calls of nested models, whose calls take no mask here; None changes nothing.
+        kwargs = {key: value for key, value in node.get("kwargs", {}).items() if not (key == "mask" and value is None)}
+        return list(node.get("args", [])), kwargs
+    tensors = [_Reference(*ref[:3]) for ref in node]
+    kwargs = node[0][3] if len(node[0]) > 3 else {}
+    return [tensors[0] if len(tensors) == 1 else tensors], dict(kwargs)
+
+
+class _Reference(tuple):
+    """``(layer name, call index, output index)`` of a tensor in a Keras config."""
+
+    def __new__(cls, name: str, node: int, index: int):
+        return super().__new__(cls, (name, node, index))
+
+
+def _references(value):
+    """``input_layers`` / ``output_layers``: one ``[name, node, index]``, a list of them, or a dict of them."""
+    if isinstance(value, dict):
+        return {key: _references(item) for key, item in value.items()}
+    if len(value) == 3 and isinstance(value[0], str) and isinstance(value[1], int):
+        return _Reference(*value)
+    return [_references(item) for item in value]
+
+
+def _resolve(value, outputs: dict):
+    """``value`` with every tensor reference replaced by the symbolic tensor it names (KeyError: not made yet)."""
+    if isinstance(value, _Reference):
+        return outputs[(value[0], value[1])][value[2]]
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            return _resolve(_Reference(*value["config"]["keras_history"]), outputs)
+        return {key: _resolve(item, outputs) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_resolve(item, outputs) for item in value]
+    return value
+
+
+def _flatten(value) -> list:
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _flatten(item)]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _flatten(item)]
+    return [value]

@@ -1,0 +1,229 @@
+"""Models Keras 3.15 wrote (``.keras`` archives, legacy ``.h5`` files, ``to_json``) and Keras 2's JSON, rebuilt by
+``layerwise.models.load_model`` / ``model_from_json``: the same layers, and the same predictions once the file's
+weights are in; compile settings; clear errors for what cannot be rebuilt."""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import layerwise
+
+RNG = np.random.default_rng(0)
+X4 = RNG.random((8, 4)).astype("float32")
+
+
+def _same_predictions(keras_model, path, inputs, **kwargs):
+    ours = layerwise.models.load_model(path, **kwargs)
+    expected = keras_model.predict(inputs, verbose=0)
+    got = ours.predict(inputs, verbose=0)
+    for e, g in zip(expected if isinstance(expected, list) else [expected], got if isinstance(got, list) else [got]):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+    return ours
+
+
+def test_sequential_keras_file_rebuilds_with_weights_and_compile_settings(keras, tmp_path):
+    L = keras.layers
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3, activation="relu"), L.Dropout(0.2), L.Dense(1)],
+                             name="regressor")
+    model.compile(keras.optimizers.Adam(0.01), "mse", metrics=["mae"])
+    model.fit(X4, X4[:, :1], epochs=2, verbose=0)
+    model.save(tmp_path / "m.keras")
+
+    ours = _same_predictions(model, tmp_path / "m.keras", X4)
+    assert ours.name == "regressor" and isinstance(ours, layerwise.models.Sequential)
+    assert [type(layer).__name__ for layer in ours.layers] == ["Dense", "Dropout", "Dense"]
+    assert ours.count_params() == model.count_params() == 19
+    assert isinstance(ours.optimizer, layerwise.optimizers.Adam)
+    assert ours.optimizer.get_config()["learning_rate"] == pytest.approx(0.01)
+    before = ours.evaluate(X4, X4[:, :1], verbose=0)
+    history = ours.fit(X4, X4[:, :1], epochs=20, verbose=0)
+    assert set(history.history) == {"loss", "mae"}
+    assert ours.evaluate(X4, X4[:, :1], verbose=0)[0] < before[0]
+
+    uncompiled = layerwise.models.load_model(tmp_path / "m.keras", compile=False)
+    assert uncompiled.optimizer is None
+
+
+def test_functional_keras_file_with_shared_layer_merge_and_two_outputs(keras, tmp_path):
+    L = keras.layers
+    inputs = keras.Input((4,), name="x")
+    added = L.Add(name="add")([L.Dense(2, name="d")(inputs), L.Dense(2, name="e")(inputs)])
+    shared = L.Dense(2, activation="tanh", name="shared")
+    model = keras.Model(inputs, [shared(shared(added)), added], name="two_heads")
+    model.compile("sgd", ["mse", "mae"])
+    model.save(tmp_path / "f.keras")
+
+    ours = _same_predictions(model, tmp_path / "f.keras", X4)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in model.layers]
+    assert ours.count_params() == model.count_params()
+    assert [loss.name for loss in ours.loss] == ["mse", "mae"]
+
+
+def test_encoder_decoder_lstm_with_states_passed_as_keyword_tensors(keras, tmp_path):
+    L = keras.layers
+    inputs = keras.Input((5, 3))
+    encoded, h, c = L.LSTM(4, return_state=True)(inputs)
+    decoded = L.LSTM(4, return_sequences=True)(L.RepeatVector(5)(encoded), initial_state=[h, c])
+    model = keras.Model(inputs, L.TimeDistributed(L.Dense(2))(decoded))
+    model.save(tmp_path / "s2s.keras")
+    _same_predictions(model, tmp_path / "s2s.keras", RNG.random((2, 5, 3)).astype("float32"))
+
+
+def test_nested_sequential_cnn_and_two_inputs(keras, tmp_path):
+    L = keras.layers
+    features = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(4, 3, activation="relu"), L.BatchNormalization(),
+                                 L.MaxPooling2D(), L.Flatten()], name="features")
+    image, extra = keras.Input((8, 8, 1), name="image"), keras.Input((2,), name="extra")
+    joined = L.Concatenate()([features(image), extra])
+    model = keras.Model([image, extra], L.Dense(3, activation="softmax")(joined))
+    images = RNG.random((6, 8, 8, 1)).astype("float32")
+    extras = RNG.random((6, 2)).astype("float32")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit([images, extras], np.arange(6) % 3, epochs=2, verbose=0)  # moving statistics move off 0 and 1
+    model.save(tmp_path / "nested.keras")
+
+    ours = _same_predictions(model, tmp_path / "nested.keras", [images, extras])
+    assert isinstance(ours.get_layer("features"), layerwise.models.Sequential)
+
+
+def test_legacy_h5_model_file_written_by_keras(keras, tmp_path):
+    L = keras.layers
+    inputs = keras.Input((4,), name="x")
+    model = keras.Model(inputs, L.Concatenate()([L.Dense(2, name="d")(inputs), L.Dense(3, name="e")(inputs)]))
+    model.compile("adam", "mse", metrics=["mae"])
+    model.fit(X4, np.ones((8, 5)), verbose=0)
+    model.save(tmp_path / "legacy.h5")
+    ours = _same_predictions(model, tmp_path / "legacy.h5", X4)
+    assert isinstance(ours.optimizer, layerwise.optimizers.Adam)
+
+
+# What Keras 2 (tf.keras 2.x) writes: string dtypes, initializers without a module, the input shape on the
+# InputLayer as batch_input_shape, and each call as a list of [layer name, call index, output index, kwargs].
+KERAS2_FUNCTIONAL = {
+    "class_name": "Functional", "keras_version": "2.15.0", "backend": "tensorflow",
+    "config": {"name": "model", "trainable": True, "layers": [
+        {"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 4], "dtype": "float32", "sparse": False, "ragged": False,
+                    "name": "x"}},
+        {"class_name": "Dense", "name": "d", "inbound_nodes": [[["x", 0, 0, {}]]],
+         "config": {"name": "d", "trainable": True, "dtype": "float32", "units": 3, "activation": "relu",
+                    "use_bias": True, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+                    "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
+                    "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
+                    "bias_constraint": None}},
+        {"class_name": "Concatenate", "name": "concatenate", "inbound_nodes": [[["d", 0, 0, {}], ["x", 0, 0, {}]]],
+         "config": {"name": "concatenate", "trainable": True, "dtype": "float32", "axis": -1}}],
+        "input_layers": [["x", 0, 0]], "output_layers": [["concatenate", 0, 0]]}}
+
+
+def keras2_model(keras):
+    """Keras 3 reads Keras 2's configs with its legacy loader (what its ``load_model`` uses for ``.h5`` files)."""
+    from keras.src.legacy.saving import saving_utils
+
+    return saving_utils.model_from_config(json.loads(json.dumps(KERAS2_FUNCTIONAL)))  # it consumes its argument
+
+
+def test_keras2_json_rebuilds_the_model_keras3_rebuilds(keras):
+    theirs, ours = keras2_model(keras), layerwise.models.model_from_json(json.dumps(KERAS2_FUNCTIONAL))
+    assert [type(layer).__name__ for layer in ours.layers] == ["InputLayer", "Dense", "Concatenate"]
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours.predict(X4, verbose=0), theirs.predict(X4, verbose=0), rtol=1e-6)
+
+
+def test_keras2_h5_model_file_with_its_training_config(keras, tmp_path):
+    import h5py
+
+    theirs = keras2_model(keras)
+    theirs.save(tmp_path / "keras2.h5")  # the legacy weights layout; the attributes below are Keras 2's
+    training = {"loss": "mse", "metrics": [[{"class_name": "MeanMetricWrapper", "config": {
+        "name": "mae", "dtype": "float32", "fn": "mean_absolute_error"}}]], "weighted_metrics": None,
+        "loss_weights": None, "optimizer_config": {"class_name": "RMSprop", "config": {
+            "name": "RMSprop", "learning_rate": 0.002, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-07,
+            "centered": False}}}
+    with h5py.File(tmp_path / "keras2.h5", "r+") as f:
+        f.attrs["model_config"] = json.dumps(KERAS2_FUNCTIONAL)
+        f.attrs["training_config"] = json.dumps(training)
+        f.attrs["keras_version"] = "2.15.0"
+    ours = _same_predictions(theirs, tmp_path / "keras2.h5", X4)
+    assert isinstance(ours.optimizer, layerwise.optimizers.RMSprop)
+    assert ours.optimizer.get_config()["learning_rate"] == pytest.approx(0.002)
+    assert set(ours.fit(X4, np.ones((8, 7)), verbose=0).history) == {"loss", "mae"}
+
+
+def test_keras3_to_json_gives_the_same_architecture(keras):
+    L = keras.layers
+    model = keras.Sequential([keras.Input((6, 2)), L.Conv1D(4, 3, padding="causal"), L.GRU(3), L.Dense(1)])
+    ours = layerwise.models.model_from_json(model.to_json())
+    assert [type(layer).__name__ for layer in ours.layers] == ["Conv1D", "GRU", "Dense"]
+    assert [w.shape for w in ours.get_weights()] == [w.shape for w in model.get_weights()]
+    ours.set_weights(model.get_weights())
+    steps = RNG.random((3, 6, 2)).astype("float32")
+    np.testing.assert_allclose(ours.predict(steps, verbose=0), model.predict(steps, verbose=0), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_custom_layer_needs_its_class_and_loads_with_custom_objects(keras, tmp_path):
+    @keras.saving.register_keras_serializable(package="lwtest")
+    class Scale(keras.layers.Layer):
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2), Scale(3.0)])
+    model.save(tmp_path / "custom.keras")
+    with pytest.raises(ValueError, match="Scale"):
+        layerwise.models.load_model(tmp_path / "custom.keras")
+
+    class OurScale(layerwise.layers.Layer):
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+    ours = _same_predictions(model, tmp_path / "custom.keras", X4, custom_objects={"lwtest>Scale": OurScale})
+    assert ours.layers[-1].factor == 3.0
+
+
+def test_subclassed_model_file_is_refused_with_the_reason(keras, tmp_path):
+    class Net(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Net()
+    model(X4)
+    model.save(tmp_path / "sub.keras")
+    with pytest.raises(ValueError, match="Net.*not a Sequential or functional model"):
+        layerwise.models.load_model(tmp_path / "sub.keras")
+
+
+def test_broken_keras_files_are_named(keras, tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.save_weights(tmp_path / "only.weights.h5")
+    with pytest.raises(ValueError, match="only.weights.h5.*weights only.*load_weights"):
+        layerwise.models.load_model(tmp_path / "only.weights.h5")
+    with zipfile.ZipFile(tmp_path / "empty.keras", "w") as archive:
+        archive.writestr("metadata.json", "{}")
+    with pytest.raises(ValueError, match="empty.keras.*without config.json"):
+        layerwise.models.load_model(tmp_path / "empty.keras")
+
+
+def test_layerwise_files_still_load(tmp_path):
+    model = layerwise.models.Sequential([layerwise.Input((4,)), layerwise.layers.Dense(2)])
+    model.save(tmp_path / "own.lw")
+    np.testing.assert_array_equal(layerwise.models.load_model(tmp_path / "own.lw").predict(X4, verbose=0),
+                                  model.predict(X4, verbose=0))
