@@ -227,3 +227,25 @@ def test_layerwise_files_still_load(tmp_path):
     model.save(tmp_path / "own.lw")
     np.testing.assert_array_equal(layerwise.models.load_model(tmp_path / "own.lw").predict(X4, verbose=0),
                                   model.predict(X4, verbose=0))
+
+
+def test_masked_text_model_and_attention_block(keras, tmp_path):
+    L = keras.layers
+    text = keras.Sequential([keras.Input((7,), dtype="int32"), L.Embedding(20, 4, mask_zero=True),
+                             L.Bidirectional(L.LSTM(3)), L.Dense(2, activation="softmax")])
+    text.save(tmp_path / "text.keras")
+    _same_predictions(text, tmp_path / "text.keras", np.array([[1, 2, 3, 0, 0, 0, 0], [4, 5, 6, 7, 8, 9, 1]]))
+
+    tokens = keras.Input((5, 8))
+    attended = L.MultiHeadAttention(2, 4)(tokens, tokens)
+    pooled = L.GlobalAveragePooling1D()(L.LayerNormalization()(L.Add()([tokens, attended])))
+    block = keras.Model(tokens, L.Dense(1)(pooled))
+    block.save(tmp_path / "block.keras")
+    _same_predictions(block, tmp_path / "block.keras", RNG.random((3, 5, 8)).astype("float32"))
+
+
+def test_keras_application_file(keras, tmp_path):
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=5)
+    model.save(tmp_path / "mobilenet.keras")
+    ours = _same_predictions(model, tmp_path / "mobilenet.keras", RNG.random((2, 32, 32, 3)).astype("float32") * 255)
+    assert len(ours.layers) == len(model.layers)
