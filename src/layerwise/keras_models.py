@@ -26,7 +26,8 @@ def is_keras_config(spec: Any) -> bool:
         return False
     config = spec.get("config") or {}
     return ("module" in spec or "keras_version" in spec or "input_layers" in config
-            or any(entry.get("class_name") == "InputLayer" or "module" in entry for entry in config.get("layers", [])))
+            or any("module" in entry or {"batch_shape", "batch_input_shape"} & set(entry.get("config", {}))
+                   for entry in config.get("layers", [])))
 
 
 def model_from_keras_config(spec: dict, custom_objects: dict | None = None):
@@ -59,6 +60,9 @@ def _read_model_file(path: str) -> tuple[dict, dict | None, bool]:
                 raise ValueError(f"{path!r} is a zip archive without config.json, so not a Keras .keras file.")
             spec = json.loads(archive.read("config.json"))
         return spec, spec.get("compile_config"), False
+    with open(path, "rb") as f:
+        if f.read(2) == b"PK":
+            raise ValueError(f"{path!r} starts as a zip archive (a Keras .keras file) but is truncated or corrupt.")
     h5py = _h5py()
     try:
         f = h5py.File(path, "r")
