@@ -46,18 +46,25 @@ def factor_range(layer: str, factor, name: str, low_inclusive: bool = True) -> t
     raise ValueError(f"{layer} {name} must be a number or a pair of numbers in {interval}, got {name}={factor!r}.")
 
 
-def base_factor(layer: str, factor, low: float, high: float) -> tuple[float, float]:
+def base_factor(layer: str, factor, low: int, high: int) -> tuple[float, float]:
     """Keras' factor of the other image layers: a number ``f`` in [low, high] is ``(max(-|f|, low), |f|)``; a
-    pair is sorted and must reach into [low, high]."""
+    pair is sorted and must reach into [low, high]. The numbers keep Keras' types (``RandomContrast(0.1)``:
+    ``(0, 0.1)``, its bound ``low`` an int), as its config writes them."""
     message = f"{layer} factor must be a number or a pair of numbers in [{low:g}, {high:g}], got factor={factor!r}."
     if isinstance(factor, (tuple, list)):
         if len(factor) != 2 or not all(isinstance(v, (int, float)) for v in factor) or \
                 factor[0] > high or factor[1] < low:
             raise ValueError(message)
-        return tuple(sorted(float(v) for v in factor))
+        return tuple(sorted(factor))
     if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not low <= factor <= high:
         raise ValueError(message)
-    return max(-abs(float(factor)), low), abs(float(factor))
+    return max(-abs(factor), low), abs(factor)
+
+
+def base_layer_factor(factor):
+    """What Keras' base image layer passes on as the factor of RandomBrightness and RandomRotation: ``factor or
+    0.0`` (so ``0`` and None are ``0.0``, and ``RandomBrightness(0)`` is ``(-0.0, 0.0)``)."""
+    return 0.0 if factor is None or (isinstance(factor, (int, float)) and not factor) else factor
 
 
 def check_fill(layer: str, fill_mode: str, interpolation: str) -> None:
@@ -152,7 +159,7 @@ class RandomRotation(_AffineLayer):
     def __init__(self, factor, fill_mode: str = "reflect", interpolation: str = "bilinear", seed: int | None = None,
                  fill_value: float = 0.0, data_format: str | None = None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
-        self.factor = base_factor("RandomRotation", factor, -1.0, 1.0)
+        self.factor = base_factor("RandomRotation", base_layer_factor(factor), -1, 1)
 
     def draw(self, images: torch.Tensor) -> dict:
         """Keras' ``{"angle": degrees (batch,), "rotation_matrix": (batch, 8), "image_height", "image_width",
@@ -233,9 +240,11 @@ class RandomContrast(RandomImageLayer):
     ``value_range``. As in Keras, ``factor=f`` (in [0, 1]) draws the scale from ``[1, 1 + f]``, and a pair
     ``(a, b)``, once sorted, from ``[1 - a, 1 + b]``."""
 
+    resolved_config = ("factor",)
+
     def __init__(self, factor, value_range=(0, 255), seed: int | None = None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        self.factor = base_factor("RandomContrast", factor, 0.0, 1.0)
+        self.factor = base_factor("RandomContrast", factor, 0, 1)
         self.value_range = check_value_range("RandomContrast", value_range)
         if self.value_range[0] > self.value_range[1]:
             raise ValueError(f"RandomContrast value_range must be (low, high), got {value_range!r}.")
@@ -258,10 +267,13 @@ class RandomBrightness(RandomImageLayer):
     """Adds to each image a random shift drawn from ``factor`` times the width of ``value_range``
     (``0.2``: up to 20% brighter or darker), then clips to ``value_range``. Factors lie in [-1, 1]."""
 
+    resolved_config = ("factor", "value_range")
+
     def __init__(self, factor, value_range=(0, 255), seed: int | None = None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        self.factor = base_factor("RandomBrightness", factor, -1.0, 1.0)
-        self.value_range = tuple(sorted(check_value_range("RandomBrightness", value_range)))
+        self.factor = base_factor("RandomBrightness", base_layer_factor(factor), -1, 1)
+        check_value_range("RandomBrightness", value_range)
+        self.value_range = tuple(sorted(value_range))  # as Keras keeps it (and writes it in the config)
 
     def draw(self, images: torch.Tensor) -> dict:
         """``{"rgb_delta": (batch, 1, 1, 1)}``: each image's shift in pixel units."""

@@ -30,9 +30,10 @@ _SAMPLING = {"reflect": ("reflection", False), "mirror": ("reflection", True), "
 FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
 
 
-def keras_range(layer: str, value, name: str, low: float = 0.0, high: float = 1.0) -> tuple[float, float]:
+def keras_range(layer: str, value, name: str, low: float = 0, high: float = 1) -> tuple[float, float]:
     """Keras' ``_set_factor``: a number ``v`` in [low, high] is ``(max(-|v|, low), |v|)``; a pair is sorted and
-    must reach into [low, high] (its first number at most ``high``, its second at least ``low``)."""
+    must reach into [low, high] (its first number at most ``high``, its second at least ``low``). The numbers
+    keep Keras' types (``0.3`` is ``(0, 0.3)``, the bound an int), as its config writes them."""
     message = f"{layer} {name} must be a number or a pair of numbers in [{low:g}, {high:g}], got {name}={value!r}."
     if isinstance(value, (tuple, list)):
         if len(value) != 2 or not all(is_number(v) for v in value) or value[0] > high or value[1] < low:
@@ -236,18 +237,15 @@ class RandomImageLayer(ImageLayer):
 
 
 class AugmentationLayer(RandomImageLayer):
-    """Base of Keras 3's newer augmentation layers: the random image layer with Keras' config keys (trainable,
-    dtype, data_format, and factors stored as their processed ``(low, high)`` ranges)."""
-
-    def keras_config(self) -> dict[str, Any]:
-        """The config entries Keras stores as processed values (a factor as its ``(low, high)`` range)."""
-        return {}
+    """Base of Keras 3's newer augmentation layers. Their configs hold the factors as Keras resolved them (each
+    subclass names them in ``resolved_config``: ``factor=0.3`` as ``(0, 0.3)``), written as lists, the JSON form
+    of the other recorded pairs (``value_range``)."""
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(trainable=self.trainable, dtype=str(float_dtype()).removeprefix("torch."),
-                      data_format=self.data_format)
-        config.update({k: list(v) if isinstance(v, tuple) else v for k, v in self.keras_config().items()})
+        for key in self.resolved_config:
+            if isinstance(config.get(key), tuple):
+                config[key] = list(config[key])
         return config
 
 

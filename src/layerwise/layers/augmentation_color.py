@@ -37,19 +37,22 @@ def rescale(images: torch.Tensor, source, target) -> torch.Tensor:
 
 
 def sorted_range(layer: str, value_range) -> tuple[float, float]:
-    return tuple(sorted(check_value_range(layer, value_range)))
+    """``value_range`` sorted, its numbers as given: what Keras keeps (and writes in the config)."""
+    check_value_range(layer, value_range)
+    return tuple(sorted(value_range))
 
 
 def unit_factor(layer: str, factor, name: str, symmetric: bool) -> tuple[float, float]:
     """Solarization's and RandomShear's factors: each number in [0, 1]; a pair is sorted, a number ``f`` is
-    ``(-f, f)`` when ``symmetric`` (RandomShear) and ``(0, f)`` otherwise (Solarization)."""
+    ``(-f, f)`` when ``symmetric`` (RandomShear) and ``(0, f)`` otherwise (Solarization). The numbers keep their
+    types, as in Keras' config (``0.2``: ``(0, 0.2)``)."""
     def fits(v) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
 
     if isinstance(factor, (tuple, list)) and len(factor) == 2 and all(fits(v) for v in factor):
-        return tuple(sorted(float(v) for v in factor))
+        return tuple(sorted(factor))
     if fits(factor):
-        return (-float(factor) if symmetric else 0.0), float(factor)
+        return (-abs(factor), abs(factor)) if symmetric else (0, factor)
     raise ValueError(f"{layer} {name} must be a number or a pair of numbers in [0, 1], got {name}={factor!r}.")
 
 
@@ -65,9 +68,6 @@ class ColorLayer(RandomImageLayer):
         if self.channels is not None and input_shape[-1] not in self.channels:
             wanted = " or ".join(str(c) for c in self.channels)
             raise ValueError(self._shape_message(f"images with {wanted} channels (RGB)", input_shape))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "data_format": self.data_format}
 
     def get_random_transformation(self, images: torch.Tensor, training: bool = True):
         """One random draw per image of the batch ``images``; None for a deterministic layer."""
@@ -86,6 +86,7 @@ class RandomGrayscale(ColorLayer):
     ``factor``. Images have 1 or 3 channels."""
 
     channels = (1, 3)
+    config_omitted = ("seed",)  # as Keras 3.15, whose RandomGrayscale config has no seed
 
     def __init__(self, factor: float = 0.5, data_format: str | None = None, seed: int | None = None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
@@ -108,10 +109,12 @@ class RandomInvert(ColorLayer):
     each image draws a probability from ``factor`` (a number ``f`` in [0, 1]: ``[0, f]``) and is
     inverted with it."""
 
+    resolved_config = ("factor",)
+
     def __init__(self, factor=1.0, value_range=(0, 255), seed: int | None = None, data_format: str | None = None,
                  **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = base_factor("RandomInvert", factor, 0.0, 1.0)
+        self.factor = base_factor("RandomInvert", factor, 0, 1)
         self.value_range = check_value_range("RandomInvert", value_range)  # not sorted, as Keras
 
     def get_random_transformation(self, images, training=True):
@@ -133,6 +136,8 @@ class Solarization(ColorLayer):
     ``[addition_factor[0], addition_factor[1] * 255]``), clips, and replaces every pixel ``v`` at or above a
     random ``threshold`` (drawn likewise from ``threshold_factor``) by ``255 - v``. Factors lie in [0, 1]; a
     number ``f`` means ``(0, f)``. With the defaults every pixel is inverted."""
+
+    resolved_config = ("addition_factor", "threshold_factor", "value_range")
 
     def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255), seed: int | None = None,
                  data_format: str | None = None, **kwargs):
@@ -163,6 +168,8 @@ class AutoContrast(ColorLayer):
     and its highest ``value_range[1]``; a constant channel is left as it is. Applied at inference too,
     as in Keras."""
 
+    resolved_config = ("value_range",)
+
     def __init__(self, value_range=(0, 255), data_format: str | None = None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
         self.value_range = sorted_range("AutoContrast", value_range)
@@ -185,18 +192,19 @@ class RandomPosterization(ColorLayer):
     an integer in ``[factor[0], factor[1])`` (``factor[1]`` itself only when both are equal). ``factor``
     is an integer in [1, 8] (``f``: ``(1, f)``) or a pair of them."""
 
+    resolved_config = ("factor", "value_range")
+
     def __init__(self, factor, value_range=(0, 255), data_format: str | None = None, seed: int | None = None,
                  **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        bounds = base_factor("RandomPosterization", factor, 1.0, 8.0)
-        if any(b != int(b) for b in bounds):
+        self.factor = base_factor("RandomPosterization", factor, 1, 8)  # as Keras keeps it: (1, 4) for 4
+        if any(b != int(b) for b in self.factor):
             raise ValueError(f"RandomPosterization factor must be whole numbers of bits, got factor={factor!r}.")
-        self.factor = tuple(int(b) for b in bounds)
         self.value_range = sorted_range("RandomPosterization", value_range)
 
     def get_random_transformation(self, images, training=True):
         """``{"shift_factor": uint8 (batch,)}``: how many low bits each image drops."""
-        batch, (low, high) = images.shape[0], self.factor
+        batch, (low, high) = images.shape[0], (int(b) for b in self.factor)
         if low != high:
             bits = torch.randint(low, high, (batch,), generator=self.generator(images), device=images.device,
                                  dtype=torch.uint8)
@@ -217,6 +225,8 @@ class Equalization(ColorLayer):
     """Histogram equalization of each channel on the 0-255 scale with ``bins`` bins. As in Keras, one
     histogram per channel is taken over the whole batch (an unbatched image is its own batch), and a
     channel with a single occupied bin is left as it is."""
+
+    resolved_config = ("value_range",)
 
     def __init__(self, value_range=(0, 255), bins: int = 256, data_format: str | None = None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
@@ -255,11 +265,12 @@ class RandomColorDegeneration(ColorLayer):
     ``value_range``. Images have 3 channels (1: unchanged)."""
 
     channels = (1, 3)
+    resolved_config = ("factor", "value_range")
 
     def __init__(self, factor, value_range=(0, 255), data_format: str | None = None, seed: int | None = None,
                  **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = base_factor("RandomColorDegeneration", factor, -1.0, 1.0)
+        self.factor = base_factor("RandomColorDegeneration", factor, -1, 1)
         self.value_range = sorted_range("RandomColorDegeneration", value_range)
 
     def get_random_transformation(self, images, training=True):
@@ -279,10 +290,12 @@ class RandomSharpness(ColorLayer):
     each channel (centre weight 5/13, zero padding); ``f = 0.5`` leaves images as they are. Clipped to
     ``value_range``."""
 
+    resolved_config = ("factor", "value_range")
+
     def __init__(self, factor, value_range=(0, 255), data_format: str | None = None, seed: int | None = None,
                  **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = base_factor("RandomSharpness", factor, 0.0, 1.0)
+        self.factor = base_factor("RandomSharpness", factor, 0, 1)
         self.value_range = sorted_range("RandomSharpness", value_range)
 
     def get_random_transformation(self, images, training=True):

@@ -46,11 +46,12 @@ class RandomHue(ColorLayer):
     a number ``f`` means ``(0, f)``) and the sign by a fair coin, then clips to ``value_range``."""
 
     channels = (3,)
+    resolved_config = ("factor",)
 
     def __init__(self, factor, value_range=(0, 255), data_format: str | None = None, seed: int | None = None,
                  **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = base_factor("RandomHue", factor, 0.0, 1.0)
+        self.factor = base_factor("RandomHue", factor, 0, 1)
         self.value_range = check_value_range("RandomHue", value_range)  # not sorted, as Keras
 
     def get_random_transformation(self, images, training=True, source: RandomImageLayer | None = None):
@@ -79,11 +80,12 @@ class RandomSaturation(ColorLayer):
     0-255 images, which can push colours out of the range; the RGB result is not clipped)."""
 
     channels = (3,)
+    resolved_config = ("factor", "value_range")
 
     def __init__(self, factor, value_range=(0, 255), data_format: str | None = None, seed: int | None = None,
                  **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = base_factor("RandomSaturation", factor, -1.0, 1.0)
+        self.factor = base_factor("RandomSaturation", factor, -1, 1)
         self.value_range = sorted_range("RandomSaturation", value_range)
 
     def get_random_transformation(self, images, training=True, source: RandomImageLayer | None = None):

@@ -82,6 +82,8 @@ class CutMix(AugmentationLayer):
     ``factor`` (a number ``f`` in [0, 1]: from ``[0, f]``; a pair: between its numbers). Labels are mixed in
     proportion to the pasted area."""
 
+    resolved_config = ("factor",)
+
     def __init__(self, factor=1.0, seed: int | None = None, data_format: str | None = None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.factor = keras_range("CutMix", factor, "factor")
@@ -109,9 +111,6 @@ class CutMix(AugmentationLayer):
     def transform_segmentation_masks(self, masks: torch.Tensor, transformation: dict | None, training: bool = True):
         return self.transform_images(masks, transformation, training)
 
-    def keras_config(self) -> dict[str, Any]:
-        return {"factor": self.factor}
-
 
 class RandomErasing(AugmentationLayer):
     """Random Erasing: with a probability drawn per image from ``factor`` (a number ``f`` in [0, 1]: from
@@ -119,6 +118,8 @@ class RandomErasing(AugmentationLayer):
     three numbers for RGB, or None: Gaussian noise of standard deviation ``value_range[1]``), clipped to
     ``value_range``. Each side of the box is ``sqrt(s)`` of the image's, ``s`` drawn from ``scale`` per side.
     Labels and segmentation masks are left as they are."""
+
+    resolved_config = ("factor", "scale")
 
     def __init__(self, factor=1.0, scale=(0.02, 0.33), fill_value=None, value_range=(0, 255),
                  seed: int | None = None, data_format: str | None = None, **kwargs):
@@ -155,6 +156,3 @@ class RandomErasing(AugmentationLayer):
         erase = transformation["apply_erasing"].to(images.device).view(-1, 1, 1, 1) & masks
         return torch.where(erase, torch.as_tensor(transformation["fill_value"], device=images.device,
                                                   dtype=images.dtype), images)
-
-    def keras_config(self) -> dict[str, Any]:
-        return {"factor": self.factor, "scale": self.scale}

@@ -60,6 +60,8 @@ class _Policy(AugmentationLayer):
     """A layer applying Keras' operations ``names``, kept out of the module tree (no weights; they follow
     this layer's mode) and drawing from this layer's generator."""
 
+    resolved_config = ("factor",)
+
     def __init__(self, names: tuple[str, ...], value_range, factor, interpolation: str, seed: int | None,
                  data_format: str | None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
@@ -87,9 +89,6 @@ class _Policy(AugmentationLayer):
             op = self._ops[name]
             x = op.transform_segmentation_masks(x, transformation) if masks else op.transform_images(x, transformation)
         return x
-
-    def keras_config(self) -> dict[str, Any]:
-        return {"factor": self.factor}
 
 
 class RandAugment(_Policy):

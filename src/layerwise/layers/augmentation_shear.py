@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from layerwise.layers.augmentation import _AffineLayer, affine_transform
+from layerwise.layers.augmentation_base import is_number
 from layerwise.layers.augmentation_color import unit_factor
 
 
@@ -17,14 +18,26 @@ class RandomShear(_AffineLayer):
     ``sx`` drawn from ``x_factor`` and ``sy`` from ``y_factor`` and both negated together by a fair coin.
     Factors are numbers in [0, 1] (``f``: ``(-f, f)``) or pairs of them."""
 
+    resolved_config = ("x_factor", "y_factor")
+
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation: str = "bilinear", fill_mode: str = "reflect",
                  fill_value: float = 0.0, data_format: str | None = None, seed: int | None = None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
         self.x_factor = unit_factor("RandomShear", x_factor, "x_factor", True)
         self.y_factor = unit_factor("RandomShear", y_factor, "y_factor", True)
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "data_format": self.data_format}
+    @classmethod
+    def from_config(cls, config: dict) -> "RandomShear":
+        """As the constructor, and also a config written by Keras (or by this layer): its ``x_factor=0.4`` is the
+        pair ``(-0.4, 0.4)``, which Keras' own constructor rejects (a pair's numbers lie in [0, 1]); such a
+        symmetric pair is read back as the number it came from, the same layer."""
+        config = dict(config)
+        for key in ("x_factor", "y_factor"):
+            value = config.get(key)
+            if isinstance(value, (tuple, list)) and len(value) == 2 and all(is_number(v) for v in value) and \
+                    value[0] < 0 and value[0] == -value[1]:
+                config[key] = value[1]
+        return cls(**config)
 
     def get_random_transformation(self, images: torch.Tensor, training: bool = True):
         """``{"shear_factor": (batch, 2)}``: each image's ``(sx, sy)``."""

@@ -45,6 +45,8 @@ class RandomGaussianBlur(AugmentationLayer):
     a number ``s`` in [0, 1]: from ``[0, s]``, a pair: between its numbers), with zeros beyond the image
     edges, as Keras. The whole batch is then clipped to ``value_range``."""
 
+    resolved_config = ("factor", "kernel_size", "sigma")
+
     def __init__(self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255), data_format: str | None = None,
                  seed: int | None = None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
@@ -66,14 +68,13 @@ class RandomGaussianBlur(AugmentationLayer):
         blurred = gaussian_blur(images, self.kernel_size, sigma)
         return _select(transformation["should_apply_blur"], blurred, images).clamp(*self.value_range)
 
-    def keras_config(self) -> dict[str, Any]:
-        return {"factor": self.factor, "kernel_size": self.kernel_size, "sigma": self.sigma}
-
 
 class RandomPerspective(AugmentationLayer):
     """Warps the chosen images by the perspective that moves each corner ``(x, y)`` to
     ``(x, y) * (1 + d)``, ``d`` drawn per corner and axis from ``[-scale / 2, scale / 2)`` (``scale`` in [0, 1]),
     as Keras (the top-left corner stays). Pixels from outside the image read ``fill_value``."""
+
+    resolved_config = ("factor",)
 
     def __init__(self, factor=1.0, scale: float = 1.0, interpolation: str = "bilinear", fill_value: float = 0.0,
                  seed: int | None = None, data_format: str | None = None, **kwargs):
@@ -104,9 +105,6 @@ class RandomPerspective(AugmentationLayer):
         if not training or transformation is None:
             return masks
         return self.apply(self.images_of(masks), transformation, "nearest")
-
-    def keras_config(self) -> dict[str, Any]:
-        return {"factor": self.factor}
 
 
 def warp_perspective(images: torch.Tensor, start: torch.Tensor, end: torch.Tensor, interpolation: str = "bilinear",
@@ -159,6 +157,8 @@ class RandomElasticTransform(AugmentationLayer):
     ('constant' with ``fill_value``, 'nearest', 'wrap', 'mirror', 'reflect'); the batch is then clipped to
     ``value_range``. Nothing changes when ``scale`` or ``factor`` tops out at 0."""
 
+    resolved_config = ("factor", "scale")
+
     def __init__(self, factor=1.0, scale=1.0, interpolation: str = "bilinear", fill_mode: str = "reflect",
                  fill_value: float = 0.0, value_range=(0, 255), seed: int | None = None,
                  data_format: str | None = None, **kwargs):
@@ -195,6 +195,3 @@ class RandomElasticTransform(AugmentationLayer):
         if not training or transformation is None:
             return masks
         return self.apply(self.images_of(masks), transformation, "nearest")
-
-    def keras_config(self) -> dict[str, Any]:
-        return {"factor": self.factor, "scale": self.scale}
