@@ -54,7 +54,12 @@ def test_assign_methods_change_the_weight_in_place_as_in_keras(keras):
     stored = ours.scale
     np.testing.assert_allclose(lw.ops.convert_to_numpy(ours(x)), keras.ops.convert_to_numpy(theirs(x)))
     assert ours.scale is stored and isinstance(stored, torch.nn.Parameter)  # changed in place, still registered
-    assert isinstance(ours.scale.value, torch.Tensor) and not isinstance(ours.scale.value, Variable)
+    # As Keras' torch backend, value is the parameter itself, so that the guide's v.value.grad is the gradient.
+    assert ours.scale.value is stored and isinstance(theirs.scale.value, torch.nn.Parameter)
+    for layer in (ours, theirs):
+        layer.scale.value.grad = None
+        lw.ops.sum(layer(x)).backward() if layer is ours else keras.ops.sum(layer(x)).backward()
+    np.testing.assert_allclose(ours.scale.value.grad.numpy(), theirs.scale.value.grad.numpy())
 
 
 def test_assign_with_a_wrong_shape_names_the_weight():

@@ -50,10 +50,13 @@ class _KerasVariableMethods:
     @property
     def value(self) -> torch.Tensor:
         """The current value as a plain tensor (shares memory with the variable, no gradient)."""
+        return self._plain()
+
+    def _plain(self) -> torch.Tensor:
         return self.as_subclass(torch.Tensor).detach()
 
     def numpy(self) -> np.ndarray:
-        return self.value.cpu().numpy()
+        return self._plain().cpu().numpy()
 
     def assign(self, value):
         """Set every element to ``value`` (a scalar or an array that broadcasts to this variable's shape)."""
@@ -73,7 +76,7 @@ class _KerasVariableMethods:
             if not _fits(new.shape, self.shape):
                 raise ValueError(f"{self.path}: the variable has shape {tuple(self.shape)}; received a value of "
                                  f"shape {tuple(new.shape)}.")
-            self.copy_(combine(self.value, new.to(self.device, self.dtype)))
+            self.copy_(combine(self._plain(), new.to(self.device, self.dtype)))
         return self
 
 
@@ -108,16 +111,22 @@ class Variable(_KerasVariableMethods, nn.Parameter):
     def trainable(self, value: bool) -> None:
         self.requires_grad_(bool(value))
 
+    @property
+    def value(self) -> "Variable":
+        """The parameter itself, as Keras' torch backend gives it: ``v.value.grad`` is its gradient after
+        ``backward()``, as in Keras' guide "Customizing what happens in fit() with PyTorch"."""
+        return self
+
     def __repr__(self) -> str:
-        return f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}, value={self.value}>"
+        return f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}, value={self._plain()}>"
 
     def __deepcopy__(self, memo: dict) -> "Variable":
-        copied = Variable(self.value.clone(), trainable=self.requires_grad, name=self.name, owner=self.owner)
+        copied = Variable(self._plain().clone(), trainable=self.requires_grad, name=self.name, owner=self.owner)
         memo[id(self)] = copied
         return copied
 
     def __reduce_ex__(self, protocol):
-        return _rebuilt_variable, (self.value.cpu().clone(), self.requires_grad, self.name, self.owner)
+        return _rebuilt_variable, (self._plain().cpu().clone(), self.requires_grad, self.name, self.owner)
 
 
 def _rebuilt_variable(value: torch.Tensor, trainable: bool, name: str, owner: str) -> Variable:
