@@ -5,6 +5,19 @@ import re
 from typing import Callable
 
 
+
+def shape_text(shape) -> str:
+    """A shape as Keras' summary writes it: ``(None, 3)``, a one-axis shape ``(None)`` (no trailing comma), several
+    outputs as ``[(None, 2), (None, 3)]``."""
+    if isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape):
+        return "(" + ", ".join(str(d) for d in shape) + ")"
+    if isinstance(shape, dict):
+        return "{" + ", ".join(f"{key}: {shape_text(value)}" for key, value in shape.items()) + "}"
+    if isinstance(shape, (tuple, list)):
+        inner = ", ".join(shape_text(item) for item in shape)
+        return f"[{inner}]" if isinstance(shape, list) else f"({inner})"
+    return str(shape)
+
 def _size(count: int) -> str:
     size = count * 4.0  # float32
     for unit in ("B", "KB", "MB", "GB"):
@@ -127,7 +140,8 @@ def print_summary(model, print_fn: Callable[[str], None], line_length: int | Non
             rows += _nested_rows(layers[i], 1)
     for k, (layer, shape, prefix, i) in enumerate(rows):
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        cells = [f"{prefix}{layer.name} ({getattr(layer, 'type_name', type(layer).__name__)})", str(shape), params]
+        cells = [f"{prefix}{layer.name} ({getattr(layer, 'type_name', type(layer).__name__)})", shape_text(shape),
+                 params]
         if connections is not None:
             cells.append(", ".join(connections[i]) if i is not None and connections[i] else "-")
         if show_trainable:
