@@ -2,6 +2,7 @@
 (Dense kernel ``(in, out)``, Conv2D kernel ``(kh, kw, in, out)``) and returns a float32 tensor."""
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -12,6 +13,7 @@ import torch
 
 from layerwise import saving_registry
 from layerwise._registry import keras_form
+from layerwise.backend import float_dtype
 
 
 def compute_fans(shape: tuple[int, ...], input_axes=None, output_axes=None) -> tuple[int, int]:
@@ -27,11 +29,35 @@ def compute_fans(shape: tuple[int, ...], input_axes=None, output_axes=None) -> t
     return shape[-2] * receptive, shape[-1] * receptive
 
 
+def _torch_dtype(dtype) -> torch.dtype:
+    """A torch dtype from what Keras code passes: None (the float type), a name ("float32"), numpy's or torch's."""
+    if dtype is None:
+        return float_dtype()
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    found = getattr(torch, name.removeprefix("torch."), None)
+    if not isinstance(found, torch.dtype):
+        raise ValueError(f"Unknown dtype {dtype!r} for an initializer: use a name such as 'float32'.")
+    return found
+
+
 class Initializer:
-    """Base class: ``init(shape) -> tensor``; ``seed`` makes the draw repeatable."""
+    """Base class: ``init(shape, dtype=None) -> tensor``; ``seed`` makes the draw repeatable. ``dtype`` is a torch
+    dtype or, as Keras code passes it, a name ("float32") or None (the float type)."""
 
     def __init__(self, seed: int | None = None):
         self.seed = seed
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is not None and cls.__module__ == __name__:  # a user's initializer gets dtype as passed
+            @functools.wraps(call)
+            def call_with_torch_dtype(self, shape, dtype=None, **kw):
+                return call(self, shape, _torch_dtype(dtype), **kw)
+
+            cls.__call__ = call_with_torch_dtype
 
     def _generator(self) -> torch.Generator | None:
         return None if self.seed is None else torch.Generator().manual_seed(self.seed)

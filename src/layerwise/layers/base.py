@@ -293,10 +293,8 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         return (f"Layer '{self.name}' ({type(self).__name__}) expected {expected}, "
                 f"but received input with shape {tuple(received)}.")
 
-    def build_from(self, input_shape: Shape, device: torch.device | None = None, more_args: tuple = ()) -> Shape:
-        """Check, build once and return the output shape. ``device`` is where weights go. A layer called on
-        a list (Keras-style layers only) gets the list of shapes; ``more_args`` are the positional arguments
-        after the first (tensors, symbolic or not), which a Keras-style ``call`` needs to find its output shape."""
+    def _check_and_build(self, input_shape: Shape, device: torch.device | None) -> Shape:
+        """``input_shape`` as tuples, checked (naming the layer), and the layer built for it once."""
         if isinstance(input_shape, dict):  # a Keras-style layer called on a dict builds from a dict of shapes
             input_shape = {k: None if v is None else tuple(v) for k, v in input_shape.items()}
         else:
@@ -306,6 +304,13 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         if not self.built:
             self.build(input_shape)  # marks the layer built (see _finishing_build)
             self.to(device or get_device())
+        return input_shape
+
+    def build_from(self, input_shape: Shape, device: torch.device | None = None, more_args: tuple = ()) -> Shape:
+        """Check, build once and return the output shape. ``device`` is where weights go. A layer called on
+        a list (Keras-style layers only) gets the list of shapes; ``more_args`` are the positional arguments
+        after the first (tensors, symbolic or not), which a Keras-style ``call`` needs to find its output shape."""
+        input_shape = self._check_and_build(input_shape, device)
         if type(self).compute_output_shape is Layer.compute_output_shape and type(self).call is not Layer.call:
             return output_shape_by_calling(self, input_shape, device, more_args)
         return self.compute_output_shape(input_shape)
@@ -332,7 +337,10 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
             else:
                 first = x[0] if isinstance(x, list) else x
             device = first.device
-            if args:  # a Keras-style call(targets, logits, ...) needs them all to find its output shape
+            if type(self).compute_output_shape is Layer.compute_output_shape and \
+                    type(self).build_from is Layer.build_from:
+                self._check_and_build(shape, device)  # the call itself gives the output: no shape to infer
+            elif args:  # a Keras-style call(targets, logits, ...) needs them all to find its output shape
                 self.build_from(shape, device, args)
             else:
                 self.build_from(shape, device)
