@@ -7,6 +7,8 @@ implement ``update`` with PyTorch's multi-tensor (``torch._foreach_*``) kernels.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from layerwise.optimizers import schedules
@@ -108,7 +110,7 @@ class Optimizer:
     def apply(self, grads: list, trainable_variables: list | None = None) -> None:
         """Keras' ``optimizer.apply(grads, trainable_variables)``: one update of ``trainable_variables`` (by
         default every variable the optimizer was built on) with ``grads``, in the same order; a None gradient
-        leaves its variable as it is. The first call builds an unbuilt optimizer on ``trainable_variables``."""
+        leaves its variable as it is, with Keras' warning (all None: a ValueError). The first call builds an unbuilt optimizer on ``trainable_variables``."""
         name = type(self).__name__
         grads = list(grads)
         if trainable_variables is None:
@@ -124,7 +126,7 @@ class Optimizer:
             raise ValueError(f"{name}.apply: expected one gradient per variable ({len(variables)}); received "
                              f"{len(grads)} gradients.")
         position = {id(p): i for i, p in enumerate(self.params)}
-        index, given = [], []
+        index, given, missing = [], [], []
         for grad, variable in zip(grads, variables):
             if id(variable) not in position:
                 raise ValueError(f"{name}.apply: a variable of shape {tuple(variable.shape)} is not among the "
@@ -133,8 +135,16 @@ class Optimizer:
             if grad is not None:
                 index.append(position[id(variable)])
                 given.append(grad)
-        if index:
-            self._update_at(index, given)
+            else:
+                missing.append(getattr(variable, "path", None) or f"<weight of shape {tuple(variable.shape)}>")
+        if not index:  # as Keras: a loss that reaches no weight is a mistake, not a step
+            raise ValueError(f"No gradients provided for any variable ({name}.apply: each gradient is None; did "
+                             "backward() run on a loss computed from these weights?).")
+        if missing:
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss; they were left "
+                          "unchanged. If using model.compile(), did you forget to provide a loss argument?",
+                          stacklevel=2)
+        self._update_at(index, given)
 
     def apply_gradients(self, grads_and_vars) -> None:
         """Keras' ``apply_gradients(zip(grads, variables))``: ``apply`` with the pairs split."""
