@@ -2,9 +2,9 @@
 
 Arrays are validated once (shapes, counts, NaN and infinities) and moved to the device once;
 batches are then index slices of those tensors, with no DataLoader in between. Any other
-iterable of ``(x, y)`` or ``(x, y, sample_weight)`` batches (a ``PyDataset``, a
-``torch.utils.data.DataLoader``, ``image_dataset_from_directory``, a generator) is passed through batch
-by batch (``datasets/iterable.py``).
+iterable of ``(x, y)`` or ``(x, y, sample_weight)`` batches, or of bare ``x`` batches without targets (a
+``PyDataset``, a ``torch.utils.data.DataLoader``, ``image_dataset_from_directory``, a generator) is passed
+through batch by batch (``datasets/iterable.py``).
 
 A model with several inputs (or outputs) takes, as in Keras, a list of arrays in the order of its
 inputs or a dict keyed by their names; here they become a tuple of tensors, and a batch is the
@@ -156,11 +156,17 @@ class ArrayData:
 
 def batch_converter(device: torch.device, input_names: list[str] | None = None,
                     output_names: list[str] | None = None, optional_outputs: frozenset = frozenset()):
-    """A function turning item ``i`` of a dataset, ``(x, y[, sample_weight])``, into tensors on ``device``."""
+    """A function turning item ``i`` of a dataset into tensors on ``device``. As in Keras
+    (``unpack_x_y_sample_weight``), a tuple or list is ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``, and a
+    bare tensor, array or dict of inputs is ``x`` with no targets (a DataLoader over one tensor of images)."""
     def to_batch(batch, i: int) -> Batch:
+        if isinstance(batch, (torch.Tensor, np.ndarray, dict)):
+            batch = (batch,)
         if not isinstance(batch, (tuple, list)) or len(batch) not in (1, 2, 3):
-            raise ValueError(f"Batch {i} of the dataset must be (x, y) or (x, y, sample_weight), "
-                             f"got {type(batch).__name__}.")
+            got = f"a {type(batch).__name__} of {len(batch)} items" if isinstance(batch, (tuple, list)) else \
+                type(batch).__name__
+            raise ValueError(f"Batch {i} of the dataset must be x (a tensor, an array or a dict of them), (x,), "
+                             f"(x, y) or (x, y, sample_weight); got {got}.")
         x, y, w = (*batch, None, None)[:3]
         x = as_tensor_parts(split_parts(x, input_names, f"x (batch {i})", "input"), f"x (batch {i})", input_names,
                             device, inputs=True)

@@ -39,7 +39,7 @@ class AudioDataset(FolderDataset):
     def clips(self) -> np.ndarray:
         return self.samples
 
-    def take(self, values: np.ndarray, pick):
+    def _rows(self, values: np.ndarray, pick):
         if values is not self.samples:
             return torch.from_numpy(values)[torch.as_tensor(pick) if isinstance(pick, np.ndarray) else pick]
         if not isinstance(pick, (slice, np.ndarray)):

@@ -1,4 +1,4 @@
-"""Folders of class sub-folders -> a file list and labels, shared by the image and text dataset loaders.
+"""Folders of class sub-folders -> a file list and labels, shared by the image, text and audio dataset loaders.
 
 The file order, the seeded shuffle and the validation split follow Keras 3
 (``keras/src/utils/dataset_utils.py``) step for step, so the same ``seed`` and ``validation_split``
@@ -13,20 +13,21 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from layerwise.utils.dataset_methods import DatasetMethods, map_element
 from layerwise.utils.numerical import to_categorical
 
-
-class FolderDataset:
+class FolderDataset(DatasetMethods):
     """Samples read from a folder and their encoded labels, served as ``(x, y)`` batches (``x`` alone
     without labels) in a new order each pass when ``shuffle`` is set. Subclasses say how a batch of
-    samples and of labels looks (``take``); ``map`` transforms the batches as ``tf.data``'s ``map`` does.
+    samples and of labels looks (``_rows``); ``map`` transforms the batches as ``tf.data``'s ``map`` does,
+    and the other common ``tf.data`` methods come from :class:`DatasetMethods`.
     """
 
     def __init__(self, samples: np.ndarray, labels: np.ndarray | None, class_names: list[str] | None,
                  file_paths: list[str], batch_size: int | None, shuffle: bool, seed: int):
         self.samples, self.labels = samples, labels
         self.class_names, self.file_paths = class_names, file_paths
-        self.batch_size, self.shuffle = batch_size, shuffle
+        self.batch_size, self._shuffle = batch_size, shuffle
         self._rng = np.random.default_rng(seed)  # one stream: every pass draws a fresh order
         self._fns: list[Callable] = []
 
@@ -38,29 +39,30 @@ class FolderDataset:
         """Number of batches (of samples when ``batch_size`` is None, as Keras' unbatched datasets)."""
         return self.num_samples if self.batch_size is None else math.ceil(self.num_samples / self.batch_size)
 
-    def map(self, fn: Callable) -> "FolderDataset":
-        """The same samples, batches passed through ``fn(x, y)`` (``fn(x)`` without labels), e.g.
-        ``ds.map(lambda x, y: (x / 255.0, y))``. Nothing is copied."""
+    def map(self, map_func: Callable, num_parallel_calls=None, deterministic=None, name=None) -> "FolderDataset":
+        """The same samples, batches passed through ``map_func(x, y)`` (``map_func(x)`` without labels), e.g.
+        ``ds.map(lambda x, y: (x / 255.0, y))``. Nothing is copied; the result is still a dataset of this
+        class (``class_names``, ``file_paths``). ``num_parallel_calls`` and ``deterministic`` change nothing."""
         mapped = copy.copy(self)
-        mapped._fns = [*self._fns, fn]
+        mapped._fns = [*self._fns, map_func]
         return mapped
 
-    def take(self, values: np.ndarray, pick):
+    def _rows(self, values: np.ndarray, pick):
         """The rows ``pick`` (an index, or a slice or index array for a batch) of samples or labels."""
         return values[pick]
 
     def __iter__(self) -> Iterator:
-        order = self._rng.permutation(self.num_samples) if self.shuffle else None
+        order = self._rng.permutation(self.num_samples) if self._shuffle else None
         step = 1 if self.batch_size is None else self.batch_size
         for start in range(0, self.num_samples, step):
             if self.batch_size is None:  # single samples, as Keras' batch_size=None
                 pick = start if order is None else int(order[start])
             else:
                 pick = slice(start, start + step) if order is None else order[start:start + step]
-            x = self.take(self.samples, pick)
-            batch = x if self.labels is None else (x, self.take(self.labels, pick))
+            x = self._rows(self.samples, pick)
+            batch = x if self.labels is None else (x, self._rows(self.labels, pick))
             for fn in self._fns:
-                batch = fn(*batch) if isinstance(batch, tuple) else fn(batch)
+                batch = map_element(fn, batch)
             yield batch
 
 

@@ -17,6 +17,7 @@ from PIL import Image
 from layerwise.backend import standardize_data_format
 from layerwise.utils.dataset_files import (FolderDataset, check_label_arguments, check_split_arguments,
                                            encode_labels, indexed_subsets)
+from layerwise.utils.dataset_methods import check_format
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -36,7 +37,8 @@ class ImageDataset(FolderDataset):
     Iterating yields float32 tensors ``x`` of shape ``(batch, height, width, channels)`` (``(batch,
     channels, height, width)`` when ``data_format`` is 'channels_first') with values in [0, 255] and the
     matching rows of ``labels`` as tensors (``x`` alone when there are no labels), in a new order each pass
-    when ``shuffle`` is set; ``map`` scales or augments the batches, e.g. ``ds.map(lambda x, y: (x / 255.0, y))``.
+    when ``shuffle`` is set; ``map`` scales or augments the batches, e.g. ``ds.map(lambda x, y: (x / 255.0, y))``,
+    and tf.data's other common methods (``take``, ``prefetch``...) are those of ``DatasetMethods``.
     """
 
     data_format = "channels_last"
@@ -45,7 +47,7 @@ class ImageDataset(FolderDataset):
     def images(self) -> np.ndarray:
         return self.samples
 
-    def take(self, values: np.ndarray, pick) -> torch.Tensor:
+    def _rows(self, values: np.ndarray, pick) -> torch.Tensor:
         rows = torch.from_numpy(values)[torch.as_tensor(pick) if isinstance(pick, np.ndarray) else pick]
         if values is not self.samples:
             return rows
@@ -134,7 +136,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                  subset: str | None = None, interpolation: str = "bilinear",
                                  follow_links: bool = False, crop_to_aspect_ratio: bool = False,
                                  pad_to_aspect_ratio: bool = False, data_format: str | None = None,
-                                 verbose: bool = True) -> ImageDataset | tuple[ImageDataset, ImageDataset]:
+                                 format: str = "tf", verbose: bool = True
+                                 ) -> ImageDataset | tuple[ImageDataset, ImageDataset]:
     """Images in ``directory/<class>/...`` as an :class:`ImageDataset` of ``(x, y)`` batches.
 
     ``x``: float32 ``(batch, image_size[0], image_size[1], channels)`` in [0, 255], with 1, 3 or 4
@@ -145,8 +148,11 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     .jpg, .png are ignored, as in Keras. ``subset='both'`` returns ``(training, validation)``, the
     latter unshuffled, as Keras. ``crop_to_aspect_ratio`` or ``pad_to_aspect_ratio`` (black borders) keep
     the images' aspect ratio when resizing; ``data_format`` (None: ``config.image_data_format()``) orders
-    the axes of ``x``.
+    the axes of ``x``. ``format``: Keras' 'tf' (the default) is the one accepted; the result is then layerwise's
+    own :class:`ImageDataset`, not a ``tf.data.Dataset``, with tf.data's common methods (``map``, ``take``,
+    ``prefetch``, ``batch``, ``unbatch``, ``shuffle``, ``cache``...). 'grain' raises a ValueError.
     """
+    check_format(format)
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError("Only one of crop_to_aspect_ratio and pad_to_aspect_ratio can be True.")
     data_format = standardize_data_format(data_format)

@@ -1,11 +1,14 @@
 """Sequence utilities with Keras' names: ``pad_sequences``, ``timeseries_dataset_from_array``, and
-``one_hot_dna`` for nucleotide strings. Plain numpy: the results feed ``fit`` directly."""
+``one_hot_dna`` for nucleotide strings. Plain numpy: the results feed ``fit`` directly; the windows' dataset has
+tf.data's common methods (``dataset_methods.DatasetMethods``)."""
 from __future__ import annotations
 
 import math
 from typing import Iterator, Sequence
 
 import numpy as np
+
+from layerwise.utils.dataset_methods import DatasetMethods, check_format
 
 
 def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: str = "pre",
@@ -47,23 +50,30 @@ def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: 
     return out
 
 
-class TimeseriesDataset:
-    """Batches of ``(windows, targets)`` (numpy arrays); re-iterable, with ``len`` = number of batches.
-    ``fit``, ``evaluate`` and ``predict`` take it directly."""
+class TimeseriesDataset(DatasetMethods):
+    """Batches of ``(windows, targets)`` (numpy arrays), or the batch of windows itself without targets, as
+    Keras' dataset yields them; single windows (and targets) when ``batch_size`` is None. Re-iterable, with
+    ``len`` = number of batches, and tf.data's common methods (``take``, ``map``, ``prefetch``...: see
+    ``DatasetMethods``). ``fit``, ``evaluate`` and ``predict`` take it directly."""
 
     def __init__(self, data: np.ndarray, targets: np.ndarray | None, starts: np.ndarray, offsets: np.ndarray,
                  batch_size: int | None):
         self.data, self.targets, self.starts, self.offsets = data, targets, starts, offsets
-        self.batch_size = batch_size or len(starts)
+        self.batch_size = batch_size
 
     def __len__(self) -> int:
-        return math.ceil(len(self.starts) / self.batch_size)
+        return len(self.starts) if self.batch_size is None else math.ceil(len(self.starts) / self.batch_size)
 
     def __iter__(self) -> Iterator:
+        if self.batch_size is None:  # Keras: not batched, one window (and its target) at a time
+            for start in self.starts:
+                x = self.data[start + self.offsets]
+                yield x if self.targets is None else (x, self.targets[start])
+            return
         for i in range(0, len(self.starts), self.batch_size):
             starts = self.starts[i:i + self.batch_size]
             x = self.data[starts[:, None] + self.offsets]
-            yield (x,) if self.targets is None else (x, self.targets[starts])
+            yield x if self.targets is None else (x, self.targets[starts])
 
     def as_arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
         """All windows (and targets) at once: ``(num_windows, sequence_length, ...)``."""
@@ -74,13 +84,17 @@ class TimeseriesDataset:
 def timeseries_dataset_from_array(data, targets, sequence_length: int, sequence_stride: int = 1,
                                   sampling_rate: int = 1, batch_size: int | None = 128, shuffle: bool = False,
                                   seed: int | None = None, start_index: int | None = None,
-                                  end_index: int | None = None) -> TimeseriesDataset:
+                                  end_index: int | None = None, format: str = "tf") -> TimeseriesDataset:
     """Sliding windows over ``data`` (``(time, ...)``), as Keras' function of that name.
 
     Window ``i`` is ``data[s : s + sequence_length * sampling_rate : sampling_rate]`` with
     ``s = start_index + i * sequence_stride``; its target is ``targets[s]``. To forecast ``horizon``
     steps past the end of each window, pass ``targets = data[sequence_length + horizon - 1:]``.
+    With ``targets=None`` the dataset yields the batches of windows alone (not 1-tuples), as Keras';
+    ``batch_size=None`` yields single windows. ``format``: Keras' 'tf' (the default) is the one accepted,
+    and gives a :class:`TimeseriesDataset` (not a ``tf.data.Dataset``); 'grain' raises a ValueError.
     """
+    check_format(format)
     data = np.asarray(data)
     for what, value in (("sequence_length", sequence_length), ("sequence_stride", sequence_stride),
                         ("sampling_rate", sampling_rate)):

@@ -11,6 +11,7 @@ import numpy as np
 
 from layerwise.utils.dataset_files import (FolderDataset, check_label_arguments, check_split_arguments,
                                            encode_labels, indexed_subsets)
+from layerwise.utils.dataset_methods import check_format
 
 ALLOWLIST_FORMATS = (".txt",)
 
@@ -49,7 +50,7 @@ def _read_text(path: str, max_length: int | None) -> str:
 def text_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None,
                                 batch_size: int | None = 32, max_length: int | None = None, shuffle: bool = True,
                                 seed: int | None = None, validation_split: float | None = None,
-                                subset: str | None = None, follow_links: bool = False,
+                                subset: str | None = None, follow_links: bool = False, format: str = "tf",
                                 verbose: bool = True) -> TextDataset | tuple[TextDataset, TextDataset]:
     """The .txt files in ``directory/<class>/...`` as a :class:`TextDataset` of ``(texts, labels)`` batches.
 
@@ -57,8 +58,10 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     ``label_mode``: 'int' (int32 ``(batch,)``), 'categorical' (float32 one-hot ``(batch, classes)``),
     'binary' (float32 ``(batch, 1)``) or None (texts alone). ``labels`` may also be a list of integer
     labels, one per file in ``os.walk`` order, or None. ``subset='both'`` returns ``(training,
-    validation)``, the latter unshuffled, as Keras.
+    validation)``, the latter unshuffled, as Keras. ``format``: Keras' 'tf' (the default) is the one accepted;
+    the result is layerwise's own dataset with tf.data's common methods (``dataset_methods.py``).
     """
+    check_format(format)
     labels, label_mode = check_label_arguments(labels, label_mode, class_names)
     check_split_arguments(validation_split, subset, shuffle, seed)
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
