@@ -16,9 +16,9 @@ that requires grad, in both libraries). The architecture is the example's; the t
 (the generator's first map 1x1 instead of 8x8) to stay fast. The labels with their noise are clipped to
 [0, 1] before the loss: on Keras 3's torch backend BinaryCrossentropy refuses targets above 1 (a test shows the
 example's unclipped labels stop both libraries alike). To compare ``train_step`` with Keras exactly, the tests
-feed both libraries the same latent vectors and label noise in place of ``keras.random``'s draws, and set the
-discriminator's Dropout rate to 0: Keras runs that Dropout in inference mode inside this ``train_step``,
-layerwise in training mode (an xfail test)."""
+feed both libraries the same latent vectors and label noise in place of ``keras.random``'s draws. The
+discriminator's Dropout runs in inference mode inside this ``train_step`` in both (it calls the model without
+``training=True``); a test checks that, and the others also set its rate to 0."""
 from __future__ import annotations
 
 import functools
@@ -261,9 +261,9 @@ def test_discriminator_and_generator_match_keras(real_keras):
 
 
 def dropout_off(discriminator):
-    # Keras 3 runs the discriminator's Dropout in inference mode inside this train_step (it calls the model
-    # without training=True); layerwise's fit puts the whole model in training mode, so its Dropout draws masks
-    # (see the xfail below). The rate set to 0 takes the dropout out of both, for an exact comparison.
+    # Both libraries run the discriminator's Dropout in inference mode inside this train_step (it calls the model
+    # without training=True; test_with_its_dropout_one_train_step_still_matches_keras); the rate set to 0 makes
+    # the comparison independent of that.
     dropout = discriminator.layers[-2]
     assert type(dropout).__name__ == "Dropout"
     dropout.rate = 0.0
@@ -307,10 +307,6 @@ def test_one_train_step_from_the_same_weights_and_draws_matches_keras(real_keras
             assert_close(a, b, rtol=1e-5, atol=1e-5, what=f"weight {i}")  # ...as Keras moved it
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="layerwise's fit switches the model to torch's "
-                   "training mode, so layers called in a custom train_step without training=True run in "
-                   "training mode (the discriminator's Dropout draws masks); Keras 3 calls them in inference "
-                   "mode (training falls back to call()'s default, False)")
 def test_with_its_dropout_one_train_step_still_matches_keras(real_keras, monkeypatch):
     (history, *_), (k_history, *_) = one_train_step(real_keras, monkeypatch, without_dropout=False)
     assert_close(history["d_loss"], k_history["d_loss"], rtol=1e-5, atol=1e-6, what="d_loss")

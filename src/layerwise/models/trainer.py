@@ -260,7 +260,8 @@ class Trainer(StepAPI):
         for epoch in range(initial_epoch, epochs):
             trackers = self.reset_metrics() if custom else self._reset_metrics()  # None with a custom step
             callback_list.on_epoch_begin(epoch)
-            self.train()
+            if not custom:  # as Keras, a custom train_step's calls train only where it passes training=True
+                self.train()
             step, logs = 0, {}
             for step, batch in enumerate(data.batches(shuffle), start=1):
                 callback_list.on_train_batch_begin(step - 1)
