@@ -157,7 +157,7 @@ def test_a_wrong_graph_is_refused_with_the_names_involved():
     y = layers.Add()([layers.Dense(4)(x), layers.Dense(4)(other)])
     with pytest.raises(ValueError, match="Graph disconnected.*other"):
         layerwise.Model(x, y)
-    with pytest.raises(ValueError, match="Model inputs must come from Input"):
+    with pytest.raises(ValueError, match="is not connected to `inputs`.*name=x"):  # Keras' first sentence
         layerwise.Model(layers.Dense(2)(x), y)
     with pytest.raises(ValueError, match="'concatenate.*' \\(Concatenate\\) requires inputs with matching shapes"):
         layers.Concatenate(name="concatenate_bad")([layerwise.Input((3, 4)), layerwise.Input((2, 4))])

@@ -217,14 +217,14 @@ def test_dict_mode_in_a_functional_model():
         np.testing.assert_array_equal(np.asarray(got[key]), direct[key].numpy())
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="Keras builds the training model of its FeatureSpace example as Model(inputs="
-                   "encoded_features, ...); a layerwise model's inputs must come from Input(shape), so layerwise "
-                   "users train on Input((dim,)) instead")
 def test_model_on_the_encoded_features_tensor():
+    # As Keras' FeatureSpace example: a model that starts at the encoded features holds only what follows them.
     feature_space = FeatureSpace({"x": "float"})
+    feature_space.adapt({"x": np.arange(4.0)[:, None]})
     encoded = feature_space.get_encoded_features()
-    layerwise.Model(inputs=encoded, outputs=L.Dense(1)(encoded))
+    model = layerwise.Model(inputs=encoded, outputs=L.Dense(1)(encoded))
+    assert [type(layer).__name__ for layer in model.layers] == ["InputLayer", "Dense"]
+    assert model.predict(np.ones((2, 1), "float32"), verbose=0).shape == (2, 1)
 
 
 @pytest.mark.xfail(strict=True, raises=ValueError,

@@ -9,6 +9,11 @@ The graph is the ``Node`` records left by calling layers on symbolic tensors (``
 Nodes run in Keras' order (deepest first, then the order of a depth-first walk), which is also the
 order of ``layers``, ``get_weights()`` and the summary. Masks (``Embedding(mask_zero=True)``,
 ``Masking``) travel along the edges as they do in a Sequential model.
+
+As in Keras 3, a model may start at intermediate tensors, ``head = Model(code, Dense(784)(code))``: each
+input that is not an ``Input`` is replaced by a new Input of its shape and dtype named ``<tensor name>CLONE``
+(Keras: ``keras_tensor_<n>CLONE``), and the calls between the inputs and the outputs are recorded again on
+the same layers (``clone_graph``), so the model holds only the layers after its inputs and shares their weights.
 """
 from __future__ import annotations
 
@@ -30,8 +35,106 @@ from layerwise.models.model import (Model, as_input_tensor, deserialize_layer, l
 from layerwise.saving_registry import loading_scope
 
 
+def _is_input(tensor: KerasTensor) -> bool:
+    """Whether ``tensor`` is an ``Input`` (an InputLayer's), not a layer's output."""
+    return isinstance(tensor.node.layer, InputLayer)
+
+
+def _output_paths(outputs) -> list[str]:
+    """Keras' path of each flat output (``""`` for one tensor, ``"1"`` in a list, ``"key"`` in a dict), for errors."""
+    def paths(value, prefix: tuple) -> list[str]:
+        if isinstance(value, KerasTensor):
+            return [".".join(prefix)]
+        if isinstance(value, dict):
+            return [p for key in sorted(value) for p in paths(value[key], prefix + (str(key),))]
+        if isinstance(value, (list, tuple)):
+            return [p for i, item in enumerate(value) for p in paths(item, prefix + (str(i),))]
+        return []
+
+    return paths(outputs, ())
+
+
+def _check_connected(inputs: list[KerasTensor], outputs: list[KerasTensor], paths: list[str]) -> None:
+    """Raise Keras' error, with the Input that is missing, for the first output the inputs do not determine."""
+    input_ids = {id(t) for t in inputs}
+    missing: dict[int, KerasTensor | None] = {}  # node -> an Input it needs that is not given (None: none)
+
+    def needs(tensor: KerasTensor) -> KerasTensor | None:
+        if id(tensor) in input_ids:
+            return None
+        node = tensor.node
+        if id(node) not in missing:
+            missing[id(node)] = None  # no cycles: a node's inputs exist before it
+            if _is_input(tensor):
+                missing[id(node)] = tensor
+            else:
+                missing[id(node)] = next((m for m in map(needs, node.inputs) if m is not None), None)
+        return missing[id(node)]
+
+    for tensor, path in zip(outputs, paths):
+        lacking = needs(tensor)
+        if lacking is not None:
+            raise ValueError(f"Output with path `{path}` is not connected to `inputs`. Graph disconnected: the "
+                             f"outputs need {lacking!r}, which is not among the model's inputs "
+                             f"{[t.name for t in inputs]} nor computed from them. Pass every Input the outputs "
+                             "depend on, or an intermediate tensor they are computed from.")
+
+
+def clone_graph(inputs, outputs):
+    """Keras' ``clone_graph_nodes``: ``(inputs, outputs)`` where each input that is not an Input is a new
+    Input of its shape and dtype (``<name>CLONE``), and the outputs are the same calls recorded again from
+    those inputs (new nodes of the same layers, which keep their weights). Inputs that are Inputs stay."""
+    flat_inputs = flatten_tensors(inputs)
+    mapping: dict[int, KerasTensor] = {}  # id(tensor) -> the tensor that stands for it in the new graph
+    cut: set[int] = set()
+    used_names: set[str] = set()
+    for tensor in flat_inputs:
+        if id(tensor) in mapping:  # given twice
+            continue
+        if _is_input(tensor):
+            mapping[id(tensor)] = tensor
+            continue
+        name, k = f"{tensor.name}CLONE", 0
+        while name in used_names:  # Keras' tensor names are unique; layerwise's are their layers'
+            k += 1
+            name = f"{tensor.name}CLONE_{k}"
+        used_names.add(name)
+        mapping[id(tensor)] = InputLayer(tensor.shape[1:], batch_size=tensor.shape[0], name=name,
+                                         dtype=tensor.dtype).output
+        cut.add(id(tensor))
+    # The nodes between the inputs and the outputs, parents first.
+    post_order: list[Node] = []
+    seen: set[int] = set()
+
+    def visit(tensor: KerasTensor) -> None:
+        if id(tensor) in cut or id(tensor.node) in seen:
+            return
+        seen.add(id(tensor.node))
+        for parent in tensor.node.inputs:
+            visit(parent)
+        post_order.append(tensor.node)
+
+    for tensor in flatten_tensors(outputs):
+        visit(tensor)
+    for node in post_order:
+        if isinstance(node.layer, InputLayer):
+            # Keras records a kept Input again too, so the summary's "Connected to" reads "x[1][0]" from now on
+            # (in every model on x, as in Keras); the tensor itself stays.
+            again = Node(node.layer, None, {}, [])
+            again.outputs = list(node.outputs)
+            for tensor in node.outputs:
+                tensor.history_node = again
+            continue
+        again = Node(node.layer, substitute(node.args, mapping), substitute(node.kwargs, mapping),
+                     [t.shape for t in node.outputs], node.multiple_outputs, substitute(node.more_args, mapping))
+        for old, new in zip(node.outputs, again.outputs):
+            mapping.setdefault(id(old), new)  # a cut output (an input of the model) stays its Input
+    return substitute(inputs, mapping), substitute(outputs, mapping)
+
+
 def _ordered_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Node]:
-    """The nodes that lead from ``inputs`` to ``outputs``, in Keras' order (see the module docstring)."""
+    """The nodes that lead from ``inputs`` (all Inputs) to ``outputs``, in Keras' order (see the module
+    docstring)."""
     input_ids = {id(t) for t in inputs}
     post_order: list[Node] = []
     seen: set[int] = set()
@@ -40,9 +143,6 @@ def _ordered_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> lis
         node = tensor.node
         if id(node) in seen:
             return
-        if isinstance(node.layer, InputLayer) and id(tensor) not in input_ids:
-            raise ValueError(f"Graph disconnected: the outputs need {tensor!r}, which is not among the model's "
-                             f"inputs {[t.name for t in inputs]}. Pass every Input the outputs depend on.")
         if id(tensor) not in input_ids:
             for parent in node.inputs:
                 visit(parent)
@@ -66,8 +166,15 @@ def _ordered_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> lis
     return sorted(post_order, key=lambda node: (-depth[id(node)], index[id(node)]))
 
 
+def _history_node(tensor: KerasTensor) -> Node:
+    """The call Keras' ``_keras_history`` names for ``tensor``: its node, or the later record of an Input that
+    a model from intermediate tensors made (see ``clone_graph``)."""
+    return getattr(tensor, "history_node", tensor.node)
+
+
 class Functional(Model):
-    """A model made by ``Model(inputs, outputs)``: one Input or a list of them, one output or a list."""
+    """A model made by ``Model(inputs, outputs)``: one Input or a list or dict of them (or of intermediate tensors,
+    see the module docstring), one output or a list or dict."""
 
     def __init__(self, inputs, outputs, name: str | None = None, trainable: bool = True):
         super().__init__(name or unique_name("functional"))
@@ -76,18 +183,20 @@ class Functional(Model):
         inputs, outputs = (dict(sorted(v.items())) if isinstance(v, dict) else v for v in (inputs, outputs))
         flat_inputs, flat_outputs = flatten_tensors(inputs), flatten_tensors(outputs)
         if not flat_inputs or not flat_outputs:
-            raise ValueError("Model(inputs, outputs) needs symbolic tensors: inputs from Input(shape) and outputs "
-                             f"from calling layers on them; got inputs={inputs!r}, outputs={outputs!r}.")
-        for t in flat_inputs:
-            if not isinstance(t.node.layer, InputLayer):
-                raise ValueError(f"Model inputs must come from Input(shape); {t!r} is the output of layer "
-                                 f"'{t.node.layer.name}'.")
+            raise ValueError("Model(inputs, outputs) needs symbolic tensors: inputs from Input(shape) (or computed "
+                             "from one) and outputs from calling layers on them; got "
+                             f"inputs={inputs!r}, outputs={outputs!r}.")
         if isinstance(inputs, dict):
             for key, tensor in inputs.items():
                 if isinstance(tensor, KerasTensor) and key != tensor.name:
-                    warnings.warn(f"Model inputs given as a dict are matched by key: key '{key}' holds the Input "
+                    kind = "Input" if _is_input(tensor) else "tensor"
+                    warnings.warn(f"Model inputs given as a dict are matched by key: key '{key}' holds the {kind} "
                                   f"named '{tensor.name}'. Name the Input '{key}' (Input(..., name='{key}')) to "
                                   "avoid confusion, as Keras advises.", UserWarning, stacklevel=2)
+        _check_connected(flat_inputs, flat_outputs, _output_paths(outputs))
+        if not all(_is_input(t) for t in flat_inputs):  # a model from intermediate tensors, as in Keras
+            inputs, outputs = clone_graph(inputs, outputs)
+            flat_inputs, flat_outputs = flatten_tensors(inputs), flatten_tensors(outputs)
         self._input_structure, self._output_structure = inputs, outputs
         self.inputs, self.outputs = flat_inputs, flat_outputs
         self._nodes = _ordered_nodes(flat_inputs, flat_outputs)
@@ -321,7 +430,7 @@ class Functional(Model):
             calls_of.setdefault(id(node.layer), []).append(node)
         # A label counts the producing layer's calls everywhere, as Keras does: a layer called once before
         # this model was made is "dense[1][0]" here.
-        return [[f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(t.node)}][{t.index}]"
+        return [[f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(_history_node(t))}][{t.index}]"
                  for node in calls_of[id(layer)] for t in node.inputs] for layer in self._layers]
 
     def _chain_like(self) -> bool:

@@ -9,7 +9,10 @@ to ``fit``. The pieces (feature specs, data handling, saving preprocessors) are 
 
 Other differences from Keras: columns the features do not name are ignored (Keras raises a KeyError); string
 features cannot go through ``get_inputs()`` / ``get_encoded_features()`` (layerwise models take tensors); in a
-functional model the FeatureSpace is one layer (in Keras its preprocessors are); ``save`` writes a layerwise
+functional model the FeatureSpace is one layer (in Keras its preprocessors are), whose weights are those of its
+preprocessors in the order Keras' model lists them (an adapted Normalization's mean, variance and count), so
+``get_weights()`` lines up with Keras' model, though a standalone Keras FeatureSpace lists them in the order of
+``features``; ``save`` writes a layerwise
 file that ``FeatureSpace.load`` reads (Keras: a ``.keras`` file for ``keras.models.load_model``); and
 ``float_discretized(bin_boundaries=...)`` works (Keras rejects it).
 """
@@ -29,6 +32,7 @@ from layerwise.layers.hashed_crossing import HashedCrossing
 from layerwise.layers.preprocessing import Normalization
 from layerwise.layers.reshaping import Identity
 from layerwise.layers.symbolic import is_symbolic
+from layerwise.layers.weights import WeightView
 from layerwise.preprocessing.lookup import StringLookup
 from layerwise.preprocessing.text import TextVectorization
 from layerwise.saving import atomic_write, read_file
@@ -82,8 +86,9 @@ class FeatureSpace(Layer):
 
     Without string features, Keras' functional pattern works too: ``encoded =
     feature_space.get_encoded_features(); out = Dense(1)(encoded); model = Model(feature_space.get_inputs(),
-    out)`` is a model on dicts of raw columns. Strings cannot enter a layerwise model (its inputs are
-    tensors), so with string features encode the data first, as above.
+    out)`` is a model on dicts of raw columns, and ``Model(encoded, out)`` the same layers on encoded arrays.
+    Strings cannot enter a layerwise model (its inputs are tensors), so with string features encode the data
+    first, as above.
     """
 
     # ---- feature types, as Keras' class methods --------------------------------------------------------------
@@ -384,8 +389,44 @@ class FeatureSpace(Layer):
         self.built = True
         return list(shapes.values()) if isinstance(shapes, dict) else shapes  # a list: one node output each
 
+    # ---- weights ---------------------------------------------------------------------------------------------
+    def _weighted_features(self) -> list[str]:
+        """The features in the order Keras' functional model on ``get_encoded_features()`` lists their
+        preprocessors: deepest first (a crossed feature's preprocessor, then a one-hot encoded one's, then one
+        read as it is), then in sorted name order (the order in which the merge reaches them)."""
+        depth = {key: 2 if feature.output_mode == "one_hot" else 1 for key, feature in self.features.items()}
+        for cross in self.crosses:
+            crosser = 2 if cross.output_mode == "one_hot" else 1
+            for key in cross.feature_names:
+                depth[key] = max(depth[key], crosser + 1)
+        return sorted(self.features, key=lambda key: (-depth[key], key))
+
     def weight_views(self) -> list:
-        return []  # the preprocessors' state (statistics, vocabularies) is saved in the config
+        """The preprocessors' weights, as Keras' model on the encoded features lists them (see
+        ``_weighted_features``): an adapted Normalization's ``mean``, ``variance`` and ``count`` (non-trainable);
+        lookups, bins, hashing and crossing have none in Keras 3 either. Vocabularies and bins are in the config."""
+        views = []
+        for key in self._weighted_features():
+            preprocessor = self.preprocessors[key]
+            if not isinstance(preprocessor, Layer):  # StringLookup, TextVectorization: no weights
+                continue
+            views.extend(WeightView(f"{preprocessor.name}/{view.name}", view.tensor,
+                                    view.trainable and preprocessor.trainable, view.to_keras, view.from_keras,
+                                    key=f"preprocessors/{key}/{view.key}") for view in preprocessor.weight_views())
+        return views
+
+    def set_weights(self, weights: list) -> None:
+        """Load the preprocessors' weights in ``weight_views``' order (a Normalization's then count as adapted)."""
+        weights, expected = list(weights), self.weight_views()
+        if len(weights) != len(expected):
+            raise ValueError(f"Layer '{self.name}' (FeatureSpace) expects {len(expected)} weight arrays "
+                             f"({[v.name for v in expected]}), got {len(weights)}.")
+        for key in self._weighted_features():
+            preprocessor = self.preprocessors[key]
+            count = len(preprocessor.weight_views()) if isinstance(preprocessor, Layer) else 0
+            if count:
+                preprocessor.set_weights(weights[:count])
+                weights = weights[count:]
 
     # ---- saving ----------------------------------------------------------------------------------------------
     def get_config(self) -> dict:
