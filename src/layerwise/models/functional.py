@@ -59,17 +59,25 @@ def _check_connected(inputs: list[KerasTensor], outputs: list[KerasTensor], path
     input_ids = {id(t) for t in inputs}
     missing: dict[int, KerasTensor | None] = {}  # node -> an Input it needs that is not given (None: none)
 
+    def given_or_known(tensor: KerasTensor) -> bool:
+        return id(tensor) in input_ids or id(tensor.node) in missing
+
     def needs(tensor: KerasTensor) -> KerasTensor | None:
-        if id(tensor) in input_ids:
-            return None
-        node = tensor.node
-        if id(node) not in missing:
-            missing[id(node)] = None  # no cycles: a node's inputs exist before it
-            if _is_input(tensor):
-                missing[id(node)] = tensor
+        stack = [tensor]  # a loop, not recursion: a model may be a thousand layers deep
+        while stack:
+            top = stack[-1]
+            if given_or_known(top):
+                stack.pop()
+            elif _is_input(top):
+                missing[id(top.node)] = top
+                stack.pop()
+            elif pending := [t for t in top.node.inputs if not given_or_known(t)]:
+                stack.extend(pending)
             else:
-                missing[id(node)] = next((m for m in map(needs, node.inputs) if m is not None), None)
-        return missing[id(node)]
+                parents = (missing[id(t.node)] for t in top.node.inputs if id(t) not in input_ids)
+                missing[id(top.node)] = next((m for m in parents if m is not None), None)
+                stack.pop()
+        return None if id(tensor) in input_ids else missing[id(tensor.node)]
 
     for tensor, path in zip(outputs, paths):
         lacking = needs(tensor)
