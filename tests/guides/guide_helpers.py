@@ -64,3 +64,9 @@ def as_numpy(value):
     if hasattr(value, "detach"):
         return value.detach().cpu().numpy()
     return np.asarray(value)
+
+
+def grad(variable):
+    """The gradient of a weight after ``backward()``, as Keras' torch guides read it (``v.value.grad``): a
+    layerwise ``add_weight`` variable takes that too, built-in layers' weights are plain parameters (``v.grad``)."""
+    return getattr(variable, "value", variable).grad

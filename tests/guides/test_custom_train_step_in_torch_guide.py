@@ -10,13 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
+from guide_helpers import as_numpy, assert_close, fresh, grad, libraries, summary_rows
 
-
-def grad(variable):
-    # The guide reads v.value.grad (Keras' torch variables hold their parameter in .value); layerwise's built-in
-    # layers' weights are the torch parameters themselves (README: "a gradient is v.grad").
-    return getattr(variable, "value", variable).grad
 
 
 def first_custom_model(keras, layers, ops):

@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from guide_helpers import as_numpy, assert_close, fresh, libraries
+from guide_helpers import as_numpy, assert_close, fresh, grad, libraries
 
 batch_size = 32
 epochs = 3
 
-
-def grad(variable):
-    # The guide reads v.value.grad (Keras' torch variables hold their parameter in .value); layerwise's built-in
-    # layers' weights are the torch parameters themselves (README: "a gradient is v.grad").
-    return getattr(variable, "value", variable).grad
 
 
 def get_model(keras, layers, ops):

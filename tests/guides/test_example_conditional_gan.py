@@ -24,7 +24,7 @@ import functools
 import numpy as np
 import pytest
 import torch
-from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
+from guide_helpers import as_numpy, assert_close, fresh, grad, libraries, summary_rows
 from sklearn.datasets import load_digits
 
 num_channels = 1
@@ -40,11 +40,6 @@ discriminator_in_channels = num_channels + num_classes
 @pytest.fixture(autouse=True)
 def _seeded(seed):
     """Each test starts from seeded generators (Keras' initial weights, which layerwise's models copy)."""
-
-def grad(variable):
-    # Keras' torch variables hold the parameter in .value (the guide's v.value.grad); layerwise's built-in
-    # layers' weights are the torch parameters themselves (README: "a gradient is v.grad").
-    return getattr(variable, "value", variable).grad
 
 
 def conditional_models(keras, layers, ops):

@@ -26,7 +26,7 @@ import functools
 import numpy as np
 import pytest
 import torch
-from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
+from guide_helpers import as_numpy, assert_close, fresh, grad, libraries, summary_rows
 from sklearn.datasets import load_sample_images
 
 latent_dim = 128
@@ -36,11 +36,6 @@ latent_dim = 128
 @pytest.fixture(autouse=True)
 def _seeded(seed):
     """Each test starts from seeded generators (Keras' initial weights, which layerwise's models copy)."""
-
-def grad(variable):
-    # Keras' torch variables hold the parameter in .value (the guide's v.value.grad); layerwise's built-in
-    # layers' weights are the torch parameters themselves (README: "a gradient is v.grad").
-    return getattr(variable, "value", variable).grad
 
 
 def dcgan_models(keras, layers, ops, image_size=64):

@@ -12,17 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
+from guide_helpers import as_numpy, assert_close, fresh, grad, libraries, summary_rows
 
 batch_size = 64  # set by the example, which then fits with the default batch size (32)
 # Weights after two Adam steps (lr 1e-3) agree to ~1e-6; Adam turns a near-zero gradient's float32 rounding into
 # a sizeable step now and then, so a weight may differ by a fraction of a step.
 WEIGHT_ATOL = 2e-4
 
-
-def grad(variable):
-    # Keras' torch variables hold the parameter in .value; layerwise's weights are the torch parameters.
-    return getattr(variable, "value", variable).grad
 
 
 def teacher_and_student(keras, layers, ops):

@@ -38,7 +38,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
+from guide_helpers import as_numpy, assert_close, fresh, grad, libraries, summary_rows
 
 import layerwise
 
@@ -243,11 +243,6 @@ def masked_language_model_class(keras, ops):
 
     return MaskedLanguageModel
 
-
-def grad(variable):
-    # The guide reads v.value.grad (Keras' torch variables hold their parameter in .value, as layerwise's add_weight
-    # variables do); built-in layers' weights in layerwise are plain Parameters whose gradient is v.grad.
-    return getattr(variable, "value", variable).grad
 
 
 def train_step_model_class(keras, ops):

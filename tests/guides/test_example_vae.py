@@ -12,16 +12,11 @@ import functools
 
 import numpy as np
 import torch
-from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
+from guide_helpers import as_numpy, assert_close, fresh, grad, libraries, summary_rows
 from sklearn.datasets import load_digits
 
 latent_dim = 2
 
-
-def grad(variable):
-    # Keras' torch variables hold the parameter in .value (the guide's v.value.grad); layerwise's built-in
-    # layers' weights are the torch parameters themselves (README: "a gradient is v.grad").
-    return getattr(variable, "value", variable).grad
 
 
 def sampling_layer(keras, layers, ops):
