@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise import activations, constraints, dtype_policies, initializers, regularizers
+from layerwise import constraints, dtype_policies, initializers, regularizers
 from layerwise.backend import float_dtype, get_device, unique_name
 from layerwise.dtype_policies.autocast import HALF, region
+from layerwise.layers.config_forms import built_in, in_keras_forms, jsonable, takes_trainable
 from layerwise.layers.calling import (attach_mask, call_in_mode, first_parameter, is_shape_list, mask_of,
                                       takes_argument)
 from layerwise.layers.dtype_hooks import LayerDTypes
@@ -38,53 +39,6 @@ def to_snake_case(name: str) -> str:
     """``MaxPooling2D`` -> ``max_pooling2d``, as Keras names its layers."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _jsonable(value: Any) -> Any:
-    if inspect.isclass(value) and issubclass(value, (initializers.Initializer, regularizers.Regularizer,
-                                                     constraints.Constraint)):
-        value = value()  # kernel_initializer=initializers.he_uniform, as Keras allows
-    if isinstance(value, initializers.Initializer):
-        return initializers.serialize(value)
-    if isinstance(value, regularizers.Regularizer):
-        return regularizers.serialize(value)
-    if isinstance(value, constraints.Constraint):
-        return constraints.serialize(value)
-    if callable(value):
-        # A built-in activation's name, or a registered function or class by its registered name; the
-        # error for anything else names register_keras_serializable and custom_objects as the fixes.
-        return activations.serialize(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-_SERIALIZED = (("_initializer", initializers), ("_regularizer", regularizers), ("_constraint", constraints))
-
-
-def _in_keras_forms(config: dict) -> None:
-    """Keras' forms of the values a built-in layer's config holds as given: no activation is "linear", and an
-    initializer, regularizer or constraint given by name (``"glorot_uniform"``) is its serialized dict."""
-    for key, value in config.items():
-        if value is None and key in ("activation", "recurrent_activation"):
-            config[key] = "linear"
-        elif isinstance(value, str):
-            module = next((module for suffix, module in _SERIALIZED if key.endswith(suffix)), None)
-            if module is not None:
-                config[key] = module.serialize(module.get(value))
-
-
-def _built_in(cls: type) -> bool:
-    """Whether ``cls`` is one of layerwise's layers (their configs take Keras' forms; a user's stay as given)."""
-    return cls.__module__.startswith("layerwise.")
-
-
-@functools.lru_cache(maxsize=None)
-def _takes_trainable(cls: type) -> bool:
-    """Whether a built-in layer's constructor takes ``trainable`` (as Keras writes it in every config); a user's
-    layer records it only when frozen, so that a constructor without ``**kwargs`` still rebuilds from its config."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    return _built_in(cls) and any(p.name == "trainable" or p.kind == p.VAR_KEYWORD for p in parameters)
 
 
 @functools.lru_cache(maxsize=None)
@@ -488,11 +442,11 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         if _defines_own_config(type(self)):
             return {"name": self.name, "trainable": self.trainable,
                     "dtype": dtype_policies.serialize(self.dtype_policy)}
-        config = {k: _jsonable(v) for k, v in self._config.items() if k not in ("name", "trainable")}
-        built_in = _built_in(type(self))  # a user's subclass keeps only the resolved keys its constructor takes
-        config.update({key: getattr(self, key) for key in self.resolved_config if built_in or key in config})
-        if built_in:
-            _in_keras_forms(config)
+        config = {k: jsonable(v) for k, v in self._config.items() if k not in ("name", "trainable")}
+        ours = built_in(type(self))  # a user's subclass keeps only the resolved keys its constructor takes
+        config.update({key: getattr(self, key) for key in self.resolved_config if ours or key in config})
+        if ours:
+            in_keras_forms(config)
             if self.config_activity_regularizer:
                 config.setdefault("activity_regularizer", None)
             for key in self.config_omitted:
@@ -500,7 +454,7 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         config.update(self._dtype_config())
         config["name"] = self.name
         if not self.trainable or "trainable" in self._config or (self.config_trainable
-                                                                  and _takes_trainable(type(self))):
+                                                                  and takes_trainable(type(self))):
             config["trainable"] = self.trainable  # as Keras; frozen after construction stays frozen
         return config
 

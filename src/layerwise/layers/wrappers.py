@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from layerwise.layers.base import Layer, Shape, _jsonable, _takes_trainable
+from layerwise.layers.base import Layer, Shape
+from layerwise.layers.config_forms import jsonable, takes_trainable
 from layerwise.layers.weights import WeightView
 
 
@@ -42,9 +43,9 @@ class Wrapper(Layer):
         self.layer.build_from(input_shape)
 
     def get_config(self) -> dict:
-        config = {k: _jsonable(v) for k, v in self._config.items() if k not in ("layer", "name")}
+        config = {k: jsonable(v) for k, v in self._config.items() if k not in ("layer", "name")}
         config["name"] = self.name
-        if not self.trainable or "trainable" in config or _takes_trainable(type(self)):
+        if not self.trainable or "trainable" in config or takes_trainable(type(self)):
             config["trainable"] = self.trainable  # as Keras, which writes it for every wrapper
         return {**config, "layer": _serialize(self.layer)}
 
