@@ -2,8 +2,8 @@
 run with ``import layerwise as keras`` and in Keras 3 (torch backend): the data-augmentation Sequential
 (RandomFlip, RandomRotation), the small Xception-like network (SeparableConv2D blocks with residual ``add``),
 its summary, outputs and ``evaluate`` from the same weights, training with the example's ModelCheckpoint,
-reloading a checkpoint, and the inference on one image. The Cats vs Dogs download, tf.data's ``prefetch`` and
-matplotlib are left out: random images stand in for the data, and a small folder of random JPEG files for the
+reloading a checkpoint, and the inference on one image. The Cats vs Dogs download and matplotlib are left out:
+random images stand in for the data, and a small folder of random JPEG files for the
 PetImages folder (the JFIF filter, ``image_dataset_from_directory``, ``load_img``). Keras 3 reads a folder
 only through TensorFlow or grain (not installed), so there Keras' own file indexing and split are the oracle.
 
@@ -253,8 +253,9 @@ def test_the_pet_images_folder_pipeline_and_inference_on_a_file(real_keras, tmp_
     assert 0.0 <= float(images.min()) and float(images.max()) <= 255.0
 
     data_augmentation = augmentation(keras, layers, ops)
-    # The example's map (num_parallel_calls is tf.data's); training=True, as a direct call is inference here.
-    train_ds = train_ds.map(lambda img, label: (data_augmentation(img, training=True), label))
+    # The example's map and prefetch (AUTOTUNE is tf.data's -1); training=True, as a direct call is inference here.
+    train_ds = train_ds.map(lambda img, label: (data_augmentation(img, training=True), label), num_parallel_calls=-1)
+    train_ds, val_ds = train_ds.prefetch(-1), val_ds.prefetch(-1)
     model = make_model(keras, layers, ops, input_shape=image_size + (3,), num_classes=2)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
     history = model.fit(train_ds, epochs=1, validation_data=val_ds, verbose=0,
