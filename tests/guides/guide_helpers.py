@@ -70,3 +70,22 @@ def grad(variable):
     """The gradient of a weight after ``backward()``, as Keras' torch guides read it (``v.value.grad``): a
     layerwise ``add_weight`` variable takes that too, built-in layers' weights are plain parameters (``v.grad``)."""
     return getattr(variable, "value", variable).grad
+
+
+def heart_table(n: int, seed: int, thal: dict[str, float]) -> tuple[dict, np.ndarray]:
+    """Columns shaped like keras-io's heart.csv as pandas reads it (int64 codes and numbers, float64 ``oldpeak``,
+    string ``thal`` drawn with the probabilities ``thal``), and a target that depends on them, so training can
+    lower the loss."""
+    rng = np.random.default_rng(seed)
+    cols = {
+        "age": rng.integers(29, 78, n), "sex": rng.choice([0, 1], n, p=[0.3, 0.7]),
+        "cp": rng.choice([0, 1, 2, 3, 4], n, p=[0.05, 0.15, 0.2, 0.25, 0.35]),
+        "trestbps": rng.integers(94, 200, n), "chol": rng.integers(126, 564, n),
+        "fbs": rng.choice([0, 1], n, p=[0.85, 0.15]), "restecg": rng.choice([0, 1, 2], n, p=[0.5, 0.1, 0.4]),
+        "thalach": rng.integers(71, 202, n), "exang": rng.choice([0, 1], n, p=[0.67, 0.33]),
+        "oldpeak": np.round(rng.random(n) * 6.2, 1), "slope": rng.integers(1, 4, n),
+        "ca": rng.choice([0, 1, 2, 3], n, p=[0.6, 0.2, 0.12, 0.08]),
+        "thal": rng.choice(list(thal), n, p=list(thal.values())),
+    }
+    target = ((cols["cp"] >= 3) & (cols["exang"] == 0) | (cols["thal"] == "reversible")).astype("int64")
+    return cols, target

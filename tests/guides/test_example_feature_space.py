@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
+from guide_helpers import as_numpy, assert_close, fresh, heart_table, libraries, summary_rows
 
 import layerwise as keras
 from layerwise.utils import FeatureSpace
@@ -38,25 +38,7 @@ SAMPLE = {"age": 60, "sex": 1, "cp": 1, "trestbps": 145, "chol": 233, "fbs": 1, 
 NORMALIZED = ["trestbps", "chol", "thalach", "oldpeak", "slope"]
 
 
-def heart_table(n=120, seed=7):
-    """Columns shaped like heart.csv (as pandas reads it: int64 codes and numbers, float64 oldpeak, str thal) and a
-    target that depends on them."""
-    rng = np.random.default_rng(seed)
-    cols = {
-        "age": rng.integers(29, 78, n), "sex": rng.choice([0, 1], n, p=[0.3, 0.7]),
-        "cp": rng.choice([0, 1, 2, 3, 4], n, p=[0.05, 0.15, 0.2, 0.25, 0.35]),
-        "trestbps": rng.integers(94, 200, n), "chol": rng.integers(126, 564, n),
-        "fbs": rng.choice([0, 1], n, p=[0.85, 0.15]), "restecg": rng.choice([0, 1, 2], n, p=[0.5, 0.1, 0.4]),
-        "thalach": rng.integers(71, 202, n), "exang": rng.choice([0, 1], n, p=[0.67, 0.33]),
-        "oldpeak": np.round(rng.random(n) * 6.2, 1), "slope": rng.integers(1, 4, n),
-        "ca": rng.choice([0, 1, 2, 3], n, p=[0.6, 0.2, 0.12, 0.08]),
-        "thal": rng.choice(["normal", "reversible", "fixed"], n, p=[0.55, 0.35, 0.10]),
-    }
-    target = ((cols["cp"] >= 3) & (cols["exang"] == 0) | (cols["thal"] == "reversible")).astype("int64")
-    return cols, target
-
-
-COLUMNS, TARGET = heart_table()
+COLUMNS, TARGET = heart_table(n=120, seed=7, thal={"normal": 0.55, "reversible": 0.35, "fixed": 0.10})
 TRAIN, VAL = {k: v[:96] for k, v in COLUMNS.items()}, {k: v[96:] for k, v in COLUMNS.items()}
 Y_TRAIN, Y_VAL = TARGET[:96], TARGET[96:]
 

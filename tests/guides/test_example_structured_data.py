@@ -10,7 +10,7 @@ need TensorFlow, which the oracle lacks: those lookups are checked against the e
 from __future__ import annotations
 
 import numpy as np
-from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
+from guide_helpers import as_numpy, assert_close, fresh, heart_table, libraries, summary_rows
 
 import layerwise as keras
 from layerwise import layers
@@ -19,25 +19,9 @@ NUMERIC_FEATURE_NAMES = ["age", "trestbps", "thalach", "oldpeak", "slope", "chol
 INTEGER_CATEGORICAL = ["sex", "cp", "fbs", "restecg", "exang", "ca"]
 
 
-def heart_columns(n=64, seed=0):
-    """Columns shaped like heart.csv: integer codes, the string column ``thal`` and numbers, and a target that
-    depends on them (so that training can lower the loss)."""
-    rng = np.random.default_rng(seed)
-    cols = {
-        "age": rng.integers(29, 78, n), "sex": rng.choice([0, 1], n, p=[0.3, 0.7]),
-        "cp": rng.choice([0, 1, 2, 3, 4], n, p=[0.05, 0.15, 0.2, 0.25, 0.35]),
-        "trestbps": rng.integers(94, 200, n), "chol": rng.integers(126, 564, n),
-        "fbs": rng.choice([0, 1], n, p=[0.85, 0.15]), "restecg": rng.choice([0, 1, 2], n, p=[0.5, 0.1, 0.4]),
-        "thalach": rng.integers(71, 202, n), "exang": rng.choice([0, 1], n, p=[0.67, 0.33]),
-        "oldpeak": np.round(rng.random(n) * 6.2, 1), "slope": rng.integers(1, 4, n),
-        "ca": rng.choice([0, 1, 2, 3], n, p=[0.6, 0.2, 0.12, 0.08]),
-        "thal": rng.choice(["normal", "reversible", "fixed", "1", "2"], n, p=[0.55, 0.35, 0.06, 0.02, 0.02]),
-    }
-    cols["target"] = ((cols["cp"] >= 3) & (cols["exang"] == 0) | (cols["thal"] == "reversible")).astype("int64")
-    return cols
-
-
-COLUMNS = heart_columns()
+COLUMNS, _target = heart_table(n=64, seed=0, thal={"normal": 0.55, "reversible": 0.35, "fixed": 0.06, "1": 0.02,
+                                                  "2": 0.02})
+COLUMNS["target"] = _target
 # The example's vocabulary lists: the sorted unique values of each categorical column (ints stay ints).
 CATEGORICAL_FEATURES_WITH_VOCABULARY = {name: sorted(np.unique(COLUMNS[name]).tolist())
                                         for name in INTEGER_CATEGORICAL + ["thal"]}
