@@ -19,6 +19,7 @@ from layerwise import constraints, dtype_policies, initializers, regularizers
 from layerwise.backend import float_dtype, get_device, unique_name
 from layerwise.dtype_policies.autocast import HALF, region
 from layerwise.layers.config_forms import built_in, in_keras_forms, jsonable, takes_trainable
+from layerwise.layers.containers import track_layers_in_containers, tracked_container
 from layerwise.layers.calling import (attach_mask, call_in_mode, first_parameter, is_shape_list, mask_of,
                                       takes_argument)
 from layerwise.layers.dtype_hooks import LayerDTypes
@@ -195,6 +196,8 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         return param
 
     def __setattr__(self, name: str, value) -> None:
+        if not built_in(type(self)):  # a user's layer keeps sublayers in lists and dicts, as Keras tracks them
+            value = tracked_container(value)
         super().__setattr__(name, value)
         # A keras.Variable set as an attribute (self.v = keras.Variable(...)) is a weight, as in Keras.
         if isinstance(value, Variable) and "_added_weights" in self.__dict__ and \
@@ -256,6 +259,8 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         if not isinstance(input_shape, (list, dict)):
             self.check_input_shape(input_shape)
         if not self.built:
+            if not built_in(type(self)):
+                track_layers_in_containers(self)  # layers appended to a list attribute since it was set
             self.build(input_shape)  # marks the layer built (see _finishing_build)
             self.to(device or get_device())
         return input_shape
@@ -411,12 +416,7 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
             raise ValueError(f"Layer '{self.name}' expects {len(views)} weight arrays "
                              f"({[v.name for v in views]}), got {len(weights)}.")
         for view, value in zip(views, weights):
-            value = torch.as_tensor(np.asarray(value), dtype=view.tensor.dtype)
-            if tuple(value.shape) != view.keras_shape:
-                raise ValueError(f"Layer '{self.name}' weight '{view.name}' has shape {view.keras_shape}; "
-                                 f"received {tuple(value.shape)}.")
-            with torch.no_grad():
-                view.tensor.copy_(view.from_keras(value).to(view.tensor.device))
+            view.set_keras_value(value, self.name)
 
     def count_params(self) -> int:
         return sum(int(w.tensor.numel()) for w in self.weight_views())

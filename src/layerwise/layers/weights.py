@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -27,6 +28,15 @@ class WeightView:
     @property
     def keras_shape(self) -> tuple[int, ...]:
         return tuple(self.to_keras(self.tensor.detach()).shape)
+
+    def set_keras_value(self, value, layer_name: str) -> None:
+        """Copy ``value`` (Keras' layout) in; a ValueError naming the layer, the weight and both shapes otherwise."""
+        value = torch.as_tensor(np.asarray(value), dtype=self.tensor.dtype)
+        if tuple(value.shape) != self.keras_shape:
+            raise ValueError(f"Layer '{layer_name}' weight '{self.name}' has shape {self.keras_shape}; "
+                             f"received {tuple(value.shape)}.")
+        with torch.no_grad():
+            self.tensor.copy_(self.from_keras(value).to(self.tensor.device))
 
 
 def new_parameter(initializer, keras_shape: tuple[int, ...], to_torch: Callable = lambda t: t) -> nn.Parameter:

@@ -22,6 +22,7 @@ from torch import nn
 from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import region
 from layerwise.layers.base import Layer, call_in_mode, to_snake_case, unique_name
+from layerwise.layers.containers import track_layers_in_containers, tracked_container
 from layerwise.layers.dtype_hooks import LayerDTypes
 from layerwise.layers.penalties import LayerPenalties, module_losses, outermost_call
 from layerwise.layers.saving_hooks import overrides
@@ -143,10 +144,7 @@ class Model(Trainer, LayerDTypes, nn.Module):
     def __setattr__(self, name: str, value) -> None:
         # Keras tracks lists and dicts of layers set as attributes (self.blocks = [Dense(8), Dense(4)]); a
         # ModuleList or ModuleDict makes PyTorch track them too, and behaves like the list or dict.
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (Layer, Model)) for v in value):
-            value = nn.ModuleList(value)
-        elif isinstance(value, dict) and value and all(isinstance(v, (Layer, Model)) for v in value.values()):
-            value = nn.ModuleDict(value)
+        value = tracked_container(value)
         super().__setattr__(name, value)
         if isinstance(value, nn.Module) and "training" in self.__dict__:
             value.train(self.training)  # a layer joins in the model's mode (inference until fit)
@@ -160,16 +158,6 @@ class Model(Trainer, LayerDTypes, nn.Module):
                 module if isinstance(module, nn.ModuleList) else [module]
             tracked.update((id(m), m) for m in items if isinstance(m, (Layer, Model)))
         return list(tracked.values())
-
-    def _track_layers_in_containers(self) -> None:
-        """Register layers that sit in plain lists or dicts (``self.blocks = []`` then ``append``)."""
-        known = {id(m) for m in self.modules()}
-        for attr, value in list(self.__dict__.items()):
-            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-            for i, item in enumerate(items):
-                if isinstance(item, (Layer, Model)) and id(item) not in known:
-                    self.add_module(f"{attr}_{i}", item)
-                    known.add(id(item))
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
@@ -266,7 +254,7 @@ class Model(Trainer, LayerDTypes, nn.Module):
     def _build_by_calling(self, args: tuple) -> None:
         """Run ``call`` once in inference mode without gradients, recording the input, output and each
         layer's output shape."""
-        self._track_layers_in_containers()
+        track_layers_in_containers(self)
         seen: dict[int, tuple] = {}
 
         def record(layer, _inputs, output):
