@@ -40,7 +40,7 @@ def model_from_keras_config(spec: dict, custom_objects: dict | None = None):
 
 def load_keras_model(path: str, custom_objects: dict | None = None, compile: bool = True):
     """A model saved by Keras (``.keras`` archive, or a legacy ``.h5`` model file): architecture, weights and, with
-    ``compile``, the compile settings (the optimizer starts afresh: its slots are not read)."""
+    ``compile``, the compile settings (the optimizer starts afresh, except in the archives layerwise writes)."""
     spec, compile_config, legacy = _read_model_file(path)
     model = model_from_keras_config(spec, custom_objects)
     load_keras_weights(model, path)
@@ -49,7 +49,27 @@ def load_keras_model(path: str, custom_objects: dict | None = None, compile: boo
 
         with loading_scope(custom_objects, "load_model"):
             compile_from_config(model, _legacy_compile_config(compile_config) if legacy else compile_config)
+        _load_optimizer_slots(model, path)
     return model
+
+
+def _load_optimizer_slots(model, path: str) -> None:
+    """The optimizer's slots from the member layerwise adds to the ``.keras`` archives it writes (Keras' own
+    archives order their optimizer variables differently across Keras versions, so theirs start afresh)."""
+    from safetensors.torch import load as load_bytes
+
+    from layerwise.keras_export import EXTRAS_MEMBER
+
+    if not zipfile.is_zipfile(path):
+        return
+    with zipfile.ZipFile(path) as archive:
+        if EXTRAS_MEMBER not in archive.namelist():
+            return
+        tensors = load_bytes(archive.read(EXTRAS_MEMBER))
+    slots = {key[len("optimizer/"):]: value for key, value in tensors.items() if key.startswith("optimizer/")}
+    if slots and model.optimizer is not None:
+        model.optimizer.build_for(model)
+        model.optimizer.load_state_tensors({key: value.to(model.device()) for key, value in slots.items()})
 
 
 def _read_model_file(path: str) -> tuple[dict, dict | None, bool]:

@@ -10,7 +10,7 @@ Three kinds of file hold them:
   name listing its ``weight_names`` in order; as in Keras, layers with weights are matched in order.
 
 Each layer gets its arrays through ``set_weights`` (Keras' layout and order), which names the layer and
-both shapes when a file does not fit the model. HDF5 is read with h5py, which Keras installs.
+both shapes when a file does not fit the model. HDF5 is read with h5py (a dependency).
 """
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ import os
 import zipfile
 
 import numpy as np
+from torch import nn
 
 from layerwise.layers.base import to_snake_case
+from layerwise.layers.config_forms import built_in
+from layerwise.layers.saving_hooks import overrides
 
 # A layer's sublayers in the order of its Keras weights (``get_weights``); Keras writes them sorted by name.
 SUBLAYER_ORDER = ("cell", "cells", "forward_layer", "backward_layer", "layer", "query_dense", "key_dense",
@@ -64,8 +67,20 @@ def _h5py():
     return h5py
 
 
+def is_graph_model(model) -> bool:
+    """Sequential and functional models keep their layers in a ``layers`` group; a subclassed model, as a user's
+    layer, keeps each under the attribute that holds it."""
+    from layerwise.models.functional import Functional
+    from layerwise.models.sequential import Sequential
+
+    return isinstance(model, (Sequential, Functional))
+
+
 def _load_model(model, group, path: str) -> None:
-    """Keras 3 layout: ``group["layers"]`` holds one group per layer of ``model``."""
+    """Keras 3 layout: ``group["layers"]`` holds one group per layer of a Sequential or functional ``model``."""
+    if not is_graph_model(model):
+        _load_layer(model, group, path)
+        return
     if "layers" not in group:
         raise ValueError(f"{path!r} has no 'layers' group: not a Keras model's weights file.")
     stored, used = group["layers"], {}
@@ -76,10 +91,57 @@ def _load_model(model, group, path: str) -> None:
         if name not in stored:
             raise ValueError(f"{path!r} does not match the model: it has no weights for layer '{layer.name}' "
                              f"(looked for group 'layers/{name}'; found {sorted(stored)}).")
-        if hasattr(layer, "layers") and "layers" in stored[name]:  # a nested model
+        if hasattr(layer, "layers") and ("layers" in stored[name] or not is_graph_model(layer)):  # a nested model
             _load_model(layer, stored[name], path)
         else:
-            layer.set_weights(_arrays(stored[name]))
+            _load_layer(layer, stored[name], path)
+
+
+def _load_layer(layer, group, path: str) -> None:
+    own = group["vars"] if "vars" in group else {}
+    if overrides(layer, "load_own_variables"):  # its save_own_variables wrote its own keys, as in Keras
+        layer.load_own_variables({key: np.asarray(own[key]) for key in own})
+    elif holds_layers_by_attribute(layer):
+        views = [v for v in getattr(layer, "_added_weights", []) if v.trainable]
+        views += [v for v in getattr(layer, "_added_weights", []) if not v.trainable]
+        arrays = [np.asarray(own[key]) for key in sorted(own, key=int)]
+        if len(arrays) != len(views):
+            raise ValueError(f"{path!r}: layer '{layer.name}' has {len(views)} weights of its own; the file holds "
+                             f"{len(arrays)}.")
+        for view, array in zip(views, arrays):
+            view.set_keras_value(array, layer.name)
+        for name, sub in sublayer_groups(layer):
+            if not sub.weight_views():
+                continue
+            if name not in group:
+                raise ValueError(f"{path!r} does not match the model: it has no weights for layer '{sub.name}' of "
+                                 f"'{layer.name}' (looked for group '{name}'; found {sorted(group)}).")
+            (_load_model if hasattr(sub, "layers") else _load_layer)(sub, group[name], path)
+    else:
+        layer.set_weights(_arrays(group))
+
+
+def holds_layers_by_attribute(layer) -> bool:
+    """A user's layer that holds layers, or a subclassed model: Keras files keep each of them under its
+    attribute's name (built-in layers' sublayers follow Keras' fixed layouts instead)."""
+    if hasattr(layer, "layers"):
+        return not is_graph_model(layer)
+    return not built_in(type(layer)) and bool(layer._nested_layers())
+
+
+def sublayer_groups(layer) -> list[tuple[str, object]]:
+    """(group path, layer) of the layers a user's layer or subclassed model holds as attributes, as Keras names
+    their groups: the attribute's name, or in a list or dict ``<attribute>/<class name in snake case, made unique
+    in the container>``."""
+    found, used = [], {}
+    for attribute, module in layer._modules.items():
+        if isinstance(module, (nn.ModuleList, nn.ModuleDict)):
+            items = module.values() if isinstance(module, nn.ModuleDict) else module
+            found += [(f"{attribute}/{_unique(to_snake_case(type(sub).__name__), used.setdefault(attribute, {}))}",
+                       sub) for sub in items if hasattr(sub, "weight_views")]
+        elif hasattr(module, "weight_views"):
+            found.append((attribute, module))
+    return found
 
 
 def _unique(name: str, used: dict[str, int]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from layerwise import losses, metrics, optimizers
+from layerwise.keras_export import NotKerasDescribable, keras_archive_bytes, weights_h5_bytes
 from layerwise.keras_models import is_keras_config, load_keras_model, model_from_keras_config
 from layerwise.keras_weights import keras_weights_path, load_keras_weights
 from layerwise.layers.saving_hooks import overrides
@@ -123,9 +125,20 @@ def _load_hooks(model, tensors: dict[str, torch.Tensor]) -> None:
 
 
 def save_model(model, filepath, overwrite: bool = True) -> None:
-    """Save architecture, weights and (if compiled and trained) optimizer state to ``filepath``."""
+    """Save architecture, weights and (if compiled and trained) optimizer state to ``filepath``: a Keras 3
+    ``.keras`` archive for a name ending in ``.keras`` (``keras_export.py``), layerwise's own file otherwise or
+    when Keras' form cannot hold the model (a warning says why)."""
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet; build it (or fit it) before saving.")
+    if os.fspath(filepath).endswith(".keras"):
+        try:
+            data = keras_archive_bytes(model)
+        except NotKerasDescribable as err:
+            warnings.warn(f"{os.fspath(filepath)!r} is written in layerwise's own format, which layerwise's "
+                          f"load_model reads but Keras cannot: {err}", stacklevel=3)
+        else:
+            atomic_write(filepath, data, overwrite)
+            return
     tensors = {**weight_tensors(model), **_hook_tensors(model)}
     if model.optimizer is not None and model.optimizer.built:
         tensors.update({f"optimizer/{k}": v.detach().cpu().contiguous()
@@ -229,6 +242,9 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet, so it has no weights to save; build it (or "
                          "call or fit it) first.")
+    if os.fspath(filepath).endswith(".weights.h5"):  # Keras 3's weights file, which Keras loads too
+        atomic_write(filepath, weights_h5_bytes(model), overwrite)
+        return
     metadata = {"format": WEIGHTS_FORMAT, "version": FORMAT_VERSION}
     # As Keras' weights files: what layers keep through save_own_variables (buffers...) too, not assets.
     tensors = {**weight_tensors(model), **_hook_tensors(model, assets=False)}

@@ -82,7 +82,8 @@ def test_a_registered_function_saves_and_loads_as_in_keras(keras, tmp_path, monk
     x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
     expected = k_model.predict(x, verbose=0)
     assert (expected == 0).any() and (expected > 0).any()  # the relu Lambda acts
-    for model in (k_loaded, lw_model, lw_loaded):
+    keras_reads_ours = keras.saving.load_model(tmp_path / "lw.keras")  # layerwise writes Keras' form of the function
+    for model in (k_loaded, lw_model, lw_loaded, keras_reads_ours):
         np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)
     saving_registry.get_custom_objects().pop("Custom>double")  # a later session that lacks the registration
     with pytest.raises(ValueError, match=r"'twice' \(Lambda\): its saved function 'Custom>double' is no "

@@ -169,6 +169,8 @@ class Lambda(Layer):
         config = dict(config)
         for key in ("function", "output_shape"):
             saved = config.get(key)
+            if isinstance(saved, dict) and saved.get("class_name") == "function":  # Keras 3's form of a function
+                saved = saved["config"]
             if isinstance(saved, (str, dict)):
                 try:
                     config[key] = activations.get(saved)

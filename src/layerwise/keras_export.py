@@ -1,0 +1,328 @@
+"""Models and weights written as Keras 3 writes them, so Keras (and the tools that read its files) loads them.
+
+- ``.keras`` (``model.save``): a zip of ``config.json`` (the model in Keras' config form: each layer's
+  ``get_config``, which is Keras' already, with ``module``, ``registered_name``, ``build_config`` and, in a
+  functional model, the ``inbound_nodes`` of each call), ``metadata.json`` and ``model.weights.h5``.
+- ``.weights.h5`` (``model.save_weights``): HDF5 groups ``layers/<class name in snake case, made unique in
+  order>/vars/<i>`` holding each layer's weights in Keras' layout, with a layer's Keras sublayers (an LSTM's
+  ``cell``, a Bidirectional's ``forward_layer``...) as subgroups, and the optimizer's variables under
+  ``optimizer/vars`` (Keras 3's order: iterations, learning rate, then each trained weight's slots in turn).
+
+What Keras' form has no place for travels in one more zip member, ``layerwise.safetensors`` (the optimizer's
+slots in PyTorch's layout), which Keras ignores and layerwise's ``load_model`` reads back. A model Keras' form
+cannot describe (a subclassed model, operations on symbolic tensors) is refused with the
+reason, so the caller can save it in layerwise's own format instead.
+"""
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import zipfile
+
+import numpy as np
+from safetensors.torch import save as save_bytes
+
+from layerwise.keras_weights import _h5py, _unique, holds_layers_by_attribute, is_graph_model, sublayer_groups
+from layerwise.layers.attention import _HeadsCall
+from layerwise.layers.base import to_snake_case
+from layerwise.layers.config_forms import built_in
+from layerwise.layers.core import InputLayer
+from layerwise.layers.saving_hooks import overrides
+from layerwise.optimizers.schedules import LearningRateSchedule
+
+EXTRAS_MEMBER = "layerwise.safetensors"
+KERAS_VERSION = "3.15.1"  # the Keras whose files these match (tests/test_keras_export.py loads them in Keras)
+
+
+class NotKerasDescribable(ValueError):
+    """The model holds something Keras' config form cannot describe."""
+
+
+def keras_model_config(model) -> dict:
+    """``model`` (Sequential or functional) as Keras' ``config.json`` describes it, without compile settings."""
+    from layerwise.models.functional import Functional
+    from layerwise.models.sequential import Sequential
+
+    if isinstance(model, Sequential):
+        layers = [_input_entry(model._graph[0].node.layer)] if model.batch_input_shape and model._graph else []
+        config = {"name": model.name, "trainable": model.trainable, "layers": layers + [
+            _layer_entry(layer) for layer in model.layers]}
+        entry = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
+    elif isinstance(model, Functional):
+        entry = {"module": "keras.src.models.functional", "class_name": "Functional",
+                 "config": _functional_config(model), "registered_name": "Functional"}
+    else:
+        raise NotKerasDescribable(f"'{model.name}' is a subclassed model ({type(model).__name__}): Keras' config "
+                                  "form holds Sequential and functional models only.")
+    build = model.get_build_config() if hasattr(model, "get_build_config") else None
+    entry["build_config"] = build or {"input_shape": None}
+    return entry
+
+
+def _input_entry(layer: InputLayer) -> dict:
+    config = layer.get_config()
+    batch_shape = [config.get("batch_size")] + list(config["shape"])
+    return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "name": layer.name,
+            "config": {"batch_shape": batch_shape, "dtype": config.get("dtype") or "float32", "sparse": False,
+                       "ragged": False, "name": layer.name, "optional": False}}
+
+
+def _layer_entry(layer) -> dict:
+    from layerwise.layers.core import Lambda
+    from layerwise.layers.operations import TensorOperation
+    from layerwise.models.model import Model
+
+    if isinstance(layer, Model):
+        return keras_model_config(layer) | {"name": layer.name}
+    if isinstance(layer, TensorOperation):
+        raise NotKerasDescribable(f"layer '{layer.name}' is an operation on symbolic tensors, which this Keras "
+                                  "export does not write.")
+    config = _nested_in_keras_form(layer.get_config())
+    if isinstance(layer, Lambda):  # Keras writes a function (by its name, never code) as an object of its own
+        config |= {key: {"module": "builtins", "class_name": "function", "config": config[key],
+                         "registered_name": "function"}
+                   for key in ("function", "output_shape") if isinstance(config.get(key), str)}
+    entry = {**_module_of(type(layer)), "class_name": type(layer).__name__, "config": config}
+    build = layer.get_build_config()
+    # Keras builds attention layers from a query and a value shape ("shapes_dict"); a model's graph builds them.
+    if build is not None and build.get("input_shape") is not None and not isinstance(layer, _HeadsCall):
+        entry["build_config"] = build
+    return entry
+
+
+def _module_of(cls: type) -> dict:
+    from layerwise.saving_registry import get_registered_name
+
+    if built_in(cls):
+        return {"module": "keras.layers", "registered_name": None}
+    return {"module": cls.__module__, "registered_name": get_registered_name(cls)}
+
+
+def _nested_in_keras_form(value):
+    """A layer config whose inner layers (a Bidirectional's ``layer``, an RNN's ``cell``...) name their module, as
+    Keras' ``serialize_keras_object`` writes them: Keras looks classes up by module."""
+    from layerwise import layers
+
+    if isinstance(value, list):
+        return [_nested_in_keras_form(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    value = {key: _nested_in_keras_form(item) for key, item in value.items()}
+    if "class_name" in value and "config" in value and "module" not in value:
+        try:
+            cls = layers.get(value["class_name"])
+        except (ValueError, KeyError):
+            return value
+        value = {**_module_of(cls), **value}
+    return value
+
+
+def _functional_config(model) -> dict:
+    calls: dict[int, int] = {}  # node -> its index among its layer's calls in this model
+    per_layer: dict[int, list] = {}
+    for node in model._nodes:
+        calls[id(node)] = len(per_layer.setdefault(id(node.layer), []))
+        per_layer[id(node.layer)].append(node)
+
+    def reference(tensor) -> list:
+        return [tensor.node.layer.name, calls[id(tensor.node)], tensor.index]
+
+    def encode(value):
+        if hasattr(value, "node") and hasattr(value, "index"):
+            return {"class_name": "__keras_tensor__",
+                    "config": {"shape": list(value.shape), "dtype": value.dtype, "keras_history": reference(value)}}
+        if isinstance(value, dict):
+            return {key: encode(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [encode(item) for item in value]
+        return value
+
+    def structure(value):
+        if hasattr(value, "node"):
+            return reference(value)
+        if isinstance(value, dict):
+            return {key: structure(item) for key, item in value.items()}
+        return [structure(item) for item in value]
+
+    layers = []
+    for layer in model._layers:
+        if isinstance(layer, InputLayer):
+            layers.append(_input_entry(layer) | {"inbound_nodes": []})
+            continue
+        nodes = [{"args": encode([node.args, *node.more_args]), "kwargs": encode(node.kwargs)}
+                 for node in per_layer.get(id(layer), [])]
+        layers.append(_layer_entry(layer) | {"name": layer.name, "inbound_nodes": nodes})
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "input_layers": structure(model._input_structure), "output_layers": structure(model._output_structure)}
+
+
+def keras_compile_config(model) -> dict | None:
+    """``compile``'s arguments as Keras 3 writes them (losses by name or ``keras.losses`` config), None before it."""
+    config = model.get_compile_config()
+    if config is None:
+        return None
+    several = isinstance(config["loss"], list)
+    losses = [_keras_loss(item) for item in (config["loss"] if several else [config["loss"]])]
+    weights = config.get("loss_weights")
+    return {"optimizer": config["optimizer"], "loss": losses if several else losses[0],
+            "loss_weights": None if weights is None or all(w == 1.0 for w in weights) else weights,
+            "metrics": _keras_metrics(config.get("metrics")),
+            "weighted_metrics": _keras_metrics(config.get("weighted_metrics")),
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
+def _keras_loss(item):
+    """A saved loss in Keras' form: a built-in function by its name, one with options as its Keras class."""
+    from layerwise.losses import LOSS_CLASSES
+
+    if item is None or isinstance(item, str):
+        return item
+    if "class_name" in item:
+        return _with_module(item, "keras.losses")
+    options = {key: value for key, value in item.items() if key != "name"}
+    if not options:
+        return item["name"]
+    cls = LOSS_CLASSES.get("".join(part.capitalize() for part in item["name"].split("_")))
+    return item["name"] if cls is None else {"module": "keras.losses", "class_name": cls.__name__,
+                                            "config": cls(**options).get_config(), "registered_name": None}
+
+
+def _keras_metrics(value):
+    if not value:
+        return None
+    if isinstance(value, list):
+        return [_keras_metrics(item) if isinstance(item, list) else
+                (_with_module(item, "keras.metrics") if isinstance(item, dict) else item) for item in value]
+    return value
+
+
+def _with_module(entry: dict, module: str) -> dict:
+    if "module" in entry:
+        return entry
+    return {"module": module if entry.get("registered_name") is None else "builtins", **entry,
+            "registered_name": entry.get("registered_name")}
+
+
+# ---- weights ----------------------------------------------------------------------------------------
+def _groups(layer) -> list[tuple[str, int]]:
+    """Where Keras keeps ``layer``'s ``get_weights()`` arrays: ``(subgroup path, how many)`` in order, the path
+    ``""`` for the layer's own ``vars``."""
+    from layerwise.layers.attention import MultiHeadAttention
+    from layerwise.layers.cells import StackedRNNCells
+    from layerwise.layers.rnn import RNN
+    from layerwise.layers.rnn_base import Recurrent
+    from layerwise.layers.wrappers import Bidirectional, Wrapper
+
+    count = len(layer.weight_views())
+    if isinstance(layer, Bidirectional):
+        return [(f"{side}/{path}".rstrip("/"), n) for side in ("forward_layer", "backward_layer")
+                for path, n in _groups(getattr(layer, side))]
+    if isinstance(layer, Wrapper):
+        own = len(layer._added_weights)
+        return [("", own)] + [(f"layer/{path}".rstrip("/"), n) for path, n in _groups(layer.layer)]
+    if isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
+        used: dict[str, int] = {}
+        return [(f"cell/cells/{_unique(to_snake_case(type(cell).__name__), used)}", len(cell.weight_views()))
+                for cell in layer.cell.cells]
+    if isinstance(layer, (Recurrent, RNN)):
+        return [("cell", count)]
+    if isinstance(layer, MultiHeadAttention):
+        per = 2 if layer.use_bias else 1
+        return [(name, per) for name in ("query_dense", "key_dense", "value_dense", "output_dense")]
+    return [("", count)]
+
+
+def _write_layer(layer, group) -> None:
+    if overrides(layer, "save_own_variables"):
+        store: dict = {}
+        layer.save_own_variables(store)
+        own = group.create_group("vars")
+        for key, value in store.items():
+            own.create_dataset(key, data=_numpy(value))
+        return
+    if holds_layers_by_attribute(layer):
+        own = group.require_group("vars")
+        for i, view in enumerate([v for v in layer._added_weights if v.trainable] +
+                                 [v for v in layer._added_weights if not v.trainable]):
+            own.create_dataset(str(i), data=_numpy(view.to_keras(view.tensor.detach())))
+        for name, sub in sublayer_groups(layer):
+            _write_any(sub, group.require_group(name))
+        return
+    arrays = layer.get_weights()
+    start = 0
+    group.require_group("vars")
+    for path, n in _groups(layer):
+        target = group.require_group(f"{path}/vars" if path else "vars")
+        for i, array in enumerate(arrays[start:start + n]):
+            target.create_dataset(str(i), data=array)
+        start += n
+
+
+def _numpy(value) -> np.ndarray:
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+
+def write_model_weights(model, group) -> None:
+    """``model``'s layers into ``group`` (an h5py group) in Keras 3's layout."""
+    if is_graph_model(model):
+        layers, used = group.create_group("layers"), {}
+        for layer in model.layers:
+            _write_any(layer, layers.create_group(_unique(to_snake_case(type(layer).__name__), used)))
+    else:
+        for name, layer in sublayer_groups(model):
+            _write_any(layer, group.require_group(name))
+    group.require_group("vars")
+
+
+def _write_any(layer, group) -> None:
+    (write_model_weights if hasattr(layer, "layers") else _write_layer)(layer, group)
+
+
+def _write_optimizer(model, group) -> None:
+    """Keras 3's optimizer variables: iterations, learning rate, then each trainable weight's slots in turn."""
+    optimizer = model.optimizer
+    if optimizer is None or not optimizer.built:
+        return
+    index = {id(p): i for i, p in enumerate(optimizer.params)}
+    views = [v for v in model.weight_views() if v.trainable and model.trainable and id(v.tensor) in index]
+    values = [np.asarray(optimizer.iterations, dtype="int64")]
+    if not isinstance(optimizer._learning_rate, LearningRateSchedule):  # Keras keeps a schedule outside its variables
+        values.append(np.asarray(optimizer.learning_rate, dtype="float32"))
+    for view in views:
+        for slot in optimizer.slots.values():
+            values.append(_numpy(view.to_keras(slot[index[id(view.tensor)]].detach())))
+    target = group.create_group("optimizer").create_group("vars")
+    for i, value in enumerate(values):
+        target.create_dataset(str(i), data=value)
+
+
+def weights_h5_bytes(model, optimizer: bool = False) -> bytes:
+    """The bytes of a Keras 3 ``.weights.h5`` file of ``model`` (with its optimizer's variables if asked)."""
+    h5py = _h5py()
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        write_model_weights(model, f)
+        if optimizer:
+            _write_optimizer(model, f)
+    return buffer.getvalue()
+
+
+def keras_archive_bytes(model) -> bytes:
+    """The bytes of a Keras 3 ``.keras`` archive of ``model`` (NotKerasDescribable when it cannot be one)."""
+    spec = keras_model_config(model)
+    compile_config = keras_compile_config(model)
+    if compile_config is not None:
+        spec["compile_config"] = compile_config
+    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                "written_by": "layerwise"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("config.json", json.dumps(spec))
+        archive.writestr("model.weights.h5", weights_h5_bytes(model, optimizer=True), zipfile.ZIP_STORED)
+        if model.optimizer is not None and model.optimizer.built:
+            slots = {f"optimizer/{k}": v.detach().cpu().contiguous()
+                     for k, v in model.optimizer.state_tensors().items()}
+            archive.writestr(EXTRAS_MEMBER, save_bytes(slots))
+    return buffer.getvalue()

@@ -1,0 +1,224 @@
+"""Files layerwise writes in Keras 3's formats (``model.save("m.keras")``, ``save_weights("w.weights.h5")``), read
+by Keras 3.15 itself: the same predictions, the same HDF5 layout as Keras' own files, the optimizer's state; and
+read back by layerwise with nothing lost."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+import layerwise
+
+RNG = np.random.default_rng(0)
+
+
+def _mlp(lib):
+    L = lib.layers
+    model = lib.Sequential([lib.Input((6,)), L.Dense(8, activation="relu"), L.BatchNormalization(), L.Dropout(0.2),
+                            L.Dense(3, activation="softmax")], name="mlp")
+    model.compile(lib.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, RNG.random((16, 6)).astype("float32"), RNG.integers(0, 3, 16)
+
+
+def _cnn(lib):
+    L = lib.layers
+    model = lib.Sequential([lib.Input((8, 8, 2)), L.Conv2D(4, 3, padding="same", activation="relu"),
+                            L.MaxPooling2D(), L.SeparableConv2D(3, 3), L.Flatten(), L.Dense(2)])
+    model.compile("rmsprop", lib.losses.MeanSquaredError(), metrics=["mae"])
+    return model, RNG.random((8, 8, 8, 2)).astype("float32"), RNG.random((8, 2)).astype("float32")
+
+
+def _text(lib):
+    L = lib.layers
+    model = lib.Sequential([lib.Input((7,), dtype="int32"), L.Embedding(20, 4, mask_zero=True),
+                            L.Bidirectional(L.LSTM(5, return_sequences=True)), L.GRU(3),
+                            L.Dense(1, activation="sigmoid")])
+    model.compile(lib.optimizers.SGD(0.1, momentum=0.9), "binary_crossentropy")
+    x = RNG.integers(1, 20, (8, 7))
+    x[:, 5:] = 0
+    return model, x, RNG.integers(0, 2, (8, 1)).astype("float32")
+
+
+def _functional(lib):
+    L = lib.layers
+    seq = lib.Input((5, 4), name="seq")
+    side = lib.Input((3,), name="side")
+    h = L.MultiHeadAttention(2, 3)(seq, seq)
+    h = L.LayerNormalization()(L.Add()([seq, h]))
+    h = L.TimeDistributed(L.Dense(4))(h)
+    h, state = L.SimpleRNN(6, return_state=True)(h)
+    shared = L.Dense(6, activation="tanh")
+    inner = lib.Sequential([lib.Input((15,)), L.Dense(4, activation="relu")], name="inner")
+    joined = L.Concatenate()([shared(h), shared(state), L.Dense(3)(side)])
+    out_a = L.Dense(1, name="a")(inner(joined))
+    out_b = L.Dense(2, activation="softmax", name="b")(joined)
+    model = lib.Model([seq, side], [out_a, out_b])
+    model.compile("adam", ["mse", "categorical_crossentropy"], metrics=[["mae"], ["accuracy"]])
+    x = [RNG.random((8, 5, 4)).astype("float32"), RNG.random((8, 3)).astype("float32")]
+    y = [RNG.random((8, 1)).astype("float32"), np.eye(2, dtype="float32")[RNG.integers(0, 2, 8)]]
+    return model, x, y
+
+
+def _cells(lib):
+    L = lib.layers
+    model = lib.Sequential([lib.Input((6, 3)), L.RNN([L.LSTMCell(4), L.GRUCell(2)]), L.Dense(1)])
+    model.compile("adam", "mse")
+    return model, RNG.random((8, 6, 3)).astype("float32"), RNG.random((8, 1)).astype("float32")
+
+
+def _conv_lstm(lib):
+    L = lib.layers
+    model = lib.Sequential([lib.Input((3, 6, 6, 1)), L.ConvLSTM2D(2, 3, padding="same"), L.GlobalAveragePooling2D(),
+                            L.Dense(1)])
+    model.compile("adam", "mse")
+    return model, RNG.random((4, 3, 6, 6, 1)).astype("float32"), RNG.random((4, 1)).astype("float32")
+
+
+MODELS = {"mlp": _mlp, "cnn": _cnn, "text": _text, "functional": _functional, "stacked_cells": _cells,
+          "conv_lstm": _conv_lstm}
+
+
+def _datasets(h5_bytes: bytes) -> dict[str, tuple]:
+    """Every dataset of an HDF5 file: path -> shape."""
+    import h5py
+
+    found = {}
+    with h5py.File(io.BytesIO(h5_bytes), "r") as f:
+        f.visititems(lambda name, obj: found.__setitem__(name, obj.shape) if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def _predictions(model, x):
+    out = model.predict(x, verbose=0)
+    return out if isinstance(out, list) else [out]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_keras_loads_the_archive_and_predicts_the_same(keras, tmp_path, name):
+    ours, x, y = MODELS[name](layerwise)
+    ours.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    ours.save(tmp_path / "ours.keras")
+
+    loaded = keras.models.load_model(tmp_path / "ours.keras")
+    for got, expected in zip(_predictions(loaded, x), _predictions(ours, x)):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert loaded.count_params() == ours.count_params()
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in ours.layers]
+    np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), ours.evaluate(x, y, verbose=0), rtol=1e-4)
+
+    theirs, _, _ = MODELS[name](keras)
+    theirs.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    theirs.save(tmp_path / "theirs.keras")
+    read = {path: zipfile.ZipFile(path).read("model.weights.h5") for path in (tmp_path / "ours.keras",
+                                                                              tmp_path / "theirs.keras")}
+    assert _datasets(read[tmp_path / "ours.keras"]) == _datasets(read[tmp_path / "theirs.keras"])
+
+
+def _no_dropout(lib):
+    L = lib.layers
+    # (BatchNormalization first: a bias just before it gets a gradient of rounding noise, which Adam magnifies.)
+    model = lib.Sequential([lib.Input((6,)), L.BatchNormalization(), L.Dense(8, activation="relu"),
+                            L.Dense(3, activation="softmax")])
+    model.compile(lib.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, RNG.random((16, 6)).astype("float32"), RNG.integers(0, 3, 16)
+
+
+def test_keras_resumes_training_from_the_optimizer_state_layerwise_saved(keras, tmp_path):
+    ours, x, y = _no_dropout(layerwise)
+    ours.fit(x, y, epochs=3, batch_size=4, verbose=0)
+    ours.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert int(loaded.optimizer.iterations.numpy()) == 12
+
+    # One more step on the same batch in both libraries: Adam's moments carried over, so the weights agree.
+    ours.train_on_batch(x[:4], y[:4])
+    loaded.train_on_batch(x[:4], y[:4])
+    for got, expected in zip(loaded.get_weights(), ours.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_layerwise_reads_its_archive_back_with_the_optimizer_state(tmp_path):
+    model, x, y = _functional(layerwise)
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    model.save(tmp_path / "m.keras")
+    assert zipfile.ZipFile(tmp_path / "m.keras").namelist()[:3] == ["metadata.json", "config.json", "model.weights.h5"]
+
+    loaded = layerwise.models.load_model(tmp_path / "m.keras")
+    for got, expected in zip(_predictions(loaded, x), _predictions(model, x)):
+        np.testing.assert_array_equal(got, expected)
+    model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    loaded.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for got, expected in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_keras_loads_weights_files_into_the_same_architecture(keras, tmp_path):
+    ours, x, y = _text(layerwise)
+    ours.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    ours.save_weights(tmp_path / "w.weights.h5")
+    theirs, _, _ = _text(keras)
+    theirs.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+    again, _, _ = _text(layerwise)
+    again.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), ours.predict(x, verbose=0))
+
+
+def _subclassed(lib):
+    """A Keras-guide layer with a weight of its own and layers in a list, inside a subclassed model."""
+
+    class Block(lib.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.steps = [lib.layers.Dense(units, activation="relu"), lib.layers.Dense(units)]
+            self.gate = lib.layers.Dense(units, activation="sigmoid")
+
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+
+        def call(self, x):
+            h = x * self.scale
+            return self.steps[1](self.steps[0](h)) * self.gate(h)
+
+    class Net(lib.Model):
+        def __init__(self):
+            super().__init__()
+            self.block = Block(5)
+            self.head = lib.layers.Dense(2)
+
+        def call(self, x):
+            return self.head(self.block(x))
+
+    return Net()
+
+
+def test_keras_loads_a_subclassed_models_weights_file(keras, tmp_path):
+    x = RNG.random((6, 5)).astype("float32")
+    ours = _subclassed(layerwise)
+    ours(x)
+    ours.set_weights([w + RNG.normal(0, 0.1, w.shape).astype("float32") for w in ours.get_weights()])
+    ours.save_weights(tmp_path / "w.weights.h5")
+    theirs = _subclassed(keras)
+    theirs(x)
+    theirs.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+    theirs.save_weights(tmp_path / "k.weights.h5")
+    assert _datasets((tmp_path / "w.weights.h5").read_bytes()) == _datasets((tmp_path / "k.weights.h5").read_bytes())
+    again = _subclassed(layerwise)
+    again(x)
+    again.load_weights(tmp_path / "k.weights.h5")
+    np.testing.assert_allclose(again.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_keras_form_cannot_hold_is_saved_in_layerwise_format_with_a_warning(tmp_path):
+    inputs = layerwise.Input((3,))
+    model = layerwise.Model(inputs, layerwise.layers.Dense(2)(inputs) * 2.0)
+    with pytest.warns(UserWarning, match="layerwise's own format.*operation on symbolic tensors"):
+        model.save(tmp_path / "m.keras")
+    x = RNG.random((4, 3)).astype("float32")
+    np.testing.assert_array_equal(layerwise.models.load_model(tmp_path / "m.keras").predict(x, verbose=0),
+                                  model.predict(x, verbose=0))
