@@ -214,11 +214,48 @@ def test_keras_loads_a_subclassed_models_weights_file(keras, tmp_path):
     np.testing.assert_allclose(again.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
+def _arithmetic(lib):
+    x = lib.Input((4,), name="pixels")
+    h = lib.layers.Dense(3)(x / 255.0 - 0.5)
+    return lib.Model(x, [abs(h) ** 2 + 2.0 * h, -h])
+
+
+def test_arithmetic_on_symbolic_tensors_is_written_as_keras_operations(keras, tmp_path):
+    x = RNG.random((5, 4)).astype("float32") * 255
+    ours = _arithmetic(layerwise)
+    ours.save(tmp_path / "ours.keras")
+    path = tmp_path / "ours.keras"
+    for loaded in (keras.models.load_model(path), layerwise.models.load_model(path)):
+        for got, expected in zip(_predictions(loaded, x), _predictions(ours, x)):
+            np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+    theirs = _arithmetic(keras)  # and Keras' own file of such a model is rebuilt with the same operations
+    theirs.save(tmp_path / "theirs.keras")
+    loaded = layerwise.models.load_model(tmp_path / "theirs.keras")
+    assert [type(op).__name__ for op in loaded.operations].count("TensorOperation") == 7
+    for got, expected in zip(_predictions(loaded, x), _predictions(theirs, x)):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_a_model_keras_form_cannot_hold_is_saved_in_layerwise_format_with_a_warning(tmp_path):
     inputs = layerwise.Input((3,))
-    model = layerwise.Model(inputs, layerwise.layers.Dense(2)(inputs) * 2.0)
-    with pytest.warns(UserWarning, match="layerwise's own format.*operation on symbolic tensors"):
+    model = layerwise.Model(inputs, layerwise.ops.mean(layerwise.layers.Dense(2)(inputs), axis=-1))
+    with pytest.warns(UserWarning, match="layerwise's own format.*operation 'mean'"):
         model.save(tmp_path / "m.keras")
     x = RNG.random((4, 3)).astype("float32")
     np.testing.assert_array_equal(layerwise.models.load_model(tmp_path / "m.keras").predict(x, verbose=0),
                                   model.predict(x, verbose=0))
+
+
+def test_keras_loads_applications_with_their_own_layers_and_operations(keras, tmp_path):
+    from layerwise.applications.convnext import LayerScale, StochasticDepth
+
+    x = RNG.random((2, 32, 32, 3)).astype("float32") * 255
+    mobilenet = layerwise.applications.MobileNetV3Small(weights=None, input_shape=(32, 32, 3), alpha=0.75)
+    inputs = layerwise.Input((6, 6, 8))
+    block = layerwise.Model(inputs, StochasticDepth(0.1)(LayerScale(0.5, 8)(inputs)) + inputs)
+    for model, data in ((mobilenet, x), (block, x[:, :6, :6, :2].repeat(4, axis=-1))):
+        model.save(tmp_path / "m.keras")
+        loaded = keras.models.load_model(tmp_path / "m.keras")
+        np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0),
+                                   rtol=1e-5, atol=1e-6)

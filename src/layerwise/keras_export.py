@@ -10,7 +10,7 @@
 
 What Keras' form has no place for travels in one more zip member, ``layerwise.safetensors`` (the optimizer's
 slots in PyTorch's layout), which Keras ignores and layerwise's ``load_model`` reads back. A model Keras' form
-cannot describe (a subclassed model, operations on symbolic tensors) is refused with the
+cannot describe (a subclassed model, operations on symbolic tensors other than arithmetic) is refused with the
 reason, so the caller can save it in layerwise's own format instead.
 """
 from __future__ import annotations
@@ -33,6 +33,10 @@ from layerwise.optimizers.schedules import LearningRateSchedule
 
 EXTRAS_MEMBER = "layerwise.safetensors"
 KERAS_VERSION = "3.15.1"  # the Keras whose files these match (tests/test_keras_export.py loads them in Keras)
+
+
+# layerwise's arithmetic operations on symbolic tensors that Keras' config form names (as ops, not layers).
+KERAS_ARITHMETIC = ("add", "subtract", "multiply", "true_divide", "power", "negative", "absolute")
 
 
 class NotKerasDescribable(ValueError):
@@ -76,8 +80,12 @@ def _layer_entry(layer) -> dict:
     if isinstance(layer, Model):
         return keras_model_config(layer) | {"name": layer.name}
     if isinstance(layer, TensorOperation):
-        raise NotKerasDescribable(f"layer '{layer.name}' is an operation on symbolic tensors, which this Keras "
-                                  "export does not write.")
+        if layer.op not in KERAS_ARITHMETIC or layer.key is not None or layer.arguments is not None:
+            raise NotKerasDescribable(f"layer '{layer.name}' is the operation {layer.op!r} on symbolic tensors, which "
+                                      "this Keras export does not write (it writes +, -, *, /, ** and abs).")
+        # Keras' arithmetic op classes, whose calls take the operands as they are (tensors and numbers).
+        return {"module": "keras.src.ops.numpy", "class_name": layer.type_name, "config": {"name": layer.name},
+                "registered_name": layer.type_name}
     config = _nested_in_keras_form(layer.get_config())
     if isinstance(layer, Lambda):  # Keras writes a function (by its name, never code) as an object of its own
         config |= {key: {"module": "builtins", "class_name": "function", "config": config[key],
@@ -94,6 +102,9 @@ def _layer_entry(layer) -> dict:
 def _module_of(cls: type) -> dict:
     from layerwise.saving_registry import get_registered_name
 
+    if cls.__module__.startswith("layerwise.applications."):  # ConvNeXt's LayerScale...: Keras' module of the same name
+        module = "keras.src.applications." + cls.__module__.rpartition(".")[2]
+        return {"module": module, "registered_name": cls.__name__}
     if built_in(cls):
         return {"module": "keras.layers", "registered_name": None}
     return {"module": cls.__module__, "registered_name": get_registered_name(cls)}
@@ -119,6 +130,8 @@ def _nested_in_keras_form(value):
 
 
 def _functional_config(model) -> dict:
+    from layerwise.layers.operations import TensorOperation
+
     calls: dict[int, int] = {}  # node -> its index among its layer's calls in this model
     per_layer: dict[int, list] = {}
     for node in model._nodes:
@@ -150,8 +163,9 @@ def _functional_config(model) -> dict:
         if isinstance(layer, InputLayer):
             layers.append(_input_entry(layer) | {"inbound_nodes": []})
             continue
-        nodes = [{"args": encode([node.args, *node.more_args]), "kwargs": encode(node.kwargs)}
-                 for node in per_layer.get(id(layer), [])]
+        operands = isinstance(layer, TensorOperation)  # an op's node holds its operands as one list
+        nodes = [{"args": encode(node.args if operands else [node.args, *node.more_args]),
+                  "kwargs": encode(node.kwargs)} for node in per_layer.get(id(layer), [])]
         layers.append(_layer_entry(layer) | {"name": layer.name, "inbound_nodes": nodes})
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
             "input_layers": structure(model._input_structure), "output_layers": structure(model._output_structure)}

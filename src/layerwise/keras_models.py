@@ -171,7 +171,8 @@ def _functional(config: dict):
         if entry["class_name"] == "InputLayer":
             outputs[(name, 0)] = [_input(entry["config"])]
         elif entry.get("inbound_nodes"):
-            waiting.append([name, _layer(entry), list(entry["inbound_nodes"]), 0])
+            waiting.append([name, _operation(entry) if _is_operation(entry) else _layer(entry),
+                            list(entry["inbound_nodes"]), 0])
     while waiting:
         progressed = False
         for item in waiting:
@@ -182,7 +183,8 @@ def _functional(config: dict):
                     args, kwargs = _resolve(args, outputs), _resolve(kwargs, outputs)
                 except KeyError:
                     break  # an input of this call is made by a later call: come back to it
-                outputs[(name, index)] = _flatten(layer(*args, **kwargs))
+                outputs[(name, index)] = _flatten(layer(list(args)) if _is_operation_layer(layer)
+                                                  else layer(*args, **kwargs))
                 calls.pop(0)
                 item[3] = index = index + 1
                 progressed = True
@@ -194,6 +196,32 @@ def _functional(config: dict):
     inputs = _resolve(_references(config["input_layers"]), outputs)
     model_outputs = _resolve(_references(config["output_layers"]), outputs)
     return Model(inputs=inputs, outputs=model_outputs, name=config.get("name"))
+
+
+def _is_operation(entry: dict) -> bool:
+    """Whether a functional config's entry is one of Keras' ops (``x + y``, ``ops.add``...), not a layer."""
+    return str(entry.get("module", "")).startswith("keras.src.ops")
+
+
+def _operation(entry: dict):
+    """The operation an op entry names; the arithmetic ones (Add, Subtract, Multiply, TrueDivide, Power, Negative,
+    Absolute) are rebuilt."""
+    from layerwise.keras_export import KERAS_ARITHMETIC
+    from layerwise.layers.base import to_snake_case
+    from layerwise.layers.operations import TensorOperation
+
+    op = to_snake_case(entry["class_name"])
+    if op not in KERAS_ARITHMETIC:
+        raise ValueError(f"The Keras config applies the operation {entry['class_name']} ({entry['module']}) to "
+                         "symbolic tensors; layerwise rebuilds only the arithmetic ones (+, -, *, /, ** and abs). "
+                         "Build the model in layerwise with its code, then load the file's weights with load_weights.")
+    return TensorOperation(op, name=entry["config"].get("name"))
+
+
+def _is_operation_layer(layer) -> bool:
+    from layerwise.layers.operations import TensorOperation
+
+    return isinstance(layer, TensorOperation)
 
 
 def _call_arguments(node) -> tuple[list, dict]:
