@@ -54,3 +54,51 @@ def test_layers_in_a_list_attribute_save_and_load(tmp_path):
     again = _stack(layerwise, "list")
     again.load_weights(tmp_path / "w.weights.h5")
     np.testing.assert_array_equal(again.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+def test_the_container_stays_the_users_list_or_dict():
+    class Heads(layerwise.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.named = {"first.a": layerwise.layers.Dense(2), "keys": layerwise.layers.Dense(2)}
+            self.pair = (layerwise.layers.Dense(3), layerwise.layers.Dense(3))
+            self.steps = [layerwise.layers.Dense(4)]
+
+        def call(self, x):
+            return self.named.get("first.a")(x) + self.named["keys"](x) + self.pair[1](self.pair[0](x))[:, :2]
+
+    layer = Heads()
+    assert type(layer.named) is dict and type(layer.pair) is tuple and type(layer.steps) is list
+    layer.steps[0:1] = [layerwise.layers.Dense(5)]
+    assert layer.steps.index(layer.steps[0]) == 0
+    replaced = layer._modules["steps/0"]
+    out = layer(X)
+    assert tuple(out.shape) == (16, 2)
+    assert sorted(int(np.prod(w.shape)) for w in layer.weights) == sorted([8, 2, 8, 2, 12, 3, 9, 3])
+    # The build tracked the list again: the Dense(5) put in by slice assignment replaced the Dense(4).
+    assert layer._modules["steps/0"] is layer.steps[0] is not replaced
+
+
+def test_layers_made_in_build_train_and_reload(tmp_path):
+    class Grown(layerwise.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.steps = []
+
+        def build(self, input_shape):
+            self.steps.append(layerwise.layers.Dense(3, activation="relu"))
+            self.steps.append(layerwise.layers.Dense(2))
+
+        def call(self, x):
+            return self.steps[1](self.steps[0](x))
+
+    layerwise.saving.register_keras_serializable("test_containers")(Grown)
+    model = layerwise.Sequential([layerwise.Input((4,)), Grown(), layerwise.layers.Dense(1)])
+    model.compile("adam", "mse")
+    before = model.get_weights()
+    assert len(before) == 6
+    model.fit(X, Y, epochs=2, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    model.save(tmp_path / "m.keras")
+    again = layerwise.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(again.predict(X, verbose=0), model.predict(X, verbose=0))

@@ -19,7 +19,7 @@ from layerwise import constraints, dtype_policies, initializers, regularizers
 from layerwise.backend import float_dtype, get_device, unique_name
 from layerwise.dtype_policies.autocast import HALF, region
 from layerwise.layers.config_forms import built_in, in_keras_forms, jsonable, takes_trainable
-from layerwise.layers.containers import track_layers_in_containers, tracked_container
+from layerwise.layers.containers import register_contained_layers, track_layers_in_containers
 from layerwise.layers.calling import (attach_mask, call_in_mode, first_parameter, is_shape_list, mask_of,
                                       takes_argument)
 from layerwise.layers.dtype_hooks import LayerDTypes
@@ -57,7 +57,12 @@ def _finishing_build(build: Callable) -> Callable:
 
     @functools.wraps(build)
     def building(self, input_shape, *args, **kwargs):
+        user_layer = not built_in(type(self))
+        if user_layer:
+            track_layers_in_containers(self)  # layers appended to a list attribute since it was set
         build(self, input_shape, *args, **kwargs)
+        if user_layer:
+            track_layers_in_containers(self)  # and those build made
         self.to(get_device())
         self._cast_weights_to_policy()
         several = isinstance(input_shape, dict) or is_shape_list(input_shape)
@@ -196,9 +201,9 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         return param
 
     def __setattr__(self, name: str, value) -> None:
-        if not built_in(type(self)):  # a user's layer keeps sublayers in lists and dicts, as Keras tracks them
-            value = tracked_container(value)
         super().__setattr__(name, value)
+        if isinstance(value, (list, tuple, dict)) and not built_in(type(self)):
+            register_contained_layers(self, name, value)  # a user's layer keeps sublayers in lists, as Keras tracks
         # A keras.Variable set as an attribute (self.v = keras.Variable(...)) is a weight, as in Keras.
         if isinstance(value, Variable) and "_added_weights" in self.__dict__ and \
                 not any(view.tensor is value for view in self._added_weights):
@@ -259,8 +264,6 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         if not isinstance(input_shape, (list, dict)):
             self.check_input_shape(input_shape)
         if not self.built:
-            if not built_in(type(self)):
-                track_layers_in_containers(self)  # layers appended to a list attribute since it was set
             self.build(input_shape)  # marks the layer built (see _finishing_build)
             self.to(device or get_device())
         return input_shape

@@ -22,7 +22,7 @@ from torch import nn
 from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import region
 from layerwise.layers.base import Layer, call_in_mode, to_snake_case, unique_name
-from layerwise.layers.containers import track_layers_in_containers, tracked_container
+from layerwise.layers.containers import register_contained_layers, track_layers_in_containers
 from layerwise.layers.dtype_hooks import LayerDTypes
 from layerwise.layers.penalties import LayerPenalties, module_losses, outermost_call
 from layerwise.layers.saving_hooks import overrides
@@ -142,10 +142,9 @@ class Model(Trainer, LayerDTypes, nn.Module):
         self.eval()
 
     def __setattr__(self, name: str, value) -> None:
-        # Keras tracks lists and dicts of layers set as attributes (self.blocks = [Dense(8), Dense(4)]); a
-        # ModuleList or ModuleDict makes PyTorch track them too, and behaves like the list or dict.
-        value = tracked_container(value)
         super().__setattr__(name, value)
+        if isinstance(value, (list, tuple, dict)):
+            register_contained_layers(self, name, value)  # Keras tracks layers in lists and dicts (containers.py)
         if isinstance(value, nn.Module) and "training" in self.__dict__:
             value.train(self.training)  # a layer joins in the model's mode (inference until fit)
 
@@ -355,8 +354,8 @@ class Model(Trainer, LayerDTypes, nn.Module):
 
     def weight_views(self) -> list[WeightView]:
         """Every layer's weights, named ``<layer index>/<weight>`` so that a nested model's are unique."""
-        return [WeightView(f"{i}/{view.name}", view.tensor, view.trainable, view.to_keras, view.from_keras,
-                           key=f"{i}/{view.key}")
+        return [WeightView(f"{i}/{view.name}", view.tensor, view.trainable and layer.trainable, view.to_keras,
+                           view.from_keras, key=f"{i}/{view.key}")
                 for i, layer in enumerate(self.layers) for view in layer.weight_views()]
 
     @property
@@ -381,8 +380,8 @@ class Model(Trainer, LayerDTypes, nn.Module):
 
     @property
     def trainable(self) -> bool:
-        layers = self.layers
-        return all(layer.trainable for layer in layers) if layers else self._trainable
+        """The model's own setting, as in Keras: True with some layers frozen (their weights are not trained)."""
+        return self._trainable
 
     @trainable.setter
     def trainable(self, value: bool) -> None:

@@ -62,6 +62,7 @@ class Sequential(Model):
         if not len(self._layers) and self.batch_input_shape is None and layer.batch_input_shape is not None:
             self.batch_input_shape = layer.batch_input_shape
         self._layers.append(layer)
+        layer.train(self.training)  # it joins in the model's mode (an augmentation layer alone is in training mode)
         self._plan = None
         if self.batch_input_shape is not None:
             try:
