@@ -4,6 +4,7 @@ read back by layerwise with nothing lost."""
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 
 import numpy as np
@@ -259,3 +260,74 @@ def test_keras_loads_applications_with_their_own_layers_and_operations(keras, tm
         loaded = keras.models.load_model(tmp_path / "m.keras")
         np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0),
                                    rtol=1e-5, atol=1e-6)
+
+
+OPTIMIZERS = {
+    "sgd_momentum": lambda opt: opt.SGD(0.1, momentum=0.9),
+    "adam_amsgrad": lambda opt: opt.Adam(0.01, amsgrad=True),
+    "adam_ema": lambda opt: opt.Adam(0.01, use_ema=True),
+    "rmsprop_centered_momentum": lambda opt: opt.RMSprop(0.01, momentum=0.5, centered=True),
+    "nadam": lambda opt: opt.Nadam(0.01),
+    "adagrad": lambda opt: opt.Adagrad(0.1),
+    "schedule": lambda opt: opt.Adam(opt.schedules.ExponentialDecay(0.01, 2, 0.5)),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_keras_resumes_each_optimizer_from_the_state_layerwise_saved(keras, tmp_path, name):
+    ours, x, y = _no_dropout(layerwise)
+    ours.compile(OPTIMIZERS[name](layerwise.optimizers), "sparse_categorical_crossentropy")
+    ours.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    ours.save(tmp_path / "m.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # "Skipping variable loading for optimizer" would fail here
+        loaded = keras.models.load_model(tmp_path / "m.keras")
+    ours.train_on_batch(x[:4], y[:4])
+    loaded.train_on_batch(x[:4], y[:4])
+    for got, expected in zip(loaded.get_weights(), ours.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_frozen_layers_stay_frozen_and_the_rest_trainable(keras, tmp_path):
+    L = layerwise.layers
+    x, y = RNG.random((8, 5)).astype("float32"), RNG.random((8, 1)).astype("float32")
+    base = layerwise.Sequential([layerwise.Input((5,)), L.Dense(4)], name="base")
+    base.trainable = False
+    inputs = layerwise.Input((5,))
+    model = layerwise.Model(inputs, L.Dense(1)(L.Dense(3, trainable=False)(base(inputs))))
+    model.compile("adam", "mse")
+    model.fit(x, y, verbose=0)
+    model.save(tmp_path / "m.keras")
+    for loaded in (keras.models.load_model(tmp_path / "m.keras"), layerwise.models.load_model(tmp_path / "m.keras")):
+        # (Keras' Sequential.from_config leaves the nested model's own flag True; its layers stay frozen.)
+        assert sorted(int(np.prod(w.shape)) for w in loaded.trainable_weights) == [1, 3]
+        assert loaded.trainable and not loaded.layers[2].trainable
+
+
+def test_registered_activations_and_mixed_precision_models_save_for_keras(keras, tmp_path, monkeypatch):
+    from keras.src.saving import object_registration
+
+    from layerwise import saving_registry
+    for module, names in ((saving_registry, ("_GLOBAL_CUSTOM_OBJECTS", "_GLOBAL_CUSTOM_NAMES")),
+                          (object_registration, ("GLOBAL_CUSTOM_OBJECTS", "GLOBAL_CUSTOM_NAMES"))):
+        for name in names:  # the registrations end with the test
+            monkeypatch.setattr(module, name, dict(getattr(module, name)))
+
+    def half(x):
+        return x * 0.5
+
+    for lib in (layerwise, keras):
+        lib.saving.register_keras_serializable("test")(half)
+    x, y = RNG.random((8, 5)).astype("float32"), RNG.random((8, 1)).astype("float32")
+    layerwise.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = layerwise.Sequential([layerwise.Input((5,)), layerwise.layers.Dense(4, activation=half),
+                                      layerwise.layers.Dense(1, dtype="float32")])
+        model.compile("adam", "mse")
+        model.fit(x, y, verbose=0)  # a LossScaleOptimizer: Keras starts its variables afresh
+        model.save(tmp_path / "m.keras")
+    finally:
+        layerwise.mixed_precision.set_global_policy("float32")
+    for loaded in (keras.models.load_model(tmp_path / "m.keras"), layerwise.models.load_model(tmp_path / "m.keras")):
+        assert loaded.layers[0].activation is half
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-3, atol=1e-3)

@@ -220,6 +220,8 @@ def get(identifier: str | dict | Activation | None) -> Activation:
         return linear
     if callable(identifier):
         return identifier
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":  # Keras 3's form of a function
+        identifier = identifier.get("config")
     if isinstance(identifier, str):
         found = saving_registry.find_custom_object(identifier, built_in=identifier in ACTIVATIONS)
         if found is not None:

@@ -5,8 +5,8 @@
   functional model, the ``inbound_nodes`` of each call), ``metadata.json`` and ``model.weights.h5``.
 - ``.weights.h5`` (``model.save_weights``): HDF5 groups ``layers/<class name in snake case, made unique in
   order>/vars/<i>`` holding each layer's weights in Keras' layout, with a layer's Keras sublayers (an LSTM's
-  ``cell``, a Bidirectional's ``forward_layer``...) as subgroups, and the optimizer's variables under
-  ``optimizer/vars`` (Keras 3's order: iterations, learning rate, then each trained weight's slots in turn).
+  ``cell``, a Bidirectional's ``forward_layer``...) as subgroups (``keras_weights.keras_layout``, which the reader
+  shares), and the optimizer's variables under ``optimizer/vars`` in Keras 3's order, so Keras resumes training.
 
 What Keras' form has no place for travels in one more zip member, ``layerwise.safetensors`` (the optimizer's
 slots in PyTorch's layout), which Keras ignores and layerwise's ``load_model`` reads back. A model Keras' form
@@ -19,11 +19,13 @@ import datetime
 import io
 import json
 import zipfile
+from typing import Any
 
 import numpy as np
 from safetensors.torch import save as save_bytes
 
-from layerwise.keras_weights import _h5py, _unique, holds_layers_by_attribute, is_graph_model, sublayer_groups
+from layerwise.keras_weights import (holds_layers_by_attribute, is_graph_model, keras_layout, keras_unique_name,
+                                     own_weight_views, require_h5py, sublayer_groups)
 from layerwise.layers.attention import _HeadsCall
 from layerwise.layers.base import to_snake_case
 from layerwise.layers.config_forms import built_in
@@ -39,6 +41,10 @@ KERAS_VERSION = "3.15.1"  # the Keras whose files these match (tests/test_keras_
 KERAS_ARITHMETIC = ("add", "subtract", "multiply", "true_divide", "power", "negative", "absolute")
 
 
+# Keras' public names of the layers whose class is named otherwise here.
+KERAS_CLASS_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}
+
+
 class NotKerasDescribable(ValueError):
     """The model holds something Keras' config form cannot describe."""
 
@@ -50,7 +56,7 @@ def keras_model_config(model) -> dict:
 
     if isinstance(model, Sequential):
         layers = [_input_entry(model._graph[0].node.layer)] if model.batch_input_shape and model._graph else []
-        config = {"name": model.name, "trainable": model.trainable, "layers": layers + [
+        config = {"name": model.name, "trainable": model._trainable, "layers": layers + [
             _layer_entry(layer) for layer in model.layers]}
         entry = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
     elif isinstance(model, Functional):
@@ -87,11 +93,14 @@ def _layer_entry(layer) -> dict:
         return {"module": "keras.src.ops.numpy", "class_name": layer.type_name, "config": {"name": layer.name},
                 "registered_name": layer.type_name}
     config = _nested_in_keras_form(layer.get_config())
-    if isinstance(layer, Lambda):  # Keras writes a function (by its name, never code) as an object of its own
-        config |= {key: {"module": "builtins", "class_name": "function", "config": config[key],
-                         "registered_name": "function"}
-                   for key in ("function", "output_shape") if isinstance(config.get(key), str)}
-    entry = {**_module_of(type(layer)), "class_name": type(layer).__name__, "config": config}
+    # Keras writes a function (by its name, never code) as an object of its own: a Lambda's, and a registered
+    # activation ("package>name"; built-in ones stay names).
+    functions = ("function", "output_shape") if isinstance(layer, Lambda) else ()
+    config |= {key: {"module": "builtins", "class_name": "function", "config": value, "registered_name": "function"}
+               for key, value in config.items() if isinstance(value, str) and
+               (key in functions or (key.endswith("activation") and ">" in value))}
+    entry = {**_module_of(type(layer)), "class_name": KERAS_CLASS_NAMES.get(type(layer).__name__, type(layer).__name__),
+             "config": config}
     build = layer.get_build_config()
     # Keras builds attention layers from a query and a value shape ("shapes_dict"); a model's graph builds them.
     if build is not None and build.get("input_shape") is not None and not isinstance(layer, _HeadsCall):
@@ -110,7 +119,7 @@ def _module_of(cls: type) -> dict:
     return {"module": cls.__module__, "registered_name": get_registered_name(cls)}
 
 
-def _nested_in_keras_form(value):
+def _nested_in_keras_form(value: Any) -> Any:
     """A layer config whose inner layers (a Bidirectional's ``layer``, an RNN's ``cell``...) name their module, as
     Keras' ``serialize_keras_object`` writes them: Keras looks classes up by module."""
     from layerwise import layers
@@ -129,9 +138,24 @@ def _nested_in_keras_form(value):
     return value
 
 
-def _functional_config(model) -> dict:
+def _keras_call(layer, node) -> tuple[list, dict]:
+    """A recorded call's (args, kwargs) as Keras records it: an op's operands as its arguments; Attention and
+    AdditiveAttention on one list ``[query, value(, key)]``."""
+    from layerwise.layers.attention import _AttentionCall, _HeadsCall
     from layerwise.layers.operations import TensorOperation
 
+    if isinstance(layer, TensorOperation):  # its node holds the operands as one list
+        return list(node.args), dict(node.kwargs)
+    if isinstance(layer, _AttentionCall) and not isinstance(layer, _HeadsCall):
+        kwargs = dict(node.kwargs)
+        tensors = [node.args, kwargs.pop("value")] + ([kwargs.pop("key")] if "key" in kwargs else [])
+        if "query_mask" in kwargs or "value_mask" in kwargs:
+            kwargs["mask"] = [kwargs.pop("query_mask", None), kwargs.pop("value_mask", None)]
+        return [tensors], kwargs
+    return [node.args, *node.more_args], dict(node.kwargs)
+
+
+def _functional_config(model) -> dict:
     calls: dict[int, int] = {}  # node -> its index among its layer's calls in this model
     per_layer: dict[int, list] = {}
     for node in model._nodes:
@@ -163,11 +187,10 @@ def _functional_config(model) -> dict:
         if isinstance(layer, InputLayer):
             layers.append(_input_entry(layer) | {"inbound_nodes": []})
             continue
-        operands = isinstance(layer, TensorOperation)  # an op's node holds its operands as one list
-        nodes = [{"args": encode(node.args if operands else [node.args, *node.more_args]),
-                  "kwargs": encode(node.kwargs)} for node in per_layer.get(id(layer), [])]
+        nodes = [dict(zip(("args", "kwargs"), map(encode, _keras_call(layer, node))))
+                 for node in per_layer.get(id(layer), [])]
         layers.append(_layer_entry(layer) | {"name": layer.name, "inbound_nodes": nodes})
-    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+    return {"name": model.name, "trainable": model._trainable, "layers": layers,
             "input_layers": structure(model._input_structure), "output_layers": structure(model._output_structure)}
 
 
@@ -179,14 +202,19 @@ def keras_compile_config(model) -> dict | None:
     several = isinstance(config["loss"], list)
     losses = [_keras_loss(item) for item in (config["loss"] if several else [config["loss"]])]
     weights = config.get("loss_weights")
-    return {"optimizer": config["optimizer"], "loss": losses if several else losses[0],
+    optimizer = config["optimizer"]
+    rate = optimizer["config"].get("learning_rate")
+    if isinstance(rate, dict):  # a schedule, which Keras looks up in its module
+        optimizer = {**optimizer, "config": {**optimizer["config"],
+                                             "learning_rate": _with_module(rate, "keras.optimizers.schedules")}}
+    return {"optimizer": optimizer, "loss": losses if several else losses[0],
             "loss_weights": None if weights is None or all(w == 1.0 for w in weights) else weights,
             "metrics": _keras_metrics(config.get("metrics")),
             "weighted_metrics": _keras_metrics(config.get("weighted_metrics")),
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
-def _keras_loss(item):
+def _keras_loss(item: Any) -> Any:
     """A saved loss in Keras' form: a built-in function by its name, one with options as its Keras class."""
     from layerwise.losses import LOSS_CLASSES
 
@@ -202,7 +230,7 @@ def _keras_loss(item):
                                             "config": cls(**options).get_config(), "registered_name": None}
 
 
-def _keras_metrics(value):
+def _keras_metrics(value: Any) -> Any:
     if not value:
         return None
     if isinstance(value, list):
@@ -219,34 +247,6 @@ def _with_module(entry: dict, module: str) -> dict:
 
 
 # ---- weights ----------------------------------------------------------------------------------------
-def _groups(layer) -> list[tuple[str, int]]:
-    """Where Keras keeps ``layer``'s ``get_weights()`` arrays: ``(subgroup path, how many)`` in order, the path
-    ``""`` for the layer's own ``vars``."""
-    from layerwise.layers.attention import MultiHeadAttention
-    from layerwise.layers.cells import StackedRNNCells
-    from layerwise.layers.rnn import RNN
-    from layerwise.layers.rnn_base import Recurrent
-    from layerwise.layers.wrappers import Bidirectional, Wrapper
-
-    count = len(layer.weight_views())
-    if isinstance(layer, Bidirectional):
-        return [(f"{side}/{path}".rstrip("/"), n) for side in ("forward_layer", "backward_layer")
-                for path, n in _groups(getattr(layer, side))]
-    if isinstance(layer, Wrapper):
-        own = len(layer._added_weights)
-        return [("", own)] + [(f"layer/{path}".rstrip("/"), n) for path, n in _groups(layer.layer)]
-    if isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
-        used: dict[str, int] = {}
-        return [(f"cell/cells/{_unique(to_snake_case(type(cell).__name__), used)}", len(cell.weight_views()))
-                for cell in layer.cell.cells]
-    if isinstance(layer, (Recurrent, RNN)):
-        return [("cell", count)]
-    if isinstance(layer, MultiHeadAttention):
-        per = 2 if layer.use_bias else 1
-        return [(name, per) for name in ("query_dense", "key_dense", "value_dense", "output_dense")]
-    return [("", count)]
-
-
 def _write_layer(layer, group) -> None:
     if overrides(layer, "save_own_variables"):
         store: dict = {}
@@ -257,20 +257,16 @@ def _write_layer(layer, group) -> None:
         return
     if holds_layers_by_attribute(layer):
         own = group.require_group("vars")
-        for i, view in enumerate([v for v in layer._added_weights if v.trainable] +
-                                 [v for v in layer._added_weights if not v.trainable]):
+        for i, view in enumerate(own_weight_views(layer)):
             own.create_dataset(str(i), data=_numpy(view.to_keras(view.tensor.detach())))
         for name, sub in sublayer_groups(layer):
             _write_any(sub, group.require_group(name))
         return
-    arrays = layer.get_weights()
-    start = 0
     group.require_group("vars")
-    for path, n in _groups(layer):
+    for path, views in keras_layout(layer):
         target = group.require_group(f"{path}/vars" if path else "vars")
-        for i, array in enumerate(arrays[start:start + n]):
-            target.create_dataset(str(i), data=array)
-        start += n
+        for i, view in enumerate(views):
+            target.create_dataset(str(i), data=_numpy(view.to_keras(view.tensor.detach())))
 
 
 def _numpy(value) -> np.ndarray:
@@ -282,7 +278,7 @@ def write_model_weights(model, group) -> None:
     if is_graph_model(model):
         layers, used = group.create_group("layers"), {}
         for layer in model.layers:
-            _write_any(layer, layers.create_group(_unique(to_snake_case(type(layer).__name__), used)))
+            _write_any(layer, layers.create_group(keras_unique_name(to_snake_case(type(layer).__name__), used)))
     else:
         for name, layer in sublayer_groups(model):
             _write_any(layer, group.require_group(name))
@@ -293,19 +289,45 @@ def _write_any(layer, group) -> None:
     (write_model_weights if hasattr(layer, "layers") else _write_layer)(layer, group)
 
 
+def _keras_slot_groups(optimizer) -> list[tuple[str, ...]] | None:
+    """The optimizer's slots in the order Keras 3.15 creates its variables: each group's slots interleaved per
+    weight (one ``add_optimizer_variables`` call), the groups one after the other; None for an optimizer whose
+    order is not known here (its file then holds no optimizer variables, and Keras starts it afresh)."""
+    from layerwise.optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lion, Nadam, RMSprop
+
+    if type(optimizer) not in (SGD, Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad, Adadelta, Ftrl, Lion):
+        return None
+    names = list(optimizer.slot_names)
+    if isinstance(optimizer, RMSprop):  # one call per slot
+        groups = [(name,) for name in names]
+    elif "velocity_hat" in names:  # Adam(amsgrad=True) adds velocity_hat in a second call
+        groups = [tuple(n for n in names if n != "velocity_hat"), ("velocity_hat",)]
+    else:
+        groups = [tuple(names)] if names else []
+    return ([("average",)] if "average" in optimizer.slots else []) + groups
+
+
 def _write_optimizer(model, group) -> None:
-    """Keras 3's optimizer variables: iterations, learning rate, then each trainable weight's slots in turn."""
+    """Keras 3's optimizer variables: iterations, the learning rate (unless a schedule), then the slots in Keras'
+    order, each in Keras' layout."""
+    from layerwise.optimizers import Nadam
+
     optimizer = model.optimizer
-    if optimizer is None or not optimizer.built:
+    order = None if optimizer is None or not optimizer.built else _keras_slot_groups(optimizer)
+    if order is None:
         return
     index = {id(p): i for i, p in enumerate(optimizer.params)}
-    views = [v for v in model.weight_views() if v.trainable and model.trainable and id(v.tensor) in index]
+    views = {id(v.tensor): v for v in model.weight_views()}
+    trained = [views[id(p)] for p in model.trainable_weights if id(p) in index and id(p) in views]
     values = [np.asarray(optimizer.iterations, dtype="int64")]
     if not isinstance(optimizer._learning_rate, LearningRateSchedule):  # Keras keeps a schedule outside its variables
         values.append(np.asarray(optimizer.learning_rate, dtype="float32"))
-    for view in views:
-        for slot in optimizer.slots.values():
-            values.append(_numpy(view.to_keras(slot[index[id(view.tensor)]].detach())))
+    for names in order:
+        for view in trained:
+            for name in names:
+                values.append(_numpy(view.to_keras(optimizer.slots[name][index[id(view.tensor)]].detach())))
+    if isinstance(optimizer, Nadam):  # its running product of momentum factors comes last
+        values.append(np.asarray(float(optimizer.slots["u_product"][0]), dtype="float32"))
     target = group.create_group("optimizer").create_group("vars")
     for i, value in enumerate(values):
         target.create_dataset(str(i), data=value)
@@ -313,7 +335,7 @@ def _write_optimizer(model, group) -> None:
 
 def weights_h5_bytes(model, optimizer: bool = False) -> bytes:
     """The bytes of a Keras 3 ``.weights.h5`` file of ``model`` (with its optimizer's variables if asked)."""
-    h5py = _h5py()
+    h5py = require_h5py()
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         write_model_weights(model, f)
@@ -324,6 +346,8 @@ def weights_h5_bytes(model, optimizer: bool = False) -> bytes:
 
 def keras_archive_bytes(model) -> bytes:
     """The bytes of a Keras 3 ``.keras`` archive of ``model`` (NotKerasDescribable when it cannot be one)."""
+    from layerwise.saving import optimizer_tensors
+
     spec = keras_model_config(model)
     compile_config = keras_compile_config(model)
     if compile_config is not None:
@@ -335,8 +359,7 @@ def keras_archive_bytes(model) -> bytes:
         archive.writestr("metadata.json", json.dumps(metadata))
         archive.writestr("config.json", json.dumps(spec))
         archive.writestr("model.weights.h5", weights_h5_bytes(model, optimizer=True), zipfile.ZIP_STORED)
-        if model.optimizer is not None and model.optimizer.built:
-            slots = {f"optimizer/{k}": v.detach().cpu().contiguous()
-                     for k, v in model.optimizer.state_tensors().items()}
+        slots = optimizer_tensors(model)
+        if slots:
             archive.writestr(EXTRAS_MEMBER, save_bytes(slots))
     return buffer.getvalue()

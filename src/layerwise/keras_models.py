@@ -14,7 +14,7 @@ import json
 import zipfile
 from typing import Any
 
-from layerwise.keras_weights import _h5py, load_keras_weights
+from layerwise.keras_weights import require_h5py, load_keras_weights
 from layerwise.saving_registry import loading_scope
 
 _MODELS = ("Sequential", "Functional", "Model")
@@ -59,17 +59,13 @@ def _load_optimizer_slots(model, path: str) -> None:
     from safetensors.torch import load as load_bytes
 
     from layerwise.keras_export import EXTRAS_MEMBER
+    from layerwise.saving import load_optimizer_tensors
 
     if not zipfile.is_zipfile(path):
         return
     with zipfile.ZipFile(path) as archive:
-        if EXTRAS_MEMBER not in archive.namelist():
-            return
-        tensors = load_bytes(archive.read(EXTRAS_MEMBER))
-    slots = {key[len("optimizer/"):]: value for key, value in tensors.items() if key.startswith("optimizer/")}
-    if slots and model.optimizer is not None:
-        model.optimizer.build_for(model)
-        model.optimizer.load_state_tensors({key: value.to(model.device()) for key, value in slots.items()})
+        if EXTRAS_MEMBER in archive.namelist():
+            load_optimizer_tensors(model, load_bytes(archive.read(EXTRAS_MEMBER)), path)
 
 
 def _read_model_file(path: str) -> tuple[dict, dict | None, bool]:
@@ -83,7 +79,7 @@ def _read_model_file(path: str) -> tuple[dict, dict | None, bool]:
     with open(path, "rb") as f:
         if f.read(2) == b"PK":
             raise ValueError(f"{path!r} starts as a zip archive (a Keras .keras file) but is truncated or corrupt.")
-    h5py = _h5py()
+    h5py = require_h5py()
     try:
         f = h5py.File(path, "r")
     except OSError as err:

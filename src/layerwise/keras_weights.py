@@ -39,7 +39,7 @@ def is_keras_file(path: str) -> bool:
 
 def load_keras_weights(model, path: str) -> None:
     """Copy the weights of the Keras file at ``path`` into ``model`` (built, with the same layers)."""
-    h5py = _h5py()
+    h5py = require_h5py()
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             if "model.weights.h5" not in archive.namelist():
@@ -59,7 +59,7 @@ def load_keras_weights(model, path: str) -> None:
             _load_model(model, f, path)
 
 
-def _h5py():
+def require_h5py():
     try:
         import h5py
     except ImportError:
@@ -85,7 +85,7 @@ def _load_model(model, group, path: str) -> None:
         raise ValueError(f"{path!r} has no 'layers' group: not a Keras model's weights file.")
     stored, used = group["layers"], {}
     for layer in model.layers:
-        name = _unique(to_snake_case(type(layer).__name__), used)
+        name = keras_unique_name(to_snake_case(type(layer).__name__), used)
         if not layer.weight_views() and not hasattr(layer, "layers"):
             continue
         if name not in stored:
@@ -102,8 +102,7 @@ def _load_layer(layer, group, path: str) -> None:
     if overrides(layer, "load_own_variables"):  # its save_own_variables wrote its own keys, as in Keras
         layer.load_own_variables({key: np.asarray(own[key]) for key in own})
     elif holds_layers_by_attribute(layer):
-        views = [v for v in getattr(layer, "_added_weights", []) if v.trainable]
-        views += [v for v in getattr(layer, "_added_weights", []) if not v.trainable]
+        views = own_weight_views(layer)
         arrays = [np.asarray(own[key]) for key in sorted(own, key=int)]
         if len(arrays) != len(views):
             raise ValueError(f"{path!r}: layer '{layer.name}' has {len(views)} weights of its own; the file holds "
@@ -118,7 +117,63 @@ def _load_layer(layer, group, path: str) -> None:
                                  f"'{layer.name}' (looked for group '{name}'; found {sorted(group)}).")
             (_load_model if hasattr(sub, "layers") else _load_layer)(sub, group[name], path)
     else:
-        layer.set_weights(_arrays(group))
+        groups = keras_layout(layer)
+        if all((f"{sub}/vars" if sub else "vars") in group for sub, views in groups if views):
+            for sub, views in groups:
+                stored = group[f"{sub}/vars" if sub else "vars"] if views else {}
+                if len(stored) != len(views):
+                    raise ValueError(f"{path!r}: layer '{layer.name}' keeps {len(views)} weights in group "
+                                     f"'{sub or 'vars'}'; the file holds {len(stored)}.")
+                for i, view in enumerate(views):
+                    view.set_keras_value(np.asarray(stored[str(i)]), layer.name)
+        else:  # a layout other Keras versions wrote: the arrays in order
+            layer.set_weights(_arrays(group))
+
+
+def keras_layout(layer) -> list[tuple[str, list]]:
+    """Where Keras keeps a built-in layer's weights: ``(subgroup path, weight views)`` in order, the path ``""``
+    for the layer's own ``vars``. Keras nests the weights of the layers it builds inside (an LSTM's ``cell``, a
+    Bidirectional's ``forward_layer`` and ``backward_layer``, MultiHeadAttention's ``query_dense``...)."""
+    from layerwise.layers.attention import MultiHeadAttention
+    from layerwise.layers.cells import StackedRNNCells
+    from layerwise.layers.grouped_query_attention import GroupedQueryAttention
+    from layerwise.layers.rnn import RNN
+    from layerwise.layers.rnn_base import Recurrent
+    from layerwise.layers.spectral_normalization import SpectralNormalization
+    from layerwise.layers.wrappers import Bidirectional, Wrapper
+
+    def inside(prefix: str, sub) -> list[tuple[str, list]]:
+        return [(f"{prefix}/{path}".rstrip("/"), views) for path, views in keras_layout(sub)]
+
+    views = layer.weight_views()
+    if isinstance(layer, Bidirectional):
+        return inside("forward_layer", layer.forward_layer) + inside("backward_layer", layer.backward_layer)
+    if isinstance(layer, SpectralNormalization):  # Keras tracks the wrapped kernel as its own weight too
+        return [("", views[:2])] + inside("layer", layer.layer)
+    if isinstance(layer, Wrapper):
+        own = [view for view in views if any(view.tensor is added.tensor for added in layer._added_weights)]
+        return [("", own)] + inside("layer", layer.layer)
+    if isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
+        used: dict[str, int] = {}
+        return [(f"cell/cells/{keras_unique_name(to_snake_case(type(cell).__name__), used)}", cell.weight_views())
+                for cell in layer.cell.cells]
+    if isinstance(layer, (Recurrent, RNN)):
+        return [("cell", views)]
+    if isinstance(layer, (MultiHeadAttention, GroupedQueryAttention)):
+        public = isinstance(layer, MultiHeadAttention)  # Keras' MultiHeadAttention has query_dense properties
+        groups: dict[str, list] = {}
+        for view in views:
+            part = view.name.split("/")[0] if "/" in view.name else view.name.rsplit("_", 1)[0]
+            name = {"attention_output": "output", "output": "output"}.get(part, part) + "_dense"
+            groups.setdefault(name if public else "_" + name, []).append(view)
+        return list(groups.items())
+    return [("", views)]
+
+
+def own_weight_views(layer) -> list:
+    """The weights a user's layer made itself (``add_weight``), in the order Keras stores them: trainable first."""
+    added = getattr(layer, "_added_weights", [])
+    return [v for v in added if v.trainable] + [v for v in added if not v.trainable]
 
 
 def holds_layers_by_attribute(layer) -> bool:
@@ -132,19 +187,26 @@ def holds_layers_by_attribute(layer) -> bool:
 def sublayer_groups(layer) -> list[tuple[str, object]]:
     """(group path, layer) of the layers a user's layer or subclassed model holds as attributes, as Keras names
     their groups: the attribute's name, or in a list or dict ``<attribute>/<class name in snake case, made unique
-    in the container>``."""
+    in the container>`` (children named ``<attribute>/<key>``, see layers/containers.py, or in a ModuleList)."""
     found, used = [], {}
-    for attribute, module in layer._modules.items():
+
+    def in_container(attribute: str, sub) -> None:
+        if hasattr(sub, "weight_views"):
+            unique = keras_unique_name(to_snake_case(type(sub).__name__), used.setdefault(attribute, {}))
+            found.append((f"{attribute}/{unique}", sub))
+
+    for name, module in layer._modules.items():
         if isinstance(module, (nn.ModuleList, nn.ModuleDict)):
-            items = module.values() if isinstance(module, nn.ModuleDict) else module
-            found += [(f"{attribute}/{_unique(to_snake_case(type(sub).__name__), used.setdefault(attribute, {}))}",
-                       sub) for sub in items if hasattr(sub, "weight_views")]
+            for sub in (module.values() if isinstance(module, nn.ModuleDict) else module):
+                in_container(name, sub)
+        elif "/" in name:
+            in_container(name.split("/")[0], module)
         elif hasattr(module, "weight_views"):
-            found.append((attribute, module))
+            found.append((name, module))
     return found
 
 
-def _unique(name: str, used: dict[str, int]) -> str:
+def keras_unique_name(name: str, used: dict[str, int]) -> str:
     """Keras' names for a list's entries: ``dense``, ``dense_1``, ``dense_2``..."""
     if name in used:
         used[name] += 1

@@ -139,10 +139,7 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
         else:
             atomic_write(filepath, data, overwrite)
             return
-    tensors = {**weight_tensors(model), **_hook_tensors(model)}
-    if model.optimizer is not None and model.optimizer.built:
-        tensors.update({f"optimizer/{k}": v.detach().cpu().contiguous()
-                        for k, v in model.optimizer.state_tensors().items()})
+    tensors = {**weight_tensors(model), **_hook_tensors(model), **optimizer_tensors(model)}
     metadata = {"format": MODEL_FORMAT, "version": FORMAT_VERSION,
                 "model_config": model.to_json(),
                 "compile_config": json.dumps(model.get_compile_config())}
@@ -215,11 +212,31 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         saved_compile_config = json.loads(metadata.get("compile_config") or "null")
         if compile and saved_compile_config:
             model.compile_from_config(saved_compile_config)
-            slots = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
-            if slots:
-                model.optimizer.build_for(model)
-                model.optimizer.load_state_tensors({k: v.to(model.device()) for k, v in slots.items()})
+            load_optimizer_tensors(model, tensors, filepath)
     return model
+
+
+def optimizer_tensors(model) -> dict[str, torch.Tensor]:
+    """The compiled model's optimizer state (slots in PyTorch's layout), keyed ``optimizer/<name>``; empty before
+    the optimizer's first step."""
+    if model.optimizer is None or not model.optimizer.built:
+        return {}
+    return {f"optimizer/{k}": v.detach().cpu().contiguous() for k, v in model.optimizer.state_tensors().items()}
+
+
+def load_optimizer_tensors(model, tensors: dict[str, torch.Tensor], filepath) -> None:
+    """Restore what ``optimizer_tensors`` saved into the (just compiled) model's optimizer, refusing slots that do
+    not fit its weights."""
+    slots = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
+    if not slots or model.optimizer is None:
+        return
+    model.optimizer.build_for(model)
+    mine = model.optimizer.state_tensors()
+    for key, value in slots.items():
+        if key not in mine or tuple(mine[key].shape) != tuple(value.shape):
+            raise ValueError(f"{str(filepath)!r}: the optimizer state {key!r} does not fit the model's optimizer "
+                             f"({type(model.optimizer).__name__}); load with compile=False to skip it.")
+    model.optimizer.load_state_tensors({k: v.to(model.device()) for k, v in slots.items()})
 
 
 def load_weight_tensors(model, tensors: dict[str, torch.Tensor], filepath, prefix: str = "weights") -> None:
@@ -243,7 +260,7 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
         raise ValueError(f"Model '{model.name}' is not built yet, so it has no weights to save; build it (or "
                          "call or fit it) first.")
     if os.fspath(filepath).endswith(".weights.h5"):  # Keras 3's weights file, which Keras loads too
-        atomic_write(filepath, weights_h5_bytes(model), overwrite)
+        atomic_write(filepath, weights_h5_bytes(model, optimizer=True), overwrite)
         return
     metadata = {"format": WEIGHTS_FORMAT, "version": FORMAT_VERSION}
     # As Keras' weights files: what layers keep through save_own_variables (buffers...) too, not assets.
@@ -263,8 +280,8 @@ def load_weights(model, filepath) -> None:
     _load_hooks(model, tensors)
 
 
-__all__ = ["atomic_write", "load_model", "load_weight_tensors", "load_weights", "read_file", "save_model",
-           "save_weights", "weight_tensors"]
+__all__ = ["atomic_write", "load_model", "load_optimizer_tensors", "load_weight_tensors", "load_weights",
+           "optimizer_tensors", "read_file", "save_model", "save_weights", "weight_tensors"]
 __all__ += ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
             "get_registered_name", "get_registered_object", "model_from_json", "register_keras_serializable",
             "serialize_keras_object"]

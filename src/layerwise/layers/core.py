@@ -169,13 +169,13 @@ class Lambda(Layer):
         config = dict(config)
         for key in ("function", "output_shape"):
             saved = config.get(key)
-            if isinstance(saved, dict) and saved.get("class_name") == "function":  # Keras 3's form of a function
-                saved = saved["config"]
             if isinstance(saved, (str, dict)):
                 try:
                     config[key] = activations.get(saved)
                 except ValueError:
-                    name = saved if isinstance(saved, str) else saved.get("registered_name") or saved.get("class_name")
+                    name = saved if isinstance(saved, str) else saved.get("config") \
+                        if saved.get("class_name") == "function" else \
+                        saved.get("registered_name") or saved.get("class_name")
                     raise ValueError(f"Layer '{config.get('name')}' (Lambda): its saved {key} {name!r} is no "
                                      "built-in activation nor a registered or custom object. "
                                      + saving_registry.how_to_load(str(name))) from None
