@@ -3,7 +3,6 @@ by Keras 3.15 itself: the same predictions, the same HDF5 layout as Keras' own f
 read back by layerwise with nothing lost."""
 from __future__ import annotations
 
-import io
 import warnings
 import zipfile
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 import layerwise
+from keras_files import h5_datasets
 
 RNG = np.random.default_rng(0)
 
@@ -81,16 +81,6 @@ MODELS = {"mlp": _mlp, "cnn": _cnn, "text": _text, "functional": _functional, "s
           "conv_lstm": _conv_lstm}
 
 
-def _datasets(h5_bytes: bytes) -> dict[str, tuple]:
-    """Every dataset of an HDF5 file: path -> shape."""
-    import h5py
-
-    found = {}
-    with h5py.File(io.BytesIO(h5_bytes), "r") as f:
-        f.visititems(lambda name, obj: found.__setitem__(name, obj.shape) if isinstance(obj, h5py.Dataset) else None)
-    return found
-
-
 def _predictions(model, x):
     out = model.predict(x, verbose=0)
     return out if isinstance(out, list) else [out]
@@ -114,7 +104,7 @@ def test_keras_loads_the_archive_and_predicts_the_same(keras, tmp_path, name):
     theirs.save(tmp_path / "theirs.keras")
     read = {path: zipfile.ZipFile(path).read("model.weights.h5") for path in (tmp_path / "ours.keras",
                                                                               tmp_path / "theirs.keras")}
-    assert _datasets(read[tmp_path / "ours.keras"]) == _datasets(read[tmp_path / "theirs.keras"])
+    assert h5_datasets(read[tmp_path / "ours.keras"]) == h5_datasets(read[tmp_path / "theirs.keras"])
 
 
 def _no_dropout(lib):
@@ -208,7 +198,8 @@ def test_keras_loads_a_subclassed_models_weights_file(keras, tmp_path):
     np.testing.assert_allclose(theirs.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
     theirs.save_weights(tmp_path / "k.weights.h5")
-    assert _datasets((tmp_path / "w.weights.h5").read_bytes()) == _datasets((tmp_path / "k.weights.h5").read_bytes())
+    written = [h5_datasets((tmp_path / name).read_bytes()) for name in ("w.weights.h5", "k.weights.h5")]
+    assert written[0] == written[1]
     again = _subclassed(layerwise)
     again(x)
     again.load_weights(tmp_path / "k.weights.h5")

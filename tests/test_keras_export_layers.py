@@ -8,7 +8,6 @@ layerwise must load into the Keras-built model with the same predictions, and la
 give identical predictions."""
 from __future__ import annotations
 
-import io
 import zipfile
 import zlib
 
@@ -17,6 +16,7 @@ import pytest
 import torch
 
 import layerwise
+from keras_files import h5_datasets
 
 
 # ---- model builders -----------------------------------------------------------------------------------
@@ -55,16 +55,6 @@ def _outputs(model, x) -> list[np.ndarray]:
     out = model(x, training=False)
     return [np.asarray(o.detach().cpu().numpy() if hasattr(o, "detach") else o)
             for o in (out if isinstance(out, (list, tuple)) else [out])]
-
-
-def _datasets(h5_bytes: bytes) -> dict[str, tuple]:
-    """Every dataset of an HDF5 file: path -> shape."""
-    import h5py
-
-    found = {}
-    with h5py.File(io.BytesIO(h5_bytes), "r") as f:
-        f.visititems(lambda name, obj: found.__setitem__(name, obj.shape) if isinstance(obj, h5py.Dataset) else None)
-    return found
 
 
 def _assert_close(got, expected):
@@ -285,7 +275,7 @@ def test_keras_reads_what_layerwise_writes(keras, tmp_path, request, build, make
     theirs = build(keras)
     theirs.save(tmp_path / "theirs.keras")
     h5 = {name: zipfile.ZipFile(tmp_path / f"{name}.keras").read("model.weights.h5") for name in ("ours", "theirs")}
-    assert _datasets(h5["ours"]) == _datasets(h5["theirs"])
+    assert h5_datasets(h5["ours"]) == h5_datasets(h5["theirs"])
 
     # Keras loads the archive: same predictions, same parameter count.
     loaded = keras.models.load_model(tmp_path / "ours.keras", safe_mode=case not in UNSAFE)
