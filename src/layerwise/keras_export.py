@@ -8,8 +8,9 @@
   ``cell``, a Bidirectional's ``forward_layer``...) as subgroups (``keras_weights.keras_layout``, which the reader
   shares), and the optimizer's variables under ``optimizer/vars`` in Keras 3's order, so Keras resumes training.
 
-What Keras' form has no place for travels in one more zip member, ``layerwise.safetensors`` (the optimizer's
-slots in PyTorch's layout), which Keras ignores and layerwise's ``load_model`` reads back. A model Keras' form
+An optimizer whose variables Keras' order does not cover (``keras_optimizer_state.py``) travels in one more zip
+member, ``layerwise.safetensors`` (its slots in PyTorch's layout), which Keras ignores and layerwise's
+``load_model`` reads back. A model Keras' form
 cannot describe (a subclassed model, operations on symbolic tensors other than arithmetic) is refused with the
 reason, so the caller can save it in layerwise's own format instead.
 """
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 from safetensors.torch import save as save_bytes
 
+from layerwise.keras_optimizer_state import keras_variable_plan, write_optimizer_variables
 from layerwise.keras_weights import (holds_layers_by_attribute, is_graph_model, keras_layout, keras_unique_name,
                                      own_weight_views, require_h5py, sublayer_groups)
 from layerwise.layers.attention import _HeadsCall
@@ -31,7 +33,6 @@ from layerwise.layers.base import to_snake_case
 from layerwise.layers.config_forms import built_in
 from layerwise.layers.core import InputLayer
 from layerwise.layers.saving_hooks import overrides
-from layerwise.optimizers.schedules import LearningRateSchedule
 
 EXTRAS_MEMBER = "layerwise.safetensors"
 KERAS_VERSION = "3.15.1"  # the Keras whose files these match (tests/test_keras_export.py loads them in Keras)
@@ -289,50 +290,6 @@ def _write_any(layer, group) -> None:
     (write_model_weights if hasattr(layer, "layers") else _write_layer)(layer, group)
 
 
-def _keras_slot_groups(optimizer) -> list[tuple[str, ...]] | None:
-    """The optimizer's slots in the order Keras 3.15 creates its variables: each group's slots interleaved per
-    weight (one ``add_optimizer_variables`` call), the groups one after the other; None for an optimizer whose
-    order is not known here (its file then holds no optimizer variables, and Keras starts it afresh)."""
-    from layerwise.optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lion, Nadam, RMSprop
-
-    if type(optimizer) not in (SGD, Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad, Adadelta, Ftrl, Lion):
-        return None
-    names = list(optimizer.slot_names)
-    if isinstance(optimizer, RMSprop):  # one call per slot
-        groups = [(name,) for name in names]
-    elif "velocity_hat" in names:  # Adam(amsgrad=True) adds velocity_hat in a second call
-        groups = [tuple(n for n in names if n != "velocity_hat"), ("velocity_hat",)]
-    else:
-        groups = [tuple(names)] if names else []
-    return ([("average",)] if "average" in optimizer.slots else []) + groups
-
-
-def _write_optimizer(model, group) -> None:
-    """Keras 3's optimizer variables: iterations, the learning rate (unless a schedule), then the slots in Keras'
-    order, each in Keras' layout."""
-    from layerwise.optimizers import Nadam
-
-    optimizer = model.optimizer
-    order = None if optimizer is None or not optimizer.built else _keras_slot_groups(optimizer)
-    if order is None:
-        return
-    index = {id(p): i for i, p in enumerate(optimizer.params)}
-    views = {id(v.tensor): v for v in model.weight_views()}
-    trained = [views[id(p)] for p in model.trainable_weights if id(p) in index and id(p) in views]
-    values = [np.asarray(optimizer.iterations, dtype="int64")]
-    if not isinstance(optimizer._learning_rate, LearningRateSchedule):  # Keras keeps a schedule outside its variables
-        values.append(np.asarray(optimizer.learning_rate, dtype="float32"))
-    for names in order:
-        for view in trained:
-            for name in names:
-                values.append(_numpy(view.to_keras(optimizer.slots[name][index[id(view.tensor)]].detach())))
-    if isinstance(optimizer, Nadam):  # its running product of momentum factors comes last
-        values.append(np.asarray(float(optimizer.slots["u_product"][0]), dtype="float32"))
-    target = group.create_group("optimizer").create_group("vars")
-    for i, value in enumerate(values):
-        target.create_dataset(str(i), data=value)
-
-
 def weights_h5_bytes(model, optimizer: bool = False) -> bytes:
     """The bytes of a Keras 3 ``.weights.h5`` file of ``model`` (with its optimizer's variables if asked)."""
     h5py = require_h5py()
@@ -340,7 +297,7 @@ def weights_h5_bytes(model, optimizer: bool = False) -> bytes:
     with h5py.File(buffer, "w") as f:
         write_model_weights(model, f)
         if optimizer:
-            _write_optimizer(model, f)
+            write_optimizer_variables(model, f)
     return buffer.getvalue()
 
 
@@ -359,7 +316,8 @@ def keras_archive_bytes(model) -> bytes:
         archive.writestr("metadata.json", json.dumps(metadata))
         archive.writestr("config.json", json.dumps(spec))
         archive.writestr("model.weights.h5", weights_h5_bytes(model, optimizer=True), zipfile.ZIP_STORED)
-        slots = optimizer_tensors(model)
-        if slots:
-            archive.writestr(EXTRAS_MEMBER, save_bytes(slots))
+        if keras_variable_plan(model) is None:  # an optimizer whose variables Keras' order does not hold
+            slots = optimizer_tensors(model)
+            if slots:
+                archive.writestr(EXTRAS_MEMBER, save_bytes(slots))
     return buffer.getvalue()

@@ -10,6 +10,7 @@ the graph. The weights then load by Keras' layout (``keras_weights.py``).
 """
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from typing import Any
@@ -40,7 +41,7 @@ def model_from_keras_config(spec: dict, custom_objects: dict | None = None):
 
 def load_keras_model(path: str, custom_objects: dict | None = None, compile: bool = True):
     """A model saved by Keras (``.keras`` archive, or a legacy ``.h5`` model file): architecture, weights and, with
-    ``compile``, the compile settings (the optimizer starts afresh, except in the archives layerwise writes)."""
+    ``compile``, the compile settings and, from archives Keras 3.15 or layerwise wrote, the optimizer's state)."""
     spec, compile_config, legacy = _read_model_file(path)
     model = model_from_keras_config(spec, custom_objects)
     load_keras_weights(model, path)
@@ -54,18 +55,27 @@ def load_keras_model(path: str, custom_objects: dict | None = None, compile: boo
 
 
 def _load_optimizer_slots(model, path: str) -> None:
-    """The optimizer's slots from the member layerwise adds to the ``.keras`` archives it writes (Keras' own
-    archives order their optimizer variables differently across Keras versions, so theirs start afresh)."""
+    """The optimizer's state: from ``model.weights.h5``'s optimizer variables in an archive layerwise or Keras 3.15
+    wrote (Keras' order of them changed between Keras 3 versions, so others start afresh), or from the member
+    layerwise adds for an optimizer Keras' order does not cover."""
     from safetensors.torch import load as load_bytes
 
     from layerwise.keras_export import EXTRAS_MEMBER
+    from layerwise.keras_optimizer_state import read_optimizer_variables
     from layerwise.saving import load_optimizer_tensors
 
     if not zipfile.is_zipfile(path):
         return
     with zipfile.ZipFile(path) as archive:
-        if EXTRAS_MEMBER in archive.namelist():
+        names = archive.namelist()
+        if EXTRAS_MEMBER in names:
             load_optimizer_tensors(model, load_bytes(archive.read(EXTRAS_MEMBER)), path)
+            return
+        metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
+        if metadata.get("written_by") != "layerwise" and not str(metadata.get("keras_version")).startswith("3.15."):
+            return
+        with require_h5py().File(io.BytesIO(archive.read("model.weights.h5")), "r") as f:
+            read_optimizer_variables(model, f)
 
 
 def _read_model_file(path: str) -> tuple[dict, dict | None, bool]:
