@@ -187,7 +187,7 @@ def holds_layers_by_attribute(layer) -> bool:
 def sublayer_groups(layer) -> list[tuple[str, object]]:
     """(group path, layer) of the layers a user's layer or subclassed model holds as attributes, as Keras names
     their groups: the attribute's name, or in a list or dict ``<attribute>/<class name in snake case, made unique
-    in the container>`` (children named ``<attribute>/<key>``, see layers/containers.py, or in a ModuleList)."""
+    in the container>`` (a ModuleList or ModuleDict, see layers/containers.py)."""
     found, used = [], {}
 
     def in_container(attribute: str, sub) -> None:
@@ -199,8 +199,6 @@ def sublayer_groups(layer) -> list[tuple[str, object]]:
         if isinstance(module, (nn.ModuleList, nn.ModuleDict)):
             for sub in (module.values() if isinstance(module, nn.ModuleDict) else module):
                 in_container(name, sub)
-        elif "/" in name:
-            in_container(name.split("/")[0], module)
         elif hasattr(module, "weight_views"):
             found.append((name, module))
     return found

@@ -56,27 +56,27 @@ def test_layers_in_a_list_attribute_save_and_load(tmp_path):
     np.testing.assert_array_equal(again.predict(X, verbose=0), model.predict(X, verbose=0))
 
 
-def test_the_container_stays_the_users_list_or_dict():
-    class Heads(layerwise.layers.Layer):
-        def __init__(self, **kwargs):
+def test_a_layer_removed_from_a_list_or_given_to_the_constructor_counts_once():
+    class Blocks(layerwise.layers.Layer):
+        def __init__(self, inner, **kwargs):
             super().__init__(**kwargs)
-            self.named = {"first.a": layerwise.layers.Dense(2), "keys": layerwise.layers.Dense(2)}
-            self.pair = (layerwise.layers.Dense(3), layerwise.layers.Dense(3))
-            self.steps = [layerwise.layers.Dense(4)]
+            self.inner = inner  # a layer given as an argument is recorded in the config too: one weight set
+            self.blocks = [layerwise.layers.Dense(4) for _ in range(3)]
 
         def call(self, x):
-            return self.named.get("first.a")(x) + self.named["keys"](x) + self.pair[1](self.pair[0](x))[:, :2]
+            for block in self.blocks:
+                x = block(x)
+            return self.inner(x)
 
-    layer = Heads()
-    assert type(layer.named) is dict and type(layer.pair) is tuple and type(layer.steps) is list
-    layer.steps[0:1] = [layerwise.layers.Dense(5)]
-    assert layer.steps.index(layer.steps[0]) == 0
-    replaced = layer._modules["steps/0"]
-    out = layer(X)
-    assert tuple(out.shape) == (16, 2)
-    assert sorted(int(np.prod(w.shape)) for w in layer.weights) == sorted([8, 2, 8, 2, 12, 3, 9, 3])
-    # The build tracked the list again: the Dense(5) put in by slice assignment replaced the Dense(4).
-    assert layer._modules["steps/0"] is layer.steps[0] is not replaced
+    layer = Blocks(layerwise.layers.Dense(2))
+    layer(X)
+    assert len(layer.weights) == 8 and len(dict(layer.named_parameters())) == 8
+    assert [name for name, _ in layer.named_parameters()][:2] == ["inner.kernel", "inner.bias"]
+    removed = layer.blocks.pop(1)  # as in Keras, a layer taken out of the list leaves the weights
+    assert len(layer.weights) == 6 and not any(w is removed.kernel for w in layer.weights)
+    layer.blocks.append(layerwise.layers.Dense(4))  # and one appended after the build joins them once built
+    layer(X)
+    assert len(layer.weights) == 8
 
 
 def test_layers_made_in_build_train_and_reload(tmp_path):
@@ -102,3 +102,20 @@ def test_layers_made_in_build_train_and_reload(tmp_path):
     model.save(tmp_path / "m.keras")
     again = layerwise.models.load_model(tmp_path / "m.keras")
     np.testing.assert_array_equal(again.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+def test_a_frozen_models_flag_survives_config_and_cloning_as_in_keras(keras):
+    for lib in (layerwise, keras):
+        inputs = lib.Input((3,))
+        models = [lib.Sequential([lib.Input((3,)), lib.layers.Dense(2)]),
+                  lib.Model(inputs, lib.layers.Dense(2)(inputs))]
+        for model in models:
+            model.trainable = False
+            for copy in (type(model).from_config(model.get_config()), lib.models.clone_model(model)):
+                assert not copy.trainable_weights, lib.__name__
+                # Keras 3.15 keeps the model's own flag in some of these copies and not others (clone_model of a
+                # Sequential keeps False, of a functional model and from_config of a Sequential give True);
+                # layerwise keeps it in all.
+                assert lib is keras or not copy.trainable
+        partly = lib.Sequential([lib.Input((3,)), lib.layers.Dense(2, trainable=False), lib.layers.Dense(1)])
+        assert partly.trainable and len(partly.trainable_weights) == 2  # a frozen layer leaves the model's flag

@@ -19,7 +19,7 @@ from layerwise import constraints, dtype_policies, initializers, regularizers
 from layerwise.backend import float_dtype, get_device, unique_name
 from layerwise.dtype_policies.autocast import HALF, region
 from layerwise.layers.config_forms import built_in, in_keras_forms, jsonable, takes_trainable
-from layerwise.layers.containers import register_contained_layers, track_layers_in_containers
+from layerwise.layers.containers import track_layers_in_containers, tracked_container
 from layerwise.layers.calling import (attach_mask, call_in_mode, first_parameter, is_shape_list, mask_of,
                                       takes_argument)
 from layerwise.layers.dtype_hooks import LayerDTypes
@@ -51,6 +51,13 @@ def _defines_own_config(cls: type) -> bool:
     return not ours and any("get_config" in k.__dict__ for k in layers)
 
 
+@functools.lru_cache(maxsize=None)
+def _constructor_takes(cls: type, name: str) -> bool:
+    """Whether ``cls(...)`` accepts the keyword ``name`` (an InputLayer takes no ``trainable``)."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return any(p.name == name or p.kind == p.VAR_KEYWORD for p in parameters)
+
+
 def _finishing_build(build: Callable) -> Callable:
     """``build`` that leaves the layer built, whoever calls it: Keras code calls ``layer.build((None, 4))``
     itself to create the weights before any data."""
@@ -68,7 +75,7 @@ def _finishing_build(build: Callable) -> Callable:
         several = isinstance(input_shape, dict) or is_shape_list(input_shape)
         self.input_shape_built = None if several else (None, *tuple(input_shape)[1:])
         self.built = True
-        self.trainable = self._trainable  # the new weights follow the layer's setting
+        self._set_requires_grad()  # the new weights follow the layer's setting
 
     return building
 
@@ -201,9 +208,9 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         return param
 
     def __setattr__(self, name: str, value) -> None:
+        if not built_in(type(self)):  # a user's layer keeps sublayers in lists and dicts, as Keras tracks them
+            value = tracked_container(value)
         super().__setattr__(name, value)
-        if isinstance(value, (list, tuple, dict)) and not built_in(type(self)):
-            register_contained_layers(self, name, value)  # a user's layer keeps sublayers in lists, as Keras tracks
         # A keras.Variable set as an attribute (self.v = keras.Variable(...)) is a weight, as in Keras.
         if isinstance(value, Variable) and "_added_weights" in self.__dict__ and \
                 not any(view.tensor is value for view in self._added_weights):
@@ -431,6 +438,11 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
+        for _, layer in self._nested_layers():  # as Keras: the setting reaches the layers this one holds
+            layer.trainable = value
+        self._set_requires_grad()
+
+    def _set_requires_grad(self) -> None:
         for view in self.weight_views():
             if isinstance(view.tensor, nn.Parameter):
                 view.tensor.requires_grad_(self._trainable and view.trainable)
@@ -456,8 +468,8 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
                 config.pop(key, None)
         config.update(self._dtype_config())
         config["name"] = self.name
-        if not self.trainable or "trainable" in self._config or (self.config_trainable
-                                                                  and takes_trainable(type(self))):
+        if (not self.trainable and _constructor_takes(type(self), "trainable")) or "trainable" in self._config or \
+                (self.config_trainable and takes_trainable(type(self))):
             config["trainable"] = self.trainable  # as Keras; frozen after construction stays frozen
         return config
 

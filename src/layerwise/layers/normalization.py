@@ -62,7 +62,7 @@ class BatchNormalization(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xc = x.movedim(self.axis, 1)  # (batch, channels, ...) view (channels_last memory for channels-last maps)
-        if self.training:
+        if self.training and self.trainable:  # as Keras, a frozen layer runs in inference mode (fine-tuning)
             with torch.no_grad():
                 dims = [d for d in range(xc.ndim) if d != 1]
                 var, mean = torch.var_mean(xc, dim=dims, correction=0)

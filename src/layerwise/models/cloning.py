@@ -42,6 +42,7 @@ def clone_model(model, input_tensors=None, clone_function: Callable | None = Non
         copy.batch_input_shape = model.batch_input_shape  # so that each added layer builds at once
         for layer in model.layers:
             copy.add(clone_layer(layer))
+        copy._trainable = model._trainable
         return copy
     config = model.get_config()
     layers = [_fresh_copy(layer) if isinstance(layer, InputLayer) else clone_layer(layer)

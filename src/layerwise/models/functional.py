@@ -389,7 +389,7 @@ class Functional(Model):
                 return [encode(v) for v in value]
             return value
 
-        return {"name": self.name,
+        return {"name": self.name, "trainable": self._trainable,
                 "layers": [layer_spec(layer) for layer in self._layers],
                 "nodes": [{"layer": layer_index[id(node.layer)], "args": encode(node.args),
                            "kwargs": encode(node.kwargs),
@@ -423,7 +423,9 @@ class Functional(Model):
                 continue
             out = layer(decode(spec["args"]), *decode(spec.get("more_args", [])), **decode(spec["kwargs"]))
             produced.append(list(out) if isinstance(out, list) else [out])
-        return cls(decode(config["inputs"]), decode(config["outputs"]), name=config["name"])
+        model = cls(decode(config["inputs"]), decode(config["outputs"]), name=config["name"])
+        model._trainable = config.get("trainable", True)  # the layers' own settings came with their configs
+        return model
 
     # Keras' summary arguments (show_trainable, expand_nested, layer_range, ...) on top of Model.summary's print_fn.
 

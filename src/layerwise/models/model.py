@@ -22,7 +22,7 @@ from torch import nn
 from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import region
 from layerwise.layers.base import Layer, call_in_mode, to_snake_case, unique_name
-from layerwise.layers.containers import register_contained_layers, track_layers_in_containers
+from layerwise.layers.containers import track_layers_in_containers, tracked_container
 from layerwise.layers.dtype_hooks import LayerDTypes
 from layerwise.layers.penalties import LayerPenalties, module_losses, outermost_call
 from layerwise.layers.saving_hooks import overrides
@@ -142,9 +142,8 @@ class Model(Trainer, LayerDTypes, nn.Module):
         self.eval()
 
     def __setattr__(self, name: str, value) -> None:
+        value = tracked_container(value)  # Keras tracks layers in lists and dicts (containers.py)
         super().__setattr__(name, value)
-        if isinstance(value, (list, tuple, dict)):
-            register_contained_layers(self, name, value)  # Keras tracks layers in lists and dicts (containers.py)
         if isinstance(value, nn.Module) and "training" in self.__dict__:
             value.train(self.training)  # a layer joins in the model's mode (inference until fit)
 

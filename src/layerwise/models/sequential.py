@@ -223,7 +223,8 @@ class Sequential(Model):
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        return {"name": self.name, "input_shape": list(self.batch_input_shape or []) or None,
+        return {"name": self.name, "trainable": self._trainable,
+                "input_shape": list(self.batch_input_shape or []) or None,
                 "layers": [layer_spec(layer) for layer in self._layers]}
 
     @classmethod
@@ -235,4 +236,5 @@ class Sequential(Model):
         with loading_scope(custom_objects, "from_config"):
             for spec in config["layers"]:
                 model.add(deserialize_layer(spec))
+        model._trainable = config.get("trainable", True)  # the layers' own settings came with their configs
         return model

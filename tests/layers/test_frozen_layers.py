@@ -1,0 +1,57 @@
+"""Freezing as Keras does it: a frozen BatchNormalization runs in inference mode even during fit (its statistics
+stay, as the transfer-learning guide relies on), and a layer's setting reaches the layers it holds."""
+from __future__ import annotations
+
+import numpy as np
+
+import layerwise
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(3.0, 2.0, size=(32, 4)).astype("float32")
+Y = RNG.normal(size=(32, 1)).astype("float32")
+
+
+def _frozen_base(lib):
+    base = lib.Sequential([lib.Input((4,)), lib.layers.Dense(4), lib.layers.BatchNormalization()], name="base")
+    base.trainable = False
+    inputs = lib.Input((4,))
+    model = lib.Model(inputs, lib.layers.Dense(1)(base(inputs)))  # no training=False: the flag alone freezes BN
+    model.compile(lib.optimizers.SGD(0.01), "mse")
+    return model
+
+
+def test_a_frozen_batch_normalization_keeps_its_statistics_during_fit_as_in_keras(keras):
+    ours, theirs = _frozen_base(layerwise), _frozen_base(keras)
+    theirs.set_weights(ours.get_weights())
+    before = ours.get_weights()
+    ours.fit(X, Y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    theirs.fit(X, Y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    after = ours.get_weights()
+    for i in range(6):  # the base's kernel, bias, gamma, beta, moving mean and variance
+        np.testing.assert_array_equal(after[i], before[i])
+    for got, expected in zip(after, theirs.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_freezing_a_users_layer_freezes_the_layers_it_holds(keras):
+    def block(lib):
+        class Block(lib.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.dense = lib.layers.Dense(4)
+                self.norm = lib.layers.BatchNormalization()
+
+            def call(self, x, training=False):
+                return self.norm(self.dense(x), training=training)
+
+        layer = Block()
+        layer(X)
+        layer.trainable = False
+        return layer
+
+    for lib in (layerwise, keras):
+        layer = block(lib)
+        assert not layer.dense.trainable and not layer.norm.trainable, lib.__name__
+        mean = layer.norm.get_weights()[2]  # gamma, beta, moving mean, moving variance
+        layer(X, training=True)
+        np.testing.assert_array_equal(layer.norm.get_weights()[2], mean)
