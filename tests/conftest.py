@@ -60,3 +60,15 @@ def seed() -> int:
 def rng(seed) -> np.random.Generator:
     """A seeded NumPy generator for test data."""
     return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def fresh_registrations(keras, monkeypatch):
+    """layerwise's and Keras' registries of custom objects, restored when the test ends (it may register some)."""
+    from keras.src.saving import object_registration
+
+    from layerwise import saving_registry
+    for module, names in ((saving_registry, ("_GLOBAL_CUSTOM_OBJECTS", "_GLOBAL_CUSTOM_NAMES")),
+                          (object_registration, ("GLOBAL_CUSTOM_OBJECTS", "GLOBAL_CUSTOM_NAMES"))):
+        for name in names:
+            monkeypatch.setattr(module, name, dict(getattr(module, name)))

@@ -86,6 +86,15 @@ def _predictions(model, x):
     return out if isinstance(out, list) else [out]
 
 
+def _one_more_step_agrees(model_a, model_b, x, y, rtol=1e-4, atol=1e-6):
+    """One more training step on the same batch in both models leaves the same weights (their optimizers' states
+    carried over)."""
+    model_a.train_on_batch(x[:4], y[:4])
+    model_b.train_on_batch(x[:4], y[:4])
+    for got, expected in zip(model_a.get_weights(), model_b.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_keras_loads_the_archive_and_predicts_the_same(keras, tmp_path, name):
     ours, x, y = MODELS[name](layerwise)
@@ -124,10 +133,7 @@ def test_keras_resumes_training_from_the_optimizer_state_layerwise_saved(keras, 
     assert int(loaded.optimizer.iterations.numpy()) == 12
 
     # One more step on the same batch in both libraries: Adam's moments carried over, so the weights agree.
-    ours.train_on_batch(x[:4], y[:4])
-    loaded.train_on_batch(x[:4], y[:4])
-    for got, expected in zip(loaded.get_weights(), ours.get_weights()):
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    _one_more_step_agrees(loaded, ours, x, y, rtol=1e-4, atol=1e-6)
 
 
 def test_layerwise_reads_its_archive_back_with_the_optimizer_state(tmp_path):
@@ -274,10 +280,7 @@ def test_keras_resumes_each_optimizer_from_the_state_layerwise_saved(keras, tmp_
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # "Skipping variable loading for optimizer" would fail here
         loaded = keras.models.load_model(tmp_path / "m.keras")
-    ours.train_on_batch(x[:4], y[:4])
-    loaded.train_on_batch(x[:4], y[:4])
-    for got, expected in zip(loaded.get_weights(), ours.get_weights()):
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    _one_more_step_agrees(loaded, ours, x, y, rtol=1e-4, atol=1e-6)
 
 
 def test_frozen_layers_stay_frozen_and_the_rest_trainable(keras, tmp_path):
@@ -296,15 +299,7 @@ def test_frozen_layers_stay_frozen_and_the_rest_trainable(keras, tmp_path):
         assert loaded.trainable and not loaded.layers[2].trainable
 
 
-def test_registered_activations_and_mixed_precision_models_save_for_keras(keras, tmp_path, monkeypatch):
-    from keras.src.saving import object_registration
-
-    from layerwise import saving_registry
-    for module, names in ((saving_registry, ("_GLOBAL_CUSTOM_OBJECTS", "_GLOBAL_CUSTOM_NAMES")),
-                          (object_registration, ("GLOBAL_CUSTOM_OBJECTS", "GLOBAL_CUSTOM_NAMES"))):
-        for name in names:  # the registrations end with the test
-            monkeypatch.setattr(module, name, dict(getattr(module, name)))
-
+def test_registered_activations_and_mixed_precision_models_save_for_keras(keras, tmp_path, fresh_registrations):
     def half(x):
         return x * 0.5
 
@@ -331,10 +326,7 @@ def test_layerwise_resumes_training_from_a_keras_archive(keras, tmp_path):
     theirs.save(tmp_path / "k.keras")
     ours = layerwise.models.load_model(tmp_path / "k.keras")
     assert ours.optimizer.iterations == 8
-    theirs.train_on_batch(x[:4], y[:4])
-    ours.train_on_batch(x[:4], y[:4])
-    for got, expected in zip(ours.get_weights(), theirs.get_weights()):
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    _one_more_step_agrees(ours, theirs, x, y, rtol=1e-4, atol=1e-6)
 
 
 def test_an_optimizer_keras_order_does_not_cover_travels_beside_the_keras_files(tmp_path):
@@ -344,7 +336,4 @@ def test_an_optimizer_keras_order_does_not_cover_travels_beside_the_keras_files(
     model.save(tmp_path / "m.keras")
     assert "layerwise.safetensors" in zipfile.ZipFile(tmp_path / "m.keras").namelist()
     loaded = layerwise.models.load_model(tmp_path / "m.keras")
-    model.train_on_batch(x[:4], y[:4])
-    loaded.train_on_batch(x[:4], y[:4])
-    for got, expected in zip(loaded.get_weights(), model.get_weights()):
-        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    _one_more_step_agrees(loaded, model, x, y, rtol=1e-6, atol=1e-7)

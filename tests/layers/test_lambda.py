@@ -55,15 +55,7 @@ def test_models_with_a_lambda_train_and_refuse_to_save_whole(tmp_path):
     assert not (tmp_path / "m.lw").exists()
 
 
-def test_a_registered_function_saves_and_loads_as_in_keras(keras, tmp_path, monkeypatch):
-    from keras.src.saving import object_registration
-
-    from layerwise import saving_registry
-    for module, names in ((saving_registry, ("_GLOBAL_CUSTOM_OBJECTS", "_GLOBAL_CUSTOM_NAMES")),
-                          (object_registration, ("GLOBAL_CUSTOM_OBJECTS", "GLOBAL_CUSTOM_NAMES"))):
-        for name in names:  # the registrations end with the test
-            monkeypatch.setattr(module, name, dict(getattr(module, name)))
-
+def test_a_registered_function_saves_and_loads_as_in_keras(keras, tmp_path, fresh_registrations):
     def double(x):
         return x * 2.0
 
@@ -85,7 +77,7 @@ def test_a_registered_function_saves_and_loads_as_in_keras(keras, tmp_path, monk
     keras_reads_ours = keras.saving.load_model(tmp_path / "lw.keras")  # layerwise writes Keras' form of the function
     for model in (k_loaded, lw_model, lw_loaded, keras_reads_ours):
         np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)
-    saving_registry.get_custom_objects().pop("Custom>double")  # a later session that lacks the registration
+    layerwise.saving_registry.get_custom_objects().pop("Custom>double")  # a later session that lacks the registration
     with pytest.raises(ValueError, match=r"'twice' \(Lambda\): its saved function 'Custom>double' is no "
                                          r"built-in .*register_keras_serializable"):
         layerwise.load_model(tmp_path / "lw.keras")
