@@ -337,3 +337,12 @@ def test_an_optimizer_keras_order_does_not_cover_travels_beside_the_keras_files(
     assert "layerwise.safetensors" in zipfile.ZipFile(tmp_path / "m.keras").namelist()
     loaded = layerwise.models.load_model(tmp_path / "m.keras")
     _one_more_step_agrees(loaded, model, x, y, rtol=1e-6, atol=1e-7)
+
+
+def test_loading_weights_into_an_unbuilt_subclassed_model_says_to_build_it(tmp_path):
+    built = _subclassed(layerwise)
+    built(RNG.random((2, 5)).astype("float32"))
+    for name in ("w.weights.h5", "w.lw"):
+        built.save_weights(tmp_path / name)
+        with pytest.raises(ValueError, match="is not built yet.*call it on a batch of data"):
+            _subclassed(layerwise).load_weights(tmp_path / name)

@@ -271,6 +271,9 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 def load_weights(model, filepath) -> None:
     """Weights from a layerwise weights file or, for a model built as the Keras one was, from a file Keras wrote
     (``.weights.h5``, ``.keras``, legacy ``.h5``; see ``keras_weights``)."""
+    if not model.built:
+        raise ValueError(f"Model '{model.name}' is not built yet, so it has no weights to load {str(filepath)!r} "
+                         "into: call it on a batch of data (or build it) first, then load the weights.")
     keras_file = keras_weights_path(filepath)
     if keras_file is not None:
         load_keras_weights(model, keras_file)
