@@ -189,5 +189,5 @@ def test_sampled_rows_spread_like_their_class_and_means_shrink():
 
 def test_oversampler_rejects_unknown_last_step(imbalanced):
     X, y = imbalanced
-    with pytest.raises(ValueError, match="last_step must be 'sample' or 'mean'"):
+    with pytest.raises(ValueError, match="'last_step' parameter of RBMOversampler must be a str among"):
         RBMOversampler(last_step="mode").fit_resample(X, y)

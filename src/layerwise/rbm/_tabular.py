@@ -25,6 +25,15 @@ def column_kinds(X) -> list[str]:
     return [_object_kind(arr[:, j]) for j in range(arr.shape[1])]
 
 
+def is_missing(col: np.ndarray) -> np.ndarray:
+    """Which entries of a 1-D (object) column are missing: None, NaN or pandas' NA/NaT."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return np.array([v is None or v != v for v in col], dtype=bool)
+    return np.asarray(pd.isna(col), dtype=bool)
+
+
 def _object_kind(col: np.ndarray) -> str:
     try:
         col.astype(np.float64)

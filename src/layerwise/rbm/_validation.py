@@ -11,31 +11,29 @@ from sklearn.utils import check_random_state
 def check_no_nan(X: np.ndarray, who: str) -> None:
     """Raise a ValueError naming ``who`` when the float array ``X`` holds NaN or infinity."""
     if X.dtype.kind == "f" and not np.isfinite(X).all():
-        what = "NaN" if np.isnan(X).any() else "infinity"
-        raise ValueError(
-            f"Input X contains {what}. {who} does not accept missing values; "
-            "fill them first, e.g. with layerwise.rbm.RBMImputer."
-        )
+        if np.isnan(X).any():
+            raise ValueError(f"Input X contains NaN. {who} does not accept missing values; "
+                             "fill them first, e.g. with layerwise.rbm.RBMImputer.")
+        raise ValueError(f"Input X contains infinity. {who} needs finite values; replace or drop the "
+                         "infinite entries first (np.isinf finds them).")
 
 
-def check_unit_interval(X: np.ndarray, who: str) -> None:
-    """Raise when a Bernoulli RBM is given values outside [0, 1] (it models probabilities)."""
+# MinMaxScaler's own output can pass 1 by a rounding error (1 + 2.2e-16): that much is clipped, not refused.
+_ROUNDING = 1e-6
+
+
+def check_unit_interval(X: np.ndarray, who: str) -> np.ndarray:
+    """``X`` with rounding errors past [0, 1] clipped (a copy); a ValueError when values lie further out."""
     if X.size == 0:
-        return
+        return X
     lo, hi = float(X.min()), float(X.max())
-    if lo < 0.0 or hi > 1.0:
+    if lo < -_ROUNDING or hi > 1.0 + _ROUNDING:
         raise ValueError(
-            f"{who} expects values in [0, 1] (binary data or probabilities); got values from {lo:g} "
-            f"to {hi:g}. Scale the data with sklearn.preprocessing.MinMaxScaler, or use "
+            f"{who} expects values in [0, 1] (binary data or probabilities); got values from {lo:.7g} "
+            f"to {hi:.7g}. Scale the data with sklearn.preprocessing.MinMaxScaler, or use "
             "layerwise.rbm.GaussianBernoulliRBM for real-valued data."
         )
-
-
-def check_positive_int(value, name: str, minimum: int = 1) -> int:
-    """``value`` as an int, or a ValueError saying which parameter is wrong."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-    return int(value)
+    return np.clip(X, 0.0, 1.0) if lo < 0.0 or hi > 1.0 else X
 
 
 def torch_generator(random_state, device: torch.device) -> torch.Generator:

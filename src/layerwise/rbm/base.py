@@ -14,11 +14,14 @@ small tensor operations per mini-batch, which is what bounds speed at scikit-lea
 """
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import torch
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from layerwise.backend import float_dtype, get_device
@@ -36,7 +39,29 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     Fitted attributes: ``params_`` (augmented parameter tensor, see module docstring),
     ``n_features_in_``, ``h_samples_`` (persistent chain, hidden states ``(batch_size, n_components)``).
+    ``components_``, ``intercept_hidden_``, ``intercept_visible_`` and ``h_samples_`` are numpy arrays in
+    the dtype of the training data, as in scikit-learn: views of ``params_`` (edits reach the model) when
+    that dtype is the model's and it sits on the CPU, copies otherwise; assigning to them sets the model.
     """
+
+    # scikit-learn's checks of constructor arguments (InvalidParameterError names the wrong one).
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "persistent": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "final_momentum": [Interval(Real, 0, 1, closed="left")],
+        "momentum_switch": [Interval(Integral, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "learning_rate_decay": [Interval(Real, 0, None, closed="left")],
+        "sparsity_target": [None, Interval(Real, 0, 1, closed="neither")],
+        "sparsity_cost": [Interval(Real, 0, None, closed="left")],
+    }
 
     # ---- hooks the visible-unit families implement (model space tensors) -------------------------
     def _visible_scale(self, v: torch.Tensor) -> torch.Tensor:
@@ -57,13 +82,15 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _to_model_space(self, X: np.ndarray) -> torch.Tensor:
         """Validated input (n, nv) as a float tensor on the model's device."""
-        return torch.as_tensor(np.asarray(X), dtype=float_dtype(), device=self.params_.device)
+        return to_tensor(X, self.params_)
 
     def _from_model_space(self, v: torch.Tensor) -> np.ndarray:
         return v.detach().cpu().numpy()
 
-    def _check_input_values(self, X: np.ndarray) -> None:
+    def _check_input_values(self, X: np.ndarray, *, training: bool) -> np.ndarray:
+        """``X`` checked (and, for training, possibly clipped) for this family of visible units."""
         check_no_nan(X, type(self).__name__)
+        return X
 
     def _init_visible(self, X: torch.Tensor) -> None:
         """Set the visible biases (and variances) from the training data, before the first update."""
@@ -80,23 +107,53 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _W(self) -> torch.Tensor:
         return self.params_[:-1, :-1]
 
+    def _as_numpy(self, t: torch.Tensor) -> np.ndarray:
+        check_is_fitted(self, "params_")
+        return t.detach().cpu().numpy().astype(getattr(self, "_fit_dtype", np.float64), copy=False)
+
+    def _assign(self, t: torch.Tensor, value, name: str) -> None:
+        check_is_fitted(self, "params_")
+        value = torch.as_tensor(np.asarray(value), dtype=t.dtype, device=t.device)
+        if value.shape != t.shape:
+            raise ValueError(f"{name} must have shape {tuple(t.shape)}; got {tuple(value.shape)}.")
+        with torch.no_grad():
+            t.copy_(value)
+
     @property
     def components_(self) -> np.ndarray:
         """Weights, shape (n_components, n_features), as in scikit-learn."""
-        check_is_fitted(self, "params_")
-        return self._W.T.cpu().numpy().astype(np.float64)
+        return self._as_numpy(self._W.T)
+
+    @components_.setter
+    def components_(self, value) -> None:
+        self._assign(self._W.T, value, "components_")
 
     @property
     def intercept_hidden_(self) -> np.ndarray:
         """Hidden biases, shape (n_components,)."""
-        check_is_fitted(self, "params_")
-        return self.params_[-1, :-1].cpu().numpy().astype(np.float64)
+        return self._as_numpy(self.params_[-1, :-1])
+
+    @intercept_hidden_.setter
+    def intercept_hidden_(self, value) -> None:
+        self._assign(self.params_[-1, :-1], value, "intercept_hidden_")
 
     @property
     def intercept_visible_(self) -> np.ndarray:
         """Visible biases, shape (n_features,)."""
-        check_is_fitted(self, "params_")
-        return self.params_[:-1, -1].cpu().numpy().astype(np.float64)
+        return self._as_numpy(self.params_[:-1, -1])
+
+    @intercept_visible_.setter
+    def intercept_visible_(self, value) -> None:
+        self._assign(self.params_[:-1, -1], value, "intercept_visible_")
+
+    @property
+    def h_samples_(self) -> np.ndarray:
+        """Hidden states of the persistent chain, shape (batch_size, n_components)."""
+        return self._as_numpy(self._chain)
+
+    @h_samples_.setter
+    def h_samples_(self, value) -> None:
+        self._assign(self._chain, value, "h_samples_")
 
     # ---- conditionals in model space ---------------------------------------------------------------
     def _hidden_probs(self, v: torch.Tensor) -> torch.Tensor:
@@ -122,16 +179,25 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self._generator
 
     # ---- scikit-learn surface ------------------------------------------------------------------------
-    def _validate(self, X, *, reset: bool) -> np.ndarray:
+    def _validate(self, X, *, reset: bool, training: bool = False, keep_sparse: bool = False):
+        """Validated ``X`` (n, nv); sparse input stays sparse only with ``keep_sparse`` (chunked readers)."""
         X = validate_data(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset,
             ensure_all_finite=False,
         )
         if sparse.issparse(X):
+            if keep_sparse:
+                check_no_nan(X.data, type(self).__name__)
+                return X
             # The model is dense on the device; densifying once is cheaper than sparse matmuls here.
             X = X.toarray()
-        self._check_input_values(X)
-        return X
+        return self._check_input_values(X, training=training)
+
+    def _model_chunks(self, X):
+        """``X`` (n, nv), dense or sparse, in model space, ``EVAL_CHUNK`` rows at a time."""
+        for start in range(0, X.shape[0], EVAL_CHUNK):
+            part = X[start:start + EVAL_CHUNK]
+            yield self._to_model_space(part.toarray() if sparse.issparse(part) else part)
 
     def _setup(self, X: np.ndarray) -> torch.Tensor:
         """Fresh parameters for data ``X``; returns X in model space."""
@@ -143,17 +209,19 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         params[:-1, :-1] = torch.as_tensor(rng.normal(0.0, 0.01, (n_visible, n_hidden)), dtype=float_dtype())
         params[-1, -1] = BIAS_LOCK
         self.params_ = params
+        self._fit_dtype = X.dtype
         self._n_features_out = n_hidden
         self._generator = torch_generator(rng, device)
         Xt = self._to_model_space(X)
         self._init_visible(Xt)
-        self.h_samples_ = torch.zeros(int(self.batch_size), n_hidden, dtype=float_dtype(), device=device)
+        self._chain = torch.zeros(int(self.batch_size), n_hidden, dtype=float_dtype(), device=device)
         self._optimizer_state = training.OptimizerState.zeros_like(params)
         return Xt
 
     def fit(self, X, y=None):
         """Fit the model to ``X`` of shape (n_samples, n_features) with ``n_iter`` epochs."""
-        X = self._validate(X, reset=True)
+        self._validate_params()
+        X = self._validate(X, reset=True, training=True)
         Xt = self._setup(X)
         training.fit_epochs(self, Xt, int(self.n_iter))
         return self
@@ -161,37 +229,44 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def partial_fit(self, X, y=None):
         """One update with all of ``X`` as the mini-batch (scikit-learn's semantics)."""
         first = not hasattr(self, "params_")
-        X = self._validate(X, reset=first)
+        if first:
+            self._validate_params()
+        X = self._validate(X, reset=first, training=True)
         Xt = self._setup(X) if first else self._to_model_space(X)
         training.update_step(self, Xt)
         return self
 
     def transform(self, X) -> np.ndarray:
-        """Hidden probabilities P(h=1 | v=X), shape (n_samples, n_components)."""
+        """Hidden probabilities P(h=1 | v=X), shape (n_samples, n_components).
+
+        Sparse input is densified a chunk of rows at a time, so memory stays bounded.
+        """
         check_is_fitted(self, "params_")
-        X = self._validate(X, reset=False)
+        X = self._validate(X, reset=False, keep_sparse=True)
         with torch.no_grad():
-            out = torch.cat([self._hidden_probs(c) for c in self._to_model_space(X).split(EVAL_CHUNK)])
+            out = torch.cat([self._hidden_probs(c) for c in self._model_chunks(X)])
         return out.cpu().numpy().astype(X.dtype, copy=False)
 
     def free_energy(self, X) -> np.ndarray:
         """Free energy F(v) of each row, shape (n_samples,); lower means more probable."""
         check_is_fitted(self, "params_")
-        X = self._validate(X, reset=False)
+        X = self._validate(X, reset=False, keep_sparse=True)
         with torch.no_grad():
-            out = torch.cat([self._free_energy(c) for c in self._to_model_space(X).split(EVAL_CHUNK)])
+            out = torch.cat([self._free_energy(c) for c in self._model_chunks(X)])
         return out.cpu().numpy().astype(np.float64)
 
     def gibbs(self, v) -> np.ndarray:
-        """One Gibbs step v → h → v' from ``v`` (n_samples, n_features); returns v'."""
+        """One Gibbs step v → h → v' from ``v`` (n_samples, n_features), or one row (n_features,); returns v'."""
         check_is_fitted(self, "params_")
-        v = self._validate(v, reset=False)
+        one_row = np.ndim(v) == 1  # scikit-learn's gibbs takes a single row too
+        v = self._validate(np.reshape(v, (1, -1)) if one_row else v, reset=False)
         gen = self._gen()
         with torch.no_grad():
             vt = self._to_model_space(v)
             h = torch.bernoulli(self._hidden_probs(vt), generator=gen)
             v_new = self._visible_sample(self._visible_pre(h), gen)
-        return self._gibbs_output(v_new, v.dtype)
+        out = self._gibbs_output(v_new, v.dtype)
+        return out[0] if one_row else out
 
     def _gibbs_output(self, v: torch.Tensor, dtype) -> np.ndarray:
         return self._from_model_space(v).astype(dtype, copy=False)
@@ -239,3 +314,11 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def to_tensor(X: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    """``X`` as a tensor in the dtype and on the device of ``like``."""
+    X = np.asarray(X)
+    if not X.flags.writeable:
+        X = X.copy()  # torch warns on read-only arrays (pandas 3 hands those out); a copy is what it needs
+    return torch.as_tensor(X, dtype=like.dtype, device=like.device)

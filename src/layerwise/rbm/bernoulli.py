@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from layerwise.rbm.base import RBMBase
-from layerwise.rbm._validation import check_unit_interval, check_no_nan
+from layerwise.rbm._validation import check_unit_interval
 
 
 class BernoulliRBM(RBMBase):
@@ -14,7 +14,8 @@ class BernoulliRBM(RBMBase):
     Accepts scikit-learn's constructor arguments and methods (``fit``, ``partial_fit``, ``transform``,
     ``gibbs``, ``score_samples``), so ``from layerwise.rbm import BernoulliRBM`` replaces
     ``from sklearn.neural_network import BernoulliRBM``. Visible values must lie in [0, 1] (binary data or
-    probabilities, e.g. after ``MinMaxScaler``). Training runs on ``layerwise.backend.get_device()``.
+    probabilities, e.g. after ``MinMaxScaler``) when fitting; rounding errors up to 1e-6 past the ends are
+    clipped. Training runs on ``layerwise.backend.get_device()``.
 
     Parameters
     ----------
@@ -73,9 +74,13 @@ class BernoulliRBM(RBMBase):
         self.sparsity_cost = sparsity_cost
         self.init_visible_bias = init_visible_bias
 
-    def _check_input_values(self, X: np.ndarray) -> None:
-        check_no_nan(X, type(self).__name__)
-        check_unit_interval(X, type(self).__name__)
+    _parameter_constraints: dict = {**RBMBase._parameter_constraints, "init_visible_bias": ["boolean"]}
+
+    def _check_input_values(self, X: np.ndarray, *, training: bool) -> np.ndarray:
+        # Only training needs probabilities; P(h | v) is defined for any real v, so transform takes a test
+        # fold that its training fold's MinMaxScaler maps a little outside [0, 1], as scikit-learn does.
+        X = super()._check_input_values(X, training=training)
+        return check_unit_interval(X, type(self).__name__) if training else X
 
     def _init_visible(self, X: torch.Tensor) -> None:
         if self.init_visible_bias:

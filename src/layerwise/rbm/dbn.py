@@ -5,8 +5,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from layerwise.rbm.base import RBMBase
 from layerwise.rbm.bernoulli import BernoulliRBM
 from layerwise.rbm.gaussian import GaussianBernoulliRBM
 
@@ -35,6 +37,13 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     [0, 1] are rejected).
     """
 
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like"],
+        "first_layer": [StrOptions({"bernoulli", "gaussian"})],
+        **{name: RBMBase._parameter_constraints[name]
+           for name in ("learning_rate", "batch_size", "n_iter", "random_state", "verbose")},
+    }
+
     def __init__(self, hidden_layer_sizes: Sequence[int] = (256, 128), *, first_layer: str = "bernoulli",
                  learning_rate: float = 0.1, batch_size: int = 10, n_iter: int = 10, random_state=None,
                  verbose: int = 0):
@@ -51,15 +60,14 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                       random_state=seed, verbose=self.verbose)
         if index == 0 and self.first_layer == "gaussian":
             return GaussianBernoulliRBM(learning_rate=self.learning_rate / 10, **common)
-        if index == 0 and self.first_layer != "bernoulli":
-            raise ValueError(f"first_layer must be 'bernoulli' or 'gaussian'; got {self.first_layer!r}.")
         return BernoulliRBM(learning_rate=self.learning_rate, **common)
 
     def fit(self, X, y=None):
         """Train the RBMs bottom-up on ``X`` (n_samples, n_features)."""
+        self._validate_params()
         X = validate_data(self, X, dtype=(np.float64, np.float32))
         sizes = list(self.hidden_layer_sizes)
-        if not sizes or any(int(s) < 1 for s in sizes):
+        if not sizes or any(not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must be a non-empty list of positive ints; got {sizes!r}.")
         rng = np.random.RandomState(self.random_state) if not isinstance(
             self.random_state, np.random.RandomState) else self.random_state

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from layerwise.rbm._validation import check_no_nan
-from layerwise.rbm.base import RBMBase
+from layerwise.rbm.base import RBMBase, to_tensor
 
 # Variances are kept above this so that learning them cannot collapse a unit onto one value.
 _MIN_LOG_VAR = float(np.log(1e-2))
@@ -45,6 +44,9 @@ class GaussianBernoulliRBM(RBMBase):
     Fitted attributes: ``mean_``, ``scale_`` (standardisation of each column; 0 and 1 for softmax
     columns), ``log_variance_`` (tensor, (n_features,)), plus those of ``BernoulliRBM``.
     """
+
+    _parameter_constraints: dict = {**RBMBase._parameter_constraints, "learn_variance": ["boolean"],
+                                    "softmax_groups": [None, "array-like"]}
 
     def __init__(self, n_components: int = 256, *, learning_rate: float = 0.01, batch_size: int = 10,
                  n_iter: int = 10, verbose: int = 0, random_state=None, k: int = 1, persistent: bool = False,
@@ -98,18 +100,14 @@ class GaussianBernoulliRBM(RBMBase):
         dev = X.device
         self._gauss_t = torch.as_tensor(self._gauss, device=dev)
         self._group_index = [g.to(dev) for g in self._group_index]
-        self.log_variance_ = torch.zeros(X.shape[1], device=dev)
-        self._log_var_velocity = torch.zeros(X.shape[1], device=dev)
+        self.log_variance_ = torch.zeros(X.shape[1], dtype=X.dtype, device=dev)
+        self._log_var_velocity = torch.zeros(X.shape[1], dtype=X.dtype, device=dev)
         for g in self._group_index:
             # Softmax biases start at the log category frequencies (the guide's advice for binary units).
             self.params_[g, -1] = torch.log(X[:, g].mean(0).clamp_min(1e-3))
 
-    def _check_input_values(self, X: np.ndarray) -> None:
-        check_no_nan(X, type(self).__name__)
-
     def _to_model_space(self, X: np.ndarray) -> torch.Tensor:
-        Z = (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
-        return torch.as_tensor(Z, dtype=torch.float32, device=self.params_.device)
+        return to_tensor((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_, self.params_)
 
     def _from_model_space(self, v: torch.Tensor) -> np.ndarray:
         return v.detach().cpu().numpy().astype(np.float64) * self.scale_ + self.mean_

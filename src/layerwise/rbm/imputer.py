@@ -1,15 +1,19 @@
 """RBMImputer: fill missing entries from an RBM's distribution of each row given its observed entries."""
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils._mask import _get_mask
+from sklearn.utils._missing import is_pandas_na, is_scalar_nan
+from sklearn.utils._param_validation import Interval, MissingValues
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from layerwise.backend import float_dtype, get_device
-from layerwise.rbm._validation import check_positive_int, column_names, torch_generator
+from layerwise.rbm._validation import column_names, torch_generator
 from layerwise.rbm.lateral import LateralGaussianRBM
 
 
@@ -28,7 +32,7 @@ class RBMImputer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    missing_values : float or int, default np.nan
+    missing_values : float, int or pd.NA, default np.nan
     n_components : int, default 128
         Hidden units.
     add_indicator : bool, default False
@@ -47,16 +51,31 @@ class RBMImputer(TransformerMixin, BaseEstimator):
         ``benchmarks/rbm_imputation.py``.
     clip : bool, default True
         Keep each filled entry within the range of its column's observed values.
+    keep_empty_features : bool, default False
+        A column missing in every row of ``fit`` is an error that names it (there is nothing to learn
+        it from; scikit-learn's imputers drop such a column instead). True keeps it and fills it with 0,
+        as scikit-learn does.
     random_state : None, int or RandomState
 
     Fitted attributes: ``rbm_`` (a ``LateralGaussianRBM``), ``mean_``, ``scale_``, ``data_min_``,
-    ``data_max_`` (observed-entry statistics), ``indicator_``, ``n_features_in_``.
+    ``data_max_`` (observed-entry statistics of the columns the model learns), ``indicator_``,
+    ``n_features_in_``.
     """
+
+    _parameter_constraints: dict = {
+        "missing_values": [MissingValues(numeric_only=True)],
+        **{name: [Interval(Integral, 1, None, closed="left")]
+           for name in ("n_components", "n_imputations", "n_iter", "n_rounds", "batch_size", "n_gibbs_steps")},
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        **{name: ["boolean"] for name in ("add_indicator", "sample_posterior", "lateral", "clip",
+                                          "keep_empty_features")},
+        "random_state": ["random_state"],
+    }
 
     def __init__(self, *, missing_values=np.nan, n_components: int = 128, add_indicator: bool = False,
                  sample_posterior: bool = False, n_imputations: int = 5, n_iter: int = 20, n_rounds: int = 5,
                  learning_rate: float = 0.003, batch_size: int = 32, n_gibbs_steps: int = 20,
-                 lateral: bool = True, clip: bool = True, random_state=None):
+                 lateral: bool = True, clip: bool = True, keep_empty_features: bool = False, random_state=None):
         self.missing_values = missing_values
         self.n_components = n_components
         self.add_indicator = add_indicator
@@ -69,22 +88,24 @@ class RBMImputer(TransformerMixin, BaseEstimator):
         self.n_gibbs_steps = n_gibbs_steps
         self.lateral = lateral
         self.clip = clip
+        self.keep_empty_features = keep_empty_features
         self.random_state = random_state
 
     def _validate(self, X, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         """(float copy of X, missing mask); never the caller's array."""
-        ensure = "allow-nan" if self.missing_values is np.nan or self.missing_values != self.missing_values \
-            else True
-        Xv = validate_data(self, X, dtype=(np.float64, np.float32), ensure_all_finite=ensure, reset=reset,
-                           copy=True)
-        return Xv, _get_mask(Xv, self.missing_values)
+        # pd.NA in a nullable column becomes NaN in the float array, so it is looked for as NaN.
+        nan = is_pandas_na(self.missing_values) or is_scalar_nan(self.missing_values)
+        Xv = validate_data(self, X, dtype=(np.float64, np.float32), ensure_all_finite="allow-nan" if nan else True,
+                           reset=reset, copy=True)
+        return Xv, _get_mask(Xv, np.nan if nan else self.missing_values)
 
     def _standardised_tensors(self, X: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """(standardised X with missing entries at the column mean, observed mask) on the model's device."""
+        """(standardised learned columns, missing entries at the column mean; observed mask) on the device."""
+        X, mask = X[:, self._learned], mask[:, self._learned]
         Z = (X - self.mean_) / self.scale_
         Z[mask] = 0.0
-        device = self.rbm_.b.device
-        return (torch.as_tensor(Z, dtype=float_dtype(), device=device), torch.as_tensor(~mask, device=device))
+        b = self.rbm_.b
+        return torch.as_tensor(Z, dtype=b.dtype, device=b.device), torch.as_tensor(~mask, device=b.device)
 
     def fit(self, X, y=None):
         """Learn the distribution of ``X`` (n_samples, n_features) with missing entries."""
@@ -96,30 +117,27 @@ class RBMImputer(TransformerMixin, BaseEstimator):
         return self._fit_impute(X)
 
     def _fit_impute(self, X) -> np.ndarray:
-        rounds = check_positive_int(self.n_rounds, "n_rounds")
-        epochs = check_positive_int(self.n_iter, "n_iter")
-        batch_size = check_positive_int(self.batch_size, "batch_size")
-        hidden = check_positive_int(self.n_components, "n_components")
-        check_positive_int(self.n_gibbs_steps, "n_gibbs_steps")
+        self._validate_params()
         Xv, mask = self._validate(X, reset=True)
-        empty = np.flatnonzero(mask.all(0))
-        if empty.size:
-            names = [column_names(X, Xv.shape[1])[j] for j in empty]
+        empty = mask.all(0)
+        if empty.any() and not self.keep_empty_features:
+            names = [column_names(X, Xv.shape[1])[j] for j in np.flatnonzero(empty)]
             raise ValueError(f"Column(s) {names} are missing in every row; RBMImputer cannot learn them. "
-                             "Drop them before imputing.")
-        observed = np.where(mask, np.nan, Xv)
+                             "Drop them before imputing, or pass keep_empty_features=True to fill them with 0.")
+        self._learned = ~empty
+        observed = np.where(mask, np.nan, Xv)[:, self._learned]
         self.mean_ = np.nanmean(observed, axis=0)
         std = np.nanstd(observed, axis=0)
         self.scale_ = np.where(std > 0, std, 1.0)
         self.data_min_, self.data_max_ = np.nanmin(observed, axis=0), np.nanmax(observed, axis=0)
         device = get_device()
         self._generator = torch_generator(self.random_state, device)
-        self.rbm_ = LateralGaussianRBM(Xv.shape[1], hidden, lateral=bool(self.lateral), generator=self._generator,
-                                       device=device)
+        self.rbm_ = LateralGaussianRBM(int(self._learned.sum()), self.n_components, lateral=self.lateral,
+                                       generator=self._generator, device=device, dtype=float_dtype())
         optimizer = torch.optim.Adam(self.rbm_.parameters(), lr=float(self.learning_rate))
         Zt, observed_t = self._standardised_tensors(Xv, mask)
-        for _ in range(rounds):
-            self.rbm_.fit_epochs(Zt, epochs, batch_size, optimizer, self._generator)
+        for _ in range(self.n_rounds):
+            self.rbm_.fit_epochs(Zt, self.n_iter, self.batch_size, optimizer, self._generator)
             Zt = self.rbm_.conditional_chain(Zt, observed_t, int(self.n_gibbs_steps), self._generator,
                                              mean_field=False)
         self.indicator_ = MissingIndicator(missing_values=self.missing_values, error_on_new=False).fit(Xv) \
@@ -132,9 +150,11 @@ class RBMImputer(TransformerMixin, BaseEstimator):
         return out.cpu().numpy().astype(np.float64)
 
     def _finish(self, Xv: np.ndarray, mask: np.ndarray, filled_std_units: np.ndarray, X_in) -> np.ndarray:
-        filled = filled_std_units * self.scale_ + self.mean_
+        """``Xv`` with its missing entries taken from the model's fills (learned columns, standardised)."""
+        filled = np.zeros(Xv.shape)  # columns empty at fit (keep_empty_features) are filled with 0
+        filled[:, self._learned] = filled_std_units * self.scale_ + self.mean_
         if self.clip:
-            filled = np.clip(filled, self.data_min_, self.data_max_)
+            filled[:, self._learned] = np.clip(filled[:, self._learned], self.data_min_, self.data_max_)
         out = Xv.copy()
         out[mask] = filled[mask].astype(Xv.dtype)
         if self.indicator_ is not None:
@@ -153,9 +173,8 @@ class RBMImputer(TransformerMixin, BaseEstimator):
 
     def multiple_imputations(self, X) -> np.ndarray:
         """``n_imputations`` posterior draws of the completed ``X``, shape (n_imputations, n_samples, n_out)."""
-        n = check_positive_int(self.n_imputations, "n_imputations")
         Xv, mask, Zt, obs = self._prepare(X)
-        return np.stack([self._finish(Xv, mask, self._infer(Zt, obs, True), Xv) for _ in range(n)])
+        return np.stack([self._finish(Xv, mask, self._infer(Zt, obs, True), Xv) for _ in range(self.n_imputations)])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Input feature names, followed by the indicator's names when ``add_indicator``."""

@@ -31,14 +31,15 @@ class LateralGaussianRBM(nn.Module):
     """Parameters ``b`` (nv), ``c`` (nh), ``W`` (nv, nh) and the precision factor's raw entries."""
 
     def __init__(self, n_visible: int, n_hidden: int, *, lateral: bool = True, init_scale: float = 0.05,
-                 generator: torch.Generator, device: torch.device | None = None):
+                 generator: torch.Generator, device: torch.device | None = None, dtype: torch.dtype | None = None):
         super().__init__()
         self.lateral = lateral
-        self.b = nn.Parameter(torch.zeros(n_visible, device=device))
-        self.c = nn.Parameter(torch.zeros(n_hidden, device=device))
-        self.W = nn.Parameter(init_scale * torch.randn(n_visible, n_hidden, generator=generator, device=device))
+        like = dict(device=device, dtype=dtype)
+        self.b = nn.Parameter(torch.zeros(n_visible, **like))
+        self.c = nn.Parameter(torch.zeros(n_hidden, **like))
+        self.W = nn.Parameter(init_scale * torch.randn(n_visible, n_hidden, generator=generator, **like))
         # L = tril(raw, -1) + diag(exp(diag(raw))): zeros give Λ = I, unit variances on standardised data.
-        self.L_raw = nn.Parameter(torch.zeros(n_visible, n_visible, device=device))
+        self.L_raw = nn.Parameter(torch.zeros(n_visible, n_visible, **like))
 
     def precision_factor(self) -> torch.Tensor:
         """L with Λ = LLᵀ, (nv, nv)."""

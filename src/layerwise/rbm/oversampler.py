@@ -1,15 +1,20 @@
 """RBMOversampler: new minority rows drawn from an RBM that learned each minority class's distribution."""
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import torch
 from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_target_type
+from scipy import sparse
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from layerwise.rbm._tabular import TabularCodec, column_kinds
-from layerwise.rbm._validation import check_positive_int, torch_generator
+from layerwise.rbm._tabular import TabularCodec, column_kinds, is_missing
+from layerwise.rbm._validation import torch_generator
+from layerwise.rbm.base import RBMBase
 from layerwise.rbm.gaussian import GaussianBernoulliRBM
 from layerwise.rbm.sampling import gibbs_step
 
@@ -52,6 +57,14 @@ class RBMOversampler(BaseOverSampler):
     """
 
     _sampling_type = "over-sampling"
+    _parameter_constraints: dict = {
+        **BaseOverSampler._parameter_constraints,
+        **{name: RBMBase._parameter_constraints[name]
+           for name in ("random_state", "n_components", "learning_rate", "batch_size")},
+        "n_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_gibbs_steps": [Interval(Integral, 1, None, closed="left")],
+        "last_step": [StrOptions({"sample", "mean"})],
+    }
 
     def __init__(self, *, sampling_strategy="auto", random_state=None, n_components: int = 32,
                  n_iter: int = 200, learning_rate: float = 0.01, batch_size: int = 10, n_gibbs_steps: int = 5,
@@ -68,6 +81,7 @@ class RBMOversampler(BaseOverSampler):
     def _check_X_y(self, X, y, accept_sparse=None):
         # Column kinds are read before validation turns a DataFrame into one array.
         self._kinds = column_kinds(X)
+        self._object_input = isinstance(X, np.ndarray) and X.dtype.kind == "O"  # numeric ones come back as object
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         numeric = all(k != "category" for k in self._kinds)
         names = getattr(X, "columns", None)
@@ -75,7 +89,11 @@ class RBMOversampler(BaseOverSampler):
             # scikit-learn's validation would try to make categorical columns numeric; keep the values.
             X = X.to_numpy(dtype=object)
         X, y = validate_data(self, X=X, y=y, reset=True, dtype=None if not numeric else "numeric",
-                             ensure_all_finite=False)
+                             ensure_all_finite=False, accept_sparse=["csr", "csc"])
+        # The RBMs learn dense rows; the resampled rows go back to the input's sparse format at the end.
+        self._sparse_format = X.format if sparse.issparse(X) else None
+        if self._sparse_format:
+            X = X.toarray()
         if not numeric and names is not None and all(isinstance(c, str) for c in names):
             self.feature_names_in_ = np.asarray(names, dtype=object)
         self._kinds = self._kinds or column_kinds(X)
@@ -84,18 +102,14 @@ class RBMOversampler(BaseOverSampler):
 
     def _check_finite(self, X: np.ndarray) -> None:
         for j, kind in enumerate(self._kinds):
-            if kind == "category":
-                continue
-            col = X[:, j].astype(np.float64)
-            if not np.isfinite(col).all():
+            bad = is_missing(X[:, j]).any() if kind == "category" else not np.isfinite(X[:, j].astype(float)).all()
+            if bad:
                 raise ValueError(f"Input X contains NaN or infinity (column {j}). RBMOversampler does not "
                                  "accept missing values; fill them first, e.g. with layerwise.rbm.RBMImputer.")
 
     def _fit_resample(self, X, y):
-        check_positive_int(self.n_components, "n_components")
-        steps = check_positive_int(self.n_gibbs_steps, "n_gibbs_steps")
-        if self.last_step not in ("sample", "mean"):
-            raise ValueError(f"last_step must be 'sample' or 'mean', got {self.last_step!r}.")
+        self._validate_params()
+        steps = self.n_gibbs_steps
         rng = check_random_state(self.random_state)
         self.rbms_ = {}
         X_new, y_new = [X], [y]
@@ -118,7 +132,12 @@ class RBMOversampler(BaseOverSampler):
             generated = self._generate(rbm, codec.encode(start)[0], steps, rng, self.last_step == "mean")
             X_new.append(codec.decode(generated, like=X))
             y_new.append(np.full(n_new, cls, dtype=y.dtype))
-        return np.vstack(X_new), np.concatenate(y_new)
+        X_out = np.vstack(X_new)
+        if self._object_input and X_out.dtype != object:
+            X_out = X_out.astype(object)
+        if self._sparse_format:
+            X_out = sparse.csr_matrix(X_out).asformat(self._sparse_format)
+        return X_out, np.concatenate(y_new)
 
     @staticmethod
     def _generate(rbm: GaussianBernoulliRBM, start: np.ndarray, steps: int, rng, mean_last: bool) -> np.ndarray:
@@ -137,7 +156,7 @@ class RBMOversampler(BaseOverSampler):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         return tags

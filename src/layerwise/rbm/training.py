@@ -79,13 +79,13 @@ def _gradient(rbm, v0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     gen = rbm._gen()
     vt0 = _augment(rbm._visible_scale(v0))
     h0 = torch.sigmoid(vt0 @ rbm.params_)  # last column is exactly 1 (the hidden bias carrier)
-    hs = rbm.h_samples_ if rbm.persistent else torch.bernoulli(h0[:, :-1], generator=gen)
+    hs = rbm._chain if rbm.persistent else torch.bernoulli(h0[:, :-1], generator=gen)
     for _ in range(int(rbm.k)):
         vn = rbm._visible_sample(rbm._visible_pre(hs), gen)
         hn = rbm._hidden_probs(vn)
         hs = torch.bernoulli(hn, generator=gen)
     if rbm.persistent:
-        rbm.h_samples_ = hs
+        rbm._chain = hs
     grad = vt0.T @ h0
     grad.div_(v0.shape[0]).addmm_(_augment(rbm._visible_scale(vn)).T, _augment(hn), alpha=-1.0 / vn.shape[0])
     rbm._extra_updates(v0, h0[:, :-1], vn, hn)
@@ -128,16 +128,16 @@ class _FastPCD:
 
     def __init__(self, rbm, n_batches: int):
         nv, nh = rbm.params_.shape[0] - 1, rbm.params_.shape[1] - 1
-        bs, dev = int(rbm.batch_size), rbm.params_.device
+        bs, like = int(rbm.batch_size), dict(dtype=rbm.params_.dtype, device=rbm.params_.device)
         self.block = max(1, min(n_batches, _BLOCK_FLOATS // (2 * bs * (nv + nh + 2))))
         # Each batch's rows: the data batch on top, the fantasy particles below (shared products).
-        self.E = torch.ones(self.block, 2 * bs, nv + 1, device=dev)
-        self.H = torch.empty(self.block, 2 * bs, nh + 1, device=dev)
-        self.Rv = torch.empty(self.block, bs, nv + 1, device=dev)
-        self.Rh = torch.empty(self.block, bs, nh + 1, device=dev)
+        self.E = torch.ones(self.block, 2 * bs, nv + 1, **like)
+        self.H = torch.empty(self.block, 2 * bs, nh + 1, **like)
+        self.Rv = torch.empty(self.block, bs, nv + 1, **like)
+        self.Rh = torch.empty(self.block, bs, nh + 1, **like)
         self.views = list(zip(self.E.unbind(0), self.E[:, bs:].unbind(0), self.H.unbind(0),
                               self.H[:, bs:].unbind(0), self.Rv.unbind(0), self.Rh.unbind(0)))
-        self.chain = _augment(rbm.h_samples_)
+        self.chain = _augment(rbm._chain)
 
 
 def _fast_pcd_block(rbm, buf: _FastPCD, X: torch.Tensor, rows: torch.Tensor, lr: float, mom: float) -> None:
@@ -173,11 +173,11 @@ def _fast_pcd_epoch(rbm, buf: _FastPCD, X: torch.Tensor, lr: float, mom: float) 
     with torch.no_grad():
         for start in range(0, n_full, buf.block * bs):
             _fast_pcd_block(rbm, buf, X, perm[start:min(n_full, start + buf.block * bs)], lr, mom)
-        rbm.h_samples_ = buf.chain[:, :-1].clone()
+        rbm._chain = buf.chain[:, :-1].clone()
         if n_full < X.shape[0]:
             grad, h0 = _gradient(rbm, X[perm[n_full:]])
             _apply(rbm, grad, h0, X[perm[n_full:]], lr, mom)
-            buf.chain = _augment(rbm.h_samples_)
+            buf.chain = _augment(rbm._chain)
 
 
 def fit_epochs(rbm, X: torch.Tensor, n_epochs: int) -> None:

@@ -1,0 +1,206 @@
+"""The scikit-learn and imbalanced-learn contract in the details: parameters, attributes, dtypes, sparse input."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from imblearn.over_sampling import RandomOverSampler
+from imblearn.utils.estimator_checks import check_samplers_pandas_sparse, check_samplers_sparse
+from scipy import sparse
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import BernoulliRBM as SkBernoulliRBM
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, minmax_scale
+from sklearn.utils._param_validation import InvalidParameterError
+
+from layerwise import config
+from layerwise.rbm import DBN, BernoulliRBM, GaussianBernoulliRBM, RBMImputer, RBMOversampler
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return minmax_scale(X), y
+
+
+@pytest.fixture
+def imbalanced():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (60, 3)), rng.normal(3, 1, (12, 3))])
+    return X, np.r_[np.zeros(60, int), np.ones(12, int)]
+
+
+def test_minmax_scaled_data_with_rounding_error_fits_and_grid_search_runs():
+    X = np.random.RandomState(3).rand(30, 5) * 7 - 3
+    X_scaled = MinMaxScaler().fit_transform(X)
+    assert X_scaled.max() > 1.0  # MinMaxScaler's own rounding: 1 + 2.2e-16
+    BernoulliRBM(n_components=4, n_iter=1, random_state=0).fit(X_scaled)
+    # Test folds scaled with their training fold's minimum and maximum fall a little outside [0, 1]:
+    # transform accepts them, as scikit-learn's RBM does.
+    digits_X, digits_y = load_digits(return_X_y=True)
+    pipe = Pipeline([("scale", MinMaxScaler()), ("rbm", BernoulliRBM(n_components=32, n_iter=10, random_state=0)),
+                     ("clf", LogisticRegression(C=100, max_iter=500))])
+    search = GridSearchCV(pipe, {"rbm__learning_rate": [0.05, 0.1]}, cv=2, error_score="raise")
+    search.fit(digits_X[:400], digits_y[:400])
+    assert search.best_score_ > 0.7  # scikit-learn's RBM in the same search: 0.775
+
+
+def test_values_clearly_outside_unit_interval_are_refused_with_their_range():
+    X = np.full((5, 3), 0.5)
+    X[0, 0] = 1.5
+    with pytest.raises(ValueError, match=r"got values from 0.5 to 1.5\. Scale the data"):
+        BernoulliRBM(n_iter=1).fit(X)
+
+
+def test_clipping_a_rounding_error_leaves_the_callers_array_alone():
+    X = np.full((6, 2), 0.5)
+    X[0, 0] = 1.0 + 1e-12
+    before = X.copy()
+    BernoulliRBM(n_components=2, n_iter=1).fit(X)
+    np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("estimator", [
+    BernoulliRBM(n_components=0), BernoulliRBM(n_iter=-1), BernoulliRBM(n_components=2.5),
+    BernoulliRBM(batch_size=0), BernoulliRBM(k=0), BernoulliRBM(learning_rate="a"),
+    BernoulliRBM(momentum=1.5), GaussianBernoulliRBM(batch_size=0), DBN(batch_size=0), DBN(first_layer="relu"),
+    RBMImputer(n_rounds=0), RBMImputer(keep_empty_features="yes"), RBMOversampler(learning_rate=-1),
+    RBMOversampler(last_step="mode"),
+], ids=lambda e: repr(e))
+def test_invalid_constructor_arguments_raise_scikit_learns_error(estimator, digits, imbalanced):
+    X = digits[0][:40]
+    with pytest.raises(InvalidParameterError, match="parameter of"):
+        if isinstance(estimator, RBMOversampler):
+            estimator.fit_resample(*imbalanced)
+        else:
+            estimator.fit(X)
+
+
+def test_partial_fit_validates_parameters_on_the_first_call(digits):
+    with pytest.raises(InvalidParameterError, match="'n_components' parameter"):
+        BernoulliRBM(n_components=0).partial_fit(digits[0][:20])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fitted_attributes_are_arrays_in_the_data_dtype_as_scikit_learn(digits, dtype):
+    X = digits[0][:100].astype(dtype)
+    ours = BernoulliRBM(n_components=8, n_iter=1, random_state=0).fit(X)
+    theirs = SkBernoulliRBM(n_components=8, n_iter=1, random_state=0).fit(X)
+    for name in ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_"):
+        mine, sk = getattr(ours, name), getattr(theirs, name)
+        assert isinstance(mine, np.ndarray) and mine.dtype == sk.dtype and mine.shape == sk.shape, name
+
+
+def test_assigning_and_editing_components_reaches_the_model(digits):
+    X = digits[0][:100].astype(np.float32)
+    rbm = BernoulliRBM(n_components=4, n_iter=1, random_state=0).fit(X)
+    rbm.components_ = np.zeros((4, 64))
+    rbm.intercept_hidden_ = np.array([0.0, 1.0, 2.0, 3.0])
+    np.testing.assert_allclose(rbm.transform(X[:3]), np.tile(1 / (1 + np.exp(-np.arange(4.0))), (3, 1)), rtol=1e-6)
+    rbm.components_[0, :] = 1.0  # in place, as with scikit-learn's array
+    assert rbm.transform(X[:3])[:, 0].min() > 0.99
+    with pytest.raises(ValueError, match=r"components_ must have shape \(4, 64\)"):
+        rbm.components_ = np.zeros((3, 64))
+
+
+@pytest.fixture
+def float64_models():
+    config.set_floatx("float64")
+    yield
+    config.set_floatx("float32")
+
+
+def test_every_estimator_fits_in_float64(float64_models, digits, imbalanced):
+    X = digits[0][:60]
+    for est in (BernoulliRBM(n_components=4, n_iter=1), GaussianBernoulliRBM(n_components=4, n_iter=1),
+                DBN((4, 2), n_iter=1)):
+        assert est.fit(X).transform(X).shape[0] == 60
+    X_miss = X[:, :6].copy()
+    X_miss[::4, 2] = np.nan
+    filled = RBMImputer(n_components=4, n_iter=1, n_rounds=1, n_gibbs_steps=2).fit_transform(X_miss)
+    assert not np.isnan(filled).any()
+    X_res, _ = RBMOversampler(n_components=4, n_iter=2).fit_resample(*imbalanced)
+    assert X_res.shape == (120, 3)
+
+
+def test_sparse_transform_matches_dense(digits):
+    X = digits[0][:200]
+    rbm = BernoulliRBM(n_components=8, n_iter=1, random_state=0).fit(X)
+    np.testing.assert_allclose(rbm.transform(sparse.csr_matrix(X)), rbm.transform(X), rtol=1e-6)
+    np.testing.assert_allclose(rbm.free_energy(sparse.csr_matrix(X)), rbm.free_energy(X), rtol=1e-6)
+
+
+def test_read_only_input_gives_no_torch_warning(digits):
+    X = digits[0][:50].copy()
+    X.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BernoulliRBM(n_components=4, n_iter=1).fit(X).transform(X)
+
+
+def test_infinity_is_named_without_suggesting_the_imputer(digits):
+    X = digits[0][:20].copy()
+    X[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity.*finite values"):
+        BernoulliRBM(n_iter=1).fit(X)
+
+
+def test_gibbs_takes_one_row_as_scikit_learn(digits):
+    X = digits[0][:50]
+    for cls in (SkBernoulliRBM, BernoulliRBM):
+        rbm = cls(n_components=4, n_iter=1, random_state=0).fit(X)
+        assert rbm.gibbs(X[0]).shape == (64,)
+
+
+def test_oversampler_names_missing_category_clearly():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=60), "col": rng.choice(["r", "g", "b"], 60).astype(object)})
+    df.loc[45, "col"] = np.nan
+    y = np.r_[np.zeros(40, int), np.ones(20, int)]
+    with pytest.raises(ValueError, match=r"NaN or infinity \(column 1\).*RBMImputer"):
+        RBMOversampler(n_iter=3).fit_resample(df, y)
+
+
+def test_oversampler_passes_imbalanced_learns_sparse_checks():
+    sampler = RBMOversampler(n_components=4, n_iter=5, random_state=0)
+    check_samplers_sparse("RBMOversampler", sampler)
+    pytest.importorskip("pandas")
+    check_samplers_pandas_sparse("RBMOversampler", sampler)
+
+
+def test_oversampler_keeps_numeric_object_arrays_as_object(imbalanced):
+    X, y = imbalanced
+    X_obj = X.astype(object)
+    ours, _ = RBMOversampler(n_components=4, n_iter=2, random_state=0).fit_resample(X_obj, y)
+    theirs, _ = RandomOverSampler(random_state=0).fit_resample(X_obj, y)
+    assert ours.dtype == theirs.dtype == object
+
+
+def test_imputer_keeps_empty_features_filled_with_zero_when_asked():
+    X = load_breast_cancer().data[:80, :5].copy()
+    X[::3, 1] = np.nan
+    X[:, 4] = np.nan
+    with pytest.raises(ValueError, match=r"\[4\] are missing in every row.*keep_empty_features=True"):
+        RBMImputer(n_iter=1, n_rounds=1).fit(X)
+    imputer = RBMImputer(n_components=4, n_iter=2, n_rounds=1, n_gibbs_steps=3, keep_empty_features=True,
+                         random_state=0)
+    out = imputer.fit_transform(X)
+    assert out.shape == X.shape
+    np.testing.assert_array_equal(out[:, 4], 0.0)
+    assert not np.isnan(out).any()
+    np.testing.assert_array_equal(out[:, 0], X[:, 0])
+
+
+def test_imputer_takes_pandas_na_as_missing_value():
+    pd = pytest.importorskip("pandas")
+    X = load_breast_cancer().data[:80, :4]
+    df = pd.DataFrame(X).astype("Float64")
+    df.iloc[::4, 2] = pd.NA
+    out = RBMImputer(missing_values=pd.NA, n_components=4, n_iter=2, n_rounds=1, n_gibbs_steps=3,
+                     random_state=0).fit_transform(df)
+    assert not np.isnan(out).any()
+    np.testing.assert_allclose(out[1::4, 2], X[1::4, 2])
