@@ -232,5 +232,5 @@ def test_bad_inputs_name_the_layer_and_the_expected_shape():
         layer(torch.ones(2, 5, 6, 6, 1), mask=torch.rand(2, 5, 6, 6) > 0.5)
     with pytest.raises(ValueError, match=r"takes 2 initial state tensor\(s\), got 1"):
         layer(torch.ones(2, 5, 6, 6, 1), initial_state=[torch.zeros(2, 4, 4, 3)])
-    with pytest.raises(ValueError, match=r"takes initial states of shape \(None, 4, 4, 3\), got \(2, 6, 6, 3\)"):
+    with pytest.raises(ValueError, match=r"needs initial state 0 of shape \(2, 4, 4, 3\) \(the batch's size first\); got \(2, 6, 6, 3\)"):
         layer(torch.ones(2, 5, 6, 6, 1), initial_state=[torch.zeros(2, 6, 6, 3)] * 2)

@@ -85,6 +85,11 @@ def attach_mask(layer, x, mask, out, kwargs: dict | None = None) -> None:
     does after each call: layers that make a mask (Embedding(mask_zero=True), Masking) or pass one on
     (Dense, LSTM(return_sequences=True)...) attach it; the others drop it."""
     mask = layer.compute_mask(x, mask) if not kwargs else mask_for(layer, x, mask, kwargs)
+    if isinstance(out, (list, tuple)) and isinstance(mask, (list, tuple)) and len(out) == len(mask) > 1:
+        for tensor, m in zip(out, mask):  # one mask per output (Bidirectional with merge_mode=None)
+            if m is not None and isinstance(tensor, torch.Tensor):
+                tensor._keras_mask = m
+        return
     if isinstance(mask, (list, tuple)):
         mask = single_mask(mask)
     if mask is not None and isinstance(out, torch.Tensor):

@@ -148,19 +148,14 @@ class _ConvLSTM(DataFormat, Recurrent):
         return [out, step, step] if self.return_state else out
 
     # ---- running --------------------------------------------------------------------------------
+    def _state_shape(self, batch: int) -> tuple:
+        return (batch, *self.state_shape[1:])
+
     def _initial_states(self, batch: int, initial_state: list | None) -> States:
         if initial_state is None and not (self.stateful and self.states is not None):
-            zeros = torch.zeros(batch, *self.state_shape[1:], dtype=self.weight_hh.dtype,
-                                device=self.weight_hh.device)
+            zeros = torch.zeros(self._state_shape(batch), dtype=self.weight_hh.dtype, device=self.weight_hh.device)
             return _ZeroStates([zeros, zeros])
-        like = self.weight_hh
-        states = [torch.as_tensor(s, dtype=like.dtype, device=like.device)  # numpy states, as Keras takes
-                  for s in super()._initial_states(batch, initial_state)]
-        for s in states:
-            if tuple(s.shape[1:]) != self.state_shape[1:]:
-                raise ValueError(f"{type(self).__name__} '{self.name}' takes initial states of shape "
-                                 f"{self.state_shape}, got {tuple(s.shape)}.")
-        return states
+        return super()._initial_states(batch, initial_state)
 
     def run(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
         """The input convolution over every step at once, then the recurrence over ``x`` ``(batch, time,

@@ -124,6 +124,8 @@ class Rescaling(Layer):
     ``offset`` may also be arrays that broadcast against the input (e.g. one scale per channel); as in Keras, when
     ``image_data_format()`` is channels-first when called, a scale array is laid out along the images' channels."""
 
+    supports_masking = True  # a mask passes through unchanged, as in Keras
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale, self.offset = (float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float64)

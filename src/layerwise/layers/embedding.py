@@ -6,6 +6,8 @@ Bidirectional, TimeDistributed, GlobalAveragePooling1D); see ``models/plan.py``.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 
@@ -19,7 +21,8 @@ class Embedding(Layer):
     padding: it is masked out downstream (so the vocabulary needs ``input_dim = largest id + 1``)."""
 
     config_activity_regularizer = True
-    config_omitted = ("weights",)  # as Keras: the vectors are the layer's weights, saved with them
+    # as Keras: the vectors are the layer's weights, saved with them; input_length is Keras 2's, dropped
+    config_omitted = ("weights", "input_length")
     resolved_config = ("quantization_config",)  # written by ReversibleEmbedding too, as Keras
     produces_mask = True
     supports_masking = True
@@ -27,6 +30,8 @@ class Embedding(Layer):
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False, weights=None,
                  quantization_config=None, **kwargs):
+        if kwargs.pop("input_length", None) is not None:  # Keras 2 tutorials pass it; Keras 3 warns and drops it
+            warnings.warn("Argument `input_length` is deprecated. Just remove it.", stacklevel=2)
         super().__init__(**kwargs)
         if quantization_config is not None:
             raise ValueError("Embedding: quantization (quantization_config) is not supported by layerwise.")
@@ -85,11 +90,11 @@ class Embedding(Layer):
 
 class Masking(Layer):
     """Masks time steps whose features all equal ``mask_value``: ``(batch, timesteps, features)``
-    in and out (masked steps are zeroed, as in Keras)."""
+    in and out (masked steps are zeroed, as in Keras); on ``(batch, features)`` it masks whole rows."""
 
     produces_mask = True
     supports_masking = True
-    min_ndim = 3
+    min_ndim = 2
 
     def __init__(self, mask_value: float = 0.0, **kwargs):
         super().__init__(**kwargs)

@@ -17,10 +17,12 @@ class BatchNormalization(Layer):
     channels-first maps ``(batch, channels, ...)``.
 
     Keras updates the moving variance with the biased batch variance (PyTorch uses the unbiased
-    one), so the moving statistics are updated here rather than by ``F.batch_norm``.
+    one), so the moving statistics are updated here rather than by ``F.batch_norm``. With a mask
+    ``(batch, ...)`` (all axes but the last), the training statistics count only the unmasked positions.
     """
 
     min_ndim = 2
+    supports_masking = True
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer="zeros", gamma_initializer="ones",
@@ -60,20 +62,44 @@ class BatchNormalization(Layer):
         self.register_buffer("moving_mean", initializers.get(mean)((channels,)))
         self.register_buffer("moving_variance", initializers.get(var)((channels,)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None and mask.dim() != x.dim() - 1:
+            raise ValueError(f"BatchNormalization '{self.name}': the mask must have one dimension less than the "
+                             f"input; got mask of shape {tuple(mask.shape)} for input {tuple(x.shape)}.")
+        if self.training and self.trainable and mask is not None and not bool(mask.all()):
+            return self._masked_training_forward(x, mask)
         xc = x.movedim(self.axis, 1)  # (batch, channels, ...) view (channels_last memory for channels-last maps)
         if self.training and self.trainable:  # as Keras, a frozen layer runs in inference mode (fine-tuning)
             with torch.no_grad():
                 dims = [d for d in range(xc.ndim) if d != 1]
                 var, mean = torch.var_mean(xc, dim=dims, correction=0)
-                # in the statistics' dtype: under a mixed policy the maps are half precision, the statistics float32
-                self.moving_mean.lerp_(mean.to(self.moving_mean.dtype), 1 - self.momentum)
-                self.moving_variance.lerp_(var.to(self.moving_variance.dtype), 1 - self.momentum)
+            self._update_moving(mean, var)
             y = F.batch_norm(xc, None, None, self.gamma, self.beta, True, 0.0, self.epsilon)
         else:
             y = F.batch_norm(xc, self.moving_mean, self.moving_variance, self.gamma, self.beta, False, 0.0,
                              self.epsilon)
         return y.movedim(1, self.axis)
+
+    def _masked_training_forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Training with the mean and biased variance per channel of the positions where ``mask`` (x's axes but
+        the last) is True, as Keras computes them (its epsilon in the denominators included)."""
+        weights = mask.unsqueeze(-1).expand_as(x).to(x.dtype)
+        dims = [d for d in range(x.ndim) if d != self.axis % x.ndim]
+        count = weights.sum(dims, keepdim=True) + 1e-7
+        mean = (x * weights).sum(dims, keepdim=True) / count
+        var = ((x - mean) * weights).square().sum(dims, keepdim=True) / count
+        self._update_moving(mean.flatten(), var.flatten())
+        y = (x - mean) * torch.rsqrt(var + self.epsilon)
+        shape = mean.shape
+        if self.scale:
+            y = y * self.gamma.view(shape)
+        return y + self.beta.view(shape) if self.center else y
+
+    def _update_moving(self, mean: torch.Tensor, var: torch.Tensor) -> None:
+        # in the statistics' dtype: under a mixed policy the maps are half precision, the statistics float32
+        with torch.no_grad():
+            self.moving_mean.lerp_(mean.detach().to(self.moving_mean.dtype), 1 - self.momentum)
+            self.moving_variance.lerp_(var.detach().to(self.moving_variance.dtype), 1 - self.momentum)
 
     def weight_views(self) -> list[WeightView]:
         if not self.built:
@@ -91,6 +117,8 @@ class BatchNormalization(Layer):
 class LayerNormalization(Layer):
     """Normalises each sample over ``axis`` (an int or a list of ints, default the last), then scales by
     ``gamma`` and shifts by ``beta``, which have the sizes of those axes. Same in training and inference."""
+
+    supports_masking = True  # a mask passes through unchanged, as in Keras
 
     def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
@@ -148,6 +176,8 @@ class GroupNormalization(Layer):
     shifts by ``beta`` (one per channel). Same in training and inference: ``(batch, ..., channels)``, any rank.
     """
 
+    supports_masking = True  # a mask passes through unchanged, as in Keras
+
     def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
@@ -197,6 +227,8 @@ class UnitNormalization(Layer):
 
     As Keras: ``x * min(1 / sqrt(sum(x ** 2)), 1e12)``, so an all-zero slice stays zero.
     """
+
+    supports_masking = True  # a mask passes through unchanged, as in Keras
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

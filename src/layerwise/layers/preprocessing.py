@@ -210,6 +210,7 @@ class Normalization(Layer):
     shape is the input's. ``invert=True`` maps normalised values back. Adapted statistics are
     non-trainable weights (``mean``, ``variance``, ``count``), so they are saved with the model."""
 
+    supports_masking = True  # a mask passes through unchanged, as in Keras
     resolved_config = ("axis",)
 
     def __init__(self, axis=-1, mean=None, variance=None, invert: bool = False, **kwargs):

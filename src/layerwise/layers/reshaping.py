@@ -13,6 +13,8 @@ from layerwise.layers._padding import DataFormat, as_tuple
 class Identity(Layer):
     """Returns its input as it is (any shape): a placeholder where a model expects a layer."""
 
+    supports_masking = True  # a mask passes through unchanged, as in Keras
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
 

@@ -17,8 +17,8 @@ from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import WeightView
 from layerwise.layers.cells import (StackedRNNCells, _BuiltinCell, build_cell, call_cell, cell_output_size,
                                     check_cell, flat_state_sizes)
-from layerwise.layers.rnn_base import (Recurrent, States, carried_states, check_sequence_shape, sequence_input,
-                                       step_loop)
+from layerwise.layers.rnn_base import (Recurrent, States, carried_states, check_sequence_shape, given_states,
+                                       sequence_input, step_loop)
 from layerwise.layers.wrappers import _deserialize, _serialize
 
 
@@ -104,7 +104,7 @@ class RNN(Layer):
             if len(states) != len(sizes):
                 raise ValueError(f"RNN '{self.name}' takes {len(sizes)} initial state tensor(s) (its cell's "
                                  f"state_size is {self.cell.state_size!r}), got {len(states)}.")
-            return [torch.as_tensor(s, dtype=x.dtype, device=x.device) for s in states]
+            return given_states(self, states, [(x.shape[0], size) for size in sizes], x)
         batch = x.shape[0]
         if self.stateful and self.states is not None:
             return [s.to(x.device) for s in carried_states(self, batch)]

@@ -53,7 +53,7 @@ def sequence_input(layer: Layer, x: torch.Tensor, mask: torch.Tensor | None, go_
     if x.shape[1] == 0:
         raise ValueError(f"Layer '{layer.name}' received sequences with 0 time steps.")
     if mask is not None:
-        mask = mask.to(device=x.device, dtype=torch.bool)
+        mask = torch.as_tensor(mask, device=x.device, dtype=torch.bool)
         if bool(mask.all()):
             mask = None
     if go_backwards:
@@ -101,6 +101,19 @@ def carried_states(layer: Layer, batch: int) -> States:
             f"size: use a number of samples divisible by the batch size (drop the last "
             f"len(x) % {expected} samples) or call reset_states() before changing the batch size.")
     return layer.states
+
+
+def given_states(layer: Layer, states: list, shapes: list[tuple], like: torch.Tensor) -> States:
+    """A user's initial states (tensors or arrays) as tensors like ``like``, each checked against its shape:
+    the fused kernels would read past a state of the wrong batch size instead of failing."""
+    out = []
+    for i, (state, shape) in enumerate(zip(states, shapes)):
+        state = torch.as_tensor(state, dtype=like.dtype, device=like.device)
+        if tuple(state.shape) != tuple(shape):
+            raise ValueError(f"{type(layer).__name__} '{layer.name}' needs initial state {i} of shape "
+                             f"{tuple(shape)} (the batch's size first); got {tuple(state.shape)}.")
+        out.append(state)
+    return out
 
 
 def _column(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -220,13 +233,16 @@ class Recurrent(Layer):
 
     reset_state = reset_states
 
+    def _state_shape(self, batch: int) -> tuple:
+        return (batch, self.units)
+
     def _initial_states(self, batch: int, initial_state: list | None) -> States:
         if initial_state is not None:
             states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
             if len(states) != self.state_count:
                 raise ValueError(f"{type(self).__name__} '{self.name}' takes {self.state_count} initial "
                                  f"state tensor(s), got {len(states)}.")
-            return states
+            return given_states(self, states, [self._state_shape(batch)] * self.state_count, self.weight_hh)
         if self.stateful and self.states is not None:
             return carried_states(self, batch)
         zeros = torch.zeros(batch, self.units, dtype=self.weight_hh.dtype, device=self.weight_hh.device)

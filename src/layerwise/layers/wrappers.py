@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 from layerwise.layers.base import Layer, Shape
+from layerwise.layers.calling import takes_argument
 from layerwise.layers.config_forms import jsonable, takes_trainable
+from layerwise.layers.normalization import BatchNormalization
 from layerwise.layers.weights import WeightView
 
 
@@ -99,19 +101,26 @@ class Bidirectional(Layer):
 
     def compute_output_shape(self, input_shape: Shape):
         shape = self.forward_layer.compute_output_shape(input_shape)
-        states = []
+        back = self.backward_layer.compute_output_shape(input_shape)  # a backward_layer may have other units
+        states, back_states = [], []
         if self.return_state:
-            shape, states = shape[0], shape[1:]
+            (shape, *states), (back, *back_states) = shape, back
         if self.merge_mode == "concat":
-            shape = (*shape[:-1], 2 * shape[-1])
+            shape = (*shape[:-1], shape[-1] + back[-1])
         elif self.merge_mode is None:
-            shape = [shape, shape]
+            shape = [shape, back]
         if self.return_state:
-            return [*(shape if self.merge_mode is None else [shape]), *states, *states]
+            return [*(shape if self.merge_mode is None else [shape]), *states, *back_states]
         return shape
 
-    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
-        return mask if self.return_sequences else None
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None):
+        """As Keras: the input's mask for each sequence output (two of them with ``merge_mode=None``), None for
+        the states."""
+        out = mask if self.return_sequences else None
+        masks = [out, out] if self.merge_mode is None else [out]
+        if self.return_state:
+            masks += [None] * (2 * (len(self.forward_layer.compute_output_shape(tuple(x.shape))) - 1))
+        return masks if len(masks) > 1 else masks[0]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state=None):
         """``(batch, timesteps, features)`` -> merged outputs (and the states of both directions)."""
@@ -199,8 +208,19 @@ class TimeDistributed(Wrapper):
         return mask
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Every step in one call of the wrapped layer on ``(batch * timesteps, ...)``; a mask ``(batch,
+        timesteps, ...)`` goes to the wrapped layer as ``(batch * timesteps, ...)`` when its call takes one."""
+        kwargs = {}
+        if mask is not None and takes_argument(self.layer._call_function(), "mask"):
+            kwargs["mask"] = mask
+        if self.training and isinstance(self.layer, BatchNormalization) and self.layer.trainable:
+            # Keras calls the layer once per step: per-step batch statistics, one moving-average update each.
+            per_step = [self.layer.forward(x_t, **{k: m[:, t] for k, m in kwargs.items()})
+                        for t, x_t in enumerate(x.unbind(1))]
+            return torch.stack(per_step, 1)
         batch, steps = x.shape[:2]
-        y = self.layer.forward(x.reshape(batch * steps, *x.shape[2:]))
+        kwargs = {k: m.reshape(batch * steps, *m.shape[2:]) for k, m in kwargs.items()}
+        y = self.layer.forward(x.reshape(batch * steps, *x.shape[2:]), **kwargs)
         return y.reshape(batch, steps, *y.shape[1:])
 
     def weight_views(self) -> list[WeightView]:

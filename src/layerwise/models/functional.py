@@ -342,7 +342,10 @@ class Functional(Model):
                 else [out]
             for tensor, value in zip(node.outputs, outs):
                 values[id(tensor)] = value
-            masks[id(node.outputs[0])] = mask
+            if isinstance(mask, (list, tuple)) and len(node.outputs) > 1 and len(mask) == len(node.outputs):
+                masks.update({id(tensor): m for tensor, m in zip(node.outputs, mask)})  # one mask per output
+            else:
+                masks[id(node.outputs[0])] = mask
         results = [values[id(t)] for t in self.outputs]
         for tensor, result in zip(self.outputs, results):
             mask = masks.get(id(tensor))
