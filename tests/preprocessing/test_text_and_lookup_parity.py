@@ -179,3 +179,49 @@ def test_bag_of_words_model_trains():
     assert history.history["accuracy"][-1] == 1.0
     prediction = model.predict(tv(["great plot", "boring plot"]), verbose=0)[:, 0]
     assert prediction[0] > 0.5 > prediction[1]
+
+
+@pytest.mark.parametrize("make", [
+    lambda path: TextVectorization(vocabulary=path),
+    lambda path: StringLookup(vocabulary=path),
+])
+def test_vocabulary_file_of_one_token_per_line(tmp_path, make):
+    path = tmp_path / "vocab.txt"
+    path.write_text("the\ncat\nvet\n", encoding="utf-8")
+    layer = make(str(path))
+    assert layer.get_vocabulary(include_special_tokens=False) == ["the", "cat", "vet"]
+    layer = make(path)  # a pathlib.Path too
+    layer.set_vocabulary(str(path))
+    assert layer.get_vocabulary(include_special_tokens=False) == ["the", "cat", "vet"]
+
+
+def test_integer_vocabulary_file_and_missing_file(tmp_path):
+    path = tmp_path / "ids.txt"
+    path.write_text("7\n3\n12\n")
+    assert L.IntegerLookup(vocabulary=str(path)).get_vocabulary() == [-1, 7, 3, 12]
+    with pytest.raises(ValueError, match="vocabulary file .*nope.txt' does not exist"):
+        StringLookup(vocabulary=str(tmp_path / "nope.txt"))
+    with pytest.raises(ValueError, match="tf_idf' does not support loading a vocabulary from file"):
+        TextVectorization(vocabulary=str(path), output_mode="tf_idf")
+
+
+def test_keras_configs_with_their_bookkeeping_keys_load():
+    extras = {"trainable": True, "dtype": "int64", "vocabulary_size": 4}
+    tv = TextVectorization.from_config({**TextVectorization(vocabulary=["a", "b"]).get_config(), **extras})
+    assert tv.get_vocabulary() == ["", "[UNK]", "a", "b"]
+    sl = StringLookup.from_config({**StringLookup(vocabulary=["a", "b"]).get_config(), **extras,
+                                   "oov_method": "farmhash"})
+    assert sl.get_vocabulary() == ["[UNK]", "a", "b"]
+    il = L.IntegerLookup.from_config({**L.IntegerLookup(vocabulary=[5, 6]).get_config(), **extras})
+    assert il.get_vocabulary() == [-1, 5, 6]
+
+
+def test_adapt_after_a_static_vocabulary_is_refused_as_keras():
+    for layer in (StringLookup(vocabulary=["a"]), TextVectorization(vocabulary=["a"])):
+        with pytest.raises(ValueError, match="Cannot adapt .* after setting a static vocabulary"):
+            layer.adapt(["x y"])
+
+
+def test_lowercasing_is_ascii_only_as_tensorflow_does_for_keras():
+    tv = TextVectorization(vocabulary=["x"])
+    assert tv.tokenize("Élan ПРИВЕТ Cat") == ["Élan", "ПРИВЕТ", "cat"]

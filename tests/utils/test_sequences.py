@@ -89,3 +89,46 @@ def test_text_vectorization_characters_and_decode():
     assert tv.decode(ids) == "hello"
     with pytest.raises(RuntimeError, match="adapt"):
         TextVectorization()(["x"])
+
+
+def test_timeseries_shuffle_draws_a_new_order_every_pass_reproducibly():
+    data = np.arange(40)
+    ds = timeseries_dataset_from_array(data, data, sequence_length=3, batch_size=4, shuffle=True, seed=1)
+    first, second = (np.concatenate([y for _, y in ds]) for _ in range(2))
+    assert sorted(first) == sorted(second) == list(range(38))
+    assert not np.array_equal(first, second)  # Keras' dataset reshuffles on each pass too
+    again = timeseries_dataset_from_array(data, data, sequence_length=3, batch_size=4, shuffle=True, seed=1)
+    np.testing.assert_array_equal(np.concatenate([y for _, y in again]), first)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"start_index": -5}, "start_index must be 0 or greater"),
+    ({"start_index": 20}, "start_index must be 0 or greater and lower"),
+    ({"end_index": -3}, "end_index must be greater than 0"),
+    ({"end_index": 20}, "lower than the length of the data"),
+    ({"start_index": 5, "end_index": 4}, "end_index must be greater than start_index"),
+    ({"sequence_stride": 100}, "sequence_stride must be lower than the length"),
+    ({"sampling_rate": 20}, "sampling_rate must be lower than the length"),
+])
+def test_timeseries_index_range_checked_as_keras(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        timeseries_dataset_from_array(np.arange(20), None, sequence_length=2, **kwargs)
+
+
+def test_one_hot_dna_bytes_own_columns_and_rna():
+    np.testing.assert_array_equal(one_hot_dna([b"AC"]), one_hot_dna(["AC"]))
+    np.testing.assert_array_equal(one_hot_dna("ACGU", alphabet="ACGU"), np.eye(4, dtype=np.float32))
+    np.testing.assert_array_equal(one_hot_dna("T", alphabet="ACGU"), [[0, 0, 0, 1]])  # T read as U in RNA
+    np.testing.assert_array_equal(one_hot_dna("N", alphabet="ACGTN"), [[0, 0, 0, 0, 1]])
+    np.testing.assert_allclose(one_hot_dna("R", alphabet="ACGU"), [[0.5, 0, 0.5, 0]])
+
+
+def test_to_categorical_reads_numeric_text_labels_and_infers_zero_classes():
+    from layerwise.utils import to_categorical
+
+    np.testing.assert_array_equal(to_categorical(["1", "2"]), to_categorical([1, 2]))
+    np.testing.assert_array_equal(to_categorical([1, 2], num_classes=0), np.eye(3)[[1, 2]])
+    with pytest.raises(ValueError, match="map text labels to integers first"):
+        to_categorical(["cat", "dog"])
+    with pytest.raises(ValueError, match="integer class labels"):
+        to_categorical([0.5, 1.9])  # Keras truncates silently

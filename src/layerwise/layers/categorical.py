@@ -258,7 +258,8 @@ class IntegerLookup(Layer):
 
     def set_vocabulary(self, vocabulary: Sequence[int], idf_weights: Sequence[float] | None = None) -> None:
         """Use ``vocabulary`` as is (without special tokens, or starting with exactly them)."""
-        self._vocabulary.set([int(v) for v in np.asarray(vocabulary).reshape(-1).tolist()], idf_weights)
+        tokens = self._vocabulary.tokens_of(vocabulary)
+        self._vocabulary.set([int(v) for v in np.asarray(tokens).reshape(-1).tolist()], idf_weights)
         self._tables()
 
     def _tables(self) -> None:
@@ -327,3 +328,7 @@ class IntegerLookup(Layer):
         config = super().get_config()
         config.update(self._vocabulary.config())
         return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "IntegerLookup":
+        return super().from_config({k: v for k, v in config.items() if k != "vocabulary_size"})  # Keras writes it

@@ -15,7 +15,7 @@ import torch
 
 from layerwise.preprocessing.encoding import encode
 from layerwise.preprocessing.hashing import hash_buckets, salt_pair
-from layerwise.preprocessing.vocabulary import Vocabulary, adapt_batches
+from layerwise.preprocessing.vocabulary import KERAS_CONFIG_EXTRAS, Vocabulary, adapt_batches
 
 
 def _ragged(data) -> bool:
@@ -80,7 +80,7 @@ class StringLookup:
 
     def set_vocabulary(self, vocabulary: Sequence[str], idf_weights: Sequence[float] | None = None) -> None:
         """Use ``vocabulary`` as is (without special tokens, or starting with exactly them)."""
-        self._vocabulary.set([str(t) for t in vocabulary], idf_weights)
+        self._vocabulary.set([str(t) for t in self._vocabulary.tokens_of(vocabulary)], idf_weights)
 
     def get_vocabulary(self, include_special_tokens: bool = True) -> list[str]:
         return self._vocabulary.get(include_special_tokens)
@@ -142,4 +142,8 @@ class StringLookup:
 
     @classmethod
     def from_config(cls, config: dict) -> "StringLookup":
+        config = {k: v for k, v in config.items() if k not in KERAS_CONFIG_EXTRAS}
+        method = config.pop("oov_method", "farmhash")  # Keras writes it; strings always hash with farmhash
+        if method != "farmhash":
+            raise ValueError(f"StringLookup: oov_method must be 'farmhash', got {method!r}.")
         return cls(**config)

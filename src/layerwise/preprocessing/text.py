@@ -16,9 +16,11 @@ import numpy as np
 import torch
 
 from layerwise.preprocessing.encoding import encode
-from layerwise.preprocessing.vocabulary import Vocabulary, adapt_batches
+from layerwise.preprocessing.vocabulary import KERAS_CONFIG_EXTRAS, Vocabulary, adapt_batches
 
 PAD, OOV = "", "[UNK]"
+# Keras lowercases with tf.strings.lower, without an encoding: ASCII letters only ("Élan" keeps its "É").
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 # Keras' default punctuation set for "strip_punctuation".
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']')
 
@@ -92,7 +94,7 @@ class TextVectorization:
         if callable(self.standardize):
             return str(np.asarray(self.standardize(text)).item())  # a str, or numpy's 0-d array of one
         if self.standardize in ("lower", "lower_and_strip_punctuation"):
-            text = text.lower()
+            text = text.translate(_ASCII_LOWER)
         if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
             text = _PUNCTUATION.sub("", text)
         return text
@@ -210,7 +212,7 @@ class TextVectorization:
 
     @classmethod
     def from_config(cls, config: dict) -> "TextVectorization":
-        config = dict(config)
+        config = {k: v for k, v in config.items() if k not in KERAS_CONFIG_EXTRAS}
         if isinstance(config.get("ngrams"), list):
             config["ngrams"] = tuple(config["ngrams"])
         return cls(**config)

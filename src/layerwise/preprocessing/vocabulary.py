@@ -8,7 +8,9 @@ documents containing the token))``; the special indices get the tokens' mean wei
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -16,6 +18,8 @@ import numpy as np
 from layerwise.preprocessing.encoding import ENCODED_MODES, check_output_mode
 
 LOOKUP_MODES = ("int", *ENCODED_MODES)
+# Keys Keras writes in these layers' configs that say nothing the constructors need.
+KERAS_CONFIG_EXTRAS = ("trainable", "dtype", "vocabulary_size")
 
 
 class Vocabulary:
@@ -41,6 +45,7 @@ class Vocabulary:
         self.invert, self.pad_to_max_tokens = bool(invert), bool(pad_to_max_tokens)
         self.tokens: list = []
         self.idf: np.ndarray | None = None  # float32, one weight per index up to vocabulary_size()
+        self.static = False  # set by vocabulary= or set_vocabulary, which adapt may not then replace (Keras)
 
     # ---- layout ----------------------------------------------------------------------------------
     @property
@@ -77,14 +82,29 @@ class Vocabulary:
         return np.pad(self.idf, (0, self.depth() - len(self.idf)))
 
     # ---- setting --------------------------------------------------------------------------------
+    def tokens_of(self, vocabulary) -> list:
+        """``vocabulary`` as a list; a path names a text file of one token per line, as Keras reads it."""
+        if not isinstance(vocabulary, (str, os.PathLike)):
+            return list(np.asarray(vocabulary).tolist())
+        path = Path(vocabulary)
+        if not path.is_file():
+            raise ValueError(f"{self.owner}: vocabulary file {str(path)!r} does not exist.")
+        if self.output_mode == "tf_idf":
+            raise ValueError(f"{self.owner}: output_mode='tf_idf' does not support loading a vocabulary from file.")
+        lines = path.read_text(encoding="utf-8").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # the file's final newline ends the last line; it starts no empty token
+        return [line.removesuffix("\r") for line in lines]
+
     def set(self, vocabulary: Sequence, idf_weights: Sequence[float] | None = None) -> None:
-        """Keras' ``set_vocabulary``: ``vocabulary`` without the special tokens, or starting with exactly them."""
+        """Keras' ``set_vocabulary``: ``vocabulary`` without the special tokens, or starting with exactly them
+        (or a file of one token per line)."""
+        vocabulary = self.tokens_of(vocabulary)
         if self.output_mode == "tf_idf" and idf_weights is None:
             raise ValueError(f"{self.owner}: output_mode='tf_idf' needs idf_weights= with the vocabulary.")
         if self.output_mode != "tf_idf" and idf_weights is not None:
             raise ValueError(f"{self.owner}: idf_weights is only used with output_mode='tf_idf', got "
                              f"output_mode={self.output_mode!r}.")
-        vocabulary = list(np.asarray(vocabulary).tolist())
         if not vocabulary:
             raise ValueError(f"{self.owner}: cannot set an empty vocabulary.")
         special = self.special_tokens()
@@ -102,7 +122,7 @@ class Vocabulary:
         if self.max_tokens is not None and size > self.max_tokens:
             raise ValueError(f"{self.owner}: the vocabulary has {size} entries with the special tokens, more than "
                              f"max_tokens={self.max_tokens}.")
-        self.tokens = tokens
+        self.tokens, self.static = tokens, True
         if idf_weights is not None:
             weights = np.asarray(idf_weights, dtype=np.float64)
             if weights.ndim != 1 or len(weights) != len(vocabulary):
@@ -115,6 +135,9 @@ class Vocabulary:
 
     def learn(self, token_counts: Counter, document_counts: Counter | None, num_documents: int) -> None:
         """Keras' ``finalize_state``: the vocabulary (and TF-IDF weights) from adapted counts."""
+        if self.static:
+            raise ValueError(f"Cannot adapt {self.owner} after setting a static vocabulary via the `vocabulary` "
+                             "argument or `set_vocabulary()` method, as in Keras.")
         counts = Counter(token_counts)
         for special in (self.mask_token, self.oov_token):
             counts.pop(special, None)

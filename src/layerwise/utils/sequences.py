@@ -57,21 +57,23 @@ class TimeseriesDataset(DatasetMethods):
     ``DatasetMethods``). ``fit``, ``evaluate`` and ``predict`` take it directly."""
 
     def __init__(self, data: np.ndarray, targets: np.ndarray | None, starts: np.ndarray, offsets: np.ndarray,
-                 batch_size: int | None):
+                 batch_size: int | None, shuffle_rng: np.random.Generator | None = None):
         self.data, self.targets, self.starts, self.offsets = data, targets, starts, offsets
         self.batch_size = batch_size
+        self.shuffle_rng = shuffle_rng  # reshuffles the windows on every pass, as Keras' dataset does
 
     def __len__(self) -> int:
         return len(self.starts) if self.batch_size is None else math.ceil(len(self.starts) / self.batch_size)
 
     def __iter__(self) -> Iterator:
+        order = self.starts if self.shuffle_rng is None else self.shuffle_rng.permutation(self.starts)
         if self.batch_size is None:  # Keras: not batched, one window (and its target) at a time
-            for start in self.starts:
+            for start in order:
                 x = self.data[start + self.offsets]
                 yield x if self.targets is None else (x, self.targets[start])
             return
-        for i in range(0, len(self.starts), self.batch_size):
-            starts = self.starts[i:i + self.batch_size]
+        for i in range(0, len(order), self.batch_size):
+            starts = order[i:i + self.batch_size]
             x = self.data[starts[:, None] + self.offsets]
             yield x if self.targets is None else (x, self.targets[starts])
 
@@ -100,6 +102,7 @@ def timeseries_dataset_from_array(data, targets, sequence_length: int, sequence_
                         ("sampling_rate", sampling_rate)):
         if not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"{what} must be a positive integer, got {value!r}.")
+    _check_window_range(len(data), start_index, end_index, sampling_rate, sequence_stride)
     start_index = start_index or 0
     end_index = len(data) if end_index is None else end_index
     data_part = data[start_index:end_index]
@@ -111,10 +114,26 @@ def timeseries_dataset_from_array(data, targets, sequence_length: int, sequence_
         raise ValueError(f"No complete window: {len(data_part)} time steps are fewer than sequence_length="
                          f"{sequence_length} (x sampling_rate={sampling_rate}).")
     starts = np.arange(0, count, sequence_stride)
-    if shuffle:
-        np.random.default_rng(seed).shuffle(starts)
     offsets = np.arange(sequence_length) * sampling_rate
-    return TimeseriesDataset(data_part, target_part, starts, offsets, batch_size)
+    return TimeseriesDataset(data_part, target_part, starts, offsets, batch_size,
+                             np.random.default_rng(seed) if shuffle else None)
+
+
+def _check_window_range(n: int, start_index, end_index, sampling_rate: int, sequence_stride: int) -> None:
+    """Keras' checks of the index range and strides against the ``n`` time steps of the data."""
+    if start_index and not 0 <= start_index < n:
+        raise ValueError(f"start_index must be 0 or greater and lower than the length of the data ({n}); "
+                         f"got start_index={start_index}.")
+    if end_index is not None:
+        if not 0 < end_index < n:
+            raise ValueError(f"end_index must be greater than 0 and lower than the length of the data ({n}); "
+                             f"got end_index={end_index}.")
+        if start_index and end_index <= start_index:
+            raise ValueError(f"end_index must be greater than start_index; got end_index={end_index}, "
+                             f"start_index={start_index}.")
+    for what, value in (("sampling_rate", sampling_rate), ("sequence_stride", sequence_stride)):
+        if value >= n:
+            raise ValueError(f"{what} must be lower than the length of the data ({n}); got {what}={value}.")
 
 
 # IUPAC nucleotide codes: ambiguous letters share their weight among the bases they stand for.
@@ -128,18 +147,24 @@ def one_hot_dna(sequences: str | Sequence[str], length: int | None = None, alpha
     string gives ``(length, 4)``).
 
     ``ambiguous='spread'`` gives IUPAC codes their share (N -> 0.25 each, R -> 0.5 A + 0.5 G);
-    ``'zeros'`` leaves them all-zero; ``'error'`` refuses them. Shorter sequences are zero-padded at
-    the end up to ``length`` (default: the longest).
+    ``'zeros'`` leaves them all-zero; ``'error'`` refuses them. A letter of ``alphabet`` has its own column
+    (N in ``"ACGTN"``); with U and no T in it (RNA, ``"ACGU"``) T counts as U. Shorter sequences are
+    zero-padded at the end up to ``length`` (default: the longest). Strings or bytes.
     """
     if ambiguous not in ("spread", "zeros", "error"):
         raise ValueError(f"ambiguous must be 'spread', 'zeros' or 'error', got {ambiguous!r}.")
-    single = isinstance(sequences, str)
-    seqs = [sequences] if single else [str(s) for s in sequences]
+    single = isinstance(sequences, (str, bytes))
+    seqs = [_as_text(s) for s in ([sequences] if single else sequences)]
     length = max((len(s) for s in seqs), default=0) if length is None else length
     table = np.zeros((256, len(alphabet)), np.float32)
     known = np.zeros(256, bool)
+    rna = "U" in alphabet and "T" not in alphabet
     for code, bases in IUPAC.items():
-        if len(bases) > 1 and ambiguous != "spread":
+        if code in alphabet:
+            bases = code
+        elif rna:
+            bases = bases.replace("T", "U")
+        if (len(bases) > 1 and ambiguous != "spread") or any(base not in alphabet for base in bases):
             continue
         for case in (code, code.lower()):
             known[ord(case)] = True
@@ -153,3 +178,7 @@ def one_hot_dna(sequences: str | Sequence[str], length: int | None = None, alpha
             raise ValueError(f"Sequence {i} contains letters other than {alphabet}: {bad}.")
         out[i, :len(codes)] = table[codes]
     return out[0] if single else out
+
+
+def _as_text(sequence) -> str:
+    return sequence.decode("ascii", "replace") if isinstance(sequence, bytes) else str(sequence)
