@@ -204,3 +204,45 @@ def test_imputer_takes_pandas_na_as_missing_value():
                      random_state=0).fit_transform(df)
     assert not np.isnan(out).any()
     np.testing.assert_allclose(out[1::4, 2], X[1::4, 2])
+
+
+def test_exact_monitors_refuse_real_valued_visible_units(digits):
+    from layerwise.rbm import ais_log_partition, exact_log_partition, pseudo_likelihood
+
+    rbm = GaussianBernoulliRBM(n_components=3, n_iter=1, random_state=0).fit(digits[0][:50, :4])
+    for monitor in (exact_log_partition, lambda r: ais_log_partition(r, n_betas=10, n_runs=2)):
+        with pytest.raises(TypeError, match="defined for binary RBMs.*free_energy_gap"):
+            monitor(rbm)
+    with pytest.raises(TypeError, match="pseudo_likelihood is defined for binary RBMs"):
+        pseudo_likelihood(rbm, digits[0][:5, :4])
+
+
+def test_conditional_chain_refuses_a_partly_observed_one_hot_group():
+    import torch
+
+    from layerwise.rbm.sampling import conditional_chain
+
+    rng = np.random.default_rng(0)
+    X = np.hstack([rng.normal(size=(60, 2)), np.eye(3)[rng.integers(0, 3, 60)]])
+    rbm = GaussianBernoulliRBM(n_components=3, n_iter=2, softmax_groups=[[2, 3, 4]], random_state=0).fit(X)
+    v = rbm._to_model_space(X[:4])
+    observed = torch.ones_like(v, dtype=torch.bool)
+    observed[1, 3:] = False
+    with pytest.raises(ValueError, match=r"Row 1 observes part of the one-hot group of columns \[2, 3, 4\]"):
+        conditional_chain(rbm, v, observed, n_steps=2, generator=torch.Generator().manual_seed(0))
+    observed[1, 2] = False  # the whole group missing is fine
+    out = conditional_chain(rbm, v, observed, n_steps=2, generator=torch.Generator().manual_seed(0))
+    assert out[1, 2:].sum() == 1
+
+
+def test_learned_variances_follow_the_learning_rate_schedule_and_fitted_flag(digits):
+    X = digits[0][:200, 20:26]
+    kw = dict(n_components=4, learn_variance=True, momentum=0.0, final_momentum=0.0, learning_rate_decay=1e6,
+              random_state=0)
+    one = GaussianBernoulliRBM(n_iter=1, **kw).fit(X)
+    two = GaussianBernoulliRBM(n_iter=2, **kw).fit(X)
+    assert float(one.log_variance_.abs().max()) > 1e-3  # the first epoch learns them
+    assert float((two.log_variance_ - one.log_variance_).abs().max()) < 1e-6  # the decayed second barely moves
+    before = two.transform(X[:3])
+    two.set_params(learn_variance=False)  # takes effect at the next fit, as scikit-learn's parameters do
+    np.testing.assert_array_equal(two.transform(X[:3]), before)

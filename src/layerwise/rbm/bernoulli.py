@@ -28,7 +28,8 @@ class BernoulliRBM(RBMBase):
         plain CD-k started at the data.
     momentum, final_momentum, momentum_switch : default 0.5, 0.9, 5
         Momentum ``momentum`` for the first ``momentum_switch`` epochs, then ``final_momentum``
-        (Hinton's practical guide, section 9). Set both to 0 for scikit-learn's plain updates.
+        (Hinton's practical guide, section 9). Set both to 0, ``weight_decay=0`` and
+        ``init_visible_bias=False`` for scikit-learn's plain updates from its starting point.
     weight_decay : float, default 2e-4
         L2 penalty on the weights (not the biases), the guide's section 10.
     learning_rate_decay : float, default 0
@@ -51,6 +52,7 @@ class BernoulliRBM(RBMBase):
     """
 
     _fast_pcd = True
+    _binary_visible = True  # what the exact monitors (pseudo-likelihood, log Z) need
 
     def __init__(self, n_components: int = 256, *, learning_rate: float = 0.1, batch_size: int = 10,
                  n_iter: int = 10, verbose: int = 0, random_state=None, k: int = 1, persistent: bool = True,

@@ -98,7 +98,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             kernel, bias = rbm.components_.T.copy(), rbm.intercept_hidden_.copy()
             if isinstance(rbm, GaussianBernoulliRBM):
                 # hidden input = c + Σ_i W_ij (x_i − mean_i) / (scale_i σ_i²)
-                inv = rbm._inv_var().cpu().numpy().astype(np.float64) if rbm.learn_variance else 1.0
+                inv = rbm._inv_var().cpu().numpy().astype(np.float64) if rbm._variance_learned else 1.0
                 kernel = kernel * (inv / rbm.scale_)[:, None]
                 bias = bias - rbm.mean_ @ kernel
             out.append((kernel.astype(np.float32), bias.astype(np.float32)))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from layerwise.rbm import training
 from layerwise.rbm.base import RBMBase, to_tensor
 
 # Variances are kept above this so that learning them cannot collapse a unit onto one value.
@@ -36,7 +37,8 @@ class GaussianBernoulliRBM(RBMBase):
         Gaussian units have unbounded inputs (guide section 13.2). ``persistent`` defaults to False
         (CD-1), which is more stable for real-valued data.
     learn_variance : bool, default False
-        Also learn each Gaussian unit's variance σ_i² (as log-variance, floored at 0.01).
+        Also learn each Gaussian unit's variance σ_i² (as log-variance, floored at 0.01), at a tenth of the
+        learning rate with the weights' momentum and decay.
     softmax_groups : sequence of sequences of int, optional
         Column indices of one-hot groups (e.g. an encoded categorical column); each group is a
         softmax unit. Those columns must hold 0/1 and are not standardised.
@@ -83,6 +85,7 @@ class GaussianBernoulliRBM(RBMBase):
 
     def _setup(self, X: np.ndarray) -> torch.Tensor:
         groups = self._groups(X.shape[1])
+        self._variance_learned = bool(self.learn_variance)  # set_params after fit changes the next fit only
         self._gauss = np.ones(X.shape[1], dtype=bool)
         for g in groups:
             self._gauss[g] = False
@@ -118,7 +121,7 @@ class GaussianBernoulliRBM(RBMBase):
         return torch.where(self._gauss_t, torch.exp(-self.log_variance_), torch.ones_like(self.log_variance_))
 
     def _visible_scale(self, v: torch.Tensor) -> torch.Tensor:
-        return v * self._inv_var() if self.learn_variance else v
+        return v * self._inv_var() if self._variance_learned else v
 
     def _visible_energy(self, v: torch.Tensor) -> torch.Tensor:
         b = self.params_[:-1, -1]
@@ -154,7 +157,7 @@ class GaussianBernoulliRBM(RBMBase):
         return f"reconstruction error = {reconstruction_error(self, X):.4f}"
 
     def _extra_updates(self, v0: torch.Tensor, h0: torch.Tensor, vn: torch.Tensor, hn: torch.Tensor) -> None:
-        if not self.learn_variance:
+        if not self._variance_learned:
             return
         # d(−E)/dz_i = (v_i − b_i)²/(2σ_i²) − v_i (W h)_i / σ_i², data minus model (Cho et al. 2011).
         b, W, inv = self.params_[:-1, -1], self._W, self._inv_var()
@@ -163,6 +166,10 @@ class GaussianBernoulliRBM(RBMBase):
             return (0.5 * (v - b) ** 2 - v * (h @ W.T)).mean(0) * inv
 
         grad = torch.where(self._gauss_t, stat(v0, h0) - stat(vn, hn), torch.zeros_like(b))
-        lr = float(self.learning_rate) * 0.1  # variances learn slower: they scale every update
-        self._log_var_velocity.mul_(0.5).add_(grad, alpha=lr)
+        # The weights' schedule (momentum, decay, the (1 − m) factor), at a tenth of the rate: variances scale
+        # every other update, so they learn slower.
+        epoch = self._optimizer_state.epochs_done
+        momentum = training.momentum_at(self, epoch)
+        lr = 0.1 * training.learning_rate_at(self, epoch) * (1.0 - momentum)
+        self._log_var_velocity.mul_(momentum).add_(grad, alpha=lr)
         self.log_variance_.add_(self._log_var_velocity).clamp_(min=_MIN_LOG_VAR)

@@ -21,6 +21,12 @@ def _model_space(rbm, X) -> torch.Tensor:
     return rbm._to_model_space(rbm._validate(X, reset=False))
 
 
+def _require_binary(rbm, what: str) -> None:
+    if not getattr(rbm, "_binary_visible", False):
+        raise TypeError(f"{what} is defined for binary RBMs (BernoulliRBM); {type(rbm).__name__} has real-valued "
+                        "visible units. Compare such models with free_energy_gap or reconstruction_error.")
+
+
 @torch.no_grad()
 def reconstruction_error(rbm, X) -> float:
     """Mean squared error of one mean-field pass v → P(h|v) → E[v|h], in model space."""
@@ -43,6 +49,7 @@ def pseudo_likelihood(rbm, X, chunk: int = 256) -> float:
     Flipping unit i changes the hidden inputs by (1 − 2 v_i) W_i, so all nv flips of a row are one
     broadcast of shape (rows, nv, nh); rows go in chunks to bound memory.
     """
+    _require_binary(rbm, "pseudo_likelihood")
     v_all = _model_space(rbm, X)
     W, b, c = rbm._W, rbm.params_[:-1, -1], rbm.params_[-1, :-1]
     total = 0.0
@@ -59,6 +66,7 @@ def pseudo_likelihood(rbm, X, chunk: int = 256) -> float:
 @torch.no_grad()
 def exact_log_partition(rbm) -> float:
     """log Z by summing over every state of the smaller layer of a binary RBM (at most 24 units)."""
+    _require_binary(rbm, "exact_log_partition")
     W, b, c = rbm._W.double(), rbm.params_[:-1, -1].double(), rbm.params_[-1, :-1].double()
     nv, nh = W.shape
     if min(nv, nh) > 24:
@@ -86,6 +94,7 @@ def ais_log_partition(rbm, *, n_betas: int = 10000, n_runs: int = 100, base_visi
     model's own, which is a fair choice once trained; pass the data's log-odds for a better base)
     through ``n_betas`` temperatures, with ``n_runs`` parallel runs.
     """
+    _require_binary(rbm, "ais_log_partition")
     gen = torch_generator(random_state, rbm.params_.device)
     W, b, c = rbm._W.double(), rbm.params_[:-1, -1].double(), rbm.params_[-1, :-1].double()
     bA = b.clone() if base_visible_bias is None else torch.as_tensor(base_visible_bias, dtype=torch.float64,

@@ -59,6 +59,12 @@ def conditional_chain(rbm, v: torch.Tensor, observed: torch.Tensor, *, n_steps: 
     ``average_from`` set, the returned values instead average E[v_u | h] over the steps from
     ``average_from`` on (a Rao–Blackwellised estimate of the conditional mean).
     """
+    for group in getattr(rbm, "_group_index", []):
+        seen = observed[:, group]
+        partial = seen.any(1) & ~seen.all(1)
+        if bool(partial.any()):
+            raise ValueError(f"Row {int(partial.nonzero()[0])} observes part of the one-hot group of columns "
+                             f"{group.tolist()}; a softmax group is observed whole or not at all.")
     v = torch.where(observed, v, v)  # a copy: the caller's tensor is never changed
     total, count = torch.zeros_like(v), 0
     for step in range(n_steps):
