@@ -33,6 +33,7 @@ CASES = [  # (arguments, words the one line must contain)
     (["summary", "{notes.txt}"], "not a layerwise model file"),
     (["train", "--model", "mlp", "--data", "{malformed.csv}"], "line 3 has 2; line 5 has 4"),
     (["oversample", "{iris.csv}", "--target", "colour", "-o", "{tmp}/o.csv"], "no column 'colour'"),
+    (["oversample", "{complete.csv}", "--target", "f0", "-o", "{tmp}/o.csv"], "it looks continuous"),
     (["reduce", "{words.csv}", "-o", "{tmp}/o.csv"], "must be numeric"),
     (["train", "--model", "cnn", "--data", "{iris.csv}"], "needs images"),
     (["train", "--model", "lstm", "--data", "{images}"], "reads sequences"),
@@ -81,3 +82,10 @@ def test_interrupted_command_leaves_no_output(cli, data, tmp_path, monkeypatch):
                             "-o", tmp_path / "codes.csv", "--quiet")
     assert status == 130 and "interrupted" in stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_impute_checks_the_truth_file_before_writing(cli, data, tmp_path):
+    out = tmp_path / "filled.csv"
+    status, _, stderr = cli("impute", data["missing.csv"], "-o", out, "--truth", data["series.csv"], "--quiet")
+    assert status == 2 and "series.csv" in stderr
+    assert not out.exists()

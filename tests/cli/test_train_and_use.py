@@ -73,6 +73,9 @@ def test_forecaster_beats_nothing_and_forecasts(cli, data, tmp_path, read_rows, 
     errors = [abs(float(r["forecast"]) - float(r["actual"])) for r in rows]
     assert np.mean(errors) < 8  # the wave swings by 20; a flat forecast of the mean is off by ~6 on average
     assert os.path.exists(tmp_path / "fr" / "report.html") and os.path.exists(tmp_path / "fr" / "forecast.png")
+    status, _, _ = cli("forecast", out, "--data", data["series.csv"], "--horizon", "3", "-o", tmp_path / "g.csv")
+    lines = (tmp_path / "g.csv").read_text().splitlines()
+    assert status == 0 and lines[0] == "step,forecast" and all(len(line.split(",")) == 2 for line in lines)
 
 
 def test_text_model_generates_from_its_vocabulary(cli, data, tmp_path):

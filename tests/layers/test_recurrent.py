@@ -195,3 +195,31 @@ def test_bad_arguments():
         L.Bidirectional(L.Dense(3))
     with pytest.raises(ValueError, match="initial state"):
         built(L.LSTM(3), (None, 2, 2))(torch.zeros(1, 2, 2), initial_state=[torch.zeros(1, 3)])
+
+
+def test_a_2d_array_given_to_a_sequence_model_says_how_to_reshape():
+    from layerwise import models
+
+    model = models.Sequential([L.Input((10, 3)), L.LSTM(4), L.Dense(1)])
+    with pytest.raises(ValueError, match=r"received \(32, 10\)\. The model takes sequences \(batch, timesteps, "
+                                         r"features\).*x\.reshape"):
+        model.predict(np.zeros((32, 10), "float32"), verbose=0)
+    with pytest.raises(ValueError, match=r"Each row holds 10 time steps of 3 features: x\.reshape\(len\(x\), 10, 3\)"):
+        model.predict(np.zeros((32, 30), "float32"), verbose=0)
+    inp = L.Input((10, 3))
+    functional = models.Model(inp, L.GRU(2)(inp))
+    with pytest.raises(ValueError, match=r"The model takes sequences"):
+        functional.predict(np.zeros((4, 10), "float32"), verbose=0)
+
+
+def test_empty_sequences_in_a_model_get_advice():
+    from layerwise import models
+
+    model = models.Sequential([L.LSTM(4), L.Dense(1)])
+    with pytest.raises(ValueError, match="at least one time step.*drop them or pad them"):
+        model.predict(np.zeros((4, 0, 3), "float32"), verbose=0)
+
+
+def test_negative_token_ids_are_named_as_such():
+    with pytest.raises(ValueError, match=r"negative token id -1; ids are 0\.\.9\. Padding is 0"):
+        L.Embedding(10, 2)(np.array([[1, -1]]))

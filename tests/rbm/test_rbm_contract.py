@@ -246,3 +246,10 @@ def test_learned_variances_follow_the_learning_rate_schedule_and_fitted_flag(dig
     before = two.transform(X[:3])
     two.set_params(learn_variance=False)  # takes effect at the next fit, as scikit-learn's parameters do
     np.testing.assert_array_equal(two.transform(X[:3]), before)
+
+
+def test_dbn_names_missing_values_and_the_imputer(digits):
+    X = digits[0][:20].copy()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="DBN does not accept missing values.*RBMImputer"):
+        DBN((4,), n_iter=1).fit(X)

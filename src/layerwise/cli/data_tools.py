@@ -95,6 +95,9 @@ def run_oversample(args) -> int:
     table = dl.read_csv(args.input)
     names, x = _numeric_input(table, args.target)
     labels = np.asarray(table.strings(args.target), dtype=object)
+    if table.is_numeric(args.target) and np.any(table.numeric([args.target]) % 1 != 0):
+        raise UserError(f"{args.input}: column {args.target!r} holds fractional numbers ({len(set(labels))} distinct "
+                        "values); it looks continuous. oversample balances classes: give a class column as --target.")
     before = {c: int(np.sum(labels == c)) for c in sorted(set(labels))}
     if len(before) < 2:
         raise UserError(f"{args.input}: column {args.target!r} has one class only; nothing to balance.")
@@ -131,6 +134,7 @@ def run_impute(args) -> int:
     if np.all(missing, axis=0).any():
         empty = [c for c, m in zip(numeric, np.all(missing, axis=0)) if m]
         raise UserError(f"{args.input}: column(s) {', '.join(empty)} have no values at all to learn from.")
+    truth = _read_truth(args, numeric, x)
     if missing.any():
         say(f"Imputing {int(missing.sum())} missing values in {len(numeric)} numeric columns ...", args.quiet)
         filled = RBMImputer(random_state=args.seed, n_iter=args.epochs).fit_transform(x)
@@ -143,20 +147,28 @@ def run_impute(args) -> int:
     dl.write_csv(args.output, table.columns, rows)
     say(f"Wrote {args.output}", args.quiet)
     if args.truth or args.report:
-        _impute_report(args, numeric, x, filled, missing)
+        _impute_report(args, numeric, x, filled, missing, truth)
     return 0
 
 
-def _impute_report(args, numeric: list[str], x: np.ndarray, filled: np.ndarray, missing: np.ndarray) -> None:
+def _read_truth(args, numeric: list[str], x: np.ndarray) -> np.ndarray | None:
+    """The complete data of ``--truth``, checked against the input before anything is written."""
+    if not args.truth:
+        return None
+    truth = dl.read_csv(args.truth).numeric(numeric)
+    if truth.shape != x.shape:
+        raise UserError(f"{args.truth} has {len(truth)} rows; {args.input} has {len(x)}.")
+    return truth
+
+
+def _impute_report(args, numeric: list[str], x: np.ndarray, filled: np.ndarray, missing: np.ndarray,
+                   truth: np.ndarray | None) -> None:
     from layerwise.reports import Report, plots
 
     report = Report(args.report or os.path.dirname(os.path.abspath(args.output)),
                     f"layerwise impute: {os.path.basename(args.input)}")
     report.table(["column", "missing values"], [[c, int(m)] for c, m in zip(numeric, missing.sum(0))])
-    if args.truth:
-        truth = dl.read_csv(args.truth).numeric(numeric)
-        if truth.shape != x.shape:
-            raise UserError(f"{args.truth} has {len(truth)} rows; {args.input} has {len(x)}.")
+    if truth is not None:
         scale = np.where(truth.std(0) > 0, truth.std(0), 1.0)
         means = np.nanmean(x, axis=0)
         true_std, filled_std = (truth / scale)[missing], (filled / scale)[missing]

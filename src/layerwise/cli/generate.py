@@ -122,7 +122,9 @@ def run_forecast(args) -> int:
         raise UserError(f"{args.data}: after holding out {args.holdout} rows, fewer than {card['window']} remain.")
     forecast = tasks.unscale_target(card, forecast_series(model, card, scaled[:cut].astype(np.float32), args.horizon))
     actual = series[cut:cut + args.horizon] if args.holdout else np.empty(0)
-    rows = [[cut + k + 1, f, *(actual[k:k + 1].tolist() or [""])] for k, f in enumerate(forecast)]
+    # With a holdout, the actual value beside each forecast (blank past the held-out rows); without, two columns.
+    rows = [[cut + k + 1, f, *((actual[k:k + 1].tolist() or [""]) if args.holdout else [])]
+            for k, f in enumerate(forecast)]
     header = ["step", "forecast"] + (["actual"] if args.holdout else [])
     if args.output:
         dl.write_csv(args.output, header, rows)

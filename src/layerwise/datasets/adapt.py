@@ -97,8 +97,8 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
         try:
             array = np.asarray(value)
         except ValueError as err:  # numpy refuses ragged nested lists
-            raise ValueError(f"{what} is a ragged list (its rows have different lengths): {err}. "
-                             "Pad the sequences to one length first, e.g. "
+            raise ValueError(f"{what} is a ragged list (its rows have different lengths; numpy: "
+                             f"{str(err).rstrip('.')}). Pad the sequences to one length first, e.g. "
                              "layerwise.utils.pad_sequences(sequences).") from None
         if array.dtype == object:
             raise ValueError(f"{what} has dtype object (ragged rows or mixed types). Give a numeric array; "

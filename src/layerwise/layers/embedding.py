@@ -77,8 +77,11 @@ class Embedding(Layer):
         if ids.numel() == 0:
             return
         low, high = (int(v) for v in torch.aminmax(ids))
-        if high >= self.input_dim or low < 0:
-            bad = high if high >= self.input_dim else low
+        if low < 0:
+            raise ValueError(f"Layer '{self.name}' (Embedding) received the negative token id {low}; ids are "
+                             f"0..{self.input_dim - 1}. Padding is 0 (with mask_zero=True), not -1.")
+        if high >= self.input_dim:
+            bad = high
             raise ValueError(f"Layer '{self.name}' (Embedding) received token id {bad} (largest id seen: "
                              f"{high}), but input_dim={self.input_dim} allows ids 0..{self.input_dim - 1}. "
                              f"Use Embedding(input_dim={max(high + 1, self.input_dim)}, ...) or map rare "

@@ -51,7 +51,8 @@ def sequence_input(layer: Layer, x: torch.Tensor, mask: torch.Tensor | None, go_
     """``x`` and its mask in the order the steps run: reversed with ``go_backwards``; a mask that masks
     nothing becomes None (the plain fused call is exact and fastest)."""
     if x.shape[1] == 0:
-        raise ValueError(f"Layer '{layer.name}' received sequences with 0 time steps.")
+        raise ValueError(f"Layer '{layer.name}' received sequences with 0 time steps. Empty sequences cannot be "
+                         "run; drop them or pad them (pad_sequences).")
     if mask is not None:
         mask = torch.as_tensor(mask, device=x.device, dtype=torch.bool)
         if bool(mask.all()):

@@ -31,7 +31,7 @@ from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
 from layerwise.models.model import (Model, as_input_tensor, deserialize_layer, layer_spec, rank_adjusted,
-                                    shape_fits, with_rank_of)
+                                    reshape_hint, shape_fits, with_rank_of)
 from layerwise.saving_registry import loading_scope
 
 
@@ -290,7 +290,7 @@ class Functional(Model):
             expected = tensor.shape
             if not shape_fits(expected, rank_adjusted(expected, got)):
                 raise ValueError(f"Input '{tensor.name}' of model '{self.name}' has the wrong shape: expected "
-                                 f"{expected} (batch first), received {got}.")
+                                 f"{expected} (batch first), received {got}." + reshape_hint(expected, got))
 
     def build_from(self, input_shape, device=None):
         """Used as a layer of another model: check the input shape(s), return the output shape(s)."""

@@ -39,6 +39,17 @@ def shape_fits(expected: tuple, got: tuple) -> bool:
     return len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected[1:], got[1:]))
 
 
+def reshape_hint(expected: tuple, got: tuple) -> str:
+    """Advice for the common slip of a 2-D array given to a model of ``(batch, timesteps, features)`` inputs."""
+    if len(expected) != 3 or len(got) != 2:
+        return ""
+    steps, features = expected[1:]
+    if steps and features and got[1] == steps * features:
+        return f" Each row holds {steps} time steps of {features} features: x.reshape(len(x), {steps}, {features})."
+    return (" The model takes sequences (batch, timesteps, features): reshape each row into its time steps, "
+            "e.g. x.reshape(len(x), timesteps, features).")
+
+
 def rank_adjusted(expected: tuple, got: tuple) -> tuple:
     """``got`` with a last axis of 1 added or dropped when that is all that keeps it from ``expected``'s rank,
     as Keras adjusts a model's inputs: ``Input((28, 28, 1))`` takes ``(n, 28, 28)`` images."""

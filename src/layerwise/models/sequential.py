@@ -10,7 +10,7 @@ from layerwise.layers.penalties import outermost_call
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
 from layerwise.models.model import (Model, as_input_tensor, deserialize_layer, layer_spec, rank_adjusted,
-                                    shape_fits, with_rank_of)
+                                    reshape_hint, shape_fits, with_rank_of)
 from layerwise.models.plan import build_plan
 from layerwise.saving_registry import loading_scope
 
@@ -184,7 +184,7 @@ class Sequential(Model):
             first = self._layers[0] if len(self._layers) else None
             name = f"layer '{first.name}' ({type(first).__name__})" if first is not None else "the model"
             raise ValueError(f"Input to {name} of model '{self.name}' has the wrong shape: expected "
-                             f"{expected} (batch first), received {got}.")
+                             f"{expected} (batch first), received {got}." + reshape_hint(expected, got))
 
     # ---- copying ------------------------------------------------------------------------------
     def __getstate__(self) -> dict:

@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from layerwise.rbm._validation import check_no_nan
 from layerwise.rbm.base import RBMBase
 from layerwise.rbm.bernoulli import BernoulliRBM
 from layerwise.rbm.gaussian import GaussianBernoulliRBM
@@ -65,7 +66,8 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Train the RBMs bottom-up on ``X`` (n_samples, n_features)."""
         self._validate_params()
-        X = validate_data(self, X, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, dtype=(np.float64, np.float32), ensure_all_finite=False)
+        check_no_nan(X, "DBN")
         sizes = list(self.hidden_layer_sizes)
         if not sizes or any(not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must be a non-empty list of positive ints; got {sizes!r}.")

@@ -118,7 +118,7 @@ class RBMOversampler(BaseOverSampler):
                 continue
             rows = X[y == cls]
             if rows.shape[0] < MIN_CLASS_ROWS:
-                raise ValueError(f"Class {cls!r} has only {rows.shape[0]} rows; RBMOversampler needs at least "
+                raise ValueError(f"Class {cls} has only {rows.shape[0]} row(s); RBMOversampler needs at least "
                                  f"{MIN_CLASS_ROWS} to learn its distribution. Use RandomOverSampler or SMOTE "
                                  "for such a class, or collect more rows.")
             codec = TabularCodec(self._kinds).fit(rows)
