@@ -4,7 +4,8 @@
     .venv/bin/python examples/text_generation.py --minutes 5 --units 256 # a quick look
 
 The first 90% of ``../shared/data/text/tinyshakespeare.txt`` trains, the last 10% validates.
-Embedding(65, 64) -> LSTM(units, return_sequences) x layers, Dropout between -> Dense(65) logits,
+Embedding(67, 64) -> LSTM(units, return_sequences) x layers, Dropout between -> Dense(67) logits (the 65
+characters plus the vectorizer's padding and out-of-vocabulary ids, which sampling never draws),
 trained on random 100-character windows with sparse crossentropy (every position predicts the
 next character). The learning rate follows a cosine over the *time* budget (so any ``--minutes``
 ends at the low rate) and gradients are clipped; dropout (0.35) holds off the overfitting a plain
@@ -27,6 +28,7 @@ from layerwise.callbacks import Callback
 from layerwise.losses import SparseCategoricalCrossentropy
 from layerwise.optimizers import Adam
 from layerwise.preprocessing import TextVectorization
+from layerwise.utils import generate_text
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "text" / "tinyshakespeare.txt"
 
@@ -77,21 +79,6 @@ def validation_nats(model: keras.Sequential, ids: np.ndarray, length: int = 256,
                                                          reduction="sum"))
         count += y.numel()
     return total / count
-
-
-def generate(model: keras.Sequential, vectorizer: TextVectorization, prompt: str, length: int = 300,
-             temperature: float = 0.8, context: int = 200, seed: int = 0) -> str:
-    """Continue ``prompt`` by ``length`` characters sampled at ``temperature`` (0 -> greedy)."""
-    rng = np.random.default_rng(seed)
-    ids = list(vectorizer(prompt))
-    for _ in range(length):
-        logits = model.predict(np.array([ids[-context:]]), verbose=0)[0, -1].astype(np.float64)
-        if temperature <= 0:
-            ids.append(int(logits.argmax()))
-            continue
-        p = np.exp((logits - logits.max()) / temperature)
-        ids.append(int(rng.choice(len(p), p=p / p.sum())))
-    return vectorizer.decode(ids)
 
 
 class TimeBudget(Callback):
@@ -157,7 +144,8 @@ def main() -> None:
     print(f"\nvalidation loss {val:.4f} nats/char after {trained:.1f} minutes of training "
           f"(target <= 1.47, nanoGPT's 6-layer character transformer)")
     for temperature in (0.5, 0.8, 1.0):
-        print(f"\n--- temperature {temperature} ---\n{generate(model, vectorizer, args.prompt, 300, temperature)}")
+        text = generate_text(model, vectorizer, args.prompt, 300, temperature=temperature, window=200, seed=0)
+        print(f"\n--- temperature {temperature} ---\n{text}")
 
 
 if __name__ == "__main__":

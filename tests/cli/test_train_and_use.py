@@ -88,6 +88,9 @@ def test_text_model_generates_from_its_vocabulary(cli, data, tmp_path):
     again = cli("generate", out, "--prompt", "the cat", "--length", "30", "--temperature", "0.5", "--seed", "1",
                 "--quiet")[1]
     assert again == stdout  # --seed makes sampling repeatable
+    greedy = [cli("generate", out, "--prompt", "the cat", "--length", "20", "--temperature", "0", "--seed", str(seed),
+                  "--quiet") for seed in (1, 2)]
+    assert greedy[0][0] == 0 and greedy[0][1] == greedy[1][1]  # temperature 0: the most likely character, any seed
 
 
 def test_autoencoder_and_rbm_recipes(cli, data, tmp_path, read_rows):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from itertools import islice
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from layerwise.cli import data_loading as dl
 from layerwise.cli import model_files, tasks
 from layerwise.cli.errors import UserError
 from layerwise.cli.progress import say, track
+from layerwise.utils.text_generation import sample_tokens
 
 GENERATE_EXAMPLES = """examples:
   layerwise generate runs/text --prompt "the king " --length 200 --temperature 0.6
@@ -32,7 +34,8 @@ def add_parsers(sub, parents) -> None:
     p.add_argument("model", metavar="MODEL", help="the folder `train --out` wrote, or its model.lw")
     p.add_argument("--prompt", required=True, help="text to continue")
     p.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature > 0 (default 1.0)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="sampling temperature, 0 for the most likely character (default 1.0)")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the text to FILE")
     p.set_defaults(run=run_generate)
 
@@ -66,22 +69,15 @@ def sample_text(model, card: dict, prompt: str, length: int, temperature: float,
     unknown = sorted(set(prompt) - set(index))
     if unknown:
         raise UserError(f"the prompt has characters the model never saw: {''.join(unknown)!r}.")
-    # Pad short prompts with the first character of the vocabulary (often the space or newline).
-    ids = [0] * max(0, window - len(prompt)) + [index[c] for c in prompt]
-    out = []
-    for _ in track(range(length), length, f"Sampling {length} characters", quiet):
-        probs = model.predict_on_batch(np.asarray([ids[-window:]]))[0].astype(np.float64)
-        logits = np.log(np.clip(probs, 1e-12, 1)) / temperature
-        p = np.exp(logits - logits.max())
-        choice = int(rng.choice(len(vocab), p=p / p.sum()))
-        ids.append(choice)
-        out.append(vocab[choice])
+    # Short prompts are padded with the first character of the vocabulary (often the space or newline).
+    tokens = sample_tokens(model, [index[c] for c in prompt], temperature=temperature, window=window, seed=rng)
+    out = [vocab[i] for i in track(islice(tokens, length), length, f"Sampling {length} characters", quiet)]
     return prompt + "".join(out)
 
 
 def run_generate(args) -> int:
-    if args.length < 1 or not args.temperature > 0:
-        raise UserError("--length must be at least 1 and --temperature greater than 0.")
+    if args.length < 1 or not args.temperature >= 0:
+        raise UserError("--length must be at least 1 and --temperature 0 (the most likely character) or more.")
     model, card = _load(args.model, "text")
     text = sample_text(model, card, args.prompt, args.length, args.temperature, np.random.default_rng(args.seed),
                        args.quiet)

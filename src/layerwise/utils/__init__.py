@@ -19,10 +19,11 @@ from layerwise.utils.py_dataset import PyDataset, Sequence
 from layerwise.utils.sequences import one_hot_dna, pad_sequences, timeseries_dataset_from_array
 from layerwise.utils.tensor_utils import get_source_inputs, is_keras_tensor, standardize_dtype
 from layerwise.utils.text_dataset import text_dataset_from_directory
+from layerwise.utils.text_generation import generate_text, sample_tokens
 
 __all__ = ["Progbar", "image_dataset_from_directory", "normalize", "set_random_seed", "to_categorical"]
 __all__ += ["one_hot_dna", "pad_sequences", "timeseries_dataset_from_array"]
-__all__ += ["text_dataset_from_directory"]
+__all__ += ["generate_text", "sample_tokens", "text_dataset_from_directory"]
 __all__ += ["PyDataset", "Sequence", "clear_session"]
 __all__ += ["array_to_img", "img_to_array", "load_img", "save_img"]
 __all__ += ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
