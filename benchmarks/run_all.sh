@@ -22,6 +22,11 @@ fi
 "$PY" benchmarks/cnn_speed.py --all
 "$PY" benchmarks/lstm_speed.py --all
 "$PY" benchmarks/conv_lstm_speed.py
+if "$PY" -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then
+    "$PY" benchmarks/gpu_speed.py
+else
+    echo "No CUDA device: benchmarks/gpu_speed.py skipped."
+fi
 
 # Quality benchmarks declare themselves by name; each prints its own table.
 shopt -s nullglob

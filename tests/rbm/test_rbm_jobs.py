@@ -145,7 +145,7 @@ def test_column_missing_everywhere_is_named():
 def test_tiny_minority_class_says_how_many_rows(imbalanced):
     X, y = imbalanced
     keep = np.r_[np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:3]]
-    with pytest.raises(ValueError, match="only 3 rows"):
+    with pytest.raises(ValueError, match=r"Class 2 has only 3 row\(s\)"):
         RBMOversampler().fit_resample(X[keep], y[keep])
 
 

@@ -294,11 +294,13 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
             x = {k: _dict_value(v) for k, v in x.items()}
             shape = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in x.items()}
         elif isinstance(x, (list, tuple)) and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
-            x = [v if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=float_dtype()) for v in x]
+            x = [v if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=float_dtype(), device=get_device())
+                 for v in x]
             shape = [tuple(v.shape) for v in x]  # a Keras-style layer called on a list, e.g. Sampling()([m, s])
         else:
             if not isinstance(x, torch.Tensor):
-                x = torch.tensor(np.asarray(x), dtype=float_dtype())  # a copy: call may work in place
+                # a copy (call may work in place), on the default device as Keras converts arrays
+                x = torch.tensor(np.asarray(x), dtype=float_dtype(), device=get_device())
             shape = tuple(x.shape)
         if shape != self._last_input_shape:  # checks (naming the layer) and output shape, once per new shape
             if isinstance(x, dict):

@@ -104,6 +104,10 @@ def carried_states(layer: Layer, batch: int) -> States:
     return layer.states
 
 
+# cuDNN's codes for the fused kernels' cells (torch.backends.cudnn.rnn.get_cudnn_mode).
+_CUDNN_MODES = {"rnn_relu": 0, "rnn_tanh": 1, "lstm": 2, "gru": 3}
+
+
 def given_states(layer: Layer, states: list, shapes: list[tuple], like: torch.Tensor) -> States:
     """A user's initial states (tensors or arrays) as tensors like ``like``, each checked against its shape:
     the fused kernels would read past a state of the wrong batch size instead of failing."""
@@ -290,12 +294,27 @@ class Recurrent(Layer):
         hx = [h.unsqueeze(0).contiguous() for h in hx]
         hx_arg = tuple(hx) if len(hx) == 2 else hx[0]
         flat = self.flat_weights()
+        if x.is_cuda:
+            self._keep_weights_in_one_buffer(flat)
         if batch_sizes is None:
             result = self.kernel_fn(x, hx_arg, flat, self.use_bias, 1, 0.0, self.training, False, True)
         else:
             result = self.kernel_fn(x, batch_sizes, hx_arg, flat, self.use_bias, 1, 0.0, self.training, False)
         out, *finals = result
         return out, [h[0] for h in finals]
+
+    def _keep_weights_in_one_buffer(self, flat: list[torch.Tensor]) -> None:
+        """cuDNN reads the weights from one buffer: put them there, as ``nn.LSTM.flatten_parameters`` does, once
+        per placement of the weights (else cuDNN copies them into one on every call, and warns)."""
+        if getattr(self, "_cudnn_buffer_at", None) == flat[0].data_ptr():
+            return
+        mode = _CUDNN_MODES.get(getattr(self.kernel_fn, "__name__", ""))
+        if (mode is None or not torch.backends.cudnn.is_acceptable(flat[0]) or not torch._use_cudnn_rnn_flatten_weight()
+                or len({w.data_ptr() for w in flat}) != len(flat) or len({w.dtype for w in flat}) != 1):
+            return
+        with torch.cuda.device_of(flat[0]), torch.no_grad():
+            torch._cudnn_rnn_flatten_weight(flat, len(flat), flat[0].shape[1], mode, self.units, 0, 1, True, False)
+        self._cudnn_buffer_at = flat[0].data_ptr()
 
     def _run_fused(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
         """One fused kernel call; with a mask, on the valid steps packed to the front of each row."""
