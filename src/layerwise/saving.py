@@ -38,6 +38,8 @@ def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path} exists and overwrite=False.")
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"Cannot write {path}: the folder {folder} does not exist.")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -55,9 +55,15 @@ def test_flat_rows_to_conv_without_image_shape():
 
 
 @pytest.mark.parametrize("params, message", [
-    (dict(kind="recurrent"), "kind must be"), (dict(noise="speckle"), "noise must be"),
-    (dict(scale="robust"), "scale must be"), (dict(code_size=0), "code_size"),
+    (dict(kind="recurrent"), "'kind' parameter"), (dict(noise="speckle"), "'noise' parameter"),
+    (dict(scale="robust"), "'scale' parameter"), (dict(code_size=0), "code_size"),
     (dict(epochs=1.5), "epochs"), (dict(validation_fraction=1.0), "validation_fraction"),
+    (dict(learning_rate=-1.0), "'learning_rate' parameter"), (dict(patience=-3), "'patience' parameter"),
+    (dict(early_stopping="yes"), "'early_stopping' parameter"),
+    (dict(validation_fraction="0.1"), "validation_fraction"),
+    (dict(hidden_layers=8), "'hidden_layers' parameter"), (dict(upsampling="bogus"), "'upsampling' parameter"),
+    (dict(noise="masking", noise_level=1.0), "noise_level is the fraction of values masking hits"),
+    (dict(noise_level="a"), "'noise_level' parameter"),
 ])
 def test_bad_parameters(params, message):
     with pytest.raises(ValueError, match=message):
@@ -70,3 +76,37 @@ def test_empty_and_one_dimensional_input():
     ae = Autoencoder(code_size=2, **FAST).fit(X)
     with pytest.raises(ValueError, match="2D array"):
         ae.transform(X[0])
+
+
+def test_numpy_integer_layer_sizes_as_a_grid_search_gives_them():
+    ae = Autoencoder(**{**FAST, "hidden_layers": (np.int64(8),)}).fit(X)
+    assert ae.transform(X).shape == (len(X), 2)
+
+
+def test_wrong_image_shapes_and_dimensions_are_refused():
+    images = np.random.default_rng(0).random((40, 8, 8)).astype("float32")
+    conv = Autoencoder(kind="conv", code_size=2, filters=(4,), **FAST).fit(images)
+    assert conv.transform(images[..., None]).shape == (40, 2)  # a channel of 1 may come or go
+    with pytest.raises(ValueError, match=r"fitted on samples of shape \(8, 8\); got samples of shape \(4, 16\)"):
+        conv.transform(images.reshape(40, 4, 16))
+    dense = Autoencoder(**FAST).fit(X)
+    with pytest.raises(ValueError, match="got samples of shape"):
+        dense.transform(X.reshape(len(X), 1, -1))
+
+
+def test_diverging_training_is_an_error_not_nan_codes():
+    with pytest.raises(ValueError, match="Training diverged.*Lower learning_rate"):
+        Autoencoder(code_size=2, hidden_layers=(8,), epochs=5, learning_rate=1e6, early_stopping=False,
+                    random_state=0).fit(X * 1000)
+
+
+def test_values_beyond_float32_are_named():
+    big = X.astype(np.float64).copy()
+    big[0, 0] = 1e39
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        Autoencoder(**FAST).fit(big)
+
+
+def test_without_early_stopping_every_row_trains():
+    ae = Autoencoder(**{**FAST, "early_stopping": False}).fit(X)
+    assert "val_loss" not in ae.history_

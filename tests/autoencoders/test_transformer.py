@@ -165,3 +165,20 @@ def test_save_and_load_conv_with_feature_names(tmp_path, digits):
     loaded = Autoencoder.load(tmp_path / "conv.lw")
     assert list(loaded.feature_names_in_) == list(frame.columns)
     np.testing.assert_array_equal(loaded.transform(frame), ae.transform(frame))
+
+
+@pytest.mark.parametrize("scale", ["standard", "minmax"])
+def test_float32_data_with_scaling_loads_back_exactly(tmp_path, digits, scale):
+    X = digits[0][:200].astype(np.float32)
+    ae = Autoencoder(code_size=3, hidden_layers=(16,), epochs=2, scale=scale, random_state=0).fit(X)
+    ae.save(tmp_path / "ae.lw")
+    back = Autoencoder.load(tmp_path / "ae.lw")
+    np.testing.assert_array_equal(back.transform(X), ae.transform(X))
+    codes = ae.transform(X[:5])
+    assert back.inverse_transform(codes).dtype == ae.inverse_transform(codes).dtype == np.float32
+
+
+def test_saving_into_a_missing_folder_names_the_path(tmp_path, digits):
+    ae = Autoencoder(code_size=2, hidden_layers=(8,), epochs=1, random_state=0).fit(digits[0][:50])
+    with pytest.raises(FileNotFoundError, match=r"Cannot write .*nodir/x\.lw: the folder .*nodir does not exist"):
+        ae.save(tmp_path / "nodir" / "x.lw")

@@ -50,7 +50,7 @@ def resolve_image_shape(kind: str, n_features: int, sample_shape: tuple[int, ...
         if sample_shape is not None:
             warnings.warn(f"Autoencoder(kind='dense') flattens the images of shape {sample_shape} into "
                           f"{n_features} features; inverse_transform gives images of that shape back. "
-                          "Use kind='conv' to keep their spatial structure.", UserWarning, stacklevel=4)
+                          "Use kind='conv' to keep their spatial structure.", UserWarning, stacklevel=3)
         return None
     shape = tuple(image_shape) if image_shape is not None else sample_shape
     if shape is None:

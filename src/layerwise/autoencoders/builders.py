@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
+
 from layerwise.autoencoders.noise import corruption_layer
 from layerwise.layers import (Conv2D, Conv2DTranspose, Dense, Flatten, Input, MaxPooling2D, Reshape,
                               UpSampling2D)
@@ -22,9 +24,9 @@ Models = tuple[Sequential, Sequential, Sequential]
 
 def _check_units(values: Sequence[int], what: str) -> tuple[int, ...]:
     values = tuple(values)
-    if not all(isinstance(v, (int,)) and not isinstance(v, bool) and v > 0 for v in values):
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v > 0 for v in values):
         raise ValueError(f"{what} must be positive integers, got {values!r}.")
-    return values
+    return tuple(int(v) for v in values)  # numpy integers too (a grid of np.arange sizes)
 
 
 def _check_code_size(code_size: int) -> int:

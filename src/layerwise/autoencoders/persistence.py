@@ -42,8 +42,9 @@ def save_autoencoder(estimator, path) -> None:
     check_is_fitted(estimator)
     tensors = {**weight_tensors(estimator.encoder_, "encoder"), **weight_tensors(estimator.decoder_, "decoder")}
     if estimator.shift_ is not None:
-        tensors["scaling/shift"] = torch.from_numpy(np.ascontiguousarray(estimator.shift_, dtype=np.float64))
-        tensors["scaling/scale"] = torch.from_numpy(np.ascontiguousarray(estimator.scale_, dtype=np.float64))
+        # in their own dtype (float32 for float32 data), so the loaded model transforms exactly as this one
+        tensors["scaling/shift"] = torch.from_numpy(np.ascontiguousarray(estimator.shift_))
+        tensors["scaling/scale"] = torch.from_numpy(np.ascontiguousarray(estimator.scale_))
     fitted = {"n_features_in_": int(estimator.n_features_in_),
               "input_shape_": list(estimator.input_shape_),
               "image_shape_": None if estimator.image_shape_ is None else list(estimator.image_shape_),

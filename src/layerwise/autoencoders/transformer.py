@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from layerwise.autoencoders import _input
@@ -47,7 +49,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     epochs, batch_size : int, default 50, 128
         Training length and minibatch size (Adam, mean squared error).
     validation_fraction : float, default 0.1
-        Share of the rows held out (at random) to monitor for early stopping.
+        Share of the rows held out (at random) to monitor for early stopping; with ``early_stopping=False``
+        every row trains, as in scikit-learn's MLP.
     early_stopping : bool, default True
         Stop after ``patience`` epochs without improvement and keep the best weights.
     random_state : int, RandomState or None
@@ -83,6 +86,30 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         per-sample shape of ``fit``'s input (returned by ``inverse_transform``).
     """
 
+    # scikit-learn's checks of the arguments (InvalidParameterError names the wrong one); _check_params adds
+    # the ones that tie two arguments together.
+    _parameter_constraints: dict = {
+        "code_size": [None, Interval(Integral, 1, None, closed="left")],
+        "hidden_layers": ["array-like"],
+        "kind": [StrOptions(set(KINDS))],
+        "noise": [None, StrOptions(set(NOISE_KINDS))],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+        "activation": [str, callable],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "scale": [None, StrOptions({s for s in _input.SCALES if s})],
+        "image_shape": [None, "array-like"],
+        "filters": ["array-like"],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "output_activation": [None, str, callable],
+        "upsampling": [StrOptions({"transpose", "upsampling"})],
+    }
+
     def __init__(self, code_size: int = 2, hidden_layers: tuple[int, ...] = (256, 64), kind: str = "dense",
                  noise: str | None = None, noise_level: float = 0.1, activation: str = "relu", epochs: int = 50,
                  batch_size: int = 128, validation_fraction: float = 0.1, early_stopping: bool = True,
@@ -99,31 +126,40 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ---- checks -------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}.")
-        if self.noise is not None and self.noise not in NOISE_KINDS:
-            raise ValueError(f"noise must be None or one of {NOISE_KINDS}, got {self.noise!r}.")
-        if self.scale not in _input.SCALES:
-            raise ValueError(f"scale must be one of {_input.SCALES}, got {self.scale!r}.")
+        self._validate_params()
         if self.code_size is None and self.kind != "conv":
             raise ValueError("code_size=None (the feature map as the code) needs kind='conv'.")
-        for name in ("epochs", "batch_size") if self.code_size is None else ("code_size", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}.")
+        if self.noise in ("masking", "salt_pepper") and not self.noise_level < 1:
+            raise ValueError(f"noise_level is the fraction of values {self.noise} hits: it must be below 1, got "
+                             f"{self.noise_level!r}.")
 
     def _validate(self, X, reset: bool) -> tuple[np.ndarray, tuple[int, ...] | None]:
         """X as float rows ``(n, n_features_in_)`` (float32 kept, else float64) and its image shape or None."""
         X, sample_shape = _input.split_images(X)
+        if not reset:
+            self._check_sample_shape(sample_shape)
         X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False)
         _input.check_finite(X, type(self).__name__)
         return X, sample_shape
 
+    def _check_sample_shape(self, sample_shape: tuple[int, ...] | None) -> None:
+        """Images must have ``fit``'s shape (or the conv model's ``image_shape_``); a trailing channel of 1 may
+        come or go. Flat rows are checked by their number of features."""
+        if sample_shape is None:
+            return
+        def core(shape):
+            return tuple(shape[:-1]) if len(shape) == 3 and shape[-1] == 1 else tuple(shape)
+        allowed = {core(self.input_shape_)} | ({core(self.image_shape_)} if self.image_shape_ is not None else set())
+        if len(self.input_shape_) == 1 and self.image_shape_ is None or core(sample_shape) not in allowed:
+            raise ValueError(f"{type(self).__name__} was fitted on samples of shape {tuple(self.input_shape_)}; "
+                             f"got samples of shape {tuple(sample_shape)}.")
+
     def _model_input(self, X: np.ndarray) -> np.ndarray:
         """Scaled float32 rows, reshaped to images for the conv model: ``(n, d)`` or ``(n, h, w, c)``."""
         X = _input.apply_scaling(X, self.shift_, self.scale_).astype(np.float32)  # a fresh, writable copy
+        if not np.isfinite(X).all():
+            raise ValueError(f"{type(self).__name__}: X holds values beyond float32's range (about 3.4e38) after "
+                             "scaling; the networks compute in float32: rescale the data (e.g. scale='standard').")
         return X if self.image_shape_ is None else X.reshape(len(X), *self.image_shape_)
 
     # ---- building -----------------------------------------------------------------------------
@@ -168,7 +204,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 warnings.warn(f"The code's {self._n_features_out} features are not fewer than the {X.shape[1]} "
                               "input features: the code is not a compression, and the autoencoder may learn a "
                               "near-identity map.", UserWarning, stacklevel=2)
-            train, val = self._split(len(Xm), seed)
+            train, val = self._split(len(Xm), seed) if self.early_stopping else (np.arange(len(Xm)), None)
             callbacks = []
             if self.early_stopping:
                 monitor = "val_loss" if val is not None else "loss"
@@ -178,6 +214,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                                             batch_size=int(min(self.batch_size, len(train))),
                                             validation_data=validation, callbacks=callbacks, verbose=self.verbose)
         self.history_ = history.history
+        if not all(bool(torch.isfinite(w).all()) for w in self.autoencoder_.parameters()):
+            raise ValueError(f"Training diverged: the weights are no longer finite (loss per epoch: "
+                             f"{[round(v, 4) for v in self.history_['loss']]}). Lower learning_rate (now "
+                             f"{self.learning_rate}) or scale the data (scale='standard').")
         return self
 
     def _split(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
