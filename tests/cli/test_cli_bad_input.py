@@ -37,6 +37,7 @@ CASES = [  # (arguments, words the one line must contain)
     (["reduce", "{words.csv}", "-o", "{tmp}/o.csv"], "must be numeric"),
     (["train", "--model", "cnn", "--data", "{iris.csv}"], "needs images"),
     (["train", "--model", "lstm", "--data", "{images}"], "reads sequences"),
+    (["train", "--model", "lstm", "--data", "{iris.csv}", "--target", "species"], "to classify sequences"),
     (["train", "--model", "{tmp}/net.yaml", "--data", "{iris.csv}"], "no such model description"),
     (["tour", "--only", "everything"], "unknown tour step"),
 ]

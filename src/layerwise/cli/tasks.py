@@ -178,6 +178,9 @@ def _prepare_series(path: str, card: dict, fitting: bool, target: str | None) ->
                 raise UserError(f"{path}: no numeric column to forecast (columns: {', '.join(table.columns)}).")
             target = numeric[-1]
         table.index(target)
+        if not table.is_numeric(target):
+            raise UserError(f"{path}: column {target!r} is not numeric. A recurrent recipe on a CSV forecasts a "
+                            "numeric series; to classify sequences (DNA, text), see examples/dna_splice.py.")
         card["target"], card["features"] = target, [target]
     values = table.numeric(card["features"])
     if fitting:
