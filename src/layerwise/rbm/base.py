@@ -25,6 +25,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from layerwise.backend import float_dtype, get_device
+from layerwise.pickling import pack_state, unpack_state
 from layerwise.rbm import training
 from layerwise.rbm._validation import check_no_nan, torch_generator
 
@@ -308,6 +309,12 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             gap = self._free_energy(flipped) - self._free_energy(v)
             out = -X.shape[1] * torch.nn.functional.softplus(-gap)
         return out.cpu().numpy().astype(np.float64)
+
+    def __getstate__(self) -> dict:
+        return pack_state(super().__getstate__())  # fitted on a GPU, it still unpickles anywhere
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(unpack_state(state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
