@@ -1,4 +1,4 @@
-"""Pickling estimators fitted on a GPU, so that they unpickle on any machine.
+"""Pickling estimators fitted on a GPU, so that they unpickle on any machine (the ``PortablePickle`` mixin).
 
 Plain pickle records each tensor's device, and a CUDA tensor cannot be rebuilt where there is no GPU. An
 estimator whose state holds tensors or models on an accelerator is therefore pickled as one ``torch.save``
@@ -43,3 +43,13 @@ def unpack_state(state: dict) -> dict:
         return state
     loaded = torch.load(io.BytesIO(state[_PACKED]), map_location=get_device(), weights_only=False)
     return {**{k: v for k, v in state.items() if k != _PACKED}, **loaded}
+
+
+class PortablePickle:
+    """Mixin for estimators (before ``BaseEstimator`` in the bases): pickles through ``pack_state``."""
+
+    def __getstate__(self) -> dict:
+        return pack_state(super().__getstate__())
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(unpack_state(state))

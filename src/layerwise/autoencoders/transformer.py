@@ -21,14 +21,14 @@ from layerwise.autoencoders import _input
 from layerwise.autoencoders.builders import conv_autoencoder, dense_autoencoder
 from layerwise.autoencoders.noise import NOISE_KINDS
 from layerwise.backend import get_device
-from layerwise.pickling import pack_state, unpack_state
+from layerwise.pickling import PortablePickle
 from layerwise.callbacks import EarlyStopping
 from layerwise.optimizers import Adam
 
 KINDS = ("dense", "conv")
 
 
-class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Dimensionality reduction with an autoencoder, as a scikit-learn transformer.
 
     Parameters
@@ -273,12 +273,6 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """A fitted transformer from a file written by ``save``; it transforms exactly as the saved one."""
         from layerwise.autoencoders.persistence import load_autoencoder
         return load_autoencoder(cls, path)
-
-    def __getstate__(self) -> dict:
-        return pack_state(super().__getstate__())  # fitted on a GPU, it still unpickles anywhere
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(unpack_state(state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

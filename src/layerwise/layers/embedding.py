@@ -81,8 +81,7 @@ class Embedding(Layer):
             raise ValueError(f"Layer '{self.name}' (Embedding) received the negative token id {low}; ids are "
                              f"0..{self.input_dim - 1}. Padding is 0 (with mask_zero=True), not -1.")
         if high >= self.input_dim:
-            bad = high
-            raise ValueError(f"Layer '{self.name}' (Embedding) received token id {bad} (largest id seen: "
+            raise ValueError(f"Layer '{self.name}' (Embedding) received token id {high} (largest id seen: "
                              f"{high}), but input_dim={self.input_dim} allows ids 0..{self.input_dim - 1}. "
                              f"Use Embedding(input_dim={max(high + 1, self.input_dim)}, ...) or map rare "
                              "tokens to an out-of-vocabulary id.")

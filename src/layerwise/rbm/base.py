@@ -25,7 +25,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from layerwise.backend import float_dtype, get_device
-from layerwise.pickling import pack_state, unpack_state
+from layerwise.pickling import PortablePickle
 from layerwise.rbm import training
 from layerwise.rbm._validation import check_no_nan, torch_generator
 
@@ -35,7 +35,7 @@ BIAS_LOCK = 1.0e4
 EVAL_CHUNK = 4096
 
 
-class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery; subclasses define the visible units (``_visible_*`` hooks).
 
     Fitted attributes: ``params_`` (augmented parameter tensor, see module docstring),
@@ -309,12 +309,6 @@ class RBMBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             gap = self._free_energy(flipped) - self._free_energy(v)
             out = -X.shape[1] * torch.nn.functional.softplus(-gap)
         return out.cpu().numpy().astype(np.float64)
-
-    def __getstate__(self) -> dict:
-        return pack_state(super().__getstate__())  # fitted on a GPU, it still unpickles anywhere
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(unpack_state(state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -13,12 +13,12 @@ from sklearn.utils._param_validation import Interval, MissingValues
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from layerwise.backend import float_dtype, get_device
-from layerwise.pickling import pack_state, unpack_state
+from layerwise.pickling import PortablePickle
 from layerwise.rbm._validation import column_names, torch_generator
 from layerwise.rbm.lateral import LateralGaussianRBM
 
 
-class RBMImputer(TransformerMixin, BaseEstimator):
+class RBMImputer(PortablePickle, TransformerMixin, BaseEstimator):
     """Impute missing values with a Gaussian–Bernoulli RBM, scikit-learn's imputer API.
 
     The RBM's visible units are also connected to each other (``lateral=True``: a semi-restricted
@@ -186,12 +186,6 @@ class RBMImputer(TransformerMixin, BaseEstimator):
         if self.indicator_ is not None:
             names = np.concatenate([names, self.indicator_.get_feature_names_out(names)])
         return names
-
-    def __getstate__(self) -> dict:
-        return pack_state(super().__getstate__())  # fitted on a GPU, it still unpickles anywhere
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(unpack_state(state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
