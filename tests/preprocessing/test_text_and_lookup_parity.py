@@ -225,3 +225,19 @@ def test_adapt_after_a_static_vocabulary_is_refused_as_keras():
 def test_lowercasing_is_ascii_only_as_tensorflow_does_for_keras():
     tv = TextVectorization(vocabulary=["x"])
     assert tv.tokenize("Élan ПРИВЕТ Cat") == ["Élan", "ПРИВЕТ", "cat"]
+
+
+@pytest.mark.parametrize("make, data, expected", [
+    (lambda: StringLookup(vocabulary=["[UNK]"]), np.array(["a", "b"]), [0, 0]),
+    (lambda: StringLookup(vocabulary=["", "[UNK]"], mask_token=""), np.array(["a", ""]), [1, 0]),
+    (lambda: L.IntegerLookup(vocabulary=[-1]), np.array([-1, 5]), [0, 0]),
+    (lambda: TextVectorization(vocabulary=["", "[UNK]"]), np.array(["a b", "c"]), [[1, 1], [1, 0]]),
+])
+def test_a_vocabulary_of_special_tokens_only_maps_everything_out_of_vocabulary(make, data, expected):
+    # Keras' lookup table is then empty and every value takes the OOV index; the config keeps it so.
+    layer = make()
+    np.testing.assert_array_equal(np.asarray(layer(data)), expected)
+    again = type(layer).from_config(layer.get_config())
+    np.testing.assert_array_equal(np.asarray(again(data)), expected)
+    with pytest.raises(RuntimeError, match="has no vocabulary"):
+        type(layer)()(data)  # never given a vocabulary: still an error

@@ -300,9 +300,12 @@ class IntegerLookup(Layer):
             inside = (x >= 0) & (x < len(table))
             return torch.where(inside, table[x.clamp(0, len(table) - 1)], vocab.oov_token)
         keys, indices = self.keys.to(x.device), self.indices.to(x.device)
-        position = torch.searchsorted(keys, x.contiguous()).clamp_max(len(keys) - 1)
-        found = keys[position] == x
-        ids = torch.where(found, indices[position], vocab.oov_start)
+        if len(keys):
+            position = torch.searchsorted(keys, x.contiguous()).clamp_max(len(keys) - 1)
+            found = keys[position] == x
+            ids = torch.where(found, indices[position], vocab.oov_start)
+        else:  # a vocabulary of special tokens only: every value is out of vocabulary
+            found, ids = torch.zeros_like(x, dtype=torch.bool), torch.full_like(x, vocab.oov_start)
         unknown = ~found
         if vocab.mask_token is not None:
             is_mask = x == vocab.mask_token

@@ -163,8 +163,7 @@ class TextVectorization:
     def __call__(self, data: str | Iterable[str]) -> np.ndarray:
         """Strings -> int64 ``(batch, length)`` ids or float32 ``(batch, depth)`` rows; a single string
         gives one row without the batch axis."""
-        if not self._vocabulary.tokens:
-            raise RuntimeError("TextVectorization has no vocabulary: call adapt(texts) or pass vocabulary=.")
+        self._vocabulary.check_ready()
         single = isinstance(data, (str, bytes))
         oov = self._vocabulary.oov_start
         rows = [[self._index.get(t, oov) for t in self.tokenize(text)]

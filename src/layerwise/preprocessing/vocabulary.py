@@ -70,7 +70,8 @@ class Vocabulary:
         return self.special_tokens() + list(self.tokens) if include_special_tokens else list(self.tokens)
 
     def check_ready(self) -> None:
-        if not self.tokens:
+        # A vocabulary of special tokens only is valid (every token is out of vocabulary, as in Keras).
+        if not self.tokens and not self.static:
             raise RuntimeError(f"{self.owner} has no vocabulary: call adapt(data), or pass vocabulary= (or call "
                                "set_vocabulary).")
 
@@ -156,7 +157,7 @@ class Vocabulary:
     def config(self) -> dict:
         """The learned state as constructor arguments: tokens without special ones, and their idf weights."""
         if not self.tokens:
-            return {"vocabulary": None, "idf_weights": None}
+            return {"vocabulary": self.special_tokens() if self.static else None, "idf_weights": None}
         idf = None if self.idf is None else self.idf[self.token_start:].tolist()
         return {"vocabulary": list(self.tokens), "idf_weights": idf}
 
