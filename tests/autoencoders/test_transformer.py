@@ -182,3 +182,14 @@ def test_saving_into_a_missing_folder_names_the_path(tmp_path, digits):
     ae = Autoencoder(code_size=2, hidden_layers=(8,), epochs=1, random_state=0).fit(digits[0][:50])
     with pytest.raises(FileNotFoundError, match=r"Cannot write .*nodir/x\.lw: the folder .*nodir does not exist"):
         ae.save(tmp_path / "nodir" / "x.lw")
+
+
+def test_saved_file_keeps_list_parameters_and_set_output(tmp_path, digits):
+    pd = pytest.importorskip("pandas")
+    X = digits[0][:100]
+    ae = Autoencoder(code_size=2, hidden_layers=[8], epochs=1, random_state=0).set_output(transform="pandas").fit(X)
+    ae.save(tmp_path / "ae.lw")
+    back = Autoencoder.load(tmp_path / "ae.lw")
+    assert back.get_params() == ae.get_params() and back.hidden_layers == [8]  # a list stays a list
+    assert isinstance(back.transform(X), pd.DataFrame)
+    pd.testing.assert_frame_equal(back.transform(X), ae.transform(X))

@@ -19,11 +19,13 @@ FORMAT = "layerwise.autoencoder"
 VERSION = "1"
 
 
-def _jsonable_params(estimator) -> dict:
-    params = {}
+def _jsonable_params(estimator) -> tuple[dict, list[str]]:
+    """The constructor parameters as JSON values, and the names of those that were tuples (JSON has lists only)."""
+    params, tuples = {}, []
     for key, value in estimator.get_params(deep=False).items():
         if isinstance(value, tuple):
             value = list(value)
+            tuples.append(key)
         elif isinstance(value, np.integer):
             value = int(value)
         elif key == "random_state" and not (value is None or isinstance(value, int)):
@@ -34,7 +36,7 @@ def _jsonable_params(estimator) -> dict:
             raise ValueError(f"Cannot save parameter {key}={value!r}: only JSON values are stored. "
                              "Pass activations by name (e.g. activation='relu').") from None
         params[key] = value
-    return params
+    return params, tuples
 
 
 def save_autoencoder(estimator, path) -> None:
@@ -52,8 +54,12 @@ def save_autoencoder(estimator, path) -> None:
               "history_": {k: [float(v) for v in values] for k, values in estimator.history_.items()}}
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
+    params, tuples = _jsonable_params(estimator)
+    # set_output(transform="pandas") is state scikit-learn keeps beside the parameters; it travels too
+    output = getattr(estimator, "_sklearn_output_config", {}).get("transform")
     metadata = {"format": FORMAT, "version": VERSION, "class_name": type(estimator).__name__,
-                "params": json.dumps(_jsonable_params(estimator)), "fitted": json.dumps(fitted)}
+                "params": json.dumps(params), "tuple_params": json.dumps(tuples), "fitted": json.dumps(fitted),
+                "transform_output": json.dumps(output)}
     atomic_write(path, save_bytes(tensors, metadata=metadata))
 
 
@@ -61,10 +67,15 @@ def load_autoencoder(cls, path):
     """An instance of ``cls`` rebuilt from ``path`` with the saved weights: it transforms as the saved one."""
     tensors, metadata = read_file(path, FORMAT, hint=" Load whole models with layerwise.load_model.")
     params = json.loads(metadata["params"])
-    for key in ("hidden_layers", "filters", "image_shape"):
+    # files written before "tuple_params" existed: these were the parameters that could be tuples
+    tuples = json.loads(metadata.get("tuple_params", '["hidden_layers", "filters", "image_shape"]'))
+    for key in tuples:
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])
     estimator = cls(**params)
+    output = json.loads(metadata.get("transform_output", "null"))
+    if output is not None:
+        estimator.set_output(transform=output)
     fitted = json.loads(metadata["fitted"])
     estimator.n_features_in_ = fitted["n_features_in_"]
     estimator.input_shape_ = tuple(fitted["input_shape_"])
