@@ -19,6 +19,12 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 SEED = 1234
 
+# The suite checks the CPU path on every machine, a GPU one included: its tests build CPU tensors and compare
+# with numpy arrays. The CUDA path is checked by benchmarks/gpu_speed.py on a GPU machine.
+from layerwise import backend as _backend  # noqa: E402  (after KERAS_BACKEND, which Keras reads at import)
+
+_backend.set_device("cpu")
+
 
 def import_keras():
     """Keras 3 on the torch backend, or a pytest skip that says why it is missing."""

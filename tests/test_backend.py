@@ -9,7 +9,8 @@ import torch
 from layerwise import backend, config
 
 
-def test_default_device_is_cuda_only_when_present():
+def test_default_device_is_cuda_only_when_present(monkeypatch):
+    monkeypatch.setattr(backend, "_device", None)  # as in a fresh process (conftest chose the CPU for the suite)
     assert config.get_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 

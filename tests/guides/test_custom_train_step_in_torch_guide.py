@@ -252,7 +252,6 @@ def gan_class(keras, layers, ops):
             self.loss_fn = loss_fn
 
         def train_step(self, real_images):
-            device = "cuda" if torch.cuda.is_available() else "cpu"
             if isinstance(real_images, tuple):
                 real_images = real_images[0]
             batch_size = real_images.shape[0]
@@ -260,6 +259,8 @@ def gan_class(keras, layers, ops):
                 shape=(batch_size, self.latent_dim), seed=self.seed_generator
             )
             generated_images = self.generator(random_latent_vectors)
+            # The guide picks "cuda" when present; the model's own device is the same there and right here too
+            device = generated_images.device
             real_images = torch.tensor(real_images, device=device)
             combined_images = torch.concat([generated_images, real_images], axis=0)
             labels = torch.concat(
