@@ -254,3 +254,18 @@ def test_dbn_names_missing_values_and_the_imputer(digits):
     X[0, 0] = np.nan
     with pytest.raises(ValueError, match="DBN does not accept missing values.*RBMImputer"):
         DBN((4,), n_iter=1).fit(X)
+
+
+def test_dbn_passes_rbm_params_to_the_layers_that_have_them(digits):
+    X = digits[0][:120]
+    dbn = DBN((6, 4), first_layer="gaussian", n_iter=1, random_state=0,
+              rbm_params={"k": 2, "weight_decay": 0.0, "learn_variance": True}).fit(X)
+    bottom, top = dbn.rbms_
+    assert bottom.k == top.k == 2 and bottom.weight_decay == top.weight_decay == 0.0
+    assert bottom.learn_variance and not hasattr(top, "learn_variance")
+    with pytest.raises(ValueError, match=r"rbm_params: set \['n_components'\] on the DBN"):
+        DBN((4,), n_iter=1, rbm_params={"n_components": 3}).fit(X)
+    with pytest.raises(ValueError, match=r"\['momentun'\] are not settings"):
+        DBN((4,), n_iter=1, rbm_params={"momentun": 0.5}).fit(X)
+    with pytest.raises(ValueError, match="positive ints"):
+        DBN((True,), n_iter=1).fit(X)

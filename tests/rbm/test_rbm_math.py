@@ -154,3 +154,69 @@ def test_monitors_track_training():
     rows = v_all[:3]
     expected = float(torch.log(p[:3]).mean())
     assert log_likelihood(small, rows, exact_log_partition(small)) == pytest.approx(expected, abs=1e-4)
+
+
+def test_public_conditional_sample_follows_the_exact_conditional():
+    # the same check through the estimator's method: NaN marks the units to draw, the rest stay clamped
+    rbm = tiny_rbm(nv=3, nh=2, seed=4)
+    v_all, p = exact_probs(rbm)
+    keep = v_all[:, 0] == 1
+    cond = p[keep] / p[keep].sum()
+    n = 20000
+    X = np.full((n, 3), np.nan)
+    X[:, 0] = 1.0
+    out = rbm.conditional_sample(X, n_steps=30, random_state=1)
+    assert out.shape == (n, 3) and (out[:, 0] == 1).all() and np.isnan(X[:, 1:]).all()
+    codes = (out[:, 1:] @ np.array([1, 2])).astype(int)
+    sub_codes = (v_all[keep][:, 1:] * torch.tensor([1, 2])).sum(1).long().numpy()
+    expected = np.empty(4)
+    expected[sub_codes] = cond.numpy() * n
+    assert stats.chisquare(np.bincount(codes, minlength=4), expected).pvalue > 1e-3
+    with pytest.raises(ValueError, match="n_steps must be a positive int"):
+        rbm.conditional_sample(X, n_steps=0)
+
+
+def test_sample_gives_rows_round_by_round():
+    # A model that stays where it starts: each chain repeats its first row, so the order shows.
+    rbm = tiny_rbm(nv=3, nh=3)
+    rbm.components_ = 20 * np.eye(3)
+    rbm.intercept_hidden_ = np.full(3, -10.0)
+    rbm.intercept_visible_ = np.full(3, -10.0)
+    out = rbm.sample(6, n_chains=3, burn_in=0, init=np.eye(3))
+    np.testing.assert_array_equal(out, np.vstack([np.eye(3), np.eye(3)]))
+    assert out.dtype == np.float64  # the training data's dtype, as transform
+    with pytest.raises(TypeError, match="n_samples must be an int"):
+        rbm.sample(2.5)
+    with pytest.raises(ValueError, match=r"values in \[0, 1\]"):
+        rbm.sample(2, init=np.full((1, 3), 3.0))
+
+
+def test_monitors_take_float64_tensors_and_check_their_width():
+    from layerwise.rbm import reconstruction_error
+
+    rbm = tiny_rbm()
+    assert reconstruction_error(rbm, torch.ones(3, NV, dtype=torch.float64)) == pytest.approx(
+        reconstruction_error(rbm, torch.ones(3, NV)))
+    with pytest.raises(ValueError, match=r"expected \(n_samples, 4\)"):
+        reconstruction_error(rbm, torch.ones(3, NV + 1))
+
+
+@pytest.mark.parametrize("kwargs", [dict(n_betas=1), dict(n_betas=0), dict(n_runs=0)])
+def test_ais_refuses_settings_that_cannot_anneal(kwargs):
+    with pytest.raises(ValueError, match="n_betas >= 2"):
+        ais_log_partition(tiny_rbm(), **kwargs)
+
+
+def test_warm_start_trains_on_where_fit_left_off():
+    from sklearn.datasets import load_digits
+
+    X = (load_digits().data[:200] > 7).astype(np.float64)
+    settings = dict(n_components=8, random_state=0, momentum_switch=2, learning_rate_decay=0.5)
+    whole = BernoulliRBM(n_iter=3, **settings).fit(X)
+    stepwise = BernoulliRBM(n_iter=1, warm_start=True, **settings)
+    for _ in range(3):
+        stepwise.fit(X)  # momentum switches and the rate decays on the same epochs as in one fit
+    np.testing.assert_allclose(stepwise.components_, whole.components_, atol=1e-5)
+    assert stepwise._optimizer_state.epochs_done == 3
+    cold = BernoulliRBM(n_iter=1, **settings)
+    np.testing.assert_array_equal(cold.fit(X).components_, cold.fit(X).components_)  # without it, fit restarts

@@ -62,6 +62,7 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "learning_rate_decay": [Interval(Real, 0, None, closed="left")],
         "sparsity_target": [None, Interval(Real, 0, 1, closed="neither")],
         "sparsity_cost": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
     }
 
     # ---- hooks the visible-unit families implement (model space tensors) -------------------------
@@ -86,7 +87,7 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return to_tensor(X, self.params_)
 
     def _from_model_space(self, v: torch.Tensor) -> np.ndarray:
-        return v.detach().cpu().numpy()
+        return v.detach().cpu().numpy().astype(self._fit_dtype, copy=False)
 
     def _check_input_values(self, X: np.ndarray, *, training: bool) -> np.ndarray:
         """``X`` checked (and, for training, possibly clipped) for this family of visible units."""
@@ -220,15 +221,26 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return Xt
 
     def fit(self, X, y=None):
-        """Fit the model to ``X`` of shape (n_samples, n_features) with ``n_iter`` epochs."""
+        """Fit the model to ``X`` of shape (n_samples, n_features) with ``n_iter`` epochs.
+
+        With ``warm_start=True`` a fitted model trains on from where it is (weights, persistent chain,
+        momentum and the schedules' epoch) instead of starting again: ``n_iter=1`` and a loop watch it
+        learn epoch by epoch (e.g. ``free_energy_gap`` on held-out rows).
+        """
         self._validate_params()
-        X = self._validate(X, reset=True, training=True)
-        Xt = self._setup(X)
+        if self.warm_start and hasattr(self, "params_"):
+            Xt = self._to_model_space(self._validate(X, reset=False, training=True))
+        else:
+            Xt = self._setup(self._validate(X, reset=True, training=True))
         training.fit_epochs(self, Xt, int(self.n_iter))
         return self
 
     def partial_fit(self, X, y=None):
-        """One update with all of ``X`` as the mini-batch (scikit-learn's semantics)."""
+        """One update with all of ``X`` as the mini-batch (scikit-learn's semantics).
+
+        The schedules (momentum switch, learning-rate decay) count ``fit``'s epochs, so they stay where they
+        are; the first call sets the model up from ``X`` (a Gaussian RBM's standardisation included).
+        """
         first = not hasattr(self, "params_")
         if first:
             self._validate_params()
@@ -277,18 +289,46 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """Draw ``n_samples`` rows from the model by block Gibbs sampling; shape (n_samples, n_features).
 
         ``n_chains`` chains (default: ``n_samples``) run ``burn_in`` steps, then each keeps every
-        ``thin``-th state. ``init`` (rows to start from) defaults to random binary/noise rows.
+        ``thin``-th state; rows come round by round (the first ``n_chains`` rows from different chains).
+        ``init`` (rows to start from, cycled) defaults to rows drawn from the visible biases alone; chains
+        can take long to move between the data's modes, so starting from training rows (``init=X``) is
+        safer for a model with well separated modes.
         """
         from layerwise.rbm.sampling import sample_chains
 
         check_is_fitted(self, "params_")
+        for name, value in (("n_samples", n_samples), ("burn_in", burn_in), ("thin", thin), ("n_chains", n_chains)):
+            if value is not None and (not isinstance(value, Integral) or isinstance(value, bool)):
+                raise TypeError(f"sample: {name} must be an int; got {value!r}.")
         gen = torch_generator(random_state if random_state is not None else self.random_state,
                               self.params_.device)
-        v0 = None if init is None else self._to_model_space(self._validate(init, reset=False))
+        v0 = None if init is None else self._to_model_space(self._validate(init, reset=False, training=True))
         with torch.no_grad():
-            out = sample_chains(self, n_samples, burn_in=burn_in, thin=thin, n_chains=n_chains, init=v0,
-                                generator=gen)
+            out = sample_chains(self, int(n_samples), burn_in=int(burn_in), thin=int(thin), n_chains=n_chains,
+                                init=v0, generator=gen)
         return self._from_model_space(out)
+
+    def conditional_sample(self, X, *, n_steps: int = 100, random_state=None) -> np.ndarray:
+        """``X`` (n_samples, n_features) with each NaN entry drawn from the model given the row's other
+        entries, which stay clamped: the state of a Gibbs chain over the missing units after ``n_steps``
+        steps (they start at 0, a Gaussian column's mean). A one-hot group is missing whole or not at all.
+        """
+        from layerwise.rbm.sampling import conditional_chain
+
+        check_is_fitted(self, "params_")
+        if not isinstance(n_steps, (Integral, np.integer)) or isinstance(n_steps, bool) or n_steps < 1:
+            raise ValueError(f"conditional_sample: n_steps must be a positive int; got {n_steps!r}.")
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False, ensure_all_finite="allow-nan")
+        missing = np.isnan(X)
+        observed = self._check_input_values(np.where(missing, 0.0, X).astype(X.dtype), training=True)
+        gen = torch_generator(random_state if random_state is not None else self.random_state,
+                              self.params_.device)
+        with torch.no_grad():
+            v = self._to_model_space(observed)
+            seen = torch.as_tensor(~missing, device=v.device)
+            v = conditional_chain(self, torch.where(seen, v, torch.zeros_like(v)), seen, n_steps=int(n_steps),
+                                  generator=gen)
+        return np.where(missing, self._from_model_space(v), X).astype(X.dtype, copy=False)
 
     def score_samples(self, X) -> np.ndarray:
         """Stochastic pseudo-log-likelihood of each row (scikit-learn's estimator), shape (n_samples,).

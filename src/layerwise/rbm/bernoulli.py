@@ -39,6 +39,9 @@ class BernoulliRBM(RBMBase):
     init_visible_bias : bool, default True
         Start visible biases at ``log(p / (1 - p))`` of the data's on-proportions (guide section 8);
         False starts them at zero as scikit-learn does.
+    warm_start : bool, default False
+        As in scikit-learn's estimators: ``fit`` on a fitted model trains on from where it is (weights,
+        persistent chain, momentum, the schedules' epoch) instead of starting again.
 
     Fitted attributes: ``components_`` (n_components, n_features), ``intercept_hidden_``,
     ``intercept_visible_``, ``h_samples_`` (persistent chain), ``n_features_in_``, ``params_``
@@ -58,7 +61,7 @@ class BernoulliRBM(RBMBase):
                  n_iter: int = 10, verbose: int = 0, random_state=None, k: int = 1, persistent: bool = True,
                  momentum: float = 0.5, final_momentum: float = 0.9, momentum_switch: int = 5,
                  weight_decay: float = 2e-4, learning_rate_decay: float = 0.0, sparsity_target=None,
-                 sparsity_cost: float = 0.1, init_visible_bias: bool = True):
+                 sparsity_cost: float = 0.1, init_visible_bias: bool = True, warm_start: bool = False):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -75,6 +78,7 @@ class BernoulliRBM(RBMBase):
         self.sparsity_target = sparsity_target
         self.sparsity_cost = sparsity_cost
         self.init_visible_bias = init_visible_bias
+        self.warm_start = warm_start
 
     _parameter_constraints: dict = {**RBMBase._parameter_constraints, "init_visible_bias": ["boolean"]}
 

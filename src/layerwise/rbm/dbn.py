@@ -26,6 +26,9 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     learning_rate, batch_size, n_iter, random_state, verbose
         Passed to every RBM (the Gaussian bottom layer uses ``learning_rate / 10``, as Gaussian units
         need a smaller step; Hinton's guide section 13.2).
+    rbm_params : dict, optional
+        Further settings of the RBMs, e.g. ``{"k": 3, "weight_decay": 0, "learn_variance": True}``; each RBM
+        takes those its class has (``learn_variance`` reaches only a Gaussian bottom layer).
 
     ``transform`` gives the top layer's hidden probabilities; ``to_sequential`` returns a
     ``layerwise.models.Sequential`` of Dense/sigmoid layers with the RBMs' weights, for fine-tuning.
@@ -43,11 +46,12 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "first_layer": [StrOptions({"bernoulli", "gaussian"})],
         **{name: RBMBase._parameter_constraints[name]
            for name in ("learning_rate", "batch_size", "n_iter", "random_state", "verbose")},
+        "rbm_params": [None, dict],
     }
 
     def __init__(self, hidden_layer_sizes: Sequence[int] = (256, 128), *, first_layer: str = "bernoulli",
                  learning_rate: float = 0.1, batch_size: int = 10, n_iter: int = 10, random_state=None,
-                 verbose: int = 0):
+                 verbose: int = 0, rbm_params: dict | None = None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.first_layer = first_layer
         self.learning_rate = learning_rate
@@ -55,21 +59,35 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_iter = n_iter
         self.random_state = random_state
         self.verbose = verbose
+        self.rbm_params = rbm_params
 
     def _make_rbm(self, index: int, n_hidden: int, seed: int):
         common = dict(n_components=int(n_hidden), batch_size=self.batch_size, n_iter=self.n_iter,
                       random_state=seed, verbose=self.verbose)
-        if index == 0 and self.first_layer == "gaussian":
-            return GaussianBernoulliRBM(learning_rate=self.learning_rate / 10, **common)
-        return BernoulliRBM(learning_rate=self.learning_rate, **common)
+        gaussian = index == 0 and self.first_layer == "gaussian"
+        cls = GaussianBernoulliRBM if gaussian else BernoulliRBM
+        extra = {k: v for k, v in (self.rbm_params or {}).items() if k in cls._parameter_constraints}
+        return cls(learning_rate=self.learning_rate / 10 if gaussian else self.learning_rate, **common, **extra)
+
+    def _check_rbm_params(self) -> None:
+        names = set(self.rbm_params or {})
+        own = names & {"n_components", "learning_rate", "batch_size", "n_iter", "random_state", "verbose"}
+        if own:
+            raise ValueError(f"rbm_params: set {sorted(own)} on the DBN itself (n_components is "
+                             "hidden_layer_sizes).")
+        unknown = names - set(BernoulliRBM._parameter_constraints) - set(GaussianBernoulliRBM._parameter_constraints)
+        if unknown:
+            raise ValueError(f"rbm_params: {sorted(unknown)} are not settings of BernoulliRBM or "
+                             "GaussianBernoulliRBM.")
 
     def fit(self, X, y=None):
         """Train the RBMs bottom-up on ``X`` (n_samples, n_features)."""
         self._validate_params()
         X = validate_data(self, X, dtype=(np.float64, np.float32), ensure_all_finite=False)
         check_no_nan(X, "DBN")
+        self._check_rbm_params()
         sizes = list(self.hidden_layer_sizes)
-        if not sizes or any(not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
+        if not sizes or any(not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 1 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must be a non-empty list of positive ints; got {sizes!r}.")
         rng = np.random.RandomState(self.random_state) if not isinstance(
             self.random_state, np.random.RandomState) else self.random_state

@@ -32,7 +32,7 @@ class GaussianBernoulliRBM(RBMBase):
     ----------
     n_components, learning_rate, batch_size, n_iter, verbose, random_state, k, persistent,
     momentum, final_momentum, momentum_switch, weight_decay, learning_rate_decay, sparsity_target,
-    sparsity_cost
+    sparsity_cost, warm_start
         As in :class:`layerwise.rbm.BernoulliRBM`; the learning rate defaults lower (0.01) because
         Gaussian units have unbounded inputs (guide section 13.2). ``persistent`` defaults to False
         (CD-1), which is more stable for real-valued data.
@@ -55,7 +55,7 @@ class GaussianBernoulliRBM(RBMBase):
                  momentum: float = 0.5, final_momentum: float = 0.9, momentum_switch: int = 5,
                  weight_decay: float = 2e-4, learning_rate_decay: float = 0.0, sparsity_target=None,
                  sparsity_cost: float = 0.1, learn_variance: bool = False,
-                 softmax_groups: Sequence[Sequence[int]] | None = None):
+                 softmax_groups: Sequence[Sequence[int]] | None = None, warm_start: bool = False):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -73,6 +73,7 @@ class GaussianBernoulliRBM(RBMBase):
         self.sparsity_cost = sparsity_cost
         self.learn_variance = learn_variance
         self.softmax_groups = softmax_groups
+        self.warm_start = warm_start
 
     # ---- set-up ----------------------------------------------------------------------------------------
     def _groups(self, n_features: int) -> list[list[int]]:
@@ -113,7 +114,8 @@ class GaussianBernoulliRBM(RBMBase):
         return to_tensor((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_, self.params_)
 
     def _from_model_space(self, v: torch.Tensor) -> np.ndarray:
-        return v.detach().cpu().numpy().astype(np.float64) * self.scale_ + self.mean_
+        values = v.detach().cpu().numpy().astype(np.float64) * self.scale_ + self.mean_
+        return values.astype(self._fit_dtype, copy=False)
 
     # ---- the visible units -----------------------------------------------------------------------------
     def _inv_var(self) -> torch.Tensor:

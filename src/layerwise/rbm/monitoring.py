@@ -17,7 +17,11 @@ from layerwise.rbm._validation import torch_generator
 
 def _model_space(rbm, X) -> torch.Tensor:
     if isinstance(X, torch.Tensor):
-        return X.to(rbm.params_.device)
+        n_visible = rbm.params_.shape[0] - 1
+        if X.ndim != 2 or X.shape[1] != n_visible:
+            raise ValueError(f"X has shape {tuple(X.shape)}, but {type(rbm).__name__} has {n_visible} visible "
+                             f"units: expected (n_samples, {n_visible}).")
+        return X.to(rbm.params_.device, rbm.params_.dtype)
     return rbm._to_model_space(rbm._validate(X, reset=False))
 
 
@@ -47,7 +51,9 @@ def pseudo_likelihood(rbm, X, chunk: int = 256) -> float:
     """Exact mean pseudo-log-likelihood Σ_i log P(v_i | v_-i) of binary rows ``X`` (n, nv).
 
     Flipping unit i changes the hidden inputs by (1 − 2 v_i) W_i, so all nv flips of a row are one
-    broadcast of shape (rows, nv, nh); rows go in chunks to bound memory.
+    broadcast of shape (rows, nv, nh); rows go in chunks to bound memory. Rows in [0, 1] that are not binary
+    (grey levels) get the same formula with 1 − v_i as the flip, as scikit-learn's ``score_samples`` does: a
+    figure to compare models by, not a likelihood.
     """
     _require_binary(rbm, "pseudo_likelihood")
     v_all = _model_space(rbm, X)
@@ -95,6 +101,9 @@ def ais_log_partition(rbm, *, n_betas: int = 10000, n_runs: int = 100, base_visi
     through ``n_betas`` temperatures, with ``n_runs`` parallel runs.
     """
     _require_binary(rbm, "ais_log_partition")
+    if int(n_betas) < 2 or int(n_runs) < 1:
+        raise ValueError(f"ais_log_partition needs n_betas >= 2 (the temperatures from 0 to 1) and n_runs >= 1; "
+                         f"got n_betas={n_betas}, n_runs={n_runs}.")
     gen = torch_generator(random_state, rbm.params_.device)
     W, b, c = rbm._W.double(), rbm.params_[:-1, -1].double(), rbm.params_[-1, :-1].double()
     bA = b.clone() if base_visible_bias is None else torch.as_tensor(base_visible_bias, dtype=torch.float64,

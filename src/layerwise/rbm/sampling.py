@@ -46,8 +46,8 @@ def sample_chains(rbm, n_samples: int, *, burn_in: int = 1000, thin: int = 1, n_
         for _ in range(thin):
             v = gibbs_step(rbm, v, generator)
         kept.append(v)
-    # Interleave so the first rows come from different chains.
-    return torch.stack(kept, dim=1).reshape(-1, v.shape[1])[:n_samples]
+    # Round by round, so the first rows come from different chains (and a cut drops the last round's).
+    return torch.stack(kept, dim=0).reshape(-1, v.shape[1])[:n_samples]
 
 
 def conditional_chain(rbm, v: torch.Tensor, observed: torch.Tensor, *, n_steps: int, generator: torch.Generator,
