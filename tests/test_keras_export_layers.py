@@ -290,3 +290,18 @@ def test_keras_reads_what_layerwise_writes(keras, tmp_path, request, build, make
     again = layerwise.models.load_model(tmp_path / "ours.keras")
     for got, want in zip(_outputs(again, x), expected, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_keras_rebuilds_a_stateful_layer_with_its_fixed_batch_size(keras, tmp_path, functional):
+    # Keras refuses a stateful RNN built for a dynamic batch: the file carries the model input's batch size
+    x = np.random.default_rng(0).random((4, 7, 3)).astype("float32")
+    if functional:
+        inputs = layerwise.Input(batch_shape=(4, 7, 3))
+        model = layerwise.Model(inputs, layerwise.layers.GRU(2, stateful=True)(inputs))
+    else:
+        model = layerwise.Sequential([layerwise.Input((7, 3), batch_size=4), layerwise.layers.LSTM(4, stateful=True)])
+    model.save(tmp_path / "stateful.keras")  # before any call: no states yet, the Input's batch size is used
+    theirs = keras.models.load_model(tmp_path / "stateful.keras")
+    np.testing.assert_allclose(theirs.predict(x, batch_size=4, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)

@@ -249,3 +249,60 @@ def test_keras_application_file(keras, tmp_path):
     model.save(tmp_path / "mobilenet.keras")
     ours = _same_predictions(model, tmp_path / "mobilenet.keras", RNG.random((2, 32, 32, 3)).astype("float32") * 255)
     assert len(ours.layers) == len(model.layers)
+
+
+def test_functional_files_with_keras_recorded_masks_and_training_flags(keras, tmp_path):
+    # Keras 3.15 records each mask it computes as op entries (NotEqual, Any) fed to the next layer as mask=,
+    # and training=False in every call; layerwise makes the masks itself and lets fit set training.
+    L = keras.layers
+    ids = keras.Input((7,), dtype="int32")
+    embedded = keras.Model(ids, L.LSTM(3)(L.Embedding(20, 4, mask_zero=True)(ids)))
+    embedded.save(tmp_path / "embedded.keras")
+    _same_predictions(embedded, tmp_path / "embedded.keras", np.array([[0, 0, 3, 4, 5, 1, 2], [1, 2, 3, 0, 0, 0, 0]]))
+    series = keras.Input((7, 3))
+    hidden = L.Bidirectional(L.GRU(3, return_sequences=True))(L.Masking()(series))
+    masked = keras.Model(series, L.Dropout(0.5)(L.GRU(2)(hidden)))
+    masked.save(tmp_path / "masked.keras")
+    x = RNG.random((2, 7, 3)).astype("float32")
+    x[0, :3] = 0.0
+    ours = _same_predictions(masked, tmp_path / "masked.keras", x)
+    assert not np.array_equal(ours(x, training=True).detach().numpy(), ours(x, training=True).detach().numpy())
+
+
+def test_registered_function_losses_and_per_output_metrics_from_keras_files(keras, tmp_path, fresh_registrations):
+    def ours():
+        @layerwise.saving.register_keras_serializable(package="my")
+        def half_squared(y, p):
+            return ((y - p) ** 2).mean(-1) / 2
+    ours()
+
+    @keras.saving.register_keras_serializable(package="my")
+    def half_squared(y, p):
+        return keras.ops.mean((y - p) ** 2, axis=-1) / 2
+
+    L = keras.layers
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, {"reg": L.Dense(1, name="reg")(inputs),
+                                 "cls": L.Dense(2, activation="softmax", name="cls")(inputs)})
+    model.compile("adam", loss={"reg": half_squared, "cls": "sparse_categorical_crossentropy"},
+                  metrics={"reg": ["mae", half_squared], "cls": ["accuracy"]})
+    model.save(tmp_path / "two.keras")
+    ours = layerwise.models.load_model(tmp_path / "two.keras")
+    y = {"reg": X4[:, :1], "cls": (X4[:, 0] > 0.5).astype("int64")}
+    expected = model.evaluate(X4, y, verbose=0, return_dict=True)
+    got = ours.evaluate(X4, y, verbose=0, return_dict=True)
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-5), key
+
+
+def test_damaged_archive_member_is_reported_with_the_file(keras, tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    data = bytearray((tmp_path / "m.keras").read_bytes())
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        info = archive.getinfo("model.weights.h5")
+    data[info.header_offset + 30 + len(info.filename) + len(info.extra) + 50] ^= 0xFF
+    (tmp_path / "bad.keras").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"bad.keras.*corrupt .*model.weights.h5 cannot be read"):
+        layerwise.models.load_model(tmp_path / "bad.keras")

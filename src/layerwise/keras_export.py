@@ -56,9 +56,11 @@ def keras_model_config(model) -> dict:
     from layerwise.models.sequential import Sequential
 
     if isinstance(model, Sequential):
-        layers = [_input_entry(model._graph[0].node.layer)] if model.batch_input_shape and model._graph else []
+        has_input = bool(model.batch_input_shape and model._graph)
+        layers = [_input_entry(model._graph[0].node.layer)] if has_input else []
+        batch = model._graph[0].node.layer.get_config().get("batch_size") if has_input else None
         config = {"name": model.name, "trainable": model._trainable, "layers": layers + [
-            _layer_entry(layer) for layer in model.layers]}
+            _layer_entry(layer, batch) for layer in model.layers]}
         entry = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
     elif isinstance(model, Functional):
         entry = {"module": "keras.src.models.functional", "class_name": "Functional",
@@ -79,7 +81,8 @@ def _input_entry(layer: InputLayer) -> dict:
                        "ragged": False, "name": layer.name, "optional": False}}
 
 
-def _layer_entry(layer) -> dict:
+def _layer_entry(layer, batch: int | None = None) -> dict:
+    """``layer``'s entry in a model's config; ``batch`` is the model input's fixed batch size, if it has one."""
     from layerwise.layers.core import Lambda
     from layerwise.layers.operations import TensorOperation
     from layerwise.models.model import Model
@@ -106,6 +109,11 @@ def _layer_entry(layer) -> dict:
     # Keras builds attention layers from a query and a value shape ("shapes_dict"); a model's graph builds them.
     if build is not None and build.get("input_shape") is not None and not isinstance(layer, _HeadsCall):
         entry["build_config"] = build
+        if getattr(layer, "stateful", False) and build["input_shape"][0] is None:
+            # Keras rebuilds a stateful layer only for a fixed batch size: the states' or the model input's
+            states = getattr(layer, "states", None)
+            fixed = int(states[0].shape[0]) if states else batch
+            entry["build_config"] = {"input_shape": [fixed, *build["input_shape"][1:]]}
     return entry
 
 
@@ -184,13 +192,15 @@ def _functional_config(model) -> dict:
         return [structure(item) for item in value]
 
     layers = []
+    batches = {layer.get_config().get("batch_size") for layer in model._layers if isinstance(layer, InputLayer)}
+    batch = batches.pop() if len(batches) == 1 else None
     for layer in model._layers:
         if isinstance(layer, InputLayer):
             layers.append(_input_entry(layer) | {"inbound_nodes": []})
             continue
         nodes = [dict(zip(("args", "kwargs"), map(encode, _keras_call(layer, node))))
                  for node in per_layer.get(id(layer), [])]
-        layers.append(_layer_entry(layer) | {"name": layer.name, "inbound_nodes": nodes})
+        layers.append(_layer_entry(layer, batch) | {"name": layer.name, "inbound_nodes": nodes})
     return {"name": model.name, "trainable": model._trainable, "layers": layers,
             "input_layers": structure(model._input_structure), "output_layers": structure(model._output_structure)}
 

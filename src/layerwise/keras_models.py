@@ -15,7 +15,7 @@ import json
 import zipfile
 from typing import Any
 
-from layerwise.keras_weights import require_h5py, load_keras_weights
+from layerwise.keras_weights import load_keras_weights, open_archive, read_member, require_h5py
 from layerwise.saving_registry import loading_scope
 
 _MODELS = ("Sequential", "Functional", "Model")
@@ -66,25 +66,25 @@ def _load_optimizer_slots(model, path: str) -> None:
 
     if not zipfile.is_zipfile(path):
         return
-    with zipfile.ZipFile(path) as archive:
+    with open_archive(path) as archive:
         names = archive.namelist()
         if EXTRAS_MEMBER in names:
-            load_optimizer_tensors(model, load_bytes(archive.read(EXTRAS_MEMBER)), path)
+            load_optimizer_tensors(model, load_bytes(read_member(archive, EXTRAS_MEMBER, path)), path)
             return
-        metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
+        metadata = json.loads(read_member(archive, "metadata.json", path)) if "metadata.json" in names else {}
         if metadata.get("written_by") != "layerwise" and not str(metadata.get("keras_version")).startswith("3.15."):
             return
-        with require_h5py().File(io.BytesIO(archive.read("model.weights.h5")), "r") as f:
+        with require_h5py().File(io.BytesIO(read_member(archive, "model.weights.h5", path)), "r") as f:
             read_optimizer_variables(model, f)
 
 
 def _read_model_file(path: str) -> tuple[dict, dict | None, bool]:
     """(model config, compile config, whether the file is Keras 2's legacy HDF5)."""
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
+        with open_archive(path) as archive:
             if "config.json" not in archive.namelist():
                 raise ValueError(f"{path!r} is a zip archive without config.json, so not a Keras .keras file.")
-            spec = json.loads(archive.read("config.json"))
+            spec = json.loads(read_member(archive, "config.json", path))
         return spec, spec.get("compile_config"), False
     with open(path, "rb") as f:
         if f.read(2) == b"PK":
@@ -172,8 +172,11 @@ def _functional(config: dict):
 
     outputs: dict[tuple[str, int], list] = {}  # (layer name, call index) -> that call's output tensors, flattened
     waiting = []  # per layer: [layer, its calls still to make, index of the next call]
+    mask_only = _mask_only_operations(config)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"]["name"]
+        if name in mask_only:
+            continue
         if entry["class_name"] == "InputLayer":
             outputs[(name, 0)] = [_input(entry["config"])]
         elif entry.get("inbound_nodes"):
@@ -184,7 +187,7 @@ def _functional(config: dict):
         for item in waiting:
             name, layer, calls, index = item
             while calls:
-                args, kwargs = _call_arguments(calls[0])
+                args, kwargs = _call_arguments(calls[0], mask_only)
                 try:
                     args, kwargs = _resolve(args, outputs), _resolve(kwargs, outputs)
                 except KeyError:
@@ -224,18 +227,63 @@ def _operation(entry: dict):
     return TensorOperation(op, name=entry["config"].get("name"))
 
 
+def _mask_only_operations(config: dict) -> set[str]:
+    """Names of the op entries whose results only ever reach a ``mask=`` argument.
+
+    Keras 3.15 records the masks it computes (``NotEqual`` for Embedding(mask_zero=True), ``NotEqual`` then ``Any``
+    for Masking) as op entries and passes them on as ``mask=``; layerwise's layers make and pass on those same masks
+    themselves, so such entries and arguments are left out of the rebuilt graph.
+    """
+    entries = {entry.get("name") or entry["config"]["name"]: entry for entry in config["layers"]}
+    skipped = {name for name, entry in entries.items() if _is_operation(entry)}
+    skipped -= _referenced_names(_references(config["output_layers"]))
+    changed = True
+    while changed:  # an op feeding a kept entry (other than through mask=) is kept, and so are its own inputs
+        used = set()
+        for name, entry in entries.items():
+            if name in skipped:
+                continue
+            for node in entry.get("inbound_nodes", []):
+                args, kwargs = _call_arguments(node, skipped)
+                used |= _referenced_names([args, kwargs])
+        changed = bool(skipped & used)
+        skipped -= used
+    return skipped
+
+
+def _referenced_names(value) -> set[str]:
+    """The layer names of every tensor reference in a recorded call's arguments."""
+    if isinstance(value, _Reference):
+        return {value[0]}
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            return {value["config"]["keras_history"][0]}
+        return set().union(*(_referenced_names(item) for item in value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_referenced_names(item) for item in value))
+    return set()
+
+
 def _is_operation_layer(layer) -> bool:
     from layerwise.layers.operations import TensorOperation
 
     return isinstance(layer, TensorOperation)
 
 
-def _call_arguments(node) -> tuple[list, dict]:
+def _call_arguments(node, mask_only: set[str] = frozenset()) -> tuple[list, dict]:
     """(args, kwargs) of one recorded call: Keras 3's ``{"args", "kwargs"}`` or Keras 2's list of
-    ``[name, call index, output index, kwargs]`` (one tensor, or a list of them, as the first argument)."""
+    ``[name, call index, output index, kwargs]`` (one tensor, or a list of them, as the first argument).
+
+    Left out: ``training`` (Keras records ``training=False`` for every call, and its functional models set it
+    for every call when they run, as layerwise's do) and ``mask`` when it is None (nested models' calls take
+    none here) or made by the ``mask_only`` op entries.
+    """
     if isinstance(node, dict):
-        # Keras records mask=None on calls of nested models, whose calls take no mask here; None changes nothing.
-        kwargs = {key: value for key, value in node.get("kwargs", {}).items() if not (key == "mask" and value is None)}
+        def kept(key, value):
+            if key == "training":
+                return False
+            return key != "mask" or not (value is None or _referenced_names(value) <= mask_only)
+        kwargs = {key: value for key, value in node.get("kwargs", {}).items() if kept(key, value)}
         return list(node.get("args", [])), kwargs
     tensors = [_Reference(*ref[:3]) for ref in node]
     kwargs = node[0][3] if len(node[0]) > 3 else {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 
 import numpy as np
 from torch import nn
@@ -37,14 +38,31 @@ def is_keras_file(path: str) -> bool:
     return start.startswith(b"\x89HDF\r\n\x1a\n") or start.startswith(b"PK")
 
 
+def open_archive(path) -> zipfile.ZipFile:
+    """The zip archive at ``path``; a damaged one is reported by its path."""
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"{str(path)!r} is a corrupt .keras (zip) archive ({err}).") from None
+
+
+def read_member(archive: zipfile.ZipFile, name: str, path) -> bytes:
+    """Member ``name`` of ``archive`` (the file at ``path``); a damaged member is reported by both names."""
+    try:
+        return archive.read(name)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+        raise ValueError(f"{str(path)!r} is a corrupt .keras (zip) archive: its {name} cannot be read "
+                         f"({err}).") from None
+
+
 def load_keras_weights(model, path: str) -> None:
     """Copy the weights of the Keras file at ``path`` into ``model`` (built, with the same layers)."""
     h5py = require_h5py()
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
+        with open_archive(path) as archive:
             if "model.weights.h5" not in archive.namelist():
                 raise ValueError(f"{path!r} is a zip archive without model.weights.h5, so not a Keras .keras file.")
-            data = io.BytesIO(archive.read("model.weights.h5"))
+            data = io.BytesIO(read_member(archive, "model.weights.h5", path))
         with h5py.File(data, "r") as f:
             _load_model(model, f, path)
         return

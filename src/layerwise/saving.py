@@ -188,11 +188,14 @@ def model_from_json(json_string: str, custom_objects: dict | None = None, *, sou
 
 
 def _metrics_from_config(value):
-    """Saved metric entries (nested lists of names and configs) as ``compile`` takes them."""
+    """Saved metric entries (nested lists of names and configs, or a dict of them per output) as ``compile``
+    takes them."""
     if value is None:
         return None
     if isinstance(value, list):
         return [_metrics_from_config(item) for item in value]
+    if isinstance(value, dict) and "class_name" not in value and "config" not in value:
+        return {key: _metrics_from_config(item) for key, item in value.items()}
     return metrics.deserialize(value)
 
 

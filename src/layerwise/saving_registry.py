@@ -180,6 +180,8 @@ def serialize_custom(obj, kind: str, error: type[Exception] = TypeError):
 def deserialize_custom(config: dict):
     """The instance (or function) a ``serialize_custom`` dict describes, or None when no registered or
     custom object has its name."""
+    if config.get("class_name") == "function" and isinstance(config.get("config"), str):
+        return find_custom_object(config["config"])  # Keras' form of a function: its registered name in "config"
     found = find_custom_object(config.get("registered_name") or config.get("class_name", ""))
     if found is None or not inspect.isclass(found):
         return found
