@@ -223,3 +223,10 @@ def test_empty_sequences_in_a_model_get_advice():
 def test_negative_token_ids_are_named_as_such():
     with pytest.raises(ValueError, match=r"negative token id -1; ids are 0\.\.9\. Padding is 0"):
         L.Embedding(10, 2)(np.array([[1, -1]]))
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU", "LSTMCell", "GRUCell"])
+def test_keras_implementation_argument_is_taken_and_left_out_of_the_config(cls):
+    # Keras (and Keras 2 code) passes implementation=1 or 2 to pick how the gate products are split
+    layer = getattr(L, cls)(3, implementation=1)
+    assert "implementation" not in layer.get_config()

@@ -147,12 +147,15 @@ class SimpleRNNCell(_BuiltinCell):
 class LSTMCell(_BuiltinCell):
     """One step of LSTM (gates input, forget, cell, output); states ``[h, c]``, each ``(batch, units)``."""
 
+    config_omitted = ("implementation",)  # as Keras: a run-time choice, not part of the config
+
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias: bool = True, kernel_regularizer=None,
                  recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, seed: int | None = None, **kwargs):
+        kwargs.pop("implementation", None)  # Keras' choice of how to split the gate products; one kernel here
         super().__init__(**kwargs)
         self.sequence = LSTM(
             units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
@@ -172,12 +175,15 @@ class GRUCell(_BuiltinCell):
     """One step of GRU (Keras' gate order update, reset, candidate); state ``[h]``, ``(batch, units)``.
     ``reset_after=True`` (default) has a ``(2, 3 units)`` bias; False one ``(3 units,)`` bias."""
 
+    config_omitted = ("implementation",)  # as Keras: a run-time choice, not part of the config
+
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
                  bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  dropout: float = 0.0, recurrent_dropout: float = 0.0, reset_after: bool = True,
                  seed: int | None = None, **kwargs):
+        kwargs.pop("implementation", None)  # Keras' choice of how to split the gate products; one kernel here
         super().__init__(**kwargs)
         self.sequence = GRU(
             units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,

@@ -53,7 +53,7 @@ class LSTM(Recurrent):
     States are ``[h, c]``."""
 
     gates = 4
-    config_omitted = ("use_cudnn",)  # as Keras: a run-time choice, not part of the config
+    config_omitted = ("use_cudnn", "implementation")  # as Keras: run-time choices, not part of the config
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -63,6 +63,7 @@ class LSTM(Recurrent):
                  recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  unroll: bool = False, use_cudnn="auto", **kwargs):
+        kwargs.pop("implementation", None)  # Keras' choice of how to split the gate products; one kernel here
         super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
                          recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
                          return_sequences, return_state, go_backwards, stateful, unroll, seed=seed,
@@ -96,7 +97,7 @@ class GRU(Recurrent):
     parameters, and it runs fused; ``reset_after=False`` (one bias, reset before the matmul) steps."""
 
     gates = 3
-    config_omitted = ("use_cudnn",)  # as Keras: a run-time choice, not part of the config
+    config_omitted = ("use_cudnn", "implementation")  # as Keras: run-time choices, not part of the config
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -106,6 +107,7 @@ class GRU(Recurrent):
                  seed: int | None = None, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  reset_after: bool = True, use_cudnn="auto", **kwargs):
+        kwargs.pop("implementation", None)  # Keras' choice of how to split the gate products; one kernel here
         super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
                          recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
                          return_sequences, return_state, go_backwards, stateful, unroll, seed=seed,
