@@ -137,6 +137,7 @@ class RNN(Layer):
         for i, layer in enumerate(layers):
             layer.return_sequences = self.return_sequences if i == len(layers) - 1 else True
             layer.zero_output_for_mask = self.zero_output_for_mask
+            layer._cell_state_used = self.return_state or self.stateful  # else an LSTM may skip packing
             x, last, layer_states = layer.run(x, mask, states[:layer.state_count])
             states = states[layer.state_count:]
             finals.extend(layer_states)

@@ -7,8 +7,10 @@ them straight to the fused ``torch._VF`` kernels (cuDNN on a GPU); ``get_weights
 
 Three ways to run, all with Keras' results:
   * no mask: one fused call over the whole sequence;
-  * a mask: the valid steps of each row are moved to the front (a no-op for right padding),
-    packed, run fused, and put back. Exact because a masked step changes no state in Keras;
+  * a mask: the valid steps of each row are moved to the front (a no-op for right padding), run fused,
+    and put back. Exact because a masked step changes no state in Keras. Packed (only the real steps
+    run) on a GPU; on CPU mostly unpacked, each row's outputs read up to its last real step, as packed
+    sequences miss oneDNN (see ``_runs_unpacked``);
   * a Python loop over time steps (``step_loop``, which also runs ``RNN`` over custom cells), only for
     what the kernels cannot do: ``recurrent_dropout`` while training, activations other than Keras'
     defaults, and GRU with ``reset_after=False``.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import _VF, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from layerwise import activations, initializers
@@ -27,6 +29,7 @@ from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import new_parameter, WeightView
 
 States = list  # [h] or [h, c], each (batch, units)
+RunResult = tuple  # (outputs or None, last output, final states)
 
 
 def check_sequence_shape(layer: Layer, input_shape: Shape) -> None:
@@ -135,6 +138,7 @@ class Recurrent(Layer):
     kernel_fn = None  # the fused torch._VF function, or None when the layer's settings rule it out
     supports_masking = True
     input_ndim = 3
+    _cell_state_used = True  # see forward and _runs_unpacked
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -260,6 +264,8 @@ class Recurrent(Layer):
         True where a step is real."""
         x, mask = sequence_input(self, x, mask, self.go_backwards)
         states = self._initial_states(x.shape[0], initial_state)
+        # Only the caller knows whether an LSTM's final cell state is used; run() alone (RNN over cells) assumes so.
+        self._cell_state_used = self.return_state or self.stateful
         outputs, last, states = self.run(x, mask, states)
         if self.stateful:
             self.states = [s.detach() for s in states]
@@ -316,47 +322,82 @@ class Recurrent(Layer):
             torch._cudnn_rnn_flatten_weight(flat, len(flat), flat[0].shape[1], mode, self.units, 0, 1, True, False)
         self._cudnn_buffer_at = flat[0].data_ptr()
 
-    def _run_fused(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
-        """One fused kernel call; with a mask, on the valid steps packed to the front of each row."""
+    def _run_fused(self, x: torch.Tensor, mask: torch.Tensor | None, states: States) -> RunResult:
+        """One fused kernel call; with a mask, over each row's valid steps moved to the front."""
         if mask is None:
             outputs, states = self._call_kernel(x, states)
             return outputs, outputs[:, -1], states
         steps = x.shape[1]
-        lengths = mask.sum(1)
-        right_padded = bool((mask == (torch.arange(steps, device=x.device) < lengths[:, None])).all())
+        mask_host = mask.cpu()  # the one host sync: packing takes the lengths on the host
+        lengths = mask_host.sum(1)
         order = None
-        if not right_padded:
+        if not torch.equal(mask_host, torch.arange(steps) < lengths[:, None]):
             # Stable sort puts each row's real steps first, in their order: masked steps change nothing.
             order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
             x = x.gather(1, order[..., None].expand_as(x))
-        lengths_cpu = lengths.cpu()
+        if self._runs_unpacked(x):
+            compact, last, finals = self._run_unpacked(x, lengths.to(x.device), states)
+        else:
+            compact, last, finals = self._run_packed(x, lengths, states)
         empty = lengths == 0
-        packed = pack_padded_sequence(x, lengths_cpu.clamp(min=1), batch_first=True, enforce_sorted=False)
-        hx = [s[packed.sorted_indices] for s in states]
-        data, finals = self._call_kernel(packed.data, hx, packed.batch_sizes)
-        finals = [f[packed.unsorted_indices] for f in finals]
-        # Rows with no real step keep their initial state (and a zero output), as in Keras.
-        finals = [torch.where(empty[:, None], s, f) for s, f in zip(states, finals)]
-        last = torch.where(empty[:, None], torch.zeros_like(finals[0]), finals[0])
+        if bool(empty.any()):
+            # Rows with no real step keep their initial state (and a zero output), as in Keras.
+            empty = empty.to(x.device)[:, None]
+            finals = [torch.where(empty, s, f) for s, f in zip(states, finals)]
+            last = torch.where(empty, torch.zeros_like(last), last)
         if self.zero_output_for_mask:
             last = torch.where(mask[:, -1:], last, torch.zeros_like(last))
         if not self.return_sequences:
             return None, last, finals
-        packed_out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
-        compact, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=steps)
-        compact = compact * (~empty)[:, None, None]
+        # Outputs at masked steps (after each row's real ones here) are never read: _fill_masked replaces them.
         if order is not None:
             compact = torch.zeros_like(compact).scatter(1, order[..., None].expand_as(compact), compact)
         return self._fill_masked(compact, mask), last, finals
 
+    def _runs_unpacked(self, x: torch.Tensor) -> bool:
+        """Whether a masked batch runs unpacked (``_run_unpacked``) rather than packed. On CPU a packed
+        sequence misses oneDNN's LSTM kernel for a per-step loop (about 3x slower to train); cuDNN runs packed
+        sequences at full speed. GRU and SimpleRNN have no oneDNN kernel: unpacked trains faster (the packed
+        backward is slower), packed infers faster (it skips the padded steps)."""
+        if x.device.type != "cpu":
+            return False
+        if self.kernel_fn is _VF.lstm:
+            return not self._cell_state_used  # unpacked, the final cell state is the padded end's
+        return torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in self.flat_weights()))
+
+    def _run_unpacked(self, x: torch.Tensor, lengths: torch.Tensor, states: States) -> RunResult:
+        """The whole padded batch (each row's real steps first) in one call. Exact: a padded step comes after
+        a row's real ones, so it changes none of their outputs; each row's last output (its final ``h``) is the
+        one at ``lengths - 1``. Returns (outputs, last output, [final h]): no LSTM cell state."""
+        # Zeros at the padded steps: a non-finite input there would turn their zero gradients into NaN.
+        x = torch.where((torch.arange(x.shape[1], device=x.device) < lengths[:, None])[..., None], x, 0)
+        outputs, _ = self._call_kernel(x, states)
+        at_last = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
+        last = outputs.gather(1, at_last)[:, 0]
+        return outputs, last, [last]
+
+    def _run_packed(self, x: torch.Tensor, lengths: torch.Tensor, states: States) -> RunResult:
+        """Each row's real steps (first in the row, ``lengths`` on the host) packed into one call. Returns
+        (outputs or None, last output, final states)."""
+        packed = pack_padded_sequence(x, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
+        hx = [s[packed.sorted_indices] for s in states]
+        data, finals = self._call_kernel(packed.data, hx, packed.batch_sizes)
+        finals = [f[packed.unsorted_indices] for f in finals]
+        if not self.return_sequences:
+            return None, finals[0], finals
+        packed_out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        compact, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=x.shape[1])
+        return compact, finals[0], finals
+
     def _fill_masked(self, outputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Outputs at masked steps: zeros, or (Keras' default) the last real step's output."""
+        """Outputs at masked steps: zeros, or (Keras' default) the last real step's output. ``outputs`` at
+        masked steps are not read (``where``, not a product, so that not even a NaN there leaks)."""
         if self.zero_output_for_mask:
-            return outputs * mask[..., None]
+            return torch.where(mask[..., None], outputs, 0)
         steps = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
         source = torch.where(mask, steps, -1).cummax(dim=1).values  # last real step so far, -1 if none
         filled = outputs.gather(1, source.clamp(min=0)[..., None].expand_as(outputs))
-        return filled * (source >= 0)[..., None]
+        return torch.where((source >= 0)[..., None], filled, 0)
 
     def _run_loop(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
         """Step by step, as Keras' generic RNN loop; used only when no fused kernel applies."""
