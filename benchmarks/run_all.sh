@@ -21,6 +21,7 @@ fi
 
 "$PY" benchmarks/cnn_speed.py --all
 "$PY" benchmarks/lstm_speed.py --all
+"$PY" benchmarks/masked_lstm_speed.py --all
 "$PY" benchmarks/conv_lstm_speed.py
 if "$PY" -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then
     "$PY" benchmarks/gpu_speed.py
