@@ -448,3 +448,17 @@ def test_model_with_these_layers_trains_saves_and_reloads(seed, tmp_path):
     for ours, theirs in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(ours, theirs)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", [L.MaxPooling1D(4), L.AveragePooling1D(4), L.MaxPooling2D(3)])
+def test_pooling_wider_than_its_input_names_the_layer(layer):
+    # Keras refuses it when the model is built; the output would have no steps
+    shape = (None, 3, 4) if "1D" in type(layer).__name__ else (None, 2, 5, 1)
+    with pytest.raises(ValueError, match=rf"'{layer.name}'.*at least pool_size"):
+        layerwise.Sequential([layerwise.Input(shape[1:]), layer])
+
+
+def test_masked_average_ignores_non_finite_values_at_masked_steps():
+    x = torch.tensor([[[1.0], [3.0], [float("nan")]], [[2.0], [float("inf")], [4.0]]])
+    mask = torch.tensor([[True, True, False], [True, False, True]])
+    np.testing.assert_allclose(L.GlobalAveragePooling1D()(x, mask=mask).numpy(), [[2.0], [3.0]])

@@ -194,7 +194,8 @@ def test_batch_logs_and_predict_outputs_reach_callbacks(keras):
     out = lw_model.predict(x, batch_size=8, verbose=0, callbacks=[record])
     assert [set(logs) for logs in seen["train"]] == [{"loss", "mae"}] * 3
     assert seen["test"][-1] == logs
-    np.testing.assert_array_equal(torch.cat([b["outputs"] for b in seen["predict"]]).numpy(), out)
+    assert all(isinstance(b["outputs"], np.ndarray) for b in seen["predict"])  # numpy, as Keras hands them
+    np.testing.assert_array_equal(np.concatenate([b["outputs"] for b in seen["predict"]]), out)
 
 
 def test_stop_flags_end_evaluate_and_predict_early(keras):
@@ -462,3 +463,59 @@ def test_other_bad_input(keras, tmp_path):
     model.optimizer.learning_rate = 1e30
     with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch"):
         model.fit(x * 1e10, y, batch_size=8, epochs=1, verbose=0, callbacks=[cb.TerminateOnNaN(raise_error=True)])
+
+
+def test_predict_inside_a_batch_hook_leaves_training_on(keras):
+    # Keras' fit trains every batch in training mode, whatever a hook ran in between
+    x, y = data(32)
+    labels = (y[:, 0] > 0).astype("int64")
+    losses = {}
+    for lib in (keras, layerwise):
+        L = lib.layers
+        model = lib.Sequential([lib.Input((3,)), L.Dense(8), L.BatchNormalization(), L.Activation("tanh"),
+                                L.Dense(2, activation="softmax")])
+        if lib is keras:
+            weights = [np.random.default_rng(1).normal(0, 0.5, w.shape).astype("float32") if w.ndim == 2 else w
+                       for w in model.get_weights()]
+        model.set_weights(weights)
+        model.compile(lib.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        peek = lib.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs, m=model: m.predict(x[:4], verbose=0))
+        losses[lib] = model.fit(x, labels, batch_size=8, epochs=2, shuffle=False, verbose=0,
+                                callbacks=[peek]).history["loss"]
+    np.testing.assert_allclose(losses[layerwise], losses[keras], rtol=1e-5)
+
+
+def test_hooks_get_dicts_and_their_own_copy_of_the_logs(keras):
+    k_model, lw_model = twins(keras)
+    seen = {}
+    for lib, model in ((keras, k_model), (layerwise, lw_model)):
+        calls = seen[lib] = []
+        record = lib.callbacks.LambdaCallback(
+            on_train_begin=lambda logs, c=calls: c.append(("train_begin", sorted(logs))),
+            on_epoch_begin=lambda epoch, logs, c=calls: c.append(("epoch_begin", sorted(logs))),
+            on_train_batch_begin=lambda batch, logs, c=calls: c.append(("batch_begin", sorted(logs))),
+            on_train_end=lambda logs, c=calls: c.append(("train_end", sorted(logs))))
+        plateau = lib.callbacks.ReduceLROnPlateau("loss", patience=1)  # writes learning_rate into the epoch logs
+        fit_both_one(lib, model, [plateau, record])
+    assert seen[layerwise] == seen[keras]
+    assert seen[layerwise][-1] == ("train_end", ["loss", "mae", "val_loss", "val_mae"])
+
+
+def fit_both_one(lib, model, callbacks, **kwargs):
+    x, y = data()
+    return model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, validation_data=data(16, seed=1),
+                     callbacks=callbacks, **kwargs)
+
+
+def test_validation_freq_list_and_a_single_callback(keras):
+    k_model, lw_model = twins(keras)
+    histories = {}
+    for lib, model in ((keras, k_model), (layerwise, lw_model)):
+        x, y = data()
+        histories[lib] = model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0,
+                                   validation_data=data(16, seed=1), validation_freq=[1, 3],
+                                   callbacks=lib.callbacks.History())  # one callback, not in a list
+    assert_same_history(histories[keras], histories[layerwise])
+    assert len(histories[layerwise].history["val_loss"]) == 2
+    with pytest.warns(UserWarning, match=r"ignores the arguments \['epsilon'\].*min_delta"):
+        cb.ReduceLROnPlateau(epsilon=1e-4)

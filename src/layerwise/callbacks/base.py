@@ -69,7 +69,8 @@ class CallbackList(Callback):
         from layerwise.callbacks.loggers import ProgbarLogger
 
         super().__init__()
-        self.callbacks = list(callbacks or [])
+        # one callback alone is taken as Keras takes it (it flattens whatever it is given)
+        self.callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks or [])
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__} ({cb!r}).")
@@ -113,14 +114,20 @@ class CallbackList(Callback):
         return self._needs_logs[hook] or (self._drawn[hook] and self.progbar.draws(step))
 
     def _each(self, hook: str) -> Callable:
-        def dispatch(*args, **kwargs):
+        # As Keras: every hook gets a dict (never None), one copy per call shared by the callbacks, so what they
+        # add (ReduceLROnPlateau's learning_rate) reaches the callbacks after them but not the trainer's logs.
+        def dispatch(*args):
+            *position, logs = args
+            logs = {} if logs is None else dict(logs)
             for cb in self.callbacks:
-                getattr(cb, hook)(*args, **kwargs)
+                getattr(cb, hook)(*position, logs)
         return dispatch
 
     def _batch_dispatch(self, hook: str, batch: int, logs) -> None:
-        for cb in self._batch[hook]:
-            getattr(cb, hook)(batch, logs)
+        if self._batch[hook]:
+            logs = {} if logs is None else dict(logs)
+            for cb in self._batch[hook]:
+                getattr(cb, hook)(batch, logs)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._each("on_epoch_begin")(epoch, logs)

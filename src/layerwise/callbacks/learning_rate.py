@@ -17,8 +17,11 @@ class ReduceLROnPlateau(MonitorCallback):
     more than ``min_delta`` for ``patience`` epochs, then waits ``cooldown`` epochs before counting again."""
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0,
-                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0):
+                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0, **kwargs):
         super().__init__(monitor, mode, min_delta=min_delta)
+        if kwargs:  # Keras takes and ignores them (tutorials still pass Keras 2's epsilon)
+            warnings.warn(f"ReduceLROnPlateau ignores the arguments {sorted(kwargs)}, as Keras does"
+                          + (" (Keras 2's epsilon is min_delta now)." if "epsilon" in kwargs else "."), stacklevel=2)
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}")
         self.factor, self.patience, self.verbose = factor, patience, verbose

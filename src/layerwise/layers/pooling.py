@@ -33,6 +33,9 @@ class _Pooling(DataFormat, Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         spatial = [conv_output_length(n, k, s, self.padding)
                    for n, k, s in zip(self.spatial_shape(input_shape), self.pool_size, self.strides)]
+        if any(n is not None and n <= 0 for n in spatial):
+            raise ValueError(self._shape_message(
+                f"spatial sizes of at least pool_size {self.pool_size} with padding='valid'", input_shape))
         return self.shape_from(input_shape[0], spatial, input_shape[self.channel_axis])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -147,8 +150,10 @@ class GlobalAveragePooling1D(_GlobalAveragePooling):
         if mask is None:
             return super().forward(x)
         (steps,) = self.spatial_axes()
-        weights = mask.to(x.dtype).unsqueeze(3 - steps)  # (batch, steps, 1) or (batch, 1, steps)
-        return (x * weights).sum(steps, keepdim=self.keepdims) / weights.sum(steps, keepdim=self.keepdims)
+        mask = mask.to(torch.bool).unsqueeze(3 - steps)  # (batch, steps, 1) or (batch, 1, steps)
+        # where, not a product: a NaN or inf at a masked step stays out, as in Keras
+        total = torch.where(mask, x, 0).sum(steps, keepdim=self.keepdims)
+        return total / mask.to(x.dtype).sum(steps, keepdim=self.keepdims)
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         return None  # the time axis is gone

@@ -47,6 +47,13 @@ def _callback_list(callbacks, model, verbose: int, epochs: int, steps: int, add_
                         verbose=verbose, epochs=epochs, steps=steps or None)
 
 
+def _validates_after(epoch: int, validation_freq) -> bool:
+    """Keras' ``validation_freq``: every n-th epoch (an int), or the epochs listed (1-based)."""
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    return epoch + 1 in validation_freq
+
+
 class Trainer(StepAPI):
     """Mixin giving a model Keras' training API. The model provides ``forward``, ``build``,
     ``check_input``, ``built``, ``batch_input_shape``, ``output_shape``, ``input_names``,
@@ -229,7 +236,7 @@ class Trainer(StepAPI):
             callbacks: list[Callback] | None = None, validation_split: float = 0.0, validation_data=None,
             shuffle: bool = True, class_weight: dict | None = None, sample_weight=None, initial_epoch: int = 0,
             steps_per_epoch: int | None = None, validation_steps: int | None = None,
-            validation_batch_size: int | None = None, validation_freq: int = 1) -> History:
+            validation_batch_size: int | None = None, validation_freq: int | list[int] = 1) -> History:
         """Train for ``epochs`` epochs; returns a History whose ``.history`` has Keras' keys.
 
         With ``steps_per_epoch`` (``validation_steps``) an epoch takes that many batches and the next one
@@ -269,6 +276,8 @@ class Trainer(StepAPI):
                     logs = self._run_step("train_step", batch)
                     batch_logs = as_logs(logs)
                 else:
+                    if not self.training:  # a batch hook called predict or evaluate, which leave inference mode
+                        self.train()
                     self._train_step(*batch, trackers)
                     wanted = callback_list.wants_logs("on_train_batch_end", step)
                     batch_logs = self._logs(trackers) if wanted else None
@@ -279,7 +288,7 @@ class Trainer(StepAPI):
             if step == 0 and getattr(data, "ran_out", False):
                 break
             epoch_logs = self._final_logs(logs) if custom else self._logs(trackers)
-            if val_data is not None and (epoch + 1) % validation_freq == 0:
+            if val_data is not None and _validates_after(epoch, validation_freq):
                 epoch_logs.update(self._evaluate_data(val_data, prefix="val_", callbacks=callback_list))
             if custom or self._uses_steps("test_step"):
                 epoch_logs = as_logs(epoch_logs)  # Keras sorts and flattens them once validation is in
@@ -420,7 +429,8 @@ class Trainer(StepAPI):
                     callbacks.on_predict_batch_begin(i)
                 chunks.append(infer(xb))
                 if batch_hooks:
-                    callbacks.on_predict_batch_end(i, {"outputs": self._structure_outputs(chunks[-1])})
+                    outputs = self._structure_outputs([numpy_of(out) for out in chunks[-1]])
+                    callbacks.on_predict_batch_end(i, {"outputs": outputs})
                 if self.stop_predicting:
                     break
         callbacks.on_predict_end()
