@@ -3,6 +3,7 @@ batches in both libraries, several steps (with and without a learning-rate sched
 and clipping), then the same weights; configs, saving and the summary's optimizer count too."""
 from __future__ import annotations
 
+import pickle
 import re
 
 import numpy as np
@@ -198,3 +199,14 @@ def test_invalid_arguments_are_refused_like_keras(keras, name, kwargs, pattern):
         getattr(layerwise.optimizers, name)(**kwargs)
     with pytest.raises(ValueError):
         getattr(keras.optimizers, name)(**kwargs)
+
+
+def test_learning_rate_and_iterations_take_keras_variable_calls(keras):
+    # custom callbacks written for Keras call .assign and .numpy on these
+    k_opt, lw_opt = keras.optimizers.Adam(0.01), layerwise.optimizers.Adam(0.01)
+    for opt in (k_opt, lw_opt):
+        opt.learning_rate.assign(0.05)
+    assert lw_opt.learning_rate.numpy() == k_opt.learning_rate.numpy() == np.float32(0.05)
+    assert float(lw_opt.learning_rate) == pytest.approx(0.05) and lw_opt.get_config()["learning_rate"] == 0.05
+    assert lw_opt.iterations.numpy() == 0 and isinstance(lw_opt.iterations.numpy(), np.integer)
+    assert pickle.loads(pickle.dumps(lw_opt.learning_rate)) == 0.05  # a plain float, without the optimizer

@@ -9,10 +9,37 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import torch
 
 from layerwise.optimizers import schedules
 from layerwise.optimizers.schedules import LearningRateSchedule
+
+
+class RateValue(float):
+    """The learning rate as an optimizer gives it: a float that also takes what Keras code calls on Keras'
+    learning-rate variable (``optimizer.learning_rate.assign(0.01)``, ``.numpy()``)."""
+
+    def __new__(cls, value: float, optimizer: "Optimizer"):
+        rate = super().__new__(cls, value)
+        rate._optimizer = optimizer
+        return rate
+
+    def __reduce__(self):
+        return float, (float(self),)  # a plain number when copied or pickled
+
+    def assign(self, value) -> None:
+        self._optimizer.learning_rate = float(value)
+
+    def numpy(self) -> np.float32:
+        return np.float32(self)
+
+
+class StepCount(int):
+    """``optimizer.iterations``: an int that also takes Keras' ``.numpy()``."""
+
+    def numpy(self) -> np.int64:
+        return np.int64(self)
 
 
 class Optimizer:
@@ -64,11 +91,20 @@ class Optimizer:
         self.slots: dict[str, list[torch.Tensor]] = {}
 
     @property
-    def learning_rate(self) -> float:
+    def iterations(self) -> StepCount:
+        """The number of steps taken."""
+        return StepCount(self._iterations)
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        self._iterations = int(value)
+
+    @property
+    def learning_rate(self) -> RateValue:
         """The rate the next step uses: the schedule's value at ``iterations`` when there is a schedule."""
         if isinstance(self._learning_rate, LearningRateSchedule):
-            return float(self._learning_rate(self.iterations))
-        return self._learning_rate
+            return RateValue(float(self._learning_rate(self.iterations)), self)
+        return RateValue(self._learning_rate, self)
 
     @learning_rate.setter
     def learning_rate(self, value: float | LearningRateSchedule) -> None:
@@ -156,7 +192,7 @@ class Optimizer:
         params = [self.params[i] for i in index]
         grads = self._clip(grads)
         slots = {name: [self.slots[name][i] for i in index] for name in self.slot_names}
-        lr = self.learning_rate
+        lr = float(self.learning_rate)
         self.apply_weight_decay(params, lr)
         self.update(params, grads, slots, self.iterations + 1, lr)
         if self.use_ema:
