@@ -186,3 +186,19 @@ def test_verbose_progress_output(blobs, capsys):
     assert "3/3 - " in capsys.readouterr().out
     model.fit(x, y, epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_integer_arrays_train_a_float_model_as_in_keras():
+    # Keras casts data to each Input's dtype: course code feeds integer series (and XOR's 0/1 pairs) as they are
+    X = np.array([[10, 20, 30], [20, 30, 40], [30, 40, 50], [40, 50, 60]]).reshape(4, 3, 1)
+    y = np.array([40, 50, 60, 70])
+    model = keras.Sequential([keras.Input((3, 1)), keras.layers.LSTM(4), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(X, y, epochs=1, verbose=0)
+    np.testing.assert_allclose(model.predict(X.astype("int32"), verbose=0), model.predict(X.astype("float32"),
+                                                                                         verbose=0))
+    assert model.evaluate(X, y, verbose=0) == pytest.approx(model.evaluate(X.astype("float32"), y, verbose=0))
+    inputs = keras.Input((2,))
+    xor = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+    xor.compile("sgd", "binary_crossentropy")
+    xor.fit(np.array([[0, 0], [0, 1], [1, 0], [1, 1]]), np.array([0, 1, 1, 0]), epochs=1, verbose=0)

@@ -15,6 +15,7 @@ from layerwise.layers._padding import DataFormat, as_tuple, check_padding, conv_
 from layerwise.layers.base import LAYER_CLASSES, Shape
 from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.core import ActivatedLayer
+from layerwise.layers.keras2_paths import any_layer
 
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -241,3 +242,6 @@ Convolution1DTranspose, Convolution2DTranspose, Convolution3DTranspose = (Conv1D
 LAYER_CLASSES.update(Convolution1D=Conv1D, Convolution2D=Conv2D, Convolution3D=Conv3D,
                      Convolution1DTranspose=Conv1DTranspose, Convolution2DTranspose=Conv2DTranspose,
                      Convolution3DTranspose=Conv3DTranspose)
+
+
+__getattr__ = any_layer(__name__)  # Keras 2's keras.layers.convolutional held other layers too

@@ -13,6 +13,7 @@ from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import is_shape_list
 from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.symbolic import KerasTensor, Node
+from layerwise.layers.keras2_paths import any_layer
 
 
 class InputLayer(Layer):
@@ -204,3 +205,6 @@ class Lambda(Layer):
                              f"{tuple(input_shape)} ({type(err).__name__}: {err}); pass output_shape=(...) "
                              "without the batch axis.") from err
         return (batch, *out.shape[1:])
+
+
+__getattr__ = any_layer(__name__)  # Keras 2's keras.layers.core held other layers too

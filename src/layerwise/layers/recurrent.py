@@ -14,6 +14,7 @@ from torch import _VF
 from layerwise import activations, initializers
 from layerwise.backend import float_dtype
 from layerwise.layers.rnn_base import Recurrent, States, forget_gate_bias
+from layerwise.layers.keras2_paths import any_layer
 
 
 def _check_use_cudnn(use_cudnn) -> None:
@@ -150,3 +151,6 @@ class GRU(Recurrent):
             n = act(x_n + F.linear(r * h_rec, self.weight_hh[2 * u:]))
         h = z * states[0] + (1 - z) * n
         return h, [h]
+
+
+__getattr__ = any_layer(__name__)  # Keras 2's keras.layers.recurrent held other layers too

@@ -30,7 +30,8 @@ from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
-from layerwise.models.model import (Model, as_input_tensor, deserialize_layer, layer_spec, rank_adjusted,
+from layerwise.models.inputs import as_input_tensor
+from layerwise.models.model import (Model, deserialize_layer, layer_spec, rank_adjusted,
                                     reshape_hint, shape_fits, with_rank_of)
 from layerwise.saving_registry import loading_scope
 

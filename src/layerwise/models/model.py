@@ -30,6 +30,7 @@ from layerwise.layers.weights import WeightView
 from layerwise.datasets.adapt import as_array_tensor, split_parts
 from layerwise.datasets.iterable import first_item
 from layerwise.layers.symbolic import is_symbolic
+from layerwise.models.inputs import as_input_tensor
 from layerwise.models.summary import model_summary
 from layerwise.models.trainer import Trainer
 
@@ -68,18 +69,6 @@ def with_rank_of(expected: tuple, value):
     return value.reshape(adjusted) if len(adjusted) != value.dim() else value
 
 
-def as_input_tensor(x, device: torch.device, declared_dtype: str = "float32") -> torch.Tensor:
-    """Data given to a model call as a tensor: arrays and lists become float32 on ``device`` (a copy, as in Keras:
-    a ``call`` that works in place never changes the caller's array), float64 narrows, and an integer or boolean
-    tensor (uint8 images) becomes float32 unless the model's ``Input`` declares an integer ``declared_dtype``."""
-    if not isinstance(x, torch.Tensor):
-        return torch.tensor(np.asarray(x), dtype=float_dtype(), device=device)
-    if x.dtype == torch.float64 or (not x.is_floating_point() and not x.is_complex()
-                                    and declared_dtype.startswith(("float", "bfloat"))):
-        return x.to(float_dtype())
-    return x
-
-
 def _first_tensor(value):
     if isinstance(value, torch.Tensor):
         return value
@@ -116,6 +105,17 @@ def _functional_kind(cls: type) -> type:
         _FUNCTIONAL_KINDS[cls] = type(cls.__name__, (cls, Functional),
                                       {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
     return _FUNCTIONAL_KINDS[cls]
+
+
+# Keras 2 methods that Keras 3 removed, with what to write instead (for the error message).
+_KERAS2_METHODS = {
+    "predict_classes": "np.argmax(model.predict(x), axis=-1), or (model.predict(x) > 0.5).astype('int32') for "
+                       "one sigmoid output",
+    "predict_proba": "model.predict(x)",
+    "fit_generator": "model.fit(generator, steps_per_epoch=..., validation_data=..., validation_steps=...)",
+    "evaluate_generator": "model.evaluate(generator, steps=...)",
+    "predict_generator": "model.predict(generator, steps=...)",
+}
 
 
 class Model(Trainer, LayerDTypes, nn.Module):
@@ -425,6 +425,22 @@ class Model(Trainer, LayerDTypes, nn.Module):
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         from layerwise.saving import save_weights
         save_weights(self, filepath, overwrite=overwrite)
+
+    def reset_states(self) -> None:
+        """Forget the state each stateful layer carries between batches (Keras 2's ``model.reset_states()``, still
+        in the courses' stateful LSTM loops; Keras 3 resets each layer, ``layer.reset_states()``)."""
+        for module in self.modules():
+            if module is not self and getattr(module, "stateful", False) and hasattr(module, "reset_states"):
+                module.reset_states()
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name not in _KERAS2_METHODS:
+                raise
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}' (Keras 2's, removed in "
+                                 f"Keras 3): write {_KERAS2_METHODS[name]}.") from None
 
     def load_weights(self, filepath) -> None:
         from layerwise.saving import load_weights

@@ -9,7 +9,8 @@ from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
 from layerwise.layers.penalties import outermost_call
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
-from layerwise.models.model import (Model, as_input_tensor, deserialize_layer, layer_spec, rank_adjusted,
+from layerwise.models.inputs import as_input_tensor
+from layerwise.models.model import (Model, deserialize_layer, layer_spec, rank_adjusted,
                                     reshape_hint, shape_fits, with_rank_of)
 from layerwise.models.plan import build_plan
 from layerwise.saving_registry import loading_scope
@@ -57,7 +58,12 @@ class Sequential(Model):
             self._graph = [layer.output]
             return
         if not isinstance(layer, (Layer, Model)):
-            raise TypeError(f"Sequential.add expects a layerwise layer or model, got {type(layer).__name__}. "
+            kind = type(layer).__name__
+            if kind in ("TextVectorization", "StringLookup"):  # numpy string work, before any tensor
+                raise TypeError(f"{kind} cannot be a layer of a model here: it turns numpy strings into ids before "
+                                "the model. Call it on the texts first (ids = vectorizer(texts)), or map a dataset "
+                                "through it, and start the model with Embedding.")
+            raise TypeError(f"Sequential.add expects a layerwise layer or model, got {kind}. "
                             "Wrap PyTorch modules in a Layer subclass.")
         if not len(self._layers) and self.batch_input_shape is None and layer.batch_input_shape is not None:
             self.batch_input_shape = layer.batch_input_shape

@@ -27,6 +27,7 @@ from layerwise.datasets.iterable import IterableData, first_item, peekable, take
 from layerwise.dtype_policies.autocast import float32_of_half, numpy_of
 from layerwise.layers.penalties import LayerPenalties, outermost_call
 from layerwise.models.custom_steps import StepAPI, as_logs, parts_shape, restore_outputs
+from layerwise.models.inputs import as_declared_inputs
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
 
@@ -127,6 +128,7 @@ class Trainer(StepAPI):
     def _forward_batch(self, x):
         """The model on a batch: ``x`` is a tensor, or a tuple with one tensor per input; the output is a
         tensor, or a list with one per output."""
+        x = as_declared_inputs(self, x)
         with outermost_call(self):
             out = self.forward(*x) if isinstance(x, tuple) else self.forward(x)
         if isinstance(out, dict):

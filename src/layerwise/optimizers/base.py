@@ -42,6 +42,19 @@ class StepCount(int):
         return np.int64(self)
 
 
+def _check_keras2_arguments(cls: str, kwargs: dict) -> None:
+    """Keras 3's rule for arguments it does not take (``decay`` is ignored with a warning, anything else refused),
+    with what to write instead of Keras 2's ``lr`` and ``decay``."""
+    if kwargs.pop("decay", None) is not None:
+        warnings.warn(f"{cls}: the argument `decay` is no longer supported and is ignored, as in Keras 3. Keras 2's "
+                      "rate lr / (1 + decay * step) is learning_rate=layerwise.optimizers.schedules.InverseTimeDecay("
+                      "lr, decay_steps=1, decay_rate=decay).", stacklevel=4)
+    if "lr" in kwargs:
+        raise ValueError(f"{cls}: `lr` is Keras 2's name; write learning_rate={kwargs['lr']!r}.")
+    if kwargs:
+        raise ValueError(f"{cls}: argument(s) not recognized: {kwargs}.")
+
+
 class Optimizer:
     """Keras' optimizer contract; ``slot_names`` are the per-parameter state tensors.
 
@@ -59,8 +72,9 @@ class Optimizer:
                  clipnorm: float | None = None, clipvalue: float | None = None,
                  global_clipnorm: float | None = None, use_ema: bool = False, ema_momentum: float = 0.99,
                  ema_overwrite_frequency: int | None = None, loss_scale_factor: float | None = None,
-                 gradient_accumulation_steps: int | None = None, name: str | None = None):
+                 gradient_accumulation_steps: int | None = None, name: str | None = None, **kwargs):
         cls = type(self).__name__
+        _check_keras2_arguments(cls, kwargs)
         if sum(value is not None for value in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError(f"{cls}: only one of clipnorm, clipvalue and global_clipnorm can be set, got "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}.")

@@ -215,3 +215,14 @@ class TextVectorization:
         if isinstance(config.get("ngrams"), list):
             config["ngrams"] = tuple(config["ngrams"])
         return cls(**config)
+
+
+_KERAS2_TEXT = {"Tokenizer", "one_hot", "text_to_word_sequence", "hashing_trick", "tokenizer_from_json"}
+
+
+def __getattr__(name: str):
+    if name in _KERAS2_TEXT:  # Keras 2's keras.preprocessing.text, which Keras 3 removed
+        raise ImportError(f"{name} is Keras 2's (keras.preprocessing.text), removed in Keras 3. Use "
+                          "TextVectorization(max_tokens=num_words) and adapt(texts): vectorizer(texts) gives the "
+                          "id sequences (texts_to_sequences), get_vocabulary() the words by id (word_index).")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,37 @@
+"""Data as a model takes it: arrays and lists to tensors on the model's device, cast to what its ``Input``
+declares, as Keras casts data to each input's dtype."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from layerwise.backend import float_dtype
+
+
+def as_input_tensor(x, device: torch.device, declared_dtype: str = "float32") -> torch.Tensor:
+    """Data given to a model call as a tensor: arrays and lists become float32 on ``device`` (a copy, as in Keras:
+    a ``call`` that works in place never changes the caller's array), float64 narrows, and an integer or boolean
+    tensor (uint8 images) becomes float32 unless the model's ``Input`` declares an integer ``declared_dtype``."""
+    if not isinstance(x, torch.Tensor):
+        return torch.tensor(np.asarray(x), dtype=float_dtype(), device=device)
+    if x.dtype == torch.float64 or (not x.is_floating_point() and not x.is_complex()
+                                    and declared_dtype.startswith(("float", "bfloat"))):
+        return x.to(float_dtype())
+    return x
+
+
+def as_declared_inputs(model, x):
+    """A batch for ``model`` (a tensor, or a tuple of one per input) with integer or boolean parts cast to float32
+    where the model's ``Input`` declares a float dtype, as Keras casts data to each input's dtype (``fit`` on an
+    integer array of values, not ids). A subclassed model has no declared inputs: its batches pass as they are."""
+    parts = x if isinstance(x, tuple) else (x,)
+    if all(not isinstance(p, torch.Tensor) or p.is_floating_point() for p in parts):
+        return x
+    try:
+        declared = [tensor.dtype for tensor in model.inputs]
+    except (AttributeError, NotImplementedError):
+        return x
+    if len(declared) != len(parts):
+        return x
+    cast = tuple(as_input_tensor(p, p.device, d) if isinstance(p, torch.Tensor) else p for p, d in zip(parts, declared))
+    return cast if isinstance(x, tuple) else cast[0]
