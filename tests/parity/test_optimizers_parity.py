@@ -210,3 +210,23 @@ def test_learning_rate_and_iterations_take_keras_variable_calls(keras):
     assert float(lw_opt.learning_rate) == pytest.approx(0.05) and lw_opt.get_config()["learning_rate"] == 0.05
     assert lw_opt.iterations.numpy() == 0 and isinstance(lw_opt.iterations.numpy(), np.integer)
     assert pickle.loads(pickle.dumps(lw_opt.learning_rate)) == 0.05  # a plain float, without the optimizer
+
+
+def test_exclude_from_weight_decay_matches_keras(keras):
+    # AdamW sparing the biases and an LSTM's recurrent kernel, by name, and one weight by identity
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 5, 3)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+    models = []
+    for lib in (keras, layerwise):
+        model = lib.Sequential([lib.Input((5, 3)), lib.layers.LSTM(4), lib.layers.Dense(1)])
+        optimizer = lib.optimizers.AdamW(0.05, weight_decay=0.5)
+        optimizer.exclude_from_weight_decay(var_list=[model.layers[-1].kernel], var_names=["bias", "recurrent"])
+        model.compile(optimizer, "mse")
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    for model in models:
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for ours, theirs in zip(models[1].get_weights(), models[0].get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="before the optimizer is built"):
+        models[1].optimizer.exclude_from_weight_decay(var_names=["bias"])

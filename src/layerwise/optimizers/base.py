@@ -7,6 +7,7 @@ implement ``update`` with PyTorch's multi-tensor (``torch._foreach_*``) kernels.
 """
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -139,8 +140,20 @@ class Optimizer:
 
     def build_for(self, model, params: list[torch.Tensor] | None = None) -> None:
         """``build`` on ``params`` (default: all of ``model``'s) for ``model``, whose layers tell the optimizers
-        that need it (Adafactor, Muon) each weight's Keras layout."""
+        that need it (Adafactor, Muon) each weight's Keras layout, and its Keras name (``kernel``, ``bias``...)
+        for ``exclude_from_weight_decay(var_names=...)``."""
+        pattern = getattr(self, "_no_decay_pattern", None)
+        if pattern is not None:
+            self._no_decay |= {id(view.tensor) for view in model.weight_views() if pattern.search(view.name)}
         self.build(list(model.parameters()) if params is None else params)
+
+    def exclude_from_weight_decay(self, var_list=None, var_names: list[str] | None = None) -> None:
+        """Keras': no weight decay for the weights in ``var_list``, nor for those whose name (``kernel``, ``bias``,
+        ``recurrent_kernel``, ``gamma``...) contains one of ``var_names``. Call it before the optimizer is built."""
+        if self.built:
+            raise ValueError("`exclude_from_weight_decay()` can only be configured before the optimizer is built.")
+        self._no_decay = {id(v) for v in var_list or []}
+        self._no_decay_pattern = re.compile("|".join(set(var_names))) if var_names else None
 
     def initial_slot(self, name: str, param: torch.Tensor) -> torch.Tensor:
         return torch.zeros_like(param, memory_format=torch.preserve_format)
@@ -216,7 +229,12 @@ class Optimizer:
     def apply_weight_decay(self, params: list[torch.Tensor], lr: float) -> None:
         """Keras' decoupled decay before a step: ``w -= w * weight_decay * lr``."""
         if self.weight_decay:
-            torch._foreach_mul_(params, 1 - self.weight_decay * lr)
+            torch._foreach_mul_(self._decayed(params), 1 - self.weight_decay * lr)
+
+    def _decayed(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``params`` less those ``exclude_from_weight_decay`` named."""
+        excluded = getattr(self, "_no_decay", None)
+        return [p for p in params if id(p) not in excluded] if excluded else params
 
     def _update_average(self) -> None:
         """Keras' order: average every parameter after the update, then overwrite when due."""
