@@ -21,7 +21,8 @@ def masks() -> dict[str, torch.Tensor]:
     right = torch.arange(STEPS) < lengths[:, None]
     random = torch.rand(BATCH, STEPS, generator=torch.Generator().manual_seed(3)) > 0.4
     random[0], random[1] = True, False
-    return {"right": right, "left": right.flip(1), "random": random}
+    short = torch.arange(STEPS) < torch.tensor([4, 0, 1, 3, 2, 4])[:, None]  # no row reaches the last steps
+    return {"right": right, "left": right.flip(1), "random": random, "short": short}
 
 
 def data(seed: int = 0, features: int = FEATURES) -> torch.Tensor:
@@ -61,7 +62,7 @@ def path(monkeypatch):
 
     def force(unpacked: bool | None) -> list:
         if unpacked is not None:
-            monkeypatch.setattr(Recurrent, "_runs_unpacked", lambda self, x: unpacked)
+            monkeypatch.setattr(Recurrent, "_runs_unpacked", lambda self, x, lengths: unpacked)
         calls.clear()
         return calls
 
@@ -92,7 +93,7 @@ def test_unpacked_matches_packed(cls, mask_kind, path):
 def test_auto_path_choice(path):
     """Unpacked on CPU where it is faster and exact: an LSTM unless its final cell state is used, GRU and
     SimpleRNN only while training (packed skips the padded steps, which pays when inferring)."""
-    x, mask = data(), masks()["random"]
+    x, mask = data(), masks()["right"]  # real steps fill 22 of 42
     calls = path(None)
     cases = [(L.LSTM(UNITS), True, True), (L.LSTM(UNITS), False, True),
              (L.LSTM(UNITS, return_state=True), True, False), (L.LSTM(UNITS, stateful=True), True, False),
@@ -104,6 +105,17 @@ def test_auto_path_choice(path):
         with torch.set_grad_enabled(grad):
             layer(x, mask=mask)
         assert bool(calls) == unpacked, (layer.name, grad)
+    # Mostly padding up to the longest row: unpacked would run the padded steps, so it is packed.
+    sparse = torch.zeros(BATCH, STEPS, dtype=torch.bool)
+    sparse[:, 0], sparse[0] = True, True  # real steps fill 12 of 42 (LSTM's bar is a quarter, the others' half)
+    for layer, unpacked in ((L.LSTM(UNITS), True), (L.GRU(UNITS), False)):
+        calls.clear()
+        layer(x, mask=sparse)
+        assert bool(calls) == unpacked, layer.name
+    sparse[0, 2:] = False  # 7 of 42 in 2 steps: the longest row is 2 steps, which unpacked stops at
+    calls.clear()
+    L.GRU(UNITS)(x, mask=sparse)
+    assert calls
 
 
 def row_alone(layer, row: torch.Tensor, row_mask: torch.Tensor):

@@ -202,3 +202,10 @@ def test_integer_arrays_train_a_float_model_as_in_keras():
     xor = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
     xor.compile("sgd", "binary_crossentropy")
     xor.fit(np.array([[0, 0], [0, 1], [1, 0], [1, 1]]), np.array([0, 1, 1, 0]), epochs=1, verbose=0)
+
+
+def test_a_sequential_without_input_keeps_ids_integers_for_a_lookup():
+    # Keras' Input before the first layer takes that layer's dtype: large ids must not pass through float32
+    ids = np.array([123456789, 123456790, 5])
+    model = keras.Sequential([keras.layers.IntegerLookup(vocabulary=[123456789, 123456790, 5])])
+    np.testing.assert_array_equal(model.predict(ids, verbose=0), [1, 2, 3])

@@ -113,6 +113,7 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
     # Embedding and EinsumDense; other layers write it only when one is set.
     config_activity_regularizer = False
     config_omitted: tuple[str, ...] = ()  # constructor arguments Keras takes but leaves out of the config
+    takes_ids = False  # looks integer ids up: first in a Sequential without Input, it gets integer data as it comes
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -40,6 +40,7 @@ class CategoryEncoding(Layer):
     """Integer ids in ``[0, num_tokens)`` -> 'multi_hot' (default), 'one_hot' or 'count' float32 rows:
     ``(batch, n) -> (batch, num_tokens)`` ('one_hot': ``(batch,) or (batch, 1) -> (batch, num_tokens)``).
     ``count_weights`` (the ids' shape) weights the counts."""
+    takes_ids = True
 
     config_omitted = ("sparse",)  # only sparse=False is taken, and Keras' config leaves it out
 
@@ -210,6 +211,7 @@ class IntegerLookup(Layer):
     index, or with ``num_oov_indices > 1`` go to ``value mod num_oov_indices`` ('floormod') or a FarmHash
     bucket ('farmhash'), as in Keras. The vocabulary comes from ``adapt``, ``vocabulary=`` or
     ``set_vocabulary`` (see ``preprocessing/vocabulary.py`` for the order and the index layout)."""
+    takes_ids = True
 
     def __init__(self, max_tokens: int | None = None, num_oov_indices: int = 1, mask_token: int | None = None,
                  oov_token: int = -1, vocabulary: Sequence[int] | None = None, vocabulary_dtype: str = "int64",

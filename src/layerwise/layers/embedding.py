@@ -19,6 +19,7 @@ class Embedding(Layer):
     """Token ids ``(batch, ...)`` -> vectors ``(batch, ..., output_dim)``; weight ``embeddings
     (input_dim, output_dim)`` in Keras' layout and PyTorch's alike. With ``mask_zero=True`` id 0 is
     padding: it is masked out downstream (so the vocabulary needs ``input_dim = largest id + 1``)."""
+    takes_ids = True
 
     config_activity_regularizer = True
     # as Keras: the vectors are the layer's weights, saved with them; input_length is Keras 2's, dropped

@@ -335,8 +335,8 @@ class Recurrent(Layer):
             # Stable sort puts each row's real steps first, in their order: masked steps change nothing.
             order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
             x = x.gather(1, order[..., None].expand_as(x))
-        if self._runs_unpacked(x):
-            compact, last, finals = self._run_unpacked(x, lengths.to(x.device), states)
+        if self._runs_unpacked(x, lengths):
+            compact, last, finals = self._run_unpacked(x, lengths, states)
         else:
             compact, last, finals = self._run_packed(x, lengths, states)
         empty = lengths == 0
@@ -350,25 +350,33 @@ class Recurrent(Layer):
         if not self.return_sequences:
             return None, last, finals
         # Outputs at masked steps (after each row's real ones here) are never read: _fill_masked replaces them.
+        compact = F.pad(compact, (0, 0, 0, steps - compact.shape[1]))  # unpacked runs stop at the longest row
         if order is not None:
             compact = torch.zeros_like(compact).scatter(1, order[..., None].expand_as(compact), compact)
         return self._fill_masked(compact, mask), last, finals
 
-    def _runs_unpacked(self, x: torch.Tensor) -> bool:
+    def _runs_unpacked(self, x: torch.Tensor, lengths: torch.Tensor) -> bool:
         """Whether a masked batch runs unpacked (``_run_unpacked``) rather than packed. On CPU a packed
         sequence misses oneDNN's LSTM kernel for a per-step loop (about 3x slower to train); cuDNN runs packed
         sequences at full speed. GRU and SimpleRNN have no oneDNN kernel: unpacked trains faster (the packed
-        backward is slower), packed infers faster (it skips the padded steps)."""
+        backward is slower), packed infers faster (it skips the padded steps). Unpacked also runs the padded
+        steps up to the longest row, so it needs the real steps (``lengths``, on the host) to fill enough of
+        that: a quarter for LSTM, half for the others."""
         if x.device.type != "cpu":
             return False
+        filled = float(lengths.sum()) / max(1, x.shape[0] * int(lengths.max()))
         if self.kernel_fn is _VF.lstm:
-            return not self._cell_state_used  # unpacked, the final cell state is the padded end's
-        return torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in self.flat_weights()))
+            return not self._cell_state_used and filled >= 0.25  # unpacked, the final cell state is the padded end's
+        training = torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in self.flat_weights()))
+        return training and filled >= 0.5
 
     def _run_unpacked(self, x: torch.Tensor, lengths: torch.Tensor, states: States) -> RunResult:
-        """The whole padded batch (each row's real steps first) in one call. Exact: a padded step comes after
-        a row's real ones, so it changes none of their outputs; each row's last output (its final ``h``) is the
-        one at ``lengths - 1``. Returns (outputs, last output, [final h]): no LSTM cell state."""
+        """The padded batch (each row's real steps first) up to its longest row, in one call. Exact: a padded
+        step comes after a row's real ones, so it changes none of their outputs; each row's last output (its final
+        ``h``) is the one at ``lengths - 1`` (``lengths`` on the host). Returns (outputs, last output, [final h]):
+        no LSTM cell state."""
+        x = x[:, :max(1, int(lengths.max()))]
+        lengths = lengths.to(x.device)
         # Zeros at the padded steps: a non-finite input there would turn their zero gradients into NaN.
         x = torch.where((torch.arange(x.shape[1], device=x.device) < lengths[:, None])[..., None], x, 0)
         outputs, _ = self._call_kernel(x, states)

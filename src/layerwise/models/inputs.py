@@ -27,11 +27,24 @@ def as_declared_inputs(model, x):
     parts = x if isinstance(x, tuple) else (x,)
     if all(not isinstance(p, torch.Tensor) or p.is_floating_point() for p in parts):
         return x
-    try:
-        declared = [tensor.dtype for tensor in model.inputs]
-    except (AttributeError, NotImplementedError):
-        return x
-    if len(declared) != len(parts):
+    declared = _declared_dtypes(model)
+    if declared is None or len(declared) != len(parts):
         return x
     cast = tuple(as_input_tensor(p, p.device, d) if isinstance(p, torch.Tensor) else p for p, d in zip(parts, declared))
     return cast if isinstance(x, tuple) else cast[0]
+
+
+def _declared_dtypes(model) -> list[str] | None:
+    """The dtypes of ``model``'s Inputs, None for a subclassed model; kept until a Sequential's graph starts anew
+    (every batch of integer ids asks, and a Sequential's ``inputs`` takes microseconds to assemble)."""
+    graph = model.__dict__.get("_graph")
+    key = id(graph[0]) if graph else None
+    cached = model.__dict__.get("_declared_dtypes")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        dtypes = [tensor.dtype for tensor in model.inputs]
+    except (AttributeError, NotImplementedError):
+        dtypes = None
+    model.__dict__["_declared_dtypes"] = (key, dtypes)
+    return dtypes

@@ -115,7 +115,9 @@ class Sequential(Model):
         # "functional" name: the user's next Model(...) is named as in Keras.
         unique_name("functional")
         if not self._graph or tuple(self._graph[0].shape[1:]) != tuple(self.batch_input_shape[1:]):
-            self._graph = [InputLayer(self.batch_input_shape[1:]).output]
+            # Without the user's Input, Keras puts one of the first layer's dtype: ids stay integers for a lookup
+            ids = len(self._layers) and getattr(self._layers[0], "takes_ids", False)
+            self._graph = [InputLayer(self.batch_input_shape[1:], dtype="int64" if ids else None).output]
         for layer in self._layers[len(self._graph) - 1:]:
             try:
                 self._graph.append(layer(self._graph[-1]))
