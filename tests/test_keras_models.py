@@ -267,6 +267,11 @@ def test_functional_files_with_keras_recorded_masks_and_training_flags(keras, tm
     x[0, :3] = 0.0
     ours = _same_predictions(masked, tmp_path / "masked.keras", x)
     assert not np.array_equal(ours(x, training=True).detach().numpy(), ours(x, training=True).detach().numpy())
+    # a mask the author computed (the Embedding makes none) is not one layerwise makes: still refused, not dropped
+    authored = keras.Model(ids, L.LSTM(3)(L.Embedding(10, 4)(ids), mask=keras.ops.not_equal(ids, 0)))
+    authored.save(tmp_path / "authored.keras")
+    with pytest.raises(ValueError, match="operation NotEqual"):
+        layerwise.models.load_model(tmp_path / "authored.keras")
 
 
 def test_registered_function_losses_and_per_output_metrics_from_keras_files(keras, tmp_path, fresh_registrations):

@@ -230,12 +230,23 @@ def _operation(entry: dict):
 def _mask_only_operations(config: dict) -> set[str]:
     """Names of the op entries whose results only ever reach a ``mask=`` argument.
 
-    Keras 3.15 records the masks it computes (``NotEqual`` for Embedding(mask_zero=True), ``NotEqual`` then ``Any``
-    for Masking) as op entries and passes them on as ``mask=``; layerwise's layers make and pass on those same masks
-    themselves, so such entries and arguments are left out of the rebuilt graph.
+    Keras 3.15 records the masks it computes (``NotEqual`` on an Embedding(mask_zero=True)'s input, ``NotEqual`` then
+    ``Any`` on a Masking layer's) as op entries and passes them on as ``mask=``; layerwise's layers make and pass on
+    those same masks themselves, so such entries and arguments are left out of the rebuilt graph. A mask the model's
+    author computed from other tensors stays, and so does the error that its ops are not rebuilt.
     """
     entries = {entry.get("name") or entry["config"]["name"]: entry for entry in config["layers"]}
-    skipped = {name for name, entry in entries.items() if _is_operation(entry)}
+    masked_inputs = set()  # the layers whose outputs feed a layer that makes its own mask
+    for entry in entries.values():
+        if entry["class_name"] == "Masking" or (entry["class_name"] == "Embedding" and entry["config"].get("mask_zero")):
+            for node in entry.get("inbound_nodes", []):
+                masked_inputs |= _referenced_names(_call_arguments(node)[0])
+    skipped = {name for name, entry in entries.items() if _is_operation(entry) and entry["class_name"] == "NotEqual"
+               and _referenced_names(_call_arguments(entry["inbound_nodes"][0])[0]) <= masked_inputs}
+    for name, entry in entries.items():  # Masking's Any over its NotEqual
+        if _is_operation(entry) and entry["class_name"] == "Any" and entry.get("inbound_nodes") and \
+                _referenced_names(_call_arguments(entry["inbound_nodes"][0])[0]) <= skipped:
+            skipped.add(name)
     skipped -= _referenced_names(_references(config["output_layers"]))
     changed = True
     while changed:  # an op feeding a kept entry (other than through mask=) is kept, and so are its own inputs

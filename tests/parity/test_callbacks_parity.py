@@ -519,3 +519,15 @@ def test_validation_freq_list_and_a_single_callback(keras):
     assert len(histories[layerwise].history["val_loss"]) == 2
     with pytest.warns(UserWarning, match=r"ignores the arguments \['epsilon'\].*min_delta"):
         cb.ReduceLROnPlateau(epsilon=1e-4)
+
+
+def test_predict_of_a_nested_model_inside_a_batch_hook_leaves_its_dropout_training():
+    encoder = layerwise.Sequential([layerwise.Input((3,)), layerwise.layers.Dense(8), layerwise.layers.Dropout(0.5)])
+    model = layerwise.Sequential([encoder, layerwise.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    seen = []
+    peek = cb.LambdaCallback(on_train_batch_begin=lambda b, logs: seen.append(encoder.layers[-1].training),
+                             on_train_batch_end=lambda b, logs: encoder.predict(data(4)[0], verbose=0))
+    model.fit(*data(32), batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[peek])
+    assert seen == [True] * 4
+    assert not encoder.layers[-1].training  # back in inference mode after fit

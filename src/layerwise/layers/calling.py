@@ -27,6 +27,21 @@ def call_in_mode(module: nn.Module, training, call: Callable, *args, **kwargs):
         module.train(was)
 
 
+def keeps_modes(method: Callable) -> Callable:
+    """``method`` of a model (predict or evaluate, which switch it to inference mode), after which every module
+    has its own mode back: run from a callback inside ``fit``, on the model or a model nested in it, they leave
+    training on for the next batches, as in Keras."""
+    @functools.wraps(method)
+    def kept(model: nn.Module, *args, **kwargs):
+        modes = [(module, module.training) for module in model.modules()]
+        try:
+            return method(model, *args, **kwargs)
+        finally:
+            for module, training in modes:
+                module.training = training
+    return kept
+
+
 def is_shape_list(shape) -> bool:
     """A list of shapes (a layer called on several tensors) rather than one shape."""
     return isinstance(shape, (list, tuple)) and bool(shape) and isinstance(shape[0], (list, tuple))

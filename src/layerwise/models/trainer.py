@@ -25,6 +25,7 @@ from layerwise.datasets.adapt import (
 )
 from layerwise.datasets.iterable import IterableData, first_item, peekable, take_steps
 from layerwise.dtype_policies.autocast import float32_of_half, numpy_of
+from layerwise.layers.calling import keeps_modes
 from layerwise.layers.penalties import LayerPenalties, outermost_call
 from layerwise.models.custom_steps import StepAPI, as_logs, parts_shape, restore_outputs
 from layerwise.models.inputs import as_declared_inputs
@@ -278,8 +279,6 @@ class Trainer(StepAPI):
                     logs = self._run_step("train_step", batch)
                     batch_logs = as_logs(logs)
                 else:
-                    if not self.training:  # a batch hook called predict or evaluate, which leave inference mode
-                        self.train()
                     self._train_step(*batch, trackers)
                     wanted = callback_list.wants_logs("on_train_batch_end", step)
                     batch_logs = self._logs(trackers) if wanted else None
@@ -323,6 +322,7 @@ class Trainer(StepAPI):
         return self._make_data(validation_data, None, None, batch_size)
 
     # ---- evaluate -----------------------------------------------------------------------------
+    @keeps_modes
     def _evaluate_data(self, data, prefix: str = "", callbacks: CallbackList | None = None) -> dict[str, float]:
         """Loss and metrics over ``data``, their names prefixed; ``callbacks`` get the test hooks."""
         callbacks = callbacks or CallbackList()
@@ -415,6 +415,7 @@ class Trainer(StepAPI):
         outputs = [parts[0] if len(parts) == 1 else torch.cat(parts) for parts in zip(*chunks)]
         return self._structure_outputs([numpy_of(out) for out in outputs])
 
+    @keeps_modes
     def _predict_batches(self, batches, callbacks: CallbackList) -> list[list[torch.Tensor]]:
         """Each batch's outputs (one tensor per output), with Keras' predict hooks around them."""
         self.eval()
