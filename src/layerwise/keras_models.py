@@ -238,7 +238,8 @@ def _mask_only_operations(config: dict) -> set[str]:
     entries = {entry.get("name") or entry["config"]["name"]: entry for entry in config["layers"]}
     masked_inputs = set()  # the layers whose outputs feed a layer that makes its own mask
     for entry in entries.values():
-        if entry["class_name"] == "Masking" or (entry["class_name"] == "Embedding" and entry["config"].get("mask_zero")):
+        makes_mask = entry["class_name"] == "Embedding" and entry["config"].get("mask_zero")
+        if entry["class_name"] == "Masking" or makes_mask:
             for node in entry.get("inbound_nodes", []):
                 masked_inputs |= _referenced_names(_call_arguments(node)[0])
     skipped = {name for name, entry in entries.items() if _is_operation(entry) and entry["class_name"] == "NotEqual"
