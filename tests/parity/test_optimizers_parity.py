@@ -230,3 +230,24 @@ def test_exclude_from_weight_decay_matches_keras(keras):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="before the optimizer is built"):
         models[1].optimizer.exclude_from_weight_decay(var_names=["bias"])
+
+
+def test_optimizer_warnings_name_the_callers_line_and_a_nameless_build():
+    import torch
+
+    with pytest.warns(UserWarning, match="decay") as record:
+        layerwise.optimizers.AdamW(0.1, decay=1e-3)  # a subclass of a subclass: still this line
+    assert record[0].filename == __file__
+    optimizer = layerwise.optimizers.AdamW(0.1, weight_decay=0.5)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    with pytest.warns(UserWarning, match="needs the weights' names.*var_list"):
+        optimizer.apply([torch.zeros(3)], [torch.nn.Parameter(torch.ones(3))])
+
+
+def test_optimizers_pickled_before_iterations_was_a_property_load():
+    optimizer = layerwise.optimizers.Adam(0.01)
+    state = dict(optimizer.__dict__)
+    state["iterations"] = state.pop("_iterations") + 7  # the old layout of the same object
+    old = object.__new__(layerwise.optimizers.Adam)
+    old.__setstate__(state)
+    assert old.iterations == 7 and pickle.loads(pickle.dumps(old)).iterations == 7

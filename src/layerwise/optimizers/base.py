@@ -8,6 +8,7 @@ implement ``update`` with PyTorch's multi-tensor (``torch._foreach_*``) kernels.
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -43,13 +44,22 @@ class StepCount(int):
         return np.int64(self)
 
 
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside this package (and torch's wrappers of its methods), for
+    warnings that name the user's line."""
+    level, frame = 2, sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(("layerwise.optimizers", "torch.")):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _check_keras2_arguments(cls: str, kwargs: dict) -> None:
     """Keras 3's rule for arguments it does not take (``decay`` is ignored with a warning, anything else refused),
     with what to write instead of Keras 2's ``lr`` and ``decay``."""
     if kwargs.pop("decay", None) is not None:
         warnings.warn(f"{cls}: the argument `decay` is no longer supported and is ignored, as in Keras 3. Keras 2's "
                       "rate lr / (1 + decay * step) is learning_rate=layerwise.optimizers.schedules.InverseTimeDecay("
-                      "lr, decay_steps=1, decay_rate=decay).", stacklevel=4)
+                      "lr, decay_steps=1, decay_rate=decay).", stacklevel=_caller_stacklevel())
     if "lr" in kwargs:
         raise ValueError(f"{cls}: `lr` is Keras 2's name; write learning_rate={kwargs['lr']!r}.")
     if kwargs:
@@ -105,6 +115,11 @@ class Optimizer:
         self.params: list[torch.Tensor] = []
         self.slots: dict[str, list[torch.Tensor]] = {}
 
+    def __setstate__(self, state: dict) -> None:
+        if "iterations" in state:  # pickled before ``iterations`` became a property
+            state["_iterations"] = state.pop("iterations")
+        self.__dict__.update(state)
+
     @property
     def iterations(self) -> StepCount:
         """The number of steps taken."""
@@ -131,6 +146,10 @@ class Optimizer:
 
     def build(self, params: list[torch.Tensor]) -> None:
         """Bind to ``params`` and create one zeroed slot per parameter for each slot name."""
+        if getattr(self, "_no_decay_pattern", None) is not None and not getattr(self, "_names_known", False):
+            warnings.warn("exclude_from_weight_decay(var_names=...) needs the weights' names, which only a model "
+                          "gives (compile and fit, or optimizer.build_for(model) before apply): pass the weights "
+                          "themselves as var_list in a custom loop.", stacklevel=_caller_stacklevel())
         self.params = list(params)
         self.slots = {name: [self.initial_slot(name, p) for p in self.params] for name in self.slot_names}
         if self.use_ema:
@@ -145,6 +164,7 @@ class Optimizer:
         pattern = getattr(self, "_no_decay_pattern", None)
         if pattern is not None:
             self._no_decay |= {id(view.tensor) for view in model.weight_views() if pattern.search(view.name)}
+        self._names_known = True
         self.build(list(model.parameters()) if params is None else params)
 
     def exclude_from_weight_decay(self, var_list=None, var_names: list[str] | None = None) -> None:

@@ -217,12 +217,21 @@ class TextVectorization:
         return cls(**config)
 
 
-_KERAS2_TEXT = {"Tokenizer", "one_hot", "text_to_word_sequence", "hashing_trick", "tokenizer_from_json"}
+
+def _removed_in_keras3(name: str):
+    """Keras 2's ``keras.preprocessing.text`` names, which Keras 3 removed: importing them works (so probing tools
+    and ``getattr`` keep working), using them says what to write instead."""
+    def removed(*args, **kwargs):
+        raise NotImplementedError(f"{name} is Keras 2's (keras.preprocessing.text), removed in Keras 3. Use "
+                                  "TextVectorization(max_tokens=num_words) and adapt(texts): vectorizer(texts) gives "
+                                  "the id sequences (texts_to_sequences), get_vocabulary() the words by id "
+                                  "(word_index).")
+    removed.__name__ = removed.__qualname__ = name
+    return removed
 
 
-def __getattr__(name: str):
-    if name in _KERAS2_TEXT:  # Keras 2's keras.preprocessing.text, which Keras 3 removed
-        raise ImportError(f"{name} is Keras 2's (keras.preprocessing.text), removed in Keras 3. Use "
-                          "TextVectorization(max_tokens=num_words) and adapt(texts): vectorizer(texts) gives the "
-                          "id sequences (texts_to_sequences), get_vocabulary() the words by id (word_index).")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+Tokenizer = _removed_in_keras3("Tokenizer")
+one_hot = _removed_in_keras3("one_hot")
+text_to_word_sequence = _removed_in_keras3("text_to_word_sequence")
+hashing_trick = _removed_in_keras3("hashing_trick")
+tokenizer_from_json = _removed_in_keras3("tokenizer_from_json")
