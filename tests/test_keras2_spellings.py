@@ -29,9 +29,9 @@ def test_model_reset_states_and_removed_methods():
     with pytest.raises(AttributeError, match=r"predict_classes.*Keras 2.*np.argmax\(model.predict\(x\)"):
         model.predict_classes(x)
     with pytest.raises(AttributeError, match="fit_generator.*model.fit\\(generator"):
-        model.fit_generator
+        _ = model.fit_generator
     with pytest.raises(AttributeError, match="'Sequential' object has no attribute 'no_such'$"):
-        model.no_such
+        _ = model.no_such
 
 
 def test_keras2_module_paths():
