@@ -9,6 +9,7 @@ with padding_idx=0 and ``pack_padded_sequence``, the LSTM's final state into a L
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -77,38 +78,21 @@ def bench_pytorch_packed(threads: int, repeats: int) -> dict:
     return figures(train, speed_common.median_seconds(predict, repeats), sum(p.numel() for p in model.parameters()))
 
 
-def bench_keras_api(Sequential, Input, Embedding, LSTM, Dense, repeats: int) -> dict:
+def bench_keras_api(contender: str, threads: int, repeats: int) -> dict:
+    """The same Keras code on layerwise or on Keras 3 (``speed_common.keras_api``)."""
+    keras = speed_common.keras_api(contender, threads)
+    L = keras.layers
     ids, y = make_data()
-    model = Sequential([Input((STEPS,), dtype="int64"), Embedding(VOCABULARY, EMBED, mask_zero=True), LSTM(UNITS),
-                        Dense(2, activation="softmax")])
+    model = keras.Sequential([keras.Input((STEPS,), dtype="int64"), L.Embedding(VOCABULARY, EMBED, mask_zero=True),
+                              L.LSTM(UNITS), L.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     train = speed_common.median_seconds(lambda: model.fit(ids, y, batch_size=BATCH, epochs=1, verbose=0), repeats)
     predict = speed_common.median_seconds(lambda: model.predict(ids, batch_size=BATCH, verbose=0), repeats)
     return figures(train, predict, model.count_params())
 
 
-def bench_keras(backend: str, threads: int, repeats: int) -> dict:
-    speed_common.import_keras(backend, threads)
-    from keras.layers import LSTM, Dense, Embedding, Input
-    from keras.models import Sequential
-
-    return bench_keras_api(Sequential, Input, Embedding, LSTM, Dense, repeats)
-
-
-def bench_layerwise(threads: int, repeats: int) -> dict:
-    speed_common.setup_torch(threads)
-    from layerwise.layers import LSTM, Dense, Embedding, Input
-    from layerwise.models import Sequential
-
-    return bench_keras_api(Sequential, Input, Embedding, LSTM, Dense, repeats)
-
-
-CONTENDERS = {
-    "pytorch-packed": bench_pytorch_packed,
-    "keras-torch": lambda threads, repeats: bench_keras("torch", threads, repeats),
-    "keras-tf": lambda threads, repeats: bench_keras("tensorflow", threads, repeats),
-    "layerwise": bench_layerwise,
-}
+CONTENDERS = {"pytorch-packed": bench_pytorch_packed,
+              **{name: functools.partial(bench_keras_api, name) for name in ("keras-torch", "keras-tf", "layerwise")}}
 COLUMNS = [("train_per_s", "train seq/s", ".0f"), ("predict_per_s", "predict seq/s", ".0f"), ("params", "params", ",")]
 
 if __name__ == "__main__":

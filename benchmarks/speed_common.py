@@ -157,6 +157,17 @@ def import_keras(backend: str, threads: int):
     return keras
 
 
+def keras_api(contender: str, threads: int):
+    """The module a Keras-API contender's code runs on (``Sequential``, ``Input``, ``layers``): layerwise for
+    "layerwise", Keras 3 on its torch or TensorFlow backend for "keras-torch" / "keras-tf"."""
+    if contender == "layerwise":
+        setup_torch(threads)
+        import layerwise
+
+        return layerwise
+    return import_keras({"keras-torch": "torch", "keras-tf": "tensorflow"}[contender], threads)
+
+
 def markdown_table(results: list[dict], columns: list[tuple[str, str, str]]) -> str:
     """Results as a markdown table; ``columns`` are (result key, header, format) triples."""
     header = ["contender", *(title for _, title, _ in columns), "status"]
