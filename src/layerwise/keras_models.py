@@ -242,11 +242,13 @@ def _mask_only_operations(config: dict) -> set[str]:
         if entry["class_name"] == "Masking" or makes_mask:
             for node in entry.get("inbound_nodes", []):
                 masked_inputs |= _referenced_names(_call_arguments(node)[0])
+    def operands(entry: dict) -> set[str]:
+        return _referenced_names(_call_arguments(entry["inbound_nodes"][0])[0]) if entry.get("inbound_nodes") else set()
+
     skipped = {name for name, entry in entries.items() if _is_operation(entry) and entry["class_name"] == "NotEqual"
-               and _referenced_names(_call_arguments(entry["inbound_nodes"][0])[0]) <= masked_inputs}
+               and operands(entry) and operands(entry) <= masked_inputs}
     for name, entry in entries.items():  # Masking's Any over its NotEqual
-        if _is_operation(entry) and entry["class_name"] == "Any" and entry.get("inbound_nodes") and \
-                _referenced_names(_call_arguments(entry["inbound_nodes"][0])[0]) <= skipped:
+        if _is_operation(entry) and entry["class_name"] == "Any" and operands(entry) and operands(entry) <= skipped:
             skipped.add(name)
     skipped -= _referenced_names(_references(config["output_layers"]))
     changed = True
