@@ -53,3 +53,18 @@ def test_keras2_module_paths():
 def test_text_vectorization_in_a_sequential_says_where_it_goes():
     with pytest.raises(TypeError, match="TextVectorization cannot be a layer.*vectorizer\\(texts\\).*Embedding"):
         keras.Sequential([keras.Input((1,)), keras.layers.TextVectorization(vocabulary=["a"])])
+
+
+def test_batch_input_shape_of_the_courses_stateful_lstm(tmp_path):
+    # Brownlee's stateful loop: LSTM(batch_input_shape=(1, 1, 1), stateful=True), fit one epoch at a time
+    model = keras.Sequential([keras.layers.LSTM(4, batch_input_shape=(1, 1, 1), stateful=True),
+                              keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    X, y = np.arange(6, dtype="float32").reshape(6, 1, 1), np.arange(6, dtype="float32")
+    for _ in range(2):
+        model.fit(X, y, epochs=1, batch_size=1, shuffle=False, verbose=0)
+        model.reset_states()
+    assert model.layers[0].batch_input_shape == (1, 1, 1)
+    model.save(tmp_path / "stateful.keras")  # a Keras 3 file: the batch size travels in the build config
+    config = keras.models.load_model(tmp_path / "stateful.keras").layers[0].get_config()
+    assert "batch_input_shape" not in config or config["batch_input_shape"] is None

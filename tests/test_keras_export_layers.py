@@ -305,3 +305,11 @@ def test_keras_rebuilds_a_stateful_layer_with_its_fixed_batch_size(keras, tmp_pa
     theirs = keras.models.load_model(tmp_path / "stateful.keras")
     np.testing.assert_allclose(theirs.predict(x, batch_size=4, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_keras_loads_a_first_layer_given_keras2_batch_arguments(keras, tmp_path):
+    stateful = layerwise.Sequential([layerwise.layers.LSTM(4, batch_input_shape=(2, 3, 1), stateful=True)])
+    dense = layerwise.Sequential([layerwise.layers.Dense(2, input_shape=(3,), batch_size=4)])
+    for name, model in (("stateful", stateful), ("dense", dense)):
+        model.save(tmp_path / f"{name}.keras")
+        assert keras.models.load_model(tmp_path / f"{name}.keras").count_params() == model.count_params()

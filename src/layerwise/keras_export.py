@@ -96,7 +96,9 @@ def _layer_entry(layer, batch: int | None = None) -> dict:
         # Keras' arithmetic op classes, whose calls take the operands as they are (tensors and numbers).
         return {"module": "keras.src.ops.numpy", "class_name": layer.type_name, "config": {"name": layer.name},
                 "registered_name": layer.type_name}
-    config = _nested_in_keras_form(layer.get_config())
+    # Keras 2's ways to fix a first layer's batch size, which Keras 3's layers refuse: the Input carries it
+    config = {key: value for key, value in _nested_in_keras_form(layer.get_config()).items()
+              if key not in ("batch_size", "batch_input_shape")}
     # Keras writes a function (by its name, never code) as an object of its own: a Lambda's, and a registered
     # activation ("package>name"; built-in ones stay names).
     functions = ("function", "output_shape") if isinstance(layer, Lambda) else ()
@@ -112,7 +114,8 @@ def _layer_entry(layer, batch: int | None = None) -> dict:
         if getattr(layer, "stateful", False) and build["input_shape"][0] is None:
             # Keras rebuilds a stateful layer only for a fixed batch size: the states' or the model input's
             states = getattr(layer, "states", None)
-            fixed = int(states[0].shape[0]) if states else batch
+            own = (layer.batch_input_shape or (None,))[0]  # LSTM(batch_input_shape=...), Keras 2's spelling
+            fixed = int(states[0].shape[0]) if states else batch or own
             entry["build_config"] = {"input_shape": [fixed, *build["input_shape"][1:]]}
     return entry
 

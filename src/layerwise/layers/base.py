@@ -149,8 +149,10 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
 
     def __init__(self, *, name: str | None = None, input_shape: Shape | None = None,
                  input_dim: int | None = None, trainable: bool = True, dtype: Any = None,
-                 batch_size: int | None = None, activity_regularizer=None):
+                 batch_size: int | None = None, activity_regularizer=None, batch_input_shape: Shape | None = None):
         super().__init__()
+        if batch_input_shape is not None:  # Keras 2's spelling, still in the courses' stateful LSTMs
+            batch_size, input_shape = batch_input_shape[0], tuple(batch_input_shape[1:])
         if "_config" not in self.__dict__:  # a subclass without its own __init__ records the base arguments
             given = {"input_shape": input_shape, "input_dim": input_dim, "trainable": trainable,
                      "batch_size": batch_size, "activity_regularizer": activity_regularizer}
