@@ -132,9 +132,13 @@ class Optimizer:
     @property
     def learning_rate(self) -> RateValue:
         """The rate the next step uses: the schedule's value at ``iterations`` when there is a schedule."""
+        return RateValue(self._rate(), self)
+
+    def _rate(self) -> float:
+        """``learning_rate`` as a plain float, for the steps."""
         if isinstance(self._learning_rate, LearningRateSchedule):
-            return RateValue(float(self._learning_rate(self.iterations)), self)
-        return RateValue(self._learning_rate, self)
+            return float(self._learning_rate(self._iterations))
+        return self._learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value: float | LearningRateSchedule) -> None:
@@ -239,7 +243,7 @@ class Optimizer:
         params = [self.params[i] for i in index]
         grads = self._clip(grads)
         slots = {name: [self.slots[name][i] for i in index] for name in self.slot_names}
-        lr = float(self.learning_rate)
+        lr = self._rate()
         self.apply_weight_decay(params, lr)
         self.update(params, grads, slots, self.iterations + 1, lr)
         if self.use_ema:
