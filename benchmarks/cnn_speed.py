@@ -28,18 +28,6 @@ def make_data() -> tuple[np.ndarray, np.ndarray]:
     return images, rng.integers(0, CLASSES, IMAGES)
 
 
-def figures(train: speed_common.Timing, predict: speed_common.Timing, latency: speed_common.Timing, params: int) -> dict:
-    """The measured medians, and every repeat's seconds to judge the noise, as a result record."""
-    return {
-        "params": params,
-        "train_per_s": speed_common.per_second(IMAGES, train[0]),
-        "predict_per_s": speed_common.per_second(IMAGES, predict[0]),
-        "latency_ms": latency[0] * 1000,
-        "train_s": train[1],
-        "predict_s": predict[1],
-    }
-
-
 def bench_pytorch(threads: int, repeats: int) -> dict:
     """Idiomatic eager PyTorch: NCHW in channels_last memory, shuffled slices of a pre-made tensor."""
     speed_common.setup_torch(threads)
@@ -87,7 +75,8 @@ def bench_pytorch(threads: int, repeats: int) -> dict:
     train = speed_common.median_seconds(train_epoch, repeats)
     predict_all = speed_common.median_seconds(lambda: predict(x), repeats)
     latency = speed_common.median_seconds(lambda: predict(one), LATENCY_CALLS, warmup=5)
-    return figures(train, predict_all, latency, sum(p.numel() for p in model.parameters()))
+    return speed_common.throughput_record(IMAGES, train, predict_all, sum(p.numel() for p in model.parameters()),
+                                        latency_ms=latency[0] * 1000)
 
 
 def bench_keras_api(Sequential, Conv2D, MaxPooling2D, Flatten, Dense, repeats: int) -> dict:
@@ -110,7 +99,7 @@ def bench_keras_api(Sequential, Conv2D, MaxPooling2D, Flatten, Dense, repeats: i
     predict = speed_common.median_seconds(
         lambda: model.predict(images, batch_size=BATCH, verbose=0), repeats)
     latency = speed_common.median_seconds(lambda: model.predict(one, verbose=0), LATENCY_CALLS, warmup=5)
-    return figures(train, predict, latency, model.count_params())
+    return speed_common.throughput_record(IMAGES, train, predict, model.count_params(), latency_ms=latency[0] * 1000)
 
 
 def bench_keras(backend: str, threads: int, repeats: int) -> dict:

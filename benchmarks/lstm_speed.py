@@ -28,17 +28,6 @@ def make_data() -> tuple[np.ndarray, np.ndarray]:
     return x, rng.standard_normal((SEQUENCES, 1), dtype=np.float32)
 
 
-def figures(train: speed_common.Timing, predict: speed_common.Timing, params: int) -> dict:
-    """The measured medians, and every repeat's seconds to judge the noise, as a result record."""
-    return {
-        "params": params,
-        "train_per_s": speed_common.per_second(SEQUENCES, train[0]),
-        "predict_per_s": speed_common.per_second(SEQUENCES, predict[0]),
-        "train_s": train[1],
-        "predict_s": predict[1],
-    }
-
-
 def bench_pytorch(threads: int, repeats: int) -> dict:
     """Idiomatic eager PyTorch: nn.LSTM(batch_first=True), a Linear on the last step, shuffled tensor slices."""
     speed_common.setup_torch(threads)
@@ -81,7 +70,7 @@ def bench_pytorch(threads: int, repeats: int) -> dict:
 
     train = speed_common.median_seconds(train_epoch, repeats)
     predict_all = speed_common.median_seconds(predict, repeats)
-    return figures(train, predict_all, sum(p.numel() for p in model.parameters()))
+    return speed_common.throughput_record(SEQUENCES, train, predict_all, sum(p.numel() for p in model.parameters()))
 
 
 def bench_keras_api(Sequential, Input, LSTM, Dense, repeats: int) -> dict:
@@ -95,7 +84,7 @@ def bench_keras_api(Sequential, Input, LSTM, Dense, repeats: int) -> dict:
 
     train = speed_common.median_seconds(lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), repeats)
     predict = speed_common.median_seconds(lambda: model.predict(x, batch_size=BATCH, verbose=0), repeats)
-    return figures(train, predict, model.count_params())
+    return speed_common.throughput_record(SEQUENCES, train, predict, model.count_params())
 
 
 def bench_keras(backend: str, threads: int, repeats: int) -> dict:
@@ -128,7 +117,7 @@ def bench_layerwise_functional(threads: int, repeats: int) -> dict:
     model.compile(optimizer="adam", loss="mse")
     train = speed_common.median_seconds(lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), repeats)
     predict = speed_common.median_seconds(lambda: model.predict(x, batch_size=BATCH, verbose=0), repeats)
-    return figures(train, predict, model.count_params())
+    return speed_common.throughput_record(SEQUENCES, train, predict, model.count_params())
 
 
 CONTENDERS = {

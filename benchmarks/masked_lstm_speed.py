@@ -29,12 +29,6 @@ def make_data() -> tuple[np.ndarray, np.ndarray]:
     return ids, rng.integers(0, 2, SEQUENCES)
 
 
-def figures(train: speed_common.Timing, predict: speed_common.Timing, params: int) -> dict:
-    return {"params": params, "train_per_s": speed_common.per_second(SEQUENCES, train[0]),
-            "predict_per_s": speed_common.per_second(SEQUENCES, predict[0]), "train_s": train[1],
-            "predict_s": predict[1]}
-
-
 def bench_pytorch_packed(threads: int, repeats: int) -> dict:
     speed_common.setup_torch(threads)
     import torch
@@ -75,7 +69,8 @@ def bench_pytorch_packed(threads: int, repeats: int) -> dict:
         return torch.cat([model(ids[s:s + BATCH]).softmax(-1) for s in range(0, len(ids), BATCH)]).numpy()
 
     train = speed_common.median_seconds(train_epoch, repeats)
-    return figures(train, speed_common.median_seconds(predict, repeats), sum(p.numel() for p in model.parameters()))
+    predict_all = speed_common.median_seconds(predict, repeats)
+    return speed_common.throughput_record(SEQUENCES, train, predict_all, sum(p.numel() for p in model.parameters()))
 
 
 def bench_keras_api(contender: str, threads: int, repeats: int) -> dict:
@@ -88,7 +83,7 @@ def bench_keras_api(contender: str, threads: int, repeats: int) -> dict:
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     train = speed_common.median_seconds(lambda: model.fit(ids, y, batch_size=BATCH, epochs=1, verbose=0), repeats)
     predict = speed_common.median_seconds(lambda: model.predict(ids, batch_size=BATCH, verbose=0), repeats)
-    return figures(train, predict, model.count_params())
+    return speed_common.throughput_record(SEQUENCES, train, predict, model.count_params())
 
 
 CONTENDERS = {"pytorch-packed": bench_pytorch_packed,

@@ -38,9 +38,11 @@ def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> T
     return statistics.median(times), times
 
 
-def per_second(items: int, seconds: float) -> float:
-    """Throughput: images or sequences per second."""
-    return items / seconds
+def throughput_record(items: int, train: Timing, predict: Timing, params: int, **extra) -> dict:
+    """A contender's result: ``items`` (images or sequences) per second from the medians, every repeat's
+    seconds to judge the noise, the parameter count, and any ``extra`` figures."""
+    return {"params": params, "train_per_s": items / train[0], "predict_per_s": items / predict[0], **extra,
+            "train_s": train[1], "predict_s": predict[1]}
 
 
 def cpu_model() -> str:
