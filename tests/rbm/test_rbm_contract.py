@@ -162,8 +162,28 @@ def test_oversampler_names_missing_category_clearly():
     df = pd.DataFrame({"x": rng.normal(size=60), "col": rng.choice(["r", "g", "b"], 60).astype(object)})
     df.loc[45, "col"] = np.nan
     y = np.r_[np.zeros(40, int), np.ones(20, int)]
-    with pytest.raises(ValueError, match=r"NaN or infinity \(column 1\).*RBMImputer"):
+    # Named as the frame names it; RBMImputer fills numbers only, so a category column gets other advice.
+    with pytest.raises(ValueError, match=r"NaN or infinity \(column 'col'\).*SimpleImputer\(strategy='most_freq"):
         RBMOversampler(n_iter=3).fit_resample(df, y)
+    df.loc[45, "col"], df.loc[44, "x"] = "r", np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinity \(column 'x'\).*RBMImputer"):
+        RBMOversampler(n_iter=3).fit_resample(df, y)
+
+
+def test_oversampler_learns_numbers_in_an_object_column_as_numbers():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(90, 2))
+    y = np.r_[np.zeros(70, int), np.ones(20, int)]
+    df = pd.DataFrame({"o": pd.Series(values[:, 0], dtype=object), "f": values[:, 1]})
+    X_res, _ = RBMOversampler(n_components=4, n_iter=20, random_state=0).fit_resample(df, y)
+    new = X_res["o"].to_numpy()[90:]
+    assert X_res["o"].dtype == object and len(new) == 50
+    # Sampled as a number, not picked among the minority rows' values as a category would be.
+    assert not np.isin(new.astype(float), values[70:, 0]).any()
+    codes = pd.DataFrame({"zip": pd.Series(rng.choice(["01", "02"], 90), dtype=object), "f": values[:, 1]})
+    X_codes, _ = RBMOversampler(n_components=4, n_iter=20, random_state=0).fit_resample(codes, y)
+    assert set(X_codes["zip"]) == {"01", "02"}  # digits in text stay categories
 
 
 def test_oversampler_passes_imbalanced_learns_sparse_checks():
@@ -205,6 +225,11 @@ def test_imputer_takes_pandas_na_as_missing_value():
                      random_state=0).fit_transform(df)
     assert not np.isnan(out).any()
     np.testing.assert_allclose(out[1::4, 2], X[1::4, 2])
+    # With the indicator, as SimpleImputer(missing_values=pd.NA, add_indicator=True): one column for column 2.
+    flagged = RBMImputer(missing_values=pd.NA, add_indicator=True, n_components=4, n_iter=2, n_rounds=1,
+                         random_state=0).fit_transform(df)
+    assert flagged.shape == (80, 5)
+    np.testing.assert_array_equal(flagged[:, 4], df.iloc[:, 2].isna().to_numpy())
 
 
 def test_exact_monitors_refuse_real_valued_visible_units(digits):

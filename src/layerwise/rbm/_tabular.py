@@ -9,9 +9,12 @@ def column_kinds(X) -> list[str]:
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None:
         kinds = []
-        for dt in dtypes:
+        for j, dt in enumerate(dtypes):
             kind = getattr(dt, "kind", "O")
-            kinds.append("float" if kind == "f" else "int" if kind in "iu" else "category")
+            if dt == np.dtype(object):  # numbers in an object column (after a merge...) are numbers
+                kinds.append(_object_kind(X.iloc[:, j].to_numpy()))
+            else:
+                kinds.append("float" if kind == "f" else "int" if kind in "iu" else "category")
         return kinds
     arr = np.asarray(X)
     if arr.ndim != 2:
@@ -35,6 +38,9 @@ def is_missing(col: np.ndarray) -> np.ndarray:
 
 
 def _object_kind(col: np.ndarray) -> str:
+    """'float' for an object column of numbers, 'category' for one with any text (digits too: codes)."""
+    if any(isinstance(v, (str, bytes)) for v in col):
+        return "category"
     try:
         col.astype(np.float64)
     except (TypeError, ValueError):

@@ -207,7 +207,9 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         rng = check_random_state(self.random_state)
         n_visible, n_hidden = X.shape[1], int(self.n_components)
         params = torch.zeros(n_visible + 1, n_hidden + 1, dtype=float_dtype(), device=device)
-        # Small random weights (Hinton's guide, section 8): N(0, 0.01²), from the numpy seed as sklearn.
+        # Small random weights (Hinton's guide, section 8): N(0, 0.01²) from the numpy seed, as scikit-learn;
+        # drawn (n_features, n_components) where it draws the transpose, and training then draws from torch,
+        # so a random_state does not reproduce scikit-learn's numbers.
         params[:-1, :-1] = torch.as_tensor(rng.normal(0.0, 0.01, (n_visible, n_hidden)), dtype=float_dtype())
         params[-1, -1] = BIAS_LOCK
         self.params_ = params

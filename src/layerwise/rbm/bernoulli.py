@@ -29,7 +29,8 @@ class BernoulliRBM(RBMBase):
     momentum, final_momentum, momentum_switch : default 0.5, 0.9, 5
         Momentum ``momentum`` for the first ``momentum_switch`` epochs, then ``final_momentum``
         (Hinton's practical guide, section 9). Set both to 0, ``weight_decay=0`` and
-        ``init_visible_bias=False`` for scikit-learn's plain updates from its starting point.
+        ``init_visible_bias=False`` for scikit-learn's plain updates (its algorithm; a ``random_state``
+        draws other numbers than scikit-learn's).
     weight_decay : float, default 2e-4
         L2 penalty on the weights (not the biases), the guide's section 10.
     learning_rate_decay : float, default 0
@@ -45,7 +46,9 @@ class BernoulliRBM(RBMBase):
 
     Fitted attributes: ``components_`` (n_components, n_features), ``intercept_hidden_``,
     ``intercept_visible_``, ``h_samples_`` (persistent chain), ``n_features_in_``, ``params_``
-    (all parameters as one tensor on the device).
+    (all parameters as one tensor on the device). The numpy attributes are in the training data's dtype:
+    after a float64 fit they are copies of the float32 model, so change them by assignment
+    (``rbm.components_ = W`` or ``rbm.components_ *= 0.5``); an edit of a slice does not reach the model.
 
     Checks of ``sklearn.utils.estimator_checks.check_estimator`` this class does not pass, by design:
     20 common checks feed real-valued data with values outside [0, 1], which a Bernoulli RBM rejects with

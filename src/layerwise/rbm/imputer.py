@@ -94,11 +94,15 @@ class RBMImputer(PortablePickle, TransformerMixin, BaseEstimator):
 
     def _validate(self, X, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         """(float copy of X, missing mask); never the caller's array."""
-        # pd.NA in a nullable column becomes NaN in the float array, so it is looked for as NaN.
-        nan = is_pandas_na(self.missing_values) or is_scalar_nan(self.missing_values)
+        nan = self._placeholder() is np.nan
         Xv = validate_data(self, X, dtype=(np.float64, np.float32), ensure_all_finite="allow-nan" if nan else True,
                            reset=reset, copy=True)
-        return Xv, _get_mask(Xv, np.nan if nan else self.missing_values)
+        return Xv, _get_mask(Xv, self._placeholder())
+
+    def _placeholder(self):
+        """What marks a missing entry in the float array: pd.NA in a nullable column becomes NaN there."""
+        missing = self.missing_values
+        return np.nan if is_pandas_na(missing) or is_scalar_nan(missing) else missing
 
     def _standardised_tensors(self, X: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(standardised learned columns, missing entries at the column mean; observed mask) on the device."""
@@ -141,16 +145,16 @@ class RBMImputer(PortablePickle, TransformerMixin, BaseEstimator):
             self.rbm_.fit_epochs(Zt, self.n_iter, self.batch_size, optimizer, self._generator)
             Zt = self.rbm_.conditional_chain(Zt, observed_t, int(self.n_gibbs_steps), self._generator,
                                              mean_field=False)
-        self.indicator_ = MissingIndicator(missing_values=self.missing_values, error_on_new=False).fit(Xv) \
+        self.indicator_ = MissingIndicator(missing_values=self._placeholder(), error_on_new=False).fit(Xv) \
             if self.add_indicator else None
-        return self._finish(Xv, mask, self._infer(Zt, observed_t, self.sample_posterior), Xv)
+        return self._finish(Xv, mask, self._infer(Zt, observed_t, self.sample_posterior))
 
     def _infer(self, Zt: torch.Tensor, observed: torch.Tensor, sample: bool) -> np.ndarray:
         out = self.rbm_.conditional_chain(Zt, observed, int(self.n_gibbs_steps), self._generator,
                                           mean_field=not sample)
         return out.cpu().numpy().astype(np.float64)
 
-    def _finish(self, Xv: np.ndarray, mask: np.ndarray, filled_std_units: np.ndarray, X_in) -> np.ndarray:
+    def _finish(self, Xv: np.ndarray, mask: np.ndarray, filled_std_units: np.ndarray) -> np.ndarray:
         """``Xv`` with its missing entries taken from the model's fills (learned columns, standardised)."""
         filled = np.zeros(Xv.shape)  # columns empty at fit (keep_empty_features) are filled with 0
         filled[:, self._learned] = filled_std_units * self.scale_ + self.mean_
@@ -159,7 +163,7 @@ class RBMImputer(PortablePickle, TransformerMixin, BaseEstimator):
         out = Xv.copy()
         out[mask] = filled[mask].astype(Xv.dtype)
         if self.indicator_ is not None:
-            out = np.hstack([out, self.indicator_.transform(X_in).astype(out.dtype)])
+            out = np.hstack([out, self.indicator_.transform(Xv).astype(out.dtype)])
         return out
 
     def _prepare(self, X) -> tuple[np.ndarray, np.ndarray, torch.Tensor, torch.Tensor]:
@@ -170,12 +174,12 @@ class RBMImputer(PortablePickle, TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """``X`` with every missing entry filled, shape (n_samples, n_features [+ indicators])."""
         Xv, mask, Zt, obs = self._prepare(X)
-        return self._finish(Xv, mask, self._infer(Zt, obs, self.sample_posterior), Xv)
+        return self._finish(Xv, mask, self._infer(Zt, obs, self.sample_posterior))
 
     def multiple_imputations(self, X) -> np.ndarray:
         """``n_imputations`` posterior draws of the completed ``X``, shape (n_imputations, n_samples, n_out)."""
         Xv, mask, Zt, obs = self._prepare(X)
-        return np.stack([self._finish(Xv, mask, self._infer(Zt, obs, True), Xv) for _ in range(self.n_imputations)])
+        return np.stack([self._finish(Xv, mask, self._infer(Zt, obs, True)) for _ in range(self.n_imputations)])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Input feature names, followed by the indicator's names when ``add_indicator``."""

@@ -81,6 +81,8 @@ class RBMOversampler(BaseOverSampler):
     def _check_X_y(self, X, y, accept_sparse=None):
         # Column kinds are read before validation turns a DataFrame into one array.
         self._kinds = column_kinds(X)
+        labels = getattr(X, "columns", None)
+        self._column_labels = list(labels) if labels is not None else None
         self._object_input = isinstance(X, np.ndarray) and X.dtype.kind == "O"  # numeric ones come back as object
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         numeric = all(k != "category" for k in self._kinds)
@@ -104,8 +106,11 @@ class RBMOversampler(BaseOverSampler):
         for j, kind in enumerate(self._kinds):
             bad = is_missing(X[:, j]).any() if kind == "category" else not np.isfinite(X[:, j].astype(float)).all()
             if bad:
-                raise ValueError(f"Input X contains NaN or infinity (column {j}). RBMOversampler does not "
-                                 "accept missing values; fill them first, e.g. with layerwise.rbm.RBMImputer.")
+                column = j if self._column_labels is None else repr(self._column_labels[j])
+                fill = ("sklearn.impute.SimpleImputer(strategy='most_frequent') or a category of their own"
+                        if kind == "category" else "layerwise.rbm.RBMImputer")
+                raise ValueError(f"Input X contains NaN or infinity (column {column}). RBMOversampler does not "
+                                 f"accept missing values; fill them first, e.g. with {fill}.")
 
     def _fit_resample(self, X, y):
         self._validate_params()
@@ -119,8 +124,8 @@ class RBMOversampler(BaseOverSampler):
             rows = X[y == cls]
             if rows.shape[0] < MIN_CLASS_ROWS:
                 raise ValueError(f"Class {cls} has only {rows.shape[0]} row(s); RBMOversampler needs at least "
-                                 f"{MIN_CLASS_ROWS} to learn its distribution. Use RandomOverSampler or SMOTE "
-                                 "for such a class, or collect more rows.")
+                                 f"{MIN_CLASS_ROWS} to learn its distribution. Use RandomOverSampler for such a class "
+                                 f"(or SMOTE with k_neighbors below {rows.shape[0]}), or collect more rows.")
             codec = TabularCodec(self._kinds).fit(rows)
             Z, groups = codec.encode(rows)
             rbm = GaussianBernoulliRBM(
