@@ -55,3 +55,26 @@ def test_freezing_a_users_layer_freezes_the_layers_it_holds(keras):
         mean = layer.norm.get_weights()[2]  # gamma, beta, moving mean, moving variance
         layer(X, training=True)
         np.testing.assert_array_equal(layer.norm.get_weights()[2], mean)
+
+
+def _wrapped(lib):
+    L = lib.layers
+    bidirectional = L.Bidirectional(L.LSTM(2, return_sequences=True))
+    distributed = L.TimeDistributed(L.Dense(3))
+    rnn = L.RNN(L.GRUCell(2), return_sequences=True)
+    model = lib.Sequential([lib.Input((4, 5)), bidirectional, distributed, rnn,
+                            L.TimeDistributed(L.BatchNormalization())])
+    distributed.layer.trainable = False
+    bidirectional.forward_layer.trainable = False
+    rnn.cell.trainable = False
+    return model, (bidirectional, distributed, rnn)
+
+
+def test_a_frozen_layer_inside_a_wrapper_or_rnn_is_reported_frozen_as_in_keras(keras):
+    ours, theirs = _wrapped(layerwise), _wrapped(keras)
+    for mine, its in zip(ours[1], theirs[1]):
+        assert (len(mine.trainable_weights), len(mine.non_trainable_weights)) == \
+            (len(its.trainable_weights), len(its.non_trainable_weights)), mine.name
+    count = lambda weights: sum(int(np.prod(w.shape)) for w in weights)  # noqa: E731
+    assert count(ours[0].trainable_weights) == count(theirs[0].trainable_weights)
+    assert count(ours[0].non_trainable_weights) == count(theirs[0].non_trainable_weights)

@@ -386,10 +386,7 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
             for view in layer.weight_views():
                 if id(view.tensor) not in seen:
                     seen.add(id(view.tensor))
-                    # A frozen inner layer's weights stay frozen whatever this layer's own setting.
-                    views.append(WeightView(f"{layer.name}/{view.name}", view.tensor,
-                                            view.trainable and layer.trainable, view.to_keras, view.from_keras,
-                                            key=f"{path}/{view.key}"))
+                    views.append(view.held_by(layer, f"{layer.name}/{view.name}", key=f"{path}/{view.key}"))
         return views
 
     def _nested_layers(self) -> list[tuple[str, nn.Module]]:

@@ -87,7 +87,7 @@ class RNN(Layer):
         return mask if self.return_sequences else None
 
     def weight_views(self) -> list[WeightView]:
-        return self.cell.weight_views() if isinstance(self.cell, Layer) else []
+        return [v.held_by(self.cell) for v in self.cell.weight_views()] if isinstance(self.cell, Layer) else []
 
     # ---- state ----------------------------------------------------------------------------------
     def reset_states(self, states: list | None = None) -> None:

@@ -25,6 +25,12 @@ class WeightView:
         self.to_keras, self.from_keras = to_keras, from_keras
         self.key = name if key is None else key
 
+    def held_by(self, layer, name: str | None = None, key: str | None = None) -> "WeightView":
+        """This weight as listed by a layer that holds ``layer`` (a wrapper, an RNN's cell, a sublayer): renamed
+        when given, and not trainable while ``layer`` is frozen, whatever the holder's own setting."""
+        return WeightView(self.name if name is None else name, self.tensor, self.trainable and layer.trainable,
+                          self.to_keras, self.from_keras, key=self.key if key is None else key)
+
     @property
     def keras_shape(self) -> tuple[int, ...]:
         return tuple(self.to_keras(self.tensor.detach()).shape)

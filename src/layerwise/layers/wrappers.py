@@ -158,8 +158,7 @@ class Bidirectional(Layer):
     def weight_views(self) -> list[WeightView]:
         views = []
         for prefix, sub in (("forward_", self.forward_layer), ("backward_", self.backward_layer)):
-            for v in sub.weight_views():
-                views.append(WeightView(prefix + v.name, v.tensor, v.trainable, v.to_keras, v.from_keras))
+            views += [v.held_by(sub, prefix + v.name, key=prefix + v.name) for v in sub.weight_views()]
         return views
 
     def get_config(self) -> dict:
@@ -224,4 +223,4 @@ class TimeDistributed(Wrapper):
         return y.reshape(batch, steps, *y.shape[1:])
 
     def weight_views(self) -> list[WeightView]:
-        return self.layer.weight_views()
+        return [v.held_by(self.layer) for v in self.layer.weight_views()]
