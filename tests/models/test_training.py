@@ -209,3 +209,15 @@ def test_a_sequential_without_input_keeps_ids_integers_for_a_lookup():
     ids = np.array([123456789, 123456790, 5])
     model = keras.Sequential([keras.layers.IntegerLookup(vocabulary=[123456789, 123456790, 5])])
     np.testing.assert_array_equal(model.predict(ids, verbose=0), [1, 2, 3])
+
+
+def test_calling_a_model_on_integer_ids_keeps_them_integers_as_its_input_declares():
+    # Keras casts a call's data to the Input's dtype too; through float32, 2**25 + 1 became 2**25 (another id)
+    ids = np.array([[2**25 + 1, 2**25 + 3]])
+    lookup = dict(vocabulary=[2**25 + 1, 2**25, 2**25 + 3])
+    sequential = keras.Sequential([keras.Input((2,), dtype="int64"), keras.layers.IntegerLookup(**lookup)])
+    inputs = keras.Input((2,), dtype="int64")
+    functional = keras.Model(inputs, keras.layers.IntegerLookup(**lookup)(inputs))
+    for model in (sequential, functional):
+        np.testing.assert_array_equal(model(ids), [[1, 3]])
+        np.testing.assert_array_equal(model(ids.tolist()), [[1, 3]])

@@ -10,10 +10,13 @@ from layerwise.backend import float_dtype
 
 def as_input_tensor(x, device: torch.device, declared_dtype: str = "float32") -> torch.Tensor:
     """Data given to a model call as a tensor: arrays and lists become float32 on ``device`` (a copy, as in Keras:
-    a ``call`` that works in place never changes the caller's array), float64 narrows, and an integer or boolean
-    tensor (uint8 images) becomes float32 unless the model's ``Input`` declares an integer ``declared_dtype``."""
+    a ``call`` that works in place never changes the caller's array), float64 narrows, and integer or boolean
+    data (uint8 images) becomes float32 unless the model's ``Input`` declares an integer ``declared_dtype``: then
+    integer arrays take that dtype (ids above 2**24 have no exact float32)."""
     if not isinstance(x, torch.Tensor):
-        return torch.tensor(np.asarray(x), dtype=float_dtype(), device=device)
+        x = np.asarray(x)
+        integer = x.dtype.kind in "iub" and declared_dtype.startswith(("int", "uint", "bool"))
+        return torch.tensor(x, dtype=getattr(torch, declared_dtype) if integer else float_dtype(), device=device)
     if x.dtype == torch.float64 or (not x.is_floating_point() and not x.is_complex()
                                     and declared_dtype.startswith(("float", "bfloat"))):
         return x.to(float_dtype())
