@@ -6,6 +6,9 @@ order of the vocabulary, ``log(1 + documents / (1 + documents with the token))``
 mean weight for OOV, the n-gram order of ``tf.strings.ngrams``. The hashes are checked against
 FarmHash's and SipHash's published test vectors.
 """
+import re
+import string
+
 import numpy as np
 import pytest
 
@@ -218,8 +221,141 @@ def test_keras_configs_with_their_bookkeeping_keys_load():
 
 def test_adapt_after_a_static_vocabulary_is_refused_as_keras():
     for layer in (StringLookup(vocabulary=["a"]), TextVectorization(vocabulary=["a"])):
-        with pytest.raises(ValueError, match="Cannot adapt .* after setting a static vocabulary"):
+        with pytest.raises(ValueError, match="Cannot adapt .* given to the constructor"):
             layer.adapt(["x y"])
+    with pytest.raises(ValueError, match="Cannot adapt .*IntegerLookup.* given to the constructor"):
+        L.IntegerLookup(vocabulary=[5]).adapt(np.array([1, 2]))
+
+
+def test_adapt_after_set_vocabulary_replaces_it_as_keras():
+    # Keras 3.15 refuses adapt only after the vocabulary= argument; after set_vocabulary() it re-adapts.
+    tv = TextVectorization()
+    tv.set_vocabulary(["cat", "the"])
+    tv.adapt(["x y z"])
+    assert tv.get_vocabulary() == ["", "[UNK]", "z", "y", "x"]  # Keras: the same list
+    lookup = StringLookup()
+    lookup.set_vocabulary(["x"])
+    lookup.adapt(["x", "y", "y"])
+    assert lookup.get_vocabulary() == ["[UNK]", "y", "x"]  # Keras: the same list
+    integers = L.IntegerLookup()
+    integers.set_vocabulary([5])
+    integers.adapt(np.array([7, 8, 8]))
+    assert integers.get_vocabulary() == [-1, 8, 7]  # Keras: the same list
+    with pytest.raises(ValueError, match="Cannot adapt"):
+        TextVectorization.from_config(tv.get_config()).adapt(["a"])  # the config's vocabulary= is static
+
+
+class _TfString:
+    """Stands in for a TensorFlow string tensor: ``numpy()`` gives bytes (or an array of bytes)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def numpy(self):
+        return self.value
+
+
+def test_standardize_and_split_functions_may_return_bytes():
+    texts = ["Great movie<br />Loved it!", "Bad movie."]
+
+    def keras_io_standardization(text):  # keras.io's tf.strings example, returning a string tensor as TF does
+        text = text.lower().replace("<br />", " ")
+        return _TfString(re.sub(f"[{re.escape(string.punctuation)}]", "", text).encode())
+
+    tv = TextVectorization(standardize=keras_io_standardization)
+    tv.adapt(texts)
+    # Keras 3.15 with TensorFlow and keras.io's function gives this vocabulary
+    assert tv.get_vocabulary() == ["", "[UNK]", "movie", "loved", "it", "great", "bad"]
+    lower = TextVectorization(standardize="lower")
+    lower.adapt(texts)
+    for standardize in (lambda s: s.lower().encode(), lambda s: np.array(s.lower().encode())):
+        tv = TextVectorization(standardize=standardize)
+        tv.adapt(texts)
+        assert tv.get_vocabulary() == lower.get_vocabulary()  # no "b'great" tokens
+    words = TextVectorization()
+    words.adapt(texts)
+    for split in (lambda s: [w.encode() for w in s.split()],
+                  lambda s: _TfString(np.array(s.encode().split(), dtype=object))):  # tf.strings.split's result
+        tv = TextVectorization(split=split)
+        tv.adapt(texts)
+        assert tv.get_vocabulary() == words.get_vocabulary()
+
+
+def test_string_lookup_loads_keras_config_with_floormod():
+    # Keras 3.15's StringLookup(vocabulary=["a", "b"]).get_config(); its from_config gives [1, 0] on ["a", "z"]
+    config = {"name": "string_lookup", "trainable": True, "dtype": {"module": "keras", "class_name": "DTypePolicy",
+              "config": {"name": "float32"}, "registered_name": None}, "invert": False, "max_tokens": None,
+              "num_oov_indices": 1, "oov_token": "[UNK]", "mask_token": None, "output_mode": "int", "sparse": False,
+              "pad_to_max_tokens": False, "idf_weights": None, "vocabulary": ["a", "b"], "vocabulary_size": 3,
+              "oov_method": "floormod", "salt": None, "encoding": "utf-8"}
+    lookup = StringLookup.from_config(config)
+    np.testing.assert_array_equal(lookup(["a", "z"]), [1, 0])
+    assert lookup.get_config()["oov_method"] == "floormod"
+    # Keras hashes strings with FarmHash (SipHash with a salt) under either oov_method: [2, 2, 0, 1], [1, 1, 0, 2]
+    words = np.array(["omar", "stringer", "marlo", "wire"])
+    for method in ("floormod", "farmhash"):
+        np.testing.assert_array_equal(StringLookup(vocabulary=["a"], num_oov_indices=3, oov_method=method)(words),
+                                      [2, 2, 0, 1])
+        np.testing.assert_array_equal(StringLookup(vocabulary=["a"], num_oov_indices=3, oov_method=method,
+                                                   salt=7)(words), [1, 1, 0, 2])
+    with pytest.raises(ValueError, match="oov_method must be 'floormod' or 'farmhash'"):
+        StringLookup(oov_method="modulo")  # Keras: ValueError too
+
+
+@pytest.mark.parametrize("mode, kwargs, batch, scalar", [
+    # Keras 3.15: ids take the input's shape; a 1-D batch is one document for the bag modes
+    ("int", {}, [2, 3, 1, 2], 2),
+    ("multi_hot", {}, [1, 1, 1], [0, 1, 0]),
+    ("count", {}, [1, 2, 1], [0, 1, 0]),
+    ("tf_idf", {"idf_weights": [1.0, 2.0]}, [1.5, 2.0, 2.0], [0, 1, 0]),
+    ("one_hot", {}, [[0, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0]], [[0, 1, 0]]),
+])
+def test_split_none_output_shapes_follow_keras(mode, kwargs, batch, scalar):
+    tv = TextVectorization(split=None, output_mode=mode, vocabulary=["pos", "neg"], **kwargs)
+    np.testing.assert_allclose(tv(["pos", "neg", "x", "pos"]), np.array(batch), rtol=1e-6)
+    np.testing.assert_allclose(tv("pos"), np.array(scalar), rtol=1e-6)
+    by_row = tv(np.array([["pos"], ["neg"]]))  # (batch, 1): one row per string in every mode
+    assert by_row.shape == ((2, 1) if mode == "int" else (2, 3))
+
+
+def test_split_none_int_shapes_with_sequence_length_and_empty_batch():
+    tv = TextVectorization(split=None, vocabulary=["pos", "neg"], output_sequence_length=3)
+    np.testing.assert_array_equal(tv(np.array([["pos"], ["neg"]])), [[2, 0, 0], [3, 0, 0]])  # Keras: the same
+    assert TextVectorization(split=None, vocabulary=["pos"])([]).shape == (0,)  # Keras: (0,)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: TextVectorization(vocabulary=[1, 2]),
+    lambda: TextVectorization(vocabulary=["none"])([None, "none"]),
+    lambda: TextVectorization(vocabulary=["a"])(np.array(["a", np.nan], dtype=object)),
+    lambda: TextVectorization().adapt(["a", None]),
+    lambda: TextVectorization(standardize=lambda s: None, vocabulary=["a"])("a"),
+    lambda: StringLookup(vocabulary=[1, 2]),
+    lambda: StringLookup(vocabulary=["1", "2"])(np.array([1, 2])),
+    lambda: StringLookup().adapt([1, 2]),
+])
+def test_values_that_are_not_strings_are_refused_as_keras(call):
+    # Keras 3.15 raises ValueError (TypeError for adapt([1, 2])) rather than reading None as the word "none"
+    with pytest.raises(ValueError, match=r"expected a string \(str or bytes\), got .* of type"):
+        call()
+
+
+def test_bytes_that_are_not_utf8_stay_distinct_tokens():
+    tv = TextVectorization()
+    tv.adapt(["ok"])
+    np.testing.assert_array_equal(tv(np.array([b"caf\xe9 ok"], dtype=object)), [[1, 2]])  # Keras: [[1, 2]]
+    tv = TextVectorization()
+    tv.adapt(np.array([b"CAF\xe9! ok caf\xe9 abc\xff"], dtype=object))
+    ids = tv(np.array([b"CAF\xe9! ok caf\xe9 abc\xff", b"abc\xfe"], dtype=object))
+    np.testing.assert_array_equal(ids, [[2, 3, 2, 4], [1, 0, 0, 0]])  # Keras: the same ids
+    chars = TextVectorization(split="character", standardize=None, vocabulary=["a", "\ufffd"])
+    np.testing.assert_array_equal(chars(np.array([b"a\xe9"], dtype=object)), [[2, 3]])  # Keras: U+FFFD, [[2, 3]]
+    values = np.array([b"caf\xe9", b"\xff\xfe", "caf\u00e9".encode(), b"ok"], dtype=object)
+    np.testing.assert_array_equal(StringLookup(vocabulary=["ok"])(values), [0, 0, 0, 1])
+    # several OOV indices hash the bytes as they came: Keras gives [2, 3, 3, 4] and, salted, [0, 2, 0, 4]
+    np.testing.assert_array_equal(StringLookup(vocabulary=["ok"], num_oov_indices=4)(values), [2, 3, 3, 4])
+    np.testing.assert_array_equal(StringLookup(vocabulary=["ok"], num_oov_indices=4, salt=[1, 2])(values),
+                                  [0, 2, 0, 4])
 
 
 def test_lowercasing_is_ascii_only_as_tensorflow_does_for_keras():

@@ -123,6 +123,18 @@ def test_one_hot_dna_bytes_own_columns_and_rna():
     np.testing.assert_allclose(one_hot_dna("R", alphabet="ACGU"), [[0.5, 0, 0.5, 0]])
 
 
+def test_one_hot_dna_lowercase_alphabet_non_strings_and_error_letters():
+    np.testing.assert_array_equal(one_hot_dna("acgT", alphabet="acgt"), np.eye(4, dtype=np.float32))
+    np.testing.assert_allclose(one_hot_dna("n", alphabet="acgu"), [[0.25] * 4])
+    for bad in ([None], [1234], ["ACGT", 7.0]):  # once read as the text "None" (two N's), or as zero rows
+        with pytest.raises(TypeError, match="strings or bytes; sequence"):
+            one_hot_dna(bad)
+    with pytest.raises(ValueError, match=r"\['Ä'\]"):  # the letter itself, not the '?' of its ASCII encoding
+        one_hot_dna("ACGÄ", ambiguous="error")
+    with pytest.raises(ValueError, match=r"Sequence 1 .*\['X', 'Ä'\]"):  # UTF-8 bytes decoded
+        one_hot_dna(["ACGT", "XÄ".encode()], ambiguous="error")
+
+
 def test_to_categorical_reads_numeric_text_labels_and_infers_zero_classes():
     from layerwise.utils import to_categorical
 

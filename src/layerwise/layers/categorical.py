@@ -231,6 +231,7 @@ class IntegerLookup(Layer):
         self.oov_method, self.salt = oov_method, salt_pair("IntegerLookup", salt)
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
+            self._vocabulary.fixed = True
         elif idf_weights is not None:
             raise ValueError("IntegerLookup: idf_weights needs vocabulary= as well.")
 

@@ -3,10 +3,11 @@
 Keras' ``StringLookup`` on numpy, before ``fit`` (strings never enter a model). Index layout,
 vocabulary order and TF-IDF weights follow ``preprocessing/vocabulary.py``; out-of-vocabulary strings
 share index ``num_oov_indices == 1``'s single OOV index, or are spread over several by FarmHash (SipHash
-with a ``salt``), as Keras does.
+with a ``salt``), as Keras does. Values must be strings (or bytes): Keras refuses numbers and None too.
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Sequence
 
@@ -16,6 +17,23 @@ import torch
 from layerwise.preprocessing.encoding import encode
 from layerwise.preprocessing.hashing import hash_buckets, salt_pair
 from layerwise.preprocessing.vocabulary import KERAS_CONFIG_EXTRAS, Vocabulary, adapt_batches
+
+
+def to_str(value: object, where: str, encoding: str = "utf-8") -> str:
+    """One string value as ``str``: bytes are decoded with ``encoding`` (bytes it cannot decode stay distinct
+    tokens as surrogate escapes, as Keras keeps raw bytes); a TensorFlow string tensor or a 0-d array gives its
+    value. Anything else raises a ValueError (Keras refuses it too) rather than becoming the text "None" or "1"."""
+    if hasattr(value, "numpy"):  # a TensorFlow string tensor, e.g. from a tf.strings standardize function
+        value = value.numpy()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bytes):
+        return value.decode(encoding, "surrogateescape")
+    if isinstance(value, str):
+        return str(value)
+    raise ValueError(f"{where}: expected a string (str or bytes), got {value!r} of type {type(value).__name__}. "
+                     "Convert the data first: missing values to a string (pandas: .fillna('')), numbers to text "
+                     "(.astype(str)); for integer categories use IntegerLookup.")
 
 
 def _ragged(data) -> bool:
@@ -28,28 +46,33 @@ class StringLookup:
     """Keras' ``StringLookup``: maps strings to indices with ``output_mode='int'`` (int64, the input's
     shape), or encodes each row's last axis as 'one_hot' / 'multi_hot' / 'count' / 'tf_idf' float32
     rows of width ``vocabulary_size()`` (``max_tokens`` with ``pad_to_max_tokens``). ``invert=True``
-    maps indices back to strings (the OOV token for unknown indices)."""
+    maps indices back to strings (the OOV token for unknown indices). ``oov_method`` is accepted for Keras'
+    configs: Keras hashes strings with FarmHash (SipHash with ``salt``) under either value."""
 
     def __init__(self, max_tokens: int | None = None, num_oov_indices: int = 1, mask_token: str | None = None,
                  oov_token: str = "[UNK]", vocabulary: Sequence[str] | None = None,
                  idf_weights: Sequence[float] | None = None, invert: bool = False, output_mode: str = "int",
                  pad_to_max_tokens: bool = False, sparse: bool = False, encoding: str = "utf-8",
-                 name: str | None = None, salt: int | Sequence[int] | None = None):
+                 name: str | None = None, salt: int | Sequence[int] | None = None, oov_method: str = "floormod"):
+        if oov_method not in ("floormod", "farmhash"):
+            raise ValueError(f"StringLookup: oov_method must be 'floormod' or 'farmhash', got {oov_method!r}.")
         self._vocabulary = Vocabulary("StringLookup", max_tokens, num_oov_indices, mask_token, oov_token,
                                       output_mode, invert, pad_to_max_tokens, sparse)
         self.max_tokens, self.num_oov_indices = max_tokens, num_oov_indices
         self.mask_token, self.oov_token, self.invert = mask_token, oov_token, bool(invert)
         self.output_mode, self.pad_to_max_tokens = self._vocabulary.output_mode, bool(pad_to_max_tokens)
         self.encoding, self.name, self.salt = encoding, name, salt_pair("StringLookup", salt)
+        self.oov_method = oov_method
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
+            self._vocabulary.fixed = True
         elif idf_weights is not None:
             raise ValueError("StringLookup: idf_weights needs vocabulary= as well.")
 
     # ---- vocabulary ------------------------------------------------------------------------------
     def _strings(self, data) -> np.ndarray:
         array = np.asarray(data, dtype=object)
-        flat = [v.decode(self.encoding) if isinstance(v, bytes) else str(v) for v in array.reshape(-1).tolist()]
+        flat = [to_str(v, "StringLookup input", self.encoding) for v in array.reshape(-1).tolist()]
         return np.asarray(flat, dtype=object).reshape(array.shape)
 
     def adapt(self, data, steps: int | None = None) -> None:
@@ -80,7 +103,10 @@ class StringLookup:
 
     def set_vocabulary(self, vocabulary: Sequence[str], idf_weights: Sequence[float] | None = None) -> None:
         """Use ``vocabulary`` as is (without special tokens, or starting with exactly them)."""
-        self._vocabulary.set([str(t) for t in self._vocabulary.tokens_of(vocabulary)], idf_weights)
+        if not isinstance(vocabulary, (str, os.PathLike)):  # a file's lines are strings already
+            vocabulary = [to_str(t, "StringLookup vocabulary", self.encoding)
+                          for t in np.asarray(vocabulary, dtype=object).reshape(-1).tolist()]
+        self._vocabulary.set(vocabulary, idf_weights)
 
     def get_vocabulary(self, include_special_tokens: bool = True) -> list[str]:
         return self._vocabulary.get(include_special_tokens)
@@ -115,14 +141,17 @@ class StringLookup:
                 raise ValueError(f"StringLookup with num_oov_indices=0 found values outside the vocabulary: "
                                  f"{unique[unknown][:10].tolist()}; set num_oov_indices=1 to map them to an OOV "
                                  "index.")
-            ids[unknown] = vocab.oov_start + (0 if self.num_oov_indices == 1 else
-                                              hash_buckets(unique[unknown].astype(str), self.num_oov_indices,
-                                                           self.salt))
+            ids[unknown] = vocab.oov_start + (0 if self.num_oov_indices == 1 else self._oov_buckets(unique[unknown]))
         ids = ids[inverse].reshape(strings.shape)
         if self.output_mode == "int":
             return ids
         idf = torch.from_numpy(vocab.idf_row()) if self.output_mode == "tf_idf" else None
         return encode(torch.from_numpy(ids), self.output_mode, vocab.depth(), idf).numpy()
+
+    def _oov_buckets(self, tokens: np.ndarray) -> np.ndarray:
+        # Keras hashes the UTF-8 bytes; undecodable input bytes (surrogate escapes) hash as they came.
+        data = np.array([t.encode("utf-8", "surrogateescape") for t in tokens.tolist()], dtype=object)
+        return hash_buckets(data, self.num_oov_indices, self.salt)
 
     def _invert(self, indices: np.ndarray) -> np.ndarray:
         if indices.dtype.kind not in "iu":
@@ -138,12 +167,9 @@ class StringLookup:
         return {"max_tokens": self.max_tokens, "num_oov_indices": self.num_oov_indices,
                 "mask_token": self.mask_token, "oov_token": self.oov_token, "invert": self.invert,
                 "output_mode": self.output_mode, "pad_to_max_tokens": self.pad_to_max_tokens, "sparse": False,
-                "encoding": self.encoding, "name": self.name, "salt": self.salt, **self._vocabulary.config()}
+                "encoding": self.encoding, "name": self.name, "salt": self.salt, "oov_method": self.oov_method,
+                **self._vocabulary.config()}
 
     @classmethod
     def from_config(cls, config: dict) -> "StringLookup":
-        config = {k: v for k, v in config.items() if k not in KERAS_CONFIG_EXTRAS}
-        method = config.pop("oov_method", "farmhash")  # Keras writes it; strings always hash with farmhash
-        if method != "farmhash":
-            raise ValueError(f"StringLookup: oov_method must be 'farmhash', got {method!r}.")
-        return cls(**config)
+        return cls(**{k: v for k, v in config.items() if k not in KERAS_CONFIG_EXTRAS})

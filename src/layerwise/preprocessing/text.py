@@ -8,6 +8,7 @@ runs on numpy before ``fit`` and gives ``(batch, length)`` int64 ids (for ``Embe
 """
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from typing import Iterable, Sequence
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from layerwise.preprocessing.encoding import encode
+from layerwise.preprocessing.lookup import to_str
 from layerwise.preprocessing.vocabulary import KERAS_CONFIG_EXTRAS, Vocabulary, adapt_batches
 
 PAD, OOV = "", "[UNK]"
@@ -41,8 +43,8 @@ class TextVectorization:
     ``split``: 'whitespace' (words), 'character', None (each string is one token) or a function of one
     string returning its tokens; ``standardize``: 'lower_and_strip_punctuation' (Keras' default), 'lower',
     'strip_punctuation', None or a function of one string returning a string (where Keras' functions take a
-    batch of TensorFlow strings, these take a Python ``str``; numpy's ``np.char`` functions work on either).
-    ``ngrams``
+    batch of strings, these take a Python ``str``; numpy's ``np.char`` and ``tf.strings`` functions work on
+    either). Functions may return bytes or TensorFlow strings: they are decoded with ``encoding``. ``ngrams``
     (an int n for widths 1..n, or a tuple of widths) adds space-joined n-grams after the tokens, widths
     in order. ``max_tokens`` counts the special indices too, as in Keras. ``output_mode``:
 
@@ -52,8 +54,11 @@ class TextVectorization:
       ``max_tokens`` with ``pad_to_max_tokens``); 'tf_idf' multiplies counts by Keras' idf weights;
     - 'one_hot': ``(batch, depth)``, for inputs of one token each (e.g. ``split=None``).
 
-    A single string gives one row without the batch axis. Inputs may be a list or array of strings,
-    or a ``(batch, 1)`` array.
+    A single string gives one row without the batch axis ('one_hot' keeps it, as Keras). Inputs may be a list
+    or array of strings (or bytes; bytes ``encoding`` cannot decode stay distinct tokens), or a ``(batch, 1)``
+    array. With ``split=None`` shapes follow Keras: 'int' ids take the input's shape (``(batch,)`` for a list,
+    ``()`` for a string) unless ``output_sequence_length`` is set, and a 1-D batch is one document for
+    'multi_hot', 'count' and 'tf_idf' (pass ``(batch, 1)`` for one row per string).
     """
 
     def __init__(self, max_tokens: int | None = None, standardize: str | None = "lower_and_strip_punctuation",
@@ -86,13 +91,14 @@ class TextVectorization:
         self._index: dict[str, int] = {}
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
+            self._vocabulary.fixed = True
         elif idf_weights is not None:
             raise ValueError("TextVectorization: idf_weights needs vocabulary= as well.")
 
     # ---- text to tokens -------------------------------------------------------------------------
     def _standardize(self, text: str) -> str:
         if callable(self.standardize):
-            return str(np.asarray(self.standardize(text)).item())  # a str, or numpy's 0-d array of one
+            return to_str(self.standardize(text), "TextVectorization standardize result", self.encoding)
         if self.standardize in ("lower", "lower_and_strip_punctuation"):
             text = text.translate(_ASCII_LOWER)
         if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
@@ -101,28 +107,34 @@ class TextVectorization:
 
     def tokenize(self, text: str | bytes) -> list[str]:
         """One string's tokens after standardizing and splitting, followed by its n-grams."""
-        text = self._standardize(text.decode(self.encoding) if isinstance(text, bytes) else str(text))
+        text = self._standardize(to_str(text, "TextVectorization input", self.encoding))
         if callable(self.split):
-            tokens = [str(token) for token in self.split(text)]
+            tokens = self.split(text)
+            tokens = tokens.numpy() if hasattr(tokens, "numpy") else tokens  # e.g. tf.strings.split's tensor
+            tokens = [to_str(token, "TextVectorization split result", self.encoding) for token in tokens]
         elif self.split == "whitespace":
             tokens = text.split()
         elif self.split == "character":
-            tokens = list(text)
+            # Keras splits UTF-8 characters, each undecodable byte (a surrogate escape here) becoming U+FFFD
+            tokens = ["\ufffd" if "\udc80" <= c <= "\udcff" else c for c in text]
         else:
             tokens = [text]
         if self._widths is None:
             return tokens
         return [" ".join(tokens[i:i + n]) for n in self._widths for i in range(len(tokens) - n + 1)]
 
-    def _texts(self, data) -> list:
-        """The strings of a list or an array of shape ``(batch,)`` or ``(batch, 1)``."""
+    def _texts(self, data) -> tuple[list, int]:
+        """The strings of a string, or of a list or an array of shape ``(batch,)`` or ``(batch, 1)``, and the
+        input's rank."""
         array = np.asarray(data, dtype=object)
+        if array.ndim == 0:
+            return [array.item()], 0
         if array.ndim == 2 and array.shape[1] == 1:
-            array = array[:, 0]
+            return array[:, 0].tolist(), 2
         if array.ndim != 1:
             raise ValueError(f"TextVectorization expects strings of shape (batch,) or (batch, 1), got shape "
                              f"{array.shape}.")
-        return array.tolist()
+        return array.tolist(), 1
 
     # ---- vocabulary ------------------------------------------------------------------------------
     def adapt(self, data: str | Iterable[str], batch_size: int | None = None, steps: int | None = None) -> None:
@@ -132,7 +144,7 @@ class TextVectorization:
         for i, (batch, _) in enumerate(adapt_batches("TextVectorization", data)):
             if steps is not None and i >= steps:
                 break
-            for text in self._texts([batch] if isinstance(batch, (str, bytes)) else batch):
+            for text in self._texts(batch)[0]:
                 tokens = self.tokenize(text)
                 counts.update(tokens)
                 if self.output_mode == "tf_idf":
@@ -144,6 +156,9 @@ class TextVectorization:
     def set_vocabulary(self, vocabulary: Sequence[str], idf_weights: Sequence[float] | None = None) -> None:
         """Use ``vocabulary`` as is: tokens without the special ones, or starting with exactly them
         (``["", "[UNK]"]`` for 'int', ``["[UNK]"]`` otherwise); 'tf_idf' also needs ``idf_weights``."""
+        if not isinstance(vocabulary, (str, os.PathLike)):  # a file's lines are strings already
+            vocabulary = [to_str(t, "TextVectorization vocabulary", self.encoding)
+                          for t in np.asarray(vocabulary, dtype=object).reshape(-1).tolist()]
         self._vocabulary.set(vocabulary, idf_weights)
         self._reindex()
 
@@ -162,15 +177,21 @@ class TextVectorization:
     # ---- strings to ids and back ----------------------------------------------------------------------
     def __call__(self, data: str | Iterable[str]) -> np.ndarray:
         """Strings -> int64 ``(batch, length)`` ids or float32 ``(batch, depth)`` rows; a single string
-        gives one row without the batch axis."""
+        gives one row without the batch axis (see the class docstring for ``split=None``)."""
         self._vocabulary.check_ready()
-        single = isinstance(data, (str, bytes))
+        texts, rank = self._texts(data)
         oov = self._vocabulary.oov_start
-        rows = [[self._index.get(t, oov) for t in self.tokenize(text)]
-                for text in self._texts([data] if single else data)]
+        rows = [[self._index.get(t, oov) for t in self.tokenize(text)] for text in texts]
+        whole = self.split is None and rank < 2  # Keras does not add a token axis to unsplit strings
         if self.output_mode == "int":
+            if whole and self.output_sequence_length is None:  # one id per string, in the input's shape
+                ids = self._pad(rows, 1, 0)[:, 0]
+                return ids if rank else ids.reshape(())
             out = self._pad(rows, self.output_sequence_length, 0)
         else:
+            if whole and rank == 1 and self.output_mode != "one_hot":
+                rows = [[i for row in rows for i in row]]  # Keras: a 1-D batch of unsplit strings is one document
+                rank = 0
             if self.output_mode == "one_hot" and any(len(r) != 1 for r in rows):
                 raise ValueError("TextVectorization with output_mode='one_hot' needs exactly one token per string "
                                  f"(e.g. split=None); got {sorted({len(r) for r in rows})} tokens. Use "
@@ -178,7 +199,7 @@ class TextVectorization:
             ids = torch.from_numpy(self._pad(rows, None, -1))  # -1: dropped by the encoder
             idf = torch.from_numpy(self._vocabulary.idf_row()) if self.output_mode == "tf_idf" else None
             out = encode(ids, self.output_mode, self._vocabulary.depth(), idf).numpy()
-        return out[0] if single else out
+        return out[0] if rank == 0 and self.output_mode != "one_hot" else out
 
     @staticmethod
     def _pad(rows: list[list[int]], length: int | None, fill: int) -> np.ndarray:

@@ -45,7 +45,8 @@ class Vocabulary:
         self.invert, self.pad_to_max_tokens = bool(invert), bool(pad_to_max_tokens)
         self.tokens: list = []
         self.idf: np.ndarray | None = None  # float32, one weight per index up to vocabulary_size()
-        self.static = False  # set by vocabulary= or set_vocabulary, which adapt may not then replace (Keras)
+        self.static = False  # the tokens came from vocabulary= or set_vocabulary() rather than adapt()
+        self.fixed = False  # vocabulary= was given to the constructor: Keras then refuses adapt()
 
     # ---- layout ----------------------------------------------------------------------------------
     @property
@@ -136,9 +137,10 @@ class Vocabulary:
 
     def learn(self, token_counts: Counter, document_counts: Counter | None, num_documents: int) -> None:
         """Keras' ``finalize_state``: the vocabulary (and TF-IDF weights) from adapted counts."""
-        if self.static:
-            raise ValueError(f"Cannot adapt {self.owner} after setting a static vocabulary via the `vocabulary` "
-                             "argument or `set_vocabulary()` method, as in Keras.")
+        if self.fixed:
+            raise ValueError(f"Cannot adapt {self.owner}: its vocabulary was given to the constructor (the "
+                             "`vocabulary` argument), as in Keras. Use set_vocabulary() to replace it, or build "
+                             "the layer without `vocabulary` to adapt it.")
         counts = Counter(token_counts)
         for special in (self.mask_token, self.oov_token):
             counts.pop(special, None)
@@ -147,7 +149,7 @@ class Vocabulary:
         ranked = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
         if self.max_tokens:
             ranked = ranked[:self.max_tokens - self.token_start]
-        self.tokens = [token for token, _ in ranked]
+        self.tokens, self.static = [token for token, _ in ranked], False
         if self.output_mode == "tf_idf":
             seen = np.array([document_counts[t] for t in self.tokens], dtype=np.float64)
             weights = np.log(1 + num_documents / (1 + seen)).astype(np.float32)

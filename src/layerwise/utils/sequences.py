@@ -148,13 +148,15 @@ def one_hot_dna(sequences: str | Sequence[str], length: int | None = None, alpha
 
     ``ambiguous='spread'`` gives IUPAC codes their share (N -> 0.25 each, R -> 0.5 A + 0.5 G);
     ``'zeros'`` leaves them all-zero; ``'error'`` refuses them. A letter of ``alphabet`` has its own column
-    (N in ``"ACGTN"``); with U and no T in it (RNA, ``"ACGU"``) T counts as U. Shorter sequences are
-    zero-padded at the end up to ``length`` (default: the longest). Strings or bytes.
+    (N in ``"ACGTN"``); with U and no T in it (RNA, ``"ACGU"``) T counts as U. Case is ignored, in the
+    sequences and in ``alphabet``. Shorter sequences are zero-padded at the end up to ``length`` (default: the
+    longest). Strings or bytes; anything else (None, numbers) raises a TypeError.
     """
     if ambiguous not in ("spread", "zeros", "error"):
         raise ValueError(f"ambiguous must be 'spread', 'zeros' or 'error', got {ambiguous!r}.")
+    alphabet = alphabet.upper()  # the table below holds upper-case codes; "acgt" means the same columns
     single = isinstance(sequences, (str, bytes))
-    seqs = [_as_text(s) for s in ([sequences] if single else sequences)]
+    seqs = [_as_text(s, i) for i, s in enumerate([sequences] if single else sequences)]
     length = max((len(s) for s in seqs), default=0) if length is None else length
     table = np.zeros((256, len(alphabet)), np.float32)
     known = np.zeros(256, bool)
@@ -172,13 +174,18 @@ def one_hot_dna(sequences: str | Sequence[str], length: int | None = None, alpha
                 table[ord(case), alphabet.index(base)] = 1.0 / len(bases)
     out = np.zeros((len(seqs), length, len(alphabet)), np.float32)
     for i, s in enumerate(seqs):
-        codes = np.frombuffer(s[:length].encode("ascii", "replace"), np.uint8)
+        codes = np.frombuffer(s[:length].encode("ascii", "replace"), np.uint8)  # non-ASCII: '?', never known
         if ambiguous == "error" and not known[codes].all():
-            bad = sorted({chr(c) for c in codes[~known[codes]]})
+            bad = sorted({c for c in s[:length] if not c.isascii() or not known[ord(c)]})
             raise ValueError(f"Sequence {i} contains letters other than {alphabet}: {bad}.")
         out[i, :len(codes)] = table[codes]
     return out[0] if single else out
 
 
-def _as_text(sequence) -> str:
-    return sequence.decode("ascii", "replace") if isinstance(sequence, bytes) else str(sequence)
+def _as_text(sequence, i: int) -> str:
+    if isinstance(sequence, bytes):
+        return sequence.decode("utf-8", "replace")
+    if isinstance(sequence, str):
+        return sequence
+    raise TypeError(f"one_hot_dna expects strings or bytes; sequence {i} is {sequence!r} of type "
+                    f"{type(sequence).__name__}. Drop or fill missing sequences first.")
