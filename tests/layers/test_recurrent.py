@@ -162,6 +162,34 @@ def test_2d_input_to_recurrent_layer_says_how_to_reshape():
         L.GRU(3)(torch.zeros(4, 20))
 
 
+def test_stacked_recurrent_layer_without_return_sequences_is_pointed_to_it():
+    with pytest.raises(ValueError, match=r"lstm_top.*\(None, 8\).*give that layer return_sequences=True"):
+        layerwise.Sequential([layerwise.Input((5, 3)), L.LSTM(8), L.LSTM(4, name="lstm_top")])
+
+
+def test_a_list_of_states_given_to_a_single_input_layer_says_to_unpack_it():
+    inputs = layerwise.Input((5, 3))
+    returned = L.LSTM(8, return_state=True)(inputs)  # [outputs, state_h, state_c]
+    with pytest.raises(ValueError, match=r"Layer 'head' \(Dense\) expects 1 input, but it received 3 input "
+                                         r"tensors with shapes \[\(None, 8\), \(None, 8\), \(None, 8\)\].*unpack"):
+        L.Dense(2, name="head")(returned)
+    with pytest.raises(ValueError, match=r"\(Dense\) expects 1 input, but it received 3"):
+        layerwise.Sequential([layerwise.Input((5, 3)), L.LSTM(8, return_state=True), L.Dense(2)])
+    both = L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode=None)(inputs)
+    with pytest.raises(ValueError, match=r"\(LSTM\) expects 1 input, but it received 2"):
+        L.LSTM(4)(both)
+    eager = L.LSTM(8, return_state=True)(torch.zeros(2, 5, 3))
+    with pytest.raises(ValueError, match="expects 1 input"):
+        L.Dense(2)(eager)
+    # the layers that take lists still do, and the unpacked tensors flow on
+    outputs, state_h, state_c = returned
+    merged = L.Concatenate()([outputs, state_h])
+    attended = L.Attention()([L.Reshape((1, 8))(state_h), L.Reshape((1, 8))(state_c)])
+    model = layerwise.Model(inputs, [L.Dense(2)(merged), attended])
+    first, second = model.predict(np.zeros((2, 5, 3), np.float32), verbose=0)
+    assert first.shape == (2, 2) and second.shape == (2, 1, 8)
+
+
 def test_ragged_lists_suggest_pad_sequences():
     model = layerwise.Sequential([layerwise.Input((None,)), L.Embedding(10, 2), L.LSTM(2)])
     with pytest.raises(ValueError, match="pad_sequences"):

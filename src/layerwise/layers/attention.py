@@ -39,6 +39,8 @@ class _AttentionCall(Layer):
     """How the attention layers are called: validation, building from all inputs' shapes, and the record
     of a symbolic call (an extra scores output when ``return_attention_scores=True``)."""
 
+    takes_input_list = True
+
     def _invoke(self, query, value, key, kwargs: dict):
         shapes = [tuple(t.shape) for t in (query, value, key) if t is not None]
         symbolic = is_symbolic([query, value, key]) or is_symbolic(kwargs)

@@ -101,7 +101,8 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
     ``dtype`` is Keras' dtype policy (``"mixed_bfloat16"``...; ``layers/dtype_hooks.py``).
     """
 
-    input_ndim: int | None = None
+    input_ndim: int | None = None  # with min_ndim: a built-in layer that declares a rank takes one tensor...
+    takes_input_list = False  # ...unless it says it takes a list (attention: [query, value])
     channel_axis = -1  # the axis the weights are built for (layers with a data_format or an axis say theirs)
     min_ndim: int | None = None
     supports_masking = False  # True: a (batch, steps) mask on the input is passed on (or used), as in Keras
@@ -261,6 +262,10 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
             from layerwise.layers.input_spec import assert_input_compatibility
             assert_input_compatibility(spec, tuple(input_shape), self.name)
 
+    def _takes_one_tensor(self) -> bool:
+        return (built_in(type(self)) and not self.takes_input_list
+                and (self.input_ndim is not None or self.min_ndim is not None))
+
     def _shape_message(self, expected: str, received: Shape) -> str:
         return (f"Layer '{self.name}' ({type(self).__name__}) expected {expected}, "
                 f"but received input with shape {tuple(received)}.")
@@ -273,6 +278,12 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
             input_shape = [tuple(s) for s in input_shape] if is_shape_list(input_shape) else tuple(input_shape)
         if not isinstance(input_shape, (list, dict)):
             self.check_input_shape(input_shape)
+        elif isinstance(input_shape, list) and self._takes_one_tensor():
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) expects 1 input, but it received {len(input_shape)} "
+                f"input tensors with shapes {input_shape}. A recurrent layer with return_state=True (or "
+                "Bidirectional with merge_mode=None) returns a list: unpack it, e.g. "
+                "`outputs, state_h, state_c = LSTM(units, return_state=True)(x)`, and pass on one tensor.")
         if not self.built:
             self.build(input_shape)  # marks the layer built (see _finishing_build)
             self.to(device or get_device())

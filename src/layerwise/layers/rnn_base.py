@@ -42,6 +42,9 @@ def check_sequence_shape(layer: Layer, input_shape: Shape) -> None:
             hint = (f" If each row is one sequence of {n} scalar values, reshape to (batch, {n}, 1), "
                     f"e.g. x[..., None] or x.reshape(len(x), {n}, 1); if each row is one time step "
                     f"of {n} features, use x.reshape(len(x), 1, {n}).")
+        if len(input_shape) == 2:  # the usual cause in a model: LSTM(...) stacked on an LSTM that gives (batch, units)
+            hint += (" If it is the output of another recurrent layer, give that layer return_sequences=True so "
+                     "that it returns every step.")
         raise ValueError(layer._shape_message("a 3-D input (batch, timesteps, features)", input_shape) + hint)
     if input_shape[1] == 0:
         raise ValueError(layer._shape_message("at least one time step", input_shape)
