@@ -27,6 +27,7 @@ def get_model(keras, layers, ops):
 
 
 def twins(real_keras, build=get_model):
+    real_keras.utils.set_random_seed(0)  # the same starting weights on every run: a check that cannot flicker
     ours, theirs = [build(*lib) for lib in libraries(real_keras)]
     ours.set_weights(theirs.get_weights())
     return ours, theirs
@@ -111,8 +112,10 @@ def test_the_loop_with_a_keras_optimizer_and_a_keras_loss_steps_as_in_keras(real
     their_losses, their_optimizer = keras_optimizer_loop(real_keras, theirs, train_dataloader)
     assert_close(our_losses, their_losses, rtol=1e-4, atol=1e-5)
     assert int(our_optimizer.iterations) == int(their_optimizer.iterations) == epochs * len(train_dataloader)
+    # Adam moves each weight by about the rate (1e-3) a step, whatever the gradient's size, so float32 rounding
+    # in a near-zero gradient can shift one weight by a few 1e-5: atol is a tenth of one step
     for ours_w, theirs_w in zip(ours.get_weights(), theirs.get_weights()):
-        assert_close(ours_w, theirs_w, rtol=1e-3, atol=1e-5)
+        assert_close(ours_w, theirs_w, rtol=1e-3, atol=1e-4)
 
 
 def loop_with_metrics(keras, model, train_dataloader, val_dataloader, with_model_losses=False):
