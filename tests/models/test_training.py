@@ -1,5 +1,6 @@
 """fit / evaluate / predict behaviour, callbacks, and the model as a plain torch.nn.Module."""
 import csv
+import warnings
 
 import numpy as np
 import pytest
@@ -221,3 +222,31 @@ def test_calling_a_model_on_integer_ids_keeps_them_integers_as_its_input_declare
     for model in (sequential, functional):
         np.testing.assert_array_equal(model(ids), [[1, 3]])
         np.testing.assert_array_equal(model(ids.tolist()), [[1, 3]])
+
+
+def test_pandas_frames_and_series_train_evaluate_and_predict_as_their_arrays():
+    import pandas as pd  # a test dependency (layerwise itself does not need pandas)
+    rng = np.random.default_rng(0)
+    x = rng.random((60, 4)).astype("float32")
+    y = (x.sum(1) > 2).astype("int64")
+    frame, labels = pd.DataFrame(x, columns=list("abcd")), pd.Series(y, name="label")
+
+    def trained(inputs, targets):
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((4,)), L.Dense(1, activation="sigmoid")])
+        model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+        history = model.fit(inputs, targets, epochs=2, batch_size=16, verbose=0, validation_data=(inputs, targets))
+        return model, history.history
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' read-only views once gave torch's "not writable" warning
+        ours, history = trained(frame, labels)
+        np.testing.assert_allclose(ours.predict(frame, verbose=0), ours.predict(x, verbose=0))
+        logs = ours.evaluate(frame, labels, verbose=0, return_dict=True)
+    reference, reference_history = trained(x, y)
+    assert history == reference_history  # the same numbers, so the same steps
+    assert logs == reference.evaluate(x, y, verbose=0, return_dict=True)
+    text = frame.assign(city="Oslo", kind=pd.Categorical(["u"] * 60))
+    with pytest.raises(ValueError, match=r"x is a pandas DataFrame with non-numeric columns \['city', 'kind'\].*"
+                                         r"pd.get_dummies"):
+        ours.fit(text, labels, verbose=0)

@@ -93,6 +93,8 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
     """
     device = device or get_device()
     from_array, value_given = None, value  # from_array: a tensor sharing the caller's memory
+    if is_pandas(value):
+        value_given = value = _pandas_values(value, what)
     if not isinstance(value, torch.Tensor):
         try:
             array = np.asarray(value)
@@ -106,6 +108,8 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
         if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
             raise ValueError(f"{what} must be numeric, got dtype {array.dtype}.")
         contiguous = np.ascontiguousarray(array)
+        if not contiguous.flags.writeable:  # e.g. pandas' copy-on-write views; torch cannot share read-only memory
+            contiguous = contiguous.copy()
         value = torch.from_numpy(contiguous)
         if contiguous is value_given:  # the caller's own array, not a copy made above
             from_array = value
@@ -179,8 +183,24 @@ def batch_converter(device: torch.device, input_names: list[str] | None = None,
     return to_batch
 
 
+def is_pandas(x) -> bool:
+    """A pandas DataFrame or Series (without importing pandas, which layerwise does not need)."""
+    return type(x).__module__.partition(".")[0] == "pandas" and hasattr(x, "to_numpy")
+
+
 def is_array_like(x) -> bool:
-    return isinstance(x, (np.ndarray, torch.Tensor, list))
+    return isinstance(x, (np.ndarray, torch.Tensor, list)) or is_pandas(x)
+
+
+def _pandas_values(frame, what: str) -> np.ndarray:
+    """A DataFrame's or Series' values, as Keras takes them; text or category columns are named, with what to do."""
+    columns = frame.dtypes.items() if hasattr(frame, "columns") else [(frame.name, frame.dtype)]
+    text = [name for name, dtype in columns if dtype.kind not in "biuf"]
+    if text:
+        raise ValueError(f"{what} is a pandas {type(frame).__name__} with non-numeric columns {text}: a model takes "
+                         "numbers. Encode them first, e.g. pd.get_dummies(df, columns=[...]) for categories or "
+                         "layerwise.layers.StringLookup / TextVectorization for text, or drop them.")
+    return frame.to_numpy()
 
 
 def _row_counts(parts: Parts, what: str, names: list[str] | None) -> dict[str, int]:
