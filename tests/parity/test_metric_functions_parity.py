@@ -27,6 +27,18 @@ def test_metric_functions_match_keras(keras, name, y_true):
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_binary_accuracy_compares_the_labels_themselves_as_keras(keras):
+    # soft and regression targets: Keras counts 0.3, 0.7, 2 and -1 as misses (it does not round y_true)
+    y_true = np.array([[0], [1], [0.3], [0.7], [2], [-1]], "float32")
+    y_pred = np.array([[0.2], [0.9], [0.6], [0.6], [0.9], [0.1]], "float32")
+    expected = np.asarray(keras.metrics.binary_accuracy(y_true, y_pred))
+    np.testing.assert_array_equal(np.asarray(layerwise.metrics.binary_accuracy(y_true, y_pred)), expected)
+    ours, theirs = layerwise.metrics.BinaryAccuracy(), keras.metrics.BinaryAccuracy()
+    ours.update_state(y_true, y_pred)
+    theirs.update_state(y_true, y_pred)
+    assert float(ours.result()) == pytest.approx(float(theirs.result())) == pytest.approx(1 / 3)
+
+
 def test_a_metric_function_in_compile_logs_its_name_and_saves(tmp_path):
     model = layerwise.Sequential([layerwise.Input((3,)), layerwise.layers.Dense(6, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy",

@@ -17,7 +17,8 @@ __all__ = ["Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoric
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> torch.Tensor:
     y_pred = as_tensor(y_pred)
     y_true, y_pred = match_rank(as_tensor(y_true, y_pred), y_pred)
-    return ((y_pred > threshold) == (y_true > 0.5)).float()
+    # Keras compares the labels themselves: soft or regression targets count as misses, not as rounded labels
+    return ((y_pred > threshold).to(y_true.dtype) == y_true).float()
 
 
 def categorical_accuracy(y_true, y_pred) -> torch.Tensor:
