@@ -4,15 +4,18 @@ A cell maps one step ``(batch, features)`` and its states, a list of ``(batch, u
 ``(output, new_states)``; ``RNN(cell)`` (``layers/rnn.py``) runs it over ``(batch, timesteps, features)``.
 A built-in cell keeps its weights in a sequence layer of its kind (an ``LSTMCell`` holds an ``LSTM``),
 so a step is that layer's step function and ``RNN`` hands whole sequences to that layer's fused kernel.
+The other way round, ``LSTM(...).cell`` is an ``LSTMCell`` whose sequence layer is that LSTM (``cell_of``).
 Weights are Keras' ``kernel``, ``recurrent_kernel`` and ``bias``, in Keras' layout and order.
 """
 from __future__ import annotations
+
+import inspect
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from layerwise.layers.base import Layer, Shape
+from layerwise.layers.base import Layer, Shape, to_snake_case
 from layerwise.layers.weights import WeightView
 from layerwise.layers.recurrent import GRU, LSTM, SimpleRNN
 from layerwise.layers.rnn_base import Recurrent, States
@@ -30,6 +33,9 @@ def check_cell(cell, owner: str) -> None:
     """Raise a ValueError unless ``cell`` can be run as a Keras cell: a ``call`` and a ``state_size``."""
     if not callable(getattr(cell, "call", None)) and not isinstance(cell, nn.Module):
         raise ValueError(f"{owner}: the cell {cell!r} has no `call(inputs, states)` method.")
+    if isinstance(cell, Recurrent):  # it has a state_size, but runs whole sequences, not one step
+        raise ValueError(f"{owner}: {type(cell).__name__} '{cell.name}' is a recurrent layer, not a cell: use it on "
+                         f"its own, or give {owner} its cell (its .cell, or a new {type(cell).__name__}Cell).")
     if getattr(cell, "state_size", None) is None:
         raise ValueError(f"{owner}: the cell {type(cell).__name__} has no `state_size` attribute; set it in the "
                          "cell's __init__ to the size of its state (an int), or a list of sizes, one per state.")
@@ -72,6 +78,30 @@ class _BuiltinCell(Layer):
 
     input_ndim = 2
     sequence: Recurrent
+
+    def _hold(self, sequence: Recurrent) -> None:
+        """Keep ``sequence`` as the layer whose weights and step this cell uses, frozen as the cell is."""
+        sequence.trainable = self._trainable
+        self.sequence = sequence
+
+    @property
+    def built(self) -> bool:
+        """Whether the weights exist: they are the sequence layer's, which may be built on its own."""
+        sequence = self._modules.get("sequence")
+        return sequence is not None and sequence.built
+
+    @built.setter
+    def built(self, value: bool) -> None:
+        pass  # follows the sequence layer (see the getter); Layer's building sets it
+
+    @property
+    def trainable(self) -> bool:
+        """One flag with the sequence layer: freezing either freezes their shared weights, as in Keras."""
+        return self.sequence.trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        Layer.trainable.fset(self, value)  # sets the sequence layer's too (a layer this one holds)
 
     @property
     def units(self) -> int:
@@ -135,13 +165,13 @@ class SimpleRNNCell(_BuiltinCell):
                  recurrent_constraint=None, bias_constraint=None, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.sequence = SimpleRNN(
+        self._hold(SimpleRNN(
             units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
             recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint, dropout=dropout,
-            recurrent_dropout=recurrent_dropout, seed=seed, name=self.name)
+            recurrent_dropout=recurrent_dropout, seed=seed, name=self.name))
 
 
 class LSTMCell(_BuiltinCell):
@@ -157,14 +187,14 @@ class LSTMCell(_BuiltinCell):
                  recurrent_dropout: float = 0.0, seed: int | None = None, **kwargs):
         kwargs.pop("implementation", None)  # Keras' choice of how to split the gate products; one kernel here
         super().__init__(**kwargs)
-        self.sequence = LSTM(
+        self._hold(LSTM(
             units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
             kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer, unit_forget_bias=unit_forget_bias,
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
             recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint, dropout=dropout,
-            recurrent_dropout=recurrent_dropout, seed=seed, name=self.name)
+            recurrent_dropout=recurrent_dropout, seed=seed, name=self.name))
 
     @property
     def state_size(self) -> list[int]:
@@ -185,14 +215,14 @@ class GRUCell(_BuiltinCell):
                  seed: int | None = None, **kwargs):
         kwargs.pop("implementation", None)  # Keras' choice of how to split the gate products; one kernel here
         super().__init__(**kwargs)
-        self.sequence = GRU(
+        self._hold(GRU(
             units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
             kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
             recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
             bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
-            reset_after=reset_after, seed=seed, name=self.name)
+            reset_after=reset_after, seed=seed, name=self.name))
 
     @property
     def reset_after(self) -> bool:
@@ -263,3 +293,22 @@ class StackedRNNCells(Layer):
     @classmethod
     def from_config(cls, config: dict) -> "StackedRNNCells":
         return cls(**{**config, "cells": [_deserialize(spec) for spec in config["cells"]]})
+
+
+_CELLS = ((LSTM, LSTMCell), (GRU, GRUCell), (SimpleRNN, SimpleRNNCell))
+
+
+def cell_of(layer: Recurrent) -> _BuiltinCell:
+    """Keras' ``layer.cell`` of a SimpleRNN, LSTM or GRU: a cell of its kind whose sequence layer is ``layer``
+    itself, so that it holds the very same weights (no copy: the layer keeps its fused kernels and weight layout).
+    Made once and kept as a plain attribute, not a submodule: the cell holds the layer, not the other way round."""
+    cell = layer.__dict__.get("_cell")
+    if cell is None or cell.sequence is not layer:  # (a shallow copy of the layer makes its own)
+        cls = next(cell_cls for layer_cls, cell_cls in _CELLS if isinstance(layer, layer_cls))
+        takes = inspect.signature(cls.__init__).parameters
+        config = {k: v for k, v in layer.get_config().items() if k in takes or k == "dtype"}
+        # Keras' name; the cell makes an unbuilt layer of its own, replaced by `layer` at once
+        cell = cls(**{**config, "name": to_snake_case(cls.__name__), "trainable": layer.trainable})
+        cell.sequence = layer
+        object.__setattr__(layer, "_cell", cell)
+    return cell

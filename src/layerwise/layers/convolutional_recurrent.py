@@ -125,6 +125,7 @@ class _ConvLSTM(DataFormat, Recurrent):
         return self.shape_from(input_shape[0], spatial, self.filters)
 
     def build(self, input_shape: Shape) -> None:
+        self._fix_batch_size_at_build(input_shape)
         g, f, k = self.gates, self.filters, self.kernel_size
         to_torch = kernel_to_torch(self.rank)
         self.weight_ih = new_parameter(self.kernel_initializer, (*k, input_shape[self.channel_axis], g * f), to_torch)
@@ -152,7 +153,7 @@ class _ConvLSTM(DataFormat, Recurrent):
         return (batch, *self.state_shape[1:])
 
     def _initial_states(self, batch: int, initial_state: list | None) -> States:
-        if initial_state is None and not (self.stateful and self.states is not None):
+        if initial_state is None and not (self.stateful and self._carried is not None):
             zeros = torch.zeros(self._state_shape(batch), dtype=self.weight_hh.dtype, device=self.weight_hh.device)
             return _ZeroStates([zeros, zeros])
         return super()._initial_states(batch, initial_state)

@@ -3,7 +3,8 @@
 All take ``(batch, timesteps, features)`` and give ``(batch, units)`` (the last output), or
 ``(batch, timesteps, units)`` with ``return_sequences=True``. Keras' weights are ``kernel
 (features, gates * units)``, ``recurrent_kernel (units, gates * units)`` and one ``bias``; the shared
-running machinery (masks, state, dropout, the fused and step-by-step paths) is in ``rnn_base``.
+running machinery (masks, state, dropout, the fused and step-by-step paths) is in ``rnn_base``. As in Keras,
+each has a ``cell`` (an ``LSTMCell``...) holding its weights: the very same tensors, not a copy.
 """
 from __future__ import annotations
 
@@ -22,7 +23,23 @@ def _check_use_cudnn(use_cudnn) -> None:
         raise ValueError(f"use_cudnn must be 'auto', True or False, got {use_cudnn!r}.")
 
 
-class SimpleRNN(Recurrent):
+class _CellLayer(Recurrent):
+    """What SimpleRNN, LSTM and GRU add to ``Recurrent``, as Keras' layers over a cell: ``state_size``, ``cell``."""
+
+    @property
+    def state_size(self) -> list[int]:
+        """``[units]``, or ``[units, units]`` for LSTM (``h`` and ``c``), as Keras lists them."""
+        return [self.units] * self.state_count
+
+    @property
+    def cell(self):
+        """Keras' cell (SimpleRNNCell, LSTMCell or GRUCell) over this layer's own weights: the same tensors, so
+        training either trains both; calling it runs one step ``(batch, features)``."""
+        from layerwise.layers.cells import cell_of  # cells.py imports this module
+        return cell_of(self)
+
+
+class SimpleRNN(_CellLayer):
     """Fully connected recurrence ``h_t = activation(x_t W + h_{t-1} U + b)``; ``units (in + units + 1)``
     parameters. tanh and relu run fused; other activations step by step."""
 
@@ -48,7 +65,7 @@ class SimpleRNN(Recurrent):
         return h, [h]
 
 
-class LSTM(Recurrent):
+class LSTM(_CellLayer):
     """Long short-term memory; gates in Keras' order (input, forget, cell, output), which is also
     PyTorch's; ``4 units (in + units + 1)`` parameters. ``unit_forget_bias`` starts the forget bias at 1.
     States are ``[h, c]``."""
@@ -91,7 +108,7 @@ class LSTM(Recurrent):
         return h, [h, c]
 
 
-class GRU(Recurrent):
+class GRU(_CellLayer):
     """Gated recurrent unit. Keras orders the gates (update z, reset r, candidate h); PyTorch (r, z, n):
     the blocks are swapped at the ``get_weights`` edge. With ``reset_after=True`` (Keras' default and
     PyTorch's formula) the bias is ``(2, 3 units)``, input and recurrent, ``3 units (in + units + 2)``

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import torch
 
+from layerwise.backend import float_dtype, get_device
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import WeightView
 from layerwise.layers.cells import (StackedRNNCells, _BuiltinCell, build_cell, call_cell, cell_output_size,
                                     check_cell, flat_state_sizes)
-from layerwise.layers.rnn_base import (Recurrent, States, carried_states, check_sequence_shape, given_states,
+from layerwise.layers.rnn_base import (Recurrent, StateCarrier, States, check_sequence_shape, given_states,
                                        sequence_input, step_loop)
 from layerwise.layers.wrappers import _deserialize, _serialize
 
@@ -29,7 +30,7 @@ def flatten_states(states) -> list:
     return [states]
 
 
-class RNN(Layer):
+class RNN(StateCarrier, Layer):
     """Runs ``cell`` over ``(batch, timesteps, features)``: ``(batch, output_size)``, or ``(batch, timesteps,
     output_size)`` with ``return_sequences``; ``[output, *states]`` (states ``(batch, size)``) with
     ``return_state``. ``mask`` ``(batch, timesteps)``: a masked step keeps the states and repeats the last
@@ -48,13 +49,17 @@ class RNN(Layer):
         self.return_sequences, self.return_state = return_sequences, return_state
         self.go_backwards, self.stateful, self.unroll = go_backwards, stateful, unroll
         self.zero_output_for_mask = zero_output_for_mask
-        self.states: States | None = None  # carried between batches when stateful
 
     @property
     def state_size(self) -> list:
         """One entry per state, as Keras lists them (an entry per cell for a stack)."""
         size = self.cell.state_size
         return list(size) if isinstance(size, (list, tuple)) else [size]
+
+    @property
+    def state_count(self) -> int:
+        """How many state tensors the layer takes and returns (flat)."""
+        return len(flat_state_sizes(self.cell.state_size))
 
     def sequence_layers(self) -> list[Recurrent] | None:
         """The fused sequence layers that hold the built-in cells (one per cell of a stack), or None when
@@ -74,6 +79,7 @@ class RNN(Layer):
         super().check_input_shape(input_shape)
 
     def build(self, input_shape: Shape) -> None:
+        self._fix_batch_size_at_build(input_shape)
         build_cell(self.cell, (input_shape[0], *input_shape[2:]))
 
     def compute_output_shape(self, input_shape: Shape):
@@ -90,12 +96,20 @@ class RNN(Layer):
         return [v.held_by(self.cell) for v in self.cell.weight_views()] if isinstance(self.cell, Layer) else []
 
     # ---- state ----------------------------------------------------------------------------------
-    def reset_states(self, states: list | None = None) -> None:
-        """Forget (or set, flat or nested as ``initial_state``) the state a stateful layer carries."""
-        self.states = None if states is None else [torch.as_tensor(s, dtype=torch.get_default_dtype())
-                                                   for s in flatten_states(states)]
+    def _flat_states(self, states) -> list:
+        return flatten_states(states)  # reset_states takes them flat or nested as initial_state
 
-    reset_state = reset_states
+    def get_initial_state(self, batch_size: int) -> States:
+        """The states a batch starts from, flat (Keras nests a stack's per cell): the cell's own
+        ``get_initial_state(batch_size)`` when a custom cell has one, else zeros ``(batch_size, size)`` for each
+        size in ``state_size``; on the weights' device and in their dtype."""
+        like = next(self.parameters(), None)
+        like = torch.zeros((), dtype=float_dtype(), device=get_device()) if like is None else like
+        custom = getattr(self.cell, "get_initial_state", None)
+        if custom is not None and not isinstance(self.cell, (_BuiltinCell, StackedRNNCells)):
+            states = flatten_states(custom(batch_size))
+            return [torch.as_tensor(s, dtype=like.dtype, device=like.device) for s in states]
+        return [like.new_zeros(batch_size, size) for size in flat_state_sizes(self.cell.state_size)]
 
     def _initial_states(self, x: torch.Tensor, initial_state) -> States:
         sizes = flat_state_sizes(self.cell.state_size)
@@ -105,19 +119,15 @@ class RNN(Layer):
                 raise ValueError(f"RNN '{self.name}' takes {len(sizes)} initial state tensor(s) (its cell's "
                                  f"state_size is {self.cell.state_size!r}), got {len(states)}.")
             return given_states(self, states, [(x.shape[0], size) for size in sizes], x)
-        batch = x.shape[0]
-        if self.stateful and self.states is not None:
-            return [s.to(x.device) for s in carried_states(self, batch)]
-        custom = getattr(self.cell, "get_initial_state", None)
-        if custom is not None and not isinstance(self.cell, (_BuiltinCell, StackedRNNCells)):
-            return [torch.as_tensor(s, dtype=x.dtype, device=x.device) for s in flatten_states(custom(batch))]
-        return [x.new_zeros(batch, size) for size in sizes]
+        states = self._carried if self.stateful and self._carried is not None else self.get_initial_state(x.shape[0])
+        return [s.to(device=x.device, dtype=x.dtype) for s in states]
 
     # ---- running --------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state=None):
         """``(batch, timesteps, features)`` -> the output (and the final states with ``return_state``);
         ``mask`` ``(batch, timesteps)``, True where a step is real."""
         x, mask = sequence_input(self, x, mask, self.go_backwards)
+        self._fix_batch_size(x.shape[0])  # as Keras, also when initial_state is given
         states = self._initial_states(x, initial_state)
         layers = self.sequence_layers()
         if layers is not None:

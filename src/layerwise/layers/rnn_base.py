@@ -23,7 +23,7 @@ from torch import _VF, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from layerwise import activations, initializers
-from layerwise.backend import float_dtype
+from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import HALF, autocast_on
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import new_parameter, WeightView
@@ -98,33 +98,87 @@ def forget_gate_bias(bias_initializer, units: int) -> torch.Tensor:
     return torch.cat([init((units,), float_dtype()), torch.ones(units), init((2 * units,), float_dtype())])
 
 
-def carried_states(layer: Layer, batch: int) -> States:
-    """A stateful layer's states from the last batch, checked against this ``batch``'s size."""
-    expected = layer.states[0].shape[0]
-    if batch != expected:
-        raise ValueError(
-            f"Layer '{layer.name}' is stateful and carries state for batches of {expected} sequences, "
-            f"but received a batch of {batch}. With stateful=True every batch must have the same "
-            f"size: use a number of samples divisible by the batch size (drop the last "
-            f"len(x) % {expected} samples) or call reset_states() before changing the batch size.")
-    return layer.states
-
-
 # cuDNN's codes for the fused kernels' cells (torch.backends.cudnn.rnn.get_cudnn_mode).
 _CUDNN_MODES = {"rnn_relu": 0, "rnn_tanh": 1, "lstm": 2, "gru": 3}
 
 
-def given_states(layer: Layer, states: list, shapes: list[tuple], like: torch.Tensor) -> States:
+def given_states(layer: Layer, states: list, shapes: list[tuple], like: torch.Tensor,
+                 what: str = "initial state") -> States:
     """A user's initial states (tensors or arrays) as tensors like ``like``, each checked against its shape:
     the fused kernels would read past a state of the wrong batch size instead of failing."""
     out = []
     for i, (state, shape) in enumerate(zip(states, shapes)):
         state = torch.as_tensor(state, dtype=like.dtype, device=like.device)
         if tuple(state.shape) != tuple(shape):
-            raise ValueError(f"{type(layer).__name__} '{layer.name}' needs initial state {i} of shape "
+            raise ValueError(f"{type(layer).__name__} '{layer.name}' needs {what} {i} of shape "
                              f"{tuple(shape)} (the batch's size first); got {tuple(state.shape)}.")
         out.append(state)
     return out
+
+
+class StateCarrier:
+    """Keras' rules for the states a stateful recurrent layer carries from one batch to the next, shared by
+    ``Recurrent`` and ``RNN`` (which define ``state_count`` and ``get_initial_state(batch_size)``). The batch size
+    is fixed by the first one known: at build (Keras needs it there) or else the first batch's."""
+
+    _carried: States | None = None  # the last batch's final states; None: zeros
+    _batch_size: int | None = None  # a stateful layer's fixed batch size, once known
+
+    @property
+    def states(self) -> States | None:
+        """A stateful layer's states, ``(batch, ...)`` each: what the last batch left, or zeros before any batch
+        and after ``reset_states()`` once the batch size is known, as Keras. None for a layer that is not stateful
+        (as Keras) or whose batch size is not known yet (Keras refuses to build a stateful layer without one)."""
+        if self._carried is None and self.stateful and self._batch_size is not None:
+            return self.get_initial_state(self._batch_size)
+        return self._carried
+
+    @states.setter
+    def states(self, states: States | None) -> None:
+        self._carried = states
+
+    def reset_states(self, states: list | None = None) -> None:
+        """Zero the states a stateful layer carries (Keras' ``reset_state()``; its batch size stays fixed), or set
+        them to ``states`` (Keras 2's ``reset_states(states)``), a list of ``(batch, ...)`` tensors or arrays."""
+        if states is None:
+            self._carried = None
+            return
+        if not self.stateful:
+            raise AttributeError(f"{type(self).__name__} '{self.name}' is not stateful: it carries no states to set.")
+        states = self._flat_states(states)
+        if len(states) != self.state_count:
+            raise ValueError(f"{type(self).__name__} '{self.name}' carries {self.state_count} state tensor(s), "
+                             f"got {len(states)}.")
+        batch = self._batch_size if self._batch_size is not None else len(states[0])
+        zeros = self.get_initial_state(batch)
+        self._carried = given_states(self, states, [z.shape for z in zeros], zeros[0], what="state")
+        self._batch_size = batch
+
+    reset_state = reset_states
+
+    def _flat_states(self, states) -> list:
+        return list(states) if isinstance(states, (list, tuple)) else [states]
+
+    def _fix_batch_size(self, batch: int | None) -> None:
+        """A stateful layer's batch size: fixed by the first one known, any other refused (as Keras). The
+        message keeps Keras' 'Expected/Received batch size' and says what to do."""
+        if not self.stateful or batch is None:
+            return
+        if self._batch_size is None:
+            self._batch_size = batch
+        elif batch != self._batch_size:
+            expected = self._batch_size
+            raise ValueError(
+                f"Layer '{self.name}' is stateful and carries state for batches of {expected} sequences, but "
+                f"received a batch of {batch} (expected batch size: {expected}, received batch size: {batch}). "
+                f"A stateful layer's batch size is fixed: use a number of samples divisible by the batch size "
+                f"(drop the last len(x) % {expected} samples); for another batch size, build a new layer or "
+                "model and give it these weights with set_weights().")
+
+    def _fix_batch_size_at_build(self, input_shape: Shape) -> None:
+        """The batch size a stateful layer is built for: the input's, or Keras 2's ``batch_input_shape=``."""
+        own = (self.batch_input_shape or (None,))[0]
+        self._fix_batch_size(input_shape[0] if input_shape[0] is not None else own)
 
 
 def _column(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -132,7 +186,7 @@ def _column(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return m.view(-1, *([1] * (like.dim() - 1)))
 
 
-class Recurrent(Layer):
+class Recurrent(StateCarrier, Layer):
     """Base of SimpleRNN, LSTM and GRU. Subclasses set ``gates`` and ``kernel_fn`` and write ``cell_step``."""
 
     config_activity_regularizer = True
@@ -171,7 +225,6 @@ class Recurrent(Layer):
         self.go_backwards, self.stateful = go_backwards, stateful
         # `unroll` only trades memory for speed in Keras; the fused kernels make it moot here.
         self.unroll, self.zero_output_for_mask, self.seed = unroll, zero_output_for_mask, seed
-        self.states: States | None = None  # carried between batches when stateful
 
     # ---- shapes and weights --------------------------------------------------------------------
     def check_input_shape(self, input_shape: Shape) -> None:
@@ -179,6 +232,7 @@ class Recurrent(Layer):
         super().check_input_shape(input_shape)
 
     def build(self, input_shape: Shape) -> None:
+        self._fix_batch_size_at_build(input_shape)
         g, u = self.gates, self.units
         # Drawn in Keras' layout (so fans and orthogonality match Keras), stored in PyTorch's.
         self.weight_ih = new_parameter(self.kernel_initializer, (input_shape[-1], g * u), self.kernel_from_keras)
@@ -237,16 +291,14 @@ class Recurrent(Layer):
         return 1
 
     # ---- state ----------------------------------------------------------------------------------
-    def reset_states(self, states: list | None = None) -> None:
-        """Forget (or set) the state a stateful layer carries from one batch to the next."""
-        self.states = None if states is None else [torch.as_tensor(s, dtype=self.weight_hh.dtype,
-                                                                   device=self.weight_hh.device)
-                                                   for s in states]
-
-    reset_state = reset_states
-
     def _state_shape(self, batch: int) -> tuple:
         return (batch, self.units)
+
+    def get_initial_state(self, batch_size: int) -> States:
+        """Zero states, one ``(batch_size, units)`` tensor per state (``[h]``, or ``[h, c]`` for LSTM), in the
+        weights' dtype and on their device once built."""
+        like = self.weight_hh if self.built else torch.zeros((), dtype=float_dtype(), device=get_device())
+        return [like.new_zeros(self._state_shape(batch_size)) for _ in range(self.state_count)]
 
     def _initial_states(self, batch: int, initial_state: list | None) -> States:
         if initial_state is not None:
@@ -255,10 +307,9 @@ class Recurrent(Layer):
                 raise ValueError(f"{type(self).__name__} '{self.name}' takes {self.state_count} initial "
                                  f"state tensor(s), got {len(states)}.")
             return given_states(self, states, [self._state_shape(batch)] * self.state_count, self.weight_hh)
-        if self.stateful and self.states is not None:
-            return carried_states(self, batch)
-        zeros = torch.zeros(batch, self.units, dtype=self.weight_hh.dtype, device=self.weight_hh.device)
-        return [zeros] * self.state_count
+        if self.stateful and self._carried is not None:
+            return [s.to(self.weight_hh.device) for s in self._carried]  # the model may have moved since
+        return self.get_initial_state(batch)
 
     # ---- running --------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state=None):
@@ -266,6 +317,7 @@ class Recurrent(Layer):
         ``return_sequences``; ``[output, *states]`` with ``return_state``. ``mask``: ``(batch, timesteps)``,
         True where a step is real."""
         x, mask = sequence_input(self, x, mask, self.go_backwards)
+        self._fix_batch_size(x.shape[0])  # as Keras, also when initial_state is given
         states = self._initial_states(x.shape[0], initial_state)
         # Only the caller knows whether an LSTM's final cell state is used; run() alone (RNN over cells) assumes so.
         self._cell_state_used = self.return_state or self.stateful

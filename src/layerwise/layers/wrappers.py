@@ -122,11 +122,37 @@ class Bidirectional(Layer):
             masks += [None] * (2 * (len(self.forward_layer.compute_output_shape(tuple(x.shape))) - 1))
         return masks if len(masks) > 1 else masks[0]
 
+    def _split_states(self, states, what: str) -> tuple[list, list]:
+        """``states``, the forward layer's then the backward layer's, as (forward, backward); a clear error
+        for a wrong count (Keras fails with an IndexError or drops the extra tensors)."""
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        counts = self.forward_layer.state_count, self.backward_layer.state_count
+        if len(states) != sum(counts):
+            names = {1: ["h"], 2: ["h", "c"]}  # else s0, s1... (an RNN over a stack of cells)
+            listed = ", ".join(f"{name}_{side}" for count, side in zip(counts, "fb")
+                               for name in names.get(count, [f"s{i}" for i in range(count)]))
+            raise ValueError(f"Bidirectional '{self.name}' takes {sum(counts)} {what} tensors [{listed}]: the "
+                             f"forward {type(self.forward_layer).__name__}'s states, then the backward "
+                             f"{type(self.backward_layer).__name__}'s; got {len(states)}.")
+        return states[:counts[0]], states[counts[0]:]
+
+    @property
+    def states(self) -> tuple | None:
+        """A stateful Bidirectional's states: the forward layer's, then the backward layer's (as Keras, a tuple);
+        None when the layers carry none."""
+        if self.forward_layer.states and self.backward_layer.states:
+            return (*self.forward_layer.states, *self.backward_layer.states)
+        return None
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state=None):
-        """``(batch, timesteps, features)`` -> merged outputs (and the states of both directions)."""
-        half = None if initial_state is None else len(initial_state) // 2
-        y = self.forward_layer.forward(x, mask, None if half is None else initial_state[:half])
-        y_rev = self.backward_layer.forward(x, mask, None if half is None else initial_state[half:])
+        """``(batch, timesteps, features)`` -> merged outputs (and the states of both directions).
+        ``initial_state``: the forward layer's states, then the backward layer's (``[h_f, c_f, h_b, c_b]``
+        for LSTM)."""
+        forward_state = backward_state = None
+        if initial_state is not None:
+            forward_state, backward_state = self._split_states(initial_state, "initial state")
+        y = self.forward_layer.forward(x, mask, forward_state)
+        y_rev = self.backward_layer.forward(x, mask, backward_state)
         # Keras calls the two layers, so their own activity regularizers apply (TimeDistributed's does not).
         self.forward_layer.record_activity(y)
         self.backward_layer.record_activity(y_rev)
@@ -151,9 +177,12 @@ class Bidirectional(Layer):
         return [*(out if self.merge_mode is None else [out]), *states]
 
     def reset_states(self, states: list | None = None) -> None:
-        half = None if states is None else len(states) // 2
-        self.forward_layer.reset_states(None if states is None else states[:half])
-        self.backward_layer.reset_states(None if states is None else states[half:])
+        """Zero both layers' states, or set them: the forward layer's, then the backward layer's."""
+        forward_states, backward_states = (None, None) if states is None else self._split_states(states, "state")
+        self.forward_layer.reset_states(forward_states)
+        self.backward_layer.reset_states(backward_states)
+
+    reset_state = reset_states
 
     def weight_views(self) -> list[WeightView]:
         views = []
