@@ -5,6 +5,7 @@ Needs ../shared/data/mnist/mnist.npz (or pass --data PATH to your own copy of Ke
     .venv/bin/python examples/autoencoder_denoise_mnist.py --train 10000 --epochs 3
 """
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +13,27 @@ import torch
 
 from layerwise.autoencoders import conv_autoencoder, corrupt
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _cli beside this file, however the example is loaded
+from _cli import SHARED_DATA, positive_int, read_data
+
 parser = argparse.ArgumentParser()
-parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/mnist/mnist.npz"))
-parser.add_argument("--train", type=int, default=10000, help="training images used (of 60,000)")
-parser.add_argument("--epochs", type=int, default=3)
+parser.add_argument("--data", default=str(SHARED_DATA / "mnist" / "mnist.npz"))
+parser.add_argument("--train", type=positive_int, default=10000, help="training images used (of 60,000)")
+parser.add_argument("--epochs", type=positive_int, default=3)
 parser.add_argument("--noise", type=float, default=0.4, help="Gaussian noise standard deviation")
 args = parser.parse_args()
 torch.set_num_threads(1)
 
-data = np.load(args.data)
-x_train = (data["x_train"][: args.train, ..., None] / 255.0).astype(np.float32)  # (n, 28, 28, 1)
-x_test = (data["x_test"][:1000, ..., None] / 255.0).astype(np.float32)
+
+
+def load_images(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``--train`` training images and 1,000 test images, float32 ``(n, 28, 28, 1)`` in [0, 1]."""
+    with np.load(path) as data:
+        return tuple((data[key][:count, ..., None] / 255.0).astype(np.float32)
+                     for key, count in (("x_train", args.train), ("x_test", 1000)))
+
+
+x_train, x_test = read_data(parser, load_images, args.data, "MNIST (Keras' mnist.npz)")
 
 # Three models, one set of layers: the GaussianNoise layer sits in front of the encoder inside the
 # autoencoder only and is active only while training, so the targets are the clean images.

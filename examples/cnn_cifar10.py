@@ -16,15 +16,19 @@ Memory: every image is decoded once into one uint8 array, 3 KB per image at 32x3
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 import layerwise as keras
 from layerwise.recipes import course_cnn  # the course's Conv2D/MaxPooling2D/Dense stack
 
-DEFAULT_DATA = "/work/shared/data/cifar10-jpeg"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _cli beside this file, however the example is loaded
+from _cli import SHARED_DATA, positive_int, read_data
+
+DEFAULT_DATA = SHARED_DATA / "cifar10-jpeg"
 
 
 def scale(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -32,26 +36,32 @@ def scale(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return x / 255.0, y
 
 
+def load_folders(folder: Path, size: tuple[int, int], batch_size: int, seed: int):
+    """(training, validation, test) datasets: ``train/`` split 90/10 with ``seed``, ``test/`` in file order."""
+    train_ds, val_ds = keras.utils.image_dataset_from_directory(
+        folder / "train", label_mode="categorical", image_size=size, batch_size=batch_size,
+        validation_split=0.1, subset="both", seed=seed)
+    test_ds = keras.utils.image_dataset_from_directory(
+        folder / "test", label_mode="categorical", image_size=size, batch_size=batch_size, shuffle=False)
+    return train_ds, val_ds, test_ds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=DEFAULT_DATA, help="folder with train/ and test/ class folders")
-    parser.add_argument("--image-size", type=int, default=32, help="images are resized to this square size")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with train/ and test/ class folders")
+    parser.add_argument("--image-size", type=positive_int, default=32, help="images are resized to this square size")
+    parser.add_argument("--epochs", type=positive_int, default=10)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     keras.utils.set_random_seed(args.seed)
 
     size = (args.image_size, args.image_size)
     start = time.perf_counter()
-    train_ds, val_ds = keras.utils.image_dataset_from_directory(
-        os.path.join(args.data, "train"), label_mode="categorical", image_size=size, batch_size=args.batch_size,
-        validation_split=0.1, subset="both", seed=args.seed)
-    test_ds = keras.utils.image_dataset_from_directory(
-        os.path.join(args.data, "test"), label_mode="categorical", image_size=size, batch_size=args.batch_size,
-        shuffle=False)
+    train_ds, val_ds, test_ds = read_data(parser, lambda folder: load_folders(folder, size, args.batch_size, args.seed),
+                                          args.data, "CIFAR-10 (train/ and test/ class folders)")
     print(f"decoded {len(train_ds.file_paths) + len(val_ds.file_paths) + len(test_ds.file_paths)} images in "
           f"{time.perf_counter() - start:.1f} s; classes: {train_ds.class_names}")
 

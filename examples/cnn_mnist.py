@@ -13,7 +13,9 @@ accuracy. ``--data`` is an npz with ``x_train`` (uint8 n x 28 x 28), ``y_train``
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,10 +23,13 @@ import torch
 import layerwise as keras
 from layerwise.recipes import course_cnn  # the course's Conv2D/MaxPooling2D/Dense stack
 
-DEFAULT_DATA = "/work/shared/data/mnist/mnist.npz"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _cli beside this file, however the example is loaded
+from _cli import SHARED_DATA, positive_int, read_data
+
+DEFAULT_DATA = SHARED_DATA / "mnist" / "mnist.npz"
 
 
-def load_mnist(path: str) -> tuple[np.ndarray, ...]:
+def load_mnist(path: str | Path) -> tuple[np.ndarray, ...]:
     """``(x_train, y_train, x_test, y_test)``: float32 ``(n, 28, 28, 1)`` in [0, 1], one-hot ``(n, 10)``."""
     with np.load(path) as data:
         arrays = [data[k] for k in ("x_train", "y_train", "x_test", "y_test")]
@@ -49,17 +54,17 @@ class EpochTimer(keras.callbacks.Callback):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=DEFAULT_DATA, help="path to mnist.npz")
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="path to mnist.npz")
+    parser.add_argument("--epochs", type=positive_int, default=12)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras' fit verbosity")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     keras.utils.set_random_seed(args.seed)
 
-    x_train, y_train, x_test, y_test = load_mnist(args.data)
+    x_train, y_train, x_test, y_test = read_data(parser, load_mnist, args.data, "MNIST (Keras' mnist.npz)")
     model = course_cnn(x_train.shape[1:], 10)
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.summary()

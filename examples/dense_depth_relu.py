@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,7 +29,10 @@ import torch
 import layerwise as keras
 from layerwise import layers
 
-DEFAULT_DATA = "/work/shared/data/mnist/mnist.npz"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _cli beside this file, however the example is loaded
+from _cli import SHARED_DATA, positive_int, read_data
+
+DEFAULT_DATA = SHARED_DATA / "mnist" / "mnist.npz"
 
 
 def dense_net(depth: int, units: int, activation: str, optimizer: str) -> keras.Sequential:
@@ -60,7 +65,7 @@ class GradientNorms(keras.callbacks.Callback):
         self.per_epoch.append((self._sums / self._batches).cpu().numpy())
 
 
-def load_mnist(path: str) -> tuple[np.ndarray, ...]:
+def load_mnist(path: str | Path) -> tuple[np.ndarray, ...]:
     """Flattened float32 ``(n, 784)`` in [0, 1] and integer labels ``(n,)``, train then test."""
     with np.load(path) as data:
         x_train, y_train, x_test, y_test = (data[k] for k in ("x_train", "y_train", "x_test", "y_test"))
@@ -95,19 +100,19 @@ def plot(results: dict[str, dict], out: str, title: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=DEFAULT_DATA, help="path to mnist.npz")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--depth", type=int, default=6, help="hidden layers of the deep networks")
-    parser.add_argument("--units", type=int, default=64, help="units per hidden layer")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="path to mnist.npz")
+    parser.add_argument("--epochs", type=positive_int, default=3)
+    parser.add_argument("--depth", type=positive_int, default=6, help="hidden layers of the deep networks")
+    parser.add_argument("--units", type=positive_int, default=64, help="units per hidden layer")
     parser.add_argument("--optimizer", default="sgd", help="'sgd' (learning rate 0.1) or a Keras optimizer name")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     parser.add_argument("--out", default="runs/dense_depth_relu.png", help="where to save the plot")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    x_train, y_train, x_test, y_test = load_mnist(args.data)
+    x_train, y_train, x_test, y_test = read_data(parser, load_mnist, args.data, "MNIST (Keras' mnist.npz)")
     results: dict[str, dict] = {}
     for depth in (1, args.depth):
         for activation in ("relu", "sigmoid"):
@@ -115,8 +120,8 @@ def main() -> None:
             keras.utils.set_random_seed(args.seed)
             model = dense_net(depth, args.units, activation, args.optimizer)
             grads = GradientNorms()
-            accuracy = keras.callbacks.LambdaCallback(
-                on_epoch_end=lambda epoch, logs: logs.update(test_acc=model.evaluate(x_test, y_test, verbose=0)[1]))
+            accuracy = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs, model=model: logs.update(
+                test_acc=model.evaluate(x_test, y_test, verbose=0)[1]))
             history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
                                 callbacks=[accuracy, grads], verbose=0)
             results[name] = {"test_acc": history.history["test_acc"], "grad_norms": grads.per_epoch}

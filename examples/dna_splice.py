@@ -3,6 +3,7 @@ Conv1D + bidirectional LSTM over one-hot nucleotides, 10-fold cross-validated.
 
     .venv/bin/python examples/dna_splice.py                 # all 3,190 sequences, 10 folds
     .venv/bin/python examples/dna_splice.py --epochs 10     # quicker
+    .venv/bin/python examples/dna_splice.py --data ~/splice.csv
 
 One-hot ``(60, 4)`` (ambiguous IUPAC letters share their weight) -> Conv1D(32, 7, relu) ->
 Bidirectional(LSTM(16, return_sequences=True)) -> Flatten -> Dropout(0.5) -> Dense(3, softmax):
@@ -14,6 +15,7 @@ class (N / EI / IE, in %) beside the data set's published backprop figures, whic
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,10 @@ import layerwise as keras
 from layerwise import layers
 from layerwise.utils import one_hot_dna
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "genomics" / "splice.csv"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _cli beside this file, however the example is loaded
+from _cli import SHARED_DATA, at_least, positive_int, read_data
+
+DATA = SHARED_DATA / "genomics" / "splice.csv"
 CLASSES = ("N", "EI", "IE")
 PUBLISHED_BACKPROP = {"N": 5.29, "EI": 5.74, "IE": 10.75}
 
@@ -70,12 +75,13 @@ def errors_per_class(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--folds", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data", type=Path, default=DATA, help="the UCI splice.csv (Class, Donor, Sequence)")
+    parser.add_argument("--folds", type=at_least(2), default=10)
+    parser.add_argument("--epochs", type=positive_int, default=15)
+    parser.add_argument("--threads", type=positive_int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    x, y = load_splice()
+    x, y = read_data(parser, load_splice, args.data, "the splice-junction CSV")
     print(f"{len(x)} sequences: " + ", ".join(f"{n} {np.sum(y == c)}" for c, n in enumerate(CLASSES)))
     errors = errors_per_class(y, cross_validate(x, y, args.folds, args.epochs))
     print(f"\n{args.folds}-fold CV error %   {'N':>6}{'EI':>7}{'IE':>7}")

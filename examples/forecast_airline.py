@@ -1,6 +1,7 @@
 """One-step forecasts of the monthly airline passengers (1949-1960) with a small GRU ensemble.
 
     .venv/bin/python examples/forecast_airline.py
+    .venv/bin/python examples/forecast_airline.py --data ~/airline-passengers.csv --members 3
 
 The last 24 months (1959-1960) are the test; everything before trains. The GRU does not see raw
 counts: it sees the yearly log growth ``z_t = log y_t - log y_{t-12}`` of the 12 months before the
@@ -12,6 +13,7 @@ and naive (this month = last month).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,10 @@ from layerwise import layers
 from layerwise.optimizers import Adam
 from layerwise.utils import timeseries_dataset_from_array
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "timeseries" / "airline-passengers.csv"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _cli beside this file, however the example is loaded
+from _cli import SHARED_DATA, positive_int, read_data
+
+DATA = SHARED_DATA / "timeseries" / "airline-passengers.csv"
 SEASON, LAGS, TEST = 12, 12, 24
 
 
@@ -66,12 +71,13 @@ def test_scores(series: np.ndarray, forecast: np.ndarray) -> tuple[float, float]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--data", type=Path, default=DATA, help="CSV with a Passengers column, one row a month")
+    parser.add_argument("--members", type=positive_int, default=10)
+    parser.add_argument("--epochs", type=positive_int, default=300)
+    parser.add_argument("--threads", type=positive_int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    series = load_passengers()
+    series = read_data(parser, load_passengers, args.data, "the airline passengers CSV")
     results = {
         "naive": np.concatenate([[np.nan], series[:-1]]),
         "seasonal naive": np.concatenate([np.full(SEASON, np.nan), series[:-SEASON]]),

@@ -15,6 +15,8 @@ single small network trained on 209 windows has.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +25,9 @@ import layerwise as keras
 from layerwise import layers
 from layerwise.optimizers import Adam
 from layerwise.utils import timeseries_dataset_from_array
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _cli beside this file, however the example is loaded
+from _cli import positive_int
 
 LAGS, SCALE = 12, 100.0
 TEST_PERIODS = ((1921, 1955), (1956, 1979))
@@ -79,10 +84,10 @@ def scores(years, series, forecasts, first: int, last: int) -> tuple[float, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", type=int, default=10)
-    parser.add_argument("--units", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=400)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--members", type=positive_int, default=10)
+    parser.add_argument("--units", type=positive_int, default=8)
+    parser.add_argument("--epochs", type=positive_int, default=400)
+    parser.add_argument("--threads", type=positive_int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 

@@ -8,11 +8,13 @@ at exactly two steps (one in the first half, one in the second) and 0 elsewhere.
 sum of the two marked values. Predicting the mean (1.0) scores an MSE of 1/6 ~ 0.167, the line a
 model must get well below; solving it means carrying the first marked value across up to
 ``length`` steps. Every model has 32 units, the same data and the same number of Adam steps.
-Prints the test MSE per model and length and plots it (log scale) to a PNG.
+Prints the test MSE per model and length and plots it (log scale) to a PNG: ``--out``, by default
+``runs/long_range_memory.png``; docs/benchmarks/sequences.md gives the command that rewrites the docs' plot.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,9 @@ import torch
 import layerwise as keras
 from layerwise import layers
 from layerwise.optimizers import Adam
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _cli beside this file, however the example is loaded
+from _cli import positive_int
 
 BASELINE_MSE = 1.0 / 6.0  # variance of the sum of two uniforms: the error of always answering 1.0
 
@@ -72,12 +77,12 @@ def plot(results: dict[str, list[float]], lengths: list[int], path: Path) -> Non
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lengths", type=int, nargs="+", default=[10, 25, 50, 100, 200])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
-    # The plot the docs show, wherever the command is run from.
-    parser.add_argument("--out", type=Path,
-                        default=Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "long_range_memory.png")
+    parser.add_argument("--lengths", type=positive_int, nargs="+", default=[10, 25, 50, 100, 200])
+    parser.add_argument("--epochs", type=positive_int, default=10)
+    parser.add_argument("--threads", type=positive_int, default=2)
+    # Under the working folder (runs/ is git-ignored): the docs' tracked plot is rewritten only when asked for.
+    parser.add_argument("--out", type=Path, default=Path("runs") / "long_range_memory.png",
+                        help="where to save the plot")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results: dict[str, list[float]] = {}

@@ -24,8 +24,10 @@ residual connection) on the same data.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,6 +37,9 @@ from layerwise import layers
 from layerwise.losses import SparseCategoricalCrossentropy
 from layerwise.optimizers import Adam, AdamW
 from layerwise.optimizers.schedules import CosineDecay
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _cli beside this file, however the example is loaded
+from _cli import positive_int
 
 PUBLISHED = {"mlp": 68.0, "cnn": 94.0, "gru": 91.0}  # test accuracy %, MNIST-1D README
 STEPS, BATCH_SIZE, PEAK_LEARNING_RATE = 8000, 100, 2e-2
@@ -139,14 +144,14 @@ def mean_accuracy(run, data: dict, seeds: int, steps: int) -> tuple[float, list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["mlp", "cnn", "gru"])
-    parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--seeds", type=int, default=1, help="average over this many seeds")
+    parser.add_argument("--models", nargs="+", choices=list(PUBLISHED), default=list(PUBLISHED))
+    parser.add_argument("--steps", type=positive_int, default=STEPS)
+    parser.add_argument("--seeds", type=positive_int, default=1, help="average over this many seeds")
     parser.add_argument("--recipe", choices=["tuned", "reference"], default="tuned",
                         help="tuned: AdamW + cosine decay (default); reference: Adam(1e-2) as notebooks/train.py")
     parser.add_argument("--validate", action="store_true",
                         help="instead of the table, compare weight decays on a validation split of the training set")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=positive_int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load_mnist1d()

@@ -2,20 +2,25 @@
 
     .venv/bin/python examples/text_generation.py --minutes 29            # 1.463 nats/char on 2 cores
     .venv/bin/python examples/text_generation.py --minutes 5 --units 256 # a quick look
+    .venv/bin/python examples/text_generation.py --minutes 1 --units 64 --save runs/chars.keras
 
-The first 90% of ``../shared/data/text/tinyshakespeare.txt`` trains, the last 10% validates.
+The first 90% of ``../shared/data/text/tinyshakespeare.txt`` (or ``--data PATH``, any plain text) trains,
+the last 10% validates.
 Embedding(67, 64) -> LSTM(units, return_sequences) x layers, Dropout between -> Dense(67) logits (the 65
 characters plus the vectorizer's padding and out-of-vocabulary ids, which sampling never draws),
 trained on random 100-character windows with sparse crossentropy (every position predicts the
 next character). The learning rate follows a cosine over the *time* budget (so any ``--minutes``
 ends at the low rate) and gradients are clipped; dropout (0.35) holds off the overfitting a plain
 LSTM shows here after ~10 minutes. Prints validation loss in nats per character (every position scored
-after a 64-character warm-up context) and samples from a prompt at a few temperatures.
+after a 64-character warm-up context) and samples from a prompt at a few temperatures. ``--save`` writes
+the trained model to a ``.keras`` file (``keras.saving.load_model`` reads it back); its character ids are
+those of the vectorizer ``load_corpus`` rebuilds from the same text.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -30,7 +35,10 @@ from layerwise.optimizers import Adam
 from layerwise.preprocessing import TextVectorization
 from layerwise.utils import generate_text
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "text" / "tinyshakespeare.txt"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _cli beside this file, however the example is loaded
+from _cli import SHARED_DATA, positive_float, positive_int, read_data
+
+DATA = SHARED_DATA / "text" / "tinyshakespeare.txt"
 
 
 def load_corpus(path: Path = DATA, train_fraction: float = 0.9):
@@ -119,20 +127,33 @@ def train(model, train_ids, val_ids, minutes: float, seq_len: int = 100, batch: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=30.0)
-    parser.add_argument("--units", type=int, default=512)
-    parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--data", type=Path, default=DATA, help="plain-text corpus (default: tiny Shakespeare)")
+    parser.add_argument("--minutes", type=positive_float, default=30.0)
+    parser.add_argument("--units", type=positive_int, default=512)
+    parser.add_argument("--depth", type=positive_int, default=2)
     parser.add_argument("--dropout", type=float, default=0.35)
-    parser.add_argument("--seq-len", type=int, default=100)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seq-len", type=positive_int, default=100)
+    parser.add_argument("--batch", type=positive_int, default=64)
+    parser.add_argument("--lr", type=positive_float, default=2e-3)
+    parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--prompt", default="ROMEO:\n")
+    parser.add_argument("--save", type=Path, help="write the trained model to this .keras file")
     args = parser.parse_args()
+    if args.save is not None and args.save.suffix != ".keras":
+        parser.error(f"--save must name a .keras file, got {args.save}")
     torch.set_num_threads(args.threads)
     keras.utils.set_random_seed(0)
 
-    vectorizer, train_ids, val_ids = load_corpus()
+    vectorizer, train_ids, val_ids = read_data(parser, load_corpus, args.data, "the training text")
+    # Checked before training, which takes minutes: validation_nats scores windows of 64 + 256 characters.
+    if len(train_ids) <= args.seq_len + 1 or len(val_ids) <= 64 + 256:
+        parser.error(f"the text at {args.data} is too short ({len(train_ids) + len(val_ids):,} characters): its "
+                     f"first 90% needs more than --seq-len + 1 = {args.seq_len + 1} and its last 10% more than 320")
+    known = set(vectorizer.get_vocabulary(include_special_tokens=False))
+    unknown = sorted({t for t in vectorizer.tokenize(args.prompt) if t not in known})
+    if not args.prompt or unknown:
+        parser.error("--prompt must not be empty" if not args.prompt else
+                     f"--prompt {args.prompt!r} has characters the training text never uses: {unknown}")
     print(f"{len(train_ids):,} training and {len(val_ids):,} validation characters, "
           f"vocabulary {vectorizer.vocabulary_size() - 2}")
     model = char_lstm(vectorizer.vocabulary_size(), args.units, args.depth, dropout=args.dropout, lr=args.lr)
@@ -140,6 +161,10 @@ def main() -> None:
     start = time.perf_counter()
     train(model, train_ids, val_ids, args.minutes, args.seq_len, args.batch, lr=args.lr)
     trained = (time.perf_counter() - start) / 60
+    if args.save is not None:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        model.save(args.save)
+        print(f"model saved to {args.save}")
     val = validation_nats(model, val_ids)
     print(f"\nvalidation loss {val:.4f} nats/char after {trained:.1f} minutes of training "
           f"(target <= 1.47, nanoGPT's 6-layer character transformer)")

@@ -51,6 +51,23 @@ def test_timeseries_stride_sampling_and_errors():
         timeseries_dataset_from_array(np.arange(3), None, sequence_length=0)
 
 
+def test_timeseries_no_window_messages_name_what_ran_out():
+    # Ten steps hold eight windows of three; the targets are what runs out (Keras yields an empty dataset).
+    with pytest.raises(ValueError, match=r"No window has a target: .* targets has 0 value\(s\), none from "
+                                         r"start_index=0 on"):
+        timeseries_dataset_from_array(np.arange(10), np.arange(0), sequence_length=3)
+    with pytest.raises(ValueError, match=r"targets has 4 value\(s\), none from start_index=5 on"):
+        timeseries_dataset_from_array(np.arange(10), np.arange(4), sequence_length=3, start_index=5)
+    # Fewer targets than windows: one window per target, as in Keras.
+    x, y = timeseries_dataset_from_array(np.arange(10), np.arange(100, 102), sequence_length=3).as_arrays()
+    np.testing.assert_array_equal(x, [[0, 1, 2], [1, 2, 3]])
+    np.testing.assert_array_equal(y, [100, 101])
+    # Short data: the message counts the steps a window spans with its sampling rate, in the indexed range.
+    with pytest.raises(ValueError, match=r"No complete window: a window spans 9 time steps \(sequence_length=5, "
+                                         r"sampling_rate=2\) and data\[0:8\] holds 8\."):
+        timeseries_dataset_from_array(np.arange(20), None, sequence_length=5, sampling_rate=2, end_index=8)
+
+
 def test_timeseries_dataset_trains_a_model():
     import layerwise
     from layerwise import layers as L

@@ -64,3 +64,30 @@ def test_a_character_lstm_learns_a_cycle_and_continues_the_prompt():
     assert sampled.startswith("ca") and set(sampled) <= {"a", "b", "c"}
     with pytest.raises(ValueError, match=r"tokens the vocabulary does not hold: \['z'\]"):
         generate_text(model, vectorizer, "abz", 3)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"length": -1}, r"length must be 0 or more tokens; got length=-1\."),
+    ({"temperature": float("inf")}, r"finite number above 0; got temperature=inf\."),
+    ({"temperature": float("nan")}, r"got temperature=nan\."),
+    ({"temperature": -0.5}, r"got temperature=-0\.5\."),
+    ({"window": 0}, r"window must be a number of ids above 0.*got window=0\."),
+    ({"window": -3}, r"got window=-3\."),
+])
+def test_generate_text_refuses_bad_arguments_before_any_model_call(arguments, message):
+    vectorizer = TextVectorization(standardize=None, split="character")
+    vectorizer.adapt(["abc"])
+    model = FixedScores([0.0, 0.0, 0.2, 0.3, 0.5])
+    # length 0 by default: nothing is sampled, so only an up-front check can refuse the argument.
+    with pytest.raises(ValueError, match=message):
+        generate_text(model, vectorizer, "ab", **{"length": 0, **arguments})
+    assert model.seen == []
+    assert generate_text(model, vectorizer, "ab", 0, temperature=0) == "ab"  # 0 stays greedy, not refused
+
+
+def test_sample_tokens_refuses_an_infinite_temperature_and_an_empty_window():
+    model = FixedScores([0.1, 0.2, 0.7])
+    with pytest.raises(ValueError, match=r"temperature=inf"):
+        next(sample_tokens(model, [1], temperature=float("inf")))
+    with pytest.raises(ValueError, match=r"window=0"):
+        next(sample_tokens(model, [1], window=0))

@@ -106,13 +106,20 @@ def timeseries_dataset_from_array(data, targets, sequence_length: int, sequence_
     start_index = start_index or 0
     end_index = len(data) if end_index is None else end_index
     data_part = data[start_index:end_index]
-    target_part = None if targets is None else np.asarray(targets)[start_index:]
-    count = len(data_part) - (sequence_length - 1) * sampling_rate
-    if target_part is not None:
-        count = min(count, len(target_part))
+    targets = None if targets is None else np.asarray(targets)
+    target_part = None if targets is None else targets[start_index:]
+    span = (sequence_length - 1) * sampling_rate + 1  # time steps one window covers
+    count = len(data_part) - span + 1
+    # Keras yields an empty dataset in both cases below; an error says why fit would see no batch.
     if count <= 0:
-        raise ValueError(f"No complete window: {len(data_part)} time steps are fewer than sequence_length="
-                         f"{sequence_length} (x sampling_rate={sampling_rate}).")
+        raise ValueError(f"No complete window: a window spans {span} time steps (sequence_length="
+                         f"{sequence_length}, sampling_rate={sampling_rate}) and data[{start_index}:{end_index}] "
+                         f"holds {len(data_part)}.")
+    if target_part is not None:
+        if not len(target_part):
+            raise ValueError(f"No window has a target: window i takes targets[start_index + i] and targets has "
+                             f"{len(targets)} value(s), none from start_index={start_index} on.")
+        count = min(count, len(target_part))
     starts = np.arange(0, count, sequence_stride)
     offsets = np.arange(sequence_length) * sampling_rate
     return TimeseriesDataset(data_part, target_part, starts, offsets, batch_size,

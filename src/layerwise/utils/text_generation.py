@@ -6,6 +6,7 @@ vocabulary)`` (a model that predicts at every position), of which the last step 
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
@@ -21,8 +22,7 @@ def sample_tokens(model, ids: Sequence[int], *, temperature: float = 1.0, window
     ``pad_id``), else every id so far. ``exclude``: ids never drawn (padding, the out-of-vocabulary token).
     ``seed``: an int or a ``numpy.random.Generator``.
     """
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be 0 (the most likely token) or greater; got {temperature!r}.")
+    _check_sampling(temperature, window)
     fixed = _fixed_length(model)
     window = fixed if window is None else int(window)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -44,6 +44,10 @@ def generate_text(model, vectorizer, prompt: str, length: int, *, temperature: f
     """``prompt`` continued by ``length`` tokens from ``model``, through a ``TextVectorization`` (characters or
     words): the prompt's tokens must be in its vocabulary, and padding and the out-of-vocabulary token are
     never drawn. Keyword arguments as in :func:`sample_tokens`."""
+    if not length >= 0:
+        raise ValueError(f"length must be 0 or more tokens; got length={length!r}.")
+    # Here rather than only in sample_tokens, whose checks wait for its first token (none when length is 0).
+    _check_sampling(temperature, window)
     vocabulary = vectorizer.get_vocabulary()
     specials = len(vocabulary) - len(vectorizer.get_vocabulary(include_special_tokens=False))
     known = set(vocabulary[specials:])
@@ -55,6 +59,16 @@ def generate_text(model, vectorizer, prompt: str, length: int, *, temperature: f
     new = islice(sample_tokens(model, ids, temperature=temperature, window=window, exclude=range(specials),
                                seed=seed), int(length))
     return vectorizer.decode(ids + list(new))
+
+
+def _check_sampling(temperature: float, window: int | None) -> None:
+    """ValueErrors naming a temperature or window that sampling cannot use."""
+    if not (temperature >= 0 and math.isfinite(temperature)):
+        raise ValueError(f"temperature must be 0 (the most likely token) or a finite number above 0; "
+                         f"got temperature={temperature!r}.")
+    if window is not None and not int(window) > 0:
+        raise ValueError(f"window must be a number of ids above 0, or None (the model's input length, else every "
+                         f"id so far); got window={window!r}.")
 
 
 def _fixed_length(model) -> int | None:
