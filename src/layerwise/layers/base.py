@@ -18,15 +18,16 @@ from torch import nn
 from layerwise import constraints, dtype_policies, initializers, regularizers
 from layerwise.backend import float_dtype, get_device, unique_name
 from layerwise.dtype_policies.autocast import HALF, region
-from layerwise.layers.config_forms import built_in, in_keras_forms, jsonable, takes_trainable
+from layerwise.layers.config_forms import built_in, in_keras_forms, jsonable, takes_trainable, unrecognized_keywords
 from layerwise.layers.containers import track_layers_in_containers, tracked_container
-from layerwise.layers.calling import (attach_mask, call_in_mode, first_parameter, is_shape_list, mask_of,
+from layerwise.layers.calling import (attach_mask, call_in_mode, dict_value, first_parameter, is_shape_list, mask_of,
                                       takes_argument)
 from layerwise.layers.dtype_hooks import LayerDTypes
 from layerwise.layers.saving_hooks import LayerSavingHooks
 from layerwise.layers.shape_inference import output_shape_by_calling
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
 from layerwise.layers.penalties import LayerPenalties, begin_outermost_call, call_depth
+from layerwise.layers.weight_lists import WeightLists
 from layerwise.layers.weights import WeightView
 from layerwise.variables import Variable
 
@@ -80,18 +81,7 @@ def _finishing_build(build: Callable) -> Callable:
     return building
 
 
-
-def _dict_value(value):
-    """A value of a dict passed to a layer: arrays and numbers become tensors, anything else (strings,
-    None) passes through untouched, as Keras leaves them."""
-    if isinstance(value, torch.Tensor) or isinstance(value, (str, bytes)) or value is None:
-        return value
-    try:
-        return torch.tensor(np.asarray(value), dtype=float_dtype())
-    except (TypeError, ValueError):
-        return value
-
-class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
+class Layer(WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
     """Base of every layer. Subclasses implement ``build``, ``forward`` and ``compute_output_shape``.
 
     ``input_ndim`` (rank including the batch axis) lets the layer name a wrong input clearly.
@@ -134,7 +124,10 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         def recording_init(self, *args, **kw):
             # The outermost constructor records its arguments: they are the layer's config.
             if "_config" not in self.__dict__:
-                bound = signature.bind(self, *args, **kw)
+                try:
+                    bound = signature.bind(self, *args, **kw)
+                except TypeError as error:  # as Python words it: "Dense.__init__() missing ... 'units'"
+                    raise TypeError(f"{init.__qualname__}() {error}") from None
                 bound.apply_defaults()
                 config = {}
                 for key, value in list(bound.arguments.items())[1:]:
@@ -150,7 +143,10 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
 
     def __init__(self, *, name: str | None = None, input_shape: Shape | None = None,
                  input_dim: int | None = None, trainable: bool = True, dtype: Any = None,
-                 batch_size: int | None = None, activity_regularizer=None, batch_input_shape: Shape | None = None):
+                 batch_size: int | None = None, activity_regularizer=None, batch_input_shape: Shape | None = None,
+                 **kwargs):
+        if kwargs:  # a misspelt argument of a subclass's constructor, which passes the rest on (Keras' ValueError)
+            raise unrecognized_keywords(type(self), kwargs)
         super().__init__()
         if batch_input_shape is not None:  # Keras 2's spelling, still in the courses' stateful LSTMs
             batch_size, input_shape = batch_input_shape[0], tuple(batch_input_shape[1:])
@@ -305,7 +301,7 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
         if is_symbolic(x) or (args and is_symbolic(args)) or is_symbolic(kwargs):
             return symbolic_call(self, x, kwargs, args)  # building a functional model (see layers/symbolic.py)
         if isinstance(x, dict):  # a Keras-style layer called on a dict of tensors
-            x = {k: _dict_value(v) for k, v in x.items()}
+            x = {k: dict_value(v) for k, v in x.items()}
             shape = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in x.items()}
         elif isinstance(x, (list, tuple)) and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
             x = [v if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=float_dtype(), device=get_device())
@@ -440,9 +436,6 @@ class Layer(LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
                              f"({[v.name for v in views]}), got {len(weights)}.")
         for view, value in zip(views, weights):
             view.set_keras_value(value, self.name)
-
-    def count_params(self) -> int:
-        return sum(int(w.tensor.numel()) for w in self.weight_views())
 
     @property
     def trainable(self) -> bool:

@@ -7,6 +7,7 @@ import functools
 import inspect
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,6 +26,17 @@ def call_in_mode(module: nn.Module, training, call: Callable, *args, **kwargs):
         return call(*args, **kwargs)
     finally:
         module.train(was)
+
+
+def dict_value(value):
+    """A value of a dict passed to a layer: arrays and numbers become tensors, anything else (strings,
+    None) passes through untouched, as Keras leaves them."""
+    if isinstance(value, torch.Tensor) or isinstance(value, (str, bytes)) or value is None:
+        return value
+    try:
+        return torch.tensor(np.asarray(value), dtype=float_dtype())
+    except (TypeError, ValueError):
+        return value
 
 
 def keeps_modes(method: Callable) -> Callable:

@@ -1,7 +1,9 @@
 """How a layer's constructor arguments become its config: JSON-able values, and Keras' forms of them for
-layerwise's own layers (no activation is "linear", an initializer given by name is its serialized dict)."""
+layerwise's own layers (no activation is "linear", an initializer given by name is its serialized dict); and
+Keras' error for keyword arguments no constructor takes."""
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 from typing import Any
@@ -54,3 +56,15 @@ def takes_trainable(cls: type) -> bool:
     layer records it only when frozen, so that a constructor without ``**kwargs`` still rebuilds from its config."""
     parameters = inspect.signature(cls.__init__).parameters.values()
     return built_in(cls) and any(p.name == "trainable" or p.kind == p.VAR_KEYWORD for p in parameters)
+
+
+def unrecognized_keywords(cls: type, kwargs: dict) -> ValueError:
+    """Keras' error for keywords that no constructor of ``cls`` takes (``Dense(4, activaton="relu")``), with the
+    closest name each may have meant."""
+    known = sorted({name for klass in cls.__mro__ if "__init__" in klass.__dict__
+                    for name, p in inspect.signature(klass.__init__).parameters.items()
+                    if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)})
+    guesses = [f"'{match[0]}' for '{key}'" for key in kwargs
+               for match in [difflib.get_close_matches(key, known, n=1)] if match]
+    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+    return ValueError(f"Unrecognized keyword arguments passed to {cls.__name__}: {kwargs}{hint}")

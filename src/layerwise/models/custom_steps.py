@@ -33,6 +33,12 @@ def parts_shape(parts) -> tuple | list[tuple]:
     return [tuple(p.shape) for p in parts] if isinstance(parts, tuple) else tuple(parts.shape)
 
 
+def batch_free(shape: tuple | list[tuple]) -> tuple | list[tuple]:
+    """A data batch's shape (or list of them) with the batch axis None: a model built from data takes every
+    batch size, where ``build`` keeps a batch size given to it."""
+    return [batch_free(s) for s in shape] if isinstance(shape, list) else (None, *tuple(shape)[1:])
+
+
 def _as_outputs(value):
     """Predictions or targets as the compiled losses take them: one tensor, or a list with one per output."""
     if isinstance(value, dict):
@@ -241,7 +247,7 @@ class StepAPI:
             self._prepare(data)
             return
         if not self.built:
-            self.build(parts_shape(x0))
+            self.build(batch_free(parts_shape(x0)))
         if not self.optimizer.built:
             self.optimizer.build_for(self, self.trainable_weights)
         self._constrained = any(getattr(m, "weight_constraints", None) for m in self.modules())

@@ -22,10 +22,12 @@ from torch import nn
 from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import region
 from layerwise.layers.base import Layer, call_in_mode, to_snake_case, unique_name
+from layerwise.layers.config_forms import unrecognized_keywords
 from layerwise.layers.containers import track_layers_in_containers, tracked_container
 from layerwise.layers.dtype_hooks import LayerDTypes
 from layerwise.layers.penalties import LayerPenalties, module_losses, outermost_call
 from layerwise.layers.saving_hooks import overrides
+from layerwise.layers.weight_lists import WeightLists
 from layerwise.layers.weights import WeightView
 from layerwise.datasets.adapt import as_array_tensor, split_parts
 from layerwise.datasets.iterable import first_item
@@ -118,11 +120,13 @@ _KERAS2_METHODS = {
 }
 
 
-class Model(Trainer, LayerDTypes, nn.Module):
+class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
     """``Model(inputs, outputs)`` builds a functional model from symbolic tensors (see ``Input``);
     subclass it and define ``call(self, inputs[, training])`` for a model written as Python code.
     ``dtype`` is the model's dtype policy (the global one when left out), as in Keras: a mixed model's
     forward runs under ``torch.autocast``, and ``compile`` under ``"mixed_float16"`` scales the loss."""
+
+    unbuilt_hint = " A model is also built by an Input as its first layer, or by calling it on data."
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -137,7 +141,9 @@ class Model(Trainer, LayerDTypes, nn.Module):
             return object.__new__(_functional_kind(cls))
         return object.__new__(cls)
 
-    def __init__(self, name: str | None = None, trainable: bool = True, dtype=None):
+    def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, **kwargs):
+        if kwargs:  # a subclass's misspelt argument, passed on with the rest (Keras' ValueError)
+            raise unrecognized_keywords(type(self), kwargs)
         nn.Module.__init__(self)
         Trainer.__init__(self)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
@@ -381,12 +387,6 @@ class Model(Trainer, LayerDTypes, nn.Module):
     def non_trainable_weights(self) -> list[torch.Tensor]:
         """The weights training leaves alone, layer by layer."""
         return [w for layer in self.layers for w in layer.non_trainable_weights]
-
-    def count_params(self) -> int:
-        if not self.built:
-            raise ValueError(f"Model '{self.name}' is not built yet: give it an Input, an input_shape, "
-                             "or call it on data first.")
-        return sum(layer.count_params() for layer in self.layers)
 
     @property
     def trainable(self) -> bool:

@@ -9,6 +9,7 @@ from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
 from layerwise.layers.penalties import outermost_call
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
+from layerwise.models.custom_steps import batch_free
 from layerwise.models.inputs import as_input_tensor
 from layerwise.models.model import (Model, deserialize_layer, layer_spec, rank_adjusted,
                                     reshape_hint, shape_fits, with_rank_of)
@@ -94,14 +95,16 @@ class Sequential(Model):
         return bool(self.output_shapes) and len(self.output_shapes) == len(self._layers)
 
     def build(self, input_shape: Shape) -> None:
-        """Build every layer for inputs of ``input_shape`` (batch axis first, may be None)."""
-        shape = (None, *tuple(input_shape)[1:])
+        """Build every layer for inputs of ``input_shape`` (batch axis first). A fixed batch size, as
+        ``Input((5, 3), batch_size=4)`` or ``build((4, 5, 3))`` give, stays in the input and output shapes, as in
+        Keras; data builds the model for any batch size (``batch_free``)."""
+        shape = tuple(input_shape)
         device = self.device()
         shapes = []
         for layer in self._layers:
             shape = layer.build_from(shape, device)
             shapes.append(shape)
-        self.batch_input_shape = (None, *tuple(input_shape)[1:])
+        self.batch_input_shape = tuple(input_shape)
         self.output_shapes = shapes
         self._plan = build_plan(self.layers)
         self._extend_graph()
@@ -117,7 +120,8 @@ class Sequential(Model):
         if not self._graph or tuple(self._graph[0].shape[1:]) != tuple(self.batch_input_shape[1:]):
             # Without the user's Input, Keras puts one of the first layer's dtype: ids stay integers for a lookup
             ids = len(self._layers) and getattr(self._layers[0], "takes_ids", False)
-            self._graph = [InputLayer(self.batch_input_shape[1:], dtype="int64" if ids else None).output]
+            self._graph = [InputLayer(self.batch_input_shape[1:], batch_size=self.batch_input_shape[0],
+                                      dtype="int64" if ids else None).output]
         for layer in self._layers[len(self._graph) - 1:]:
             try:
                 self._graph.append(layer(self._graph[-1]))
@@ -219,7 +223,7 @@ class Sequential(Model):
             return symbolic_call(self, x, kwargs)
         x = as_input_tensor(x, self.device(), self._graph[0].dtype if self._graph else "float32")
         if not self.built:
-            self.build(tuple(x.shape))
+            self.build(batch_free(tuple(x.shape)))
             # As a layer's weights, only the last axis is fixed (Keras takes other lengths later, e.g. the
             # Sequential inside a transformer block).
             self._built_from_call = True

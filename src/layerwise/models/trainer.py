@@ -27,7 +27,7 @@ from layerwise.datasets.iterable import IterableData, first_item, peekable, take
 from layerwise.dtype_policies.autocast import float32_of_half, numpy_of
 from layerwise.layers.calling import keeps_modes
 from layerwise.layers.penalties import LayerPenalties, outermost_call
-from layerwise.models.custom_steps import StepAPI, as_logs, parts_shape, restore_outputs
+from layerwise.models.custom_steps import StepAPI, as_logs, batch_free, parts_shape, restore_outputs
 from layerwise.models.inputs import as_declared_inputs
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
@@ -141,7 +141,7 @@ class Trainer(StepAPI):
         x0, y0 = (data.x, data.y) if isinstance(data, ArrayData) else data.first_batch()[:2]
         x_shape = parts_shape(x0)
         if not self.built:
-            self.build(x_shape)
+            self.build(batch_free(x_shape))
         self.check_input(x_shape)
         if y0 is None and (self._compile_args[0] is not None or self._compile_args[2] or self._compile_args[3]):
             raise ValueError("fit() needs targets y (or a dataset that yields (x, y) batches).")
@@ -382,7 +382,7 @@ class Trainer(StepAPI):
         names = self.input_names
         x = as_tensor_parts(split_parts(x, names, what, "input"), what, names, self.device(), inputs=True)
         if not self.built:
-            self.build(parts_shape(x))
+            self.build(batch_free(parts_shape(x)))
         self.check_input(parts_shape(x))
         return x
 
