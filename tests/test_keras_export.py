@@ -116,6 +116,21 @@ def test_keras_loads_the_archive_and_predicts_the_same(keras, tmp_path, name):
     assert h5_datasets(read[tmp_path / "ours.keras"]) == h5_datasets(read[tmp_path / "theirs.keras"])
 
 
+@pytest.mark.parametrize("name", ["mlp", "functional", "stacked_cells"])
+def test_keras_reads_to_json_and_layerwise_reads_it_back(keras, name):
+    ours, x, _ = MODELS[name](layerwise)
+    text = ours.to_json()
+    theirs = keras.models.model_from_json(text)  # once "Could not locate class 'Sequential'"
+    theirs.set_weights(ours.get_weights())
+    assert [layer.name for layer in theirs.layers] == [layer.name for layer in ours.layers]
+    for got, expected in zip(_predictions(theirs, x), _predictions(ours, x)):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    again = layerwise.models.model_from_json(text)
+    again.set_weights(ours.get_weights())
+    for got, expected in zip(_predictions(again, x), _predictions(ours, x)):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
 def _no_dropout(lib):
     L = lib.layers
     # (BatchNormalization first: a bias just before it gets a gradient of rounding noise, which Adam magnifies.)

@@ -143,7 +143,7 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
             return
     tensors = {**weight_tensors(model), **_hook_tensors(model), **optimizer_tensors(model)}
     metadata = {"format": MODEL_FORMAT, "version": FORMAT_VERSION,
-                "model_config": model.to_json(),
+                "model_config": json.dumps(model._own_spec()),
                 "compile_config": json.dumps(model.get_compile_config())}
     atomic_write(filepath, save_bytes(tensors, metadata=metadata), overwrite)
 

@@ -403,9 +403,21 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
 
     # ---- files --------------------------------------------------------------------------------
     def to_json(self, **kwargs) -> str:
-        """The architecture as JSON (``json.dumps`` keywords pass through); ``models.model_from_json``
-        rebuilds it with new weights."""
-        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
+        """The architecture as JSON (``json.dumps`` keywords pass through), in Keras 3's config form so that
+        ``keras.models.model_from_json`` reads it too; ``models.model_from_json`` rebuilds it with new weights.
+        A model Keras' form cannot describe (a subclassed model...) is written in layerwise's own form. Compile
+        settings are not included (``get_compile_config`` gives them)."""
+        from layerwise.keras_export import NotKerasDescribable, keras_model_config
+        try:
+            spec = keras_model_config(self)
+        except NotKerasDescribable:
+            spec = self._own_spec()
+        return json.dumps(spec, **kwargs)
+
+    def _own_spec(self) -> dict:
+        """The architecture in layerwise's own form, ``{"class_name", "config"}``: what layerwise's files hold
+        (``save`` to a name not ending in ``.keras``), where user objects keep their registered names as strings."""
+        return {"class_name": type(self).__name__, "config": self.get_config()}
 
     def get_compile_config(self) -> dict | None:
         """The arguments ``compile`` was given, as JSON-able values: what ``save`` stores (None before it)."""
