@@ -409,7 +409,7 @@ def test_tensorboard_writes_keras_scalars(keras, monkeypatch, tmp_path):
 
 # ---- bad input ------------------------------------------------------------------------------------
 
-def test_unknown_monitor_warns_as_keras_does(keras):
+def test_unknown_monitor_warns_as_keras_does(keras, tmp_path):
     x, y = data()
     for lib, model in zip((keras, layerwise), twins(keras)):
         with pytest.warns(UserWarning, match="`val_nope` which is not available"):
@@ -418,6 +418,13 @@ def test_unknown_monitor_warns_as_keras_does(keras):
             model.fit(x, y, epochs=1, verbose=0, callbacks=[lib.callbacks.ReduceLROnPlateau("nope", mode="max")])
         with pytest.raises(ValueError, match="mode='max'"):  # mode="auto" cannot tell the direction
             model.fit(x, y, epochs=1, verbose=0, callbacks=[lib.callbacks.EarlyStopping("nope")])
+    # Keras says only that it cannot tell the direction; layerwise names the quantities that are logged
+    model = twins(keras)[1]
+    for callback in (cb.EarlyStopping("val_acc"), cb.ReduceLROnPlateau("val_acc"),
+                     cb.ModelCheckpoint(str(tmp_path / "m.keras"), "val_acc", save_best_only=True)):
+        with pytest.raises(ValueError, match=r"monitor='val_acc', which is not logged; the logged quantities are "
+                                             r"\['loss', 'mae', 'val_loss', 'val_mae'\]"):
+            model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=[callback])
 
 
 def test_invalid_mode_warns_and_falls_back_to_auto(keras):

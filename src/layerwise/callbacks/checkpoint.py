@@ -68,7 +68,7 @@ class ModelCheckpoint(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.monitor_op is None:
-            self._set_monitor_op()
+            self._set_monitor_op(logs)
         if self.save_freq == "epoch":
             self._save_model(epoch, None, logs)
 

@@ -36,7 +36,7 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.monitor_op is None:
-            self._set_monitor_op()
+            self._set_monitor_op(logs)
         logs = {} if logs is None else logs
         logs["learning_rate"] = float(self.model.optimizer.learning_rate)
         current = logs.get(self.monitor)

@@ -53,7 +53,7 @@ class MonitorCallback(Callback):
         self.monitor, self.mode, self.best, self.min_delta = monitor, mode, baseline, abs(min_delta)
         self.monitor_op = None
 
-    def _set_monitor_op(self) -> None:
+    def _set_monitor_op(self, logs: dict | None = None) -> None:
         if self.mode != "auto":
             self.monitor_op = operator.lt if self.mode == "min" else operator.gt
         else:
@@ -62,6 +62,11 @@ class MonitorCallback(Callback):
             for compiled in getattr(self.model, "_metrics", None) or []:
                 if compiled.name == name:
                     direction = _direction(compiled.metric) or direction
+            if direction is None and logs and self.monitor not in logs:  # most often a misspelt name
+                raise ValueError(f"{type(self).__name__} callback received monitor={self.monitor!r}, which is not "
+                                 f"logged; the logged quantities are {sorted(logs)}. Check the name (Keras 3 logs "
+                                 "'accuracy', not 'acc'), or pass mode='max' or mode='min' for a quantity that "
+                                 "is logged later.")
             if direction is None:
                 raise ValueError(f"{type(self).__name__} callback received monitor={self.monitor}, but it cannot "
                                  "tell whether that quantity should be maximized or minimized. Pass mode='max' to "
@@ -99,7 +104,7 @@ class EarlyStopping(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.monitor_op is None:
-            self._set_monitor_op()
+            self._set_monitor_op(logs)
         current = self.get_monitor_value(logs)
         if current is None or epoch < self.start_from_epoch:
             return
