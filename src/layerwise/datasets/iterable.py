@@ -3,9 +3,13 @@ source (a ``torch.utils.data.DataLoader``, ``image_dataset_from_directory``, a l
 one-shot iterator such as a Python generator.
 
 Epochs follow Keras' epoch iterator: without ``steps`` an epoch is one pass over the source; with
-``steps`` (``steps_per_epoch``, ``validation_steps``) an epoch takes that many batches and the next
-epoch goes on where it stopped, starting a new pass when the source is used up. A one-shot iterator
-that runs dry cannot start again: the epoch ends early with Keras' warning and ``ran_out`` is set.
+``steps_per_epoch`` an epoch takes that many batches and the next epoch goes on where it stopped,
+starting a new pass when the source is used up. A one-shot iterator that runs dry cannot start again:
+the epoch ends early with Keras' warning and ``ran_out`` is set. Validation data (``restart``) starts
+from its first batch every epoch, ``validation_steps`` or not, as Keras' ``evaluate`` resets its
+iterator: a re-iterable source starts a new pass, and a one-shot iterator replays the batches of its
+first complete validation (Keras replays the two batches it peeked at, so that the same samples are
+used every epoch).
 """
 from __future__ import annotations
 
@@ -69,8 +73,11 @@ class IterableData:
     its own ``batches``, which are tensors already.
     """
 
-    def __init__(self, source: Iterable, to_batch=None, steps: int | None = None, passes=None):
+    def __init__(self, source: Iterable, to_batch=None, steps: int | None = None, passes=None,
+                 restart: bool = False):
         self.source, self.steps, self._passes = peekable(source), _checked_steps(steps), passes
+        self.restart = restart
+        self._replay: list | None = None
         self.to_batch = to_batch or (lambda batch, i: batch)
         self.one_shot = isinstance(self.source, Peekable)
         self.ran_out = False
@@ -119,12 +126,16 @@ class IterableData:
 
     def items(self, shuffle: bool = False) -> Iterator:
         """The raw items of one epoch."""
+        if self._replay is not None:
+            yield from self._replay
+            return
         if is_py_dataset(self.source) and hasattr(self.source, "on_epoch_begin"):
             self.source.on_epoch_begin()
-        if not self.steps:
+        if not self.steps or self.restart:
             self._iterator = None
         self._epochs += 1
         taken = 0
+        kept = [] if self.restart and self.one_shot else None
         while self.steps is None or taken < self.steps:
             item = self._next_item(shuffle, taken)
             if item is _END:
@@ -132,8 +143,12 @@ class IterableData:
                     warnings.warn(RAN_OUT, stacklevel=3)
                     self.ran_out = self.one_shot
                 break
+            if kept is not None:
+                kept.append(item)
             yield item
             taken += 1
+        if kept:
+            self._replay = kept
         if is_py_dataset(self.source):
             self.source.on_epoch_end()
 
@@ -149,11 +164,12 @@ def _checked_steps(steps) -> int | None:
     return steps
 
 
-def take_steps(data, steps: int | None):
-    """``data`` (``ArrayData`` or ``IterableData``) with ``steps`` batches per epoch; unchanged for None."""
+def take_steps(data, steps: int | None, restart: bool = False):
+    """``data`` (``ArrayData``, ``IterableData`` or None) with ``steps`` batches per epoch (unchanged arrays
+    for None); ``restart``: every epoch starts from the first batch, as validation does."""
+    if isinstance(data, IterableData):
+        data.steps, data.restart = _checked_steps(steps), restart
+        return data
     if steps is None:
         return data
-    if isinstance(data, IterableData):
-        data.steps = _checked_steps(steps)
-        return data
-    return IterableData(data, None, steps, passes=data.batches)
+    return IterableData(data, None, steps, passes=data.batches, restart=restart)

@@ -1,6 +1,7 @@
 """Checks that targets suit the loss, with messages that say what to do; class weights."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from layerwise import losses
@@ -31,17 +32,53 @@ def check_targets(loss: losses.Loss, y: torch.Tensor, pred_shape: tuple) -> None
         if y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
             raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {classes - 1}] for a model "
                              f"with {classes} outputs; y holds values from {int(y.min())} to {int(y.max())}.")
-    elif loss.fn is losses.binary_crossentropy and y.numel():
-        if float(y.min()) < 0 or float(y.max()) > 1:
+    elif loss.fn in (losses.binary_crossentropy, losses.binary_focal_crossentropy):
+        _check_binary_shape(loss.fn.__name__, y_shape, tuple(pred_shape))
+        if y.numel() and (float(y.min()) < 0 or float(y.max()) > 1):
             raise ValueError(f"binary_crossentropy expects targets in [0, 1]; y holds values from "
                              f"{float(y.min())} to {float(y.max())}. For more than two classes use "
                              "categorical_crossentropy with a softmax output.")
 
 
+def _check_binary_shape(name: str, y_shape: tuple, pred_shape: tuple) -> None:
+    """Keras' binary crossentropies need targets of the output's shape (after dropping or adding a size-1
+    last axis); torch would only say that a target size is deprecated."""
+    matched = y_shape
+    if len(y_shape) == len(pred_shape) - 1 and pred_shape[-1] == 1:
+        matched = (*y_shape, 1)
+    elif len(y_shape) == len(pred_shape) + 1 and y_shape[-1] == 1:
+        matched = y_shape[:-1]
+    if len(matched) == len(pred_shape) and all(p is None or p == t for t, p in zip(matched[1:], pred_shape[1:])):
+        return
+    if pred_shape[-1] == 1:
+        advice = (f"For one-hot rows of {y_shape[-1]} classes use Dense({y_shape[-1]}, activation='softmax') with "
+                  "loss='categorical_crossentropy', or pass y.argmax(axis=-1) for two classes.")
+    else:
+        advice = ("For binary labels 0/1 use one output unit: Dense(1, activation='sigmoid'). For "
+                  f"{pred_shape[-1]} classes use loss='categorical_crossentropy' with one-hot labels or "
+                  "loss='sparse_categorical_crossentropy' with integer labels (and a softmax output).")
+    raise ValueError(f"{name} expects targets of the model's output shape {pred_shape}, but y has shape "
+                     f"{y_shape}. {advice}")
+
+
 def class_weights_to_sample_weights(class_weight: dict, y: torch.Tensor) -> torch.Tensor:
     """Per-sample weights from ``{class: weight}``; ``y`` holds labels or one-hot rows."""
+    example = "e.g. {0: 1.0, 1: 3.0}"
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"class_weight must be a dict from class index to weight, {example}; got a "
+                         f"{type(class_weight).__name__}. For one weight per class in order, pass "
+                         "dict(enumerate(weights)).")
+    # Keras looks each label up with ``class_weight.get(label, 1.0)``: a string or negative key would silently
+    # weigh nothing (and a negative one would index the table from the end here).
+    bad = [k for k in class_weight
+           if not isinstance(k, (int, float, np.number)) or not float(k).is_integer() or k < 0]
+    if bad:
+        fix = " Convert string keys with {int(k): w for k, w in class_weight.items()}." if any(
+            isinstance(k, str) for k in bad) else ""
+        raise ValueError(f"class_weight keys must be integer class indices (0 .. num_classes-1), {example}; "
+                         f"got keys {bad!r}.{fix}")
     labels = y.argmax(-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y)).round().long()
-    table = torch.ones(int(max(max(class_weight), int(labels.max()))) + 1, device=y.device)
+    table = torch.ones(int(max([*class_weight, int(labels.max())])) + 1, device=y.device)
     for cls, weight in class_weight.items():
         table[int(cls)] = float(weight)
     return table[labels]

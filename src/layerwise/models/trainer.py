@@ -242,13 +242,13 @@ class Trainer(StepAPI):
             validation_batch_size: int | None = None, validation_freq: int | list[int] = 1) -> History:
         """Train for ``epochs`` epochs; returns a History whose ``.history`` has Keras' keys.
 
-        With ``steps_per_epoch`` (``validation_steps``) an epoch takes that many batches and the next one
-        goes on from there, as in Keras; a generator that runs dry ends training with Keras' warning.
+        With ``steps_per_epoch`` an epoch takes that many batches and the next one goes on from there, as in
+        Keras; a generator that runs dry ends training with Keras' warning. Validation (``validation_steps``
+        batches, when given) starts from the first batch every epoch, as Keras' evaluate does.
         """
         self._require_compiled("fit")
         verbose = _resolve_verbose(verbose)
         data = self._make_data(x, y, sample_weight, batch_size)
-        self._apply_class_weight(data, class_weight)
         val_data = None
         if validation_data is not None:
             val_data = self._validation_data(validation_data, validation_batch_size or batch_size)
@@ -256,7 +256,8 @@ class Trainer(StepAPI):
             if not isinstance(data, ArrayData):
                 raise ValueError("validation_split works with arrays only; pass validation_data for datasets.")
             data, val_data = data.split(validation_split)
-        data, val_data = take_steps(data, steps_per_epoch), take_steps(val_data, validation_steps)
+        self._apply_class_weight(data, class_weight)  # after the split: as in Keras, validation is unweighted
+        data, val_data = take_steps(data, steps_per_epoch), take_steps(val_data, validation_steps, restart=True)
         custom = self._uses_steps("train_step")
         (self._prepare_steps if custom else self._prepare)(data)
 
@@ -291,8 +292,10 @@ class Trainer(StepAPI):
             epoch_logs = self._final_logs(logs) if custom else self._logs(trackers)
             if val_data is not None and _validates_after(epoch, validation_freq):
                 epoch_logs.update(self._evaluate_data(val_data, prefix="val_", callbacks=callback_list))
+                # Keras' CallbackList sorts the epoch's logs: training and val_ keys together.
+                epoch_logs = dict(sorted(epoch_logs.items()))
             if custom or self._uses_steps("test_step"):
-                epoch_logs = as_logs(epoch_logs)  # Keras sorts and flattens them once validation is in
+                epoch_logs = as_logs(epoch_logs)  # a step's logs sorted and flattened, as Keras gives them
             callback_list.on_epoch_end(epoch, epoch_logs)
             if self.stop_training or getattr(data, "ran_out", False):
                 break
@@ -310,8 +313,11 @@ class Trainer(StepAPI):
                              "sample_weight (one array per output) instead.")
         if not isinstance(data, ArrayData):
             raise ValueError("class_weight needs array inputs; weight the batches of a dataset yourself.")
-        weights = class_weights_to_sample_weights(class_weight, data.y)
-        data.sample_weight = weights if data.sample_weight is None else data.sample_weight * weights
+        if data.sample_weight is not None:
+            raise ValueError("You cannot pass `class_weight` and `sample_weight` at the same time (as in Keras). "
+                             "Fold the class weights into sample_weight instead, e.g. "
+                             "sample_weight * np.array([class_weight[label] for label in y]).")
+        data.sample_weight = class_weights_to_sample_weights(class_weight, data.y)
 
     def _validation_data(self, validation_data, batch_size):
         if isinstance(validation_data, (tuple, list)):

@@ -1,0 +1,180 @@
+"""fit's data contract against Keras 3 (torch backend): class_weight (training rows only, not with
+sample_weight, integer class keys), validation that starts from its first batch every epoch, History's key
+order, and targets whose shape a binary crossentropy cannot take."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import layerwise
+from layerwise import layers as L
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(200, 4)).astype("float32")
+Y = (RNG.random(200) > 0.5).astype("float32")
+XV, YV = X[100:], Y[100:]
+
+
+def twins(keras, lr: float = 0.0, **compile_kwargs):
+    """The same Dense(1, sigmoid) classifier in Keras and layerwise, compiled alike."""
+    k_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    lw_model = layerwise.Sequential([layerwise.Input((4,)), L.Dense(1, activation="sigmoid")])
+    lw_model.set_weights(k_model.get_weights())
+    for model, lib in ((k_model, keras), (lw_model, layerwise)):
+        model.compile(lib.optimizers.SGD(lr), "binary_crossentropy", **compile_kwargs)
+    return k_model, lw_model
+
+
+def last_logs(history) -> dict[str, float]:
+    return {name: values[-1] for name, values in history.history.items()}
+
+
+def test_class_weight_leaves_the_validation_split_rows_unweighted(keras):
+    # Keras 3: class weights weigh the training rows only; val_* equal evaluate() on the split-off rows.
+    k_model, lw_model = twins(keras, weighted_metrics=["accuracy"])
+    kwargs = dict(validation_split=0.25, class_weight={0: 1.0, 1: 5.0}, shuffle=False, verbose=0)
+    theirs = last_logs(k_model.fit(X, Y, **kwargs))
+    ours = last_logs(lw_model.fit(X, Y, **kwargs))
+    assert list(ours) == list(theirs)
+    for name in theirs:
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-5, err_msg=name)
+    held_out = lw_model.evaluate(X[150:], Y[150:], verbose=0, return_dict=True)
+    np.testing.assert_allclose(ours["val_loss"], held_out["loss"], rtol=1e-6)
+    np.testing.assert_allclose(ours["val_accuracy"], held_out["accuracy"], rtol=1e-6)
+
+
+def test_validation_steps_with_arrays_start_from_the_first_batch_every_epoch(keras):
+    # Keras 3: evaluate() resets its iterator, so with validation_steps=2 every epoch validates on batches 0
+    # and 1 (rows 0..79), without the "ran out of data" warning.
+    k_model, lw_model = twins(keras)
+    kwargs = dict(epochs=4, validation_data=(XV, YV), validation_steps=2, validation_batch_size=40, verbose=0)
+    theirs = k_model.fit(X[:100], Y[:100], **kwargs).history["val_loss"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        ours = lw_model.fit(X[:100], Y[:100], **kwargs).history["val_loss"]
+    first_two = lw_model.evaluate(XV[:80], YV[:80], verbose=0)
+    np.testing.assert_allclose(ours, [first_two] * 4, rtol=1e-6)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+def _batches(lib, kind: str, count: int = 5):
+    """Five validation batches of 20 rows as a generator, a PyDataset or a DataLoader."""
+    if kind == "generator":
+        return ((XV[i * 20:(i + 1) * 20], YV[i * 20:(i + 1) * 20]) for i in range(count))
+    if kind == "dataloader":
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(XV), torch.tensor(YV)),
+                                           batch_size=20)
+
+    class Batches(lib.utils.PyDataset):
+        def __len__(self):
+            return count
+
+        def __getitem__(self, i):
+            return XV[i * 20:(i + 1) * 20], YV[i * 20:(i + 1) * 20]
+    return Batches()
+
+
+@pytest.mark.parametrize("kind", ["generator", "py_dataset", "dataloader"])
+def test_validation_steps_with_a_dataset_use_the_same_batches_every_epoch(keras, kind):
+    # Keras 3: a PyDataset or DataLoader starts a new pass each validation; a generator replays the two
+    # batches Keras peeked at, so with validation_steps=2 every epoch validates on batches 0 and 1.
+    k_model, lw_model = twins(keras)
+    kwargs = dict(epochs=3, validation_steps=2, verbose=0)
+    theirs = k_model.fit(X[:100], Y[:100], validation_data=_batches(keras, kind), **kwargs).history["val_loss"]
+    ours = lw_model.fit(X[:100], Y[:100], validation_data=_batches(layerwise, kind), **kwargs).history["val_loss"]
+    np.testing.assert_allclose(ours, [lw_model.evaluate(XV[:40], YV[:40], verbose=0)] * 3, rtol=1e-6)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+def test_a_generator_as_validation_data_is_replayed_every_epoch():
+    # Keras 3 validates on the whole generator in epoch 1, then (its generator used up) only on the two
+    # batches it peeked at. Ours replays every batch of the first validation: the same samples each epoch,
+    # where the old code found the generator empty and logged val_loss 0.0.
+    model = layerwise.Sequential([layerwise.Input((4,)), L.Dense(1, activation="sigmoid")])
+    model.compile(layerwise.optimizers.SGD(0.0), "binary_crossentropy")
+    history = model.fit(X[:100], Y[:100], epochs=3, validation_data=_batches(layerwise, "generator"), verbose=0)
+    np.testing.assert_allclose(history.history["val_loss"], [model.evaluate(XV, YV, verbose=0)] * 3, rtol=1e-6)
+
+
+def test_class_weight_and_sample_weight_together_raise_as_in_keras(keras):
+    # Keras 3: fit raises ValueError "You cannot `class_weight` and `sample_weight` at the same time.";
+    # train_on_batch raises "Arguments `sample_weight` and `class_weight` cannot be specified at the same time."
+    k_model, lw_model = twins(keras)
+    weights, class_weight = np.ones(200, "float32"), {0: 1.0, 1: 5.0}
+    with pytest.raises(ValueError, match="class_weight` and `sample_weight` at the same time"):
+        k_model.fit(X, Y, sample_weight=weights, class_weight=class_weight, verbose=0)
+    with pytest.raises(ValueError, match="class_weight` and `sample_weight` at the same time.*into sample_weight"):
+        lw_model.fit(X, Y, sample_weight=weights, class_weight=class_weight, verbose=0)
+    with pytest.raises(ValueError, match="at the same time"):
+        lw_model.train_on_batch(X[:8], Y[:8], sample_weight=weights[:8], class_weight=class_weight)
+
+
+@pytest.mark.parametrize("class_weight, message", [
+    ({"0": 1.0, "1": 3.0}, r"keys must be integer class indices \(0 .. num_classes-1\).*int\(k\)"),
+    ({-1: 2.0}, r"keys must be integer class indices.*\[-1\]"),
+    ({0.5: 2.0}, r"keys must be integer class indices"),
+    ([1.0, 3.0], r"must be a dict .*got a list.*dict\(enumerate\(weights\)\)"),
+])
+def test_class_weight_needs_integer_class_keys(keras, class_weight, message):
+    # Keras 3 looks labels up with class_weight.get(label, 1.0): string, negative or fractional keys are silently
+    # ignored (the loss is the unweighted one) and a list fails with AttributeError: 'list' object has no
+    # attribute 'get'. A clear ValueError is better here.
+    _, lw_model = twins(keras)
+    with pytest.raises(ValueError, match=message):
+        lw_model.fit(X, Y, class_weight=class_weight, verbose=0)
+    # Integral float keys (e.g. from np.unique of float labels) weigh their class, as in Keras.
+    k_model, lw_model = twins(keras)
+    kwargs = dict(class_weight={0.0: 1.0, 1.0: 3.0}, batch_size=200, shuffle=False, verbose=0)
+    np.testing.assert_allclose(lw_model.fit(X, Y, **kwargs).history["loss"],
+                               k_model.fit(X, Y, **kwargs).history["loss"], rtol=1e-5)
+
+
+def test_history_keys_are_sorted_together_as_in_keras(keras):
+    # Keras 3: CallbackList sorts each epoch's logs, so History's keys are one sorted list. With plain metrics
+    # the train keys happen to sort before val_*; weighted_accuracy sorts after them.
+    k_model, lw_model = twins(keras, metrics=["mse", "accuracy"], weighted_metrics=["accuracy"])
+    kwargs = dict(validation_split=0.25, verbose=0)
+    theirs = list(k_model.fit(X, Y, **kwargs).history)
+    assert theirs == ["accuracy", "loss", "mse", "val_accuracy", "val_loss", "val_mse", "val_weighted_accuracy",
+                      "weighted_accuracy"]
+    assert list(lw_model.fit(X, Y, **kwargs).history) == theirs
+    # The same single sorted list for a two-output model with weighted metrics.
+    keys = []
+    for lib in (keras, layerwise):
+        inputs = lib.Input((4,), name="in")
+        outputs = [lib.layers.Dense(1, activation="sigmoid", name=name)(inputs) for name in ("a", "b")]
+        model = lib.Model(inputs, outputs)
+        model.compile("sgd", ["binary_crossentropy", "mse"], metrics={"a": ["accuracy"], "b": ["mse"]},
+                      weighted_metrics={"a": ["accuracy"], "b": ["auc"]})
+        keys.append(list(model.fit(X, [Y, Y], **kwargs).history))
+    assert keys[1] == keys[0] == sorted(keys[0])
+
+
+@pytest.mark.parametrize("units, labels, advice", [
+    (2, Y, r"output shape \(None, 2\), but y has shape \(200,\).*Dense\(1, activation='sigmoid'\).*"
+           r"sparse_categorical_crossentropy"),
+    (2, Y[:, None], r"output shape \(None, 2\), but y has shape \(200, 1\)"),
+    (1, np.eye(2, dtype="float32")[Y.astype(int)], r"output shape \(None, 1\), but y has shape \(200, 2\).*"
+                                                   r"categorical_crossentropy"),
+])
+def test_binary_crossentropy_rejects_labels_of_another_shape(keras, units, labels, advice):
+    # Keras 3 raises ValueError "Arguments `target` and `output` must have the same shape. Received:
+    # target.shape=torch.Size([32]), output.shape=torch.Size([32, 2])" from its first batch; the old code let
+    # torch fail with "Using a target size ... is deprecated".
+    for loss in ("binary_crossentropy", "binary_focal_crossentropy"):
+        model = layerwise.Sequential([layerwise.Input((4,)), L.Dense(units, activation="sigmoid")])
+        model.compile("sgd", loss)
+        with pytest.raises(ValueError, match=f"{loss} expects targets of the model's {advice}"):
+            model.fit(X, labels, verbose=0)
+    k_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, activation="sigmoid")])
+    k_model.compile("sgd", "binary_crossentropy")
+    with pytest.raises(ValueError, match="must have the same shape"):
+        k_model.fit(X, labels, verbose=0)
+    # Labels (n,) or (n, 1) against one sigmoid unit still train, as in Keras.
+    model = layerwise.Sequential([layerwise.Input((4,)), L.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy")
+    model.fit(X, Y, verbose=0)
+    model.fit(X, Y[:, None], verbose=0)
