@@ -4,6 +4,7 @@ origin is a file:// URL in tmp_path; nothing touches the network."""
 from __future__ import annotations
 
 import hashlib
+import gzip
 import io
 import os
 import tarfile
@@ -34,8 +35,10 @@ def cached_names(folder) -> list[str]:
 
 
 def make_tar_gz(members: dict[str, bytes]) -> bytes:
+    """The same bytes for the same members: gzip's header time is fixed (a second apart, two archives and their
+    hashes differed)."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as packed, tarfile.open(fileobj=packed, mode="w") as archive:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -196,12 +199,13 @@ def test_extract_follows_keras_naming(tmp_path, maker, name, fname, folder, kept
 
 
 def test_untar_and_naming_match_keras(tmp_path, keras):
-    url = serve(tmp_path / "server", "pack.tar.gz", make_tar_gz(ARCHIVE))
+    archive = make_tar_gz(ARCHIVE)
+    url = serve(tmp_path / "server", "pack.tar.gz", archive)
     for fname in (None, "bundle", "bundle.tgz"):
         ours = tmp_path / "ours"
         theirs = tmp_path / "keras"
         theirs.mkdir(exist_ok=True)  # Keras uses /tmp/.keras for a cache_dir that does not exist yet
-        a = get_file(fname, url, untar=True, cache_dir=ours, file_hash=sha256(make_tar_gz(ARCHIVE)))
+        a = get_file(fname, url, untar=True, cache_dir=ours, file_hash=sha256(archive))
         b = keras.utils.get_file(fname, url, untar=True, cache_dir=str(theirs))
         assert os.path.relpath(a, ours) == os.path.relpath(b, theirs)
         assert sorted(os.listdir(a)) == sorted(os.listdir(b)) == ["b.txt", "folder"]
