@@ -123,3 +123,18 @@ def test_sample_weight_takes_a_column_and_needs_one_row_per_sample():
     with pytest.raises(ValueError, match=r"one row per sample: shape \(4,\), \(4, 1\) or, for per-step losses, "
                                          r"\(4, steps\); got \(3,\)"):
         model.fit(x, y, sample_weight=np.ones(3), verbose=0)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+def test_one_target_per_row_for_several_output_units_is_refused(loss):
+    # Keras 3 (torch) fails with "The size of tensor a (32) must match the size of tensor b (2)"; a 2-row batch
+    # would silently compare every row with every target
+    x = np.random.default_rng(0).random((32, 3)).astype("float32")
+    y = np.random.default_rng(1).random(32).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), L.Dense(2)])
+    model.compile("sgd", loss)
+    for call in (lambda: model.fit(x, y, verbose=0), lambda: model.evaluate(x, y, verbose=0)):
+        with pytest.raises(ValueError, match=r"output shape \(None, 2\), but y has shape \(32,\).*Dense\(1\)"):
+            call()
+    model.fit(x, np.stack([y, y], 1), verbose=0)  # the output's shape, and a column y[:, None] as Keras broadcasts
+    assert np.isfinite(model.evaluate(x, y[:, None], verbose=0))

@@ -38,6 +38,17 @@ def check_targets(loss: losses.Loss, y: torch.Tensor, pred_shape: tuple) -> None
             raise ValueError(f"binary_crossentropy expects targets in [0, 1]; y holds values from "
                              f"{float(y.min())} to {float(y.max())}. For more than two classes use "
                              "categorical_crossentropy with a softmax output.")
+    elif loss.fn in _ELEMENTWISE and len(y_shape) == len(pred_shape) - 1 and classes not in (None, 1):
+        # Keras fails here with torch's "size of tensor a must match" (or, for a batch of `classes` rows, computes
+        # a (batch, batch) grid); a column y[:, None] broadcasts to every unit in both.
+        raise ValueError(f"{loss.fn.__name__} expects targets of the model's output shape {tuple(pred_shape)}, but "
+                         f"y has shape {y_shape}, without the output's last axis of {classes} units. Give the model "
+                         f"Dense(1) for one target each, or y with that last axis of {classes}.")
+
+
+_ELEMENTWISE = (losses.mean_squared_error, losses.mean_absolute_error, losses.mean_absolute_percentage_error,
+                losses.mean_squared_logarithmic_error, losses.huber, losses.log_cosh, losses.hinge,
+                losses.squared_hinge, losses.poisson)
 
 
 def _check_binary_shape(name: str, y_shape: tuple, pred_shape: tuple) -> None:
