@@ -198,6 +198,23 @@ def test_batch_logs_and_predict_outputs_reach_callbacks(keras):
     np.testing.assert_array_equal(np.concatenate([b["outputs"] for b in seen["predict"]]), out)
 
 
+def test_batch_hooks_get_logs_by_keyword_as_keras(keras):
+    # Keras 3 calls batch hooks as hook(batch, logs=logs): a hook written (self, batch, **kwargs) works in both
+    x, y = data(16)
+    for lib, model in zip((keras, layerwise), twins(keras)):
+        class Count(lib.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.seen = []
+
+            def on_train_batch_end(self, batch, **kwargs):
+                self.seen.append((batch, sorted(kwargs["logs"])))
+
+        counter = Count()
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[counter])
+        assert counter.seen == [(0, ["loss", "mae"]), (1, ["loss", "mae"])]
+
+
 def test_stop_flags_end_evaluate_and_predict_early(keras):
     _, lw_model = twins(keras)
     x, y = data(20)

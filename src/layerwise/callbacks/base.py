@@ -127,7 +127,7 @@ class CallbackList(Callback):
         if self._batch[hook]:
             logs = {} if logs is None else dict(logs)
             for cb in self._batch[hook]:
-                getattr(cb, hook)(batch, logs)
+                getattr(cb, hook)(batch, logs=logs)  # by keyword, as Keras: hooks written (self, batch, **kwargs)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._each("on_epoch_begin")(epoch, logs)
