@@ -54,9 +54,17 @@ def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -
 
 
 def weight_tensors(model, prefix: str = "weights") -> dict[str, torch.Tensor]:
-    """A model's weights in PyTorch layout, keyed ``<prefix>/<layer index>/<weight key>`` (see ``WeightView.key``)."""
-    return {f"{prefix}/{i}/{view.key}": view.tensor.detach().cpu().contiguous()
-            for i, layer in enumerate(model.layers) for view in layer.weight_views()}
+    """A model's weights in PyTorch layout, keyed ``<prefix>/<layer index>/<weight key>`` (see ``WeightView.key``).
+
+    A layer shared by a nested model and the model itself is written under both indices, the second a copy
+    (safetensors refuses shared memory): rebuilt from its config the model holds two such layers, as in Keras."""
+    tensors, seen = {}, set()
+    for i, layer in enumerate(model.layers):
+        for view in layer.weight_views():
+            tensor = view.tensor.detach().cpu().contiguous()
+            tensors[f"{prefix}/{i}/{view.key}"] = tensor.clone() if id(view.tensor) in seen else tensor
+            seen.add(id(view.tensor))
+    return tensors
 
 
 def compile_config(model) -> dict | None:
@@ -237,6 +245,11 @@ def load_optimizer_tensors(model, tensors: dict[str, torch.Tensor], filepath) ->
         return
     model.optimizer.build_for(model)
     mine = model.optimizer.state_tensors()
+    if set(slots) < set(mine):  # a layer shared with a nested model comes back as two layers (as in Keras)
+        warnings.warn(f"{str(filepath)!r}: skipping the optimizer state, as Keras does when counts differ: the "
+                      f"rebuilt model's {type(model.optimizer).__name__} has {len(mine)} state tensors, the file "
+                      f"{len(slots)}. Training goes on from a fresh optimizer state.", stacklevel=3)
+        return
     for key, value in slots.items():
         if key not in mine or tuple(mine[key].shape) != tuple(value.shape):
             raise ValueError(f"{str(filepath)!r}: the optimizer state {key!r} does not fit the model's optimizer "

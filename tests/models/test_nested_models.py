@@ -56,3 +56,42 @@ def test_an_inner_model_that_does_not_fit_is_named():
     decoder = layerwise.Sequential([layerwise.Input((3,)), layerwise.layers.Dense(6)])
     with pytest.raises(ValueError, match=r"model '.*' has the wrong shape: expected \(None, 3\).*received \(None, 2\)"):
         layerwise.Sequential([encoder, decoder])
+
+
+def _shared_across_nesting(lib):
+    """A Dense called directly and also held by a nested Sequential: one layer, one set of weights."""
+    dense = lib.layers.Dense(3)
+    inner = lib.Sequential([lib.Input((4,)), dense])
+    x = lib.Input((4,))
+    return lib.Model(x, lib.layers.Add()([inner(x), dense(x)]))
+
+
+def test_a_layer_shared_with_a_nested_model_lists_its_weights_once_as_keras(keras, capsys):
+    theirs, ours = _shared_across_nesting(keras), _shared_across_nesting(layerwise)
+    assert len(ours.weights) == len(theirs.weights) == 2
+    assert len(ours.trainable_weights) == len(theirs.trainable_weights) == 2
+    weights = [np.arange(w.size, dtype="float32").reshape(w.shape) / 10 for w in theirs.get_weights()]
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    x = np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-6)
+    for model in (theirs, ours):
+        model.summary()
+    k_text, lw_text = capsys.readouterr().out.split('Model: "', 2)[1:]
+    totals = [[line for line in text.splitlines() if "params:" in line] for text in (k_text, lw_text)]
+    assert totals[0] == totals[1] and " Total params: 15 (60.00 B)" in totals[1]
+
+
+def test_a_layer_shared_with_a_nested_model_saves_and_loads(tmp_path):
+    model = _shared_across_nesting(layerwise)
+    model.compile("adam", "mse")
+    x = np.linspace(-1, 1, 16, dtype="float32").reshape(4, 4)
+    model.fit(x, x[:, :3], epochs=1, verbose=0)
+    model.save(tmp_path / "shared.lw")
+    with pytest.warns(UserWarning, match="skipping the optimizer state"):
+        loaded = layerwise.models.load_model(tmp_path / "shared.lw")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    model.save_weights(tmp_path / "shared.weights.lw")
+    fresh = _shared_across_nesting(layerwise)
+    fresh.load_weights(tmp_path / "shared.weights.lw")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)

@@ -354,39 +354,48 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
             "model built by the same code with model.load_weights.")
 
     # ---- weights ------------------------------------------------------------------------------
+    def layer_weight_views(self) -> list[tuple[int, Layer, WeightView]]:
+        """(layer index, layer, view) for each weight once, layer by layer: a layer both called directly and held
+        by a nested model lists its weights where first met, as Keras lists each variable once."""
+        seen, found = set(), []
+        for i, layer in enumerate(self.layers):
+            for view in layer.weight_views():
+                if id(view.tensor) not in seen:
+                    seen.add(id(view.tensor))
+                    found.append((i, layer, view))
+        return found
+
     def get_weights(self) -> list[np.ndarray]:
         """All weights in Keras' shapes and order, layer by layer."""
-        return [w for layer in self.layers for w in layer.get_weights()]
+        return [view.to_keras(view.tensor.detach()).cpu().numpy().copy() for _, _, view in self.layer_weight_views()]
 
     def set_weights(self, weights: list) -> None:
-        weights = list(weights)
-        expected = sum(len(layer.weight_views()) for layer in self.layers)
-        if len(weights) != expected:
-            raise ValueError(f"Model '{self.name}' expects {expected} weight arrays, got {len(weights)}.")
-        for layer in self.layers:
-            n = len(layer.weight_views())
-            layer.set_weights(weights[:n])
-            weights = weights[n:]
+        weights, owned = list(weights), self.layer_weight_views()
+        if len(weights) != len(owned):
+            raise ValueError(f"Model '{self.name}' expects {len(owned)} weight arrays, got {len(weights)}.")
+        for (_, layer, view), value in zip(owned, weights):
+            view.set_keras_value(value, layer.name)
 
     def weight_views(self) -> list[WeightView]:
         """Every layer's weights, named ``<layer index>/<weight>`` so that a nested model's are unique."""
         return [WeightView(f"{i}/{view.name}", view.tensor, view.trainable and layer.trainable, view.to_keras,
                            view.from_keras, key=f"{i}/{view.key}")
-                for i, layer in enumerate(self.layers) for view in layer.weight_views()]
+                for i, layer, view in self.layer_weight_views()]
 
     @property
     def weights(self) -> list[torch.Tensor]:
-        return [w for layer in self.layers for w in layer.weights]
+        return [view.tensor for _, _, view in self.layer_weight_views()]
 
     @property
     def trainable_weights(self) -> list[torch.Tensor]:
         """The weights training updates, layer by layer (frozen layers have none)."""
-        return [w for layer in self.layers for w in layer.trainable_weights]
+        return [view.tensor for _, layer, view in self.layer_weight_views() if view.trainable and layer.trainable]
 
     @property
     def non_trainable_weights(self) -> list[torch.Tensor]:
         """The weights training leaves alone, layer by layer."""
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        return [view.tensor for _, layer, view in self.layer_weight_views()
+                if not (view.trainable and layer.trainable)]
 
     @property
     def trainable(self) -> bool:

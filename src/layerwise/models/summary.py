@@ -150,9 +150,8 @@ def print_summary(model, print_fn: Callable[[str], None], line_length: int | Non
         if k < len(rows) - 1:
             lines.append("├" + "┼".join("─" * w for w in widths) + "┤")
     lines.append("└" + "┴".join("─" * w for w in widths) + "┘")
-    total = sum(layer.count_params() for layer in layers if layer.built)
-    trainable = sum(int(v.tensor.numel()) for layer in layers if layer.built
-                    for v in layer.weight_views() if v.trainable and layer.trainable)
+    total = sum(int(w.numel()) for w in model.weights)  # each shared weight once, as Keras counts them
+    trainable = sum(int(w.numel()) for w in model.trainable_weights)
     optimizer = getattr(model, "optimizer", None)
     optimizer_count = None
     if optimizer is not None and optimizer.built:
