@@ -210,9 +210,15 @@ def test_bidirectional_states(keras, kind, x):
     assert all(arr(s).any() for s in ours.states)
     ours.reset_states()
     assert all(not arr(s).any() for s in ours.states)
-    plain = L.Bidirectional(getattr(L, kind)(UNITS))
+    plain, their_plain = L.Bidirectional(getattr(L, kind)(UNITS)), keras.layers.Bidirectional(
+        getattr(keras.layers, kind)(UNITS))
     plain(x)
+    their_plain(x)
     assert plain.states is None  # Keras 3: None when not stateful
+    with pytest.raises(AttributeError, match="must be stateful"):  # Keras 3 refuses to reset it
+        their_plain.reset_states()
+    with pytest.raises(AttributeError, match="'bidirectional.*' is not stateful.*stateful=True"):
+        plain.reset_states()
 
 
 @pytest.mark.parametrize("kind, given, message", [

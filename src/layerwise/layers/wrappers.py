@@ -178,6 +178,9 @@ class Bidirectional(Layer):
 
     def reset_states(self, states: list | None = None) -> None:
         """Zero both layers' states, or set them: the forward layer's, then the backward layer's."""
+        if not self.stateful:  # as Keras: a model-wide reset loop must skip this layer, not rely on a no-op
+            raise AttributeError(f"Bidirectional '{self.name}' is not stateful: it carries no states to reset. "
+                                 "Give its layer stateful=True to carry them between batches.")
         forward_states, backward_states = (None, None) if states is None else self._split_states(states, "state")
         self.forward_layer.reset_states(forward_states)
         self.backward_layer.reset_states(backward_states)
