@@ -91,6 +91,9 @@ def test_text_model_generates_from_its_vocabulary(cli, data, tmp_path):
     greedy = [cli("generate", out, "--prompt", "the cat", "--length", "20", "--temperature", "0", "--seed", str(seed),
                   "--quiet") for seed in (1, 2)]
     assert greedy[0][0] == 0 and greedy[0][1] == greedy[1][1]  # temperature 0: the most likely character, any seed
+    for temperature in ("-1", "inf", "nan"):  # refused before the model loads, with the value given
+        status, _, stderr = cli("generate", out, "--prompt", "the", "--temperature", temperature)
+        assert status != 0 and f"--temperature {float(temperature)}" in stderr and "Traceback" not in stderr
 
 
 def test_autoencoder_and_rbm_recipes(cli, data, tmp_path, read_rows):

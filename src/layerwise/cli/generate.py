@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from itertools import islice
 
@@ -76,8 +77,9 @@ def sample_text(model, card: dict, prompt: str, length: int, temperature: float,
 
 
 def run_generate(args) -> int:
-    if args.length < 1 or not args.temperature >= 0:
-        raise UserError("--length must be at least 1 and --temperature 0 (the most likely character) or more.")
+    if args.length < 1 or not (args.temperature >= 0 and math.isfinite(args.temperature)):
+        raise UserError("--length must be at least 1 and --temperature 0 (the most likely character) or a finite "
+                        f"number above it; got --length {args.length} --temperature {args.temperature}.")
     model, card = _load(args.model, "text")
     text = sample_text(model, card, args.prompt, args.length, args.temperature, np.random.default_rng(args.seed),
                        args.quiet)
