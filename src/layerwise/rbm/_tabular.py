@@ -48,6 +48,15 @@ def _object_kind(col: np.ndarray) -> str:
     return "float"
 
 
+def _unique_in_order(col: np.ndarray) -> np.ndarray:
+    """The distinct values of a 1-D column in order of appearance, same dtype.
+
+    By hashing, not sorting (``np.unique`` sorts), so a column mixing text and numbers works, as in
+    pandas' ``pd.unique``.
+    """
+    return np.array(list(dict.fromkeys(col.tolist())), dtype=col.dtype)
+
+
 class TabularCodec:
     """Encode rows of mixed columns as floats with one-hot groups; decode samples back to the originals.
 
@@ -62,7 +71,7 @@ class TabularCodec:
         self.categories_, self.ranges_ = {}, {}
         for j, kind in enumerate(self.kinds):
             if kind == "category":
-                self.categories_[j] = np.unique(X[:, j])
+                self.categories_[j] = _unique_in_order(X[:, j])
             elif kind == "int":
                 col = X[:, j].astype(np.float64)
                 self.ranges_[j] = (col.min(), col.max())

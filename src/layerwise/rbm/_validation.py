@@ -22,16 +22,20 @@ def check_no_nan(X: np.ndarray, who: str) -> None:
 _ROUNDING = 1e-6
 
 
-def check_unit_interval(X: np.ndarray, who: str) -> np.ndarray:
-    """``X`` with rounding errors past [0, 1] clipped (a copy); a ValueError when values lie further out."""
+def check_unit_interval(X: np.ndarray, who: str,
+                        real_valued: str = "use layerwise.rbm.GaussianBernoulliRBM") -> np.ndarray:
+    """``X`` with rounding errors past [0, 1] clipped (a copy); a ValueError when values lie further out.
+
+    ``real_valued`` completes the advice "... or {real_valued} for real-valued data".
+    """
     if X.size == 0:
         return X
     lo, hi = float(X.min()), float(X.max())
     if lo < -_ROUNDING or hi > 1.0 + _ROUNDING:
         raise ValueError(
             f"{who} expects values in [0, 1] (binary data or probabilities); got values from {lo:.7g} "
-            f"to {hi:.7g}. Scale the data with sklearn.preprocessing.MinMaxScaler, or use "
-            "layerwise.rbm.GaussianBernoulliRBM for real-valued data."
+            f"to {hi:.7g}. Scale the data with sklearn.preprocessing.MinMaxScaler, or {real_valued} for "
+            "real-valued data."
         )
     return np.clip(X, 0.0, 1.0) if lo < 0.0 or hi > 1.0 else X
 

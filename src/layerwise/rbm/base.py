@@ -22,7 +22,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_features, check_is_fitted, validate_data
 
 from layerwise.backend import float_dtype, get_device
 from layerwise.pickling import PortablePickle
@@ -201,8 +201,11 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             part = X[start:start + EVAL_CHUNK]
             yield self._to_model_space(part.toarray() if sparse.issparse(part) else part)
 
-    def _setup(self, X: np.ndarray) -> torch.Tensor:
-        """Fresh parameters for data ``X``; returns X in model space."""
+    def _setup(self, X: np.ndarray, *, first_batch: bool = False) -> torch.Tensor:
+        """Fresh parameters for data ``X`` (n, nv): all of it, or ``partial_fit``'s ``first_batch``.
+
+        Returns X in model space.
+        """
         device = get_device()
         rng = check_random_state(self.random_state)
         n_visible, n_hidden = X.shape[1], int(self.n_components)
@@ -227,15 +230,56 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
         With ``warm_start=True`` a fitted model trains on from where it is (weights, persistent chain,
         momentum and the schedules' epoch) instead of starting again: ``n_iter=1`` and a loop watch it
-        learn epoch by epoch (e.g. ``free_energy_gap`` on held-out rows).
+        learn epoch by epoch (e.g. ``free_energy_gap`` on held-out rows). A ``batch_size`` changed by
+        ``set_params`` resizes the persistent chain; a changed ``n_components`` or number of features is a
+        ValueError (the fitted weights cannot take them).
         """
         self._validate_params()
         if self.warm_start and hasattr(self, "params_"):
+            self._check_warm_start(X)
             Xt = self._to_model_space(self._validate(X, reset=False, training=True))
+            self._resize_chain()
         else:
             Xt = self._setup(self._validate(X, reset=True, training=True))
         training.fit_epochs(self, Xt, int(self.n_iter))
         return self
+
+    def _check_warm_start(self, X) -> None:
+        """A ValueError when ``n_components`` or X's number of features no longer match the fitted model.
+
+        scikit-learn's ensembles refuse a warm start they cannot continue the same way (MLPClassifier
+        silently keeps its old layer sizes, which hides the change).
+        """
+        fitted = self.params_.shape[1] - 1
+        if int(self.n_components) != fitted:
+            raise ValueError(
+                f"n_components={self.n_components} but the fitted model that warm_start=True trains on has "
+                f"{fitted} hidden units. Set warm_start=False to fit a new model with {self.n_components}, "
+                f"or set n_components back to {fitted}."
+            )
+        try:
+            n_features = _num_features(X)
+        except TypeError:
+            return  # not a 2-D input: validation says what is wrong with it
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but the fitted model that warm_start=True trains on has "
+                f"{self.n_features_in_}. Set warm_start=False to fit a new model on X, or pass X with "
+                f"{self.n_features_in_} features."
+            )
+
+    def _resize_chain(self) -> None:
+        """Give the persistent chain ``batch_size`` rows after ``set_params(batch_size=...)``, shape (bs, nh).
+
+        Rows are kept from the front; extra rows are copies of random kept ones (fantasy particles from the
+        model, which the next updates make independent), rather than zeros that would restart the chain.
+        """
+        n_old, n_new = self._chain.shape[0], int(self.batch_size)
+        if n_new <= n_old:
+            self._chain = self._chain[:n_new].clone()
+            return
+        pick = torch.randint(n_old, (n_new - n_old,), generator=self._gen(), device=self._chain.device)
+        self._chain = torch.cat([self._chain, self._chain[pick]])
 
     def partial_fit(self, X, y=None):
         """One update with all of ``X`` as the mini-batch (scikit-learn's semantics).
@@ -247,7 +291,7 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if first:
             self._validate_params()
         X = self._validate(X, reset=first, training=True)
-        Xt = self._setup(X) if first else self._to_model_space(X)
+        Xt = self._setup(X, first_batch=True) if first else self._to_model_space(X)
         training.update_step(self, Xt)
         return self
 
@@ -335,6 +379,8 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def score_samples(self, X) -> np.ndarray:
         """Stochastic pseudo-log-likelihood of each row (scikit-learn's estimator), shape (n_samples,).
 
+        In the input's float dtype (float64 for integers), as ``transform``.
+
         One randomly chosen feature per row is flipped (``1 - v``), and
         ``n_features * log σ(F(v_flipped) − F(v))`` is returned, exactly as scikit-learn does.
         """
@@ -350,7 +396,7 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             flipped[rows, cols_t] = 1.0 - v[rows, cols_t]
             gap = self._free_energy(flipped) - self._free_energy(v)
             out = -X.shape[1] * torch.nn.functional.softplus(-gap)
-        return out.cpu().numpy().astype(np.float64)
+        return out.cpu().numpy().astype(X.dtype, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

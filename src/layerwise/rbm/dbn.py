@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from layerwise.rbm._validation import check_no_nan
+from layerwise.rbm._validation import check_no_nan, check_unit_interval
 from layerwise.rbm.base import RBMBase
 from layerwise.rbm.bernoulli import BernoulliRBM
 from layerwise.rbm.gaussian import GaussianBernoulliRBM
@@ -85,6 +85,9 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._validate_params()
         X = validate_data(self, X, dtype=(np.float64, np.float32), ensure_all_finite=False)
         check_no_nan(X, "DBN")
+        if self.first_layer == "bernoulli":
+            # Checked here so that the message names the DBN and its own way to take real values.
+            X = check_unit_interval(X, "DBN (first_layer='bernoulli')", real_valued="pass first_layer='gaussian'")
         self._check_rbm_params()
         sizes = list(self.hidden_layer_sizes)
         if not sizes or any(not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 1 for s in sizes):
@@ -102,7 +105,8 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Top-layer hidden probabilities, shape (n_samples, hidden_layer_sizes[-1])."""
         check_is_fitted(self, "rbms_")
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False, ensure_all_finite=False)
+        check_no_nan(X, "DBN")  # the message fit gives, naming the DBN and RBMImputer
         for rbm in self.rbms_:
             X = rbm.transform(X)
         return X

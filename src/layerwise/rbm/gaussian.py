@@ -22,6 +22,16 @@ from layerwise.rbm.base import RBMBase, to_tensor
 _MIN_LOG_VAR = float(np.log(1e-2))
 
 
+def _is_constant(var: np.ndarray, mean: np.ndarray, n_samples: int) -> np.ndarray:
+    """Columns (n_features,) whose variance is within the rounding error of computing it, i.e. constant.
+
+    scikit-learn's StandardScaler rule (the error bound of the two-pass variance, Chan, Golub and LeVeque),
+    so a column it leaves unscaled is the column this model holds fixed.
+    """
+    eps = np.finfo(np.float64).eps
+    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
+
+
 class GaussianBernoulliRBM(RBMBase):
     """RBM with Gaussian visible units (plus optional softmax groups) and binary hidden units.
 
@@ -43,8 +53,13 @@ class GaussianBernoulliRBM(RBMBase):
         Column indices of one-hot groups (e.g. an encoded categorical column); each group is a
         softmax unit. Those columns must hold 0/1 and are not standardised.
 
+    A column that is constant in the data given to ``fit`` (up to rounding, by scikit-learn's
+    ``StandardScaler`` rule) is held at its value: samples, reconstructions and ``gibbs`` return exactly
+    that value there (``partial_fit`` keeps learning such a column, as later batches may vary).
+
     Fitted attributes: ``mean_``, ``scale_`` (standardisation of each column; 0 and 1 for softmax
-    columns), ``log_variance_`` (tensor, (n_features,)), plus those of ``BernoulliRBM``.
+    columns; a constant column's value and 1), ``log_variance_`` (tensor, (n_features,)), plus those of
+    ``BernoulliRBM``.
     """
 
     _parameter_constraints: dict = {**RBMBase._parameter_constraints, "learn_variance": ["boolean"],
@@ -84,7 +99,7 @@ class GaussianBernoulliRBM(RBMBase):
                              f"got {self.softmax_groups!r}.")
         return groups
 
-    def _setup(self, X: np.ndarray) -> torch.Tensor:
+    def _setup(self, X: np.ndarray, *, first_batch: bool = False) -> torch.Tensor:
         groups = self._groups(X.shape[1])
         self._variance_learned = bool(self.learn_variance)  # set_params after fit changes the next fit only
         self._gauss = np.ones(X.shape[1], dtype=bool)
@@ -93,16 +108,26 @@ class GaussianBernoulliRBM(RBMBase):
             block = X[:, g]
             if not np.isin(block, (0.0, 1.0)).all() or not np.allclose(block.sum(1), 1.0):
                 raise ValueError(f"softmax group {g} must be one-hot (0/1 with exactly one 1 per row).")
-        self.mean_ = np.where(self._gauss, X.mean(0), 0.0)
-        std = X.std(0)
-        # A constant column has no spread to learn; scale 1 keeps it finite.
-        self.scale_ = np.where(self._gauss & (std > 0), std, 1.0)
+        mean, var = X.mean(0, dtype=np.float64), X.var(0, dtype=np.float64)  # float64 sums, as scikit-learn
+        constant = self._gauss & _is_constant(var, mean, X.shape[0])
+        # A constant column has no spread to learn: scale 1 keeps it finite, and it is held at its value (the
+        # first row's, as a mean can be an ulp off it); not after partial_fit's first batch, as later ones may vary.
+        self._fixed = constant & (not first_batch)
+        self.mean_ = np.where(self._fixed, X[0], np.where(self._gauss, mean, 0.0))
+        self.scale_ = np.where(constant, 1.0, np.where(self._gauss, np.sqrt(var), 1.0))
         self._group_index = [torch.as_tensor(g) for g in groups]
-        return super()._setup(X)
+        return super()._setup(X, first_batch=first_batch)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if hasattr(self, "_gauss_t") and not hasattr(self, "_fixed_t"):  # pickled before constant columns were held
+            self._fixed = np.zeros(self._gauss.shape, dtype=bool)
+            self._fixed_t = torch.zeros_like(self._gauss_t)
 
     def _init_visible(self, X: torch.Tensor) -> None:
         dev = X.device
         self._gauss_t = torch.as_tensor(self._gauss, device=dev)
+        self._fixed_t = torch.as_tensor(self._fixed, device=dev)
         self._group_index = [g.to(dev) for g in self._group_index]
         self.log_variance_ = torch.zeros(X.shape[1], dtype=X.dtype, device=dev)
         self._log_var_velocity = torch.zeros(X.shape[1], dtype=X.dtype, device=dev)
@@ -132,14 +157,14 @@ class GaussianBernoulliRBM(RBMBase):
         return torch.where(self._gauss_t, quad, lin).sum(1)
 
     def _visible_mean(self, pre: torch.Tensor) -> torch.Tensor:
-        out = pre.clone()
+        out = pre.masked_fill(self._fixed_t, 0.0)  # a constant column stays at its value (0 in model space)
         for g in self._group_index:
             out[:, g] = torch.softmax(pre[:, g], dim=1)
         return out
 
     def _visible_sample(self, pre: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         noise = torch.randn(pre.shape, generator=gen, device=pre.device, dtype=pre.dtype)
-        out = pre + noise * torch.exp(0.5 * self.log_variance_)
+        out = (pre + noise * torch.exp(0.5 * self.log_variance_)).masked_fill_(self._fixed_t, 0.0)
         for g in self._group_index:
             probs = torch.softmax(pre[:, g], dim=1)
             pick = torch.multinomial(probs, 1, generator=gen)

@@ -10,7 +10,7 @@ from imblearn.utils import check_target_type
 from scipy import sparse
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _get_feature_names, validate_data
 
 from layerwise.rbm._tabular import TabularCodec, column_kinds, is_missing
 from layerwise.rbm._validation import torch_generator
@@ -86,8 +86,9 @@ class RBMOversampler(BaseOverSampler):
         self._object_input = isinstance(X, np.ndarray) and X.dtype.kind == "O"  # numeric ones come back as object
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         numeric = all(k != "category" for k in self._kinds)
-        names = getattr(X, "columns", None)
-        if not numeric and names is not None:
+        # scikit-learn's check of the names (a TypeError for mixed str and non-str names), on the frame itself.
+        names = _get_feature_names(X)
+        if not numeric and hasattr(X, "columns"):
             # scikit-learn's validation would try to make categorical columns numeric; keep the values.
             X = X.to_numpy(dtype=object)
         X, y = validate_data(self, X=X, y=y, reset=True, dtype=None if not numeric else "numeric",
@@ -96,21 +97,25 @@ class RBMOversampler(BaseOverSampler):
         self._sparse_format = X.format if sparse.issparse(X) else None
         if self._sparse_format:
             X = X.toarray()
-        if not numeric and names is not None and all(isinstance(c, str) for c in names):
-            self.feature_names_in_ = np.asarray(names, dtype=object)
+        if names is not None:
+            self.feature_names_in_ = names
         self._kinds = self._kinds or column_kinds(X)
         self._check_finite(X)
         return X, y, binarize_y
 
     def _check_finite(self, X: np.ndarray) -> None:
+        """A ValueError naming the first column of ``X`` (n, d) with a missing (None, NaN, pd.NA) or infinite entry."""
         for j, kind in enumerate(self._kinds):
-            bad = is_missing(X[:, j]).any() if kind == "category" else not np.isfinite(X[:, j].astype(float)).all()
-            if bad:
-                column = j if self._column_labels is None else repr(self._column_labels[j])
+            column = j if self._column_labels is None else repr(self._column_labels[j])
+            # Missing first: pd.NA of a nullable column (Int64, Float64) cannot be made a float.
+            if is_missing(X[:, j]).any():
                 fill = ("sklearn.impute.SimpleImputer(strategy='most_frequent') or a category of their own"
                         if kind == "category" else "layerwise.rbm.RBMImputer")
-                raise ValueError(f"Input X contains NaN or infinity (column {column}). RBMOversampler does not "
-                                 f"accept missing values; fill them first, e.g. with {fill}.")
+                raise ValueError(f"Input X contains NaN (column {column}). RBMOversampler does not accept missing "
+                                 f"values; fill them first, e.g. with {fill}.")
+            if kind != "category" and np.isinf(X[:, j].astype(np.float64)).any():
+                raise ValueError(f"Input X contains infinity (column {column}). RBMOversampler needs finite values; "
+                                 "replace or drop the infinite entries first (np.isinf finds them).")
 
     def _fit_resample(self, X, y):
         self._validate_params()
