@@ -110,3 +110,35 @@ def test_values_beyond_float32_are_named():
 def test_without_early_stopping_every_row_trains():
     ae = Autoencoder(**{**FAST, "early_stopping": False}).fit(X)
     assert "val_loss" not in ae.history_
+
+
+def test_a_failed_refit_keeps_the_previous_model():
+    ae = Autoencoder(code_size=2, **FAST).fit(X)
+    codes = ae.transform(X)
+    with pytest.raises(ValueError, match="Training diverged"):
+        ae.set_params(learning_rate=1e6, early_stopping=False, epochs=5).fit(X * 1000)
+    np.testing.assert_array_equal(ae.transform(X), codes)  # not NaN codes from the diverged weights
+    with pytest.raises(ValueError, match="holds 12 values"):  # fails after reading 9 features
+        ae.set_params(kind="conv", image_shape=(3, 4)).fit(X[:, :9])
+    assert ae.n_features_in_ == 10
+    np.testing.assert_array_equal(ae.transform(X), codes)
+
+
+def test_refit_on_an_array_forgets_the_dataframe_feature_names():
+    pd = pytest.importorskip("pandas")
+    ae = Autoencoder(code_size=2, **FAST).fit(pd.DataFrame(X, columns=[f"f{i}" for i in range(10)]))
+    assert not hasattr(ae.fit(X), "feature_names_in_")
+
+
+def test_image_shape_must_agree_with_image_arrays():
+    images = np.random.default_rng(0).random((10, 8, 8))
+    conv = dict(kind="conv", code_size=2, filters=(4,), **FAST)
+    with pytest.raises(ValueError, match=r"image_shape=\(4, 16\) disagrees with the images' own shape \(8, 8\)"):
+        Autoencoder(image_shape=(4, 16), **conv).fit(images)
+    assert Autoencoder(image_shape=(8, 8, 1), **conv).fit(images).image_shape_ == (8, 8, 1)  # a channel of 1 aside
+
+
+def test_conv_on_samples_of_more_than_three_dimensions_names_their_shape():
+    with pytest.raises(ValueError, match=r"kind='conv'\) takes samples of shape \(height, width\) or \(height, "
+                                         r"width, channels\); X has samples of shape \(4, 4, 2, 2\)"):
+        Autoencoder(kind="conv", code_size=4, filters=(4,), **FAST).fit(np.zeros((10, 4, 4, 2, 2)))

@@ -3,6 +3,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -193,3 +194,36 @@ def test_saved_file_keeps_list_parameters_and_set_output(tmp_path, digits):
     assert back.get_params() == ae.get_params() and back.hidden_layers == [8]  # a list stays a list
     assert isinstance(back.transform(X), pd.DataFrame)
     pd.testing.assert_frame_equal(back.transform(X), ae.transform(X))
+
+
+@pytest.mark.parametrize("numpy_params, plain_params", [
+    (dict(hidden_layers=(np.int64(8),)), dict(hidden_layers=(8,))),
+    (dict(hidden_layers=np.array([8])), dict(hidden_layers=[8])),
+    (dict(learning_rate=np.float32(1e-3), noise="gaussian", noise_level=np.float32(0.1), early_stopping=np.True_),
+     dict(learning_rate=float(np.float32(1e-3)), noise="gaussian", noise_level=float(np.float32(0.1)),
+          early_stopping=True)),
+])
+def test_save_takes_the_numpy_values_a_grid_search_gives(tmp_path, digits, numpy_params, plain_params):
+    X = digits[0][:60]
+    small = dict(code_size=2, epochs=1, random_state=0)
+    ae = Autoencoder(**small, **numpy_params).fit(X)
+    ae.save(tmp_path / "ae.lw")
+    back = Autoencoder.load(tmp_path / "ae.lw")
+    assert back.get_params() == Autoencoder(**small, **plain_params).get_params()  # tuples stay tuples
+    np.testing.assert_array_equal(back.transform(X), ae.transform(X))
+
+
+def test_save_names_a_parameter_json_cannot_store(tmp_path, digits):
+    ae = Autoencoder(code_size=2, hidden_layers=(8,), activation=torch.tanh, epochs=1, random_state=0)
+    ae.fit(digits[0][:60])
+    with pytest.raises(ValueError, match=r"Cannot save parameter activation=.* pass it by name \(e\.g\. activation="):
+        ae.save(tmp_path / "ae.lw")
+
+
+def test_load_leaves_the_callers_torch_rng_alone(tmp_path, digits):
+    Autoencoder(code_size=2, hidden_layers=(8,), epochs=1, random_state=0).fit(digits[0][:60]).save(tmp_path / "a.lw")
+    torch.manual_seed(1)
+    expected = torch.rand(3)
+    torch.manual_seed(1)
+    Autoencoder.load(tmp_path / "a.lw")
+    assert torch.equal(torch.rand(3), expected)

@@ -39,32 +39,54 @@ def check_finite(X: np.ndarray, who: str) -> None:
                          "and replace infinities.")
 
 
+def _with_channel(shape) -> tuple[int, ...]:
+    """``shape`` as plain ints, with a channel of 1 appended to ``(h, w)``."""
+    shape = tuple(int(d) for d in shape)
+    return (*shape, 1) if len(shape) == 2 else shape
+
+
+def _checked_image_shape(image_shape) -> tuple[int, int, int]:
+    """The ``image_shape`` parameter as ``(h, w, c)``, or a ValueError when it is not 2 or 3 positive ints."""
+    shape = tuple(image_shape)
+    if len(shape) not in (2, 3) or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
+        raise ValueError(f"image_shape must be (height, width) or (height, width, channels), got {image_shape!r}.")
+    return _with_channel(shape)
+
+
 def resolve_image_shape(kind: str, n_features: int, sample_shape: tuple[int, ...] | None,
                         image_shape) -> tuple[int, int, int] | None:
     """The ``(h, w, c)`` images that ``kind='conv'`` works on, or None for ``kind='dense'``.
 
     ``sample_shape`` is the per-sample shape of image input (None for flat rows); ``image_shape`` is the
-    user's parameter. Dense autoencoders flatten images, with a note.
+    user's parameter, which shapes flat rows and must agree with image input (a channel of 1 aside).
+    Dense autoencoders flatten images, with a note.
     """
     if kind == "dense":
         if sample_shape is not None:
             warnings.warn(f"Autoencoder(kind='dense') flattens the images of shape {sample_shape} into "
                           f"{n_features} features; inverse_transform gives images of that shape back. "
-                          "Use kind='conv' to keep their spatial structure.", UserWarning, stacklevel=3)
+                          "Use kind='conv' to keep their spatial structure.", UserWarning, stacklevel=4)
         return None
-    shape = tuple(image_shape) if image_shape is not None else sample_shape
-    if shape is None:
+    if sample_shape is None and image_shape is None:
         raise ValueError(f"Autoencoder(kind='conv') needs images: X of shape (n, height, width) or "
                          f"(n, height, width, channels), or flat rows with image_shape=(height, width[, channels]). "
                          f"Got flat rows of {n_features} features and image_shape=None.")
-    if len(shape) == 2:
-        shape = (*shape, 1)
-    if len(shape) != 3 or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
-        raise ValueError(f"image_shape must be (height, width) or (height, width, channels), got {image_shape!r}.")
+    if image_shape is None:
+        if len(sample_shape) not in (2, 3):
+            raise ValueError(f"Autoencoder(kind='conv') takes samples of shape (height, width) or (height, width, "
+                             f"channels); X has samples of shape {tuple(sample_shape)}. Reshape X to images, or "
+                             "use kind='dense', which flattens samples of any shape.")
+        return _with_channel(sample_shape)
+    shape = _checked_image_shape(image_shape)
+    if sample_shape is not None and _with_channel(sample_shape) != shape:
+        # reading (8, 8) images as (4, 16) ones would silently scramble every image
+        raise ValueError(f"image_shape={tuple(image_shape)!r} disagrees with the images' own shape "
+                         f"{tuple(sample_shape)}: image arrays (n, height, width[, channels]) bring their own. Drop "
+                         "image_shape, or pass flat rows (n, height * width * channels) for it to shape.")
     if math.prod(shape) != n_features:
-        raise ValueError(f"image_shape {tuple(shape)} holds {math.prod(shape)} values, but X has "
+        raise ValueError(f"image_shape {shape} holds {math.prod(shape)} values, but X has "
                          f"{n_features} features per sample.")
-    return tuple(int(d) for d in shape)
+    return shape
 
 
 def scaling_stats(X: np.ndarray, scale: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -6,6 +6,10 @@ same layer objects, so ``autoencoder.fit(X, X)`` trains the encoder and the deco
 (denoising) sits only in the autoencoder, in front of the encoder, and acts only while training: the
 encoder on its own is a clean map from inputs to codes, and each of the three models saves with
 ``model.save`` (the autoencoder too when its corruption is ``'gaussian'`` or none).
+
+Images are channels-last, ``(batch, height, width, channels)``, whatever ``image_data_format()`` says: every
+layer that takes a ``data_format`` gets ``CHANNELS_LAST``. The weights' dtype follows ``floatx()`` and the
+global dtype policy, as in any Keras model (the ``Autoencoder`` estimator pins both to float32).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from layerwise.layers import (Conv2D, Conv2DTranspose, Dense, Flatten, Input, Ma
 from layerwise.models import Sequential
 
 Models = tuple[Sequential, Sequential, Sequential]
+CHANNELS_LAST = "channels_last"  # the layout the shapes and size arithmetic below assume
 
 
 def _check_units(values: Sequence[int], what: str) -> tuple[int, ...]:
@@ -67,7 +72,7 @@ def dense_autoencoder(input_shape: int | Sequence[int], code_size: int, hidden_l
     code_size = _check_code_size(code_size)
     hidden = _check_units(hidden_layers, "hidden_layers")
     n_inputs = math.prod(shape)
-    encoder = Sequential([Input(shape), *([Flatten()] if len(shape) > 1 else []),
+    encoder = Sequential([Input(shape), *([Flatten(data_format=CHANNELS_LAST)] if len(shape) > 1 else []),
                           *(Dense(units, activation=activation) for units in hidden),
                           Dense(code_size, activation=code_activation)], name="encoder")
     decoder = Sequential([Input((code_size,)), *(Dense(units, activation=activation) for units in reversed(hidden)),
@@ -127,10 +132,13 @@ def conv_autoencoder(image_shape: Sequence[int], code_size: int | None, filters:
     down = []
     for f in filters:
         if downsampling == "pool":
-            down += [Conv2D(f, kernel_size, padding="same", activation=activation), MaxPooling2D(2, padding="same")]
+            down += [Conv2D(f, kernel_size, padding="same", activation=activation, data_format=CHANNELS_LAST),
+                     MaxPooling2D(2, padding="same", data_format=CHANNELS_LAST)]
         else:
-            down.append(Conv2D(f, kernel_size, strides=2, padding="same", activation=activation))
-    dense_code = [] if code_size is None else [Flatten(), Dense(code_size, activation=code_activation)]
+            down.append(Conv2D(f, kernel_size, strides=2, padding="same", activation=activation,
+                               data_format=CHANNELS_LAST))
+    dense_code = ([] if code_size is None else
+                  [Flatten(data_format=CHANNELS_LAST), Dense(code_size, activation=code_activation)])
     encoder = Sequential([Input(shape), *down, *dense_code], name="encoder")
 
     (h, w), deepest = sizes[-1], filters[-1]
@@ -140,13 +148,16 @@ def conv_autoencoder(image_shape: Sequence[int], code_size: int | None, filters:
         if upsampling == "transpose":
             # 'same' with stride 2 and an odd kernel gives 2n - 1 + output_padding: pick 0 or 1 per axis.
             up.append(Conv2DTranspose(f, kernel_size, strides=2, padding="same", activation=activation,
-                                      output_padding=(t_h - 2 * n_h + 1, t_w - 2 * n_w + 1)))
+                                      output_padding=(t_h - 2 * n_h + 1, t_w - 2 * n_w + 1),
+                                      data_format=CHANNELS_LAST))
         else:
-            up += [UpSampling2D(2), Conv2D(f, kernel_size, padding="same", activation=activation)]
+            up += [UpSampling2D(2, data_format=CHANNELS_LAST),
+                   Conv2D(f, kernel_size, padding="same", activation=activation, data_format=CHANNELS_LAST)]
     from_code = ([Input((h, w, deepest))] if code_size is None else
                  [Input((code_size,)), Dense(h * w * deepest, activation=activation), Reshape((h, w, deepest))])
     decoder = Sequential([*from_code, *up,
-                          Conv2D(shape[2], kernel_size, padding="same", activation=output_activation)],
+                          Conv2D(shape[2], kernel_size, padding="same", activation=output_activation,
+                                 data_format=CHANNELS_LAST)],
                          name="decoder")
     if tuple(decoder.output_shape[1:]) != shape:  # guards the size arithmetic above
         raise RuntimeError(f"Decoder output {decoder.output_shape} does not match the images {shape}.")

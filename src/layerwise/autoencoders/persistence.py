@@ -13,10 +13,23 @@ import torch
 from safetensors.torch import save as save_bytes
 from sklearn.utils.validation import check_is_fitted
 
+from layerwise.autoencoders.transformer import _forked_torch_rng
 from layerwise.saving import atomic_write, load_weight_tensors, read_file, weight_tensors
 
 FORMAT = "layerwise.autoencoder"
 VERSION = "1"
+
+
+def _plain(value):
+    """``value`` with NumPy scalars and arrays made Python ones and tuples made lists, at any depth: what JSON
+    stores. A grid search hands out ``np.int64(8)`` or ``np.array([8])``; other values pass unchanged."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _jsonable_params(estimator) -> tuple[dict, list[str]]:
@@ -24,17 +37,17 @@ def _jsonable_params(estimator) -> tuple[dict, list[str]]:
     params, tuples = {}, []
     for key, value in estimator.get_params(deep=False).items():
         if isinstance(value, tuple):
-            value = list(value)
             tuples.append(key)
-        elif isinstance(value, np.integer):
-            value = int(value)
-        elif key == "random_state" and not (value is None or isinstance(value, int)):
+        value = _plain(value)
+        if key == "random_state" and not (value is None or isinstance(value, int)):
             value = None  # a RandomState's position cannot be stored; the fitted weights are, which is what matters
         try:
             json.dumps(value)
         except TypeError:
-            raise ValueError(f"Cannot save parameter {key}={value!r}: only JSON values are stored. "
-                             "Pass activations by name (e.g. activation='relu').") from None
+            hint = "pass it by name (e.g. activation='relu')" if callable(value) else "use a plain value"
+            raise ValueError(f"Cannot save parameter {key}={value!r}: only JSON values (numbers, strings, booleans, "
+                             f"None and lists of them) are stored, not {type(value).__name__}. To save, {hint}; "
+                             "or store the whole estimator with pickle or joblib instead.") from None
         params[key] = value
     return params, tuples
 
@@ -88,7 +101,8 @@ def load_autoencoder(cls, path):
         estimator.shift_, estimator.scale_ = tensors["scaling/shift"].numpy(), tensors["scaling/scale"].numpy()
     else:
         estimator.shift_ = estimator.scale_ = None
-    estimator._build_models()
+    with _forked_torch_rng():  # the new layers' initial weights, overwritten below, must not move the caller's RNG
+        estimator._build_models()
     load_weight_tensors(estimator.encoder_, tensors, path, "encoder")
     load_weight_tensors(estimator.decoder_, tensors, path, "decoder")
     return estimator

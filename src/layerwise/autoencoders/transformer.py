@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,7 +21,9 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from layerwise.autoencoders import _input
 from layerwise.autoencoders.builders import conv_autoencoder, dense_autoencoder
 from layerwise.autoencoders.noise import NOISE_KINDS
-from layerwise.backend import get_device
+from layerwise.backend import floatx, get_device, set_floatx
+from layerwise.dtype_policies import DTypePolicy
+from layerwise.dtype_policies.dtype_policy import dtype_policy, set_dtype_policy
 from layerwise.pickling import PortablePickle
 from layerwise.callbacks import EarlyStopping
 from layerwise.optimizers import Adam
@@ -28,8 +31,41 @@ from layerwise.optimizers import Adam
 KINDS = ("dense", "conv")
 
 
+@contextmanager
+def _float32_settings():
+    """Pin ``floatx`` and the global dtype policy to float32 while the estimator builds, trains or predicts.
+
+    Its codes must depend on its parameters and data only, not on settings meant for Keras-style model
+    building (``set_floatx("float64")``, ``set_dtype_policy("mixed_bfloat16")``); both are restored after.
+    """
+    # Global state: threads that change these settings while an estimator fits would see each other's values.
+    saved_floatx = floatx()
+    set_floatx("float32")
+    # With floatx pinned, a policy other than float32 was set explicitly, so set_dtype_policy restores it exactly
+    # (an unset policy must stay unset: it follows floatx).
+    policy = dtype_policy()
+    explicit = policy if policy != DTypePolicy("float32") else None
+    try:
+        if explicit is not None:
+            set_dtype_policy("float32")
+        yield
+    finally:
+        if explicit is not None:
+            set_dtype_policy(explicit)
+        set_floatx(saved_floatx)
+
+
+def _forked_torch_rng():
+    """A fork of torch's global RNG (and the GPU's): weights drawn inside leave the caller's RNG state as it was."""
+    device = get_device()
+    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+
+
 class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Dimensionality reduction with an autoencoder, as a scikit-learn transformer.
+
+    Its results depend on its parameters and data only: the networks are channels-last and float32 whatever
+    ``image_data_format()``, ``floatx()`` or the global dtype policy say.
 
     Parameters
     ----------
@@ -62,7 +98,7 @@ class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMi
         Scale each feature before training; ``inverse_transform`` and ``score`` undo it.
     image_shape : tuple or None
         ``(height, width[, channels])`` of flat rows for ``kind='conv'``; image arrays
-        ``(n, h, w[, c])`` bring their own.
+        ``(n, h, w[, c])`` bring their own, which a given ``image_shape`` must match.
     filters : tuple of int, default (32, 64)
         Filters per downsampling level for ``kind='conv'``.
     upsampling : {'transpose', 'upsampling'}, default 'transpose'
@@ -170,22 +206,39 @@ class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMi
         return self.output_activation
 
     def _build_models(self) -> None:
-        """Create ``encoder_``, ``decoder_`` and ``autoencoder_`` for the fitted input shape."""
+        """Create ``encoder_``, ``decoder_`` and ``autoencoder_`` (float32) for the fitted input shape."""
         common = dict(activation=self.activation, output_activation=self._output_activation(),
                       noise=self.noise, noise_level=self.noise_level, noise_range=self.noise_range_)
-        if self.image_shape_ is None:
-            models = dense_autoencoder(self.n_features_in_, int(self.code_size), tuple(self.hidden_layers), **common)
-        else:
-            code_size = None if self.code_size is None else int(self.code_size)
-            models = conv_autoencoder(self.image_shape_, code_size, tuple(self.filters),
-                                      upsampling=self.upsampling, **common)
-        self.encoder_, self.decoder_, self.autoencoder_ = models
-        self._n_features_out = math.prod(self.encoder_.output_shape[1:])
-        self.autoencoder_.compile(optimizer=Adam(learning_rate=self.learning_rate), loss="mse")
+        with _float32_settings():
+            if self.image_shape_ is None:
+                models = dense_autoencoder(self.n_features_in_, int(self.code_size), tuple(self.hidden_layers),
+                                           **common)
+            else:
+                code_size = None if self.code_size is None else int(self.code_size)
+                models = conv_autoencoder(self.image_shape_, code_size, tuple(self.filters),
+                                          upsampling=self.upsampling, **common)
+            self.encoder_, self.decoder_, self.autoencoder_ = models
+            self._n_features_out = math.prod(self.encoder_.output_shape[1:])
+            self.autoencoder_.compile(optimizer=Adam(learning_rate=self.learning_rate), loss="mse")
 
     # ---- fitting ------------------------------------------------------------------------------
     def fit(self, X, y=None):
-        """Train on ``X`` of shape ``(n, features)`` or images ``(n, h, w[, c])``; ``y`` is ignored."""
+        """Train on ``X`` of shape ``(n, features)`` or images ``(n, h, w[, c])``; ``y`` is ignored.
+
+        A fit that fails (bad input, diverged training) leaves the estimator as it was: its previous fit stays.
+        """
+        params = self.get_params(deep=False)
+        # A fresh estimator with the same parameter objects (a RandomState advances as before) trains; its fitted
+        # state replaces this one's only once it succeeded, so a failed refit cannot leave NaN or mixed state.
+        trained = type(self)(**params)._fit(X)
+        fitted = {k: v for k, v in vars(trained).items() if k not in params}
+        for stale in [k for k in vars(self) if k.endswith("_") and not k.startswith("__") and k not in fitted]:
+            delattr(self, stale)  # e.g. feature_names_in_ of an earlier fit on a DataFrame
+        vars(self).update(fitted)
+        return self
+
+    def _fit(self, X) -> "Autoencoder":
+        """``fit``'s work, on an unfitted estimator."""
         self._check_params()
         X, sample_shape = self._validate(X, reset=True)
         self.input_shape_ = sample_shape or (X.shape[1],)
@@ -195,16 +248,15 @@ class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMi
         self.noise_range_ = (float(Xm.min()), float(Xm.max()))  # salt-and-pepper's pepper and salt values
 
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        device = get_device()
         # A forked RNG: the seed makes fits repeat exactly without touching the caller's torch RNG state.
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with _forked_torch_rng(), _float32_settings():
             torch.manual_seed(seed)
             self._build_models()
             # A denoiser may be overcomplete (Vincent et al. 2008): the noise, not the size, stops a copy.
             if self._n_features_out >= X.shape[1] and self.noise is None:
                 warnings.warn(f"The code's {self._n_features_out} features are not fewer than the {X.shape[1]} "
                               "input features: the code is not a compression, and the autoencoder may learn a "
-                              "near-identity map.", UserWarning, stacklevel=2)
+                              "near-identity map.", UserWarning, stacklevel=3)
             train, val = self._split(len(Xm), seed) if self.early_stopping else (np.arange(len(Xm)), None)
             callbacks = []
             if self.early_stopping:
@@ -230,11 +282,17 @@ class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMi
         return order[n_val:], order[:n_val]
 
     # ---- transforming -------------------------------------------------------------------------
+    @staticmethod
+    def _predict(model, X: np.ndarray) -> np.ndarray:
+        """``model``'s output for float32 ``X`` (rows or images), computed in float32 whatever the global settings."""
+        with _float32_settings():
+            return model.predict(X, batch_size=1024, verbose=0)
+
     def transform(self, X) -> np.ndarray:
         """The codes ``(n, code features)`` of ``X`` (rows or images, as in ``fit``), in X's float dtype."""
         check_is_fitted(self)
         X, _ = self._validate(X, reset=False)
-        codes = self.encoder_.predict(self._model_input(X), batch_size=1024, verbose=0)
+        codes = self._predict(self.encoder_, self._model_input(X))
         return codes.reshape(len(codes), -1).astype(X.dtype, copy=False)
 
     def inverse_transform(self, X) -> np.ndarray:
@@ -246,7 +304,7 @@ class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMi
             raise ValueError(f"X has {Z.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self._n_features_out} features as input (its code).")
         Z_model = Z.astype(np.float32).reshape(len(Z), *self.decoder_.input_shape[1:])
-        out = self.decoder_.predict(Z_model, batch_size=1024, verbose=0).reshape(len(Z), -1)
+        out = self._predict(self.decoder_, Z_model).reshape(len(Z), -1)
         out = _input.undo_scaling(out.astype(Z.dtype), self.shift_, self.scale_)
         return out.reshape(len(Z), *self.input_shape_)
 
@@ -258,7 +316,7 @@ class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMi
         """Negative mean squared reconstruction error per value, in X's units (higher is better)."""
         check_is_fitted(self)
         X_rows, _ = self._validate(X, reset=False)
-        codes = self.encoder_.predict(self._model_input(X_rows), batch_size=1024, verbose=0)
+        codes = self._predict(self.encoder_, self._model_input(X_rows))
         reconstruction = self.inverse_transform(codes.reshape(len(codes), -1)).reshape(len(X_rows), -1)
         return -float(np.mean((X_rows.astype(np.float64) - reconstruction) ** 2))
 
