@@ -22,18 +22,20 @@ class Embedding(Layer):
     takes_ids = True
 
     config_activity_regularizer = True
-    # as Keras: the vectors are the layer's weights, saved with them; input_length is Keras 2's, dropped
-    config_omitted = ("weights", "input_length")
+    # as Keras: the vectors are the layer's weights, saved with them; input_length is Keras 2's, dropped.
+    # LoRA is refused below, and Keras writes lora_rank and lora_alpha only when set.
+    config_omitted = ("weights", "input_length", "lora_rank", "lora_alpha")
     resolved_config = ("quantization_config",)  # written by ReversibleEmbedding too, as Keras
-    produces_mask = True
-    supports_masking = True
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False, weights=None,
-                 quantization_config=None, **kwargs):
+                 lora_rank: int | None = None, lora_alpha: float | None = None, quantization_config=None, **kwargs):
         if kwargs.pop("input_length", None) is not None:  # Keras 2 tutorials pass it; Keras 3 warns and drops it
             warnings.warn("Argument `input_length` is deprecated. Just remove it.", stacklevel=2)
         super().__init__(**kwargs)
+        if lora_rank or lora_alpha is not None:
+            raise ValueError("Embedding: LoRA (lora_rank, lora_alpha) is not supported by layerwise. Leave them "
+                             "unset: train the full embeddings, or freeze them with trainable=False.")
         if quantization_config is not None:
             raise ValueError("Embedding: quantization (quantization_config) is not supported by layerwise.")
         self.quantization_config = None
@@ -46,7 +48,8 @@ class Embedding(Layer):
         # Keras' "uniform" is RandomUniform(-0.05, 0.05).
         self.embeddings_initializer = ("random_uniform" if embeddings_initializer == "uniform"
                                        else embeddings_initializer)
-        self.produces_mask = mask_zero
+        # As Keras: both follow mask_zero (without it, the layer neither makes a mask nor takes one in).
+        self.produces_mask = self.supports_masking = mask_zero
         if weights is not None:  # pretrained vectors (input_dim, output_dim), or Keras 2's [matrix]
             self.build((None,))
             self.set_weights(weights if isinstance(weights, list) and len(weights) == 1 else [weights])
@@ -107,7 +110,8 @@ class Masking(Layer):
         return (x != self.mask_value).any(dim=-1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return x * self.compute_mask(x)[..., None].to(x.dtype)
+        # A select, as Keras' ops.where: x * mask would give NaN at the steps masked by an infinite mask_value.
+        return torch.where(self.compute_mask(x)[..., None], x, 0)
 
 
 class ReversibleEmbedding(Embedding):

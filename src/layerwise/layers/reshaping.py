@@ -163,7 +163,11 @@ class RepeatVector(Layer):
 
     def __init__(self, n: int, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(n, int) or n <= 0:
+        # As Keras: a TypeError for anything but a Python int (a bool, a float, a numpy integer).
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"RepeatVector n must be a Python int, got {n!r} of type {type(n).__name__}; "
+                            "pass int(n).")
+        if n <= 0:
             raise ValueError(f"RepeatVector n must be a positive integer, got {n!r}.")
         self.n = n
 

@@ -2,12 +2,34 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 
-def to_categorical(y, num_classes: int | None = None, dtype: str = "float64") -> np.ndarray:
-    """Integer class labels ``(n,)`` (or ``(n, 1)``) -> one-hot rows ``(n, num_classes)``, float64 as in Keras 3
-    (``fit`` trains in float32 all the same)."""
-    y = np.asarray(y)
+def to_categorical(x, num_classes: int | None = None, dtype=None) -> np.ndarray | torch.Tensor:
+    """Integer class labels ``(n,)`` (or ``(n, 1)``, or any shape ``(...)``) -> one-hot rows
+    ``(n, num_classes)`` (``(..., num_classes)``), as Keras 3's ``to_categorical(x, num_classes)``.
+
+    A torch tensor gives a torch tensor on its device, int64 as from Keras' torch backend; anything else (lists,
+    numpy arrays) gives a numpy array, float64 as in Keras (``fit`` trains in float32 all the same). ``dtype``
+    (Keras 2's argument, which Keras 3 dropped) sets the result's dtype instead. ``num_classes`` None or 0:
+    ``max(x) + 1``.
+    """
+    if isinstance(x, torch.Tensor):
+        labels, num_classes = _class_ids(x.detach().cpu().numpy(), num_classes)
+        one_hot = F.one_hot(torch.from_numpy(labels).to(x.device), num_classes)
+        if dtype is None:
+            return one_hot
+        from layerwise.ops.core import standardize_dtype  # here: layerwise.ops imports layerwise.utils
+        return one_hot.to(standardize_dtype(dtype))
+    labels, num_classes = _class_ids(np.asarray(x), num_classes)
+    out = np.zeros((*labels.shape, num_classes), dtype="float64" if dtype is None else dtype)
+    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+    return out
+
+
+def _class_ids(y: np.ndarray, num_classes: int | None) -> tuple[np.ndarray, int]:
+    """Checked int64 class ids ``(...)`` from labels ``(...)`` or ``(..., 1)``, and the number of classes."""
     if y.dtype.kind in "US":  # labels read as text ("3") convert as in Keras; words need a lookup first
         try:
             y = y.astype("int64")
@@ -24,9 +46,7 @@ def to_categorical(y, num_classes: int | None = None, dtype: str = "float64") ->
     num_classes = int(y.max()) + 1 if not num_classes else num_classes  # 0 or None: from the labels, as Keras
     if y.size and y.max() >= num_classes:
         raise ValueError(f"to_categorical: label {y.max()} does not fit num_classes={num_classes}.")
-    out = np.zeros((*y.shape, num_classes), dtype=dtype)
-    np.put_along_axis(out, y[..., None], 1, axis=-1)
-    return out
+    return y, num_classes
 
 
 def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:

@@ -34,6 +34,10 @@ def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: 
             sample_shape = np.asarray(seq).shape[1:]
     if maxlen is None:
         maxlen = max(lengths, default=0)
+    # Keras' check and words: numpy would fail on the fill (or parse "3" as 3) with a message naming neither.
+    if isinstance(value, str) and np.dtype(dtype).kind not in "OUS":
+        raise ValueError(f"`dtype` {dtype} is not compatible with `value`'s type: {type(value)}\n"
+                         "You should set `dtype=object` for variable length strings.")
     out = np.full((len(lengths), maxlen, *sample_shape), value, dtype=dtype)
     if maxlen == 0:
         return out
