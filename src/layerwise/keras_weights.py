@@ -151,7 +151,8 @@ def _load_layer(layer, group, path: str) -> None:
 def keras_layout(layer) -> list[tuple[str, list]]:
     """Where Keras keeps a built-in layer's weights: ``(subgroup path, weight views)`` in order, the path ``""``
     for the layer's own ``vars``. Keras nests the weights of the layers it builds inside (an LSTM's ``cell``, a
-    Bidirectional's ``forward_layer`` and ``backward_layer``, MultiHeadAttention's ``query_dense``...)."""
+    Bidirectional's ``forward_layer`` and ``backward_layer``, MultiHeadAttention's ``query_dense``...), and a
+    Sequential or functional model a wrapper holds keeps its layers' weights under its ``layers`` group."""
     from layerwise.layers.attention import MultiHeadAttention
     from layerwise.layers.cells import StackedRNNCells
     from layerwise.layers.grouped_query_attention import GroupedQueryAttention
@@ -163,6 +164,10 @@ def keras_layout(layer) -> list[tuple[str, list]]:
     def inside(prefix: str, sub) -> list[tuple[str, list]]:
         return [(f"{prefix}/{path}".rstrip("/"), views) for path, views in keras_layout(sub)]
 
+    if is_graph_model(layer):  # a model a wrapper holds (TimeDistributed(Sequential)): each layer in "layers"
+        used: dict[str, int] = {}
+        return [group for sub in layer.layers
+                for group in inside(f"layers/{keras_unique_name(to_snake_case(type(sub).__name__), used)}", sub)]
     views = layer.weight_views()
     if isinstance(layer, Bidirectional):
         return inside("forward_layer", layer.forward_layer) + inside("backward_layer", layer.backward_layer)

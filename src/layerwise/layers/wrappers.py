@@ -2,6 +2,8 @@
 Bidirectional (a recurrent layer both ways; a plain Layer in Keras 3)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from layerwise.layers.base import Layer, Shape
@@ -10,13 +12,42 @@ from layerwise.layers.config_forms import jsonable, takes_trainable
 from layerwise.layers.normalization import BatchNormalization
 from layerwise.layers.weights import WeightView
 
+if TYPE_CHECKING:
+    from layerwise.models.model import Model
 
-def _serialize(layer: Layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+def _is_graph_model(layer: Layer | Model) -> bool:
+    """Whether ``layer`` is a Sequential or functional model, which a wrapper can hold as Keras' wrappers hold a
+    model: both build from an input shape (``build_from``) and have a config."""
+    from layerwise.models.functional import Functional  # the models import the layers: resolve at call time
+    from layerwise.models.sequential import Sequential
+    return isinstance(layer, (Sequential, Functional))
 
 
-def _deserialize(spec: dict) -> Layer:
+def _serialize(layer: Layer | Model) -> dict:
+    """``layer`` as ``{"class_name", "config"}``; a Sequential or functional model as Keras serializes one
+    (``module``, ``build_config``...), so that Keras reads the wrapper's config too, or in layerwise's own form
+    when Keras' form cannot describe it."""
+    if not _is_graph_model(layer):
+        return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    from layerwise.keras_export import NotKerasDescribable, keras_model_config
+    from layerwise.models.model import layer_spec
+    try:
+        return keras_model_config(layer)
+    except NotKerasDescribable:
+        return layer_spec(layer)
+
+
+def _deserialize(spec: dict) -> Layer | Model:
+    """The layer, or the Sequential or functional model, ``spec`` describes: in layerwise's form or in Keras'
+    (a wrapper read from a Keras file), found as the layers of a model's config are."""
     from layerwise import layers  # the registry imports this module: resolve names at call time
+    from layerwise.keras_models import is_keras_config, model_from_keras_config
+    from layerwise.models.model import deserialize_layer
+    if is_keras_config(spec):
+        return model_from_keras_config(spec)
+    if spec["class_name"] in ("Sequential", "Functional"):
+        return deserialize_layer(spec)
     return layers.get(spec["class_name"]).from_config(spec["config"])
 
 
@@ -26,18 +57,19 @@ def _copy(layer: Layer, **changes) -> Layer:
 
 class Wrapper(Layer):
     """Base class of the layers that wrap one ``layer`` (held as ``self.layer``) and change how it runs, as
-    ``keras.layers.Wrapper``; subclasses define ``call`` (or ``forward``). Building builds the wrapped layer for
-    the same input shape; the weights are the wrapper's own (``add_weight``), then the wrapped layer's; the
-    config holds the wrapped layer's class name and config under ``"layer"``.
+    ``keras.layers.Wrapper``; subclasses define ``call`` (or ``forward``). ``layer`` is a layer or, as a Keras
+    model is a layer, a Sequential or functional model. Building builds the wrapped layer for the same input
+    shape; the weights are the wrapper's own (``add_weight``), then the wrapped layer's; the config holds the
+    wrapped layer's class name and config under ``"layer"``.
 
     A wrapper that sets ``self.input_spec`` (an ``InputSpec``) has its inputs checked against it on each new
     input shape, as Keras checks them on each call.
     """
 
-    def __init__(self, layer: Layer, **kwargs):
-        if not isinstance(layer, Layer):
+    def __init__(self, layer: Layer | Model, **kwargs):
+        if not isinstance(layer, Layer) and not _is_graph_model(layer):
             raise ValueError(f"Layer {layer!r} supplied to Wrapper isn't a supported layer type: wrap a layerwise "
-                             "layer.")
+                             "layer, or a Sequential or functional model.")
         super().__init__(**kwargs)
         self.layer = layer
 
@@ -59,7 +91,11 @@ class Wrapper(Layer):
 class Bidirectional(Layer):
     """Runs a recurrent layer forwards and a copy backwards over ``(batch, timesteps, features)`` and
     merges them: ``merge_mode`` 'concat' (Keras' default: ``2 * units`` features), 'sum', 'ave', 'mul',
-    or None (a list of both). Weights: the forward layer's, then the backward layer's."""
+    or None (a list of both). Weights: the forward layer's, then the backward layer's.
+
+    As Keras, the layers that run are copies made from ``layer``'s config: ``forward_layer``, named
+    ``forward_<name>``, and unless ``backward_layer`` is given, ``backward_layer``, named ``backward_<name>`` and
+    going backwards (a prefix already there is not repeated, so configs round-trip)."""
 
     supports_masking = True
     input_ndim = 3
@@ -74,11 +110,17 @@ class Bidirectional(Layer):
             raise ValueError(f"Invalid merge mode {merge_mode!r}; use one of {self.MERGE_MODES}.")
         self.merge_mode = merge_mode
         # Fresh copies, as Keras makes: the wrapped layer's state and weights are not shared.
-        self.forward_layer = _copy(layer, name=f"forward_{layer.name}")
+        self.forward_layer = _copy(layer, name=f"forward_{layer.name.removeprefix('forward_')}")
+        # Keras' default backward copy always goes backwards: a layer given with go_backwards=True is refused
+        # below rather than run reversed in both directions.
         self.backward_layer = backward_layer if backward_layer is not None else _copy(
-            layer, name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
+            layer, name=f"backward_{layer.name.removeprefix('backward_')}", go_backwards=True)
         if self.forward_layer.go_backwards == self.backward_layer.go_backwards:
-            raise ValueError("Bidirectional: forward and backward layers need different go_backwards values.")
+            raise ValueError(
+                f"Bidirectional '{self.name}': forward layer and backward layer should have different "
+                f"`go_backwards` value. Received: forward_layer.go_backwards={self.forward_layer.go_backwards}, "
+                f"backward_layer.go_backwards={self.backward_layer.go_backwards}. Wrap a layer with "
+                "go_backwards=False: Bidirectional runs its backward copy in reverse.")
         for attr in ("stateful", "return_sequences", "return_state"):
             if getattr(self.forward_layer, attr) != getattr(self.backward_layer, attr):
                 raise ValueError(f"Bidirectional: forward and backward layers differ in {attr}.")
@@ -90,7 +132,15 @@ class Bidirectional(Layer):
         self._initial_weights = weights
 
     def check_input_shape(self, input_shape: Shape) -> None:
-        self.forward_layer.check_input_shape(input_shape)
+        """The wrapped layers' checks, their errors naming this layer: the user wrote the Bidirectional, not
+        its hidden copies (``forward_lstm``)."""
+        for sub in (self.forward_layer, self.backward_layer):
+            try:
+                sub.check_input_shape(input_shape)
+            except ValueError as error:
+                message = str(error).replace(f"Layer '{sub.name}' ({type(sub).__name__})",
+                                             f"Layer '{self.name}' ({type(self).__name__})")
+                raise ValueError(message) from None
 
     def build(self, input_shape: Shape) -> None:
         self.forward_layer.build_from(input_shape)
@@ -194,11 +244,10 @@ class Bidirectional(Layer):
         return views
 
     def get_config(self) -> dict:
-        layer_config = {**self.forward_layer.get_config(), "name": self.forward_layer.name[len("forward_"):]}
+        """As Keras: the forward layer under ``"layer"`` and the backward one under ``"backward_layer"``, each
+        with its own name (``forward_lstm``, ``backward_lstm``)."""
         return {"name": self.name, "trainable": self.trainable, "merge_mode": self.merge_mode,
-                "layer": {"class_name": type(self.forward_layer).__name__, "config": layer_config},
-                "backward_layer": (_serialize(self.backward_layer) if self._config.get("backward_layer")
-                                   is not None else None)}
+                "layer": _serialize(self.forward_layer), "backward_layer": _serialize(self.backward_layer)}
 
     @classmethod
     def from_config(cls, config: dict) -> "Bidirectional":
@@ -211,47 +260,74 @@ class Bidirectional(Layer):
 
 class TimeDistributed(Wrapper):
     """Applies ``layer`` to every time step: ``(batch, timesteps, ...) -> (batch, timesteps, ...out)``,
-    sharing its weights across steps (they are the wrapped layer's weights)."""
+    sharing its weights across steps (they are the wrapped layer's weights). ``layer`` may also be a Sequential
+    or functional model of one input and one output, as in Keras: a CNN applied to each frame of a video
+    ``(batch, frames, rows, cols, channels)`` before an LSTM."""
 
     supports_masking = True
     min_ndim = 3
 
-    def __init__(self, layer: Layer, **kwargs):
-        if not isinstance(layer, Layer):
-            raise ValueError(f"TimeDistributed wraps a layerwise layer, got {layer!r}.")
+    def __init__(self, layer: Layer | Model, **kwargs):
         super().__init__(layer, **kwargs)
+        self._wraps_model = _is_graph_model(layer)
+        if self._wraps_model and (len(layer.input_names) != 1 or len(layer.output_names) != 1):
+            raise ValueError(f"Layer '{self.name}' (TimeDistributed) applies a model of one input and one output to "
+                             f"each time step; model '{layer.name}' has {len(layer.input_names)} inputs and "
+                             f"{len(layer.output_names)} outputs.")
 
     def inner_shape(self, input_shape: Shape) -> Shape:
+        """The shape of one time step, ``(batch, timesteps, ...) -> (None, ...)``."""
         return (None, *input_shape[2:])
 
     def check_input_shape(self, input_shape: Shape) -> None:
         super().check_input_shape(input_shape)
-        self.layer.check_input_shape(self.inner_shape(input_shape))
+        if self._wraps_model:
+            self.layer.check_input(self.inner_shape(input_shape))
+        else:
+            self.layer.check_input_shape(self.inner_shape(input_shape))
 
     def build(self, input_shape: Shape) -> None:
         self.layer.build_from(self.inner_shape(input_shape))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        inner = self.layer.compute_output_shape(self.inner_shape(input_shape))
+        step = self.inner_shape(input_shape)
+        # A model has no compute_output_shape: it checks the shape and returns its output shape.
+        inner = self.layer.build_from(step) if self._wraps_model else self.layer.compute_output_shape(step)
         return (input_shape[0], input_shape[1], *inner[1:])
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
         return mask
 
+    def _check_mask(self, x: torch.Tensor, mask: torch.Tensor) -> None:
+        """As Keras: a mask is ``(batch_size, timesteps, ...)`` for inputs ``(batch_size, timesteps, ...)``."""
+        if mask.dim() < 2 or tuple(mask.shape[:2]) != tuple(x.shape[:2]):
+            raise ValueError(f"Layer '{self.name}' (TimeDistributed) received a mask of shape {tuple(mask.shape)} "
+                             f"for inputs of shape {tuple(x.shape)}: the mask must be (batch_size, timesteps) = "
+                             f"{tuple(x.shape[:2])}, the inputs' first two axes.")
+
+    def _call_layer(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        """The wrapped layer on ``(n, ...)`` steps: a layer's own computation, or a model called whole (it runs
+        its layers as in any call)."""
+        return self.layer(x) if self._wraps_model else self.layer.forward(x, **kwargs)
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Every step in one call of the wrapped layer on ``(batch * timesteps, ...)``; a mask ``(batch,
-        timesteps, ...)`` goes to the wrapped layer as ``(batch * timesteps, ...)`` when its call takes one."""
+        timesteps, ...)`` goes to the wrapped layer as ``(batch * timesteps, ...)`` when its call takes one (a
+        model makes its own masks)."""
         kwargs = {}
-        if mask is not None and takes_argument(self.layer._call_function(), "mask"):
-            kwargs["mask"] = mask
-        if self.training and isinstance(self.layer, BatchNormalization) and self.layer.trainable:
-            # Keras calls the layer once per step: per-step batch statistics, one moving-average update each.
-            per_step = [self.layer.forward(x_t, **{k: m[:, t] for k, m in kwargs.items()})
+        if mask is not None:
+            self._check_mask(x, mask)
+            if not self._wraps_model and takes_argument(self.layer._call_function(), "mask"):
+                kwargs["mask"] = mask
+        if self.training and any(isinstance(m, BatchNormalization) and m.trainable for m in self.layer.modules()):
+            # Keras calls the layer (or model) once per step: per-step batch statistics, one moving-average
+            # update each.
+            per_step = [self._call_layer(x_t, **{k: m[:, t] for k, m in kwargs.items()})
                         for t, x_t in enumerate(x.unbind(1))]
             return torch.stack(per_step, 1)
         batch, steps = x.shape[:2]
         kwargs = {k: m.reshape(batch * steps, *m.shape[2:]) for k, m in kwargs.items()}
-        y = self.layer.forward(x.reshape(batch * steps, *x.shape[2:]), **kwargs)
+        y = self._call_layer(x.reshape(batch * steps, *x.shape[2:]), **kwargs)
         return y.reshape(batch, steps, *y.shape[1:])
 
     def weight_views(self) -> list[WeightView]:
