@@ -14,7 +14,8 @@ DATA_HASH = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
 
 def load_data():
     """``((x_train, y_train), (x_test, y_test))``: uint8 images ``(50000, 32, 32, 3)`` and
-    ``(10000, 32, 32, 3)`` with uint8 labels ``(n, 1)`` (0 airplane ... 9 truck)."""
+    ``(10000, 32, 32, 3)`` (``(n, 3, 32, 32)`` under ``image_data_format() == 'channels_first'``, as Keras)
+    with uint8 labels ``(n, 1)`` (0 airplane ... 9 truck)."""
     folder = get_file(fname="cifar-10-batches-py-target", origin=ORIGIN, extract=True, file_hash=DATA_HASH)
     folder = os.path.join(folder, "cifar-10-batches-py")
     train = [load_batch(os.path.join(folder, f"data_batch_{i}")) for i in range(1, 6)]

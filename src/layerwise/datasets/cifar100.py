@@ -12,7 +12,8 @@ DATA_HASH = "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7"
 
 def load_data(label_mode: str = "fine"):
     """``((x_train, y_train), (x_test, y_test))``: uint8 images ``(50000, 32, 32, 3)`` and
-    ``(10000, 32, 32, 3)`` with int64 labels ``(n, 1)``: the 100 classes for ``label_mode="fine"``,
+    ``(10000, 32, 32, 3)`` (``(n, 3, 32, 32)`` under ``image_data_format() == 'channels_first'``, as Keras)
+    with int64 labels ``(n, 1)``: the 100 classes for ``label_mode="fine"``,
     the 20 superclasses for ``"coarse"``."""
     if label_mode not in ("fine", "coarse"):
         raise ValueError(f"cifar100.load_data: label_mode must be 'fine' or 'coarse'; received {label_mode!r}.")

@@ -47,6 +47,19 @@ class FolderDataset(DatasetMethods):
         mapped._fns = [*self._fns, map_func]
         return mapped
 
+    def select_rows(self, rows: np.ndarray) -> "FolderDataset":
+        """A dataset of this class holding the samples ``rows`` (int ``(k,)``), in that order, with their labels
+        and file paths; ``class_names``, ``batch_size``, shuffling and ``map`` functions are kept, and the
+        shuffle stream is a copy, so iterating one dataset does not change the other's order. The samples are
+        copied (``split_dataset``'s two sides: together one more copy of the data)."""
+        subset = copy.copy(self)
+        subset.samples = (self.samples[rows] if isinstance(self.samples, np.ndarray)
+                          else [self.samples[i] for i in rows])
+        subset.labels = None if self.labels is None else self.labels[rows]
+        subset.file_paths = [self.file_paths[i] for i in rows]
+        subset._rng = copy.deepcopy(self._rng)
+        return subset
+
     def _rows(self, values: np.ndarray, pick):
         """The rows ``pick`` (an index, or a slice or index array for a batch) of samples or labels."""
         return values[pick]
@@ -181,7 +194,8 @@ def indexed_subsets(directory, labels, label_mode, class_names, formats: tuple[s
                     shuffle: bool, seed: int | None, validation_split, subset, verbose: bool, kind: str, found: str):
     """What both folder loaders do before reading files: index ``directory`` (``index_directory``), check the
     labels, and split. Returns ``(file paths, integer labels or None, class names, {subset: slice}, seed)``;
-    a missing ``seed`` is drawn from numpy's global stream, as Keras does, so ``set_random_seed`` repeats it."""
+    a missing ``seed`` is drawn from numpy's global stream, as Keras does, so ``set_random_seed`` repeats it.
+    ``verbose`` hides "Found N files..." but not "Using N files for training/validation.", as in Keras."""
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"{kind}_dataset_from_directory: {directory} is not a directory.")
@@ -191,7 +205,7 @@ def indexed_subsets(directory, labels, label_mode, class_names, formats: tuple[s
                                                      shuffle, seed, verbose, kind, found)
     check_label_values(label_array, label_mode, names)
     parts = split(len(file_paths), validation_split, subset)
-    if verbose and validation_split:
+    if validation_split:  # whatever ``verbose`` says, as Keras' get_training_or_validation_split
         for name, part in parts.items():
             print(f"Using {part.stop - part.start} files for {name}.")
     return file_paths, label_array, names, parts, seed

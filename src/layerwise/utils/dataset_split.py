@@ -1,7 +1,9 @@
 """Keras' ``split_dataset``: samples into a left and a right part (train / test), as ``fit`` takes them.
 
 Keras returns ``tf.data`` datasets (``torch.utils.data.Subset`` on its torch backend); here arrays come back
-as arrays (``fit`` takes them without a loader) and a ``torch.utils.data.Dataset`` as two ``Subset``.
+as arrays (``fit`` takes them without a loader), a ``torch.utils.data.Dataset`` as two ``Subset`` and an
+unbatched dataset of the folder loaders (``image_dataset_from_directory(..., batch_size=None)``...) as two
+datasets of its class.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
+
+from layerwise.utils.dataset_files import FolderDataset
 
 
 def _samples(dataset, what: str = "dataset") -> int:
@@ -56,16 +60,24 @@ def split_dataset(dataset, left_size: float | int | None = None, right_size: flo
     or a count; one may be None, the complement of the other), after a shuffle with ``shuffle``.
 
     ``dataset``: an array or tensor ``(samples, ...)``, a list / tuple / dict of them with the same number of
-    samples (split alike: ``(x, y)`` gives ``(x_left, y_left), (x_right, y_right)``), or a
-    ``torch.utils.data.Dataset`` (two ``Subset``). With ``seed`` the shuffle is Keras' on its torch backend
-    (``torch.randperm`` from that seed): the same samples land on each side.
+    samples (split alike: ``(x, y)`` gives ``(x_left, y_left), (x_right, y_right)``), a
+    ``torch.utils.data.Dataset`` (two ``Subset``), or an unbatched dataset from ``image_dataset_from_directory``,
+    ``text_dataset_from_directory`` or ``audio_dataset_from_directory`` (``batch_size=None``; two datasets of
+    its class, with its ``class_names``, shuffling and ``map`` functions). A batched one raises a ValueError:
+    Keras would split its batches; load it unbatched, split, then ``.batch(n)`` each side. With ``seed`` the
+    shuffle is Keras' on its torch backend (``torch.randperm`` from that seed): the same samples land on each side.
     """
     if left_size is None and right_size is None:
         raise ValueError("split_dataset: pass left_size or right_size (or both); both are None.")
     if isinstance(left_size, float) and isinstance(right_size, float) and left_size + right_size > 1:
         raise ValueError(f"split_dataset: the fractions left_size={left_size} and right_size={right_size} add up to "
                          "more than 1.")
-    total = len(dataset) if isinstance(dataset, Dataset) else _samples(dataset)
+    if isinstance(dataset, FolderDataset) and dataset.batch_size is not None:
+        # Keras would split a batched tf.data dataset's batches (its elements), so sizes would count batches.
+        raise ValueError(f"split_dataset: this {type(dataset).__name__} is batched (batch_size="
+                         f"{dataset.batch_size}); split its samples instead: load it with batch_size=None, split it, "
+                         "then batch each side (e.g. left.batch(32)).")
+    total = len(dataset) if isinstance(dataset, (Dataset, FolderDataset)) else _samples(dataset)
     left, right = _size(left_size, "left_size", total), _size(right_size, "right_size", total)
     left = total - right if left is None else left
     right = total - left if right is None else right
@@ -78,6 +90,8 @@ def split_dataset(dataset, left_size: float | int | None = None, right_size: flo
     else:
         order = np.arange(total)
     left_rows, right_rows = order[:left], order[total - right:]
+    if isinstance(dataset, FolderDataset):
+        return dataset.select_rows(left_rows), dataset.select_rows(right_rows)
     if isinstance(dataset, Dataset):
         return Subset(dataset, left_rows.tolist()), Subset(dataset, right_rows.tolist())
     return _take(dataset, left_rows), _take(dataset, right_rows)

@@ -1,11 +1,12 @@
 """Keras' ``text_dataset_from_directory``: a folder of class sub-folders of .txt files -> batches.
 
 Files, labels, shuffling and the validation split follow Keras 3 (``utils/dataset_files.py``). The
-texts are read once into memory; batches are numpy arrays of strings that ``TextVectorization``
-takes, with numpy labels.
+texts are read once into memory, each a Python ``str`` of its own length (a fixed-width numpy string
+array would pad every text to the longest one and drop trailing '\\x00' characters); batches are numpy
+object arrays of those strings, as ``tf.Tensor.numpy()`` gives Keras' string batches, which
+``TextVectorization`` takes, with numpy labels.
 """
 from __future__ import annotations
-
 
 import numpy as np
 
@@ -19,16 +20,19 @@ ALLOWLIST_FORMATS = (".txt",)
 class TextDataset(FolderDataset):
     """Texts and encoded labels, served as shuffled ``(texts, labels)`` batches.
 
-    ``texts``: one string per file. ``labels``: int32 ``(n,)`` ('int'), float32 ``(n, classes)``
-    ('categorical'), float32 ``(n, 1)`` ('binary'), or None. Iterating yields numpy string arrays of
-    shape ``(batch,)`` and the matching label rows (texts alone without labels), in a new order each
-    pass when ``shuffle`` is set; ``map`` transforms the batches, e.g.
+    ``texts``: object array ``(n,)`` of ``str``, one per file. ``labels``: int32 ``(n,)`` ('int'), float32
+    ``(n, classes)`` ('categorical'), float32 ``(n, 1)`` ('binary'), or None. Iterating yields numpy object
+    arrays of ``str`` of shape ``(batch,)`` (single ``str`` when ``batch_size`` is None) and the matching
+    label rows (texts alone without labels), in a new order each pass when ``shuffle`` is set; ``map``
+    transforms the batches, e.g.
     ``ds.map(lambda x, y: (vectorizer(x), y))``.
     """
 
     def __init__(self, texts: list[str], labels: np.ndarray | None, class_names: list[str] | None,
                  file_paths: list[str], batch_size: int | None, shuffle: bool, seed: int):
-        super().__init__(np.asarray(texts, dtype=str), labels, class_names, file_paths, batch_size, shuffle, seed)
+        samples = np.empty(len(texts), dtype=object)
+        samples[:] = texts
+        super().__init__(samples, labels, class_names, file_paths, batch_size, shuffle, seed)
 
     @property
     def texts(self) -> np.ndarray:
@@ -54,8 +58,8 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
                                 verbose: bool = True) -> TextDataset | tuple[TextDataset, TextDataset]:
     """The .txt files in ``directory/<class>/...`` as a :class:`TextDataset` of ``(texts, labels)`` batches.
 
-    ``texts``: numpy strings ``(batch,)``, each cut to its first ``max_length`` bytes when given. Labels per
-    ``label_mode``: 'int' (int32 ``(batch,)``), 'categorical' (float32 one-hot ``(batch, classes)``),
+    ``texts``: numpy object array ``(batch,)`` of ``str``, each cut to its first ``max_length`` bytes when
+    given. Labels per ``label_mode``: 'int' (int32 ``(batch,)``), 'categorical' (float32 one-hot ``(batch, classes)``),
     'binary' (float32 ``(batch, 1)``) or None (texts alone). ``labels`` may also be a list of integer
     labels, one per file in ``os.walk`` order, or None. ``subset='both'`` returns ``(training,
     validation)``, the latter unshuffled, as Keras. ``format``: Keras' 'tf' (the default) is the one accepted;
