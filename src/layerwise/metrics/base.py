@@ -151,8 +151,16 @@ class Metric:
         return found
 
     def reset(self) -> None:
-        self.total: torch.Tensor | float = 0.0
-        self.count: torch.Tensor | float = 0.0
+        """Zero the running mean's state: two scalar variables, ``total`` and ``count`` (in the metric's dtype),
+        as Keras' ``Mean`` has. They change in place, so a variable taken from ``variables`` keeps following
+        the metric."""
+        if "count" not in self.__dict__:  # the first reset, from __init__, makes the variables
+            self.total = self.add_variable((), dtype=self.dtype, name="total")
+            self.count = self.add_variable((), dtype=self.dtype, name="count")
+            return
+        with torch.no_grad():
+            self.total.zero_()
+            self.count.zero_()
 
     def values(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -172,13 +180,21 @@ class Metric:
         self._add(values if values.dtype == self._torch_dtype else values.to(self._torch_dtype), sample_weight)
 
     def _add(self, values: torch.Tensor, sample_weight) -> None:
+        """Add a batch of ``values`` (one per sample, or more, reduced per sample) weighted by ``sample_weight``."""
         if sample_weight is None and values.ndim == 1:  # the training loop's usual case: one value per sample
-            self.total = self.total + values.detach().sum()
-            self.count = self.count + values.shape[0]
+            self._accumulate(values.detach().sum(), values.shape[0])
             return
         values, weight = samplewise(values.detach(), sample_weight, torch.mean)
-        self.total = self.total + values.sum()
-        self.count = self.count + (weight.sum() if weight is not None else values.shape[0] if values.ndim else 1)
+        self._accumulate(values.sum(), weight.sum() if weight is not None else values.shape[0] if values.ndim else 1)
+
+    def _accumulate(self, total: torch.Tensor, count: torch.Tensor | int) -> None:
+        """Add a batch's weighted sum (a scalar tensor) and its weight to the running state."""
+        with torch.no_grad():
+            if self.total.device != total.device:  # the state moves to the data once, not the data each batch
+                for variable in (self.total, self.count):
+                    variable.data = variable.data.to(total.device)
+            self.total.add_(total.to(self.total.dtype))
+            self.count.add_(count)  # a number adds with no copy to the device (no sync per batch)
 
     def result(self) -> float | np.ndarray:
         if self._keras_style:
@@ -253,8 +269,8 @@ class Mean(Metric):
         self.update(values, sample_weight)
 
     def update_value(self, value: torch.Tensor, weight: int) -> None:
-        self.total = self.total + value.detach() * weight
-        self.count = self.count + weight
+        """Add ``value`` (a scalar tensor, e.g. a batch's mean loss) with weight ``weight`` (its batch size)."""
+        self._accumulate(value.detach() * weight, weight)
 
 
 class Sum(Metric):

@@ -88,13 +88,32 @@ def restore_outputs(values: list, structure):
 
 class CompileMetrics:
     """The ``compile_metrics`` entry of Keras' ``model.metrics``: every metric given to ``compile`` as one
-    object, whose ``result()`` is a dict keyed by the metrics' log names."""
+    object, whose ``result()`` is a dict keyed by the metrics' log names. It is unbuilt (``compiled`` None)
+    until the first batch makes the metrics, which need the shapes of the targets and predictions."""
 
     name = "compile_metrics"
 
-    def __init__(self, compiled: list[CompiledMetric], outputs: CompiledOutputs):
+    def __init__(self, compiled: list[CompiledMetric] | None, outputs: CompiledOutputs | None):
         self.compiled, self.outputs = compiled, outputs
-        self.names = [m.name for m in compiled]
+
+    @property
+    def built(self) -> bool:
+        return self.compiled is not None
+
+    @property
+    def names(self) -> list[str]:
+        """The metrics' log names, in Keras' order (none before the metrics are built)."""
+        return [m.name for m in self.compiled or ()]
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The metric objects (none before they are built), as Keras' ``CompileMetrics.metrics``."""
+        return [m.metric for m in self.compiled or ()]
+
+    @property
+    def variables(self) -> list:
+        """The state variables of every metric."""
+        return [variable for metric in self.metrics for variable in metric.variables]
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         """Add a batch to each metric (the ``weighted_metrics`` with ``sample_weight``), output by output."""
@@ -104,10 +123,14 @@ class CompileMetrics:
             metric.update_state(ys[i], preds[i], weights[i] if weighted else None)
 
     def result(self) -> dict:
+        if not self.built:
+            raise ValueError("Cannot get result() since the compiled metrics have not yet been built: they are "
+                             "made from the first batch. Call fit(), evaluate(), train_on_batch() or "
+                             "compute_metrics(x, y, y_pred) first.")
         return {m.name: m.metric.result() for m in self.compiled}
 
     def reset_state(self) -> None:
-        for m in self.compiled:
+        for m in self.compiled or ():
             m.metric.reset()
 
 
@@ -115,7 +138,8 @@ class StepAPI:
     """Mixin of the trainer: Keras' overridable steps, the methods they use, and the loops' calls of them. The
     model provides ``__call__``, ``losses``, ``trainable_weights`` and ``name``; the trainer ``optimizer``,
     ``_prepare``, ``_outputs`` (the compiled losses, None without a loss), ``_metrics`` (the compiled metrics
-    once resolved) and ``_trackers`` (the loss's running mean, then each output's)."""
+    once made, by ``_prepare`` or ``compute_metrics``) and ``_trackers`` (the loss's running mean, then each
+    output's)."""
 
     def _uses_steps(self, step: str) -> bool:
         """Whether the loops must call ``step``: it, or a method the default calls, is overridden."""
@@ -164,6 +188,7 @@ class StepAPI:
         """The scalar a step minimises: the compiled loss of ``y_pred`` against ``y`` (each output's loss is
         added to its running mean) plus every penalty in ``losses`` (regularizers, ``add_loss``)."""
         terms = []
+        self._resolve_outputs()  # a subclassed model's compiled loss waits for its first call to know its outputs
         if self._outputs is not None:
             y_pred = float32_of_half(_as_outputs(y_pred))  # a mixed model's outputs, in float32 as Keras' losses
             loss, each = self._outputs.total(_as_outputs(y), y_pred, sample_weight)
@@ -177,11 +202,29 @@ class StepAPI:
         return sum(terms[1:], terms[0])
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
-        """Add the batch to the compiled metrics; returns ``get_metrics_result()``."""
+        """Add the batch to the compiled metrics (made from this batch's shapes if no fit, evaluate or
+        ``train_on_batch`` has made them yet, as Keras builds them); returns ``get_metrics_result()``."""
+        y_pred = float32_of_half(y_pred)
         compiled = self._compile_metrics()
         if compiled is not None:
-            compiled.update_state(y, float32_of_half(y_pred), sample_weight)
+            if not compiled.built:
+                self._build_compile_metrics(y, y_pred)
+                compiled = self._compile_metrics()
+            compiled.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
+
+    def _build_compile_metrics(self, y, y_pred) -> None:
+        """Make the compiled metrics for targets ``y`` and predictions ``y_pred`` (a tensor, or one per
+        output): the shapes choose what ``"accuracy"`` and the like resolve to, as in ``_prepare``."""
+        self._resolve_outputs()  # a subclassed model's outputs are known once it has been called
+        if self._outputs is None:
+            raise ValueError(f"Model '{self.name}': compute_metrics() needs the model's outputs, which a subclassed "
+                             "model knows once it has been called. Call the model on a batch first, e.g. "
+                             "y_pred = model(x).")
+        parts = self._outputs.parts
+        y_shapes = [None if part is None else tuple(np.shape(part)) for part in parts(_as_outputs(y))]
+        pred_shapes = [(None, *tuple(np.shape(part))[1:]) for part in parts(_as_outputs(y_pred))]
+        self._metrics = self._outputs.make_metrics(y_shapes, pred_shapes)
 
     def get_metrics_result(self) -> dict:
         """``{name: result}`` of every metric in ``metrics`` (a dict result is merged in)."""
@@ -223,10 +266,13 @@ class StepAPI:
             metric.reset_state()
 
     def _compile_metrics(self) -> CompileMetrics | None:
-        """The compiled metrics as one ``CompileMetrics`` (None before they are resolved or without any)."""
-        if not self._metrics:
+        """The compiled metrics as one ``CompileMetrics``: there once ``compile`` is given ``metrics`` or
+        ``weighted_metrics`` (even empty ones, as in Keras), unbuilt until the metrics are made."""
+        if self._compile_args is None or (self._compile_args[2] is None and self._compile_args[3] is None):
             return None
-        if self._compile_metrics_entry is None or self._compile_metrics_entry.compiled is not self._metrics:
+        entry = self._compile_metrics_entry
+        # compile() and the trainer's _prepare replace the metrics list: the entry follows the current one.
+        if entry is None or entry.compiled is not self._metrics or entry.outputs is not self._outputs:
             self._compile_metrics_entry = CompileMetrics(self._metrics, self._outputs)
         return self._compile_metrics_entry
 

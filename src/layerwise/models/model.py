@@ -175,12 +175,21 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
         return list(tracked.values())
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or the one at ``index`` in ``layers`` (negative counts from the end);
+        give exactly one of them. Errors use Keras' wording."""
+        if name is not None and index is not None:
+            raise ValueError(f"Provide only a layer name or a layer index. Received: index={index}, name={name}.")
         if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has "
+                                 f"{len(self.layers)} layers.")
             return self.layers[index]
+        if name is None:
+            raise ValueError("Provide either a layer name or layer index at `get_layer`.")
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"No layer named {name!r}. Layers: {[layer.name for layer in self.layers]}.")
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[layer.name for layer in self.layers]}.")
 
     def device(self) -> torch.device:
         return next((p.device for p in self.parameters()), get_device())

@@ -1,6 +1,7 @@
 """Sequential: a stack of layers, built lazily, run through an execution plan."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -219,6 +220,9 @@ class Sequential(Model):
         return x
 
     def __call__(self, x, *args, **kwargs):
+        # [x] or (x,) is the one input in a list, as Keras takes it (a nested list of numbers is data).
+        if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], (np.ndarray, torch.Tensor, KerasTensor)):
+            x = x[0]
         if is_symbolic(x):
             return symbolic_call(self, x, kwargs)
         x = as_input_tensor(x, self.device(), self._graph[0].dtype if self._graph else "float32")
