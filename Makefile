@@ -1,5 +1,6 @@
 # The two commands a new machine needs: `make demo` and `make test`.
-# torch==2.13.0 is installed before the package so pip never pulls a multi-GB CUDA build.
+# torch==2.13.0 is installed, pinned, before the package, so pip never picks a newer torch for it; where no local
+# CPU wheel is found, TORCH_INDEX (below) chooses the index, e.g. PyTorch's CPU-only one.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,6 +8,8 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 # The suite runs in this many processes (pytest-xdist), one thread each: most tests are small, and two
 # single-threaded workers finish in about half the time of one two-threaded process on two cores.
 TEST_WORKERS ?= 2
+# Where pip finds torch when set, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU-only build.
+TORCH_INDEX ?=
 
 .PHONY: demo test bench install install-test clean
 
@@ -15,7 +18,7 @@ $(VENV)/bin/python:
 	$(PIP) --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PIP) torch==2.13.0
+	$(PIP) torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) -e '.[tour]'
 	touch $@
 

@@ -29,9 +29,16 @@ else
     echo "No CUDA device: benchmarks/gpu_speed.py skipped."
 fi
 
-# Quality benchmarks declare themselves by name; each prints its own table.
+# Quality benchmarks declare themselves by name; each prints its own table. The autoencoder benchmark runs one
+# part at a time, and its parts other than digits need ../shared/data (the project's data sets).
 shopt -s nullglob
 for bench in benchmarks/quality_*.py benchmarks/rbm_*.py; do
     echo "## $bench"
-    "$PY" "$bench"
+    if [[ "$bench" == *quality_autoencoders.py ]]; then
+        parts=(digits)
+        [[ -d ../shared/data ]] && parts+=(mnist mnist30 olivetti denoise)
+        for part in "${parts[@]}"; do "$PY" "$bench" --part "$part"; done
+    else
+        "$PY" "$bench"
+    fi
 done
