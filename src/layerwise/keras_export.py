@@ -210,7 +210,9 @@ def _functional_config(model) -> dict:
 
 def keras_compile_config(model) -> dict | None:
     """``compile``'s arguments as Keras 3 writes them (losses by name or ``keras.losses`` config), None before it."""
-    config = model.get_compile_config()
+    from layerwise.saving import compile_config  # saving imports this module
+
+    config = compile_config(model)
     if config is None:
         return None
     several = isinstance(config["loss"], list)
@@ -225,7 +227,8 @@ def keras_compile_config(model) -> dict | None:
             "loss_weights": None if weights is None or all(w == 1.0 for w in weights) else weights,
             "metrics": _keras_metrics(config.get("metrics")),
             "weighted_metrics": _keras_metrics(config.get("weighted_metrics")),
-            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+            "run_eagerly": model.run_eagerly, "steps_per_execution": model.steps_per_execution,
+            "jit_compile": model.jit_compile}
 
 
 def _keras_loss(item: Any) -> Any:

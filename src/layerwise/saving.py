@@ -85,7 +85,9 @@ def compile_from_config(model, config: dict) -> None:
         loss = _loss_from_config(loss)
     model.compile(optimizer=optimizers.deserialize(config["optimizer"]), loss=loss,
                   loss_weights=config.get("loss_weights"), metrics=_metrics_from_config(config["metrics"]),
-                  weighted_metrics=_metrics_from_config(config.get("weighted_metrics")))
+                  weighted_metrics=_metrics_from_config(config.get("weighted_metrics")),
+                  run_eagerly=config.get("run_eagerly", False), jit_compile=config.get("jit_compile", "auto"),
+                  steps_per_execution=config.get("steps_per_execution", 1))
 
 
 def _loss_from_config(item):
@@ -152,8 +154,16 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
     tensors = {**weight_tensors(model), **_hook_tensors(model), **optimizer_tensors(model)}
     metadata = {"format": MODEL_FORMAT, "version": FORMAT_VERSION,
                 "model_config": json.dumps(model._own_spec()),
-                "compile_config": json.dumps(model.get_compile_config())}
+                "compile_config": json.dumps(_saved_compile_config(model))}
     atomic_write(filepath, save_bytes(tensors, metadata=metadata), overwrite)
+
+
+def _saved_compile_config(model) -> dict | None:
+    """What a layerwise file records of ``compile``: a model class's own ``get_compile_config`` when it defines
+    one (its ``compile_from_config`` reads it back, as in Keras' guide), else layerwise's form of the arguments."""
+    from layerwise.models.trainer import Trainer
+    own = type(model).get_compile_config is not Trainer.get_compile_config
+    return model.get_compile_config() if own else compile_config(model)
 
 
 def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -126,11 +126,25 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
     return value.clone() if inputs and value is from_array else value
 
 
-class ArrayData:
-    """In-memory ``x`` (and ``y``, ``sample_weight``) on the device, served as index-slice batches."""
+def default_batch_size(num_samples: int, batch_size: int | None, steps: int | None) -> int:
+    """Keras' batch size for arrays: ``batch_size`` when given, else ``ceil(num_samples / steps)`` so that ``steps``
+    batches cover every sample, else 32 (``keras/src/trainers/data_adapters/array_data_adapter.py``)."""
+    if batch_size:
+        return batch_size
+    return math.ceil(num_samples / steps) if steps else 32
 
-    def __init__(self, x: Parts, y: "Parts | None", sample_weight: "Parts | None", batch_size: int):
-        self.x, self.y, self.sample_weight, self.batch_size = x, y, sample_weight, batch_size
+
+class ArrayData:
+    """In-memory ``x`` (and ``y``, ``sample_weight``) on the device, served as index-slice batches.
+
+    ``batch_size`` is what the user asked for (None: Keras' default, see ``default_batch_size``, which ``steps``
+    decides); the batch size used is ``self.batch_size``."""
+
+    def __init__(self, x: Parts, y: "Parts | None", sample_weight: "Parts | None", batch_size: int | None,
+                 steps: int | None = None):
+        self.x, self.y, self.sample_weight = x, y, sample_weight
+        self.requested_batch_size = batch_size  # kept so that each part of a split derives its own default
+        self.batch_size = default_batch_size(self.num_samples, batch_size, steps)
 
     @property
     def num_samples(self) -> int:
@@ -147,15 +161,19 @@ class ArrayData:
             pick = slice(start, start + size) if order is None else order[start:start + size]
             yield take_rows(self.x, pick), take_rows(self.y, pick), take_rows(self.sample_weight, pick)
 
-    def split(self, fraction: float) -> tuple["ArrayData", "ArrayData"]:
-        """Keras' ``validation_split``: the last ``fraction`` of the rows, taken before shuffling."""
+    def split(self, fraction: float, steps: int | None = None, validation_batch_size: int | None = None,
+              validation_steps: int | None = None) -> tuple["ArrayData", "ArrayData"]:
+        """Keras' ``validation_split``: the last ``fraction`` of the rows, taken before shuffling. Each part has
+        Keras' batch size for its own rows: training ``steps`` (``steps_per_epoch``) batches, validation
+        ``validation_batch_size`` (else the training batch size asked for) or ``validation_steps`` batches."""
         at = int(math.floor(self.num_samples * (1.0 - fraction)))
         if at == 0 or at == self.num_samples:
             raise ValueError(f"validation_split={fraction} leaves an empty training or validation set "
                              f"with {self.num_samples} samples.")
-        return tuple(ArrayData(take_rows(self.x, rows), take_rows(self.y, rows),
-                               take_rows(self.sample_weight, rows), self.batch_size)
-                     for rows in (slice(None, at), slice(at, None)))
+        train, val = (tuple(take_rows(part, rows) for part in (self.x, self.y, self.sample_weight))
+                      for rows in (slice(None, at), slice(at, None)))
+        return (ArrayData(*train, self.requested_batch_size, steps),
+                ArrayData(*val, validation_batch_size or self.requested_batch_size, validation_steps))
 
 
 def batch_converter(device: torch.device, input_names: list[str] | None = None,
@@ -211,11 +229,12 @@ def _row_counts(parts: Parts, what: str, names: list[str] | None) -> dict[str, i
 
 def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
               input_names: list[str] | None = None, output_names: list[str] | None = None,
-              optional_outputs: frozenset = frozenset()) -> ArrayData | IterableData:
+              optional_outputs: frozenset = frozenset(), steps: int | None = None) -> ArrayData | IterableData:
     """Validate and wrap ``fit``/``evaluate`` inputs (arrays, or a dataset of batches).
 
     ``input_names``/``output_names`` are the model's: with several, ``x``/``y`` hold one array each
-    (a ``y`` dict may leave out the ``optional_outputs``).
+    (a ``y`` dict may leave out the ``optional_outputs``). Arrays without ``batch_size`` get Keras' default
+    (``default_batch_size``): ``ceil(num_samples / steps)`` when the caller takes ``steps`` batches, else 32.
     """
     if x is None:
         raise ValueError("No input data: pass x (and y), or a dataset of (x, y) batches.")
@@ -241,7 +260,7 @@ def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
                          "one label.")
     w_t = None if sample_weight is None else _sample_weights(sample_weight, num_rows(x_t), output_names, device,
                                                              optional_outputs)
-    return ArrayData(x_t, y_t, w_t, batch_size or 32)
+    return ArrayData(x_t, y_t, w_t, batch_size, steps)
 
 
 def _sample_weights(value, n: int, output_names: list[str] | None, device: torch.device,

@@ -31,6 +31,7 @@ from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
 from layerwise.models.inputs import as_input_tensor
+from layerwise.models.outputs import flat_outputs
 from layerwise.models.model import (Model, deserialize_layer, layer_spec, rank_adjusted,
                                     reshape_hint, shape_fits, with_rank_of)
 from layerwise.saving_registry import loading_scope
@@ -53,6 +54,16 @@ def _output_paths(outputs) -> list[str]:
         return []
 
     return paths(outputs, ())
+
+
+def _sorted_dicts(value):
+    """``value`` with every dict, nested ones too, in the order of its sorted keys: the order in which Keras
+    flattens dicts (``flatten_tensors``), so that a dict's values are the model's outputs in order."""
+    if isinstance(value, dict):
+        return {key: _sorted_dicts(value[key]) for key in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_sorted_dicts(item) for item in value)
+    return value
 
 
 def _check_connected(inputs: list[KerasTensor], outputs: list[KerasTensor], paths: list[str]) -> None:
@@ -189,7 +200,7 @@ class Functional(Model):
         super().__init__(name or unique_name("functional"))
         # Keras flattens dicts in the order of their sorted keys: that orders the outputs' layers, the output
         # names, and the losses given as a list.
-        inputs, outputs = (dict(sorted(v.items())) if isinstance(v, dict) else v for v in (inputs, outputs))
+        inputs, outputs = _sorted_dicts(inputs), _sorted_dicts(outputs)
         flat_inputs, flat_outputs = flatten_tensors(inputs), flatten_tensors(outputs)
         if not flat_inputs or not flat_outputs:
             raise ValueError("Model(inputs, outputs) needs symbolic tensors: inputs from Input(shape) (or computed "
@@ -266,8 +277,10 @@ class Functional(Model):
 
     @property
     def output_names(self) -> list[str]:
-        """The keys of dict outputs, else the names of the layers that produce the outputs (as Keras)."""
-        if isinstance(self._output_structure, dict):
+        """The keys of dict outputs (a dict of tensors), else the names of the layers that produce the outputs
+        (as Keras), one per output also for nested structures such as ``{"k": [a, b], "j": c}``."""
+        if isinstance(self._output_structure, dict) and all(isinstance(t, KerasTensor)
+                                                           for t in self._output_structure.values()):
             return list(self._output_structure)
         return [t.node.layer.name for t in self.outputs]
 
@@ -321,9 +334,8 @@ class Functional(Model):
         if is_symbolic(x):
             out = symbolic_call(self, x, kwargs)
             outs = out if isinstance(out, list) else [out]
-            if isinstance(self._output_structure, dict):  # the structure the model was made with, as Keras
-                return dict(zip(self._output_structure, outs))
-            return outs if isinstance(self._output_structure, (list, tuple)) else out
+            # The structure the model was made with, as Keras returns it, a list of one output included.
+            return substitute(self._output_structure, {id(t): o for t, o in zip(self.outputs, outs)})
         tensors = self._as_tensors(x)
         self.check_input(tuple(tensors[0].shape) if len(tensors) == 1 else [tuple(t.shape) for t in tensors])
         with outermost_call(self):
@@ -338,9 +350,8 @@ class Functional(Model):
             if isinstance(node.layer, InputLayer):
                 continue
             out, mask = self._run(node, values, masks)
-            # A nested model returns a dict, a list, or one tensor (even for Model(x, [y])).
-            outs = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) \
-                else [out]
+            # A nested model returns its output structure (nested lists, tuples or dicts), or one tensor.
+            outs = flat_outputs(out)
             for tensor, value in zip(node.outputs, outs):
                 values[id(tensor)] = value
             if isinstance(mask, (list, tuple)) and len(node.outputs) > 1 and len(mask) == len(node.outputs):
@@ -354,9 +365,16 @@ class Functional(Model):
                 mask = single_mask(mask)
                 if isinstance(mask, torch.Tensor):
                     result._keras_mask = mask  # losses and metrics skip masked steps, as Keras
-        if isinstance(self._output_structure, dict):
-            return dict(zip(self._output_structure, results))
-        return results if len(results) > 1 else results[0]  # Model(x, [y]) returns y itself, as in Keras
+        return self._pack_outputs(results)
+
+    def _pack_outputs(self, values: list):
+        """``values`` (one per output, in order) in the structure the model was made with, nested lists, tuples
+        and dicts kept, as Keras' eager call and ``predict`` return them; like Keras, a list or tuple of one
+        item is unwrapped once: ``Model(x, [y])`` returns y itself."""
+        structure = self._output_structure
+        if isinstance(structure, (list, tuple)) and len(structure) == 1:
+            structure = structure[0]
+        return substitute(structure, {id(t): v for t, v in zip(self.outputs, values)})
 
     @staticmethod
     def _run(node: Node, values: dict, masks: dict):
@@ -426,7 +444,7 @@ class Functional(Model):
                 produced.append([layer.output])
                 continue
             out = layer(decode(spec["args"]), *decode(spec.get("more_args", [])), **decode(spec["kwargs"]))
-            produced.append(list(out) if isinstance(out, list) else [out])
+            produced.append(flat_outputs(out))
         model = cls(decode(config["inputs"]), decode(config["outputs"]), name=config["name"])
         model._trainable = config.get("trainable", True)  # the layers' own settings came with their configs
         return model

@@ -297,7 +297,7 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
         if isinstance(out, dict):
             self._output_keys, self._output_structure = list(out), dict.fromkeys(out)  # predict returns a dict
         elif isinstance(out, (list, tuple)):
-            self._output_keys = len(out)
+            self._output_keys, self._output_structure = len(out), type(out)()  # predict returns a tuple for one
         first = args[0]
         # Plain attributes, as Sequential keeps them: each layer's output shape ("?" if call did not use it).
         self.batch_input_shape = (None, *first.shape[1:])
@@ -437,13 +437,9 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
         (``save`` to a name not ending in ``.keras``), where user objects keep their registered names as strings."""
         return {"class_name": type(self).__name__, "config": self.get_config()}
 
-    def get_compile_config(self) -> dict | None:
-        """The arguments ``compile`` was given, as JSON-able values: what ``save`` stores (None before it)."""
-        from layerwise.saving import compile_config
-        return compile_config(self)
-
     def compile_from_config(self, config: dict) -> None:
-        """Compile with what ``get_compile_config`` returned; ``load_model`` calls it."""
+        """Compile with what ``get_compile_config`` returned (Keras' form) or a layerwise file recorded;
+        ``load_model`` calls it."""
         from layerwise.saving import compile_from_config
         compile_from_config(self, config)
 

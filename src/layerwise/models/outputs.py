@@ -16,6 +16,16 @@ from layerwise import metrics as metrics_module
 from layerwise.metrics import Metric
 
 
+def flat_outputs(value) -> list:
+    """A model's outputs one by one, in the order of its output names: the values of a dict, the items of a list
+    or tuple, nested ones flattened (``Model(i, [a, [b, c]])`` gives ``[a, b, c]``); anything else is one output."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [item for part in value for item in flat_outputs(part)]
+    return [value]
+
+
 def _per_output(value, names: list[str], what: str, *, dict_needs_all: bool) -> list:
     """``value`` spread over the outputs ``names``: a list of one entry per output (None where absent)."""
     if isinstance(value, dict):

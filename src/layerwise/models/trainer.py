@@ -9,6 +9,9 @@ instead, and the dict it returns is the logs; without overrides, the loops choos
 """
 from __future__ import annotations
 
+import difflib
+import warnings
+
 import torch
 
 from layerwise import metrics as metrics_module
@@ -17,6 +20,7 @@ from layerwise.callbacks import Callback, CallbackList, History
 from layerwise.datasets.adapt import (
     ArrayData,
     as_tensor_parts,
+    default_batch_size,
     is_array_like,
     make_data,
     num_rows,
@@ -29,8 +33,48 @@ from layerwise.layers.calling import keeps_modes
 from layerwise.layers.penalties import LayerPenalties, outermost_call
 from layerwise.models.custom_steps import StepAPI, as_logs, batch_free, parts_shape, restore_outputs
 from layerwise.models.inputs import as_declared_inputs
-from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names
+from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names, flat_outputs
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
+
+
+# Keras 3's compile() arguments, in its order.
+_COMPILE_ARGUMENTS = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
+                      "steps_per_execution", "jit_compile", "auto_scale_loss")
+# compile() arguments of Keras 2 (tf.keras) that Keras 3 removed, with what to write instead.
+_KERAS2_COMPILE_ARGUMENTS = {
+    "sample_weight_mode": "drop it: per-timestep sample weights of shape (samples, timesteps) are taken as they are",
+    "target_tensors": "drop it and pass the targets to fit() as y",
+    "distribute": "drop it: layerwise trains on one device",
+    "experimental_steps_per_execution": "write steps_per_execution",
+    "experimental_run_tf_function": "drop it",
+}
+
+
+def _unexpected_compile_arguments(kwargs: dict) -> TypeError:
+    """Keras' TypeError for keywords ``compile`` does not take, with the argument each may have meant and what
+    to do about Keras 2's removed ones."""
+    hints = []
+    for key in kwargs:
+        if key in _KERAS2_COMPILE_ARGUMENTS:
+            hints.append(f"'{key}' is Keras 2's, removed in Keras 3: {_KERAS2_COMPILE_ARGUMENTS[key]}")
+        elif guess := difflib.get_close_matches(key, _COMPILE_ARGUMENTS, n=1):
+            hints.append(f"did you mean '{guess[0]}' for '{key}'?")
+    names = ", ".join(repr(key) for key in kwargs)
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    return TypeError(f"compile() got an unexpected keyword argument{'s' if len(kwargs) > 1 else ''} {names}{hint}. "
+                     f"It takes {', '.join(_COMPILE_ARGUMENTS)}.")
+
+
+def _json_plain(value) -> bool:
+    """Whether ``value`` is JSON as it stands (names, numbers, None; lists and string-keyed dicts of them), so that
+    ``get_compile_config`` returns it as the user gave it, as Keras does."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, list):
+        return all(map(_json_plain, value))
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _json_plain(item) for key, item in value.items())
+    return False
 
 
 def _resolve_verbose(verbose, default: int = 1) -> int:
@@ -69,6 +113,10 @@ class Trainer(StepAPI):
         self.loss = None
         self.compiled_metrics: list = []
         self._compile_args: tuple | None = None
+        self._compile_config: dict | None = None  # compile's arguments as given, for get_compile_config
+        # Keras' values before compile on the torch backend: eager ("auto" resolves to no compilation), one batch
+        # per step. layerwise always runs that way; compile records what it is given, as Keras does.
+        self.run_eagerly, self.jit_compile, self.steps_per_execution = False, False, 1
         self._outputs: CompiledOutputs | None = None
         self._metrics: list[CompiledMetric] | None = None
         self._trackers: list[metrics_module.Mean] = []  # the loss's running mean, then each output's
@@ -82,15 +130,32 @@ class Trainer(StepAPI):
 
     # ---- compile ------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, jit_compile="auto", auto_scale_loss: bool = True, **kwargs) -> None:
+                run_eagerly: bool = False, steps_per_execution: int = 1, jit_compile="auto",
+                auto_scale_loss: bool = True, **kwargs) -> None:
         """Choose optimizer, loss and metrics. Names are checked here, before any data is seen.
 
         ``metrics`` ignore sample and class weights; ``weighted_metrics`` apply them, as in Keras. For several
         outputs, ``loss``, ``loss_weights`` and the metrics may be lists (one entry per output) or dicts
         keyed by output name (see ``models/outputs.py``). The loss may be left out, as in Keras, by a model
         that adds its own (``add_loss``) or overrides ``train_step``. Under the ``"mixed_float16"`` policy the
-        optimizer is wrapped in a ``LossScaleOptimizer`` (unless ``auto_scale_loss=False``), as in Keras."""
+        optimizer is wrapped in a ``LossScaleOptimizer`` (unless ``auto_scale_loss=False``), as in Keras.
+
+        ``run_eagerly``, ``steps_per_execution`` and ``jit_compile`` become the model's attributes and are in
+        ``get_compile_config()``, resolved as Keras' torch backend does (``"auto"``: False); layerwise itself
+        always runs eagerly, one batch per step. Any other keyword is a TypeError, as in Keras."""
+        if kwargs:
+            raise _unexpected_compile_arguments(kwargs)
+        if jit_compile == "auto":
+            jit_compile = False
+        if jit_compile and run_eagerly:
+            jit_compile = False
+            warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. Disabling `jit_compile`.",
+                          stacklevel=2)
+        self.run_eagerly, self.jit_compile, self.steps_per_execution = run_eagerly, jit_compile, steps_per_execution
         self.optimizer = optimizers_module.get(optimizer)
+        self._compile_config = {"optimizer": self.optimizer, "loss": loss, "loss_weights": loss_weights,
+                                "metrics": metrics, "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+                                "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
         if auto_scale_loss and self.dtype_policy.name == "mixed_float16" and \
                 not isinstance(self.optimizer, optimizers_module.LossScaleOptimizer):
             self.optimizer = optimizers_module.LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
@@ -99,6 +164,18 @@ class Trainer(StepAPI):
         self.loss, self.compiled_metrics = loss, metrics
         check_names(loss, [metrics, weighted_metrics])
         self._resolve_outputs()  # now, or once a subclassed model's first call shows its outputs
+
+    def get_compile_config(self) -> dict | None:
+        """``compile``'s arguments as Keras' ``get_compile_config`` returns them (None before ``compile``), so that
+        Keras' ``compile_from_config`` reads them too: names, numbers and None as given (``loss="mse"`` stays
+        ``"mse"``), the optimizer and loss or metric objects in Keras' serialized form, and ``run_eagerly``,
+        ``steps_per_execution`` and ``jit_compile`` as compiled."""
+        if self._compile_config is None:
+            return None
+        from layerwise.keras_export import keras_compile_config  # it imports the models: not at module level
+
+        serialized = keras_compile_config(self)
+        return {key: value if _json_plain(value) else serialized[key] for key, value in self._compile_config.items()}
 
     def _resolve_outputs(self) -> None:
         """Each output's loss and metrics (``models/outputs.py``) for the model's output names."""
@@ -117,34 +194,38 @@ class Trainer(StepAPI):
                                "model.compile(optimizer='adam', loss='categorical_crossentropy', "
                                "metrics=['accuracy']).")
 
-    def _make_data(self, x, y, sample_weight, batch_size):
+    def _make_data(self, x, y, sample_weight, batch_size, steps: int | None = None):
+        """``make_data`` for this model; ``steps``: the batches the caller takes, which set Keras' default batch
+        size for arrays (``default_batch_size``)."""
         x = peekable(x)  # a generator's first batch may build the model: it must not be lost
         self._adopt_input_structure(x)
         self._build_from_data(x)
         self._resolve_outputs()
         untrained = frozenset() if self._outputs is None else self._outputs.untrained()
         return make_data(x, y, sample_weight, batch_size, self.device(), self.input_names, self.output_names,
-                         untrained)
+                         untrained, steps)
 
     def _forward_batch(self, x):
         """The model on a batch: ``x`` is a tensor, or a tuple with one tensor per input; the output is a
-        tensor, or a list with one per output."""
+        tensor, or a flat list with one per output."""
         x = as_declared_inputs(self, x)
         with outermost_call(self):
             out = self.forward(*x) if isinstance(x, tuple) else self.forward(x)
-        if isinstance(out, dict):
-            out = list(out.values())
-        return out[0] if isinstance(out, list) and len(out) == 1 else out
+        flat = flat_outputs(out)  # a functional model's nested lists, tuples and dicts too
+        return flat[0] if len(flat) == 1 else flat
 
-    def _prepare(self, data) -> None:
-        """Build from the first batch if needed, check the targets, resolve metrics, bind the optimizer."""
+    def _prepare(self, data, what: str | None = None) -> None:
+        """Build from the first batch if needed, check the targets, resolve metrics, bind the optimizer; ``what``
+        names the method called (``"evaluate"``...), for errors."""
         x0, y0 = (data.x, data.y) if isinstance(data, ArrayData) else data.first_batch()[:2]
         x_shape = parts_shape(x0)
         if not self.built:
             self.build(batch_free(x_shape))
         self.check_input(x_shape)
         if y0 is None and (self._compile_args[0] is not None or self._compile_args[2] or self._compile_args[3]):
-            raise ValueError("fit() needs targets y (or a dataset that yields (x, y) batches).")
+            needs = f"{what}() needs" if what else "Training and evaluation need"
+            raise ValueError(f"{needs} targets y (or a dataset that yields (x, y) batches): the model is compiled "
+                             "with a loss or metrics to compute against them.")
         self._resolve_outputs()
         outputs = self._outputs
         pred_shapes = [(None, *shape[1:]) for shape in outputs.parts(self.output_shape)]
@@ -248,18 +329,18 @@ class Trainer(StepAPI):
         """
         self._require_compiled("fit")
         verbose = _resolve_verbose(verbose)
-        data = self._make_data(x, y, sample_weight, batch_size)
+        data = self._make_data(x, y, sample_weight, batch_size, steps_per_epoch)
         val_data = None
         if validation_data is not None:
-            val_data = self._validation_data(validation_data, validation_batch_size or batch_size)
+            val_data = self._validation_data(validation_data, validation_batch_size or batch_size, validation_steps)
         elif validation_split:
             if not isinstance(data, ArrayData):
                 raise ValueError("validation_split works with arrays only; pass validation_data for datasets.")
-            data, val_data = data.split(validation_split)
+            data, val_data = data.split(validation_split, steps_per_epoch, validation_batch_size, validation_steps)
         self._apply_class_weight(data, class_weight)  # after the split: as in Keras, validation is unweighted
         data, val_data = take_steps(data, steps_per_epoch), take_steps(val_data, validation_steps, restart=True)
         custom = self._uses_steps("train_step")
-        (self._prepare_steps if custom else self._prepare)(data)
+        self._prepare_steps(data) if custom else self._prepare(data, "fit")
 
         # As in Keras, History (which records what the other callbacks add to the logs) and the progress
         # bar follow the user's callbacks, unless the user passed their own.
@@ -319,13 +400,15 @@ class Trainer(StepAPI):
                              "sample_weight * np.array([class_weight[label] for label in y]).")
         data.sample_weight = class_weights_to_sample_weights(class_weight, data.y)
 
-    def _validation_data(self, validation_data, batch_size):
+    def _validation_data(self, validation_data, batch_size: int | None, steps: int | None):
+        """``fit``'s ``validation_data`` as data; ``steps`` (``validation_steps``) sets the default batch size of
+        arrays, as ``evaluate``'s ``steps`` does."""
         if isinstance(validation_data, (tuple, list)):
             if len(validation_data) not in (2, 3):
                 raise ValueError("validation_data must be (x_val, y_val) or (x_val, y_val, sample_weight).")
             vx, vy, vw = (*validation_data, None)[:3]
-            return self._make_data(vx, vy, vw, batch_size)
-        return self._make_data(validation_data, None, None, batch_size)
+            return self._make_data(vx, vy, vw, batch_size, steps)
+        return self._make_data(validation_data, None, None, batch_size, steps)
 
     # ---- evaluate -----------------------------------------------------------------------------
     @keeps_modes
@@ -360,9 +443,9 @@ class Trainer(StepAPI):
         ``[loss, *output losses, *metrics]``, or a dict."""
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
-        data = take_steps(self._make_data(x, y, sample_weight, batch_size), steps)
+        data = take_steps(self._make_data(x, y, sample_weight, batch_size, steps), steps)
         custom = self._uses_steps("test_step")
-        (self._prepare_steps if custom else self._prepare)(data)
+        self._prepare_steps(data) if custom else self._prepare(data, "evaluate")
         logs = self._evaluate_data(data, callbacks=_callback_list(callbacks, self, verbose, 1, len(data)))
         return logs if return_dict else self._ordered_logs(logs) if custom else self._flat_logs(logs)
 
@@ -373,13 +456,19 @@ class Trainer(StepAPI):
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
     def _structure_outputs(self, values: list):
-        """Outputs as the model returns them: one array, or a list (a dict for dict outputs) of them."""
+        """Outputs (one array per output) as the model, or its overridden ``predict_step``, returns them."""
         if self._uses_steps("predict_step"):
             return restore_outputs(values, self._predicted_structure)
-        if isinstance(getattr(self, "_output_structure", None), dict):
+        return self._pack_outputs(values)
+
+    def _pack_outputs(self, values: list):
+        """``values`` (one per output, in order) as the model returns them: one value, a dict keyed by output
+        name, or a list (a tuple when the model returns one). Functional models pack their own structure."""
+        structure = getattr(self, "_output_structure", None)
+        if isinstance(structure, dict):
             return dict(zip(self.output_names, values))
-        if getattr(self, "_output_keys", None) is not None:  # a subclassed model's list, even of one
-            return values
+        if getattr(self, "_output_keys", None) is not None:  # a subclassed model's list or tuple, even of one
+            return tuple(values) if isinstance(structure, tuple) else values
         return values if len(values) > 1 else values[0]
 
     def _input_parts(self, x, what: str = "x"):
@@ -410,7 +499,8 @@ class Trainer(StepAPI):
                 raise ValueError("The dataset yielded no batch: there is nothing to predict.")
         else:
             x = self._input_parts(x)
-            n, size = num_rows(x), batch_size or 32
+            n = num_rows(x)
+            size = default_batch_size(n, batch_size, steps)  # Keras': steps batches cover x when batch_size is None
             if n == 0:
                 raise ValueError("x is empty: there is nothing to predict.")
             if steps is not None:
@@ -455,19 +545,21 @@ class Trainer(StepAPI):
             return self._structure_outputs([numpy_of(out) for out in self._infer(x)])
 
     # ---- one batch ----------------------------------------------------------------------------
-    def _batch_data(self, x, y, sample_weight, step: str, class_weight=None) -> ArrayData:
+    def _batch_data(self, x, y, sample_weight, step: str, method: str, class_weight=None) -> ArrayData:
+        """``x`` (and ``y``, ``sample_weight``) as one batch for ``method`` (``train_on_batch``...), which runs
+        ``step``."""
         data = self._make_data(x, y, sample_weight, None)
         if not isinstance(data, ArrayData):
             raise ValueError(f"x must be an array or a tensor (one per input), got {type(x).__name__}.")
         data.batch_size = data.num_samples
         self._apply_class_weight(data, class_weight)
-        (self._prepare_steps if self._uses_steps(step) else self._prepare)(data)
+        self._prepare_steps(data) if self._uses_steps(step) else self._prepare(data, method)
         return data
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
         """One optimizer step on one batch; returns the batch loss (and metrics) as ``evaluate`` does."""
         self._require_compiled("train_on_batch")
-        data = self._batch_data(x, y, sample_weight, "train_step", class_weight)
+        data = self._batch_data(x, y, sample_weight, "train_step", "train_on_batch", class_weight)
         if self._uses_steps("train_step"):
             self.reset_metrics()
             self.train()
@@ -483,7 +575,7 @@ class Trainer(StepAPI):
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         self._require_compiled("test_on_batch")
-        logs = self._evaluate_data(self._batch_data(x, y, sample_weight, "test_step"))
+        logs = self._evaluate_data(self._batch_data(x, y, sample_weight, "test_step", "test_on_batch"))
         if return_dict:
             return logs
         return self._ordered_logs(logs) if self._uses_steps("test_step") else self._flat_logs(logs)
