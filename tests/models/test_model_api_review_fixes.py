@@ -246,3 +246,21 @@ def test_missing_targets_name_the_method(keras, method):
     with pytest.raises(ValueError, match=rf"^{method}\(\) needs targets y"):
         getattr(ours, method)(x, **kwargs)
     assert torch.is_tensor(ours(x))  # the model still works
+
+
+def test_a_subclassed_model_returning_a_tuple_predicts_a_tuple_as_keras(keras):
+    x = np.ones((3, 4), "float32")
+    results = []
+    for lib in (keras, layerwise):
+        class TwoHeads(lib.Model):
+            def __init__(self):
+                super().__init__()
+                self.first, self.second = lib.layers.Dense(2), lib.layers.Dense(1)
+
+            def call(self, inputs):
+                return self.first(inputs), self.second(inputs)
+
+        model = TwoHeads()
+        model(x)
+        results.append([_structure(out) for out in (model.predict(x, verbose=0), model.predict_on_batch(x))])
+    assert results[0] == results[1] == [("tuple", [(3, 2), (3, 1)])] * 2
