@@ -14,12 +14,16 @@ import numpy as np
 import torch
 
 from layerwise.backend import float_dtype, unique_name
-from layerwise.losses.functions import EPSILON, sparse_categorical_crossentropy
+from layerwise.losses.functions import EPSILON, categorical_crossentropy, sparse_categorical_crossentropy
 
-__all__ = ["EPSILON", "REDUCTIONS", "Loss", "as_tensor", "check_reduction", "match_rank", "reduce_weighted",
-           "squeeze_or_expand"]
+__all__ = ["CHECK_SHAPES", "EPSILON", "REDUCTIONS", "Loss", "as_tensor", "check_reduction", "match_rank",
+           "reduce_weighted", "squeeze_or_expand"]
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+# Functions that check targets against predictions themselves (labels (batch,) for the sparse one, a ValueError
+# for a shape mismatch in the categorical one): Loss matches ranks for them only by Keras' size-1 squeeze/expand.
+CHECK_SHAPES = (sparse_categorical_crossentropy, categorical_crossentropy)
 
 
 def _snake_case(name: str) -> str:
@@ -134,17 +138,22 @@ class Loss:
         return self.options.get("from_logits", False)
 
     def per_sample(self, y_true, y_pred) -> torch.Tensor:
-        """The unreduced loss values, ``(batch,)`` for predictions ``(batch, features)``."""
+        """The unreduced loss values, ``(batch,)`` for predictions ``(batch, features)``. Floating targets and
+        predictions are cast to ``dtype`` (float32 by default) as Keras casts them, so that half-precision
+        outputs give a float32 loss that neither overflows nor loses precision; integer labels stay integers."""
         if self.fn is None:
             return self._called(y_true, y_pred)  # call, which raises unless a subclass overrides it
         if not isinstance(y_pred, torch.Tensor) or not isinstance(y_true, torch.Tensor):
             y_pred = as_tensor(y_pred)
             y_true = as_tensor(y_true, y_pred)
-        if self.dtype is not None:
-            y_pred = y_pred.to(getattr(torch, self.dtype))
-        # Sparse targets (batch,) against (batch, classes) keep their rank: the function reads them as labels.
-        if y_true.ndim != y_pred.ndim and self.fn is not sparse_categorical_crossentropy:
-            y_true, y_pred = match_rank(y_true, y_pred)
+        dtype = getattr(torch, self.dtype) if self.dtype is not None else float_dtype()
+        if y_pred.is_floating_point() and y_pred.dtype != dtype:
+            y_pred = y_pred.to(dtype)
+        if y_true.is_floating_point() and y_true.dtype != dtype:
+            y_true = y_true.to(dtype)
+        if y_true.ndim != y_pred.ndim:
+            # Other targets (batch,) against (batch, n) are compared with every prediction (match_rank).
+            y_true, y_pred = (squeeze_or_expand if self.fn in CHECK_SHAPES else match_rank)(y_true, y_pred)
         # Arrays are converted above: a built-in function is called without its array wrapper.
         return getattr(self.fn, "__wrapped__", self.fn)(y_true, y_pred, **self.options)
 

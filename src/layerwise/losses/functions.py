@@ -50,6 +50,13 @@ def _normalized_probabilities(y_pred: torch.Tensor, axis: int) -> torch.Tensor:
 @accepts_arrays
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                              axis: int = -1):
+    """One-hot (or soft) targets against class scores, both ``(batch, ..., classes)``: values ``(batch, ...)``."""
+    if y_true.shape != y_pred.shape:
+        # Integer labels (batch,) or (batch, 1) would otherwise broadcast against every class (as Keras, refuse).
+        raise ValueError(f"categorical_crossentropy: targets and predictions must have the same shape; received "
+                         f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}. For integer "
+                         "class labels use sparse_categorical_crossentropy, or one-hot encode them with "
+                         "layerwise.utils.to_categorical.")
     y_true = _smooth_categorical(_like(y_true, y_pred), label_smoothing, axis)
     log_prob = F.log_softmax(y_pred, dim=axis) if from_logits else torch.log(_normalized_probabilities(y_pred, axis))
     return -(y_true * log_prob).sum(dim=axis)
@@ -58,23 +65,47 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
 @accepts_arrays
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, ignore_class: int | None = None,
                                     axis: int = -1):
-    """Integer labels ``(batch, ...)`` or ``(batch, ..., 1)`` against class scores ``(batch, ..., classes)``.
+    """Integer labels ``(batch, ...)`` or ``(batch, ..., 1)`` against class scores ``(batch, ..., classes)``
+    (the classes on ``axis``): values ``(batch, ...)``. A ValueError when the labels' shape is not the scores'
+    shape without the classes axis, as in Keras (torch's gather would silently read part of ``y_pred``).
     Labels equal to ``ignore_class`` (padding in a segmentation map or a sentence) give 0 and are masked
     (``_keras_mask``): a loss object then averages over the other entries only, as Keras does."""
+    given_shape = tuple(y_true.shape)
+    if y_true.ndim == y_pred.ndim and y_true.shape[axis] == 1:
+        y_true = y_true.squeeze(axis)
     y_pred = y_pred.movedim(axis, -1)
+    if y_true.shape != y_pred.shape[:-1]:
+        hint = (" These look like one-hot rows: use categorical_crossentropy, or pass y_true.argmax(axis)."
+                if given_shape == tuple(y_pred.shape) else "")
+        raise ValueError(f"sparse_categorical_crossentropy: labels must have the shape of the predictions without "
+                         f"their classes axis; received y_true.shape={given_shape} for predictions of shape "
+                         f"{tuple(y_pred.movedim(-1, axis).shape)} (classes on axis {axis}).{hint}")
     y_true = y_true.long()
-    if y_true.ndim == y_pred.ndim:
-        y_true = y_true.squeeze(-1)
     valid = None
     if ignore_class is not None:
         valid = y_true != int(ignore_class)
         y_true = y_true * valid  # any real class id, so that gather stays in range
     log_prob = F.log_softmax(y_pred, dim=-1) if from_logits else torch.log(_normalized_probabilities(y_pred, -1))
-    values = -log_prob.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
+    try:
+        values = -log_prob.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
+    except RuntimeError as error:
+        # Checked only once gather failed (on the CPU; a GPU fails asynchronously), so that a valid batch
+        # costs no host sync: fit checks the labels of the whole data set before training.
+        _raise_if_out_of_range(y_true, log_prob.shape[-1], error)
+        raise
     if valid is not None:
         values = torch.where(valid, values, torch.zeros_like(values))
         values._keras_mask = valid
     return values
+
+
+def _raise_if_out_of_range(labels: torch.Tensor, classes: int, error: RuntimeError) -> None:
+    """A ValueError naming the smallest and largest label when some are not class ids in ``[0, classes)``."""
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= classes:
+        raise ValueError(f"sparse_categorical_crossentropy: labels must be class ids in [0, {classes - 1}] for "
+                         f"predictions of {classes} classes; received labels from {low} to {high}. Give the model "
+                         f"as many outputs as there are classes, or map the labels to 0..{classes - 1}.") from error
 
 
 @accepts_arrays
@@ -159,8 +190,11 @@ def mean_squared_logarithmic_error(y_true, y_pred):
 
 
 def l2_normalize(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
-    """``x / max(||x||, eps)`` along ``axis``: a zero vector stays zero."""
-    return x * torch.rsqrt(x.square().sum(dim=axis, keepdim=True)).clamp_max(1.0 / EPSILON)
+    """``x / max(||x||, eps)`` along ``axis``, of ``x``'s shape and dtype: a zero vector stays zero.
+    Half precision is normalised in float32: its squares, and ``1 / eps``, would overflow float16."""
+    wide = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    squared_norm = wide.square().sum(dim=axis, keepdim=True)
+    return (wide * torch.rsqrt(squared_norm.clamp_min(EPSILON ** 2))).to(x.dtype)
 
 
 @accepts_arrays

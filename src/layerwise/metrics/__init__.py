@@ -91,11 +91,18 @@ def _make(cls: type, shown: str, **kwargs) -> Metric:
     return cls(**kwargs)
 
 
+def _wrapped(fn: Callable) -> MeanMetricWrapper:
+    """A metric function as a ``MeanMetricWrapper`` with the log name Keras' compile gives it: its ``name``,
+    else its snake-cased ``__name__`` (or class name), where a bare ``MeanMetricWrapper`` is named after itself."""
+    name = getattr(fn, "name", None) or snake_case(getattr(fn, "__name__", type(fn).__name__))
+    return MeanMetricWrapper(fn, name=name)
+
+
 def _from_object(found) -> Metric:
     """A user's metric class, function or object found by name, as a ``Metric``."""
     if inspect.isclass(found) and issubclass(found, Metric):
         return _make(found, found.__name__)
-    return found if isinstance(found, Metric) else MeanMetricWrapper(found, name=getattr(found, "name", None))
+    return found if isinstance(found, Metric) else _wrapped(found)
 
 
 def get(identifier, true_shape: tuple | None = None, pred_shape: tuple | None = None) -> Metric:
@@ -122,7 +129,7 @@ def get(identifier, true_shape: tuple | None = None, pred_shape: tuple | None = 
     if inspect.isclass(identifier) and issubclass(identifier, Metric):
         return _make(identifier, identifier.__name__)
     if callable(identifier):
-        return MeanMetricWrapper(identifier, name=getattr(identifier, "name", None))
+        return _wrapped(identifier)
     raise ValueError(f"A metric must be a name, a Metric or a function (y_true, y_pred), got {identifier!r}.")
 
 

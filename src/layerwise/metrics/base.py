@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from layerwise import initializers
-from layerwise.backend import float_dtype, get_device
-from layerwise.losses.base import as_tensor, match_rank, squeeze_or_expand
+from layerwise.backend import float_dtype, get_device, unique_name
+from layerwise.losses.base import CHECK_SHAPES, as_tensor, match_rank, squeeze_or_expand
 from layerwise.variables import MetricVariable
 
 __all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "as_result", "samplewise", "snake_case"]
@@ -231,17 +231,19 @@ class Metric:
 
 
 class MeanMetricWrapper(Metric):
-    """The running mean of ``fn(y_true, y_pred, **kwargs)``, a function giving one value per sample."""
+    """The running mean of ``fn(y_true, y_pred, **kwargs)``, a function giving one value per sample.
 
-    name = "mean_metric_wrapper"
+    Without ``name`` it is named as Keras names it: after its class (``mean_metric_wrapper``, then
+    ``mean_metric_wrapper_1``...), not after ``fn``; ``compile(metrics=[fn])`` names it after ``fn``."""
 
     def __init__(self, fn: Callable, name: str | None = None, dtype=None, **kwargs):
         self.fn, self.fn_kwargs = fn, kwargs
-        super().__init__(name or snake_case(getattr(fn, "__name__", type(fn).__name__)), dtype)
+        super().__init__(name or unique_name(snake_case(type(self).__name__)), dtype)
 
     def values(self, y_true, y_pred):
         if y_true.ndim != y_pred.ndim:
-            y_true, y_pred = match_rank(y_true, y_pred)
+            # As in Loss: the crossentropies check the shapes they are given (labels keep their rank).
+            y_true, y_pred = (squeeze_or_expand if self.fn in CHECK_SHAPES else match_rank)(y_true, y_pred)
         # update gets tensors: a loss function is called without its array wrapper.
         return getattr(self.fn, "__wrapped__", self.fn)(y_true, y_pred, **self.fn_kwargs)
 

@@ -119,6 +119,8 @@ class FBetaScore(Metric):
 
     def reset(self) -> None:
         self.stats: torch.Tensor | None = None  # (4, classes), or (4,) for 'micro': tp, fp, fn, support
+        # Kept by reset, so that result() keeps its shape (one score per class) until the next update.
+        self.num_classes: int | None = getattr(self, "num_classes", None)
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         y_pred = y_pred.detach().to(getattr(torch, self.dtype))
@@ -133,6 +135,7 @@ class FBetaScore(Metric):
         else:
             predicted = y_pred > self.threshold
         predicted = predicted.to(y_pred.dtype)
+        self.num_classes = y_pred.shape[-1]
         weight = 1.0 if sample_weight is None else as_tensor(sample_weight, y_pred).to(y_pred.dtype).reshape(-1, 1)
         dims = (0, 1) if self.average == "micro" else 0
         batch = torch.stack([(predicted * y_true * weight).sum(dims), (predicted * (1 - y_true) * weight).sum(dims),
@@ -140,9 +143,15 @@ class FBetaScore(Metric):
         self.stats = batch if self.stats is None else self.stats + batch
 
     def result(self) -> float | np.ndarray:
-        if self.stats is None:
-            return 0.0
-        tp, fp, fn, support = self.stats
+        """The score: ``(classes,)`` for ``average=None``, else a float. With no data since the last reset it is
+        the score of zero counts, as in Keras (zeros per class); before the first update, when the number of
+        classes is not known yet, it is 0.0."""
+        stats = self.stats
+        if stats is None:
+            if self.num_classes is None:
+                return 0.0  # Keras fails here (its counts do not exist yet)
+            stats = torch.zeros((4,) if self.average == "micro" else (4, self.num_classes), dtype=self._torch_dtype)
+        tp, fp, fn, support = stats
         precision = tp / (tp + fp + EPSILON)
         recall = tp / (tp + fn + EPSILON)
         b2 = self.beta ** 2

@@ -22,15 +22,14 @@ class CategoricalCrossentropy(MeanMetricWrapper):
 
 
 class SparseCategoricalCrossentropy(MeanMetricWrapper):
-    def __init__(self, name: str = "sparse_categorical_crossentropy", dtype=None, from_logits: bool = False,
-                 ignore_class=None, axis: int = -1):
-        if ignore_class is not None:
-            raise ValueError(f"SparseCategoricalCrossentropy: ignore_class is not supported; received "
-                             f"ignore_class={ignore_class!r}.")
-        super().__init__(fn.sparse_categorical_crossentropy, name, dtype, from_logits=from_logits, axis=axis)
+    """The mean crossentropy of integer labels ``(batch, ...)`` against class scores ``(batch, ..., classes)``.
+    Labels equal to ``ignore_class`` give 0 and, as in Keras' metric (unlike the loss), still count in the
+    mean: it is over all entries, not only the others."""
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "ignore_class": None}
+    def __init__(self, name: str = "sparse_categorical_crossentropy", dtype=None, from_logits: bool = False,
+                 ignore_class: int | None = None, axis: int = -1):
+        super().__init__(fn.sparse_categorical_crossentropy, name, dtype, from_logits=from_logits,
+                         ignore_class=ignore_class, axis=axis)
 
 
 class KLDivergence(MeanMetricWrapper):

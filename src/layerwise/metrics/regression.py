@@ -86,8 +86,10 @@ class R2Score(Metric):
         super().__init__(name, dtype)
 
     def reset(self) -> None:
-        self.sums: torch.Tensor | None = None  # (5, outputs): sum, squared sum, squared error, weight, values
+        self.sums: torch.Tensor | None = None  # (4, outputs): sum, squared sum, squared error, weight
         self.num_samples: torch.Tensor | int = 0
+        # Kept by reset, so that result() keeps its shape (one score per output) until the next update.
+        self.num_outputs: int | None = getattr(self, "num_outputs", None)
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         y_pred = y_pred.detach().to(getattr(torch, self.dtype))
@@ -104,13 +106,20 @@ class R2Score(Metric):
         batch = torch.stack([weighted.sum(0), (y_true * weighted).sum(0), ((y_true - y_pred).square() * weight).sum(0),
                              weight.sum(0)])
         self.sums = batch if self.sums is None else self.sums + batch
+        self.num_outputs = y_true.shape[1]
         # Keras counts every entry, not every row, as a sample for the adjusted score.
         self.num_samples = self.num_samples + y_true.numel()
 
     def result(self) -> float | np.ndarray:
-        if self.sums is None:
-            return 0.0
-        total_sum, squared_sum, squared_error, count = self.sums
+        """The score: ``(outputs,)`` for ``class_aggregation=None``, else a float. With no data since the last
+        reset it is nan (0 / 0), as in Keras (one per output); before the first update, when the number of
+        outputs is not known yet, a single nan."""
+        sums = self.sums
+        if sums is None:
+            if self.num_outputs is None:
+                return float("nan")  # Keras fails here (its sums do not exist yet)
+            sums = torch.zeros((4, self.num_outputs), dtype=self._torch_dtype)
+        total_sum, squared_sum, squared_error, count = sums
         total = squared_sum - total_sum * (total_sum / count)
         raw = 1 - squared_error / total
         raw = torch.where(torch.isinf(raw), torch.zeros_like(raw), raw)
