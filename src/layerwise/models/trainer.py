@@ -9,7 +9,6 @@ instead, and the dict it returns is the logs; without overrides, the loops choos
 """
 from __future__ import annotations
 
-import difflib
 import warnings
 
 import torch
@@ -31,50 +30,12 @@ from layerwise.datasets.iterable import IterableData, first_item, peekable, take
 from layerwise.dtype_policies.autocast import float32_of_half, numpy_of
 from layerwise.layers.calling import keeps_modes
 from layerwise.layers.penalties import LayerPenalties, outermost_call
+from layerwise.models.compile_arguments import json_plain, unexpected_compile_arguments
 from layerwise.models.custom_steps import StepAPI, as_logs, batch_free, parts_shape, restore_outputs
+from layerwise.models.on_batch import OnBatchMethods
 from layerwise.models.inputs import as_declared_inputs
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names, flat_outputs
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
-
-
-# Keras 3's compile() arguments, in its order.
-_COMPILE_ARGUMENTS = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
-                      "steps_per_execution", "jit_compile", "auto_scale_loss")
-# compile() arguments of Keras 2 (tf.keras) that Keras 3 removed, with what to write instead.
-_KERAS2_COMPILE_ARGUMENTS = {
-    "sample_weight_mode": "drop it: per-timestep sample weights of shape (samples, timesteps) are taken as they are",
-    "target_tensors": "drop it and pass the targets to fit() as y",
-    "distribute": "drop it: layerwise trains on one device",
-    "experimental_steps_per_execution": "write steps_per_execution",
-    "experimental_run_tf_function": "drop it",
-}
-
-
-def _unexpected_compile_arguments(kwargs: dict) -> TypeError:
-    """Keras' TypeError for keywords ``compile`` does not take, with the argument each may have meant and what
-    to do about Keras 2's removed ones."""
-    hints = []
-    for key in kwargs:
-        if key in _KERAS2_COMPILE_ARGUMENTS:
-            hints.append(f"'{key}' is Keras 2's, removed in Keras 3: {_KERAS2_COMPILE_ARGUMENTS[key]}")
-        elif guess := difflib.get_close_matches(key, _COMPILE_ARGUMENTS, n=1):
-            hints.append(f"did you mean '{guess[0]}' for '{key}'?")
-    names = ", ".join(repr(key) for key in kwargs)
-    hint = f" ({'; '.join(hints)})" if hints else ""
-    return TypeError(f"compile() got an unexpected keyword argument{'s' if len(kwargs) > 1 else ''} {names}{hint}. "
-                     f"It takes {', '.join(_COMPILE_ARGUMENTS)}.")
-
-
-def _json_plain(value) -> bool:
-    """Whether ``value`` is JSON as it stands (names, numbers, None; lists and string-keyed dicts of them), so that
-    ``get_compile_config`` returns it as the user gave it, as Keras does."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, list):
-        return all(map(_json_plain, value))
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and _json_plain(item) for key, item in value.items())
-    return False
 
 
 def _resolve_verbose(verbose, default: int = 1) -> int:
@@ -100,7 +61,7 @@ def _validates_after(epoch: int, validation_freq) -> bool:
     return epoch + 1 in validation_freq
 
 
-class Trainer(StepAPI):
+class Trainer(OnBatchMethods, StepAPI):
     """Mixin giving a model Keras' training API. The model provides ``forward``, ``build``,
     ``check_input``, ``built``, ``batch_input_shape``, ``output_shape``, ``input_names``,
     ``output_names`` and ``device()``.
@@ -144,7 +105,7 @@ class Trainer(StepAPI):
         ``get_compile_config()``, resolved as Keras' torch backend does (``"auto"``: False); layerwise itself
         always runs eagerly, one batch per step. Any other keyword is a TypeError, as in Keras."""
         if kwargs:
-            raise _unexpected_compile_arguments(kwargs)
+            raise unexpected_compile_arguments(kwargs)
         if jit_compile == "auto":
             jit_compile = False
         if jit_compile and run_eagerly:
@@ -175,7 +136,7 @@ class Trainer(StepAPI):
         from layerwise.keras_export import keras_compile_config  # it imports the models: not at module level
 
         serialized = keras_compile_config(self)
-        return {key: value if _json_plain(value) else serialized[key] for key, value in self._compile_config.items()}
+        return {key: value if json_plain(value) else serialized[key] for key, value in self._compile_config.items()}
 
     def _resolve_outputs(self) -> None:
         """Each output's loss and metrics (``models/outputs.py``) for the model's output names."""
@@ -534,48 +495,3 @@ class Trainer(StepAPI):
                     break
         callbacks.on_predict_end()
         return chunks
-
-    def predict_on_batch(self, x):
-        x = self._input_parts(x)
-        self.eval()
-        if self._uses_steps("predict_step"):
-            with torch.no_grad():
-                return self._structure_outputs([numpy_of(out) for out in self._predict_step_outputs(x)])
-        with torch.inference_mode():
-            return self._structure_outputs([numpy_of(out) for out in self._infer(x)])
-
-    # ---- one batch ----------------------------------------------------------------------------
-    def _batch_data(self, x, y, sample_weight, step: str, method: str, class_weight=None) -> ArrayData:
-        """``x`` (and ``y``, ``sample_weight``) as one batch for ``method`` (``train_on_batch``...), which runs
-        ``step``."""
-        data = self._make_data(x, y, sample_weight, None)
-        if not isinstance(data, ArrayData):
-            raise ValueError(f"x must be an array or a tensor (one per input), got {type(x).__name__}.")
-        data.batch_size = data.num_samples
-        self._apply_class_weight(data, class_weight)
-        self._prepare_steps(data) if self._uses_steps(step) else self._prepare(data, method)
-        return data
-
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
-        """One optimizer step on one batch; returns the batch loss (and metrics) as ``evaluate`` does."""
-        self._require_compiled("train_on_batch")
-        data = self._batch_data(x, y, sample_weight, "train_step", "train_on_batch", class_weight)
-        if self._uses_steps("train_step"):
-            self.reset_metrics()
-            self.train()
-            logs = as_logs(self._run_step("train_step", (data.x, data.y, data.sample_weight)))
-            self.eval()
-            return logs if return_dict else self._ordered_logs(logs)
-        trackers = self._reset_metrics()
-        self.train()
-        self._train_step(data.x, data.y, data.sample_weight, trackers)
-        self.eval()
-        logs = self._logs(trackers)
-        return logs if return_dict else self._flat_logs(logs)
-
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
-        self._require_compiled("test_on_batch")
-        logs = self._evaluate_data(self._batch_data(x, y, sample_weight, "test_step", "test_on_batch"))
-        if return_dict:
-            return logs
-        return self._ordered_logs(logs) if self._uses_steps("test_step") else self._flat_logs(logs)
