@@ -188,7 +188,8 @@ class StepAPI:
         """The scalar a step minimises: the compiled loss of ``y_pred`` against ``y`` (each output's loss is
         added to its running mean) plus every penalty in ``losses`` (regularizers, ``add_loss``)."""
         terms = []
-        self._resolve_outputs()  # a subclassed model's compiled loss waits for its first call to know its outputs
+        if self._outputs is None:  # a subclassed model's compiled loss waits for its first call to know its outputs
+            self._resolve_outputs()
         if self._outputs is not None:
             y_pred = float32_of_half(_as_outputs(y_pred))  # a mixed model's outputs, in float32 as Keras' losses
             loss, each = self._outputs.total(_as_outputs(y), y_pred, sample_weight)
