@@ -20,12 +20,13 @@ STEPS = 9
 def tour(tmp_path_factory) -> tuple[str, dict[str, list[str]]]:
     """Run the quick tour once; returns (report folder, results table rows keyed by step)."""
     out = tmp_path_factory.mktemp("tour")
-    stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         status = main(["tour", "--quick", "--out", os.fspath(out), "--threads", "1"])
     assert status == 0
-    text = stdout.getvalue()
-    assert "[1/9]" in text and "[9/9]" in text  # each step announces itself, with its progress bar
+    text, progress = stdout.getvalue(), stderr.getvalue()
+    assert "[1/9]" in progress and "[9/9]" in progress  # each step announces itself on stderr, with its bar
+    assert "[1/9]" not in text and "━" not in text  # stdout holds the results table only
     table = text.split("\n-")[1].split("\n\n")[0].splitlines()[1:]
     rows = [re.split(r"\s{2,}", line.strip()) for line in table]
     keys = ["mlp", "deep-mlp", "cnn", "lstm", "char-lstm", "autoencoder", "rbm-features", "rbm-oversample",

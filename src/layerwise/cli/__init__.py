@@ -96,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``layerwise`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
+    if args.command is None:  # as argparse reports a missing argument: usage and one line, on stderr
+        parser.print_usage(sys.stderr)
+        print("layerwise: error: a COMMAND is required; `layerwise --help` lists them.", file=sys.stderr)
         return 2
     return run_guarded(lambda: _run(args))
 

@@ -24,6 +24,8 @@ MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 TEXT_EXTENSIONS = (".txt", ".text", ".md")
 TABLE_EXTENSIONS = (".csv", ".tsv")
+# An .npz file is a zip archive: it starts with a file entry, or with the end record when empty.
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def require_file(path: str, what: str = "file") -> str:
@@ -135,6 +137,35 @@ def format_number(value) -> str:
     return str(value)
 
 
+def exact_number(value: float) -> str:
+    """A new value as CSV text that reads back exactly: integers without '.0', other floats in full."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def check_output_file(path: str, option: str) -> None:
+    """A UserError unless ``path`` can be written as a file: not a folder, inside an existing folder.
+
+    Commands call this before reading or training, so a mistyped output costs no work.
+    """
+    if os.path.isdir(path):
+        raise UserError(f"{option} {path} is a folder; give a file name, e.g. {os.path.join(path, 'out.csv')}.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"Cannot write {path} ({option}): the folder {folder} does not exist.")
+
+
+def check_output_folder(path: str, option: str) -> None:
+    """A UserError unless ``path`` is a folder or can be created as one (no file in the way)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{option} {path} is a file; give a folder (it is created if missing).")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UserError(f"{option} {path} cannot be created: {existing} is a file.")
+
+
 def write_csv(path: str, header: list[str], rows) -> None:
     """Write a CSV file atomically: a temporary file renamed over ``path`` once complete."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -211,6 +242,9 @@ def load_images(folder: str, image_size: tuple[int, int] | None = None, channels
 def load_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     """``(x, y)`` from an ``.npz`` file with arrays ``x`` (or ``X``/``x_train``) and optionally ``y``."""
     require_file(path, ".npz file")
+    with open(path, "rb") as f:
+        if f.read(4) not in ZIP_MAGIC:  # np.load would guess a pickle and blame allow_pickle
+            raise UserError(f"{path} is not an .npz archive (expected arrays x and y, as np.savez writes them).")
     try:
         with np.load(path, allow_pickle=False) as data:
             files = list(data.files)
@@ -221,8 +255,11 @@ def load_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
             x, y = data[x_key], None if y_key is None else data[y_key]
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise UserError(f"{path} is not a readable .npz file ({err}).") from None
-    except ValueError as err:  # object arrays need pickle, which is never loaded from user files
-        raise UserError(f"{path}: {err}") from None
+    except ValueError as err:
+        if "pickle" not in str(err):
+            raise UserError(f"{path} is not a readable .npz file ({err}).") from None
+        raise UserError(f"{path} holds Python objects (pickled arrays), which layerwise never loads from files; "
+                        "save numeric arrays x and y with np.savez.") from None
     if not np.issubdtype(x.dtype, np.number) or len(x) == 0:
         raise UserError(f"{path}: array x must be a non-empty numeric array, got dtype {x.dtype}.")
     if y is not None and len(y) != len(x):

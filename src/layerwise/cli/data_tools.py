@@ -7,8 +7,8 @@ import os
 import numpy as np
 
 from layerwise.cli import data_loading as dl
-from layerwise.cli.errors import UserError
-from layerwise.cli.progress import say
+from layerwise.cli.errors import UserError, check_at_least_one
+from layerwise.cli.progress import narration, say
 from layerwise.cli.train_estimators import fit_autoencoder, fit_rbm
 
 EXAMPLES = {
@@ -68,10 +68,13 @@ def add_parsers(sub, parents) -> None:
     p.set_defaults(run=run_features)
 
 
-def _positive(**values: int) -> None:
-    for name, value in values.items():
-        if value < 1:
-            raise UserError(f"--{name} must be at least 1, got {value}.")
+def _check_outputs(args) -> None:
+    """Check every output path before reading or training, so that a mistyped one costs no work."""
+    dl.check_output_file(args.output, "-o")
+    if getattr(args, "report", None):
+        dl.check_output_folder(args.report, "--report")
+    if getattr(args, "plot", None):
+        dl.check_output_file(args.plot, "--plot")
 
 
 def _numeric_input(table: dl.Table, exclude: str | None) -> tuple[list[str], np.ndarray]:
@@ -89,7 +92,8 @@ def _standardise(x: np.ndarray) -> np.ndarray:
 
 
 def run_oversample(args) -> int:
-    _positive(epochs=args.epochs)
+    check_at_least_one(epochs=args.epochs)
+    _check_outputs(args)
     from layerwise.rbm import RBMOversampler
 
     table = dl.read_csv(args.input)
@@ -108,8 +112,10 @@ def run_oversample(args) -> int:
     x_new[:, integer] = np.round(x_new[:, integer])
     after = {c: int(np.sum(y_new == c)) for c in before}
     target_at = table.index(args.target)
-    rows = [[*v[:target_at], y, *v[target_at:]] for v, y in zip(x_new.tolist(), y_new.tolist())]
-    dl.write_csv(args.output, table.columns, rows)
+    # fit_resample returns the original rows first: they are copied as written, only new rows are formatted.
+    new_rows = [[*map(dl.exact_number, v[:target_at]), y, *map(dl.exact_number, v[target_at:])]
+                for v, y in zip(x_new[len(x):].tolist(), y_new[len(x):].tolist())]
+    dl.write_csv(args.output, table.columns, [*table.rows, *new_rows])
     say(f"Class counts before {before}, after {after}; wrote {args.output}", args.quiet)
     if args.report:
         from layerwise.reports import Report, plots
@@ -122,7 +128,8 @@ def run_oversample(args) -> int:
 
 
 def run_impute(args) -> int:
-    _positive(epochs=args.epochs)
+    check_at_least_one(epochs=args.epochs)
+    _check_outputs(args)
     from layerwise.rbm import RBMImputer
 
     table = dl.read_csv(args.input)
@@ -141,9 +148,9 @@ def run_impute(args) -> int:
     else:
         say(f"{args.input} has no missing values; writing it unchanged.", args.quiet)
         filled = x
-    at = {c: k for k, c in enumerate(numeric)}
-    rows = [[filled[i, at[c]] if c in at else row[j] for j, c in enumerate(table.columns)]
-            for i, row in enumerate(table.rows)]
+    rows = [list(row) for row in table.rows]  # observed cells keep their text, digit for digit
+    for i, k in zip(*np.nonzero(missing)):
+        rows[i][table.index(numeric[k])] = dl.exact_number(filled[i, k])
     dl.write_csv(args.output, table.columns, rows)
     say(f"Wrote {args.output}", args.quiet)
     if args.truth or args.report:
@@ -163,11 +170,13 @@ def _read_truth(args, numeric: list[str], x: np.ndarray) -> np.ndarray | None:
 
 def _impute_report(args, numeric: list[str], x: np.ndarray, filled: np.ndarray, missing: np.ndarray,
                    truth: np.ndarray | None) -> None:
+    """Print the RMSE against ``--truth``; with ``--report``, also write report.html and its plot."""
     from layerwise.reports import Report, plots
 
-    report = Report(args.report or os.path.dirname(os.path.abspath(args.output)),
-                    f"layerwise impute: {os.path.basename(args.input)}")
-    report.table(["column", "missing values"], [[c, int(m)] for c, m in zip(numeric, missing.sum(0))])
+    report = None
+    if args.report:  # without it nothing but the output CSV is written
+        report = Report(args.report, f"layerwise impute: {os.path.basename(args.input)}")
+        report.table(["column", "missing values"], [[c, int(m)] for c, m in zip(numeric, missing.sum(0))])
     if truth is not None:
         scale = np.where(truth.std(0) > 0, truth.std(0), 1.0)
         means = np.nanmean(x, axis=0)
@@ -175,17 +184,21 @@ def _impute_report(args, numeric: list[str], x: np.ndarray, filled: np.ndarray, 
         mean_std = (np.broadcast_to(means, x.shape) / scale)[missing]
         rbm_rmse = float(np.sqrt(np.mean((filled_std - true_std) ** 2)))
         mean_rmse = float(np.sqrt(np.mean((mean_std - true_std) ** 2)))
-        report.table(["method", "RMSE on hidden cells (standard deviations)"],
-                     [["RBM", rbm_rmse], ["column mean (baseline)", mean_rmse]])
-        report.figure("imputed_vs_true", "Imputed against true values (in standard deviations of each column).",
-                      lambda: plots.imputed_vs_true(true_std, filled_std, mean_std))
         print(f"RMSE on the missing cells: RBM {rbm_rmse:.4f}, column mean {mean_rmse:.4f} (standard deviations)")
-    if args.report:
+        if report is not None:
+            report.table(["method", "RMSE on hidden cells (standard deviations)"],
+                         [["RBM", rbm_rmse], ["column mean (baseline)", mean_rmse]])
+            report.figure("imputed_vs_true", "Imputed against true values (in standard deviations of each column).",
+                          lambda: plots.imputed_vs_true(true_std, filled_std, mean_std))
+    if report is not None:
         say(f"Wrote {report.save()}", args.quiet)
 
 
 def run_reduce(args) -> int:
-    _positive(dim=args.dim, epochs=args.epochs)
+    check_at_least_one(dim=args.dim, epochs=args.epochs)
+    if args.plot and args.dim < 2:
+        raise UserError("--plot draws two dimensions; use --dim 2 or more.")
+    _check_outputs(args)
     table = dl.read_csv(args.input)
     names, x = _numeric_input(table, args.label)
     if args.dim >= len(names):
@@ -196,11 +209,10 @@ def run_reduce(args) -> int:
         codes = PCA(n_components=args.dim, random_state=args.seed).fit_transform(x)
     else:
         say(f"Training an autoencoder with a {args.dim}-D code on {len(x)} rows ...", args.quiet)
-        codes = fit_autoencoder(x, args.dim, args.epochs, 64, args.seed, args.quiet, False).transform(x)
+        with narration():
+            codes = fit_autoencoder(x, args.dim, args.epochs, 64, args.seed, args.quiet, False).transform(x)
     _write_with_label(args, table, [f"code_{k + 1}" for k in range(args.dim)], codes)
     if args.plot:
-        if args.dim < 2:
-            raise UserError("--plot draws two dimensions; use --dim 2 or more.")
         from layerwise.reports import plots, save_png
         labels = None
         if args.label:
@@ -213,12 +225,14 @@ def run_reduce(args) -> int:
 
 
 def run_features(args) -> int:
-    _positive(units=args.units, epochs=args.epochs)
+    check_at_least_one(units=args.units, epochs=args.epochs)
+    _check_outputs(args)
     table = dl.read_csv(args.input)
     names, x = _numeric_input(table, args.label)
     x = x.astype(np.float32) if x.min() >= 0 and x.max() <= 1 else _standardise(x)
     say(f"Training an RBM with {args.units} hidden units on {len(x)} rows ...", args.quiet)
-    features = fit_rbm(x, args.units, args.epochs, 10, args.seed, args.quiet).transform(x)
+    with narration():
+        features = fit_rbm(x, args.units, args.epochs, 10, args.seed, args.quiet).transform(x)
     _write_with_label(args, table, [f"h_{k + 1}" for k in range(args.units)], features)
     return 0
 

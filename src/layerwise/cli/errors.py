@@ -2,8 +2,9 @@
 
 Subcommands raise :class:`UserError` for mistakes they detect themselves (an unknown recipe, a CSV
 without the named column). The library below them raises ``ValueError``/``FileNotFoundError`` with
-messages written for users, so those are shown the same way. A real bug still shows its traceback
-when ``LAYERWISE_DEBUG=1`` is set, so that nothing is hidden from the people fixing it.
+messages written for users, so those are shown the same way. Any other exception is a bug or a case
+nobody foresaw: it is still one line (exit status 1), and ``LAYERWISE_DEBUG=1`` shows its traceback,
+so that nothing is hidden from the people fixing it.
 """
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ def _one_line(err: BaseException) -> str:
     return " ".join(text.split())
 
 
+def check_at_least_one(**values: int) -> None:
+    """A UserError for the first option below 1, e.g. ``check_at_least_one(batch_size=0)``."""
+    for name, value in values.items():
+        if value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}.")
+
+
 def run_guarded(command: Callable[[], int], prog: str = "layerwise") -> int:
     """Run ``command`` and turn expected failures into ``prog: error: ...`` on stderr plus an exit code."""
     debug = os.environ.get("LAYERWISE_DEBUG") == "1"
@@ -46,4 +54,10 @@ def run_guarded(command: Callable[[], int], prog: str = "layerwise") -> int:
         return INTERNAL_ERROR
     except OSError as err:  # a full disk, a read-only folder: the user's environment, not a bug
         print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
+        return INTERNAL_ERROR
+    except Exception as err:  # the last resort: one line rather than a traceback
+        if debug:
+            traceback.print_exc()
+        print(f"{prog}: error: {type(err).__name__}: {_one_line(err)} (set LAYERWISE_DEBUG=1 for the traceback)",
+              file=sys.stderr)
         return INTERNAL_ERROR

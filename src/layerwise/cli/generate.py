@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from itertools import islice
 
 import numpy as np
@@ -80,6 +81,8 @@ def run_generate(args) -> int:
     if args.length < 1 or not (args.temperature >= 0 and math.isfinite(args.temperature)):
         raise UserError("--length must be at least 1 and --temperature 0 (the most likely character) or a finite "
                         f"number above it; got --length {args.length} --temperature {args.temperature}.")
+    if args.output:
+        dl.check_output_file(args.output, "-o")
     model, card = _load(args.model, "text")
     text = sample_text(model, card, args.prompt, args.length, args.temperature, np.random.default_rng(args.seed),
                        args.quiet)
@@ -110,6 +113,10 @@ def forecast_series(model, card: dict, scaled: np.ndarray, horizon: int) -> np.n
 def run_forecast(args) -> int:
     if args.horizon < 1 or args.holdout < 0:
         raise UserError("--horizon must be at least 1 and --holdout at least 0.")
+    if args.output:
+        dl.check_output_file(args.output, "-o")
+    if args.report:
+        dl.check_output_folder(args.report, "--report")
     model, card = _load(args.model, "forecast")
     table = dl.read_csv(args.data)
     raw = table.numeric(card["features"])
@@ -137,5 +144,7 @@ def run_forecast(args) -> int:
         print(",".join(dl.format_number(v) for v in row))
     if args.holdout:
         n = len(actual)
-        print(f"MAE over the {n} held-out steps: {np.mean(np.abs(forecast[:n] - actual)):.4g}", flush=True)
+        # On stderr, so that stdout stays a CSV table that can be redirected to a file.
+        print(f"MAE over the {n} held-out steps: {np.mean(np.abs(forecast[:n] - actual)):.4g}", file=sys.stderr,
+              flush=True)
     return 0

@@ -7,7 +7,7 @@ import numpy as np
 
 from layerwise.cli import data_loading as dl
 from layerwise.cli import model_files, tasks
-from layerwise.cli.errors import UserError
+from layerwise.cli.errors import UserError, check_at_least_one
 from layerwise.cli.progress import say
 
 EVALUATE_EXAMPLES = """examples:
@@ -54,6 +54,9 @@ def add_parsers(sub, parents) -> None:
 
 def _prepare(args, card: dict, needs_target: bool) -> tasks.Prepared:
     if card.get("task") == "raw":
+        if not args.data.lower().endswith(".npz"):
+            raise UserError(f"{args.model} has no {model_files.CARD_FILE} (a model saved from Python), so --data must "
+                            f"be an .npz file with an array x; got {args.data}.")
         x, y = dl.load_npz(args.data)
         return tasks.Prepared(x, y, [f"row {i}" for i in range(len(x))])
     return tasks.prepare(args.data, card, fitting=False, quiet=args.quiet, needs_target=needs_target)
@@ -64,6 +67,7 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 
 def run_evaluate(args) -> int:
+    check_at_least_one(batch_size=args.batch_size)
     model, card = model_files.load(args.model)
     data = _prepare(args, card, needs_target=card.get("task") not in ("reduce", "features"))
     task = card.get("task")
@@ -92,6 +96,8 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
+    check_at_least_one(batch_size=args.batch_size)
+    dl.check_output_file(args.output, "-o")
     model, card = model_files.load(args.model)
     task = card.get("task")
     if task == "text":
@@ -111,7 +117,8 @@ def run_predict(args) -> int:
             rows = [[classes[int(np.argmax(p))], *p.tolist()] for p in out]
         elif task in ("regress", "forecast"):
             values = out[:, 0] if task == "regress" else tasks.unscale_target(card, out[:, 0])
-            header, rows = ["sample", f"predicted_{card['target']}"], [[v] for v in values.tolist()]
+            target = card.get("target") or "value"  # an .npz target has no column name
+            header, rows = ["sample", f"predicted_{target}"], [[v] for v in values.tolist()]
         else:  # a model saved from Python, without a card: its raw outputs
             header, rows = ["sample"] + [f"output_{k + 1}" for k in range(out.shape[1])], out.tolist()
     dl.write_csv(args.output, header, [[name, *row] for name, row in zip(data.names, rows)])

@@ -20,6 +20,11 @@ MODEL_FILE = "model.lw"
 CARD_FILE = "card.json"
 ESTIMATOR_FORMAT = "layerwise.estimator"
 AUTOENCODER_FORMAT = "layerwise.autoencoder"
+# What evaluate/predict/generate/forecast read from a card, by task and by kind of data.
+CARD_KEYS_BY_TASK = {"classify": ("classes",), "regress": (), "forecast": ("target", "window"),
+                     "text": ("vocab", "window"), "reduce": (), "features": ()}
+CARD_KEYS_BY_KIND = {"table": ("features", "mean", "std"), "series": ("features", "mean", "std"),
+                     "images": ("image_shape", "classes"), "arrays": (), "text": ()}
 
 
 def file_format(path: str) -> str:
@@ -55,10 +60,7 @@ def load(path: str):
     """``(model, card)``. Without a card (a model saved from Python) the card says only ``task: raw``."""
     model_path, card_path = resolve(path)
     fmt = file_format(model_path)
-    card = {"task": "raw"}
-    if os.path.exists(card_path):
-        with open(card_path, encoding="utf-8") as f:
-            card = json.load(f)
+    card = read_card(card_path) if os.path.exists(card_path) else {"task": "raw"}
     if fmt == MODEL_FORMAT:
         from layerwise.models import load_model
         return load_model(model_path), card
@@ -66,6 +68,30 @@ def load(path: str):
         from layerwise.autoencoders import Autoencoder
         return Autoencoder.load(model_path), card
     return load_estimator(model_path), card
+
+
+def read_card(path: str) -> dict:
+    """The card at ``path``, checked to hold what its task needs; a UserError naming the file otherwise."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            card = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        reason = (f"{err.msg}, line {err.lineno} column {err.colno}" if isinstance(err, json.JSONDecodeError)
+                  else "not UTF-8 text")
+        raise UserError(f"{path} is corrupt ({reason}); retrain the model or restore the file.") from None
+    task = card.get("task") if isinstance(card, dict) else None
+    if task not in CARD_KEYS_BY_TASK:
+        raise UserError(f"{path}: 'task' must be one of {', '.join(CARD_KEYS_BY_TASK)}, got {task!r}; "
+                        "retrain the model or restore the file.")
+    kind = card.get("data_kind")
+    if kind not in CARD_KEYS_BY_KIND:
+        raise UserError(f"{path}: 'data_kind' must be one of {', '.join(CARD_KEYS_BY_KIND)}, got {kind!r}; "
+                        "retrain the model or restore the file.")
+    missing = [k for k in (*CARD_KEYS_BY_TASK[task], *CARD_KEYS_BY_KIND[kind]) if k not in card]
+    if missing:
+        raise UserError(f"{path} lacks {', '.join(map(repr, missing))}, which a {task} model on {kind} data needs; "
+                        "retrain the model or restore the file.")
+    return card
 
 
 def save(folder: str, model, card: dict) -> str:
@@ -85,24 +111,46 @@ def _is_rbm(model) -> bool:
 
 
 # ---- RBMs: parameters as JSON, fitted arrays and tensors as safetensors --------------------------
-def save_estimator(estimator, path: str) -> None:
-    """Save a fitted layerwise RBM: constructor parameters plus every public fitted attribute."""
-    from safetensors.torch import save as save_bytes
+def _own_copy(tensor: torch.Tensor) -> torch.Tensor:
+    """A CPU copy: a tensor made with torch.as_tensor shares the array's memory, which safetensors refuses."""
+    return tensor.detach().cpu().clone().contiguous()
 
-    tensors, scalars = {}, {}
+
+def _fitted_state(estimator) -> tuple[dict, dict]:
+    """``(tensors, json_values)`` for every fitted attribute, public (``name_``) and private (``_name``).
+
+    Private state is part of the fitted model: GaussianBernoulliRBM needs ``_variance_learned`` and its
+    constant-column masks to transform. Values with no portable form (the random generator, the
+    optimizer's state) serve only further training and are left out.
+    """
+    tensors, values = {}, {"dtypes": {}, "lists": {}, "scalars": {}}
     for name, value in vars(estimator).items():
-        if not name.endswith("_") or name.startswith("_"):
-            continue
+        private = name.startswith("_")
+        if not (private or name.endswith("_")):
+            continue  # constructor parameters: saved by get_params
         if isinstance(value, torch.Tensor):
-            tensors[f"torch/{name}"] = value.detach().cpu().contiguous()
+            tensors[f"torch/{name}"] = _own_copy(value)
         elif isinstance(value, np.ndarray) and value.dtype != object:
             tensors[f"numpy/{name}"] = torch.from_numpy(np.ascontiguousarray(value))
-        else:
-            scalars[name] = value.item() if isinstance(value, np.generic) else value
+        elif isinstance(value, np.dtype):
+            values["dtypes"][name] = value.str
+        elif isinstance(value, list) and all(isinstance(v, torch.Tensor) for v in value):
+            values["lists"][name] = len(value)
+            tensors.update({f"list/{name}/{k}": _own_copy(v) for k, v in enumerate(value)})
+        elif not private or isinstance(value, (bool, int, float, str, np.generic)):
+            values["scalars"][name] = value.item() if isinstance(value, np.generic) else value
+    return tensors, values
+
+
+def save_estimator(estimator, path: str) -> None:
+    """Save a fitted layerwise RBM: constructor parameters plus its fitted state (see ``_fitted_state``)."""
+    from safetensors.torch import save as save_bytes
+
+    tensors, values = _fitted_state(estimator)
     params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in estimator.get_params(deep=False).items()
               if k != "random_state" or isinstance(v, (int, type(None)))}
-    metadata = {"format": ESTIMATOR_FORMAT, "class_name": type(estimator).__name__,
-                "params": json.dumps(params), "scalars": json.dumps(scalars)}
+    metadata = {"format": ESTIMATOR_FORMAT, "class_name": type(estimator).__name__, "params": json.dumps(params),
+                **{key: json.dumps(value) for key, value in values.items()}}
     atomic_write(path, save_bytes(tensors, metadata=metadata))
 
 
@@ -119,7 +167,12 @@ def load_estimator(path: str):
     estimator = cls(**json.loads(header["params"]))
     for name, value in json.loads(header["scalars"]).items():
         setattr(estimator, name, value)
+    for name, value in json.loads(header.get("dtypes", "{}")).items():
+        setattr(estimator, name, np.dtype(value))
+    for name, count in json.loads(header.get("lists", "{}")).items():
+        setattr(estimator, name, [tensors[f"list/{name}/{k}"].to(get_device()) for k in range(count)])
     for key, tensor in tensors.items():
         kind, name = key.split("/", 1)
-        setattr(estimator, name, tensor.to(get_device()) if kind == "torch" else tensor.numpy())
+        if kind != "list":
+            setattr(estimator, name, tensor.to(get_device()) if kind == "torch" else tensor.numpy())
     return estimator

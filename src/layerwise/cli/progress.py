@@ -1,6 +1,12 @@
-"""Progress for long work: Keras' bar for loading, sampling and epochs, silenced by ``--quiet``."""
+"""Progress for long work: Keras' bar for loading, sampling and epochs, silenced by ``--quiet``.
+
+Narration and progress go to stderr, so that stdout holds only results (generated text, a forecast
+CSV, scores) and can be redirected to a file.
+"""
 from __future__ import annotations
 
+import contextlib
+import sys
 from typing import Iterable, Iterator, TypeVar
 
 from layerwise.callbacks import Callback
@@ -10,9 +16,14 @@ T = TypeVar("T")
 
 
 def say(message: str, quiet: bool) -> None:
-    """Print one line of narration unless ``--quiet``."""
+    """Print one line of narration to stderr unless ``--quiet``."""
     if not quiet:
-        print(message, flush=True)
+        print(message, file=sys.stderr, flush=True)
+
+
+def narration() -> contextlib.AbstractContextManager:
+    """Send what library code prints to stdout (Keras' fit bars and summary, RBM iterations) to stderr."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def track(items: Iterable[T], total: int, label: str, quiet: bool) -> Iterator[T]:
@@ -20,8 +31,8 @@ def track(items: Iterable[T], total: int, label: str, quiet: bool) -> Iterator[T
     if quiet or total <= 0:
         yield from items
         return
-    print(label, flush=True)
-    bar = Progbar(total, verbose=1)
+    print(label, file=sys.stderr, flush=True)
+    bar = Progbar(total, verbose=1, stream=sys.stderr)
     done = 0
     for item in items:
         yield item
@@ -41,7 +52,7 @@ class EpochBar(Callback):
         self.done, self.logs = 0, {}
 
     def on_train_begin(self, logs=None):
-        self.bar = Progbar(self.epochs, verbose=1)
+        self.bar = Progbar(self.epochs, verbose=1, stream=sys.stderr)
 
     def on_epoch_end(self, epoch, logs=None):
         self.done, self.logs = epoch + 1, dict(logs or {})

@@ -48,20 +48,27 @@ def read_spec(path: str) -> dict:
         spec = {"layers": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("layers"), list) or not spec["layers"]:
         raise UserError(f"{path}: expected a list of layers, or an object with a non-empty 'layers' list.")
+    if not isinstance(spec.get("compile") or {}, dict):
+        raise UserError(f"{path}: 'compile' must be an object such as {{\"optimizer\": \"adam\"}}; "
+                        f"got {spec['compile']!r}.")
     return spec
 
 
 def _layer_entry(entry, number: int, path: str) -> tuple[str, dict]:
     """``(class name, arguments)`` from any of the three accepted spellings of one layer."""
     if isinstance(entry, dict) and "class_name" in entry:
-        return entry["class_name"], dict(entry.get("config") or {})
-    if isinstance(entry, dict) and len(entry) == 1:
+        name, args = entry["class_name"], entry.get("config")
+    elif isinstance(entry, dict) and len(entry) == 1:
         name, args = next(iter(entry.items()))
-        return name, dict(args or {})
-    if isinstance(entry, list) and len(entry) in (1, 2) and isinstance(entry[0], str):
-        return entry[0], dict(entry[1] if len(entry) == 2 else {})
-    raise UserError(f"{path}: layer {number} must be {{\"class_name\": ..., \"config\": {{...}}}}, "
-                    f"{{\"Dense\": {{...}}}} or [\"Dense\", {{...}}]; got {entry!r}.")
+    elif isinstance(entry, list) and len(entry) in (1, 2) and isinstance(entry[0], str):
+        name, args = entry[0], entry[1] if len(entry) == 2 else None
+    else:
+        raise UserError(f"{path}: layer {number} must be {{\"class_name\": ..., \"config\": {{...}}}}, "
+                        f"{{\"Dense\": {{...}}}} or [\"Dense\", {{...}}]; got {entry!r}.")
+    if not isinstance(args or {}, dict):
+        raise UserError(f"{path}: layer {number} ({name}): the arguments must be an object such as "
+                        f"{{\"units\": 64}}; got {args!r}.")
+    return name, dict(args or {})
 
 
 def build_from_spec(spec: dict, input_shape: tuple[int, ...], path: str) -> Sequential:
@@ -69,6 +76,8 @@ def build_from_spec(spec: dict, input_shape: tuple[int, ...], path: str) -> Sequ
     model = Sequential([layers_module.Input(tuple(input_shape))], name=os.path.splitext(os.path.basename(path))[0])
     for number, entry in enumerate(spec["layers"], start=1):
         name, args = _layer_entry(entry, number, path)
+        if name == "InputLayer" and number == 1:
+            continue  # Keras' get_config()["layers"] starts with one; the data decides the input shape
         if name not in layers_module.LAYER_CLASSES or name in ("Layer", "InputLayer"):
             known = sorted(n for n in layers_module.__all__
                            if n in layers_module.LAYER_CLASSES and n not in ("Layer", "InputLayer"))

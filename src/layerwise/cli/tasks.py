@@ -1,10 +1,10 @@
 """From a data path to model inputs, the same way for training and for later use.
 
-``prepare(path, card, fitting=True)`` reads the data, decides the task and fills the card (classes,
-feature columns, scaling, window, vocabulary); with ``fitting=False`` it prepares new data exactly as
-the card says. Tasks: ``classify`` and ``regress`` (tables, images, arrays), ``forecast`` (a time
-series, windows of ``window`` steps predict the next value) and ``text`` (windows of characters
-predict the next character).
+``prepare(path, card, fitting=True)`` reads the data, decides the task where the card says ``auto``
+and fills the card (classes, feature columns, scaling, window, vocabulary); with ``fitting=False`` it
+prepares new data exactly as the card says. Tasks: ``classify`` and ``regress`` (tables, images,
+arrays), ``forecast`` (a time series, windows of ``window`` steps predict the next value) and
+``text`` (windows of characters predict the next character).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ MAX_INTEGER_CLASSES = 20
 # Text models train on at most this many windows, evenly spaced, to keep epochs short.
 MAX_TEXT_WINDOWS = 20000
 LABEL_NAMES = ("target", "label", "class", "y")
-_KIND_NAMES = {"images": "an image folder", "table": "a CSV table", "series": "a time-series CSV",
+KIND_NAMES = {"images": "an image folder", "table": "a CSV table", "series": "a time-series CSV",
                "arrays": "an .npz file", "text": "a text file"}
 
 
@@ -89,17 +89,19 @@ def _prepare_table(path: str, card: dict, fitting: bool, target: str | None, nee
         card["mean"], card["std"] = x.mean(0).tolist(), np.where(x.std(0) > 0, x.std(0), 1.0).tolist()
     x = ((x - np.asarray(card["mean"])) / np.asarray(card["std"])).astype(np.float32)
     y = None
-    has_target = card.get("target") is not None and card["target"] in table.columns
+    # Predicting never reads the target: a blank or unseen value there is no reason to refuse new rows.
+    has_target = (fitting or needs_target) and card.get("target") is not None and card["target"] in table.columns
     if needs_target and not has_target:
         raise UserError(f"{path} has no column {card.get('target')!r} with the true values.")
     if has_target:
         numeric = table.is_numeric(card["target"])
-        if fitting and card["task"] == "classify":
+        if fitting and card["task"] == "auto":
             values = table.numeric([card["target"]], allow_missing=True)[:, 0] if numeric else None
-            if numeric and (np.any(values % 1 != 0) or len(set(values.tolist())) > MAX_INTEGER_CLASSES):
-                card["task"] = "regress"
-            else:
-                card["classes"] = _class_order(_labels(table, card["target"], numeric))
+            integers = numeric and not np.any(values % 1 != 0)
+            many = numeric and len(set(values.tolist())) > MAX_INTEGER_CLASSES
+            card["task"] = "classify" if not numeric or (integers and not many) else "regress"
+        if fitting and card["task"] == "classify":
+            card["classes"] = _class_order(_labels(table, card["target"], numeric))
         if card["task"] == "regress":
             y = table.numeric([card["target"]])[:, 0].astype(np.float32)
         elif card["task"] == "classify":
@@ -123,8 +125,10 @@ def _prepare_images(path: str, card: dict, fitting: bool, quiet: bool, needs_tar
     return Prepared(images.x, y, images.paths, images=images.x)
 
 
-def _prepare_arrays(path: str, card: dict, fitting: bool) -> Prepared:
+def _prepare_arrays(path: str, card: dict, fitting: bool, needs_target: bool) -> Prepared:
     x, y = dl.load_npz(path)
+    if not (fitting or needs_target):
+        y = None  # predicting: labels in the file are not used, so unseen ones are no error
     if card.get("recipe") == "cnn" and x.ndim == 3:
         x = x[..., None]  # grayscale images (n, h, w) gain their channel axis
     if fitting:
@@ -141,15 +145,13 @@ def _prepare_arrays(path: str, card: dict, fitting: bool) -> Prepared:
     if card["task"] in ("reduce", "features"):  # labels only colour the report's plots
         labels = y.astype(np.int64) if y.dtype.kind in "iub" or np.all(y % 1 == 0) else None
         return Prepared(x, labels, [f"row {i}" for i in range(len(x))], images=images)
-    if fitting and card["task"] == "classify":
-        if np.issubdtype(y.dtype, np.floating) and np.any(y % 1 != 0):
-            card["task"] = "regress"
-        else:
-            card["classes"] = _class_order([str(v) for v in y.astype(np.int64)] if y.dtype.kind in "fiub"
-                                           else [str(v) for v in y])
+    if fitting and card["task"] == "auto":
+        card["task"] = "regress" if np.issubdtype(y.dtype, np.floating) and np.any(y % 1 != 0) else "classify"
     if card["task"] == "regress":
         return Prepared(x, y.astype(np.float32), [f"row {i}" for i in range(len(x))], images=images)
-    labels = [str(v) for v in (y.astype(np.int64) if y.dtype.kind in "fiub" else y)]
+    labels = [_label_text(v) for v in y] if y.dtype.kind in "fiub" else [str(v) for v in y]
+    if fitting:
+        card["classes"] = _class_order(labels)
     return Prepared(x, encode_classes(labels, card["classes"], path), [f"row {i}" for i in range(len(x))],
                     images=images)
 
@@ -202,13 +204,13 @@ def prepare(path: str, card: dict, fitting: bool, target: str | None = None, qui
     if not fitting and card.get("recipe") is not None:
         given = dl.data_kind(path, card["recipe"])
         if given != kind:
-            raise UserError(f"the model was trained on {_KIND_NAMES[kind]}, but {path} is {_KIND_NAMES[given]}.")
+            raise UserError(f"the model was trained on {KIND_NAMES[kind]}, but {path} is {KIND_NAMES[given]}.")
     if kind == "images":
         return _prepare_images(path, card, fitting, quiet, needs_target)
     if kind == "table":
         return _prepare_table(path, card, fitting, target, needs_target)
     if kind == "arrays":
-        return _prepare_arrays(path, card, fitting)
+        return _prepare_arrays(path, card, fitting, needs_target)
     if kind == "text":
         return _prepare_text(path, card, fitting)
     return _prepare_series(path, card, fitting, target)

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from layerwise.cli.progress import EpochBar, say
+from layerwise.cli.errors import UserError
+from layerwise.cli.progress import EpochBar, narration, say
 from layerwise.reports import Report
+
+DESCRIPTION = """Train one model of every family layerwise covers (dense, convolutional and recurrent networks,
+an autoencoder and RBMs), each beside a simple baseline, print a results table and write an HTML report
+with the plots. Progress goes to stderr, the table to stdout."""
 
 EXAMPLES = """examples:
   layerwise tour                  about 3 minutes on a 2-core CPU; report in runs/tour/report.html
@@ -67,7 +73,7 @@ class Stages:
     def __init__(self, names: list[str], quiet: bool):
         from layerwise.utils.progbar import Progbar
         self.names, self.done = names, 0
-        self.bar = None if quiet else Progbar(len(names), verbose=1)
+        self.bar = None if quiet else Progbar(len(names), verbose=1, stream=sys.stderr)
 
     def next(self) -> None:
         self.done += 1
@@ -94,7 +100,7 @@ def steps() -> list[tuple[str, str, Callable[[Tour], Result]]]:
 
 def add_parser(sub, parents) -> None:
     p = sub.add_parser("tour", parents=parents, help="train one model of every family and write a report",
-                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer epochs and less data: under a minute")
     p.add_argument("--out", default=os.path.join("runs", "tour"), metavar="DIR", help="default runs/tour")
     p.add_argument("--only", metavar="STEPS", help="comma-separated steps: " + ", ".join(k for k, _, _ in steps()))
@@ -102,10 +108,12 @@ def add_parser(sub, parents) -> None:
 
 
 def _selected(only: str | None) -> list:
-    from layerwise.cli.errors import UserError
     chosen = steps()
-    if only:
+    if only is not None:
         keys = [k.strip() for k in only.split(",") if k.strip()]
+        if not keys:
+            raise UserError(f"--only {only!r} names no step; give one or more of "
+                            f"{', '.join(k for k, _, _ in chosen)}, separated by commas.")
         unknown = [k for k in keys if k not in {key for key, _, _ in chosen}]
         if unknown:
             raise UserError(f"unknown tour step(s) {', '.join(unknown)}; choose from "
@@ -132,7 +140,8 @@ def run(args) -> int:
         set_random_seed(seed)
         start = time.perf_counter()
         try:
-            result = step(tour)
+            with narration():  # what a step's libraries print is progress; stdout gets the results table
+                result = step(tour)
         except ImportError as err:  # an optional package (statsmodels, mnist1d, imbalanced-learn) is missing
             reason = f"skipped: {err.name or err} is not installed (pip install 'layerwise[test]')"
             report.paragraph(reason, note=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from layerwise import recipes
+from layerwise.cli.progress import say
 from layerwise.cli.tour import Result, Tour
 from layerwise.reports import plots, sections
 
@@ -146,7 +147,6 @@ def char_lstm(tour: Tour) -> Result:
     tour.report.paragraph(f"{bits:.3f} bits per character on held-out text (character frequencies alone: "
                           f"{unigram:.3f}). Generated at temperature 0.5 from the first {window} characters:")
     tour.report.preformatted(generated)
-    if not tour.quiet:
-        print("  sample: " + generated[window:window + 100].replace("\n", " / "))
+    say("  sample: " + generated[window:window + 100].replace("\n", " / "), tour.quiet)
     return Result("char-level LSTM (64)", "generated corpus", "test bits/char", bits, "character frequencies",
                   unigram, higher_is_better=False)

@@ -10,14 +10,20 @@ import numpy as np
 from layerwise import recipes
 from layerwise.cli import data_loading as dl
 from layerwise.cli import model_files, spec, tasks
-from layerwise.cli.errors import UserError
-from layerwise.cli.progress import say
+from layerwise.cli.errors import UserError, check_at_least_one
+from layerwise.cli.progress import narration, say
 
 RECIPES = ("mlp", "deep-mlp", "cnn", "lstm", "gru", "autoencoder", "rbm")
+# Defaults of the options that apply to some recipes only: None in argparse tells "not given" apart.
+DEFAULTS = {"validation_split": 0.2, "dim": 2, "units": 64}
 
-EXAMPLES = """examples:
+DESCRIPTION = """Train a model on your data and write it, with its training history and an HTML report,
+to the --out folder. Use the folder afterwards with evaluate, predict, summary, generate or forecast."""
+
+EXAMPLES = f"""examples:
   layerwise train --model cnn --data photos/ --epochs 10 --out runs/photos
   layerwise train --model mlp --data patients.csv --target diagnosis
+  layerwise train --model mlp --data scores.csv --target grade --task classify
   layerwise train --model lstm --data sunspots.csv --target SUNACTIVITY --window 12
   layerwise train --model lstm --data corpus.txt --epochs 5          (a character-level text model)
   layerwise train --model autoencoder --data digits.npz --dim 2
@@ -25,50 +31,90 @@ EXAMPLES = """examples:
 
 data: a folder with one sub-folder of images per class, a .csv/.tsv file (a time series for lstm/gru),
 an .npz file with arrays x (and y), or a .txt file. --out gets model.lw, card.json, history.csv and
-report.html with its plots."""
+report.html with its plots.
+
+task: image folders are classified. A CSV target is classified when it holds text, or numbers that are
+all integers with at most {tasks.MAX_INTEGER_CLASSES} distinct values; other numbers are regressed. .npz
+labels are classified unless they hold fractions. --task classify or --task regress overrides the guess."""
 
 
 def add_parser(sub, parents) -> None:
     p = sub.add_parser("train", parents=parents, help="train a model and write it with its history and report",
-                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, metavar="RECIPE",
                    help=f"one of {', '.join(RECIPES)}, or a .json/.yaml file describing the layers")
     p.add_argument("--data", required=True, metavar="PATH", help="image folder, CSV, .npz or text file")
-    p.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (default: target/label/class/y, "
-                   "else the last column)")
+    p.add_argument("--target", metavar="COLUMN",
+                   help="the CSV column to predict (default: target/label/class/y, else the last column); "
+                   f"numbers are classes when all are integers with at most {tasks.MAX_INTEGER_CLASSES} distinct "
+                   "values, else regressed (see --task)")
+    p.add_argument("--task", choices=("auto", "classify", "regress"), default="auto",
+                   help="classify or regress the target of a CSV or .npz file (default auto: the rule under --target)")
     p.add_argument("--epochs", type=int, default=10, help="passes over the data (default 10)")
     p.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
-    p.add_argument("--validation-split", type=float, default=0.2, metavar="F",
-                   help="share of the data held out to validate (default 0.2)")
+    p.add_argument("--validation-split", type=float, metavar="F",
+                   help="share of the data held out to validate networks (default 0.2)")
     p.add_argument("--window", type=int, help="steps per input window for lstm/gru (default 12; 40 for text)")
-    p.add_argument("--dim", type=int, default=2, help="code size of an autoencoder (default 2)")
-    p.add_argument("--units", type=int, default=64, help="hidden units of mlp/lstm/gru/rbm (default 64)")
-    p.add_argument("--out", default=os.path.join("runs", "train"), metavar="DIR", help="output folder")
+    p.add_argument("--dim", type=int, help="code size of an autoencoder (default 2)")
+    p.add_argument("--units", type=int, help="hidden units of mlp/lstm/gru/rbm (default 64)")
+    p.add_argument("--out", default=os.path.join("runs", "train"), metavar="DIR",
+                   help="output folder (default runs/train)")
     p.set_defaults(run=run)
 
 
 def _check_arguments(args) -> None:
-    if args.epochs < 1 or args.batch_size < 1:
-        raise UserError("--epochs and --batch-size must be at least 1.")
-    if not 0 <= args.validation_split < 1:
+    check_at_least_one(epochs=args.epochs, batch_size=args.batch_size)
+    check_at_least_one(**{k: getattr(args, k) for k in ("window", "dim", "units") if getattr(args, k) is not None})
+    if args.validation_split is not None and not 0 <= args.validation_split < 1:
         raise UserError(f"--validation-split must be in [0, 1), got {args.validation_split}.")
-    if args.window is not None and args.window < 1:
-        raise UserError("--window must be at least 1.")
     if not spec.is_spec_path(args.model) and args.model not in RECIPES:
         raise UserError(f"unknown recipe {args.model!r}; choose one of {', '.join(RECIPES)}, "
                         "or give a .json/.yaml file describing the layers.")
 
 
 def _task(recipe: str, kind: str) -> str:
+    """The card's task; 'auto' where the labels decide between classify and regress (tasks.prepare)."""
+    if kind == "text" and recipe not in ("lstm", "gru") and not spec.is_spec_path(recipe):
+        raise UserError(f"text files train character-level models: use --model lstm or --model gru "
+                        f"(--model {recipe} needs numeric data).")
     if recipe == "autoencoder":
         return "reduce"
     if recipe == "rbm":
         return "features"
     if recipe in ("lstm", "gru") and kind not in ("series", "text"):
         raise UserError(f"--model {recipe} reads sequences: give a time-series CSV or a text file.")
-    if kind == "text" and recipe not in ("lstm", "gru") and not spec.is_spec_path(recipe):
-        raise UserError("text files train character-level models: use --model lstm or --model gru.")
-    return {"text": "text", "series": "forecast"}.get(kind, "classify")
+    return {"text": "text", "series": "forecast", "images": "classify"}.get(kind, "auto")
+
+
+def _check_options(args, kind: str, task: str) -> None:
+    """A UserError for an option given where it would be ignored (so nobody believes it was used)."""
+    rules = [  # (option, given, applies, why not)
+        ("--window", args.window is not None, task in ("text", "forecast"),
+         "only recurrent models on a series or a text read windows"),
+        ("--dim", args.dim is not None, args.model == "autoencoder", "only --model autoencoder has a code size"),
+        ("--units", args.units is not None, args.model in ("mlp", "lstm", "gru", "rbm"),
+         "only mlp, lstm, gru and rbm take a number of units"),
+        ("--target", args.target is not None, kind in ("table", "series"),
+         "only CSV files have columns; image folders and .npz files carry their own labels"),
+        ("--validation-split", args.validation_split is not None, task not in ("reduce", "features"),
+         "autoencoder and rbm train on all the data"),
+        ("--task", args.task != "auto", task == "auto", "its task is fixed by the recipe and the data"),
+    ]
+    for option, given, applies, why in rules:
+        if given and not applies:
+            raise UserError(f"{option} does not apply to --model {args.model} on {tasks.KIND_NAMES[kind]}: {why}.")
+
+
+def _say_task(card: dict, requested: str, quiet: bool) -> None:
+    """Tell which of classify/regress the run does and why, as the guess can be wrong."""
+    if card["task"] == "classify":
+        what = f"classify into {len(card['classes'])} classes"
+        guess = "guessed from the labels; --task regress overrides"
+    else:
+        what = "regress (predict a number)"
+        guess = (f"guessed: the target holds fractions or more than {tasks.MAX_INTEGER_CLASSES} distinct integers; "
+                 "--task classify overrides")
+    say(f"Task: {what} ({'as --task asked' if requested != 'auto' else guess})", quiet)
 
 
 def build_model(recipe: str, card: dict, input_shape: tuple[int, ...]):
@@ -80,7 +126,7 @@ def build_model(recipe: str, card: dict, input_shape: tuple[int, ...]):
                     "metrics": ["accuracy"] if categorical else ["mae"]}
     if spec.is_spec_path(recipe):
         description = spec.read_spec(recipe)
-        compile_args.update(description.get("compile") or {})
+        compile_args.update(description.get("compile") or {})  # read_spec checked it is an object
         return spec.build_from_spec(description, input_shape, recipe), compile_args
     if recipe == "cnn":
         if len(input_shape) != 3:
@@ -98,17 +144,29 @@ def build_model(recipe: str, card: dict, input_shape: tuple[int, ...]):
 
 def run(args) -> int:
     _check_arguments(args)
+    dl.check_output_folder(args.out, "--out")
     kind = dl.data_kind(args.data, args.model)
-    card = {"task": _task(args.model, kind), "data_kind": kind, "recipe": args.model, "units": args.units,
-            "data": os.path.abspath(args.data)}
+    task = _task(args.model, kind)
+    _check_options(args, kind, task)
+    for name, value in DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    card = {"task": args.task if task == "auto" else task, "data_kind": kind, "recipe": args.model,
+            "units": args.units, "data": os.path.abspath(args.data)}
     if args.window is not None:
         card["window"] = args.window
     say(f"Reading {args.data} ({kind})", args.quiet)
     data = tasks.prepare(args.data, card, fitting=True, target=args.target, quiet=args.quiet)
-    if card["task"] in ("reduce", "features"):
-        from layerwise.cli.train_estimators import train_estimator
-        return train_estimator(args, card, data)
-    return _train_network(args, card, data)
+    with narration():  # model summaries, fit bars and RBM iterations are progress, not results
+        if card["task"] in ("reduce", "features"):
+            from layerwise.cli.train_estimators import train_estimator
+            return train_estimator(args, card, data)
+        if data.y is None:
+            raise UserError(f"{args.data} has no labels (an array y) for --model {args.model} to learn; "
+                            "--model autoencoder or rbm learn from x alone.")
+        if card["task"] in ("classify", "regress"):
+            _say_task(card, args.task, args.quiet)
+        return _train_network(args, card, data)
 
 
 def _train_network(args, card: dict, data: tasks.Prepared) -> int:
