@@ -1,4 +1,5 @@
-"""Keras' 'valid'/'same'/'causal' padding arithmetic for PyTorch's kernels, and the two data formats.
+"""Keras' 'valid'/'same'/'causal' padding arithmetic for PyTorch's kernels, and the two data formats; also the
+integer arguments and integer inputs the convolution, pooling and normalization layers take as Keras does.
 
 Keras pads 'same' like TensorFlow: the extra row or column goes after (bottom/right). PyTorch's
 convolutions take one symmetric padding, so the rare asymmetric case pads explicitly first.
@@ -7,19 +8,36 @@ convolutions take one symmetric padding, so the rare asymmetric case pads explic
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
 from layerwise.backend import standardize_data_format
 
 
+def is_integer(value) -> bool:
+    """Whether ``value`` is an integer as Keras takes one: a Python or numpy integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as float32 when it holds integers, as Keras averages and normalises them (``result_type(x,
+    "float32")``); floating tensors as they are."""
+    return x if x.is_floating_point() else x.float()
+
+
 def as_tuple(value, rank: int, what: str, minimum: int = 1) -> tuple[int, ...]:
-    """``3`` -> ``(3, 3)``; a sequence of ``rank`` ints, each at least ``minimum``, passes through."""
-    value = (value,) * rank if isinstance(value, int) else tuple(value)
-    if len(value) != rank or not all(isinstance(v, int) and v >= minimum for v in value):
-        kind = "positive" if minimum == 1 else f">= {minimum}"
-        raise ValueError(f"{what} must be an int or a tuple of {rank} {kind} ints, got {value!r}.")
-    return value
+    """``3`` -> ``(3, 3)``; a sequence of ``rank`` integers (numpy ones too), each at least ``minimum``, as a tuple
+    of Python ints, so that configs stay JSON-able."""
+    kind = "positive" if minimum == 1 else f">= {minimum}"
+    error = ValueError(f"{what} must be an int or a tuple of {rank} {kind} ints, got {value!r}.")
+    try:
+        values = (value,) * rank if is_integer(value) else tuple(value)
+    except TypeError:  # not iterable: a float, None
+        raise error from None
+    if len(values) != rank or not all(is_integer(v) and v >= minimum for v in values):
+        raise error
+    return tuple(int(v) for v in values)
 
 
 def check_padding(padding: str, allow_causal: bool = False, what: str = "padding") -> str:
@@ -45,7 +63,7 @@ def same_pads(length: int, kernel: int, stride: int, dilation: int = 1) -> tuple
     return total // 2, total - total // 2
 
 
-def torch_padding(x: torch.Tensor, kernel, stride, dilation, padding: str, value: float = 0.0):
+def torch_padding(x: torch.Tensor, kernel, stride, dilation, padding: str, value: float | int = 0.0):
     """Pad ``x`` (channels-first) as Keras would and return ``(x, symmetric_padding)``.
 
     The symmetric part goes to the kernel as its ``padding`` argument (no copy); only an

@@ -17,7 +17,7 @@ from torch import nn
 
 from layerwise import constraints, dtype_policies, initializers, regularizers
 from layerwise.backend import float_dtype, get_device, unique_name
-from layerwise.dtype_policies.autocast import HALF, region
+from layerwise.dtype_policies.autocast import HALF, cast_floats, numpy_of, region
 from layerwise.layers.config_forms import built_in, in_keras_forms, jsonable, takes_trainable, unrecognized_keywords
 from layerwise.layers.containers import track_layers_in_containers, tracked_container
 from layerwise.layers.calling import (attach_mask, call_in_mode, dict_value, first_parameter, is_shape_list, mask_of,
@@ -35,6 +35,7 @@ Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
 
 # Every Layer subclass by class name, so that a saved model can name its layers' classes.
 LAYER_CLASSES: dict[str, type] = {}
+CAST_INPUTS = (*HALF, torch.float64)  # floating inputs a float32 layer casts to float32, as Keras' autocast
 
 
 def to_snake_case(name: str) -> str:
@@ -144,7 +145,7 @@ class Layer(WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Modul
     def __init__(self, *, name: str | None = None, input_shape: Shape | None = None,
                  input_dim: int | None = None, trainable: bool = True, dtype: Any = None,
                  batch_size: int | None = None, activity_regularizer=None, batch_input_shape: Shape | None = None,
-                 **kwargs):
+                 autocast: bool = True, **kwargs):
         if kwargs:  # a misspelt argument of a subclass's constructor, which passes the rest on (Keras' ValueError)
             raise unrecognized_keywords(type(self), kwargs)
         super().__init__()
@@ -155,6 +156,7 @@ class Layer(WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Modul
                      "batch_size": batch_size, "activity_regularizer": activity_regularizer}
             object.__setattr__(self, "_config", {k: v for k, v in given.items() if v is not None})
         self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.autocast = autocast  # Keras' flag, kept so Keras configs load; mixed policies cast as dtype_hooks says
         self._init_dtype_policy(dtype)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._added_weights: list[WeightView] = []  # from add_weight, in creation order
@@ -167,8 +169,7 @@ class Layer(WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Modul
         self._activity_call = -1  # which outermost call they belong to
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
-        self.batch_input_shape: Shape | None = (
-            (batch_size, *input_shape) if input_shape is not None else None)
+        self.batch_input_shape: Shape | None = (batch_size, *input_shape) if input_shape is not None else None
         self.built = False
         self.training = False  # a layer called on its own runs in inference mode, as Keras' training=None does
         self._trainable = trainable
@@ -334,18 +335,27 @@ class Layer(WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Modul
             begin_outermost_call(self)
         call_depth[0] += 1
         try:
-            if self._plain_policy and region.dtype is None and getattr(x, "dtype", None) not in HALF:
-                # float32 outside autocast, on a float32 input: nothing to arrange
+            if self._plain_policy and region.dtype is None and getattr(x, "dtype", None) not in CAST_INPUTS:
+                # float32 outside autocast, on a float32 (or integer) input: nothing to arrange
                 out = super().__call__(x, *args, **kwargs) if training is None else \
                     call_in_mode(self, training, super().__call__, x, *args, **kwargs)
             else:
+                call_args, kwargs = self._cast_float64((x, *args), kwargs)
                 out = self._call_in_policy(functools.partial(call_in_mode, self, training, super().__call__),
-                                           (x, *args), kwargs)
+                                           call_args, kwargs)
         finally:
             call_depth[0] -= 1
         self.record_activity(out)
         attach_mask(self, x, mask, out, kwargs)
         return out
+
+    def _cast_float64(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """float64 tensors among the inputs in the compute dtype, as Keras' autocast casts every floating input
+        (the policy's run casts the others; torch.autocast leaves float64 alone). Integers stay as they are."""
+        if self.compute_dtype not in ("float16", "bfloat16", "float32"):  # float64, or not a float: nothing to cast
+            return args, kwargs
+        dtype = getattr(torch, self.compute_dtype)
+        return cast_floats(args, dtype, (torch.float64,)), cast_floats(kwargs, dtype, (torch.float64,))
 
     def _inputs_from_keywords(self, kwargs: dict):
         """Pop the first argument of ``call`` (or ``forward``) from ``kwargs``; ``inputs`` also names it."""
@@ -425,8 +435,8 @@ class Layer(WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Modul
         return [w.tensor for w in self.weight_views() if not (w.trainable and self.trainable)]
 
     def get_weights(self) -> list[np.ndarray]:
-        """The weights as numpy arrays in Keras' shapes and order (Dense kernel ``(in, out)``)."""
-        return [w.to_keras(w.tensor.detach()).cpu().numpy().copy() for w in self.weight_views()]
+        """The weights as numpy arrays in Keras' shapes and order (Dense kernel ``(in, out)``, bfloat16 as Keras')."""
+        return [numpy_of(w.to_keras(w.tensor.detach())).copy() for w in self.weight_views()]
 
     def set_weights(self, weights: list) -> None:
         """Load weights given in Keras' shapes and order, e.g. from a Keras model's ``get_weights()``."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from layerwise.layers._padding import DataFormat, as_tuple, check_padding, conv_output_length, torch_padding
+from layerwise.layers._padding import (DataFormat, as_tuple, check_padding, conv_output_length, is_integer,
+                                      torch_padding)
 from layerwise.layers.base import LAYER_CLASSES, Shape
 from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.core import ActivatedLayer
@@ -41,7 +42,8 @@ class _Conv(DataFormat, ActivatedLayer):
     config_activity_regularizer = True
     rank = 2
     allow_causal = False  # Keras allows padding='causal' for Conv1D only
-    resolved_config = ("kernel_size", "strides", "dilation_rate")
+    # as Keras writes them: kernel_size=3 as (3, 3), padding="SAME" as "same", numpy integers as ints
+    resolved_config = ("kernel_size", "strides", "dilation_rate", "padding")
 
     def __init__(self, kernel_size, strides=1, padding: str = "valid", data_format: str | None = None,
                  dilation_rate=1, activation=None, use_bias: bool = True, **kwargs):
@@ -84,8 +86,17 @@ class _Conv(DataFormat, ActivatedLayer):
         return self.shape_from(input_shape[0], spatial, self.output_channels(input_shape[self.channel_axis]))
 
 
+def check_filters(layer: str, filters) -> int:
+    """``filters`` as a Python int; a ValueError naming ``layer`` unless it is a positive integer."""
+    if not is_integer(filters) or filters <= 0:
+        raise ValueError(f"{layer} filters must be a positive integer, got {filters!r}.")
+    return int(filters)
+
+
 class _StandardConv(_Conv):
     """A convolution with ``filters`` outputs and one kernel ``(*kernel_size, in // groups, filters)``."""
+
+    resolved_config = (*_Conv.resolved_config, "filters", "groups")
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
                  data_format: str | None = None, dilation_rate=1, groups: int = 1, activation=None,
@@ -94,15 +105,14 @@ class _StandardConv(_Conv):
                  **kwargs):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias, **kwargs)
         layer = type(self).__name__
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"{layer} filters must be a positive integer, got {filters!r}.")
-        if not isinstance(groups, int) or groups <= 0 or filters % groups:
+        filters = check_filters(layer, filters)
+        if not is_integer(groups) or groups <= 0 or filters % groups:
             raise ValueError(f"{layer} groups must be a positive integer that divides filters={filters}, "
                              f"got {groups!r}.")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{layer} does not take strides > 1 together with dilation_rate > 1, as Keras does not; "
                              f"got strides={self.strides}, dilation_rate={self.dilation_rate}.")
-        self.filters, self.groups = filters, groups
+        self.filters, self.groups = filters, int(groups)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.regularize_weights(kernel=kernel_regularizer, bias=bias_regularizer)
         self.constrain_weights(kernel=kernel_constraint, bias=bias_constraint)
@@ -176,6 +186,9 @@ def transpose_crops(kernel: int, stride: int, dilation: int, padding: str,
 class _ConvTranspose(_StandardConv):
     """Transposed convolution. Keras' kernel is ``(*kernel_size, filters, in)``; PyTorch's
     ``(in, filters, *kernel_size)``, the same permutation as a plain convolution's."""
+
+    resolved_config = (*_StandardConv.resolved_config, "output_padding")
+    config_omitted = ("groups",)  # Keras' transposed convolutions take no groups
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", output_padding=None,
                  data_format: str | None = None, dilation_rate=1, activation=None, use_bias: bool = True,

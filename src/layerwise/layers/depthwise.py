@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from layerwise.layers._padding import torch_padding
+from layerwise.layers._padding import is_integer, torch_padding
 from layerwise.layers.base import LAYER_CLASSES, Shape
 from layerwise.layers.weights import new_parameter, WeightView
-from layerwise.layers.convolutional import CONV, _Conv, kernel_to_keras, kernel_to_torch
+from layerwise.layers.convolutional import CONV, _Conv, check_filters, kernel_to_keras, kernel_to_torch
 
 
 def _depthwise_to_torch(t: torch.Tensor) -> torch.Tensor:
@@ -29,11 +29,14 @@ def _depthwise_to_keras(multiplier: int):
 class _DepthwiseBase(_Conv):
     """The depthwise step shared by the depthwise and separable layers."""
 
+    resolved_config = (*_Conv.resolved_config, "depth_multiplier")
+
     def check_depth_multiplier(self, depth_multiplier) -> int:
-        if not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
+        """``depth_multiplier`` as a Python int (numpy integers too); a ValueError naming the layer otherwise."""
+        if not is_integer(depth_multiplier) or depth_multiplier <= 0:
             raise ValueError(f"{type(self).__name__} depth_multiplier must be a positive integer, "
                              f"got {depth_multiplier!r}.")
-        return depth_multiplier
+        return int(depth_multiplier)
 
     def depthwise_parameter(self, initializer, input_channels: int) -> torch.nn.Parameter:
         keras_shape = (*self.kernel_size, input_channels, self.depth_multiplier)
@@ -93,6 +96,8 @@ class DepthwiseConv2D(_DepthwiseConv):
 
 
 class _SeparableConv(_DepthwiseBase):
+    resolved_config = (*_DepthwiseBase.resolved_config, "filters")
+
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", data_format: str | None = None,
                  dilation_rate=1, depth_multiplier: int = 1, activation=None, use_bias: bool = True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
@@ -100,9 +105,7 @@ class _SeparableConv(_DepthwiseBase):
                  bias_regularizer=None, depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
                  **kwargs):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias, **kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"{type(self).__name__} filters must be a positive integer, got {filters!r}.")
-        self.filters = filters
+        self.filters = check_filters(type(self).__name__, filters)
         self.depth_multiplier = self.check_depth_multiplier(depth_multiplier)
         self.initializers = (depthwise_initializer, pointwise_initializer, bias_initializer)
         self.regularize_weights(depthwise_kernel=depthwise_regularizer, pointwise_kernel=pointwise_regularizer,

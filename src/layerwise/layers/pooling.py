@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from layerwise.layers._padding import DataFormat, as_tuple, check_padding, conv_output_length, torch_padding
+from layerwise.layers._padding import (DataFormat, as_float, as_tuple, check_padding, conv_output_length,
+                                      torch_padding)
 from layerwise.layers.base import LAYER_CLASSES, Layer, Shape
 
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
@@ -46,10 +47,18 @@ class _Pooling(DataFormat, Layer):
         raise NotImplementedError
 
 
+def lowest(dtype: torch.dtype) -> float | int:
+    """The padding max pooling never picks: -inf, or the smallest value of an integer dtype (which has no -inf;
+    Keras max-pools integer maps in their dtype)."""
+    return float("-inf") if dtype.is_floating_point else torch.iinfo(dtype).min
+
+
 class _MaxPooling(_Pooling):
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         ones = (1,) * self.rank
-        x, pad = torch_padding(x, self.pool_size, self.strides, ones, self.padding, value=float("-inf"))
+        if not x.is_floating_point():  # PyTorch's channels-last 3-D kernel indexes uint8 volumes in uint8
+            x = x.contiguous()
+        x, pad = torch_padding(x, self.pool_size, self.strides, ones, self.padding, value=lowest(x.dtype))
         return _MAX[self.rank](x, self.pool_size, self.strides, pad)
 
 
@@ -132,7 +141,7 @@ class _GlobalPooling(DataFormat, Layer):
 
 class _GlobalAveragePooling(_GlobalPooling):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=self.spatial_axes(), keepdim=self.keepdims)
+        return as_float(x).mean(dim=self.spatial_axes(), keepdim=self.keepdims)
 
 
 class _GlobalMaxPooling(_GlobalPooling):
@@ -150,6 +159,7 @@ class GlobalAveragePooling1D(_GlobalAveragePooling):
         if mask is None:
             return super().forward(x)
         (steps,) = self.spatial_axes()
+        x = as_float(x)
         mask = mask.to(torch.bool).unsqueeze(3 - steps)  # (batch, steps, 1) or (batch, 1, steps)
         # where, not a product: a NaN or inf at a masked step stays out, as in Keras
         total = torch.where(mask, x, 0).sum(steps, keepdim=self.keepdims)

@@ -7,7 +7,8 @@ import math
 import torch
 
 from layerwise.layers.base import Layer, Shape
-from layerwise.layers._padding import DataFormat, as_tuple
+from layerwise.layers._padding import DataFormat, as_tuple, is_integer
+from layerwise.ops import image as image_ops
 
 
 class Identity(Layer):
@@ -31,38 +32,67 @@ class Flatten(DataFormat, Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.data_format == "channels_first" and x.ndim > 2:
             x = x.movedim(1, -1)
-        return x.reshape(x.shape[0], -1)
+        # the size, not -1: reshape cannot infer -1 in an empty batch
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         rest = input_shape[1:]
         return (input_shape[0], None if None in rest else math.prod(rest))
 
 
+def _target_shape(target_shape) -> tuple[int, ...]:
+    """Reshape's ``target_shape`` as Python ints (integral floats such as ``2.0`` too); a ValueError unless each
+    size is >= 0, but for at most one -1 (the size inferred from the input's), as Keras checks."""
+    try:
+        sizes = tuple(target_shape)
+    except TypeError:
+        raise ValueError(f"Reshape target_shape must be a tuple of ints, got {target_shape!r}.") from None
+    if not all(is_integer(d) or (isinstance(d, float) and d.is_integer()) for d in sizes):
+        raise ValueError(f"Reshape target_shape must hold integers, got target_shape={target_shape!r}.")
+    sizes = tuple(int(d) for d in sizes)
+    if any(d < -1 for d in sizes):
+        raise ValueError("Reshape: each dimension in `target_shape` must be a non-negative integer, or `-1` for a "
+                         f"single unknown dimension. Received: target_shape={target_shape!r}.")
+    if sizes.count(-1) > 1:
+        raise ValueError("Reshape: there must be at most one unknown dimension (-1) in `target_shape`. Received: "
+                         f"target_shape={target_shape!r}.")
+    return sizes
+
+
 class Reshape(Layer):
-    """``(batch, ...) -> (batch, *target_shape)``; one entry of ``target_shape`` may be -1."""
+    """``(batch, ...) -> (batch, *target_shape)``; one entry of ``target_shape`` may be -1, the size that keeps
+    the number of values."""
 
     resolved_config = ("target_shape",)
 
     def __init__(self, target_shape: Shape, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(target_shape)
+        self.target_shape = _target_shape(target_shape)
+        self._unknown = self.target_shape.index(-1) if -1 in self.target_shape else None
+        self._known = math.prod(d for d in self.target_shape if d != -1)  # values per sample the others hold
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         rest = input_shape[1:]
         if None in rest:
             return (input_shape[0], *(None if d == -1 else d for d in self.target_shape))
-        size, known = math.prod(rest), math.prod(d for d in self.target_shape if d != -1)
-        if -1 in self.target_shape:
-            if size % known:
-                raise ValueError(self._shape_message(f"a size divisible by {known}", input_shape))
-            return (input_shape[0], *(size // known if d == -1 else d for d in self.target_shape))
-        if size != known:
+        size = math.prod(rest)
+        if self._unknown is not None:
+            if self._known == 0 or size % self._known:
+                raise ValueError(self._shape_message(
+                    f"a number of values per sample divisible by {self._known} to reshape to {self.target_shape}",
+                    input_shape))
+            return (input_shape[0], *(size // self._known if d == -1 else d for d in self.target_shape))
+        if size != self._known:
             raise ValueError(self._shape_message(
-                f"{known} values per sample to reshape to {self.target_shape}", input_shape))
+                f"{self._known} values per sample to reshape to {self.target_shape}", input_shape))
         return (input_shape[0], *self.target_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(x.shape[0], *self.target_shape)
+        shape = self.target_shape
+        if self._unknown is not None:  # resolved here: reshape cannot infer -1 in an empty batch
+            shape = list(shape)
+            shape[self._unknown] = math.prod(x.shape[1:]) // self._known
+        return x.reshape(x.shape[0], *shape)
 
 
 class Permute(Layer):
@@ -105,18 +135,25 @@ class UpSampling1D(Layer):
 
 
 class UpSampling2D(DataFormat, Layer):
-    """Repeats rows and columns: ``(batch, h, w, c) -> (batch, h*sh, w*sw, c)`` (channels first alike)."""
+    """Enlarges images: ``(batch, h, w, c) -> (batch, h*sh, w*sw, c)`` (channels first alike). 'nearest' repeats
+    rows and columns; 'bilinear' and 'bicubic' resize as ``layerwise.ops.image.resize`` (Keras' ops.image.resize),
+    integer images keeping their dtype."""
 
     input_ndim = 4
-    resolved_config = ("size",)
+    resolved_config = ("size", "interpolation")
+    INTERPOLATIONS = ("nearest", "bilinear", "bicubic")  # those Keras' torch backend resizes with
 
     def __init__(self, size=(2, 2), data_format: str | None = None, interpolation: str = "nearest", **kwargs):
         super().__init__(**kwargs)
         self.set_data_format(data_format)
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(f"UpSampling2D interpolation must be 'nearest' or 'bilinear', got {interpolation!r}.")
-        self.size = as_tuple(size, 2, "size")
-        self.interpolation = interpolation
+        mode = interpolation.lower() if isinstance(interpolation, str) else interpolation
+        if mode not in self.INTERPOLATIONS:
+            lanczos = " (Lanczos is not supported on PyTorch, as in Keras' torch backend)" \
+                if str(mode).startswith("lanczos") else ""
+            raise ValueError(f"UpSampling2D interpolation must be one of {', '.join(map(repr, self.INTERPOLATIONS))}"
+                             f"{lanczos}, got {interpolation!r}.")
+        self.size = as_tuple(size, 2, "UpSampling2D size")
+        self.interpolation = mode
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         spatial = (None if d is None else d * s for d, s in zip(self.spatial_shape(input_shape), self.size))
@@ -126,9 +163,9 @@ class UpSampling2D(DataFormat, Layer):
         if self.interpolation == "nearest":
             first = 2 if self.data_format == "channels_first" else 1
             return x.repeat_interleave(self.size[0], dim=first).repeat_interleave(self.size[1], dim=first + 1)
-        y = torch.nn.functional.interpolate(self.to_channels_first(x), scale_factor=self.size, mode="bilinear",
-                                            align_corners=False)
-        return self.from_channels_first(y)
+        height, width = self.spatial_shape(x.shape)
+        return image_ops.resize(x, (height * self.size[0], width * self.size[1]), self.interpolation,
+                                data_format=self.data_format)
 
 
 class UpSampling3D(DataFormat, Layer):

@@ -33,6 +33,9 @@ class RMSNormalization(Layer):
         axes = self._keras_axes()
         if any(not -n <= a < n for a in axes):
             raise ValueError(self._shape_message(f"an input with the axes {self.axis}", input_shape))
+        if any(a % n == 0 for a in axes):  # over the batch axis, each sample's output would depend on the others'
+            raise ValueError(self._shape_message(f"non-batch axes (axis 0 is the batch), got axis={self.axis}",
+                                                 input_shape))
         if len({a % n for a in axes}) != len(axes):
             raise ValueError(self._shape_message(f"distinct axes, got axis={self.axis}", input_shape))
         if any(input_shape[a] is None for a in axes):

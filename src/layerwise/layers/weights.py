@@ -13,6 +13,13 @@ from layerwise import initializers
 from layerwise.backend import float_dtype
 
 
+def numpy_for_torch(value) -> np.ndarray:
+    """``value`` as a numpy array torch can read: the ``ml_dtypes`` floats Keras gives (``bfloat16`` under a
+    bfloat16 policy), which torch cannot convert, as float32 (exact for bfloat16)."""
+    array = np.asarray(value)
+    return array.astype(np.float32) if array.dtype.kind == "V" else array
+
+
 class WeightView:
     """One Keras weight: the torch tensor that holds it and the maps to and from Keras' layout. ``key`` names it
     in a saved file (default ``name``): a layer's own sublayers' weights are keyed by attribute path, as Keras
@@ -37,7 +44,7 @@ class WeightView:
 
     def set_keras_value(self, value, layer_name: str) -> None:
         """Copy ``value`` (Keras' layout) in; a ValueError naming the layer, the weight and both shapes otherwise."""
-        value = torch.as_tensor(np.asarray(value), dtype=self.tensor.dtype)
+        value = torch.as_tensor(numpy_for_torch(value), dtype=self.tensor.dtype)
         if tuple(value.shape) != self.keras_shape:
             raise ValueError(f"Layer '{layer_name}' weight '{self.name}' has shape {self.keras_shape}; "
                              f"received {tuple(value.shape)}.")
