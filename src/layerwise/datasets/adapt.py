@@ -75,21 +75,27 @@ def take_rows(parts: "Parts | None", pick) -> "Parts | None":
     return tuple(None if p is None else p[pick] for p in parts) if isinstance(parts, tuple) else parts[pick]
 
 
-def as_tensor_parts(value, what: str, names: list[str] | None, device: torch.device, inputs: bool = False) -> Parts:
-    """A tensor, or (for a tuple from ``split_parts``) a tuple of tensors labelled by ``names``."""
+def as_tensor_parts(value, what: str, names: list[str] | None, device: torch.device, inputs: bool = False,
+                    dtypes: list[str] | None = None) -> Parts:
+    """A tensor, or (for a tuple from ``split_parts``) a tuple of tensors labelled by ``names``; ``dtypes``: the
+    dtypes the model's ``Input``s declare, one per part (see ``as_array_tensor``)."""
     if isinstance(value, tuple):
-        return tuple(None if v is None else as_array_tensor(v, f"{what} '{name}'", device, inputs=inputs)
-                     for v, name in zip(value, names))
-    return as_array_tensor(value, what, device, inputs=inputs)
+        declared = dtypes if dtypes and len(dtypes) == len(value) else [None] * len(value)
+        return tuple(None if v is None else as_array_tensor(v, f"{what} '{name}'", device, inputs=inputs,
+                                                            declared_dtype=dtype)
+                     for v, name, dtype in zip(value, names, declared))
+    return as_array_tensor(value, what, device, inputs=inputs, declared_dtype=dtypes[0] if dtypes else None)
 
 
 def as_array_tensor(value, what: str, device: torch.device | None = None, check_finite: bool = True,
-                    inputs: bool = False) -> torch.Tensor:
+                    inputs: bool = False, declared_dtype: str | None = None) -> torch.Tensor:
     """``value`` (array, tensor or nested list) as a tensor on ``device``; floats become float32.
 
     ``inputs``: a model's inputs, which are never shared with the caller's array (a ``call`` that works in
-    place must not change it). Raises a ValueError that names ``what`` for
-    ragged lists, non-numeric data, NaN or infinity.
+    place must not change it). ``declared_dtype``: the dtype of the model ``Input`` the value feeds; an integer
+    one (``Input(..., dtype="uint8")``) gives integer or boolean data that dtype, as Keras converts data to its
+    inputs' dtypes. Other integer data but int64 and int32 becomes float32 (uint8 pixels, one-hot booleans).
+    Raises a ValueError that names ``what`` for ragged lists, non-numeric data, NaN or infinity.
     """
     device = device or get_device()
     from_array, value_given = None, value  # from_array: a tensor sharing the caller's memory
@@ -120,6 +126,8 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
             raise ValueError(f"{what} contains {bad} NaN or infinite value(s). Remove or impute them "
                              "before training (e.g. sklearn.impute.SimpleImputer or layerwise.rbm.RBMImputer).")
         value = value.to(float_dtype())
+    elif declared_dtype is not None and declared_dtype.startswith(("int", "uint", "bool")):
+        value = value.to(getattr(torch, declared_dtype))
     elif value.dtype not in (torch.int64, torch.int32):
         value = value.to(float_dtype())  # uint8 pixels, one-hot booleans and the like: Keras casts them to float32
     value = value.to(device)
@@ -177,10 +185,12 @@ class ArrayData:
 
 
 def batch_converter(device: torch.device, input_names: list[str] | None = None,
-                    output_names: list[str] | None = None, optional_outputs: frozenset = frozenset()):
+                    output_names: list[str] | None = None, optional_outputs: frozenset = frozenset(),
+                    input_dtypes: list[str] | None = None):
     """A function turning item ``i`` of a dataset into tensors on ``device``. As in Keras
     (``unpack_x_y_sample_weight``), a tuple or list is ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``, and a
-    bare tensor, array or dict of inputs is ``x`` with no targets (a DataLoader over one tensor of images)."""
+    bare tensor, array or dict of inputs is ``x`` with no targets (a DataLoader over one tensor of images).
+    ``input_dtypes``: the dtypes the model's ``Input``s declare (see ``as_array_tensor``)."""
     def to_batch(batch, i: int) -> Batch:
         if isinstance(batch, (torch.Tensor, np.ndarray, dict)):
             batch = (batch,)
@@ -191,7 +201,7 @@ def batch_converter(device: torch.device, input_names: list[str] | None = None,
                              f"(x, y) or (x, y, sample_weight); got {got}.")
         x, y, w = (*batch, None, None)[:3]
         x = as_tensor_parts(split_parts(x, input_names, f"x (batch {i})", "input"), f"x (batch {i})", input_names,
-                            device, inputs=True)
+                            device, inputs=True, dtypes=input_dtypes)
         if y is not None:
             y = as_tensor_parts(split_parts(y, output_names, f"y (batch {i})", "output", optional_outputs),
                                 f"y (batch {i})", output_names, device)
@@ -229,12 +239,15 @@ def _row_counts(parts: Parts, what: str, names: list[str] | None) -> dict[str, i
 
 def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
               input_names: list[str] | None = None, output_names: list[str] | None = None,
-              optional_outputs: frozenset = frozenset(), steps: int | None = None) -> ArrayData | IterableData:
+              optional_outputs: frozenset = frozenset(), steps: int | None = None,
+              input_dtypes: list[str] | None = None) -> ArrayData | IterableData:
     """Validate and wrap ``fit``/``evaluate`` inputs (arrays, or a dataset of batches).
 
     ``input_names``/``output_names`` are the model's: with several, ``x``/``y`` hold one array each
-    (a ``y`` dict may leave out the ``optional_outputs``). Arrays without ``batch_size`` get Keras' default
-    (``default_batch_size``): ``ceil(num_samples / steps)`` when the caller takes ``steps`` batches, else 32.
+    (a ``y`` dict may leave out the ``optional_outputs``); ``input_dtypes``, the dtypes its ``Input``s declare
+    (None for a subclassed model), keep integer data in an integer input's dtype. Arrays without ``batch_size``
+    get Keras' default (``default_batch_size``): ``ceil(num_samples / steps)`` when the caller takes ``steps``
+    batches, else 32.
     """
     if x is None:
         raise ValueError("No input data: pass x (and y), or a dataset of (x, y) batches.")
@@ -245,8 +258,8 @@ def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
             raise ValueError("When x is a dataset of (x, y) batches, do not pass y separately.")
         if not hasattr(x, "__iter__"):
             raise ValueError(f"x must be an array, a tensor or an iterable of batches, got {type(x).__name__}.")
-        return IterableData(x, batch_converter(device, input_names, output_names, optional_outputs))
-    x_t = as_tensor_parts(x, "x", input_names, device, inputs=True)
+        return IterableData(x, batch_converter(device, input_names, output_names, optional_outputs, input_dtypes))
+    x_t = as_tensor_parts(x, "x", input_names, device, inputs=True, dtypes=input_dtypes)
     counts = _row_counts(x_t, "x", input_names)
     if 0 in counts.values():
         raise ValueError("x is empty: there is nothing to train or predict on.")

@@ -8,6 +8,7 @@ from layerwise.layers.attention import AdditiveAttention, Attention, MultiHeadAt
 from layerwise.layers.audio import MelSpectrogram, STFTSpectrogram
 from layerwise.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                                            RandomTranslation, RandomZoom)
+from layerwise.layers.augmentation_clahe import ContrastLimitedAdaptiveHistogramEqualization
 from layerwise.layers.augmentation_color import (AutoContrast, Equalization, RandomColorDegeneration,
                                                  RandomGrayscale, RandomInvert, RandomPosterization, RandomSharpness,
                                                  Solarization)
@@ -93,6 +94,7 @@ __all__ = [
     # colour augmentation and shear
     "AutoContrast", "Equalization", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale", "RandomHue",
     "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness", "RandomShear", "Solarization",
+    "ContrastLimitedAdaptiveHistogramEqualization",
     # categorical and text preprocessing (StringLookup and TextVectorization run on numpy, outside models)
     "CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization",
     # adaptive pooling, RMS and spectral normalization, the Wrapper base class and InputSpec

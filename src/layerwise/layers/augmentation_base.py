@@ -18,7 +18,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import float_dtype
 from layerwise.layers.preprocessing import ImageLayer
 
 INTERPOLATIONS = ("nearest", "bilinear")
@@ -149,18 +148,19 @@ class RandomImageLayer(ImageLayer):
         return self.dirichlet((n, 2), alpha, like)[:, 0]
 
     def dirichlet(self, shape: tuple, alpha, like: torch.Tensor) -> torch.Tensor:
-        """Draws from the symmetric Dirichlet(alpha) over ``shape[-1]`` categories, ``shape`` in all."""
-        concentration = torch.as_tensor(alpha, dtype=like.dtype, device=like.device).expand(shape).contiguous()
-        return torch._sample_dirichlet(concentration, generator=self.generator(like))
+        """Draws from the symmetric Dirichlet(alpha) over ``shape[-1]`` categories, ``shape`` in all, in ``like``'s
+        dtype (drawn in float32 for half-precision images: PyTorch's sampler has no half kernels)."""
+        dtype = torch.promote_types(like.dtype, torch.float32)
+        concentration = torch.as_tensor(alpha, dtype=dtype, device=like.device).expand(shape).contiguous()
+        return torch._sample_dirichlet(concentration, generator=self.generator(like)).to(like.dtype)
 
     # ---- Keras' transformation API -------------------------------------------------------------------
-    @staticmethod
-    def images_of(data) -> torch.Tensor:
-        """The image batch of ``data`` (a tensor or a dict with "images"), as a float batch."""
+    def images_of(self, data) -> torch.Tensor:
+        """The image batch of ``data`` (a tensor or a dict with "images"), integers as the layer's float dtype."""
         images = data["images"] if isinstance(data, dict) else data
         images = torch.as_tensor(images)
         if not images.is_floating_point():
-            images = images.to(float_dtype())
+            images = images.to(self.image_dtype())
         return images.unsqueeze(0) if images.ndim == 3 else images
 
     def get_random_transformation(self, data, training: bool = True) -> Any:
@@ -208,7 +208,7 @@ class RandomImageLayer(ImageLayer):
         single, first = images.ndim == 3, self.data_format == "channels_first"
         if first:  # transformations work on channels-last views
             images = images.movedim(-3, -1)
-        batch = self.images_of(images).to(float_dtype())
+        batch = self.as_image_dtype(self.images_of(images))
         transformation = self.get_random_transformation(batch, training=self.training)
         out = dict(x)
 

@@ -65,7 +65,8 @@ class ColorLayer(RandomImageLayer):
 
     def check_input_shape(self, input_shape: Shape) -> None:
         super().check_input_shape(input_shape)
-        if self.channels is not None and input_shape[-1] not in self.channels:
+        channels = input_shape[-3 if self.data_format == "channels_first" else -1]
+        if self.channels is not None and channels not in self.channels:
             wanted = " or ".join(str(c) for c in self.channels)
             raise ValueError(self._shape_message(f"images with {wanted} channels (RGB)", input_shape))
 

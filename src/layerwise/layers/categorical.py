@@ -3,8 +3,8 @@
 They take numbers only, so they sit inside models (a Sequential of IntegerLookup -> CategoryEncoding
 -> Dense trains and saves). Integer inputs stay int64 on the way in (numpy arrays included); float
 inputs are cast as Keras casts them. Learned state (vocabulary, bin boundaries) is part of the config,
-so a saved model keeps it. Encoded outputs are float32 ``(..., depth)`` (see
-``preprocessing/encoding.py``).
+so a saved model keeps it. Encoded outputs are rows ``(..., depth)`` (see ``preprocessing/encoding.py``) in
+the dtype Keras gives each layer (float32 unless its ``dtype`` says otherwise).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from layerwise.backend import floatx
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.symbolic import is_symbolic
 from layerwise.preprocessing import quantiles
@@ -36,10 +37,28 @@ def _as_numpy(batch) -> np.ndarray:
     return batch.detach().cpu().numpy() if isinstance(batch, torch.Tensor) else np.asarray(batch)
 
 
-class CategoryEncoding(Layer):
-    """Integer ids in ``[0, num_tokens)`` -> 'multi_hot' (default), 'one_hot' or 'count' float32 rows:
+def _check_sample_rank(layer: Layer, output_mode: str, input_shape: Shape) -> None:
+    """'multi_hot' and 'count' encode each row ``(batch, n) -> (batch, depth)``: Keras takes inputs of rank 1
+    or 2 there (on a rank-3 input it reduces axis 1, unlike its own output shape), so others are refused."""
+    if output_mode in ("multi_hot", "count") and len(input_shape) > 2:
+        raise ValueError(layer._shape_message(
+            f"inputs of rank 1 or 2 with output_mode={output_mode!r} (Keras supports only (batch, n) or (n,) "
+            "inputs there; reshape them to (batch, n) first)", input_shape))
+
+
+class _KerasOutputDtype:
+    """Mixin for the layers whose outputs Keras gives in a dtype of their own (``layer.dtype``, float32 under
+    a mixed policy), rather than in the compute dtype a mixed policy casts other layers' outputs to."""
+
+    def _call_in_policy(self, call, args: tuple, kwargs: dict, cast_outputs: bool = True):
+        return super()._call_in_policy(call, args, kwargs, cast_outputs=False)
+
+
+class CategoryEncoding(_KerasOutputDtype, Layer):
+    """Integer ids in ``[0, num_tokens)`` -> 'multi_hot' (default), 'one_hot' or 'count' rows:
     ``(batch, n) -> (batch, num_tokens)`` ('one_hot': ``(batch,) or (batch, 1) -> (batch, num_tokens)``).
-    ``count_weights`` (the ids' shape) weights the counts."""
+    ``count_weights`` (the ids' shape) weights the counts. As in Keras, the rows are in ``layer.dtype``
+    (float32 by default, also under a mixed policy), weighted counts in the compute dtype."""
     takes_ids = True
 
     config_omitted = ("sparse",)  # only sparse=False is taken, and Keras' config leaves it out
@@ -59,8 +78,17 @@ class CategoryEncoding(Layer):
     def __call__(self, x, *args, **kwargs):
         return super().__call__(_integer_input(x), *args, **kwargs)
 
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        _check_sample_rank(self, self.output_mode, input_shape)
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return encoded_shape(input_shape, self.output_mode, self.num_tokens)
+
+    @property
+    def output_dtypes(self) -> list[str]:
+        """The dtype of a symbolic output, as Keras' ``compute_output_spec`` (the compute dtype)."""
+        return [self.compute_dtype]
 
     def forward(self, x: torch.Tensor, count_weights=None) -> torch.Tensor:
         if count_weights is not None and self.output_mode != "count":
@@ -74,16 +102,18 @@ class CategoryEncoding(Layer):
                                  f"(num_tokens={self.num_tokens}), but received values from {low} to {high} "
                                  f"(largest {high}).")
         if count_weights is not None:
-            count_weights = torch.as_tensor(np.asarray(count_weights) if not isinstance(count_weights, torch.Tensor)
-                                            else count_weights, device=ids.device)
-        return encode(ids, self.output_mode, self.num_tokens, count_weights=count_weights)
+            # Keras casts the weights to the compute dtype, which the weighted counts then have.
+            weights = count_weights if isinstance(count_weights, torch.Tensor) else np.asarray(count_weights)
+            count_weights = torch.as_tensor(weights, device=ids.device, dtype=getattr(torch, self.compute_dtype))
+        return encode(ids, self.output_mode, self.num_tokens, count_weights=count_weights,
+                      dtype=getattr(torch, self.dtype))
 
 
 class Discretization(Layer):
     """Buckets numbers by ``bin_boundaries`` (bins ``(-inf, b0), [b0, b1), ..., [bn, inf)``), or by
     ``num_bins`` boundaries learned with ``adapt`` (Keras' approximate quantiles, error ``epsilon``).
     'int' gives int32 bucket indices (as Keras) of the input's shape; 'one_hot', 'multi_hot', 'count' encode them
-    as float32 rows of width ``len(bin_boundaries) + 1``."""
+    as rows of width ``len(bin_boundaries) + 1`` in the compute dtype (float32 by default), as Keras."""
 
     config_trainable = False  # as Keras, whose config of this layer has no "trainable"
 
@@ -94,8 +124,10 @@ class Discretization(Layer):
         if sparse:
             raise ValueError("Discretization: sparse=True needs TensorFlow's sparse tensors; layerwise gives dense "
                              "outputs only (sparse=False).")
-        if num_bins is not None and num_bins < 0:
-            raise ValueError(f"Discretization: num_bins must be >= 0, got {num_bins}.")
+        if num_bins is not None and (isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer))
+                                     or num_bins < 1):
+            raise ValueError(f"Discretization: num_bins must be an int >= 1 (the number of bins adapt() learns), "
+                             f"got num_bins={num_bins!r}.")
         if (num_bins is None) == (bin_boundaries is None):
             raise ValueError(f"Discretization: set exactly one of bin_boundaries and num_bins, got "
                              f"bin_boundaries={bin_boundaries!r} and num_bins={num_bins!r}.")
@@ -116,12 +148,13 @@ class Discretization(Layer):
         return super().__call__(_integer_input(x), *args, **kwargs)
 
     def adapt(self, data, steps: int | None = None) -> None:
-        """Learn ``num_bins - 1`` boundaries from an array, a tensor or an iterable of batches."""
+        """Learn ``num_bins - 1`` boundaries from an array, a tensor or an iterable of batches; as in Keras, a
+        list (or tuple) is a list of batches, and ``steps`` takes the first batches only."""
         if self.num_bins is None:
             raise ValueError(f"Layer '{self.name}' (Discretization) was given bin_boundaries; adapt() needs a "
                              "layer created with num_bins instead.")
         summary, seen = quantiles.empty_summary(), 0
-        for i, (batch, _) in enumerate(adapt_batches("Discretization", data)):
+        for i, (batch, _) in enumerate(adapt_batches("Discretization", data, lists_of_batches=True)):
             if steps is not None and i >= steps:
                 break
             values = _as_numpy(batch).astype(np.float32)
@@ -135,8 +168,17 @@ class Discretization(Layer):
     def _depth(self) -> int:
         return len(self.bin_boundaries) + 1 if self.bin_boundaries is not None else self.num_bins
 
+    def check_input_shape(self, input_shape: Shape) -> None:
+        super().check_input_shape(input_shape)
+        _check_sample_rank(self, self.output_mode, input_shape)
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return encoded_shape(input_shape, self.output_mode, self._depth())
+
+    @property
+    def output_dtypes(self) -> list[str]:
+        """The dtype of a symbolic output, as Keras: int32 bucket indices, else the compute dtype."""
+        return ["int32" if self.output_mode == "int" else self.compute_dtype]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.bin_boundaries is None:
@@ -145,7 +187,9 @@ class Discretization(Layer):
         boundaries = self.boundaries.to(x.device)
         # right=True: a value equal to a boundary goes to the bin that the boundary opens, as np.digitize
         ids = torch.bucketize(x.to(boundaries.dtype).contiguous(), boundaries, right=True)
-        return ids.to(torch.int32) if self.output_mode == "int" else encode(ids, self.output_mode, self._depth())
+        if self.output_mode == "int":
+            return ids.to(torch.int32)
+        return encode(ids, self.output_mode, self._depth(), dtype=getattr(torch, self.compute_dtype))
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -162,16 +206,22 @@ class Discretization(Layer):
         return layer
 
 
-class Hashing(Layer):
+class Hashing(_KerasOutputDtype, Layer):
     """Hashes values into ``num_bins`` bins, exactly as Keras: FarmHash64 of each value's string (integers
     as decimal strings, floats truncated first), or SipHash keyed by ``salt`` (an int or a pair). With a
-    ``mask_value``, bin 0 holds it and the others hash into ``num_bins - 1``. 'int' gives int64 bins of
-    the input's shape; other modes encode them. Numbers may run inside a model (hashed on the CPU); strings
-    (a list or numpy array) are hashed outside models and give a numpy array."""
+    ``mask_value``, bin 0 holds it and the others hash into ``num_bins - 1``. 'int' gives bins of the input's
+    shape in ``dtype`` ('int64' by default, or 'int32'); other modes encode them, in ``dtype`` (default the
+    float type). Numbers may run inside a model (hashed on the CPU); strings (a list or numpy array) are
+    hashed outside models and give a numpy array."""
 
     def __init__(self, num_bins: int, mask_value=None, salt: int | Sequence[int] | None = None,
                  output_mode: str = "int", sparse: bool = False, **kwargs):
+        if kwargs.get("dtype") is None:  # Keras' defaults: int64 bins, or encoded rows in the float type
+            kwargs["dtype"] = "int64" if output_mode == "int" else floatx()
         super().__init__(**kwargs)
+        if output_mode == "int" and self.dtype_policy.name not in ("int32", "int64"):
+            raise ValueError(f"Hashing: output_mode='int' gives integer bins, so dtype must be 'int32' or 'int64', "
+                             f"got dtype={self.dtype_policy.name!r}.")
         if not isinstance(num_bins, int) or num_bins <= 0:
             raise ValueError(f"Hashing: num_bins must be a positive int, got {num_bins!r}.")
         self.output_mode = check_output_mode("Hashing", output_mode, _ENCODINGS)
@@ -191,17 +241,25 @@ class Hashing(Layer):
         if not isinstance(x, torch.Tensor) and not is_symbolic(x):
             array = np.asarray(x)
             if array.dtype.kind in "USO":
-                bins = torch.from_numpy(self._bins(array))
-                out = bins if self.output_mode == "int" else encode(bins, self.output_mode, self.num_bins)
-                return out.numpy()
+                return self._encode(torch.from_numpy(self._bins(array))).numpy()
         return super().__call__(_integer_input(x), *args, **kwargs)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return encoded_shape(input_shape, self.output_mode, self.num_bins)
 
+    @property
+    def output_dtypes(self) -> list[str]:
+        """The dtype of a symbolic output: ``layer.dtype``, as Keras."""
+        return [self.dtype]
+
+    def _encode(self, bins: torch.Tensor) -> torch.Tensor:
+        """int64 ``bins`` as this layer outputs them, in ``layer.dtype`` (as Keras)."""
+        dtype = getattr(torch, self.dtype)
+        return bins.to(dtype) if self.output_mode == "int" else encode(bins, self.output_mode, self.num_bins,
+                                                                       dtype=dtype)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bins = torch.from_numpy(self._bins(x.detach().cpu().numpy())).to(x.device)
-        return bins if self.output_mode == "int" else encode(bins, self.output_mode, self.num_bins)
+        return self._encode(torch.from_numpy(self._bins(x.detach().cpu().numpy())).to(x.device))
 
 
 class IntegerLookup(Layer):
@@ -293,6 +351,11 @@ class IntegerLookup(Layer):
         if self.output_mode != "int" and not self._vocabulary.pad_to_max_tokens:
             self._vocabulary.check_ready()
         return encoded_shape(input_shape, self.output_mode, self._vocabulary.depth())
+
+    @property
+    def output_dtypes(self) -> list[str]:
+        """The dtype of a symbolic output, as Keras: int64 indices (or values, inverted), else the float type."""
+        return ["int64" if self.output_mode == "int" else floatx()]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         vocab = self._vocabulary

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from layerwise.backend import float_dtype
+from layerwise.backend import float_dtype, get_device
+from layerwise.dtype_policies.dtype_policy import FLOAT_DTYPES
 from layerwise.layers._padding import DataFormat
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import WeightView
@@ -82,15 +83,33 @@ def aspect_resize(x: torch.Tensor, size: tuple[int, int], interpolation: str = "
 class ImageLayer(DataFormat, Layer):
     """Base of the image layers: checks the input rank and runs ``transform`` on a float batch
     ``(batch, height, width, channels)``; a single image ``(height, width, channels)`` runs as a batch of one.
-    Inputs are cast to the float type first, as Keras casts them to the layer's compute dtype. With
-    ``data_format='channels_first'`` images are ``(..., channels, height, width)``: ``transform`` still sees
-    the channels-last view of them (a free view, no copy)."""
+    Inputs are cast to the layer's compute dtype first (``dtype="float64"``: float64 images), as Keras casts
+    them. With ``data_format='channels_first'`` images are ``(..., channels, height, width)``: ``transform``
+    still sees the channels-last view of them (a free view, no copy)."""
 
-    keeps_dtype = False  # Resizing returns integer images as integers, as in Keras
+    # Resizing returns integer images as integers, as in Keras: such a layer takes integer arrays as they are.
+    keeps_dtype = False
 
     def __init__(self, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.set_data_format(data_format)
+
+    def __call__(self, x, *args, **kwargs):
+        if self.keeps_dtype and isinstance(x, np.ndarray) and x.dtype.kind in "iu":
+            # the base layer would make integer pixels float32 before the layer sees them
+            x = torch.tensor(x, device=get_device())
+        return super().__call__(x, *args, **kwargs)
+
+    def image_dtype(self) -> torch.dtype:
+        """The dtype images are computed in: the layer's float compute dtype (float32 for a non-float policy)."""
+        name = self.compute_dtype
+        return getattr(torch, name) if name in FLOAT_DTYPES else float_dtype()
+
+    def as_image_dtype(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in ``image_dtype()``; integer images stay integers in a ``keeps_dtype`` layer."""
+        if self.keeps_dtype and not x.is_floating_point():
+            return x
+        return x if x.dtype == self.image_dtype() else x.to(self.image_dtype())
 
     def image_shape(self, input_shape: Shape, height, width) -> Shape:
         """``input_shape`` with its images resized to ``height`` x ``width``, in this layer's data format."""
@@ -120,8 +139,7 @@ class ImageLayer(DataFormat, Layer):
 
     def on_images(self, x: torch.Tensor, transform) -> torch.Tensor:
         """``transform`` of the channels-last batch view of ``x`` (one image or a batch, in the layer's format)."""
-        if not self.keeps_dtype and x.dtype != float_dtype():
-            x = x.to(float_dtype())
+        x = self.as_image_dtype(x)
         first = self.data_format == "channels_first"
         if first:
             x = x.movedim(-3, -1)
@@ -246,14 +264,31 @@ class Normalization(Layer):
         return tuple(sorted(a % ndim for a in self.axis))
 
     def check_input_shape(self, input_shape: Shape) -> None:
+        if self.built:
+            if self._output_shape(input_shape) is None:
+                raise ValueError(self._shape_message(
+                    f"inputs of rank {len(self._broadcast)} with sizes {[self._broadcast[d] for d in self._keep]} "
+                    f"along axis {self.axis}, as it was built for (or of any shape that its statistics of shape "
+                    f"{tuple(self._broadcast)} broadcast against, aligned from the right)", input_shape))
+            return
         keep = self._kept_axes(len(input_shape), input_shape)
         if any(input_shape[d] is None for d in keep):
             raise ValueError(self._shape_message(f"known sizes along axis {self.axis}", input_shape))
-        if self.built and (len(input_shape) != len(self._broadcast) or
-                           any(input_shape[d] != self._broadcast[d] for d in keep)):
-            raise ValueError(self._shape_message(f"inputs of rank {len(self._broadcast)} with sizes "
-                                                 f"{[self._broadcast[d] for d in keep]} along axis {self.axis}, "
-                                                 "as it was built for", input_shape))
+
+    def _output_shape(self, input_shape: Shape) -> Shape | None:
+        """The shape of ``x - mean`` for ``x`` of ``input_shape``: the statistics (shape ``self._broadcast``)
+        broadcast against it as numpy aligns shapes, from the right, which is how Keras applies them (so a layer
+        adapted on ``(n, features)`` takes ``(batch, steps, features)``, and one with ``axis=None`` any shape).
+        None where an input size differs from a statistics size other than 1."""
+        rank = max(len(input_shape), len(self._broadcast))
+        sizes = (1,) * (rank - len(input_shape)) + tuple(input_shape)
+        stats = (1,) * (rank - len(self._broadcast)) + tuple(self._broadcast)
+        if any(s != 1 and n != s for n, s in zip(sizes, stats)):
+            return None
+        return sizes
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._output_shape(input_shape) if self.built else tuple(input_shape)
 
     def build(self, input_shape: Shape) -> None:
         ndim = len(input_shape)

@@ -33,14 +33,15 @@ def encoded_shape(input_shape: tuple, output_mode: str, depth: int | None) -> tu
 
 
 def encode(ids: torch.Tensor, output_mode: str, depth: int, idf: torch.Tensor | None = None,
-           count_weights: torch.Tensor | None = None) -> torch.Tensor:
+           count_weights: torch.Tensor | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Encode int64 ``ids`` (any shape; negative ids are dropped, which is how masked values vanish).
 
     'one_hot': ``(..., depth)``, a last axis of size 1 replaced; 'multi_hot', 'count' and 'tf_idf'
     (counts times ``idf``, shape ``(depth,)``): the last axis is one sample's values, so ``(..., n)`` ->
     ``(..., depth)`` and ``(n,)`` -> ``(depth,)``. ``count_weights`` (the ids' shape) weights each count.
+    The output is in ``dtype`` (default: the float type), or in ``count_weights``' dtype, as Keras gives it.
     """
-    dtype = float_dtype() if count_weights is None else count_weights.dtype
+    dtype = count_weights.dtype if count_weights is not None else dtype or float_dtype()
     if ids.ndim == 0:
         ids = ids.reshape(1)
     if output_mode == "one_hot":

@@ -164,10 +164,14 @@ class Vocabulary:
         return {"vocabulary": list(self.tokens), "idf_weights": idf}
 
 
-def adapt_batches(owner: str, data) -> Iterator[tuple[Any, bool]]:
+def adapt_batches(owner: str, data, lists_of_batches: bool = False) -> Iterator[tuple[Any, bool]]:
     """``(batch, whole)`` pairs of ``adapt``'s data: an array, tensor, list or string is one batch
     (``whole``: it is all the data); any other iterable (a generator, a dataset) gives its batches, the
-    inputs taken from ``(x, y)`` pairs."""
+    inputs taken from ``(x, y)`` pairs. ``lists_of_batches``: a list or tuple gives its items, each one batch
+    as it is (Keras' ``Discretization.adapt`` iterates any iterable that is not an array or tensor)."""
+    if lists_of_batches and isinstance(data, (list, tuple)):
+        yield from ((batch, False) for batch in data)
+        return
     if isinstance(data, (str, bytes, list, tuple)) or hasattr(data, "shape"):
         yield data, True
         return
