@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,9 +12,35 @@ from layerwise import activations, saving_registry
 from layerwise.backend import image_data_format
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import is_shape_list
+from layerwise.layers.config_forms import unrecognized_keywords
 from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.symbolic import KerasTensor, Node
 from layerwise.layers.keras2_paths import any_layer
+
+
+def _batch_shape_and_dtype(shape, batch_size, dtype, batch_shape, input_tensor) -> tuple[Shape, Any]:
+    """The input's shape with the batch axis first, and its dtype, from Keras' arguments of ``InputLayer``: a
+    ``shape`` (without the batch axis) and ``batch_size``, or a ``batch_shape``, or an ``input_tensor``'s."""
+    if input_tensor is not None:
+        if not isinstance(input_tensor, KerasTensor):
+            raise ValueError(f"InputLayer: input_tensor must be a symbolic tensor (KerasTensor); received "
+                             f"{type(input_tensor).__name__}.")
+        given = input_tensor.shape
+        if (shape is not None and tuple(shape) != given[1:]) or (batch_size is not None and batch_size != given[0]) \
+                or (batch_shape is not None and tuple(batch_shape) != given):
+            raise ValueError(f"InputLayer: shape={shape!r}, batch_size={batch_size!r} and batch_shape={batch_shape!r} "
+                             f"must agree with the shape {given} of input_tensor; leave them out to take its shape.")
+        if dtype is not None and str(dtype).removeprefix("torch.") != input_tensor.dtype:
+            raise ValueError(f"InputLayer: dtype={dtype!r} differs from input_tensor's {input_tensor.dtype!r}.")
+        return given, input_tensor.dtype
+    if (shape is None) == (batch_shape is None):
+        raise ValueError("InputLayer needs exactly one of shape (without the batch axis, e.g. Input((28, 28, 1))) and "
+                         f"batch_shape (e.g. Input(batch_shape=(32, 28, 28, 1))); got shape={shape!r}, "
+                         f"batch_shape={batch_shape!r}.")
+    if batch_size is not None and batch_shape is not None:
+        raise ValueError(f"InputLayer: pass one of batch_size and batch_shape, not both; got "
+                         f"batch_size={batch_size!r}, batch_shape={batch_shape!r}.")
+    return ((batch_size, *shape) if batch_shape is None else tuple(batch_shape)), dtype
 
 
 class InputLayer(Layer):
@@ -21,32 +48,55 @@ class InputLayer(Layer):
 
     ``output`` is the symbolic tensor (``KerasTensor``) that stands for the model's input. ``dtype`` is
     recorded for Keras code that names one (``Input((None,), dtype="int32")`` before an Embedding); data
-    is converted as the first layer needs it.
+    is converted as the first layer needs it. It takes Keras' arguments (``batch_shape``, Keras 2's
+    ``input_shape`` and ``batch_input_shape``, ``input_tensor``: a symbolic tensor whose shape and dtype it
+    takes), so Keras' configs load; sparse and ragged inputs and optional ones (None passed for them) are not
+    supported, as Keras' torch backend supports neither of the first two.
     """
 
-    def __init__(self, shape: Shape, batch_size: int | None = None, name: str | None = None, dtype=None):
-        super().__init__(name=name, input_shape=tuple(shape), batch_size=batch_size)
-        self.shape = tuple(shape)
-        self.dtype = str(dtype or "float32")
+    def __init__(self, shape: Shape | None = None, batch_size: int | None = None, dtype=None,
+                 sparse: bool | None = None, ragged: bool | None = None, batch_shape: Shape | None = None,
+                 input_tensor: KerasTensor | None = None, optional: bool = False, name: str | None = None,
+                 **kwargs):
+        shape = kwargs.pop("input_shape", shape)  # Keras 2's spellings, which Keras 3 still takes
+        batch_shape = kwargs.pop("batch_input_shape", batch_shape)
+        if kwargs:
+            raise unrecognized_keywords(type(self), kwargs)
+        for what, value in (("sparse", sparse), ("ragged", ragged)):
+            if value:
+                raise ValueError(f"InputLayer: {what}=True is not supported (nor by Keras' torch backend); pass "
+                                 f"dense arrays and leave {what} out.")
+        if optional:
+            raise ValueError("InputLayer: optional=True is not supported: a layerwise model cannot pass None for an "
+                             "input. Feed a placeholder array (zeros) for it, or build the model without it.")
+        batch_shape, dtype = _batch_shape_and_dtype(shape, batch_size, dtype, batch_shape, input_tensor)
+        super().__init__(name=name, input_shape=tuple(batch_shape[1:]), batch_size=batch_shape[0])
+        self.shape = tuple(batch_shape[1:])
+        self._dtype_argument = None if dtype is None else str(dtype).removeprefix("torch.")
+        self.dtype = self._dtype_argument or "float32"
+        self.optional = False
         self.built = True
         self.input_shape_built = self.batch_input_shape
         Node(self, None, {}, [self.batch_input_shape])  # its output is the symbolic tensor (``self.output``)
+
+    def get_config(self) -> dict:
+        """``shape`` (without the batch axis), ``batch_size``, ``dtype`` (None unless declared) and ``name``."""
+        return {"shape": list(self.shape), "batch_size": self.batch_input_shape[0], "dtype": self._dtype_argument,
+                "name": self.name}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
 
-def Input(shape: Shape | None = None, batch_size: int | None = None, dtype=None, batch_shape: Shape | None = None,
-          name: str | None = None) -> KerasTensor:
+def Input(shape: Shape | None = None, batch_size: int | None = None, dtype=None, sparse: bool | None = None,
+          ragged: bool | None = None, batch_shape: Shape | None = None, name: str | None = None,
+          tensor: KerasTensor | None = None, optional: bool = False) -> KerasTensor:
     """Keras' ``Input((28, 28, 1))``: a symbolic tensor of that sample shape (batch axis first, ``None``),
     to start a functional model (``Model(inputs, outputs)``) or a Sequential. ``batch_shape`` gives the
-    batch axis too, ``(32, 28, 28, 1)``."""
-    if (shape is None) == (batch_shape is None):
-        raise ValueError(f"Input needs exactly one of shape (without the batch axis) and batch_shape; got "
-                         f"shape={shape!r}, batch_shape={batch_shape!r}.")
-    if batch_shape is not None:
-        batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
-    return InputLayer(tuple(shape), batch_size=batch_size, name=name, dtype=dtype).output
+    batch axis too, ``(32, 28, 28, 1)``; ``tensor``, a symbolic tensor, gives its shape and dtype to a new Input.
+    Keras' other arguments are taken as ``InputLayer`` takes them."""
+    return InputLayer(shape, batch_size, dtype, sparse, ragged, batch_shape, input_tensor=tensor, optional=optional,
+                      name=name).output
 
 
 class ActivatedLayer(Layer):
@@ -151,26 +201,52 @@ class Lambda(Layer):
     function that takes ``training`` receives the layer's mode. A model with a Lambda saves whole when the
     function is a built-in activation or registered (``@register_keras_serializable()``): the file holds its
     name, never code; otherwise save the weights with ``get_weights``.
+
+    As in Keras, ``mask`` gives the output's mask: a function ``mask(inputs, input_mask)`` or the mask itself (an
+    array); without it the Lambda drops its input's mask. A function that takes ``mask`` receives the input's.
     """
 
     def __init__(self, function, output_shape=None, mask=None, arguments: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):
             raise ValueError(f"Lambda needs a function, got {function!r}.")
-        if mask is not None:
-            raise ValueError("Lambda(mask=...) is not supported; put the Lambda outside the masked layers.")
         self.function, self._output_shape, self.arguments = function, output_shape, dict(arguments or {})
+        self.mask = mask
+        self.supports_masking = self.produces_mask = mask is not None  # its mask reaches the next layers
         try:
-            self._takes_training = "training" in inspect.signature(function).parameters
+            parameters = inspect.signature(function).parameters
         except (TypeError, ValueError):  # some builtins have no signature
-            self._takes_training = False
+            parameters = {}
+        self._takes_training, self._takes_mask = "training" in parameters, "mask" in parameters
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras' rule: ``mask(inputs, input_mask)`` for a mask function, the mask given, or none."""
+        if callable(self.mask):
+            return self.mask(inputs, mask)
+        if self.mask is None or isinstance(self.mask, torch.Tensor):
+            return self.mask
+        device = inputs.device if isinstance(inputs, torch.Tensor) else None
+        return torch.as_tensor(np.asarray(self.mask), device=device)
+
+    def get_config(self) -> dict:
+        """As the base's, with a mask array in Keras' form, ``{"class_name": "__numpy__", "config": {"value",
+        "dtype"}}`` (a mask function is saved by name, as ``function`` is)."""
+        config = super().get_config()
+        if self.mask is not None and not callable(self.mask):
+            array = self.mask.detach().cpu().numpy() if isinstance(self.mask, torch.Tensor) else np.asarray(self.mask)
+            config["mask"] = {"class_name": "__numpy__", "config": {"value": array.tolist(),
+                                                                   "dtype": array.dtype.name}}
+        return config
 
     @classmethod
     def from_config(cls, config: dict) -> "Lambda":
         """The layer ``get_config`` described: a function (or an ``output_shape`` function) saved by name is
         looked up among the built-in activations, the registered objects and ``custom_objects``."""
         config = dict(config)
-        for key in ("function", "output_shape"):
+        saved_mask = config.get("mask")
+        if isinstance(saved_mask, dict) and saved_mask.get("class_name") in ("__numpy__", "__tensor__"):
+            config["mask"] = np.asarray(saved_mask["config"]["value"], dtype=saved_mask["config"]["dtype"])
+        for key in ("function", "output_shape", "mask"):
             saved = config.get(key)
             if isinstance(saved, (str, dict)):
                 try:
@@ -184,8 +260,10 @@ class Lambda(Layer):
                                      + saving_registry.how_to_load(str(name))) from None
         return cls(**config)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask=None) -> torch.Tensor:
         extra = {"training": self.training} if self._takes_training else {}
+        if self._takes_mask:
+            extra["mask"] = mask
         return self.function(x, **self.arguments, **extra)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from layerwise.backend import unique_name
-from layerwise.layers.attention import _MASKED_FUSED, _MASKED_SCORE, MultiHeadAttention, _HeadsCall
+from layerwise.layers.attention_base import _MASKED_FUSED, _MASKED_SCORE, _HeadsCall
+from layerwise.layers.multi_head_attention import MultiHeadAttention
 from layerwise.layers.base import LAYER_CLASSES, Shape
 from layerwise.layers.einsum_dense import EinsumDense
 

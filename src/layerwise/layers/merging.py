@@ -7,17 +7,33 @@ The lower-case functions (``add([a, b])``) build the layer and call it, as in Ke
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from layerwise.backend import float_dtype
+from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import HALF, cast_floats, region
 from layerwise.dtype_policies.dtype_policy import FLOAT_DTYPES
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import attach_mask, mask_of
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
+
+
+_CAST = (*HALF, torch.float64)  # floating inputs a float32 merge casts to float32, as Keras' autocast
+
+
+def _as_tensor(value) -> torch.Tensor:
+    """An array given to a merge layer as a tensor, as Keras converts it: floating arrays in ``floatx``, integer and
+    boolean ones keeping their dtype (int32 ids above 2**24 stay exact)."""
+    array = np.asarray(value)
+    return torch.as_tensor(array, dtype=float_dtype() if array.dtype.kind == "f" else None, device=get_device())
+
+
+def _as_mask(mask, device: torch.device | None = None) -> torch.Tensor:
+    """A mask (a tensor or an array) as a boolean tensor, on ``device`` when given (else a tensor's stays)."""
+    return torch.as_tensor(mask, dtype=torch.bool, device=device)
 
 
 class _Merge(Layer):
@@ -43,15 +59,20 @@ class _Merge(Layer):
         return out
 
     def compute_output_shape(self, input_shape: list[Shape]) -> Shape:
+        """The broadcast shape, as Keras' merge layers find it: a known batch size wins over an unknown one, while
+        on the other axes an unknown size makes the output's unknown (it may be 1 or the other size)."""
         rank = max(len(s) for s in input_shape)
         padded = [(s[0], *([1] * (rank - len(s))), *s[1:]) for s in input_shape]
         out = []
         for axis, sizes in enumerate(zip(*padded)):
-            known = {d for d in sizes if d is not None and d != 1}
-            if len(known) > 1:
+            known = {d for d in sizes if d is not None and (d != 1 or axis == 0)}
+            if len(known) > 1 and (axis == 0 or None not in sizes):
                 raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) cannot combine inputs of shapes "
                                  f"{list(input_shape)}: axis {axis} has sizes {sorted(known)}.")
-            out.append(known.pop() if known else (None if None in sizes else 1))
+            if axis > 0 and None in sizes:
+                out.append(None)
+            else:
+                out.append(known.pop() if known else (None if None in sizes else 1))
         return tuple(out)
 
     def __call__(self, inputs, *args, **kwargs):
@@ -61,11 +82,10 @@ class _Merge(Layer):
             return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
         self._check_list([shape(x) for x in inputs] if isinstance(inputs, (list, tuple)) else shape(inputs))
-        tensors = [x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=float_dtype())
-                   for x in inputs]
+        tensors = [x if isinstance(x, torch.Tensor) else _as_tensor(x) for x in inputs]
         self.build_from([tuple(t.shape) for t in tensors])
         kwargs.pop("training", None)  # accepted as Keras does; merging acts the same in both modes
-        if self._plain_policy and region.dtype is None and not any(t.dtype in HALF for t in tensors):
+        if self._plain_policy and region.dtype is None and not any(t.dtype in _CAST for t in tensors):
             out = torch.nn.Module.__call__(self, tensors, *args, **kwargs)
         else:  # as Keras: the inputs cast to the compute dtype (float32 + bfloat16 is bfloat16 when mixed)
             if self.compute_dtype in FLOAT_DTYPES:
@@ -93,7 +113,7 @@ class _Merge(Layer):
         """Keras 3's rule: a step is real where it is real in any input; no mask unless every input has one."""
         if not masks or any(m is None for m in masks):
             return None
-        return functools.reduce(torch.logical_or, masks)
+        return functools.reduce(torch.logical_or, [_as_mask(m) for m in masks])
 
 
 def _reduce_real_entries(op, inputs: list[torch.Tensor]) -> torch.Tensor:
@@ -177,12 +197,13 @@ class Concatenate(_Merge):
         self.axis = axis
 
     def compute_output_shape(self, input_shape: list[Shape]) -> Shape:
+        """The inputs' shape with the sizes along ``axis`` summed (the batch axis too, as in Keras)."""
         rank = len(input_shape[0])
         axis = self.axis % rank if -rank <= self.axis < rank else None
-        if axis is None or axis == 0 or any(len(s) != rank for s in input_shape):
-            raise ValueError(f"Layer '{self.name}' (Concatenate) needs inputs of one rank and an axis other than "
-                             f"the batch axis; received axis={self.axis} and shapes {list(input_shape)}.")
-        for i in range(1, rank):
+        if axis is None or any(len(s) != rank for s in input_shape):
+            raise ValueError(f"Layer '{self.name}' (Concatenate) needs inputs of one rank and an axis among theirs; "
+                             f"received axis={self.axis} and shapes {list(input_shape)}.")
+        for i in range(rank):
             sizes = {s[i] for s in input_shape if s[i] is not None}
             if i != axis and len(sizes) > 1:
                 raise ValueError(f"Layer '{self.name}' (Concatenate) requires inputs with matching shapes except "
@@ -201,7 +222,8 @@ class Concatenate(_Merge):
             return None
         full = []
         for x, m in zip(inputs, masks):
-            m = torch.ones(x.shape, dtype=torch.bool, device=x.device) if m is None else m.bool()
+            device = getattr(x, "device", None)  # the inputs may be arrays, as Keras takes them
+            m = torch.ones(tuple(x.shape), dtype=torch.bool, device=device) if m is None else _as_mask(m, device)
             while m.ndim < x.ndim:
                 m = m.unsqueeze(-1)
             full.append(m.expand(x.shape))
@@ -249,7 +271,9 @@ class Dot(_Merge):
             x, y = F.normalize(x, dim=a0), F.normalize(y, dim=a1)
         x, y = torch.movedim(x, a0, -1), torch.movedim(y, a1, 1)  # (b, X..., d) and (b, d, Y...)
         batch, depth = x.shape[0], x.shape[-1]
-        out = torch.bmm(x.reshape(batch, -1, depth), y.reshape(batch, depth, -1))
+        # Sizes spelt out: -1 cannot be inferred for an empty batch
+        out = torch.bmm(x.reshape(batch, math.prod(x.shape[1:-1]), depth),
+                        y.reshape(batch, depth, math.prod(y.shape[2:])))
         out = out.reshape(batch, *x.shape[1:-1], *y.shape[2:])
         return out if out.ndim > 1 else out.unsqueeze(1)
 

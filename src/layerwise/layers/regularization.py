@@ -14,7 +14,8 @@ from layerwise.layers.base import Layer, Shape
 
 
 class Dropout(Layer):
-    """Zeroes a fraction ``rate`` of inputs while training and scales the rest by ``1 / (1 - rate)``.
+    """Zeroes a fraction ``rate`` of inputs while training and scales the rest by ``1 / (1 - rate)``; ``rate=1``
+    zeroes them all, as in Keras.
 
     ``noise_shape`` (one entry per input axis, batch first; ``None`` takes the input's size) shares one
     draw along the axes of size 1, e.g. ``(None, 1, None)`` drops whole features of every time step.
@@ -23,8 +24,8 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}.")
+        if not 0 <= rate <= 1:
+            raise ValueError(f"{type(self).__name__} rate must be a fraction in [0, 1], got rate={rate!r}.")
         self.rate, self.seed = rate, seed
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
 
@@ -43,6 +44,8 @@ class Dropout(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.rate or not self.training:
             return x
+        if self.rate == 1:  # nothing kept (no 1 / (1 - rate) to scale by)
+            return torch.zeros_like(x)
         shape = self.mask_shape(x)
         if shape is None:
             return F.dropout(x, self.rate, True)
@@ -56,6 +59,10 @@ class GaussianNoise(Layer):
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        # Keras also refuses a stddev above 1; layerwise keeps it for data on other scales (an autoencoder's
+        # noise_level on pixels of 0..255).
+        if not stddev >= 0:
+            raise ValueError(f"GaussianNoise stddev must be a non-negative number, got stddev={stddev!r}.")
         self.stddev, self.seed = stddev, seed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,9 +120,7 @@ class _SpatialDropout(Dropout):
     config_trainable = False  # as Keras, whose config of this layer has no "trainable"
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs):
-        if not 0 <= rate < 1:
-            raise ValueError(f"{type(self).__name__} rate must be in [0, 1), got {rate!r}.")
-        super().__init__(rate, seed=seed, **kwargs)
+        super().__init__(rate, seed=seed, **kwargs)  # rate in [0, 1], as Dropout's
 
     def mask_shape(self, x: torch.Tensor) -> list[int]:
         ones = [1] * (x.ndim - 2)

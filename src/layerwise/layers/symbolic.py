@@ -92,6 +92,73 @@ class KerasTensor:
     def __getitem__(self, key):
         return self._op("get_item", self, key=key)
 
+    # Comparisons, matrix products, integer division and logic record the ``layerwise.ops`` op of the same name,
+    # as Keras' operators do. ``==`` stays identity, as in Keras: tensors are dict keys and set members.
+    def _named(self, op: str, *args, **kwargs) -> "KerasTensor":
+        from layerwise import ops
+        return getattr(ops, op)(*args, **kwargs)
+
+    def __ne__(self, other):
+        return self._named("not_equal", self, other)
+
+    def __lt__(self, other):
+        return self._named("less", self, other)
+
+    def __le__(self, other):
+        return self._named("less_equal", self, other)
+
+    def __gt__(self, other):
+        return self._named("greater", self, other)
+
+    def __ge__(self, other):
+        return self._named("greater_equal", self, other)
+
+    def __matmul__(self, other):
+        return self._named("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return self._named("matmul", other, self)
+
+    def __floordiv__(self, other):
+        return self._named("floor_divide", self, other)
+
+    def __rfloordiv__(self, other):
+        return self._named("floor_divide", other, self)
+
+    def __mod__(self, other):
+        return self._named("mod", self, other)
+
+    def __rmod__(self, other):
+        return self._named("mod", other, self)
+
+    def __and__(self, other):
+        return self._named("logical_and", self, other)
+
+    def __rand__(self, other):
+        return self._named("logical_and", other, self)
+
+    def __or__(self, other):
+        return self._named("logical_or", self, other)
+
+    def __ror__(self, other):
+        return self._named("logical_or", other, self)
+
+    def __xor__(self, other):
+        return self._named("logical_xor", self, other)
+
+    def __rxor__(self, other):
+        return self._named("logical_xor", other, self)
+
+    def __invert__(self):
+        return self._named("logical_not", self)
+
+    def __round__(self, ndigits: int | None = None):
+        return self._named("round", self, decimals=ndigits or 0)
+
+    def __bool__(self):
+        raise TypeError(f"{self!r}: a symbolic KerasTensor cannot be used as a boolean (as in Keras). Compare "
+                        "or select with ops (ops.where, ops.cond) that the model runs on data.")
+
     def __iter__(self):
         raise TypeError(f"{self!r} cannot be iterated: index it (x[:, 0]) or use layers that split it.")
 
@@ -106,14 +173,15 @@ class Node:
     ``args``: the first positional argument as given (a tensor or a list of tensors); ``more_args``: the
     positional arguments after it, as in ``LogisticEndpoint()(targets, logits, sample_weights)``; ``kwargs``:
     keyword arguments, where symbolic tensors (such as an RNN's ``initial_state``) may appear too.
-    ``outputs``: the KerasTensors this call returns, one per output shape.
+    ``outputs``: the KerasTensors this call returns, one per output shape; ``container``: ``list`` or ``tuple``,
+    what a call with several outputs returns them in (an attention layer's ``(output, scores)`` is a tuple).
     """
 
     def __init__(self, layer, args: Any, kwargs: dict, output_shapes: list[Shape], multiple_outputs: bool = False,
-                 more_args: tuple = ()):
+                 more_args: tuple = (), container: type = list):
         self.layer, self.args, self.kwargs, self.more_args = layer, args, kwargs, tuple(more_args)
         self.outputs = [KerasTensor(shape, self, i) for i, shape in enumerate(output_shapes)]
-        self.multiple_outputs = multiple_outputs
+        self.multiple_outputs, self.container = multiple_outputs, container
         # The layer remembers its calls, in order: Keras' ``layer.output`` is its first's.
         layer.__dict__.setdefault("_inbound_nodes", []).append(self)
 
@@ -123,8 +191,8 @@ class Node:
         return flatten_tensors([self.args, *self.more_args]) + flatten_tensors(list(self.kwargs.values()))
 
     def returned(self):
-        """What the layer call returned to the user: one KerasTensor or the list of them."""
-        return list(self.outputs) if self.multiple_outputs else self.outputs[0]
+        """What the layer call returned to the user: one KerasTensor, or the list (or tuple) of them."""
+        return self.container(self.outputs) if self.multiple_outputs else self.outputs[0]
 
 
 def flatten_tensors(value: Any) -> list[KerasTensor]:

@@ -13,7 +13,8 @@ order of ``layers``, ``get_weights()`` and the summary. Masks (``Embedding(mask_
 As in Keras 3, a model may start at intermediate tensors, ``head = Model(code, Dense(784)(code))``: each
 input that is not an ``Input`` is replaced by a new Input of its shape and dtype named ``<tensor name>CLONE``
 (Keras: ``keras_tensor_<n>CLONE``), and the calls between the inputs and the outputs are recorded again on
-the same layers (``clone_graph``), so the model holds only the layers after its inputs and shares their weights.
+the same layers (``clone_graph``, in ``functional_graph.py`` with the other walks of the graph), so the model holds
+only the layers after its inputs and shares their weights.
 """
 from __future__ import annotations
 
@@ -30,166 +31,13 @@ from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
+from layerwise.models.functional_graph import (check_connected, clone_graph, history_node, is_input, ordered_nodes,
+                                               output_paths, sorted_dicts)
 from layerwise.models.inputs import as_input_tensor
 from layerwise.models.outputs import flat_outputs
 from layerwise.models.model import (Model, deserialize_layer, layer_spec, rank_adjusted,
                                     reshape_hint, shape_fits, with_rank_of)
 from layerwise.saving_registry import loading_scope
-
-
-def _is_input(tensor: KerasTensor) -> bool:
-    """Whether ``tensor`` is an ``Input`` (an InputLayer's), not a layer's output."""
-    return isinstance(tensor.node.layer, InputLayer)
-
-
-def _output_paths(outputs) -> list[str]:
-    """Keras' path of each flat output (``""`` for one tensor, ``"1"`` in a list, ``"key"`` in a dict), for errors."""
-    def paths(value, prefix: tuple) -> list[str]:
-        if isinstance(value, KerasTensor):
-            return [".".join(prefix)]
-        if isinstance(value, dict):
-            return [p for key in sorted(value) for p in paths(value[key], prefix + (str(key),))]
-        if isinstance(value, (list, tuple)):
-            return [p for i, item in enumerate(value) for p in paths(item, prefix + (str(i),))]
-        return []
-
-    return paths(outputs, ())
-
-
-def _sorted_dicts(value):
-    """``value`` with every dict, nested ones too, in the order of its sorted keys: the order in which Keras
-    flattens dicts (``flatten_tensors``), so that a dict's values are the model's outputs in order."""
-    if isinstance(value, dict):
-        return {key: _sorted_dicts(value[key]) for key in sorted(value)}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_sorted_dicts(item) for item in value)
-    return value
-
-
-def _check_connected(inputs: list[KerasTensor], outputs: list[KerasTensor], paths: list[str]) -> None:
-    """Raise Keras' error, with the Input that is missing, for the first output the inputs do not determine."""
-    input_ids = {id(t) for t in inputs}
-    missing: dict[int, KerasTensor | None] = {}  # node -> an Input it needs that is not given (None: none)
-
-    def given_or_known(tensor: KerasTensor) -> bool:
-        return id(tensor) in input_ids or id(tensor.node) in missing
-
-    def needs(tensor: KerasTensor) -> KerasTensor | None:
-        stack = [tensor]  # a loop, not recursion: a model may be a thousand layers deep
-        while stack:
-            top = stack[-1]
-            if given_or_known(top):
-                stack.pop()
-            elif _is_input(top):
-                missing[id(top.node)] = top
-                stack.pop()
-            elif pending := [t for t in top.node.inputs if not given_or_known(t)]:
-                stack.extend(pending)
-            else:
-                parents = (missing[id(t.node)] for t in top.node.inputs if id(t) not in input_ids)
-                missing[id(top.node)] = next((m for m in parents if m is not None), None)
-                stack.pop()
-        return None if id(tensor) in input_ids else missing[id(tensor.node)]
-
-    for tensor, path in zip(outputs, paths):
-        lacking = needs(tensor)
-        if lacking is not None:
-            raise ValueError(f"Output with path `{path}` is not connected to `inputs`. Graph disconnected: the "
-                             f"outputs need {lacking!r}, which is not among the model's inputs "
-                             f"{[t.name for t in inputs]} nor computed from them. Pass every Input the outputs "
-                             "depend on, or an intermediate tensor they are computed from.")
-
-
-def clone_graph(inputs, outputs):
-    """Keras' ``clone_graph_nodes``: ``(inputs, outputs)`` where each input that is not an Input is a new
-    Input of its shape and dtype (``<name>CLONE``), and the outputs are the same calls recorded again from
-    those inputs (new nodes of the same layers, which keep their weights). Inputs that are Inputs stay."""
-    flat_inputs = flatten_tensors(inputs)
-    mapping: dict[int, KerasTensor] = {}  # id(tensor) -> the tensor that stands for it in the new graph
-    cut: set[int] = set()
-    used_names: set[str] = set()
-    for tensor in flat_inputs:
-        if id(tensor) in mapping:  # given twice
-            continue
-        if _is_input(tensor):
-            mapping[id(tensor)] = tensor
-            continue
-        name, k = f"{tensor.name}CLONE", 0
-        while name in used_names:  # Keras' tensor names are unique; layerwise's are their layers'
-            k += 1
-            name = f"{tensor.name}CLONE_{k}"
-        used_names.add(name)
-        mapping[id(tensor)] = InputLayer(tensor.shape[1:], batch_size=tensor.shape[0], name=name,
-                                         dtype=tensor.dtype).output
-        cut.add(id(tensor))
-    # The nodes between the inputs and the outputs, parents first.
-    post_order: list[Node] = []
-    seen: set[int] = set()
-
-    def visit(tensor: KerasTensor) -> None:
-        if id(tensor) in cut or id(tensor.node) in seen:
-            return
-        seen.add(id(tensor.node))
-        for parent in tensor.node.inputs:
-            visit(parent)
-        post_order.append(tensor.node)
-
-    for tensor in flatten_tensors(outputs):
-        visit(tensor)
-    for node in post_order:
-        if isinstance(node.layer, InputLayer):
-            # Keras records a kept Input again too, so the summary's "Connected to" reads "x[1][0]" from now on
-            # (in every model on x, as in Keras); the tensor itself stays.
-            again = Node(node.layer, None, {}, [])
-            again.outputs = list(node.outputs)
-            for tensor in node.outputs:
-                tensor.history_node = again
-            continue
-        again = Node(node.layer, substitute(node.args, mapping), substitute(node.kwargs, mapping),
-                     [t.shape for t in node.outputs], node.multiple_outputs, substitute(node.more_args, mapping))
-        for old, new in zip(node.outputs, again.outputs):
-            mapping.setdefault(id(old), new)  # a cut output (an input of the model) stays its Input
-    return substitute(inputs, mapping), substitute(outputs, mapping)
-
-
-def _ordered_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Node]:
-    """The nodes that lead from ``inputs`` (all Inputs) to ``outputs``, in Keras' order (see the module
-    docstring)."""
-    input_ids = {id(t) for t in inputs}
-    post_order: list[Node] = []
-    seen: set[int] = set()
-
-    def visit(tensor: KerasTensor) -> None:
-        node = tensor.node
-        if id(node) in seen:
-            return
-        if id(tensor) not in input_ids:
-            for parent in node.inputs:
-                visit(parent)
-        seen.add(id(node))
-        post_order.append(node)
-
-    for tensor in outputs:
-        visit(tensor)
-    for tensor in inputs:  # an input no output uses is still an input of the model
-        visit(tensor)
-    # Depth: 0 at the outputs, one more than any consumer; a shared layer takes its deepest call's depth.
-    depth: dict[int, int] = {}
-    layer_depth: dict[int, int] = {}
-    for node in reversed(post_order):
-        d = max(depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
-        depth[id(node)] = layer_depth[id(node.layer)] = d
-        if not isinstance(node.layer, InputLayer):
-            for parent in node.inputs:
-                depth[id(parent.node)] = max(depth.get(id(parent.node), 0), d + 1)
-    index = {id(node): i for i, node in enumerate(post_order)}
-    return sorted(post_order, key=lambda node: (-depth[id(node)], index[id(node)]))
-
-
-def _history_node(tensor: KerasTensor) -> Node:
-    """The call Keras' ``_keras_history`` names for ``tensor``: its node, or the later record of an Input that
-    a model from intermediate tensors made (see ``clone_graph``)."""
-    return getattr(tensor, "history_node", tensor.node)
 
 
 class Functional(Model):
@@ -200,7 +48,7 @@ class Functional(Model):
         super().__init__(name or unique_name("functional"))
         # Keras flattens dicts in the order of their sorted keys: that orders the outputs' layers, the output
         # names, and the losses given as a list.
-        inputs, outputs = _sorted_dicts(inputs), _sorted_dicts(outputs)
+        inputs, outputs = sorted_dicts(inputs), sorted_dicts(outputs)
         flat_inputs, flat_outputs = flatten_tensors(inputs), flatten_tensors(outputs)
         if not flat_inputs or not flat_outputs:
             raise ValueError("Model(inputs, outputs) needs symbolic tensors: inputs from Input(shape) (or computed "
@@ -209,25 +57,36 @@ class Functional(Model):
         if isinstance(inputs, dict):
             for key, tensor in inputs.items():
                 if isinstance(tensor, KerasTensor) and key != tensor.name:
-                    kind = "Input" if _is_input(tensor) else "tensor"
+                    kind = "Input" if is_input(tensor) else "tensor"
                     warnings.warn(f"Model inputs given as a dict are matched by key: key '{key}' holds the {kind} "
                                   f"named '{tensor.name}'. Name the Input '{key}' (Input(..., name='{key}')) to "
                                   "avoid confusion, as Keras advises.", UserWarning, stacklevel=2)
-        _check_connected(flat_inputs, flat_outputs, _output_paths(outputs))
-        if not all(_is_input(t) for t in flat_inputs):  # a model from intermediate tensors, as in Keras
+        check_connected(flat_inputs, flat_outputs, output_paths(outputs))
+        if not all(is_input(t) for t in flat_inputs):  # a model from intermediate tensors, as in Keras
             inputs, outputs = clone_graph(inputs, outputs)
             flat_inputs, flat_outputs = flatten_tensors(inputs), flatten_tensors(outputs)
         self._input_structure, self._output_structure = inputs, outputs
         self.inputs, self.outputs = flat_inputs, flat_outputs
-        self._nodes = _ordered_nodes(flat_inputs, flat_outputs)
+        self._nodes = ordered_nodes(flat_inputs, flat_outputs)
         for node in self._nodes:
             if node.layer is self:
                 raise ValueError(f"Model '{self.name}' cannot contain itself.")
             if not any(node.layer is layer for layer in self._layers):
                 self._layers.append(node.layer)
+        self._check_unique_names()
         if not trainable:  # as in Keras, the default leaves layers frozen beforehand frozen
             self.trainable = False
         self.eval()
+
+    def _check_unique_names(self) -> None:
+        """Keras' rule: every layer, Input and operation of the graph has its own name (saved files refer to
+        layers by name, and Keras cannot load a file where two share one)."""
+        names = [layer.name for layer in self._layers]
+        repeated = next((name for name in names if names.count(name) > 1), None)
+        if repeated is not None:
+            raise ValueError(f'The name "{repeated}" is used {names.count(repeated)} times in the model '
+                             f"'{self.name}'. All operation names should be unique: give each layer and Input its own "
+                             "name= (or leave it out for an automatic one).")
 
     @property
     def layers(self) -> list:
@@ -298,8 +157,15 @@ class Functional(Model):
         return [first[id(layer)] for layer in self._layers]
 
     def check_input(self, shape) -> None:
-        """Raise a ValueError naming the model when inputs of ``shape`` (or a list of shapes) do not fit."""
-        shapes = [tuple(shape)] if len(self.inputs) == 1 else [tuple(s) for s in shape]
+        """Raise a ValueError naming the model when inputs of ``shape`` (or a list of shapes, or a dict of them by
+        input name, as a model with dict inputs is called) do not fit."""
+        if isinstance(shape, dict):
+            missing = [name for name in self.input_names if name not in shape]
+            if missing:
+                raise ValueError(f"Model '{self.name}' has inputs {self.input_names}; the dict given lacks {missing}.")
+            shapes = [tuple(shape[name]) for name in self.input_names]
+        else:
+            shapes = [tuple(shape)] if len(self.inputs) == 1 else [tuple(s) for s in shape]
         for tensor, got in zip(self.inputs, shapes):
             expected = tensor.shape
             if not shape_fits(expected, rank_adjusted(expected, got)):
@@ -423,7 +289,12 @@ class Functional(Model):
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None, layers: list | None = None) -> "Functional":
         """The model ``config`` describes, its user's classes looked up in ``custom_objects`` too; ``layers``
-        (one per entry of ``config["layers"]``) replaces the layers it would create, as ``clone_model`` does."""
+        (one per entry of ``config["layers"]``) replaces the layers it would create, as ``clone_model`` does.
+        Keras' own form (``keras_model.get_config()``: ``input_layers``, ``inbound_nodes``) is rebuilt as
+        ``model_from_json`` rebuilds it."""
+        if "input_layers" in config and layers is None:
+            from layerwise.keras_models import model_from_keras_config
+            return model_from_keras_config({"class_name": "Functional", "config": config}, custom_objects)
         if layers is None:
             with loading_scope(custom_objects, "from_config"):
                 layers = [deserialize_layer(spec) for spec in config["layers"]]
@@ -462,7 +333,7 @@ class Functional(Model):
             calls_of.setdefault(id(node.layer), []).append(node)
         # A label counts the producing layer's calls everywhere, as Keras does: a layer called once before
         # this model was made is "dense[1][0]" here.
-        return [[f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(_history_node(t))}][{t.index}]"
+        return [[f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(history_node(t))}][{t.index}]"
                  for node in calls_of[id(layer)] for t in node.inputs] for layer in self._layers]
 
     def _chain_like(self) -> bool:

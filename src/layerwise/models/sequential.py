@@ -53,11 +53,14 @@ class Sequential(Model):
         """Append a layer; if the model's input shape is known, build it now (a wrong shape fails here)."""
         if isinstance(layer, KerasTensor) and isinstance(layer.node.layer, InputLayer):
             layer = layer.node.layer  # Sequential([Input((4,)), ...]): Input returns its symbolic tensor
+        if isinstance(layer, (InputLayer, Layer, Model)):
+            self._check_new_name(layer.name)
         if isinstance(layer, InputLayer):
             if len(self._layers):
                 raise ValueError("An Input can only be the first entry of a Sequential model.")
             self.batch_input_shape = layer.batch_input_shape
             self._graph = [layer.output]
+            self._input_name = layer.name  # the user's Input: a layer may not take its name either
             return
         if not isinstance(layer, (Layer, Model)):
             kind = type(layer).__name__
@@ -79,6 +82,14 @@ class Sequential(Model):
                 del self._layers[-1]  # leave the model as it was before the failed add
                 self._plan = build_plan(self.layers)
                 raise
+
+    def _check_new_name(self, name: str) -> None:
+        """Keras' rule: the layers of a Sequential (its Input included) have distinct names."""
+        taken = [layer.name for layer in self._layers] + [self.__dict__.get("_input_name")]
+        if name in taken:
+            raise ValueError(f"All layers added to a Sequential model should have unique names. Name '{name}' is "
+                             f"already the name of a layer in model '{self.name}'. Update the `name` argument to "
+                             "pass a unique name.")
 
     def pop(self) -> Layer:
         """Remove and return the last layer."""
@@ -245,7 +256,14 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Sequential":
-        """The model ``get_config`` described; the user's classes it holds are looked up in ``custom_objects`` too."""
+        """The model ``get_config`` described; the user's classes it holds are looked up in ``custom_objects`` too.
+        Keras' own form (``keras_sequential.get_config()``, its InputLayer among the layers) is rebuilt as
+        ``model_from_json`` rebuilds it."""
+        from layerwise.keras_models import is_keras_config, model_from_keras_config
+
+        keras_form = {"class_name": "Sequential", "config": config}
+        if "input_shape" not in config and is_keras_config(keras_form):  # layerwise's form always has input_shape
+            return model_from_keras_config(keras_form, custom_objects)
         model = cls(name=config["name"])
         if config.get("input_shape"):
             model.batch_input_shape = tuple(config["input_shape"])
