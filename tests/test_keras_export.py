@@ -346,7 +346,7 @@ def test_layerwise_resumes_training_from_a_keras_archive(keras, tmp_path):
 
 def test_an_optimizer_keras_order_does_not_cover_travels_beside_the_keras_files(tmp_path):
     model, x, y = _no_dropout(layerwise)
-    model.compile(layerwise.optimizers.Lamb(0.01), "sparse_categorical_crossentropy")
+    model.compile(layerwise.optimizers.ScheduleFreeAdamW(0.01), "sparse_categorical_crossentropy")
     model.fit(x, y, epochs=2, batch_size=4, verbose=0)
     model.save(tmp_path / "m.keras")
     assert "layerwise.safetensors" in zipfile.ZipFile(tmp_path / "m.keras").namelist()

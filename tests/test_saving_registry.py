@@ -266,10 +266,6 @@ def test_model_from_json_takes_custom_objects(monkeypatch):
 # ---- clear errors --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind,error,pattern", [
     ("activation", ValueError, "Cannot save the custom function <function scaled_tanh"),
-    ("loss_function", ValueError, "Cannot save the custom loss 'abs_error'"),
-    ("loss_class", ValueError, "Cannot save the custom loss <ScaledSquaredError"),
-    ("metric_function", ValueError, "Cannot save the custom metric <function max_error"),
-    ("metric_class", ValueError, "Cannot save the custom metric <MeanPrediction"),
     ("initializer", TypeError, "Cannot save the custom initializer .*Filled"),
     ("regularizer", TypeError, "Cannot save the custom regularizer .*ScaledL1"),
     ("constraint", TypeError, "Cannot save the custom constraint .*Clip"),

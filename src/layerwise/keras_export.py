@@ -68,8 +68,9 @@ def keras_model_config(model) -> dict:
     else:
         raise NotKerasDescribable(f"'{model.name}' is a subclassed model ({type(model).__name__}): Keras' config "
                                   "form holds Sequential and functional models only.")
-    build = model.get_build_config() if hasattr(model, "get_build_config") else None
-    entry["build_config"] = build or {"input_shape": None}
+    if model.built:  # as Keras, which otherwise builds the model it loads (and its optimizer) for no input shape
+        build = model.get_build_config() if hasattr(model, "get_build_config") else None
+        entry["build_config"] = build or {"input_shape": None}
     return entry
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 import zipfile
 from typing import Any
 
@@ -56,12 +57,13 @@ def load_keras_model(path: str, custom_objects: dict | None = None, compile: boo
 
 def _load_optimizer_slots(model, path: str) -> None:
     """The optimizer's state: from ``model.weights.h5``'s optimizer variables in an archive layerwise or Keras 3.15
-    wrote (Keras' order of them changed between Keras 3 versions, so others start afresh), or from the member
-    layerwise adds for an optimizer Keras' order does not cover."""
+    wrote (Keras' order of them changed between Keras 3 versions), or from the member layerwise adds for an
+    optimizer Keras' order does not cover. State the file holds but this cannot restore is named in a warning:
+    training then restarts from a fresh optimizer state."""
     from safetensors.torch import load as load_bytes
 
     from layerwise.keras_export import EXTRAS_MEMBER
-    from layerwise.keras_optimizer_state import read_optimizer_variables
+    from layerwise.keras_optimizer_state import keras_variable_plan, read_optimizer_variables
     from layerwise.saving import load_optimizer_tensors
 
     if not zipfile.is_zipfile(path):
@@ -72,10 +74,22 @@ def _load_optimizer_slots(model, path: str) -> None:
             load_optimizer_tensors(model, load_bytes(read_member(archive, EXTRAS_MEMBER, path)), path)
             return
         metadata = json.loads(read_member(archive, "metadata.json", path)) if "metadata.json" in names else {}
-        if metadata.get("written_by") != "layerwise" and not str(metadata.get("keras_version")).startswith("3.15."):
-            return
         with require_h5py().File(io.BytesIO(read_member(archive, "model.weights.h5", path)), "r") as f:
-            read_optimizer_variables(model, f)
+            stored = f["optimizer/vars"] if "optimizer/vars" in f else {}
+            if not len(stored) or model.optimizer is None or int(stored["0"][()]) == 0:  # iterations: no step yet
+                return
+            version = str(metadata.get("keras_version"))
+            if metadata.get("written_by") != "layerwise" and not version.startswith("3.15."):
+                reason = f"it was written by Keras {version}, whose order of optimizer variables is not read here"
+            elif read_optimizer_variables(model, f):
+                return
+            elif keras_variable_plan(model) is None:
+                reason = f"Keras' order of {type(model.optimizer).__name__}'s variables is not known here"
+            else:
+                reason = (f"its {len(stored)} optimizer variables do not match the "
+                          f"{len(keras_variable_plan(model))} of the model's {type(model.optimizer).__name__}")
+    warnings.warn(f"{path!r}: skipping the optimizer state: {reason}. Training goes on from a fresh optimizer "
+                  "state.", stacklevel=4)
 
 
 def _read_model_file(path: str) -> tuple[dict, dict | None, bool]:

@@ -4,9 +4,11 @@ Keras lists an optimizer's variables as it creates them: ``iterations``, the lea
 schedule), then the variables of each ``add_optimizer_variables`` call, one per trained weight in
 ``model.trainable_weights`` order, the names of one call interleaved per weight (Adam: momentum and velocity of
 the first weight, then of the second...). EMA averages come first, ``velocity_hat`` (amsgrad) and RMSprop's
-momentum and average gradient in calls of their own, Nadam's ``u_product`` last. Slots are in Keras' layout
-(each weight view's ``to_keras``). ``keras_variable_plan`` is that list for a compiled model; the writer and the
-reader walk it.
+momentum and average gradient in calls of their own, Nadam's ``u_product`` last. Adafactor adds, weight by weight,
+its row and column factors (0-D placeholders for weights of fewer than 2 axes) and velocity; Muon a momentum, and a
+velocity for the weights it updates with AdamW. Slots are in Keras' layout (each weight view's ``to_keras``; Adafactor
+keeps its factors in that layout already). ``keras_variable_plan`` is that list for a compiled model; the writer and
+the reader walk it.
 """
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from layerwise.optimizers.schedules import LearningRateSchedule
 
 def _slot_groups(optimizer) -> list[tuple[str, ...]] | None:
     """The optimizer's slot names grouped as Keras creates them; None where Keras' order is not known here."""
-    from layerwise.optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Ftrl, Lion, Nadam, RMSprop
+    from layerwise.optimizers import (SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Muon,
+                                      Nadam, RMSprop)
 
-    if type(optimizer) not in (SGD, Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad, Adadelta, Ftrl, Lion):
+    if type(optimizer) not in (SGD, Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad, Adadelta, Ftrl, Lion, Lamb,
+                               Adafactor, Muon):
         return None
     names = list(optimizer.slot_names)
     if isinstance(optimizer, RMSprop):  # one call per slot
@@ -36,7 +40,7 @@ def keras_variable_plan(model) -> list[tuple[str, object]] | None:
     """Keras' variables of the model's (built) optimizer in order: ``("iterations", None)``, ``("learning_rate",
     None)``, ``(slot name, weight view)``..., ``("u_product", None)``; None when Keras' order is not known here or
     the optimizer has not taken a step."""
-    from layerwise.optimizers import Nadam
+    from layerwise.optimizers import Muon, Nadam
 
     optimizer = model.optimizer
     groups = None if optimizer is None or not optimizer.built else _slot_groups(optimizer)
@@ -48,18 +52,31 @@ def keras_variable_plan(model) -> list[tuple[str, object]] | None:
     plan: list[tuple[str, object]] = [("iterations", None)]
     if not isinstance(optimizer._learning_rate, LearningRateSchedule):  # Keras keeps a schedule outside its variables
         plan.append(("learning_rate", None))
-    plan += [(name, view) for names in groups for view in weights for name in names]
+    plan += [(name, view) for names in groups for view in weights for name in names
+             if not (isinstance(optimizer, Muon) and name == "velocity" and
+                     not optimizer.uses_adamw(optimizer.layout(view.tensor)))]  # Muon's own weights have none
     if isinstance(optimizer, Nadam):
         plan.append(("u_product", None))
     return plan
 
 
+def _in_keras_layout(optimizer, name: str) -> bool:
+    """Whether the slot ``name`` is kept in Keras' layout already (Adafactor's row and column factors)."""
+    from layerwise.optimizers import Adafactor
+
+    return isinstance(optimizer, Adafactor) and name in ("r", "c")
+
+
 def write_optimizer_variables(model, group) -> None:
-    """``optimizer/vars`` in ``group`` (an h5py group), when Keras' order for the optimizer is known."""
+    """``optimizer/vars`` in ``group`` (an h5py group), when Keras' order for the optimizer is known; before the
+    first step only ``iterations`` and the learning rate, the variables a Keras optimizer has from the start."""
+    optimizer = model.optimizer
     plan = keras_variable_plan(model)
+    if plan is None and optimizer is not None and not optimizer.built:
+        plan = [("iterations", None)] + ([] if isinstance(optimizer._learning_rate, LearningRateSchedule)
+                                         else [("learning_rate", None)])
     if plan is None:
         return
-    optimizer = model.optimizer
     index = {id(p): i for i, p in enumerate(optimizer.params)}
     target = group.create_group("optimizer").create_group("vars")
     for i, (name, view) in enumerate(plan):
@@ -70,7 +87,8 @@ def write_optimizer_variables(model, group) -> None:
         elif name == "u_product":
             value = np.asarray(float(optimizer.slots["u_product"][0]), dtype="float32")
         else:
-            value = view.to_keras(optimizer.slots[name][index[id(view.tensor)]].detach()).cpu().numpy()
+            slot = optimizer.slots[name][index[id(view.tensor)]].detach()
+            value = (slot if _in_keras_layout(optimizer, name) else view.to_keras(slot)).cpu().numpy()
         target.create_dataset(str(i), data=value)
 
 
@@ -85,11 +103,15 @@ def read_optimizer_variables(model, group) -> bool:
     if plan is None or len(stored) != len(plan):
         return False
     values = [np.asarray(stored[str(i)]) for i in range(len(plan))]
-    for (name, view), value in zip(plan, values):
-        if view is not None and tuple(value.shape) != view.keras_shape:
-            return False
     optimizer = model.optimizer
     index = {id(p): i for i, p in enumerate(optimizer.params)}
+    for (name, view), value in zip(plan, values):
+        if view is None:
+            continue
+        in_keras_layout = _in_keras_layout(optimizer, name)
+        expected = tuple(optimizer.slots[name][index[id(view.tensor)]].shape) if in_keras_layout else view.keras_shape
+        if tuple(value.shape) != expected:
+            return False
     with torch.no_grad():
         for (name, view), value in zip(plan, values):
             if name == "iterations":
@@ -100,5 +122,6 @@ def read_optimizer_variables(model, group) -> bool:
                 optimizer.slots["u_product"][0].fill_(float(value))
             else:
                 slot = optimizer.slots[name][index[id(view.tensor)]]
-                slot.copy_(view.from_keras(torch.as_tensor(value, dtype=slot.dtype)).to(slot.device))
+                value = torch.as_tensor(value, dtype=slot.dtype)
+                slot.copy_((value if _in_keras_layout(optimizer, name) else view.from_keras(value)).to(slot.device))
     return True

@@ -4,22 +4,27 @@ Three kinds of file hold them:
 
 - Keras 3's ``.weights.h5`` (``model.save_weights``): HDF5 groups ``layers/<class name in snake case, made
   unique in order>/vars/<i>``; a layer's own sublayers sit under their attribute names (``cell``,
-  ``forward_layer``, ``query_dense``...), a nested model's layers under its ``layers`` group.
+  ``forward_layer``, ``query_dense``...), a nested model's layers under its ``layers`` group, and a subclassed
+  model's layers under their attribute names or, for those whose attribute sorts after "layers", in its ``layers``
+  group (``sublayer_groups``).
 - Keras 3's ``.keras`` archive (``model.save``): a zip whose ``model.weights.h5`` is the file above.
 - The legacy HDF5 format of Keras 2 and of the ``keras.applications`` ImageNet files: one group per layer
   name listing its ``weight_names`` in order; as in Keras, layers with weights are matched in order.
 
 Each layer gets its arrays through ``set_weights`` (Keras' layout and order), which names the layer and
-both shapes when a file does not fit the model. HDF5 is read with h5py (a dependency).
+both shapes when a file does not fit the model; with ``skip_mismatch`` such a layer keeps its weights and a warning
+names it, as in Keras. HDF5 is read with h5py (a dependency).
 """
 from __future__ import annotations
 
 import io
 import os
+import warnings
 import zipfile
 import zlib
 
 import numpy as np
+import torch
 from torch import nn
 
 from layerwise.layers.base import to_snake_case
@@ -55,16 +60,19 @@ def read_member(archive: zipfile.ZipFile, name: str, path) -> bytes:
                          f"({err}).") from None
 
 
-def load_keras_weights(model, path: str) -> None:
-    """Copy the weights of the Keras file at ``path`` into ``model`` (built, with the same layers)."""
+def load_keras_weights(model, path: str, skip_mismatch: bool = False) -> None:
+    """Copy the weights of the Keras file at ``path`` into ``model`` (built, with the same layers). With
+    ``skip_mismatch`` a layer whose weights are missing or do not fit keeps its own, and one warning names them."""
     h5py = require_h5py()
+    skips = Mismatches(skip_mismatch)
     if zipfile.is_zipfile(path):
         with open_archive(path) as archive:
             if "model.weights.h5" not in archive.namelist():
                 raise ValueError(f"{path!r} is a zip archive without model.weights.h5, so not a Keras .keras file.")
             data = io.BytesIO(read_member(archive, "model.weights.h5", path))
         with h5py.File(data, "r") as f:
-            _load_model(model, f, path)
+            skips.load(model, _load_model, model, f, path, skips)
+        skips.warn()
         return
     try:
         f = h5py.File(path, "r")
@@ -72,9 +80,39 @@ def load_keras_weights(model, path: str) -> None:
         raise ValueError(f"{path!r} is truncated or corrupt, or not an HDF5 file ({err}).") from None
     with f:
         if "layer_names" in f.attrs or "layer_names0" in f.attrs or "model_weights" in f:
-            _load_legacy(model, f["model_weights"] if "model_weights" in f else f, path)
+            _load_legacy(model, f["model_weights"] if "model_weights" in f else f, path, skip_mismatch)
         else:
-            _load_model(model, f, path)
+            skips.load(model, _load_model, model, f, path, skips)
+    skips.warn()
+
+
+class Mismatches:
+    """Keras' ``skip_mismatch``: ``load`` runs one layer's loading; when skipping, a ValueError (weights missing,
+    of other shapes or in another number) leaves the layer as it was and is kept for one warning in Keras' words."""
+
+    def __init__(self, skip: bool):
+        self.skip, self.failed = skip, []
+
+    def load(self, layer, load, *args) -> None:
+        if not self.skip:
+            load(*args)
+            return
+        before = [view.tensor.detach().clone() for view in layer.weight_views()]
+        try:
+            load(*args)
+        except ValueError as err:
+            with torch.no_grad():
+                for view, value in zip(layer.weight_views(), before):
+                    view.tensor.copy_(value)
+            self.failed.append((layer, err))
+
+    def warn(self) -> None:
+        if not self.failed:
+            return
+        names = [f"<{type(layer).__name__} name={layer.name}, built={layer.built}>" for layer, _ in self.failed]
+        warnings.warn(f"A total of {len(self.failed)} objects could not be loaded. Example error message for object "
+                      f"{names[0]}:\n\n{self.failed[0][1]}\n\nList of objects that could not be loaded:\n"
+                      f"[{', '.join(names)}]", stacklevel=5)  # model.load_weights' caller
 
 
 def require_h5py():
@@ -94,28 +132,32 @@ def is_graph_model(model) -> bool:
     return isinstance(model, (Sequential, Functional))
 
 
-def _load_model(model, group, path: str) -> None:
+def _load_model(model, group, path: str, skips: Mismatches) -> None:
     """Keras 3 layout: ``group["layers"]`` holds one group per layer of a Sequential or functional ``model``."""
     if not is_graph_model(model):
-        _load_layer(model, group, path)
+        _load_layer(model, group, path, skips)
         return
     if "layers" not in group:
         raise ValueError(f"{path!r} has no 'layers' group: not a Keras model's weights file.")
     stored, used = group["layers"], {}
     for layer in model.layers:
         name = keras_unique_name(to_snake_case(type(layer).__name__), used)
-        if not layer.weight_views() and not hasattr(layer, "layers"):
-            continue
-        if name not in stored:
-            raise ValueError(f"{path!r} does not match the model: it has no weights for layer '{layer.name}' "
-                             f"(looked for group 'layers/{name}'; found {sorted(stored)}).")
-        if hasattr(layer, "layers") and ("layers" in stored[name] or not is_graph_model(layer)):  # a nested model
-            _load_model(layer, stored[name], path)
-        else:
-            _load_layer(layer, stored[name], path)
+        if layer.weight_views() or hasattr(layer, "layers"):
+            skips.load(layer, _load_in_model, layer, stored, name, path, skips)
 
 
-def _load_layer(layer, group, path: str) -> None:
+def _load_in_model(layer, stored, name: str, path: str, skips: Mismatches) -> None:
+    """``layer`` of a Sequential or functional model from its group ``name`` of the model's ``layers``."""
+    if name not in stored:
+        raise ValueError(f"{path!r} does not match the model: it has no weights for layer '{layer.name}' "
+                         f"(looked for group 'layers/{name}'; found {sorted(stored)}).")
+    if hasattr(layer, "layers") and ("layers" in stored[name] or not is_graph_model(layer)):  # a nested model
+        _load_model(layer, stored[name], path, skips)
+    else:
+        _load_layer(layer, stored[name], path, skips)
+
+
+def _load_layer(layer, group, path: str, skips: Mismatches) -> None:
     own = group["vars"] if "vars" in group else {}
     if overrides(layer, "load_own_variables"):  # its save_own_variables wrote its own keys, as in Keras
         layer.load_own_variables({key: np.asarray(own[key]) for key in own})
@@ -127,13 +169,12 @@ def _load_layer(layer, group, path: str) -> None:
                              f"{len(arrays)}.")
         for view, array in zip(views, arrays):
             view.set_keras_value(array, layer.name)
+        by_attribute = {id(sub): name for name, sub in _attribute_groups(layer)}
         for name, sub in sublayer_groups(layer):
-            if not sub.weight_views():
-                continue
-            if name not in group:
-                raise ValueError(f"{path!r} does not match the model: it has no weights for layer '{sub.name}' of "
-                                 f"'{layer.name}' (looked for group '{name}'; found {sorted(group)}).")
-            (_load_model if hasattr(sub, "layers") else _load_layer)(sub, group[name], path)
+            if sub.weight_views():
+                # Keras' place for it, or its attribute's name (where earlier layerwise versions wrote every sublayer)
+                names = list(dict.fromkeys([name, by_attribute.get(id(sub), name)]))
+                skips.load(sub, _load_sublayer, sub, layer, group, names, path, skips)
     else:
         groups = keras_layout(layer)
         if all((f"{sub}/vars" if sub else "vars") in group for sub, views in groups if views):
@@ -146,6 +187,15 @@ def _load_layer(layer, group, path: str) -> None:
                     view.set_keras_value(np.asarray(stored[str(i)]), layer.name)
         else:  # a layout other Keras versions wrote: the arrays in order
             layer.set_weights(_arrays(group))
+
+
+def _load_sublayer(sub, owner, group, names: list[str], path: str, skips: Mismatches) -> None:
+    """``sub``, a layer ``owner`` holds, from the first of its possible groups ``names`` that ``group`` has."""
+    stored = next((group[candidate] for candidate in names if candidate in group), None)
+    if stored is None:
+        raise ValueError(f"{path!r} does not match the model: it has no weights for layer '{sub.name}' of "
+                         f"'{owner.name}' (looked for group {' or '.join(map(repr, names))}; found {sorted(group)}).")
+    (_load_model if hasattr(sub, "layers") else _load_layer)(sub, stored, path, skips)
 
 
 def keras_layout(layer) -> list[tuple[str, list]]:
@@ -207,21 +257,51 @@ def holds_layers_by_attribute(layer) -> bool:
     return not built_in(type(layer)) and bool(layer._nested_layers())
 
 
+def _name_key(name: str) -> str:
+    """Keras' order of attributes when it saves (``saving_lib._name_key``): private ones last."""
+    return f"~{name}" if name.startswith("_") else name
+
+
 def sublayer_groups(layer) -> list[tuple[str, object]]:
-    """(group path, layer) of the layers a user's layer or subclassed model holds as attributes, as Keras names
-    their groups: the attribute's name, or in a list or dict ``<attribute>/<class name in snake case, made unique
-    in the container>`` (a ModuleList or ModuleDict, see layers/containers.py)."""
-    found, used = [], {}
+    """(group path, layer) of the layers a user's layer or subclassed model holds, where Keras' writer
+    (``saving_lib._walk_saveable``) puts them: it walks the attributes in sorted order (private ones last), a layer
+    under the attribute's name, one in a list or dict under ``<attribute>/<class name in snake case, made unique in
+    the container>`` (a ModuleList or ModuleDict, see layers/containers.py). A model's ``layers`` property is one of
+    those attributes: each layer it lists that an attribute sorting before "layers" has not saved yet goes to
+    ``layers/<unique snake name>`` (``self.out``, ``self._head``, ``self.stack = [...]``). A layer is saved once."""
+    found, seen = [], set()
 
-    def in_container(attribute: str, sub) -> None:
-        if hasattr(sub, "weight_views"):
-            unique = keras_unique_name(to_snake_case(type(sub).__name__), used.setdefault(attribute, {}))
-            found.append((f"{attribute}/{unique}", sub))
+    def visit(path: str, sub) -> None:
+        if id(sub) not in seen:
+            seen.add(id(sub))
+            found.append((path, sub))
 
+    attributes = sorted(_attribute_groups(layer), key=lambda item: _name_key(item[0].split("/")[0]))
+    if not hasattr(layer, "layers"):
+        for path, sub in attributes:
+            visit(path, sub)
+        return found
+    for path, sub in attributes:
+        if _name_key(path.split("/")[0]) < "layers":
+            visit(path, sub)
+    used: dict[str, int] = {}
+    for sub in layer.layers:  # Keras counts every layer in the list, saved or not, when it names them
+        visit(f"layers/{keras_unique_name(to_snake_case(type(sub).__name__), used)}", sub)
+    for path, sub in attributes:
+        visit(path, sub)
+    return found
+
+
+def _attribute_groups(layer) -> list[tuple[str, object]]:
+    """(attribute path, layer) of every layer held as an attribute or in a list or dict attribute, in the order
+    set: ``<attribute>`` or ``<attribute>/<class name in snake case, made unique in the container>``."""
+    found = []
     for name, module in layer._modules.items():
         if isinstance(module, (nn.ModuleList, nn.ModuleDict)):
+            used: dict[str, int] = {}
             for sub in (module.values() if isinstance(module, nn.ModuleDict) else module):
-                in_container(name, sub)
+                if hasattr(sub, "weight_views"):
+                    found.append((f"{name}/{keras_unique_name(to_snake_case(type(sub).__name__), used)}", sub))
         elif hasattr(module, "weight_views"):
             found.append((name, module))
     return found
@@ -247,8 +327,9 @@ def _arrays(group) -> list[np.ndarray]:
     return arrays
 
 
-def _load_legacy(model, group, path: str) -> None:
-    """Keras 2 layout: the layers that have weights, in order, against the file's layers with weights."""
+def _load_legacy(model, group, path: str, skip_mismatch: bool = False) -> None:
+    """Keras 2 layout: the layers that have weights, in order, against the file's layers with weights. With
+    ``skip_mismatch`` a weight of another shape is left as it was, with Keras' warning."""
     names = _names(group, "layer_names")
     stored = [[np.asarray(group[name][w]) for w in _names(group[name], "weight_names")] for name in names]
     stored = [(name, arrays) for name, arrays in zip(names, stored) if arrays]
@@ -256,8 +337,22 @@ def _load_legacy(model, group, path: str) -> None:
     if len(stored) != len(layers):
         raise ValueError(f"{path!r} holds weights for {len(stored)} layers ({[n for n, _ in stored]}); model "
                          f"'{model.name}' has {len(layers)} layers with weights ({[layer.name for layer in layers]}).")
-    for layer, (_, arrays) in zip(layers, stored):
+    for k, (layer, (_, arrays)) in enumerate(zip(layers, stored)):
+        if skip_mismatch and len(arrays) == len(layer.weight_views()):
+            arrays = _fitting(layer, arrays, k)
         layer.set_weights(arrays)
+
+
+def _fitting(layer, arrays: list[np.ndarray], k: int) -> list[np.ndarray]:
+    """``arrays`` with each one of a shape ``layer``'s weight does not have replaced by that weight's value."""
+    current = layer.get_weights()
+    for i, (view, array) in enumerate(zip(layer.weight_views(), arrays)):
+        if array.shape != current[i].shape:
+            warnings.warn(f"Skipping loading weights for layer #{k} (named {layer.name}) due to mismatch in shape for "
+                          f"weight {view.name}. Weight expects shape {current[i].shape}. Received saved weight with "
+                          f"shape {array.shape}", stacklevel=6)
+            arrays[i] = current[i]
+    return arrays
 
 
 def _names(group, attribute: str) -> list[str]:

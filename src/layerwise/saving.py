@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 import warnings
 
@@ -21,7 +22,7 @@ from safetensors.torch import save as save_bytes
 from layerwise import losses, metrics, optimizers
 from layerwise.keras_export import NotKerasDescribable, keras_archive_bytes, weights_h5_bytes
 from layerwise.keras_models import is_keras_config, load_keras_model, model_from_keras_config
-from layerwise.keras_weights import keras_weights_path, load_keras_weights
+from layerwise.keras_weights import Mismatches, keras_weights_path, load_keras_weights
 from layerwise.layers.saving_hooks import overrides
 from layerwise.saving_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,
                                        get_custom_objects, get_registered_name, get_registered_object,
@@ -33,24 +34,64 @@ FORMAT_VERSION = "1"
 
 
 def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename (atomic on POSIX and Windows)."""
-    path = os.fspath(path)
-    if not overwrite and os.path.exists(path):
-        raise FileExistsError(f"{path} exists and overwrite=False.")
-    folder = os.path.dirname(os.path.abspath(path))
+    """Write ``data`` to ``path`` via a temporary file and a rename (atomic on POSIX and Windows).
+
+    As a plain ``open(path, "wb")`` (Keras' way) would: a symbolic link is written through to its target, an
+    existing file keeps its permissions and a new one gets the umask's (``0o666 & ~umask``)."""
+    shown = os.fspath(path)
+    if not overwrite and os.path.exists(shown):
+        raise FileExistsError(f"{shown} exists and overwrite=False.")
+    path = os.path.realpath(shown)
+    folder = os.path.dirname(path)
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"Cannot write {path}: the folder {folder} does not exist.")
+        raise FileNotFoundError(f"Cannot write {shown}: the folder {folder} does not exist.")
+    mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # mkstemp makes the file 0o600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class MissingFileError(FileNotFoundError, ValueError):
+    """A file to load is not there: a FileNotFoundError, and the ValueError Keras' ``load_model`` raises."""
+
+
+def model_name_error(filepath) -> str | None:
+    """Why ``model.save`` refuses ``filepath``, or None: a ``.h5`` / ``.hdf5`` name asks Keras for its legacy HDF5
+    model file, which layerwise does not write (and Keras would not read a layerwise file so named)."""
+    name = os.fspath(filepath)
+    if not name.endswith((".h5", ".hdf5")):
+        return None
+    return (f"Cannot save a model to filepath={name}: a name ending in .h5 or .hdf5 is Keras' legacy HDF5 model "
+            "format, which layerwise does not write. Use a name ending in .keras (Keras 3's archive, which Keras "
+            "loads too) or .lw (layerwise's own file); model.save_weights('....weights.h5') writes Keras' weights "
+            "file.")
+
+
+def weights_name_error(filepath) -> str | None:
+    """Why ``model.save_weights`` refuses ``filepath``, or None: the names Keras gives its other files (``.h5``,
+    ``.hdf5``, ``.keras``, ``.weights.json``), which would hold a layerwise file neither Keras nor ``load_model``
+    reads. ``.weights.h5`` gets Keras' weights file, any other name layerwise's own."""
+    name = os.fspath(filepath)
+    if name.endswith(".weights.h5") or not name.endswith((".h5", ".hdf5", ".keras", ".weights.json")):
+        return None
+    return (f"The filename must end in `.weights.h5`. Received: filepath={name} (Keras' weights file; a name Keras "
+            "does not use, such as 'weights.lw', gets layerwise's own weights file).")
 
 
 def weight_tensors(model, prefix: str = "weights") -> dict[str, torch.Tensor]:
@@ -136,12 +177,20 @@ def _load_hooks(model, tensors: dict[str, torch.Tensor]) -> None:
                 layer.load_assets(directory)
 
 
-def save_model(model, filepath, overwrite: bool = True) -> None:
+def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = None) -> None:
     """Save architecture, weights and (if compiled and trained) optimizer state to ``filepath``: a Keras 3
     ``.keras`` archive for a name ending in ``.keras`` (``keras_export.py``), layerwise's own file otherwise or
-    when Keras' form cannot hold the model (a warning says why)."""
+    when Keras' form cannot hold the model (a warning says why). ``zipped`` is Keras': files here are always
+    single (zipped) files. A model not built yet is saved without weights, as Keras does (with its warning)."""
+    if zipped is not None and not zipped:
+        raise ValueError(f"model.save({os.fspath(filepath)!r}, zipped=False): layerwise does not write Keras' "
+                         "unzipped model folder; leave zipped out (or True) to write one file.")
+    error = model_name_error(filepath)
+    if error:
+        raise ValueError(error)
     if not model.built:
-        raise ValueError(f"Model '{model.name}' is not built yet; build it (or fit it) before saving.")
+        warnings.warn("You are saving a model that has not yet been built. It might not contain any weights yet. "
+                      "Consider building the model first by calling it on some data.", stacklevel=3)
     if os.fspath(filepath).endswith(".keras"):
         try:
             data = keras_archive_bytes(model)
@@ -170,7 +219,8 @@ def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str,
     """Tensors and metadata of a layerwise file of ``expected_format``, or a clear error naming the file."""
     path = os.fspath(filepath)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"No such file: {path!r}.")
+        raise MissingFileError(f"File not found: filepath={path}. Please ensure the file is an accessible `.keras` "
+                               "zip file or a file layerwise wrote.")
     with open(path, "rb") as f:
         data = f.read()
     if data[:2] == b"PK":
@@ -230,8 +280,9 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     tensors, metadata = read_file(filepath, MODEL_FORMAT)
     with loading_scope(custom_objects, "load_model"):
         model = model_from_json(metadata["model_config"], source=repr(str(filepath)))
-        load_weight_tensors(model, tensors, filepath)
-        _load_hooks(model, tensors)
+        if model.built or any(key.startswith("weights/") for key in tensors):  # else saved before it was built
+            load_weight_tensors(model, tensors, filepath)
+            _load_hooks(model, tensors)
         saved_compile_config = json.loads(metadata.get("compile_config") or "null")
         if compile and saved_compile_config:
             model.compile_from_config(saved_compile_config)
@@ -267,23 +318,44 @@ def load_optimizer_tensors(model, tensors: dict[str, torch.Tensor], filepath) ->
     model.optimizer.load_state_tensors({k: v.to(model.device()) for k, v in slots.items()})
 
 
-def load_weight_tensors(model, tensors: dict[str, torch.Tensor], filepath, prefix: str = "weights") -> None:
-    """Copy ``weight_tensors``-style entries into a built model, refusing any that do not fit."""
+def load_weight_tensors(model, tensors: dict[str, torch.Tensor], filepath, prefix: str = "weights",
+                        skip_mismatch: bool = False) -> None:
+    """Copy ``weight_tensors``-style entries into a built model, refusing any that do not fit (with
+    ``skip_mismatch``, leaving such a layer as it was and naming it in one warning, as Keras does)."""
     if not model.built:
         raise ValueError(f"{filepath!r}: the saved model has no input shape, so it cannot be rebuilt.")
+    skips = Mismatches(skip_mismatch)
+    for i, layer in enumerate(model.layers):
+        skips.load(layer, _load_layer_tensors, layer, i, tensors, filepath, prefix)
+    skips.warn()
+
+
+def _load_layer_tensors(layer, i: int, tensors: dict[str, torch.Tensor], filepath, prefix: str) -> None:
+    """The weights of ``layer``, the model's ``i``-th, checked before any is copied."""
+    found = []
+    for view in layer.weight_views():
+        key = f"{prefix}/{i}/{view.key}"
+        if key not in tensors:  # files saved before weights were keyed by attribute path
+            key = f"{prefix}/{i}/{view.name}"
+        if key not in tensors or tensors[key].shape != view.tensor.shape:
+            raise ValueError(f"{filepath!r} does not match the model: weight {key!r} is missing or has another "
+                             "shape.")
+        found.append((view, tensors[key]))
     with torch.no_grad():
-        for i, layer in enumerate(model.layers):
-            for view in layer.weight_views():
-                key = f"{prefix}/{i}/{view.key}"
-                if key not in tensors:  # files saved before weights were keyed by attribute path
-                    key = f"{prefix}/{i}/{view.name}"
-                if key not in tensors or tensors[key].shape != view.tensor.shape:
-                    raise ValueError(f"{filepath!r} does not match the model: weight {key!r} is missing "
-                                     "or has another shape.")
-                view.tensor.copy_(tensors[key])
+        for view, tensor in found:
+            view.tensor.copy_(tensor)
 
 
-def save_weights(model, filepath, overwrite: bool = True) -> None:
+def save_weights(model, filepath, overwrite: bool = True, max_shard_size: float | None = None) -> None:
+    """The weights to ``filepath``: Keras 3's weights file for a name ending in ``.weights.h5``, layerwise's own for
+    a name Keras does not use (the others are refused, see ``weights_name_error``). ``max_shard_size`` is Keras':
+    files here are never split into shards."""
+    if max_shard_size is not None:
+        raise ValueError(f"save_weights({os.fspath(filepath)!r}, max_shard_size={max_shard_size!r}): layerwise does "
+                         "not split weights into shards (Keras' .weights.json); leave max_shard_size out.")
+    error = weights_name_error(filepath)
+    if error:
+        raise ValueError(error)
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet, so it has no weights to save; build it (or "
                          "call or fit it) first.")
@@ -296,23 +368,24 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     atomic_write(filepath, save_bytes(tensors, metadata=metadata), overwrite)
 
 
-def load_weights(model, filepath) -> None:
+def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """Weights from a layerwise weights file or, for a model built as the Keras one was, from a file Keras wrote
-    (``.weights.h5``, ``.keras``, legacy ``.h5``; see ``keras_weights``)."""
+    (``.weights.h5``, ``.keras``, legacy ``.h5``; see ``keras_weights``). With ``skip_mismatch`` a layer whose
+    weights are missing or of other shapes keeps its own, as in Keras, and a warning names it."""
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet, so it has no weights to load {str(filepath)!r} "
                          "into: call it on a batch of data (or build it) first, then load the weights.")
     keras_file = keras_weights_path(filepath)
     if keras_file is not None:
-        load_keras_weights(model, keras_file)
+        load_keras_weights(model, keras_file, skip_mismatch)
         return
     tensors, _ = read_file(filepath, WEIGHTS_FORMAT)
-    load_weight_tensors(model, tensors, filepath)
+    load_weight_tensors(model, tensors, filepath, skip_mismatch=skip_mismatch)
     _load_hooks(model, tensors)
 
 
-__all__ = ["atomic_write", "load_model", "load_optimizer_tensors", "load_weight_tensors", "load_weights",
-           "optimizer_tensors", "read_file", "save_model", "save_weights", "weight_tensors"]
+__all__ = ["MissingFileError", "atomic_write", "load_model", "load_optimizer_tensors", "load_weight_tensors",
+           "load_weights", "optimizer_tensors", "read_file", "save_model", "save_weights", "weight_tensors"]
 __all__ += ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
             "get_registered_name", "get_registered_object", "model_from_json", "register_keras_serializable",
             "serialize_keras_object"]

@@ -161,18 +161,35 @@ def how_to_load(name: str) -> str:
             "custom_object_scope).")
 
 
-def serialize_custom(obj, kind: str, error: type[Exception] = TypeError):
+def keras_function_form(name: str) -> dict:
+    """How Keras 3 writes any function (``serialize_keras_object``): its registered name, or its ``__name__``, as
+    the config of a ``builtins.function``."""
+    return {"module": "builtins", "class_name": "function", "config": name, "registered_name": "function"}
+
+
+def serialize_custom(obj, kind: str, error: type[Exception] = TypeError, unregistered: bool = False):
     """A user's function or class as its saved name, or an instance of a user's class as
-    ``{"class_name", "config", "registered_name"}``; ``error`` naming ``obj`` and the fixes otherwise."""
+    ``{"class_name", "config", "registered_name"}``; ``error`` naming ``obj`` and the fixes otherwise.
+
+    With ``unregistered`` an object nothing names is written as Keras writes it (losses and metrics): a named
+    function as ``keras_function_form(obj.__name__)``, an instance as its class's name (``registered_name`` too)
+    and ``get_config()``, to be found again in ``load_model``'s ``custom_objects``. Lambdas and classes still
+    raise: Keras stores a lambda's bytecode and cannot save a class given in place of an object."""
     if inspect.isclass(obj) or inspect.isroutine(obj):
         name = saved_name(obj)
         if name is not None:
             return name
+        if unregistered and inspect.isroutine(obj) and getattr(obj, "__name__", "<lambda>") != "<lambda>":
+            return keras_function_form(obj.__name__)
     elif hasattr(obj, "get_config"):
         config = obj.get_config()  # a class that lacks its own raises the base's NotImplementedError, as in Keras
-        name = saved_name(type(obj))
+        cls = type(obj)
+        name = saved_name(cls)
         if name is not None:
-            return {"class_name": type(obj).__name__, "config": config, "registered_name": name}
+            return {"class_name": cls.__name__, "config": config, "registered_name": name}
+        if unregistered:  # Keras names the module, None for a class of the script itself
+            module = None if cls.__module__ == "__main__" else cls.__module__
+            return {"module": module, "class_name": cls.__name__, "config": config, "registered_name": cls.__name__}
     raise error(f"Cannot save the custom {kind} {obj!r}: only built-in {kind}s and registered objects are saved. "
                 + how_to_save(obj if inspect.isclass(obj) or inspect.isroutine(obj) else type(obj)))
 
@@ -196,59 +213,119 @@ def instance_of(found):
 # ---- Keras' public (de)serialization entry points, over layerwise's own forms -------------------------
 def _kinds() -> list[tuple[str, type, Callable, Callable]]:
     """(module, base class, serialize, deserialize) of each kind of object a model file holds; the modules are
-    Keras' names, as Keras writes them (``layerwise.<kind>`` is read too)."""
-    from layerwise import constraints, initializers, losses, metrics, optimizers, regularizers
+    Keras' names, as Keras writes them (``layerwise.<kind>`` is read too). A module's last part names the kind in
+    the longer modules Keras writes for some objects (``keras.src.backend.torch.optimizers.torch_adam``), so
+    schedules come before optimizers."""
+    from layerwise import constraints, dtype_policies, initializers, losses, metrics, optimizers, regularizers
     from layerwise.layers.base import Layer
-    from layerwise.models.model import deserialize_layer
+    from layerwise.models.model import Model, deserialize_layer
+    from layerwise.optimizers import schedules
 
     def layer_config(layer) -> dict:
         name = saved_name(type(layer))
         return {"class_name": type(layer).__name__, "config": layer.get_config(),
                 **({"registered_name": name} if name else {})}
 
-    return [("keras.layers", Layer, layer_config, deserialize_layer),
+    return [("keras.models", Model, _model_config, _model_from_config),
+            ("keras.layers", Layer, layer_config, deserialize_layer),
             ("keras.initializers", initializers.Initializer, initializers.serialize, initializers.get),
             ("keras.regularizers", regularizers.Regularizer, regularizers.serialize, regularizers.get),
             ("keras.constraints", constraints.Constraint, constraints.serialize, constraints.get),
             ("keras.losses", losses.Loss, losses.serialize, losses.deserialize),
             ("keras.metrics", metrics.Metric, metrics.serialize, metrics.deserialize),
-            ("keras.optimizers", optimizers.Optimizer, optimizers.serialize, optimizers.deserialize)]
+            ("keras.optimizers.schedules", schedules.LearningRateSchedule, schedules.serialize,
+             schedules.deserialize),
+            ("keras.optimizers", optimizers.Optimizer, optimizers.serialize, optimizers.deserialize),
+            ("keras.dtype_policies", dtype_policies.DTypePolicy, dtype_policies.serialize,
+             dtype_policies.deserialize)]
+
+
+def _model_config(model) -> dict:
+    """A model as Keras writes it: a Sequential or functional model in Keras' config form (layerwise's own form
+    when Keras' cannot describe it), a subclassed one as its class's name and ``get_config()``."""
+    from layerwise.keras_export import NotKerasDescribable, keras_model_config
+    from layerwise.keras_weights import is_graph_model
+
+    if not is_graph_model(model):
+        name = saved_name(type(model))
+        return {"module": type(model).__module__, "class_name": type(model).__name__, "config": model.get_config(),
+                "registered_name": name or type(model).__name__}
+    try:
+        return keras_model_config(model)
+    except NotKerasDescribable:
+        return {"module": "layerwise.models", **model._own_spec()}
+
+
+def _model_from_config(config: dict):
+    """The model ``_model_config`` (or Keras' ``serialize_keras_object``) described."""
+    from layerwise.keras_models import is_keras_config, model_from_keras_config
+    from layerwise.models.model import deserialize_layer
+
+    if config.get("class_name") not in ("Sequential", "Functional", "Model"):
+        found = deserialize_custom(config)
+        if found is None:
+            raise ValueError(f"Unknown model class {config.get('class_name')!r} in a saved config. "
+                             + how_to_load(str(config.get("class_name"))))
+        return found
+    return model_from_keras_config(config) if is_keras_config(config) else deserialize_layer(config)
+
+
+def _function_name(fn) -> str:
+    """The name Keras records for a function: a built-in activation's name, a registered one's, or its own."""
+    from layerwise import activations
+
+    if getattr(fn, "__name__", "<lambda>") == "<lambda>":
+        raise ValueError(f"Cannot save the custom function {fn!r}. " + how_to_save(fn))
+    built_in = next((name for name, known in activations.ACTIVATIONS.items() if known is fn), None)
+    return built_in or saved_name(fn) or fn.__name__
 
 
 def serialize_keras_object(obj):
-    """A JSON-able description of ``obj``: plain values and containers as themselves; a layer, model,
-    initializer, regularizer, constraint, loss, metric or optimizer as its kind saves it, with
-    ``"module"`` naming the kind; a function or class as ``{"class_name": "function"}`` or its name."""
+    """A JSON-able description of ``obj`` in Keras 3's form: plain values and containers as themselves, a NumPy
+    array as ``{"class_name": "__numpy__", ...}`` (a NumPy scalar as its value); a model, layer, initializer,
+    regularizer, constraint, loss, metric, optimizer, schedule or dtype policy as its kind saves it, with
+    ``"module"`` naming the kind; a function as ``{"module": "builtins", "class_name": "function", "config": its
+    name, "registered_name": "function"}``; a class as its registered name."""
+    import numpy as np
+
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, (list, tuple)):
         return [serialize_keras_object(item) for item in obj]
     if isinstance(obj, dict):
         return {key: serialize_keras_object(value) for key, value in obj.items()}
-    from layerwise import activations
-
+    if isinstance(obj, (np.ndarray, np.generic)):
+        if obj.ndim == 0:  # Keras treats NumPy scalars as plain values
+            return obj.item()
+        return {"class_name": "__numpy__", "config": {"value": obj.tolist(), "dtype": str(obj.dtype)}}
     for module, base, serialize, _ in _kinds():
         if isinstance(obj, base):
-            return {**serialize(obj), "module": module}
+            form = serialize(obj)
+            if "class_name" in form:  # Keras writes registered_name, None for its own classes
+                form = {**form, "registered_name": form.get("registered_name")}
+            return {"module": module, **form}
     if inspect.isclass(obj):
         name = saved_name(obj) or (obj.__name__ if obj.__module__.startswith("layerwise.") else None)
         return name if name is not None else serialize_custom(obj, "class")
-    if callable(obj):
-        return {"module": "layerwise.activations", "class_name": "function", "config": activations.serialize(obj)}
+    if inspect.isroutine(obj):
+        return keras_function_form(_function_name(obj))
+    if hasattr(obj, "get_config"):
+        return serialize_custom(obj, "object", unregistered=True)
     raise TypeError(f"serialize_keras_object cannot describe {obj!r} ({type(obj).__name__}): pass a layer, model, "
-                    "loss, metric, initializer, regularizer, constraint, optimizer or a registered function.")
+                    "loss, metric, initializer, regularizer, constraint, optimizer, schedule, a NumPy array or a "
+                    "function.")
 
 
 def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mode: bool = True):
-    """The object ``serialize_keras_object`` described, looking names up in ``custom_objects`` as well.
-    A string names a custom object or stays a string (a built-in name, which layers and ``compile`` take).
-    ``safe_mode`` is accepted for Keras code: configs name objects, they never hold code."""
+    """The object ``serialize_keras_object`` (layerwise's or Keras') described, looking names up in
+    ``custom_objects`` as well. A string names a custom object or stays a string (a built-in name, which layers
+    and ``compile`` take). ``safe_mode`` is accepted for Keras code: configs name objects, they never hold code."""
     with loading_scope(custom_objects, "deserialize_keras_object"):
         return _deserialize(config)
 
 
 def _deserialize(config):
-    from layerwise import activations
+    import numpy as np
 
     if isinstance(config, str):
         found = find_custom_object(config, built_in=True)
@@ -258,22 +335,59 @@ def _deserialize(config):
     if not isinstance(config, dict):
         return config
     if config.get("class_name") == "function":
-        return activations.get(config["config"])
+        return _function(config["config"])
+    if config.get("class_name") == "__numpy__":
+        return np.array(config["config"]["value"], dtype=config["config"]["dtype"])
+    module = str(config.get("module") or "")
+    ours = module.split(".")[0] in ("keras", "layerwise")  # one of Keras' (or layerwise's) own objects
     if config.get("registered_name"):
         found = deserialize_custom(config)
-        if found is None:
+        if found is not None:
+            return found
+        if not ours:
             raise ValueError(f"Unknown object {config['registered_name']!r} in a saved config. "
                              + how_to_load(config["registered_name"]))
-        return found
     if "module" not in config:
         return {key: _deserialize(value) for key, value in config.items()}
     kinds = _kinds()
-    kind = str(config["module"]).removeprefix("layerwise.").removeprefix("keras.")
+    deserialize = _deserializer(module, config.get("class_name"), kinds) if ours else None
+    if deserialize is None:
+        raise ValueError(f"deserialize_keras_object: {config['module']!r} is no kind of object layerwise saves; "
+                         f"expected one of {', '.join(kind[0] for kind in kinds)}, as serialize_keras_object "
+                         "writes.")
+    return deserialize({key: value for key, value in config.items() if key != "module"})
+
+
+def _deserializer(module: str, class_name, kinds) -> Callable | None:
+    """The deserializer of the kind ``module`` names: ``keras.<kind>``, ``layerwise.<kind>``, a longer module with
+    the kind as one of its parts (``keras.src.backend.torch.optimizers.torch_adam``), or ``keras`` itself, where
+    Keras puts Sequential and DTypePolicy."""
+    by_kind = {kind_module.rsplit(".", 1)[1]: deserialize for kind_module, _, _, deserialize in kinds}
+    if module == "keras":
+        kind = {"Sequential": "models", "Functional": "models", "Model": "models", "DTypePolicy": "dtype_policies",
+                "FloatDTypePolicy": "dtype_policies"}.get(class_name)
+        return by_kind.get(kind)
+    parts = module.split(".")[1:]
     for kind_module, _, _, deserialize in kinds:
-        if kind_module == f"keras.{kind}":
-            return deserialize({key: value for key, value in config.items() if key != "module"})
-    raise ValueError(f"deserialize_keras_object: {config['module']!r} is no kind of object layerwise saves; "
-                     f"expected one of {', '.join(kind[0] for kind in kinds)}, as serialize_keras_object writes.")
+        if kind_module.rsplit(".", 1)[1] in parts:
+            return deserialize
+    return by_kind["layers"] if "applications" in parts else None  # ConvNeXt's LayerScale...
+
+
+def _function(name: str):
+    """The function Keras' form names: the user's (``custom_objects``, registered), else a built-in activation,
+    loss or metric function of that name."""
+    from layerwise import activations, losses, metrics
+
+    built_ins = {key: getattr(module, key) for module in (losses, metrics) for key in module.__all__
+                 if inspect.isfunction(getattr(module, key)) and key not in ("get", "serialize", "deserialize")}
+    built_ins.update(activations.ACTIVATIONS)
+    found = find_custom_object(name, built_in=name in built_ins)
+    if found is not None:
+        return found
+    if name in built_ins:
+        return built_ins[name]
+    raise ValueError(f"Could not locate function {name!r} named in a saved config. " + how_to_load(name))
 
 
 __all__ = ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",

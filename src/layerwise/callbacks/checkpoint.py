@@ -23,6 +23,20 @@ def _check_save_freq(owner: str, save_freq) -> None:
                          f"save_freq={save_freq!r}.")
 
 
+def _check_filepath(filepath: str, save_weights_only: bool) -> None:
+    """Refuse, before training, a name ``save`` or ``save_weights`` would refuse at the end of the first epoch: Keras'
+    file names that layerwise does not fill with Keras' format (see ``saving.model_name_error``)."""
+    from layerwise.saving import model_name_error, weights_name_error
+
+    if save_weights_only and weights_name_error(filepath):
+        raise ValueError("When using `save_weights_only=True` in `ModelCheckpoint`, the filepath provided must end in "
+                         f"`.weights.h5` (Keras weights format). Received: filepath={filepath} (a name Keras does "
+                         "not use, such as 'weights.lw', gets layerwise's own weights file).")
+    error = None if save_weights_only else model_name_error(filepath)
+    if error:
+        raise ValueError(f"ModelCheckpoint: {error}")
+
+
 class _BatchCounter:
     """Counts batches across epochs and says when ``every`` of them have passed (Keras' rule: a batch
     number not above the last one starts a new epoch)."""
@@ -46,7 +60,9 @@ class ModelCheckpoint(MonitorCallback):
     ``filepath`` may name logged values and the 1-based ``epoch`` (and ``batch`` with an integer
     ``save_freq``): ``"ckpt-{epoch:02d}-{val_loss:.2f}.lw"``. ``save_freq="epoch"`` saves after each epoch,
     an integer after that many batches. With ``save_best_only`` a file is written only when ``monitor``
-    beats the best value so far (``initial_value_threshold`` is the first to beat).
+    beats the best value so far (``initial_value_threshold`` is the first to beat). A name ``save`` or
+    ``save_weights`` would refuse (``.h5`` for a model, ``.keras`` or ``.h5`` other than ``.weights.h5`` for weights)
+    is refused here, before training.
     """
 
     def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0, save_best_only: bool = False,
@@ -54,6 +70,7 @@ class ModelCheckpoint(MonitorCallback):
                  initial_value_threshold: float | None = None):
         super().__init__(monitor, mode, initial_value_threshold)
         _check_save_freq("ModelCheckpoint", save_freq)
+        _check_filepath(os.fspath(filepath), save_weights_only)
         self.filepath, self.verbose = os.fspath(filepath), verbose
         self.save_best_only, self.save_weights_only, self.save_freq = save_best_only, save_weights_only, save_freq
         self._counter = None if save_freq == "epoch" else _BatchCounter(save_freq)

@@ -105,28 +105,33 @@ def get(identifier) -> Loss:
 
 def serialize(loss: Loss) -> dict:
     """A JSON-able description of a loss: ``{"class_name", "config"}`` for a loss class (with
-    ``"registered_name"`` for a registered one), ``{"name": function name, **options}`` for a loss given
-    by a built-in or registered function. A ValueError naming the loss and the fixes otherwise."""
+    ``"registered_name"`` for a registered one, the class's own name for another, as Keras writes it),
+    ``{"name": function name, **options}`` for a loss given by a built-in or registered function, Keras'
+    ``{"module": "builtins", "class_name": "function", "config": name, ...}`` for another function, which
+    ``load_model(..., custom_objects={name: function})`` finds again. A ValueError naming the loss and the fixes
+    for a lambda."""
     cls = type(loss)
     if LOSS_CLASSES.get(cls.__name__) is cls:
         return {"class_name": cls.__name__, "config": loss.get_config()}
     if cls is not Loss:
-        return saving_registry.serialize_custom(loss, "loss", ValueError)
-    name = _FUNCTION_NAMES.get(loss.fn)
+        return saving_registry.serialize_custom(loss, "loss", ValueError, unregistered=True)
+    options = {**loss.options, **({"reduction": loss.reduction} if loss.reduction != "sum_over_batch_size" else {})}
+    name = _FUNCTION_NAMES.get(loss.fn) or saving_registry.saved_name(loss.fn)
     if name is None:
-        name = saving_registry.saved_name(loss.fn)
-    if name is None:
-        raise ValueError(f"Cannot save the custom loss {loss.name!r}: only built-in and registered losses are "
-                         f"saved. {saving_registry.how_to_save(loss.fn)}")
-    config = {"name": name, **loss.options}
-    if loss.reduction != "sum_over_batch_size":
-        config["reduction"] = loss.reduction
-    return config
+        if not inspect.isroutine(loss.fn) or getattr(loss.fn, "__name__", "<lambda>") == "<lambda>":
+            raise ValueError(f"Cannot save the custom loss {loss.name!r}: only built-in and named functions are "
+                             f"saved. {saving_registry.how_to_save(loss.fn)}")
+        if not options:
+            return saving_registry.keras_function_form(loss.fn.__name__)
+        name = loss.fn.__name__
+    return {"name": name, **options}
 
 
 def deserialize(config: dict) -> Loss:
-    """The loss ``serialize`` described; its registered or custom objects are looked up by name."""
+    """The loss ``serialize`` (or Keras) described; its registered or custom objects are looked up by name."""
     config = dict(config)
+    if config.get("class_name") == "function":  # Keras' form of a function: its name in "config"
+        return _function_loss(config["config"])
     if "class_name" in config:
         name = config["class_name"]
         if config.get("registered_name") or name not in LOSS_CLASSES:
@@ -144,6 +149,18 @@ def deserialize(config: dict) -> Loss:
         raise ValueError(f"Unknown loss {name!r} in a saved config; known: {', '.join(sorted(_BY_NAME))}. "
                          f"{saving_registry.how_to_load(name)}")
     return Loss(_BY_NAME[name], name, **config)
+
+
+def _function_loss(name: str) -> Loss:
+    """The loss function Keras' form names: the user's (``custom_objects``, registered) or a built-in one."""
+    built_in = name in _BY_NAME or name in _CLASS_BY_FUNCTION_NAME
+    found = saving_registry.find_custom_object(name, built_in=built_in)
+    if found is not None:
+        return _from_function(found)
+    if built_in:
+        return get(name)
+    raise ValueError(f"Could not locate function {name!r}, the loss a saved config names. "
+                     + saving_registry.how_to_load(name))
 
 
 def __dir__() -> list[str]:

@@ -136,8 +136,9 @@ def get(identifier, true_shape: tuple | None = None, pred_shape: tuple | None = 
 def serialize(metric) -> str | dict:
     """What a file records for a ``compile(metrics=...)`` entry: a name as itself, a registered or custom
     function or class by its name, a Metric object or class as ``{"class_name", "config"}`` (with
-    ``"registered_name"`` for a registered class, ``"fn"`` for a ``MeanMetricWrapper``). A ValueError
-    naming the metric and the fixes otherwise."""
+    ``"registered_name"`` for a registered class, ``"fn"`` for a ``MeanMetricWrapper``). A function or Metric
+    object nothing names is written as Keras writes it (``saving_registry.serialize_custom``), to be found again in
+    ``load_model``'s ``custom_objects``; a ValueError naming the metric and the fixes for a lambda or a class."""
     if isinstance(metric, str):
         return metric
     if inspect.isfunction(metric) and globals().get(metric.__name__) is metric:
@@ -147,15 +148,14 @@ def serialize(metric) -> str | dict:
     if built_in:  # a class as the object it makes, so that the loaded metric keeps its log name
         return {"class_name": cls.__name__, "config": (metric if isinstance(metric, Metric) else cls()).get_config()}
     if not isinstance(metric, Metric):
-        return saving_registry.serialize_custom(metric, "metric", ValueError)
+        return saving_registry.serialize_custom(metric, "metric", ValueError, unregistered=True)
     if cls is MeanMetricWrapper:
         if _metric_function(getattr(metric.fn, "__name__", None)) is metric.fn:  # Keras 3's form of its functions
-            fn = {"module": "builtins", "class_name": "function", "config": metric.fn.__name__,
-                  "registered_name": "function"}
+            fn = saving_registry.keras_function_form(metric.fn.__name__)
         else:
-            fn = saving_registry.serialize_custom(metric.fn, "metric function", ValueError)
+            fn = saving_registry.serialize_custom(metric.fn, "metric function", ValueError, unregistered=True)
         return {"class_name": cls.__name__, "config": {**metric.get_config(), "fn": fn}}
-    return saving_registry.serialize_custom(metric, "metric", ValueError)
+    return saving_registry.serialize_custom(metric, "metric", ValueError, unregistered=True)
 
 
 def _metric_function(name) -> Callable | None:
@@ -174,6 +174,16 @@ def deserialize(config: str | dict):
             raise ValueError(f"Unknown metric {config!r} in a saved config. {saving_registry.how_to_load(config)}")
         return config if found is None else found
     name = config.get("class_name")
+    if name == "function":  # Keras' form of a function: its name in "config"
+        function = config.get("config")
+        built_in = function in _BY_NAME or _metric_function(function) is not None
+        found = saving_registry.find_custom_object(function, built_in=built_in)
+        if found is not None:
+            return found
+        if not built_in:
+            raise ValueError(f"Could not locate function {function!r}, the metric a saved config names. "
+                             + saving_registry.how_to_load(function))
+        return function if function in _BY_NAME else _metric_function(function)
     if name == "MeanMetricWrapper":
         options = dict(config.get("config", {}))
         fn = options.pop("fn")

@@ -443,14 +443,14 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
         from layerwise.saving import compile_from_config
         compile_from_config(self, config)
 
-    def save(self, filepath, overwrite: bool = True) -> None:
+    def save(self, filepath, overwrite: bool = True, zipped: bool | None = None) -> None:
         """Write architecture, weights and optimizer state to one file (atomically)."""
         from layerwise.saving import save_model
-        save_model(self, filepath, overwrite=overwrite)
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped)
 
-    def save_weights(self, filepath, overwrite: bool = True) -> None:
+    def save_weights(self, filepath, overwrite: bool = True, max_shard_size: float | None = None) -> None:
         from layerwise.saving import save_weights
-        save_weights(self, filepath, overwrite=overwrite)
+        save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
     def reset_states(self) -> None:
         """Forget the state each stateful layer carries between batches (Keras 2's ``model.reset_states()``, still
@@ -468,9 +468,9 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}' (Keras 2's, removed in "
                                  f"Keras 3): write {_KERAS2_METHODS[name]}.") from None
 
-    def load_weights(self, filepath) -> None:
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
         from layerwise.saving import load_weights
-        load_weights(self, filepath)
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
 
 Model.forward = _forward_in_policy(Model.forward)
