@@ -165,13 +165,12 @@ def test_unknown_name_lists_the_valid_ones():
         layerwise.optimizers.deserialize({"class_name": "Madam", "config": {}})
 
 
-@pytest.mark.parametrize("kwargs,pattern", [
-    ({"gradient_accumulation_steps": 4}, r"gradient_accumulation_steps=4\) is not supported"),
-    ({"loss_scale_factor": 128.0}, r"loss_scale_factor=128.0\) is not supported"),
-])
-def test_unsupported_keras_arguments_are_refused(kwargs, pattern):
-    with pytest.raises(NotImplementedError, match=pattern):
-        layerwise.optimizers.Nadam(**kwargs)
+@pytest.mark.parametrize("kwargs", [{"gradient_accumulation_steps": 4}, {"loss_scale_factor": 128.0}])
+def test_accumulation_and_loss_scale_arguments_are_kept_as_keras_keeps_them(keras, kwargs):
+    # How they train is checked against Keras in tests/optimizers/test_optimizer_review_fixes*.py.
+    ours, theirs = layerwise.optimizers.Nadam(**kwargs), keras.optimizers.Nadam(**kwargs)
+    assert {k: ours.get_config()[k] for k in kwargs} == {k: theirs.get_config()[k] for k in kwargs} == kwargs
+    assert layerwise.optimizers.deserialize(layerwise.optimizers.serialize(ours)).get_config() == ours.get_config()
 
 
 def test_keras_defaults_of_unsupported_arguments_are_accepted():

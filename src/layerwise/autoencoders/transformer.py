@@ -219,7 +219,7 @@ class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMi
                                           upsampling=self.upsampling, **common)
             self.encoder_, self.decoder_, self.autoencoder_ = models
             self._n_features_out = math.prod(self.encoder_.output_shape[1:])
-            self.autoencoder_.compile(optimizer=Adam(learning_rate=self.learning_rate), loss="mse")
+            self.autoencoder_.compile(optimizer=Adam(learning_rate=float(self.learning_rate)), loss="mse")
 
     # ---- fitting ------------------------------------------------------------------------------
     def fit(self, X, y=None):

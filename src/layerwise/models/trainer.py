@@ -33,6 +33,7 @@ from layerwise.layers.penalties import LayerPenalties, outermost_call
 from layerwise.models.compile_arguments import json_plain, unexpected_compile_arguments
 from layerwise.models.custom_steps import StepAPI, as_logs, batch_free, parts_shape, restore_outputs
 from layerwise.models.on_batch import OnBatchMethods
+from layerwise.models.optimizer_binding import bind_optimizer
 from layerwise.models.inputs import as_declared_inputs
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names, flat_outputs
 from layerwise.models.targets import check_targets, class_weights_to_sample_weights
@@ -196,8 +197,7 @@ class Trainer(OnBatchMethods, StepAPI):
         if self._metrics is None:
             y_shapes = [None if y is None else tuple(y.shape) for y in outputs.parts(y0)]
             self._metrics = outputs.make_metrics(y_shapes, pred_shapes)
-        if not self.optimizer.built:
-            self.optimizer.build_for(self)
+        bind_optimizer(self, what)
         # Checked once here so that models without regularizers or constraints pay nothing per step.
         self._penalised = any(getattr(m, "weight_regularizers", None) or getattr(m, "activity_regularizer", None)
                               for m in self.modules())

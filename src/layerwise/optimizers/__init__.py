@@ -2,8 +2,9 @@
 (``torch._foreach_*``) kernels: one kernel launch per operation for all parameters.
 
 An optimizer is created without parameters (``Adam(learning_rate=1e-3)``) and bound to a model's
-parameters on the first step, as in Keras. ``learning_rate`` may be a float or a schedule from
-``layerwise.optimizers.schedules``, which is asked for the rate before every step.
+parameters on the first step, as in Keras. ``learning_rate`` may be a float, a schedule from
+``layerwise.optimizers.schedules`` or a callable, which is asked for the rate before every step. ``keras_api``
+holds Keras' API for custom optimizers (``update_step``, ``add_variable_from_reference``...) and ``variables``.
 ``base`` holds what all share; ``momentum``, ``adam`` and ``adaptive`` hold the families; ``lamb``,
 ``schedule_free``, ``adafactor`` and ``muon`` one optimizer each. Adafactor and Muon act on a weight as Keras
 lays it out (a Dense kernel ``(in, out)``, not PyTorch's ``(out, in)``): ``layouts`` binds them to a model.
@@ -32,9 +33,10 @@ _BY_NAME: dict[str, type] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop"
 _RENAMED = {"losscaleoptimizer": "lossscaleoptimizer"}  # how files saved before 2026-11-27 spell it
 
 
-def get(identifier) -> Optimizer:
-    """An optimizer from a name (``"adam"``, Keras' defaults), a ``serialize`` dict, or an Optimizer itself."""
-    if isinstance(identifier, Optimizer):
+def get(identifier) -> Optimizer | None:
+    """An optimizer from a name (``"adam"``, Keras' defaults), a ``serialize`` dict, or an Optimizer itself;
+    None for None, as in Keras."""
+    if identifier is None or isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, dict):
         return deserialize(identifier)
@@ -52,18 +54,29 @@ def get(identifier) -> Optimizer:
 
 def serialize(optimizer: Optimizer) -> dict:
     """Keras' form, ``{"module": "keras.optimizers", "class_name": "Adam", "config": {...}, ...}``, for a
-    built-in optimizer."""
-    if _BY_NAME.get(type(optimizer).__name__.lower()) is not type(optimizer):
-        raise TypeError(f"Cannot save the custom optimizer {type(optimizer).__name__}: only the built-in "
-                        f"optimizers ({', '.join(sorted(_BY_NAME))}) are saved with a model.")
-    return {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
-            "config": optimizer.get_config(), "registered_name": None}
+    built-in optimizer; your own optimizer class is saved by its registered name (see
+    ``layerwise.saving.register_keras_serializable``), a TypeError saying how to register it otherwise."""
+    if _BY_NAME.get(type(optimizer).__name__.lower()) is type(optimizer):
+        return {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
+                "config": optimizer.get_config(), "registered_name": None}
+    from layerwise.saving_registry import serialize_custom
+
+    return {"module": None, **serialize_custom(optimizer, "optimizer")}
 
 
-def deserialize(config: dict) -> Optimizer:
-    """The optimizer ``serialize`` described; a ValueError naming the known optimizers otherwise."""
-    name = config.get("class_name", "")
+def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
+    """The optimizer ``serialize`` described: a built-in one by class name, your own by its registered name, looked
+    up in ``custom_objects``, the active ``custom_object_scope`` and the registry (as Keras does); a ValueError
+    naming the known optimizers otherwise."""
+    from layerwise.saving_registry import deserialize_custom, how_to_load, loading_scope
+
+    name, registered = config.get("class_name", ""), config.get("registered_name")
     cls = _BY_NAME.get(_RENAMED.get(name.lower(), name.lower()))
-    if cls is None:
-        raise ValueError(f"Unknown optimizer {name!r} in a saved config. Valid names: {', '.join(sorted(_BY_NAME))}.")
-    return cls.from_config(config.get("config", {}))
+    with loading_scope(custom_objects, "optimizers.deserialize"):
+        if cls is not None and (registered is None or ">" not in registered):  # Keras writes "Adam" for its own
+            return cls.from_config(config.get("config", {}))
+        found = deserialize_custom(config)
+    if not isinstance(found, Optimizer):
+        raise ValueError(f"Unknown optimizer {registered or name!r} in a saved config. Valid names: "
+                         f"{', '.join(sorted(_BY_NAME))}. " + how_to_load(registered or name))
+    return found

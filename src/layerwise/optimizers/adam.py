@@ -27,9 +27,14 @@ class Adam(Optimizer):
         if amsgrad:
             self.slot_names = ("momentum", "velocity", "velocity_hat")
 
+    def slot_groups(self) -> list[tuple[str, ...]]:
+        return [("momentum", "velocity"), ("velocity_hat",)] if self.amsgrad else [("momentum", "velocity")]
+
     def update(self, params, grads, slots, step, lr):
         m, v = slots["momentum"], slots["velocity"]
-        if not self.amsgrad and _FUSED_ADAM:
+        # The fused kernel takes Keras' epsilon divided by sqrt(1 - beta_2^t), which is 0 when beta_2 == 1 (Keras'
+        # step is then 0: the weights stay, the slots move).
+        if not self.amsgrad and _FUSED_ADAM and 1 - self.beta_2 ** step != 0:
             # PyTorch's fused kernel does the whole update in one pass over memory. Its epsilon is
             # added after bias correction; dividing Keras' epsilon by sqrt(1 - beta_2^t) gives
             # exactly Keras' update: lr*sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + epsilon).
@@ -59,6 +64,8 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (``w -= w * weight_decay * lr`` before each step), Keras' default 0.004."""
 
     def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.004, **kwargs):
+        if weight_decay is None:  # AdamW without decay would silently be Adam
+            raise ValueError(f"Argument `weight_decay` must be a float. Received: weight_decay={weight_decay}")
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
 
 

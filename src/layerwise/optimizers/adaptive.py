@@ -16,6 +16,9 @@ class RMSprop(Optimizer):
         self.slot_names = (("velocity",) + (("momentum",) if momentum else ())
                            + (("average_gradient",) if centered else ()))
 
+    def slot_groups(self) -> list[tuple[str, ...]]:
+        return [(name,) for name in self.slot_names]  # Keras creates each slot for all weights in turn
+
     def update(self, params, grads, slots, step, lr):
         v = slots["velocity"]
         torch._foreach_mul_(v, self.rho)

@@ -3,16 +3,41 @@
 layerwise's built-in layers keep PyTorch's layout (a Dense weight is ``(out, in)``, a Conv2D weight
 ``(out, in, kh, kw)``), while Keras' kernels are ``(in, out)`` and ``(kh, kw, in, out)``; each layer's
 ``weight_views()`` pairs a tensor with the maps between the two. An optimizer is built on bare tensors, so
-``bind_model(model)`` hands it those maps and Keras' variable paths (``sequential/dense/kernel``); an unbound
-optimizer takes every tensor as it is laid out, with the path of an ``add_weight`` variable or none.
+``bind_model(model)`` (what ``fit`` does) hands it those maps and Keras' variable paths
+(``sequential/dense/kernel``). An optimizer built without the model (``optimizer.build(model.trainable_weights)``,
+or ``apply(grads, weights)`` in a custom loop) finds the model of each tensor through the module that registered
+it (recorded below); a tensor no layer holds is taken as it is laid out, with the path of an ``add_weight``
+variable or none.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Callable, NamedTuple
 
 import torch
+from torch.nn.modules import module as torch_modules
+from torch.utils.weak import WeakIdKeyDictionary
 
 from layerwise.optimizers.base import Optimizer
+
+# Which module registered each parameter, and which module holds each module, kept by torch's global registration
+# hooks (weakly: they keep nothing alive): the way from a bare weight back to its layer and model.
+_HOLDER = WeakIdKeyDictionary()  # parameter -> weakref to the module that registered it
+_PARENT = WeakIdKeyDictionary()  # module -> weakref to the module it was registered on
+
+
+def _record_parameter(module: torch.nn.Module, name: str, param) -> None:
+    if param is not None:
+        _HOLDER[param] = weakref.ref(module)
+
+
+def _record_module(module: torch.nn.Module, name: str, submodule) -> None:
+    if submodule is not None:
+        _PARENT[submodule] = weakref.ref(module)
+
+
+torch_modules.register_module_parameter_registration_hook(_record_parameter)
+torch_modules.register_module_module_registration_hook(_record_module)
 
 
 class KerasLayout(NamedTuple):
@@ -36,6 +61,32 @@ class KerasLayout(NamedTuple):
 def as_is(param: torch.Tensor) -> KerasLayout:
     """The layout of a tensor no model describes: as it is, named by its ``path`` if it has one."""
     return KerasLayout(str(getattr(param, "path", "")), tuple(param.shape))
+
+
+def _holders(param: torch.Tensor) -> list:
+    """The layerwise layers and models that hold ``param``, outermost first (from the registration records)."""
+    chain, seen = [], set()
+    ref = _HOLDER.get(param)
+    module = ref() if ref is not None else None
+    while module is not None and id(module) not in seen:
+        seen.add(id(module))
+        if hasattr(module, "weight_views"):
+            chain.append(module)
+        ref = _PARENT.get(module)
+        module = ref() if ref is not None else None
+    return chain[::-1]
+
+
+def registered_layout(param: torch.Tensor, cache: dict[int, dict[int, KerasLayout]]) -> KerasLayout:
+    """``param``'s layout as the outermost layer or model holding it lists it (``cache``: each one's
+    ``keras_layouts``, filled as needed); ``as_is`` for a tensor no layer lists."""
+    for holder in _holders(param):
+        if id(holder) not in cache:
+            cache[id(holder)] = keras_layouts(holder)
+        layout = cache[id(holder)].get(id(param))
+        if layout is not None:
+            return layout
+    return as_is(param)
 
 
 def keras_layouts(model) -> dict[int, KerasLayout]:
@@ -92,7 +143,7 @@ class LayoutAwareOptimizer(Optimizer):
         self._bound = keras_layouts(model)
         if not self.built:
             return
-        if self.iterations == 0:  # nothing learnt yet: start the state again in the bound layouts
+        if self._iterations == 0:  # nothing learnt (nor accumulated) yet: start the state again in the bound layouts
             self.build(self.params)
             return
         layouts = self._resolve(self.params)
@@ -111,7 +162,8 @@ class LayoutAwareOptimizer(Optimizer):
         super().build_for(model, params)
 
     def _resolve(self, params: list[torch.Tensor]) -> dict[int, KerasLayout]:
-        return {id(p): self._bound.get(id(p)) or as_is(p) for p in params}
+        cache: dict[int, dict[int, KerasLayout]] = {}
+        return {id(p): self._bound.get(id(p)) or registered_layout(p, cache) for p in params}
 
     def build(self, params: list[torch.Tensor]) -> None:
         self._layouts = self._resolve(params)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from layerwise.backend import unique_name
 from layerwise.optimizers.base import Optimizer
 
 # Keras' common optimizer arguments, which a LossScaleOptimizer accepts only at their defaults (from old configs)
@@ -46,7 +47,7 @@ class LossScaleOptimizer(Optimizer):
         # that has already trained, which this one shares; the common arguments stay at their defaults.
         self.inner_optimizer = inner_optimizer
         self.initial_scale, self.dynamic_growth_steps = float(initial_scale), dynamic_growth_steps
-        self.name = name or "loss_scale_optimizer"
+        self.name = name or unique_name("loss_scale_optimizer")  # Keras' automatic name
         self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
         self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = False, 0.99, None
         self.dynamic_scale: torch.Tensor | None = None  # float32 scalar, created by build
@@ -60,6 +61,18 @@ class LossScaleOptimizer(Optimizer):
     @property
     def slots(self) -> dict[str, list[torch.Tensor]]:
         return self.inner_optimizer.slots
+
+    @property
+    def _positions(self) -> dict[int, int] | None:
+        return self.inner_optimizer._positions
+
+    @property
+    def _iterations(self) -> int:
+        return self.inner_optimizer._iterations
+
+    @property
+    def _learning_rate(self):
+        return self.inner_optimizer._learning_rate
 
     @property
     def iterations(self) -> int:

@@ -10,6 +10,8 @@ class SGD(Optimizer):
     """Keras' SGD: ``m = momentum * m - lr * g``; ``w += m`` (or ``momentum * m - lr * g`` if nesterov)."""
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs):
+        if not isinstance(momentum, float) or not 0 <= momentum <= 1:  # Keras' rule: an int 0 is refused too
+            raise ValueError(f"`momentum` must be a float between [0, 1]. Received: momentum={momentum!r}")
         super().__init__(learning_rate, **kwargs)
         self.momentum, self.nesterov = momentum, nesterov
         self.slot_names = ("momentum",) if momentum else ()

@@ -34,7 +34,7 @@ class ScheduleFreeAdamW(Optimizer):
         if not isinstance(warmup_steps, int) or warmup_steps < 0:
             raise ValueError(f"ScheduleFreeAdamW: warmup_steps must be an integer >= 0, got "
                              f"warmup_steps={warmup_steps!r}.")
-        super().__init__(learning_rate, name=name or "schedule_free_adam_w", **kwargs)
+        super().__init__(learning_rate, name=name, **kwargs)
         self.beta_1, self.beta_2, self.epsilon, self.warmup_steps = beta_1, beta_2, epsilon, warmup_steps
 
     def initial_slot(self, name: str, param: torch.Tensor) -> torch.Tensor:

@@ -1,13 +1,48 @@
 """Keras' learning-rate schedules: ``Adam(learning_rate=CosineDecay(1e-2, decay_steps=8000))``.
 
 A schedule maps the optimizer's step count (0 for the first update, as in Keras) to a learning
-rate; the optimizer asks for it before every update, so it decays per batch, not per epoch.
+rate; the optimizer asks for it before every update, so it decays per batch, not per epoch. A step that is a
+Python number gives a float; an array or tensor of steps gives a float32 tensor of rates, one per step, as Keras'
+torch backend does (the formulas below take either: ``_floor``, ``_minimum``... pick the scalar or the tensor
+operation).
 """
 from __future__ import annotations
 
 import math
 
 import torch
+
+
+def _steps(step):
+    """``step`` as the formulas take it: a Python number (ints and 0-d values), else a float32 tensor."""
+    if isinstance(step, (int, float)):
+        return step
+    steps = torch.as_tensor(step)
+    return steps.item() if steps.dim() == 0 else steps.to(torch.float32)
+
+
+def _floor(x):
+    return torch.floor(x) if isinstance(x, torch.Tensor) else math.floor(x)
+
+
+def _ceil(x):
+    return torch.ceil(x) if isinstance(x, torch.Tensor) else math.ceil(x)
+
+
+def _cos(x):
+    return torch.cos(x) if isinstance(x, torch.Tensor) else math.cos(x)
+
+
+def _minimum(x, bound):
+    return torch.clamp(x, max=bound) if isinstance(x, torch.Tensor) else min(x, bound)
+
+
+def _maximum(x, bound):
+    return torch.clamp(x, min=bound) if isinstance(x, torch.Tensor) else max(x, bound)
+
+
+def _where(condition, yes, no):
+    return torch.where(condition, yes, no) if isinstance(condition, torch.Tensor) else (yes if condition else no)
 
 
 class LearningRateSchedule:
@@ -39,10 +74,10 @@ class _RateDecay(LearningRateSchedule):
         self.decay_steps, self.staircase = _positive("decay_steps", decay_steps), staircase
         self.name = name or type(self).__name__
 
-    def _periods(self, step: int) -> float:
+    def _periods(self, step):
         """Decay periods elapsed at ``step``, whole periods only with ``staircase``."""
-        progress = step / self.decay_steps
-        return math.floor(progress) if self.staircase else progress
+        progress = _steps(step) / self.decay_steps
+        return _floor(progress) if self.staircase else progress
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
@@ -75,8 +110,13 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.boundaries, self.values, self.name = list(boundaries), [float(v) for v in values], name
 
     def __call__(self, step: int) -> float:
-        passed = sum(step > boundary for boundary in self.boundaries)
-        return self.values[passed]
+        step = _steps(step)
+        if isinstance(step, torch.Tensor):
+            passed = torch.zeros(step.shape, dtype=torch.long)
+            for boundary in self.boundaries:
+                passed += step > boundary
+            return torch.tensor(self.values, dtype=torch.float32)[passed]
+        return self.values[sum(step > boundary for boundary in self.boundaries)]
 
     def get_config(self) -> dict:
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
@@ -95,11 +135,11 @@ class PolynomialDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step: int) -> float:
-        decay_steps = self.decay_steps
+        step, decay_steps = _steps(step), self.decay_steps
         if self.cycle:
-            decay_steps *= max(1, math.ceil(step / decay_steps))
+            decay_steps = decay_steps * _maximum(_ceil(step / decay_steps), 1)
         else:
-            step = min(step, decay_steps)
+            step = _minimum(step, decay_steps)
         remaining = (1 - step / decay_steps) ** self.power
         return (self.initial_learning_rate - self.end_learning_rate) * remaining + self.end_learning_rate
 
@@ -124,16 +164,16 @@ class CosineDecay(LearningRateSchedule):
         self.warmup_steps = warmup_steps
 
     def __call__(self, step: int) -> float:
+        step = _steps(step)
         if self.warmup_target is None:
-            return self._decay(min(step, self.decay_steps), self.initial_learning_rate)
-        step = min(step, self.decay_steps + self.warmup_steps)
-        if step < self.warmup_steps:
-            rise = self.warmup_target - self.initial_learning_rate
-            return self.initial_learning_rate + rise * step / self.warmup_steps
-        return self._decay(step - self.warmup_steps, self.warmup_target)
+            return self._decay(_minimum(step, self.decay_steps), self.initial_learning_rate)
+        step = _minimum(step, self.decay_steps + self.warmup_steps)
+        rise = (self.warmup_target - self.initial_learning_rate) * step / max(self.warmup_steps, 1)
+        decayed = self._decay(step - self.warmup_steps, self.warmup_target)
+        return _where(step < self.warmup_steps, self.initial_learning_rate + rise, decayed)
 
-    def _decay(self, step: float, start: float) -> float:
-        cosine = 0.5 * (1 + math.cos(math.pi * step / self.decay_steps))
+    def _decay(self, step, start: float):
+        cosine = 0.5 * (1 + _cos(math.pi * step / self.decay_steps))
         return start * ((1 - self.alpha) * cosine + self.alpha)
 
     def get_config(self) -> dict:
@@ -159,7 +199,8 @@ class CosineDecayRestarts(LearningRateSchedule):
     def __call__(self, step: int) -> float:
         f32 = torch.float32
         t_mul, m_mul, alpha = (torch.tensor(v, dtype=f32) for v in (self.t_mul, self.m_mul, self.alpha))
-        fraction = torch.tensor(float(step), dtype=f32) / torch.tensor(float(self.first_decay_steps), dtype=f32)
+        steps = torch.as_tensor(step).to(f32)
+        fraction = steps / torch.tensor(float(self.first_decay_steps), dtype=f32)
         if bool(t_mul == 1.0):  # compared in float32, as Keras does
             restarts = torch.floor(fraction)
             fraction = fraction - restarts
@@ -169,7 +210,8 @@ class CosineDecayRestarts(LearningRateSchedule):
             fraction = (fraction - (1.0 - t_mul ** restarts) / (1.0 - t_mul)) / t_mul ** restarts
         cosine = 0.5 * m_mul ** restarts * (1.0 + torch.cos(torch.tensor(math.pi, dtype=f32) * fraction))
         decayed = (1 - alpha) * cosine + alpha
-        return float(torch.tensor(self.initial_learning_rate, dtype=f32) * decayed)
+        rates = torch.tensor(self.initial_learning_rate, dtype=f32) * decayed
+        return rates if steps.dim() else float(rates)
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
@@ -182,13 +224,29 @@ _BY_NAME: dict[str, type] = {cls.__name__: cls for cls in (
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
-    """``{"class_name": ..., "config": ...}`` for the built-in schedules."""
+    """Keras' form: ``{"module": "keras.optimizers.schedules", "class_name": ..., "config": ...,
+    "registered_name": None}`` for a built-in schedule; for your own, its registered name (see
+    ``layerwise.saving.register_keras_serializable``), a TypeError saying how to register it otherwise."""
     name = type(schedule).__name__
-    if _BY_NAME.get(name) is not type(schedule):
-        raise TypeError(f"Cannot save the learning-rate schedule {name}: only the built-in schedules "
-                        f"({', '.join(_BY_NAME)}) can be saved with a model.")
-    return {"class_name": name, "config": schedule.get_config()}
+    if _BY_NAME.get(name) is type(schedule):
+        return {"module": "keras.optimizers.schedules", "class_name": name, "config": schedule.get_config(),
+                "registered_name": None}
+    from layerwise.saving_registry import serialize_custom
+
+    return {"module": None, **serialize_custom(schedule, "schedule")}
 
 
-def deserialize(config: dict) -> LearningRateSchedule:
-    return _BY_NAME[config["class_name"]].from_config(config["config"])
+def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:
+    """The schedule ``serialize`` described: a built-in one by class name, your own by its registered name,
+    looked up in ``custom_objects``, the active ``custom_object_scope`` and the registry, as Keras does."""
+    from layerwise.saving_registry import deserialize_custom, how_to_load, loading_scope
+
+    name, registered = config.get("class_name", ""), config.get("registered_name")
+    if name in _BY_NAME and (registered is None or registered == name):
+        return _BY_NAME[name].from_config(config.get("config", {}))
+    with loading_scope(custom_objects, "schedules.deserialize"):
+        found = deserialize_custom(config)
+    if not isinstance(found, LearningRateSchedule):
+        raise ValueError(f"Unknown learning-rate schedule {registered or name!r} in a saved config. Built-in "
+                         f"schedules: {', '.join(_BY_NAME)}. " + how_to_load(registered or name))
+    return found
