@@ -1,8 +1,10 @@
 """Keras' activation functions as PyTorch functions, looked up by name.
 
 Each takes a tensor of any shape and returns one of the same shape (``glu`` halves ``axis``);
-``softmax``, ``log_softmax``, ``sparsemax`` and ``glu`` work along ``axis`` (the last by default),
-the others element by element. Extra arguments and their defaults are Keras'.
+``softmax``, ``log_softmax``, ``sparsemax`` and ``glu`` work along ``axis`` (the last by default; softmax
+and log_softmax also over a tuple of axes at once), the others element by element. Extra arguments and their
+defaults are Keras'. Lists, numpy arrays and numbers are converted as ``layerwise.ops`` converts them; a
+tensor goes straight through (these run in every training step).
 """
 from __future__ import annotations
 
@@ -13,8 +15,15 @@ import torch
 import torch.nn.functional as F
 
 from layerwise import saving_registry
+from layerwise.backend import float_dtype
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _as_tensor(x) -> torch.Tensor:
+    """A list, numpy array or number as a tensor, by Keras' conversion rules (see ``ops/core.py``)."""
+    from layerwise.ops.core import to_tensor  # here: layerwise.ops imports this module
+    return to_tensor(x)
 
 
 def linear(x: torch.Tensor) -> torch.Tensor:
@@ -24,60 +33,80 @@ def linear(x: torch.Tensor) -> torch.Tensor:
 def relu(x: torch.Tensor, negative_slope: float = 0.0, max_value: float | None = None,
          threshold: float = 0.0) -> torch.Tensor:
     """``max(x, 0)`` by default; Keras' options: a slope below ``threshold``, a ceiling ``max_value``."""
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     if max_value is None and not threshold:
         return F.leaky_relu(x, negative_slope) if negative_slope else F.relu(x)
     out = torch.where(x > threshold, x, torch.zeros_like(x)) if threshold else F.relu(x)
-    if max_value is not None:
-        out = out.clamp(0.0, max_value)
+    if max_value is not None:  # in x's dtype, as Keras casts the bounds: an int32 x stays int32
+        out = out.clamp(0.0, max_value) if out.is_floating_point() else out.clamp(0, int(max_value))
     if negative_slope:
         out = out - negative_slope * F.relu(threshold - x)
     return out
 
 
 def relu6(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.relu6(x)
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return torch.sigmoid(x)
 
 
 def tanh(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return torch.tanh(x)
 
 
-def _along(fn: Callable, x: torch.Tensor, axis: int | None) -> torch.Tensor:
-    """``fn(x, dim=axis)``; ``axis=None`` means over all elements at once, as in Keras."""
+def _along(fn: Callable, x: torch.Tensor, axis: int | tuple[int, ...] | None) -> torch.Tensor:
+    """``fn(x, dim=axis)``; ``axis=None`` means over all elements at once, and a tuple of axes over those
+    axes at once (each slice along the other axes is one distribution), as in Keras."""
     if axis is None:
         return fn(x.reshape(-1), dim=0).reshape(x.shape)
+    if isinstance(axis, (tuple, list)):
+        axes = [a % x.ndim for a in axis]
+        ends = list(range(x.ndim - len(axes), x.ndim))
+        moved = x.movedim(axes, ends)  # the axes last, then flattened into one
+        out = fn(moved.reshape(*moved.shape[:x.ndim - len(axes)], -1), dim=-1)
+        return out.reshape(moved.shape).movedim(ends, axes)
     return fn(x, dim=axis)
 
 
-def softmax(x: torch.Tensor, axis: int | None = -1) -> torch.Tensor:
+def softmax(x: torch.Tensor, axis: int | tuple[int, ...] | None = -1) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return _along(torch.softmax, x, axis)
 
 
-def log_softmax(x: torch.Tensor, axis: int | None = -1) -> torch.Tensor:
+def log_softmax(x: torch.Tensor, axis: int | tuple[int, ...] | None = -1) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return _along(torch.log_softmax, x, axis)
 
 
 def sparsemax(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
     """The Euclidean projection of ``x`` onto the probability simplex along ``axis``: like softmax,
-    but exact zeros for the small entries (Martins & Astudillo, 2016)."""
+    but exact zeros for the small entries (Martins & Astudillo, 2016). Integers give floatx."""
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
+    if not x.is_floating_point():
+        x = x.to(float_dtype())
+    # The projection is the same for x - max(x): the largest entry becomes 0, so 1 + z_1 > z_1 holds even for
+    # huge logits, and the sums below stay small.
+    x = x - x.amax(dim=axis, keepdim=True)
     ordered = torch.sort(x, dim=axis, descending=True).values
     cumulative = ordered.cumsum(dim=axis)
     shape = [1] * x.dim()
     shape[axis] = x.shape[axis]
     ranks = torch.arange(1, x.shape[axis] + 1, dtype=x.dtype, device=x.device).view(shape)
-    # The k largest entries are in the support while 1 + k * z_k exceeds their sum; tau then makes
-    # the kept entries sum to one.
-    support = (1 + ranks * ordered > cumulative).sum(dim=axis, keepdim=True)
+    # The k largest entries are in the support while 1 + k * z_k exceeds their sum (the largest always is);
+    # tau then makes the kept entries sum to one.
+    support = (1 + ranks * ordered > cumulative).sum(dim=axis, keepdim=True).clamp_min(1)
     tau = (cumulative.gather(axis, support - 1) - 1) / support.to(x.dtype)
     return F.relu(x - tau)
 
 
 def glu(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
     """``a * sigmoid(b)`` where ``a`` and ``b`` are the two halves of ``x`` along ``axis``."""
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     if x.shape[axis] % 2:
         raise ValueError(f"glu splits axis {axis} into two halves, so its size must be even; got size "
                          f"{x.shape[axis]} (input shape {tuple(x.shape)}).")
@@ -85,36 +114,44 @@ def glu(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
 
 
 def elu(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.elu(x, alpha)
 
 
 def selu(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.selu(x)
 
 
 def celu(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.celu(x, alpha)
 
 
 def gelu(x: torch.Tensor, approximate: bool = False) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     # Keras 3's gelu defaults to approximate=False: the exact erf form, not the tanh approximation.
     return F.gelu(x, approximate="tanh" if approximate else "none")
 
 
 def leaky_relu(x: torch.Tensor, negative_slope: float = 0.2) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     # Keras 3's leaky_relu activation uses negative_slope=0.2 (its LeakyReLU layer 0.3).
     return F.leaky_relu(x, negative_slope=negative_slope)
 
 
 def softplus(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.softplus(x)
 
 
 def softsign(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.softsign(x)
 
 
 def silu(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.silu(x)
 
 
@@ -122,19 +159,23 @@ swish = silu
 
 
 def mish(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.mish(x)
 
 
 def exponential(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return torch.exp(x)
 
 
 def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     # Keras 3's definition, relu6(x + 3) / 6, not Keras 2's 0.2 * x + 0.5.
     return F.hardsigmoid(x)
 
 
 def hard_silu(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.hardswish(x)
 
 
@@ -142,43 +183,52 @@ hard_swish = hard_silu
 
 
 def hard_tanh(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.hardtanh(x)
 
 
 def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.logsigmoid(x)
 
 
 def tanh_shrink(x: torch.Tensor) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.tanhshrink(x)
 
 
 def hard_shrink(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.hardshrink(x, threshold)
 
 
 def soft_shrink(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.softshrink(x, threshold)
 
 
 def squareplus(x: torch.Tensor, b: float = 4) -> torch.Tensor:
     """``(x + sqrt(x^2 + b)) / 2``, a smooth relu."""
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return (x + torch.sqrt(x * x + b)) / 2
 
 
 def sparse_plus(x: torch.Tensor) -> torch.Tensor:
     """0 up to -1, ``(x + 1)^2 / 4`` on (-1, 1), ``x`` from 1: a softplus with exact zeros."""
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return torch.where(x >= 1, x, 0.25 * F.relu(x + 1) ** 2)
 
 
 def sparse_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """0 up to -1, ``(x + 1) / 2`` on (-1, 1), 1 from 1."""
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     # hardtanh (not clamp): zero gradient at the corners, like the flat pieces either side.
     return F.hardtanh(0.5 * (x + 1), 0.0, 1.0)
 
 
 def threshold(x: torch.Tensor, threshold: float, default_value: float) -> torch.Tensor:
     """``x`` where ``x > threshold``, else ``default_value`` (both required, as in Keras)."""
+    x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
     return F.threshold(x, threshold, default_value)
 
 
@@ -240,14 +290,14 @@ def get(identifier: str | dict | Activation | None) -> Activation:
     )
 
 
-def serialize(fn: Activation) -> str | dict:
+def serialize(activation: Activation) -> str | dict:
     """What a file records for an activation (or any function a layer takes): a built-in's name, a
     registered or custom function's name, or a registered class's instance as a dict. A ValueError
-    naming ``fn`` and the fixes for anything else (a lambda, an unregistered function)."""
+    naming ``activation`` and the fixes for anything else (a lambda, an unregistered function)."""
     for name, known in ACTIVATIONS.items():
-        if known is fn:
+        if known is activation:
             return name
-    return saving_registry.serialize_custom(fn, "function", ValueError)
+    return saving_registry.serialize_custom(activation, "function", ValueError)
 
 
 def deserialize(config: str | dict, custom_objects: dict | None = None) -> Activation:

@@ -1,14 +1,15 @@
 """Weight constraints, Keras' ``keras.constraints``: ``Dense(256, kernel_constraint=MaxNorm(3))``.
 
-A constraint maps a weight to its projection. The trainer applies it after every optimizer step, to
-the weight in Keras' layout (so ``axis=0`` of a Dense kernel ``(in, units)`` is each unit's incoming
-weights, as in Keras), and only to trainable weights.
+A constraint maps a weight (a tensor; lists and numpy arrays are converted) to its projection. The trainer
+applies it after every optimizer step, to the weight in Keras' layout (so ``axis=0`` of a Dense kernel
+``(in, units)`` is each unit's incoming weights, as in Keras), and only to trainable weights.
 """
 from __future__ import annotations
 
 import torch
 
 from layerwise import _registry
+from layerwise.activations import _as_tensor
 
 _EPSILON = 1e-7  # Keras' backend.epsilon()
 
@@ -42,6 +43,7 @@ class MaxNorm(Constraint):
         self.max_value, self.axis = max_value, _axis(axis)
 
     def __call__(self, w: torch.Tensor) -> torch.Tensor:
+        w = w if isinstance(w, torch.Tensor) else _as_tensor(w)
         norms = _norms(w, self.axis)
         return w * (norms.clamp(0, self.max_value) / (_EPSILON + norms))
 
@@ -56,6 +58,7 @@ class MinMaxNorm(Constraint):
         self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, _axis(axis)
 
     def __call__(self, w: torch.Tensor) -> torch.Tensor:
+        w = w if isinstance(w, torch.Tensor) else _as_tensor(w)
         norms = _norms(w, self.axis)
         desired = self.rate * norms.clamp(self.min_value, self.max_value) + (1 - self.rate) * norms
         return w * (desired / (_EPSILON + norms))
@@ -68,6 +71,7 @@ class NonNeg(Constraint):
     """Negative weights become zero."""
 
     def __call__(self, w: torch.Tensor) -> torch.Tensor:
+        w = w if isinstance(w, torch.Tensor) else _as_tensor(w)
         return w.clamp_min(0)
 
 
@@ -78,6 +82,7 @@ class UnitNorm(Constraint):
         self.axis = _axis(axis)
 
     def __call__(self, w: torch.Tensor) -> torch.Tensor:
+        w = w if isinstance(w, torch.Tensor) else _as_tensor(w)
         return w / (_EPSILON + _norms(w, self.axis))
 
     def get_config(self) -> dict:

@@ -1,5 +1,10 @@
 """Keras' weight initializers. Each is called with a shape in Keras' layout
-(Dense kernel ``(in, out)``, Conv2D kernel ``(kh, kw, in, out)``) and returns a float32 tensor."""
+(Dense kernel ``(in, out)``, Conv2D kernel ``(kh, kw, in, out)``) and returns a float32 tensor.
+
+Random initializers take Keras' ``seed``: an int draws the same values at every call; a
+``layerwise.random.SeedGenerator`` draws new values at each call; None (unseeded) draws from PyTorch's global
+generator at each call (``torch.manual_seed`` and ``layerwise.utils.set_random_seed`` make it repeat). Keras
+repeats an unseeded object's first draw instead; README lists the difference."""
 from __future__ import annotations
 
 import functools
@@ -42,11 +47,38 @@ def _torch_dtype(dtype) -> torch.dtype:
     return found
 
 
-class Initializer:
-    """Base class: ``init(shape, dtype=None) -> tensor``; ``seed`` makes the draw repeatable. ``dtype`` is a torch
-    dtype or, as Keras code passes it, a name ("float32") or None (the float type)."""
+def _checked_seed(seed, initializer: str):
+    """``seed`` as an initializer keeps it: an int, a ``SeedGenerator`` (also from its config dict) or None."""
+    from layerwise.random import SeedGenerator  # here: layerwise.random imports the layers, which import this
+    if isinstance(seed, dict) and seed.get("class_name") == "SeedGenerator":
+        return SeedGenerator.from_config(seed.get("config", {}))
+    if seed is None or isinstance(seed, SeedGenerator) or (isinstance(seed, int) and not isinstance(seed, bool)):
+        return seed
+    raise ValueError(f"{initializer}: the `seed` argument should be an integer, a layerwise.random.SeedGenerator "
+                     f"or None. Received: seed={seed!r}")
 
-    def __init__(self, seed: int | None = None):
+
+def _seed_config(seed):
+    """``seed`` as Keras writes it in a config: an int or None as is, a ``SeedGenerator`` in Keras' form."""
+    if seed is None or isinstance(seed, int):
+        return seed
+    return keras_form("keras.random", "SeedGenerator", seed.get_config())
+
+
+def _generator_for(seed) -> torch.Generator | None:
+    """A CPU generator seeded with an int seed (the same draw at every call), a ``SeedGenerator``'s own (a new
+    draw at each call), or None: PyTorch's global generator."""
+    if seed is None or isinstance(seed, int):
+        return None if seed is None else torch.Generator().manual_seed(seed)
+    return seed.generator(torch.device("cpu"))
+
+
+class Initializer:
+    """Base class: ``init(shape, dtype=None) -> tensor``. ``dtype`` is a torch dtype or, as Keras code passes it,
+    a name ("float32") or None (the float type). Random initializers take a ``seed`` (see the module's doc);
+    ``_generator()`` gives the ``torch.Generator`` to draw from."""
+
+    def __init__(self, seed=None):
         self.seed = seed
 
     def __init_subclass__(cls, **kwargs):
@@ -60,7 +92,7 @@ class Initializer:
             cls.__call__ = call_with_torch_dtype
 
     def _generator(self) -> torch.Generator | None:
-        return None if self.seed is None else torch.Generator().manual_seed(self.seed)
+        return _generator_for(self.seed)
 
     def __call__(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
         raise NotImplementedError
@@ -129,21 +161,36 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
-class RandomUniform(Initializer):
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None):
+class RandomInitializer(Initializer):
+    """Base class of the random initializers: ``seed`` is an int, a ``SeedGenerator`` or None (see the module's
+    doc), kept as given in the config."""
+
+    def __init__(self, seed=None):
+        super().__init__(_checked_seed(seed, type(self).__name__))
+
+    def _generator(self) -> torch.Generator | None:
+        return _generator_for(self.seed)
+
+    def get_config(self) -> dict:
+        return {"seed": _seed_config(self.seed)}
+
+
+class RandomUniform(RandomInitializer):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed=None):
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
 
     def __call__(self, shape, dtype=torch.float32):
-        t = torch.empty(shape, dtype=dtype)
-        return t.uniform_(self.minval, self.maxval, generator=self._generator())
+        # Keras draws minval + (maxval - minval) * u: uniform between the bounds whichever is larger.
+        low, high = sorted((self.minval, self.maxval))
+        return torch.empty(shape, dtype=dtype).uniform_(low, high, generator=self._generator())
 
     def get_config(self):
-        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+        return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
 
 
-class RandomNormal(Initializer):
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
+class RandomNormal(RandomInitializer):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed=None):
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
 
@@ -151,7 +198,7 @@ class RandomNormal(Initializer):
         return torch.empty(shape, dtype=dtype).normal_(self.mean, self.stddev, generator=self._generator())
 
     def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
 
 
 class TruncatedNormal(RandomNormal):
@@ -170,19 +217,25 @@ class TruncatedNormal(RandomNormal):
         return t.mul_(self.stddev).add_(self.mean)
 
 
-class VarianceScaling(Initializer):
-    """Keras' VarianceScaling: variance ``scale / fan`` with a uniform, normal or truncated draw. ``input_axes``
-    and ``output_axes`` say which axes of the shape count for the fans (see ``compute_fans``)."""
+class VarianceScaling(RandomInitializer):
+    """Keras' VarianceScaling: variance ``scale / fan`` with a uniform, normal or truncated draw
+    (``distribution="normal"`` is ``"truncated_normal"``, as in Keras). ``input_axes`` and ``output_axes`` say
+    which axes of the shape count for the fans (see ``compute_fans``)."""
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
-                 seed: int | None = None, input_axes=None, output_axes=None):
-        super().__init__(seed)
-        self.input_axes, self.output_axes = input_axes, output_axes
+                 seed=None, input_axes=None, output_axes=None):
+        if scale <= 0.0:
+            raise ValueError(f"VarianceScaling: the argument `scale` must be a positive float. Received: "
+                             f"scale={scale!r}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling mode must be fan_in, fan_out or fan_avg, got {mode!r}")
+        distribution = distribution.lower()
+        distribution = "truncated_normal" if distribution == "normal" else distribution
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
-            raise ValueError("VarianceScaling distribution must be truncated_normal, untruncated_normal "
-                             f"or uniform, got {distribution!r}")
+            raise ValueError("VarianceScaling distribution must be truncated_normal (or normal), "
+                             f"untruncated_normal or uniform, got {distribution!r}")
+        super().__init__(seed)
+        self.input_axes, self.output_axes = input_axes, output_axes
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def __call__(self, shape, dtype=torch.float32):
@@ -198,24 +251,23 @@ class VarianceScaling(Initializer):
         return TruncatedNormal(0.0, math.sqrt(variance) / 0.87962566103423978, self.seed)(shape, dtype)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, **super().get_config(),
                 "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     def with_fan_axes(self, input_axes, output_axes) -> "VarianceScaling":
-        """This initializer counting its fans over the given axes (Keras' einsum kernels: attention, EinsumDense),
-        unless it was made with its own."""
-        if self.input_axes is not None and self.output_axes is not None:
-            return self
-        config = {**self.get_config(), "input_axes": list(input_axes), "output_axes": list(output_axes)}
-        return type(self).from_config(config)
+        """A copy of this initializer (made from its config) counting its fans over the given axes (Keras' einsum
+        kernels: attention, EinsumDense), unless it was made with its own."""
+        own = self.input_axes is not None and self.output_axes is not None
+        axes = {} if own else {"input_axes": list(input_axes), "output_axes": list(output_axes)}
+        return type(self).from_config({**self.get_config(), **axes})
 
 
 def _scaled(name: str, scale: float, mode: str, distribution: str) -> type:
-    def __init__(self, seed: int | None = None, input_axes=None, output_axes=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
         VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
+        return {**RandomInitializer.get_config(self), "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
                                            "__doc__": f"Keras' {name}: {mode}, {distribution}, scale {scale}."})
@@ -229,17 +281,21 @@ LecunUniform = _scaled("LecunUniform", 1.0, "fan_in", "uniform")
 LecunNormal = _scaled("LecunNormal", 1.0, "fan_in", "truncated_normal")
 
 
-
 def for_einsum_kernel(identifier, input_axes, output_axes) -> Initializer:
     """``identifier`` as Keras initialises an einsum kernel (EinsumDense, the attention projections): a
-    variance-scaling initializer counts its fans over the kernel's input and output axes."""
+    variance-scaling initializer counts its fans over the kernel's input and output axes, and a random one is a
+    copy made from its config, as Keras' attention layers clone theirs for each projection (an unseeded one
+    draws its own seed, so the query, key and value kernels differ)."""
     init = get(identifier)
-    return init.with_fan_axes(input_axes, output_axes) if isinstance(init, VarianceScaling) else init
+    if isinstance(init, VarianceScaling):
+        return init.with_fan_axes(input_axes, output_axes)
+    return type(init).from_config(init.get_config()) if isinstance(init, RandomInitializer) else init
 
-class Orthogonal(Initializer):
+
+class Orthogonal(RandomInitializer):
     """A (semi-)orthogonal matrix over ``(prod(shape[:-1]), shape[-1])``, times ``gain``."""
 
-    def __init__(self, gain: float = 1.0, seed: int | None = None):
+    def __init__(self, gain: float = 1.0, seed=None):
         super().__init__(seed)
         self.gain = gain
 
@@ -256,7 +312,7 @@ class Orthogonal(Initializer):
         return (self.gain * q).reshape(shape).to(dtype)
 
     def get_config(self):
-        return {"gain": self.gain, "seed": self.seed}
+        return {"gain": self.gain, **super().get_config()}
 
 
 IdentityInitializer = Identity

@@ -1,21 +1,23 @@
 """Weight and activity penalties, Keras' ``keras.regularizers``: ``Dense(64, kernel_regularizer=l2(1e-4))``.
 
-A regularizer maps a tensor to a scalar penalty. Weight penalties are computed on the weight in Keras'
-layout (so ``OrthogonalRegularizer``'s rows are Keras' rows) and activity penalties on a layer's output,
-divided by its batch size as Keras 3 does. ``fit`` adds them to the loss it minimises and reports, and
-``evaluate`` reports them too, as Keras does.
+A regularizer maps a tensor (lists and numpy arrays are converted) to a scalar penalty. Weight penalties are
+computed on the weight in Keras' layout (so ``OrthogonalRegularizer``'s rows are Keras' rows) and activity
+penalties on a layer's output, divided by its batch size as Keras 3 does. ``fit`` adds them to the loss it
+minimises and reports, and ``evaluate`` reports them too, as Keras does.
 """
 from __future__ import annotations
 
 import torch
 
 from layerwise import _registry
+from layerwise.activations import _as_tensor
 
 
 class Regularizer:
     """Base class: ``__call__(x) -> scalar tensor`` and ``get_config()``; a plain function works too."""
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
         return x.new_zeros(())
 
     def get_config(self) -> dict:
@@ -45,6 +47,7 @@ class L1(Regularizer):
         self.l1 = _factor(l1, "l1")
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
         return self.l1 * x.abs().sum()
 
     def get_config(self) -> dict:
@@ -58,6 +61,7 @@ class L2(Regularizer):
         self.l2 = _factor(l2, "l2")
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
         return self.l2 * x.square().sum()
 
     def get_config(self) -> dict:
@@ -72,6 +76,7 @@ class L1L2(Regularizer):
         self.l2 = _factor(0.0 if l2 is None else l2, "l2")
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
         penalty = x.new_zeros(())
         if self.l1:
             penalty = penalty + self.l1 * x.abs().sum()
@@ -93,6 +98,7 @@ class OrthogonalRegularizer(Regularizer):
         self.mode = mode
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
         if x.ndim != 2:
             raise ValueError(f"OrthogonalRegularizer needs a 2-D weight, got shape {tuple(x.shape)}.")
         if self.mode == "columns":

@@ -15,14 +15,8 @@ import torch
 from layerwise.backend import float_dtype
 from layerwise.layers.operations import OPERATIONS, operation
 from layerwise.ops.core import to_tensor, to_tensors
-from layerwise.ops.numpy import _binary, _unary
-from layerwise.ops.promotion import promote
-
-def _weak_dtype(value, tensor: torch.Tensor):
-    """``int`` or ``float`` for a Python number (a weak type in Keras' promotion), else the tensor's dtype."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return type(value)
-    return tensor.dtype
+from layerwise.ops.numpy import _binary, _unary, _weak_binary
+from layerwise.ops.promotion import promote, weak_dtype
 
 
 def _as_float(x: torch.Tensor) -> torch.Tensor:
@@ -173,6 +167,8 @@ def _remainder(name: str, fn: Callable, doc: str) -> Callable:
         x1, x2 = to_tensors(x1, x2)
         if x1.dtype == x2.dtype == torch.bool:  # torch has no remainder of bools
             x1, x2 = x1.int(), x2.int()
+        elif x1.dtype == torch.bool or x2.dtype == torch.bool:  # one bool: it takes the other's dtype, as in torch
+            x1, x2 = (x1.to(x2.dtype), x2) if x1.dtype == torch.bool else (x1, x2.to(x1.dtype))
         return _zero_safe(fn, x1, x2)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
@@ -186,18 +182,6 @@ def _real_float_binary(name: str, fn: Callable, doc: str) -> Callable:
         dtype = promote(x1.dtype, x2.dtype)
         dtype = float_dtype() if dtype != torch.bool and not dtype.is_floating_point else dtype
         return fn(x1.to(dtype), x2.to(dtype))
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = doc
-    return operation(name, elementwise=True)(op)
-
-
-def _weak_binary(name: str, fn: Callable, doc: str, floating: bool = False) -> Callable:
-    """An op in Keras' result type of ``x1`` and ``x2`` (at least floatx when ``floating``), where Python numbers
-    do not widen a tensor's dtype."""
-    def op(x1, x2):
-        t1, t2 = to_tensors(x1, x2)
-        dtype = promote(_weak_dtype(x1, t1), _weak_dtype(x2, t2), *([float] if floating else []))
-        return fn(t1.to(dtype), t2.to(dtype))
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
     return operation(name, elementwise=True)(op)
@@ -227,7 +211,7 @@ divide_no_nan = _weak_binary("divide_no_nan", _divide_no_nan, "``x1 / x2``, 0 wh
 def floor_divide(x1, x2) -> torch.Tensor:
     """``x1 // x2`` (rounded toward -inf), in Keras' result type where Python numbers stay weak."""
     t1, t2 = to_tensors(x1, x2)
-    dtype = promote(_weak_dtype(x1, t1), _weak_dtype(x2, t2))
+    dtype = promote(weak_dtype(x1, t1), weak_dtype(x2, t2))
     # Keras' torch backend hands a Python number beside a tensor to torch as it is.
     b = x2 if isinstance(x2, (int, float)) and not isinstance(x1, (int, float)) else t2
     return _zero_safe(torch.floor_divide, t1, b).to(dtype)

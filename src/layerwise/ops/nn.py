@@ -19,6 +19,8 @@ from layerwise.layers.operations import operation
 from layerwise.losses import functions as losses
 from layerwise.ops.core import standardize_dtype, to_axes, to_tensor, to_tensors
 
+_HALF = (torch.float16, torch.bfloat16)  # computed in float32: their range is too small for sums of squares
+
 
 def _activation(name: str, fn: Callable, doc: str) -> Callable:
     def op(x, *args, **kwargs):
@@ -114,12 +116,15 @@ def moments(x, axes, keepdims: bool = False, synchronized: bool = False):
         raise NotImplementedError("ops.moments: synchronized=True (across devices) is not supported.")
     x = to_tensor(x)
     dtype = x.dtype
-    x = x.float() if dtype in (torch.float16, torch.bfloat16) or not x.is_floating_point() else x
+    x = x.float() if dtype in _HALF or not x.is_floating_point() else x
     dims = to_axes(axes, x.ndim)
     mean = torch.mean(x, dim=dims, keepdim=True)
     variance = torch.mean(torch.square(x), dim=dims, keepdim=True) - torch.square(mean)
     if not keepdims:
         mean, variance = mean.squeeze(dims), variance.squeeze(dims)
+    if dtype in _HALF:  # as Keras: the largest finite half value, not inf, where the float32 result is beyond
+        info = torch.finfo(dtype)
+        return mean.clamp(info.min, info.max).to(dtype), variance.clamp(info.min, info.max).to(dtype)
     out_dtype = dtype if dtype.is_floating_point else x.dtype
     return mean.to(out_dtype), variance.to(out_dtype)
 
@@ -132,6 +137,8 @@ def normalize(x, axis: int = -1, order: int = 2, epsilon: float | None = None) -
     x = to_tensor(x)
     if x.ndim == 0:
         x = x.reshape(1)
+    if x.dtype in _HALF:  # 1 / epsilon overflows float16, and so do sums of squares
+        return normalize(x.float(), axis, order, epsilon).to(x.dtype)
     epsilon = losses.EPSILON if epsilon is None else epsilon
     if order == 2:
         return x * torch.rsqrt(x.square().sum(dim=axis, keepdim=True)).clamp_max(1.0 / epsilon)

@@ -8,6 +8,8 @@ signed type wide enough for both (``uint8`` and ``int8``: ``int16``; ``uint64`` 
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from layerwise.backend import float_dtype
@@ -36,14 +38,27 @@ def _promote_pair(a: torch.dtype, b: torch.dtype) -> torch.dtype:
 def promote(*dtypes, floating: bool = False) -> torch.dtype:
     """The common dtype of ``dtypes`` (torch dtypes, and ``int`` or ``float`` for Python numbers) by Keras'
     rule; at least ``floatx`` when ``floating`` (what Keras' means and variances compute in)."""
+    return _promote(dtypes, floating, float_dtype())
+
+
+@functools.lru_cache(maxsize=1024)  # ops call this at every step: a cached answer is several times cheaper
+def _promote(dtypes: tuple, floating: bool, floatx: torch.dtype) -> torch.dtype:
     strong = [d for d in dtypes if isinstance(d, torch.dtype)]
     out = strong[0] if strong else None
     for dtype in strong[1:]:
         out = _promote_pair(out, dtype)
     if (float in dtypes or floating) and (out is None or not (out.is_floating_point or out.is_complex)):
-        out = float_dtype()
+        out = floatx
     elif int in dtypes and (out is None or out == torch.bool):
         out = torch.int32
     if out is None:
         raise ValueError("promote: no dtype given")
     return _64_TO_32.get(out, out)
+
+
+def weak_dtype(value, tensor: torch.Tensor):
+    """What ``promote`` takes for an op's argument ``value`` once converted to ``tensor``: ``int`` or ``float``
+    for a Python number (weak: ``int8`` with ``2`` stays ``int8``), else the tensor's dtype."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return type(value)
+    return tensor.dtype
