@@ -133,7 +133,8 @@ def test_clone_get_set_params():
 
 def test_pipeline_and_grid_search(digits):
     X_train, X_test, y_train, y_test = digits
-    pipe = make_pipeline(Autoencoder(code_size=16, **FAST), LogisticRegression(max_iter=300))
+    # 15 epochs: after FAST's 5 the score still swings 0.73-0.85 with the seed (0.87-0.90 after 15)
+    pipe = make_pipeline(Autoencoder(code_size=16, **{**FAST, "epochs": 15}), LogisticRegression(max_iter=300))
     assert pipe.fit(X_train, y_train).score(X_test, y_test) > 0.8
     grid = GridSearchCV(Autoencoder(**FAST), {"code_size": [2, 8]}, cv=2).fit(X_train[:400])
     assert grid.best_params_ == {"code_size": 8}  # score is -error: the larger code reconstructs better
