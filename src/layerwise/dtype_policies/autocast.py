@@ -37,6 +37,14 @@ def is_plain(policy: DTypePolicy) -> bool:
     return policy.compute_dtype == "float32" or policy.compute_dtype not in FLOAT_DTYPES
 
 
+def floating_input(x: torch.Tensor, variable_dtype: str) -> torch.Tensor:
+    """``x`` as is when floating, else (integer or boolean data from an ``Input(dtype="int32")``) in
+    ``variable_dtype`` when that is a float: Keras' ``int @ float`` matmul promotes to float, torch's refuses."""
+    if x.is_floating_point() or variable_dtype not in FLOAT_DTYPES:
+        return x
+    return x.to(getattr(torch, variable_dtype))
+
+
 def cast_floats(value: Any, dtype: torch.dtype, only: tuple | None = None) -> Any:
     """``value`` (a tensor, or lists, tuples and dicts of them) with each floating tensor cast to ``dtype``
     (only those of a dtype in ``only``, when given); a tensor's ``_keras_mask`` goes along with it."""

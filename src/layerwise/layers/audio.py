@@ -58,6 +58,14 @@ def _positive_int(layer: str, name: str, value) -> int:
     return int(value)
 
 
+def _saved_window(window):
+    """A window as the constructor takes it: Keras saves a numpy window as ``{'class_name': '__numpy__', 'config':
+    {'value': [...], 'dtype': ...}}`` (a ``.keras`` file's config), which is read back as that array."""
+    if isinstance(window, dict) and window.get("class_name") == "__numpy__":
+        return np.asarray(window["config"]["value"], dtype=window["config"].get("dtype", "float32"))
+    return window
+
+
 def _jsonable_window(window):
     """A window for the config: a name, None, or the values as a list."""
     if window is None or isinstance(window, str):
@@ -68,7 +76,8 @@ def _jsonable_window(window):
 class MelSpectrogram(Layer):
     """Mel spectrogram of raw audio, as Keras' MelSpectrogram: ``(..., samples) -> (..., num_mel_bins, frames)``
     with ``frames = 1 + samples // sequence_stride`` (frames are centred: the signal is reflected by
-    ``fft_length // 2`` samples at both ends). It has no weights and computes in float32.
+    ``fft_length // 2`` samples at both ends). It has no weights; it computes in float32 (float64 under a float64
+    dtype) and returns its compute dtype.
 
     Magnitudes of the short-time Fourier transform are raised to ``mag_exp``, filtered into ``num_mel_bins``
     triangular mel bands between ``min_freq`` and ``max_freq`` (default ``sampling_rate / 2``), and with
@@ -88,6 +97,7 @@ class MelSpectrogram(Layer):
         if self.fft_length < self.sequence_length:
             raise ValueError(f"{layer} fft_length must be at least sequence_length; got fft_length={fft_length}, "
                              f"sequence_length={sequence_length}.")
+        window = _saved_window(window)
         if isinstance(window, str) and window not in WINDOWS:
             raise ValueError(f"{layer} window must be one of {sorted(WINDOWS)}, None or an array of "
                              f"sequence_length={self.sequence_length} values; got {window!r}.")
@@ -126,14 +136,15 @@ class MelSpectrogram(Layer):
         return (*input_shape[:-1], self.num_mel_bins, frames)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(float_dtype())
+        # As Keras: in the layer's compute dtype when that is float32 or float64, else (half precision) float32.
+        x = x.to(torch.float64 if self.compute_dtype == "float64" else torch.float32)
         real, imag = stft(x, self.sequence_length, self.sequence_stride, self.fft_length, window=self.window,
                           center=True)
         spectrum = (real.square() + imag.square()).sqrt().pow(self.mag_exp)  # (..., frames, bins)
         mel = torch.tensordot(spectrum, self.mel_weights.to(spectrum.dtype), dims=1)
         if self.power_to_db:
             mel = self._decibels(mel)
-        return mel.transpose(-1, -2)
+        return mel.transpose(-1, -2).to(getattr(torch, self.compute_dtype))
 
     def _decibels(self, power: torch.Tensor) -> torch.Tensor:
         db = 10.0 * torch.log10(power.clamp(min=self.min_power))
@@ -219,6 +230,7 @@ class STFTSpectrogram(Layer):
             raise ValueError(f"{layer} mode must be one of {', '.join(map(repr, STFT_MODES))}, got {mode!r}.")
         if scaling not in SCALINGS:
             raise ValueError(f"{layer} scaling must be None, 'density' or 'spectrum', got {scaling!r}.")
+        window = _saved_window(window)
         self.mode, self.scaling, self.periodic, self.expand_dims = mode, scaling, periodic, expand_dims
         self.frame_step, self.fft_length, self.window = frame_step, fft_length, window
         self.padding = check_padding(padding, what=f"{layer} padding")

@@ -79,6 +79,15 @@ class _BuiltinCell(Layer):
     input_ndim = 2
     sequence: Recurrent
 
+    def _check_arguments(self, units, dropout, recurrent_dropout) -> None:
+        """The sequence layer's own checks, made first so that an error names this cell, not its layer."""
+        cell = type(self).__name__
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"{cell} units must be a positive integer, got {units!r}.")
+        for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"{cell} {what} must be in [0, 1), got {rate!r}.")
+
     def _hold(self, sequence: Recurrent) -> None:
         """Keep ``sequence`` as the layer whose weights and step this cell uses, frozen as the cell is."""
         sequence.trainable = self._trainable
@@ -140,8 +149,10 @@ class _BuiltinCell(Layer):
     def forward(self, inputs: torch.Tensor, states):
         """``(batch, features)`` and the states -> (output ``(batch, units)``, new states). States given as one
         tensor come back as one tensor, as in Keras."""
-        single = isinstance(states, torch.Tensor)
-        states = [states] if single else list(states)
+        single = not isinstance(states, (list, tuple))  # one tensor or array: Keras returns one state too
+        # Arrays (numpy) are taken as Keras takes them, in the input's dtype and on its device.
+        states = [s if isinstance(s, torch.Tensor) else torch.as_tensor(s, dtype=inputs.dtype, device=inputs.device)
+                  for s in ([states] if single else states)]
         expected = len(flat_state_sizes(self.state_size))
         if len(states) != expected:
             raise ValueError(f"{type(self).__name__} '{self.name}' takes {expected} state tensor(s), "
@@ -165,6 +176,7 @@ class SimpleRNNCell(_BuiltinCell):
                  recurrent_constraint=None, bias_constraint=None, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        self._check_arguments(units, dropout, recurrent_dropout)
         self._hold(SimpleRNN(
             units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
@@ -187,6 +199,7 @@ class LSTMCell(_BuiltinCell):
                  recurrent_dropout: float = 0.0, seed: int | None = None, **kwargs):
         kwargs.pop("implementation", None)  # Keras' choice of how to split the gate products; one kernel here
         super().__init__(**kwargs)
+        self._check_arguments(units, dropout, recurrent_dropout)
         self._hold(LSTM(
             units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
             kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
@@ -215,6 +228,7 @@ class GRUCell(_BuiltinCell):
                  seed: int | None = None, **kwargs):
         kwargs.pop("implementation", None)  # Keras' choice of how to split the gate products; one kernel here
         super().__init__(**kwargs)
+        self._check_arguments(units, dropout, recurrent_dropout)
         self._hold(GRU(
             units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
             kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
@@ -265,11 +279,16 @@ class StackedRNNCells(Layer):
                 for i, cell in enumerate(self.cells) if isinstance(cell, Layer) for v in cell.weight_views()]
 
     def get_initial_state(self, batch_size: int) -> list:
-        """Zero states in Keras' structure: per cell a tensor (one state) or a list."""
+        """One entry per cell, as Keras: the cell's own ``get_initial_state(batch_size=...)`` when it has one (a
+        built-in cell's is a list of zeros), else zeros ``(batch_size, size)``: a tensor for an int
+        ``state_size``, a list for a list of sizes."""
         states = []
         for cell in self.cells:
-            sizes = flat_state_sizes(cell.state_size)
-            zeros = [torch.zeros(batch_size, size) for size in sizes]
+            own = getattr(cell, "get_initial_state", None)
+            if own is not None:
+                states.append(own(batch_size=batch_size))
+                continue
+            zeros = [torch.zeros(batch_size, size) for size in flat_state_sizes(cell.state_size)]
             states.append(zeros if isinstance(cell.state_size, (list, tuple)) else zeros[0])
         return states
 
@@ -288,7 +307,7 @@ class StackedRNNCells(Layer):
         return inputs, (new_states[0] if len(new_states) == 1 else new_states)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "cells": [_serialize(cell) for cell in self.cells]}
+        return {"name": self.name, "trainable": self.trainable, "cells": [_serialize(cell) for cell in self.cells]}
 
     @classmethod
     def from_config(cls, config: dict) -> "StackedRNNCells":

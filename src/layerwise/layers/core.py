@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from layerwise import activations, saving_registry
 from layerwise.backend import image_data_format
+from layerwise.dtype_policies.autocast import floating_input
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import is_shape_list
 from layerwise.layers.config_forms import unrecognized_keywords
@@ -145,7 +146,7 @@ class Dense(ActivatedLayer):
         self.bias = new_parameter(self.bias_initializer, (self.units,)) if self.use_bias else None
 
     def linear(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.kernel, self.bias)
+        return F.linear(floating_input(x, self.variable_dtype), self.kernel, self.bias)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (*input_shape[:-1], self.units)

@@ -11,6 +11,8 @@ states flat or nested per cell as Keras nests them (``[[h1, c1], [h2, c2]]`` for
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from layerwise.backend import float_dtype, get_device
@@ -28,6 +30,20 @@ def flatten_states(states) -> list:
     if isinstance(states, (list, tuple)):
         return [s for item in states for s in flatten_states(item)]
     return [states]
+
+
+@contextmanager
+def _flags_set(layer: Recurrent, flags: dict):
+    """``layer``'s attributes set to ``flags`` for one run, then put back: a cell's sequence layer may be the
+    user's own (``RNN(lstm.cell)`` shares that LSTM's weights, as in Keras), whose settings must not change."""
+    saved = {name: getattr(layer, name) for name in flags}
+    for name, value in flags.items():
+        setattr(layer, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(layer, name, value)
 
 
 class RNN(StateCarrier, Layer):
@@ -89,9 +105,6 @@ class RNN(StateCarrier, Layer):
             return [out] + [(batch, s) for s in flat_state_sizes(self.cell.state_size)]
         return out
 
-    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
-        return mask if self.return_sequences else None
-
     def weight_views(self) -> list[WeightView]:
         return [v.held_by(self.cell) for v in self.cell.weight_views()] if isinstance(self.cell, Layer) else []
 
@@ -101,13 +114,15 @@ class RNN(StateCarrier, Layer):
 
     def get_initial_state(self, batch_size: int) -> States:
         """The states a batch starts from, flat (Keras nests a stack's per cell): the cell's own
-        ``get_initial_state(batch_size)`` when a custom cell has one, else zeros ``(batch_size, size)`` for each
-        size in ``state_size``; on the weights' device and in their dtype."""
+        ``get_initial_state(batch_size)`` when a custom cell or a stack has one (a stack asks each of its cells),
+        else zeros ``(batch_size, size)`` for each size in ``state_size``; on the weights' device and in their
+        dtype."""
         like = next(self.parameters(), None)
         like = torch.zeros((), dtype=float_dtype(), device=get_device()) if like is None else like
         custom = getattr(self.cell, "get_initial_state", None)
-        if custom is not None and not isinstance(self.cell, (_BuiltinCell, StackedRNNCells)):
-            states = flatten_states(custom(batch_size))
+        if custom is not None and not isinstance(self.cell, _BuiltinCell):
+            # By keyword, as Keras calls it: Keras 2 cells take (inputs=None, batch_size=None, dtype=None).
+            states = flatten_states(custom(batch_size=batch_size))
             return [torch.as_tensor(s, dtype=like.dtype, device=like.device) for s in states]
         return [like.new_zeros(batch_size, size) for size in flat_state_sizes(self.cell.state_size)]
 
@@ -145,10 +160,11 @@ class RNN(StateCarrier, Layer):
         Exact: a masked step changes no cell's state, so what a lower cell outputs there is never used."""
         finals = []
         for i, layer in enumerate(layers):
-            layer.return_sequences = self.return_sequences if i == len(layers) - 1 else True
-            layer.zero_output_for_mask = self.zero_output_for_mask
-            layer._cell_state_used = self.return_state or self.stateful  # else an LSTM may skip packing
-            x, last, layer_states = layer.run(x, mask, states[:layer.state_count])
+            flags = {"return_sequences": self.return_sequences if i == len(layers) - 1 else True,
+                     "zero_output_for_mask": self.zero_output_for_mask,
+                     "_cell_state_used": self.return_state or self.stateful}  # else an LSTM may skip packing
+            with _flags_set(layer, flags):
+                x, last, layer_states = layer.run(x, mask, states[:layer.state_count])
             states = states[layer.state_count:]
             finals.extend(layer_states)
         return x, last, finals

@@ -24,7 +24,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from layerwise import activations, initializers
 from layerwise.backend import float_dtype, get_device
-from layerwise.dtype_policies.autocast import HALF, autocast_on
+from layerwise.dtype_policies.autocast import HALF, autocast_on, floating_input
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import new_parameter, WeightView
 
@@ -59,6 +59,7 @@ def sequence_input(layer: Layer, x: torch.Tensor, mask: torch.Tensor | None, go_
     if x.shape[1] == 0:
         raise ValueError(f"Layer '{layer.name}' received sequences with 0 time steps. Empty sequences cannot be "
                          "run; drop them or pad them (pad_sequences).")
+    x = floating_input(x, layer.variable_dtype)
     if mask is not None:
         mask = torch.as_tensor(mask, device=x.device, dtype=torch.bool)
         if bool(mask.all()):
@@ -119,10 +120,17 @@ def given_states(layer: Layer, states: list, shapes: list[tuple], like: torch.Te
 class StateCarrier:
     """Keras' rules for the states a stateful recurrent layer carries from one batch to the next, shared by
     ``Recurrent`` and ``RNN`` (which define ``state_count`` and ``get_initial_state(batch_size)``). The batch size
-    is fixed by the first one known: at build (Keras needs it there) or else the first batch's."""
+    is fixed by the first one known: at build (Keras needs it there) or else the first batch's. Also the masks
+    of their outputs."""
 
     _carried: States | None = None  # the last batch's final states; None: zeros
     _batch_size: int | None = None  # a stateful layer's fixed batch size, once known
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None):
+        """The input's mask ``(batch, timesteps)`` for a sequence output, else None; with ``return_state`` one
+        entry per output (None for each state), as Keras, so the sequence output keeps its mask eagerly too."""
+        output_mask = mask if self.return_sequences else None
+        return [output_mask] + [None] * self.state_count if self.return_state else output_mask
 
     @property
     def states(self) -> States | None:
@@ -282,9 +290,6 @@ class Recurrent(StateCarrier, Layer):
         if self.return_state:
             return [out] + [(batch, self.units)] * self.state_count
         return out
-
-    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
-        return mask if self.return_sequences else None
 
     @property
     def state_count(self) -> int:
