@@ -94,14 +94,17 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
     ``inputs``: a model's inputs, which are never shared with the caller's array (a ``call`` that works in
     place must not change it). ``declared_dtype``: the dtype of the model ``Input`` the value feeds; an integer
     one (``Input(..., dtype="uint8")``) gives integer or boolean data that dtype, as Keras converts data to its
-    inputs' dtypes. Other integer data but int64 and int32 becomes float32 (uint8 pixels, one-hot booleans).
+    inputs' dtypes (float data too, truncated as Keras' cast does). Other integer data but int64 and int32 becomes
+    float32 (uint8 pixels, one-hot booleans).
     Raises a ValueError that names ``what`` for ragged lists, non-numeric data, NaN or infinity.
     """
     device = device or get_device()
     from_array, value_given = None, value  # from_array: a tensor sharing the caller's memory
     if is_pandas(value):
         value_given = value = _pandas_values(value, what)
-    if not isinstance(value, torch.Tensor):
+    if isinstance(value, torch.Tensor):
+        value = value.detach()  # data, not a leaf of the caller's graph: torch warns when its values are read
+    else:
         try:
             array = np.asarray(value)
         except ValueError as err:  # numpy refuses ragged nested lists
@@ -125,13 +128,18 @@ def as_array_tensor(value, what: str, device: torch.device | None = None, check_
             bad = int((~torch.isfinite(value)).sum())
             raise ValueError(f"{what} contains {bad} NaN or infinite value(s). Remove or impute them "
                              "before training (e.g. sklearn.impute.SimpleImputer or layerwise.rbm.RBMImputer).")
-        value = value.to(float_dtype())
-    elif declared_dtype is not None and declared_dtype.startswith(("int", "uint", "bool")):
+        value = value.to(getattr(torch, declared_dtype) if _is_integer_name(declared_dtype) else float_dtype())
+    elif _is_integer_name(declared_dtype):
         value = value.to(getattr(torch, declared_dtype))
     elif value.dtype not in (torch.int64, torch.int32):
         value = value.to(float_dtype())  # uint8 pixels, one-hot booleans and the like: Keras casts them to float32
     value = value.to(device)
     return value.clone() if inputs and value is from_array else value
+
+
+def _is_integer_name(dtype: str | None) -> bool:
+    """Whether ``dtype`` (a declared ``Input`` dtype, or None) names an integer or boolean dtype."""
+    return dtype is not None and dtype.startswith(("int", "uint", "bool"))
 
 
 def default_batch_size(num_samples: int, batch_size: int | None, steps: int | None) -> int:
@@ -237,6 +245,19 @@ def _row_counts(parts: Parts, what: str, names: list[str] | None) -> dict[str, i
     return {what: len(parts) if parts.ndim else 0}
 
 
+def _check_counts(counts: dict[str, int], advice: str) -> None:
+    """Raise when the arrays named in ``counts`` (name -> rows) have different numbers of rows."""
+    if len(set(counts.values())) > 1:
+        sizes = ", ".join(f"{what} has {n}" for what, n in counts.items())
+        raise ValueError(f"The arrays have different numbers of samples: {sizes}. {advice}")
+
+
+def check_row_counts(x: Parts, what: str, names: list[str] | None) -> None:
+    """Raise when the inputs of ``x`` (one tensor per input) have different numbers of rows, as Keras' "Data
+    cardinality is ambiguous" does: each sample needs a row in every input."""
+    _check_counts(_row_counts(x, what, names), "Each sample needs one row in every input.")
+
+
 def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
               input_names: list[str] | None = None, output_names: list[str] | None = None,
               optional_outputs: frozenset = frozenset(), steps: int | None = None,
@@ -267,10 +288,7 @@ def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
                                                  output_names, device)
     if y_t is not None:
         counts.update(_row_counts(y_t, "y", output_names))
-    if len(set(counts.values())) > 1:
-        sizes = ", ".join(f"{what} has {n}" for what, n in counts.items())
-        raise ValueError(f"The arrays have different numbers of samples: {sizes}. Each input row needs exactly "
-                         "one label.")
+    _check_counts(counts, "Each input row needs exactly one label.")
     w_t = None if sample_weight is None else _sample_weights(sample_weight, num_rows(x_t), output_names, device,
                                                              optional_outputs)
     return ArrayData(x_t, y_t, w_t, batch_size, steps)

@@ -93,3 +93,17 @@ def class_weights_to_sample_weights(class_weight: dict, y: torch.Tensor) -> torc
     for cls, weight in class_weight.items():
         table[int(cls)] = float(weight)
     return table[labels]
+
+
+def class_weighted(to_batch, class_weight: dict):
+    """``to_batch`` (a dataset's ``(raw batch, i) -> (x, y, sample_weight)``) with each batch weighted by
+    ``class_weight`` from its targets, as Keras' PyDataset adapter weighs ``(x, y)`` batches; a batch that brings
+    its own sample weights is refused, as there."""
+    def weighted(raw, i: int):
+        x, y, sample_weight = to_batch(raw, i)
+        if sample_weight is not None:
+            raise ValueError(f"Batch {i} of the dataset is (x, y, sample_weight), and fit() was given class_weight: "
+                             "you cannot specify `class_weight` and `sample_weight` at the same time (as in Keras). "
+                             "Fold the class weights into the batches' sample weights instead.")
+        return x, y, None if y is None else class_weights_to_sample_weights(class_weight, y)
+    return weighted

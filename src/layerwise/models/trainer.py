@@ -19,6 +19,7 @@ from layerwise.callbacks import Callback, CallbackList, History
 from layerwise.datasets.adapt import (
     ArrayData,
     as_tensor_parts,
+    check_row_counts,
     default_batch_size,
     is_array_like,
     make_data,
@@ -34,32 +35,22 @@ from layerwise.models.compile_arguments import json_plain, unexpected_compile_ar
 from layerwise.models.custom_steps import StepAPI, as_logs, batch_free, parts_shape, restore_outputs
 from layerwise.models.on_batch import OnBatchMethods
 from layerwise.models.optimizer_binding import bind_optimizer
-from layerwise.models.inputs import as_declared_inputs
+from layerwise.models.inputs import _declared_dtypes, as_declared_inputs
+from layerwise.models.loop_settings import callbacks_with_defaults, resolve_verbose, validates_after
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names, flat_outputs
-from layerwise.models.targets import check_targets, class_weights_to_sample_weights
+from layerwise.models.targets import check_targets, class_weighted, class_weights_to_sample_weights
+from layerwise.utils.py_dataset import is_py_dataset
 
 
-def _resolve_verbose(verbose, default: int = 1) -> int:
-    if verbose == "auto":
-        return default
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}.")
-    return int(verbose)
+def _loss_input(y_pred):
+    """The model's outputs (a tensor, or a list of one per output) as losses and metrics take them: half-precision
+    and integer ones (an ``Input(dtype="uint8")`` passed on unchanged) in float32, as Keras casts ``y_pred``."""
+    def as_float(p):
+        integer = isinstance(p, torch.Tensor) and not (p.is_floating_point() or p.is_complex())
+        return p.float() if integer else p
 
-
-def _callback_list(callbacks, model, verbose: int, epochs: int, steps: int, add_history: bool = False) -> CallbackList:
-    """The user's callbacks (a list, or a ``CallbackList`` used as is) with Keras' defaults added."""
-    if isinstance(callbacks, CallbackList):
-        return callbacks
-    return CallbackList(callbacks, add_history=add_history, add_progbar=verbose != 0, model=model,
-                        verbose=verbose, epochs=epochs, steps=steps or None)
-
-
-def _validates_after(epoch: int, validation_freq) -> bool:
-    """Keras' ``validation_freq``: every n-th epoch (an int), or the epochs listed (1-based)."""
-    if isinstance(validation_freq, int):
-        return (epoch + 1) % validation_freq == 0
-    return epoch + 1 in validation_freq
+    y_pred = float32_of_half(y_pred)
+    return as_float(y_pred) if isinstance(y_pred, torch.Tensor) else [as_float(p) for p in y_pred]
 
 
 class Trainer(OnBatchMethods, StepAPI):
@@ -165,7 +156,7 @@ class Trainer(OnBatchMethods, StepAPI):
         self._resolve_outputs()
         untrained = frozenset() if self._outputs is None else self._outputs.untrained()
         return make_data(x, y, sample_weight, batch_size, self.device(), self.input_names, self.output_names,
-                         untrained, steps)
+                         untrained, steps, _declared_dtypes(self))
 
     def _forward_batch(self, x):
         """The model on a batch: ``x`` is a tensor, or a tuple with one tensor per input; the output is a
@@ -231,7 +222,7 @@ class Trainer(OnBatchMethods, StepAPI):
 
     def _train_step(self, x, y, sample_weight, trackers) -> None:
         calls = LayerPenalties.added_loss_calls
-        y_pred = float32_of_half(self._forward_batch(x))  # losses and metrics compute in float32, as in Keras
+        y_pred = _loss_input(self._forward_batch(x))
         loss, each = self._total_loss(y, y_pred, sample_weight, LayerPenalties.added_loss_calls != calls)
         for p in self.optimizer.params:
             p.grad = None
@@ -289,7 +280,7 @@ class Trainer(OnBatchMethods, StepAPI):
         batches, when given) starts from the first batch every epoch, as Keras' evaluate does.
         """
         self._require_compiled("fit")
-        verbose = _resolve_verbose(verbose)
+        verbose = resolve_verbose(verbose)
         data = self._make_data(x, y, sample_weight, batch_size, steps_per_epoch)
         val_data = None
         if validation_data is not None:
@@ -305,7 +296,7 @@ class Trainer(OnBatchMethods, StepAPI):
 
         # As in Keras, History (which records what the other callbacks add to the logs) and the progress
         # bar follow the user's callbacks, unless the user passed their own.
-        callback_list = _callback_list(callbacks, self, verbose, epochs, len(data), add_history=True)
+        callback_list = callbacks_with_defaults(callbacks, self, verbose, epochs, len(data), add_history=True)
         self.stop_training = False
         callback_list.on_train_begin()
         initial_epoch, self._initial_epoch = self._initial_epoch or initial_epoch, None
@@ -332,7 +323,7 @@ class Trainer(OnBatchMethods, StepAPI):
             if step == 0 and getattr(data, "ran_out", False):
                 break
             epoch_logs = self._final_logs(logs) if custom else self._logs(trackers)
-            if val_data is not None and _validates_after(epoch, validation_freq):
+            if val_data is not None and validates_after(epoch, validation_freq):
                 epoch_logs.update(self._evaluate_data(val_data, prefix="val_", callbacks=callback_list))
                 # Keras' CallbackList sorts the epoch's logs: training and val_ keys together.
                 epoch_logs = dict(sorted(epoch_logs.items()))
@@ -347,14 +338,18 @@ class Trainer(OnBatchMethods, StepAPI):
         return self.history
 
     def _apply_class_weight(self, data, class_weight: dict | None) -> None:
-        """Fold ``class_weight`` into the sample weights of array data."""
+        """Fold ``class_weight`` into the sample weights of array data, or of each batch of a PyDataset."""
         if class_weight is None:
             return
         if self._outputs is not None and self._outputs.several:
             raise ValueError("class_weight is only supported for models with a single output; pass "
                              "sample_weight (one array per output) instead.")
+        if isinstance(data, IterableData) and is_py_dataset(data.source):
+            data.to_batch = class_weighted(data.to_batch, class_weight)  # as Keras' PyDataset adapter weighs
+            return
         if not isinstance(data, ArrayData):
-            raise ValueError("class_weight needs array inputs; weight the batches of a dataset yourself.")
+            raise ValueError("class_weight needs arrays or a PyDataset (as in Keras); weight the batches of other "
+                             "datasets yourself, with (x, y, sample_weight) batches.")
         if data.sample_weight is not None:
             raise ValueError("You cannot pass `class_weight` and `sample_weight` at the same time (as in Keras). "
                              "Fold the class weights into sample_weight instead, e.g. "
@@ -386,7 +381,7 @@ class Trainer(OnBatchMethods, StepAPI):
             for step, (xb, yb, wb) in enumerate(data.batches(), start=1):
                 callbacks.on_test_batch_begin(step - 1)
                 calls = LayerPenalties.added_loss_calls
-                y_pred = float32_of_half(self._forward_batch(xb))
+                y_pred = _loss_input(self._forward_batch(xb))
                 added = LayerPenalties.added_loss_calls != calls
                 self._track(trackers, xb, yb, y_pred, wb, *self._total_loss(yb, y_pred, wb, added))
                 if callbacks.has("on_test_batch_end"):
@@ -403,11 +398,11 @@ class Trainer(OnBatchMethods, StepAPI):
         """Loss and metrics on the given data (``steps`` batches of a dataset, when given): a scalar,
         ``[loss, *output losses, *metrics]``, or a dict."""
         self._require_compiled("evaluate")
-        verbose = _resolve_verbose(verbose)
+        verbose = resolve_verbose(verbose)
         data = take_steps(self._make_data(x, y, sample_weight, batch_size, steps), steps)
         custom = self._uses_steps("test_step")
         self._prepare_steps(data) if custom else self._prepare(data, "evaluate")
-        logs = self._evaluate_data(data, callbacks=_callback_list(callbacks, self, verbose, 1, len(data)))
+        logs = self._evaluate_data(data, callbacks=callbacks_with_defaults(callbacks, self, verbose, 1, len(data)))
         return logs if return_dict else self._ordered_logs(logs) if custom else self._flat_logs(logs)
 
     # ---- predict ------------------------------------------------------------------------------
@@ -436,7 +431,9 @@ class Trainer(OnBatchMethods, StepAPI):
         """``x`` as a tensor (or tuple of tensors) on the device that fits the model, which it builds."""
         self._adopt_input_structure(x)
         names = self.input_names
-        x = as_tensor_parts(split_parts(x, names, what, "input"), what, names, self.device(), inputs=True)
+        x = as_tensor_parts(split_parts(x, names, what, "input"), what, names, self.device(), inputs=True,
+                            dtypes=_declared_dtypes(self))
+        check_row_counts(x, what, names)
         if not self.built:
             self.build(batch_free(parts_shape(x)))
         self.check_input(parts_shape(x))
@@ -446,7 +443,7 @@ class Trainer(OnBatchMethods, StepAPI):
         """Outputs for ``x`` as a numpy array (a list or dict of them for several outputs), computed batch by
         batch in inference mode (the first ``steps`` batches, when given). ``x`` may also be a dataset of
         ``x`` or ``(x, y)`` batches."""
-        verbose = _resolve_verbose(verbose)
+        verbose = resolve_verbose(verbose)
         x = peekable(x)
         self._adopt_input_structure(x)
         if not (is_array_like(x) or isinstance(x, dict) or (len(self.input_names) > 1 and isinstance(x, tuple))):
@@ -455,7 +452,7 @@ class Trainer(OnBatchMethods, StepAPI):
             self._input_parts(first[0] if isinstance(first, (tuple, list)) else first)  # builds, outside inference mode
             batches = (self._input_parts(batch[0] if isinstance(batch, (tuple, list)) else batch)
                        for batch in source.items())
-            chunks = self._predict_batches(batches, _callback_list(callbacks, self, verbose, 1, len(source)))
+            chunks = self._predict_batches(batches, callbacks_with_defaults(callbacks, self, verbose, 1, len(source)))
             if not chunks:
                 raise ValueError("The dataset yielded no batch: there is nothing to predict.")
         else:
@@ -467,7 +464,7 @@ class Trainer(OnBatchMethods, StepAPI):
             if steps is not None:
                 n = min(n, steps * size)
             batches = (take_rows(x, slice(i, i + size)) for i in range(0, n, size))
-            callback_list = _callback_list(callbacks, self, verbose, 1, (n + size - 1) // size)
+            callback_list = callbacks_with_defaults(callbacks, self, verbose, 1, (n + size - 1) // size)
             chunks = self._predict_batches(batches, callback_list)
         outputs = [parts[0] if len(parts) == 1 else torch.cat(parts) for parts in zip(*chunks)]
         return self._structure_outputs([numpy_of(out) for out in outputs])
