@@ -122,7 +122,7 @@ def get(identifier, true_shape: tuple | None = None, pred_shape: tuple | None = 
             return resolve_accuracy(true_shape, pred_shape)(name=identifier)
         if identifier in _BY_NAME:
             return _make(_BY_NAME[identifier], identifier, name=identifier)
-        valid = ", ".join(["accuracy", "acc", *sorted(name for name in _BY_NAME if name.islower())])
+        valid = ", ".join(["acc", *sorted(name for name in _BY_NAME if name.islower())])
         raise ValueError(f"Unknown metric {identifier!r}. Valid names: {valid}, the class names (e.g. 'F1Score'), "
                          "or pass a Metric object or a function (y_true, y_pred) -> value per sample. "
                          + saving_registry.how_to_load(identifier))

@@ -103,12 +103,17 @@ class SparseCategoricalAccuracy(Metric):
 
 def in_top_k(labels: torch.Tensor, scores: torch.Tensor, k: int, owner: str) -> torch.Tensor:
     """Whether each label's score ``(n,)`` is among the ``k`` largest of its row of ``scores`` ``(n, classes)``;
-    ties with the k-th score count as in, as in Keras."""
-    if k > scores.shape[-1]:
-        raise ValueError(f"{owner}: k={k} is larger than the number of classes, {scores.shape[-1]}, of "
-                         f"y_pred with shape {tuple(scores.shape)}. Use k <= {scores.shape[-1]}.")
+    ties with the k-th score count as in, as in Keras. A label outside ``[0, classes)`` (such as a padding id)
+    is a miss, as in TensorFlow's ``in_top_k`` and in ``sparse_categorical_accuracy``."""
+    classes = scores.shape[-1]
+    if k > classes:
+        raise ValueError(f"{owner}: k={k} is larger than the number of classes, {classes}, of "
+                         f"y_pred with shape {tuple(scores.shape)}. Use k <= {classes}.")
+    labels = labels.long()
+    valid = (labels >= 0) & (labels < classes)
     kth = scores.topk(k, dim=-1).values[:, -1:]
-    return (scores.gather(-1, labels.long().unsqueeze(-1)) >= kth).squeeze(-1)
+    hits = (scores.gather(-1, (labels * valid).unsqueeze(-1)) >= kth).squeeze(-1)
+    return hits & valid
 
 
 def _check_k(k, owner: str) -> int:
@@ -148,4 +153,7 @@ class SparseTopKCategoricalAccuracy(Metric):
         return sparse_top_k_categorical_accuracy(y_true, y_pred, self.k, self.from_sorted_ids, type(self).__name__)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "k": self.k, "from_sorted_ids": self.from_sorted_ids}
+        config = {**super().get_config(), "k": self.k}
+        if self.from_sorted_ids:  # as Keras, which writes the option only when it is set
+            config["from_sorted_ids"] = True
+        return config

@@ -24,6 +24,9 @@ from layerwise.variables import MetricVariable
 
 __all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "as_result", "samplewise", "snake_case"]
 
+# Modules of the built-in functions that compare y_true and y_pred entry by entry (a user's function may not).
+_ELEMENTWISE_MODULES = ("layerwise.losses.functions", "layerwise.metrics.correlation", "layerwise.metrics.regression")
+
 
 def snake_case(name: str) -> str:
     """``LogCoshError`` -> ``log_cosh_error``, as Keras names metrics given as classes or functions."""
@@ -33,12 +36,15 @@ def snake_case(name: str) -> str:
 
 def as_result(value: torch.Tensor) -> float | np.ndarray:
     """A metric's value as Keras shows it: a float, or an array when there is one value per class."""
-    return float(value) if value.numel() == 1 and value.ndim == 0 else value.detach().cpu().numpy()
+    if value.numel() == 1 and value.ndim == 0:
+        return float(value)
+    # numpy has no bfloat16: such arrays come back as float32
+    return value.detach().cpu().to(torch.float32 if value.dtype == torch.bfloat16 else value.dtype).numpy()
 
 
-def samplewise(values: torch.Tensor, sample_weight, reduce: Callable):
+def samplewise(values: torch.Tensor, sample_weight, reduce: Callable, owner: str = "metric"):
     """Weighted values reduced to one per sample, and the weights reduced alike (Keras' rules):
-    weights of shape ``(batch,)`` weight every value of their sample."""
+    weights of shape ``(batch,)`` weight every value of their sample. ``owner`` names the metric in errors."""
     values = values.float() if not values.is_floating_point() else values
     weight = None
     if sample_weight is not None:
@@ -46,7 +52,12 @@ def samplewise(values: torch.Tensor, sample_weight, reduce: Callable):
         values, weight = squeeze_or_expand(values, weight)
         if values.ndim > weight.ndim:
             values = reduce(values, dim=tuple(range(weight.ndim, values.ndim)))
-        weight = weight.expand(values.shape)
+        try:
+            weight = weight.expand(values.shape)
+        except RuntimeError:
+            raise ValueError(f"{owner}: sample_weight of shape {tuple(weight.shape)} does not fit the values of "
+                             f"shape {tuple(values.shape)}: give one weight per sample, (batch,), or per value, "
+                             f"{tuple(values.shape)}.") from None
         values = values * weight
         if weight.ndim > 1:
             weight = reduce(weight, dim=tuple(range(1, weight.ndim)))
@@ -77,10 +88,15 @@ class Metric:
 
     Keras' way works too: override ``update_state(y_true, y_pred, sample_weight=None)`` and ``result()``,
     keeping the state in ``add_variable(...)`` variables; ``reset_state()`` then sets them all to zeros
-    unless overridden."""
+    unless overridden. A subclass of a built-in metric may override ``update_state`` (and ``reset_state``) and
+    call ``super()``: ``update`` and ``reset``, which the trainer calls, then go through those overrides."""
 
     name = "metric"
     _keras_style = False  # set by __init_subclass__ for classes that override update_state, not update
+    # A subclass of a built-in metric that overrides update_state (reset_state) has its update (reset) routed to
+    # that override, as the trainer calls update; these keep the built-in's, which the override's super() reaches.
+    _builtin_update: Callable | None = None
+    _builtin_reset: Callable | None = None
 
     def __init__(self, name: str | None = None, dtype=None):
         self.name = name or self.name
@@ -88,19 +104,27 @@ class Metric:
         self._torch_dtype = getattr(torch, self.dtype)
         self._variables: list[MetricVariable] = []
         if not self._keras_style:  # a Keras-style subclass adds its variables after this returns
-            self.reset()
+            self._reset_builtin()  # not a user's reset_state: its attributes are not set yet
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # Keras-style: update_state is overridden while update is still the running mean's (a subclass of
-        # a built-in metric keeps the built-in's update, which its update_state calls).
+        # Keras-style: update_state is overridden while update is still the running mean's, with no values of
+        # its own. A subclass of a built-in that overrides update_state gets update routed to it instead.
         update = next(klass.__dict__["update"] for klass in cls.__mro__
                       if klass.__dict__.get("update") not in (None, Metric._update_through_state))
-        if update is Metric.update and cls.update_state is not Metric.update_state:
+        # (A built-in running mean, such as BinaryAccuracy, keeps Metric.update but gives its own values.)
+        if update is Metric.update and cls.update_state is not Metric.update_state and cls.values is Metric.values:
             cls._keras_style = True
             cls.update, cls.reset = Metric._update_through_state, Metric._reset_through_state
+        elif "update_state" in cls.__dict__ and "update" not in cls.__dict__:
+            cls._builtin_update, cls.update = update, Metric._update_through_state
+        routed = cls._builtin_update is not None
+        if not cls._keras_style and ("reset_state" in cls.__dict__ or routed) and "reset" not in cls.__dict__:
+            cls._builtin_reset = next(klass.__dict__["reset"] for klass in cls.__mro__
+                                      if klass.__dict__.get("reset") not in (None, Metric._reset_through_state))
+            cls.reset = Metric._reset_through_state
         result = cls.__dict__.get("result")
-        if cls._keras_style and result is not None and not getattr(result, "readable", False):
+        if (cls._keras_style or routed) and result is not None and not getattr(result, "readable", False):
             def readable_result(self):
                 return _readable(result(self))
 
@@ -184,7 +208,7 @@ class Metric:
         if sample_weight is None and values.ndim == 1:  # the training loop's usual case: one value per sample
             self._accumulate(values.detach().sum(), values.shape[0])
             return
-        values, weight = samplewise(values.detach(), sample_weight, torch.mean)
+        values, weight = samplewise(values.detach(), sample_weight, torch.mean, self._owner())
         self._accumulate(values.sum(), weight.sum() if weight is not None else values.shape[0] if values.ndim else 1)
 
     def _accumulate(self, total: torch.Tensor, count: torch.Tensor | int) -> None:
@@ -202,10 +226,18 @@ class Metric:
                                       "result(): return the metric's value from result().")
         return float(self.total / self.count) if float(self.count) else 0.0
 
+    def _update_builtin(self, *args) -> None:
+        """The built-in accumulation of a batch: ``update``, or the one a subclass's ``update_state`` extends."""
+        (type(self)._builtin_update or type(self).update)(self, *args)
+
+    def _reset_builtin(self) -> None:
+        """The built-in reset: ``reset``, or the one a subclass's ``reset_state`` extends."""
+        (type(self)._builtin_reset or type(self).reset)(self)
+
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         y_pred = as_tensor(y_pred)
-        self.update(as_tensor(y_true, y_pred), y_pred,
-                    None if sample_weight is None else as_tensor(sample_weight, y_pred))
+        self._update_builtin(as_tensor(y_true, y_pred), y_pred,
+                             None if sample_weight is None else as_tensor(sample_weight, y_pred))
 
     def __call__(self, *args, **kwargs):
         """Update with one batch and return the result: Keras' ``metric(y_true, y_pred)``."""
@@ -214,10 +246,17 @@ class Metric:
 
     def reset_state(self) -> None:
         if not self._keras_style:
-            self.reset()
+            self._reset_builtin()
+            # and the add_variable variables of a subclass of a built-in, as Keras zeroes every variable
+            for variable in self.__dict__.get("_variables", ()):
+                variable.assign(0)
             return
         for variable in self.variables:
             variable.assign(0)
+
+    def _owner(self) -> str:
+        """The metric as errors name it: ``MeanSquaredError('mse')``."""
+        return f"{type(self).__name__}({self.name!r})"
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype}
@@ -241,11 +280,26 @@ class MeanMetricWrapper(Metric):
         super().__init__(name or unique_name(snake_case(type(self).__name__)), dtype)
 
     def values(self, y_true, y_pred):
+        if not y_pred.is_floating_point():
+            # Integer predictions (Keras' examples pass lists of ints) are numbers: the functions' means, norms and
+            # logarithms need floats, and the targets are cast to the predictions' dtype.
+            y_pred = y_pred.to(self._torch_dtype if self._torch_dtype.is_floating_point else torch.float32)
         if y_true.ndim != y_pred.ndim:
             # As in Loss: the crossentropies check the shapes they are given (labels keep their rank).
             y_true, y_pred = (squeeze_or_expand if self.fn in CHECK_SHAPES else match_rank)(y_true, y_pred)
+        if self.fn not in CHECK_SHAPES and getattr(self.fn, "__module__", None) in _ELEMENTWISE_MODULES:
+            self._check_broadcast(y_true, y_pred)
         # update gets tensors: a loss function is called without its array wrapper.
         return getattr(self.fn, "__wrapped__", self.fn)(y_true, y_pred, **self.fn_kwargs)
+
+    def _check_broadcast(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
+        """A ValueError naming the metric when targets and predictions cannot be compared entry by entry."""
+        try:
+            torch.broadcast_shapes(y_true.shape, y_pred.shape)
+        except RuntimeError:
+            raise ValueError(f"{self._owner()} compares targets and predictions entry by entry; "
+                             f"received y_true.shape={tuple(y_true.shape)} and y_pred.shape={tuple(y_pred.shape)}. "
+                             "Give targets of the predictions' shape.") from None
 
     def get_config(self) -> dict:
         return {**super().get_config(), **self.fn_kwargs}
@@ -268,7 +322,7 @@ class Mean(Metric):
         self._add(as_tensor(values), sample_weight)
 
     def update_state(self, values, sample_weight=None) -> None:
-        self.update(values, sample_weight)
+        self._update_builtin(values, sample_weight)
 
     def update_value(self, value: torch.Tensor, weight: int) -> None:
         """Add ``value`` (a scalar tensor, e.g. a batch's mean loss) with weight ``weight`` (its batch size)."""
@@ -284,11 +338,11 @@ class Sum(Metric):
         self.total = 0.0
 
     def update(self, values, sample_weight=None) -> None:
-        values, _ = samplewise(as_tensor(values).detach(), sample_weight, torch.sum)
+        values, _ = samplewise(as_tensor(values).detach(), sample_weight, torch.sum, self._owner())
         self.total = self.total + values.sum()
 
     def update_state(self, values, sample_weight=None) -> None:
-        self.update(values, sample_weight)
+        self._update_builtin(values, sample_weight)
 
     def result(self) -> float:
         return float(self.total)

@@ -14,7 +14,8 @@ import torch
 from layerwise.losses.base import as_tensor, squeeze_or_expand
 from layerwise.metrics.base import Metric
 
-__all__ = ["NEG_INF", "ConfusionMetric", "divide_no_nan", "evenly_spaced", "parse_thresholds", "threshold_counts"]
+__all__ = ["NEG_INF", "ConfusionMetric", "count_dtype", "divide_no_nan", "evenly_spaced", "parse_thresholds",
+           "threshold_counts"]
 
 NEG_INF = -1e10  # Keras' threshold with top_k, and the value of the predictions top_k drops
 
@@ -73,6 +74,12 @@ def threshold_counts(y_true: torch.Tensor, y_pred: torch.Tensor, weight: torch.T
     return counts if per_label else counts.squeeze(-1)
 
 
+def count_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype that confusion counts and sums accumulate in: float32 at least, as Keras' variables (float16 stops
+    counting exactly at 2048, bfloat16 at 256)."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 def divide_no_nan(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``x / y``, and 0 where ``y`` is 0."""
     return torch.where(y == 0, torch.zeros_like(x), x / torch.where(y == 0, torch.ones_like(y), y))
@@ -98,7 +105,7 @@ class ConfusionMetric(Metric):
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         owner = type(self).__name__
-        y_pred = y_pred.detach().to(getattr(torch, self.dtype))
+        y_pred = y_pred.detach().to(count_dtype(self._torch_dtype))
         if self.from_logits:
             y_pred = torch.sigmoid(y_pred)
         if self.multi_label:

@@ -66,7 +66,7 @@ class _IoUBase(Metric):
             sample_weight = as_tensor(sample_weight, y_pred)
             if sample_weight.is_floating_point() and not dtype.is_floating_point:
                 warnings.warn(f"{owner}({self.name!r}): float sample weights are truncated to the metric's dtype "
-                              f"{self.dtype}; use integer weights or dtype='float32'.", stacklevel=3)
+                              f"{self.dtype}; use integer weights or dtype='float32'.", stacklevel=4)
             weight = sample_weight.to(dtype).reshape(-1) if sample_weight.ndim > 1 else sample_weight.to(dtype)
         try:
             weight = torch.broadcast_to(weight, y_true.shape)

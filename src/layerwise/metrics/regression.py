@@ -10,6 +10,7 @@ import torch
 from layerwise.losses import functions as fn
 from layerwise.losses.base import as_tensor, match_rank, squeeze_or_expand
 from layerwise.metrics.base import MeanMetricWrapper, Metric, as_result
+from layerwise.metrics.confusion_counts import count_dtype
 
 __all__ = ["CosineSimilarity", "LogCoshError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
            "MeanSquaredError", "MeanSquaredLogarithmicError", "R2Score", "RootMeanSquaredError"]
@@ -92,7 +93,7 @@ class R2Score(Metric):
         self.num_outputs: int | None = getattr(self, "num_outputs", None)
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
-        y_pred = y_pred.detach().to(getattr(torch, self.dtype))
+        y_pred = y_pred.detach().to(count_dtype(self._torch_dtype))
         y_true, y_pred = squeeze_or_expand(y_true.to(y_pred.dtype), y_pred)
         if y_true.ndim != 2 or y_pred.ndim != 2:
             raise ValueError(f"R2Score expects targets and predictions of shape (batch, outputs); received "
@@ -118,7 +119,7 @@ class R2Score(Metric):
         if sums is None:
             if self.num_outputs is None:
                 return float("nan")  # Keras fails here (its sums do not exist yet)
-            sums = torch.zeros((4, self.num_outputs), dtype=self._torch_dtype)
+            sums = torch.zeros((4, self.num_outputs), dtype=count_dtype(self._torch_dtype))
         total_sum, squared_sum, squared_error, count = sums
         total = squared_sum - total_sum * (total_sum / count)
         raw = 1 - squared_error / total
