@@ -3,7 +3,7 @@
 
 ``base`` holds the contract (``Callback``, ``CallbackList``, ``History``, ``LambdaCallback``);
 ``monitor`` the watching of one logged value (``EarlyStopping``); ``learning_rate``, ``checkpoint``,
-``loggers``, ``ema`` and ``tensorboard`` the rest.
+``loggers`` (with ``RemoteMonitor``), ``ema`` and ``tensorboard`` the rest.
 """
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from layerwise.callbacks.base import Callback, CallbackList, History, LambdaCall
 from layerwise.callbacks.checkpoint import BackupAndRestore, ModelCheckpoint
 from layerwise.callbacks.ema import SwapEMAWeights
 from layerwise.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau
-from layerwise.callbacks.loggers import CSVLogger, ProgbarLogger, TerminateOnNaN
+from layerwise.callbacks.loggers import CSVLogger, ProgbarLogger, RemoteMonitor, TerminateOnNaN
 from layerwise.callbacks.monitor import EarlyStopping, MonitorCallback
 from layerwise.callbacks.tensorboard import TensorBoard
 
 __all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
            "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ProgbarLogger", "ReduceLROnPlateau",
-           "SwapEMAWeights", "TensorBoard", "TerminateOnNaN"]
+           "RemoteMonitor", "SwapEMAWeights", "TensorBoard", "TerminateOnNaN"]

@@ -59,6 +59,16 @@ def overrides(callback: Callback, hook: str) -> bool:
                for name in names)
 
 
+def _not_a_callback(value) -> str:
+    """The error for an entry of ``callbacks`` that is no layerwise ``Callback``: one of Keras' is named as such."""
+    name = type(value).__name__
+    message = f"callbacks must be Callback instances (layerwise.callbacks), got {name} ({value!r})."
+    if type(value).__module__.split(".")[0] in ("keras", "tf_keras", "tensorflow"):
+        message += (f" It is Keras' own callback, which cannot drive a layerwise model: use layerwise.callbacks.{name} "
+                    "(it takes the same arguments), or subclass layerwise.callbacks.Callback.")
+    return message
+
+
 class CallbackList(Callback):
     """Calls each hook on every callback, in order. ``add_history`` appends a ``History`` and
     ``add_progbar`` a ``ProgbarLogger`` unless the list holds one already (as Keras does); ``params``
@@ -73,7 +83,7 @@ class CallbackList(Callback):
         self.callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks or [])
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__} ({cb!r}).")
+                raise TypeError(_not_a_callback(cb))
         self.history = next((cb for cb in self.callbacks if isinstance(cb, History)), None)
         self.progbar = next((cb for cb in self.callbacks if isinstance(cb, ProgbarLogger)), None)
         if self.history is None and add_history:
@@ -82,12 +92,22 @@ class CallbackList(Callback):
         if self.progbar is None and add_progbar:
             self.progbar = ProgbarLogger()
             self.callbacks.append(self.progbar)
-        # Batch hooks go only to the callbacks that override them: most lists have none.
+        self._sort_batch_hooks()
+        self.set_model(model)
+        self.set_params(params)
+
+    def _sort_batch_hooks(self) -> None:
+        """Note which callbacks override each batch hook: batch hooks go only to them (most lists have none)."""
+        self._sorted_for = list(self.callbacks)
         self._batch = {hook: [cb for cb in self.callbacks if overrides(cb, hook)] for hook in BATCH_HOOKS}
         self._needs_logs = {hook: any(cb is not self.progbar for cb in users) for hook, users in self._batch.items()}
         self._drawn = {hook: self.progbar is not None and self.progbar in users for hook, users in self._batch.items()}
-        self.set_model(model)
-        self.set_params(params)
+
+    def _batch_users(self, hook: str) -> list[Callback]:
+        # As in Keras, a callback appended to ``callbacks`` later gets every hook, the batch hooks included.
+        if self._sorted_for != self.callbacks:
+            self._sort_batch_hooks()
+        return self._batch[hook]
 
     def set_model(self, model) -> None:
         if model is None:
@@ -106,11 +126,12 @@ class CallbackList(Callback):
 
     def has(self, hook: str) -> bool:
         """Whether some callback overrides the batch hook ``hook``."""
-        return bool(self._batch[hook])
+        return bool(self._batch_users(hook))
 
     def wants_logs(self, hook: str, step: int) -> bool:
         """Whether the batch hook ``hook`` after batch number ``step`` (from 1) should get logs: some
         callback reads them, or the progress bar draws now."""
+        self._batch_users(hook)
         return self._needs_logs[hook] or (self._drawn[hook] and self.progbar.draws(step))
 
     def _each(self, hook: str) -> Callable:
@@ -124,10 +145,22 @@ class CallbackList(Callback):
         return dispatch
 
     def _batch_dispatch(self, hook: str, batch: int, logs) -> None:
-        if self._batch[hook]:
+        users = self._batch_users(hook)
+        if users:
             logs = {} if logs is None else dict(logs)
-            for cb in self._batch[hook]:
+            for cb in users:
                 getattr(cb, hook)(batch, logs=logs)  # by keyword, as Keras: hooks written (self, batch, **kwargs)
+
+    def on_batch_begin(self, batch, logs=None):
+        # Keras' old names, which a hand-written loop may call: every callback's own on_batch_* hook.
+        logs = {} if logs is None else dict(logs)
+        for cb in self.callbacks:
+            cb.on_batch_begin(batch, logs=logs)
+
+    def on_batch_end(self, batch, logs=None):
+        logs = {} if logs is None else dict(logs)
+        for cb in self.callbacks:
+            cb.on_batch_end(batch, logs=logs)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._each("on_epoch_begin")(epoch, logs)

@@ -37,6 +37,11 @@ def _check_filepath(filepath: str, save_weights_only: bool) -> None:
         raise ValueError(f"ModelCheckpoint: {error}")
 
 
+def _settable_rate(optimizer) -> bool:
+    """Whether the optimizer's learning rate is a plain number (a schedule follows the restored step count)."""
+    return isinstance(getattr(optimizer, "_learning_rate", None), float)
+
+
 class _BatchCounter:
     """Counts batches across epochs and says when ``every`` of them have passed (Keras' rule: a batch
     number not above the last one starts a new epoch)."""
@@ -140,9 +145,9 @@ class ModelCheckpoint(MonitorCallback):
 
 
 class BackupAndRestore(Callback):
-    """Backs up weights, optimizer state and the epoch counter to ``backup_dir`` so that a ``fit``
-    interrupted (an exception, a killed process) and run again with the same callback resumes where the
-    backup was made: after the last finished epoch (``save_freq="epoch"``), or every ``save_freq``
+    """Backs up weights, optimizer state (the learning rate too) and the epoch counter to ``backup_dir`` so
+    that a ``fit`` interrupted (an exception, a killed process) and run again with the same callback resumes
+    where the backup was made: after the last finished epoch (``save_freq="epoch"``), or every ``save_freq``
     batches (a resumed run then repeats the interrupted epoch from its start).
 
     The backup is one file, ``backup_dir/latest.lw``, written atomically; ``double_checkpoint=True`` keeps
@@ -188,8 +193,17 @@ class BackupAndRestore(Callback):
                 optimizer.build_for(self.model)
             optimizer.load_state_tensors({k: v.to(self.model.device()) for k, v in state.items()})
         progress = json.loads(metadata["training"])
+        if optimizer is not None and "learning_rate" in progress and _settable_rate(optimizer):
+            # Keras keeps the rate in the optimizer's saved variables, so what a LearningRateScheduler or
+            # ReduceLROnPlateau set before the interruption is the rate the resumed fit starts from.
+            optimizer.learning_rate = progress["learning_rate"]
         self._current_epoch = progress["epoch"]
         self.model._initial_epoch = progress["epoch"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # A backup made by batch names the epoch under way, also when this callback is given to another fit
+        # (Keras would write the epoch its previous fit ended at, and the resumed fit would skip epochs).
+        self._current_epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch, self._last_batch = epoch + 1, 0
@@ -216,6 +230,8 @@ class BackupAndRestore(Callback):
             tensors.update({f"optimizer/{k}": v.detach().cpu().contiguous()
                             for k, v in optimizer.state_tensors().items()})
         progress = {"epoch": self._current_epoch, "batch": self._last_batch}
+        if optimizer is not None and _settable_rate(optimizer):
+            progress["learning_rate"] = float(optimizer.learning_rate)
         metadata = {"format": BACKUP_FORMAT, "training": json.dumps(progress)}
         atomic_write(self._path, save_bytes(tensors, metadata=metadata))
 

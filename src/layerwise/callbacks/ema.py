@@ -21,7 +21,8 @@ class SwapEMAWeights(Callback):
         self._ema_weights_in_model = False
 
     def _pair(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        optimizer = self.model.optimizer
+        # A LossScaleOptimizer (mixed precision) keeps the averages in the optimizer it wraps, as in Keras.
+        optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)
         if not getattr(optimizer, "use_ema", False):
             raise ValueError("SwapEMAWeights must be used when `use_ema=True` is set on the optimizer. "
                              f"Received: use_ema={getattr(optimizer, 'use_ema', None)}")

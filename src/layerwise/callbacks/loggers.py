@@ -1,11 +1,14 @@
 """Callbacks that report: ``ProgbarLogger`` (the progress bar ``fit``/``evaluate``/``predict`` draw),
-``CSVLogger`` (one row per epoch) and ``TerminateOnNaN``."""
+``CSVLogger`` (one row per epoch), ``RemoteMonitor`` (each epoch's logs posted to a server) and
+``TerminateOnNaN``."""
 from __future__ import annotations
 
 import collections.abc
 import csv
+import json
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -41,7 +44,7 @@ class ProgbarLogger(Callback):
 
     def _start(self) -> None:
         self.seen = 0
-        self.progbar = Progbar(self.target, self.verbose) if self.verbose else None
+        self.progbar = Progbar(self.target, verbose=self.verbose) if self.verbose else None
 
     def _update(self, batch: int, logs) -> None:
         self.seen = batch + 1
@@ -49,7 +52,10 @@ class ProgbarLogger(Callback):
             self.progbar.update(self.seen, logs)
 
     def _finalize(self, logs) -> None:
+        if self.target is None:  # data of unknown length: the next epochs' bars know it, as in Keras
+            self.target = self.seen or None
         if self.progbar is not None:
+            self.progbar.target = self.target
             self.progbar.update(self.target or self.seen, logs or {}, finalize=True)
 
     def on_train_begin(self, logs=None):
@@ -154,3 +160,33 @@ class TerminateOnNaN(Callback):
                                "Terminating training immediately.")
         print_msg(f"Batch {batch}: Invalid loss, terminating training")
         self.model.stop_training = True
+
+
+class RemoteMonitor(Callback):
+    """Posts each epoch's logs, with ``epoch``, to ``root + path`` (needs the ``requests`` package, as in Keras).
+
+    The logs go as JSON in the form field ``field``, or as the JSON body with ``send_as_json=True``; an
+    unreachable server only warns, so training goes on.
+    """
+
+    def __init__(self, root: str = "http://localhost:9000", path: str = "/publish/epoch/end/", field: str = "data",
+                 headers: dict | None = None, send_as_json: bool = False):
+        super().__init__()
+        self.root, self.path, self.field = root, path, field
+        self.headers, self.send_as_json = headers, send_as_json
+
+    def on_epoch_end(self, epoch, logs=None):
+        try:
+            import requests
+        except ImportError:
+            raise ImportError("RemoteMonitor requires the `requests` library: pip install requests") from None
+        # numpy scalars are not JSON-serialisable: send their Python value
+        send = {"epoch": epoch, **{k: v.item() if isinstance(v, (np.ndarray, np.generic)) else v
+                                   for k, v in (logs or {}).items()}}
+        try:
+            if self.send_as_json:
+                requests.post(self.root + self.path, json=send, headers=self.headers)
+            else:
+                requests.post(self.root + self.path, {self.field: json.dumps(send)}, headers=self.headers)
+        except requests.exceptions.RequestException:
+            warnings.warn(f"Could not reach RemoteMonitor root server at {self.root}", stacklevel=2)

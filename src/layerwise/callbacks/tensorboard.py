@@ -25,6 +25,7 @@ class TensorBoard(Callback):
     Each epoch writes ``epoch_<name>`` scalars (training logs and ``learning_rate`` to ``train``, ``val_``
     logs without the prefix to ``validation``); ``evaluate`` writes ``evaluation_<name>_vs_iterations``.
     ``update_freq="batch"`` or an integer ``n`` also writes ``batch_<name>`` every ``n`` training batches;
+    ``write_steps_per_second`` adds ``batch_steps_per_second`` and ``epoch_steps_per_second``;
     ``histogram_freq=n`` writes every weight's histogram every ``n`` epochs; ``write_graph`` writes the
     model's JSON config as the text summary ``keras``.
     """
@@ -84,10 +85,18 @@ class TensorBoard(Callback):
             for name, value in (logs or {}).items():
                 self._writer("train").add_scalar(f"batch_{name}", value, step)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.write_steps_per_second:
+            self._epoch_start = (int(self.model.optimizer.iterations), time.perf_counter())
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
         train["learning_rate"] = float(self.model.optimizer.learning_rate)
+        if self.write_steps_per_second:  # Keras' epoch_steps_per_second: optimizer steps over the epoch's time
+            iterations, start = self._epoch_start
+            steps = int(self.model.optimizer.iterations) - iterations
+            train["steps_per_second"] = steps / (time.perf_counter() - start)
         for name, value in train.items():
             self._writer("train").add_scalar(f"epoch_{name}", value, epoch)
         for name, value in logs.items():
