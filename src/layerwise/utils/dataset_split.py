@@ -55,7 +55,8 @@ def _size(value, name: str, total: int) -> int | None:
 
 
 def split_dataset(dataset, left_size: float | int | None = None, right_size: float | int | None = None,
-                  shuffle: bool = False, seed: int | None = None) -> tuple[Any, Any]:
+                  shuffle: bool = False, seed: int | None = None,
+                  preferred_backend: str | None = None) -> tuple[Any, Any]:
     """``(left, right)``: the first ``left_size`` samples and the last ``right_size`` (a fraction of the samples
     or a count; one may be None, the complement of the other), after a shuffle with ``shuffle``.
 
@@ -66,7 +67,12 @@ def split_dataset(dataset, left_size: float | int | None = None, right_size: flo
     its class, with its ``class_names``, shuffling and ``map`` functions). A batched one raises a ValueError:
     Keras would split its batches; load it unbatched, split, then ``.batch(n)`` each side. With ``seed`` the
     shuffle is Keras' on its torch backend (``torch.randperm`` from that seed): the same samples land on each side.
+    ``preferred_backend`` (Keras': None, "torch" or "tensorflow", the kind of datasets Keras returns) is checked
+    and otherwise ignored: the results are the kinds above whatever it says.
     """
+    if preferred_backend not in (None, "torch", "tensorflow"):
+        raise ValueError(f"split_dataset: preferred_backend must be None, 'torch' or 'tensorflow'; received "
+                         f"preferred_backend={preferred_backend!r}.")
     if left_size is None and right_size is None:
         raise ValueError("split_dataset: pass left_size or right_size (or both); both are None.")
     if isinstance(left_size, float) and isinstance(right_size, float) and left_size + right_size > 1:

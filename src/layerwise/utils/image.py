@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from layerwise.backend import standardize_data_format
+from layerwise.backend import floatx, standardize_data_format
 from layerwise.utils.image_dataset import _CHANNELS, _DECODE_ERRORS, centred_crop_box
 
 # Keras' names for Pillow's resampling filters in load_img
@@ -24,8 +24,6 @@ PIL_INTERPOLATION_METHODS = {"nearest": Image.Resampling.NEAREST, "bilinear": Im
                              "box": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
 # The Pillow mode each colour mode converts to, and the modes it keeps as they are
 _COLOR_MODES = {"grayscale": ("L", ("L", "I;16", "I")), "rgb": ("RGB", ("RGB",)), "rgba": ("RGBA", ("RGBA",))}
-
-
 
 
 def _open(path) -> Image.Image:
@@ -75,10 +73,10 @@ def load_img(path, color_mode: str = "rgb", target_size: tuple[int, int] | None 
 
 
 def img_to_array(img, data_format: str | None = None, dtype=None) -> np.ndarray:
-    """A PIL image (or anything numpy can read) as a float32 array ``(height, width, channels)``; a
-    single-channel image gets a channels axis of 1."""
+    """A PIL image (or anything numpy can read) as an array ``(height, width, channels)`` of ``dtype`` (None:
+    ``config.floatx()``, float32 by default, as in Keras); a single-channel image gets a channels axis of 1."""
     data_format = standardize_data_format(data_format)
-    x = np.asarray(img, dtype=dtype or "float32")
+    x = np.asarray(img, dtype=dtype or floatx())
     if x.ndim == 2:
         x = x[:, :, None]
     elif x.ndim != 3:
@@ -92,7 +90,7 @@ def array_to_img(x, data_format: str | None = None, scale: bool = True, dtype=No
     data_format = standardize_data_format(data_format)
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
-    x = np.array(x, dtype=dtype or "float32")
+    x = np.array(x, dtype=dtype or floatx())
     if x.ndim != 3:
         raise ValueError(f"array_to_img expects one image of rank 3 (height, width, channels), got shape "
                          f"{x.shape}.")

@@ -36,16 +36,24 @@ def _shape_text(shape) -> str:
     return str(tuple(shape))
 
 
+def _dtype_text(tensors) -> str | None:
+    """The dtype of a layer's output tensors (``"float32"``; a list for several), None when unknown."""
+    dtypes = [str(t.dtype) for t in tensors if getattr(t, "dtype", None) is not None]
+    if not dtypes:
+        return None
+    return dtypes[0] if len(dtypes) == 1 else "[" + ", ".join(dtypes) + "]"
+
+
 def _layer_rows(model) -> list[tuple]:
-    """(layer, input shape, output shape, the layers that feed it) for each box of ``model``."""
+    """(layer, input shape, output shape, the layers that feed it, output dtype) for each box of ``model``."""
     layers = list(getattr(model, "operations", model.layers))
     built = getattr(model, "built", True)
     outputs = list(model.output_shapes) if built else [None] * len(layers)
     nodes = getattr(model, "_nodes", None)
     if nodes is None:  # Sequential: a chain, each layer fed by the one before
         first_input = getattr(model, "input_shape", None) if built else None
-        return [(layer, outputs[i - 1] if i else first_input, outputs[i], [layers[i - 1]] if i else [])
-                for i, layer in enumerate(layers)]
+        return [(layer, outputs[i - 1] if i else first_input, outputs[i], [layers[i - 1]] if i else [],
+                 getattr(layer, "compute_dtype", None)) for i, layer in enumerate(layers)]
     rows = []
     for layer, output in zip(layers, outputs):
         calls = [node for node in nodes if node.layer is layer]
@@ -55,11 +63,12 @@ def _layer_rows(model) -> list[tuple]:
         for t in tensors:
             if not any(t.node.layer is s for s in sources):
                 sources.append(t.node.layer)
-        rows.append((layer, inputs[0] if inputs and len(inputs) == 1 else inputs, output, sources))
+        dtype = _dtype_text(calls[0].outputs) if calls else None
+        rows.append((layer, inputs[0] if inputs and len(inputs) == 1 else inputs, output, sources, dtype))
     return rows
 
 
-def _label(layer, input_shape, output_shape, show_shapes: bool, show_layer_names: bool,
+def _label(layer, input_shape, output_shape, dtype, show_shapes: bool, show_dtype: bool, show_layer_names: bool,
            show_layer_activations: bool, show_trainable: bool) -> str:
     """The box of one layer, as a Graphviz HTML-like table."""
     kind = type(layer).__name__
@@ -69,6 +78,8 @@ def _label(layer, input_shape, output_shape, show_shapes: bool, show_layer_names
         if kind != "InputLayer":
             cells.append(f"Input shape: <b>{escape(_shape_text(input_shape))}</b>")
         cells.append(f"Output shape: <b>{escape(_shape_text(output_shape))}</b>")
+    if show_dtype:
+        cells.append(f"Output dtype: <b>{escape(dtype or '?')}</b>")
     if show_trainable and getattr(layer, "weights", None):
         cells.append("<b>Trainable</b>" if layer.trainable else "<b>Non-trainable</b>")
     activation = getattr(layer, "activation", None) if show_layer_activations else None
@@ -87,8 +98,8 @@ def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False, sho
                  show_layer_activations: bool = False, show_trainable: bool = False, splines: str = "ortho",
                  **kwargs):
     """A ``pydot.Dot`` graph of ``model``: one node per layer (named by ``id(layer)``), one edge per
-    connection. A subclassed model is one node. ``show_dtype`` and ``expand_nested`` are accepted and draw
-    nothing more; ``subgraph=True`` returns a ``pydot.Cluster``."""
+    connection; ``show_dtype`` adds each layer's output dtype. A subclassed model is one node.
+    ``expand_nested`` is accepted and draws nothing more; ``subgraph=True`` returns a ``pydot.Cluster``."""
     _require_pydot("model_to_dot")
     if kwargs:
         raise ValueError(f"model_to_dot: unrecognized keyword arguments {sorted(kwargs)}.")
@@ -100,25 +111,28 @@ def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False, sho
         for key, value in (("rankdir", rankdir), ("concentrate", True), ("dpi", dpi), ("splines", splines)):
             dot.set(key, value)
         dot.set_node_defaults(shape="record")
-    show = {"show_shapes": show_shapes, "show_layer_names": show_layer_names,
+    show = {"show_shapes": show_shapes, "show_dtype": show_dtype, "show_layer_names": show_layer_names,
             "show_layer_activations": show_layer_activations, "show_trainable": show_trainable}
     if not hasattr(model, "output_shapes"):  # a subclassed model: one box
-        dot.add_node(pydot.Node(str(id(model)), label=_label(model, None, None, **{**show, "show_shapes": False})))
+        label = _label(model, None, None, None, **{**show, "show_shapes": False})
+        dot.add_node(pydot.Node(str(id(model)), label=label))
         return dot
     rows = _layer_rows(model)
-    for layer, input_shape, output_shape, _ in rows:
-        dot.add_node(pydot.Node(str(id(layer)), label=_label(layer, input_shape, output_shape, **show)))
-    for layer, _, _, sources in rows:
+    for layer, input_shape, output_shape, _, dtype in rows:
+        dot.add_node(pydot.Node(str(id(layer)), label=_label(layer, input_shape, output_shape, dtype, **show)))
+    for layer, _, _, sources, _ in rows:
         for source in sources:
             dot.add_edge(pydot.Edge(str(id(source)), str(id(layer))))
     return dot
 
 
 def plot_model(model, to_file: str = "model.png", show_shapes: bool = False, show_dtype: bool = False,
-               show_layer_names: bool = True, rankdir: str = "TB", expand_nested: bool = False, dpi: int = 200,
+               show_layer_names: bool = False, rankdir: str = "TB", expand_nested: bool = False, dpi: int = 200,
                show_layer_activations: bool = False, show_trainable: bool = False, splines: str = "ortho",
                **kwargs):
-    """Draw ``model`` into ``to_file`` (its extension is the format: png, pdf, svg...; png without one).
+    """Draw ``model`` into ``to_file`` (its extension is the format: png, pdf, svg...; png without one). The
+    boxes show each layer's class, with its name only when ``show_layer_names`` (off by default, as in Keras'
+    ``plot_model``; on in ``model_to_dot``).
     Needs pydot and Graphviz; raises an ImportError that says which to install. In IPython it returns the
     image for display."""
     _require_pydot("plot_model")

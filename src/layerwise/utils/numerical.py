@@ -5,6 +5,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from layerwise.backend import epsilon
+
 
 def to_categorical(x, num_classes: int | None = None, dtype=None) -> np.ndarray | torch.Tensor:
     """Integer class labels ``(n,)`` (or ``(n, 1)``, or any shape ``(...)``) -> one-hot rows
@@ -49,8 +51,26 @@ def _class_ids(y: np.ndarray, num_classes: int | None) -> tuple[np.ndarray, int]
     return y, num_classes
 
 
-def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:
-    """Scale ``x`` to unit ``order``-norm along ``axis``."""
-    x = np.asarray(x, dtype="float32")
+def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray | torch.Tensor:
+    """``x`` scaled to unit ``order``-norm along ``axis``, as Keras 3's ``normalize``.
+
+    A numpy array gives a numpy array of numpy's division dtype (float32 stays float32, float64 stays float64,
+    integers give float64), all-zero slices left at 0. A torch tensor gives a tensor on its device (integers as
+    float32), its norms floored at ``backend.epsilon()`` (Keras' ``ops.nn.normalize``, which takes an integer
+    ``order`` >= 1). Anything else (lists) gives a float32 numpy array (Keras: a float32 tensor).
+    """
+    if isinstance(x, torch.Tensor):
+        return _normalize_tensor(x, axis, order)
+    x = x if isinstance(x, np.ndarray) else np.asarray(x, dtype="float32")
     norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
     return x / np.where(norm == 0, 1, norm)
+
+
+def _normalize_tensor(x: torch.Tensor, axis: int, order: int) -> torch.Tensor:
+    """Keras' ``ops.nn.normalize``: ``x / max(norm(x), epsilon)``, float, of ``x``'s shape (a scalar as ``(1,)``)."""
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"normalize: order must be an int >= 1 for a tensor; received order={order!r}.")
+    x = x if x.is_floating_point() else x.to(torch.float32)
+    x = x.unsqueeze(0) if x.ndim == 0 else x
+    norm = torch.linalg.vector_norm(x, ord=order, dim=axis, keepdim=True)
+    return x / norm.clamp_min(epsilon())
