@@ -95,6 +95,8 @@ class RBMOversampler(BaseOverSampler):
                              ensure_all_finite=False, accept_sparse=["csr", "csc"])
         # The RBMs learn dense rows; the resampled rows go back to the input's sparse format at the end.
         self._sparse_format = X.format if sparse.issparse(X) else None
+        # scipy's sparse arrays (csr_array) come back as arrays, matrices as matrices, as RandomOverSampler does.
+        self._sparse_array = sparse.issparse(X) and not sparse.isspmatrix(X)
         if self._sparse_format:
             X = X.toarray()
         if names is not None:
@@ -146,7 +148,8 @@ class RBMOversampler(BaseOverSampler):
         if self._object_input and X_out.dtype != object:
             X_out = X_out.astype(object)
         if self._sparse_format:
-            X_out = sparse.csr_matrix(X_out).asformat(self._sparse_format)
+            container = sparse.csr_array if self._sparse_array else sparse.csr_matrix
+            X_out = container(X_out).asformat(self._sparse_format)
         return X_out, np.concatenate(y_new)
 
     @staticmethod

@@ -16,6 +16,7 @@ matrix products and a handful of in-place element-wise operations, with random n
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 
@@ -113,9 +114,44 @@ def _apply(rbm, grad: torch.Tensor, h0: torch.Tensor, v0: torch.Tensor, lr: floa
 def update_step(rbm, v0: torch.Tensor) -> None:
     """One mini-batch update with ``v0`` (b, nv) in model space, at the current epoch's schedule."""
     epoch = rbm._optimizer_state.epochs_done
-    with torch.no_grad():
+    with torch.no_grad(), _diverging(rbm, epoch):
         grad, h0 = _gradient(rbm, v0)
         _apply(rbm, grad, h0, v0, learning_rate_at(rbm, epoch), momentum_at(rbm, epoch))
+
+
+def _divergence_error(rbm, epoch: int, size: float) -> ValueError:
+    return ValueError(
+        f"{type(rbm).__name__}: training diverged in epoch {epoch + 1} (parameters reached {size:.3g}; a working "
+        f"model stays far below {float(rbm.params_[-1, -1]):.0e}). Lower learning_rate (now "
+        f"{rbm.learning_rate!r}), e.g. to {float(rbm.learning_rate) / 10:g}; real-valued (Gaussian) visible "
+        "units need a much smaller rate than binary ones."
+    )
+
+
+def _parameter_size(rbm) -> float:
+    """Largest |entry| of ``params_`` other than the bias carrier (NaN when any entry is NaN)."""
+    P = rbm.params_
+    return float(torch.maximum(P[:-1].abs().amax(), P[-1, :-1].abs().amax()))
+
+
+@contextlib.contextmanager
+def _diverging(rbm, epoch: int):
+    """A ValueError that says to lower the learning rate when training in the block diverges.
+
+    Diverged means a parameter is not finite or has grown as large as the bias carrier ``params_[-1, -1]``,
+    which then stops carrying the biases. Gaussian units diverge within an epoch at too high a rate; NaN
+    probabilities then make torch's sampling fail with an unrelated message, which this replaces.
+    """
+    try:
+        yield
+    except RuntimeError as err:
+        size = _parameter_size(rbm)
+        if math.isfinite(size):
+            raise
+        raise _divergence_error(rbm, epoch, size) from err
+    size = _parameter_size(rbm)
+    if not math.isfinite(size) or size >= float(rbm.params_[-1, -1]):
+        raise _divergence_error(rbm, epoch, size)
 
 
 def _uses_fast_path(rbm) -> bool:
@@ -191,14 +227,15 @@ def fit_epochs(rbm, X: torch.Tensor, n_epochs: int) -> None:
     with _threads_for(bs, X.shape[1], rbm.params_.shape[1], X.device):
         for _ in range(n_epochs):
             lr, mom = learning_rate_at(rbm, state.epochs_done), momentum_at(rbm, state.epochs_done)
-            if fast:
-                _fast_pcd_epoch(rbm, buf, X, lr, mom)
-            else:
-                perm = torch.randperm(X.shape[0], generator=rbm._gen(), device=X.device)
-                with torch.no_grad():
-                    for idx in perm.split(bs):
-                        grad, h0 = _gradient(rbm, X[idx])
-                        _apply(rbm, grad, h0, X[idx], lr, mom)
+            with _diverging(rbm, state.epochs_done):
+                if fast:
+                    _fast_pcd_epoch(rbm, buf, X, lr, mom)
+                else:
+                    perm = torch.randperm(X.shape[0], generator=rbm._gen(), device=X.device)
+                    with torch.no_grad():
+                        for idx in perm.split(bs):
+                            grad, h0 = _gradient(rbm, X[idx])
+                            _apply(rbm, grad, h0, X[idx], lr, mom)
             state.epochs_done += 1
             if rbm.verbose:
                 end = time.time()
