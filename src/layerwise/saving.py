@@ -45,6 +45,8 @@ def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"Cannot write {shown}: the folder {folder} does not exist.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"Cannot write {shown}: it is a folder. Give a file name inside it.")
     mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
     try:

@@ -184,6 +184,9 @@ def test_saving_into_a_missing_folder_names_the_path(tmp_path, digits):
     ae = Autoencoder(code_size=2, hidden_layers=(8,), epochs=1, random_state=0).fit(digits[0][:50])
     with pytest.raises(FileNotFoundError, match=r"Cannot write .*nodir/x\.lw: the folder .*nodir does not exist"):
         ae.save(tmp_path / "nodir" / "x.lw")
+    (tmp_path / "folder.lw").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"Cannot write .*folder\.lw: it is a folder"):
+        ae.save(tmp_path / "folder.lw")
 
 
 def test_saved_file_keeps_list_parameters_and_set_output(tmp_path, digits):

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.preprocessing import StandardScaler
 
 SCALES = (None, "minmax", "standard")
 
@@ -90,18 +91,22 @@ def resolve_image_shape(kind: str, n_features: int, sample_shape: tuple[int, ...
 
 
 def scaling_stats(X: np.ndarray, scale: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``(shift, scale)`` per feature so that ``(X - shift) / scale`` is in [0, 1] ('minmax') or standard
-    ('standard'); ``(None, None)`` for ``scale=None``. Constant features get a scale of 1, as in scikit-learn."""
+    """``(shift, scale)`` per feature, each ``(n_features,)`` in X's dtype, so that ``(X - shift) / scale`` is in
+    [0, 1] ('minmax') or standard ('standard'); ``(None, None)`` for ``scale=None``. Constant features get a
+    scale of 1, as in scikit-learn's ``MinMaxScaler`` and ``StandardScaler``."""
     if scale is None:
         return None, None
     if scale == "minmax":
         shift, spread = X.min(axis=0), X.max(axis=0) - X.min(axis=0)
+        spread = np.where(spread > 10 * np.finfo(spread.dtype).eps, spread, 1.0)
     elif scale == "standard":
-        shift, spread = X.mean(axis=0), X.std(axis=0)
+        # StandardScaler tells constant columns by their rounding error relative to their mean: a constant 1000.1
+        # has a std of about 1e-13 from rounding alone, and dividing by it would blow new values up ~1e13 times.
+        scaler = StandardScaler().fit(X)
+        shift, spread = scaler.mean_, scaler.scale_
     else:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}.")
-    spread = np.where(spread > 10 * np.finfo(spread.dtype).eps, spread, 1.0)
-    return shift, spread
+    return shift.astype(X.dtype), spread.astype(X.dtype)
 
 
 def apply_scaling(X: np.ndarray, shift: np.ndarray | None, scale: np.ndarray | None) -> np.ndarray:

@@ -14,6 +14,7 @@ global dtype policy, as in any Keras model (the ``Autoencoder`` estimator pins b
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from typing import Sequence
 
 import numpy as np
@@ -21,31 +22,63 @@ import numpy as np
 from layerwise.autoencoders.noise import corruption_layer
 from layerwise.layers import (Conv2D, Conv2DTranspose, Dense, Flatten, Input, MaxPooling2D, Reshape,
                               UpSampling2D)
-from layerwise.models import Sequential
+from layerwise.models import Model, Sequential
 
 Models = tuple[Sequential, Sequential, Sequential]
 CHANNELS_LAST = "channels_last"  # the layout the shapes and size arithmetic below assume
 
 
+def _is_positive_int(value) -> bool:
+    """True for positive ints, NumPy's too (a grid of np.arange sizes, a size computed with NumPy); not bools."""
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_)) and value > 0
+
+
 def _check_units(values: Sequence[int], what: str) -> tuple[int, ...]:
     values = tuple(values)
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v > 0 for v in values):
+    if not all(_is_positive_int(v) for v in values):
         raise ValueError(f"{what} must be positive integers, got {values!r}.")
-    return tuple(int(v) for v in values)  # numpy integers too (a grid of np.arange sizes)
+    return tuple(int(v) for v in values)
+
+
+def _check_positive_int(value: int, what: str) -> int:
+    if not _is_positive_int(value):
+        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
+    return int(value)
 
 
 def _check_code_size(code_size: int) -> int:
-    if isinstance(code_size, bool) or not isinstance(code_size, int) or code_size <= 0:
-        raise ValueError(f"code_size must be a positive integer, got {code_size!r}.")
-    return code_size
+    return _check_positive_int(code_size, "code_size")
 
 
-def join(encoder: Sequential, decoder: Sequential, noise: str | None = None, noise_level: float = 0.1,
+def _check_shape(shape: int | Sequence[int], what: str) -> tuple[int, ...]:
+    """A per-sample shape given as one size or a sequence of sizes, as a tuple of positive Python ints."""
+    return _check_units(tuple(shape) if isinstance(shape, (tuple, list, np.ndarray)) else (shape,), what)
+
+
+def _check_kernel_size(kernel_size: int | Sequence[int]) -> tuple[int, int]:
+    """``kernel_size`` (one odd size or a pair, as Conv2D takes) as ``(kh, kw)``."""
+    kernel = _check_shape(kernel_size, "kernel_size")
+    kernel = kernel * 2 if len(kernel) == 1 else kernel
+    if len(kernel) != 2 or any(k % 2 == 0 for k in kernel):
+        raise ValueError(f"kernel_size must be one odd integer or two (height, width), so that 'same' layers keep "
+                         f"maps centred, got {kernel_size!r}.")
+    return kernel
+
+
+def _parts(model: Model) -> list:
+    """What ``model`` contributes to the joined Sequential: a Sequential's own layers, or a functional or
+    subclassed model as one layer (its layers include an ``InputLayer``, which only may start a Sequential)."""
+    return list(model.layers) if isinstance(model, Sequential) else [model]
+
+
+def join(encoder: Model, decoder: Model, noise: str | None = None, noise_level: float = 0.1,
          noise_range: tuple[float, float] = (0.0, 1.0), name: str = "autoencoder") -> Sequential:
     """The autoencoder ``decoder(encoder(corrupt(x)))`` built from the encoder's and decoder's own layers.
 
     Shapes: ``encoder.input_shape -> encoder.input_shape``. ``noise`` (None, 'gaussian', 'masking',
     'salt_pepper') corrupts inputs while training only; ``noise_range`` is (low, high) for salt-and-pepper.
+    Sequential encoders and decoders give their layers; functional ones (``Model(inputs, outputs)``) sit in the
+    autoencoder whole, sharing their weights all the same.
     """
     if encoder.input_shape is None:
         raise ValueError("The encoder needs a known input shape (start it with Input(shape)).")
@@ -54,7 +87,7 @@ def join(encoder: Sequential, decoder: Sequential, noise: str | None = None, noi
                          f"{decoder.input_shape}.")
     corruption = corruption_layer(noise, noise_level, *noise_range)
     front = [corruption] if corruption is not None else []
-    return Sequential([Input(encoder.input_shape[1:]), *front, *encoder.layers, *decoder.layers], name=name)
+    return Sequential([Input(encoder.input_shape[1:]), *front, *_parts(encoder), *_parts(decoder)], name=name)
 
 
 def dense_autoencoder(input_shape: int | Sequence[int], code_size: int, hidden_layers: Sequence[int] = (256, 64),
@@ -68,7 +101,7 @@ def dense_autoencoder(input_shape: int | Sequence[int], code_size: int, hidden_l
     ``code_activation=None`` gives a linear code (Hinton & Salakhutdinov 2006); ``output_activation``
     'sigmoid' suits data scaled to [0, 1], None (linear) any real data.
     """
-    shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    shape = _check_shape(input_shape, "input_shape")
     code_size = _check_code_size(code_size)
     hidden = _check_units(hidden_layers, "hidden_layers")
     n_inputs = math.prod(shape)
@@ -90,7 +123,7 @@ def _halved_sizes(image_shape: tuple[int, int, int], levels: int) -> list[tuple[
 
 
 def conv_autoencoder(image_shape: Sequence[int], code_size: int | None, filters: Sequence[int] = (32, 64),
-                     kernel_size: int = 3, activation="relu", downsampling: str = "pool",
+                     kernel_size: int | Sequence[int] = 3, activation="relu", downsampling: str = "pool",
                      upsampling: str = "transpose", code_activation=None, output_activation=None,
                      noise: str | None = None, noise_level: float = 0.1,
                      noise_range: tuple[float, float] = (0.0, 1.0)) -> Models:
@@ -102,23 +135,23 @@ def conv_autoencoder(image_shape: Sequence[int], code_size: int | None, filters:
     the smallest map, then per level a 2x upsampling (``upsampling='transpose'``: a stride-2
     Conv2DTranspose, which also restores odd sizes such as MNIST's 7 -> 14 -> 28 or 25 -> 13 -> 7;
     ``'upsampling'``: UpSampling2D then Conv2D, sizes must halve evenly), and a last 'same' Conv2D to
-    ``c`` channels: ``(batch, code_size) -> (batch, h, w, c)``.
+    ``c`` channels: ``(batch, code_size) -> (batch, h, w, c)``. ``kernel_size`` is one odd size or an odd
+    ``(height, width)`` pair, as Conv2D takes it.
 
     ``code_size=None`` drops the Dense layers: the code is the smallest feature map itself,
     ``(batch, h / 2**L, w / 2**L, filters[-1])``, as in the fully convolutional denoiser of Chollet's
     "Building Autoencoders in Keras". It keeps where things are, which suits denoising better than
     a small dense code.
     """
-    shape = tuple(image_shape)
+    shape = _check_shape(image_shape, "image_shape")
     if len(shape) != 3:
-        raise ValueError(f"image_shape must be (height, width, channels), got {shape!r}.")
+        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}.")
     if code_size is not None:
         code_size = _check_code_size(code_size)
     filters = _check_units(filters, "filters")
     if not filters:
         raise ValueError("filters needs at least one entry (one downsampling level each).")
-    if kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be odd so that 'same' layers keep maps centred, got {kernel_size}.")
+    kernel_size = _check_kernel_size(kernel_size)
     if downsampling not in ("pool", "strides"):
         raise ValueError(f"downsampling must be 'pool' or 'strides', got {downsampling!r}.")
     if upsampling not in ("transpose", "upsampling"):
@@ -178,6 +211,7 @@ def sequence_autoencoder(timesteps: int, features: int, code_size: int, hidden_l
     except ImportError as err:
         raise ImportError("sequence_autoencoder needs layerwise.layers.LSTM and RepeatVector, which this "
                           f"build of layerwise does not have yet ({err}).") from None
+    timesteps, features = _check_positive_int(timesteps, "timesteps"), _check_positive_int(features, "features")
     code_size = _check_code_size(code_size)
     hidden = _check_units(hidden_layers, "hidden_layers")
     encoder = Sequential([Input((timesteps, features)), *(LSTM(u, return_sequences=True) for u in hidden),

@@ -27,6 +27,13 @@ def _check_rate(rate: float, who: str) -> float:
     return float(rate)
 
 
+def _check_stddev(level: float) -> float:
+    """Gaussian noise's level: a standard deviation, finite and >= 0 (NaN fails the comparison too)."""
+    if not 0.0 <= float(level) < np.inf:
+        raise ValueError(f"Gaussian noise_level (a standard deviation) must be a finite number >= 0, got {level!r}.")
+    return float(level)
+
+
 class MaskingNoise(Layer):
     """Zeroes a random fraction ``rate`` of the inputs while training: ``(batch, ...) -> (batch, ...)``.
 
@@ -70,9 +77,7 @@ def corruption_layer(noise: str | None, level: float, low: float = 0.0, high: fl
     if noise is None:
         return None
     if noise == "gaussian":
-        if level < 0:
-            raise ValueError(f"Gaussian noise_level (a standard deviation) must be >= 0, got {level!r}.")
-        return GaussianNoise(float(level))
+        return GaussianNoise(_check_stddev(level))
     if noise == "masking":
         return MaskingNoise(level)
     if noise == "salt_pepper":
@@ -89,7 +94,7 @@ def corrupt(X: np.ndarray, noise: str, level: float, random_state: int | np.rand
     rng = np.random.default_rng(random_state)
     X = np.asarray(X, dtype=np.float64)
     if noise == "gaussian":
-        out = X + rng.normal(0.0, level, size=X.shape)
+        out = X + rng.normal(0.0, _check_stddev(level), size=X.shape)
     elif noise == "masking":
         out = np.where(rng.random(X.shape) < _check_rate(level, "masking"), 0.0, X)
     elif noise == "salt_pepper":

@@ -193,7 +193,8 @@ class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMi
 
     def _model_input(self, X: np.ndarray) -> np.ndarray:
         """Scaled float32 rows, reshaped to images for the conv model: ``(n, d)`` or ``(n, h, w, c)``."""
-        X = _input.apply_scaling(X, self.shift_, self.scale_).astype(np.float32)  # a fresh, writable copy
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, refused just below with a clear message
+            X = _input.apply_scaling(X, self.shift_, self.scale_).astype(np.float32)  # a fresh, writable copy
         if not np.isfinite(X).all():
             raise ValueError(f"{type(self).__name__}: X holds values beyond float32's range (about 3.4e38) after "
                              "scaling; the networks compute in float32: rescale the data (e.g. scale='standard').")
