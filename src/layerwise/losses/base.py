@@ -75,7 +75,7 @@ def _mask_weight(mask: torch.Tensor, sample_weight, values: torch.Tensor, reduct
         return mask
     weight = as_tensor(sample_weight, values).to(values.dtype)
     mask, weight = squeeze_or_expand(mask, weight)
-    return mask * weight.reshape(*weight.shape, *([1] * (mask.ndim - weight.ndim)))
+    return mask * weight.reshape((*weight.shape, *[1] * (mask.ndim - weight.ndim)))
 
 
 def reduce_weighted(values: torch.Tensor, sample_weight: torch.Tensor | None, reduction) -> torch.Tensor:
@@ -90,7 +90,7 @@ def reduce_weighted(values: torch.Tensor, sample_weight: torch.Tensor | None, re
         weight = as_tensor(sample_weight, values).to(values.dtype)
         values, weight = squeeze_or_expand(values, weight)
         # Weights of shape (batch,) apply to every step of values (batch, steps).
-        weight = weight.reshape(*weight.shape, *([1] * (values.ndim - weight.ndim)))
+        weight = weight.reshape((*weight.shape, *[1] * (values.ndim - weight.ndim)))
         if values.ndim and (weight.ndim > values.ndim
                             or any(w not in (1, v) for w, v in zip(weight.shape, values.shape))):
             raise ValueError(f"sample_weight of shape {tuple(weight.shape)} does not fit the loss values of shape "
@@ -138,16 +138,17 @@ class Loss:
         return self.options.get("from_logits", False)
 
     def per_sample(self, y_true, y_pred) -> torch.Tensor:
-        """The unreduced loss values, ``(batch,)`` for predictions ``(batch, features)``. Floating targets and
-        predictions are cast to ``dtype`` (float32 by default) as Keras casts them, so that half-precision
-        outputs give a float32 loss that neither overflows nor loses precision; integer labels stay integers."""
+        """The unreduced loss values, ``(batch,)`` for predictions ``(batch, features)``. Predictions (integer
+        ones too) and floating targets are cast to ``dtype`` (float32 by default) as Keras casts them, so that
+        half-precision outputs give a float32 loss that neither overflows nor loses precision; integer labels
+        stay integers (the functions cast them to the predictions' dtype where they need to)."""
         if self.fn is None:
             return self._called(y_true, y_pred)  # call, which raises unless a subclass overrides it
         if not isinstance(y_pred, torch.Tensor) or not isinstance(y_true, torch.Tensor):
             y_pred = as_tensor(y_pred)
             y_true = as_tensor(y_true, y_pred)
         dtype = getattr(torch, self.dtype) if self.dtype is not None else float_dtype()
-        if y_pred.is_floating_point() and y_pred.dtype != dtype:
+        if y_pred.dtype != dtype:  # integer and bool predictions too, as Keras casts them to the loss's dtype
             y_pred = y_pred.to(dtype)
         if y_true.is_floating_point() and y_true.dtype != dtype:
             y_true = y_true.to(dtype)

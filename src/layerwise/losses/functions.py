@@ -10,11 +10,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from layerwise.backend import float_dtype
+
 EPSILON = 1e-7  # Keras' backend.epsilon(): probabilities are clipped to [eps, 1 - eps]
 
 
+def float_predictions(y_pred: torch.Tensor) -> torch.Tensor:
+    """Integer or bool predictions in the float dtype (floatx), as Keras' losses compute them; floats as given."""
+    return y_pred if y_pred.is_floating_point() else y_pred.to(float_dtype())
+
+
 def accepts_arrays(loss_fn):
-    """Let ``loss_fn`` take numpy arrays and lists too, as Keras' functions do (float64 becomes float32)."""
+    """Let ``loss_fn`` take numpy arrays and lists too, as Keras' functions do (float64 becomes float32), and
+    integer or bool predictions, which are cast to floatx (the targets then follow the predictions' dtype)."""
     @functools.wraps(loss_fn)
     def on_tensors(y_true, y_pred, *args, **kwargs):
         if not isinstance(y_pred, torch.Tensor):
@@ -23,7 +31,7 @@ def accepts_arrays(loss_fn):
         if not isinstance(y_true, torch.Tensor):
             y_true = torch.as_tensor(np.asarray(y_true), device=y_pred.device)
             y_true = y_true.float() if y_true.dtype == torch.float64 else y_true
-        return loss_fn(y_true, y_pred, *args, **kwargs)
+        return loss_fn(y_true, float_predictions(y_pred), *args, **kwargs)
     return on_tensors
 
 

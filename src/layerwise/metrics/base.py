@@ -22,7 +22,8 @@ from layerwise.backend import float_dtype, get_device, unique_name
 from layerwise.losses.base import CHECK_SHAPES, as_tensor, match_rank, squeeze_or_expand
 from layerwise.variables import MetricVariable
 
-__all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "as_result", "samplewise", "snake_case"]
+__all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "accumulate", "as_result", "row_variables", "samplewise",
+           "snake_case", "zeroed"]
 
 # Modules of the built-in functions that compare y_true and y_pred entry by entry (a user's function may not).
 _ELEMENTWISE_MODULES = ("layerwise.losses.functions", "layerwise.metrics.correlation", "layerwise.metrics.regression")
@@ -38,8 +39,8 @@ def as_result(value: torch.Tensor) -> float | np.ndarray:
     """A metric's value as Keras shows it: a float, or an array when there is one value per class."""
     if value.numel() == 1 and value.ndim == 0:
         return float(value)
-    # numpy has no bfloat16: such arrays come back as float32
-    return value.detach().cpu().to(torch.float32 if value.dtype == torch.bfloat16 else value.dtype).numpy()
+    # numpy has no bfloat16: such arrays come back as float32. A copy: the value may view state reset in place.
+    return value.detach().cpu().to(torch.float32 if value.dtype == torch.bfloat16 else value.dtype).numpy().copy()
 
 
 def samplewise(values: torch.Tensor, sample_weight, reduce: Callable, owner: str = "metric"):
@@ -66,6 +67,31 @@ def samplewise(values: torch.Tensor, sample_weight, reduce: Callable, owner: str
     return values, weight
 
 
+def accumulate(state: torch.Tensor | None, batch: torch.Tensor) -> torch.Tensor:
+    """``state + batch``, added in place (on ``batch``'s device) so that variables viewing the state follow it."""
+    if state is None:
+        return batch
+    if state.device != batch.device:  # the state moves to the data once, not the data each batch
+        state = state.to(batch.device)
+    with torch.no_grad():
+        return state.add_(batch.to(state.dtype))
+
+
+def row_variables(state: torch.Tensor | None, rows, owner: str) -> list[MetricVariable]:
+    """Keras' state variables as views of the rows ``(index, name)`` of a stacked ``state`` ``(rows, ...)``:
+    assigning one changes the metric's state. None (a state not built yet, as Keras builds it at the first
+    update) has none."""
+    return [] if state is None else [MetricVariable(state[index], name, "sum", owner) for index, name in rows]
+
+
+def zeroed(state: torch.Tensor | None) -> torch.Tensor | None:
+    """``state`` set to zeros in place (variables taken from it keep following the metric), or None."""
+    if state is not None:
+        with torch.no_grad():
+            state.zero_()
+    return state
+
+
 def _readable(value):
     """What a Keras-style ``result()`` returns (a tensor, a variable, a dict of them) as logs hold it."""
     if isinstance(value, torch.Tensor):
@@ -73,6 +99,11 @@ def _readable(value):
     if isinstance(value, dict):
         return {key: _readable(item) for key, item in value.items()}
     return value
+
+
+def _numeric(x: torch.Tensor) -> torch.Tensor:
+    """Bool targets or predictions as 0/1 floats, which Keras' metrics take (argmax and arithmetic refuse bool)."""
+    return x.float() if x.dtype == torch.bool else x
 
 
 def _torch_dtype(dtype) -> torch.dtype:
@@ -199,7 +230,7 @@ class Metric:
             if sample_weight is not None:
                 weight = as_tensor(sample_weight, values).to(mask.dtype)
                 mask, weight = squeeze_or_expand(mask, weight)
-                mask = mask * weight.reshape(*weight.shape, *([1] * (mask.ndim - weight.ndim)))
+                mask = mask * weight.reshape((*weight.shape, *[1] * (mask.ndim - weight.ndim)))
             sample_weight = mask
         self._add(values if values.dtype == self._torch_dtype else values.to(self._torch_dtype), sample_weight)
 
@@ -235,8 +266,8 @@ class Metric:
         (type(self)._builtin_reset or type(self).reset)(self)
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        y_pred = as_tensor(y_pred)
-        self._update_builtin(as_tensor(y_true, y_pred), y_pred,
+        y_pred = _numeric(as_tensor(y_pred))
+        self._update_builtin(_numeric(as_tensor(y_true, y_pred)), y_pred,
                              None if sample_weight is None else as_tensor(sample_weight, y_pred))
 
     def __call__(self, *args, **kwargs):
@@ -335,11 +366,18 @@ class Sum(Metric):
     name = "sum"
 
     def reset(self) -> None:
-        self.total = 0.0
+        """Zero ``total``, a scalar variable as in Keras' ``Sum``."""
+        if "total" not in self.__dict__:
+            self.total = self.add_variable((), dtype=self.dtype, name="total")
+            return
+        zeroed(self.total)
 
     def update(self, values, sample_weight=None) -> None:
         values, _ = samplewise(as_tensor(values).detach(), sample_weight, torch.sum, self._owner())
-        self.total = self.total + values.sum()
+        with torch.no_grad():
+            if self.total.device != values.device:
+                self.total.data = self.total.data.to(values.device)
+            self.total.add_(values.sum().to(self.total.dtype))
 
     def update_state(self, values, sample_weight=None) -> None:
         self._update_builtin(values, sample_weight)

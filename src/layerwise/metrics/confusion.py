@@ -8,8 +8,9 @@ import torch
 from layerwise.losses.base import as_tensor
 from layerwise.losses.functions import EPSILON
 from layerwise.metrics.auc import AUC
-from layerwise.metrics.base import Metric, as_result
+from layerwise.metrics.base import Metric, accumulate, as_result, row_variables, zeroed
 from layerwise.metrics.confusion_counts import NEG_INF, ConfusionMetric, divide_no_nan, evenly_spaced, parse_thresholds
+from layerwise.variables import MetricVariable
 
 __all__ = ["AUC", "F1Score", "FBetaScore", "FalseNegatives", "FalsePositives", "Precision", "Recall",
            "TrueNegatives", "TruePositives"]
@@ -25,6 +26,10 @@ class _ConditionCount(ConfusionMetric):
         self.thresholds = parse_thresholds(thresholds, type(self).__name__)
         self.evenly = evenly_spaced(self.thresholds)
         super().__init__(name, dtype)
+
+    @property
+    def _rows(self) -> tuple[tuple[int, str], ...]:
+        return ((self.row, "accumulator"),)
 
     def result(self) -> float | np.ndarray:
         return self._zeros() if self.counts is None else self._per_threshold(self.counts[self.row])
@@ -84,12 +89,14 @@ class Precision(_PrecisionRecall):
     """The fraction of predicted positives that are positive: tp / (tp + fp)."""
 
     name, row = "precision", 1
+    _rows = ((0, "true_positives"), (1, "false_positives"))
 
 
 class Recall(_PrecisionRecall):
     """The fraction of positives predicted positive: tp / (tp + fn)."""
 
     name, row = "recall", 3
+    _rows = ((0, "true_positives"), (3, "false_negatives"))
 
 
 _AVERAGES = (None, "micro", "macro", "weighted")
@@ -118,7 +125,8 @@ class FBetaScore(Metric):
         super().__init__(name, dtype)
 
     def reset(self) -> None:
-        self.stats: torch.Tensor | None = None  # (4, classes), or (4,) for 'micro': tp, fp, fn, support
+        # (4, classes), or (4,) for 'micro': tp, fp, fn, support; built at the first update, as Keras builds it.
+        self.stats: torch.Tensor | None = zeroed(self.__dict__.get("stats"))
         # Kept by reset, so that result() keeps its shape (one score per class) until the next update.
         self.num_classes: int | None = getattr(self, "num_classes", None)
 
@@ -140,7 +148,14 @@ class FBetaScore(Metric):
         dims = (0, 1) if self.average == "micro" else 0
         batch = torch.stack([(predicted * y_true * weight).sum(dims), (predicted * (1 - y_true) * weight).sum(dims),
                              ((1 - predicted) * y_true * weight).sum(dims), (y_true * weight).sum(dims)])
-        self.stats = batch if self.stats is None else self.stats + batch
+        self.stats = accumulate(self.stats, batch)
+
+    @property
+    def variables(self) -> list[MetricVariable]:
+        """Keras' variables once built: ``true_positives``, ``false_positives``, ``false_negatives`` and
+        ``intermediate_weights`` (the support), ``(classes,)`` each (``()`` for 'micro'), views of the state."""
+        rows = ((0, "true_positives"), (1, "false_positives"), (2, "false_negatives"), (3, "intermediate_weights"))
+        return row_variables(self.stats, rows, self.name) + super().variables
 
     def result(self) -> float | np.ndarray:
         """The score: ``(classes,)`` for ``average=None``, else a float. With no data since the last reset it is

@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from layerwise.backend import get_device
 from layerwise.losses.base import as_tensor, squeeze_or_expand
-from layerwise.metrics.base import Metric
+from layerwise.metrics.base import Metric, accumulate, row_variables, zeroed
+from layerwise.variables import MetricVariable
 
 __all__ = ["NEG_INF", "ConfusionMetric", "count_dtype", "divide_no_nan", "evenly_spaced", "parse_thresholds",
            "threshold_counts"]
@@ -99,9 +101,24 @@ class ConfusionMetric(Metric):
     num_labels: int | None = None
     label_weights: list[float] | None = None
     from_logits = False
+    # The rows of ``counts`` that Keras keeps as variables, with Keras' names (all four for AUC and the *At*).
+    _rows: tuple[tuple[int, str], ...] = ((0, "true_positives"), (1, "false_positives"), (2, "true_negatives"),
+                                          (3, "false_negatives"))
 
     def reset(self) -> None:
-        self.counts: torch.Tensor | None = None
+        """Zero the counts; they exist from the start unless ``multi_label`` waits for the number of labels."""
+        if self.__dict__.get("counts") is not None:
+            zeroed(self.counts)
+            return
+        labels = (self.num_labels,) if self.multi_label else ()
+        self.counts: torch.Tensor | None = None if None in labels else torch.zeros(
+            (4, len(self.thresholds), *labels), dtype=count_dtype(self._torch_dtype), device=get_device())
+
+    @property
+    def variables(self) -> list[MetricVariable]:
+        """Keras' variables of this metric, ``(thresholds,)`` or ``(thresholds, labels)`` each: views of
+        ``counts`` (assigning one changes the state), then any ``add_variable`` ones."""
+        return row_variables(self.counts, self._rows, self.name) + super().variables
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         owner = type(self).__name__
@@ -124,7 +141,7 @@ class ConfusionMetric(Metric):
                              f"y_true.shape={tuple(y_true.shape)} and y_pred.shape={tuple(y_pred.shape)}.")
         weight = self._weight(weight, y_pred)
         batch = threshold_counts(y_true, y_pred, weight, self.thresholds, self.evenly, self.multi_label)
-        self.counts = batch if self.counts is None else self.counts + batch
+        self.counts = accumulate(self.counts, batch)
 
     def _check_labels(self, y_pred: torch.Tensor) -> None:
         owner = type(self).__name__
@@ -174,7 +191,8 @@ class ConfusionMetric(Metric):
     def _per_threshold(self, values: torch.Tensor) -> float | np.ndarray:
         """A float for one threshold, an array for several (Keras' result shapes)."""
         values = values[0] if len(self.thresholds) == 1 else values
-        return float(values) if values.ndim == 0 else values.detach().cpu().numpy()
+        # A copy: the counts are reset in place.
+        return float(values) if values.ndim == 0 else values.detach().cpu().numpy().copy()
 
     def _zeros(self) -> float | np.ndarray:
         return 0.0 if len(self.thresholds) == 1 else np.zeros(len(self.thresholds), np.float32)

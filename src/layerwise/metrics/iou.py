@@ -12,9 +12,11 @@ import warnings
 import numpy as np
 import torch
 
+from layerwise.backend import get_device
 from layerwise.losses.base import as_tensor
 from layerwise.losses.functions import EPSILON
-from layerwise.metrics.base import Metric
+from layerwise.metrics.base import Metric, accumulate, zeroed
+from layerwise.variables import MetricVariable
 
 __all__ = ["BinaryIoU", "IoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU"]
 
@@ -44,7 +46,16 @@ class _IoUBase(Metric):
         super().__init__(name, "int32" if dtype in (None, "int") else dtype)
 
     def reset(self) -> None:
-        self.total_cm: torch.Tensor | None = None
+        """Zero the confusion matrix ``(num_classes, num_classes)``, Keras' ``total_confusion_matrix``."""
+        if "total_cm" in self.__dict__:
+            zeroed(self.total_cm)
+            return
+        self.total_cm = torch.zeros((self.num_classes, self.num_classes), dtype=self._torch_dtype, device=get_device())
+
+    @property
+    def variables(self) -> list[MetricVariable]:
+        """``total_confusion_matrix`` (a view of the state: assigning it changes the metric), as in Keras."""
+        return [MetricVariable(self.total_cm, "total_confusion_matrix", "sum", self.name), *super().variables]
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         """Add a batch of targets and predictions (ids or scores, as the ``sparse_*`` options say) and
@@ -82,7 +93,7 @@ class _IoUBase(Metric):
         batch = torch.zeros(n * n, dtype=dtype, device=y_pred.device)
         batch.index_add_(0, cell, weight * valid.to(dtype))
         batch = batch.view(n, n)
-        self.total_cm = batch if self.total_cm is None else self.total_cm + batch
+        self.total_cm = accumulate(self.total_cm, batch)
 
 
 class IoU(_IoUBase):
@@ -102,8 +113,6 @@ class IoU(_IoUBase):
         self.target_class_ids = [int(i) for i in ids]
 
     def result(self) -> float:
-        if self.total_cm is None:
-            return 0.0
         cm = self.total_cm
         true_positives = cm.diagonal()
         # Predicted + actual - both: the union of each class's predicted and actual entries.

@@ -9,8 +9,9 @@ import torch
 
 from layerwise.losses import functions as fn
 from layerwise.losses.base import as_tensor, match_rank, squeeze_or_expand
-from layerwise.metrics.base import MeanMetricWrapper, Metric, as_result
+from layerwise.metrics.base import MeanMetricWrapper, Metric, accumulate, as_result, row_variables, zeroed
 from layerwise.metrics.confusion_counts import count_dtype
+from layerwise.variables import MetricVariable
 
 __all__ = ["CosineSimilarity", "LogCoshError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
            "MeanSquaredError", "MeanSquaredLogarithmicError", "R2Score", "RootMeanSquaredError"]
@@ -87,8 +88,11 @@ class R2Score(Metric):
         super().__init__(name, dtype)
 
     def reset(self) -> None:
-        self.sums: torch.Tensor | None = None  # (4, outputs): sum, squared sum, squared error, weight
-        self.num_samples: torch.Tensor | int = 0
+        # (4, outputs): sum, squared sum, squared error, weight; built at the first update, as Keras builds it.
+        self.sums: torch.Tensor | None = zeroed(self.__dict__.get("sums"))
+        if "num_samples" not in self.__dict__:
+            self.num_samples = self.add_variable((), dtype=self.dtype, name="num_samples")
+        zeroed(self.num_samples)
         # Kept by reset, so that result() keeps its shape (one score per output) until the next update.
         self.num_outputs: int | None = getattr(self, "num_outputs", None)
 
@@ -106,10 +110,17 @@ class R2Score(Metric):
         weighted = y_true * weight
         batch = torch.stack([weighted.sum(0), (y_true * weighted).sum(0), ((y_true - y_pred).square() * weight).sum(0),
                              weight.sum(0)])
-        self.sums = batch if self.sums is None else self.sums + batch
+        self.sums = accumulate(self.sums, batch)
         self.num_outputs = y_true.shape[1]
         # Keras counts every entry, not every row, as a sample for the adjusted score.
-        self.num_samples = self.num_samples + y_true.numel()
+        self.num_samples.add_(y_true.numel())
+
+    @property
+    def variables(self) -> list[MetricVariable]:
+        """Keras' variables: ``num_samples``, then (once built) ``squared_sum``, ``sum``, ``residual`` and
+        ``count``, ``(outputs,)`` each, views of the state."""
+        rows = ((1, "squared_sum"), (0, "sum"), (2, "residual"), (3, "count"))
+        return super().variables + row_variables(self.sums, rows, self.name)
 
     def result(self) -> float | np.ndarray:
         """The score: ``(outputs,)`` for ``class_aggregation=None``, else a float. With no data since the last
