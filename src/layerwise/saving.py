@@ -148,7 +148,8 @@ def _hook_tensors(model, assets: bool = True) -> dict[str, torch.Tensor]:
             store: dict = {}
             layer.save_own_variables(store)
             for key, value in store.items():
-                value = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+                # a copy: a layer's store may hold read-only arrays, which torch warns about sharing
+                value = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.from_numpy(np.array(value))
                 tensors[f"own/{i}/{key}"] = value.contiguous()
         if assets and overrides(layer, "save_assets"):
             with tempfile.TemporaryDirectory() as directory:
@@ -234,7 +235,9 @@ def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str,
         header_len = int.from_bytes(data[:8], "little")
         metadata = json.loads(data[8:8 + header_len]).get("__metadata__") or {}
     except (SafetensorError, ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path!r} is truncated or corrupt, or not a layerwise file ({err}).") from None
+        kinds = "neither a Keras file (it starts as neither a zip archive nor HDF5) nor a layerwise file" \
+            if path.endswith((".keras", ".h5", ".hdf5")) else "not a layerwise file"
+        raise ValueError(f"{path!r} is truncated or corrupt, or {kinds} ({err}).") from None
     if metadata.get("format") != expected_format:
         raise ValueError(f"{path!r} is not a {expected_format} file (found format "
                          f"{metadata.get('format')!r}).{hint}")

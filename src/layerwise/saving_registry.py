@@ -132,6 +132,8 @@ def find_custom_object(name: str, built_in: bool = False):
     found = get_registered_object(name)
     if found is not None:
         return found
+    if name.startswith("ops."):
+        return _op_at(name)
     if ">" in name:
         return get_registered_object(name.rsplit(">", 1)[1])
     if not built_in:
@@ -140,6 +142,39 @@ def find_custom_object(name: str, built_in: bool = False):
                 if key.endswith(">" + name):
                     return value
     return None
+
+
+_OP_NAMESPACES = ("", "image", "linalg", "nn", "numpy")  # keras.ops and its submodules of the same names
+
+
+def op_path(fn) -> str | None:
+    """Where ``fn`` lies in ``layerwise.ops`` as Keras names it in ``keras.ops`` (``"ops.abs"``,
+    ``"ops.image.resize"``), or None for a function that is not one of its ops."""
+    from layerwise import ops
+
+    for namespace in _OP_NAMESPACES:
+        module = getattr(ops, namespace) if namespace else ops
+        prefix = f"ops.{namespace}." if namespace else "ops."
+        public = module.__all__  # not the helpers a module imports
+        name = getattr(fn, "__name__", None)
+        if name in public and getattr(module, name) is fn:
+            return prefix + name
+        alias = next((key for key in sorted(public) if getattr(module, key, None) is fn), None)  # abs is "absolute"
+        if alias is not None:
+            return prefix + alias
+    return None
+
+
+def _op_at(path: str):
+    """The op ``op_path`` named ``path``, or None."""
+    from layerwise import ops
+
+    *namespaces, name = path.split(".")[1:]
+    if len(namespaces) > 1 or (namespaces and namespaces[0] not in _OP_NAMESPACES):
+        return None
+    module = getattr(ops, namespaces[0]) if namespaces else ops
+    found = getattr(module, name, None) if name in module.__all__ else None
+    return found if inspect.isroutine(found) else None
 
 
 def how_to_save(obj) -> str:
@@ -163,8 +198,10 @@ def how_to_load(name: str) -> str:
 
 def keras_function_form(name: str) -> dict:
     """How Keras 3 writes any function (``serialize_keras_object``): its registered name, or its ``__name__``, as
-    the config of a ``builtins.function``."""
-    return {"module": "builtins", "class_name": "function", "config": name, "registered_name": "function"}
+    the config of a ``builtins.function``. An op's ``op_path`` gets module ``keras``, where Keras finds
+    ``keras.ops.<...>`` by that path (Keras writes ``keras.ops.abs`` as ``builtins`` "abs", which it cannot load)."""
+    module = "keras" if name.startswith("ops.") else "builtins"
+    return {"module": module, "class_name": "function", "config": name, "registered_name": "function"}
 
 
 def serialize_custom(obj, kind: str, error: type[Exception] = TypeError, unregistered: bool = False):
@@ -179,6 +216,9 @@ def serialize_custom(obj, kind: str, error: type[Exception] = TypeError, unregis
         name = saved_name(obj)
         if name is not None:
             return name
+        path = op_path(obj) if inspect.isroutine(obj) else None
+        if path is not None:
+            return keras_function_form(path)
         if unregistered and inspect.isroutine(obj) and getattr(obj, "__name__", "<lambda>") != "<lambda>":
             return keras_function_form(obj.__name__)
     elif hasattr(obj, "get_config"):
@@ -277,7 +317,7 @@ def _function_name(fn) -> str:
     if getattr(fn, "__name__", "<lambda>") == "<lambda>":
         raise ValueError(f"Cannot save the custom function {fn!r}. " + how_to_save(fn))
     built_in = next((name for name, known in activations.ACTIVATIONS.items() if known is fn), None)
-    return built_in or saved_name(fn) or fn.__name__
+    return built_in or saved_name(fn) or op_path(fn) or fn.__name__
 
 
 def serialize_keras_object(obj):
