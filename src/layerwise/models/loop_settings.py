@@ -24,7 +24,14 @@ def callbacks_with_defaults(callbacks, model, verbose: int, epochs: int, steps: 
 
 
 def validates_after(epoch: int, validation_freq) -> bool:
-    """Keras' ``validation_freq``: every n-th epoch (an int), or the epochs listed (1-based)."""
-    if isinstance(validation_freq, int):
-        return (epoch + 1) % validation_freq == 0
-    return epoch + 1 in validation_freq
+    """Keras' ``validation_freq``: every n-th epoch (an int), or the epochs listed (1-based, a list only, as in
+    Keras)."""
+    if isinstance(validation_freq, list):
+        return epoch + 1 in validation_freq
+    if not isinstance(validation_freq, int):
+        raise ValueError("Expected `validation_freq` to be a list or int. Received: "
+                         f"validation_freq={validation_freq!r} of the type {type(validation_freq)}.")
+    if validation_freq == 0:  # Keras fails here with a ZeroDivisionError
+        raise ValueError("`validation_freq` must be a positive int (validate every n-th epoch) or a list of "
+                         "1-based epochs, got 0.")
+    return (epoch + 1) % validation_freq == 0

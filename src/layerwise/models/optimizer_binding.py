@@ -18,7 +18,7 @@ def bind_optimizer(model, what: str | None) -> None:
         return
     if what not in _TRAINING:
         return
-    known = {id(p) for p in optimizer.params}
+    known = optimizer._positions  # id -> position, kept by build (and unpickling) in step with params
     missing = [weight for weight in model.trainable_weights if id(weight) not in known]
     if missing:
         layout = keras_layouts(model).get(id(missing[0]))

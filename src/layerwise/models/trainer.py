@@ -257,14 +257,18 @@ class Trainer(OnBatchMethods, StepAPI):
         return values[0] if len(values) == 1 else values
 
     def _reset_metrics(self) -> list[metrics_module.Mean]:
-        """Reset the metrics; new running means for the loss and each output's loss."""
+        """Reset the metrics and the running means of the loss and each output's loss, in place: as in Keras, an
+        ``evaluate`` called by a callback mid-epoch restarts the epoch's loss too, not only its metrics."""
         for m in self._metrics:
             m.metric.reset()
         self._layer_metrics = self._attribute_metrics()
         for metric in self._layer_metrics:
             metric.reset_state()
-        # Kept on the model too, so that ``metrics`` and ``get_metrics_result()`` show the running values.
-        self._trackers = [metrics_module.Mean(name=name) for name in ["loss", *self._outputs.loss_log_names]]
+        names = ["loss", *self._outputs.loss_log_names]
+        if [tracker.name for tracker in self._trackers] != names:
+            self._trackers = [metrics_module.Mean(name=name) for name in names]
+        for tracker in self._trackers:
+            tracker.reset()
         return self._trackers
 
     # ---- fit ----------------------------------------------------------------------------------
@@ -276,8 +280,9 @@ class Trainer(OnBatchMethods, StepAPI):
         """Train for ``epochs`` epochs; returns a History whose ``.history`` has Keras' keys.
 
         With ``steps_per_epoch`` an epoch takes that many batches and the next one goes on from there, as in
-        Keras; a generator that runs dry ends training with Keras' warning. Validation (``validation_steps``
-        batches, when given) starts from the first batch every epoch, as Keras' evaluate does.
+        Keras; a generator that runs dry ends training with Keras' warning (Keras itself goes on, each later epoch
+        on the two batches it peeked at). Validation (``validation_steps`` batches, when given) starts from the
+        first batch every epoch, as Keras' evaluate does.
         """
         self._require_compiled("fit")
         verbose = resolve_verbose(verbose)
