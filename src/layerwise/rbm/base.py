@@ -45,6 +45,10 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     that dtype is the model's and it sits on the CPU, copies otherwise; assigning to them sets the model.
     """
 
+    # Whether fit keeps sparse input sparse and densifies it batch by batch (visible units whose model space
+    # is the input itself); otherwise it is densified whole (a Gaussian RBM centres it, which fills it anyway).
+    _sparse_training = False
+
     # scikit-learn's checks of constructor arguments (InvalidParameterError names the wrong one).
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -182,18 +186,27 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     # ---- scikit-learn surface ------------------------------------------------------------------------
     def _validate(self, X, *, reset: bool, training: bool = False, keep_sparse: bool = False):
-        """Validated ``X`` (n, nv); sparse input stays sparse only with ``keep_sparse`` (chunked readers)."""
+        """Validated ``X`` (n, nv); sparse input stays CSR only with ``keep_sparse`` (readers that densify
+        a chunk or a mini-batch at a time), else it is densified here."""
         X = validate_data(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset,
             ensure_all_finite=False,
         )
+        if not sparse.issparse(X):
+            return self._check_input_values(X, training=training)
+        if not keep_sparse:
+            return self._check_input_values(X.toarray(), training=training)
+        data = self._check_input_values(X.data, training=training)  # implicit zeros pass every check
+        if data is not X.data:  # rounding errors clipped: on a copy, never the caller's matrix
+            X = X.copy()
+            X.data = data
+        return X
+
+    def _model_data(self, X):
+        """Training data ``X`` (n, nv) in model space: a tensor, or ``SparseRows`` for sparse ``X``."""
         if sparse.issparse(X):
-            if keep_sparse:
-                check_no_nan(X.data, type(self).__name__)
-                return X
-            # The model is dense on the device; densifying once is cheaper than sparse matmuls here.
-            X = X.toarray()
-        return self._check_input_values(X, training=training)
+            return training.SparseRows(X, self._to_model_space, self.params_.device)
+        return self._to_model_space(X)
 
     def _model_chunks(self, X):
         """``X`` (n, nv), dense or sparse, in model space, ``EVAL_CHUNK`` rows at a time."""
@@ -204,7 +217,7 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _setup(self, X: np.ndarray, *, first_batch: bool = False) -> torch.Tensor:
         """Fresh parameters for data ``X`` (n, nv): all of it, or ``partial_fit``'s ``first_batch``.
 
-        Returns X in model space.
+        Returns X in model space (``_model_data``).
         """
         device = get_device()
         rng = check_random_state(self.random_state)
@@ -219,7 +232,7 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._fit_dtype = X.dtype
         self._n_features_out = n_hidden
         self._generator = torch_generator(rng, device)
-        Xt = self._to_model_space(X)
+        Xt = self._model_data(X)
         self._init_visible(Xt)
         self._chain = torch.zeros(int(self.batch_size), n_hidden, dtype=float_dtype(), device=device)
         self._optimizer_state = training.OptimizerState.zeros_like(params)
@@ -237,10 +250,10 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._validate_params()
         if self.warm_start and hasattr(self, "params_"):
             self._check_warm_start(X)
-            Xt = self._to_model_space(self._validate(X, reset=False, training=True))
+            Xt = self._model_data(self._validate(X, reset=False, training=True, keep_sparse=self._sparse_training))
             self._resize_chain()
         else:
-            Xt = self._setup(self._validate(X, reset=True, training=True))
+            Xt = self._setup(self._validate(X, reset=True, training=True, keep_sparse=self._sparse_training))
         training.fit_epochs(self, Xt, int(self.n_iter))
         return self
 
@@ -298,7 +311,11 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def transform(self, X) -> np.ndarray:
         """Hidden probabilities P(h=1 | v=X), shape (n_samples, n_components).
 
-        Sparse input is densified a chunk of rows at a time, so memory stays bounded.
+        Sparse input is densified a chunk of rows at a time, so memory stays bounded. Like every array
+        these methods return (``free_energy``, ``score_samples``, a Gaussian RBM's ``gibbs``), it is in the
+        input's float dtype (float64 for integers): the model computes in float32 either way, so float64
+        output after a float32 fit adds no precision. scikit-learn instead returns the wider of the input's
+        and the training data's dtype (float64 for float32 input after a float64 fit).
         """
         check_is_fitted(self, "params_")
         X = self._validate(X, reset=False, keep_sparse=True)
@@ -312,7 +329,7 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         X = self._validate(X, reset=False, keep_sparse=True)
         with torch.no_grad():
             out = torch.cat([self._free_energy(c) for c in self._model_chunks(X)])
-        return out.cpu().numpy().astype(np.float64)
+        return out.cpu().numpy().astype(X.dtype, copy=False)
 
     def gibbs(self, v) -> np.ndarray:
         """One Gibbs step v → h → v' from ``v`` (n_samples, n_features), or one row (n_features,); returns v'."""
@@ -385,18 +402,18 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ``n_features * log σ(F(v_flipped) − F(v))`` is returned, exactly as scikit-learn does.
         """
         check_is_fitted(self, "params_")
-        X = self._validate(X, reset=False)
+        X = self._validate(X, reset=False, keep_sparse=True)
         rng = check_random_state(self.random_state)
-        cols = rng.randint(0, X.shape[1], X.shape[0])
+        cols = torch.as_tensor(rng.randint(0, X.shape[1], X.shape[0]), device=self.params_.device)
+        parts = []
         with torch.no_grad():
-            v = self._to_model_space(X)
-            rows = torch.arange(v.shape[0], device=v.device)
-            cols_t = torch.as_tensor(cols, device=v.device)
-            flipped = v.clone()
-            flipped[rows, cols_t] = 1.0 - v[rows, cols_t]
-            gap = self._free_energy(flipped) - self._free_energy(v)
-            out = -X.shape[1] * torch.nn.functional.softplus(-gap)
-        return out.cpu().numpy().astype(X.dtype, copy=False)
+            for start, v in zip(range(0, X.shape[0], EVAL_CHUNK), self._model_chunks(X)):
+                rows, col = torch.arange(v.shape[0], device=v.device), cols[start:start + v.shape[0]]
+                flipped = v.clone()
+                flipped[rows, col] = 1.0 - v[rows, col]
+                gap = self._free_energy(flipped) - self._free_energy(v)
+                parts.append(-X.shape[1] * torch.nn.functional.softplus(-gap))
+        return torch.cat(parts).cpu().numpy().astype(X.dtype, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -6,6 +6,7 @@ import torch
 
 from layerwise.rbm.base import RBMBase
 from layerwise.rbm._validation import check_unit_interval
+from layerwise.rbm.training import SparseRows
 
 
 class BernoulliRBM(RBMBase):
@@ -15,7 +16,8 @@ class BernoulliRBM(RBMBase):
     ``gibbs``, ``score_samples``), so ``from layerwise.rbm import BernoulliRBM`` replaces
     ``from sklearn.neural_network import BernoulliRBM``. Visible values must lie in [0, 1] (binary data or
     probabilities, e.g. after ``MinMaxScaler``) when fitting; rounding errors up to 1e-6 past the ends are
-    clipped. Training runs on ``layerwise.backend.get_device()``.
+    clipped. Sparse input (scipy) is densified one mini-batch at a time. Training runs on
+    ``layerwise.backend.get_device()``.
 
     Parameters
     ----------
@@ -58,6 +60,7 @@ class BernoulliRBM(RBMBase):
     """
 
     _fast_pcd = True
+    _sparse_training = True
     _binary_visible = True  # what the exact monitors (pseudo-likelihood, log Z) need
 
     def __init__(self, n_components: int = 256, *, learning_rate: float = 0.1, batch_size: int = 10,
@@ -91,9 +94,10 @@ class BernoulliRBM(RBMBase):
         X = super()._check_input_values(X, training=training)
         return check_unit_interval(X, type(self).__name__) if training else X
 
-    def _init_visible(self, X: torch.Tensor) -> None:
+    def _init_visible(self, X) -> None:
         if self.init_visible_bias:
-            p = X.mean(0).clamp(1e-3, 1 - 1e-3)
+            mean = X.column_means() if isinstance(X, SparseRows) else X.mean(0)
+            p = torch.as_tensor(mean, dtype=self.params_.dtype, device=self.params_.device).clamp(1e-3, 1 - 1e-3)
             self.params_[:-1, -1] = torch.log(p / (1 - p))
 
     def _visible_mean(self, pre: torch.Tensor) -> torch.Tensor:
@@ -112,7 +116,8 @@ class BernoulliRBM(RBMBase):
         return tags
 
     def _monitor_score(self, X: torch.Tensor) -> str:
-        return f"pseudo-likelihood = {self.score_samples(X.cpu().numpy()).mean():.2f}"
+        data = X.X if isinstance(X, SparseRows) else X.cpu().numpy()  # model space is the input here
+        return f"pseudo-likelihood = {self.score_samples(data).mean():.2f}"
 
 
 _OUT_OF_RANGE = ("the check fits on real-valued data outside [0, 1], which BernoulliRBM rejects with a "

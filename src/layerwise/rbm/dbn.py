@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from layerwise.rbm._validation import check_no_nan, check_unit_interval
@@ -19,8 +20,8 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes : sequence of int, default (256, 128)
-        Hidden units of each RBM, bottom first.
+    hidden_layer_sizes : int or sequence of int, default (256, 128)
+        Hidden units of each RBM, bottom first; an int is one layer (as MLPClassifier).
     first_layer : {'bernoulli', 'gaussian'}, default 'bernoulli'
         Visible units of the bottom RBM: Bernoulli for data in [0, 1], Gaussian for real values.
     learning_rate, batch_size, n_iter, random_state, verbose
@@ -42,14 +43,14 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "first_layer": [StrOptions({"bernoulli", "gaussian"})],
         **{name: RBMBase._parameter_constraints[name]
            for name in ("learning_rate", "batch_size", "n_iter", "random_state", "verbose")},
         "rbm_params": [None, dict],
     }
 
-    def __init__(self, hidden_layer_sizes: Sequence[int] = (256, 128), *, first_layer: str = "bernoulli",
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (256, 128), *, first_layer: str = "bernoulli",
                  learning_rate: float = 0.1, batch_size: int = 10, n_iter: int = 10, random_state=None,
                  verbose: int = 0, rbm_params: dict | None = None):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -89,7 +90,8 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             # Checked here so that the message names the DBN and its own way to take real values.
             X = check_unit_interval(X, "DBN (first_layer='bernoulli')", real_valued="pass first_layer='gaussian'")
         self._check_rbm_params()
-        sizes = list(self.hidden_layer_sizes)
+        # An int is one hidden layer, as in scikit-learn's MLPClassifier.
+        sizes = list(self.hidden_layer_sizes) if np.iterable(self.hidden_layer_sizes) else [self.hidden_layer_sizes]
         if not sizes or any(not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 1 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must be a non-empty list of positive ints; got {sizes!r}.")
         rng = np.random.RandomState(self.random_state) if not isinstance(

@@ -1,6 +1,7 @@
 """RBMImputer: fill missing entries from an RBM's distribution of each row given its observed entries."""
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,6 +17,7 @@ from layerwise.backend import float_dtype, get_device
 from layerwise.pickling import PortablePickle
 from layerwise.rbm._validation import column_names, torch_generator
 from layerwise.rbm.lateral import LateralGaussianRBM
+from layerwise.rbm.training import watch_divergence
 
 
 class RBMImputer(PortablePickle, TransformerMixin, BaseEstimator):
@@ -141,13 +143,23 @@ class RBMImputer(PortablePickle, TransformerMixin, BaseEstimator):
                                        generator=self._generator, device=device, dtype=float_dtype())
         optimizer = torch.optim.Adam(self.rbm_.parameters(), lr=float(self.learning_rate))
         Zt, observed_t = self._standardised_tensors(Xv, mask)
-        for _ in range(self.n_rounds):
-            self.rbm_.fit_epochs(Zt, self.n_iter, self.batch_size, optimizer, self._generator)
-            Zt = self.rbm_.conditional_chain(Zt, observed_t, int(self.n_gibbs_steps), self._generator,
-                                             mean_field=False)
+        for r in range(self.n_rounds):
+            with self._diverging(r * int(self.n_iter)):
+                self.rbm_.fit_epochs(Zt, self.n_iter, self.batch_size, optimizer, self._generator)
+                Zt = self.rbm_.conditional_chain(Zt, observed_t, int(self.n_gibbs_steps), self._generator,
+                                                 mean_field=False)
         self.indicator_ = MissingIndicator(missing_values=self._placeholder(), error_on_new=False).fit(Xv) \
             if self.add_indicator else None
         return self._finish(Xv, mask, self._infer(Zt, observed_t, self.sample_posterior))
+
+    def _diverging(self, epoch: int):
+        """A ValueError naming ``learning_rate`` when training diverges (torch's NaN or Cholesky errors
+        otherwise), as the RBMs of ``base.py`` raise."""
+        def size() -> float:
+            return max(float(p.detach().abs().amax()) for p in self.rbm_.parameters())
+
+        return watch_divergence("RBMImputer", self.learning_rate, epoch, size, math.inf,
+                                "Adam's default step sizes (1e-3 to 1e-2) suit standardised data.")
 
     def _infer(self, Zt: torch.Tensor, observed: torch.Tensor, sample: bool) -> np.ndarray:
         out = self.rbm_.conditional_chain(Zt, observed, int(self.n_gibbs_steps), self._generator,

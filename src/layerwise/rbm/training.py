@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 # Batches smaller than this many multiply-adds run single-threaded: thread hand-off costs more than
@@ -119,13 +121,31 @@ def update_step(rbm, v0: torch.Tensor) -> None:
         _apply(rbm, grad, h0, v0, learning_rate_at(rbm, epoch), momentum_at(rbm, epoch))
 
 
-def _divergence_error(rbm, epoch: int, size: float) -> ValueError:
+def divergence_error(who: str, learning_rate, epoch: int, size: float, limit: float, hint: str) -> ValueError:
+    """The ValueError for training that diverged in ``epoch`` (0-based): it names ``learning_rate``."""
+    bound = f"; a working model stays far below {limit:.0e}" if math.isfinite(limit) else ""
     return ValueError(
-        f"{type(rbm).__name__}: training diverged in epoch {epoch + 1} (parameters reached {size:.3g}; a working "
-        f"model stays far below {float(rbm.params_[-1, -1]):.0e}). Lower learning_rate (now "
-        f"{rbm.learning_rate!r}), e.g. to {float(rbm.learning_rate) / 10:g}; real-valued (Gaussian) visible "
-        "units need a much smaller rate than binary ones."
+        f"{who}: training diverged in epoch {epoch + 1} (parameters reached {size:.3g}{bound}). Lower "
+        f"learning_rate (now {learning_rate!r}), e.g. to {float(learning_rate) / 10:g}; {hint}"
     )
+
+
+@contextlib.contextmanager
+def watch_divergence(who: str, learning_rate, epoch: int, size: Callable[[], float], limit: float,
+                     hint: str):
+    """``divergence_error`` when ``size()`` (largest |parameter|) is not finite or reaches ``limit`` after the
+    block, or when the block raises a RuntimeError (NaN probabilities in torch's sampling, a failed Cholesky
+    factorisation) while the parameters are not finite: torch's message would not say what to change."""
+    try:
+        yield
+    except RuntimeError as err:
+        reached = size()
+        if math.isfinite(reached):
+            raise
+        raise divergence_error(who, learning_rate, epoch, reached, limit, hint) from err
+    reached = size()
+    if not math.isfinite(reached) or reached >= limit:
+        raise divergence_error(who, learning_rate, epoch, reached, limit, hint)
 
 
 def _parameter_size(rbm) -> float:
@@ -134,24 +154,32 @@ def _parameter_size(rbm) -> float:
     return float(torch.maximum(P[:-1].abs().amax(), P[-1, :-1].abs().amax()))
 
 
-@contextlib.contextmanager
 def _diverging(rbm, epoch: int):
-    """A ValueError that says to lower the learning rate when training in the block diverges.
+    """``watch_divergence`` for an RBM of ``base.py``.
 
     Diverged means a parameter is not finite or has grown as large as the bias carrier ``params_[-1, -1]``,
-    which then stops carrying the biases. Gaussian units diverge within an epoch at too high a rate; NaN
-    probabilities then make torch's sampling fail with an unrelated message, which this replaces.
+    which then stops carrying the biases. Gaussian units diverge within an epoch at too high a rate.
     """
-    try:
-        yield
-    except RuntimeError as err:
-        size = _parameter_size(rbm)
-        if math.isfinite(size):
-            raise
-        raise _divergence_error(rbm, epoch, size) from err
-    size = _parameter_size(rbm)
-    if not math.isfinite(size) or size >= float(rbm.params_[-1, -1]):
-        raise _divergence_error(rbm, epoch, size)
+    return watch_divergence(type(rbm).__name__, rbm.learning_rate, epoch, lambda: _parameter_size(rbm),
+                            float(rbm.params_[-1, -1]),
+                            "real-valued (Gaussian) visible units need a much smaller rate than binary ones.")
+
+
+class SparseRows:
+    """Rows of a scipy CSR matrix (n, nv), densified on request into model space: what ``fit_epochs`` needs
+    of a data tensor (``shape``, ``device``, ``rows[idx]``), so a sparse data set is densified one
+    mini-batch (or one bulk block of them) at a time instead of all at once."""
+
+    def __init__(self, X, to_model_space: Callable[[np.ndarray], torch.Tensor], device: torch.device):
+        self.X, self.shape, self.device = X, X.shape, device
+        self._to_model_space = to_model_space
+
+    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
+        return self._to_model_space(self.X[idx.cpu().numpy()].toarray())
+
+    def column_means(self) -> np.ndarray:
+        """Mean of each column in float64, shape (nv,)."""
+        return np.asarray(self.X.sum(0, dtype=np.float64)).ravel() / self.shape[0]
 
 
 def _uses_fast_path(rbm) -> bool:
@@ -211,13 +239,15 @@ def _fast_pcd_epoch(rbm, buf: _FastPCD, X: torch.Tensor, lr: float, mom: float) 
             _fast_pcd_block(rbm, buf, X, perm[start:min(n_full, start + buf.block * bs)], lr, mom)
         rbm._chain = buf.chain[:, :-1].clone()
         if n_full < X.shape[0]:
-            grad, h0 = _gradient(rbm, X[perm[n_full:]])
-            _apply(rbm, grad, h0, X[perm[n_full:]], lr, mom)
+            rest = X[perm[n_full:]]
+            grad, h0 = _gradient(rbm, rest)
+            _apply(rbm, grad, h0, rest, lr, mom)
             buf.chain = _augment(rbm._chain)
 
 
 def fit_epochs(rbm, X: torch.Tensor, n_epochs: int) -> None:
-    """Train ``rbm`` for ``n_epochs`` shuffled passes over ``X`` (n, nv) in model space."""
+    """Train ``rbm`` for ``n_epochs`` shuffled passes over ``X`` (n, nv): a tensor in model space, or
+    ``SparseRows`` that densify each batch."""
     bs = int(rbm.batch_size)
     n_batches = -(-X.shape[0] // bs)
     state: OptimizerState = rbm._optimizer_state
@@ -234,8 +264,9 @@ def fit_epochs(rbm, X: torch.Tensor, n_epochs: int) -> None:
                     perm = torch.randperm(X.shape[0], generator=rbm._gen(), device=X.device)
                     with torch.no_grad():
                         for idx in perm.split(bs):
-                            grad, h0 = _gradient(rbm, X[idx])
-                            _apply(rbm, grad, h0, X[idx], lr, mom)
+                            batch = X[idx]
+                            grad, h0 = _gradient(rbm, batch)
+                            _apply(rbm, grad, h0, batch, lr, mom)
             state.epochs_done += 1
             if rbm.verbose:
                 end = time.time()
