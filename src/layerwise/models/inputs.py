@@ -30,14 +30,14 @@ def as_declared_inputs(model, x):
     parts = x if isinstance(x, tuple) else (x,)
     if all(not isinstance(p, torch.Tensor) or p.is_floating_point() for p in parts):
         return x
-    declared = _declared_dtypes(model)
+    declared = declared_dtypes(model)
     if declared is None or len(declared) != len(parts):
         return x
     cast = tuple(as_input_tensor(p, p.device, d) if isinstance(p, torch.Tensor) else p for p, d in zip(parts, declared))
     return cast if isinstance(x, tuple) else cast[0]
 
 
-def _declared_dtypes(model) -> list[str] | None:
+def declared_dtypes(model) -> list[str] | None:
     """The dtypes of ``model``'s Inputs, None for a subclassed model; kept until a Sequential's graph starts anew
     (every batch of integer ids asks, and a Sequential's ``inputs`` takes microseconds to assemble)."""
     graph = model.__dict__.get("_graph")

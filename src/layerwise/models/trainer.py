@@ -35,22 +35,11 @@ from layerwise.models.compile_arguments import json_plain, unexpected_compile_ar
 from layerwise.models.custom_steps import StepAPI, as_logs, batch_free, parts_shape, restore_outputs
 from layerwise.models.on_batch import OnBatchMethods
 from layerwise.models.optimizer_binding import bind_optimizer
-from layerwise.models.inputs import _declared_dtypes, as_declared_inputs
+from layerwise.models.inputs import as_declared_inputs, declared_dtypes
 from layerwise.models.loop_settings import callbacks_with_defaults, resolve_verbose, validates_after
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names, flat_outputs
 from layerwise.models.targets import check_targets, class_weighted, class_weights_to_sample_weights
 from layerwise.utils.py_dataset import is_py_dataset
-
-
-def _loss_input(y_pred):
-    """The model's outputs (a tensor, or a list of one per output) as losses and metrics take them: half-precision
-    and integer ones (an ``Input(dtype="uint8")`` passed on unchanged) in float32, as Keras casts ``y_pred``."""
-    def as_float(p):
-        integer = isinstance(p, torch.Tensor) and not (p.is_floating_point() or p.is_complex())
-        return p.float() if integer else p
-
-    y_pred = float32_of_half(y_pred)
-    return as_float(y_pred) if isinstance(y_pred, torch.Tensor) else [as_float(p) for p in y_pred]
 
 
 class Trainer(OnBatchMethods, StepAPI):
@@ -156,7 +145,7 @@ class Trainer(OnBatchMethods, StepAPI):
         self._resolve_outputs()
         untrained = frozenset() if self._outputs is None else self._outputs.untrained()
         return make_data(x, y, sample_weight, batch_size, self.device(), self.input_names, self.output_names,
-                         untrained, steps, _declared_dtypes(self))
+                         untrained, steps, declared_dtypes(self))
 
     def _forward_batch(self, x):
         """The model on a batch: ``x`` is a tensor, or a tuple with one tensor per input; the output is a
@@ -222,7 +211,7 @@ class Trainer(OnBatchMethods, StepAPI):
 
     def _train_step(self, x, y, sample_weight, trackers) -> None:
         calls = LayerPenalties.added_loss_calls
-        y_pred = _loss_input(self._forward_batch(x))
+        y_pred = float32_of_half(self._forward_batch(x))  # losses and metrics compute in float32, as in Keras
         loss, each = self._total_loss(y, y_pred, sample_weight, LayerPenalties.added_loss_calls != calls)
         for p in self.optimizer.params:
             p.grad = None
@@ -386,7 +375,7 @@ class Trainer(OnBatchMethods, StepAPI):
             for step, (xb, yb, wb) in enumerate(data.batches(), start=1):
                 callbacks.on_test_batch_begin(step - 1)
                 calls = LayerPenalties.added_loss_calls
-                y_pred = _loss_input(self._forward_batch(xb))
+                y_pred = float32_of_half(self._forward_batch(xb))
                 added = LayerPenalties.added_loss_calls != calls
                 self._track(trackers, xb, yb, y_pred, wb, *self._total_loss(yb, y_pred, wb, added))
                 if callbacks.has("on_test_batch_end"):
@@ -437,7 +426,7 @@ class Trainer(OnBatchMethods, StepAPI):
         self._adopt_input_structure(x)
         names = self.input_names
         x = as_tensor_parts(split_parts(x, names, what, "input"), what, names, self.device(), inputs=True,
-                            dtypes=_declared_dtypes(self))
+                            dtypes=declared_dtypes(self))
         check_row_counts(x, what, names)
         if not self.built:
             self.build(batch_free(parts_shape(x)))
