@@ -123,6 +123,9 @@ class Metric:
     call ``super()``: ``update`` and ``reset``, which the trainer calls, then go through those overrides."""
 
     name = "metric"
+    # Keras numbers a default name (``auc``, ``auc_1``...) taken from the class, unless the class has a fixed one
+    # (``accuracy``): a direct subclass that sets ``name`` has a fixed one.
+    _auto_named = True
     _keras_style = False  # set by __init_subclass__ for classes that override update_state, not update
     # A subclass of a built-in metric that overrides update_state (reset_state) has its update (reset) routed to
     # that override, as the trainer calls update; these keep the built-in's, which the override's super() reaches.
@@ -130,7 +133,7 @@ class Metric:
     _builtin_reset: Callable | None = None
 
     def __init__(self, name: str | None = None, dtype=None):
-        self.name = name or self.name
+        self.name = name or (unique_name(snake_case(type(self).__name__)) if self._auto_named else self.name)
         self.dtype = str(dtype or "float32").removeprefix("torch.")
         self._torch_dtype = getattr(torch, self.dtype)
         self._variables: list[MetricVariable] = []
@@ -139,6 +142,8 @@ class Metric:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and Metric in cls.__bases__:
+            cls._auto_named = False
         # Keras-style: update_state is overridden while update is still the running mean's, with no values of
         # its own. A subclass of a built-in that overrides update_state gets update routed to it instead.
         update = next(klass.__dict__["update"] for klass in cls.__mro__
@@ -308,7 +313,7 @@ class MeanMetricWrapper(Metric):
 
     def __init__(self, fn: Callable, name: str | None = None, dtype=None, **kwargs):
         self.fn, self.fn_kwargs = fn, kwargs
-        super().__init__(name or unique_name(snake_case(type(self).__name__)), dtype)
+        super().__init__(name, dtype)
 
     def values(self, y_true, y_pred):
         if not y_pred.is_floating_point():
