@@ -58,6 +58,28 @@ def test_recursive_clone_copies_nested_models_layer_by_layer():
     assert seen == ["Dense", "Dense", "Dense"]
 
 
+@pytest.mark.parametrize("build", [sequential, functional])
+def test_a_compiled_models_clone_is_compiled_as_keras_compiles_it(keras, build):
+    """Keras compiles the clone from the original's compile config: same loss, metrics and optimizer settings,
+    a new optimizer, and metric objects the two models do not share."""
+    model = build()
+    assert not model.compiled and not clone_model(model).compiled
+    auc = layerwise.metrics.AUC(name="auc")
+    model.compile(layerwise.optimizers.Adam(0.01), "mse", metrics=["mae", auc])
+    copy = clone_model(model)
+    k_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    k_model.compile(keras.optimizers.Adam(0.01), "mse", metrics=["mae", keras.metrics.AUC(name="auc")])
+    k_copy = keras.models.clone_model(k_model)
+    assert copy.compiled and k_copy.compiled
+    assert copy.optimizer is not model.optimizer and k_copy.optimizer is not k_model.optimizer
+    assert copy.optimizer.get_config() == model.optimizer.get_config()
+    assert copy.get_compile_config() == model.get_compile_config()
+    y = np.abs(np.tanh(X[:, :2]))
+    history = copy.fit(X, (y > 0.5).astype("float32"), epochs=1, verbose=0).history
+    assert sorted(history) == sorted(k_copy.fit(X, (y > 0.5).astype("float32"), epochs=1, verbose=0).history)
+    assert history["auc"][0] > 0 and float(auc.result()) == 0  # the clone counted with its own AUC
+
+
 def test_clone_refuses_subclassed_models():
     class Net(layerwise.Model):
         def __init__(self):

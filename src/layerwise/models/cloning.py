@@ -2,6 +2,7 @@
 function returns the original layers)."""
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Callable
 
 from layerwise.layers.core import InputLayer
@@ -22,7 +23,8 @@ def clone_model(model, input_tensors=None, clone_function: Callable | None = Non
     Each layer is replaced by ``clone_function(layer)`` (default: a fresh layer of the same config, so the
     clone starts from new random weights; ``lambda layer: layer`` shares them). With ``recursive``,
     nested Sequential and functional models are cloned layer by layer rather than passed to
-    ``clone_function`` whole. The clone is not compiled.
+    ``clone_function`` whole. A compiled model's clone is compiled as Keras compiles it: with the same loss,
+    metrics and settings and a new optimizer of the same config.
     """
     if input_tensors is not None or call_function is not None:
         raise NotImplementedError("clone_model's input_tensors and call_function are not supported; build the "
@@ -43,8 +45,18 @@ def clone_model(model, input_tensors=None, clone_function: Callable | None = Non
         for layer in model.layers:
             copy.add(clone_layer(layer))
         copy._trainable = model._trainable
-        return copy
+        return _compiled_as(copy, model)
     config = model.get_config()
     layers = [_fresh_copy(layer) if isinstance(layer, InputLayer) else clone_layer(layer)
               for layer in model._layers]
-    return Functional.from_config(config, layers=layers)
+    return _compiled_as(Functional.from_config(config, layers=layers), model)
+
+
+def _compiled_as(clone, model):
+    """``clone`` compiled as ``model`` is, if it is: metric objects are copied so that the two models never
+    share running totals, and the optimizer is a new one (its state belongs to the original's weights)."""
+    if model._compile_config is not None:
+        arguments = {key: value for key, value in model._compile_config.items() if key != "optimizer"}
+        optimizer = model._compile_config["optimizer"]
+        clone.compile(optimizer=type(optimizer).from_config(optimizer.get_config()), **deepcopy(arguments))
+    return clone

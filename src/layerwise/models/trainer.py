@@ -107,6 +107,11 @@ class Trainer(OnBatchMethods, StepAPI):
         check_names(loss, [metrics, weighted_metrics])
         self._resolve_outputs()  # now, or once a subclassed model's first call shows its outputs
 
+    @property
+    def compiled(self) -> bool:
+        """Whether ``compile`` has been called, as Keras' ``model.compiled``."""
+        return self._compile_args is not None
+
     def get_compile_config(self) -> dict | None:
         """``compile``'s arguments as Keras' ``get_compile_config`` returns them (None before ``compile``), so that
         Keras' ``compile_from_config`` reads them too: names, numbers and None as given (``loss="mse"`` stays
