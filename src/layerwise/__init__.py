@@ -6,7 +6,7 @@
 from layerwise import (activations, callbacks, config, initializers, layers, losses, metrics, models,
                        optimizers, utils)
 from layerwise import applications, ops, random
-from layerwise import dtype_policies, mixed_precision
+from layerwise import dtype_policies, mixed_precision, wrappers
 from layerwise.constraints import Constraint
 from layerwise.initializers import Initializer
 from layerwise.layers import Input, InputSpec, Layer
@@ -30,4 +30,4 @@ __all__ = ["Constraint", "Initializer", "Layer", "Loss", "Metric", "Optimizer", 
 __all__ += ["Input", "InputSpec", "KerasTensor", "Model", "Sequential", "activations", "callbacks", "config",
             "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers", "utils"]
 __all__ += ["Variable", "applications", "ops", "random"]
-__all__ += ["dtype_policies", "mixed_precision"]
+__all__ += ["dtype_policies", "mixed_precision", "wrappers"]
