@@ -29,11 +29,27 @@ def dense_model(X, y, loss, out_activation="softmax", layers=(10,), seed=0):
     return model
 
 
+class Named:
+    """A builder whose repr is its name: scikit-learn names each check after the estimator's repr, and a bare
+    function's repr holds its address, which differs between pytest-xdist workers (they must collect the same
+    test ids)."""
+
+    def __init__(self, build):
+        self.build = build
+
+    def __call__(self, **kwargs):
+        return self.build(**kwargs)
+
+    def __repr__(self) -> str:
+        return self.build.__name__
+
+
 @parametrize_with_checks([
-    SKLearnClassifier(dense_model, model_kwargs={"loss": "categorical_crossentropy", "layers": (20, 20, 20)},
+    SKLearnClassifier(Named(dense_model), model_kwargs={"loss": "categorical_crossentropy", "layers": (20, 20, 20)},
                       fit_kwargs={"epochs": 5, "verbose": 0}),
-    SKLearnRegressor(dense_model, model_kwargs={"loss": "mse", "out_activation": None}, fit_kwargs={"verbose": 0}),
-    SKLearnTransformer(dense_model, model_kwargs={"loss": "mse"}, fit_kwargs={"verbose": 0}),
+    SKLearnRegressor(Named(dense_model), model_kwargs={"loss": "mse", "out_activation": None},
+                     fit_kwargs={"verbose": 0}),
+    SKLearnTransformer(Named(dense_model), model_kwargs={"loss": "mse"}, fit_kwargs={"verbose": 0}),
 ])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
