@@ -15,10 +15,12 @@ import torch.nn.functional as F
 
 from layerwise import initializers, regularizers
 from layerwise.backend import unique_name
+from layerwise.config import is_flash_attention_enabled
 from layerwise.layers.attention_base import _MASKED_FUSED, _MASKED_SCORE, _HeadsCall
 from layerwise.layers.base import Shape
 from layerwise.layers.einsum_dense import EinsumDense
 from layerwise.layers.weights import WeightView, new_parameter
+from layerwise.ops.nn_extra import fused_attention
 
 
 def _projection_equation(free_dims: int, bound_dims: int, output_dims: int) -> tuple[str, str]:
@@ -122,7 +124,9 @@ class MultiHeadAttention(_HeadsCall):
         self.dropout, self.use_bias, self.sliding_window = float(dropout), use_bias, sliding_window
         self.output_dims = (output_shape,) if isinstance(output_shape, int) else \
             (tuple(output_shape) if output_shape else None)
-        self.attention_axes, self.flash_attention, self.seed = attention_axes, flash_attention, seed
+        # Resolved once, as Keras does: the global setting (None or False) stands in for a falsy argument.
+        self.attention_axes, self.seed = attention_axes, seed
+        self.flash_attention = flash_attention or is_flash_attention_enabled()
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         # Keras gives the activity regularizer to the four projections, not to the layer's output.
         self.projection_regularizer = regularizers.get(activity_regularizer)
@@ -298,7 +302,8 @@ class MultiHeadAttention(_HeadsCall):
         weights = None
         if fused:
             bias = None if mask is None else torch.where(mask, 0.0, _MASKED_FUSED).to(q.dtype)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=causal_only, scale=scale)
+            out = fused_attention(q, k, v, bias, causal_only, scale, self.flash_attention,
+                                  f"Layer '{self.name}' (MultiHeadAttention)")
         else:
             scores = (q * scale) @ k.transpose(-1, -2)
             if mask is not None:

@@ -1,7 +1,11 @@
 """Small settings the training loops (``models/trainer.py``) resolve as Keras does: ``verbose``, the callback list
-with Keras' defaults added, and which epochs ``validation_freq`` validates after."""
+with Keras' defaults added, which epochs ``validation_freq`` validates after, and the debugging caps of
+``config.set_max_epochs`` / ``config.set_max_steps_per_epoch``."""
 from __future__ import annotations
 
+import warnings
+
+from layerwise import config
 from layerwise.callbacks import CallbackList
 
 
@@ -35,3 +39,25 @@ def validates_after(epoch: int, validation_freq) -> bool:
         raise ValueError("`validation_freq` must be a positive int (validate every n-th epoch) or a list of "
                          "1-based epochs, got 0.")
     return (epoch + 1) % validation_freq == 0
+
+
+def capped_steps(steps: int | None) -> int | None:
+    """``steps`` (None: all batches) capped by ``config.max_steps_per_epoch()``, with Keras' warning; as in Keras'
+    ``EpochIterator``, the cap also sets the default batch size of arrays, as ``steps`` would."""
+    limit = config.max_steps_per_epoch()
+    if limit and (not steps or limit < steps):
+        warnings.warn(f"Limiting steps_per_epoch to {limit}", stacklevel=3)
+        return limit
+    return steps
+
+
+def capped_fit(epochs: int, steps_per_epoch: int | None, validation_steps: int | None,
+               validates) -> tuple[int, int | None, int | None]:
+    """``fit``'s epochs and steps under the ``config`` caps, each capped one warned about as in Keras;
+    ``validates``: whether ``fit`` has validation data (only then are ``validation_steps`` capped)."""
+    limit = config.max_epochs()
+    if limit and limit < epochs:
+        warnings.warn(f"Limiting epochs to {limit}", stacklevel=3)
+        epochs = limit
+    steps_per_epoch = capped_steps(steps_per_epoch)
+    return epochs, steps_per_epoch, capped_steps(validation_steps) if validates else validation_steps

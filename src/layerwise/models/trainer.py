@@ -36,7 +36,8 @@ from layerwise.models.custom_steps import StepAPI, as_logs, batch_free, parts_sh
 from layerwise.models.on_batch import OnBatchMethods
 from layerwise.models.optimizer_binding import bind_optimizer
 from layerwise.models.inputs import as_declared_inputs, declared_dtypes
-from layerwise.models.loop_settings import callbacks_with_defaults, resolve_verbose, validates_after
+from layerwise.models.loop_settings import (callbacks_with_defaults, capped_fit, capped_steps, resolve_verbose,
+                                            validates_after)
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs, check_names, flat_outputs
 from layerwise.models.targets import check_targets, class_weighted, class_weights_to_sample_weights
 from layerwise.utils.py_dataset import is_py_dataset
@@ -279,6 +280,8 @@ class Trainer(OnBatchMethods, StepAPI):
         first batch every epoch, as Keras' evaluate does.
         """
         self._require_compiled("fit")
+        epochs, steps_per_epoch, validation_steps = capped_fit(epochs, steps_per_epoch, validation_steps,
+                                                               validation_data is not None or validation_split)
         verbose = resolve_verbose(verbose)
         data = self._make_data(x, y, sample_weight, batch_size, steps_per_epoch)
         val_data = None
@@ -397,7 +400,7 @@ class Trainer(OnBatchMethods, StepAPI):
         """Loss and metrics on the given data (``steps`` batches of a dataset, when given): a scalar,
         ``[loss, *output losses, *metrics]``, or a dict."""
         self._require_compiled("evaluate")
-        verbose = resolve_verbose(verbose)
+        verbose, steps = resolve_verbose(verbose), capped_steps(steps)
         data = take_steps(self._make_data(x, y, sample_weight, batch_size, steps), steps)
         custom = self._uses_steps("test_step")
         self._prepare_steps(data) if custom else self._prepare(data, "evaluate")
@@ -442,7 +445,7 @@ class Trainer(OnBatchMethods, StepAPI):
         """Outputs for ``x`` as a numpy array (a list or dict of them for several outputs), computed batch by
         batch in inference mode (the first ``steps`` batches, when given). ``x`` may also be a dataset of
         ``x`` or ``(x, y)`` batches."""
-        verbose = resolve_verbose(verbose)
+        verbose, steps = resolve_verbose(verbose), capped_steps(steps)
         x = peekable(x)
         self._adopt_input_structure(x)
         if not (is_array_like(x) or isinstance(x, dict) or (len(self.input_names) > 1 and isinstance(x, tuple))):

@@ -279,12 +279,30 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale: float 
         attn_mask = to_tensor(bias, dtype, q.device)
         if causal is not None:  # PyTorch does not take both; fold the causal mask into the bias.
             attn_mask, causal = attn_mask.masked_fill(~causal, _large_negative(dtype)), None
-    if flash_attention:
-        with torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.FLASH_ATTENTION]):
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=causal is not None, scale=scale)
-    else:
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=causal is not None, scale=scale)
+    out = fused_attention(q, k, v, attn_mask, causal is not None, scale, flash_attention, "ops.dot_product_attention")
     return out.transpose(1, 2)
+
+
+def fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
+                    is_causal: bool, scale: float | None, flash_attention: bool | None, who: str) -> torch.Tensor:
+    """``F.scaled_dot_product_attention`` on ``(batch, heads, steps, head_dim)`` tensors under Keras'
+    ``flash_attention``: None lets PyTorch choose its kernel, False excludes the flash kernel, True runs only it and,
+    as Keras' torch backend, raises a RuntimeError (naming ``who``) where it cannot run on these inputs."""
+    sdpa = torch.nn.attention
+    if flash_attention is None:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=is_causal, scale=scale)
+    if flash_attention:
+        from torch.backends.cuda import SDPAParams, can_use_flash_attention
+
+        if not can_use_flash_attention(SDPAParams(q, k, v, attn_mask, 0.0, is_causal, False), True):
+            raise RuntimeError(f"{who}: flash_attention=True, but PyTorch's flash kernel cannot run on these inputs "
+                               f"(device {q.device.type}, dtype {q.dtype}; it needs CUDA and float16 or bfloat16, "
+                               "see the warnings above). Pass flash_attention=None to let PyTorch choose.")
+        backends = [sdpa.SDPBackend.FLASH_ATTENTION]
+    else:  # every kernel but flash, as keras.config.disable_flash_attention() asks
+        backends = [sdpa.SDPBackend.EFFICIENT_ATTENTION, sdpa.SDPBackend.CUDNN_ATTENTION, sdpa.SDPBackend.MATH]
+    with sdpa.sdpa_kernel(backends):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=is_causal, scale=scale)
 
 
 keras_class_names(psnr="PSNR", rms_norm="RMSNorm")
