@@ -110,13 +110,15 @@ def test_generator_with_steps_per_epoch_goes_on_where_it_stopped_as_keras(keras)
     assert max(lw_count) >= 8  # nine batches trained on, none lost to building the model
 
 
-def test_generator_running_dry_warns_and_stops():
+def test_generator_running_dry_warns_and_goes_on_as_keras():
     model = layerwise.Sequential([layerwise.Input((4,)), L.Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
     batches = ((X[i:i + 8], Y[i:i + 8]) for i in range(0, 40, 8))  # five batches
     with pytest.warns(UserWarning, match="ran out of data"):
         history = model.fit(batches, steps_per_epoch=2, epochs=5, verbose=0)
-    assert len(history.history["loss"]) == 3  # 2 + 2 + 1 batches, then the generator is dry
+    # 2 + 2 + 1 batches, the generator runs dry; then the two batches Keras peeked at, and an empty epoch
+    assert history.epoch == [0, 1, 2, 3, 4]
+    assert len(history.history["loss"]) == 4
 
 
 def test_steps_limit_evaluate_and_predict():

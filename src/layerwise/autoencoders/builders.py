@@ -72,11 +72,13 @@ def _parts(model: Model) -> list:
 
 
 def join(encoder: Model, decoder: Model, noise: str | None = None, noise_level: float = 0.1,
-         noise_range: tuple[float, float] = (0.0, 1.0), name: str = "autoencoder") -> Sequential:
+         noise_range: tuple[float, float] = (0.0, 1.0), name: str = "autoencoder",
+         seed: int | None = None) -> Sequential:
     """The autoencoder ``decoder(encoder(corrupt(x)))`` built from the encoder's and decoder's own layers.
 
     Shapes: ``encoder.input_shape -> encoder.input_shape``. ``noise`` (None, 'gaussian', 'masking',
-    'salt_pepper') corrupts inputs while training only; ``noise_range`` is (low, high) for salt-and-pepper.
+    'salt_pepper') corrupts inputs while training only; ``noise_range`` is (low, high) for salt-and-pepper;
+    ``seed`` (an int) gives the corruption layer its own generator, so that its noise repeats build after build.
     Sequential encoders and decoders give their layers; functional ones (``Model(inputs, outputs)``) sit in the
     autoencoder whole, sharing their weights all the same.
     """
@@ -85,7 +87,7 @@ def join(encoder: Model, decoder: Model, noise: str | None = None, noise_level: 
     if tuple(encoder.output_shape[1:]) != tuple(decoder.input_shape[1:]):
         raise ValueError(f"The encoder outputs {encoder.output_shape} but the decoder expects "
                          f"{decoder.input_shape}.")
-    corruption = corruption_layer(noise, noise_level, *noise_range)
+    corruption = corruption_layer(noise, noise_level, *noise_range, seed=seed)
     front = [corruption] if corruption is not None else []
     return Sequential([Input(encoder.input_shape[1:]), *front, *_parts(encoder), *_parts(decoder)], name=name)
 
@@ -93,13 +95,13 @@ def join(encoder: Model, decoder: Model, noise: str | None = None, noise_level: 
 def dense_autoencoder(input_shape: int | Sequence[int], code_size: int, hidden_layers: Sequence[int] = (256, 64),
                       activation="relu", code_activation=None, output_activation=None,
                       noise: str | None = None, noise_level: float = 0.1,
-                      noise_range: tuple[float, float] = (0.0, 1.0)) -> Models:
+                      noise_range: tuple[float, float] = (0.0, 1.0), seed: int | None = None) -> Models:
     """A symmetric fully connected autoencoder.
 
     Encoder: ``(batch, *input_shape) -> (batch, code_size)`` through ``hidden_layers`` units (images are
     flattened first); the decoder mirrors it: ``(batch, code_size) -> (batch, *input_shape)``.
     ``code_activation=None`` gives a linear code (Hinton & Salakhutdinov 2006); ``output_activation``
-    'sigmoid' suits data scaled to [0, 1], None (linear) any real data.
+    'sigmoid' suits data scaled to [0, 1], None (linear) any real data. ``noise*`` and ``seed``: as in ``join``.
     """
     shape = _check_shape(input_shape, "input_shape")
     code_size = _check_code_size(code_size)
@@ -111,7 +113,7 @@ def dense_autoencoder(input_shape: int | Sequence[int], code_size: int, hidden_l
     decoder = Sequential([Input((code_size,)), *(Dense(units, activation=activation) for units in reversed(hidden)),
                           Dense(n_inputs, activation=output_activation),
                           *([Reshape(shape)] if len(shape) > 1 else [])], name="decoder")
-    return encoder, decoder, join(encoder, decoder, noise, noise_level, noise_range)
+    return encoder, decoder, join(encoder, decoder, noise, noise_level, noise_range, seed=seed)
 
 
 def _halved_sizes(image_shape: tuple[int, int, int], levels: int) -> list[tuple[int, int]]:
@@ -126,7 +128,7 @@ def conv_autoencoder(image_shape: Sequence[int], code_size: int | None, filters:
                      kernel_size: int | Sequence[int] = 3, activation="relu", downsampling: str = "pool",
                      upsampling: str = "transpose", code_activation=None, output_activation=None,
                      noise: str | None = None, noise_level: float = 0.1,
-                     noise_range: tuple[float, float] = (0.0, 1.0)) -> Models:
+                     noise_range: tuple[float, float] = (0.0, 1.0), seed: int | None = None) -> Models:
     """A convolutional autoencoder for grey or colour images ``(height, width, channels)``.
 
     Encoder: per entry of ``filters`` a 'same' Conv2D then a 2x downsampling (``downsampling='pool'``:
@@ -141,7 +143,7 @@ def conv_autoencoder(image_shape: Sequence[int], code_size: int | None, filters:
     ``code_size=None`` drops the Dense layers: the code is the smallest feature map itself,
     ``(batch, h / 2**L, w / 2**L, filters[-1])``, as in the fully convolutional denoiser of Chollet's
     "Building Autoencoders in Keras". It keeps where things are, which suits denoising better than
-    a small dense code.
+    a small dense code. ``noise*`` and ``seed``: as in ``join``.
     """
     shape = _check_shape(image_shape, "image_shape")
     if len(shape) != 3:
@@ -194,17 +196,18 @@ def conv_autoencoder(image_shape: Sequence[int], code_size: int | None, filters:
                          name="decoder")
     if tuple(decoder.output_shape[1:]) != shape:  # guards the size arithmetic above
         raise RuntimeError(f"Decoder output {decoder.output_shape} does not match the images {shape}.")
-    return encoder, decoder, join(encoder, decoder, noise, noise_level, noise_range)
+    return encoder, decoder, join(encoder, decoder, noise, noise_level, noise_range, seed=seed)
 
 
 def sequence_autoencoder(timesteps: int, features: int, code_size: int, hidden_layers: Sequence[int] = (64,),
                          output_activation=None, noise: str | None = None, noise_level: float = 0.1,
-                         noise_range: tuple[float, float] = (0.0, 1.0)) -> Models:
+                         noise_range: tuple[float, float] = (0.0, 1.0), seed: int | None = None) -> Models:
     """An LSTM sequence autoencoder (Srivastava et al. 2015): ``(batch, timesteps, features)`` in and out.
 
     Encoder: LSTMs of ``hidden_layers`` units (returning sequences), then ``LSTM(code_size)``, whose last
     state is the code ``(batch, code_size)``. Decoder: ``RepeatVector(timesteps)`` feeds the code to every
     step of LSTMs of ``reversed(hidden_layers)`` units, and a Dense maps each step back to ``features``.
+    ``noise*`` and ``seed``: as in ``join``.
     """
     try:
         from layerwise.layers import LSTM, RepeatVector
@@ -219,4 +222,4 @@ def sequence_autoencoder(timesteps: int, features: int, code_size: int, hidden_l
     decoder = Sequential([Input((code_size,)), RepeatVector(timesteps),
                           *(LSTM(u, return_sequences=True) for u in (tuple(reversed(hidden)) or (code_size,))),
                           Dense(features, activation=output_activation)], name="decoder")
-    return encoder, decoder, join(encoder, decoder, noise, noise_level, noise_range)
+    return encoder, decoder, join(encoder, decoder, noise, noise_level, noise_range, seed=seed)

@@ -206,10 +206,11 @@ class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMi
             return "sigmoid" if self.scale == "minmax" else None
         return self.output_activation
 
-    def _build_models(self) -> None:
-        """Create ``encoder_``, ``decoder_`` and ``autoencoder_`` (float32) for the fitted input shape."""
+    def _build_models(self, noise_seed: int | None = None) -> None:
+        """Create ``encoder_``, ``decoder_`` and ``autoencoder_`` (float32) for the fitted input shape;
+        ``noise_seed`` seeds the corruption layer's own generator."""
         common = dict(activation=self.activation, output_activation=self._output_activation(),
-                      noise=self.noise, noise_level=self.noise_level, noise_range=self.noise_range_)
+                      noise=self.noise, noise_level=self.noise_level, noise_range=self.noise_range_, seed=noise_seed)
         with _float32_settings():
             if self.image_shape_ is None:
                 models = dense_autoencoder(self.n_features_in_, int(self.code_size), tuple(self.hidden_layers),
@@ -252,7 +253,8 @@ class Autoencoder(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMi
         # A forked RNG: the seed makes fits repeat exactly without touching the caller's torch RNG state.
         with _forked_torch_rng(), _float32_settings():
             torch.manual_seed(seed)
-            self._build_models()
+            # The noise's own stream, apart from the weights' (a generator seeded alike would repeat their draws).
+            self._build_models(noise_seed=int(np.random.default_rng(seed).integers(np.iinfo(np.int32).max)))
             # A denoiser may be overcomplete (Vincent et al. 2008): the noise, not the size, stops a copy.
             if self._n_features_out >= X.shape[1] and self.noise is None:
                 warnings.warn(f"The code's {self._n_features_out} features are not fewer than the {X.shape[1]} "

@@ -5,15 +5,43 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from layerwise import regularizers
 from layerwise.layers._padding import DataFormat
 from layerwise.layers.base import Layer, Shape
+from layerwise.random import SeedGenerator
 
 
-class Dropout(Layer):
+class _Seeded:
+    """The random source of a noise layer, as Keras' ``seed``: None draws from PyTorch's global generator (which
+    ``torch.manual_seed`` and ``set_random_seed`` rule); an int gives the layer its own generator, made on the
+    input's device at first use, so that layers made with the same seed draw the same noise, call after call,
+    whatever else draws random numbers in between."""
+
+    def _set_seed(self, seed: int | None) -> None:
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
+            raise ValueError(f"{type(self).__name__} seed must be an int or None, got seed={seed!r}.")
+        self.seed = None if seed is None else int(seed)
+        self._seed_generator = None if seed is None else SeedGenerator(self.seed)
+
+    def _generator(self, x: torch.Tensor) -> torch.Generator | None:
+        """The generator to draw ``x``'s noise from; None for the global one."""
+        return None if self._seed_generator is None else self._seed_generator.generator(x.device)
+
+    def _normal(self, x: torch.Tensor) -> torch.Tensor:
+        """Standard normal values of ``x``'s shape, dtype and device."""
+        return torch.randn(x.shape, generator=self._generator(x), dtype=x.dtype, device=x.device)
+
+    def _keep_mask(self, x: torch.Tensor, shape: list[int] | None, keep_rate: float) -> torch.Tensor:
+        """1 (keep) with probability ``keep_rate``, else 0, of ``shape`` (None: ``x``'s), broadcast over ``x``."""
+        keep = torch.empty(x.shape if shape is None else shape, dtype=x.dtype, device=x.device)
+        return keep.bernoulli_(keep_rate, generator=self._generator(x))
+
+
+class Dropout(_Seeded, Layer):
     """Zeroes a fraction ``rate`` of inputs while training and scales the rest by ``1 / (1 - rate)``; ``rate=1``
     zeroes them all, as in Keras.
 
@@ -26,7 +54,8 @@ class Dropout(Layer):
         super().__init__(**kwargs)
         if not 0 <= rate <= 1:
             raise ValueError(f"{type(self).__name__} rate must be a fraction in [0, 1], got rate={rate!r}.")
-        self.rate, self.seed = rate, seed
+        self.rate = rate
+        self._set_seed(seed)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
 
     def check_input_shape(self, input_shape: Shape) -> None:
@@ -47,13 +76,12 @@ class Dropout(Layer):
         if self.rate == 1:  # nothing kept (no 1 / (1 - rate) to scale by)
             return torch.zeros_like(x)
         shape = self.mask_shape(x)
-        if shape is None:
-            return F.dropout(x, self.rate, True)
-        keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.rate)
-        return x * keep.div_(1.0 - self.rate)
+        if shape is None and self._seed_generator is None:
+            return F.dropout(x, self.rate, True)  # the fused kernel; it takes no generator
+        return x * self._keep_mask(x, shape, 1.0 - self.rate).div_(1.0 - self.rate)
 
 
-class GaussianNoise(Layer):
+class GaussianNoise(_Seeded, Layer):
     """Adds zero-mean Gaussian noise of standard deviation ``stddev`` while training."""
     supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
@@ -63,15 +91,16 @@ class GaussianNoise(Layer):
         # noise_level on pixels of 0..255).
         if not stddev >= 0:
             raise ValueError(f"GaussianNoise stddev must be a non-negative number, got stddev={stddev!r}.")
-        self.stddev, self.seed = stddev, seed
+        self.stddev = stddev
+        self._set_seed(seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not self.stddev:
             return x
-        return x + torch.randn_like(x) * self.stddev
+        return x + self._normal(x) * self.stddev
 
 
-class GaussianDropout(Layer):
+class GaussianDropout(_Seeded, Layer):
     """Multiplies inputs by noise of mean 1 and standard deviation ``sqrt(rate / (1 - rate))`` while training."""
     supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
@@ -79,12 +108,13 @@ class GaussianDropout(Layer):
         super().__init__(**kwargs)
         if not 0 <= rate < 1:
             raise ValueError(f"GaussianDropout rate must be in [0, 1), got {rate!r}.")
-        self.rate, self.seed = rate, seed
+        self.rate = rate
+        self._set_seed(seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not self.rate:
             return x
-        return x * (1.0 + torch.randn_like(x) * math.sqrt(self.rate / (1.0 - self.rate)))
+        return x * (1.0 + self._normal(x) * math.sqrt(self.rate / (1.0 - self.rate)))
 
 
 class AlphaDropout(Dropout):
@@ -107,7 +137,7 @@ class AlphaDropout(Dropout):
         dropped = -self._SELU_ALPHA * self._SELU_SCALE  # the value SELU saturates to
         a = ((1 - self.rate) * (1 + self.rate * dropped ** 2)) ** -0.5
         b = -a * dropped * self.rate
-        keep = torch.empty(self.mask_shape(x) or x.shape, dtype=x.dtype, device=x.device).bernoulli_(1 - self.rate)
+        keep = self._keep_mask(x, self.mask_shape(x), 1.0 - self.rate)
         # a * (x * keep + dropped * (1 - keep)) + b, written as a * keep * (x - dropped) + (a * dropped + b)
         return (x - dropped).mul_(keep).mul_(a).add_(a * dropped + b)
 

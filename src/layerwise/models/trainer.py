@@ -275,9 +275,9 @@ class Trainer(OnBatchMethods, StepAPI):
         """Train for ``epochs`` epochs; returns a History whose ``.history`` has Keras' keys.
 
         With ``steps_per_epoch`` an epoch takes that many batches and the next one goes on from there, as in
-        Keras; a generator that runs dry ends training with Keras' warning (Keras itself goes on, each later epoch
-        on the two batches it peeked at). Validation (``validation_steps`` batches, when given) starts from the
-        first batch every epoch, as Keras' evaluate does.
+        Keras; a generator that runs dry gives Keras' warning and training goes on as in Keras (later epochs on
+        the two batches it peeked at; an epoch that finds no batch logs nothing). Validation
+        (``validation_steps`` batches, when given) starts from the first batch every epoch, as Keras' evaluate does.
         """
         self._require_compiled("fit")
         epochs, steps_per_epoch, validation_steps = capped_fit(epochs, steps_per_epoch, validation_steps,
@@ -323,7 +323,9 @@ class Trainer(OnBatchMethods, StepAPI):
                     break
             self.eval()
             if step == 0 and getattr(data, "ran_out", False):
-                break
+                epoch_logs = {}
+                callback_list.on_epoch_end(epoch, epoch_logs)
+                continue
             epoch_logs = self._final_logs(logs) if custom else self._logs(trackers)
             if val_data is not None and validates_after(epoch, validation_freq):
                 epoch_logs.update(self._evaluate_data(val_data, prefix="val_", callbacks=callback_list))
@@ -332,7 +334,7 @@ class Trainer(OnBatchMethods, StepAPI):
             if custom or self._uses_steps("test_step"):
                 epoch_logs = as_logs(epoch_logs)  # a step's logs sorted and flattened, as Keras gives them
             callback_list.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training or getattr(data, "ran_out", False):
+            if self.stop_training:
                 break
         if epochs > 0 and self.optimizer.built:
             self.optimizer.finalize_variable_values()  # with use_ema: the averages become the weights
