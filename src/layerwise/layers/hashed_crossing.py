@@ -156,3 +156,7 @@ class HashedCrossing(Layer):
         bins = cross_hashed([f.to(device) for f in features], self.num_bins)
         out = bins if self.output_mode == "int" else encode(bins, "one_hot", self.num_bins)
         return out.to(self._out_dtype)
+
+    def get_config(self) -> dict:
+        """As Keras: ``dtype`` is the resolved output dtype ('int64' for 'int', 'float32' for 'one_hot'), not None."""
+        return {**super().get_config(), "dtype": str(self.dtype).removeprefix("torch.")}

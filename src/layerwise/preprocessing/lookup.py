@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from layerwise.preprocessing.encoding import encode
+from layerwise.preprocessing.encoding import encode, encoded_shape
 from layerwise.preprocessing.hashing import hash_buckets, salt_pair
 from layerwise.preprocessing.vocabulary import KERAS_CONFIG_EXTRAS, Vocabulary, adapt_batches
 
@@ -114,6 +114,11 @@ class StringLookup:
     def vocabulary_size(self) -> int:
         """The number of indices, mask and OOV ones included."""
         return self._vocabulary.size()
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """As Keras: the input's shape for 'int', else rows of width ``max_tokens`` (``pad_to_max_tokens``) or the
+        vocabulary size (None before a vocabulary is set)."""
+        return encoded_shape(input_shape, self.output_mode, self._vocabulary.depth_or_none())
 
     # ---- lookups ---------------------------------------------------------------------------------
     def __call__(self, data) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from layerwise.preprocessing.encoding import encode
+from layerwise.preprocessing.encoding import encode, encoded_shape
 from layerwise.preprocessing.lookup import to_str
 from layerwise.preprocessing.vocabulary import KERAS_CONFIG_EXTRAS, Vocabulary, adapt_batches
 
@@ -173,6 +173,18 @@ class TextVectorization:
     def vocabulary_size(self) -> int:
         """The number of ids, special ones included."""
         return self._vocabulary.size()
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """As Keras: ``(batch, output_sequence_length)`` for 'int'; else the lookup's encoded shape of the tokens,
+        ``(batch, depth)`` (a ``(batch,)`` input of unsplit strings counts as ``(batch, 1)``)."""
+        if self.output_mode == "int":
+            return (input_shape[0], self.output_sequence_length)
+        input_shape = tuple(input_shape)
+        if self.split is None:
+            input_shape = input_shape + (1,) if len(input_shape) <= 1 else input_shape
+        else:
+            input_shape = input_shape + (None,)
+        return encoded_shape(input_shape, self.output_mode, self._vocabulary.depth_or_none())
 
     # ---- strings to ids and back ----------------------------------------------------------------------
     def __call__(self, data: str | Iterable[str]) -> np.ndarray:

@@ -64,6 +64,12 @@ class Vocabulary:
         """Width of encoded outputs: ``max_tokens`` with ``pad_to_max_tokens``, else the vocabulary size."""
         return self.max_tokens if self.pad_to_max_tokens else self.size()
 
+    def depth_or_none(self) -> int | None:
+        """``depth()``, or None while there is no vocabulary to size it (Keras' shape before ``adapt``)."""
+        if self.pad_to_max_tokens or self.tokens or self.static:
+            return self.depth()
+        return None
+
     def special_tokens(self) -> list:
         return [self.mask_token] * self.oov_start + [self.oov_token] * self.num_oov_indices
 
