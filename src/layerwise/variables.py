@@ -18,6 +18,9 @@ from torch import nn
 
 __all__ = ["MetricVariable", "Variable"]
 
+# Open stateless scopes (layers/shape_inference.py), each a list of (variable, first value) made in it.
+_scopes: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
+
 
 def _as_value(value, like: torch.Tensor) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
@@ -100,6 +103,8 @@ class Variable(_KerasVariableMethods, nn.Parameter):
                 value = value.to(torch.float32)
         variable = nn.Parameter.__new__(cls, value.contiguous(), bool(trainable))
         variable._name, variable.owner = name or "variable", owner
+        for created in _scopes:  # a stateless call puts a variable it creates back to its first value
+            created.append((variable, variable.detach().clone()))
         return variable
 
     @property

@@ -2,11 +2,34 @@
 calling the layer once on zeros, as Keras traces ``call`` symbolically."""
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 
 from layerwise.backend import float_dtype, get_device
 from layerwise.layers.calling import is_shape_list, takes_argument, zeros_for
 from layerwise.layers.penalties import forget_added_losses
+from layerwise import variables
+from layerwise.variables import Variable
+
+
+@contextlib.contextmanager
+def stateless(module: torch.nn.Module) -> Iterator[None]:
+    """Put back, on leaving, the state a call may change: buffers (moving statistics), ``add_weight``
+    variables and non-trainable parameters. Keras traces ``call`` in a stateless scope, so a call on zeros
+    that only finds shapes must not move a counter's ``assign_add`` or a BatchNormalization's statistics."""
+    state = list(module.buffers()) + [p for p in module.parameters() if isinstance(p, Variable) or not p.requires_grad]
+    saved = [(t, t.detach().clone()) for t in state]
+    created: list = []  # variables the call makes (a layer built at its first call), with their first values
+    variables._scopes.append(created)
+    try:
+        yield
+    finally:
+        variables._scopes.remove(created)
+        with torch.no_grad():
+            for tensor, value in saved + created:
+                tensor.copy_(value)
 
 
 def _output_shapes_for(layer, shapes, size: int, named: bool, several: bool, input_shape, more, device):
@@ -20,7 +43,7 @@ def _output_shapes_for(layer, shapes, size: int, named: bool, several: bool, inp
         # one that marks every step as real gives the output shape of any other.
         extra["mask"] = torch.ones(zeros[0].shape[:2], dtype=torch.bool, device=device)
     inputs = dict(zip(input_shape, zeros)) if named else zeros if several else zeros[0]
-    with torch.no_grad():
+    with torch.no_grad(), stateless(layer):
         out = layer.forward(inputs, *more, **extra)
     forget_added_losses(layer)
     outs = out if isinstance(out, (list, tuple)) else [out]

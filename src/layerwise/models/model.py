@@ -35,6 +35,7 @@ from layerwise.layers.symbolic import is_symbolic
 from layerwise.models.inputs import as_input_tensor
 from layerwise.models.summary import model_summary
 from layerwise.models.trainer import Trainer
+from layerwise.models.user_build import first_call, run_user_build
 
 
 def shape_fits(expected: tuple, got: tuple) -> bool:
@@ -276,8 +277,9 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
                                                  dtype=float_dtype(), device=self.device()) for shape in shapes))
 
     def _build_by_calling(self, args: tuple) -> None:
-        """Run ``call`` once in inference mode without gradients, recording the input, output and each
-        layer's output shape."""
+        """Run ``call`` once in inference mode without gradients, recording input and output shapes."""
+        if run_user_build(self, args):
+            return
         track_layers_in_containers(self)
         seen: dict[int, tuple] = {}
 
@@ -288,8 +290,7 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
 
         hooks = [layer.register_forward_hook(record) for layer in self.layers]
         try:
-            with torch.no_grad():
-                out = call_in_mode(self, False, nn.Module.__call__, self, *args)
+            out = first_call(self, args)
         finally:
             for hook in hooks:
                 hook.remove()

@@ -1,0 +1,35 @@
+"""How a subclassed model is built, as Keras builds it: its own ``build(input_shape)`` runs before its
+first call (a model that creates layers there, then calls ``super().build(input_shape)``, has them when
+``call`` first runs), and the call that records its shapes leaves its state (counters, moving statistics)
+as it was, as Keras' symbolic build does.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from layerwise.layers.calling import call_in_mode
+from layerwise.layers.shape_inference import stateless
+
+_building: set[int] = set()  # models whose own build is running: its super().build() must call, not recurse
+
+
+def run_user_build(model, args: tuple) -> bool:
+    """Run ``model``'s overridden ``build`` once for the inputs ``args`` (tensors of shape ``(batch, ...)``);
+    return whether the model is built afterwards (its build called ``super().build``)."""
+    from layerwise.models.model import Model
+    if type(model).build is Model.build or id(model) in _building:
+        return False
+    shapes = [(None, *a.shape[1:]) for a in args if isinstance(a, torch.Tensor)]
+    _building.add(id(model))
+    try:
+        model.build(shapes if len(shapes) > 1 else shapes[0])
+    finally:
+        _building.discard(id(model))
+    return model.built
+
+
+def first_call(model: nn.Module, args: tuple):
+    """``model``'s outputs for ``args`` in inference mode, without gradients, its state left unchanged."""
+    with torch.no_grad(), stateless(model):
+        return call_in_mode(model, False, nn.Module.__call__, model, *args)
