@@ -6,8 +6,10 @@
 from layerwise import (activations, callbacks, config, initializers, layers, losses, metrics, models,
                        optimizers, utils)
 from layerwise import applications, ops, random
-from layerwise import dtype_policies, mixed_precision, wrappers
+from layerwise import dtype_policies, mixed_precision, tree, wrappers
+from layerwise.backend import device
 from layerwise.constraints import Constraint
+from layerwise.dtype_policies import DTypePolicy, FloatDTypePolicy
 from layerwise.initializers import Initializer
 from layerwise.layers import Input, InputSpec, Layer
 from layerwise.layers.symbolic import KerasTensor
@@ -16,6 +18,7 @@ from layerwise.metrics import Metric
 from layerwise.models import Model, Sequential, load_model
 from layerwise.optimizers import Optimizer
 from layerwise.regularizers import Regularizer
+from layerwise.scopes import name_scope
 from layerwise.variables import Variable
 
 __version__ = "0.1.0"
@@ -31,3 +34,4 @@ __all__ += ["Input", "InputSpec", "KerasTensor", "Model", "Sequential", "activat
             "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers", "utils"]
 __all__ += ["Variable", "applications", "ops", "random"]
 __all__ += ["dtype_policies", "mixed_precision", "wrappers"]
+__all__ += ["DTypePolicy", "FloatDTypePolicy", "device", "name_scope", "tree"]

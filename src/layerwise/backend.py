@@ -1,16 +1,18 @@
 """Device, dtype and seeding: the one place that decides where tensors live.
 
-The device is CUDA when present, the CPU otherwise; ``set_device`` overrides it.
+The device is CUDA when present, the CPU otherwise; ``set_device`` overrides it, ``with device(...)`` for a block.
 Everything else asks ``get_device()`` instead of deciding for itself.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
 import random
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -65,6 +67,25 @@ def set_device(device: str | torch.device) -> None:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"set_device({str(device)!r}): CUDA is not available on this machine; use 'cpu'.")
     _device = device
+
+
+@contextlib.contextmanager
+def device(device_name: str | torch.device) -> Iterator[torch.device]:
+    """Keras' ``with keras.device("cpu"):`` ("cuda:0", "gpu:0" as in Keras, "gpu" being CUDA): tensors,
+    layers and models made inside go to that device, which the block receives; the previous device comes
+    back on exit, as Keras' torch ``device_scope`` does."""
+    global _device
+    if isinstance(device_name, str):
+        device_name = device_name.lower().replace("gpu", "cuda")
+    elif not isinstance(device_name, torch.device):
+        raise ValueError("Invalid value for argument `device_name` of keras.device(). Expected a string like "
+                         f"'gpu:0' or 'cpu'. Received: device_name={device_name!r}")
+    previous = _device
+    set_device(device_name)
+    try:
+        yield _device
+    finally:
+        _device = previous
 
 
 def unique_name(base: str) -> str:
