@@ -33,6 +33,7 @@ from layerwise.layers.base import to_snake_case
 from layerwise.layers.config_forms import built_in
 from layerwise.layers.core import InputLayer
 from layerwise.layers.saving_hooks import overrides
+from layerwise.saving_registry import saved_name
 
 EXTRAS_MEMBER = "layerwise.safetensors"
 KERAS_VERSION = "3.15.1"  # the Keras whose files these match (tests/test_keras_export.py loads them in Keras)
@@ -51,8 +52,10 @@ class NotKerasDescribable(ValueError):
 
 
 def keras_model_config(model) -> dict:
-    """``model`` (Sequential or functional) as Keras' ``config.json`` describes it, without compile settings."""
+    """``model`` as Keras' ``config.json`` describes it, without compile settings: a Sequential or functional model,
+    or a subclassed one that defines ``get_config`` (its class's name and config, rebuilt from the class)."""
     from layerwise.models.functional import Functional
+    from layerwise.models.model import Model
     from layerwise.models.sequential import Sequential
 
     if isinstance(model, Sequential):
@@ -65,9 +68,12 @@ def keras_model_config(model) -> dict:
     elif isinstance(model, Functional):
         entry = {"module": "keras.src.models.functional", "class_name": "Functional",
                  "config": _functional_config(model), "registered_name": "Functional"}
+    elif type(model).get_config is not Model.get_config:  # a subclassed model that describes itself, as Keras saves it
+        entry = {"module": type(model).__module__, "class_name": type(model).__name__, "config": model.get_config(),
+                 "registered_name": saved_name(type(model)) or type(model).__name__}
     else:
-        raise NotKerasDescribable(f"'{model.name}' is a subclassed model ({type(model).__name__}): Keras' config "
-                                  "form holds Sequential and functional models only.")
+        raise NotKerasDescribable(f"'{model.name}' is a subclassed model ({type(model).__name__}) without its own "
+                                  "get_config, so Keras' config form cannot describe it.")
     if model.built:  # as Keras, which otherwise builds the model it loads (and its optimizer) for no input shape
         build = model.get_build_config() if hasattr(model, "get_build_config") else None
         entry["build_config"] = build or {"input_shape": None}
@@ -300,7 +306,9 @@ def write_model_weights(model, group) -> None:
     else:
         for name, layer in sublayer_groups(model):
             _write_any(layer, group.require_group(name))
-    group.require_group("vars")
+    own = group.require_group("vars")  # a subclassed model's own weights (add_weight), as Keras writes them
+    for i, view in enumerate(own_weight_views(model)):
+        own.create_dataset(str(i), data=_numpy(view.to_keras(view.tensor.detach())))
 
 
 def _write_any(layer, group) -> None:

@@ -17,7 +17,7 @@ import zipfile
 from typing import Any
 
 from layerwise.keras_weights import load_keras_weights, open_archive, read_member, require_h5py
-from layerwise.saving_registry import loading_scope
+from layerwise.saving_registry import find_custom_object, how_to_load, loading_scope
 
 _MODELS = ("Sequential", "Functional", "Model")
 
@@ -137,12 +137,26 @@ def _flat_metrics(metrics):
 
 def _model(spec: dict):
     if spec.get("class_name") not in _MODELS:
-        raise ValueError(f"A Keras config of a {spec.get('class_name')!r} is not a Sequential or functional model; "
-                         "layerwise rebuilds those two kinds (a subclassed model needs its own code).")
+        return _subclassed_model(spec)
     config = spec["config"]
     model = _sequential(config) if spec["class_name"] == "Sequential" else _functional(config)
     if config.get("trainable") is False:
         model.trainable = False
+    return model
+
+
+def _subclassed_model(spec: dict):
+    """A subclassed model from its class (registered, or in ``custom_objects``) and config, built as its
+    ``build_config`` records so that its weights can load, as Keras rebuilds one."""
+    from layerwise.models.model import Model
+
+    name = str(spec.get("class_name"))
+    found = find_custom_object(spec.get("registered_name") or name) or find_custom_object(name)
+    if not (isinstance(found, type) and issubclass(found, Model)):
+        raise ValueError(f"A Keras config of a {name!r} is not a Sequential or functional model, and no model class "
+                         f"of that name is known: a subclassed model needs its own code. {how_to_load(name)}")
+    model = found.from_config(spec.get("config") or {})
+    model.build_from_config(spec.get("build_config"))
     return model
 
 

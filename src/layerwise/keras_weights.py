@@ -244,9 +244,9 @@ def keras_layout(layer) -> list[tuple[str, list]]:
 
 
 def own_weight_views(layer) -> list:
-    """The weights a user's layer made itself (``add_weight``), in the order Keras stores them: trainable first."""
-    added = getattr(layer, "_added_weights", [])
-    return [v for v in added if v.trainable] + [v for v in added if not v.trainable]
+    """The weights a user's layer or model made itself (``add_weight``), in the order Keras stores them: trainable
+    first (none for an object without them)."""
+    return layer.own_weight_views() if hasattr(layer, "own_weight_views") else []
 
 
 def holds_layers_by_attribute(layer) -> bool:

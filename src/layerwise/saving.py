@@ -23,6 +23,7 @@ from layerwise import losses, metrics, optimizers
 from layerwise.keras_export import NotKerasDescribable, keras_archive_bytes, weights_h5_bytes
 from layerwise.keras_models import is_keras_config, load_keras_model, model_from_keras_config
 from layerwise.keras_weights import Mismatches, keras_weights_path, load_keras_weights
+from layerwise.layers.own_weights import OWN
 from layerwise.layers.saving_hooks import overrides
 from layerwise.saving_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,
                                        get_custom_objects, get_registered_name, get_registered_object,
@@ -101,7 +102,9 @@ def weight_tensors(model, prefix: str = "weights") -> dict[str, torch.Tensor]:
 
     A layer shared by a nested model and the model itself is written under both indices, the second a copy
     (safetensors refuses shared memory): rebuilt from its config the model holds two such layers, as in Keras."""
-    tensors, seen = {}, set()
+    own = model.own_weight_views()  # a subclassed model's own weights (add_weight), keyed <prefix>/own/<weight>
+    tensors = {f"{prefix}/{OWN}/{view.key}": view.tensor.detach().cpu().contiguous() for view in own}
+    seen = {id(view.tensor) for view in own}
     for i, layer in enumerate(model.layers):
         for view in layer.weight_views():
             tensor = view.tensor.detach().cpu().contiguous()
@@ -245,12 +248,12 @@ def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str,
 
 
 def model_from_json(json_string: str, custom_objects: dict | None = None, *, source: str = "the JSON"):
-    """The Sequential or functional model ``model.to_json()`` described, with new weights; the user's
-    objects it names are looked up in ``custom_objects`` too. Keras' own JSON (Keras 3's or 2's) is read too."""
+    """The model ``model.to_json()`` described, with new weights; the user's objects it names (a subclassed
+    model's class too) are looked up in ``custom_objects`` too. Keras' own JSON (Keras 3's or 2's) is read too."""
     from layerwise.models.model import deserialize_layer
 
     spec = json.loads(json_string)
-    if is_keras_config(spec):
+    if is_keras_config(spec) or (isinstance(spec, dict) and "registered_name" in spec):  # or a subclassed model
         return model_from_keras_config(spec, custom_objects)
     if not isinstance(spec, dict) or spec.get("class_name") not in ("Sequential", "Functional"):
         name = spec.get("class_name") if isinstance(spec, dict) else type(spec).__name__
@@ -330,18 +333,30 @@ def load_weight_tensors(model, tensors: dict[str, torch.Tensor], filepath, prefi
     if not model.built:
         raise ValueError(f"{filepath!r}: the saved model has no input shape, so it cannot be rebuilt.")
     skips = Mismatches(skip_mismatch)
+    skips.load(model, _load_own_tensors, model, tensors, filepath, prefix)
     for i, layer in enumerate(model.layers):
         skips.load(layer, _load_layer_tensors, layer, i, tensors, filepath, prefix)
     skips.warn()
 
 
+def _load_own_tensors(model, tensors: dict[str, torch.Tensor], filepath, prefix: str) -> None:
+    """The weights a subclassed model made itself (``add_weight``), keyed ``<prefix>/own/<weight>``."""
+    _copy_checked([(view, f"{prefix}/{OWN}/{view.key}") for view in model.own_weight_views()], tensors, filepath)
+
+
 def _load_layer_tensors(layer, i: int, tensors: dict[str, torch.Tensor], filepath, prefix: str) -> None:
     """The weights of ``layer``, the model's ``i``-th, checked before any is copied."""
-    found = []
+    keyed = []
     for view in layer.weight_views():
         key = f"{prefix}/{i}/{view.key}"
-        if key not in tensors:  # files saved before weights were keyed by attribute path
-            key = f"{prefix}/{i}/{view.name}"
+        keyed.append((view, key if key in tensors else f"{prefix}/{i}/{view.name}"))  # files keyed by weight name
+    _copy_checked(keyed, tensors, filepath)
+
+
+def _copy_checked(keyed: list, tensors: dict[str, torch.Tensor], filepath) -> None:
+    """Copy ``tensors[key]`` into each ``(view, key)``'s tensor, after checking that every one is there and fits."""
+    found = []
+    for view, key in keyed:
         if key not in tensors or tensors[key].shape != view.tensor.shape:
             raise ValueError(f"{filepath!r} does not match the model: weight {key!r} is missing or has another "
                              "shape.")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise import constraints, dtype_policies, initializers, regularizers
+from layerwise import dtype_policies, regularizers
 from layerwise.backend import float_dtype, get_device, unique_name
 from layerwise.dtype_policies.autocast import HALF, cast_floats, numpy_of, region
 from layerwise.layers.config_forms import built_in, in_keras_forms, jsonable, takes_trainable, unrecognized_keywords
@@ -26,10 +26,10 @@ from layerwise.layers.dtype_hooks import LayerDTypes
 from layerwise.layers.saving_hooks import LayerSavingHooks
 from layerwise.layers.shape_inference import output_shape_by_calling
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
+from layerwise.layers.own_weights import OwnWeights
 from layerwise.layers.penalties import LayerPenalties, begin_outermost_call, call_depth
 from layerwise.layers.weight_lists import WeightLists
 from layerwise.layers.weights import WeightView
-from layerwise.variables import Variable
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
 
@@ -82,7 +82,7 @@ def _finishing_build(build: Callable) -> Callable:
     return building
 
 
-class Layer(WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
+class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
     """Base of every layer. Subclasses implement ``build``, ``forward`` and ``compute_output_shape``.
 
     ``input_ndim`` (rank including the batch axis) lets the layer name a wrong input clearly.
@@ -159,12 +159,10 @@ class Layer(WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Modul
         self.autocast = autocast  # Keras' flag, kept so Keras configs load; mixed policies cast as dtype_hooks says
         self._init_dtype_policy(dtype)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self._added_weights: list[WeightView] = []  # from add_weight, in creation order
+        self._init_own_weights()  # add_weight, and its regularizers and constraints
         self._added_losses: list[torch.Tensor] = []  # from add_loss since the outermost call began
         self._last_input_shape = None  # the shape the last call was checked for
         self._inferred_shapes: dict[tuple, tuple[list, bool]] = {}  # input shapes -> (output shapes, a list?)
-        self.weight_regularizers: dict[str, Callable] = {}
-        self.weight_constraints: dict[str, Callable] = {}
         self._activity_losses: list[torch.Tensor] = []  # one per call in the current outermost call
         self._activity_call = -1  # which outermost call they belong to
         if input_dim is not None and input_shape is None:
@@ -182,41 +180,11 @@ class Layer(WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Modul
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, regularizer=None,
-                   constraint=None, name: str | None = None) -> Variable:
-        """A new weight of ``shape`` drawn by ``initializer`` (Keras' default: glorot_uniform), as in Keras.
-
-        It is a ``torch.nn.Parameter`` of this layer with Keras' variable methods (``assign``, ``assign_add``,
-        ``numpy()``...; see ``variables.py``), listed by ``get_weights()`` in creation order.
-        """
-        count = len(self._added_weights)
-        keras_name = name or unique_name("variable")  # Keras' name: "variable", "variable_1"... unless named
-        # The view's name is unique within the layer and the same in every session: saved files and the
-        # regularizers and constraints go by it.
-        if name is None or any(v.name == name for v in self._added_weights):
-            name = f"{name or 'weight'}_{count}"
-        shape = tuple(int(d) for d in (shape or ()))
-        if isinstance(dtype, str):  # Keras code names dtypes: add_weight(..., dtype="float32")
-            dtype = getattr(torch, dtype.removeprefix("torch."))
-        value = initializers.get(initializer or "glorot_uniform")(shape, dtype or self._weight_dtype())
-        param = Variable(value, trainable=bool(trainable) and self._trainable, name=keras_name, owner=self.name)
-        self.register_parameter(f"_added_{count}", param)
-        self._added_weights.append(WeightView(name, param, bool(trainable)))
-        if regularizer is not None:
-            self.weight_regularizers = {**self.weight_regularizers, name: regularizers.get(regularizer)}
-        if constraint is not None:
-            self.weight_constraints = {**self.weight_constraints, name: constraints.get(constraint)}
-        return param
-
     def __setattr__(self, name: str, value) -> None:
         if not built_in(type(self)):  # a user's layer keeps sublayers in lists and dicts, as Keras tracks them
             value = tracked_container(value)
         super().__setattr__(name, value)
-        # A keras.Variable set as an attribute (self.v = keras.Variable(...)) is a weight, as in Keras.
-        if isinstance(value, Variable) and "_added_weights" in self.__dict__ and \
-                not any(view.tensor is value for view in self._added_weights):
-            view_name = value.name if all(v.name != value.name for v in self._added_weights) else name
-            self._added_weights.append(WeightView(view_name, value, value.requires_grad))
+        self._track_variable_attribute(name, value)
 
     def compute_mask(self, inputs, mask=None):
         """The output's mask: the input's for a layer that supports masking, else none (Keras' default)."""
@@ -397,7 +365,7 @@ class Layer(WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Modul
         """This layer's Keras weights in Keras' order: built-in layers with weights override this; layers
         written with ``add_weight`` list theirs, trainable ones first, then the weights of the layers they hold
         as attributes (Keras' ``weights`` order), named ``<layer name>/<weight>``."""
-        views = [v for v in self._added_weights if v.trainable] + [v for v in self._added_weights if not v.trainable]
+        views = self.own_weight_views()
         seen = {id(v.tensor) for v in views}
         for path, layer in self._nested_layers():
             for view in layer.weight_views():

@@ -19,23 +19,25 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerwise import dtype_policies
 from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import region
 from layerwise.layers.base import Layer, call_in_mode, to_snake_case, unique_name
-from layerwise.layers.config_forms import unrecognized_keywords
+from layerwise.layers.config_forms import built_in, unrecognized_keywords
 from layerwise.layers.containers import track_layers_in_containers, tracked_container
 from layerwise.layers.dtype_hooks import LayerDTypes
-from layerwise.layers.penalties import LayerPenalties, module_losses, outermost_call
+from layerwise.layers.own_weights import OwnWeights
+from layerwise.layers.penalties import LayerPenalties, outermost_call
 from layerwise.layers.saving_hooks import overrides
 from layerwise.layers.weight_lists import WeightLists
-from layerwise.layers.weights import WeightView
 from layerwise.datasets.adapt import as_array_tensor, split_parts
 from layerwise.datasets.iterable import first_item
 from layerwise.layers.symbolic import is_symbolic
 from layerwise.models.inputs import as_input_tensor
+from layerwise.models.model_weights import ModelWeights
 from layerwise.models.summary import model_summary
 from layerwise.models.trainer import Trainer
-from layerwise.models.user_build import first_call, run_user_build
+from layerwise.models.user_build import first_call, recording_build, run_user_build
 
 
 def shape_fits(expected: tuple, got: tuple) -> bool:
@@ -121,9 +123,11 @@ _KERAS2_METHODS = {
 }
 
 
-class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
+class Model(OwnWeights, ModelWeights, WeightLists, Trainer, LayerPenalties, LayerDTypes, nn.Module):
     """``Model(inputs, outputs)`` builds a functional model from symbolic tensors (see ``Input``);
-    subclass it and define ``call(self, inputs[, training])`` for a model written as Python code.
+    subclass it and define ``call(self, inputs[, training])`` for a model written as Python code; such a model may
+    make weights of its own as a layer does (``add_weight``, ``add_variable``, a ``Variable`` attribute), listed
+    before its layers' weights (``layers/own_weights.py``, ``models/model_weights.py``).
     ``dtype`` is the model's dtype policy (the global one when left out), as in Keras: a mixed model's
     forward runs under ``torch.autocast``, and ``compile`` under ``"mixed_float16"`` scales the loss."""
 
@@ -133,6 +137,8 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
         super().__init_subclass__(**kwargs)
         if "forward" in cls.__dict__:
             cls.forward = _forward_in_policy(cls.__dict__["forward"])
+        if "build" in cls.__dict__ and not built_in(cls):  # a user's model's own build
+            cls.build = recording_build(cls.__dict__["build"])
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs):
@@ -156,12 +162,15 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
         self._call_takes_training = "training" in inspect.signature(self.call).parameters
         self._input_keys: int | list | None = None  # a subclassed model's inputs: one, a list of n, dict keys
         self._output_keys: int | list | None = None  # and its outputs, from its first call
-        self._added_losses: list[torch.Tensor] = []
+        self._added_losses: list[torch.Tensor] = []  # add_loss (LayerPenalties'), as a layer's
+        self._activity_losses: list[torch.Tensor] = []  # none: a model has no activity regularizer
+        self._init_own_weights()  # add_weight, as a layer's (Keras' Model is a Layer)
         self.eval()
 
     def __setattr__(self, name: str, value) -> None:
         value = tracked_container(value)  # Keras tracks layers in lists and dicts (containers.py)
         super().__setattr__(name, value)
+        self._track_variable_attribute(name, value)
         if isinstance(value, nn.Module) and "training" in self.__dict__:
             value.train(self.training)  # a layer joins in the model's mode (inference until fit)
 
@@ -194,22 +203,6 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
 
     def device(self) -> torch.device:
         return next((p.device for p in self.parameters()), get_device())
-
-    @property
-    def losses(self) -> list[torch.Tensor]:
-        """The layers' regularization penalties and added losses (see ``Layer.losses``), and what a
-        subclassed model's last call passed to ``add_loss``; ``fit`` adds them to the loss."""
-        return module_losses(self)
-
-    def add_loss(self, loss) -> None:
-        """Add a scalar to the training loss from inside a subclassed model's ``call``."""
-        self._added_losses.append(loss if isinstance(loss, torch.Tensor) else torch.as_tensor(float(loss)))
-        LayerPenalties.added_loss_calls += 1
-
-    def apply_constraints(self) -> None:
-        """Project every constrained weight (see ``Layer.apply_constraints``); ``fit`` does it each step."""
-        for layer in self.layers:
-            layer.apply_constraints()
 
     # ---- subclassed models: call, build, shapes ----------------------------------------------------
     def call(self, inputs, *args, **kwargs):
@@ -273,12 +266,16 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
         shapes = input_shape if several else [input_shape]
         if several and self._input_keys is None:
             self._input_keys = len(shapes)
+        # A subclass's own build has run already (this is its super().build()): it must not run again, which
+        # would make its add_weight weights twice.
         self._build_by_calling(tuple(torch.zeros((1, *(1 if d is None else d for d in tuple(shape)[1:])),
-                                                 dtype=float_dtype(), device=self.device()) for shape in shapes))
+                                                 dtype=float_dtype(), device=self.device()) for shape in shapes),
+                               user_build=False)
 
-    def _build_by_calling(self, args: tuple) -> None:
-        """Run ``call`` once in inference mode without gradients, recording input and output shapes."""
-        if run_user_build(self, args):
+    def _build_by_calling(self, args: tuple, user_build: bool = True) -> None:
+        """Run ``call`` once in inference mode without gradients, recording input and output shapes (after the
+        subclass's own ``build``, unless that is what is running)."""
+        if user_build and run_user_build(self, args):
             return
         track_layers_in_containers(self)
         seen: dict[int, tuple] = {}
@@ -302,6 +299,7 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
         first = args[0]
         # Plain attributes, as Sequential keeps them: each layer's output shape ("?" if call did not use it).
         self.batch_input_shape = (None, *first.shape[1:])
+        self._built_input_shapes = [(None, *a.shape[1:]) for a in args if isinstance(a, torch.Tensor)]
         self.output_shapes = [seen.get(id(layer), "?") for layer in self.layers]
         shapes = [(None, *o.shape[1:]) for o in outs]
         self._called_output_shape = shapes if self._output_keys is not None else shapes[0]
@@ -358,55 +356,32 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
         return Functional.from_config(config, custom_objects)
 
     def get_config(self) -> dict:
-        raise NotImplementedError(
-            f"Model '{self.name}' is a subclassed model, which cannot be saved whole (Keras needs its get_config "
-            "and class too): save its weights with model.save_weights('weights.lw') and load them into a "
-            "model built by the same code with model.load_weights.")
+        """A subclassed model's base config, which its own ``get_config`` extends (``{**super().get_config(),
+        "units": ...}``) as in Keras; ``save`` then writes the model whole and ``load_model`` rebuilds it from its
+        class (registered, or in ``custom_objects``). A subclass without ``get_config`` cannot be saved whole."""
+        if type(self).get_config is Model.get_config:
+            raise NotImplementedError(
+                f"Model '{self.name}' is a subclassed model, which cannot be saved whole without its get_config (as "
+                "in Keras): define get_config, or save its weights with model.save_weights('weights.lw') and load "
+                "them into a model built by the same code with model.load_weights.")
+        return {"name": self.name, "trainable": self.trainable, "dtype": dtype_policies.serialize(self.dtype_policy)}
 
-    # ---- weights ------------------------------------------------------------------------------
-    def layer_weight_views(self) -> list[tuple[int, Layer, WeightView]]:
-        """(layer index, layer, view) for each weight once, layer by layer: a layer both called directly and held
-        by a nested model lists its weights where first met, as Keras lists each variable once."""
-        seen, found = set(), []
-        for i, layer in enumerate(self.layers):
-            for view in layer.weight_views():
-                if id(view.tensor) not in seen:
-                    seen.add(id(view.tensor))
-                    found.append((i, layer, view))
-        return found
+    def get_build_config(self) -> dict | None:
+        """``{"input_shape": ...}`` a built subclassed model was built for (a list of shapes for several inputs),
+        as Keras records it; None before it is built or for dict inputs, which shapes alone cannot rebuild."""
+        shapes = getattr(self, "_built_input_shapes", None)
+        if shapes is None or isinstance(self._input_keys, list):
+            return None
+        return {"input_shape": list(shapes[0]) if self._input_keys is None else [list(s) for s in shapes]}
 
-    def get_weights(self) -> list[np.ndarray]:
-        """All weights in Keras' shapes and order, layer by layer."""
-        return [view.to_keras(view.tensor.detach()).cpu().numpy().copy() for _, _, view in self.layer_weight_views()]
+    def build_from_config(self, config: dict | None) -> None:
+        """Build as ``get_build_config`` recorded (what ``load_model`` does before loading the weights)."""
+        shape = (config or {}).get("input_shape")
+        if shape is not None and not self.built:
+            several = bool(shape) and isinstance(shape[0], (list, tuple))
+            self.build([tuple(s) for s in shape] if several else tuple(shape))
 
-    def set_weights(self, weights: list) -> None:
-        weights, owned = list(weights), self.layer_weight_views()
-        if len(weights) != len(owned):
-            raise ValueError(f"Model '{self.name}' expects {len(owned)} weight arrays, got {len(weights)}.")
-        for (_, layer, view), value in zip(owned, weights):
-            view.set_keras_value(value, layer.name)
-
-    def weight_views(self) -> list[WeightView]:
-        """Every layer's weights, named ``<layer index>/<weight>`` so that a nested model's are unique."""
-        return [WeightView(f"{i}/{view.name}", view.tensor, view.trainable and layer.trainable, view.to_keras,
-                           view.from_keras, key=f"{i}/{view.key}")
-                for i, layer, view in self.layer_weight_views()]
-
-    @property
-    def weights(self) -> list[torch.Tensor]:
-        return [view.tensor for _, _, view in self.layer_weight_views()]
-
-    @property
-    def trainable_weights(self) -> list[torch.Tensor]:
-        """The weights training updates, layer by layer (frozen layers have none)."""
-        return [view.tensor for _, layer, view in self.layer_weight_views() if view.trainable and layer.trainable]
-
-    @property
-    def non_trainable_weights(self) -> list[torch.Tensor]:
-        """The weights training leaves alone, layer by layer."""
-        return [view.tensor for _, layer, view in self.layer_weight_views()
-                if not (view.trainable and layer.trainable)]
-
+    # ---- weights (the lists are ModelWeights') ---------------------------------------------------
     @property
     def trainable(self) -> bool:
         """The model's own setting, as in Keras: True with some layers frozen (their weights are not trained)."""
@@ -415,6 +390,7 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
+        self._set_own_requires_grad()
         for layer in self.layers:
             layer.trainable = value
 
@@ -435,8 +411,14 @@ class Model(WeightLists, Trainer, LayerDTypes, nn.Module):
 
     def _own_spec(self) -> dict:
         """The architecture in layerwise's own form, ``{"class_name", "config"}``: what layerwise's files hold
-        (``save`` to a name not ending in ``.keras``), where user objects keep their registered names as strings."""
-        return {"class_name": type(self).__name__, "config": self.get_config()}
+        (``save`` to a name not ending in ``.keras``), where user objects keep their registered names as strings.
+        A subclassed model is described as Keras describes it (its class's names, config and build config)."""
+        from layerwise.keras_export import keras_model_config
+        from layerwise.keras_weights import is_graph_model
+
+        if is_graph_model(self) or type(self).get_config is Model.get_config:  # the latter raises, saying why
+            return {"class_name": type(self).__name__, "config": self.get_config()}
+        return keras_model_config(self)
 
     def compile_from_config(self, config: dict) -> None:
         """Compile with what ``get_compile_config`` returned (Keras' form) or a layerwise file recorded;

@@ -5,6 +5,9 @@ as it was, as Keras' symbolic build does.
 """
 from __future__ import annotations
 
+import functools
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -18,7 +21,7 @@ def run_user_build(model, args: tuple) -> bool:
     """Run ``model``'s overridden ``build`` once for the inputs ``args`` (tensors of shape ``(batch, ...)``);
     return whether the model is built afterwards (its build called ``super().build``)."""
     from layerwise.models.model import Model
-    if type(model).build is Model.build or id(model) in _building:
+    if type(model).build is Model.build or id(model) in _building or model.__dict__.get("_own_build_ran"):
         return False
     shapes = [(None, *a.shape[1:]) for a in args if isinstance(a, torch.Tensor)]
     _building.add(id(model))
@@ -27,6 +30,18 @@ def run_user_build(model, args: tuple) -> bool:
     finally:
         _building.discard(id(model))
     return model.built
+
+
+def recording_build(build: Callable) -> Callable:
+    """A subclass's ``build`` that notes it has run: a model built by ``model.build(shape)`` (whose build need
+    not call ``super().build``) does not run it again at its first call, which would make its weights twice."""
+
+    @functools.wraps(build)
+    def building(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        self.__dict__["_own_build_ran"] = True
+
+    return building
 
 
 def first_call(model: nn.Module, args: tuple):
