@@ -5,17 +5,20 @@ Inputs are ``query (batch, ..., Tq, dim)``, ``value (batch, ..., Tv, dim_v)`` an
 Tv, dim)`` (the value when absent), of one rank, at least 3. Masks are booleans, True where a step is real: a
 value mask ``(batch, ..., Tv)`` keeps attention off padded steps, a query mask ``(batch, ..., Tq)`` zeroes padded
 queries' outputs and is the output's mask downstream (see ``attention_base.py`` for how calls are recorded).
-``scaled_dot_product_attention`` runs wherever it computes what Keras computes (no scores asked for); the
-explicit softmax gives the scores and Keras' other score functions.
+``scaled_dot_product_attention`` runs wherever it computes what Keras computes (no scores asked for), off the
+flash kernel after ``keras.config.disable_flash_attention()`` (read when the layer is made); the explicit
+softmax gives the scores and Keras' other score functions.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from layerwise.config import is_flash_attention_enabled
 from layerwise.layers.base import Shape
 from layerwise.layers.attention_base import _MASKED_FUSED, _MASKED_SCORE, _AttentionCall, _HeadsCall  # noqa: F401
 from layerwise.layers.multi_head_attention import MultiHeadAttention  # noqa: F401  (its home before the split)
+from layerwise.ops.nn_extra import fused_attention
 
 
 class Attention(_AttentionCall):
@@ -39,6 +42,9 @@ class Attention(_AttentionCall):
             raise ValueError(f"{type(self).__name__} dropout must be in [0, 1), got {dropout!r}.")
         self.use_scale, self.score_mode, self.dropout, self.seed = use_scale, score_mode, float(dropout), seed
         self.scale = self.concat_score_weight = None
+        # Keras computes these scores explicitly, never with the flash kernel: keep it off once disabled (None
+        # lets PyTorch choose, False excludes it).
+        self._flash_attention = is_flash_attention_enabled()
 
     def __call__(self, inputs, mask=None, value=None, key=None, **kwargs):
         listed = value is None  # called as Keras calls it, on [query, value(, key)]; else a model's replay
@@ -110,7 +116,8 @@ class Attention(_AttentionCall):
         dropout = self.dropout if self.training else 0.0
         if self.fused() and not return_attention_scores:
             bias = None if score_mask is None else torch.where(score_mask, 0.0, _MASKED_SCORE).to(query.dtype)
-            output = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=dropout, scale=1.0)
+            output = fused_attention(query, key, value, bias, False, 1.0, self._flash_attention,
+                                     f"Layer '{self.name}' ({type(self).__name__})", dropout_p=dropout)
             weights = None
         else:
             scores = self.scores(query, key)

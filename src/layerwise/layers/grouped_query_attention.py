@@ -6,8 +6,9 @@ Inputs are ``query (batch, Tq, dim)``, ``value (batch, Tv, dim_v)`` and an optio
 The projections are EinsumDense layers named as Keras names them (``query``, ``key``, ``gate``, ``value``,
 ``attention_output``), so weights come in Keras' order and shapes. Masks combine as in MultiHeadAttention.
 ``scaled_dot_product_attention`` (sharing the key/value heads with ``enable_gqa``) runs where Keras runs its
-fused path (no dropout, no scores asked for); otherwise an explicit softmax gives the scores, with Keras' zeros
-for a query that can attend to nothing.
+fused path (no dropout, no scores asked for), under ``flash_attention`` (when falsy, the global
+``keras.config.disable_flash_attention()`` setting at construction) as in MultiHeadAttention; otherwise an
+explicit softmax gives the scores, with Keras' zeros for a query that can attend to nothing.
 """
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from layerwise.backend import unique_name
+from layerwise.config import is_flash_attention_enabled
 from layerwise.layers.attention_base import _MASKED_FUSED, _MASKED_SCORE, _HeadsCall
 from layerwise.layers.multi_head_attention import MultiHeadAttention
 from layerwise.layers.base import LAYER_CLASSES, Shape
 from layerwise.layers.einsum_dense import EinsumDense
+from layerwise.ops.nn_extra import fused_attention
 
 
 class GroupedQueryAttention(_HeadsCall):
@@ -50,6 +53,8 @@ class GroupedQueryAttention(_HeadsCall):
                              f"{sliding_window!r}.")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"GroupedQueryAttention dropout must be in [0, 1), got {dropout!r}.")
+        # Resolved once, as Keras does: the global setting (None or False) stands in for a falsy argument.
+        flash_attention = flash_attention or is_flash_attention_enabled()
         if flash_attention and dropout > 0:
             raise ValueError("GroupedQueryAttention: dropout is not supported with flash_attention=True; set "
                              "dropout=0.")
@@ -134,8 +139,8 @@ class GroupedQueryAttention(_HeadsCall):
         weights = None
         if fused:
             bias = None if mask is None else torch.where(mask, 0.0, _MASKED_FUSED).to(q.dtype)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=causal_only, scale=scale,
-                                                 enable_gqa=self.num_repeats > 1)
+            out = fused_attention(q, k, v, bias, causal_only, scale, self.flash_attention,
+                                  f"Layer '{self.name}' (GroupedQueryAttention)", enable_gqa=self.num_repeats > 1)
         else:
             scores = self._grouped(q * scale, k.transpose(-1, -2))
             if mask is not None:

@@ -42,6 +42,10 @@ class OperationSpec:
 OPERATIONS: dict[str, OperationSpec] = {}
 
 
+class OpRuntimeError(RuntimeError):
+    """The RuntimeError an op raises itself where Keras' torch backend raises one; passed on as it is."""
+
+
 def operation(name: str | None = None, *, elementwise: bool = False) -> Callable:
     """Register the decorated eager function as the op ``name`` (default: the function's name). Called
     with a symbolic argument it records a node; eagerly, torch's shape and axis errors become
@@ -80,7 +84,7 @@ def run_eagerly(op: str, fn: Callable, args: tuple | list, kwargs: dict):
     """``fn(*args, **kwargs)``; torch's shape and axis errors are raised again naming ``op`` and the shapes."""
     try:
         return fn(*args, **kwargs)
-    except torch.OutOfMemoryError:
+    except (torch.OutOfMemoryError, OpRuntimeError):
         raise
     except (IndexError, RuntimeError) as err:
         raise ValueError(f"ops.{op} cannot take inputs of shapes {_shapes_of([args, kwargs])}: {err}") from err

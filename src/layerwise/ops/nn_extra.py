@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from layerwise import activations
 from layerwise.backend import epsilon as default_epsilon
 from layerwise.backend import float_dtype
-from layerwise.layers.operations import keras_class_names, operation
+from layerwise.layers.operations import OpRuntimeError, keras_class_names, operation
 from layerwise.ops.core import to_axes, to_tensor, to_tensors
 from layerwise.ops.nn import _activation, one_hot
 from layerwise.ops.promotion import promote
@@ -98,13 +98,16 @@ def multi_hot(inputs, num_classes: int | None = None, axis: int = -1, dtype=None
 @operation()
 def in_top_k(targets, predictions, k: int) -> torch.Tensor:
     """Whether each target class ``(batch,)`` scores among the ``k`` best of its ``predictions``
-    ``(batch, classes)``; ties with the k-th score count as in (bool)."""
+    ``(batch, classes)``; ties with the k-th score count as in (bool). A target outside ``[0, classes)`` is
+    not in (False, as JAX and TensorFlow; Keras' torch backend reads past the row)."""
     targets, predictions = to_tensors(targets, predictions)
     if predictions.ndim != 2 or targets.shape != predictions.shape[:1]:
         raise ValueError(f"ops.in_top_k takes targets (batch,) and predictions (batch, classes); received "
                          f"targets.shape={tuple(targets.shape)}, predictions.shape={tuple(predictions.shape)}.")
-    target_scores = predictions.gather(1, targets.long()[:, None])
-    return (target_scores >= torch.topk(predictions, k).values).any(dim=-1)
+    targets = targets.long()
+    valid = (targets >= 0) & (targets < predictions.shape[1])
+    target_scores = predictions.gather(1, torch.where(valid, targets, 0)[:, None])
+    return (target_scores >= torch.topk(predictions, k).values).any(dim=-1) & valid
 
 
 @operation()
@@ -284,25 +287,31 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale: float 
 
 
 def fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
-                    is_causal: bool, scale: float | None, flash_attention: bool | None, who: str) -> torch.Tensor:
+                    is_causal: bool, scale: float | None, flash_attention: bool | None, who: str, *,
+                    dropout_p: float = 0.0, enable_gqa: bool = False) -> torch.Tensor:
     """``F.scaled_dot_product_attention`` on ``(batch, heads, steps, head_dim)`` tensors under Keras'
     ``flash_attention``: None lets PyTorch choose its kernel, False excludes the flash kernel, True runs only it and,
-    as Keras' torch backend, raises a RuntimeError (naming ``who``) where it cannot run on these inputs."""
+    as Keras' torch backend, raises a RuntimeError (naming ``who``) where it cannot run on these inputs. With
+    ``enable_gqa`` the key/value heads may be fewer, each serving consecutive query heads."""
     sdpa = torch.nn.attention
+    kwargs = dict(dropout_p=dropout_p, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
     if flash_attention is None:
-        return F.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=is_causal, scale=scale)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask, **kwargs)
     if flash_attention:
         from torch.backends.cuda import SDPAParams, can_use_flash_attention
 
-        if not can_use_flash_attention(SDPAParams(q, k, v, attn_mask, 0.0, is_causal, False), True):
-            raise RuntimeError(f"{who}: flash_attention=True, but PyTorch's flash kernel cannot run on these inputs "
-                               f"(device {q.device.type}, dtype {q.dtype}; it needs CUDA and float16 or bfloat16, "
-                               "see the warnings above). Pass flash_attention=None to let PyTorch choose.")
+        if enable_gqa and k.shape[1] != q.shape[1]:  # as Keras, shared heads copied for the flash kernel
+            k, v = (t.repeat_interleave(q.shape[1] // t.shape[1], dim=1) for t in (k, v))
+            enable_gqa = kwargs["enable_gqa"] = False
+        if not can_use_flash_attention(SDPAParams(q, k, v, attn_mask, dropout_p, is_causal, enable_gqa), True):
+            raise OpRuntimeError(f"{who}: flash_attention=True, but PyTorch's flash kernel cannot run on these "
+                                 f"inputs (device {q.device.type}, dtype {q.dtype}; it needs CUDA and float16 or "
+                                 "bfloat16, see the warnings above). Pass flash_attention=None to let PyTorch choose.")
         backends = [sdpa.SDPBackend.FLASH_ATTENTION]
     else:  # every kernel but flash, as keras.config.disable_flash_attention() asks
         backends = [sdpa.SDPBackend.EFFICIENT_ATTENTION, sdpa.SDPBackend.CUDNN_ATTENTION, sdpa.SDPBackend.MATH]
     with sdpa.sdpa_kernel(backends):
-        return F.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=is_causal, scale=scale)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask, **kwargs)
 
 
 keras_class_names(psnr="PSNR", rms_norm="RMSNorm")
