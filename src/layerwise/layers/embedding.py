@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from layerwise.backend import get_device
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import new_parameter, WeightView
+
+
+def _as_tensor(x) -> torch.Tensor:
+    """A tensor as it is; an array (Keras code calls ``compute_mask`` on numpy data) on the default device."""
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), device=get_device())
 
 
 class Embedding(Layer):
@@ -64,7 +71,8 @@ class Embedding(Layer):
         return (*input_shape, self.output_dim)
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
-        return (x != 0) if self.mask_zero else None
+        """``(batch, ...)`` ids (a tensor or an array) -> the boolean tensor ``ids != 0`` with ``mask_zero``."""
+        return (_as_tensor(x) != 0) if self.mask_zero else None
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         ids = x.long() if x.dtype != torch.long else x
@@ -107,7 +115,8 @@ class Masking(Layer):
         self.mask_value = mask_value
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return (x != self.mask_value).any(dim=-1)
+        """``(batch, timesteps, features)`` (a tensor or an array) -> ``(batch, timesteps)`` boolean tensor."""
+        return (_as_tensor(x) != self.mask_value).any(dim=-1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         # A select, as Keras' ops.where: x * mask would give NaN at the steps masked by an infinite mask_value.

@@ -19,6 +19,7 @@ from layerwise.dtype_policies.dtype_policy import FLOAT_DTYPES
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import attach_mask, mask_of
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
+from layerwise.ops.promotion import promote
 
 
 _CAST = (*HALF, torch.float64)  # floating inputs a float32 merge casts to float32, as Keras' autocast
@@ -271,10 +272,15 @@ class Dot(_Merge):
             x, y = F.normalize(x, dim=a0), F.normalize(y, dim=a1)
         x, y = torch.movedim(x, a0, -1), torch.movedim(y, a1, 1)  # (b, X..., d) and (b, d, Y...)
         batch, depth = x.shape[0], x.shape[-1]
+        # As Keras' matmul: the result in Keras' promoted dtype (two int64 give int32, two int8 int32), integers
+        # multiplied exactly on the CPU; booleans, and integers elsewhere, through floatx (torch has no such kernel)
+        dtype = torch.int32 if x.dtype == y.dtype == torch.int8 else promote(x.dtype, y.dtype)
+        exact = dtype.is_floating_point or (dtype != torch.bool and x.device.type == "cpu")
+        compute = dtype if exact else float_dtype()
         # Sizes spelt out: -1 cannot be inferred for an empty batch
-        out = torch.bmm(x.reshape(batch, math.prod(x.shape[1:-1]), depth),
-                        y.reshape(batch, depth, math.prod(y.shape[2:])))
-        out = out.reshape(batch, *x.shape[1:-1], *y.shape[2:])
+        out = torch.bmm(x.reshape(batch, math.prod(x.shape[1:-1]), depth).to(compute),
+                        y.reshape(batch, depth, math.prod(y.shape[2:])).to(compute))
+        out = out.reshape(batch, *x.shape[1:-1], *y.shape[2:]).to(dtype)
         return out if out.ndim > 1 else out.unsqueeze(1)
 
     def compute_mask(self, inputs: list[torch.Tensor], masks: list | None) -> None:

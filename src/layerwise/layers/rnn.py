@@ -6,7 +6,7 @@ attribute and ``call(inputs, states)`` returning ``(output, new_states)``, weigh
 Built-in cells, alone or stacked, run on their sequence layers' fused kernels (``rnn_base``), so
 ``RNN(LSTMCell(64))`` costs what ``LSTM(64)`` costs; other cells run step by step (``step_loop``) as in Keras.
 
-States travel as a flat list: ``return_state`` gives ``[output, *states]``, and ``initial_state`` takes the
+States travel flat: ``return_state`` gives ``(output, *states)``, and ``initial_state`` takes the
 states flat or nested per cell as Keras nests them (``[[h1, c1], [h2, c2]]`` for two LSTM cells).
 """
 from __future__ import annotations
@@ -48,11 +48,12 @@ def _flags_set(layer: Recurrent, flags: dict):
 
 class RNN(StateCarrier, Layer):
     """Runs ``cell`` over ``(batch, timesteps, features)``: ``(batch, output_size)``, or ``(batch, timesteps,
-    output_size)`` with ``return_sequences``; ``[output, *states]`` (states ``(batch, size)``) with
+    output_size)`` with ``return_sequences``; ``(output, *states)`` (states ``(batch, size)``) with
     ``return_state``. ``mask`` ``(batch, timesteps)``: a masked step keeps the states and repeats the last
     output (zeros with ``zero_output_for_mask``). ``unroll`` is accepted; it changes nothing here."""
 
     supports_masking = True
+    outputs_container = tuple  # with return_state, as Keras returns them
 
     def __init__(self, cell, return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, unroll: bool = False, zero_output_for_mask: bool = False, **kwargs):
@@ -153,7 +154,7 @@ class RNN(StateCarrier, Layer):
         if self.stateful:
             self.states = [s.detach() for s in states]
         output = outputs if self.return_sequences else last
-        return [output, *states] if self.return_state else output
+        return (output, *states) if self.return_state else output
 
     def _run_layers(self, layers: list[Recurrent], x: torch.Tensor, mask: torch.Tensor | None, states: States):
         """A stack of built-in cells as their sequence layers, one after the other over the whole sequence.

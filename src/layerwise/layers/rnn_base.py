@@ -202,6 +202,7 @@ class Recurrent(StateCarrier, Layer):
     gates = 1
     kernel_fn = None  # the fused torch._VF function, or None when the layer's settings rule it out
     supports_masking = True
+    outputs_container = tuple  # with return_state: (output, *states), as Keras returns them
     input_ndim = 3
     _cell_state_used = True  # see forward and _runs_unpacked
 
@@ -319,7 +320,7 @@ class Recurrent(StateCarrier, Layer):
     # ---- running --------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state=None):
         """``(batch, timesteps, features)`` -> ``(batch, units)``, or ``(batch, timesteps, units)`` with
-        ``return_sequences``; ``[output, *states]`` with ``return_state``. ``mask``: ``(batch, timesteps)``,
+        ``return_sequences``; ``(output, *states)`` with ``return_state``. ``mask``: ``(batch, timesteps)``,
         True where a step is real."""
         x, mask = sequence_input(self, x, mask, self.go_backwards)
         self._fix_batch_size(x.shape[0])  # as Keras, also when initial_state is given
@@ -330,7 +331,7 @@ class Recurrent(StateCarrier, Layer):
         if self.stateful:
             self.states = [s.detach() for s in states]
         output = outputs if self.return_sequences else last
-        return [output, *states] if self.return_state else output
+        return (output, *states) if self.return_state else output
 
     def run(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
         """Input dropout, then the fused kernel (or the step loop where it cannot run) over ``x`` whose steps

@@ -47,7 +47,7 @@ def _output_shapes_for(layer, shapes, size: int, named: bool, several: bool, inp
         out = layer.forward(inputs, *more, **extra)
     forget_added_losses(layer)
     outs = out if isinstance(out, (list, tuple)) else [out]
-    return [(None, *t.shape[1:]) for t in outs], isinstance(out, (list, tuple))
+    return [(None, *t.shape[1:]) if t.dim() else () for t in outs], isinstance(out, (list, tuple))
 
 def output_shape_by_calling(layer, input_shape, device: torch.device | None = None, more_args: tuple = ()):
     """The output shape of ``call`` on zeros of ``input_shape`` (a shape, or a list or dict of shapes for a
@@ -72,5 +72,5 @@ def output_shape_by_calling(layer, input_shape, device: torch.device | None = No
         layer._inferred_shapes[key] = (out_shapes, runs[0][1])
     out_shapes, listed = layer._inferred_shapes[key]
     batch = shapes[0][0]
-    out_shapes = [(batch, *s[1:]) for s in out_shapes]
+    out_shapes = [(batch, *s[1:]) if s else s for s in out_shapes]  # a scalar (a running total) has no batch axis
     return out_shapes if listed else out_shapes[0]

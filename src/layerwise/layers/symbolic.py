@@ -234,5 +234,8 @@ def symbolic_call(layer, args: Any, kwargs: dict, more_args: tuple = ()):
     if shape_options:  # call options that change the shape, as Keras' compute_output_shape(shape, reverse=True)
         out_shape = compute_output_shape(shapes, **shape_options)
     multiple = isinstance(out_shape, list)
-    return Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args).returned()
+    # the outputs in what the eager call returns: a tuple from a recurrent layer's return_state, as Keras
+    container = getattr(layer, "outputs_container", list)
+    return Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args,
+                container).returned()
 

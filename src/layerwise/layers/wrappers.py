@@ -91,13 +91,14 @@ class Wrapper(Layer):
 class Bidirectional(Layer):
     """Runs a recurrent layer forwards and a copy backwards over ``(batch, timesteps, features)`` and
     merges them: ``merge_mode`` 'concat' (Keras' default: ``2 * units`` features), 'sum', 'ave', 'mul',
-    or None (a list of both). Weights: the forward layer's, then the backward layer's.
+    or None (a tuple of both). Weights: the forward layer's, then the backward layer's.
 
     As Keras, the layers that run are copies made from ``layer``'s config: ``forward_layer``, named
     ``forward_<name>``, and unless ``backward_layer`` is given, ``backward_layer``, named ``backward_<name>`` and
     going backwards (a prefix already there is not repeated, so configs round-trip)."""
 
     supports_masking = True
+    outputs_container = tuple  # several outputs (merge_mode=None, return_state) as a tuple, as Keras
     input_ndim = 3
     MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 
@@ -221,10 +222,10 @@ class Bidirectional(Layer):
         elif self.merge_mode == "mul":
             out = y * y_rev
         else:
-            out = [y, y_rev]
+            out = (y, y_rev)
         if not self.return_state:
             return out
-        return [*(out if self.merge_mode is None else [out]), *states]
+        return (*(out if self.merge_mode is None else [out]), *states)
 
     def reset_states(self, states: list | None = None) -> None:
         """Zero both layers' states, or set them: the forward layer's, then the backward layer's."""
