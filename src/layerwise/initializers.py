@@ -318,10 +318,44 @@ class Orthogonal(RandomInitializer):
 IdentityInitializer = Identity
 OrthogonalInitializer = Orthogonal
 
+class STFT(Initializer):
+    """Keras' STFT kernels (for ``STFTSpectrogram``): the ``side`` ('real' or 'imag') of the Fourier basis times
+    the ``window`` (a ``scipy.signal.get_window`` name, its values or None), divided by its L2 (``scaling=
+    'density'``) or L1 (``'spectrum'``) norm. Called with ``(frame_length, channels, bins)``, it returns
+    ``(frame_length, 1, bins)`` as Keras does."""
+
+    def __init__(self, side: str = "real", window="hann", scaling: str | None = "density", periodic: bool = False):
+        super().__init__()
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT initializer side must be 'real' or 'imag'; got {side!r}.")
+        if scaling not in (None, "density", "spectrum"):
+            raise ValueError(f"STFT initializer scaling must be None, 'density' or 'spectrum'; got {scaling!r}.")
+        if isinstance(window, str):
+            from layerwise.layers.audio import stft_window  # layers import this module: resolved at first use
+
+            stft_window(window, 1, periodic, "STFT initializer")  # an unknown name fails here, as in Keras
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def __call__(self, shape, dtype=torch.float32):
+        from layerwise.layers.audio import stft_kernel, stft_window
+
+        if len(shape) != 3:
+            raise ValueError(f"STFT initializer expects a shape (frame_length, channels, bins); got {tuple(shape)}.")
+        frame_length, bins = int(shape[0]), int(shape[2])
+        window = stft_window(self.window, frame_length, self.periodic, "STFT initializer")
+        return stft_kernel(self.side, window, self.scaling, frame_length, bins).permute(2, 1, 0).to(dtype)
+
+    def get_config(self) -> dict:
+        window = self.window
+        if window is not None and not isinstance(window, str):
+            window = np.asarray(window.detach().cpu() if isinstance(window, torch.Tensor) else window).tolist()
+        return {"side": self.side, "window": window, "periodic": self.periodic, "scaling": self.scaling}
+
+
 # Keras 3's snake_case aliases are the classes themselves: glorot_uniform(seed=1) is GlorotUniform(seed=1).
 zeros, ones, constant, identity = Zeros, Ones, Constant, Identity
 random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
-variance_scaling, orthogonal = VarianceScaling, Orthogonal
+variance_scaling, orthogonal, stft, STFTInitializer = VarianceScaling, Orthogonal, STFT, STFT
 glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
 lecun_uniform, lecun_normal = LecunUniform, LecunNormal
 
@@ -330,13 +364,13 @@ _BY_NAME: dict[str, type] = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity, "random_uniform": RandomUniform,
     "random_normal": RandomNormal, "truncated_normal": TruncatedNormal, "glorot_uniform": GlorotUniform,
     "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_uniform": LecunUniform,
-    "lecun_normal": LecunNormal, "orthogonal": Orthogonal, "variance_scaling": VarianceScaling,
+    "lecun_normal": LecunNormal, "orthogonal": Orthogonal, "variance_scaling": VarianceScaling, "stft": STFT,
 }
 # Keras also resolves the class names and a few older aliases.
 _ALIASES: dict[str, type] = {
     **{cls.__name__: cls for cls in _BY_NAME.values()}, "IdentityInitializer": Identity,
-    "OrthogonalInitializer": Orthogonal, "normal": RandomNormal, "uniform": RandomUniform, "one": Ones,
-    "zero": Zeros,
+    "OrthogonalInitializer": Orthogonal, "STFTInitializer": STFT, "normal": RandomNormal, "uniform": RandomUniform,
+    "one": Ones, "zero": Zeros,
 }
 
 
@@ -350,7 +384,8 @@ def _lookup(name: str) -> type:
 
 def get(identifier: str | Initializer | dict | type | Callable) -> Initializer | Callable:
     """Resolve a name (``"glorot_uniform"``, or a registered or custom object's name), a config dict, an
-    Initializer or an Initializer class, or pass a function ``fn(shape, dtype=None) -> tensor`` through."""
+    Initializer or an Initializer class, or pass a function ``fn(shape, dtype=None) -> tensor`` through; a tensor
+    or array becomes a function that returns its values for a weight of its shape, as in Keras."""
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict):
@@ -365,11 +400,26 @@ def get(identifier: str | Initializer | dict | type | Callable) -> Initializer |
         return saving_registry.instance_of(found) if found is not None else _lookup(identifier)()
     if inspect.isclass(identifier) and issubclass(identifier, Initializer):
         return identifier()
+    if isinstance(identifier, (torch.Tensor, np.ndarray, np.generic)):
+        return _values_initializer(identifier)
     if callable(identifier) and not inspect.isclass(identifier):
         return identifier
     raise ValueError(f"Could not interpret initializer {identifier!r}: pass a name such as 'glorot_uniform', "
                      "a config dict, an initializer such as layerwise.initializers.HeNormal(seed=1), or a "
                      "function fn(shape, dtype=None) -> tensor.")
+
+
+def _values_initializer(values) -> Callable:
+    """``fn(shape, dtype=None)`` returning ``values`` cast to ``dtype``; a weight of another shape is refused."""
+    values = torch.as_tensor(values)
+
+    def initialize_fn(shape, dtype=None):
+        if tuple(int(d) for d in shape) != tuple(values.shape):
+            raise ValueError(f"initializers.get(tensor): the tensor has shape {tuple(values.shape)}, but the weight "
+                             f"asks for shape {tuple(shape)}.")
+        return values.to(_torch_dtype(dtype))
+
+    return initialize_fn
 
 
 def serialize(init: Initializer) -> dict:

@@ -11,7 +11,7 @@ lays it out (a Dense kernel ``(in, out)``, not PyTorch's ``(out, in)``): ``layou
 """
 from __future__ import annotations
 
-from layerwise.optimizers import schedules
+from layerwise.optimizers import legacy, schedules
 from layerwise.optimizers.adafactor import Adafactor
 from layerwise.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from layerwise.optimizers.adaptive import Adadelta, Adagrad, Ftrl, RMSprop
@@ -24,6 +24,7 @@ from layerwise.optimizers.schedule_free import ScheduleFreeAdamW
 
 __all__ = ["Optimizer", "SGD", "Lion", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta",
            "Ftrl", "Adafactor", "Lamb", "Muon", "ScheduleFreeAdamW", "get", "serialize", "deserialize", "schedules"]
+__all__ += ["legacy"]
 __all__ += ["LossScaleOptimizer"]
 
 _BY_NAME: dict[str, type] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,

@@ -3,6 +3,7 @@ from layerwise.backend import clear_session, set_random_seed
 from layerwise.saving_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,
                                        get_custom_objects, get_registered_name, get_registered_object,
                                        register_keras_serializable, serialize_keras_object)
+from layerwise.utils import legacy
 from layerwise.utils.audio_dataset import audio_dataset_from_directory
 from layerwise.utils.config import Config
 from layerwise.utils.data_packing import pack_x_y_sample_weight, unpack_x_y_sample_weight
@@ -34,4 +35,4 @@ __all__ += ["pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
 __all__ += ["disable_interactive_logging", "enable_interactive_logging", "get_source_inputs",
             "is_interactive_logging_enabled", "is_keras_tensor", "split_dataset", "standardize_dtype"]
 __all__ += ["FeatureSpace"]
-__all__ += ["audio_dataset_from_directory", "Config"]
+__all__ += ["audio_dataset_from_directory", "Config", "legacy"]
