@@ -53,9 +53,9 @@ class NotKerasDescribable(ValueError):
 
 def keras_model_config(model) -> dict:
     """``model`` as Keras' ``config.json`` describes it, without compile settings: a Sequential or functional model,
-    or a subclassed one that defines ``get_config`` (its class's name and config, rebuilt from the class)."""
+    or a subclassed one (its class's name and its config, its own ``get_config``'s or the one made from its
+    constructor's arguments; rebuilt from the class)."""
     from layerwise.models.functional import Functional
-    from layerwise.models.model import Model
     from layerwise.models.sequential import Sequential
 
     if isinstance(model, Sequential):
@@ -68,12 +68,9 @@ def keras_model_config(model) -> dict:
     elif isinstance(model, Functional):
         entry = {"module": "keras.src.models.functional", "class_name": "Functional",
                  "config": _functional_config(model), "registered_name": "Functional"}
-    elif type(model).get_config is not Model.get_config:  # a subclassed model that describes itself, as Keras saves it
+    else:  # a subclassed model: its class and config (NotImplementedError, as in Keras, when it has none)
         entry = {"module": type(model).__module__, "class_name": type(model).__name__, "config": model.get_config(),
                  "registered_name": saved_name(type(model)) or type(model).__name__}
-    else:
-        raise NotKerasDescribable(f"'{model.name}' is a subclassed model ({type(model).__name__}) without its own "
-                                  "get_config, so Keras' config form cannot describe it.")
     if model.built:  # as Keras, which otherwise builds the model it loads (and its optimizer) for no input shape
         build = model.get_build_config() if hasattr(model, "get_build_config") else None
         entry["build_config"] = build or {"input_shape": None}
@@ -216,12 +213,17 @@ def _functional_config(model) -> dict:
 
 
 def keras_compile_config(model) -> dict | None:
-    """``compile``'s arguments as Keras 3 writes them (losses by name or ``keras.losses`` config), None before it."""
+    """``compile``'s arguments as Keras 3 writes them (losses by name or ``keras.losses`` config), None before it;
+    a model class's own ``get_compile_config``, serialized as Keras serializes it, when it defines one."""
+    from layerwise.models.trainer import Trainer
     from layerwise.saving import compile_config  # saving imports this module
+    from layerwise.saving_registry import serialize_keras_object
 
     config = compile_config(model)
     if config is None:
         return None
+    if type(model).get_compile_config is not Trainer.get_compile_config:  # its compile_from_config reads it back
+        return serialize_keras_object(model.get_compile_config())
     several = isinstance(config["loss"], list)
     losses = [_keras_loss(item) for item in (config["loss"] if several else [config["loss"]])]
     weights = config.get("loss_weights")

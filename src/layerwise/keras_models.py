@@ -47,10 +47,8 @@ def load_keras_model(path: str, custom_objects: dict | None = None, compile: boo
     model = model_from_keras_config(spec, custom_objects)
     load_keras_weights(model, path)
     if compile and compile_config:
-        from layerwise.saving import compile_from_config
-
-        with loading_scope(custom_objects, "load_model"):
-            compile_from_config(model, _legacy_compile_config(compile_config) if legacy else compile_config)
+        with loading_scope(custom_objects, "load_model"):  # a model class's own compile_from_config too, as Keras
+            model.compile_from_config(_legacy_compile_config(compile_config) if legacy else compile_config)
         _load_optimizer_slots(model, path)
     return model
 
@@ -148,11 +146,9 @@ def _model(spec: dict):
 def _subclassed_model(spec: dict):
     """A subclassed model from its class (registered, or in ``custom_objects``) and config, built as its
     ``build_config`` records so that its weights can load, as Keras rebuilds one."""
-    from layerwise.models.model import Model
-
     name = str(spec.get("class_name"))
-    found = find_custom_object(spec.get("registered_name") or name) or find_custom_object(name)
-    if not (isinstance(found, type) and issubclass(found, Model)):
+    found = _model_class(spec)
+    if found is None:
         raise ValueError(f"A Keras config of a {name!r} is not a Sequential or functional model, and no model class "
                          f"of that name is known: a subclassed model needs its own code. {how_to_load(name)}")
     model = found.from_config(spec.get("config") or {})
@@ -160,9 +156,18 @@ def _subclassed_model(spec: dict):
     return model
 
 
+def _model_class(spec: dict) -> type | None:
+    """The user's model class (registered, or in ``custom_objects``) that ``spec`` names, or None."""
+    from layerwise.models.model import Model
+
+    name = str(spec.get("class_name"))
+    found = find_custom_object(spec.get("registered_name") or name) or find_custom_object(name)
+    return found if isinstance(found, type) and issubclass(found, Model) else None
+
+
 def _layer(entry: dict):
     """A layer (or nested model) from its ``{"class_name", "config", "build_config"?}`` entry."""
-    if entry["class_name"] in _MODELS:
+    if entry["class_name"] in _MODELS or _model_class(entry) is not None:  # a nested subclassed model too
         return _model(entry)
     from layerwise import layers
 

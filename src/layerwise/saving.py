@@ -217,8 +217,10 @@ def _saved_compile_config(model) -> dict | None:
     """What a layerwise file records of ``compile``: a model class's own ``get_compile_config`` when it defines
     one (its ``compile_from_config`` reads it back, as in Keras' guide), else layerwise's form of the arguments."""
     from layerwise.models.trainer import Trainer
+    from layerwise.saving_registry import serialize_keras_object
     own = type(model).get_compile_config is not Trainer.get_compile_config
-    return model.get_compile_config() if own else compile_config(model)
+    # Its values (functions, optimizers...) are written as Keras writes them; compile_from_config deserializes them.
+    return serialize_keras_object(model.get_compile_config()) if own else compile_config(model)
 
 
 def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -12,6 +12,8 @@ copy; what those return is a plain tensor, as for ``nn.Parameter``.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from torch import nn
@@ -20,6 +22,7 @@ __all__ = ["MetricVariable", "Variable"]
 
 # Open stateless scopes (layers/shape_inference.py), each a list of (variable, first value) made in it.
 _scopes: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
+_building_owners: list[str] = []  # the names of the layers and models building now, innermost last
 
 
 def _as_value(value, like: torch.Tensor) -> torch.Tensor:
@@ -47,7 +50,8 @@ class _KerasVariableMethods:
 
     @property
     def path(self) -> str:
-        """``<layer name>/<name>`` for a layer's weight from ``add_weight``, the name alone otherwise."""
+        """``<layer name>/<name>`` for a weight a layer or model made (``add_weight``, or a ``Variable`` created in
+        its ``build``), the name alone otherwise."""
         return f"{self.owner}/{self.name}" if self.owner else self.name
 
     @property
@@ -83,14 +87,37 @@ class _KerasVariableMethods:
         return self
 
 
+AGGREGATIONS = ("none", "mean", "sum", "only_first_replica")  # Keras' multi-replica aggregations
+
+
+@contextlib.contextmanager
+def owning_variables(owner: str):
+    """While layer or model ``owner`` builds, the variables it creates are its own: their ``path`` is
+    ``<owner>/<name>``, as Keras' name scope makes it (those made in ``__init__`` keep their bare name)."""
+    _building_owners.append(owner)
+    try:
+        yield
+    finally:
+        _building_owners.pop()
+
+
+def _checked_aggregation(aggregation) -> str:
+    if aggregation not in (None, *AGGREGATIONS):
+        raise ValueError("Invalid value for argument `aggregation`. Expected one of `None`, `'none'`, `'mean'`, "
+                         f"`'sum'`, `'only_first_replica'`. Received: aggregation={aggregation}")
+    return aggregation or "none"
+
+
 class Variable(_KerasVariableMethods, nn.Parameter):
     """Keras' ``keras.Variable(initializer, shape=None, dtype=None, trainable=True, name=None)``, an
     ``nn.Parameter``: ``initializer`` is the value (an array or tensor) or, with ``shape``, an initializer (a
     name such as ``"zeros"``, an Initializer or a function ``fn(shape, dtype)``). ``add_weight`` makes these;
-    one set as an attribute of a Keras-style layer becomes one of its weights, as in Keras."""
+    one set as an attribute of a Keras-style layer becomes one of its weights, as in Keras. ``aggregation`` and
+    ``overwrite_with_gradient`` are kept as Keras keeps them, for code that reads them (one device: no replicas
+    to aggregate)."""
 
     def __new__(cls, initializer=None, shape=None, dtype=None, trainable: bool = True, name: str | None = None,
-                owner: str = "", **kwargs):
+                owner: str | None = None, aggregation: str | None = "none", **kwargs):
         if shape is not None or isinstance(initializer, str) or (callable(initializer) and
                                                                    not isinstance(initializer, torch.Tensor)):
             from layerwise import initializers
@@ -102,7 +129,9 @@ class Variable(_KerasVariableMethods, nn.Parameter):
             if value.is_floating_point() and dtype is None:
                 value = value.to(torch.float32)
         variable = nn.Parameter.__new__(cls, value.contiguous(), bool(trainable))
-        variable._name, variable.owner = name or "variable", owner
+        variable._name, variable.aggregation = name or "variable", _checked_aggregation(aggregation)
+        variable.owner = (_building_owners[-1] if _building_owners else "") if owner is None else owner
+        variable._overwrite_with_gradient = False
         for created in _scopes:  # a stateless call puts a variable it creates back to its first value
             created.append((variable, variable.detach().clone()))
         return variable
@@ -117,6 +146,17 @@ class Variable(_KerasVariableMethods, nn.Parameter):
         self.requires_grad_(bool(value))
 
     @property
+    def overwrite_with_gradient(self) -> bool:
+        """Keras' flag for a variable the optimizer sets to its gradient (float8 scales) instead of updating."""
+        return self._overwrite_with_gradient
+
+    @overwrite_with_gradient.setter
+    def overwrite_with_gradient(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"`overwrite_with_gradient` must be a boolean. Received: {value}")
+        self._overwrite_with_gradient = value
+
+    @property
     def value(self) -> "Variable":
         """The parameter itself, as Keras' torch backend gives it: ``v.value.grad`` is its gradient after
         ``backward()``, as in Keras' guide "Customizing what happens in fit() with PyTorch"."""
@@ -126,17 +166,22 @@ class Variable(_KerasVariableMethods, nn.Parameter):
         return f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}, value={self._plain()}>"
 
     def __deepcopy__(self, memo: dict) -> "Variable":
-        copied = Variable(self._plain().clone(), trainable=self.requires_grad, name=self.name, owner=self.owner)
+        copied = _rebuilt_variable(self._plain().clone(), self.requires_grad, self.name, self.owner,
+                                   self.aggregation, self.overwrite_with_gradient)
         memo[id(self)] = copied
         return copied
 
     def __reduce_ex__(self, protocol):
-        return _rebuilt_variable, (self._plain().cpu().clone(), self.requires_grad, self.name, self.owner)
+        return _rebuilt_variable, (self._plain().cpu().clone(), self.requires_grad, self.name, self.owner,
+                                   self.aggregation, self.overwrite_with_gradient)
 
 
-def _rebuilt_variable(value: torch.Tensor, trainable: bool, name: str, owner: str) -> Variable:
-    """A pickled ``Variable`` back."""
-    return Variable(value, trainable=trainable, name=name, owner=owner)
+def _rebuilt_variable(value: torch.Tensor, trainable: bool, name: str, owner: str, aggregation: str = "none",
+                      overwrite_with_gradient: bool = False) -> Variable:
+    """A pickled or copied ``Variable`` back."""
+    variable = Variable(value, trainable=trainable, name=name, owner=owner, aggregation=aggregation)
+    variable.overwrite_with_gradient = overwrite_with_gradient
+    return variable
 
 
 class MetricVariable(_KerasVariableMethods, torch.Tensor):

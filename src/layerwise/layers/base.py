@@ -30,6 +30,7 @@ from layerwise.layers.own_weights import OwnWeights
 from layerwise.layers.penalties import LayerPenalties, begin_outermost_call, call_depth
 from layerwise.layers.weight_lists import WeightLists
 from layerwise.layers.weights import WeightView
+from layerwise.variables import owning_variables
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
 
@@ -69,7 +70,8 @@ def _finishing_build(build: Callable) -> Callable:
         user_layer = not built_in(type(self))
         if user_layer:
             track_layers_in_containers(self)  # layers appended to a list attribute since it was set
-        build(self, input_shape, *args, **kwargs)
+        with owning_variables(self.name):  # the Variables build creates are this layer's (their path)
+            build(self, input_shape, *args, **kwargs)
         if user_layer:
             track_layers_in_containers(self)  # and those build made
         self.to(get_device())

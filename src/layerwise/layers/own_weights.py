@@ -30,13 +30,15 @@ class OwnWeights:
         self.weight_constraints: dict[str, Callable] = {}
 
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, regularizer=None,
-                   constraint=None, name: str | None = None, *, autocast: bool = True) -> Variable:
+                   constraint=None, name: str | None = None, *, autocast: bool = True, aggregation: str | None = "none",
+                   overwrite_with_gradient: bool = False) -> Variable:
         """A new weight of ``shape`` drawn by ``initializer`` (Keras' default: glorot_uniform), as in Keras.
 
         It is a ``torch.nn.Parameter`` of this layer or model with Keras' variable methods (``assign``,
         ``assign_add``, ``numpy()``...; see ``variables.py``), listed by ``get_weights()`` before the weights of
         the layers it holds, trainable ones first. ``autocast`` is accepted for Keras code: under a mixed policy
-        ``torch.autocast`` picks each operation's dtype.
+        ``torch.autocast`` picks each operation's dtype. ``aggregation`` (``"none"``, ``"mean"``, ``"sum"``,
+        ``"only_first_replica"``) and ``overwrite_with_gradient`` are kept on the variable, as Keras keeps them.
         """
         count = len(self._added_weights)
         keras_name = name or unique_name("variable")  # Keras' name: "variable", "variable_1"... unless named
@@ -50,7 +52,8 @@ class OwnWeights:
         value = initializers.get(initializer or "glorot_uniform")(shape, dtype or self._weight_dtype())
         # Drawn where the initializer draws (the same values on every device), kept where the layers compute.
         param = Variable(value.to(get_device()), trainable=bool(trainable) and self._trainable, name=keras_name,
-                         owner=self.name)
+                         owner=self.name, aggregation=aggregation)
+        param.overwrite_with_gradient = overwrite_with_gradient
         self.register_parameter(f"_added_{count}", param)
         self._added_weights.append(WeightView(name, param, bool(trainable)))
         if regularizer is not None:

@@ -7,12 +7,14 @@ from typing import Callable
 
 from layerwise.layers.core import InputLayer
 from layerwise.models.functional import Functional
-from layerwise.models.model import deserialize_layer
+from layerwise.models.model import Model, deserialize_layer
 from layerwise.models.sequential import Sequential
 
 
 def _fresh_copy(layer):
     """A layer of the same class and config, with newly initialised weights."""
+    if isinstance(layer, Model) and not isinstance(layer, (Sequential, Functional)):  # a subclassed model: its class
+        return type(layer).from_config(layer.get_config())
     return deserialize_layer({"class_name": type(layer).__name__, "config": layer.get_config()})
 
 

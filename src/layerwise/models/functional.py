@@ -33,10 +33,9 @@ from layerwise.layers.operations import TensorOperation
 from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_symbolic, substitute, symbolic_call
 from layerwise.models.functional_graph import (check_connected, clone_graph, history_node, is_input, ordered_nodes,
                                                output_paths, sorted_dicts)
-from layerwise.models.inputs import as_input_tensor
 from layerwise.models.outputs import flat_outputs
-from layerwise.models.model import (Model, deserialize_layer, layer_spec, rank_adjusted,
-                                    reshape_hint, shape_fits, with_rank_of)
+from layerwise.models.inputs import as_input_tensor, rank_adjusted, reshape_hint, shape_fits, with_rank_of
+from layerwise.models.model import Model, deserialize_layer, layer_spec
 from layerwise.saving_registry import loading_scope
 
 

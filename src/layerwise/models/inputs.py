@@ -51,3 +51,37 @@ def declared_dtypes(model) -> list[str] | None:
         dtypes = None
     model.__dict__["_declared_dtypes"] = (key, dtypes)
     return dtypes
+
+
+def shape_fits(expected: tuple, got: tuple) -> bool:
+    """Same rank, and every size the model knows (after the batch axis) matches."""
+    return len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected[1:], got[1:]))
+
+
+def reshape_hint(expected: tuple, got: tuple) -> str:
+    """Advice for the common slip of a 2-D array given to a model of ``(batch, timesteps, features)`` inputs."""
+    if len(expected) != 3 or len(got) != 2:
+        return ""
+    steps, features = expected[1:]
+    if steps and features and got[1] == steps * features:
+        return f" Each row holds {steps} time steps of {features} features: x.reshape(len(x), {steps}, {features})."
+    return (" The model takes sequences (batch, timesteps, features): reshape each row into its time steps, "
+            "e.g. x.reshape(len(x), timesteps, features).")
+
+
+def rank_adjusted(expected: tuple, got: tuple) -> tuple:
+    """``got`` with a last axis of 1 added or dropped when that is all that keeps it from ``expected``'s rank,
+    as Keras adjusts a model's inputs: ``Input((28, 28, 1))`` takes ``(n, 28, 28)`` images."""
+    if len(got) == len(expected) - 1 and expected[-1] == 1:
+        return (*got, 1)
+    if len(got) == len(expected) + 1 and got[-1] == 1:
+        return tuple(got[:-1])
+    return tuple(got)
+
+
+def with_rank_of(expected: tuple, value):
+    """``value`` reshaped as ``rank_adjusted`` describes (itself when its rank fits)."""
+    if not isinstance(value, torch.Tensor) or value.dim() == len(expected):
+        return value
+    adjusted = rank_adjusted(expected, tuple(value.shape))
+    return value.reshape(adjusted) if len(adjusted) != value.dim() else value

@@ -32,46 +32,13 @@ from layerwise.layers.saving_hooks import overrides
 from layerwise.layers.weight_lists import WeightLists
 from layerwise.datasets.adapt import as_array_tensor, split_parts
 from layerwise.datasets.iterable import first_item
-from layerwise.layers.symbolic import is_symbolic
+from layerwise.layers.symbolic import is_symbolic, symbolic_call
+from layerwise.models.auto_config import auto_config, record_arguments
 from layerwise.models.inputs import as_input_tensor
 from layerwise.models.model_weights import ModelWeights
 from layerwise.models.summary import model_summary
 from layerwise.models.trainer import Trainer
-from layerwise.models.user_build import first_call, recording_build, run_user_build
-
-
-def shape_fits(expected: tuple, got: tuple) -> bool:
-    """Same rank, and every size the model knows (after the batch axis) matches."""
-    return len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected[1:], got[1:]))
-
-
-def reshape_hint(expected: tuple, got: tuple) -> str:
-    """Advice for the common slip of a 2-D array given to a model of ``(batch, timesteps, features)`` inputs."""
-    if len(expected) != 3 or len(got) != 2:
-        return ""
-    steps, features = expected[1:]
-    if steps and features and got[1] == steps * features:
-        return f" Each row holds {steps} time steps of {features} features: x.reshape(len(x), {steps}, {features})."
-    return (" The model takes sequences (batch, timesteps, features): reshape each row into its time steps, "
-            "e.g. x.reshape(len(x), timesteps, features).")
-
-
-def rank_adjusted(expected: tuple, got: tuple) -> tuple:
-    """``got`` with a last axis of 1 added or dropped when that is all that keeps it from ``expected``'s rank,
-    as Keras adjusts a model's inputs: ``Input((28, 28, 1))`` takes ``(n, 28, 28)`` images."""
-    if len(got) == len(expected) - 1 and expected[-1] == 1:
-        return (*got, 1)
-    if len(got) == len(expected) + 1 and got[-1] == 1:
-        return tuple(got[:-1])
-    return tuple(got)
-
-
-def with_rank_of(expected: tuple, value):
-    """``value`` reshaped as ``rank_adjusted`` describes (itself when its rank fits)."""
-    if not isinstance(value, torch.Tensor) or value.dim() == len(expected):
-        return value
-    adjusted = rank_adjusted(expected, tuple(value.shape))
-    return value.reshape(adjusted) if len(adjusted) != value.dim() else value
+from layerwise.models.user_build import first_call, free_axes, recording_build, run_user_build
 
 
 def _first_tensor(value):
@@ -146,7 +113,10 @@ class Model(OwnWeights, ModelWeights, WeightLists, Trainer, LayerPenalties, Laye
             return object.__new__(Functional)
         if is_symbolic(args[:1] or kwargs.get("inputs")) and (len(args) == 2 or "outputs" in kwargs):
             return object.__new__(_functional_kind(cls))
-        return object.__new__(cls)
+        model = object.__new__(cls)
+        if not built_in(cls):  # a user's model: its config when it defines none (auto_config.py)
+            record_arguments(model, args, kwargs)
+        return model
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype=None, **kwargs):
         if kwargs:  # a subclass's misspelt argument, passed on with the rest (Keras' ValueError)
@@ -232,9 +202,8 @@ class Model(OwnWeights, ModelWeights, WeightLists, Trainer, LayerPenalties, Laye
             self._input_keys = len(x)
 
     def __call__(self, *args, **kwargs):
-        if is_symbolic(args):
-            raise NotImplementedError(f"Subclassed model '{self.name}' cannot be called on symbolic tensors "
-                                      "(Input); call it on data, or build a functional model from its layers.")
+        if is_symbolic(args) or is_symbolic(kwargs):  # a part of a functional model, as in Keras
+            return symbolic_call(self, args[0], kwargs, args[1:])
         if len(args) == 1 and isinstance(args[0], (list, tuple, dict)):
             self._adopt_input_structure(args[0])
             if self._input_keys is not None:  # several inputs travel flat, as the trainer passes them
@@ -262,15 +231,41 @@ class Model(OwnWeights, ModelWeights, WeightLists, Trainer, LayerPenalties, Laye
     def build(self, input_shape) -> None:
         """Build a subclassed model by calling it once on one row of zeros of ``input_shape`` (a list of
         shapes for several inputs)."""
+        # A subclass's own build has run already (this is its super().build()): it must not run again, which
+        # would make its add_weight weights twice.
+        self._build_by_calling(self._zeros_for(input_shape), user_build=False)
+
+    def _zeros_for(self, input_shape, size: int = 1) -> tuple:
+        """One row of zeros per input of ``input_shape`` (a list, or a dict by input name, of shapes for several
+        inputs), ``size`` where an axis is unknown; the model learns how many inputs it takes from it."""
+        if isinstance(input_shape, dict):
+            if self._input_keys is None:
+                self._input_keys = list(input_shape)
+            input_shape = list(input_shape.values())
         several = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list))
         shapes = input_shape if several else [input_shape]
         if several and self._input_keys is None:
             self._input_keys = len(shapes)
-        # A subclass's own build has run already (this is its super().build()): it must not run again, which
-        # would make its add_weight weights twice.
-        self._build_by_calling(tuple(torch.zeros((1, *(1 if d is None else d for d in tuple(shape)[1:])),
-                                                 dtype=float_dtype(), device=self.device()) for shape in shapes),
-                               user_build=False)
+        return tuple(torch.zeros((1, *(size if d is None else d for d in tuple(shape)[1:])), dtype=float_dtype(),
+                                 device=self.device()) for shape in shapes)
+
+    def build_from(self, input_shape, device: torch.device | None = None, more_args: tuple = ()):
+        """Used as a layer of another model (a Sequential's, or called on ``Input`` tensors), as in Keras: built
+        once by calling it on zeros of ``input_shape``; returns its output shape(s), ``None`` on each axis that
+        follows an unknown input axis."""
+        if more_args:
+            raise NotImplementedError(f"Model '{self.name}' ({type(self).__name__}) was called on symbolic tensors "
+                                      "as several positional arguments: pass its inputs as one list or dict.")
+        if not self.built:
+            if device is not None:
+                self.to(device)
+            self._build_by_calling(self._zeros_for(input_shape))
+            shapes = list(input_shape.values()) if isinstance(input_shape, dict) else \
+                input_shape if isinstance(self._input_keys, int) else [input_shape]
+            if any(None in tuple(shape)[1:] for shape in shapes):  # which output axes follow them: call once more
+                self._called_output_shape = free_axes(self._called_output_shape,
+                                                      first_call(self, self._zeros_for(input_shape, 2)))
+        return self._called_output_shape
 
     def _build_by_calling(self, args: tuple, user_build: bool = True) -> None:
         """Run ``call`` once in inference mode without gradients, recording input and output shapes (after the
@@ -351,20 +346,23 @@ class Model(OwnWeights, ModelWeights, WeightLists, Trainer, LayerPenalties, Laye
         """``Model.from_config(model.get_config())``: the functional model the config describes, its user's
         classes looked up in ``custom_objects`` too; a subclassed model is ``cls(**config)``, as in Keras."""
         from layerwise.models.functional import Functional
-        if cls is not Model:
+        if cls is Model:
+            return Functional.from_config(config, custom_objects)
+        try:
             return cls(**config)
-        return Functional.from_config(config, custom_objects)
+        except TypeError as error:  # as Keras, which cannot revive it either
+            raise TypeError(f"{cls.__name__} cannot be rebuilt from its config {config}: {error}. Its __init__ must "
+                            "take every key of its get_config() (take **kwargs and pass them to super().__init__), "
+                            "or the class must define from_config.") from error
 
     def get_config(self) -> dict:
         """A subclassed model's base config, which its own ``get_config`` extends (``{**super().get_config(),
-        "units": ...}``) as in Keras; ``save`` then writes the model whole and ``load_model`` rebuilds it from its
-        class (registered, or in ``custom_objects``). A subclass without ``get_config`` cannot be saved whole."""
-        if type(self).get_config is Model.get_config:
-            raise NotImplementedError(
-                f"Model '{self.name}' is a subclassed model, which cannot be saved whole without its get_config (as "
-                "in Keras): define get_config, or save its weights with model.save_weights('weights.lw') and load "
-                "them into a model built by the same code with model.load_weights.")
-        return {"name": self.name, "trainable": self.trainable, "dtype": dtype_policies.serialize(self.dtype_policy)}
+        "units": ...}``) as in Keras; without one, the config is made from the constructor's arguments when they
+        are simple (strings, numbers, bools, None, lists and dicts of these), else NotImplementedError, as in Keras
+        (``auto_config.py``). ``save`` then writes the model whole and ``load_model`` rebuilds it from its class
+        (registered, or in ``custom_objects``)."""
+        base = {"name": self.name, "trainable": self.trainable, "dtype": dtype_policies.serialize(self.dtype_policy)}
+        return base if type(self).get_config is not Model.get_config else auto_config(self, base)
 
     def get_build_config(self) -> dict | None:
         """``{"input_shape": ...}`` a built subclassed model was built for (a list of shapes for several inputs),
@@ -416,7 +414,7 @@ class Model(OwnWeights, ModelWeights, WeightLists, Trainer, LayerPenalties, Laye
         from layerwise.keras_export import keras_model_config
         from layerwise.keras_weights import is_graph_model
 
-        if is_graph_model(self) or type(self).get_config is Model.get_config:  # the latter raises, saying why
+        if is_graph_model(self):
             return {"class_name": type(self).__name__, "config": self.get_config()}
         return keras_model_config(self)
 
@@ -471,11 +469,14 @@ def layer_spec(layer) -> dict:
 def deserialize_layer(spec: dict):
     """A layer or a nested model from ``layer_spec``'s dict, built from its ``build_config`` when it has one."""
     from layerwise import layers as layers_module
+    from layerwise.saving_registry import find_custom_object
     from layerwise.models.functional import Functional
     from layerwise.models.sequential import Sequential
 
     model_classes = {"Sequential": Sequential, "Functional": Functional}
-    cls = model_classes.get(spec["class_name"]) or layers_module.get(spec["class_name"])
+    own = find_custom_object(spec["class_name"])  # a user's model nested in this one (registered, custom_objects)
+    cls = model_classes.get(spec["class_name"]) or \
+        (own if isinstance(own, type) and issubclass(own, Model) else layers_module.get(spec["class_name"]))
     layer = cls.from_config(spec["config"])
     if spec.get("build_config"):
         layer.build_from_config(spec["build_config"])

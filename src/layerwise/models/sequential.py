@@ -11,9 +11,8 @@ from layerwise.layers.penalties import outermost_call
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
 from layerwise.models.custom_steps import batch_free
-from layerwise.models.inputs import as_input_tensor
-from layerwise.models.model import (Model, deserialize_layer, layer_spec, rank_adjusted,
-                                    reshape_hint, shape_fits, with_rank_of)
+from layerwise.models.inputs import as_input_tensor, rank_adjusted, reshape_hint, shape_fits, with_rank_of
+from layerwise.models.model import Model, deserialize_layer, layer_spec
 from layerwise.models.plan import build_plan
 from layerwise.saving_registry import loading_scope
 
@@ -135,10 +134,7 @@ class Sequential(Model):
             self._graph = [InputLayer(self.batch_input_shape[1:], batch_size=self.batch_input_shape[0],
                                       dtype="int64" if ids else None).output]
         for layer in self._layers[len(self._graph) - 1:]:
-            try:
-                self._graph.append(layer(self._graph[-1]))
-            except NotImplementedError:  # a subclassed model: it runs, but it cannot be called symbolically
-                return
+            self._graph.append(layer(self._graph[-1]))
 
     def _graph_end(self, what: str) -> list[KerasTensor]:
         """The graph's [input, output], or an AttributeError naming what is missing."""

@@ -13,6 +13,7 @@ from torch import nn
 
 from layerwise.layers.calling import call_in_mode
 from layerwise.layers.shape_inference import stateless
+from layerwise.variables import owning_variables
 
 _building: set[int] = set()  # models whose own build is running: its super().build() must call, not recurse
 
@@ -38,7 +39,8 @@ def recording_build(build: Callable) -> Callable:
 
     @functools.wraps(build)
     def building(self, *args, **kwargs):
-        build(self, *args, **kwargs)
+        with owning_variables(self.name):  # the Variables it creates are the model's (their path)
+            build(self, *args, **kwargs)
         self.__dict__["_own_build_ran"] = True
 
     return building
@@ -48,3 +50,13 @@ def first_call(model: nn.Module, args: tuple):
     """``model``'s outputs for ``args`` in inference mode, without gradients, its state left unchanged."""
     with torch.no_grad(), stateless(model):
         return call_in_mode(model, False, nn.Module.__call__, model, *args)
+
+
+def free_axes(shapes, out):
+    """``shapes`` (one output shape, or a list of them) with ``None`` on each axis where ``out`` (the outputs of
+    a call on inputs of other sizes where the input shape was unknown) differs: those axes follow the inputs'."""
+    outs = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) else [out]
+    several = isinstance(shapes, list)
+    freed = [tuple(None if d != o else d for d, o in zip(shape, (None, *tensor.shape[1:])))
+             for shape, tensor in zip(shapes if several else [shapes], outs)]
+    return freed if several else freed[0]

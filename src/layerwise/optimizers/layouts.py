@@ -93,11 +93,14 @@ def keras_layouts(model) -> dict[int, KerasLayout]:
     """``id(tensor) -> KerasLayout`` for every weight of ``model`` (a model or a layer).
 
     Paths follow Keras' name scopes: a Sequential or subclassed model prefixes its layers' variables with its
-    name, a functional model does not (Keras builds those layers outside the model), and a nested model
-    starts again from its own name."""
+    name, a functional model does not (Keras builds those layers outside the model), a nested Sequential or
+    functional model starts again from its own name, and a nested subclassed model, built inside its holder,
+    adds its name to its holder's prefix. A subclassed model's own weights are ``<prefix><name>`` (a bare name
+    for a Variable made in ``__init__``, as Keras names it)."""
     # The models import the optimizers, so they are looked up on use.
     from layerwise.models.functional import Functional
     from layerwise.models.model import Model
+    from layerwise.models.sequential import Sequential
 
     layouts: dict[int, KerasLayout] = {}
 
@@ -109,17 +112,24 @@ def keras_layouts(model) -> dict[int, KerasLayout]:
                                                         None if same else view.to_keras,
                                                         None if same else view.from_keras))
 
-    def visit(owner: Model) -> None:
-        prefix = "" if isinstance(owner, Functional) else f"{owner.name}/"
+    def visit(owner: Model, prefix: str) -> None:
+        for view in owner.own_weight_views():  # a subclassed model's add_weight and Variable attributes
+            name, made_by = getattr(view.tensor, "name", view.name), getattr(view.tensor, "owner", "")
+            add(view, name if not made_by else f"{prefix}{name}" if prefix else f"{made_by}/{name}")
         for layer in owner.layers:
             if isinstance(layer, Model):
-                visit(layer)
+                # A subclassed model builds in its holder's scope; Sequential and functional ones start again.
+                subclassed = not isinstance(layer, (Functional, Sequential))
+                visit(layer, f"{prefix}{layer.name}/" if subclassed else scope(layer))
                 continue
             for view in layer.weight_views():
                 add(view, f"{prefix}{layer.name}/{view.name}")
 
+    def scope(owner: Model) -> str:
+        return "" if isinstance(owner, Functional) else f"{owner.name}/"
+
     if isinstance(model, Model):
-        visit(model)
+        visit(model, scope(model))
     else:
         for view in model.weight_views():
             add(view, f"{model.name}/{view.name}")
