@@ -78,3 +78,20 @@ def fresh_registrations(keras, monkeypatch):
                           (object_registration, ("GLOBAL_CUSTOM_OBJECTS", "GLOBAL_CUSTOM_NAMES"))):
         for name in names:
             monkeypatch.setattr(module, name, dict(getattr(module, name)))
+
+
+@pytest.fixture
+def flash_flags(monkeypatch):
+    """``flash_flags(run)``: whether PyTorch's flash kernel was allowed at each scaled_dot_product_attention call
+    that ``run()`` makes."""
+    def record(run) -> list[bool]:
+        flags, sdpa = [], torch.nn.functional.scaled_dot_product_attention
+
+        def recording(*args, **kwargs):
+            flags.append(torch.backends.cuda.flash_sdp_enabled())
+            return sdpa(*args, **kwargs)
+
+        monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recording)
+        run()
+        return flags
+    return record

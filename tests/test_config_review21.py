@@ -122,31 +122,18 @@ def test_flash_attention_switch_matches_keras(keras):
         assert K.config.is_flash_attention_enabled() is None
 
 
-def _flash_flags(monkeypatch, run) -> list[bool]:
-    """Whether PyTorch's flash kernel was allowed at each scaled_dot_product_attention call ``run`` makes."""
-    flags, sdpa = [], torch.nn.functional.scaled_dot_product_attention
-
-    def recording(*args, **kwargs):
-        flags.append(torch.backends.cuda.flash_sdp_enabled())
-        return sdpa(*args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recording)
-    run()
-    return flags
-
-
-def test_disabled_flash_attention_excludes_the_flash_kernel(monkeypatch):
+def test_disabled_flash_attention_excludes_the_flash_kernel(monkeypatch, flash_flags):
     x = torch.rand(2, 5, 8)
     layer = lw.layers.MultiHeadAttention(2, 4)
-    assert _flash_flags(monkeypatch, lambda: layer(x, x)) == [True]
+    assert flash_flags(lambda: layer(x, x)) == [True]
     expected = layer(x, x)
     config.disable_flash_attention()
     off = lw.layers.MultiHeadAttention(2, 4)
-    assert _flash_flags(monkeypatch, lambda: off(x, x)) == [False]
+    assert flash_flags(lambda: off(x, x)) == [False]
     off.set_weights(layer.get_weights())
     torch.testing.assert_close(off(x, x), expected)  # another kernel, the same attention
     q = torch.rand(2, 5, 2, 4)
-    assert _flash_flags(monkeypatch, lambda: lw.ops.dot_product_attention(q, q, q, flash_attention=False)) == [False]
+    assert flash_flags(lambda: lw.ops.dot_product_attention(q, q, q, flash_attention=False)) == [False]
 
 
 def test_flash_attention_true_raises_where_the_kernel_cannot_run(keras):

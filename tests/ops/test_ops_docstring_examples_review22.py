@@ -52,19 +52,6 @@ def test_in_top_k_in_range_matches_keras(keras):
 
 # ---- flash attention ------------------------------------------------------------------------------------------
 
-def _flash_flags(monkeypatch, run) -> list[bool]:
-    """Whether PyTorch's flash kernel was allowed at each scaled_dot_product_attention call ``run`` makes."""
-    flags, sdpa = [], torch.nn.functional.scaled_dot_product_attention
-
-    def recording(*args, **kwargs):
-        flags.append(torch.backends.cuda.flash_sdp_enabled())
-        return sdpa(*args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recording)
-    run()
-    return flags
-
-
 def _gqa(K, **kwargs):
     return K.layers.GroupQueryAttention(head_dim=4, num_query_heads=4, num_key_value_heads=2, **kwargs)
 
@@ -109,40 +96,40 @@ def test_gqa_resolves_the_switch_as_keras(keras):
             _gqa(K, flash_attention=True)(x, x, return_attention_scores=True)
 
 
-def test_gqa_disabled_flash_excludes_the_kernel_same_values(keras, monkeypatch):
+def test_gqa_disabled_flash_excludes_the_kernel_same_values(keras, monkeypatch, flash_flags):
     x = np.random.default_rng(4).random((2, 5, 8), dtype=np.float32)
     theirs = _gqa(keras)
     expected = theirs(x, x).detach().cpu().numpy()
     layer = _gqa(lw)
     layer(x, x)
     layer.set_weights(theirs.get_weights())
-    assert _flash_flags(monkeypatch, lambda: layer(x, x)) == [True]
+    assert flash_flags(lambda: layer(x, x)) == [True]
     config.disable_flash_attention()
     off = _gqa(lw)
     off(x, x)
     off.set_weights(theirs.get_weights())
-    assert _flash_flags(monkeypatch, lambda: off(x, x)) == [False]
-    assert _flash_flags(monkeypatch, lambda: _gqa(lw, flash_attention=False)(x, x)) == [False]
+    assert flash_flags(lambda: off(x, x)) == [False]
+    assert flash_flags(lambda: _gqa(lw, flash_attention=False)(x, x)) == [False]
     np.testing.assert_allclose(off(x, x).detach().numpy(), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(layer(x, x).detach().numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
-def test_attention_disabled_flash_excludes_the_kernel_same_values(keras, monkeypatch):
+def test_attention_disabled_flash_excludes_the_kernel_same_values(keras, monkeypatch, flash_flags):
     # Keras' Attention computes its scores explicitly (never the flash kernel); layerwise fuses them, and keeps the
     # flash kernel out once keras.config.disable_flash_attention() is called.
     rng = np.random.default_rng(5)
     q, v = rng.random((2, 3, 4, 8), dtype=np.float32), rng.random((2, 3, 6, 8), dtype=np.float32)
     expected = keras.layers.Attention()([q, v]).cpu().numpy()
-    assert _flash_flags(monkeypatch, lambda: lw.layers.Attention()([q, v])) == [True]
+    assert flash_flags(lambda: lw.layers.Attention()([q, v])) == [True]
     config.disable_flash_attention()
     off = lw.layers.Attention()
-    assert _flash_flags(monkeypatch, lambda: off([q, v])) == [False]
+    assert flash_flags(lambda: off([q, v])) == [False]
     np.testing.assert_allclose(off([q, v]).numpy(), expected, rtol=1e-5, atol=1e-5)
     config.enable_flash_attention()
     np.testing.assert_allclose(lw.layers.Attention()([q, v]).numpy(), expected, rtol=1e-5, atol=1e-5)
     # A masked value, rank 3 (Keras' Attention masks rank-3 inputs only), off the kernel too.
     q, v, mask = q[:, 0], v[:, 0], [np.ones((2, 4), bool), rng.random((2, 6)) > 0.3]
     config.disable_flash_attention()
-    assert _flash_flags(monkeypatch, lambda: lw.layers.Attention()([q, v], mask=mask)) == [False]
+    assert flash_flags(lambda: lw.layers.Attention()([q, v], mask=mask)) == [False]
     np.testing.assert_allclose(lw.layers.Attention()([q, v], mask=mask).numpy(),
                                keras.layers.Attention()([q, v], mask=mask).cpu().numpy(), rtol=1e-5, atol=1e-5)
