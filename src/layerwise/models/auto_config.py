@@ -14,17 +14,11 @@ from __future__ import annotations
 
 import inspect
 
+from layerwise import tree
+
 SIMPLE = (str, int, float, bool, type(None))
 _POSITIONAL = "positional"  # what kept a config from being recorded: positional-only or *args arguments...
 _VALUES = "values"  # ...or a value of another type
-
-
-def _leaves(value) -> list:
-    if isinstance(value, dict):
-        return [leaf for item in value.values() for leaf in _leaves(item)]
-    if isinstance(value, (list, tuple)):
-        return [leaf for item in value for leaf in _leaves(item)]
-    return [value]
 
 
 def record_arguments(model, args: tuple, kwargs: dict) -> None:
@@ -47,7 +41,7 @@ def record_arguments(model, args: tuple, kwargs: dict) -> None:
         extra = [arguments.pop(p.name) for p in parameters if p.kind is p.VAR_POSITIONAL]
         if any(p.kind is p.POSITIONAL_ONLY for p in parameters) or any(extra):
             problem = _POSITIONAL
-        elif all(isinstance(leaf, SIMPLE) for leaf in _leaves(arguments)):
+        elif all(isinstance(leaf, SIMPLE) for leaf in tree.flatten(arguments)):
             config = arguments
         else:
             problem = _VALUES
