@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from layerwise import _registry
+from layerwise import _registry, saving_registry
 from layerwise.activations import _as_tensor
 
 _EPSILON = 1e-7  # Keras' backend.epsilon()
@@ -103,9 +103,12 @@ def serialize(constraint: Constraint) -> dict:
     return _registry.serialize(constraint, _BUILT_IN, "constraint")
 
 
-def deserialize(config: dict) -> Constraint:
-    """The constraint that ``serialize`` described."""
-    return _registry.deserialize(config, _BY_NAME, "constraint")
+def deserialize(config: dict | str, custom_objects: dict | None = None) -> Constraint:
+    """The constraint that ``serialize`` described (or a name, as ``get`` takes it); ``custom_objects`` names your
+    own classes, as in Keras."""
+    with saving_registry.loading_scope(custom_objects, "constraints.deserialize"):
+        return _registry.get(config, _BY_NAME, Constraint, "constraint", "") if isinstance(config, str) else \
+            _registry.deserialize(config, _BY_NAME, "constraint")
 
 
 def get(identifier):

@@ -422,17 +422,20 @@ def _values_initializer(values) -> Callable:
     return initialize_fn
 
 
-def serialize(init: Initializer) -> dict:
+def serialize(initializer: Initializer) -> dict:
     """Keras' ``{"module": "keras.initializers", "class_name": "GlorotUniform", "config": {...},
     "registered_name": None}`` for a built-in initializer; a registered class is saved with its
     ``"registered_name"``; a TypeError naming ``init`` and the fixes for any other."""
-    if not any(type(init) is cls for cls in _BY_NAME.values()):
-        return saving_registry.serialize_custom(init, "initializer")
-    return keras_form("keras.initializers", type(init).__name__, init.get_config())
+    if not any(type(initializer) is cls for cls in _BY_NAME.values()):
+        return saving_registry.serialize_custom(initializer, "initializer")
+    return keras_form("keras.initializers", type(initializer).__name__, initializer.get_config())
 
 
-def deserialize(config: dict) -> Initializer:
-    """The initializer ``serialize`` (Keras' or layerwise's) described."""
-    if not isinstance(config, dict):
-        raise ValueError(f"initializers.deserialize takes a dict from initializers.serialize, got {config!r}.")
-    return get(config)
+def deserialize(config: dict | str, custom_objects: dict | None = None) -> Initializer:
+    """The initializer ``serialize`` (Keras' or layerwise's) described, or one named as ``get`` takes it;
+    ``custom_objects`` names your own classes, as in Keras."""
+    if not isinstance(config, (dict, str)):
+        raise ValueError(f"initializers.deserialize takes a dict from initializers.serialize or a name, got "
+                         f"{config!r}.")
+    with saving_registry.loading_scope(custom_objects, "initializers.deserialize"):
+        return get(config)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from layerwise import _registry
+from layerwise import _registry, saving_registry
 from layerwise.activations import _as_tensor
 
 
@@ -127,9 +127,12 @@ def serialize(regularizer: Regularizer) -> dict:
     return _registry.serialize(regularizer, _BUILT_IN, "regularizer")
 
 
-def deserialize(config: dict) -> Regularizer:
-    """The regularizer that ``serialize`` described."""
-    return _registry.deserialize(config, _BY_NAME, "regularizer")
+def deserialize(config: dict | str, custom_objects: dict | None = None) -> Regularizer:
+    """The regularizer that ``serialize`` described (or a name, as ``get`` takes it); ``custom_objects`` names your
+    own classes, as in Keras."""
+    with saving_registry.loading_scope(custom_objects, "regularizers.deserialize"):
+        return _registry.get(config, _BY_NAME, Regularizer, "regularizer", "") if isinstance(config, str) else \
+            _registry.deserialize(config, _BY_NAME, "regularizer")
 
 
 def get(identifier):

@@ -12,13 +12,17 @@ __all__ = ["DTypePolicy", "FloatDTypePolicy", "deserialize", "get", "serialize"]
 _CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": DTypePolicy}
 
 
-def serialize(policy: DTypePolicy) -> dict:
+def serialize(dtype_policy: DTypePolicy) -> dict:
     """Keras' form: ``{"module": "keras", "class_name": "DTypePolicy", "config": {"name": ...}, ...}``."""
-    return keras_form("keras", "DTypePolicy", policy.get_config())
+    return keras_form("keras", "DTypePolicy", dtype_policy.get_config())
 
 
-def deserialize(config: dict) -> DTypePolicy:
-    """The policy ``serialize`` (or Keras) wrote; a ValueError naming the known classes otherwise."""
+def deserialize(config: dict | str, custom_objects: dict | None = None) -> DTypePolicy:
+    """The policy ``serialize`` (or Keras) wrote, or a policy's name (Keras returns the name itself there);
+    a ValueError naming the known classes otherwise. No custom policy classes exist, so ``custom_objects``
+    (Keras' argument) has nothing to find."""
+    if isinstance(config, str):
+        return DTypePolicy(config)
     cls = _CLASSES.get(config.get("class_name"))
     if cls is None:
         raise ValueError(f"Unknown dtype policy class {config.get('class_name')!r}; known: "

@@ -127,8 +127,27 @@ def serialize(loss: Loss) -> dict:
     return {"name": name, **options}
 
 
-def deserialize(config: dict) -> Loss:
-    """The loss ``serialize`` (or Keras) described; its registered or custom objects are looked up by name."""
+def deserialize(name: dict | str, custom_objects: dict | None = None) -> Loss | Callable:
+    """The loss ``serialize`` (or Keras) described; its registered or custom objects are looked up by name, in
+    ``custom_objects`` too. A name gives what Keras gives: a loss class's name an instance of it, a function's
+    name the function."""
+    with saving_registry.loading_scope(custom_objects, "losses.deserialize"):
+        return _named_loss(name) if isinstance(name, str) else _loss_from_config(name)
+
+
+def _named_loss(name: str) -> Loss | Callable:
+    found = saving_registry.find_custom_object(name, built_in=name in _BY_NAME or name in LOSS_CLASSES)
+    if found is not None:
+        return found
+    if name in LOSS_CLASSES:
+        return LOSS_CLASSES[name]()
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    raise ValueError(f"Unknown loss {name!r}; known: {', '.join(sorted({*_BY_NAME, *LOSS_CLASSES}))}. "
+                     f"{saving_registry.how_to_load(name)}")
+
+
+def _loss_from_config(config: dict) -> Loss:
     config = dict(config)
     if config.get("class_name") == "function":  # Keras' form of a function: its name in "config"
         return _function_loss(config["config"])

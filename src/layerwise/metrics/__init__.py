@@ -164,9 +164,15 @@ def _metric_function(name) -> Callable | None:
     return fn if inspect.isfunction(fn) and not name.startswith("_") else None
 
 
-def deserialize(config: str | dict):
+def deserialize(config: str | dict, custom_objects: dict | None = None):
     """The ``compile(metrics=...)`` entry ``serialize`` described: a built-in name stays a name (``compile``
-    resolves it, ``"accuracy"`` by the data's shapes); a user's name gives that function or class."""
+    resolves it, ``"accuracy"`` by the data's shapes); a user's name gives that function or class, looked up in
+    ``custom_objects`` too, as in Keras."""
+    with saving_registry.loading_scope(custom_objects, "metrics.deserialize"):
+        return _deserialize(config)
+
+
+def _deserialize(config: str | dict):
     if isinstance(config, str):
         built_in = config in _BY_NAME or config.lower() in ("accuracy", "acc")
         found = saving_registry.find_custom_object(config, built_in=built_in)
@@ -189,7 +195,7 @@ def deserialize(config: str | dict):
         fn = options.pop("fn")
         if isinstance(fn, dict) and fn.get("class_name") == "function":  # Keras 3 writes a function so
             fn = fn["config"]
-        fn = _metric_function(fn) or deserialize(fn)  # Keras 2 writes a built-in function by its name
+        fn = _metric_function(fn) or _deserialize(fn)  # Keras 2 writes a built-in function by its name
         return MeanMetricWrapper(fn, **options)
     if not config.get("registered_name") and _BY_NAME.get(name) is not None:
         return _BY_NAME[name].from_config(config.get("config", {}))

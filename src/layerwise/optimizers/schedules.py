@@ -223,17 +223,17 @@ _BY_NAME: dict[str, type] = {cls.__name__: cls for cls in (
     CosineDecayRestarts)}
 
 
-def serialize(schedule: LearningRateSchedule) -> dict:
+def serialize(learning_rate_schedule: LearningRateSchedule) -> dict:
     """Keras' form: ``{"module": "keras.optimizers.schedules", "class_name": ..., "config": ...,
     "registered_name": None}`` for a built-in schedule; for your own, its registered name (see
     ``layerwise.saving.register_keras_serializable``), a TypeError saying how to register it otherwise."""
-    name = type(schedule).__name__
-    if _BY_NAME.get(name) is type(schedule):
-        return {"module": "keras.optimizers.schedules", "class_name": name, "config": schedule.get_config(),
-                "registered_name": None}
+    name = type(learning_rate_schedule).__name__
+    if _BY_NAME.get(name) is type(learning_rate_schedule):
+        return {"module": "keras.optimizers.schedules", "class_name": name,
+                "config": learning_rate_schedule.get_config(), "registered_name": None}
     from layerwise.saving_registry import serialize_custom
 
-    return {"module": None, **serialize_custom(schedule, "schedule")}
+    return {"module": None, **serialize_custom(learning_rate_schedule, "schedule")}
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:
