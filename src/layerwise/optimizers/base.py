@@ -307,6 +307,10 @@ class Optimizer(KerasOptimizerAPI):
     def _update_at(self, index: list[int], grads: list[torch.Tensor]) -> None:
         """One ``apply`` for the parameters at positions ``index`` of ``params``, whose gradients are ``grads``:
         unscaled, accumulated, then (on an update) clipped, decayed and stepped, as Keras orders them."""
+        index, grads = self._overwrite_with_gradients(index, grads)
+        if not index:
+            self._iterations += 1
+            return
         if self.loss_scale_factor is not None:
             grads = torch._foreach_div(grads, self.loss_scale_factor)
         if self.gradient_accumulation_steps:
@@ -321,6 +325,27 @@ class Optimizer(KerasOptimizerAPI):
         if self.use_ema:
             self._update_average()
         self._iterations += 1
+
+    def _overwrite_with_gradients(self, index: list[int], grads: list[torch.Tensor]):
+        """Keras' ``overwrite_with_gradient`` variables (float8 scales, computed as gradients) take their gradient
+        as their new value, unscaled and unclipped; with gradient accumulation, the largest gradient of the
+        window, on its last step. The other positions and gradients are returned for the usual update."""
+        flagged = [k for k, i in enumerate(index) if getattr(self.params[i], "overwrite_with_gradient", False)]
+        if not flagged:
+            return index, grads
+        steps = self.gradient_accumulation_steps
+        for k in flagged:
+            param, grad = self.params[index[k]], grads[k]
+            if steps:
+                accumulator = self.slots["gradient_accumulator"][index[k]]
+                torch.maximum(grad, accumulator, out=accumulator)
+                if (self._iterations + 1) % steps == 0:
+                    param.copy_(accumulator)
+                    accumulator.zero_()
+            else:
+                param.copy_(grad)
+        kept = [k for k in range(len(index)) if k not in flagged]
+        return [index[k] for k in kept], [grads[k] for k in kept]
 
     def _accumulate(self, index: list[int], grads: list[torch.Tensor]) -> list[torch.Tensor] | None:
         """Keras' gradient accumulation: on every ``gradient_accumulation_steps``-th call the mean
