@@ -21,6 +21,7 @@ from safetensors.torch import save as save_bytes
 
 from layerwise import losses, metrics, optimizers
 from layerwise.keras_export import NotKerasDescribable, keras_archive_bytes, weights_h5_bytes
+from layerwise.keras_file_editor import KerasFileEditor
 from layerwise.keras_models import is_keras_config, load_keras_model, model_from_keras_config
 from layerwise.keras_weights import Mismatches, keras_weights_path, load_keras_weights
 from layerwise.layers.own_weights import OWN
@@ -408,6 +409,7 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
 
 __all__ = ["MissingFileError", "atomic_write", "load_model", "load_optimizer_tensors", "load_weight_tensors",
            "load_weights", "optimizer_tensors", "read_file", "save_model", "save_weights", "weight_tensors"]
+__all__ += ["KerasFileEditor"]
 __all__ += ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
             "get_registered_name", "get_registered_object", "model_from_json", "register_keras_serializable",
             "serialize_keras_object"]
