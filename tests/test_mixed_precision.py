@@ -276,9 +276,7 @@ def test_save_and_load_keep_policies_and_loss_scale(keras, tmp_path):
         "mixed_float16"
 
 
-@pytest.mark.xfail(strict=True, reason="layerwise records 'dtype' in a layer's config only when it was given or is "
-                                       "not float32 (Keras always does), so float32 models keep their configs")
-def test_float32_layer_config_records_its_policy():
+def test_float32_layer_config_records_its_policy():  # as Keras, given or not
     assert L.Dense(3).get_config()["dtype"] == dtype_policies.serialize(dtype_policies.DTypePolicy("float32"))
 
 

@@ -318,9 +318,6 @@ def test_the_prediction_model_matches_keras_and_after_save_and_load(real_keras, 
         assert_close(keras.models.load_model(path).predict(data["image"], verbose=0), pred, rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="layerwise's get_config of a Layer subclass "
-                   "without its own get_config holds only the constructor's arguments ({'name'}), where Keras' adds "
-                   "'trainable' and 'dtype'; so layerwise reloads the full model whose CTCLayer Keras cannot rebuild")
 def test_the_full_model_s_config_and_reloading_follow_keras(real_keras, tmp_path):
     configs = []
     for keras, layers, ops in (libraries(real_keras)[1], libraries(real_keras)[0]):  # Keras first: the oracle

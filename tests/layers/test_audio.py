@@ -78,8 +78,7 @@ def test_mel_spectrogram_in_a_model_and_config(keras, audio):
     layer = model.layers[0]
     config = layer.get_config()
     k_config = keras.layers.MelSpectrogram.from_config(config).get_config()
-    assert {k: k_config[k] for k in config if k not in ("name", "dtype")} == \
-        {k: v for k, v in config.items() if k not in ("name", "dtype")}
+    assert {k: k_config[k] for k in config if k != "name"} == {k: v for k, v in config.items() if k != "name"}
     rebuilt = L.MelSpectrogram.from_config(config)
     assert rebuilt.get_config() == config and config["sequence_length"] == 256 and config["max_freq"] == 8000
     assert_close(rebuilt(audio), model.predict(audio, verbose=0))

@@ -18,7 +18,8 @@ from torch import nn
 from layerwise import dtype_policies, regularizers
 from layerwise.backend import float_dtype, get_device, unique_name
 from layerwise.dtype_policies.autocast import HALF, cast_floats, numpy_of, region
-from layerwise.layers.config_forms import built_in, in_keras_forms, jsonable, takes_trainable, unrecognized_keywords
+from layerwise.layers.config_forms import (built_in, in_keras_forms, in_keras_order, jsonable, takes_trainable,
+                                          unrecognized_keywords)
 from layerwise.layers.containers import track_layers_in_containers, tracked_container
 from layerwise.layers.calling import (attach_mask, call_in_mode, dict_value, first_parameter, is_shape_list, mask_of,
                                       takes_argument)
@@ -28,8 +29,9 @@ from layerwise.layers.shape_inference import output_shape_by_calling
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
 from layerwise.layers.own_weights import OwnWeights
 from layerwise.layers.penalties import LayerPenalties, begin_outermost_call, call_depth
-from layerwise.layers.weight_lists import WeightLists
+from layerwise.layers.weight_lists import BUILT_AT_INIT, WeightLists
 from layerwise.layers.weights import WeightView
+from layerwise.tree import map_structure
 from layerwise.variables import owning_variables
 
 Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
@@ -153,10 +155,12 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
         super().__init__()
         if batch_input_shape is not None:  # Keras 2's spelling, still in the courses' stateful LSTMs
             batch_size, input_shape = batch_input_shape[0], tuple(batch_input_shape[1:])
-        if "_config" not in self.__dict__:  # a subclass without its own __init__ records the base arguments
-            given = {"input_shape": input_shape, "input_dim": input_dim, "trainable": trainable,
-                     "batch_size": batch_size, "activity_regularizer": activity_regularizer}
-            object.__setattr__(self, "_config", {k: v for k, v in given.items() if v is not None})
+        if "_config" not in self.__dict__:  # a subclass without its own __init__ records the base arguments...
+            given = {"input_shape": input_shape, "input_dim": input_dim, "batch_size": batch_size}
+            keras_base = {"activity_regularizer": activity_regularizer, "trainable": trainable, "dtype": dtype,
+                          "autocast": autocast}  # ...all of Keras' for a user's layer (its automatic config)
+            object.__setattr__(self, "_config", {**({} if built_in(type(self)) else keras_base),
+                                                 **{k: v for k, v in given.items() if v is not None}})
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.autocast = autocast  # Keras' flag, kept so Keras configs load; mixed policies cast as dtype_hooks says
         self._init_dtype_policy(dtype)
@@ -170,7 +174,8 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         self.batch_input_shape: Shape | None = (batch_size, *input_shape) if input_shape is not None else None
-        self.built = False
+        self.built = type(self).build is Layer.build and any(  # as Keras' weightless layers unless build is overridden
+            k.__name__ in BUILT_AT_INIT and built_in(k) for k in type(self).__mro__)
         self.training = False  # a layer called on its own runs in inference mode, as Keras' training=None does
         self._trainable = trainable
         self.input_shape_built: Shape | None = None
@@ -298,6 +303,10 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
                 self.build_from(shape, device)
             self._last_input_shape = shape
         training = kwargs.pop("training", None)
+        if "mask" in kwargs:  # as Keras converts array arguments: a numpy mask becomes a tensor beside the inputs
+            device = x.device if isinstance(x, torch.Tensor) else get_device()
+            kwargs["mask"] = map_structure(
+                lambda m: torch.as_tensor(m, device=device) if isinstance(m, np.ndarray) else m, kwargs["mask"])
         mask = kwargs["mask"] if "mask" in kwargs else mask_of(x)
         if mask is not None and "mask" not in kwargs and takes_argument(self._call_function(), "mask"):
             kwargs["mask"] = mask  # as Keras: the mask the tensor carries, when call takes one
@@ -437,26 +446,41 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
     def get_config(self) -> dict:
         """Constructor arguments as JSON-able values; ``cls.from_config(config)`` rebuilds the layer.
 
-        A layer written as in Keras' guide that defines its own ``get_config`` gets only the base keys here
-        (name, trainable, dtype), as from Keras: its own ``{"units": ..., **super().get_config()}`` adds the rest.
+        As Keras: ``name``, ``trainable`` and ``dtype`` (the serialized policy) first, then a built-in layer's own
+        keys. A layer written as in Keras' guide gets only those base keys when it defines its own ``get_config``
+        (which adds the rest); without one, its constructor's arguments after ``name``, then ``trainable`` and
+        ``dtype`` (Keras' automatic config).
         """
-        if _defines_own_config(type(self)):
-            return {"name": self.name, "trainable": self.trainable,
-                    "dtype": dtype_policies.serialize(self.dtype_policy)}
-        config = {k: jsonable(v) for k, v in self._config.items() if k not in ("name", "trainable")}
-        ours = built_in(type(self))  # a user's subclass keeps only the resolved keys its constructor takes
+        cls = type(self)
+        base = self._base_config()
+        if _defines_own_config(cls):
+            return self._with_activity_regularizer(base)
+        config = {k: jsonable(v) for k, v in self._config.items() if k not in ("name", "trainable", "dtype")}
+        ours = built_in(cls)  # a user's subclass keeps only the resolved keys its constructor takes
         config.update({key: getattr(self, key) for key in self.resolved_config if ours or key in config})
-        if ours:
-            in_keras_forms(config)
-            if self.config_activity_regularizer:
-                config.setdefault("activity_regularizer", None)
-            for key in self.config_omitted:
-                config.pop(key, None)
-        config.update(self._dtype_config())
-        config["name"] = self.name
-        if (not self.trainable and _constructor_takes(type(self), "trainable")) or "trainable" in self._config or \
-                (self.config_trainable and takes_trainable(type(self))):
-            config["trainable"] = self.trainable  # as Keras; frozen after construction stays frozen
+        if not any(built_in(k) for k in cls.__mro__[:cls.__mro__.index(Layer)]):
+            # Keras' automatic config: the arguments in order (trainable and dtype where given), no name when the
+            # constructor cannot take it back
+            config = {"name": None, **{k: config.get(k) for k in self._config if k != "name"}, **base}
+            if not _constructor_takes(cls, "name"):
+                del config["name"]
+            return self._with_activity_regularizer(config)
+        in_keras_forms(config, cls)
+        if not self.config_trainable:  # Keras' own short config: no "trainable", the dtype by name, last
+            return in_keras_order(cls, {**config, "name": self.name, "dtype": self.dtype}, base_first=False)
+        if not ((not self.trainable and _constructor_takes(cls, "trainable")) or "trainable" in self._config or
+                takes_trainable(cls)):
+            del base["trainable"]
+        return in_keras_order(cls, {**base, **config})
+
+    def _base_config(self) -> dict:
+        """The keys Keras' ``Layer.get_config`` writes first: ``name``, ``trainable`` and the serialized policy."""
+        return {"name": self.name, "trainable": self.trainable, "dtype": dtype_policies.serialize(self.dtype_policy)}
+
+    def _with_activity_regularizer(self, config: dict) -> dict:
+        """Keras' ``Layer.get_config`` writes the activity regularizer when one is set."""
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod

@@ -307,7 +307,7 @@ class StackedRNNCells(Layer):
         return inputs, (new_states[0] if len(new_states) == 1 else new_states)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable, "cells": [_serialize(cell) for cell in self.cells]}
+        return {**self._base_config(), "cells": [_serialize(cell) for cell in self.cells]}
 
     @classmethod
     def from_config(cls, config: dict) -> "StackedRNNCells":

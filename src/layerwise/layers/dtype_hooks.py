@@ -19,8 +19,7 @@ class LayerDTypes:
 
     def _init_dtype_policy(self, dtype: Any) -> None:
         """The policy of the constructor's ``dtype`` (a name, a ``DTypePolicy``, a saved config dict, or None
-        for the global policy); whether it was given decides whether ``get_config`` records it."""
-        self._dtype_given = dtype is not None
+        for the global policy); ``get_config`` records it whichever it is, as Keras."""
         self.dtype_policy = dtype
 
     @property
@@ -67,10 +66,3 @@ class LayerDTypes:
         dtype = self._weight_dtype()
         if dtype != float_dtype():
             self.to(dtype)
-
-    def _dtype_config(self) -> dict:
-        """``{"dtype": <Keras' serialized policy>}`` for ``get_config`` when the policy was given or is not
-        float32 (so that a model saved under a mixed policy loads with it); empty otherwise."""
-        if "_declared_dtype" in self.__dict__ or not (self._dtype_given or self._dtype_policy.name != "float32"):
-            return {}
-        return {"dtype": dtype_policies.serialize(self._dtype_policy)}

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from layerwise.layers.config_forms import built_in
 
 # Keras' layers whose constructors mark them built (``_build_at_init``: no weights to make), so that their
 # ``count_params`` is 0 before any call; every other layer raises until it is built.
 BUILT_AT_INIT = frozenset({
     "Activation", "ActivityRegularization", "AlphaDropout", "Dropout", "ELU", "GaussianDropout", "GaussianNoise",
-    "Identity", "LeakyReLU", "Masking", "ReLU", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+    "Identity", "LeakyReLU", "Masking", "ReLU", "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
     "SpatialDropout3D", "UnitNormalization",
     *(f"{kind}Pooling{rank}D" for kind in ("Max", "Average", "GlobalMax", "GlobalAverage") for rank in (1, 2, 3))})
 
@@ -40,7 +39,7 @@ class WeightLists:
     def count_params(self) -> int:
         """The number of scalars in the weights (each shared weight once); as in Keras, a ValueError before the
         layer or model is built, rather than a count of 0 that looks like a real one."""
-        if not self.built and not any(k.__name__ in BUILT_AT_INIT and built_in(k) for k in type(self).__mro__):
+        if not self.built:  # the layers in BUILT_AT_INIT are built from their construction
             raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the layer isn't built. "
                              f"You can build it manually via: `layer.build(input_shape)`.{self.unbuilt_hint}")
         return sum(int(w.numel()) for w in {id(w): w for w in self.weights}.values())

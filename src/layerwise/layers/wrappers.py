@@ -8,7 +8,7 @@ import torch
 
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import takes_argument
-from layerwise.layers.config_forms import jsonable, takes_trainable
+from layerwise.layers.config_forms import jsonable
 from layerwise.layers.normalization import BatchNormalization
 from layerwise.layers.weights import WeightView
 
@@ -77,11 +77,8 @@ class Wrapper(Layer):
         self.layer.build_from(input_shape)
 
     def get_config(self) -> dict:
-        config = {k: jsonable(v) for k, v in self._config.items() if k not in ("layer", "name")}
-        config["name"] = self.name
-        if not self.trainable or "trainable" in config or takes_trainable(type(self)):
-            config["trainable"] = self.trainable  # as Keras, which writes it for every wrapper
-        return {**config, "layer": _serialize(self.layer)}
+        config = {k: jsonable(v) for k, v in self._config.items() if k not in ("layer", "name", "trainable", "dtype")}
+        return {**self._base_config(), "layer": _serialize(self.layer), **config}  # Keras' keys, in its order
 
     @classmethod
     def from_config(cls, config: dict) -> "Wrapper":
@@ -247,7 +244,7 @@ class Bidirectional(Layer):
     def get_config(self) -> dict:
         """As Keras: the forward layer under ``"layer"`` and the backward one under ``"backward_layer"``, each
         with its own name (``forward_lstm``, ``backward_lstm``)."""
-        return {"name": self.name, "trainable": self.trainable, "merge_mode": self.merge_mode,
+        return {**self._base_config(), "merge_mode": self.merge_mode,
                 "layer": _serialize(self.forward_layer), "backward_layer": _serialize(self.backward_layer)}
 
     @classmethod
