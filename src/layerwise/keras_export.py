@@ -1,8 +1,8 @@
 """Models and weights written as Keras 3 writes them, so Keras (and the tools that read its files) loads them.
 
-- ``.keras`` (``model.save``): a zip of ``config.json`` (the model in Keras' config form: each layer's
-  ``get_config``, which is Keras' already, with ``module``, ``registered_name``, ``build_config`` and, in a
-  functional model, the ``inbound_nodes`` of each call), ``metadata.json`` and ``model.weights.h5``.
+- ``.keras`` (``model.save``): a zip of ``config.json`` (the model's ``get_config()``, which is Keras' form, written
+  by ``models/model_config.py`` with ``layer_entry`` here for each layer: its ``get_config`` with ``module``,
+  ``registered_name``, ``build_config``), ``metadata.json`` and ``model.weights.h5``.
 - ``.weights.h5`` (``model.save_weights``): HDF5 groups ``layers/<class name in snake case, made unique in
   order>/vars/<i>`` holding each layer's weights in Keras' layout, with a layer's Keras sublayers (an LSTM's
   ``cell``, a Bidirectional's ``forward_layer``...) as subgroups (``keras_weights.keras_layout``, which the reader
@@ -31,7 +31,6 @@ from layerwise.keras_weights import (holds_layers_by_attribute, is_graph_model, 
 from layerwise.layers.attention import _HeadsCall
 from layerwise.layers.base import to_snake_case
 from layerwise.layers.config_forms import built_in
-from layerwise.layers.core import InputLayer
 from layerwise.layers.saving_hooks import overrides
 from layerwise.saving_registry import saved_name
 
@@ -51,55 +50,53 @@ class NotKerasDescribable(ValueError):
     """The model holds something Keras' config form cannot describe."""
 
 
-def keras_model_config(model) -> dict:
-    """``model`` as Keras' ``config.json`` describes it, without compile settings: a Sequential or functional model,
-    or a subclassed one (its class's name and its config, its own ``get_config``'s or the one made from its
-    constructor's arguments; rebuilt from the class)."""
+def keras_model_config(model, strict: bool = True) -> dict:
+    """``model`` as Keras' ``config.json`` describes it, without compile settings: a Sequential or functional model
+    (its ``get_config()``, ``models/model_config.py``), or a subclassed one (its class's name and its config, its own
+    ``get_config``'s or the one made from its constructor's arguments; rebuilt from the class). With ``strict`` an
+    operation Keras cannot rebuild raises ``NotKerasDescribable``; without, it is written in layerwise's form."""
     from layerwise.models.functional import Functional
+    from layerwise.models.model_config import functional_config, sequential_config
     from layerwise.models.sequential import Sequential
 
     if isinstance(model, Sequential):
-        has_input = bool(model.batch_input_shape and model._graph)
-        layers = [_input_entry(model._graph[0].node.layer)] if has_input else []
-        batch = model._graph[0].node.layer.get_config().get("batch_size") if has_input else None
-        config = {"name": model.name, "trainable": model._trainable, "layers": layers + [
-            _layer_entry(layer, batch) for layer in model.layers]}
-        entry = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
+        entry = {"module": "keras", "class_name": "Sequential", "config": sequential_config(model, strict),
+                 "registered_name": None}
     elif isinstance(model, Functional):
         entry = {"module": "keras.src.models.functional", "class_name": "Functional",
-                 "config": _functional_config(model), "registered_name": "Functional"}
+                 "config": functional_config(model, strict), "registered_name": "Functional"}
     else:  # a subclassed model: its class and config (NotImplementedError, as in Keras, when it has none)
         entry = {"module": type(model).__module__, "class_name": type(model).__name__, "config": model.get_config(),
                  "registered_name": saved_name(type(model)) or type(model).__name__}
     if model.built:  # as Keras, which otherwise builds the model it loads (and its optimizer) for no input shape
         build = model.get_build_config() if hasattr(model, "get_build_config") else None
+        if isinstance(model, Sequential):  # Keras': the shape it was built for
+            build = {"input_shape": model.batch_input_shape}
         entry["build_config"] = build or {"input_shape": None}
+    # As Keras' serialize_keras_object writes every model: {} when it is not compiled (its loader then skips it)
+    entry["compile_config"] = keras_compile_config(model) or {}
     return entry
 
 
-def _input_entry(layer: InputLayer) -> dict:
-    config = layer.get_config()
-    batch_shape = [config.get("batch_size")] + list(config["shape"])
-    return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "name": layer.name,
-            "config": {"batch_shape": batch_shape, "dtype": config.get("dtype") or "float32", "sparse": False,
-                       "ragged": False, "name": layer.name, "optional": False}}
-
-
-def _layer_entry(layer, batch: int | None = None) -> dict:
-    """``layer``'s entry in a model's config; ``batch`` is the model input's fixed batch size, if it has one."""
+def layer_entry(layer, batch: int | None = None, strict: bool = True) -> dict:
+    """``layer``'s entry in a model's config, as Keras' ``serialize_keras_object`` writes it; ``batch`` is the model
+    input's fixed batch size, if it has one. ``strict``: see ``keras_model_config``."""
     from layerwise.layers.core import Lambda
     from layerwise.layers.operations import TensorOperation
     from layerwise.models.model import Model
 
     if isinstance(layer, Model):
-        return keras_model_config(layer) | {"name": layer.name}
+        return keras_model_config(layer, strict) | {"name": layer.name}
     if isinstance(layer, TensorOperation):
-        if layer.op not in KERAS_ARITHMETIC or layer.key is not None or layer.arguments is not None:
+        if layer.op in KERAS_ARITHMETIC and layer.key is None and layer.arguments is None:
+            # Keras' arithmetic op classes, whose calls take the operands as they are (tensors and numbers).
+            return {"module": "keras.src.ops.numpy", "class_name": layer.type_name, "config": {"name": layer.name},
+                    "registered_name": layer.type_name}
+        if strict:
             raise NotKerasDescribable(f"layer '{layer.name}' is the operation {layer.op!r} on symbolic tensors, which "
                                       "this Keras export does not write (it writes +, -, *, /, ** and abs).")
-        # Keras' arithmetic op classes, whose calls take the operands as they are (tensors and numbers).
-        return {"module": "keras.src.ops.numpy", "class_name": layer.type_name, "config": {"name": layer.name},
-                "registered_name": layer.type_name}
+        return {"module": TensorOperation.__module__, "class_name": "TensorOperation", "config": layer.get_config(),
+                "registered_name": None}
     # Keras 2's ways to fix a first layer's batch size, which Keras 3's layers refuse: the Input carries it
     config = {key: value for key, value in _nested_in_keras_form(layer.get_config()).items()
               if key not in ("batch_size", "batch_input_shape")}
@@ -109,8 +106,10 @@ def _layer_entry(layer, batch: int | None = None) -> dict:
     config |= {key: {"module": "builtins", "class_name": "function", "config": value, "registered_name": "function"}
                for key, value in config.items() if isinstance(value, str) and
                (key in functions or (key.endswith("activation") and ">" in value))}
-    entry = {**_module_of(type(layer)), "class_name": KERAS_CLASS_NAMES.get(type(layer).__name__, type(layer).__name__),
-             "config": config}
+    module = _module_of(type(layer))
+    entry = {"module": module["module"],
+             "class_name": KERAS_CLASS_NAMES.get(type(layer).__name__, type(layer).__name__), "config": config,
+             "registered_name": module["registered_name"]}
     build = layer.get_build_config()
     # Keras builds attention layers from a query and a value shape ("shapes_dict"); a model's graph builds them.
     if build is not None and build.get("input_shape") is not None and not isinstance(layer, _HeadsCall):
@@ -125,14 +124,13 @@ def _layer_entry(layer, batch: int | None = None) -> dict:
 
 
 def _module_of(cls: type) -> dict:
-    from layerwise.saving_registry import get_registered_name
-
     if cls.__module__.startswith("layerwise.applications."):  # ConvNeXt's LayerScale...: Keras' module of the same name
         module = "keras.src.applications." + cls.__module__.rpartition(".")[2]
         return {"module": module, "registered_name": cls.__name__}
     if built_in(cls):
         return {"module": "keras.layers", "registered_name": None}
-    return {"module": cls.__module__, "registered_name": get_registered_name(cls)}
+    # A class known only by its key in a custom_object_scope keeps that key, as its functions do (saved_name).
+    return {"module": cls.__module__, "registered_name": saved_name(cls) or cls.__name__}
 
 
 def _nested_in_keras_form(value: Any) -> Any:
@@ -152,64 +150,6 @@ def _nested_in_keras_form(value: Any) -> Any:
             return value
         value = {**_module_of(cls), **value}
     return value
-
-
-def _keras_call(layer, node) -> tuple[list, dict]:
-    """A recorded call's (args, kwargs) as Keras records it: an op's operands as its arguments; Attention and
-    AdditiveAttention on one list ``[query, value(, key)]``."""
-    from layerwise.layers.attention import _AttentionCall, _HeadsCall
-    from layerwise.layers.operations import TensorOperation
-
-    if isinstance(layer, TensorOperation):  # its node holds the operands as one list
-        return list(node.args), dict(node.kwargs)
-    if isinstance(layer, _AttentionCall) and not isinstance(layer, _HeadsCall):
-        kwargs = dict(node.kwargs)
-        tensors = [node.args, kwargs.pop("value")] + ([kwargs.pop("key")] if "key" in kwargs else [])
-        if "query_mask" in kwargs or "value_mask" in kwargs:
-            kwargs["mask"] = [kwargs.pop("query_mask", None), kwargs.pop("value_mask", None)]
-        return [tensors], kwargs
-    return [node.args, *node.more_args], dict(node.kwargs)
-
-
-def _functional_config(model) -> dict:
-    calls: dict[int, int] = {}  # node -> its index among its layer's calls in this model
-    per_layer: dict[int, list] = {}
-    for node in model._nodes:
-        calls[id(node)] = len(per_layer.setdefault(id(node.layer), []))
-        per_layer[id(node.layer)].append(node)
-
-    def reference(tensor) -> list:
-        return [tensor.node.layer.name, calls[id(tensor.node)], tensor.index]
-
-    def encode(value):
-        if hasattr(value, "node") and hasattr(value, "index"):
-            return {"class_name": "__keras_tensor__",
-                    "config": {"shape": list(value.shape), "dtype": value.dtype, "keras_history": reference(value)}}
-        if isinstance(value, dict):
-            return {key: encode(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [encode(item) for item in value]
-        return value
-
-    def structure(value):
-        if hasattr(value, "node"):
-            return reference(value)
-        if isinstance(value, dict):
-            return {key: structure(item) for key, item in value.items()}
-        return [structure(item) for item in value]
-
-    layers = []
-    batches = {layer.get_config().get("batch_size") for layer in model._layers if isinstance(layer, InputLayer)}
-    batch = batches.pop() if len(batches) == 1 else None
-    for layer in model._layers:
-        if isinstance(layer, InputLayer):
-            layers.append(_input_entry(layer) | {"inbound_nodes": []})
-            continue
-        nodes = [dict(zip(("args", "kwargs"), map(encode, _keras_call(layer, node))))
-                 for node in per_layer.get(id(layer), [])]
-        layers.append(_layer_entry(layer, batch) | {"name": layer.name, "inbound_nodes": nodes})
-    return {"name": model.name, "trainable": model._trainable, "layers": layers,
-            "input_layers": structure(model._input_structure), "output_layers": structure(model._output_structure)}
 
 
 def keras_compile_config(model) -> dict | None:
@@ -333,9 +273,6 @@ def keras_archive_bytes(model) -> bytes:
     from layerwise.saving import optimizer_tensors
 
     spec = keras_model_config(model)
-    compile_config = keras_compile_config(model)
-    if compile_config is not None:
-        spec["compile_config"] = compile_config
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "written_by": "layerwise"}
     buffer = io.BytesIO()

@@ -32,11 +32,18 @@ def is_keras_config(spec: Any) -> bool:
                    for entry in config.get("layers", [])))
 
 
-def model_from_keras_config(spec: dict, custom_objects: dict | None = None):
+def model_from_keras_config(spec: dict, custom_objects: dict | None = None, layers: list | None = None,
+                            cls: type | None = None):
     """The Sequential or functional model a Keras config describes (``{"class_name", "config", ...}``), with new
     weights. The user's classes it names are found as for layerwise's own files (``custom_objects``, registered
-    names)."""
+    names). For a functional model, ``layers`` (one per entry of its ``layers``, as ``clone_model`` passes them)
+    replaces the layers it would create, and ``cls`` (a ``Functional`` class) is the class of the model made."""
     with loading_scope(custom_objects, "model_from_json"):
+        if layers is not None or cls is not None:
+            model = _functional(spec["config"], layers, cls)
+            if spec["config"].get("trainable") is False:
+                model.trainable = False
+            return model
         return _model(spec)
 
 
@@ -200,21 +207,22 @@ def _sequential(config: dict):
     return model
 
 
-def _functional(config: dict):
+def _functional(config: dict, layers: list | None = None, cls: type | None = None):
     from layerwise.models import Model
 
     outputs: dict[tuple[str, int], list] = {}  # (layer name, call index) -> that call's output tensors, flattened
     waiting = []  # per layer: [layer, its calls still to make, index of the next call]
     mask_only = _mask_only_operations(config)
-    for entry in config["layers"]:
+    for i, entry in enumerate(config["layers"]):
         name = entry.get("name") or entry["config"]["name"]
         if name in mask_only:
             continue
         if entry["class_name"] == "InputLayer":
-            outputs[(name, 0)] = [_input(entry["config"])]
+            outputs[(name, 0)] = [layers[i].output if layers is not None else _input(entry["config"])]
         elif entry.get("inbound_nodes"):
-            waiting.append([name, _operation(entry) if _is_operation(entry) else _layer(entry),
-                            list(entry["inbound_nodes"]), 0])
+            layer = layers[i] if layers is not None else _operation(entry) if _is_operation(entry) else _layer(entry)
+            waiting.append([name, layer, list(entry["inbound_nodes"]), 0])
+    made = {item[0]: item[1] for item in waiting}  # name -> layer: a nested functional model counts calls from 1
     while waiting:
         progressed = False
         for item in waiting:
@@ -235,9 +243,9 @@ def _functional(config: dict):
             names = ", ".join(repr(item[0]) for item in waiting)
             raise ValueError(f"The Keras config's graph cannot be rebuilt: the inputs of layers {names} are never "
                              "made by any layer in it.")
-    inputs = _resolve(_references(config["input_layers"]), outputs)
-    model_outputs = _resolve(_references(config["output_layers"]), outputs)
-    return Model(inputs=inputs, outputs=model_outputs, name=config.get("name"))
+    inputs = _resolve(_model_references(_references(config["input_layers"]), made, outputs), outputs)
+    model_outputs = _resolve(_model_references(_references(config["output_layers"]), made, outputs), outputs)
+    return (cls or Model)(inputs=inputs, outputs=model_outputs, name=config.get("name"))
 
 
 def _is_operation(entry: dict) -> bool:
@@ -351,6 +359,22 @@ def _references(value):
     if len(value) == 3 and isinstance(value[0], str) and isinstance(value[1], int):
         return _Reference(*value)
     return [_references(item) for item in value]
+
+
+def _model_references(value, made: dict, outputs: dict):
+    """``input_layers`` / ``output_layers`` (``_references``) with each reference to a nested functional model's
+    call made 0-based: Keras counts those from 1 there (the model's first node is its own graph's), and reads 0 as
+    its last call."""
+    from layerwise.models.functional import Functional
+
+    if isinstance(value, _Reference):
+        if not isinstance(made.get(value[0]), Functional):
+            return value
+        count = sum(1 for name, _ in outputs if name == value[0])
+        return _Reference(value[0], value[1] - 1 if value[1] >= 1 else count - 1, value[2])
+    if isinstance(value, dict):
+        return {key: _model_references(item, made, outputs) for key, item in value.items()}
+    return [_model_references(item, made, outputs) for item in value]
 
 
 def _resolve(value, outputs: dict):

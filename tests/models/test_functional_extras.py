@@ -46,11 +46,12 @@ def test_several_positional_tensors_are_recorded_replayed_and_saved():
     data = [np.full((2, 3), v, "float32") for v in (1, 2)] + [np.full((2, 1), 3, "float32")]
     np.testing.assert_allclose(model(data).detach().numpy(), np.full((2, 3), 7.0))
     config = model.get_config()
-    assert len(config["nodes"][-1]["more_args"]) == 2
+    end = config["layers"][-1]  # Keras' form: the call's three positional tensors in "args"
+    assert [a["config"]["keras_history"][0] for a in end["inbound_nodes"][0]["args"]] == [t.name, z.name, w.name]
     copy = layerwise.Model.from_config(config, custom_objects={"Endpoint": Endpoint})
     np.testing.assert_allclose(copy(data).detach().numpy(), np.full((2, 3), 7.0))
-    one = layerwise.Model(t, layers.Dense(2)(t)).get_config()  # the form files had before: no "more_args"
-    assert "more_args" not in one["nodes"][-1]
+    one = layerwise.Model(t, layers.Dense(2)(t)).get_config()
+    assert len(one["layers"][-1]["inbound_nodes"][0]["args"]) == 1
     assert layerwise.Model.from_config(one).output_shape == (None, 2)
 
 

@@ -52,11 +52,14 @@ def test_input_and_input_layer_take_keras_arguments(keras, make, shape):
     assert ours.dtype == theirs.dtype
 
 
-def test_input_layer_loads_from_a_keras_config_and_keeps_its_own_config(keras):
+def test_input_layer_loads_from_a_keras_config_and_gives_it_back(keras):
     config = keras.Input((3,), name="x", dtype="int32")._keras_history[0].get_config()
     layer = L.InputLayer.from_config(config)
     assert layer.output.shape == (None, 3) and layer.dtype == "int32" and layer.name == "x"
-    assert layer.get_config() == {"shape": [3], "batch_size": None, "dtype": "int32", "name": "x"}
+    assert layer.get_config() == config
+    # the form earlier layerwise versions wrote still loads
+    old = L.InputLayer.from_config({"shape": [3], "batch_size": 2, "dtype": None, "name": "y"})
+    assert old.output.shape == (2, 3) and old.dtype == "float32" and old.name == "y"
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -73,17 +73,18 @@ class InputLayer(Layer):
         batch_shape, dtype = _batch_shape_and_dtype(shape, batch_size, dtype, batch_shape, input_tensor)
         super().__init__(name=name, input_shape=tuple(batch_shape[1:]), batch_size=batch_shape[0])
         self.shape = tuple(batch_shape[1:])
-        self._dtype_argument = None if dtype is None else str(dtype).removeprefix("torch.")
-        self.dtype = self._dtype_argument or "float32"
+        self.dtype = "float32" if dtype is None else str(dtype).removeprefix("torch.")
         self.optional = False
         self.built = True
         self.input_shape_built = self.batch_input_shape
         Node(self, None, {}, [self.batch_input_shape])  # its output is the symbolic tensor (``self.output``)
 
     def get_config(self) -> dict:
-        """``shape`` (without the batch axis), ``batch_size``, ``dtype`` (None unless declared) and ``name``."""
-        return {"shape": list(self.shape), "batch_size": self.batch_input_shape[0], "dtype": self._dtype_argument,
-                "name": self.name}
+        """Keras' config: ``batch_shape`` (batch axis first), ``dtype``, ``sparse``, ``ragged``, ``name``,
+        ``optional``. The constructor also takes the form earlier layerwise versions wrote (``shape``,
+        ``batch_size``)."""
+        return {"batch_shape": tuple(self.batch_input_shape), "dtype": self.dtype, "sparse": False, "ragged": False,
+                "name": self.name, "optional": self.optional}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x

@@ -43,7 +43,10 @@ def clone_model(model, input_tensors=None, clone_function: Callable | None = Non
 
     if isinstance(model, Sequential):
         copy = Sequential(name=model.name)
-        copy.batch_input_shape = model.batch_input_shape  # so that each added layer builds at once
+        if model._graph:  # its Input, under its name, as Keras' clone keeps it
+            copy.add(_fresh_copy(model._graph[0].node.layer))
+        else:
+            copy.batch_input_shape = model.batch_input_shape  # so that each added layer builds at once
         for layer in model.layers:
             copy.add(clone_layer(layer))
         copy._trainable = model._trainable

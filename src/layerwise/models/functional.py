@@ -35,8 +35,8 @@ from layerwise.models.functional_graph import (check_connected, clone_graph, his
                                                output_paths, sorted_dicts)
 from layerwise.models.outputs import flat_outputs
 from layerwise.models.inputs import as_input_tensor, rank_adjusted, reshape_hint, shape_fits, with_rank_of
-from layerwise.models.model import Model, deserialize_layer, layer_spec
-from layerwise.saving_registry import loading_scope
+from layerwise.models.model import Model
+from layerwise.models.model_legacy import legacy_functional
 
 
 class Functional(Model):
@@ -264,60 +264,21 @@ class Functional(Model):
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        node_index = {id(node): k for k, node in enumerate(self._nodes)}
-        layer_index = {id(layer): i for i, layer in enumerate(self._layers)}
-
-        def encode(value):
-            if isinstance(value, KerasTensor):
-                return {"node": node_index[id(value.node)], "output": value.index}
-            if isinstance(value, dict):
-                return {"dict": {k: encode(v) for k, v in value.items()}}
-            if isinstance(value, (list, tuple)):
-                return [encode(v) for v in value]
-            return value
-
-        return {"name": self.name, "trainable": self._trainable,
-                "layers": [layer_spec(layer) for layer in self._layers],
-                "nodes": [{"layer": layer_index[id(node.layer)], "args": encode(node.args),
-                           "kwargs": encode(node.kwargs),
-                           # only calls with several positional arguments have it: older files load unchanged
-                           **({"more_args": encode(node.more_args)} if node.more_args else {})}
-                          for node in self._nodes],
-                "inputs": encode(self._input_structure), "outputs": encode(self._output_structure)}
+        """Keras' config: ``name``, ``trainable``, ``layers`` (each with its ``name`` and ``inbound_nodes``),
+        ``input_layers`` and ``output_layers`` (``models/model_config.py``)."""
+        from layerwise.models.model_config import functional_config
+        return functional_config(self)
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None, layers: list | None = None) -> "Functional":
-        """The model ``config`` describes, its user's classes looked up in ``custom_objects`` too; ``layers``
-        (one per entry of ``config["layers"]``) replaces the layers it would create, as ``clone_model`` does.
-        Keras' own form (``keras_model.get_config()``: ``input_layers``, ``inbound_nodes``) is rebuilt as
-        ``model_from_json`` rebuilds it."""
-        if "input_layers" in config and layers is None:
-            from layerwise.keras_models import model_from_keras_config
-            return model_from_keras_config({"class_name": "Functional", "config": config}, custom_objects)
-        if layers is None:
-            with loading_scope(custom_objects, "from_config"):
-                layers = [deserialize_layer(spec) for spec in config["layers"]]
-        produced: list[list[KerasTensor]] = []
-
-        def decode(value):
-            if isinstance(value, dict) and "node" in value:
-                return produced[value["node"]][value["output"]]
-            if isinstance(value, dict):
-                return {k: decode(v) for k, v in value["dict"].items()}
-            if isinstance(value, list):
-                return [decode(v) for v in value]
-            return value
-
-        for spec in config["nodes"]:
-            layer = layers[spec["layer"]]
-            if isinstance(layer, InputLayer):
-                produced.append([layer.output])
-                continue
-            out = layer(decode(spec["args"]), *decode(spec.get("more_args", [])), **decode(spec["kwargs"]))
-            produced.append(flat_outputs(out))
-        model = cls(decode(config["inputs"]), decode(config["outputs"]), name=config["name"])
-        model._trainable = config.get("trainable", True)  # the layers' own settings came with their configs
-        return model
+        """The model ``config`` describes (Keras' form, rebuilt as ``model_from_json`` rebuilds it), its user's
+        classes looked up in ``custom_objects`` too; ``layers`` (one per entry of ``config["layers"]``) replaces
+        the layers it would create, as ``clone_model`` does. The form earlier layerwise versions wrote (``nodes``,
+        ``inputs``, ``outputs``) still loads (``legacy_functional``)."""
+        if "nodes" in config:
+            return legacy_functional(cls, config, custom_objects, layers)
+        from layerwise.keras_models import model_from_keras_config
+        return model_from_keras_config({"class_name": "Functional", "config": config}, custom_objects, layers, cls)
 
     # Keras' summary arguments (show_trainable, expand_nested, layer_range, ...) on top of Model.summary's print_fn.
 

@@ -398,19 +398,15 @@ class Model(OwnWeights, ModelWeights, WeightLists, Trainer, LayerPenalties, Laye
     def to_json(self, **kwargs) -> str:
         """The architecture as JSON (``json.dumps`` keywords pass through), in Keras 3's config form so that
         ``keras.models.model_from_json`` reads it too; ``models.model_from_json`` rebuilds it with new weights.
-        A model Keras' form cannot describe (a subclassed model...) is written in layerwise's own form. Compile
+        An operation Keras' form cannot name is written as layerwise's (which only layerwise reads back). Compile
         settings are not included (``get_compile_config`` gives them)."""
-        from layerwise.keras_export import NotKerasDescribable, keras_model_config
-        try:
-            spec = keras_model_config(self)
-        except NotKerasDescribable:
-            spec = self._own_spec()
-        return json.dumps(spec, **kwargs)
+        from layerwise.keras_export import keras_model_config
+        return json.dumps(keras_model_config(self, strict=False), **kwargs)
 
     def _own_spec(self) -> dict:
-        """The architecture in layerwise's own form, ``{"class_name", "config"}``: what layerwise's files hold
-        (``save`` to a name not ending in ``.keras``), where user objects keep their registered names as strings.
-        A subclassed model is described as Keras describes it (its class's names, config and build config)."""
+        """The architecture as layerwise's files hold it (``save`` to a name not ending in ``.keras``):
+        ``{"class_name", "config"}``, ``get_config()``'s Keras form (files of earlier versions hold layerwise's earlier
+        form, which still loads). A subclassed model is described as Keras describes it (class, config, build)."""
         from layerwise.keras_export import keras_model_config
         from layerwise.keras_weights import is_graph_model
 

@@ -12,7 +12,7 @@ from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
 from layerwise.models.custom_steps import batch_free
 from layerwise.models.inputs import as_input_tensor, rank_adjusted, reshape_hint, shape_fits, with_rank_of
-from layerwise.models.model import Model, deserialize_layer, layer_spec
+from layerwise.models.model import Model, deserialize_layer
 from layerwise.models.plan import build_plan
 from layerwise.saving_registry import loading_scope
 
@@ -246,20 +246,20 @@ class Sequential(Model):
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self._trainable,
-                "input_shape": list(self.batch_input_shape or []) or None,
-                "layers": [layer_spec(layer) for layer in self._layers]}
+        """Keras' config: ``name``, ``trainable``, ``dtype``, ``layers`` (the Input first once the input shape is
+        known, each layer as Keras serializes it) and ``build_input_shape`` (``models/model_config.py``)."""
+        from layerwise.models.model_config import sequential_config
+        return sequential_config(self)
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Sequential":
-        """The model ``get_config`` described; the user's classes it holds are looked up in ``custom_objects`` too.
-        Keras' own form (``keras_sequential.get_config()``, its InputLayer among the layers) is rebuilt as
-        ``model_from_json`` rebuilds it."""
-        from layerwise.keras_models import is_keras_config, model_from_keras_config
+        """The model ``get_config`` described (Keras' form, rebuilt as ``model_from_json`` rebuilds it), its user's
+        classes looked up in ``custom_objects`` too; the form earlier layerwise versions wrote (``input_shape`` and
+        ``{"class_name", "config"}`` layers) still loads."""
+        from layerwise.keras_models import model_from_keras_config
 
-        keras_form = {"class_name": "Sequential", "config": config}
-        if "input_shape" not in config and is_keras_config(keras_form):  # layerwise's form always has input_shape
-            return model_from_keras_config(keras_form, custom_objects)
+        if "input_shape" not in config:  # layerwise's earlier form always has input_shape
+            return model_from_keras_config({"class_name": "Sequential", "config": config}, custom_objects)
         model = cls(name=config["name"])
         if config.get("input_shape"):
             model.batch_input_shape = tuple(config["input_shape"])
