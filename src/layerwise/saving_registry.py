@@ -281,19 +281,11 @@ def _kinds() -> list[tuple[str, type, Callable, Callable]]:
 
 
 def _model_config(model) -> dict:
-    """A model as Keras writes it: a Sequential or functional model in Keras' config form (layerwise's own form
-    when Keras' cannot describe it), a subclassed one as its class's name and ``get_config()``."""
-    from layerwise.keras_export import NotKerasDescribable, keras_model_config
-    from layerwise.keras_weights import is_graph_model
+    """A model as Keras writes it (``keras_export.keras_model_config``); an operation Keras' form cannot describe
+    is written in layerwise's form."""
+    from layerwise.keras_export import keras_model_config
 
-    if not is_graph_model(model):
-        name = saved_name(type(model))
-        return {"module": type(model).__module__, "class_name": type(model).__name__, "config": model.get_config(),
-                "registered_name": name or type(model).__name__}
-    try:
-        return keras_model_config(model)
-    except NotKerasDescribable:
-        return {"module": "layerwise.models", **model._own_spec()}
+    return keras_model_config(model, strict=False)
 
 
 def _model_from_config(config: dict):

@@ -30,12 +30,9 @@ def _serialize(layer: Layer | Model) -> dict:
     when Keras' form cannot describe it."""
     if not _is_graph_model(layer):
         return {"class_name": type(layer).__name__, "config": layer.get_config()}
-    from layerwise.keras_export import NotKerasDescribable, keras_model_config
-    from layerwise.models.model import layer_spec
-    try:
-        return keras_model_config(layer)
-    except NotKerasDescribable:
-        return layer_spec(layer)
+    from layerwise.keras_export import keras_model_config
+
+    return keras_model_config(layer, strict=False)
 
 
 def _deserialize(spec: dict) -> Layer | Model:
