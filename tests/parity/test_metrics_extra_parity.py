@@ -41,7 +41,7 @@ def batch_of(kind: str, shape: tuple, seed: int):
 
 
 def stream(keras_metric, our_metric, kind: str, shape: tuple, weights: str | None, batches: int = 3):
-    """Feed the same batches to both (numpy to Keras, torch tensors to layerwise); both results.
+    """Feed the same batches to both (numpy to Keras, torch tensors to layerwise); both results (tensors).
     ``weights``: None, "sample" (one per sample) or "entry" (one per target entry)."""
     for seed in range(batches):
         y, pred = batch_of(kind, shape, seed)
@@ -54,7 +54,7 @@ def stream(keras_metric, our_metric, kind: str, shape: tuple, weights: str | Non
             keras_metric.update_state(y, pred, sample_weight=weight)
             our_metric.update(torch.from_numpy(np.asarray(y)), torch.from_numpy(np.asarray(pred)),
                               None if weight is None else torch.from_numpy(weight))
-    return our_metric.result(), float(keras_metric.result())
+    return our_metric.result(), keras_metric.result()
 
 
 CASES = [  # (class, kwargs, data kind, shape, weights)
@@ -101,14 +101,16 @@ CASES = [  # (class, kwargs, data kind, shape, weights)
 def test_metrics_stream_like_keras(keras, cls, kwargs, kind, shape, weights):
     ours = getattr(metrics, cls)(**kwargs)
     got, expected = stream(getattr(keras.metrics, cls)(**kwargs), ours, kind, shape, weights)
-    assert isinstance(got, float)
+    # result() is a tensor of Keras' dtype and shape
+    assert type(got) is torch.Tensor and (got.dtype, got.shape) == (expected.dtype, expected.shape)
+    got, expected = float(got), float(expected)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert 0.0 < abs(got) < 1.0 or cls == "RecallAtPrecision"  # the data leave room to be wrong
     # reset_state starts afresh: the same batches give the same result again.
     ours.reset_state()
     assert ours.result() == 0.0
     again, _ = stream(getattr(keras.metrics, cls)(**kwargs), ours, kind, shape, weights)
-    assert again == pytest.approx(got, rel=1e-6)
+    assert float(again) == pytest.approx(got, rel=1e-6)
 
 
 def test_iou_by_hand_and_int_weights_truncate_with_a_warning():

@@ -1,7 +1,7 @@
 """Keras' metrics, accumulated on the device so that the training loop never syncs per batch.
 
-``update(y_true, y_pred, sample_weight=None)`` adds a batch; ``result()`` returns a Python float (one
-sync), or a numpy array for per-class or per-threshold values. ``get`` resolves what
+``update(y_true, y_pred, sample_weight=None)`` adds a batch; ``result()`` returns a tensor, as in Keras: ``()``,
+or ``(n,)`` for per-class or per-threshold values. ``get`` resolves what
 ``compile(metrics=[...])`` takes: Keras' names and aliases, Metric classes and objects, and plain functions
 ``f(y_true, y_pred)`` (the mean of their per-sample values, named after the function).
 """

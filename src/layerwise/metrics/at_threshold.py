@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from layerwise.metrics.base import as_result
 from layerwise.metrics.confusion_counts import ConfusionMetric, divide_no_nan
 
 __all__ = ["PrecisionAtRecall", "RecallAtPrecision", "SensitivityAtSpecificity", "SpecificityAtSensitivity"]
@@ -51,12 +52,13 @@ class _RateAtRate(ConfusionMetric):
         """The constrained and the dependent rate at each threshold."""
         raise NotImplementedError
 
-    def result(self) -> float:
+    def result(self) -> torch.Tensor:
+        """The best dependent rate where the constraint holds, ``()`` float32 as in Keras."""
         if self.counts is None:
-            return 0.0
+            return as_result(0.0)
         constrained, dependent = self._rates(*self.counts)
         feasible = constrained >= self.value
-        return float(torch.where(feasible, dependent, torch.zeros_like(dependent)).max().clamp_min(0))
+        return as_result(torch.where(feasible, dependent, torch.zeros_like(dependent)).max().clamp_min(0))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "class_id": self.class_id, "num_thresholds": self.num_thresholds,

@@ -63,9 +63,10 @@ class AUC(ConfusionMetric):
             self.label_weights = values.tolist()
         super().__init__(name, dtype)
 
-    def result(self) -> float:
+    def result(self) -> torch.Tensor:
+        """The area, ``()`` float32 as in Keras."""
         if self.counts is None:
-            return 0.0
+            return as_result(0.0)
         tp, fp, tn, fn = self.counts
         if self.curve == "PR" and self.summation_method == "interpolation":
             return self._average(self._interpolated_pr(tp, fp, fn))
@@ -104,7 +105,7 @@ class AUC(ConfusionMetric):
         ratio = torch.where(both, divide_no_nan(p[:-1], p[1:].clamp_min(0)), torch.ones_like(p[1:]))
         return divide_no_nan(slope * (dtp + intercept * torch.log(ratio)), (tp[1:] + fn[1:]).clamp_min(0)).sum(0)
 
-    def _average(self, by_label: torch.Tensor) -> float:
+    def _average(self, by_label: torch.Tensor) -> torch.Tensor:
         """One AUC: the sum itself, or with ``multi_label`` the (label-weighted) mean of the labels' AUCs."""
         if self.multi_label:
             if self.label_weights is None:

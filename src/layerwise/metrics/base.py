@@ -1,13 +1,13 @@
 """The ``Metric`` base, running means and sums, and the wrapper that makes a metric of a function.
 
 Metrics accumulate tensors on the device where the data is, so the training loop never syncs per batch;
-``result()`` reads them (one sync) and returns a Python float, or a numpy array for metrics with one
-value per class or per threshold. ``update_state``/``reset_state`` are Keras' spellings of
-``update``/``reset`` and also take numpy arrays.
+``result()`` returns a tensor on that device, as Keras' does: ``()``, or ``(n,)`` for metrics with one value
+per class or per threshold (the trainer's logs make them Python floats, as Keras' do).
+``update_state``/``reset_state`` are Keras' spellings of ``update``/``reset`` and also take numpy arrays.
 
 A Keras-style subclass overrides ``update_state``/``result`` (and perhaps ``reset_state``) and keeps its
 state in ``add_variable`` variables (``variables.py``); the base then routes the trainer's
-``update``/``reset`` to those methods and gives ``result()`` as a float or an array, like the others.
+``update``/``reset`` to those methods; its ``result()`` returns whatever it returns, as in Keras.
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from layerwise.backend import float_dtype, get_device, unique_name
 from layerwise.losses.base import CHECK_SHAPES, as_tensor, match_rank, squeeze_or_expand
 from layerwise.variables import MetricVariable
 
-__all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "accumulate", "as_result", "row_variables", "samplewise",
-           "snake_case", "zeroed"]
+__all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "accumulate", "as_result", "mean_dtype", "row_variables",
+           "samplewise", "snake_case", "zeroed"]
 
 # Modules of the built-in functions that compare y_true and y_pred entry by entry (a user's function may not).
 _ELEMENTWISE_MODULES = ("layerwise.losses.functions", "layerwise.metrics.correlation", "layerwise.metrics.regression")
@@ -35,12 +35,18 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def as_result(value: torch.Tensor) -> float | np.ndarray:
-    """A metric's value as Keras shows it: a float, or an array when there is one value per class."""
-    if value.numel() == 1 and value.ndim == 0:
-        return float(value)
-    # numpy has no bfloat16: such arrays come back as float32. A copy: the value may view state reset in place.
-    return value.detach().cpu().to(torch.float32 if value.dtype == torch.bfloat16 else value.dtype).numpy().copy()
+def as_result(value: torch.Tensor | float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A metric's value as Keras' ``result()`` gives it: a tensor of ``dtype``, ``()`` or ``(n,)``, detached and
+    not sharing memory with the state (which resets in place). A number (no state yet) goes to the device."""
+    if not isinstance(value, torch.Tensor):
+        return torch.tensor(value, dtype=dtype, device=get_device())
+    return value.detach().as_subclass(torch.Tensor).to(dtype, copy=True)
+
+
+def mean_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of a running mean's result in Keras: its own half or single precision, else float32 (Keras
+    divides by a Python float, which makes float64 float32)."""
+    return dtype if dtype in (torch.float16, torch.bfloat16, torch.float32) else torch.float32
 
 
 def samplewise(values: torch.Tensor, sample_weight, reduce: Callable, owner: str = "metric"):
@@ -90,15 +96,6 @@ def zeroed(state: torch.Tensor | None) -> torch.Tensor | None:
         with torch.no_grad():
             state.zero_()
     return state
-
-
-def _readable(value):
-    """What a Keras-style ``result()`` returns (a tensor, a variable, a dict of them) as logs hold it."""
-    if isinstance(value, torch.Tensor):
-        return as_result(value)
-    if isinstance(value, dict):
-        return {key: _readable(item) for key, item in value.items()}
-    return value
 
 
 def _numeric(x: torch.Tensor) -> torch.Tensor:
@@ -159,14 +156,6 @@ class Metric:
             cls._builtin_reset = next(klass.__dict__["reset"] for klass in cls.__mro__
                                       if klass.__dict__.get("reset") not in (None, Metric._reset_through_state))
             cls.reset = Metric._reset_through_state
-        result = cls.__dict__.get("result")
-        if (cls._keras_style or routed) and result is not None and not getattr(result, "readable", False):
-            def readable_result(self):
-                return _readable(result(self))
-
-            readable_result.readable = True
-            readable_result.__doc__ = result.__doc__
-            cls.result = readable_result
 
     def _update_through_state(self, y_true, y_pred, sample_weight=None) -> None:
         # Keras passes sample_weight only to weighted metrics; some update_state signatures lack it.
@@ -256,11 +245,14 @@ class Metric:
             self.total.add_(total.to(self.total.dtype))
             self.count.add_(count)  # a number adds with no copy to the device (no sync per batch)
 
-    def result(self) -> float | np.ndarray:
+    def result(self) -> torch.Tensor:
+        """The running mean, ``()``, in the metric's dtype (float32 for float64, as Keras); 0 with no data."""
         if self._keras_style:
             raise NotImplementedError(f"{type(self).__name__} ({self.name!r}) overrides update_state but not "
                                       "result(): return the metric's value from result().")
-        return float(self.total / self.count) if float(self.count) else 0.0
+        total, count = self.total.as_subclass(torch.Tensor), self.count.as_subclass(torch.Tensor)
+        mean = total / torch.where(count == 0, torch.ones_like(count), count)
+        return as_result(torch.where(count == 0, torch.zeros_like(mean), mean), mean_dtype(self._torch_dtype))
 
     def _update_builtin(self, *args) -> None:
         """The built-in accumulation of a batch: ``update``, or the one a subclass's ``update_state`` extends."""
@@ -387,5 +379,6 @@ class Sum(Metric):
     def update_state(self, values, sample_weight=None) -> None:
         self._update_builtin(values, sample_weight)
 
-    def result(self) -> float:
-        return float(self.total)
+    def result(self) -> torch.Tensor:
+        """The sum, ``()``, in the metric's dtype."""
+        return as_result(self.total, self._torch_dtype)

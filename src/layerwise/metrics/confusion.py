@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from layerwise.backend import get_device
 from layerwise.losses.base import as_tensor
 from layerwise.losses.functions import EPSILON
 from layerwise.metrics.auc import AUC
@@ -17,7 +18,8 @@ __all__ = ["AUC", "F1Score", "FBetaScore", "FalseNegatives", "FalsePositives", "
 
 
 class _ConditionCount(ConfusionMetric):
-    """One of the four counts over every entry of ``y_pred``: a float for one threshold, an array for several."""
+    """One of the four counts over every entry of ``y_pred``: ``()`` for one threshold, ``(thresholds,)`` for
+    several."""
 
     row = 0
 
@@ -31,7 +33,7 @@ class _ConditionCount(ConfusionMetric):
     def _rows(self) -> tuple[tuple[int, str], ...]:
         return ((self.row, "accumulator"),)
 
-    def result(self) -> float | np.ndarray:
+    def result(self) -> torch.Tensor:
         return self._zeros() if self.counts is None else self._per_threshold(self.counts[self.row])
 
     def get_config(self) -> dict:
@@ -56,8 +58,8 @@ class FalseNegatives(_ConditionCount):
 
 class _PrecisionRecall(ConfusionMetric):
     """tp / (tp + fp, or + fn) at ``thresholds`` (0.5; with ``top_k``, every kept prediction counts), over
-    the ``top_k`` largest predictions of each row and the column ``class_id`` when given; a float for one
-    threshold, an array for several."""
+    the ``top_k`` largest predictions of each row and the column ``class_id`` when given; ``()`` for one
+    threshold, ``(thresholds,)`` for several."""
 
     def __init__(self, thresholds=None, top_k: int | None = None, class_id: int | None = None,
                  name: str | None = None, dtype=None):
@@ -74,7 +76,7 @@ class _PrecisionRecall(ConfusionMetric):
         self.evenly = evenly_spaced(self.thresholds)
         super().__init__(name, dtype)
 
-    def result(self) -> float | np.ndarray:
+    def result(self) -> torch.Tensor:
         if self.counts is None:
             return self._zeros()
         tp, fp, _, fn = self.counts
@@ -157,15 +159,16 @@ class FBetaScore(Metric):
         rows = ((0, "true_positives"), (1, "false_positives"), (2, "false_negatives"), (3, "intermediate_weights"))
         return row_variables(self.stats, rows, self.name) + super().variables
 
-    def result(self) -> float | np.ndarray:
-        """The score: ``(classes,)`` for ``average=None``, else a float. With no data since the last reset it is
-        the score of zero counts, as in Keras (zeros per class); before the first update, when the number of
-        classes is not known yet, it is 0.0."""
+    def result(self) -> torch.Tensor:
+        """The score in the metric's dtype: ``(classes,)`` for ``average=None``, else ``()``. With no data since
+        the last reset it is the score of zero counts, as in Keras (zeros per class); before the first update,
+        when the number of classes is not known yet, it is 0."""
         stats = self.stats
         if stats is None:
             if self.num_classes is None:
-                return 0.0  # Keras fails here (its counts do not exist yet)
-            stats = torch.zeros((4,) if self.average == "micro" else (4, self.num_classes), dtype=self._torch_dtype)
+                return as_result(0.0, self._torch_dtype)  # Keras fails here (its counts do not exist yet)
+            stats = torch.zeros((4,) if self.average == "micro" else (4, self.num_classes), dtype=self._torch_dtype,
+                                device=get_device())
         tp, fp, fn, support = stats
         precision = tp / (tp + fp + EPSILON)
         recall = tp / (tp + fn + EPSILON)
@@ -175,7 +178,7 @@ class FBetaScore(Metric):
             score = (score * support / (support.sum() + EPSILON)).sum()
         elif self.average is not None:
             score = score.mean()
-        return as_result(score)
+        return as_result(score, self._torch_dtype)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "average": self.average, "beta": self.beta, "threshold": self.threshold}

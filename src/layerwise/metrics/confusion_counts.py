@@ -13,7 +13,7 @@ import torch
 
 from layerwise.backend import get_device
 from layerwise.losses.base import as_tensor, squeeze_or_expand
-from layerwise.metrics.base import Metric, accumulate, row_variables, zeroed
+from layerwise.metrics.base import Metric, accumulate, as_result, row_variables, zeroed
 from layerwise.variables import MetricVariable
 
 __all__ = ["NEG_INF", "ConfusionMetric", "count_dtype", "divide_no_nan", "evenly_spaced", "parse_thresholds",
@@ -188,11 +188,9 @@ class ConfusionMetric(Metric):
                              f"times label_weights if any) do not broadcast to the predictions' shape "
                              f"{tuple(y_pred.shape)}.") from None
 
-    def _per_threshold(self, values: torch.Tensor) -> float | np.ndarray:
-        """A float for one threshold, an array for several (Keras' result shapes)."""
-        values = values[0] if len(self.thresholds) == 1 else values
-        # A copy: the counts are reset in place.
-        return float(values) if values.ndim == 0 else values.detach().cpu().numpy().copy()
+    def _per_threshold(self, values: torch.Tensor) -> torch.Tensor:
+        """Keras' result: float32, ``()`` for one threshold, ``(thresholds,)`` for several."""
+        return as_result(values[0] if len(self.thresholds) == 1 else values)
 
-    def _zeros(self) -> float | np.ndarray:
-        return 0.0 if len(self.thresholds) == 1 else np.zeros(len(self.thresholds), np.float32)
+    def _zeros(self) -> torch.Tensor:
+        return as_result(torch.zeros(() if len(self.thresholds) == 1 else len(self.thresholds), device=get_device()))

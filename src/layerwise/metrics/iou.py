@@ -15,7 +15,7 @@ import torch
 from layerwise.backend import get_device
 from layerwise.losses.base import as_tensor
 from layerwise.losses.functions import EPSILON
-from layerwise.metrics.base import Metric, accumulate, zeroed
+from layerwise.metrics.base import Metric, accumulate, as_result, zeroed
 from layerwise.variables import MetricVariable
 
 __all__ = ["BinaryIoU", "IoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU"]
@@ -112,7 +112,8 @@ class IoU(_IoUBase):
                              f"[0, {self.num_classes}); received target_class_ids={target_class_ids!r}.")
         self.target_class_ids = [int(i) for i in ids]
 
-    def result(self) -> float:
+    def result(self) -> torch.Tensor:
+        """The mean IoU of the target classes that occur, ``()`` float32 as in Keras."""
         cm = self.total_cm
         true_positives = cm.diagonal()
         # Predicted + actual - both: the union of each class's predicted and actual entries.
@@ -121,7 +122,7 @@ class IoU(_IoUBase):
         true_positives, union = true_positives[ids].float(), union[ids].float()
         present = union > 1e-9
         iou = torch.where(present, true_positives / (union + EPSILON), torch.zeros_like(union))
-        return float(iou.sum() / (present.sum() + EPSILON))
+        return as_result(iou.sum() / (present.sum() + EPSILON))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_classes": self.num_classes, "target_class_ids": self.target_class_ids,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import torch
 
+from layerwise.backend import get_device
 from layerwise.losses import functions as fn
 from layerwise.losses.base import as_tensor, match_rank, squeeze_or_expand
 from layerwise.metrics.base import MeanMetricWrapper, Metric, accumulate, as_result, row_variables, zeroed
@@ -64,8 +64,8 @@ class RootMeanSquaredError(Metric):
         y_true, y_pred = match_rank(y_true, y_pred)
         return (y_pred - y_true.to(y_pred.dtype)).square()
 
-    def result(self) -> float:
-        return float(np.sqrt(super().result()))
+    def result(self) -> torch.Tensor:
+        return super().result().sqrt()
 
 
 _AGGREGATIONS = (None, "uniform_average", "variance_weighted_average")
@@ -122,15 +122,15 @@ class R2Score(Metric):
         rows = ((1, "squared_sum"), (0, "sum"), (2, "residual"), (3, "count"))
         return super().variables + row_variables(self.sums, rows, self.name)
 
-    def result(self) -> float | np.ndarray:
-        """The score: ``(outputs,)`` for ``class_aggregation=None``, else a float. With no data since the last
-        reset it is nan (0 / 0), as in Keras (one per output); before the first update, when the number of
-        outputs is not known yet, a single nan."""
+    def result(self) -> torch.Tensor:
+        """The score, float32 as in Keras: ``(outputs,)`` for ``class_aggregation=None``, else ``()``. With no data
+        since the last reset it is nan (0 / 0), as in Keras (one per output); before the first update, when the
+        number of outputs is not known yet, a single nan."""
         sums = self.sums
         if sums is None:
             if self.num_outputs is None:
-                return float("nan")  # Keras fails here (its sums do not exist yet)
-            sums = torch.zeros((4, self.num_outputs), dtype=count_dtype(self._torch_dtype))
+                return as_result(float("nan"))  # Keras fails here (its sums do not exist yet)
+            sums = torch.zeros((4, self.num_outputs), dtype=count_dtype(self._torch_dtype), device=get_device())
         total_sum, squared_sum, squared_error, count = sums
         total = squared_sum - total_sum * (total_sum / count)
         raw = 1 - squared_error / total

@@ -5,7 +5,8 @@
 The trainer runs its own fused step unless a subclass overrides a step (or ``compute_loss`` /
 ``compute_metrics``, which the default steps call): then ``fit``, ``evaluate`` and ``predict`` call that step
 once per batch with the batch packed as Keras packs it (``x``, ``(x, y)`` or ``(x, y, sample_weight)``) and
-take the dict it returns as the logs. ``as_logs`` turns that dict into Keras' logs of floats.
+take the dict it returns as the logs. ``as_logs`` turns that dict (or the metrics' results, tensors as in
+Keras) into Keras' logs of floats.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import torch
 
 from layerwise.callbacks import CallbackList
 from layerwise.datasets.adapt import ArrayData
-from layerwise.dtype_policies.autocast import float32_of_half
+from layerwise.dtype_policies.autocast import float32_of_half, numpy_of
 from layerwise.metrics import Metric
 from layerwise.models.outputs import CompiledMetric, CompiledOutputs
 from layerwise.utils.data_packing import pack_x_y_sample_weight, unpack_x_y_sample_weight
@@ -46,18 +47,28 @@ def _as_outputs(value):
     return value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
 
 
+def log_value(value: object) -> object:
+    """A value as Keras' logs hold it: a Python float when it is one number (a tensor, an array, an int...),
+    else as it is, a tensor as a numpy array (a metric's per-class result)."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1:
+            return value.item() if value.is_floating_point() else float(value.item())
+        value = numpy_of(value).copy()  # a copy: the tensor may be a metric's state, reset in place
+    try:
+        return float(value.item() if isinstance(value, np.ndarray) and value.size == 1 else value)
+    except (TypeError, ValueError, OverflowError):
+        return value
+
+
 def as_logs(logs: dict) -> dict:
-    """A step's dict as Keras gives logs to callbacks: keys sorted, a nested dict (a metric whose result is
-    a dict) merged in at its key's place, one-value tensors and arrays as floats."""
+    """A step's dict (or the metrics' results) as Keras gives logs to callbacks and History: keys sorted, a
+    nested dict (a metric whose result is a dict) merged in at its key's place, values as ``log_value``."""
     flat = {}
     for key, value in sorted(logs.items()):
         if isinstance(value, dict):
             flat.update(as_logs(value))
-        elif isinstance(value, (int, float, np.number)) or (isinstance(value, (torch.Tensor, np.ndarray))
-                                                            and np.prod(value.shape, dtype=int) == 1):
-            flat[key] = float(value.item() if hasattr(value, "item") else value)
         else:
-            flat[key] = value
+            flat[key] = log_value(value)
     return flat
 
 
@@ -228,7 +239,7 @@ class StepAPI:
         self._metrics = self._outputs.make_metrics(y_shapes, pred_shapes)
 
     def get_metrics_result(self) -> dict:
-        """``{name: result}`` of every metric in ``metrics`` (a dict result is merged in)."""
+        """``{name: result}`` of every metric in ``metrics`` (a dict result is merged in): tensors, as in Keras."""
         results = {}
         for metric in self.metrics:
             value = metric.result()

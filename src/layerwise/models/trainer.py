@@ -231,15 +231,13 @@ class Trainer(OnBatchMethods, StepAPI):
             self._track(trackers, x, y, y_pred, sample_weight, loss, each)
 
     def _logs(self, trackers, prefix: str = "") -> dict[str, float]:
-        logs = {prefix + m.name: m.metric.result() for m in self._metrics}
+        logs = {m.name: m.metric.result() for m in self._metrics}
         for metric in self._layer_metrics:
             value = metric.result()
-            for name, v in (value if isinstance(value, dict) else {metric.name: value}).items():
-                logs[prefix + name] = float(v)
-        for tracker in trackers:
-            logs[prefix + tracker.name] = tracker.result()
-        # Keras sorts its logs by name: History keys, evaluate's dict and its list all follow it.
-        return dict(sorted(logs.items()))
+            logs.update(value if isinstance(value, dict) else {metric.name: value})
+        logs.update((tracker.name, tracker.result()) for tracker in trackers)
+        # Keras' logs: sorted by name (History keys, evaluate's dict and list follow it), results as floats.
+        return {prefix + name: value for name, value in as_logs(logs).items()}
 
     def _flat_logs(self, logs: dict[str, float]) -> float | list[float]:
         """Keras' list form of ``logs``: the loss, each output's loss, then the metrics (in compile order for
