@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 
 def h5_datasets(h5_bytes: bytes) -> dict[str, tuple]:
@@ -11,4 +12,15 @@ def h5_datasets(h5_bytes: bytes) -> dict[str, tuple]:
     found = {}
     with h5py.File(io.BytesIO(h5_bytes), "r") as f:
         f.visititems(lambda name, obj: found.__setitem__(name, obj.shape) if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def h5_group_names(h5_bytes: bytes) -> dict[str, str]:
+    """The ``name`` attribute of every group that has one, without the ``_<n>`` a session's counter appends."""
+    import h5py
+
+    found = {}
+    with h5py.File(io.BytesIO(h5_bytes), "r") as f:
+        f.visititems(lambda path, obj: found.__setitem__(path, re.sub(r"_\d+$", "", str(obj.attrs["name"])))
+                     if isinstance(obj, h5py.Group) and "name" in obj.attrs else None)
     return found

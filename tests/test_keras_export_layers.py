@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import layerwise
-from keras_files import h5_datasets
+from keras_files import h5_datasets, h5_group_names
 
 
 # ---- model builders -----------------------------------------------------------------------------------
@@ -276,6 +276,11 @@ def test_keras_reads_what_layerwise_writes(keras, tmp_path, request, build, make
     theirs.save(tmp_path / "theirs.keras")
     h5 = {name: zipfile.ZipFile(tmp_path / f"{name}.keras").read("model.weights.h5") for name in ("ours", "theirs")}
     assert h5_datasets(h5["ours"]) == h5_datasets(h5["theirs"])
+    # Keras' name attributes (h5 viewers, KerasFileEditor) wherever layerwise has the part: Keras also names the empty
+    # groups of weightless parts layerwise's layers do not hold (an attention's softmax, a ConvLSTM's cell).
+    names = h5_group_names(h5["ours"])
+    assert names.items() <= h5_group_names(h5["theirs"]).items()
+    assert all(path in names for path in h5_group_names(h5["theirs"]) if path.count("/") <= 2)  # model and layers
 
     # Keras loads the archive: same predictions, same parameter count.
     loaded = keras.models.load_model(tmp_path / "ours.keras", safe_mode=case not in UNSAFE)

@@ -217,22 +217,40 @@ def _write_layer(layer, group) -> None:
     if overrides(layer, "save_own_variables"):
         store: dict = {}
         layer.save_own_variables(store)
-        own = group.create_group("vars")
+        own = _vars_group(group, "", layer)
         for key, value in store.items():
             own.create_dataset(key, data=_numpy(value))
         return
     if holds_layers_by_attribute(layer):
-        own = group.require_group("vars")
+        own = _vars_group(group, "", layer)
         for i, view in enumerate(own_weight_views(layer)):
             own.create_dataset(str(i), data=_numpy(view.to_keras(view.tensor.detach())))
         for name, sub in sublayer_groups(layer):
             _write_any(sub, group.require_group(name))
         return
-    group.require_group("vars")
+    _vars_group(group, "", layer)
     for path, views in keras_layout(layer):
-        target = group.require_group(f"{path}/vars" if path else "vars")
+        target = _vars_group(group, path, layer)
         for i, view in enumerate(views):
             target.create_dataset(str(i), data=_numpy(view.to_keras(view.tensor.detach())))
+
+
+def _vars_group(group, path: str, owner):
+    """The ``<path>/vars`` group of ``owner``'s part at ``path`` (``"forward_layer/cell"``), with Keras' ``name``
+    attribute (the part's name) on it and on the ``vars`` groups of the named parts on the way."""
+    _name_group(group.require_group("vars"), owner)
+    keys, part = [key for key in path.split("/") if key], owner
+    for depth, key in enumerate(keys):
+        part = getattr(part, key, None)
+        if isinstance(getattr(part, "name", None), str):
+            _name_group(group.require_group("/".join(keys[:depth + 1]) + "/vars"), part)
+    return group.require_group(f"{path}/vars" if path else "vars")
+
+
+def _name_group(group, owner) -> None:
+    """Keras' ``name`` attribute on a ``vars`` group: what ``KerasFileEditor`` and h5 viewers show."""
+    if isinstance(getattr(owner, "name", None), str):
+        group.attrs["name"] = owner.name
 
 
 def _numpy(value) -> np.ndarray:
@@ -248,7 +266,7 @@ def write_model_weights(model, group) -> None:
     else:
         for name, layer in sublayer_groups(model):
             _write_any(layer, group.require_group(name))
-    own = group.require_group("vars")  # a subclassed model's own weights (add_weight), as Keras writes them
+    own = _vars_group(group, "", model)  # a subclassed model's own weights (add_weight), as Keras writes them
     for i, view in enumerate(own_weight_views(model)):
         own.create_dataset(str(i), data=_numpy(view.to_keras(view.tensor.detach())))
 
