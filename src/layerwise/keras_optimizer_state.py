@@ -38,20 +38,44 @@ def _slot_groups(optimizer) -> list[tuple[str, ...]] | None:
 
 def keras_variable_plan(model) -> list[tuple[str, object]] | None:
     """Keras' variables of the model's (built) optimizer in order: ``("iterations", None)``, ``("learning_rate",
-    None)``, ``(slot name, weight view)``..., ``("u_product", None)``; None when Keras' order is not known here or
-    the optimizer has not taken a step."""
-    from layerwise.optimizers import Muon, Nadam
+    None)``, ``(slot name, weight view)``..., ``("u_product", None)``; a MultiOptimizer's own two, then each
+    sub-optimizer's. None when Keras' order is not known here or the optimizer has not taken a step."""
+    parts = _plan_parts(model)
+    return None if parts is None else [entry for _, plan in parts for entry in plan]
+
+
+def _start_plan(optimizer) -> list[tuple[str, object]]:
+    """The variables a Keras optimizer has before it is built: ``iterations`` and its learning rate."""
+    schedule = isinstance(optimizer._learning_rate, LearningRateSchedule)  # Keras keeps a schedule outside them
+    return [("iterations", None)] + ([] if schedule else [("learning_rate", None)])
+
+
+def _plan_parts(model) -> list[tuple[object, list[tuple[str, object]]]] | None:
+    """``(optimizer, its plan)`` for the model's optimizer; for a MultiOptimizer, itself with its step count and
+    learning rate, then each sub-optimizer (one not built: its ``_start_plan``), as Keras lists them."""
+    from layerwise.optimizers import MultiOptimizer
 
     optimizer = model.optimizer
+    if not isinstance(optimizer, MultiOptimizer):
+        plan = _optimizer_plan(model, optimizer)
+        return None if plan is None else [(optimizer, plan)]
+    parts = [(optimizer, [("iterations", None), ("learning_rate", None)])]
+    for inner in optimizer.optimizers:
+        parts.append((inner, _optimizer_plan(model, inner) if inner.built else _start_plan(inner)))
+    return None if any(plan is None for _, plan in parts) else parts
+
+
+def _optimizer_plan(model, optimizer) -> list[tuple[str, object]] | None:
+    """``keras_variable_plan`` of one optimizer, over the model's trainable weights it was built on."""
+    from layerwise.optimizers import Muon, Nadam
+
     groups = None if optimizer is None or not optimizer.built else _slot_groups(optimizer)
     if groups is None:
         return None
     trained = {id(p) for p in optimizer.params}
     views = {id(v.tensor): v for v in model.weight_views()}
     weights = [views[id(p)] for p in model.trainable_weights if id(p) in trained and id(p) in views]
-    plan: list[tuple[str, object]] = [("iterations", None)]
-    if not isinstance(optimizer._learning_rate, LearningRateSchedule):  # Keras keeps a schedule outside its variables
-        plan.append(("learning_rate", None))
+    plan: list[tuple[str, object]] = _start_plan(optimizer)
     plan += [(name, view) for names in groups for view in weights for name in names
              if not (isinstance(optimizer, Muon) and name == "velocity" and
                      not optimizer.uses_adamw(optimizer.layout(view.tensor)))]  # Muon's own weights have none
@@ -69,27 +93,40 @@ def _in_keras_layout(optimizer, name: str) -> bool:
 
 def write_optimizer_variables(model, group) -> None:
     """``optimizer/vars`` in ``group`` (an h5py group), when Keras' order for the optimizer is known; before the
-    first step only ``iterations`` and the learning rate, the variables a Keras optimizer has from the start."""
+    first step only ``iterations`` and the learning rate, the variables a Keras optimizer has from the start. A
+    MultiOptimizer's sub-optimizers are also written under ``optimizer/optimizers/<class name>``, as Keras does."""
     optimizer = model.optimizer
-    plan = keras_variable_plan(model)
-    if plan is None and optimizer is not None and not optimizer.built:
-        plan = [("iterations", None)] + ([] if isinstance(optimizer._learning_rate, LearningRateSchedule)
-                                         else [("learning_rate", None)])
-    if plan is None:
+    parts = _plan_parts(model)
+    if parts is None and optimizer is not None and not optimizer.built:
+        parts = [(optimizer, _start_plan(optimizer))]
+    if parts is None:
         return
-    index = {id(p): i for i, p in enumerate(optimizer.params)}
-    target = group.create_group("optimizer").create_group("vars")
-    for i, (name, view) in enumerate(plan):
-        if name == "iterations":
-            value = np.asarray(optimizer.iterations, dtype="int64")
-        elif name == "learning_rate":
-            value = np.asarray(optimizer.learning_rate, dtype="float32")
-        elif name == "u_product":
-            value = np.asarray(float(optimizer.slots["u_product"][0]), dtype="float32")
-        else:
-            slot = optimizer.slots[name][index[id(view.tensor)]].detach()
-            value = (slot if _in_keras_layout(optimizer, name) else view.to_keras(slot)).cpu().numpy()
-        target.create_dataset(str(i), data=value)
+    from layerwise.layers.base import to_snake_case
+
+    values = [[_plan_value(owner, name, view) for name, view in plan] for owner, plan in parts]
+    target = group.create_group("optimizer")
+    for i, value in enumerate(v for each in values for v in each):
+        target.create_dataset(f"vars/{i}", data=value)
+    used: dict[str, int] = {}
+    for (owner, _), each in zip(parts[1:], values[1:]):  # Keras names them by class, then "_1", "_2"...
+        name = to_snake_case(type(owner).__name__)
+        used[name] = used.get(name, -1) + 1
+        for i, value in enumerate(each):
+            target.create_dataset(f"optimizers/{name}{f'_{used[name]}' if used[name] else ''}/vars/{i}", data=value)
+
+
+def _plan_value(optimizer, name: str, view) -> np.ndarray:
+    """The value of one plan entry of ``optimizer``, in Keras' layout."""
+    from layerwise.optimizers import MultiOptimizer
+
+    if name == "iterations":
+        return np.asarray(optimizer.iterations, dtype="int64")
+    if name == "learning_rate":  # a MultiOptimizer's is Keras' unused 0
+        return np.asarray(0.0 if isinstance(optimizer, MultiOptimizer) else optimizer.learning_rate, dtype="float32")
+    if name == "u_product":
+        return np.asarray(float(optimizer.slots["u_product"][0]), dtype="float32")
+    slot = optimizer.slots[name][optimizer._positions[id(view.tensor)]].detach()
+    return (slot if _in_keras_layout(optimizer, name) else view.to_keras(slot)).cpu().numpy()
 
 
 def read_optimizer_variables(model, group) -> bool:
@@ -98,30 +135,32 @@ def read_optimizer_variables(model, group) -> bool:
     if model.optimizer is None or "optimizer" not in group or "vars" not in group["optimizer"]:
         return False
     model.optimizer.build_for(model)
-    plan = keras_variable_plan(model)
+    parts = _plan_parts(model)
     stored = group["optimizer"]["vars"]
-    if plan is None or len(stored) != len(plan):
+    entries = [(owner, name, view) for owner, plan in parts or [] for name, view in plan]
+    if parts is None or len(stored) != len(entries):
         return False
-    values = [np.asarray(stored[str(i)]) for i in range(len(plan))]
-    optimizer = model.optimizer
-    index = {id(p): i for i, p in enumerate(optimizer.params)}
-    for (name, view), value in zip(plan, values):
+    values = [np.asarray(stored[str(i)]) for i in range(len(entries))]
+    for (optimizer, name, view), value in zip(entries, values):
         if view is None:
             continue
-        in_keras_layout = _in_keras_layout(optimizer, name)
-        expected = tuple(optimizer.slots[name][index[id(view.tensor)]].shape) if in_keras_layout else view.keras_shape
+        slot = optimizer.slots[name][optimizer._positions[id(view.tensor)]]
+        expected = tuple(slot.shape) if _in_keras_layout(optimizer, name) else view.keras_shape
         if tuple(value.shape) != expected:
             return False
+    from layerwise.optimizers import MultiOptimizer
+
     with torch.no_grad():
-        for (name, view), value in zip(plan, values):
+        for (optimizer, name, view), value in zip(entries, values):
             if name == "iterations":
                 optimizer.iterations = int(value)
             elif name == "learning_rate":
-                optimizer.learning_rate = float(value)
+                if not isinstance(optimizer, MultiOptimizer):
+                    optimizer.learning_rate = float(value)
             elif name == "u_product":
                 optimizer.slots["u_product"][0].fill_(float(value))
             else:
-                slot = optimizer.slots[name][index[id(view.tensor)]]
+                slot = optimizer.slots[name][optimizer._positions[id(view.tensor)]]
                 value = torch.as_tensor(value, dtype=slot.dtype)
                 slot.copy_((value if _in_keras_layout(optimizer, name) else view.from_keras(value)).to(slot.device))
     return True

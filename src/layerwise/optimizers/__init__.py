@@ -19,6 +19,7 @@ from layerwise.optimizers.base import Optimizer
 from layerwise.optimizers.lamb import Lamb
 from layerwise.optimizers.loss_scale_optimizer import LossScaleOptimizer
 from layerwise.optimizers.momentum import SGD, Lion
+from layerwise.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap
 from layerwise.optimizers.muon import Muon
 from layerwise.optimizers.schedule_free import ScheduleFreeAdamW
 
@@ -26,11 +27,13 @@ __all__ = ["Optimizer", "SGD", "Lion", "Adam", "AdamW", "Adamax", "Nadam", "RMSp
            "Ftrl", "Adafactor", "Lamb", "Muon", "ScheduleFreeAdamW", "get", "serialize", "deserialize", "schedules"]
 __all__ += ["legacy"]
 __all__ += ["LossScaleOptimizer"]
+__all__ += ["MultiOptimizer", "OptimizerMap"]
 
 _BY_NAME: dict[str, type] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
                              "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl,
                              "adafactor": Adafactor, "lamb": Lamb, "muon": Muon,
-                             "schedulefreeadamw": ScheduleFreeAdamW, "lossscaleoptimizer": LossScaleOptimizer}
+                             "schedulefreeadamw": ScheduleFreeAdamW, "lossscaleoptimizer": LossScaleOptimizer,
+                             "multioptimizer": MultiOptimizer}
 _RENAMED = {"losscaleoptimizer": "lossscaleoptimizer"}  # how files saved before 2026-11-27 spell it
 
 
@@ -45,8 +48,12 @@ def get(identifier) -> Optimizer | None:
     if cls is LossScaleOptimizer:
         raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}: a LossScaleOptimizer wraps "
                          "another optimizer, e.g. LossScaleOptimizer(layerwise.optimizers.Adam()).")
+    if cls is MultiOptimizer:
+        raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}: a MultiOptimizer needs its "
+                         "optimizers, e.g. MultiOptimizer(OptimizerMap(layerwise.optimizers.Adam(), {'.*head.*': "
+                         "layerwise.optimizers.SGD(0.1)})).")
     if cls is None:
-        valid = ", ".join(sorted(name for name in _BY_NAME if name != "lossscaleoptimizer"))
+        valid = ", ".join(sorted(name for name in _BY_NAME if name not in ("lossscaleoptimizer", "multioptimizer")))
         raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}. Valid names: {valid}, a dict "
                          "from optimizers.serialize, or an optimizer object such as "
                          "layerwise.optimizers.Adam(learning_rate=1e-3).")

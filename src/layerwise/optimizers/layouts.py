@@ -23,7 +23,7 @@ from layerwise.optimizers.base import Optimizer
 # Which module registered each parameter, and which module holds each module, kept by torch's global registration
 # hooks (weakly: they keep nothing alive): the way from a bare weight back to its layer and model.
 _HOLDER = WeakIdKeyDictionary()  # parameter -> weakref to the module that registered it
-_PARENT = WeakIdKeyDictionary()  # module -> weakref to the module it was registered on
+_PARENT = WeakIdKeyDictionary()  # module -> weakrefs to the modules it was registered on, latest last
 
 
 def _record_parameter(module: torch.nn.Module, name: str, param) -> None:
@@ -33,7 +33,9 @@ def _record_parameter(module: torch.nn.Module, name: str, param) -> None:
 
 def _record_module(module: torch.nn.Module, name: str, submodule) -> None:
     if submodule is not None:
-        _PARENT[submodule] = weakref.ref(module)
+        # A module may also pass through a temporary container (a ModuleList built in passing): the live ones are kept.
+        live = [ref for ref in _PARENT.get(submodule, ()) if ref() is not None]
+        _PARENT[submodule] = [*live, weakref.ref(module)]
 
 
 torch_modules.register_module_parameter_registration_hook(_record_parameter)
@@ -72,9 +74,17 @@ def _holders(param: torch.Tensor) -> list:
         seen.add(id(module))
         if hasattr(module, "weight_views"):
             chain.append(module)
-        ref = _PARENT.get(module)
-        module = ref() if ref is not None else None
+        module = _holder_of(module)
     return chain[::-1]
+
+
+def _holder_of(module: torch.nn.Module) -> torch.nn.Module | None:
+    """The live module that last registered ``module`` and still holds it."""
+    for ref in reversed(_PARENT.get(module, ())):
+        parent = ref()
+        if parent is not None and any(child is module for child in parent._modules.values()):
+            return parent
+    return None
 
 
 def registered_layout(param: torch.Tensor, cache: dict[int, dict[int, KerasLayout]]) -> KerasLayout:
