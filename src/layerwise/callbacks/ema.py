@@ -21,15 +21,24 @@ class SwapEMAWeights(Callback):
         self._ema_weights_in_model = False
 
     def _pair(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        # A LossScaleOptimizer (mixed precision) keeps the averages in the optimizer it wraps, as in Keras.
+        # A LossScaleOptimizer (mixed precision) keeps the averages in the optimizer it wraps, a MultiOptimizer in
+        # those of its optimizers that set use_ema, as in Keras.
         optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)
-        if not getattr(optimizer, "use_ema", False):
+        if hasattr(optimizer, "optimizers"):
+            with_ema = [opt for opt in optimizer.optimizers if getattr(opt, "use_ema", False)]
+            if not with_ema:
+                raise ValueError("SwapEMAWeights must be used when at least one inner optimizer has `use_ema=True` "
+                                 "set. Received a MultiOptimizer with all inner optimizers having `use_ema=False`.")
+        elif not getattr(optimizer, "use_ema", False):
             raise ValueError("SwapEMAWeights must be used when `use_ema=True` is set on the optimizer. "
                              f"Received: use_ema={getattr(optimizer, 'use_ema', None)}")
-        if not optimizer.built:
+        else:
+            with_ema = [optimizer]
+        if not all(opt.built for opt in with_ema):
             raise ValueError("SwapEMAWeights: the optimizer has no moving averages yet; train the model (fit) "
                              "before evaluating or predicting with this callback.")
-        return optimizer.params, optimizer.slots["average"]
+        return ([p for opt in with_ema for p in opt.params],
+                [a for opt in with_ema for a in opt.slots["average"]])
 
     @torch.no_grad()
     def _swap(self) -> None:

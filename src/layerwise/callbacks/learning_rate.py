@@ -1,5 +1,6 @@
 """Callbacks that set the optimizer's learning rate between epochs: ``ReduceLROnPlateau`` and
-``LearningRateScheduler``. Both log the rate as ``learning_rate``."""
+``LearningRateScheduler``. Both log the rate as ``learning_rate``; under a ``MultiOptimizer`` they set each
+sub-optimizer's rate and log ``learning_rate_<its name>``, as Keras does."""
 from __future__ import annotations
 
 import warnings
@@ -10,6 +11,20 @@ import numpy as np
 from layerwise.callbacks.base import Callback
 from layerwise.callbacks.monitor import MonitorCallback
 from layerwise.utils.io_utils import print_msg
+
+
+def learning_rate_logs(optimizer) -> dict[str, float]:
+    """``{"learning_rate": rate}``, or ``{"learning_rate_<name>": rate}`` for each optimizer of a MultiOptimizer
+    (one wrapped by a LossScaleOptimizer too), as Keras' callbacks log them."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    if hasattr(optimizer, "optimizers"):
+        return {f"learning_rate_{opt.name}": float(opt.learning_rate) for opt in optimizer.optimizers}
+    return {"learning_rate": float(optimizer.learning_rate)}
+
+
+def _optimizers(model) -> list:
+    """The optimizers whose rate a callback sets: a MultiOptimizer's, or the model's own."""
+    return list(getattr(model.optimizer, "optimizers", None) or [model.optimizer])
 
 
 class ReduceLROnPlateau(MonitorCallback):
@@ -38,7 +53,7 @@ class ReduceLROnPlateau(MonitorCallback):
         if self.monitor_op is None:
             self._set_monitor_op(logs)
         logs = {} if logs is None else logs
-        logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+        logs.update(learning_rate_logs(self.model.optimizer))
         current = logs.get(self.monitor)
         if current is None:
             warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not "
@@ -51,11 +66,12 @@ class ReduceLROnPlateau(MonitorCallback):
             self.best, self.wait = current, 0
         elif not self.in_cooldown():
             self.wait += 1
-            if self.wait >= self.patience and self._reduce(epoch):
+            several = hasattr(self.model.optimizer, "optimizers")
+            if self.wait >= self.patience and any([self._reduce(opt, epoch, several)  # a list: reduce every one
+                                                   for opt in _optimizers(self.model)]):
                 self.cooldown_counter, self.wait = self.cooldown, 0
 
-    def _reduce(self, epoch: int) -> bool:
-        optimizer = self.model.optimizer
+    def _reduce(self, optimizer, epoch: int, named: bool) -> bool:
         old = float(optimizer.learning_rate)
         # Keras holds the rate in float32: a rate already at min_lr compares equal there.
         if old <= np.float32(self.min_lr):
@@ -63,7 +79,8 @@ class ReduceLROnPlateau(MonitorCallback):
         new = max(old * self.factor, self.min_lr)
         optimizer.learning_rate = new
         if self.verbose > 0:
-            print_msg(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+            name = f" {optimizer.name}" if named else ""
+            print_msg(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing{name} learning rate to {new}.")
         return True
 
 
@@ -76,7 +93,14 @@ class LearningRateScheduler(Callback):
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
-        optimizer = self.model.optimizer
+        several = hasattr(self.model.optimizer, "optimizers")
+        for optimizer in _optimizers(self.model):
+            lr = self._update(optimizer, epoch)
+            if self.verbose > 0:
+                name = f"{optimizer.name} " if several else ""
+                print_msg(f"\nEpoch {epoch + 1}: LearningRateScheduler setting {name}learning rate to {lr}.")
+
+    def _update(self, optimizer, epoch: int) -> float:
         if not hasattr(optimizer, "learning_rate"):
             raise ValueError('Optimizer must have a "learning_rate" attribute.')
         try:
@@ -86,9 +110,8 @@ class LearningRateScheduler(Callback):
         if not isinstance(lr, (float, np.float32, np.float64)):
             raise ValueError(f"The output of the `schedule` function should be a float. Got: {lr}")
         optimizer.learning_rate = lr
-        if self.verbose > 0:
-            print_msg(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+        return lr
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+            logs.update(learning_rate_logs(self.model.optimizer))

@@ -7,6 +7,7 @@ import os
 import time
 
 from layerwise.callbacks.base import Callback
+from layerwise.callbacks.learning_rate import learning_rate_logs
 
 
 def _summary_writer_class() -> type:
@@ -92,7 +93,7 @@ class TensorBoard(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
-        train["learning_rate"] = float(self.model.optimizer.learning_rate)
+        train.update(learning_rate_logs(self.model.optimizer))
         if self.write_steps_per_second:  # Keras' epoch_steps_per_second: optimizer steps over the epoch's time
             iterations, start = self._epoch_start
             steps = int(self.model.optimizer.iterations) - iterations

@@ -155,9 +155,9 @@ def print_summary(model, print_fn: Callable[[str], None], line_length: int | Non
     optimizer = getattr(model, "optimizer", None)
     optimizer_count = None
     if optimizer is not None and optimizer.built:
-        # Keras counts its optimizer's iteration and learning_rate variables besides the slots,
-        # and includes the optimizer's variables in "Total params".
-        optimizer_count = 2 + sum(int(t.numel()) for values in optimizer.slots.values() for t in values)
+        # Keras counts its optimizer's variables (iterations and learning_rate too; a MultiOptimizer's and its
+        # optimizers') and includes them in "Total params".
+        optimizer_count = sum(int(t.numel()) for t in optimizer.variables)
     everything = total + (optimizer_count or 0)
     lines.append(f" Total params: {everything:,} ({_size(everything)})")
     lines.append(f" Trainable params: {trainable:,} ({_size(trainable)})")

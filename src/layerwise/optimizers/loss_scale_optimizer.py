@@ -46,6 +46,7 @@ class LossScaleOptimizer(Optimizer):
         # The base constructor is not called: it would reset the iterations and parameters of an inner optimizer
         # that has already trained, which this one shares; the common arguments stay at their defaults.
         self.inner_optimizer = inner_optimizer
+        inner_optimizer.loss_scale_factor = None  # as Keras: the gradients are unscaled here, not twice
         self.initial_scale, self.dynamic_growth_steps = float(initial_scale), dynamic_growth_steps
         self.name = name or unique_name("loss_scale_optimizer")  # Keras' automatic name
         self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
