@@ -67,7 +67,7 @@ def test_summary_counts_every_inner_optimizer_s_variables(keras):
     lines = {}
     for name, model in (("theirs", theirs), ("ours", ours)):
         printed = []
-        model.summary(print_fn=lambda line, **_: printed.append(line))
+        model.summary(print_fn=lambda line, _printed=printed, **_: _printed.append(line))
         lines[name] = [line.strip() for line in "\n".join(printed).splitlines() if "params" in line]
     assert lines["ours"] == lines["theirs"]
 
