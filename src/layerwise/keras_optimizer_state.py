@@ -105,14 +105,17 @@ def write_optimizer_variables(model, group) -> None:
 
     values = [[_plan_value(owner, name, view) for name, view in plan] for owner, plan in parts]
     target = group.create_group("optimizer")
+    target.create_group("vars").attrs["name"] = optimizer.name  # Keras' name attribute, as on the layers' groups
     for i, value in enumerate(v for each in values for v in each):
         target.create_dataset(f"vars/{i}", data=value)
     used: dict[str, int] = {}
     for (owner, _), each in zip(parts[1:], values[1:]):  # Keras names them by class, then "_1", "_2"...
         name = to_snake_case(type(owner).__name__)
         used[name] = used.get(name, -1) + 1
+        own = target.create_group(f"optimizers/{name}{f'_{used[name]}' if used[name] else ''}/vars")
+        own.attrs["name"] = owner.name
         for i, value in enumerate(each):
-            target.create_dataset(f"optimizers/{name}{f'_{used[name]}' if used[name] else ''}/vars/{i}", data=value)
+            own.create_dataset(str(i), data=value)
 
 
 def _plan_value(optimizer, name: str, view) -> np.ndarray:
@@ -120,7 +123,7 @@ def _plan_value(optimizer, name: str, view) -> np.ndarray:
     from layerwise.optimizers import MultiOptimizer
 
     if name == "iterations":
-        return np.asarray(optimizer.iterations, dtype="int64")
+        return np.asarray(optimizer.iterations, dtype="int32")  # Keras' dtype for it
     if name == "learning_rate":  # a MultiOptimizer's is Keras' unused 0
         return np.asarray(0.0 if isinstance(optimizer, MultiOptimizer) else optimizer.learning_rate, dtype="float32")
     if name == "u_product":
