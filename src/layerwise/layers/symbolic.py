@@ -18,6 +18,9 @@ class KerasTensor:
     """A placeholder for a tensor in a model under construction: ``shape`` (batch first, ``None`` where
     unknown) and the ``node`` (layer call) that produces it, as output number ``index``."""
 
+    sparse = False  # Keras' flags: layerwise (like Keras' torch backend) has dense tensors only
+    ragged = False
+
     def __init__(self, shape: Shape, node: "Node", index: int = 0):
         self.shape = tuple(shape)
         self.node = node
@@ -45,7 +48,8 @@ class KerasTensor:
         return self.node.layer.name if not self.index else f"{self.node.layer.name}_{self.index}"
 
     def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, name={self.name}>"
+        return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse={self.sparse}, ragged={self.ragged}, "
+                f"name={self.name}>")
 
     # Arithmetic and indexing record operation nodes, as in Keras 3 (see layers/operations.py).
     __array_ufunc__ = None  # numpy scalars and arrays defer to these operators (np.float32(2) * x)
