@@ -294,9 +294,6 @@ def test_custom_train_step_with_pytorch_matches_keras(real_keras, build):
     assert_same_weights(models)
 
 
-@pytest.mark.xfail(strict=True, reason="a functional model made by a Model subclass, CustomModel(inputs, outputs), is "
-                                       "named 'functional' in layerwise; Keras names it after its class, "
-                                       "'custom_model' (and a Sequential subclass MySeq 'my_seq', not 'sequential')")
 def test_custom_model_is_named_after_its_class_as_in_keras(real_keras):
     names = []
     for lib, layers, _ in libraries(real_keras):

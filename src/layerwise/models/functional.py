@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
+from layerwise.layers.base import Layer, Shape, call_in_mode
 from layerwise.layers.penalties import outermost_call
 from layerwise.layers.calling import mask_for, single_mask, takes_argument
 from layerwise.layers.core import InputLayer
@@ -44,7 +44,7 @@ class Functional(Model):
     see the module docstring), one output or a list or dict."""
 
     def __init__(self, inputs, outputs, name: str | None = None, trainable: bool = True):
-        super().__init__(name or unique_name("functional"))
+        super().__init__(name)
         # Keras flattens dicts in the order of their sorted keys: that orders the outputs' layers, the output
         # names, and the losses given as a list.
         inputs, outputs = sorted_dicts(inputs), sorted_dicts(outputs)

@@ -123,7 +123,7 @@ class Model(OwnWeights, ModelWeights, WeightLists, Trainer, LayerPenalties, Laye
             raise unrecognized_keywords(type(self), kwargs)
         nn.Module.__init__(self)
         Trainer.__init__(self)
-        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.name = name or unique_name(default_model_name(self))
         self._init_dtype_policy(dtype)
         self._layers = nn.ModuleList()
         self._trainable = bool(trainable)
@@ -451,6 +451,14 @@ class Model(OwnWeights, ModelWeights, WeightLists, Trainer, LayerPenalties, Laye
 
 
 Model.forward = _forward_in_policy(Model.forward)
+
+
+def default_model_name(model) -> str:
+    """Keras' automatic name: the class's in snake case (``sequential``; a user's ``CustomModel(inputs, outputs)``
+    ``custom_model``, a Sequential subclass ``my_seq``), ``functional`` for ``Model(inputs, outputs)``."""
+    cls = type(model)
+    return "functional" if cls.__module__.startswith("layerwise.") and cls.__name__ == "Functional" else \
+        to_snake_case(cls.__name__)
 
 
 def layer_spec(layer) -> dict:

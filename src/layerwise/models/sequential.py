@@ -30,7 +30,7 @@ class Sequential(Model):
     """
 
     def __init__(self, layers: list | None = None, name: str | None = None, trainable: bool = True):
-        super().__init__(name or unique_name("sequential"))
+        super().__init__(name)
         self.batch_input_shape: Shape | None = None
         self.output_shapes: list[Shape] = []
         self._plan: list | None = None
