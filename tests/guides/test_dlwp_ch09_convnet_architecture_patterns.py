@@ -108,6 +108,8 @@ def test_mini_xception_summary_matches_keras(real_keras):
 def test_mini_xception_trains_as_keras_from_the_same_weights(real_keras):
     # Batch normalization trains on batch statistics and moves its averages; the validation pass uses them.
     ours, theirs = [mini_xception(*lib, size=32, sizes=(8, 16), rate=0.0) for lib in libraries(real_keras)]
+    real_keras.utils.set_random_seed(0)  # one start, so that the test is the same on every run
+    theirs = mini_xception(real_keras, real_keras.layers, real_keras.ops, size=32, sizes=(8, 16), rate=0.0)
     ours.set_weights(theirs.get_weights())
     x = images(16, 32, 2)
     y = (x.mean(axis=(1, 2, 3)) > 127.5).astype("float32")
@@ -118,5 +120,8 @@ def test_mini_xception_trains_as_keras_from_the_same_weights(real_keras):
                                                                      "val_loss"]
     for key in k_history.history:  # six steps through batch statistics: float32 sums differ by about 1e-4
         assert_close(history.history[key], k_history.history[key], rtol=5e-4, atol=1e-5, what=key)
+    # Adam divides each gradient by its own running size, so where a gradient is ~0 a float32 rounding difference
+    # (the libraries' convolution kernels sum in other orders) can move that weight by up to twice the learning
+    # rate (1e-3) per step: here a few first-layer kernel weights differ by up to 9e-4 after six steps.
     for ours_w, theirs_w in zip(ours.get_weights(), theirs.get_weights()):
-        assert_close(ours_w, theirs_w, rtol=1e-4, atol=1e-4)
+        assert_close(ours_w, theirs_w, rtol=1e-4, atol=2e-3)
