@@ -209,9 +209,6 @@ def test_low_level_metrics_match_keras(real_keras):
     assert printed[0] == printed[1] == ("result: 1.00", "Mean of values: 2.00", "torch.int32", "torch.int32")
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="layerwise metrics have no stateless_update_state / stateless_result / "
-                          "stateless_reset_state (Keras' Metric has them on every backend)")
 def test_stateless_metric_api_as_in_keras():
     ops = keras.ops
     metric = keras.metrics.SparseCategoricalAccuracy()

@@ -282,6 +282,46 @@ class Metric:
         for variable in self.variables:
             variable.assign(0)
 
+    def stateless_update_state(self, metric_variables: list, *args, **kwargs) -> list[torch.Tensor]:
+        """Keras': the variables ``update_state(*args, **kwargs)`` would leave, starting from ``metric_variables``
+        (values in the order of ``variables``); the metric's own state is left as it was."""
+        saved = self._swap_in(metric_variables)
+        try:
+            self.update_state(*args, **kwargs)
+            return [variable.detach().clone() for variable in self.variables]
+        finally:
+            self._swap_in(saved)
+
+    def stateless_result(self, metric_variables: list) -> torch.Tensor:
+        """Keras': the result for the state ``metric_variables``; the metric's own state is left as it was."""
+        saved = self._swap_in(metric_variables)
+        try:
+            return self.result()
+        finally:
+            self._swap_in(saved)
+
+    def stateless_reset_state(self) -> list[torch.Tensor]:
+        """Keras': the variables ``reset_state`` would leave; the metric's own state is left as it was."""
+        saved = self._swap_in([variable.detach() for variable in self.variables])
+        try:
+            self.reset_state()
+            return [variable.detach().clone() for variable in self.variables]
+        finally:
+            self._swap_in(saved)
+
+    def _swap_in(self, values: list) -> list[torch.Tensor]:
+        """Copy ``values`` into ``variables`` (which change in place) and return the values they held."""
+        variables = self.variables
+        if len(values) != len(variables):
+            raise ValueError(f"Argument `metric_variables` must be a list of tensors corresponding 1:1 to "
+                             f"{type(self).__name__}().variables. Received list with length {len(values)}, but "
+                             f"expected {len(variables)} variables.")
+        saved = [variable.detach().clone() for variable in variables]
+        with torch.no_grad():
+            for variable, value in zip(variables, values):
+                variable.copy_(torch.as_tensor(value, dtype=variable.dtype, device=variable.device))
+        return saved
+
     def _owner(self) -> str:
         """The metric as errors name it: ``MeanSquaredError('mse')``."""
         return f"{type(self).__name__}({self.name!r})"
