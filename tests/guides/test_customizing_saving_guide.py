@@ -80,8 +80,7 @@ def test_keras_3_15_cannot_reload_the_guide_s_custom_variable_layer_as_written(r
         save_and_restore_custom_variable(*pick(real_keras, "keras"), tmp_path, as_written=True)
 
 
-@both("layerwise differs (README): the guide's layer subclasses Dense, whose kernel is a plain torch Parameter "
-      "in PyTorch's layout, without Keras' assign", raises=AttributeError)
+@both()
 def test_a_custom_variable_comes_back_through_save_own_variables(real_keras, tmp_path, which):
     keras, layers, ops = pick(real_keras, which)
     model, restored_model, ref_input = save_and_restore_custom_variable(keras, layers, ops, tmp_path, as_written=False)
@@ -113,8 +112,7 @@ def layer_with_saved_note(keras, layers, ops, calls):
     return LayerWithSavedNote
 
 
-@both("layerwise differs (README): the hooks are called, but a built-in Dense keeps its kernel as a plain "
-      "torch Parameter in PyTorch's layout, without Keras' assign", raises=AttributeError)
+@both()
 def test_save_and_load_call_save_own_variables_and_load_own_variables(real_keras, tmp_path, which):
     keras, layers, ops = pick(real_keras, which)
     fresh(keras)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from layerwise.backend import epsilon, float_dtype, standardize_data_format
 from layerwise.layers._padding import check_padding, conv_output_length, torch_padding
 from layerwise.layers.base import Layer, Shape
-from layerwise.layers.weights import WeightView
+from layerwise.layers.weights import LayerWeight, WeightView
 from layerwise.ops.fourier import WINDOWS, stft
 
 # Mel scale of the Hidden Markov Model Toolkit: mel(f) = 1127 ln(1 + f / 700).
@@ -249,7 +249,7 @@ class STFTSpectrogram(Layer):
         for side in ("real", "imag"):
             if self.mode != ("imag" if side == "real" else "real"):
                 kernel = stft_kernel(side, self._window_values, self.scaling, self.frame_length, self.bins)
-                setattr(self, f"{side}_kernel", torch.nn.Parameter(kernel))
+                setattr(self, f"{side}_kernel", LayerWeight(kernel))
 
     def weight_views(self) -> list[WeightView]:
         # Keras' layout (frame_length, 1, freq); stored as conv1d's (freq, 1, frame_length).

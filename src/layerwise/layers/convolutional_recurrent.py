@@ -21,7 +21,7 @@ import torch
 from layerwise.layers._padding import (DataFormat, as_tuple, channels_first, channels_last, check_padding,
                                        conv_output_length, torch_padding)
 from layerwise.layers.base import Layer, Shape
-from layerwise.layers.weights import new_parameter, WeightView
+from layerwise.layers.weights import LayerWeight, new_parameter, WeightView
 from layerwise.layers.convolutional import CONV, kernel_to_keras, kernel_to_torch
 from layerwise.layers.rnn_base import Recurrent, States, forget_gate_bias, step_loop
 
@@ -130,7 +130,7 @@ class _ConvLSTM(DataFormat, Recurrent):
         to_torch = kernel_to_torch(self.rank)
         self.weight_ih = new_parameter(self.kernel_initializer, (*k, input_shape[self.channel_axis], g * f), to_torch)
         self.weight_hh = new_parameter(self.recurrent_initializer, (*k, f, g * f), to_torch)
-        self.bias = torch.nn.Parameter(self.initial_bias().contiguous()) if self.use_bias else None
+        self.bias = LayerWeight(self.initial_bias().contiguous()) if self.use_bias else None
         self.state_shape = (None, *self._step_shape(input_shape)[1:])
 
     def weight_views(self) -> list[WeightView]:

@@ -79,6 +79,12 @@ class OwnWeights:
         view_name = value.name if all(v.name != value.name for v in self._added_weights) else attribute
         self._added_weights.append(WeightView(view_name, value, value.requires_grad))
 
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        # A copied or unpickled layer registers nothing, so its weights could not find it (their Keras path).
+        from layerwise.optimizers.layouts import record_registrations  # the optimizers import the layers
+        record_registrations(self)
+
     def own_weight_views(self) -> list[WeightView]:
         """The weights this layer or model made itself, in Keras' order: trainable ones first, each in creation
         order (Keras' ``_trainable_variables + _non_trainable_variables``)."""

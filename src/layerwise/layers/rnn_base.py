@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import _VF, nn
+from torch import _VF
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from layerwise import activations, initializers
 from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import HALF, autocast_on, floating_input
 from layerwise.layers.base import Layer, Shape
-from layerwise.layers.weights import new_parameter, WeightView
+from layerwise.layers.weights import LayerWeight, new_parameter, WeightView
 
 States = list  # [h] or [h, c], each (batch, units)
 RunResult = tuple  # (outputs or None, last output, final states)
@@ -248,7 +248,7 @@ class Recurrent(StateCarrier, Layer):
         self.weight_hh = new_parameter(self.recurrent_initializer, (u, g * u), self.kernel_from_keras)
         self.bias = None
         if self.use_bias:
-            self.bias = nn.Parameter(self.bias_layout(self.initial_bias()).contiguous())
+            self.bias = LayerWeight(self.bias_layout(self.initial_bias()).contiguous())
         # Keras has one bias where PyTorch's kernels take two: the second is a constant zero.
         self.register_buffer("zero_bias", torch.zeros(g * u), persistent=False)
 

@@ -52,7 +52,86 @@ class WeightView:
             self.tensor.copy_(self.from_keras(value).to(self.tensor.device))
 
 
-def new_parameter(initializer, keras_shape: tuple[int, ...], to_torch: Callable = lambda t: t) -> nn.Parameter:
+class LayerWeight(nn.Parameter):
+    """A built-in layer's weight: an ``nn.Parameter`` in PyTorch's layout (``shape`` is the tensor's: a Dense
+    kernel is ``(units, input_dim)``) with Keras' variable methods in Keras' layout, found through the layer's
+    ``weight_views()``: ``numpy()`` gives Keras' array (``(input_dim, units)``), ``assign``/``assign_add``/
+    ``assign_sub`` take one; ``path`` and ``name`` are Keras' (``sequential/dense/kernel``, ``kernel``), and
+    ``value`` is the parameter itself, so ``v.value.grad`` is its gradient. No ``__torch_function__`` override:
+    torch functions and optimizers treat it as the ``nn.Parameter`` it is."""
+
+    def _keras_weight(self) -> tuple[str, str, WeightView | None]:
+        """(Keras path, name of the layer that lists it, its view there); ``("", "", None)`` while no layer holds it."""
+        from layerwise.optimizers import layouts  # the optimizers import the layers
+        layout = layouts.held_layout(self, {})
+        path = "" if layout is None else layout.path
+        for layer in reversed(layouts.holders(self)):  # innermost first: the layer whose view maps this tensor
+            for view in layer.weight_views():
+                if view.tensor is self:
+                    return path, layer.name, view
+        return path, "", None
+
+    @property
+    def path(self) -> str:
+        return self._keras_weight()[0]
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def value(self) -> "LayerWeight":
+        return self
+
+    @property
+    def trainable(self) -> bool:
+        return self.requires_grad
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.requires_grad_(bool(value))
+
+    def _to_keras(self) -> torch.Tensor:
+        view = self._keras_weight()[2]
+        value = self.detach()
+        return value if view is None else view.to_keras(value)
+
+    def numpy(self) -> np.ndarray:
+        """The value in Keras' layout."""
+        from layerwise.dtype_policies.autocast import numpy_of
+        return numpy_of(self._to_keras().cpu()).copy()
+
+    def assign(self, value) -> "LayerWeight":
+        """Set the value from ``value`` in Keras' layout (of the weight's exact Keras shape, as Keras requires)."""
+        _, layer_name, view = self._keras_weight()
+        if view is None:
+            view = WeightView("weight", self)
+        view.set_keras_value(_array(value), layer_name or "(no layer)")
+        return self
+
+    def assign_add(self, value) -> "LayerWeight":
+        return self.assign(self._to_keras().cpu() + torch.as_tensor(_array(value)))
+
+    def assign_sub(self, value) -> "LayerWeight":
+        return self.assign(self._to_keras().cpu() - torch.as_tensor(_array(value)))
+
+    def __reduce_ex__(self, protocol):
+        return LayerWeight, (self.detach(), self.requires_grad)
+
+    def __repr__(self) -> str:
+        return f"<LayerWeight path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}>\n{self.detach()}"
+
+
+def _array(value) -> np.ndarray:
+    """``value`` (an array, a tensor on any device, a Keras or layerwise variable) as a numpy array torch reads;
+    a ``LayerWeight`` in Keras' layout."""
+    if isinstance(value, torch.Tensor) and not isinstance(value, LayerWeight):
+        value = value.detach().cpu()
+        value = value.float() if value.dtype == torch.bfloat16 else value
+    return numpy_for_torch(value)
+
+
+def new_parameter(initializer, keras_shape: tuple[int, ...], to_torch: Callable = lambda t: t) -> LayerWeight:
     """A parameter drawn by a Keras initializer in Keras' layout, stored in PyTorch's."""
     value = initializers.get(initializer)(keras_shape, float_dtype())
-    return nn.Parameter(to_torch(value).contiguous())
+    return LayerWeight(to_torch(value).contiguous())

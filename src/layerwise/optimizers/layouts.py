@@ -65,7 +65,7 @@ def as_is(param: torch.Tensor) -> KerasLayout:
     return KerasLayout(str(getattr(param, "path", "")), tuple(param.shape))
 
 
-def _holders(param: torch.Tensor) -> list:
+def holders(param: torch.Tensor) -> list:
     """The layerwise layers and models that hold ``param``, outermost first (from the registration records)."""
     chain, seen = [], set()
     ref = _HOLDER.get(param)
@@ -87,16 +87,32 @@ def _holder_of(module: torch.nn.Module) -> torch.nn.Module | None:
     return None
 
 
-def registered_layout(param: torch.Tensor, cache: dict[int, dict[int, KerasLayout]]) -> KerasLayout:
+def record_registrations(module: torch.nn.Module) -> None:
+    """Record again who holds ``module``'s parameters and submodules (and those of the plain torch containers
+    it holds), which a copy or an unpickled module skips: layers and models call it when unpickled or copied."""
+    for name, param in module._parameters.items():
+        _record_parameter(module, name, param)
+    for name, submodule in module._modules.items():
+        _record_module(module, name, submodule)
+        if submodule is not None and not hasattr(submodule, "weight_views"):  # layers record their own
+            record_registrations(submodule)
+
+
+def held_layout(param: torch.Tensor, cache: dict[int, dict[int, KerasLayout]]) -> KerasLayout | None:
     """``param``'s layout as the outermost layer or model holding it lists it (``cache``: each one's
-    ``keras_layouts``, filled as needed); ``as_is`` for a tensor no layer lists."""
-    for holder in _holders(param):
+    ``keras_layouts``, filled as needed); None for a tensor no layer lists."""
+    for holder in holders(param):
         if id(holder) not in cache:
             cache[id(holder)] = keras_layouts(holder)
         layout = cache[id(holder)].get(id(param))
         if layout is not None:
             return layout
-    return as_is(param)
+    return None
+
+
+def registered_layout(param: torch.Tensor, cache: dict[int, dict[int, KerasLayout]]) -> KerasLayout:
+    """``held_layout``, or ``as_is`` for a tensor no layer lists."""
+    return held_layout(param, cache) or as_is(param)
 
 
 def keras_layouts(model) -> dict[int, KerasLayout]:
