@@ -67,8 +67,8 @@ def as_numpy(value):
 
 
 def grad(variable):
-    """The gradient of a weight after ``backward()``, as Keras' torch guides read it (``v.value.grad``): a
-    layerwise ``add_weight`` variable takes that too, built-in layers' weights are plain parameters (``v.grad``)."""
+    """The gradient of a weight after ``backward()``, as Keras' torch guides read it (``v.value.grad``); a plain
+    torch parameter (a wrapped ``nn.Module``'s) has only ``v.grad``."""
     return getattr(variable, "value", variable).grad
 
 
