@@ -1,8 +1,12 @@
 """Helpers for the "Deep Learning with Python" (3rd edition) chapter tests, beside ``guide_helpers``."""
 from __future__ import annotations
 
+from guide_helpers import libraries
+
 import layerwise
 from layerwise.backend import clear_session
+
+SEED = 1234
 
 
 def fresh(lib) -> None:
@@ -13,3 +17,18 @@ def fresh(lib) -> None:
         clear_session(free_memory=False)
     else:
         lib.utils.clear_session(free_memory=False)
+
+
+def same_start(real_keras, build, input_dim: int | None = None) -> list:
+    """``build(lib, layers)``'s model in layerwise and in Keras (built for ``input_dim`` features when given), with
+    Keras' weights, from one seed: the same starting weights in every run, so the test is repeatable."""
+    real_keras.utils.set_random_seed(SEED)
+    models = []
+    for lib, layers, _ in libraries(real_keras):
+        fresh(lib)
+        model = build(lib, layers)
+        if input_dim is not None:
+            model.build((None, input_dim))
+        models.append(model)
+    models[0].set_weights(models[1].get_weights())
+    return models

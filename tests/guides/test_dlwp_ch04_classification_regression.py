@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dlwp_helpers import fresh
+from dlwp_helpers import fresh, same_start
 from guide_helpers import assert_close, libraries, summary_rows
 
 VOCABULARY = 500  # the book keeps the 10,000 most frequent words
 
-SEED = 1234
 
 
 def multi_hot_encode(sequences, num_classes):
@@ -27,19 +26,6 @@ def multi_hot_encode(sequences, num_classes):
 def word_sequences(n: int, seed: int) -> list[list[int]]:
     rng = np.random.default_rng(seed)
     return [list(rng.integers(1, VOCABULARY, rng.integers(5, 40))) for _ in range(n)]
-
-
-def same_start(keras, build, input_dim: int):
-    """The listing's model in layerwise and in Keras, built for ``input_dim`` features, with Keras' weights."""
-    keras.utils.set_random_seed(SEED)  # the same starting weights in every run: the test is repeatable
-    models = []
-    for lib, layers, _ in libraries(keras):
-        fresh(lib)
-        model = build(lib, layers)
-        model.build((None, input_dim))
-        models.append(model)
-    models[0].set_weights(models[1].get_weights())
-    return models
 
 
 def assert_same_history(ours, theirs, keys):

@@ -11,30 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dlwp_helpers import fresh
+from dlwp_helpers import same_start
 from guide_helpers import assert_close, libraries
 
 import layerwise as keras
-
-SEED = 1234
 
 
 def mnist_like(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     train_images = rng.integers(0, 256, (n, 28 * 28)).astype("float32") / 255
     return train_images, rng.integers(0, 10, n).astype("uint8")
-
-
-def same_start(real_keras, build, input_dim: int):
-    real_keras.utils.set_random_seed(SEED)  # the same starting weights in every run: the test is repeatable
-    models = []
-    for lib, layers, _ in libraries(real_keras):
-        fresh(lib)
-        model = build(lib, layers)
-        model.build((None, input_dim))
-        models.append(model)
-    models[0].set_weights(models[1].get_weights())
-    return models
 
 
 def fit_both(models, x, y, **kwargs) -> list[dict]:

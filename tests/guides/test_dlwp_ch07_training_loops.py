@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 import torch
 from dlwp_helpers import fresh
+from dlwp_helpers import same_start as shared_start
 from guide_helpers import as_numpy, assert_close, grad, libraries
 
 import layerwise as keras
-
-SEED = 1234
 
 
 def mnist_like(n: int = 160, seed: int = 0):
@@ -36,13 +35,7 @@ def get_mnist_model(keras, layers, rate=0.0):
 
 
 def same_start(real_keras, build=get_mnist_model):
-    real_keras.utils.set_random_seed(SEED)  # the same starting weights in every run: the test is repeatable
-    models = []
-    for lib, layers, _ in libraries(real_keras):
-        fresh(lib)
-        models.append(build(lib, layers))
-    models[0].set_weights(models[1].get_weights())
-    return models
+    return shared_start(real_keras, build)
 
 
 def assert_same_weights(models) -> None:
