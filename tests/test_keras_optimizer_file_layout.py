@@ -27,7 +27,7 @@ def _optimizer_layout(lib, make_optimizer, path) -> list[tuple]:
 
 @pytest.mark.parametrize("make_optimizer", [
     lambda o: o.Adam(name="adam"),
-    lambda o: o.MultiOptimizer(o.OptimizerMap(o.Adam(name="a"), {".*head.*": o.SGD(name="s")})),
+    lambda o: o.MultiOptimizer(o.OptimizerMap(o.Adam(name="a"), {".*head.*": o.SGD(name="s")}), name="multi"),
 ], ids=["adam", "multi_optimizer"])
 def test_optimizer_groups_match_keras(keras, tmp_path, make_optimizer):
     ours = _optimizer_layout(layerwise, make_optimizer, tmp_path / "ours.keras")
