@@ -108,7 +108,20 @@ def _checked_aggregation(aggregation) -> str:
     return aggregation or "none"
 
 
-class Variable(_KerasVariableMethods, nn.Parameter):
+class TrainableByGradient:
+    """Keras' ``trainable`` of a weight held as a torch parameter: whether gradients reach it now (False while its
+    layer is frozen, or for a non-trainable weight)."""
+
+    @property
+    def trainable(self) -> bool:
+        return self.requires_grad
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.requires_grad_(bool(value))
+
+
+class Variable(TrainableByGradient, _KerasVariableMethods, nn.Parameter):
     """Keras' ``keras.Variable(initializer, shape=None, dtype=None, trainable=True, name=None)``, an
     ``nn.Parameter``: ``initializer`` is the value (an array or tensor) or, with ``shape``, an initializer (a
     name such as ``"zeros"``, an Initializer or a function ``fn(shape, dtype)``). ``add_weight`` makes these;
@@ -135,15 +148,6 @@ class Variable(_KerasVariableMethods, nn.Parameter):
         for created in _scopes:  # a stateless call puts a variable it creates back to its first value
             created.append((variable, variable.detach().clone()))
         return variable
-
-    @property
-    def trainable(self) -> bool:
-        """Whether gradients reach it now (False while its layer is frozen, or for a non-trainable weight)."""
-        return self.requires_grad
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self.requires_grad_(bool(value))
 
     @property
     def overwrite_with_gradient(self) -> bool:

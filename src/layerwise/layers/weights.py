@@ -11,6 +11,7 @@ from torch import nn
 
 from layerwise import initializers
 from layerwise.backend import float_dtype
+from layerwise.variables import TrainableByGradient
 
 
 def numpy_for_torch(value) -> np.ndarray:
@@ -52,7 +53,7 @@ class WeightView:
             self.tensor.copy_(self.from_keras(value).to(self.tensor.device))
 
 
-class LayerWeight(nn.Parameter):
+class LayerWeight(TrainableByGradient, nn.Parameter):
     """A built-in layer's weight: an ``nn.Parameter`` in PyTorch's layout (``shape`` is the tensor's: a Dense
     kernel is ``(units, input_dim)``) with Keras' variable methods in Keras' layout, found through the layer's
     ``weight_views()``: ``numpy()`` gives Keras' array (``(input_dim, units)``), ``assign``/``assign_add``/
@@ -82,14 +83,6 @@ class LayerWeight(nn.Parameter):
     @property
     def value(self) -> "LayerWeight":
         return self
-
-    @property
-    def trainable(self) -> bool:
-        return self.requires_grad
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self.requires_grad_(bool(value))
 
     def _to_keras(self) -> torch.Tensor:
         view = self._keras_weight()[2]
