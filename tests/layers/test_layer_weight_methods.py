@@ -53,9 +53,7 @@ def test_paths_names_and_numpy_match_keras(keras, functional):
     theirs, ours = _pair(keras, functional)
     trainable = [w for w in ours.trainable_weights]
     assert all(type(w) is LayerWeight for w in trainable)
-    # Recurrent layers' paths lack Keras' cell scope (test_recurrent_paths_have_the_cell_scope).
-    assert [w.path for w in trainable if "lstm" not in w.path] == \
-        [w.path for w in theirs.trainable_weights if "lstm" not in w.path]
+    assert [w.path for w in trainable] == [w.path for w in theirs.trainable_weights]
     assert [w.name for w in trainable] == [w.name for w in theirs.trainable_weights]
     for mine, keras_weight in zip(trainable, theirs.trainable_weights):
         np.testing.assert_allclose(mine.numpy(), keras_weight.numpy(), rtol=1e-6)
@@ -63,11 +61,6 @@ def test_paths_names_and_numpy_match_keras(keras, functional):
     assert [w.trainable for w in trainable] == [w.trainable for w in theirs.trainable_weights]
 
 
-@pytest.mark.xfail(strict=True, reason="the Keras paths found for recurrent layers' weights (optimizers/layouts.py) "
-                   "lack the cell's scope: seq/lstm/kernel, where Keras has seq/lstm/lstm_cell/kernel")
-def test_recurrent_paths_have_the_cell_scope(keras):
-    theirs, ours = _pair(keras, functional=False)
-    assert [w.path for w in ours.layers[1].trainable_weights] == [w.path for w in theirs.layers[1].trainable_weights]
 
 
 def test_assign_takes_keras_layout(keras):
@@ -126,3 +119,41 @@ def test_copies_keep_the_class_and_paths():
     assert all(type(w) is LayerWeight for w in clone.trainable_weights)
     model.load_state_dict(copy.deepcopy(model).state_dict())
     assert all(type(w) is LayerWeight for w in model.trainable_weights)
+
+
+def _recurrent_stack(lib):
+    """Recurrent layers, wrappers and cells: the layers whose weights Keras keeps in a cell's or sublayer's scope."""
+    L = lib.layers
+    return lib.Sequential([
+        L.Input((5, 3)), L.TimeDistributed(L.Dense(2, name="dense"), name="td"),
+        L.Bidirectional(L.LSTM(2, return_sequences=True, name="lstm"),
+                        backward_layer=L.LSTM(2, go_backwards=True, return_sequences=True, name="bw"), name="bi"),
+        L.GRU(2, return_sequences=True, name="gru"),
+        L.RNN(L.StackedRNNCells([L.SimpleRNNCell(2, name="c1"), L.LSTMCell(2, name="c2")], name="stack"),
+              return_sequences=True, name="rnn"),
+        L.RNN(L.GRUCell(2, name="c3"), return_sequences=True, name="rnn2"),
+        L.SimpleRNN(2, return_sequences=True, name="srnn"),
+        L.SpectralNormalization(L.Dense(2, name="d2"), name="sn")], name="seq")
+
+
+def test_recurrent_and_wrapped_weights_have_keras_paths_and_names(keras):
+    theirs, ours = _recurrent_stack(keras), _recurrent_stack(_Lib)
+    trainable = ours.trainable_weights
+    assert [w.path for w in trainable] == [w.path for w in theirs.trainable_weights]
+    assert "seq/bi/forward_lstm/lstm_cell/kernel" in [w.path for w in trainable]
+    assert [w.name for w in trainable] == [w.name for w in theirs.trainable_weights]
+    # A layer's `cell` is a view of the layer, not a holder: asking for it changes no path.
+    assert [w.path for w in ours.layers[2].cell.trainable_weights] == ["seq/gru/gru_cell/kernel",
+                                                                       "seq/gru/gru_cell/recurrent_kernel",
+                                                                       "seq/gru/gru_cell/bias"]
+    assert [w.path for w in trainable] == [w.path for w in theirs.trainable_weights]
+
+
+@pytest.mark.parametrize("rank", [1, 3])
+def test_conv_lstm_weights_are_in_keras_cell_scope(keras, rank):
+    shape = (2, 4, *[5] * rank, 1)
+    theirs, ours = (getattr(lib.layers, f"ConvLSTM{rank}D")(2, 3, name="conv") for lib in (keras, _Lib))
+    theirs(np.zeros(shape, "float32"))
+    ours(np.zeros(shape, "float32"))
+    assert [w.path for w in ours.weights] == [w.path for w in theirs.weights] == \
+        ["conv/conv_lstm_cell/kernel", "conv/conv_lstm_cell/recurrent_kernel", "conv/conv_lstm_cell/bias"]

@@ -382,7 +382,8 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
             for view in layer.weight_views():
                 if id(view.tensor) not in seen:
                     seen.add(id(view.tensor))
-                    views.append(view.held_by(layer, f"{layer.name}/{view.name}", key=f"{path}/{view.key}"))
+                    views.append(view.held_by(layer, f"{layer.name}/{view.name}", key=f"{path}/{view.key}",
+                                              scope=layer.name))
         return views
 
     def _nested_layers(self) -> list[tuple[str, nn.Module]]:

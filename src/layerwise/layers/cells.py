@@ -139,7 +139,9 @@ class _BuiltinCell(Layer):
         return (input_shape[0], self.units)
 
     def weight_views(self) -> list[WeightView]:
-        return self.sequence.weight_views()
+        """The sequence layer's weights, without its cell's scope: the cell is that scope."""
+        return [WeightView(v.name, v.tensor, v.trainable, v.to_keras, v.from_keras, key=v.key)
+                for v in self.sequence.weight_views()]
 
     def get_initial_state(self, batch_size: int) -> States:
         """Zero states, ``(batch_size, units)`` each."""
@@ -275,7 +277,8 @@ class StackedRNNCells(Layer):
 
     def weight_views(self) -> list[WeightView]:
         """The cells' weights in order, named ``cell_<i>_<name>`` so that every cell's ``kernel`` has its own."""
-        return [WeightView(f"cell_{i}_{v.name}", v.tensor, v.trainable, v.to_keras, v.from_keras)
+        return [WeightView(f"cell_{i}_{v.name}", v.tensor, v.trainable, v.to_keras, v.from_keras,
+                           path_tail=f"{cell.name}/{v.path_tail}")
                 for i, cell in enumerate(self.cells) if isinstance(cell, Layer) for v in cell.weight_views()]
 
     def get_initial_state(self, batch_size: int) -> list:

@@ -46,6 +46,7 @@ class _ConvLSTM(DataFormat, Recurrent):
 
     rank = 2
     gates = 4
+    cell_scope = "conv_lstm_cell"  # Keras' cell name, whatever the rank
 
     resolved_config = (*Recurrent.resolved_config, "kernel_size", "strides", "dilation_rate")
 
@@ -141,7 +142,7 @@ class _ConvLSTM(DataFormat, Recurrent):
                  WeightView("recurrent_kernel", self.weight_hh, **kernel)]
         if self.use_bias:
             views.append(WeightView("bias", self.bias))
-        return views
+        return self.in_cell_scope(views)
 
     def compute_output_shape(self, input_shape: Shape):
         step = self._step_shape(input_shape)

@@ -71,6 +71,7 @@ class LSTM(_CellLayer):
     States are ``[h, c]``."""
 
     gates = 4
+    cell_scope = "lstm_cell"
     config_omitted = ("use_cudnn", "implementation")  # as Keras: run-time choices, not part of the config
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
@@ -115,6 +116,7 @@ class GRU(_CellLayer):
     parameters, and it runs fused; ``reset_after=False`` (one bias, reset before the matmul) steps."""
 
     gates = 3
+    cell_scope = "gru_cell"
     config_omitted = ("use_cudnn", "implementation")  # as Keras: run-time choices, not part of the config
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,

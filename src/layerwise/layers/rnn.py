@@ -107,7 +107,9 @@ class RNN(StateCarrier, Layer):
         return out
 
     def weight_views(self) -> list[WeightView]:
-        return [v.held_by(self.cell) for v in self.cell.weight_views()] if isinstance(self.cell, Layer) else []
+        if not isinstance(self.cell, Layer):
+            return []
+        return [v.held_by(self.cell, scope=self.cell.name) for v in self.cell.weight_views()]
 
     # ---- state ----------------------------------------------------------------------------------
     def _flat_states(self, states) -> list:

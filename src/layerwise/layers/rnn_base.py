@@ -200,6 +200,7 @@ class Recurrent(StateCarrier, Layer):
     config_activity_regularizer = True
     resolved_config = ("unroll", "zero_output_for_mask")
     gates = 1
+    cell_scope = "simple_rnn_cell"  # the name of the cell Keras' layer holds its weights in
     kernel_fn = None  # the fused torch._VF function, or None when the layer's settings rule it out
     supports_masking = True
     outputs_container = tuple  # with return_state: (output, *states), as Keras returns them
@@ -272,6 +273,12 @@ class Recurrent(StateCarrier, Layer):
                  WeightView("recurrent_kernel", self.weight_hh, **kernel)]
         if self.use_bias:
             views.append(WeightView("bias", self.bias, to_keras=self.bias_layout, from_keras=self.bias_layout))
+        return self.in_cell_scope(views)
+
+    def in_cell_scope(self, views: list[WeightView]) -> list[WeightView]:
+        """``views`` under the name scope of the cell Keras' layer keeps its weights in (``lstm/lstm_cell/kernel``)."""
+        for view in views:
+            view.path_tail = f"{self.cell_scope}/{view.path_tail}"
         return views
 
     def kernel_to_keras(self, t: torch.Tensor) -> torch.Tensor:

@@ -79,8 +79,8 @@ class SpectralNormalization(Wrapper):
         return vector_u, kernel / sigma
 
     def weight_views(self) -> list[WeightView]:
-        views = [WeightView(v.name, v.tensor, v.trainable and self.layer.trainable, v.to_keras, v.from_keras)
-                 for v in self.layer.weight_views()]
+        views = [WeightView(v.name, v.tensor, v.trainable and self.layer.trainable, v.to_keras, v.from_keras,
+                            path_tail=f"{self.layer.name}/{v.path_tail}") for v in self.layer.weight_views()]
         if not self.built:
             return views
         kernel = next(v for v in views if v.name == self._kernel_name)

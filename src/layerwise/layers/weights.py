@@ -24,20 +24,27 @@ def numpy_for_torch(value) -> np.ndarray:
 class WeightView:
     """One Keras weight: the torch tensor that holds it and the maps to and from Keras' layout. ``key`` names it
     in a saved file (default ``name``): a layer's own sublayers' weights are keyed by attribute path, as Keras
-    saves them, so a model rebuilt with other automatic layer names still loads."""
+    saves them, so a model rebuilt with other automatic layer names still loads. ``path_tail`` is the end of its
+    Keras path after the listing layer's name (default ``name``): Keras' name scopes of the sublayers in between
+    and its own short name (an LSTM's ``lstm_cell/kernel``, a Bidirectional's ``forward_lstm/lstm_cell/kernel``)."""
 
     def __init__(self, name: str, tensor: torch.Tensor, trainable: bool = True,
                  to_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
-                 from_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t, key: str | None = None):
+                 from_keras: Callable[[torch.Tensor], torch.Tensor] = lambda t: t, key: str | None = None,
+                 path_tail: str | None = None):
         self.name, self.tensor, self.trainable = name, tensor, trainable
         self.to_keras, self.from_keras = to_keras, from_keras
         self.key = name if key is None else key
+        self.path_tail = name if path_tail is None else path_tail
 
-    def held_by(self, layer, name: str | None = None, key: str | None = None) -> "WeightView":
+    def held_by(self, layer, name: str | None = None, key: str | None = None,
+                scope: str | None = None) -> "WeightView":
         """This weight as listed by a layer that holds ``layer`` (a wrapper, an RNN's cell, a sublayer): renamed
-        when given, and not trainable while ``layer`` is frozen, whatever the holder's own setting."""
+        when given, under Keras' name ``scope`` of ``layer`` when given, and not trainable while ``layer`` is
+        frozen, whatever the holder's own setting."""
         return WeightView(self.name if name is None else name, self.tensor, self.trainable and layer.trainable,
-                          self.to_keras, self.from_keras, key=self.key if key is None else key)
+                          self.to_keras, self.from_keras, key=self.key if key is None else key,
+                          path_tail=self.path_tail if scope is None else f"{scope}/{self.path_tail}")
 
     @property
     def keras_shape(self) -> tuple[int, ...]:

@@ -235,7 +235,7 @@ class Bidirectional(Layer):
     def weight_views(self) -> list[WeightView]:
         views = []
         for prefix, sub in (("forward_", self.forward_layer), ("backward_", self.backward_layer)):
-            views += [v.held_by(sub, prefix + v.name, key=prefix + v.name) for v in sub.weight_views()]
+            views += [v.held_by(sub, prefix + v.name, key=prefix + v.name, scope=sub.name) for v in sub.weight_views()]
         return views
 
     def get_config(self) -> dict:
@@ -326,4 +326,4 @@ class TimeDistributed(Wrapper):
         return y.reshape(batch, steps, *y.shape[1:])
 
     def weight_views(self) -> list[WeightView]:
-        return [v.held_by(self.layer) for v in self.layer.weight_views()]
+        return [v.held_by(self.layer, scope=self.layer.name) for v in self.layer.weight_views()]

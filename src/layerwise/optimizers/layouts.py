@@ -82,6 +82,8 @@ def _holder_of(module: torch.nn.Module) -> torch.nn.Module | None:
     """The live module that last registered ``module`` and still holds it."""
     for ref in reversed(_PARENT.get(module, ())):
         parent = ref()
+        if parent is module.__dict__.get("_cell"):
+            continue  # an LSTM's `cell` (layers/cells.py) is a view of the layer, not a holder
         if parent is not None and any(child is module for child in parent._modules.values()):
             return parent
     return None
@@ -149,7 +151,7 @@ def keras_layouts(model) -> dict[int, KerasLayout]:
                 visit(layer, f"{prefix}{layer.name}/" if subclassed else scope(layer))
                 continue
             for view in layer.weight_views():
-                add(view, f"{prefix}{layer.name}/{view.name}")
+                add(view, f"{prefix}{layer.name}/{view.path_tail}")
 
     def scope(owner: Model) -> str:
         return "" if isinstance(owner, Functional) else f"{owner.name}/"
@@ -158,7 +160,7 @@ def keras_layouts(model) -> dict[int, KerasLayout]:
         visit(model, scope(model))
     else:
         for view in model.weight_views():
-            add(view, f"{model.name}/{view.name}")
+            add(view, f"{model.name}/{view.path_tail}")
     return layouts
 
 
