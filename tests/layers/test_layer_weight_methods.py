@@ -157,3 +157,47 @@ def test_conv_lstm_weights_are_in_keras_cell_scope(keras, rank):
     ours(np.zeros(shape, "float32"))
     assert [w.path for w in ours.weights] == [w.path for w in theirs.weights] == \
         ["conv/conv_lstm_cell/kernel", "conv/conv_lstm_cell/recurrent_kernel", "conv/conv_lstm_cell/bias"]
+
+
+def _statistics_stack(lib):
+    L = lib.layers
+    return lib.Sequential([L.Input((4,)), L.Dense(3, name="dense"), L.BatchNormalization(name="bn"),
+                           L.SpectralNormalization(L.Dense(2, name="inner"), name="sn")], name="seq")
+
+
+def test_statistics_are_keras_non_trainable_variables(keras):
+    theirs, ours = _statistics_stack(keras), _statistics_stack(_Lib)
+    ours.set_weights(theirs.get_weights())
+    for attribute in ("path", "name", "trainable"):
+        assert [getattr(w, attribute) for w in ours.weights] == [getattr(w, attribute) for w in theirs.weights]
+        assert [getattr(w, attribute) for w in ours.non_trainable_weights] == \
+            [getattr(w, attribute) for w in theirs.non_trainable_weights]
+    assert [w.path for w in ours.non_trainable_weights] == ["seq/bn/moving_mean", "seq/bn/moving_variance",
+                                                            "seq/sn/vector_u"]
+    for mine, keras_weight in zip(ours.non_trainable_weights, theirs.non_trainable_weights):
+        np.testing.assert_array_equal(mine.numpy(), keras_weight.numpy())
+    for bn in (ours.layers[1], theirs.layers[1]):
+        bn.moving_mean.assign(np.array([1.0, 2.0, 3.0], "float32"))
+        bn.moving_variance.assign_add(np.full(3, 0.5, "float32"))
+    x = np.random.default_rng(0).random((5, 4)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    # A buffer, as PyTorch's BatchNorm keeps its statistics: not among the parameters, in the state_dict.
+    assert not any(p is ours.layers[1].moving_mean for p in ours.parameters())
+    assert "_layers.1.moving_mean" in ours.state_dict() and ours.layers[1].moving_mean.requires_grad is False
+
+
+def test_statistics_keep_their_methods_through_moves_copies_and_compile():
+    model = _statistics_stack(_Lib)
+    model.double()
+    assert model.layers[1].moving_mean.dtype == torch.float64 and model.layers[1].moving_mean.path == \
+        "seq/bn/moving_mean"
+    model.float()
+    for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert [w.path for w in copied.non_trainable_weights] == [w.path for w in model.non_trainable_weights]
+        assert copied.layers[1].moving_mean is not model.layers[1].moving_mean
+    model.train()
+    before = model.layers[1].moving_mean.numpy()
+    compiled = torch.compile(model, backend="aot_eager")  # in-place statistics updates traced as a parameter's
+    compiled(torch.randn(8, 4)).sum().backward()
+    assert not np.array_equal(model.layers[1].moving_mean.numpy(), before)
+    assert type(model.layers[1].moving_mean + 1) is torch.Tensor  # arithmetic gives plain tensors

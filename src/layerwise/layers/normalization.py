@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from layerwise import initializers
 from layerwise.layers._padding import as_float, is_integer
 from layerwise.layers.base import Layer, Shape
-from layerwise.layers.weights import new_parameter, WeightView
+from layerwise.layers.weights import LayerState, new_parameter, WeightView
 
 RENORM_CLIPPING_KEYS = ("rmax", "rmin", "dmax")
 
@@ -101,12 +101,12 @@ class BatchNormalization(Layer):
         beta, gamma, mean, var = self.initializers
         self.gamma = new_parameter(gamma, (channels,)) if self.scale else None
         self.beta = new_parameter(beta, (channels,)) if self.center else None
-        self.register_buffer("moving_mean", initializers.get(mean)((channels,)))
-        self.register_buffer("moving_variance", initializers.get(var)((channels,)))
+        self.register_buffer("moving_mean", LayerState(initializers.get(mean)((channels,))))
+        self.register_buffer("moving_variance", LayerState(initializers.get(var)((channels,))))
         if self.renorm:  # as Keras: the standard deviations start at the square root of the variance initializer's
-            self.register_buffer("moving_stddev", self.moving_variance.sqrt())
-            self.register_buffer("renorm_mean", initializers.get(mean)((channels,)))
-            self.register_buffer("renorm_stddev", self.moving_variance.sqrt())
+            self.register_buffer("moving_stddev", LayerState(self.moving_variance.sqrt()))
+            self.register_buffer("renorm_mean", LayerState(initializers.get(mean)((channels,))))
+            self.register_buffer("renorm_stddev", LayerState(self.moving_variance.sqrt()))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is not None and mask.dim() != x.dim() - 1:

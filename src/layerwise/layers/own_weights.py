@@ -14,7 +14,7 @@ import torch
 
 from layerwise import constraints, initializers, regularizers
 from layerwise.backend import get_device, unique_name
-from layerwise.layers.weights import WeightView
+from layerwise.layers.weights import LayerState, WeightView
 from layerwise.variables import Variable
 
 OWN = "own"  # the key prefix of a model's own weights in layerwise's files (its layers' are their indices)
@@ -78,6 +78,17 @@ class OwnWeights:
             value.data = value.data.to(get_device())
         view_name = value.name if all(v.name != value.name for v in self._added_weights) else attribute
         self._added_weights.append(WeightView(view_name, value, value.requires_grad))
+
+    def _apply(self, fn, recurse: bool = True):
+        """torch's ``_apply`` (``.to(device)``, ``.double()``), keeping Keras' statistics ``LayerState``: the torch
+        functions it runs return plain tensors."""
+        states = [name for name, buffer in self._buffers.items() if isinstance(buffer, LayerState)]
+        moved = super()._apply(fn, recurse)
+        for name in states:
+            if not isinstance(self._buffers[name], LayerState):
+                self.register_buffer(name, LayerState(self._buffers[name]),
+                                     persistent=name not in self._non_persistent_buffers_set)
+        return moved
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)

@@ -18,7 +18,7 @@ from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.dtype_policy import FLOAT_DTYPES
 from layerwise.layers._padding import DataFormat
 from layerwise.layers.base import Layer, Shape
-from layerwise.layers.weights import WeightView
+from layerwise.layers.weights import LayerState, WeightView
 
 EPSILON = 1e-7  # Keras' backend.epsilon(): Normalization never divides by a smaller standard deviation
 # Keras' torch backend resizes with these PyTorch modes; "nearest" is the exact (half-pixel) variant.
@@ -297,9 +297,9 @@ class Normalization(Layer):
         self._reduce = tuple(d for d in range(ndim) if d not in keep)
         shape = tuple(input_shape[d] for d in keep)
         if self.input_mean is None:
-            self.register_buffer("adapt_mean", torch.zeros(shape, dtype=float_dtype()))
-            self.register_buffer("adapt_variance", torch.ones(shape, dtype=float_dtype()))
-            self.register_buffer("count", torch.zeros((), dtype=torch.int32))
+            self.register_buffer("adapt_mean", LayerState(torch.zeros(shape, dtype=float_dtype())))
+            self.register_buffer("adapt_variance", LayerState(torch.ones(shape, dtype=float_dtype())))
+            self.register_buffer("count", LayerState(torch.zeros((), dtype=torch.int32)))
             return
         # Given statistics line up with the kept axes from the right, then broadcast over them (as Keras).
         fixed = []

@@ -8,7 +8,7 @@ from layerwise import initializers
 from layerwise.backend import epsilon, float_dtype
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.input_spec import InputSpec
-from layerwise.layers.weights import WeightView
+from layerwise.layers.weights import LayerState, WeightView
 from layerwise.layers.wrappers import Wrapper
 
 
@@ -42,7 +42,8 @@ class SpectralNormalization(Wrapper):
         if self._kernel_name is None:
             raise ValueError(f"{type(self.layer).__name__} object has no attribute 'kernel' nor 'embeddings'")
         columns = views[self._kernel_name].keras_shape[-1]
-        self.register_buffer("vector_u", initializers.TruncatedNormal(stddev=0.02)((1, columns), float_dtype()))
+        self.register_buffer("vector_u", LayerState(initializers.TruncatedNormal(stddev=0.02)((1, columns),
+                                                                                           float_dtype())))
 
     def _kernel_view(self) -> WeightView:
         return next(view for view in self.layer.weight_views() if view.name == self._kernel_name)

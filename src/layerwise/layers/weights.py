@@ -60,13 +60,11 @@ class WeightView:
             self.tensor.copy_(self.from_keras(value).to(self.tensor.device))
 
 
-class LayerWeight(TrainableByGradient, nn.Parameter):
-    """A built-in layer's weight: an ``nn.Parameter`` in PyTorch's layout (``shape`` is the tensor's: a Dense
-    kernel is ``(units, input_dim)``) with Keras' variable methods in Keras' layout, found through the layer's
-    ``weight_views()``: ``numpy()`` gives Keras' array (``(input_dim, units)``), ``assign``/``assign_add``/
-    ``assign_sub`` take one; ``path`` and ``name`` are Keras' (``sequential/dense/kernel``, ``kernel``), and
-    ``value`` is the parameter itself, so ``v.value.grad`` is its gradient. No ``__torch_function__`` override:
-    torch functions and optimizers treat it as the ``nn.Parameter`` it is."""
+class _HeldByLayer:
+    """Keras' variable methods for a tensor a built-in layer holds in PyTorch's layout, found through the layer's
+    ``weight_views()``: ``numpy()`` gives Keras' array (a Dense kernel's ``(input_dim, units)``), ``assign``/
+    ``assign_add``/``assign_sub`` take one; ``path`` and ``name`` are Keras' (``sequential/dense/kernel``,
+    ``kernel``), and ``value`` is the tensor itself."""
 
     def _keras_weight(self) -> tuple[str, str, WeightView | None]:
         """(Keras path, name of the layer that lists it, its view there); ``("", "", None)`` while no layer holds it."""
@@ -88,7 +86,7 @@ class LayerWeight(TrainableByGradient, nn.Parameter):
         return self.path.rsplit("/", 1)[-1]
 
     @property
-    def value(self) -> "LayerWeight":
+    def value(self):
         return self
 
     def _to_keras(self) -> torch.Tensor:
@@ -101,7 +99,7 @@ class LayerWeight(TrainableByGradient, nn.Parameter):
         from layerwise.dtype_policies.autocast import numpy_of
         return numpy_of(self._to_keras().cpu()).copy()
 
-    def assign(self, value) -> "LayerWeight":
+    def assign(self, value):
         """Set the value from ``value`` in Keras' layout (of the weight's exact Keras shape, as Keras requires)."""
         _, layer_name, view = self._keras_weight()
         if view is None:
@@ -109,17 +107,46 @@ class LayerWeight(TrainableByGradient, nn.Parameter):
         view.set_keras_value(_array(value), layer_name or "(no layer)")
         return self
 
-    def assign_add(self, value) -> "LayerWeight":
+    def assign_add(self, value):
         return self.assign(self._to_keras().cpu() + torch.as_tensor(_array(value)))
 
-    def assign_sub(self, value) -> "LayerWeight":
+    def assign_sub(self, value):
         return self.assign(self._to_keras().cpu() - torch.as_tensor(_array(value)))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}>\n" \
+               f"{self.detach()}"
+
+
+class LayerWeight(TrainableByGradient, _HeldByLayer, nn.Parameter):
+    """A built-in layer's weight: an ``nn.Parameter`` in PyTorch's layout (``shape`` is the tensor's: a Dense
+    kernel is ``(units, input_dim)``) with Keras' variable methods in Keras' layout (``_HeldByLayer``); ``value``
+    is the parameter itself, so ``v.value.grad`` is its gradient. No ``__torch_function__`` override: torch
+    functions and optimizers treat it as the ``nn.Parameter`` it is."""
 
     def __reduce_ex__(self, protocol):
         return LayerWeight, (self.detach(), self.requires_grad)
 
-    def __repr__(self) -> str:
-        return f"<LayerWeight path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}>\n{self.detach()}"
+
+class LayerState(_HeldByLayer, nn.Parameter):
+    """A built-in layer's statistics, registered as a buffer (BatchNormalization's ``moving_mean``): Keras'
+    non-trainable variable, with the methods of ``_HeldByLayer``. An ``nn.Parameter`` that never requires a gradient
+    (so ``torch.compile`` takes its in-place updates as a parameter's) but a buffer of its layer: ``parameters()``,
+    optimizers and ``state_dict`` see it as PyTorch's BatchNorm buffers. Layers wrap it again after ``.to(device)``
+    (``Layer._apply``), which returns a plain tensor."""
+
+    trainable = False
+
+    def __new__(cls, data: torch.Tensor, requires_grad: bool = False) -> "LayerState":
+        return nn.Parameter.__new__(cls, data.detach(), False)
+
+    def __deepcopy__(self, memo: dict) -> "LayerState":
+        copied = LayerState(self.detach().clone())
+        memo[id(self)] = copied
+        return copied
+
+    def __reduce_ex__(self, protocol):
+        return LayerState, (self.detach(),)
 
 
 def _array(value) -> np.ndarray:

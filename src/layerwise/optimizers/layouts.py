@@ -22,7 +22,7 @@ from layerwise.optimizers.base import Optimizer
 
 # Which module registered each parameter, and which module holds each module, kept by torch's global registration
 # hooks (weakly: they keep nothing alive): the way from a bare weight back to its layer and model.
-_HOLDER = WeakIdKeyDictionary()  # parameter -> weakref to the module that registered it
+_HOLDER = WeakIdKeyDictionary()  # parameter or buffer -> weakref to the module that registered it
 _PARENT = WeakIdKeyDictionary()  # module -> weakrefs to the modules it was registered on, latest last
 
 
@@ -39,6 +39,7 @@ def _record_module(module: torch.nn.Module, name: str, submodule) -> None:
 
 
 torch_modules.register_module_parameter_registration_hook(_record_parameter)
+torch_modules.register_module_buffer_registration_hook(_record_parameter)  # Keras' statistics (LayerState)
 torch_modules.register_module_module_registration_hook(_record_module)
 
 
@@ -92,7 +93,7 @@ def _holder_of(module: torch.nn.Module) -> torch.nn.Module | None:
 def record_registrations(module: torch.nn.Module) -> None:
     """Record again who holds ``module``'s parameters and submodules (and those of the plain torch containers
     it holds), which a copy or an unpickled module skips: layers and models call it when unpickled or copied."""
-    for name, param in module._parameters.items():
+    for name, param in [*module._parameters.items(), *module._buffers.items()]:
         _record_parameter(module, name, param)
     for name, submodule in module._modules.items():
         _record_module(module, name, submodule)
