@@ -235,11 +235,14 @@ def test_sequential_keeps_the_batch_size_of_its_input_as_keras(keras):
     assert found[1][:6] == ((4, 5, 3), (4, 5, 3), (4, 5, 3), (4, 5, 3), [(4, 5, 2), (4, 5, 3)],
                             ["(4, 5, 2)", "(4, 5, 3)"])
     assert found[1][6:9] == (((2, 3), (2, 2)), ((8, 3), (8, 2)), ((4, 5, 3), (4, 5, 3)))
-    # Keras 3 keeps the first batch's size when data builds the model ((8, 3) after model(x) on 8 rows, (4, 3)
-    # after fit with batch_size=4); layerwise builds such a model for every batch size, as it did
-    called, fitted = layerwise.Sequential([L.Dense(2)]), layerwise.Sequential([L.Dense(2)])
-    called(np.zeros((8, 3), "float32"))
-    fitted.compile("sgd", "mse")
-    fitted.fit(np.zeros((10, 3), "float32"), np.zeros((10, 2), "float32"), batch_size=4, verbose=0)
-    assert (called.input_shape, called.output_shape) == (fitted.input_shape, fitted.output_shape) == \
-        ((None, 3), (None, 2))
+    # Keras 3 keeps the first batch's size when data builds the model: (8, 3) after model(x) on 8 rows, (4, 3) after
+    # fit with batch_size=4
+    shapes = []
+    for lib in (keras, layerwise):
+        called, fitted = lib.Sequential([lib.layers.Dense(2)]), lib.Sequential([lib.layers.Dense(2)])
+        called(np.zeros((8, 3), "float32"))
+        fitted.compile("sgd", "mse")
+        fitted.fit(np.zeros((10, 3), "float32"), np.zeros((10, 2), "float32"), batch_size=4, verbose=0)
+        shapes.append((called.input_shape, called.output_shape, fitted.input_shape, fitted.output_shape,
+                       fitted.predict(np.zeros((3, 3), "float32"), verbose=0).shape))
+    assert shapes[0] == shapes[1] == ((8, 3), (8, 2), (4, 3), (4, 2), (3, 2))

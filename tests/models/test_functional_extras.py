@@ -32,7 +32,7 @@ def test_sequential_without_an_input_shape_has_no_graph_until_built():
     model = layerwise.Sequential([layers.Dense(3)])
     assert not hasattr(model, "inputs")
     model(np.zeros((2, 5), "float32"))
-    assert model.inputs[0].shape == (None, 5) and model.outputs[0].shape == (None, 3)
+    assert model.inputs[0].shape == (2, 5) and model.outputs[0].shape == (2, 3)  # the first call's batch, as Keras
 
 
 class Endpoint(layerwise.layers.Layer):

@@ -141,7 +141,7 @@ def test_builds_from_first_batch_and_fits_a_dataloader(blobs):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=50)
     history = model.fit(loader, epochs=2, verbose=0, validation_data=loader)
-    assert model.input_shape == (None, 2)
+    assert model.input_shape == (50, 2)  # the first batch's, as Keras
     assert set(history.history) == {"accuracy", "loss", "val_accuracy", "val_loss"}
 
 

@@ -152,6 +152,11 @@ class StepAPI:
     once made, by ``_prepare`` or ``compute_metrics``) and ``_trackers`` (the loss's running mean, then each
     output's)."""
 
+    def _build_for_batches(self, shape, batch_size: int | None = None) -> None:
+        """Build from a data batch's ``shape`` (or list of them) for any batch size; ``batch_size``: the rows of
+        the first batch the loop will take, where a model keeps it (a Sequential, as in Keras)."""
+        self.build(batch_free(shape))
+
     def _uses_steps(self, step: str) -> bool:
         """Whether the loops must call ``step``: it, or a method the default calls, is overridden."""
         cls = type(self)
@@ -305,7 +310,7 @@ class StepAPI:
             self._prepare(data)
             return
         if not self.built:
-            self.build(batch_free(parts_shape(x0)))
+            self._build_for_batches(parts_shape(x0), getattr(data, "batch_size", None))
         if not self.optimizer.built:
             self.optimizer.build_for(self, self.trainable_weights)
         self._constrained = any(getattr(m, "weight_constraints", None) for m in self.modules())

@@ -10,7 +10,6 @@ from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
 from layerwise.layers.penalties import outermost_call
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
-from layerwise.models.custom_steps import batch_free
 from layerwise.models.inputs import as_input_tensor, rank_adjusted, reshape_hint, shape_fits, with_rank_of
 from layerwise.models.model import Model, deserialize_layer
 from layerwise.models.plan import build_plan
@@ -107,8 +106,8 @@ class Sequential(Model):
 
     def build(self, input_shape: Shape) -> None:
         """Build every layer for inputs of ``input_shape`` (batch axis first). A fixed batch size, as
-        ``Input((5, 3), batch_size=4)`` or ``build((4, 5, 3))`` give, stays in the input and output shapes, as in
-        Keras; data builds the model for any batch size (``batch_free``)."""
+        ``Input((5, 3), batch_size=4)``, ``build((4, 5, 3))`` or the first batch (``_build_for_batches``) give, stays in
+        the input and output shapes, as in Keras."""
         shape = tuple(input_shape)
         device = self.device()
         shapes = []
@@ -119,6 +118,14 @@ class Sequential(Model):
         self.output_shapes = shapes
         self._plan = build_plan(self.layers)
         self._extend_graph()
+
+    def _build_for_batches(self, shape: Shape, batch_size: int | None = None) -> None:
+        """Build from the first batch's ``shape`` (``batch_size`` rows at most), keeping its batch size in the
+        input and output shapes and the summary, as Keras does. As for a layer's weights, only the last axis is
+        then fixed: Keras takes other lengths later (the Sequential inside a transformer block)."""
+        rows = shape[0] if batch_size is None or shape[0] is None else min(batch_size, shape[0])
+        self.build((rows, *shape[1:]))
+        self._built_from_call = True
 
     def _extend_graph(self) -> None:
         """Call the layers not yet in the symbolic graph on its last tensor (a new Input when the input
@@ -234,10 +241,7 @@ class Sequential(Model):
             return symbolic_call(self, x, kwargs)
         x = as_input_tensor(x, self.device(), self._graph[0].dtype if self._graph else "float32")
         if not self.built:
-            self.build(batch_free(tuple(x.shape)))
-            # As a layer's weights, only the last axis is fixed (Keras takes other lengths later, e.g. the
-            # Sequential inside a transformer block).
-            self._built_from_call = True
+            self._build_for_batches(tuple(x.shape))
         self.check_input(x.shape)
         with outermost_call(self):
             return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, x, *args, **kwargs)

@@ -32,7 +32,7 @@ from layerwise.dtype_policies.autocast import float32_of_half, numpy_of
 from layerwise.layers.calling import keeps_modes
 from layerwise.layers.penalties import LayerPenalties, outermost_call
 from layerwise.models.compile_arguments import json_plain, unexpected_compile_arguments
-from layerwise.models.custom_steps import StepAPI, as_logs, batch_free, parts_shape, restore_outputs
+from layerwise.models.custom_steps import StepAPI, as_logs, parts_shape, restore_outputs
 from layerwise.models.on_batch import OnBatchMethods
 from layerwise.models.optimizer_binding import bind_optimizer
 from layerwise.models.inputs import as_declared_inputs, declared_dtypes
@@ -168,7 +168,7 @@ class Trainer(OnBatchMethods, StepAPI):
         x0, y0 = (data.x, data.y) if isinstance(data, ArrayData) else data.first_batch()[:2]
         x_shape = parts_shape(x0)
         if not self.built:
-            self.build(batch_free(x_shape))
+            self._build_for_batches(x_shape, data.batch_size if isinstance(data, ArrayData) else None)
         self.check_input(x_shape)
         if y0 is None and (self._compile_args[0] is not None or self._compile_args[2] or self._compile_args[3]):
             needs = f"{what}() needs" if what else "Training and evaluation need"
@@ -429,15 +429,16 @@ class Trainer(OnBatchMethods, StepAPI):
             return tuple(values) if isinstance(structure, tuple) else values
         return values if len(values) > 1 else values[0]
 
-    def _input_parts(self, x, what: str = "x"):
-        """``x`` as a tensor (or tuple of tensors) on the device that fits the model, which it builds."""
+    def _input_parts(self, x, what: str = "x", batch_size: int | None = None):
+        """``x`` as a tensor (or tuple of tensors) on the device that fits the model, which it builds (its batches:
+        ``batch_size`` rows, all of ``x`` when None)."""
         self._adopt_input_structure(x)
         names = self.input_names
         x = as_tensor_parts(split_parts(x, names, what, "input"), what, names, self.device(), inputs=True,
                             dtypes=declared_dtypes(self))
         check_row_counts(x, what, names)
         if not self.built:
-            self.build(batch_free(parts_shape(x)))
+            self._build_for_batches(parts_shape(x), batch_size)
         self.check_input(parts_shape(x))
         return x
 
@@ -458,7 +459,7 @@ class Trainer(OnBatchMethods, StepAPI):
             if not chunks:
                 raise ValueError("The dataset yielded no batch: there is nothing to predict.")
         else:
-            x = self._input_parts(x)
+            x = self._input_parts(x, batch_size=batch_size or (None if steps else 32))
             n = num_rows(x)
             size = default_batch_size(n, batch_size, steps)  # Keras': steps batches cover x when batch_size is None
             if n == 0:
