@@ -16,7 +16,7 @@ def test_identifiers_resolve_to_regularizers():
     assert regularizers.get(None) is None
     assert regularizers.get("l2").get_config() == {"l2": 0.01}
     assert regularizers.get("l1_l2").get_config() == {"l1": 0.01, "l2": 0.01}  # as Keras documents it
-    assert regularizers.get(regularizers.L1).get_config() == {"l1": 0.01}
+    assert regularizers.get(regularizers.L1).get_config() == {"l1": float(np.float32(0.01))}  # float32, as Keras 3.15
     l1l2 = regularizers.get({"class_name": "L1L2", "config": {"l1": 0.1, "l2": 0.2}})
     assert isinstance(l1l2, regularizers.L1L2) and (l1l2.l1, l1l2.l2) == (0.1, 0.2)
     assert regularizers.l2 is regularizers.L2 and regularizers.l1_l2 is regularizers.L1L2
@@ -69,7 +69,7 @@ def test_regularizers_survive_save_and_load(tmp_path):
     np.testing.assert_allclose([float(p.detach()) for p in loaded.losses], before, rtol=1e-6)
     assert loaded.layers[1].get_config()["kernel_regularizer"] == {
         "module": "keras.regularizers", "class_name": "OrthogonalRegularizer",
-        "config": {"factor": 0.3, "mode": "columns"}, "registered_name": None}
+        "config": {"factor": float(np.float32(0.3)), "mode": "columns"}, "registered_name": None}
 
 
 def test_custom_regularizers_without_a_config_or_registration_refuse_to_save(tmp_path):

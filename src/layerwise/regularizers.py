@@ -7,6 +7,7 @@ minimises and reports, and ``evaluate`` reports them too, as Keras does.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from layerwise import _registry, saving_registry
@@ -40,6 +41,12 @@ def _factor(value, name: str) -> float:
     return value
 
 
+def _as_float32(value: float) -> float:
+    """``value`` rounded to float32, as Keras 3.15's L1 and OrthogonalRegularizer write it in their configs (they
+    keep the factor as a float32 tensor: ``l1(0.001)`` writes 0.0010000000474974513)."""
+    return float(np.float32(value))
+
+
 class L1(Regularizer):
     """``l1 * sum(|x|)``."""
 
@@ -51,7 +58,7 @@ class L1(Regularizer):
         return self.l1 * x.abs().sum()
 
     def get_config(self) -> dict:
-        return {"l1": self.l1}
+        return {"l1": _as_float32(self.l1)}
 
 
 class L2(Regularizer):
@@ -111,7 +118,7 @@ class OrthogonalRegularizer(Regularizer):
         return self.factor * 0.5 * off_diagonal / (n * (n - 1) / 2)
 
     def get_config(self) -> dict:
-        return {"factor": self.factor, "mode": self.mode}
+        return {"factor": _as_float32(self.factor), "mode": self.mode}
 
 
 # Keras' lower-case names are the same classes.

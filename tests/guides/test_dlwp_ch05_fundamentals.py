@@ -165,7 +165,8 @@ def test_regularizer_objects_match_keras(real_keras):
                      float(theirs(real_keras.ops.convert_to_tensor(weights))), rtol=1e-6, what=name)
 
 
-@pytest.mark.xfail(strict=True, reason="Keras 3.15's L1 keeps its factor as a float32 tensor, so get_config() gives "
-                                       "{'l1': 0.0010000000474974513}; layerwise gives {'l1': 0.001}")
 def test_l1_config_matches_keras(real_keras):
+    # Keras 3.15 keeps the factor as a float32 tensor: {'l1': 0.0010000000474974513}
     assert keras.regularizers.l1(0.001).get_config() == real_keras.regularizers.l1(0.001).get_config()
+    assert keras.regularizers.OrthogonalRegularizer(0.01).get_config() == \
+        real_keras.regularizers.OrthogonalRegularizer(0.01).get_config()
