@@ -84,7 +84,8 @@ class _Merge(Layer):
 
         self._check_list([shape(x) for x in inputs] if isinstance(inputs, (list, tuple)) else shape(inputs))
         tensors = [x if isinstance(x, torch.Tensor) else _as_tensor(x) for x in inputs]
-        self.build_from([tuple(t.shape) for t in tensors])
+        if not (self.built and (torch.compiler.is_compiling() or torch.compiler.is_exporting())):
+            self.build_from([tuple(t.shape) for t in tensors])  # a trace's symbolic sizes are not compared
         kwargs.pop("training", None)  # accepted as Keras does; merging acts the same in both modes
         if self._plain_policy and region.dtype is None and not any(t.dtype in _CAST for t in tensors):
             out = torch.nn.Module.__call__(self, tensors, *args, **kwargs)

@@ -429,6 +429,13 @@ class Model(OwnWeights, ModelWeights, WeightLists, Trainer, LayerPenalties, Laye
         from layerwise.saving import save_weights
         save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
+    def export(self, filepath, format: str = "tf_saved_model", verbose: bool | None = None, input_signature=None,
+               **kwargs) -> None:
+        """Write the built model for inference, as Keras: ``format="torch"`` (a ``.pt2`` ExportedProgram; ``kwargs``
+        go to ``torch.export.export``) or ``"onnx"`` (``opset_version=``); see ``models/export.py``."""
+        from layerwise.models.export import export_model
+        export_model(self, filepath, format, verbose, input_signature, **kwargs)
+
     def reset_states(self) -> None:
         """Forget the state each stateful layer carries between batches (Keras 2's ``model.reset_states()``, still
         in the courses' stateful LSTM loops; Keras 3 resets each layer, ``layer.reset_states()``)."""
