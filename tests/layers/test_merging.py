@@ -61,3 +61,24 @@ def test_dot_errors_name_the_layer():
         layerwise.layers.Dot(axes=(1, 2, 3))
     out = layerwise.layers.dot([layerwise.Input((3,)), layerwise.Input((3,))], axes=1)
     assert out.shape == (None, 1)
+
+
+def test_merge_layers_write_keras_build_config(keras, tmp_path):
+    """Keras writes each merge layer's input shapes as its build config; so does layerwise's .keras file."""
+    import json
+    import zipfile
+
+    entries = []
+    for lib in (keras, layerwise):
+        a, b = lib.Input((3,)), lib.Input((3,))
+        joined = lib.layers.Concatenate(name="cat")([lib.layers.Add(name="add")([a, b]), a])
+        model = lib.Model([a, b], lib.layers.Dot(axes=1, name="dot")([joined, joined]))
+        path = tmp_path / f"{lib.__name__}.keras"
+        model.save(path)
+        layers = json.loads(zipfile.ZipFile(path).read("config.json"))["config"]["layers"]
+        entries.append({layer["name"]: layer.get("build_config") for layer in layers if "Input" not in
+                        layer["class_name"]})
+    assert entries[0] == entries[1]
+    assert entries[1]["add"] == {"input_shape": [[None, 3], [None, 3]]}
+    reloaded = layerwise.models.load_model(tmp_path / "keras.keras")
+    assert reloaded.get_layer("cat").get_build_config() == {"input_shape": [(None, 3), (None, 3)]}

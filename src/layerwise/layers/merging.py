@@ -56,6 +56,7 @@ class _Merge(Layer):
     def build_from(self, input_shape, device=None) -> Shape:
         shapes = self._check_list(input_shape)
         out = self.compute_output_shape(shapes)
+        self.input_shape_built = [(None, *s[1:]) for s in shapes]  # Keras' build config: every input's shape
         self.built = True
         return out
 
