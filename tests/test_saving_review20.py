@@ -158,3 +158,21 @@ def test_every_public_op_has_a_path_keras_resolves(keras):
         form = serialize_keras_object(fn)
         assert deserialize_keras_object(form) is fn, name
         assert get_symbol_from_name("keras." + form["config"]) is not None, form
+
+
+@pytest.mark.parametrize("ext", [".keras", ".lw"])
+def test_a_loaded_compiled_model_has_its_optimizer_built_as_keras(tmp_path, keras, ext):
+    """Keras builds the optimizer when it compiles a loaded model, so its variables and the summary's "Optimizer
+    params" exist before any training."""
+    counts = []
+    for lib, suffix in ((keras, ".keras"), (layerwise, ext)):
+        model = lib.Sequential([lib.Input((4,)), lib.layers.Dense(2)])
+        model.compile(optimizer="adam", loss="mse")
+        model.save(tmp_path / f"{lib.__name__}{suffix}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras: "Skipping variable loading for optimizer" (none were saved)
+            loaded = lib.models.load_model(tmp_path / f"{lib.__name__}{suffix}")
+        counts.append((loaded.optimizer.built, len(loaded.optimizer.variables)))
+        loaded.fit(np.zeros((4, 4)), np.zeros((4, 2)), verbose=0)
+        assert int(loaded.optimizer.iterations) == 1
+    assert counts[0] == counts[1] == (True, 6)  # iterations, learning rate, two moments per weight

@@ -135,6 +135,8 @@ def compile_from_config(model, config: dict) -> None:
                   weighted_metrics=_metrics_from_config(config.get("weighted_metrics")),
                   run_eagerly=config.get("run_eagerly", False), jit_compile=config.get("jit_compile", "auto"),
                   steps_per_execution=config.get("steps_per_execution", 1))
+    if model.built:  # as Keras: the optimizer's variables exist once the model is loaded (its summary counts them)
+        model.optimizer.build_for(model, model.trainable_weights)
 
 
 def _loss_from_config(item):

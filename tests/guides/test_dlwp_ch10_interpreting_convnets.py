@@ -256,6 +256,7 @@ def test_filter_patterns_deprocess_and_stitch_as_in_keras(real_keras, tmp_path):
     stitched = []
     for (keras, _, ops), model in zip(libraries(real_keras), (ours, theirs)):
         _, compute_loss, _, generate_filter_pattern, deprocess_image = xception_listings(keras, ops, model)
+        keras.utils.set_random_seed(0)  # the random start: an unseeded one made the rising loss below flaky
         pattern = generate_filter_pattern(filter_index=2, iterations=3)
         assert tuple(pattern.shape) == (80, 80, 3)
         flat = torch.full((1, 80, 80, 3), 0.5)
