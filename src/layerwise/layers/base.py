@@ -261,21 +261,25 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
             self.to(device or get_device())
         return input_shape
 
-    def build_from(self, input_shape: Shape, device: torch.device | None = None, more_args: tuple = ()) -> Shape:
+    def build_from(self, input_shape: Shape, device: torch.device | None = None, more_args: tuple = (),
+                   more_kwargs: dict | None = None) -> Shape:
         """Check, build once and return the output shape. ``device`` is where weights go. A layer called on
         a list (Keras-style layers only) gets the list of shapes; ``more_args`` are the positional arguments
-        after the first (tensors, symbolic or not), which a Keras-style ``call`` needs to find its output shape."""
+        after the first (tensors, symbolic or not) and ``more_kwargs`` the keyword arguments (``source_mask=``,
+        ``reverse=True``), which a Keras-style ``call`` needs to find its output shape."""
         input_shape = self._check_and_build(input_shape, device)
         if type(self).compute_output_shape is Layer.compute_output_shape and type(self).call is not Layer.call:
-            return output_shape_by_calling(self, input_shape, device, more_args)
+            return output_shape_by_calling(self, input_shape, device, more_args, more_kwargs)
         return self.compute_output_shape(input_shape)
 
     def __call__(self, *args, **kwargs):
+        keyword = None
         if not args:  # the inputs by keyword, as Keras allows: layer(inputs=x), endpoint(logits=z, targets=y)
-            args = (self._inputs_from_keywords(kwargs),)
+            keyword, first = self._inputs_from_keywords(kwargs)
+            args = (first,)
         x, *args = args
-        if is_symbolic(x) or (args and is_symbolic(args)) or is_symbolic(kwargs):
-            return symbolic_call(self, x, kwargs, args)  # building a functional model (see layers/symbolic.py)
+        if is_symbolic(x) or (args and is_symbolic(args)) or is_symbolic(kwargs):  # a functional model: symbolic.py
+            return symbolic_call(self, x, kwargs, args, first_keyword=keyword)
         if isinstance(x, dict):  # a Keras-style layer called on a dict of tensors
             x = {k: dict_value(v) for k, v in x.items()}
             shape = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in x.items()}
@@ -336,12 +340,12 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
         dtype = getattr(torch, self.compute_dtype)
         return cast_floats(args, dtype, (torch.float64,)), cast_floats(kwargs, dtype, (torch.float64,))
 
-    def _inputs_from_keywords(self, kwargs: dict):
-        """Pop the first argument of ``call`` (or ``forward``) from ``kwargs``; ``inputs`` also names it."""
+    def _inputs_from_keywords(self, kwargs: dict) -> tuple[str, Any]:
+        """(keyword, value) of ``call``'s (or ``forward``'s) first argument, popped from ``kwargs`` (or ``inputs``)."""
         first = first_parameter(self._call_function())
         for name in (first, "inputs"):
             if name in kwargs:
-                return kwargs.pop(name)
+                return name, kwargs.pop(name)
         raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) was called without inputs: give them "
                         f"first, or as {first}=...")
 

@@ -176,10 +176,13 @@ class Node:
 
     ``args``: the first positional argument as given (a tensor or a list of tensors); ``more_args``: the
     positional arguments after it, as in ``LogisticEndpoint()(targets, logits, sample_weights)``; ``kwargs``:
-    keyword arguments, where symbolic tensors (such as an RNN's ``initial_state``) may appear too.
+    keyword arguments, where symbolic tensors (such as an RNN's ``initial_state``) may appear too;
+    ``first_keyword``: the keyword the first argument was given by, when the call named every argument.
     ``outputs``: the KerasTensors this call returns, one per output shape; ``container``: ``list`` or ``tuple``,
     what a call with several outputs returns them in (an attention layer's ``(output, scores)`` is a tuple).
     """
+
+    first_keyword: str | None = None
 
     def __init__(self, layer, args: Any, kwargs: dict, output_shapes: list[Shape], multiple_outputs: bool = False,
                  more_args: tuple = (), container: type = list):
@@ -191,7 +194,10 @@ class Node:
 
     @property
     def inputs(self) -> list[KerasTensor]:
-        """Every symbolic tensor this call reads, positional first, in order."""
+        """Every symbolic tensor this call reads, positional first, in order; a call that named every
+        argument reads them in the keywords' sorted order, as Keras flattens them (its layers' order)."""
+        if self.first_keyword is not None:
+            return flatten_tensors({**self.kwargs, self.first_keyword: self.args})
         return flatten_tensors([self.args, *self.more_args]) + flatten_tensors(list(self.kwargs.values()))
 
     def returned(self):
@@ -225,13 +231,18 @@ def substitute(value: Any, values: dict[int, Any]) -> Any:
     return value
 
 
-def symbolic_call(layer, args: Any, kwargs: dict, more_args: tuple = ()):
+def symbolic_call(layer, args: Any, kwargs: dict, more_args: tuple = (), first_keyword: str | None = None):
     """Build ``layer`` for the shapes of the symbolic ``args`` and record the call; return its outputs.
 
     ``more_args`` are the positional arguments after the first: the layer is built for the first one's
-    shape, as Keras builds a layer whose ``build`` takes one shape, and they take part in the call."""
+    shape, as Keras builds a layer whose ``build`` takes one shape, and they take part in the call.
+    ``first_keyword``: the keyword ``args`` was given by (``layer(target=x, source=y)``), if any."""
     shapes = substitute(args, {id(t): t.shape for t in flatten_tensors(args)})
-    out_shape = layer.build_from(shapes, more_args=tuple(more_args)) if more_args else layer.build_from(shapes)
+    options = {"more_args": tuple(more_args)} if more_args else {}
+    if kwargs and "more_kwargs" in inspect.signature(layer.build_from).parameters:
+        # a Keras-style call(target, source, source_mask) given tensors by keyword needs them to find its shape
+        options["more_kwargs"] = dict(kwargs)
+    out_shape = layer.build_from(shapes, **options)
     compute_output_shape = getattr(layer, "compute_output_shape", None)  # models have none
     shape_options = {k: v for k, v in kwargs.items() if compute_output_shape is not None and not is_symbolic(v)
                      and k in inspect.signature(compute_output_shape).parameters}
@@ -240,6 +251,7 @@ def symbolic_call(layer, args: Any, kwargs: dict, more_args: tuple = ()):
     multiple = isinstance(out_shape, list)
     # the outputs in what the eager call returns: a tuple from a recurrent layer's return_state, as Keras
     container = getattr(layer, "outputs_container", list)
-    return Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args,
-                container).returned()
+    node = Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args, container)
+    node.first_keyword = first_keyword
+    return node.returned()
 

@@ -148,12 +148,13 @@ class Functional(Model):
 
     @property
     def output_shapes(self) -> list:
-        """Each layer's output shape (its first call's), for the summary."""
-        first = {}
+        """Each layer's output shape for the summary: a shared layer's last call's, as Keras shows it (the mini
+        GPT's embedding, called again to turn features back into logits)."""
+        last = {}
         for node in self._nodes:
             shapes = [t.shape for t in node.outputs]
-            first.setdefault(id(node.layer), shapes if node.multiple_outputs else shapes[0])
-        return [first[id(layer)] for layer in self._layers]
+            last[id(node.layer)] = shapes if node.multiple_outputs else shapes[0]
+        return [last[id(layer)] for layer in self._layers]
 
     def check_input(self, shape) -> None:
         """Raise a ValueError naming the model when inputs of ``shape`` (or a list of shapes, or a dict of them by
