@@ -82,7 +82,7 @@ class SKLBase(BaseEstimator):
         if not isinstance(model, Model):
             raise TypeError(f"{owner}: the model function must return a compiled layerwise Model; it returned "
                             f"{type(model).__name__}.")
-        if not model.compiled or model.loss is None or model.optimizer is None:
+        if not model.compiled or model._compile_args[0] is None or model.optimizer is None:
             raise RuntimeError(f"{owner}: the model needs to be compiled, with a loss and an optimizer, e.g. "
                                "model.compile(optimizer='adam', loss='categorical_crossentropy').")
         return model

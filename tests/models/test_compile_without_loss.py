@@ -82,3 +82,29 @@ def test_metrics_without_a_compiled_loss_match_keras(keras):
     for name in ("loss", "mae"):
         np.testing.assert_allclose(lw_history[name], k_history[name], rtol=1e-5)
         assert lw_scores[name] == pytest.approx(k_scores[name], rel=1e-5)
+
+
+def _own_loss_model(lib):
+    class OwnLoss(lib.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = lib.layers.Dense(1)
+            self.loss = lib.losses.MeanAbsoluteError()
+
+        def call(self, x):
+            return self.dense(x)
+
+    return OwnLoss()
+
+
+def test_model_loss_is_what_compile_was_given_and_a_models_own_loss_stays(keras):
+    """As Keras: ``model.loss`` is the argument given to compile (a name, a dict...), and compile without a loss
+    leaves a ``loss`` attribute the model set itself (Deep Learning with Python's diffusion model calls its own)."""
+    found = []
+    for lib in (keras, layerwise):
+        own = _own_loss_model(lib)
+        own.compile(optimizer="sgd")
+        named = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1)])
+        named.compile(optimizer="sgd", loss="mse")
+        found.append((type(own.loss).__name__, named.loss))
+    assert found[0] == found[1] == ("MeanAbsoluteError", "mse")

@@ -104,7 +104,8 @@ class Trainer(OnBatchMethods, StepAPI):
             self.optimizer = optimizers_module.LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
         self._compile_args, self._outputs = (loss, loss_weights, metrics, weighted_metrics), None
         self._trackers, self._metrics = [metrics_module.Mean(name="loss")], None
-        self.loss, self.compiled_metrics = loss, metrics
+        self.compiled_metrics = metrics
+        self.loss = loss if loss is not None else self.loss  # as Keras: as given; a model's own `loss` stays
         check_names(loss, [metrics, weighted_metrics])
         self._resolve_outputs()  # now, or once a subclassed model's first call shows its outputs
 
@@ -131,7 +132,6 @@ class Trainer(OnBatchMethods, StepAPI):
             return
         loss, loss_weights, metrics, weighted_metrics = self._compile_args
         self._outputs = CompiledOutputs(loss, loss_weights, metrics, self.output_names, weighted_metrics)
-        self.loss = self._outputs.losses if self._outputs.several else self._outputs.losses[0]
         self.compiled_metrics = self._outputs.metric_ids if self._outputs.several else self._outputs.metric_ids[0]
         self._metrics = None
         self._trackers = [metrics_module.Mean(name=name) for name in ["loss", *self._outputs.loss_log_names]]
