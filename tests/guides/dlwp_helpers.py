@@ -32,3 +32,22 @@ def same_start(real_keras, build, input_dim: int | None = None) -> list:
         models.append(model)
     models[0].set_weights(models[1].get_weights())
     return models
+
+
+def cats_vs_dogs_convnet(keras, layers, ops, size: int = 180, rate: float | None = None):
+    """Chapter 8's cats-vs-dogs convnet trained from scratch (chapter 10 loads it); with ``rate``, the augmented
+    variant's Dropout before the classifier."""
+    fresh(keras)
+    inputs = keras.Input(shape=(size, size, 3))
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    for filters in (32, 64, 128, 256):
+        x = layers.Conv2D(filters=filters, kernel_size=3, activation="relu")(x)
+        x = layers.MaxPooling2D(pool_size=2)(x)
+    x = layers.Conv2D(filters=512, kernel_size=3, activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    if rate is not None:
+        x = layers.Dropout(rate)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model

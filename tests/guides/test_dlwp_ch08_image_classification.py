@@ -11,6 +11,7 @@ pixels of the files, and Keras trains on the same arrays."""
 from __future__ import annotations
 
 import numpy as np
+from dlwp_helpers import cats_vs_dogs_convnet
 from guide_helpers import as_numpy, assert_close, fresh, libraries
 from PIL import Image
 
@@ -36,24 +37,6 @@ def mnist_convnet(keras, layers, ops, max_pool: bool = True):
     x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(10, activation="softmax")(x)
     return keras.Model(inputs=inputs, outputs=outputs)
-
-
-def cats_vs_dogs_convnet(keras, layers, ops, size: int = 180, rate: float | None = None):
-    """The convnet trained from scratch; with ``rate``, the augmented variant's Dropout before the classifier."""
-    fresh(keras)
-    inputs = keras.Input(shape=(size, size, 3))
-    x = layers.Rescaling(1.0 / 255)(inputs)
-    for filters in (32, 64, 128, 256):
-        x = layers.Conv2D(filters=filters, kernel_size=3, activation="relu")(x)
-        x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=512, kernel_size=3, activation="relu")(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    if rate is not None:
-        x = layers.Dropout(rate)(x)
-    outputs = layers.Dense(1, activation="sigmoid")(x)
-    model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
-    return model
 
 
 def test_mnist_convnets_summaries_match_keras(real_keras):

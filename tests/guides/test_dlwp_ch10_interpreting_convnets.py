@@ -13,12 +13,12 @@ random pictures written to ``tmp_path``. The TensorFlow and JAX listings have no
 display is left out, and ``cm.get_cmap("jet")`` (removed in matplotlib 3.9) is ``matplotlib.colormaps["jet"]``."""
 from __future__ import annotations
 
-import json
 
 import matplotlib
 import numpy as np
 import pytest
 import torch
+from dlwp_helpers import cats_vs_dogs_convnet
 from guide_helpers import as_numpy, assert_close, fresh, libraries, summary_rows
 from PIL import Image
 
@@ -29,24 +29,6 @@ def summary80(model) -> list[str]:
     lines: list[str] = []
     model.summary(line_length=80, print_fn=lambda text, *args, **kwargs: lines.append(text))
     return lines
-
-
-def convnet_from_scratch_with_augmentation(keras, layers, ops, size: int = 180):
-    """Chapter 8's cats-vs-dogs convnet, trained on augmented batches (the augmentation is mapped over the
-    dataset, so it is not part of the model)."""
-    fresh(keras)
-    inputs = keras.Input(shape=(size, size, 3))
-    x = layers.Rescaling(1.0 / 255)(inputs)
-    for filters in (32, 64, 128, 256):
-        x = layers.Conv2D(filters=filters, kernel_size=3, activation="relu")(x)
-        x = layers.MaxPooling2D(pool_size=2)(x)
-    x = layers.Conv2D(filters=512, kernel_size=3, activation="relu")(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(1, activation="sigmoid")(x)
-    model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
-    return model
 
 
 def small_xception(keras, layers, ops, include_top: bool = False, input_shape=(None, None, 3)):
@@ -138,7 +120,7 @@ def display_grids(layer_names, activations, images_per_row: int = 16) -> dict:
 def test_chapter_8_s_saved_convnet_shows_keras_activations(real_keras, tmp_path):
     saved = tmp_path / "convnet_from_scratch_with_augmentation.keras"
     real_keras.utils.set_random_seed(0)
-    trained = convnet_from_scratch_with_augmentation(real_keras, real_keras.layers, real_keras.ops)
+    trained = cats_vs_dogs_convnet(real_keras, real_keras.layers, real_keras.ops, rate=0.5)  # augmented
     # chapter 8 saved it after training: the file holds Adam's state too, which the summary counts
     pictures = np.random.default_rng(0).uniform(0, 255, (2, 180, 180, 3)).astype("float32")
     trained.fit(pictures, np.array([0.0, 1.0]), epochs=1, verbose=0)
@@ -288,20 +270,6 @@ def test_filter_patterns_deprocess_and_stitch_as_in_keras(real_keras, tmp_path):
     assert not np.array_equal(saved[:30, :30], saved[:30, 35:])  # four different tiles, margins between them
     assert not saved[30:35].any() and not saved[:, 30:35].any()
     assert np.abs(saved.astype(int) - k_saved).max() <= 1
-
-
-@pytest.fixture
-def class_index(real_keras, tmp_path, monkeypatch):
-    """A made-up ImageNet class index in Keras' cache (a fresh KERAS_HOME), which layerwise reads; Keras is handed
-    it directly, as it would download the real one."""
-    from keras.src.applications import imagenet_utils as keras_imagenet_utils
-
-    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "imagenet_class_index.json").write_text(json.dumps(index))
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(keras_imagenet_utils, "CLASS_INDEX", index)
-    return index
 
 
 def heatmap_listings(keras, ops, model):

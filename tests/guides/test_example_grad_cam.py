@@ -13,7 +13,6 @@ IPython's ``display`` and matplotlib (``plt.matshow``, the "jet" colour map) are
 standing in for the colour map."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import PIL.Image
@@ -141,20 +140,6 @@ def models(xceptions, real_keras):
     yield xceptions
     for (keras, _, _), model in zip(libraries(real_keras), xceptions):
         model.layers[-1].activation = keras.activations.get("softmax")
-
-
-@pytest.fixture
-def class_index(real_keras, tmp_path, monkeypatch):
-    """A made-up ImageNet class index where Keras caches the real one (a fresh KERAS_HOME), which layerwise reads;
-    Keras is handed it directly, as it would download the real one."""
-    from keras.src.applications import imagenet_utils as keras_imagenet_utils
-
-    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "imagenet_class_index.json").write_text(json.dumps(index))
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(keras_imagenet_utils, "CLASS_INDEX", index)
-    return index
 
 
 def test_the_example_s_xception_preprocessing(real_keras):
