@@ -182,11 +182,10 @@ class Node:
     what a call with several outputs returns them in (an attention layer's ``(output, scores)`` is a tuple).
     """
 
-    first_keyword: str | None = None
-
     def __init__(self, layer, args: Any, kwargs: dict, output_shapes: list[Shape], multiple_outputs: bool = False,
-                 more_args: tuple = (), container: type = list):
+                 more_args: tuple = (), container: type = list, first_keyword: str | None = None):
         self.layer, self.args, self.kwargs, self.more_args = layer, args, kwargs, tuple(more_args)
+        self.first_keyword = first_keyword
         self.outputs = [KerasTensor(shape, self, i) for i, shape in enumerate(output_shapes)]
         self.multiple_outputs, self.container = multiple_outputs, container
         # The layer remembers its calls, in order: Keras' ``layer.output`` is its first's.
@@ -251,7 +250,6 @@ def symbolic_call(layer, args: Any, kwargs: dict, more_args: tuple = (), first_k
     multiple = isinstance(out_shape, list)
     # the outputs in what the eager call returns: a tuple from a recurrent layer's return_state, as Keras
     container = getattr(layer, "outputs_container", list)
-    node = Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args, container)
-    node.first_keyword = first_keyword
-    return node.returned()
+    return Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args, container,
+                first_keyword).returned()
 

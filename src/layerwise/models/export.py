@@ -47,16 +47,12 @@ def export_model(model, filepath, format: str = "tf_saved_model", verbose: bool 
 
 
 # ---- what the model is traced on -------------------------------------------------------------------
-def default_signature(model) -> list:
+def _default_signature(model) -> list:
     """One structure of ``InputSpec`` per positional argument of the model's call (a model takes one: a spec, or
     the list or dict of specs of its inputs), the batch axis ``None``, as Keras makes it."""
     from layerwise.models.functional import Functional
     from layerwise.models.sequential import Sequential
 
-    if not model.built:
-        raise ValueError(f"Model '{model.name}' has not been built yet, so there is nothing to export: call it on "
-                         "data first (model(x), model.predict(x) or model.fit(...)) or build it "
-                         "(model.build(input_shape), or start a Sequential with Input(shape)).")
     if isinstance(model, (Functional, Sequential)):
         structure = model._input_structure if isinstance(model, Functional) else model.inputs[0]
         return [tree.map_structure(lambda t: InputSpec(shape=(None, *t.shape[1:]), dtype=t.dtype, name=t.name),
@@ -81,10 +77,12 @@ def _as_spec(x) -> InputSpec:
 
 def _signature(model, input_signature) -> list:
     """``input_signature`` (or the model's own) as a list of argument structures of InputSpec."""
-    if input_signature is None:
-        return default_signature(model)
     if not model.built:
-        default_signature(model)  # its error: layerwise traces built models only
+        raise ValueError(f"Model '{model.name}' has not been built yet, so there is nothing to export: call it on "
+                         "data first (model(x), model.predict(x) or model.fit(...)) or build it "
+                         "(model.build(input_shape), or start a Sequential with Input(shape)).")
+    if input_signature is None:
+        return _default_signature(model)
     if not isinstance(input_signature, (list, tuple)):
         input_signature = [input_signature]  # one spec for a model of one input
     signature = [tree.map_structure(_as_spec, arg) for arg in input_signature]

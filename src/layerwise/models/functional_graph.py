@@ -119,8 +119,7 @@ def clone_graph(inputs, outputs):
             continue
         again = Node(node.layer, substitute(node.args, mapping), substitute(node.kwargs, mapping),
                      [t.shape for t in node.outputs], node.multiple_outputs, substitute(node.more_args, mapping),
-                     node.container)
-        again.first_keyword = node.first_keyword
+                     node.container, node.first_keyword)
         for old, new in zip(node.outputs, again.outputs):
             mapping.setdefault(id(old), new)  # a cut output (an input of the model) stays its Input
     return substitute(inputs, mapping), substitute(outputs, mapping)
