@@ -15,6 +15,13 @@ RNG = np.random.default_rng(0)
 X4 = RNG.random((8, 4)).astype("float32")
 
 
+def summary_rows(model) -> list[str]:
+    """The summary's table rows and totals (the title, which names the model, left out)."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda text, *args, **kwargs: lines.extend(text.splitlines()))
+    return lines[1:]
+
+
 def _same_predictions(keras_model, path, inputs, **kwargs):
     ours = layerwise.models.load_model(path, **kwargs)
     expected = keras_model.predict(inputs, verbose=0)
@@ -253,7 +260,7 @@ def test_keras_application_file(keras, tmp_path):
 
 def test_functional_files_with_keras_recorded_masks_and_training_flags(keras, tmp_path):
     # Keras 3.15 records each mask it computes as op entries (NotEqual, Any) fed to the next layer as mask=,
-    # and training=False in every call; layerwise makes the masks itself and lets fit set training.
+    # and training=False in every call; layerwise rebuilds those ops and lets fit set training.
     L = keras.layers
     ids = keras.Input((7,), dtype="int32")
     embedded = keras.Model(ids, L.LSTM(3)(L.Embedding(20, 4, mask_zero=True)(ids)))
@@ -267,11 +274,24 @@ def test_functional_files_with_keras_recorded_masks_and_training_flags(keras, tm
     x[0, :3] = 0.0
     ours = _same_predictions(masked, tmp_path / "masked.keras", x)
     assert not np.array_equal(ours(x, training=True).detach().numpy(), ours(x, training=True).detach().numpy())
-    # a mask the author computed (the Embedding makes none) is not one layerwise makes: still refused, not dropped
+    loaded = layerwise.models.load_model(tmp_path / "masked.keras")
+    assert summary_rows(loaded) == summary_rows(masked)  # the same graph: NotEqual, then Any, as mask=
+    assert sum("(NotEqual)" in row or "(Any)" in row for row in summary_rows(loaded)) == 2
+    # a mask the author computed (the Embedding makes none) is rebuilt as well
     authored = keras.Model(ids, L.LSTM(3)(L.Embedding(10, 4)(ids), mask=keras.ops.not_equal(ids, 0)))
     authored.save(tmp_path / "authored.keras")
-    with pytest.raises(ValueError, match="operation NotEqual"):
-        layerwise.models.load_model(tmp_path / "authored.keras")
+    ours = _same_predictions(authored, tmp_path / "authored.keras", np.array([[0, 0, 3, 4, 5, 1, 2],
+                                                                              [1, 2, 3, 0, 0, 0, 0]]))
+    assert summary_rows(ours) == summary_rows(authored)
+    # Keras' comparison and reduction ops beyond the mask's load too, with their options (Any's axis)
+    x = keras.Input((4, 3))
+    flags = keras.ops.all(keras.ops.greater_equal(x, 0.5), axis=-1, keepdims=True)
+    logic = keras.Model(x, keras.ops.logical_or(flags, keras.ops.less(x, 0.1)))
+    logic.save(tmp_path / "logic.keras")
+    ours = layerwise.models.load_model(tmp_path / "logic.keras")
+    sample = RNG.random((5, 4, 3)).astype("float32")
+    assert np.array_equal(ours.predict(sample, verbose=0), logic.predict(sample, verbose=0))
+    assert summary_rows(ours) == summary_rows(logic)
 
 
 def test_registered_function_losses_and_per_output_metrics_from_keras_files(keras, tmp_path, fresh_registrations):

@@ -42,6 +42,14 @@ KERAS_VERSION = "3.15.1"  # the Keras whose files these match (tests/test_keras_
 KERAS_ARITHMETIC = ("add", "subtract", "multiply", "true_divide", "power", "negative", "absolute")
 
 
+# layerwise.ops functions recorded on symbolic tensors that Keras' config form also names: each with the options
+# Keras' op class takes in its constructor (its config), the other arguments going to its call. Masks recorded
+# for Embedding(mask_zero=True) and Masking are such ops (NotEqual, Any), as in Keras' own graphs.
+KERAS_NAMED_OPS = {op: () for op in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+                                     "logical_and", "logical_or", "logical_not")}
+KERAS_NAMED_OPS |= {"any": ("axis", "keepdims"), "all": ("axis", "keepdims")}
+
+
 # Keras' public names of the layers whose class is named otherwise here.
 KERAS_CLASS_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}
 
@@ -92,9 +100,14 @@ def layer_entry(layer, batch: int | None = None, strict: bool = True) -> dict:
             # Keras' arithmetic op classes, whose calls take the operands as they are (tensors and numbers).
             return {"module": "keras.src.ops.numpy", "class_name": layer.type_name, "config": {"name": layer.name},
                     "registered_name": layer.type_name}
+        if layer.op in KERAS_NAMED_OPS and layer.arguments is not None:
+            options = layer.call_options(KERAS_NAMED_OPS[layer.op])[0]
+            return {"module": "keras.src.ops.numpy", "class_name": layer.type_name,
+                    "config": {"name": layer.name, **options}, "registered_name": layer.type_name}
         if strict:
             raise NotKerasDescribable(f"layer '{layer.name}' is the operation {layer.op!r} on symbolic tensors, which "
-                                      "this Keras export does not write (it writes +, -, *, /, ** and abs).")
+                                      "this Keras export does not write (it writes +, -, *, /, ** and abs, "
+                                      "comparisons, logical ops, any and all).")
         return {"module": TensorOperation.__module__, "class_name": "TensorOperation", "config": layer.get_config(),
                 "registered_name": None}
     # Keras 2's ways to fix a first layer's batch size, which Keras 3's layers refuse: the Input carries it

@@ -212,11 +212,8 @@ def _functional(config: dict, layers: list | None = None, cls: type | None = Non
 
     outputs: dict[tuple[str, int], list] = {}  # (layer name, call index) -> that call's output tensors, flattened
     waiting = []  # per layer: [layer, its calls still to make, index of the next call]
-    mask_only = _mask_only_operations(config)
     for i, entry in enumerate(config["layers"]):
         name = entry.get("name") or entry["config"]["name"]
-        if name in mask_only:
-            continue
         if entry["class_name"] == "InputLayer":
             outputs[(name, 0)] = [layers[i].output if layers is not None else _input(entry["config"])]
         elif entry.get("inbound_nodes"):
@@ -228,7 +225,7 @@ def _functional(config: dict, layers: list | None = None, cls: type | None = Non
         for item in waiting:
             name, layer, calls, index = item
             while calls:
-                args, kwargs = _call_arguments(calls[0], mask_only)
+                args, kwargs = _call_arguments(calls[0])
                 try:
                     args, kwargs = _resolve(args, outputs), _resolve(kwargs, outputs)
                 except KeyError:
@@ -254,69 +251,24 @@ def _is_operation(entry: dict) -> bool:
 
 
 def _operation(entry: dict):
-    """The operation an op entry names; the arithmetic ones (Add, Subtract, Multiply, TrueDivide, Power, Negative,
-    Absolute) are rebuilt."""
-    from layerwise.keras_export import KERAS_ARITHMETIC
+    """The operation an op entry names: the arithmetic ones (Add, Subtract, Multiply, TrueDivide, Power, Negative,
+    Absolute) as a layer called on its operands; comparisons, logical ops, Any and All as a function that records
+    the op, with the options Keras keeps in its config, on the call's arguments."""
+    from layerwise.keras_export import KERAS_ARITHMETIC, KERAS_NAMED_OPS
     from layerwise.layers.base import to_snake_case
-    from layerwise.layers.operations import TensorOperation
+    from layerwise.layers.operations import TensorOperation, record_operation
 
     op = to_snake_case(entry["class_name"])
+    name = entry["config"].get("name")
+    if op in KERAS_NAMED_OPS:
+        options = {key: entry["config"][key] for key in KERAS_NAMED_OPS[op] if key in entry["config"]}
+        return lambda *args, **kwargs: record_operation(op, args, {**options, **kwargs}, name=name)
     if op not in KERAS_ARITHMETIC:
         raise ValueError(f"The Keras config applies the operation {entry['class_name']} ({entry['module']}) to "
-                         "symbolic tensors; layerwise rebuilds only the arithmetic ones (+, -, *, /, ** and abs). "
-                         "Build the model in layerwise with its code, then load the file's weights with load_weights.")
-    return TensorOperation(op, name=entry["config"].get("name"))
-
-
-def _mask_only_operations(config: dict) -> set[str]:
-    """Names of the op entries whose results only ever reach a ``mask=`` argument.
-
-    Keras 3.15 records the masks it computes (``NotEqual`` on an Embedding(mask_zero=True)'s input, ``NotEqual`` then
-    ``Any`` on a Masking layer's) as op entries and passes them on as ``mask=``; layerwise's layers make and pass on
-    those same masks themselves, so such entries and arguments are left out of the rebuilt graph. A mask the model's
-    author computed from other tensors stays, and so does the error that its ops are not rebuilt.
-    """
-    entries = {entry.get("name") or entry["config"]["name"]: entry for entry in config["layers"]}
-    masked_inputs = set()  # the layers whose outputs feed a layer that makes its own mask
-    for entry in entries.values():
-        makes_mask = entry["class_name"] == "Embedding" and entry["config"].get("mask_zero")
-        if entry["class_name"] == "Masking" or makes_mask:
-            for node in entry.get("inbound_nodes", []):
-                masked_inputs |= _referenced_names(_call_arguments(node)[0])
-    def operands(entry: dict) -> set[str]:
-        return _referenced_names(_call_arguments(entry["inbound_nodes"][0])[0]) if entry.get("inbound_nodes") else set()
-
-    skipped = {name for name, entry in entries.items() if _is_operation(entry) and entry["class_name"] == "NotEqual"
-               and operands(entry) and operands(entry) <= masked_inputs}
-    for name, entry in entries.items():  # Masking's Any over its NotEqual
-        if _is_operation(entry) and entry["class_name"] == "Any" and operands(entry) and operands(entry) <= skipped:
-            skipped.add(name)
-    skipped -= _referenced_names(_references(config["output_layers"]))
-    changed = True
-    while changed:  # an op feeding a kept entry (other than through mask=) is kept, and so are its own inputs
-        used = set()
-        for name, entry in entries.items():
-            if name in skipped:
-                continue
-            for node in entry.get("inbound_nodes", []):
-                args, kwargs = _call_arguments(node, skipped)
-                used |= _referenced_names([args, kwargs])
-        changed = bool(skipped & used)
-        skipped -= used
-    return skipped
-
-
-def _referenced_names(value) -> set[str]:
-    """The layer names of every tensor reference in a recorded call's arguments."""
-    if isinstance(value, _Reference):
-        return {value[0]}
-    if isinstance(value, dict):
-        if value.get("class_name") == "__keras_tensor__":
-            return {value["config"]["keras_history"][0]}
-        return set().union(*(_referenced_names(item) for item in value.values()))
-    if isinstance(value, (list, tuple)):
-        return set().union(*(_referenced_names(item) for item in value))
-    return set()
+                         "symbolic tensors; layerwise rebuilds the arithmetic ones (+, -, *, /, ** and abs), "
+                         "comparisons, logical ops, any and all. Build the model in layerwise with its code, then "
+                         "load the file's weights with load_weights.")
+    return TensorOperation(op, name=name)
 
 
 def _is_operation_layer(layer) -> bool:
@@ -325,19 +277,17 @@ def _is_operation_layer(layer) -> bool:
     return isinstance(layer, TensorOperation)
 
 
-def _call_arguments(node, mask_only: set[str] = frozenset()) -> tuple[list, dict]:
+def _call_arguments(node) -> tuple[list, dict]:
     """(args, kwargs) of one recorded call: Keras 3's ``{"args", "kwargs"}`` or Keras 2's list of
     ``[name, call index, output index, kwargs]`` (one tensor, or a list of them, as the first argument).
 
     Left out: ``training`` (Keras records ``training=False`` for every call, and its functional models set it
     for every call when they run, as layerwise's do) and ``mask`` when it is None (nested models' calls take
-    none here) or made by the ``mask_only`` op entries.
+    none here). A mask Keras recorded (its ``NotEqual`` for an Embedding(mask_zero=True)) stays, as in Keras.
     """
     if isinstance(node, dict):
         def kept(key, value):
-            if key == "training":
-                return False
-            return key != "mask" or not (value is None or _referenced_names(value) <= mask_only)
+            return key != "training" and not (key == "mask" and value is None)
         kwargs = {key: value for key, value in node.get("kwargs", {}).items() if kept(key, value)}
         return list(node.get("args", [])), kwargs
     tensors = [_Reference(*ref[:3]) for ref in node]

@@ -225,13 +225,14 @@ def test_seq2seq_rnn_trains_as_keras_on_the_real_steps(real_keras, translation_d
     assert_same_histories(compile_and_fit([ours, theirs], inputs, targets, sample_weights))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Divergence: Keras records Embedding(mask_zero=True)'s mask as a `not_equal (NotEqual)` operation of the "
-    "functional graph (a row of the summary, an input of the Bidirectional row); layerwise's summary has no such "
-    "row."))
 def test_seq2seq_rnn_summary_matches_keras(real_keras):
+    # The source Embedding(mask_zero=True)'s mask is a NotEqual operation of the graph, the Bidirectional layer's
+    # mask=; the target's is not recorded, as the GRU it feeds is also given initial_state (Keras passes a mask
+    # on by itself only to a call on one tensor)
     ours, theirs = [seq2seq_rnn(*lib) for lib in libraries(real_keras)]
-    assert summary_rows(ours) == summary_rows(theirs)
+    rows = summary_rows(ours)
+    assert rows == summary_rows(theirs)
+    assert sum("(NotEqual)" in row[0] for row in rows) == 1
 
 
 def transformer_layers(keras, layers, ops):

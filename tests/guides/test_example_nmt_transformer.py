@@ -171,34 +171,24 @@ def test_the_listing_s_decoder_model_is_refused_by_both(real_keras):
             end_to_end_model(*lib, with_decoder_model=True)
 
 
-def without_mask_op(rows):
-    """Keras' summary rows without the ``not_equal`` operation its graph records for the encoder's mask."""
-    kept = [row for row in rows if not row[0].startswith("not_equal (NotEqual)")]
-    return [tuple(cell.replace(" not_equal[0][0]", "") for cell in row) for row in kept]
-
-
 @pytest.fixture(scope="module")
 def named_models(real_keras):
     """Both models built from a new session each (the same automatic names), for the tests that only read them."""
     return both_models(real_keras, new_session=True)
 
 
-def test_the_summary_matches_keras_but_for_the_mask_operation(named_models):
+def test_the_summary_matches_keras(named_models):
+    # PositionalEmbedding.compute_mask's ops.not_equal on the symbolic input is an operation of both graphs: a
+    # 'not_equal (NotEqual)' row, and an input of the encoder's row (its mask=)
     ours, theirs = named_models
-    assert summary_rows(ours) == without_mask_op(summary_rows(theirs))
+    rows = summary_rows(ours)
+    assert rows == summary_rows(theirs)
+    assert [row[0] for row in rows].count("not_equal (NotEqual)") == 1
     params = ours.count_params()
-    assert params == theirs.count_params() and summary_rows(ours)[-3][0].startswith(f"Total params: {params:,} (")
+    assert params == theirs.count_params() and rows[-3][0].startswith(f"Total params: {params:,} (")
     assert ours.name == theirs.name == "transformer"
     assert [t.name for t in ours.inputs] == [t.name for t in theirs.inputs]  # a dict's inputs, sorted by key
     assert sorted(ours.input) == sorted(theirs.input) == ["decoder_inputs", "encoder_inputs"]
-
-
-@pytest.mark.xfail(strict=True, reason="Keras' graph records PositionalEmbedding.compute_mask's ops.not_equal on the "
-                   "symbolic input as an operation (a 'not_equal (NotEqual)' row, and an input of the encoder's row); "
-                   "layerwise's summary has no such row")
-def test_the_summary_matches_keras(named_models):
-    ours, theirs = named_models
-    assert summary_rows(ours) == summary_rows(theirs)
 
 
 def test_the_custom_layers_configs_match_keras(named_models):

@@ -112,13 +112,31 @@ class PReLU(Layer):
 
 
 class Softmax(Layer):
-    """Softmax over ``axis`` (an int or a tuple of ints), default the last."""
+    """Softmax over ``axis`` (an int or a tuple of ints), default the last. With a ``mask`` that broadcasts to the
+    input (true or above 0.5 where an entry counts), masked entries get probability 0, as in Keras."""
+
+    supports_masking = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         self.axis = tuple(axis) if isinstance(axis, (list, tuple)) else int(axis)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None:
+            mask = self._broadcastable_mask(x, torch.as_tensor(mask, device=x.device))
+            # Keras' large negative number (not -inf): an entirely masked axis then gives zeros, not NaN
+            x = torch.where(mask, x, -3e4 if x.dtype == torch.float16 else -1e9)
         if isinstance(self.axis, int):
-            return torch.softmax(x, dim=self.axis)
-        return torch.exp(x - torch.logsumexp(x, dim=self.axis, keepdim=True))
+            out = torch.softmax(x, dim=self.axis)
+        else:
+            out = torch.exp(x - torch.logsumexp(x, dim=self.axis, keepdim=True))
+        return out if mask is None else torch.where(mask, out, 0.0)
+
+    def _broadcastable_mask(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``mask`` as booleans, checked to broadcast to ``x`` from the right (Keras' rule)."""
+        fits = mask.dim() <= x.dim() and all(m in (1, i) for m, i in zip(mask.shape[::-1], x.shape[::-1]))
+        if not fits:
+            raise ValueError(f"Layer '{self.name}' (Softmax) received a mask of shape {tuple(mask.shape)} for inputs "
+                             f"of shape {tuple(x.shape)}: the mask must broadcast to the inputs (each of its axes, "
+                             "counted from the last, 1 or the inputs' size).")
+        return mask if mask.dtype == torch.bool else mask > 0.5

@@ -83,6 +83,21 @@ def first_parameter(function: Callable) -> str:
     return names[1] if len(names) > 1 else "inputs"
 
 
+def more_tensor_arguments(args: tuple, kwargs: dict) -> bool:
+    """Whether a call passes tensors (torch, symbolic or arrays, which Keras converts to tensors; alone or in lists)
+    besides its first argument: in ``args`` (the positional ones after it) or ``kwargs`` (but ``mask``). Keras hands
+    a layer the mask its input carries only when the input is its one tensor argument (not to
+    ``GRU()(x, initial_state=h)``): so its graphs record ``mask=`` then only. (layerwise's recurrent layers keep
+    the mask in that call when they run, as tf.keras did; see the README.)"""
+    def holds_tensor(value) -> bool:
+        if isinstance(value, (torch.Tensor, KerasTensor, np.ndarray)):
+            return True
+        if isinstance(value, (list, tuple)):
+            return any(holds_tensor(v) for v in value)
+        return isinstance(value, dict) and any(holds_tensor(v) for v in value.values())
+    return holds_tensor(list(args)) or any(holds_tensor(v) for k, v in kwargs.items() if k != "mask")
+
+
 def mask_of(x) -> Any:
     """The ``_keras_mask`` a layer called on its own attached to ``x`` (a list of them for a list of tensors),
     or None: how Keras hands a mask from one layer called on tensors to the next."""

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from layerwise.backend import get_device
 from layerwise.layers.base import Layer, Shape
+from layerwise.layers.symbolic import KerasTensor
 from layerwise.layers.weights import new_parameter, WeightView
 
 
@@ -72,9 +73,11 @@ class Embedding(Layer):
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
         """``(batch, ...)`` ids (a tensor or an array) -> the boolean tensor ``ids != 0`` with ``mask_zero``."""
-        return (_as_tensor(x) != 0) if self.mask_zero else None
+        if not self.mask_zero:
+            return None
+        return (x != 0) if isinstance(x, KerasTensor) else (_as_tensor(x) != 0)  # symbolic: Keras' NotEqual op
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         ids = x.long() if x.dtype != torch.long else x
         if ids.device.type != "cpu":
             # An id out of range is a device-side assert on a GPU: check first to name it.
@@ -116,9 +119,12 @@ class Masking(Layer):
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, timesteps, features)`` (a tensor or an array) -> ``(batch, timesteps)`` boolean tensor."""
+        if isinstance(x, KerasTensor):  # Keras' two ops, NotEqual then Any, in a functional model's graph
+            from layerwise import ops
+            return ops.any(x != self.mask_value, axis=-1)
         return (_as_tensor(x) != self.mask_value).any(dim=-1)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         # A select, as Keras' ops.where: x * mask would give NaN at the steps masked by an infinite mask_value.
         return torch.where(self.compute_mask(x)[..., None], x, 0)
 
@@ -148,7 +154,7 @@ class ReversibleEmbedding(Embedding):
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None, reverse: bool = False):
         return None if reverse else super().compute_mask(x, mask)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, reverse: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, reverse: bool = False) -> torch.Tensor:
         if not reverse:
             return super().forward(x)
         if x.shape[-1] != self.output_dim:

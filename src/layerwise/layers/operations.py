@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import operator
 from typing import Any, Callable
 
@@ -295,6 +296,20 @@ class TensorOperation(Layer):
         except (RuntimeError, IndexError, TypeError):
             return []
 
+    def call_options(self, options: tuple[str, ...], tensors: list | None = None) -> tuple[dict, list, dict]:
+        """A named op's recorded arguments split as Keras' op classes take them: (the ``options`` given to its
+        constructor, with Keras' defaults where not given, the call's positional and keyword arguments), with
+        ``tensors`` (default: this op's symbolic inputs) in place of the placeholders."""
+        tensors = list(self._inbound_nodes[-1].args) if tensors is None else tensors
+        signature = inspect.signature(self._spec.fn)
+        args = [_decode(a, tensors) for a in self.arguments["args"]]
+        kwargs = {k: _decode(v, tensors) for k, v in self.arguments["kwargs"].items()}
+        given = {**dict(zip(signature.parameters, args)), **kwargs}
+        chosen = {name: given.get(name, signature.parameters[name].default) for name in options}
+        args = [a for a, name in zip(args, signature.parameters) if name not in options]
+        return ({k: list(v) if isinstance(v, tuple) else v for k, v in chosen.items()}, args,
+                {k: v for k, v in kwargs.items() if k not in options})
+
     def forward(self, values: list):
         if self._spec is not None:
             args = _decode(self.arguments["args"], values)
@@ -317,10 +332,11 @@ def apply_operation(op: str, *values, key=None):
     return TensorOperation(op, key=None if key is None else _encode_key(key))(values)
 
 
-def record_operation(op: str, args: tuple, kwargs: dict):
-    """The named op ``op`` called with symbolic tensors among ``args``/``kwargs``, as a new node; returns
-    its output KerasTensor (a list of them for ops with several outputs)."""
+def record_operation(op: str, args: tuple, kwargs: dict, name: str | None = None):
+    """The named op ``op`` called with symbolic tensors among ``args``/``kwargs``, as a new node (an operation
+    called ``name``, default ``op`` made unique); returns its output KerasTensor (a list of them for ops with
+    several outputs)."""
     tensors: list[KerasTensor] = []
     arguments = {"args": [_encode(a, tensors, op) for a in args],
                  "kwargs": {k: _encode(v, tensors, op) for k, v in kwargs.items()}}
-    return TensorOperation(op, arguments=arguments)(tensors)
+    return TensorOperation(op, arguments=arguments, name=name)(tensors)

@@ -236,6 +236,7 @@ def symbolic_call(layer, args: Any, kwargs: dict, more_args: tuple = (), first_k
     ``more_args`` are the positional arguments after the first: the layer is built for the first one's
     shape, as Keras builds a layer whose ``build`` takes one shape, and they take part in the call.
     ``first_keyword``: the keyword ``args`` was given by (``layer(target=x, source=y)``), if any."""
+    kwargs = _with_input_mask(layer, args, kwargs, more_args)
     shapes = substitute(args, {id(t): t.shape for t in flatten_tensors(args)})
     options = {"more_args": tuple(more_args)} if more_args else {}
     if kwargs and "more_kwargs" in inspect.signature(layer.build_from).parameters:
@@ -250,6 +251,44 @@ def symbolic_call(layer, args: Any, kwargs: dict, more_args: tuple = (), first_k
     multiple = isinstance(out_shape, list)
     # the outputs in what the eager call returns: a tuple from a recurrent layer's return_state, as Keras
     container = getattr(layer, "outputs_container", list)
-    return Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args, container,
-                first_keyword).returned()
+    node = Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args, container,
+                first_keyword)
+    _attach_output_masks(node)
+    return node.returned()
+
+
+def _with_input_mask(layer, args: Any, kwargs: dict, more_args: tuple) -> dict:
+    """``kwargs`` with ``mask=`` the symbolic mask of the call's one input, where Keras records one: a layer whose call
+    takes ``mask``, called on one tensor that carries a mask (an Embedding(mask_zero=True)'s output), with no mask
+    given. The mask then is an input of the call's node, as in Keras' graphs and summaries."""
+    from layerwise.layers.calling import more_tensor_arguments, takes_argument
+
+    mask = getattr(args, "_keras_mask", None)
+    if (mask is None or kwargs.get("mask") is not None or more_tensor_arguments(more_args, kwargs)
+            or not takes_argument(layer._call_function(), "mask")):
+        return kwargs
+    return {**kwargs, "mask": mask}
+
+
+def _attach_output_masks(node: Node) -> None:
+    """Give each output of a one-tensor call the symbolic mask Keras computes for it (``layer.compute_mask`` on the
+    symbolic input and its mask): Embedding(mask_zero=True) records ``ids != 0``, Masking its ``any(x != value)``,
+    and a layer that passes masks on gives its input's. A list input (a merge) or a nested model records none:
+    their masks are made when the model runs, as every mask also is."""
+    from layerwise.layers.calling import mask_for
+    from layerwise.models.model import Model
+
+    layer = node.layer
+    if not isinstance(node.args, KerasTensor) or node.more_args or isinstance(layer, Model):
+        return
+    mask = node.kwargs.get("mask", getattr(node.args, "_keras_mask", None))
+    options = {k: v for k, v in node.kwargs.items() if not is_symbolic(v)}
+    try:
+        masks = mask_for(layer, node.args, mask, options)
+    except (TypeError, AttributeError):  # a user's compute_mask in torch, which runs on the data only
+        return
+    masks = masks if isinstance(masks, (list, tuple)) and len(node.outputs) > 1 else [masks]
+    for tensor, output_mask in zip(node.outputs, masks):
+        if isinstance(output_mask, KerasTensor):
+            tensor._keras_mask = output_mask
 

@@ -259,7 +259,8 @@ class Functional(Model):
                            if isinstance(t, KerasTensor) and masks.get(id(t)) is not None})
         if (mask is None and not getattr(layer, "produces_mask", False)) or not isinstance(layer, Layer):
             return layer(x, **kwargs), None  # a nested model makes and uses its own masks
-        if takes_argument(layer._call_function(), "mask"):  # also a Keras-style call(inputs, mask=None)
+        # also a Keras-style call(inputs, mask=None); a mask given in the call (or recorded) stays
+        if takes_argument(layer._call_function(), "mask") and node.kwargs.get("mask") is None:
             kwargs["mask"] = mask
         return layer(x, **kwargs), mask_for(layer, x, mask, kwargs)
 

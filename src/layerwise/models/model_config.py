@@ -14,7 +14,7 @@ layerwise reads back.
 from __future__ import annotations
 
 from layerwise import dtype_policies
-from layerwise.keras_export import layer_entry
+from layerwise.keras_export import KERAS_NAMED_OPS, layer_entry
 from layerwise.layers.core import InputLayer
 from layerwise.models.functional import Functional
 
@@ -47,6 +47,8 @@ def _call_arguments(layer, node) -> tuple[list, dict]:
     from layerwise.layers.operations import TensorOperation
 
     if isinstance(layer, TensorOperation):  # its node holds the operands as one list
+        if layer.op in KERAS_NAMED_OPS and layer.arguments is not None:  # Keras' call: x1, x2 for NotEqual
+            return layer.call_options(KERAS_NAMED_OPS[layer.op], list(node.args))[1:]
         return list(node.args), dict(node.kwargs)
     if isinstance(layer, _AttentionCall) and not isinstance(layer, _HeadsCall):
         kwargs = dict(node.kwargs)
