@@ -44,10 +44,14 @@ KERAS_ARITHMETIC = ("add", "subtract", "multiply", "true_divide", "power", "nega
 
 # layerwise.ops functions recorded on symbolic tensors that Keras' config form also names: each with the options
 # Keras' op class takes in its constructor (its config), the other arguments going to its call. Masks recorded
-# for Embedding(mask_zero=True) and Masking are such ops (NotEqual, Any), as in Keras' own graphs.
+# for Embedding(mask_zero=True), Masking and the merge layers are such ops (NotEqual, Any, LogicalOr...), as in
+# Keras' own graphs.
 KERAS_NAMED_OPS = {op: () for op in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
                                      "logical_and", "logical_or", "logical_not")}
-KERAS_NAMED_OPS |= {"any": ("axis", "keepdims"), "all": ("axis", "keepdims")}
+KERAS_NAMED_OPS |= {"any": ("axis", "keepdims"), "all": ("axis", "keepdims"), "expand_dims": ("axis",),
+                    "concatenate": ("axis",), "zeros_like": ("dtype",), "ones_like": ("dtype",),
+                    "convert_to_tensor": ("dtype", "sparse", "ragged")}
+KERAS_OP_MODULES = {"convert_to_tensor": "keras.src.ops.core"}  # the others are in keras.src.ops.numpy
 
 
 # Keras' public names of the layers whose class is named otherwise here.
@@ -102,12 +106,12 @@ def layer_entry(layer, batch: int | None = None, strict: bool = True) -> dict:
                     "registered_name": layer.type_name}
         if layer.op in KERAS_NAMED_OPS and layer.arguments is not None:
             options = layer.call_options(KERAS_NAMED_OPS[layer.op])[0]
-            return {"module": "keras.src.ops.numpy", "class_name": layer.type_name,
+            return {"module": KERAS_OP_MODULES.get(layer.op, "keras.src.ops.numpy"), "class_name": layer.type_name,
                     "config": {"name": layer.name, **options}, "registered_name": layer.type_name}
         if strict:
             raise NotKerasDescribable(f"layer '{layer.name}' is the operation {layer.op!r} on symbolic tensors, which "
                                       "this Keras export does not write (it writes +, -, *, /, ** and abs, "
-                                      "comparisons, logical ops, any and all).")
+                                      "comparisons, logical ops, any, all and the ops of masks).")
         return {"module": TensorOperation.__module__, "class_name": "TensorOperation", "config": layer.get_config(),
                 "registered_name": None}
     # Keras 2's ways to fix a first layer's batch size, which Keras 3's layers refuse: the Input carries it

@@ -230,8 +230,11 @@ def _functional(config: dict, layers: list | None = None, cls: type | None = Non
                     args, kwargs = _resolve(args, outputs), _resolve(kwargs, outputs)
                 except KeyError:
                     break  # an input of this call is made by a later call: come back to it
-                outputs[(name, index)] = _flatten(layer(list(args)) if _is_operation_layer(layer)
-                                                  else layer(*args, **kwargs))
+                if _is_operation_layer(layer):
+                    result = layer(_operands(layer, args, kwargs))
+                else:
+                    result = layer(*args, **kwargs)
+                outputs[(name, index)] = _flatten(result)
                 calls.pop(0)
                 item[3] = index = index + 1
                 progressed = True
@@ -338,6 +341,14 @@ def _resolve(value, outputs: dict):
     if isinstance(value, (list, tuple)):
         return [_resolve(item, outputs) for item in value]
     return value
+
+
+def _operands(operation, args: list, kwargs: dict) -> list:
+    """What an op layer is called on: an arithmetic op its operands as recorded (tensors and numbers); a named op
+    (one of a clone's) its symbolic inputs, in the order its recorded arguments hold them."""
+    from layerwise.layers.symbolic import flatten_tensors
+
+    return list(args) if operation.arguments is None else flatten_tensors([args, list(kwargs.values())])
 
 
 def _flatten(value) -> list:

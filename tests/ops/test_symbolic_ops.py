@@ -141,7 +141,9 @@ def test_several_outputs_and_shapes_without_a_node():
                                                                                              (None, 4, 4)]
     assert mean.shape == variance.shape == (None, 4, 1)
     assert layerwise.ops.shape(x) == (None, 4, 6)
-    assert layerwise.ops.convert_to_tensor(x) is x
+    converted = layerwise.ops.convert_to_tensor(x)  # an operation of the graph, as in Keras
+    assert converted is not x and converted.shape == x.shape
+    assert converted.node.layer.type_name == "ConvertToTensor" and converted.node.inputs == [x]
     model = layerwise.Model(x, [values, second, variance])
     data = np.random.default_rng(1).normal(size=(2, 4, 6)).astype("float32")
     out = model(data)

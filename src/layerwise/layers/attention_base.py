@@ -18,7 +18,7 @@ import torch
 
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import takes_argument
-from layerwise.layers.symbolic import Node, is_symbolic
+from layerwise.layers.symbolic import Node, attach_symbolic_masks, is_symbolic
 
 # What Keras adds to masked scores: its softmax path, and its fused path (0.7 x float32's largest value).
 _MASKED_SCORE = -1e9
@@ -44,8 +44,9 @@ class _AttentionCall(Layer):
         if symbolic:
             out = self.build_from(shapes)
             outputs = [out, self.scores_shape(*shapes)] if kwargs.get("return_attention_scores") else [out]
-            return Node(self, query, {**tensors, **kwargs}, outputs, len(outputs) > 1,
-                        container=tuple).returned()  # (output, scores), as Keras returns them
+            node = Node(self, query, {**tensors, **kwargs}, outputs, len(outputs) > 1, container=tuple)
+            attach_symbolic_masks(node)
+            return node.returned()  # (output, scores), as Keras returns them
         kwargs = {k: torch.as_tensor(v, device=query.device) if isinstance(v, np.ndarray) else v
                   for k, v in kwargs.items()}  # masks given as arrays
         for name, tensor in (("query", query), *tensors.items()):
@@ -69,10 +70,12 @@ class _AttentionCall(Layer):
                              f"steps (all axes but the last), but received value {value} and key {key}.")
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None):
-        """The query's mask is the output's."""
-        if isinstance(mask, (list, tuple)):
-            return mask[0]
-        return mask
+        """The query's mask is the output's (converted to a tensor, an operation in a functional graph, as Keras'
+        Attention and AdditiveAttention do)."""
+        from layerwise import ops
+
+        query_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        return None if query_mask is None else ops.convert_to_tensor(query_mask)
 
 
 class _HeadsCall(_AttentionCall):
@@ -88,6 +91,10 @@ class _HeadsCall(_AttentionCall):
                 if tensor is query:
                     kwargs.setdefault(name, mask)
         return self._invoke(query, value, key, kwargs)
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None):
+        """The query's mask, as it is (Keras' MultiHeadAttention passes it on without an operation)."""
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
 
     def _shapes(self, query_shape, value_shape=None, key_shape=None) -> list[Shape]:
         """The shapes of query, value and key (value's for a missing key, query's for a missing value)."""

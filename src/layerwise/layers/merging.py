@@ -18,7 +18,7 @@ from layerwise.dtype_policies.autocast import HALF, cast_floats, region
 from layerwise.dtype_policies.dtype_policy import FLOAT_DTYPES
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import attach_mask, mask_of
-from layerwise.layers.symbolic import is_symbolic, symbolic_call
+from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
 from layerwise.ops.promotion import promote
 
 
@@ -113,10 +113,14 @@ class _Merge(Layer):
         raise NotImplementedError
 
     def compute_mask(self, inputs: list[torch.Tensor], masks: list | None) -> torch.Tensor | None:
-        """Keras 3's rule: a step is real where it is real in any input; no mask unless every input has one."""
+        """Keras 3's rule: a step is real where it is real in any input; no mask unless every input has one. On
+        symbolic masks it records Keras' ``LogicalOr`` operations."""
+        from layerwise import ops
+
         if not masks or any(m is None for m in masks):
             return None
-        return functools.reduce(torch.logical_or, [_as_mask(m) for m in masks])
+        masks = [m if isinstance(m, KerasTensor) else _as_mask(m) for m in masks]
+        return functools.reduce(ops.logical_or, masks)
 
 
 def _reduce_real_entries(op, inputs: list[torch.Tensor]) -> torch.Tensor:
@@ -220,17 +224,27 @@ class Concatenate(_Merge):
         return torch.cat(inputs, dim=self.axis)
 
     def compute_mask(self, inputs: list[torch.Tensor], masks: list) -> torch.Tensor | None:
-        """Keras' rule: masks (all-true where missing) joined along ``axis``, then any over the last axis."""
+        """Keras' rule: masks (all-true where missing, a step's mask spread over its features) joined along
+        ``axis``, then any over the last axis; on symbolic masks it records Keras' operations (``OnesLike``,
+        ``ExpandDims``, ``ZerosLike``, ``LogicalOr``, ``Concatenate``, ``Any``)."""
+        from layerwise import ops
+
         if not masks or all(m is None for m in masks):
             return None
         full = []
         for x, m in zip(inputs, masks):
-            device = getattr(x, "device", None)  # the inputs may be arrays, as Keras takes them
-            m = torch.ones(tuple(x.shape), dtype=torch.bool, device=device) if m is None else _as_mask(m, device)
-            while m.ndim < x.ndim:
-                m = m.unsqueeze(-1)
-            full.append(m.expand(x.shape))
-        return torch.cat(full, dim=self.axis).any(dim=-1)
+            symbolic = isinstance(x, KerasTensor)
+            x = x if symbolic or isinstance(x, torch.Tensor) else _as_tensor(x)  # arrays, as Keras takes them
+            if m is None:
+                full.append(ops.ones_like(x, dtype="bool"))
+                continue
+            m = m if isinstance(m, KerasTensor) else _as_mask(m, None if symbolic else x.device)
+            if len(m.shape) < len(x.shape):  # Keras broadcasts the mask against zeros shaped as the input
+                for _ in range(len(x.shape) - len(m.shape)):  # once in Keras, which cannot merge (b, t, h, w)
+                    m = ops.expand_dims(m, -1)
+                m = ops.logical_or(m, ops.zeros_like(x, dtype="bool"))
+            full.append(m)
+        return ops.any(ops.concatenate(full, axis=self.axis), axis=-1)
 
 
 class Dot(_Merge):

@@ -253,7 +253,7 @@ def symbolic_call(layer, args: Any, kwargs: dict, more_args: tuple = (), first_k
     container = getattr(layer, "outputs_container", list)
     node = Node(layer, args, dict(kwargs), out_shape if multiple else [out_shape], multiple, more_args, container,
                 first_keyword)
-    _attach_output_masks(node)
+    attach_symbolic_masks(node)
     return node.returned()
 
 
@@ -270,18 +270,25 @@ def _with_input_mask(layer, args: Any, kwargs: dict, more_args: tuple) -> dict:
     return {**kwargs, "mask": mask}
 
 
-def _attach_output_masks(node: Node) -> None:
-    """Give each output of a one-tensor call the symbolic mask Keras computes for it (``layer.compute_mask`` on the
-    symbolic input and its mask): Embedding(mask_zero=True) records ``ids != 0``, Masking its ``any(x != value)``,
-    and a layer that passes masks on gives its input's. A list input (a merge) or a nested model records none:
-    their masks are made when the model runs, as every mask also is."""
+def attach_symbolic_masks(node: Node) -> None:
+    """Give each output of a call the symbolic mask Keras computes for it (``layer.compute_mask`` on the symbolic
+    input, or list of inputs, and its masks): Embedding(mask_zero=True) records ``ids != 0``, Masking its
+    ``any(x != value)``, a merge its inputs' masks combined, and a layer that passes masks on gives its input's. A
+    nested model records none: its masks are made when the model runs, as every mask also is."""
     from layerwise.layers.calling import mask_for
     from layerwise.models.model import Model
 
     layer = node.layer
-    if not isinstance(node.args, KerasTensor) or node.more_args or isinstance(layer, Model):
+    if node.more_args or isinstance(layer, Model):
         return
-    mask = node.kwargs.get("mask", getattr(node.args, "_keras_mask", None))
+    if isinstance(node.args, KerasTensor):
+        mask = node.kwargs.get("mask", getattr(node.args, "_keras_mask", None))
+    elif isinstance(node.args, (list, tuple)) and all(isinstance(t, KerasTensor) for t in node.args):
+        mask = [getattr(t, "_keras_mask", None) for t in node.args]  # a merge's: one per input, None if unmasked
+        if all(m is None for m in mask):
+            return
+    else:
+        return
     options = {k: v for k, v in node.kwargs.items() if not is_symbolic(v)}
     try:
         masks = mask_for(layer, node.args, mask, options)

@@ -124,12 +124,18 @@ def to_axes(axis, ndim: int) -> tuple[int, ...]:
 
 
 def convert_to_tensor(x, dtype=None, sparse=None, ragged=None) -> torch.Tensor:
-    """``x`` as a torch tensor of ``dtype`` (Keras' conversion rules: see the module docstring)."""
+    """``x`` as a torch tensor of ``dtype`` (Keras' conversion rules: see the module docstring). On a symbolic
+    tensor it records Keras' ``ConvertToTensor`` operation, as Keras does (Attention's output mask is one)."""
     if sparse or ragged:
         raise ValueError(f"convert_to_tensor: sparse and ragged tensors are not supported; received "
                          f"sparse={sparse}, ragged={ragged}.")
     if isinstance(x, KerasTensor):
-        return x if dtype is None else cast(x, dtype)
+        return _recorded_conversion(x, dtype=dtype, sparse=sparse, ragged=ragged)
+    return to_tensor(x, dtype)
+
+
+@operation("convert_to_tensor")
+def _recorded_conversion(x, dtype=None, sparse=None, ragged=None) -> torch.Tensor:
     return to_tensor(x, dtype)
 
 
