@@ -219,3 +219,19 @@ def test_clone_model_keeps_the_mask_operations(build, data):
     x = data()
     np.testing.assert_allclose(np.asarray(clone.predict(x, verbose=0)), np.asarray(model.predict(x, verbose=0)),
                                rtol=1e-6)
+
+
+def test_a_nested_model_called_on_a_masked_tensor_masks_its_layers_as_keras(keras):
+    def build(lib):
+        L = lib.layers
+        steps = lib.Input((None, 4))
+        inner = lib.Model(steps, L.LSTM(3, return_sequences=True)(steps), name="inner")
+        ids = lib.Input((None,), dtype="int32")
+        return lib.Model(ids, L.LSTM(2)(inner(L.Embedding(10, 4, mask_zero=True)(ids))))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras warns that the nested model drops the mask for the next layer
+        ours, theirs = both(keras, build)
+        ids = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 0, 7, 8, 9]])  # a padded step inside the second row
+        expected = theirs.predict(ids, verbose=0)
+    np.testing.assert_allclose(ours.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
