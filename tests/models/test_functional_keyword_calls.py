@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import layerwise
-from layerwise.backend import clear_session
+from functional_pairs import both, fresh, summary_lines
 
 
 def keyword_model(lib):
@@ -61,24 +61,6 @@ def tied_model(lib):
     return lib.Model(inputs, tied(x, reverse=True))
 
 
-def both(keras, build):
-    models = []
-    for lib in (layerwise, keras):
-        if lib is layerwise:
-            clear_session(free_memory=False)
-        else:
-            lib.utils.clear_session(free_memory=False)
-        models.append(build(lib))
-    models[0].set_weights(models[1].get_weights())
-    return models
-
-
-def summary_lines(model) -> list[str]:
-    lines: list[str] = []
-    model.summary(print_fn=lambda text, *args, **kwargs: lines.extend(text.splitlines()))
-    return lines
-
-
 @pytest.mark.parametrize("build", [keyword_model, tied_model], ids=["keywords", "reverse"])
 def test_keyword_calls_build_order_and_run_as_keras(keras, build):
     ours, theirs = both(keras, build)
@@ -94,7 +76,7 @@ def test_keyword_calls_build_order_and_run_as_keras(keras, build):
 
 
 def test_keyword_call_records_its_inputs_in_keras_order():
-    clear_session(free_memory=False)
+    fresh(layerwise)
     model = keyword_model(layerwise)
     mixer = model.layers[-1]
     node = mixer._inbound_nodes[0]

@@ -13,16 +13,9 @@ import numpy as np
 import pytest
 
 import layerwise
-from layerwise.backend import clear_session
+from functional_pairs import both, fresh, summary_lines
 
 RNG = np.random.default_rng(0)
-
-
-def fresh(lib) -> None:
-    if lib is layerwise:
-        clear_session(free_memory=False)
-    else:
-        lib.utils.clear_session(free_memory=False)
 
 
 def embedding_model(lib):
@@ -71,21 +64,6 @@ def initial_state_model(lib):
     state = L.Bidirectional(L.GRU(3), merge_mode="sum")(L.Embedding(20, 4, mask_zero=True)(source))
     x = L.GRU(3, return_sequences=True)(L.Embedding(20, 4, mask_zero=True)(target), initial_state=state)
     return lib.Model([source, target], L.Dense(5)(x))
-
-
-def both(keras, build):
-    models = []
-    for lib in (layerwise, keras):
-        fresh(lib)
-        models.append(build(lib))
-    models[0].set_weights(models[1].get_weights())
-    return models
-
-
-def summary_lines(model) -> list[str]:
-    lines: list[str] = []
-    model.summary(print_fn=lambda text, *args, **kwargs: lines.extend(text.splitlines()))
-    return lines
 
 
 def padded_ids(rows: int = 4, steps: int = 6) -> np.ndarray:
