@@ -83,3 +83,36 @@ def test_keyword_call_records_its_inputs_in_keras_order():
     assert node.first_keyword == "target"
     # source, source_mask, target: Keras flattens keyword arguments by sorted name
     assert [t.node.layer.name for t in node.inputs] == ["masked", "not_equal_1", "embedding_1"]
+
+
+@pytest.mark.parametrize("form", ["positional", "value_and_key_by_name", "all_three_positional"])
+def test_multi_head_attention_calls_are_recorded_as_given_as_keras(keras, form, tmp_path):
+    def build(lib):
+        x = lib.Input((5, 4))
+        y = lib.layers.Dense(4)(x)
+        attention = lib.layers.MultiHeadAttention(2, 2)
+        calls = {"positional": lambda: attention(x, y), "value_and_key_by_name": lambda: attention(x, value=y, key=x),
+                 "all_three_positional": lambda: attention(x, y, x)}
+        return lib.Model(x, calls[form]())
+
+    def recorded_call(model) -> dict:
+        entry = next(e for e in model.get_config()["layers"] if e["class_name"] == "MultiHeadAttention")
+        node = entry["inbound_nodes"][0]
+        return {"args": [a["config"]["keras_history"] for a in node["args"]],
+                "kwargs": {k: v["config"]["keras_history"] for k, v in node["kwargs"].items()}}
+
+    ours, theirs = both(keras, build)
+    assert recorded_call(ours) == recorded_call(theirs)  # value (and key) among the args when given by position
+    assert summary_lines(ours) == summary_lines(theirs)  # "Connected to": args, then keywords sorted (key, value)
+    x = np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32")
+    expected = theirs.predict(x, verbose=0)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    ours.save(tmp_path / "ours.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "ours.keras").predict(x, verbose=0), expected,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_multi_head_attention_refuses_a_tensor_given_twice():
+    x = layerwise.Input((5, 4))
+    with pytest.raises(TypeError, match=r"query, value and key once each.*2 positional.*\['value'\]"):
+        layerwise.layers.MultiHeadAttention(2, 2, name="attn")(x, x, value=x)

@@ -35,7 +35,9 @@ class _AttentionCall(Layer):
 
     takes_input_list = True
 
-    def _invoke(self, query, value, key, kwargs: dict):
+    def _invoke(self, query, value, key, kwargs: dict, positional: int = 1):
+        """Check, build and call on (query, value, key); ``positional``: how many of them the call gave by
+        position, which a symbolic call records (``mha(x, y)``: value among its positional arguments, as Keras)."""
         shapes = [tuple(t.shape) for t in (query, value, key) if t is not None]
         symbolic = is_symbolic([query, value, key]) or is_symbolic(kwargs)
         if not symbolic:
@@ -44,7 +46,10 @@ class _AttentionCall(Layer):
         if symbolic:
             out = self.build_from(shapes)
             outputs = [out, self.scores_shape(*shapes)] if kwargs.get("return_attention_scores") else [out]
-            node = Node(self, query, {**tensors, **kwargs}, outputs, len(outputs) > 1, container=tuple)
+            by_position = [name for name in ("value", "key")[:max(positional - 1, 0)] if name in tensors]
+            node = Node(self, query, {**{k: t for k, t in tensors.items() if k not in by_position}, **kwargs},
+                        outputs, len(outputs) > 1, more_args=tuple(tensors[k] for k in by_position),
+                        container=tuple)
             attach_symbolic_masks(node)
             return node.returned()  # (output, scores), as Keras returns them
         kwargs = {k: torch.as_tensor(v, device=query.device) if isinstance(v, np.ndarray) else v
@@ -81,8 +86,14 @@ class _AttentionCall(Layer):
 class _HeadsCall(_AttentionCall):
     """How the multi-head layers (MultiHeadAttention, GroupedQueryAttention) take ``(query, value, key)``."""
 
-    def __call__(self, query, value=None, key=None, mask=None, **kwargs):
-        if value is None:
+    def __call__(self, *args, mask=None, **kwargs):
+        names = ("query", "value", "key")  # by position or by name, as Keras takes them
+        if len(args) > 3 or any(name in kwargs for name in names[:len(args)]):
+            raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) takes query, value and key once each, by "
+                            f"position or by name; received {len(args)} positional arguments and "
+                            f"{sorted(set(kwargs) & set(names))} by name.")
+        query, value, key = (*args, *(kwargs.pop(name, None) for name in names[len(args):]))
+        if query is None or value is None:
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs a value: call it as "
                              "layer(query, value) or layer(query, value, key).")
         if mask is not None:  # a functional model's mask of the query, shared by a value or key that is the query
@@ -90,7 +101,7 @@ class _HeadsCall(_AttentionCall):
             for name, tensor in (("value_mask", value), ("key_mask", key)):
                 if tensor is query:
                     kwargs.setdefault(name, mask)
-        return self._invoke(query, value, key, kwargs)
+        return self._invoke(query, value, key, kwargs, positional=len(args))
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None):
         """The query's mask, as it is (Keras' MultiHeadAttention passes it on without an operation)."""

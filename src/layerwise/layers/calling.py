@@ -76,11 +76,16 @@ def takes_argument(function: Callable, name: str) -> bool:
 
 
 @functools.lru_cache(maxsize=None)
+def positional_parameters(function: Callable) -> tuple[str, ...]:
+    """The names of the parameters after ``self`` of a layer's ``call`` or ``forward`` that may come by position."""
+    return tuple(n for n, p in inspect.signature(function).parameters.items()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))[1:]
+
+
 def first_parameter(function: Callable) -> str:
     """The name of the first parameter after ``self`` of a layer's ``call`` or ``forward``."""
-    names = [n for n, p in inspect.signature(function).parameters.items()
-             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return names[1] if len(names) > 1 else "inputs"
+    names = positional_parameters(function)
+    return names[0] if names else "inputs"
 
 
 def more_tensor_arguments(args: tuple, kwargs: dict) -> bool:

@@ -193,11 +193,12 @@ class Node:
 
     @property
     def inputs(self) -> list[KerasTensor]:
-        """Every symbolic tensor this call reads, positional first, in order; a call that named every
-        argument reads them in the keywords' sorted order, as Keras flattens them (its layers' order)."""
+        """Every symbolic tensor this call reads, positional first, in order, then the keyword ones in the keywords'
+        sorted order (a call that named every argument: all of them so), as Keras flattens them (its layers' order
+        and summaries' "Connected to")."""
         if self.first_keyword is not None:
             return flatten_tensors({**self.kwargs, self.first_keyword: self.args})
-        return flatten_tensors([self.args, *self.more_args]) + flatten_tensors(list(self.kwargs.values()))
+        return flatten_tensors([self.args, *self.more_args]) + flatten_tensors(dict(self.kwargs))
 
     def returned(self):
         """What the layer call returned to the user: one KerasTensor, or the list (or tuple) of them."""
@@ -280,7 +281,7 @@ def attach_symbolic_masks(node: Node) -> None:
     from layerwise.models.model import Model
 
     layer = node.layer
-    if node.more_args or isinstance(layer, Model):
+    if isinstance(layer, Model):
         return
     if isinstance(node.args, KerasTensor):
         mask = node.kwargs.get("mask", getattr(node.args, "_keras_mask", None))

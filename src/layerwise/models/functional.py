@@ -26,7 +26,7 @@ from torch import nn
 
 from layerwise.layers.base import Layer, Shape, call_in_mode
 from layerwise.layers.penalties import outermost_call
-from layerwise.layers.calling import mask_for, single_mask, takes_argument
+from layerwise.layers.calling import mask_for, positional_parameters, single_mask, takes_argument
 from layerwise.layers.core import InputLayer
 from layerwise.layers.merging import _Merge
 from layerwise.layers.operations import TensorOperation
@@ -246,8 +246,14 @@ class Functional(Model):
     def _run(node: Node, values: dict, masks: dict):
         """Call ``node.layer`` on the current values; return (output, mask of its first output)."""
         layer, x, kwargs = node.layer, substitute(node.args, values), substitute(node.kwargs, values)
-        if node.more_args:  # layer(targets, logits, sample_weights), a Keras-style endpoint: no masks go through
+        by_name = node.kwargs  # the call's tensors by parameter name, for their masks
+        if node.more_args and not getattr(layer, "supports_masking", False):
+            # layer(targets, logits, sample_weights), a Keras-style endpoint: no masks go through
             return layer(x, *substitute(node.more_args, values), **kwargs), None
+        if node.more_args:  # mha(query, value): the positional tensors by name, so their masks go with them
+            names = positional_parameters(layer._call_function())[1:]
+            by_name = {**dict(zip(names, node.more_args)), **node.kwargs}
+            kwargs = {**dict(zip(names, substitute(node.more_args, values))), **kwargs}
         if isinstance(layer, _Merge):
             in_masks = [masks.get(id(t)) for t in node.args]
             return layer(x, **kwargs), layer.compute_mask(x, in_masks)
@@ -255,7 +261,7 @@ class Functional(Model):
         if getattr(layer, "supports_masking", False):
             # Tensors passed by keyword (an attention layer's value and key) bring their masks as
             # ``value_mask=``..., as Keras reads each input tensor's own mask.
-            kwargs.update({f"{name}_mask": masks[id(t)] for name, t in node.kwargs.items()
+            kwargs.update({f"{name}_mask": masks[id(t)] for name, t in by_name.items()
                            if isinstance(t, KerasTensor) and masks.get(id(t)) is not None})
         if (mask is None and not getattr(layer, "produces_mask", False)) or not isinstance(layer, Layer):
             return layer(x, **kwargs), None  # a nested model makes and uses its own masks
