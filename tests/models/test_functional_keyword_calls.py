@@ -4,6 +4,8 @@ that changes their output (``embedding(x, reverse=True)``), and a shared layer's
 from the same weights."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -61,11 +63,18 @@ def tied_model(lib):
     return lib.Model(inputs, tied(x, reverse=True))
 
 
+def recorded_calls(model) -> list:
+    """Each layer's calls as its config records them (args, kwargs but Keras' training=False), through JSON."""
+    return json.loads(json.dumps([[node["args"], {k: v for k, v in node["kwargs"].items() if k != "training"}]
+                                  for entry in model.get_config()["layers"] for node in entry["inbound_nodes"]]))
+
+
 @pytest.mark.parametrize("build", [keyword_model, tied_model], ids=["keywords", "reverse"])
 def test_keyword_calls_build_order_and_run_as_keras(keras, build):
     ours, theirs = both(keras, build)
     assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
     assert summary_lines(ours) == summary_lines(theirs)
+    assert recorded_calls(ours) == recorded_calls(theirs)  # keyword calls saved as keywords, as Keras
     assert tuple(ours.output.shape) == tuple(theirs.output.shape)
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 12, (3, 5)).astype("int32")
@@ -85,14 +94,15 @@ def test_keyword_call_records_its_inputs_in_keras_order():
     assert [t.node.layer.name for t in node.inputs] == ["masked", "not_equal_1", "embedding_1"]
 
 
-@pytest.mark.parametrize("form", ["positional", "value_and_key_by_name", "all_three_positional"])
+@pytest.mark.parametrize("form", ["positional", "value_and_key_by_name", "all_three_positional", "all_by_name"])
 def test_multi_head_attention_calls_are_recorded_as_given_as_keras(keras, form, tmp_path):
     def build(lib):
         x = lib.Input((5, 4))
         y = lib.layers.Dense(4)(x)
         attention = lib.layers.MultiHeadAttention(2, 2)
         calls = {"positional": lambda: attention(x, y), "value_and_key_by_name": lambda: attention(x, value=y, key=x),
-                 "all_three_positional": lambda: attention(x, y, x)}
+                 "all_three_positional": lambda: attention(x, y, x),
+                 "all_by_name": lambda: attention(query=x, value=y)}
         return lib.Model(x, calls[form]())
 
     def recorded_call(model) -> dict:

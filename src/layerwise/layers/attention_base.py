@@ -49,7 +49,7 @@ class _AttentionCall(Layer):
             by_position = [name for name in ("value", "key")[:max(positional - 1, 0)] if name in tensors]
             node = Node(self, query, {**{k: t for k, t in tensors.items() if k not in by_position}, **kwargs},
                         outputs, len(outputs) > 1, more_args=tuple(tensors[k] for k in by_position),
-                        container=tuple)
+                        container=tuple, first_keyword="query" if positional == 0 else None)
             attach_symbolic_masks(node)
             return node.returned()  # (output, scores), as Keras returns them
         kwargs = {k: torch.as_tensor(v, device=query.device) if isinstance(v, np.ndarray) else v

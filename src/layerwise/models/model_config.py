@@ -42,7 +42,7 @@ def sequential_config(model, strict: bool = False) -> dict:
 
 def _call_arguments(layer, node) -> tuple[list, dict]:
     """A recorded call's (args, kwargs) as Keras records it: an op's operands as its arguments; Attention and
-    AdditiveAttention on one list ``[query, value(, key)]``."""
+    AdditiveAttention on one list ``[query, value(, key)]``; the arguments as given, by position or by name."""
     from layerwise.layers.attention import _AttentionCall, _HeadsCall
     from layerwise.layers.operations import TensorOperation
 
@@ -56,6 +56,8 @@ def _call_arguments(layer, node) -> tuple[list, dict]:
         if "query_mask" in kwargs or "value_mask" in kwargs:
             kwargs["mask"] = [kwargs.pop("query_mask", None), kwargs.pop("value_mask", None)]
         return [tensors], kwargs
+    if node.first_keyword is not None:  # a call that named every argument: all of them keywords, as Keras records it
+        return [], {node.first_keyword: node.args, **node.kwargs}
     return [node.args, *node.more_args], dict(node.kwargs)
 
 
