@@ -211,3 +211,45 @@ def test_a_nested_model_called_on_a_masked_tensor_masks_its_layers_as_keras(kera
         ids = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 0, 7, 8, 9]])  # a padded step inside the second row
         expected = theirs.predict(ids, verbose=0)
     np.testing.assert_allclose(ours.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+def functional_around_sequential(lib):
+    L = lib.layers
+    inner = lib.Sequential([lib.Input((None, 4)), L.LSTM(3, return_sequences=True)], name="inner")
+    ids = lib.Input((None,), dtype="int32")
+    return lib.Model(ids, L.LSTM(2)(inner(L.Embedding(10, 4, mask_zero=True)(ids))))
+
+
+def sequential_around_sequential(lib):
+    L = lib.layers
+    inner = lib.Sequential([lib.Input((None, 4)), L.LSTM(3, return_sequences=True)], name="inner")
+    return lib.Sequential([lib.Input((None,), dtype="int32"), L.Embedding(10, 4, mask_zero=True), inner, L.LSTM(2)])
+
+
+def sequential_around_functional(lib):
+    L = lib.layers
+    steps = lib.Input((None, 4))
+    inner = lib.Model(steps, L.GRU(3, return_sequences=True)(steps), name="inner")
+    return lib.Sequential([lib.Input((None,), dtype="int32"), L.Embedding(10, 4, mask_zero=True), inner,
+                           L.Dropout(0.1), L.LSTM(2)])
+
+
+@pytest.mark.parametrize("build", [functional_around_sequential, sequential_around_sequential,
+                                   sequential_around_functional])
+def test_a_mask_runs_through_nested_models_as_in_keras(keras, build):
+    # Keras hands masks along on the tensors when it runs: into a nested model's layers and out of it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras warns that a nested functional model drops the mask
+        ours, theirs = both(keras, build)
+        ids = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 0, 7, 8, 9]])  # a padded step inside the second row
+        expected = theirs.predict(ids, verbose=0)
+    np.testing.assert_allclose(ours.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_sequential_called_with_a_mask_as_keras(keras):
+    ours, theirs = both(keras, lambda lib: lib.Sequential([lib.Input((6, 4)), lib.layers.LSTM(3)]))
+    x = RNG.normal(size=(2, 6, 4)).astype("float32")
+    mask = np.array([[True, True, True, False, False, False], [True, True, False, True, True, True]])
+    got = ours(x, mask=mask).detach().numpy()
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(theirs(x, mask=mask)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(got, ours(x).detach().numpy())  # the mask was used
