@@ -197,20 +197,12 @@ def test_clone_model_keeps_the_mask_operations(build, data):
                                rtol=1e-6)
 
 
-def test_a_nested_model_called_on_a_masked_tensor_masks_its_layers_as_keras(keras):
-    def build(lib):
-        L = lib.layers
-        steps = lib.Input((None, 4))
-        inner = lib.Model(steps, L.LSTM(3, return_sequences=True)(steps), name="inner")
-        ids = lib.Input((None,), dtype="int32")
-        return lib.Model(ids, L.LSTM(2)(inner(L.Embedding(10, 4, mask_zero=True)(ids))))
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Keras warns that the nested model drops the mask for the next layer
-        ours, theirs = both(keras, build)
-        ids = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 0, 7, 8, 9]])  # a padded step inside the second row
-        expected = theirs.predict(ids, verbose=0)
-    np.testing.assert_allclose(ours.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
+def functional_around_functional(lib):
+    L = lib.layers
+    steps = lib.Input((None, 4))
+    inner = lib.Model(steps, L.LSTM(3, return_sequences=True)(steps), name="inner")
+    ids = lib.Input((None,), dtype="int32")
+    return lib.Model(ids, L.LSTM(2)(inner(L.Embedding(10, 4, mask_zero=True)(ids))))
 
 
 def functional_around_sequential(lib):
@@ -234,16 +226,24 @@ def sequential_around_functional(lib):
                            L.Dropout(0.1), L.LSTM(2)])
 
 
-@pytest.mark.parametrize("build", [functional_around_sequential, sequential_around_sequential,
-                                   sequential_around_functional])
-def test_a_mask_runs_through_nested_models_as_in_keras(keras, build):
-    # Keras hands masks along on the tensors when it runs: into a nested model's layers and out of it
+@pytest.mark.parametrize("build", [functional_around_functional, functional_around_sequential,
+                                   sequential_around_sequential, sequential_around_functional])
+def test_a_mask_runs_through_nested_models_as_in_keras(keras, build, tmp_path):
+    # Keras hands masks along on the tensors when it runs: into a nested model's layers and out of it; its graph
+    # gives a nested model the mask as mask=
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras warns that a nested functional model drops the mask
         ours, theirs = both(keras, build)
         ids = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 0, 7, 8, 9]])  # a padded step inside the second row
         expected = theirs.predict(ids, verbose=0)
+        theirs.save(tmp_path / "theirs.keras")
+        ours.save(tmp_path / "ours.keras")
+        in_keras = keras.models.load_model(tmp_path / "ours.keras").predict(ids, verbose=0)
+    assert summary_lines(ours) == summary_lines(theirs)
     np.testing.assert_allclose(ours.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(in_keras, expected, rtol=1e-5, atol=1e-6)
+    loaded = layerwise.models.load_model(tmp_path / "theirs.keras")
+    np.testing.assert_allclose(loaded.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_a_sequential_called_with_a_mask_as_keras(keras):

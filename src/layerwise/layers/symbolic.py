@@ -263,13 +263,18 @@ def _with_input_mask(layer, args: Any, kwargs: dict, more_args: tuple) -> dict:
     takes ``mask``, called on one tensor that carries a mask (an Embedding(mask_zero=True)'s output), with no mask
     given. The mask then is an input of the call's node, as in Keras' graphs and summaries."""
     from layerwise.layers.calling import more_tensor_arguments, takes_argument
+    from layerwise.models.functional import Functional
     from layerwise.models.model import Model
+    from layerwise.models.sequential import Sequential
 
     mask = getattr(args, "_keras_mask", None)
-    if (mask is None or isinstance(layer, Model) or kwargs.get("mask") is not None
-            or more_tensor_arguments(more_args, kwargs) or not takes_argument(layer._call_function(), "mask")):
-        return kwargs  # a nested model takes no mask: Keras' functional models drop it
-    return {**kwargs, "mask": mask}
+    if mask is None or kwargs.get("mask") is not None or more_tensor_arguments(more_args, kwargs):
+        return kwargs
+    if isinstance(layer, Model):  # a nested Sequential or functional model takes one, as does a call(..., mask)
+        takes_mask = isinstance(layer, (Functional, Sequential)) or takes_argument(type(layer).call, "mask")
+    else:
+        takes_mask = takes_argument(layer._call_function(), "mask")
+    return {**kwargs, "mask": mask} if takes_mask else kwargs
 
 
 def attach_symbolic_masks(node: Node) -> None:

@@ -39,6 +39,13 @@ from layerwise.models.model import Model
 from layerwise.models.model_legacy import legacy_functional
 
 
+def _carrying(tensor: torch.Tensor, mask) -> torch.Tensor:
+    """``tensor`` (a view: the caller's keeps its own attributes) carrying ``mask`` as its ``_keras_mask``."""
+    view = tensor.view_as(tensor)
+    view._keras_mask = torch.as_tensor(mask, device=tensor.device)
+    return view
+
+
 class Functional(Model):
     """A model made by ``Model(inputs, outputs)``: one Input or a list or dict of them (or of intermediate tensors,
     see the module docstring), one output or a list or dict."""
@@ -203,6 +210,10 @@ class Functional(Model):
             # The structure the model was made with, as Keras returns it, a list of one output included.
             return substitute(self._output_structure, {id(t): o for t, o in zip(self.outputs, outs)})
         tensors = self._as_tensors(x)
+        mask = kwargs.pop("mask", None)  # Keras' Functional.call(inputs, mask=...): the inputs carry it in
+        if mask is not None:
+            masks = mask if isinstance(mask, (list, tuple)) else [mask]
+            tensors = [t if m is None else _carrying(t, m) for t, m in zip(tensors, masks)] + tensors[len(masks):]
         self.check_input(tuple(tensors[0].shape) if len(tensors) == 1 else [tuple(t.shape) for t in tensors])
         with outermost_call(self):
             return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, *tensors, *args,
