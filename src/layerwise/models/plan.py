@@ -118,6 +118,18 @@ def recorded(layer) -> Step:
     return forward_and_record
 
 
+def _mask_reaches_a_nested_model(layers: list) -> bool:
+    """Whether a layer that makes a mask (Embedding(mask_zero=True), Masking) comes before a nested model."""
+    from layerwise.models.model import Model
+
+    made = False
+    for layer in layers:
+        if made and isinstance(layer, Model):
+            return True
+        made = made or getattr(layer, "produces_mask", False)
+    return False
+
+
 def build_plan(layers: list, rewrites: list[Rewrite] = REWRITES) -> list[Step]:
     """The steps that compute ``layers`` in order; ``rewrites=[]`` gives the plain layer-by-layer plan.
 
@@ -125,6 +137,9 @@ def build_plan(layers: list, rewrites: list[Rewrite] = REWRITES) -> list[Step]:
     run (which records every layer's output) may swallow it. When a layer has a dtype policy other than
     float32 (``"mixed_bfloat16"``...), each step runs under its layers' policy and fuses only layers of one policy.
     """
+    if _mask_reaches_a_nested_model(layers):
+        # each layer's call hands the mask along on the tensors, into and out of the nested model, as Keras' run does
+        return [layer.__call__ for layer in layers]
     penalised = [getattr(layer, "activity_regularizer", None) is not None for layer in layers]
     policies = [layer.dtype_policy if isinstance(layer, Layer) else None for layer in layers]
     with_policies = any(p is not None and not is_plain(p) for p in policies)

@@ -230,26 +230,14 @@ class Sequential(Model):
         mask = getattr(x, "_keras_mask", None)
         if self.batch_input_shape is not None and x.dim() != len(self.batch_input_shape):
             x = with_rank_of(self.batch_input_shape, x)  # (n, 28, 28) images for Input((28, 28, 1)), as Keras
-        if mask is not None or self._masks_reach_a_nested_model():
-            # A masked input (this model nested in a masked graph), or a mask made here that a nested model takes:
-            # each layer's call hands the mask along on the tensors, as Keras' run does, nested models included.
-            if mask is not None:
-                x._keras_mask = mask
+        if mask is not None:  # a masked input (this model nested in a masked graph): each layer's call hands it along
+            x._keras_mask = mask
             for layer in self.layers:
                 x = layer(x)
             return x
         for step in self._plan:
             x = step(x)
         return x
-
-    def _masks_reach_a_nested_model(self) -> bool:
-        """Whether a layer that makes a mask (Embedding(mask_zero=True), Masking) comes before a nested model."""
-        made = False
-        for layer in self.layers:
-            if made and isinstance(layer, Model):
-                return True
-            made = made or getattr(layer, "produces_mask", False)
-        return False
 
     def __call__(self, x, *args, **kwargs):
         # [x] or (x,) is the one input in a list, as Keras takes it (a nested list of numbers is data).
