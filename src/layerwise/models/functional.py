@@ -34,16 +34,10 @@ from layerwise.layers.symbolic import KerasTensor, Node, flatten_tensors, is_sym
 from layerwise.models.functional_graph import (check_connected, clone_graph, history_node, is_input, ordered_nodes,
                                                output_paths, sorted_dicts)
 from layerwise.models.outputs import flat_outputs
-from layerwise.models.inputs import as_input_tensor, rank_adjusted, reshape_hint, shape_fits, with_rank_of
+from layerwise.models.inputs import (as_input_tensor, carrying_mask, rank_adjusted, reshape_hint, shape_fits,
+                                     with_rank_of)
 from layerwise.models.model import Model
 from layerwise.models.model_legacy import legacy_functional
-
-
-def _carrying(tensor: torch.Tensor, mask) -> torch.Tensor:
-    """``tensor`` (a view: the caller's keeps its own attributes) carrying ``mask`` as its ``_keras_mask``."""
-    view = tensor.view_as(tensor)
-    view._keras_mask = torch.as_tensor(mask, device=tensor.device)
-    return view
 
 
 class Functional(Model):
@@ -213,7 +207,7 @@ class Functional(Model):
         mask = kwargs.pop("mask", None)  # Keras' Functional.call(inputs, mask=...): the inputs carry it in
         if mask is not None:
             masks = mask if isinstance(mask, (list, tuple)) else [mask]
-            tensors = [t if m is None else _carrying(t, m) for t, m in zip(tensors, masks)] + tensors[len(masks):]
+            tensors = [t if m is None else carrying_mask(t, m) for t, m in zip(tensors, masks)] + tensors[len(masks):]
         self.check_input(tuple(tensors[0].shape) if len(tensors) == 1 else [tuple(t.shape) for t in tensors])
         with outermost_call(self):
             return call_in_mode(self, kwargs.pop("training", None), nn.Module.__call__, self, *tensors, *args,

@@ -37,6 +37,14 @@ def as_declared_inputs(model, x):
     return cast if isinstance(x, tuple) else cast[0]
 
 
+def carrying_mask(tensor: torch.Tensor, mask) -> torch.Tensor:
+    """``tensor`` (a view: the caller's keeps its own attributes) carrying ``mask`` as its ``_keras_mask``, the way a
+    model's ``call(inputs, mask=...)`` hands a caller's mask to its first layers."""
+    view = tensor.view_as(tensor)
+    view._keras_mask = torch.as_tensor(mask, device=tensor.device)
+    return view
+
+
 def declared_dtypes(model) -> list[str] | None:
     """The dtypes of ``model``'s Inputs, None for a subclassed model; kept until a Sequential's graph starts anew
     (every batch of integer ids asks, and a Sequential's ``inputs`` takes microseconds to assemble)."""

@@ -10,7 +10,8 @@ from layerwise.layers.base import Layer, Shape, call_in_mode, unique_name
 from layerwise.layers.penalties import outermost_call
 from layerwise.layers.core import InputLayer
 from layerwise.layers.symbolic import KerasTensor, is_symbolic, symbolic_call
-from layerwise.models.inputs import as_input_tensor, rank_adjusted, reshape_hint, shape_fits, with_rank_of
+from layerwise.models.inputs import (as_input_tensor, carrying_mask, rank_adjusted, reshape_hint, shape_fits,
+                                     with_rank_of)
 from layerwise.models.model import Model, deserialize_layer
 from layerwise.models.plan import build_plan
 from layerwise.saving_registry import loading_scope
@@ -249,8 +250,7 @@ class Sequential(Model):
         mask = getattr(x, "_keras_mask", None) if mask is None else mask
         x = as_input_tensor(x, self.device(), self._graph[0].dtype if self._graph else "float32")
         if mask is not None:
-            x = x.view_as(x)  # the caller's tensor keeps its own attributes
-            x._keras_mask = torch.as_tensor(mask, device=x.device)
+            x = carrying_mask(x, mask)
         if not self.built:
             self._build_for_batches(tuple(x.shape))
         self.check_input(x.shape)
