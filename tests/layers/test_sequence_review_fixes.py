@@ -1,6 +1,6 @@
 """Keras-parity fixes in the sequence helpers, checked side by side with Keras 3 (torch backend): Masking with an
 infinite or NaN ``mask_value``, ``to_categorical(x, ...)`` and its torch-tensor results, ``pad_sequences`` with a
-string ``value``, RepeatVector's argument types, Embedding's LoRA arguments and its ``supports_masking``."""
+string ``value``, RepeatVector's argument types, Dense's and Embedding's LoRA arguments, Embedding's ``supports_masking``."""
 from __future__ import annotations
 
 import os
@@ -133,20 +133,27 @@ def test_repeat_vector_non_positive_n_raises_value_error_as_keras(keras, n):
 
 # ---- Embedding ----------------------------------------------------------------------------------------------
 
+LORA_LAYERS = {"Embedding": (10, 4), "Dense": (4,)}  # the layers Keras gives LoRA arguments, with their own ones
+
+
+@pytest.mark.parametrize("name", sorted(LORA_LAYERS))
 @pytest.mark.parametrize("lora", [{"lora_rank": 2}, {"lora_alpha": 4.0}, {"lora_rank": 2, "lora_alpha": 4.0}])
-def test_embedding_lora_is_refused_by_name(keras, lora):
-    keras.layers.Embedding(10, 4, **lora)  # Keras takes it...
-    with pytest.raises(ValueError, match=r"Embedding: LoRA \(lora_rank, lora_alpha\) is not supported"):
-        L.Embedding(10, 4, **lora)  # ...layerwise names what it lacks, not "Unrecognized keyword arguments"
+def test_lora_is_refused_by_name(keras, name, lora):
+    getattr(keras.layers, name)(*LORA_LAYERS[name], **lora)  # Keras takes it...
+    with pytest.raises(ValueError, match=rf"{name}: LoRA \(lora_rank, lora_alpha\) is not supported"):
+        getattr(L, name)(*LORA_LAYERS[name], **lora)  # ...layerwise names what it lacks, not "Unrecognized keyword"
 
 
-def test_embedding_unset_lora_keeps_keras_config(keras):
+@pytest.mark.parametrize("name", sorted(LORA_LAYERS))
+def test_unset_lora_keeps_keras_config(keras, name):
     """lora_rank=None (and 0, LoRA off in Keras) are accepted and, as Keras, left out of the config."""
-    theirs = keras.layers.Embedding(10, 4, lora_rank=None, lora_alpha=None).get_config()
-    for ours in (L.Embedding(10, 4, lora_rank=None, lora_alpha=None), L.Embedding(10, 4, lora_rank=0)):
+    args = LORA_LAYERS[name]
+    theirs = getattr(keras.layers, name)(*args, lora_rank=None, lora_alpha=None).get_config()
+    ours_class = getattr(L, name)
+    for ours in (ours_class(*args, lora_rank=None, lora_alpha=None), ours_class(*args, lora_rank=0)):
         config = ours.get_config()
         assert {k: v for k, v in config.items() if k != "name"} == {k: v for k, v in theirs.items() if k != "name"}
-        assert L.Embedding.from_config(config).get_config() == config
+        assert ours_class.from_config(config).get_config() == config
 
 
 @pytest.mark.parametrize("mask_zero", [False, True])

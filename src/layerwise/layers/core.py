@@ -120,14 +120,18 @@ class ActivatedLayer(Layer):
 class Dense(ActivatedLayer):
     """``units`` outputs from the last axis: ``(..., in) -> (..., units)``. Kernel stored ``(units, in)``."""
     supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
+    config_omitted = ("lora_rank", "lora_alpha")  # refused below; Keras writes them only when set
 
     min_ndim = 2
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, kernel_constraint=None, bias_constraint=None, quantization_config=None,
-                 **kwargs):
+                 bias_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank: int | None = None,
+                 lora_alpha: float | None = None, quantization_config=None, **kwargs):
         super().__init__(activation=activation, **kwargs)
+        if lora_rank or lora_alpha is not None:
+            raise ValueError("Dense: LoRA (lora_rank, lora_alpha) is not supported by layerwise. Leave them unset: "
+                             "train the full kernel, or freeze it with trainable=False.")
         if quantization_config is not None:
             raise ValueError("Dense: quantization (quantization_config) is not supported by layerwise.")
         if not isinstance(units, int) or units <= 0:
