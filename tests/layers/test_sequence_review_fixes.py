@@ -1,6 +1,7 @@
 """Keras-parity fixes in the sequence helpers, checked side by side with Keras 3 (torch backend): Masking with an
 infinite or NaN ``mask_value``, ``to_categorical(x, ...)`` and its torch-tensor results, ``pad_sequences`` with a
-string ``value``, RepeatVector's argument types, Dense's and Embedding's LoRA arguments, Embedding's ``supports_masking``."""
+string ``value``, RepeatVector's argument types, Dense's and Embedding's LoRA arguments, Embedding's
+``supports_masking``."""
 from __future__ import annotations
 
 import os
