@@ -18,9 +18,13 @@ from layerwise.layers.rnn_base import Recurrent, States, forget_gate_bias
 from layerwise.layers.keras2_paths import any_layer
 
 
-def _check_use_cudnn(use_cudnn) -> None:
+def _gated_kernel(layer: Recurrent, kernel, use_cudnn):
+    """``kernel`` (PyTorch's fused LSTM or GRU) when it computes ``layer``'s gates (tanh and sigmoid, Keras' defaults)
+    and ``use_cudnn`` is not False; else None, and the layer steps through time."""
     if use_cudnn not in ("auto", True, False):
         raise ValueError(f"use_cudnn must be 'auto', True or False, got {use_cudnn!r}.")
+    default_gates = layer.activation is activations.tanh and layer.recurrent_activation is activations.sigmoid
+    return kernel if default_gates and use_cudnn is not False else None
 
 
 class _CellLayer(Recurrent):
@@ -89,10 +93,8 @@ class LSTM(_CellLayer):
                          kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
                          bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
                          recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint, **kwargs)
-        _check_use_cudnn(use_cudnn)
         self.unit_forget_bias, self.use_cudnn = unit_forget_bias, use_cudnn
-        default_gates = self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid
-        self.kernel_fn = _VF.lstm if default_gates and use_cudnn is not False else None
+        self.kernel_fn = _gated_kernel(self, _VF.lstm, use_cudnn)
 
     @property
     def state_count(self) -> int:
@@ -134,10 +136,9 @@ class GRU(_CellLayer):
                          kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
                          bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
                          recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint, **kwargs)
-        _check_use_cudnn(use_cudnn)
         self.reset_after, self.use_cudnn = reset_after, use_cudnn
-        default_gates = self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid
-        self.kernel_fn = _VF.gru if default_gates and reset_after and use_cudnn is not False else None
+        # reset_after=False resets before the recurrent product, which PyTorch's GRU kernel does not do.
+        self.kernel_fn = _gated_kernel(self, _VF.gru if reset_after else None, use_cudnn)
 
     def gate_order(self) -> list[int]:
         u = self.units
