@@ -74,6 +74,18 @@ def test_average_pooling_same_ignores_padding():
     assert torch.allclose(y, torch.ones_like(y))
 
 
+def test_average_pooling_same_averages_only_real_entries_where_padding_is_uneven():
+    """Windows over the edge average the entries they cover, as Keras' TensorFlow and JAX backends do. Keras 3.15's
+    torch backend pads an uneven "same" by repeating the edge (11 here gives (10 + 11 + 11) / 3); that was fixed
+    to the other backends' values in keras-team/keras#23233."""
+    x = torch.arange(1.0, 12.0).reshape(1, 11, 1)  # 1..11; pool 3 needs one padded step, on the right
+    assert L.AveragePooling1D(3, padding="same")(x).flatten().tolist() == [2.0, 5.0, 8.0, 10.5]
+    x = torch.arange(1.0, 14.0).reshape(1, 13, 1)  # pool 4: one padded step on the left, two on the right
+    assert L.AveragePooling1D(4, padding="same")(x).flatten().tolist() == [2.0, 5.5, 9.5, 12.5]
+    grid = torch.arange(1.0, 26.0).reshape(1, 5, 5, 1)  # 2-D: the last row and column windows are cut to 2 x 2
+    assert L.AveragePooling2D(3, padding="same")(grid)[0, -1, -1, 0].item() == (19 + 20 + 24 + 25) / 4
+
+
 def test_flatten_uses_channels_last_order():
     x = torch.arange(2 * 3 * 4).reshape(1, 2, 3, 4).float()
     assert torch.equal(L.Flatten()(x)[0], x.reshape(-1))
