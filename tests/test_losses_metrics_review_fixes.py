@@ -1,7 +1,7 @@
 """Review fixes to losses and metrics, each checked side by side with Keras 3 (torch backend): shape checks of
 the crossentropies, float32 loss values for half-precision inputs, ``l2_normalize`` in float16, the
-``ignore_class`` of the sparse crossentropy metric, results after ``reset_state()``, and the default name of
-``MeanMetricWrapper``."""
+``ignore_class`` of the sparse crossentropy metric, results after ``reset_state()``, the default name of
+``MeanMetricWrapper``, and the shapes a user's loss function is handed."""
 from __future__ import annotations
 
 import warnings
@@ -250,3 +250,28 @@ def test_compiled_metric_functions_keep_their_log_names(keras):
         names.append(sorted(model.evaluate(x, y, verbose=0, return_dict=True)))
     assert names[0] == names[1]
     assert "relative_error" in names[0] and "mean_absolute_error" in names[0]
+
+
+# ---- ranks handed to a user's loss function ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("true_shape, pred_shape",
+                         [((4,), (4, 3)), ((4,), (4, 1)), ((4, 1), (4,)), ((4, 2), (4, 2, 3))])
+def test_a_user_loss_function_gets_the_shapes_keras_hands_it(keras, true_shape, pred_shape):
+    """Only Keras' size-1 squeeze/expand: a rank-1 y against (n, 3) predictions reaches the function as it is (it
+    broadcasts as a row there), where a built-in loss compares each target with every prediction of its row."""
+    seen = []
+
+    def shapes_loss(y_true, y_pred):
+        seen.append((tuple(y_true.shape), tuple(y_pred.shape)))
+        return (y_pred * 0.0).sum() + (y_true * 0.0).sum()
+
+    y_true, y_pred = RNG.random(true_shape).astype("float32"), RNG.random(pred_shape).astype("float32")
+    keras.src.losses.losses.LossFunctionWrapper(shapes_loss)(y_true, y_pred)  # what compile(loss=fn) makes
+    losses.get(shapes_loss)(y_true, y_pred)
+    keras_shapes, our_shapes = seen
+    assert our_shapes == keras_shapes
+    if true_shape == (4,) and pred_shape == (4, 3):
+        assert keras_shapes == ((4,), (4, 3))
+        built_in = losses.get("mean_squared_error")(y_true, y_pred)
+        expected = np.mean((y_pred - y_true[:, None]) ** 2)
+        assert _value(built_in) == pytest.approx(expected, rel=1e-6)

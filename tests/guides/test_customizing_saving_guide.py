@@ -334,9 +334,8 @@ def test_the_model_with_a_custom_compile_runs_as_in_keras(real_keras):
 
 
 # The guide's y is np.random.random((4,)) against the model's (4, 4) softmax: both its loss and "accuracy" (which
-# becomes sparse categorical accuracy) see targets of another shape than the predictions.
-@pytest.mark.xfail(strict=True, reason="layerwise bug: a rank-1 y against (n, 4) predictions is made a column (n, 1) "
-                   "before a custom loss function; Keras broadcasts it as numpy does, as a row")
+# becomes sparse categorical accuracy) see targets of another shape than the predictions. The custom loss function
+# gets them as Keras hands them over, the rank-1 y broadcasting as a row.
 def test_the_custom_loss_of_the_custom_compile_model_is_keras(real_keras):
     ours, theirs, x, y = custom_compile_twins(real_keras)
     losses = [model.evaluate(x, y, verbose=0, return_dict=True)["loss"] for model in (ours, theirs)]

@@ -132,8 +132,9 @@ KERAS_TORCH_REPLICATE_PADDING = pytest.mark.xfail(strict=True, reason=(
     "Keras' torch backend pads asymmetric 'same' average pooling by replicating the border "
     "(keras/src/backend/torch/nn.py _apply_same_padding, mode='replicate'), so windows with two or "
     "more padded positions count border values twice. Keras on TensorFlow, and Keras-torch itself "
-    "whenever the padding is symmetric, average over the real values only; layerwise does that "
-    "everywhere (checked against a NumPy reference in test_average_pooling_same_matches_reference)."))
+    "whenever the padding is symmetric, average over the real values only (as Keras' torch backend does since "
+    "keras-team/keras#23233); layerwise does that everywhere (checked against hand-computed values in "
+    "tests/layers/test_shapes.py and a NumPy reference in test_pooling3d_asymmetric_same_padding_matches_reference)."))
 
 
 def pool_cases(layer: str) -> list:

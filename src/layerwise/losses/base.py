@@ -17,7 +17,7 @@ from layerwise.backend import float_dtype, unique_name
 from layerwise.losses.functions import EPSILON, categorical_crossentropy, sparse_categorical_crossentropy
 
 __all__ = ["CHECK_SHAPES", "EPSILON", "REDUCTIONS", "Loss", "as_tensor", "check_reduction", "match_rank",
-           "reduce_weighted", "squeeze_or_expand"]
+           "rank_rule", "reduce_weighted", "squeeze_or_expand"]
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
@@ -57,6 +57,14 @@ def match_rank(y_true: torch.Tensor, y_pred: torch.Tensor):
     if y_true.ndim == y_pred.ndim - 1:
         y_true = y_true.unsqueeze(-1)
     return y_true, y_pred
+
+
+def rank_rule(fn):
+    """How targets and predictions of unequal rank reach ``fn``: ``match_rank`` for layerwise's own element-wise
+    functions, Keras' size-1 ``squeeze_or_expand`` for the crossentropies that check shapes and for a user's
+    function, which then sees what Keras hands it (a rank-1 y against (n, k) predictions broadcasts as a row)."""
+    own = getattr(fn, "__module__", "").startswith("layerwise.")
+    return match_rank if own and fn not in CHECK_SHAPES else squeeze_or_expand
 
 
 def check_reduction(reduction, owner: str) -> None:
@@ -153,8 +161,7 @@ class Loss:
         if y_true.is_floating_point() and y_true.dtype != dtype:
             y_true = y_true.to(dtype)
         if y_true.ndim != y_pred.ndim:
-            # Other targets (batch,) against (batch, n) are compared with every prediction (match_rank).
-            y_true, y_pred = (squeeze_or_expand if self.fn in CHECK_SHAPES else match_rank)(y_true, y_pred)
+            y_true, y_pred = rank_rule(self.fn)(y_true, y_pred)
         # Arrays are converted above: a built-in function is called without its array wrapper.
         return getattr(self.fn, "__wrapped__", self.fn)(y_true, y_pred, **self.options)
 

@@ -19,7 +19,7 @@ import torch
 
 from layerwise import initializers
 from layerwise.backend import float_dtype, get_device, unique_name
-from layerwise.losses.base import CHECK_SHAPES, as_tensor, match_rank, squeeze_or_expand
+from layerwise.losses.base import CHECK_SHAPES, as_tensor, rank_rule, squeeze_or_expand
 from layerwise.variables import MetricVariable
 
 __all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "accumulate", "as_result", "mean_dtype", "row_variables",
@@ -353,8 +353,7 @@ class MeanMetricWrapper(Metric):
             # logarithms need floats, and the targets are cast to the predictions' dtype.
             y_pred = y_pred.to(self._torch_dtype if self._torch_dtype.is_floating_point else torch.float32)
         if y_true.ndim != y_pred.ndim:
-            # As in Loss: the crossentropies check the shapes they are given (labels keep their rank).
-            y_true, y_pred = (squeeze_or_expand if self.fn in CHECK_SHAPES else match_rank)(y_true, y_pred)
+            y_true, y_pred = rank_rule(self.fn)(y_true, y_pred)  # as in Loss
         if self.fn not in CHECK_SHAPES and getattr(self.fn, "__module__", None) in _ELEMENTWISE_MODULES:
             self._check_broadcast(y_true, y_pred)
         # update gets tensors: a loss function is called without its array wrapper.
