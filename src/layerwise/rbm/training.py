@@ -188,7 +188,8 @@ def _uses_fast_path(rbm) -> bool:
 
 
 class _FastPCD:
-    """Bulk buffers for ``_fast_pcd_epoch``; views are made once per fit and reused every epoch."""
+    """Bulk buffers for ``_fast_pcd_epoch``, made in inference mode; views are made once per fit and reused every
+    epoch."""
 
     def __init__(self, rbm, n_batches: int):
         nv, nh = rbm.params_.shape[0] - 1, rbm.params_.shape[1] - 1
@@ -199,9 +200,12 @@ class _FastPCD:
         self.H = torch.empty(self.block, 2 * bs, nh + 1, **like)
         self.Rv = torch.empty(self.block, bs, nv + 1, **like)
         self.Rh = torch.empty(self.block, bs, nh + 1, **like)
-        self.views = list(zip(self.E.unbind(0), self.E[:, bs:].unbind(0), self.H.unbind(0),
-                              self.H[:, bs:].unbind(0), self.Rv.unbind(0), self.Rh.unbind(0)))
+        self.views = list(zip(self.E.unbind(0), self.E.transpose(1, 2).unbind(0), self.E[:, bs:].unbind(0),
+                              self.H.unbind(0), self.H[:, bs:].unbind(0), self.Rv.unbind(0), self.Rh.unbind(0)))
         self.chain = _augment(rbm._chain)
+        # Working copies of the parameters and their velocity, so that every tensor the loop writes is made in
+        # inference mode: in-place operations on those skip autograd's bookkeeping (about 12% of an epoch).
+        self.params, self.velocity = rbm.params_.clone(), rbm._optimizer_state.velocity.clone()
 
 
 def _fast_pcd_block(rbm, buf: _FastPCD, X: torch.Tensor, rows: torch.Tensor, lr: float, mom: float) -> None:
@@ -210,21 +214,22 @@ def _fast_pcd_block(rbm, buf: _FastPCD, X: torch.Tensor, rows: torch.Tensor, lr:
     nb = rows.numel() // bs
     nv = X.shape[1]
     buf.E[:nb, :bs, :nv] = X[rows].view(nb, bs, nv)
-    buf.Rv[:nb].uniform_(generator=rbm._gen())
+    # v ~ Bernoulli(sigmoid(a)) is logit(u) < a for a uniform u: the visible units are sampled from their inputs,
+    # one sigmoid fewer per mini-batch.
+    buf.Rv[:nb].uniform_(generator=rbm._gen()).logit_()
     buf.Rh[:nb].uniform_(generator=rbm._gen())
-    P, vel = rbm.params_, rbm._optimizer_state.velocity
+    P, vel = buf.params, buf.velocity
     PT, W, velW = P.T, P[:-1, :-1], vel[:-1, :-1]
     lr = lr * (1.0 - mom)
     hc, alpha, wd = buf.chain, lr / bs, lr * float(rbm.weight_decay)
-    for vcat, vn, hcat, hn, rv, rh in buf.views[:nb]:
+    for vcat, vcat_t, vn, hcat, hn, rv, rh in buf.views[:nb]:
         torch.mm(hc, PT, out=vn)
-        vn.sigmoid_()
-        torch.lt(rv, vn, out=vn)  # v ~ Bernoulli(p): uniform < p (the bias column stays 1)
+        torch.lt(rv, vn, out=vn)  # the bias column's input is BIAS_LOCK: it stays 1
         torch.mm(vcat, P, out=hcat)  # positive and negative hidden probabilities in one product
         hcat.sigmoid_()
         torch.lt(rh, hn, out=hc)  # next state of the persistent chain
         hn.neg_()  # so that one product gives <v h>_data − <v h>_model
-        vel.addmm_(vcat.T, hcat, beta=mom, alpha=alpha)
+        vel.addmm_(vcat_t, hcat, beta=mom, alpha=alpha)
         if wd:
             velW.add_(W, alpha=-wd)
         P.add_(vel)
@@ -234,15 +239,22 @@ def _fast_pcd_epoch(rbm, buf: _FastPCD, X: torch.Tensor, lr: float, mom: float) 
     bs = int(rbm.batch_size)
     perm = torch.randperm(X.shape[0], generator=rbm._gen(), device=X.device)
     n_full = (X.shape[0] // bs) * bs
-    with torch.no_grad():
+    state = rbm._optimizer_state
+    with torch.inference_mode():
         for start in range(0, n_full, buf.block * bs):
             _fast_pcd_block(rbm, buf, X, perm[start:min(n_full, start + buf.block * bs)], lr, mom)
+    with torch.no_grad():
+        rbm.params_.copy_(buf.params)
+        state.velocity.copy_(buf.velocity)
         rbm._chain = buf.chain[:, :-1].clone()
         if n_full < X.shape[0]:
             rest = X[perm[n_full:]]
             grad, h0 = _gradient(rbm, rest)
             _apply(rbm, grad, h0, rest, lr, mom)
-            buf.chain = _augment(rbm._chain)
+            with torch.inference_mode():
+                buf.params.copy_(rbm.params_)
+                buf.velocity.copy_(state.velocity)
+                buf.chain = _augment(rbm._chain)
 
 
 def fit_epochs(rbm, X: torch.Tensor, n_epochs: int) -> None:
@@ -252,7 +264,9 @@ def fit_epochs(rbm, X: torch.Tensor, n_epochs: int) -> None:
     n_batches = -(-X.shape[0] // bs)
     state: OptimizerState = rbm._optimizer_state
     fast = _uses_fast_path(rbm) and X.shape[0] >= bs
-    buf = _FastPCD(rbm, n_batches) if fast else None
+    if fast:
+        with torch.inference_mode():
+            buf = _FastPCD(rbm, n_batches)
     begin = time.time()
     with _threads_for(bs, X.shape[1], rbm.params_.shape[1], X.device):
         for _ in range(n_epochs):
