@@ -220,3 +220,18 @@ def test_warm_start_trains_on_where_fit_left_off():
     assert stepwise._optimizer_state.epochs_done == 3
     cold = BernoulliRBM(n_iter=1, **settings)
     np.testing.assert_array_equal(cold.fit(X).components_, cold.fit(X).components_)  # without it, fit restarts
+
+
+def test_the_fast_path_leaves_ordinary_tensors_that_autograd_and_later_fits_take():
+    """The fast PCD loop writes inference-mode working copies; what a fit leaves on the estimator is not one."""
+    X = (np.random.RandomState(0).rand(57, 6) > 0.5).astype(np.float64)  # 5 batches of 10 and a remainder of 7
+    rbm = BernoulliRBM(n_components=4, n_iter=2, random_state=0).fit(X)
+    assert training._uses_fast_path(rbm)
+    for tensor in (rbm.params_, rbm._chain, rbm._optimizer_state.velocity):
+        assert not tensor.is_inference()
+    params = rbm.params_.detach().clone().requires_grad_(True)
+    rbm.params_.mul(params).sum().backward()  # an inference tensor would refuse to be saved for backward
+    assert torch.equal(params.grad, rbm.params_)
+    before = rbm.params_.clone()
+    rbm.partial_fit(X)
+    assert not torch.equal(rbm.params_, before) and not rbm.params_.is_inference()
