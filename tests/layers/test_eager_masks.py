@@ -151,3 +151,19 @@ def test_attention_called_on_masked_tensors_uses_each_tensors_mask_as_in_keras(k
     value._keras_mask = torch.ones(value_tokens.shape, dtype=torch.bool)  # the value's mask changes the output
     unmasked = layer([query, value]) if kind == "Attention" else layer(query, value)
     assert not torch.allclose(unmasked, ours)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (3, 5, 2), (2, 3, 4, 2)])
+def test_concatenate_masks_at_run_time_are_keras_for_every_axis_and_missing_mask(keras, shape):
+    """Concatenate's run-time mask joins or ORs the inputs' masks (no mask spread over the features); Keras' rule
+    spreads them, joins along the axis and takes any over the last axis: the same result."""
+    rng = np.random.default_rng(2)
+    inputs = [torch.as_tensor(rng.normal(size=shape).astype("float32")) for _ in range(3)]
+    masks = [torch.as_tensor(rng.random(shape[:-1]) > 0.5) for _ in range(3)]
+    for axis in range(-1, len(shape) - 1):
+        for missing in (None, 0, 2):
+            given = [None if i == missing else m for i, m in enumerate(masks)]
+            ours = lw.layers.Concatenate(axis=axis).compute_mask(inputs, given)
+            theirs = keras.layers.Concatenate(axis=axis).compute_mask(inputs, given)
+            assert ours.dtype == torch.bool
+            np.testing.assert_array_equal(as_numpy(ours), as_numpy(theirs), err_msg=f"axis={axis}, missing={missing}")

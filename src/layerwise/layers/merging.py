@@ -231,6 +231,10 @@ class Concatenate(_Merge):
 
         if not masks or all(m is None for m in masks):
             return None
+        if not any(isinstance(t, KerasTensor) for t in (*inputs, *masks)):
+            steps = _steps_mask(inputs, masks, self.axis)
+            if steps is not None:
+                return steps
         full = []
         for x, m in zip(inputs, masks):
             symbolic = isinstance(x, KerasTensor)
@@ -245,6 +249,22 @@ class Concatenate(_Merge):
                 m = ops.logical_or(m, ops.zeros_like(x, dtype="bool"))
             full.append(m)
         return ops.any(ops.concatenate(full, axis=self.axis), axis=-1)
+
+
+def _steps_mask(inputs: list, masks: list, axis: int) -> torch.Tensor | None:
+    """Concatenate's mask at run time without spreading each mask over its input's features: where every mask
+    covers all axes but the last (``(batch, steps)`` for ``(batch, steps, features)``), the any over the last axis
+    gives each mask back, so joining along another axis joins the masks, and along the last one ORs them (a
+    missing mask is all true). None for masks of other ranks, which take Keras' literal rule."""
+    tensors = [x if isinstance(x, torch.Tensor) else _as_tensor(x) for x in inputs]
+    rank = tensors[0].ndim
+    if any(m is not None and len(m.shape) != rank - 1 for m in masks) or any(x.shape[-1] == 0 for x in tensors):
+        return None
+    steps = [torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device) if m is None else _as_mask(m, x.device)
+             for x, m in zip(tensors, masks)]
+    if axis % rank == rank - 1:
+        return functools.reduce(torch.logical_or, steps)
+    return torch.cat(steps, dim=axis % rank)
 
 
 class Dot(_Merge):
