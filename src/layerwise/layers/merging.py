@@ -119,8 +119,9 @@ class _Merge(Layer):
 
         if not masks or any(m is None for m in masks):
             return None
+        symbolic = any(isinstance(m, KerasTensor) for m in masks)
         masks = [m if isinstance(m, KerasTensor) else _as_mask(m) for m in masks]
-        return functools.reduce(ops.logical_or, masks)
+        return functools.reduce(ops.logical_or if symbolic else torch.logical_or, masks)
 
 
 def _reduce_real_entries(op, inputs: list[torch.Tensor]) -> torch.Tensor:
