@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from layerwise import layers as L
+from layerwise import layers as L, tree
 from layerwise.layers.rnn_base import Recurrent
 
 torch.set_num_threads(1)
@@ -42,7 +42,7 @@ def results(layer, x: torch.Tensor, mask: torch.Tensor | None, weights) -> list[
     for w in weights:
         w.grad = None
     out = layer(x, mask=mask)
-    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    outs = tree.flatten(out)  # the stack's states come nested per cell, as Keras returns them
     loss = sum((o * torch.linspace(0.5, 1.5, o.numel()).view_as(o)).sum() for o in outs)
     loss.backward()
     return [o.detach() for o in outs] + [x.grad] + [w.grad.clone() for w in weights]
@@ -135,7 +135,7 @@ def test_rows_match_unmasked_runs(layer, path):
     path(None)
     xg = x.clone().requires_grad_(True)
     out = layer(xg, mask=mask)
-    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    outs = tree.flatten(out)  # the stack's states come nested per cell, as Keras returns them
     sum(o.sum() for o in outs).backward()
     for row in range(BATCH):
         alone_x = x[row:row + 1].clone().requires_grad_(True)
@@ -145,7 +145,7 @@ def test_rows_match_unmasked_runs(layer, path):
                 assert not o[row].any()
             assert not xg.grad[row].any()
             continue
-        alone = list(alone) if isinstance(alone, (list, tuple)) else [alone]
+        alone = tree.flatten(alone)
         sum(o.sum() for o in alone).backward()
         for o, a in zip(outs, alone, strict=True):
             torch.testing.assert_close(o[row:row + 1].detach(), a.detach(), **TOL)

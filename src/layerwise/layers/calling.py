@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerwise import tree
 from layerwise.backend import float_dtype
 from layerwise.layers.symbolic import KerasTensor
 
@@ -132,8 +133,9 @@ def attach_mask(layer, x, mask, out, kwargs: dict | None = None) -> None:
     does after each call: layers that make a mask (Embedding(mask_zero=True), Masking) or pass one on
     (Dense, LSTM(return_sequences=True)...) attach it; the others drop it."""
     mask = layer.compute_mask(x, mask) if not kwargs else mask_for(layer, x, mask, kwargs)
-    if isinstance(out, (list, tuple)) and isinstance(mask, (list, tuple)) and len(out) == len(mask) > 1:
-        for tensor, m in zip(out, mask):  # one mask per output (Bidirectional with merge_mode=None)
+    outs = tree.flatten(out) if isinstance(out, (list, tuple)) else None  # an RNN's stack states come nested
+    if outs is not None and isinstance(mask, (list, tuple)) and len(outs) == len(mask) > 1:
+        for tensor, m in zip(outs, mask):  # one mask per output (Bidirectional with merge_mode=None)
             if m is not None and isinstance(tensor, torch.Tensor):
                 tensor._keras_mask = m
         return

@@ -19,14 +19,8 @@ from layerwise.layers.base import Layer, Shape, to_snake_case
 from layerwise.layers.weights import WeightView
 from layerwise.layers.recurrent import GRU, LSTM, SimpleRNN
 from layerwise.layers.rnn_base import Recurrent, States
+from layerwise.layers.rnn_states import flat_state_sizes
 from layerwise.layers.wrappers import _deserialize, _serialize
-
-
-def flat_state_sizes(state_size) -> list[int]:
-    """``state_size`` (an int, or lists of them for cells with several states or stacks) as a flat list."""
-    if isinstance(state_size, (list, tuple)):
-        return [size for item in state_size for size in flat_state_sizes(item)]
-    return [int(state_size)]
 
 
 def check_cell(cell, owner: str) -> None:

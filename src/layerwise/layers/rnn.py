@@ -6,30 +6,25 @@ attribute and ``call(inputs, states)`` returning ``(output, new_states)``, weigh
 Built-in cells, alone or stacked, run on their sequence layers' fused kernels (``rnn_base``), so
 ``RNN(LSTMCell(64))`` costs what ``LSTM(64)`` costs; other cells run step by step (``step_loop``) as in Keras.
 
-States travel flat: ``return_state`` gives ``(output, *states)``, and ``initial_state`` takes the
-states flat or nested per cell as Keras nests them (``[[h1, c1], [h2, c2]]`` for two LSTM cells).
+States travel flat inside; at the edges they are nested per cell for a stack, as Keras nests them:
+``return_state`` gives ``(output, [h1, c1], h2)`` for an LSTM cell and a GRU cell, ``states`` likewise, and
+``initial_state`` takes the states flat or nested (``[[h1, c1], [h2, c2]]`` for two LSTM cells).
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import partial
 
 import torch
 
 from layerwise.backend import float_dtype, get_device
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import WeightView
-from layerwise.layers.cells import (StackedRNNCells, _BuiltinCell, build_cell, call_cell, cell_output_size,
-                                    check_cell, flat_state_sizes)
-from layerwise.layers.rnn_base import (Recurrent, StateCarrier, States, check_sequence_shape, given_states,
-                                       sequence_input, step_loop)
+from layerwise.layers.cells import StackedRNNCells, _BuiltinCell, build_cell, call_cell, cell_output_size, check_cell
+from layerwise.layers.rnn_base import Recurrent, StateCarrier, States, check_sequence_shape, sequence_input, step_loop
+from layerwise.layers.rnn_states import (flat_state_sizes, flatten_states, given_states, nest_states,
+                                         outputs_with_nested_states)
 from layerwise.layers.wrappers import _deserialize, _serialize
-
-
-def flatten_states(states) -> list:
-    """The tensors (or arrays) in ``states``, however nested in lists and tuples, in order."""
-    if isinstance(states, (list, tuple)):
-        return [s for item in states for s in flatten_states(item)]
-    return [states]
 
 
 @contextmanager
@@ -48,12 +43,11 @@ def _flags_set(layer: Recurrent, flags: dict):
 
 class RNN(StateCarrier, Layer):
     """Runs ``cell`` over ``(batch, timesteps, features)``: ``(batch, output_size)``, or ``(batch, timesteps,
-    output_size)`` with ``return_sequences``; ``(output, *states)`` (states ``(batch, size)``) with
-    ``return_state``. ``mask`` ``(batch, timesteps)``: a masked step keeps the states and repeats the last
-    output (zeros with ``zero_output_for_mask``). ``unroll`` is accepted; it changes nothing here."""
+    output_size)`` with ``return_sequences``; ``(output, *states)`` (states ``(batch, size)``, a stack's nested per
+    cell) with ``return_state``. ``mask`` ``(batch, timesteps)``: a masked step keeps the states and repeats the
+    last output (zeros with ``zero_output_for_mask``). ``unroll`` is accepted; it changes nothing here."""
 
     supports_masking = True
-    outputs_container = tuple  # with return_state, as Keras returns them
 
     def __init__(self, cell, return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, unroll: bool = False, zero_output_for_mask: bool = False, **kwargs):
@@ -77,6 +71,17 @@ class RNN(StateCarrier, Layer):
     def state_count(self) -> int:
         """How many state tensors the layer takes and returns (flat)."""
         return len(flat_state_sizes(self.cell.state_size))
+
+    @property
+    def stack_state_size(self) -> list | None:
+        return self.cell.state_size if isinstance(self.cell, StackedRNNCells) else None
+
+    @property
+    def outputs_container(self):
+        """How a symbolic call with ``return_state`` returns its outputs: as the eager call, a tuple."""
+        if self.stack_state_size is None:
+            return tuple
+        return partial(outputs_with_nested_states, 1, ((self.state_count, self.stack_state_size),))
 
     def sequence_layers(self) -> list[Recurrent] | None:
         """The fused sequence layers that hold the built-in cells (one per cell of a stack), or None when
@@ -156,7 +161,7 @@ class RNN(StateCarrier, Layer):
         if self.stateful:
             self.states = [s.detach() for s in states]
         output = outputs if self.return_sequences else last
-        return (output, *states) if self.return_state else output
+        return (output, *nest_states(states, self.stack_state_size)) if self.return_state else output
 
     def _run_layers(self, layers: list[Recurrent], x: torch.Tensor, mask: torch.Tensor | None, states: States):
         """A stack of built-in cells as their sequence layers, one after the other over the whole sequence.
@@ -174,18 +179,8 @@ class RNN(StateCarrier, Layer):
 
     def _step(self, inputs: torch.Tensor, states: States):
         """One step of the cell on flat states, given to the cell nested as Keras nests them."""
-        output, new_states = call_cell(self.cell, inputs, self._nest(states))
+        output, new_states = call_cell(self.cell, inputs, nest_states(states, self.stack_state_size))
         return output, flatten_states(new_states)
-
-    def _nest(self, states: States) -> list:
-        if not isinstance(self.cell, StackedRNNCells):
-            return list(states)
-        nested, start = [], 0
-        for size in self.cell.state_size:
-            count = len(flat_state_sizes(size))
-            nested.append(list(states[start:start + count]) if isinstance(size, (list, tuple)) else states[start])
-            start += count
-        return nested
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:

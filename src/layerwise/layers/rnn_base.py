@@ -26,6 +26,7 @@ from layerwise import activations, initializers
 from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import HALF, autocast_on, floating_input
 from layerwise.layers.base import Layer, Shape
+from layerwise.layers.rnn_states import given_states, nest_states
 from layerwise.layers.weights import LayerWeight, new_parameter, WeightView
 
 States = list  # [h] or [h, c], each (batch, units)
@@ -103,20 +104,6 @@ def forget_gate_bias(bias_initializer, units: int) -> torch.Tensor:
 _CUDNN_MODES = {"rnn_relu": 0, "rnn_tanh": 1, "lstm": 2, "gru": 3}
 
 
-def given_states(layer: Layer, states: list, shapes: list[tuple], like: torch.Tensor,
-                 what: str = "initial state") -> States:
-    """A user's initial states (tensors or arrays) as tensors like ``like``, each checked against its shape:
-    the fused kernels would read past a state of the wrong batch size instead of failing."""
-    out = []
-    for i, (state, shape) in enumerate(zip(states, shapes)):
-        state = torch.as_tensor(state, dtype=like.dtype, device=like.device)
-        if tuple(state.shape) != tuple(shape):
-            raise ValueError(f"{type(layer).__name__} '{layer.name}' needs {what} {i} of shape "
-                             f"{tuple(shape)} (the batch's size first); got {tuple(state.shape)}.")
-        out.append(state)
-    return out
-
-
 class StateCarrier:
     """Keras' rules for the states a stateful recurrent layer carries from one batch to the next, shared by
     ``Recurrent`` and ``RNN`` (which define ``state_count`` and ``get_initial_state(batch_size)``). The batch size
@@ -125,6 +112,7 @@ class StateCarrier:
 
     _carried: States | None = None  # the last batch's final states; None: zeros
     _batch_size: int | None = None  # a stateful layer's fixed batch size, once known
+    stack_state_size = None  # an RNN over a stack of cells: its state_size, by which its states nest per cell
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None):
         """The input's mask ``(batch, timesteps)`` for a sequence output, else None; with ``return_state`` one
@@ -134,12 +122,14 @@ class StateCarrier:
 
     @property
     def states(self) -> States | None:
-        """A stateful layer's states, ``(batch, ...)`` each: what the last batch left, or zeros before any batch
-        and after ``reset_states()`` once the batch size is known, as Keras. None for a layer that is not stateful
-        (as Keras) or whose batch size is not known yet (Keras refuses to build a stateful layer without one)."""
-        if self._carried is None and self.stateful and self._batch_size is not None:
-            return self.get_initial_state(self._batch_size)
-        return self._carried
+        """A stateful layer's states, ``(batch, ...)`` each (a stack's nested per cell): what the last batch left,
+        or zeros before any batch and after ``reset_states()`` once the batch size is known, as Keras. None for a
+        layer that is not stateful (as Keras) or whose batch size is not known yet (Keras refuses to build a stateful
+        layer without one)."""
+        carried = self._carried
+        if carried is None and self.stateful and self._batch_size is not None:
+            carried = self.get_initial_state(self._batch_size)
+        return None if carried is None else nest_states(carried, self.stack_state_size)
 
     @states.setter
     def states(self, states: States | None) -> None:

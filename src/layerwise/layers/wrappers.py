@@ -2,6 +2,7 @@
 Bidirectional (a recurrent layer both ways; a plain Layer in Keras 3)."""
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import torch
@@ -10,6 +11,7 @@ from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import takes_argument
 from layerwise.layers.config_forms import jsonable
 from layerwise.layers.normalization import BatchNormalization
+from layerwise.layers.rnn_states import flatten_states, outputs_with_nested_states
 from layerwise.layers.weights import WeightView
 
 if TYPE_CHECKING:
@@ -92,7 +94,6 @@ class Bidirectional(Layer):
     going backwards (a prefix already there is not repeated, so configs round-trip)."""
 
     supports_masking = True
-    outputs_container = tuple  # several outputs (merge_mode=None, return_state) as a tuple, as Keras
     input_ndim = 3
     MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 
@@ -167,10 +168,21 @@ class Bidirectional(Layer):
             masks += [None] * (2 * (len(self.forward_layer.compute_output_shape(tuple(x.shape))) - 1))
         return masks if len(masks) > 1 else masks[0]
 
+    @property
+    def outputs_container(self):
+        """How a symbolic call with several outputs (merge_mode=None, return_state) returns them: as the eager call,
+        a tuple, with an RNN's stack states nested per cell."""
+        sides = (self.forward_layer, self.backward_layer)
+        if all(getattr(side, "stack_state_size", None) is None for side in sides):
+            return tuple
+        leading = 2 if self.merge_mode is None else 1
+        return partial(outputs_with_nested_states, leading,
+                       tuple((side.state_count, side.stack_state_size) for side in sides))
+
     def _split_states(self, states, what: str) -> tuple[list, list]:
         """``states``, the forward layer's then the backward layer's, as (forward, backward); a clear error
         for a wrong count (Keras fails with an IndexError or drops the extra tensors)."""
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        states = flatten_states(states)  # flat, or nested per cell for an RNN over a stack of cells
         counts = self.forward_layer.state_count, self.backward_layer.state_count
         if len(states) != sum(counts):
             names = {1: ["h"], 2: ["h", "c"]}  # else s0, s1... (an RNN over a stack of cells)
