@@ -106,3 +106,13 @@ def test_sequence_output_keeps_its_mask_eagerly():
     out, (h1, c1), h2 = L.RNN([L.LSTMCell(4), L.GRUCell(6)], return_sequences=True, return_state=True)(embedded)
     np.testing.assert_array_equal(out._keras_mask.numpy(), ids != 0)
     assert all(getattr(s, "_keras_mask", None) is None for s in (h1, c1, h2))
+
+
+def test_initial_state_nests_per_cell_and_goes_back_in(keras):
+    lw_rnn = L.RNN(STACKS["gru_lstm_simple"](L))
+    zeros = lw_rnn.get_initial_state(2)
+    k_zeros = keras.layers.RNN(STACKS["gru_lstm_simple"](keras.layers)).get_initial_state(2)
+    assert structure(zeros) == [(3,), [(2,), (2,)], (5,)]
+    assert structure(tree.flatten(zeros)) == structure(tree.flatten(k_zeros))  # Keras: [(3,)] for the GRU cell
+    np.testing.assert_array_equal(lw_rnn(torch.from_numpy(X), initial_state=zeros).detach().numpy(),
+                                  lw_rnn(torch.from_numpy(X)).detach().numpy())

@@ -120,8 +120,8 @@ class RNN(StateCarrier, Layer):
     def _flat_states(self, states) -> list:
         return flatten_states(states)  # reset_states takes them flat or nested as initial_state
 
-    def get_initial_state(self, batch_size: int) -> States:
-        """The states a batch starts from, flat (Keras nests a stack's per cell): the cell's own
+    def get_initial_state(self, batch_size: int) -> list:
+        """The states a batch starts from (a stack's nested per cell, as Keras): the cell's own
         ``get_initial_state(batch_size)`` when a custom cell or a stack has one (a stack asks each of its cells),
         else zeros ``(batch_size, size)`` for each size in ``state_size``; on the weights' device and in their
         dtype."""
@@ -130,9 +130,11 @@ class RNN(StateCarrier, Layer):
         custom = getattr(self.cell, "get_initial_state", None)
         if custom is not None and not isinstance(self.cell, _BuiltinCell):
             # By keyword, as Keras calls it: Keras 2 cells take (inputs=None, batch_size=None, dtype=None).
-            states = flatten_states(custom(batch_size=batch_size))
-            return [torch.as_tensor(s, dtype=like.dtype, device=like.device) for s in states]
-        return [like.new_zeros(batch_size, size) for size in flat_state_sizes(self.cell.state_size)]
+            states = [torch.as_tensor(s, dtype=like.dtype, device=like.device)
+                      for s in flatten_states(custom(batch_size=batch_size))]
+        else:
+            states = [like.new_zeros(batch_size, size) for size in flat_state_sizes(self.cell.state_size)]
+        return nest_states(states, self.stack_state_size)
 
     def _initial_states(self, x: torch.Tensor, initial_state) -> States:
         sizes = flat_state_sizes(self.cell.state_size)
@@ -142,7 +144,8 @@ class RNN(StateCarrier, Layer):
                 raise ValueError(f"RNN '{self.name}' takes {len(sizes)} initial state tensor(s) (its cell's "
                                  f"state_size is {self.cell.state_size!r}), got {len(states)}.")
             return given_states(self, states, [(x.shape[0], size) for size in sizes], x)
-        states = self._carried if self.stateful and self._carried is not None else self.get_initial_state(x.shape[0])
+        carried = self.stateful and self._carried is not None
+        states = self._carried if carried else flatten_states(self.get_initial_state(x.shape[0]))
         return [s.to(device=x.device, dtype=x.dtype) for s in states]
 
     # ---- running --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from layerwise import activations, initializers
 from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import HALF, autocast_on, floating_input
 from layerwise.layers.base import Layer, Shape
-from layerwise.layers.rnn_states import given_states, nest_states
+from layerwise.layers.rnn_states import flatten_states, given_states, nest_states
 from layerwise.layers.weights import LayerWeight, new_parameter, WeightView
 
 States = list  # [h] or [h, c], each (batch, units)
@@ -128,7 +128,7 @@ class StateCarrier:
         layer without one)."""
         carried = self._carried
         if carried is None and self.stateful and self._batch_size is not None:
-            carried = self.get_initial_state(self._batch_size)
+            carried = flatten_states(self.get_initial_state(self._batch_size))
         return None if carried is None else nest_states(carried, self.stack_state_size)
 
     @states.setter
@@ -148,7 +148,7 @@ class StateCarrier:
             raise ValueError(f"{type(self).__name__} '{self.name}' carries {self.state_count} state tensor(s), "
                              f"got {len(states)}.")
         batch = self._batch_size if self._batch_size is not None else len(states[0])
-        zeros = self.get_initial_state(batch)
+        zeros = flatten_states(self.get_initial_state(batch))
         self._carried = given_states(self, states, [z.shape for z in zeros], zeros[0], what="state")
         self._batch_size = batch
 
