@@ -1,11 +1,14 @@
-"""The (encoder, decoder, autoencoder) models: shapes, shared layers, corruption only while training."""
+"""The (encoder, decoder, autoencoder) models: shapes, shared layers, corruption only while training; NumPy sizes,
+kernel pairs and noise levels checked by name; join of functional encoders and decoders."""
 import numpy as np
 import pytest
 import torch
 
 import layerwise
+from layerwise import Input, Model
 from layerwise.autoencoders import (MaskingNoise, SaltAndPepperNoise, conv_autoencoder, corrupt,
                                     dense_autoencoder, join, sequence_autoencoder)
+from layerwise.layers import Dense
 
 
 def test_dense_shapes_and_round_trip():
@@ -141,3 +144,59 @@ def test_sequence_autoencoder():
     assert history.history["loss"][-1] < history.history["loss"][0]
     np.testing.assert_allclose(decoder.predict(encoder.predict(x, verbose=0), verbose=0),
                                autoencoder.predict(x, verbose=0), atol=1e-5)
+
+
+# ---- NumPy sizes, kernel pairs and noise levels in the builders; join of functional models -------------------------
+
+def test_dense_autoencoder_takes_numpy_sizes():
+    n_features, code = np.prod((2, 5)), np.int64(3)  # NumPy integers, as np.prod and shape arithmetic give
+    encoder, decoder, autoencoder = dense_autoencoder(n_features, code, (np.int64(4),))
+    assert encoder.output_shape == (None, 3) and autoencoder.output_shape == (None, 10)
+
+
+def test_conv_and_sequence_builders_take_numpy_sizes():
+    encoder, _, autoencoder = conv_autoencoder(np.array([6, 6, 1]), np.int64(2), (4,))
+    assert encoder.output_shape == (None, 2) and autoencoder.output_shape == (None, 6, 6, 1)
+    _, _, sequence = sequence_autoencoder(np.int64(5), np.int64(3), 2, (4,))
+    assert sequence.output_shape == (None, 5, 3)
+
+
+@pytest.mark.parametrize("bad", [-3, 0, 10.0])
+def test_dense_autoencoder_rejects_bad_input_shape_by_name(bad):
+    with pytest.raises(ValueError, match="input_shape must be positive integers"):
+        dense_autoencoder(bad, 2)
+
+
+def test_conv_autoencoder_takes_a_kernel_pair_as_conv2d_does():
+    x = np.random.default_rng(0).random((2, 9, 7, 2)).astype(np.float32)
+    for downsampling in ("pool", "strides"):
+        encoder, _, autoencoder = conv_autoencoder((9, 7, 2), 3, (4, 6), kernel_size=(3, 5), downsampling=downsampling)
+        assert encoder.layers[0].kernel_size == (3, 5)
+        assert autoencoder.predict(x, verbose=0).shape == x.shape
+
+
+@pytest.mark.parametrize("bad", [(3, 4), (3, 3, 3), 0])
+def test_conv_autoencoder_rejects_bad_kernel_sizes_by_name(bad):
+    with pytest.raises(ValueError, match="kernel_size"):
+        conv_autoencoder((8, 8, 1), 2, kernel_size=bad)
+
+
+@pytest.mark.parametrize("level", [-0.5, float("nan")])
+def test_gaussian_noise_level_is_checked_with_a_clear_message(level):
+    with pytest.raises(ValueError, match="Gaussian noise_level .* must be a finite number >= 0"):
+        corrupt(np.ones((2, 3)), "gaussian", level)
+    with pytest.raises(ValueError, match="Gaussian noise_level .* must be a finite number >= 0"):
+        dense_autoencoder(3, 2, noise="gaussian", noise_level=level)
+
+
+def test_join_takes_functional_encoder_and_decoder_and_shares_their_weights():
+    inputs, codes = Input((6,)), Input((2,))
+    encoder, decoder = Model(inputs, Dense(2)(inputs)), Model(codes, Dense(6)(codes))
+    autoencoder = join(encoder, decoder, noise="masking", noise_level=0.2)
+    X = np.random.default_rng(0).random((16, 6)).astype(np.float32)
+    before = encoder.get_weights()[0].copy()
+    autoencoder.compile(optimizer="adam", loss="mse")
+    autoencoder.fit(X, X, epochs=1, verbose=0)
+    assert not np.array_equal(encoder.get_weights()[0], before)  # trained through the autoencoder
+    np.testing.assert_allclose(autoencoder.predict(X, verbose=0),
+                               decoder.predict(encoder.predict(X, verbose=0), verbose=0), atol=1e-6)

@@ -19,10 +19,15 @@ from layerwise import layers as L
 
 ATOL = 1e-5
 BATCH, TQ, TV, DIM = 3, 4, 5, 6
+RNG = np.random.default_rng(0)
 
 
 def numpy(t) -> np.ndarray:
     return np.asarray(t.detach().cpu() if hasattr(t, "detach") else t)
+
+
+def _numpy(keras, value) -> np.ndarray:
+    return keras.ops.convert_to_numpy(value) if not isinstance(value, torch.Tensor) else value.detach().cpu().numpy()
 
 
 def as_list(out) -> list:
@@ -316,3 +321,102 @@ def test_multi_head_attention_initial_scale_matches_keras(keras, initializer):
     for k_kernel, lw_kernel in kernels:
         assert k_kernel.shape == lw_kernel.shape
         assert lw_kernel.std() == pytest.approx(k_kernel.std(), rel=0.06)
+
+
+# ---- MultiHeadAttention ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argument", ["value_dim", "sliding_window"])
+def test_multi_head_attention_refuses_zero_value_dim_and_sliding_window_as_keras(keras, argument):
+    with pytest.raises(ValueError):
+        keras.layers.MultiHeadAttention(2, 4, **{argument: 0})
+    with pytest.raises(ValueError, match=f"{argument} must be None or a positive integer, got 0"):
+        L.MultiHeadAttention(2, 4, **{argument: 0})
+    assert L.MultiHeadAttention(2, 4, value_dim=None).value_dim == 4
+
+
+def test_multi_head_attention_has_keras_einsum_sublayers_viewing_its_weights(keras):
+    x = RNG.normal(size=(2, 3, 4)).astype("float32")
+    ours, theirs = L.MultiHeadAttention(2, 3, output_shape=(5, 2)), keras.layers.MultiHeadAttention(2, 3,
+                                                                                                   output_shape=(5, 2))
+    ours(x, x), theirs(x, x)
+    ours.set_weights(theirs.get_weights())
+    for name in ("query_dense", "key_dense", "value_dense", "output_dense", "_query_dense", "_output_dense"):
+        mine, keras_layer = getattr(ours, name), getattr(theirs, name)
+        assert isinstance(mine, L.EinsumDense) and mine.name == keras_layer.name
+        assert mine.equation == keras_layer.equation and mine.bias_axes == keras_layer.bias_axes
+        assert tuple(mine.kernel.shape) == tuple(keras_layer.kernel.shape)
+        np.testing.assert_allclose(mine.get_weights()[0], keras_layer.get_weights()[0])
+        given = x if name != "output_dense" and name != "_output_dense" else RNG.normal(size=(2, 3, 2, 3))
+        np.testing.assert_allclose(_numpy(keras, mine(given.astype("float32"))),
+                                   _numpy(keras, keras_layer(given.astype("float32"))), atol=1e-5)
+    kernel = np.full_like(ours.get_weights()[0], 0.5)
+    ours.query_dense.set_weights([kernel, np.zeros_like(ours.get_weights()[1])])  # writes the layer's own weight
+    np.testing.assert_array_equal(ours.get_weights()[0], kernel)
+    with pytest.raises(AttributeError):  # not built yet, as in Keras
+        _ = L.MultiHeadAttention(2, 3).query_dense
+
+
+@pytest.mark.parametrize("kwargs, rank", [({}, 3), ({"output_shape": 7, "attention_axes": 1}, 3),
+                                          ({"attention_axes": -2}, 4), ({}, 4)])
+def test_multi_head_attention_resolves_attention_axes_and_config_forms_as_keras(keras, kwargs, rank):
+    ours, theirs = L.MultiHeadAttention(2, 3, **kwargs), keras.layers.MultiHeadAttention(2, 3, **kwargs)
+    for key in ("output_shape", "attention_axes"):
+        assert ours.get_config()[key] == theirs.get_config()[key]
+    x = RNG.normal(size=(2, 3, 4, 5)[:rank - 1] + (6,)).astype("float32")
+    ours(x, x), theirs(x, x)
+    assert ours.attention_axes == theirs.attention_axes
+    assert ours.get_config()["attention_axes"] == theirs.get_config()["attention_axes"]
+    assert type(L.MultiHeadAttention.from_config(ours.get_config()).get_config()["attention_axes"]) is tuple
+
+
+# ---- Attention and AdditiveAttention ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["Attention", "AdditiveAttention"])
+def test_scores_returned_while_training_are_the_weights_after_dropout(keras, name):
+    q, v = RNG.normal(size=(64, 8, 4)).astype("float32"), RNG.normal(size=(64, 8, 4)).astype("float32")
+    for library in (keras, layerwise):
+        out, scores = getattr(library.layers, name)(dropout=0.5)([q, v], training=True, return_attention_scores=True)
+        out, scores = _numpy(keras, out), _numpy(keras, scores)
+        np.testing.assert_allclose(out, scores @ v, atol=1e-5)  # what the output was computed from
+        assert 0.4 < (scores == 0).mean() < 0.6
+
+
+@pytest.mark.parametrize("name", ["Attention", "AdditiveAttention"])
+def test_attention_takes_inputs_of_rank_above_three_as_keras(keras, name):
+    q, v = RNG.normal(size=(2, 2, 3, 4)).astype("float32"), RNG.normal(size=(2, 2, 5, 4)).astype("float32")
+    query_mask = RNG.random((2, 2, 3)) > 0.3
+    value_mask = RNG.random((2, 2, 5)) > 0.3
+    ours, theirs = getattr(L, name)(), getattr(keras.layers, name)()
+    theirs([q, v])
+    ours.build([q.shape, v.shape])
+    ours.set_weights(theirs.get_weights())
+    for kwargs in ({}, {"use_causal_mask": True}, {"mask": [query_mask, None]},
+                   {"mask": [None, value_mask], "use_causal_mask": True}):
+        np.testing.assert_allclose(_numpy(keras, ours([q, v], **kwargs)), _numpy(keras, theirs([q, v], **kwargs)),
+                                   atol=1e-5)
+    q_in, v_in = layerwise.Input((2, 3, 4)), layerwise.Input((2, 5, 4))
+    assert getattr(L, name)()([q_in, v_in]).shape == (None, 2, 3, 4)
+
+
+def test_attention_called_on_a_list_takes_masks_only_as_a_list(keras):
+    q = RNG.normal(size=(2, 3, 4)).astype("float32")
+    mask = np.array([[True, True, False], [True, False, False]])
+    with pytest.raises(ValueError, match="mask must be a list"):
+        keras.layers.Attention()([q, q], mask=mask)
+    with pytest.raises(ValueError, match=r"mask must be a list, namely \[query_mask, value_mask\]"):
+        L.Attention()([q, q], mask=mask)
+
+
+def test_symbolic_attention_scores_come_as_a_tuple_as_in_keras(keras, tmp_path):
+    x = RNG.normal(size=(2, 3, 4)).astype("float32")
+    for library in (keras, layerwise):
+        q = library.Input((3, 4))
+        assert type(library.layers.MultiHeadAttention(2, 2)(q, q, return_attention_scores=True)) is tuple
+        out = library.layers.Attention()([q, q], return_attention_scores=True)
+        assert type(out) is tuple
+        model = library.Model(q, out)
+        assert type(model.predict(x, verbose=0)) is tuple
+    model.save(tmp_path / "m.keras")
+    reloaded = layerwise.models.load_model(tmp_path / "m.keras")
+    for got, expected in zip(reloaded.predict(x, verbose=0), model.predict(x, verbose=0)):
+        np.testing.assert_allclose(got, expected, atol=1e-6)

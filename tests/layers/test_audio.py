@@ -243,3 +243,35 @@ def test_stft_spectrogram_takes_other_lengths_and_channels_after_building(audio)
     layer = L.STFTSpectrogram(frame_length=64, data_format="channels_first")
     assert tuple(layer(stft_inputs(audio, "channels_first")).shape) == (2, 66, 124)
     assert tuple(layer(stft_inputs(audio, "channels_first")[:1, :1, :1000]).shape) == (1, 33, 30)
+
+
+# ---- compute dtypes, and a numpy window read from a Keras file -----------------------------------------------------
+
+def numpy_of(t) -> np.ndarray:
+    return np.asarray(t.detach().cpu() if hasattr(t, "detach") else t)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16"])
+def test_mel_spectrogram_computes_and_returns_in_keras_dtype(keras, dtype):
+    """Keras computes in float64 under a float64 dtype and returns its compute dtype; layerwise computed in
+    float32 and returned float32 for both."""
+    signal = np.random.RandomState(0).randn(2, 500)
+    args = dict(fft_length=64, sequence_stride=16, dtype=dtype)
+    expected = keras.layers.MelSpectrogram(**args)(signal)
+    got = L.MelSpectrogram(**args)(torch.tensor(signal))
+    assert got.dtype == getattr(torch, dtype) == expected.dtype
+    atol = 1e-4 if dtype == "float64" else 0.05  # dB values up to ~30; float16 keeps 3 digits
+    np.testing.assert_allclose(numpy_of(got.float()), numpy_of(expected.float()), atol=atol)
+
+
+def test_stft_spectrogram_takes_the_numpy_window_of_a_keras_file(keras):
+    """A ``.keras`` file stores an array window as ``{'class_name': '__numpy__', ...}``; layerwise's
+    ``from_config`` raised 'float() argument must be ... not dict' on it."""
+    window = np.hanning(32).astype("float32")
+    k_layer = keras.layers.STFTSpectrogram(frame_length=32, frame_step=8, window=window, mode="magnitude")
+    saved = keras.saving.serialize_keras_object(k_layer)["config"]
+    assert saved["window"]["class_name"] == "__numpy__"
+    l_layer = L.STFTSpectrogram.from_config(saved)
+    signal = np.random.RandomState(0).randn(2, 200, 1).astype("float32")
+    np.testing.assert_allclose(numpy_of(l_layer(signal)), numpy_of(k_layer(signal)), atol=1e-5)
+    assert l_layer.get_config()["window"] == pytest.approx(window.tolist())

@@ -1,4 +1,6 @@
-"""CategoryEncoding, Discretization, Hashing, IntegerLookup: Keras parity, models that save, bad input.
+"""CategoryEncoding, Discretization, Hashing, IntegerLookup, StringLookup: Keras parity, models that save, bad
+input, dtype policies and symbolic dtypes, Discretization's adapt on a list of batches, TextVectorization's and
+StringLookup's output shapes.
 
 CategoryEncoding and Discretization run in Keras on the torch backend and are compared directly;
 Keras' Hashing and IntegerLookup need TensorFlow, so they are checked against Keras' documented
@@ -8,8 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+import layerwise
 import layerwise as lw
 from layerwise import layers as L
+from layerwise.preprocessing.lookup import StringLookup
+from layerwise.preprocessing.text import TextVectorization
 
 IDS = np.array([[0, 1, 1, 3], [2, 2, 2, 0], [3, 3, 1, 0]])
 
@@ -192,3 +197,156 @@ def test_sequential_with_lookup_encoding_and_discretization_trains_saves_and_loa
     reloaded = lw.load_model(tmp_path / "bins.lw")
     assert reloaded.layers[0].bin_boundaries == bins.bin_boundaries
     np.testing.assert_allclose(reloaded.predict(values, verbose=0), binned.predict(values, verbose=0), atol=1e-6)
+
+
+# ---- dtype policies of the encoders --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float64", "mixed_float16"])
+def test_category_encoding_dtype_like_keras(keras, dtype):
+    ids, weights = np.array([[0, 1, 1]]), np.array([[0.5, 2.0, 1.0]])  # float64 weights
+    for mode in ("multi_hot", "one_hot", "count"):
+        expected = keras.layers.CategoryEncoding(4, output_mode=mode, dtype=dtype)(ids)
+        assert L.CategoryEncoding(4, output_mode=mode, dtype=dtype)(ids).dtype == expected.dtype
+    expected = keras.layers.CategoryEncoding(4, output_mode="count", dtype=dtype)(ids, count_weights=weights)
+    out = L.CategoryEncoding(4, output_mode="count", dtype=dtype)(ids, count_weights=weights)
+    assert out.dtype == expected.dtype
+    np.testing.assert_allclose(out.float().numpy(), np.asarray(expected.float()))
+
+
+def test_category_encoding_count_weights_take_the_compute_dtype(keras):
+    ids, weights = np.array([[0, 1, 1]]), np.array([[0.5, 2.0, 1.0]])
+    expected = keras.layers.CategoryEncoding(4, output_mode="count")(ids, count_weights=weights)
+    out = L.CategoryEncoding(4, output_mode="count")(ids, count_weights=weights)
+    assert out.dtype == expected.dtype == torch.float32
+
+
+def test_discretization_encoded_dtype_like_keras(keras):
+    x = np.array([[-1.0, 0.5, 2.0]])
+    for mode, dtype in [("one_hot", "float64"), ("count", "float64"), ("int", "float64")]:
+        expected = keras.layers.Discretization(bin_boundaries=[0.0, 1.0], output_mode=mode, dtype=dtype)(x)
+        out = L.Discretization(bin_boundaries=[0.0, 1.0], output_mode=mode, dtype=dtype)(x)
+        assert out.dtype == expected.dtype
+        np.testing.assert_array_equal(out.numpy(), np.asarray(expected))
+
+
+def test_hashing_dtype_as_keras():
+    """Keras (hashing.py): int64 bins by default, 'int32' on request, a float dtype refused for 'int' bins."""
+    assert L.Hashing(3)(np.array([[1, 2]])).dtype == torch.int64
+    assert L.Hashing(3, dtype="int32")(np.array([[1, 2]])).dtype == torch.int32
+    assert L.Hashing(3, dtype="int32")(np.array([["a", "b"]])).dtype == np.int32
+    assert L.Hashing(3, output_mode="one_hot", dtype="float64")(np.array([1, 2])).dtype == torch.float64
+    assert L.Hashing(3, output_mode="multi_hot")(np.array([[1, 2]])).dtype == torch.float32
+    with pytest.raises(ValueError, match="Hashing.*dtype must be 'int32' or 'int64'.*float32"):
+        L.Hashing(3, dtype="float32")
+    config = L.Hashing(3).get_config()
+    assert config["dtype"]["config"]["name"] == "int64"
+    assert L.Hashing.from_config(config)(np.array([[7]])).dtype == torch.int64
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_inputs_to_category_encoding_and_discretization_match_keras(keras, dtype):
+    x = np.array([[0, 1, 1], [2, 3, 0]], dtype)
+    for name, kwargs in (("CategoryEncoding", dict(num_tokens=4, output_mode="count")),
+                         ("Discretization", dict(bin_boundaries=[0.5, 2.5]))):
+        expected = np.asarray(getattr(keras.layers, name)(**kwargs)(x))
+        got = getattr(L, name)(**kwargs)(x)
+        assert str(got.dtype).removeprefix("torch.") == str(expected.dtype), name
+        np.testing.assert_array_equal(got.numpy(), expected)
+        inputs = layerwise.Input((3,), dtype=dtype)
+        model = layerwise.Model(inputs, getattr(L, name)(**kwargs)(inputs))
+        np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
+
+
+# ---- Discretization.adapt on a list of batches ---------------------------------------------------------------------
+
+def _keras_boundaries(keras, batches, num_bins=4):
+    """What Keras' adapt computes for a list: update_state on each batch (its adapt iterates the list)."""
+    layer = keras.layers.Discretization(num_bins=num_bins)
+    layer.reset_state()
+    for batch in batches:
+        layer.update_state(batch)
+    layer.finalize_state()
+    return layer.bin_boundaries
+
+
+def test_discretization_adapts_a_list_batch_by_batch_like_keras(keras):
+    values = np.random.RandomState(0).randn(10000).astype("float32")
+    for batches in ([values[:3000], values[3000:]], [values[:5000], values[5000:]]):
+        layer = L.Discretization(num_bins=4)
+        layer.adapt(batches)
+        np.testing.assert_allclose(layer.bin_boundaries, _keras_boundaries(keras, batches), rtol=1e-6)
+    layer = L.Discretization(num_bins=4)
+    layer.adapt([values[:5000], values[5000:]], steps=1)
+    np.testing.assert_allclose(layer.bin_boundaries, _keras_boundaries(keras, [values[:5000]]), rtol=1e-6)
+
+
+# ---- row encodings of rank-3 inputs, Discretization's num_bins -----------------------------------------------------
+
+@pytest.mark.parametrize("make", [lambda mode: L.CategoryEncoding(4, output_mode=mode, name="enc"),
+                                  lambda mode: L.Discretization(bin_boundaries=[0.5, 1.5, 2.5], output_mode=mode,
+                                                                name="enc")])
+@pytest.mark.parametrize("mode", ["multi_hot", "count"])
+def test_row_encodings_refuse_rank_3_inputs(make, mode):
+    ids = np.array([[[0, 1, 1], [2, 3, 3]]])
+    with pytest.raises(ValueError, match=r"'enc' \(\w+\).*rank 1 or 2.*Keras supports.*\(1, 2, 3\)"):
+        make(mode)(ids)
+    with pytest.raises(ValueError, match="rank 1 or 2"):
+        make(mode)(layerwise.Input((2, 3)))
+    assert tuple(make(mode)(ids[0]).shape) == (2, 4)
+    assert tuple(make("one_hot")(ids).shape) == (1, 2, 3, 4)  # one-hot keeps every axis, as Keras
+
+
+@pytest.mark.parametrize("num_bins", [0, -1, 2.5])
+def test_discretization_rejects_fewer_than_one_bin(num_bins):
+    with pytest.raises(ValueError, match="Discretization: num_bins must be an int >= 1"):
+        L.Discretization(num_bins=num_bins)
+
+
+# ---- symbolic output dtypes ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["int", "one_hot", "multi_hot", "count"])
+@pytest.mark.parametrize("dtype", [None, "float64"])
+def test_discretization_symbolic_dtype_like_keras(keras, mode, dtype):
+    expected = keras.layers.Discretization(bin_boundaries=[0.0], output_mode=mode, dtype=dtype)(keras.Input((4,)))
+    out = L.Discretization(bin_boundaries=[0.0], output_mode=mode, dtype=dtype)(layerwise.Input((4,)))
+    assert out.dtype == expected.dtype
+
+
+def test_encoders_symbolic_dtypes(keras):
+    ids = keras.Input((3,), dtype="int64")
+    expected = keras.layers.CategoryEncoding(4, dtype="float64")(ids).dtype
+    assert L.CategoryEncoding(4, dtype="float64")(layerwise.Input((3,), dtype="int64")).dtype == expected
+    # Keras' rules (these two need TensorFlow there): Hashing outputs layer.dtype, IntegerLookup int64 indices.
+    assert L.Hashing(3)(layerwise.Input((3,), dtype="int64")).dtype == "int64"
+    assert L.IntegerLookup(vocabulary=[1, 2])(layerwise.Input((3,), dtype="int64")).dtype == "int64"
+    assert L.IntegerLookup(vocabulary=[1, 2], output_mode="multi_hot")(
+        layerwise.Input((3,), dtype="int64")).dtype == "float32"
+
+
+# ---- StringLookup and TextVectorization ----------------------------------------------------------------------------
+
+def test_string_lookup_multiple_oov_indices_match_keras_docstring():
+    # keras/src/layers/preprocessing/string_lookup.py: 'm' hashes to OOV index 0, 'z' to 1.
+    layer = StringLookup(vocabulary=["a", "b", "c", "d"], num_oov_indices=2)
+    np.testing.assert_array_equal(layer([["a", "c", "d"], ["m", "z", "b"]]), [[2, 4, 5], [0, 1, 3]])
+
+
+def test_text_vectorization_and_string_lookup_compute_output_shape_as_keras():
+    # Keras (text_vectorization.py / index_lookup.py compute_output_shape): 'int' -> (batch, output_sequence_length);
+    # other modes encode the tokens to width max_tokens (pad_to_max_tokens) or the vocabulary size (None before it).
+    assert TextVectorization().compute_output_shape((None,)) == (None, None)
+    assert TextVectorization(output_sequence_length=5).compute_output_shape((None,)) == (None, 5)
+    bag = TextVectorization(output_mode="multi_hot")
+    assert bag.compute_output_shape((None,)) == (None, None)
+    bag.adapt(["a b c"])
+    assert bag.compute_output_shape((None,)) == (None, 4) and bag(["a b"]).shape == (1, 4)
+    one_hot = TextVectorization(output_mode="one_hot", split=None, vocabulary=["a", "b"])
+    assert one_hot.compute_output_shape((None,)) == (None, 3) == (None, *one_hot(["a", "z"]).shape[1:])
+    padded = TextVectorization(output_mode="count", max_tokens=10, pad_to_max_tokens=True)
+    assert padded.compute_output_shape((None,)) == (None, 10)
+    lookup = StringLookup(vocabulary=["a", "b"], output_mode="one_hot")
+    assert lookup.compute_output_shape((3,)) == (3, 3) == lookup(np.array(["a", "b", "c"])).shape
+    multi = StringLookup(vocabulary=["a", "b"], output_mode="multi_hot")
+    assert multi.compute_output_shape((3, 2)) == (3, 3) == multi(np.array([["a", "b"], ["a", "c"], ["b", "b"]])).shape
+    assert StringLookup(vocabulary=["a"]).compute_output_shape((3, 2)) == (3, 2)
+    assert StringLookup(output_mode="count").compute_output_shape((3, 2)) == (3, None)

@@ -1,10 +1,11 @@
-"""Lambda: any PyTorch function as a layer, with its output shape inferred or given."""
+"""Lambda: any PyTorch function as a layer, with its output shape inferred or given, and its ``mask`` argument."""
 import numpy as np
 import pytest
 import torch
 
 import layerwise
 from layerwise import layers
+from layerwise import layers as L
 
 FUNCTIONS = {
     "affine": lambda x: x * 2.0 + 1.0,
@@ -81,3 +82,42 @@ def test_a_registered_function_saves_and_loads_as_in_keras(keras, tmp_path, fres
     with pytest.raises(ValueError, match=r"'twice' \(Lambda\): its saved function 'Custom>double' is no "
                                          r"built-in .*register_keras_serializable"):
         layerwise.load_model(tmp_path / "lw.keras")
+
+
+# ---- Lambda(mask=...) -------------------------------------------------------------------------------------------
+
+def _numpy(keras, value) -> np.ndarray:
+    return keras.ops.convert_to_numpy(value) if not isinstance(value, torch.Tensor) else value.detach().cpu().numpy()
+
+
+def test_lambda_mask_function_gives_the_output_mask_as_keras(keras):
+    x = np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]], "float32")
+    predictions = []
+    for library in (keras, layerwise):
+        i = library.Input((3,))
+        h = library.layers.Lambda(lambda t: t[..., None], mask=lambda t, m: t != 0)(i)
+        model = library.Model(i, library.layers.LSTM(2, kernel_initializer="ones", recurrent_initializer="ones")(h))
+        predictions.append(model.predict(x, verbose=0))
+    np.testing.assert_allclose(predictions[1], predictions[0], atol=1e-6)
+    masked = L.Lambda(lambda t: t[..., None], mask=lambda t, m: t != 0)
+    sequential = layerwise.Sequential([layerwise.Input((3,)), masked,
+                                       L.LSTM(2, kernel_initializer="ones", recurrent_initializer="ones")])
+    np.testing.assert_allclose(sequential.predict(x, verbose=0), predictions[0], atol=1e-6)
+    eager = L.Lambda(lambda t: t * 2, mask=lambda t, m: t > 0)(x)
+    np.testing.assert_array_equal(eager._keras_mask.numpy(), x > 0)
+
+
+def test_lambda_mask_array_and_a_function_taking_the_mask_as_keras(keras):
+    mask = np.array([True, False, True])
+    for library in (keras, layerwise):
+        layer = library.layers.Lambda(lambda t: t, mask=mask)
+        np.testing.assert_array_equal(_numpy(keras, layer.compute_mask(np.ones((3,), "float32"), None)), mask)
+    config = L.Lambda(layerwise.activations.relu, mask=mask).get_config()
+    assert config["mask"] == keras.layers.Lambda(keras.activations.relu, mask=mask).get_config()["mask"]
+    np.testing.assert_array_equal(L.Lambda.from_config(config).mask, mask)
+
+    def keep_real_steps(t, mask=None):
+        return t if mask is None else t * mask[..., None]
+
+    embedded = L.Embedding(5, 2, mask_zero=True)(np.array([[1, 0, 2]]))
+    assert torch.all(L.Lambda(keep_real_steps)(embedded)[0, 1] == 0)

@@ -1,11 +1,14 @@
-"""The Dot merge layer against Keras: batch dot products along given axes, cosine similarity, shapes,
-a functional model using it (attention scores), and the errors bad inputs get."""
+"""The merge layers against Keras: Dot's batch dot products along given axes, cosine similarity, shapes, a
+functional model using it (attention scores), and the errors bad inputs get; the dtypes, masks, empty batches and
+unknown sizes of Add, Concatenate and the other merges."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import layerwise
+from layerwise import layers as L
 
 
 @pytest.mark.parametrize("shapes,axes,normalize", [
@@ -82,3 +85,64 @@ def test_merge_layers_write_keras_build_config(keras, tmp_path):
     assert entries[1]["add"] == {"input_shape": [[None, 3], [None, 3]]}
     reloaded = layerwise.models.load_model(tmp_path / "keras.keras")
     assert reloaded.get_layer("cat").get_build_config() == {"input_shape": [(None, 3), (None, 3)]}
+
+
+# ---- merge layers on integer, bool and float64 arrays, empty batches, masks and unknown sizes ----------------------
+
+def _numpy(keras, value) -> np.ndarray:
+    return keras.ops.convert_to_numpy(value) if not isinstance(value, torch.Tensor) else value.detach().cpu().numpy()
+
+
+@pytest.mark.parametrize("name", ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"])
+def test_merge_layers_keep_integer_arrays_integer_as_keras(keras, name):
+    big = np.array([[16777217, 3]], "int32")  # no exact float32
+    ours, theirs = getattr(L, name)()([big, big]), getattr(keras.layers, name)()([big, big])
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(_numpy(keras, ours), _numpy(keras, theirs))
+
+
+def test_merge_layers_keep_bool_and_narrow_float64_arrays_as_keras(keras):
+    for dtype in ("bool", "float64", "int64", "uint8"):
+        a = np.ones((1, 2), dtype)
+        assert L.Add()([a, a]).dtype == keras.layers.Add()([a, a]).dtype
+    wide = torch.ones(1, 2, dtype=torch.float64)
+    assert L.Concatenate()([wide, wide]).dtype == keras.layers.Concatenate()([wide, wide]).dtype == torch.float32
+
+
+def test_dot_takes_an_empty_batch_as_keras(keras):
+    x, y = np.zeros((0, 3, 4), "float32"), np.zeros((0, 5, 4), "float32")
+    assert tuple(L.Dot(axes=2)([x, y]).shape) == tuple(keras.layers.Dot(axes=2)([x, y]).shape) == (0, 3, 5)
+    assert tuple(L.Dot(axes=1)([np.zeros((0, 3)), np.zeros((0, 3))]).shape) == (0, 1)
+
+
+def test_merge_compute_mask_takes_numpy_masks_as_keras(keras):
+    a = np.ones((2, 3, 4), "float32")
+    m1, m2 = np.array([[1, 1, 0], [1, 0, 0]], bool), np.array([[0, 0, 1], [0, 0, 0]], bool)
+    for name, masks in (("Add", [m1, m2]), ("Maximum", [m1, m2]), ("Concatenate", [m1, None])):
+        ours = getattr(L, name)().compute_mask([a, a], masks)
+        theirs = getattr(keras.layers, name)().compute_mask([a, a], masks)
+        np.testing.assert_array_equal(_numpy(keras, ours), _numpy(keras, theirs))
+
+
+@pytest.mark.parametrize("axis", [0, -3])
+def test_concatenate_joins_along_the_batch_axis_as_keras(keras, axis):
+    a = np.ones((2, 3, 4), "float32")
+    assert tuple(L.Concatenate(axis=axis)([a, a]).shape) == (4, 3, 4)
+    assert tuple(keras.layers.Concatenate(axis=axis)([a, a]).shape) == (4, 3, 4)
+    for library in (keras, layerwise):
+        known = [library.Input((3, 4), batch_size=2), library.Input((3, 4), batch_size=3)]
+        assert library.layers.Concatenate(axis=axis)(known).shape == (5, 3, 4)
+        assert library.layers.Concatenate(axis=axis)([library.Input((3, 4)), known[0]]).shape == (None, 3, 4)
+
+
+@pytest.mark.parametrize("shapes", [[(None, 4), (3, 4)], [(1, 4), (None, 4)], [(3, 4), (4,)], [(1, 4), (3, 4)]])
+@pytest.mark.parametrize("name", ["Add", "Multiply", "Maximum", "Average"])
+def test_element_wise_merges_leave_unknown_sizes_unknown_as_keras(keras, shapes, name):
+    expected = getattr(keras.layers, name)()([keras.Input(s) for s in shapes]).shape
+    assert getattr(L, name)()([layerwise.Input(s) for s in shapes]).shape == expected
+
+
+def test_element_wise_merges_take_the_known_batch_size_as_keras(keras):
+    for library in (keras, layerwise):
+        inputs = [library.Input((3, 4), batch_size=2), library.Input((3, 4))]
+        assert library.layers.Add()(inputs).shape == (2, 3, 4)

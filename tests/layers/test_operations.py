@@ -1,5 +1,6 @@
 """Arithmetic and indexing on symbolic tensors in functional models (``x + y``, ``2 * x``, ``x[:, -1]``),
-checked against Keras 3: the graph's operations, summary, outputs, training, saving, and bad indices."""
+checked against Keras 3: the graph's operations, summary, outputs, training, saving, and bad indices; the
+comparison, bitwise, ``round`` and ``@`` operators, and symbolic tensors as booleans, keys and equals."""
 from __future__ import annotations
 
 import re
@@ -92,3 +93,46 @@ def test_reflected_power_and_numpy_constants_save(tmp_path, rng):
     model.save(tmp_path / "powers.lw")
     np.testing.assert_allclose(layerwise.models.load_model(tmp_path / "powers.lw").predict(data, verbose=0),
                                2 ** data + 0.5 * data, rtol=1e-6)
+
+
+# ---- symbolic tensors' operators ------------------------------------------------------------------------------
+
+OPERATORS = {
+    "!=": lambda i: i != 0, ">": lambda i: i > 1, "<": lambda i: i < 1, "<=": lambda i: i <= 1,
+    ">=": lambda i: i >= 1, "1 < i": lambda i: 1 < i, "//": lambda i: i // 2, "rfloordiv": lambda i: 3 // (i + 4),
+    "%": lambda i: i % 2, "rmod": lambda i: 5 % (i + 4), "&": lambda i: (i > 0) & (i < 2),
+    "|": lambda i: (i > 1) | (i < 0.5), "^": lambda i: (i > 0) ^ (i < 2), "~": lambda i: ~(i > 1),
+    "round": lambda i: round(i * 1.26, 1), "@": lambda i: i[:, None, :] @ i[:, :, None],
+}
+
+
+@pytest.mark.parametrize("name", OPERATORS)
+def test_symbolic_operators_record_the_keras_operation(keras, name):
+    x = np.array([[0.0, 1.5, 2.0], [3.0, 0.0, -1.0]], "float32")
+    results = []
+    for library in (keras, layerwise):
+        i = library.Input((3,))
+        results.append(library.Model(i, OPERATORS[name](i)).predict(x, verbose=0))
+    np.testing.assert_allclose(np.asarray(results[1], "float64"), np.asarray(results[0], "float64"), atol=1e-6)
+    assert results[1].dtype == results[0].dtype
+
+
+def test_a_mask_from_a_symbolic_comparison_selects_as_in_keras(keras):
+    x = np.array([[0.0, 1.0, 2.0]], "float32")
+    i = layerwise.Input((3,))
+    model = layerwise.Model(i, layerwise.ops.where(i != 0, i, -1.0))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), [[-1.0, 1.0, 2.0]])
+    ki = keras.Input((3,))
+    np.testing.assert_array_equal(keras.Model(ki, keras.ops.where(ki != 0, ki, -1.0)).predict(x, verbose=0),
+                                  [[-1.0, 1.0, 2.0]])
+
+
+def test_symbolic_tensors_are_no_booleans_but_stay_hashable_and_equal_only_to_themselves():
+    i, j = layerwise.Input((3,)), layerwise.Input((3,))
+    with pytest.raises(TypeError, match="cannot be used as a boolean"):
+        bool(i)
+    with pytest.raises(TypeError, match="cannot be used as a boolean"):
+        _ = i if i > 0 else j
+    assert i == i and not (i == j) and {i: 1}[i] == 1 and i in [j, i]
+    a, b = layerwise.Input((2, 3)), layerwise.Input((3, 4))
+    assert (a @ b).shape == (None, 2, 4) and (np.ones((5, 2), "float32") @ a).shape == (None, 5, 3)

@@ -1,5 +1,7 @@
 """Normalization, Resizing and CenterCrop against Keras 3 (torch backend): adapted statistics, outputs,
-shapes of batched and unbatched images, saving with a model, and errors for bad input."""
+shapes of batched and unbatched images, saving with a model, and errors for bad input; Normalization's
+broadcasting, integer images through Resizing, colour layers on channels-first images and the compute dtypes of
+the image layers."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,9 +10,14 @@ import torch
 
 import layerwise
 from layerwise import layers as L
+from layerwise.datasets.adapt import as_array_tensor, make_data
 from layerwise.saving import load_model
 
 ATOL = 1e-5
+HORSEPOWER = np.array([130.0, 165.0, 150.0, 150.0, 140.0, 198.0], "float32")
+UINT8_IMAGES = np.full((1, 4, 4, 3), 201, "uint8")
+UINT8_IMAGES[:, :, ::2] = 10
+IMAGES = np.random.RandomState(0).rand(2, 8, 10, 3).astype("float32") * 255
 
 
 def tabular(seed: int = 0, shape=(60, 4, 3)) -> np.ndarray:
@@ -223,3 +230,98 @@ def test_sized_image_layers_take_dicts_of_images_and_masks_as_keras(keras, name,
         assert set(np.unique(np.asarray(got["segmentation_masks"]))) <= {0.0, 1.0, 2.0, 3.0}
     with pytest.raises(ValueError, match=r"called on a dict expects an 'images' entry, got keys \['labels'\]"):
         getattr(L, name)(*size)({"labels": np.array([1, 2])})
+
+
+# ---- Normalization broadcasts its statistics as Keras --------------------------------------------------------------
+
+def test_normalization_adapted_on_1d_data_takes_a_column_like_keras(keras):
+    """TensorFlow's "Basic regression" tutorial: axis=None adapted on 1-D data, then fed (batch, 1)."""
+    results = []
+    for lib in (keras, layerwise):
+        norm = lib.layers.Normalization(axis=None)
+        norm.adapt(HORSEPOWER)
+        model = lib.Sequential([lib.Input((1,)), norm])
+        results.append(np.asarray(model.predict(HORSEPOWER[:2, None], verbose=0)))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
+    assert results[1].shape == (2, 1)
+
+
+def test_normalization_tutorial_form_trains():
+    norm = L.Normalization(input_shape=[1], axis=None)
+    norm.adapt(HORSEPOWER)
+    model = layerwise.Sequential([norm, L.Dense(1)])
+    model.compile(optimizer="adam", loss="mean_absolute_error")
+    model.fit(HORSEPOWER, HORSEPOWER, epochs=1, verbose=0)
+    assert model.predict(HORSEPOWER[:2], verbose=0).shape == (2, 1)
+
+
+def test_normalization_statistics_broadcast_over_extra_axes_like_keras(keras):
+    data = np.arange(30, dtype="float32").reshape(10, 3) ** 1.5
+    x = np.random.RandomState(1).rand(2, 4, 3).astype("float32") * 20
+    results = []
+    for lib in (keras, layerwise):
+        norm = lib.layers.Normalization()
+        norm.adapt(data)
+        results.append(np.asarray(norm(x)))
+    assert results[1].shape == (2, 4, 3)
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
+
+
+def test_normalization_mismatched_features_name_the_layer():
+    norm = L.Normalization(name="feats")
+    norm.adapt(np.ones((10, 3), "float32"))
+    with pytest.raises(ValueError, match=r"'feats' \(Normalization\).*sizes \[3\].*\(2, 4, 7\)"):
+        norm(np.zeros((2, 4, 7), "float32"))  # a longer rank used to raise a bare IndexError
+    with pytest.raises(ValueError, match=r"'feats'.*\(2, 4\)"):
+        norm(np.zeros((2, 4), "float32"))
+
+
+# ---- integer images through Resizing -------------------------------------------------------------------------------
+
+def test_resizing_returns_integer_images_rounded_like_keras(keras):
+    expected = keras.layers.Resizing(3, 3)(UINT8_IMAGES)
+    out = L.Resizing(3, 3)(UINT8_IMAGES)
+    assert out.dtype == torch.uint8
+    np.testing.assert_array_equal(out.numpy(), np.asarray(expected))
+
+
+def test_integer_inputs_keep_an_integer_input_dtype():
+    """``as_array_tensor`` and ``make_data`` keep integer data in the dtype an integer ``Input`` declares."""
+    assert as_array_tensor(UINT8_IMAGES, "x", declared_dtype="uint8").dtype == torch.uint8
+    assert as_array_tensor(UINT8_IMAGES, "x", declared_dtype="int32").dtype == torch.int32
+    assert as_array_tensor(UINT8_IMAGES, "x", declared_dtype="float32").dtype == torch.float32
+    assert as_array_tensor(UINT8_IMAGES, "x").dtype == torch.float32  # no declared dtype: as before
+    data = make_data(UINT8_IMAGES, None, None, 1, torch.device("cpu"), input_dtypes=["uint8"])
+    assert data.x.dtype == torch.uint8
+
+
+# ---- colour layers on channels-first RGB images --------------------------------------------------------------------
+
+COLOUR_LAYERS = [(L.RandomGrayscale, {"factor": 1.0}), (L.RandomHue, {"factor": 0.5}),
+                 (L.RandomSaturation, {"factor": 0.5}), (L.RandomColorDegeneration, {"factor": 0.5})]
+
+
+@pytest.mark.parametrize("cls, kwargs", COLOUR_LAYERS)
+def test_colour_layers_take_channels_first_rgb(cls, kwargs):
+    first = np.ascontiguousarray(IMAGES.transpose(0, 3, 1, 2))
+    expected = cls(**kwargs, seed=3)(IMAGES, training=True).numpy().transpose(0, 3, 1, 2)
+    out = cls(**kwargs, seed=3, data_format="channels_first")(first, training=True)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6, atol=1e-4)
+    layerwise.config.set_image_data_format("channels_first")
+    try:
+        assert tuple(cls(**kwargs)(first, training=True).shape) == (2, 3, 8, 10)
+    finally:
+        layerwise.config.set_image_data_format("channels_last")
+    with pytest.raises(ValueError, match=r"channels \(RGB\)"):
+        cls(**kwargs, data_format="channels_first")(np.zeros((2, 4, 8, 10), "float32"))
+
+
+# ---- the image layers' dtype policies ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, kwargs", [("CenterCrop", {"height": 4, "width": 5}), ("RandomFlip", {}),
+                                          ("RandomBrightness", {"factor": 0.2}), ("MixUp", {}),
+                                          ("Resizing", {"height": 4, "width": 5})])
+@pytest.mark.parametrize("dtype", ["float64", "float16", "mixed_float16"])
+def test_image_layers_compute_in_their_dtype_like_keras(keras, name, kwargs, dtype):
+    expected = getattr(keras.layers, name)(**kwargs, dtype=dtype)(IMAGES, training=True).dtype
+    assert getattr(L, name)(**kwargs, dtype=dtype)(IMAGES, training=True).dtype == expected

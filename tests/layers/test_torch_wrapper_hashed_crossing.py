@@ -232,3 +232,18 @@ def test_hashed_crossing_bad_arguments_and_inputs():
         L.HashedCrossing(4, sparse=True)
     with pytest.raises(ValueError, match=r"num_bins must be a positive int, got 0"):
         L.HashedCrossing(0)
+
+
+@pytest.mark.parametrize("output_mode, dtype", [("int", "int64"), ("one_hot", "float32")])
+def test_hashed_crossing_config_writes_the_resolved_dtype(output_mode, dtype):
+    # Keras' __init__ sets dtype="int64" for 'int' (floatx otherwise) and get_config writes self.dtype.
+    layer = L.HashedCrossing(num_bins=5, output_mode=output_mode, name="h")
+    config = layer.get_config()
+    assert config == {"num_bins": 5, "output_mode": output_mode, "sparse": False, "name": "h", "dtype": dtype}
+    assert L.HashedCrossing.from_config(config).get_config() == config
+    assert L.HashedCrossing(num_bins=5, dtype="int32").get_config()["dtype"] == "int32"
+    # Keras' documented bins are unchanged.
+    bins = layer((np.array(["A", "B", "A", "B", "A"]), np.array([101, 101, 101, 102, 102])))
+    expected = [1, 4, 1, 1, 3] if output_mode == "int" else np.eye(5)[[1, 4, 1, 1, 3]]
+    np.testing.assert_array_equal(bins, expected)
+    assert str(bins.dtype) == dtype

@@ -1,5 +1,6 @@
-"""TimeDistributed over a whole model (the CNN-per-frame pattern), Bidirectional's sub-layer names and config,
-and the wrappers' argument and shape errors, side by side with Keras 3 (torch backend)."""
+"""TimeDistributed over a whole model (the CNN-per-frame pattern), Bidirectional's sub-layer names and config, its
+states with return_state, masks through both wrappers, and the wrappers' argument and shape errors, side by side
+with Keras 3 (torch backend)."""
 from __future__ import annotations
 
 import json
@@ -226,3 +227,42 @@ def test_another_feature_size_names_the_built_bidirectional_layer(keras):
     message = str(error.value)
     assert message.startswith("Layer 'bi' (Bidirectional) expected input shape (None, 5, 3)")
     assert "received input with shape (None, 5, 4)" in message and "forward_" not in message
+
+
+# ---- Bidirectional's return_state and an Embedding mask through the wrappers ---------------------------------------
+
+def _set_ramp_weights(model) -> None:
+    """Deterministic weights for both frameworks: a ramp in [-1, 1] per weight, in weight order."""
+    model.set_weights([np.linspace(-1, 1, int(np.prod(w.shape))).reshape(w.shape).astype("float32")
+                       for w in model.get_weights()])
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul", None])
+def test_bidirectional_return_state_matches_keras(keras, merge_mode):
+    x = np.linspace(-1, 1, 24, dtype="float32").reshape(2, 4, 3)
+    outs = []
+    for module in (keras, layerwise):
+        # a backward layer of other units only where the merge allows it (concatenated or kept apart)
+        units = 3 if merge_mode in ("concat", None) else 2
+        backward = module.layers.LSTM(units, go_backwards=True, return_sequences=True, return_state=True)
+        model = module.Sequential([module.Input((4, 3)), module.layers.Bidirectional(
+            module.layers.LSTM(2, return_sequences=True, return_state=True), merge_mode=merge_mode,
+            backward_layer=backward)])
+        _set_ramp_weights(model)
+        outs.append([np.asarray(t.detach()) for t in model.layers[0](torch.tensor(x))])
+    assert len(outs[0]) == len(outs[1])
+    for expected, got in zip(*outs):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_embedding_mask_through_bidirectional_and_time_distributed_matches_keras(keras):
+    ids = np.array([[1, 2, 0, 0], [3, 4, 5, 0]])
+    outs = []
+    for module in (keras, layerwise):
+        model = module.Sequential([
+            module.Input((4,), dtype="int32"), module.layers.Embedding(6, 3, mask_zero=True),
+            module.layers.Bidirectional(module.layers.GRU(2, return_sequences=True)),
+            module.layers.TimeDistributed(module.layers.Dense(2)), module.layers.LSTM(2)])
+        _set_ramp_weights(model)
+        outs.append(np.asarray(model.predict(ids, verbose=0)))
+    np.testing.assert_allclose(outs[1], outs[0], atol=1e-5)

@@ -167,7 +167,8 @@ def test_unknown_name_lists_the_valid_ones():
 
 @pytest.mark.parametrize("kwargs", [{"gradient_accumulation_steps": 4}, {"loss_scale_factor": 128.0}])
 def test_accumulation_and_loss_scale_arguments_are_kept_as_keras_keeps_them(keras, kwargs):
-    # How they train is checked against Keras in tests/optimizers/test_optimizer_review_fixes*.py.
+    # How they train is checked against Keras in
+    # tests/optimizers/test_optimizer_binding_ema_and_gradient_accumulation.py.
     ours, theirs = layerwise.optimizers.Nadam(**kwargs), keras.optimizers.Nadam(**kwargs)
     assert {k: ours.get_config()[k] for k in kwargs} == {k: theirs.get_config()[k] for k in kwargs} == kwargs
     assert layerwise.optimizers.deserialize(layerwise.optimizers.serialize(ours)).get_config() == ours.get_config()

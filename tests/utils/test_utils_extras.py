@@ -1,9 +1,11 @@
 """Smaller Keras utils: split_dataset, get_source_inputs, is_keras_tensor, standardize_dtype and the
-interactive-logging switch of the progress bars."""
+interactive-logging switch of the progress bars; normalize's result types, plot_model's and model_to_dot's
+options, split_dataset's preferred_backend, Config, and img_to_array under a float64 floatx."""
 from __future__ import annotations
 
 import io
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -11,8 +13,10 @@ import torch
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
 import layerwise
+import layerwise as lw
 from layerwise import layers as L
 from layerwise import utils
+from layerwise.utils import model_visualization
 
 X = np.arange(20, dtype="float32").reshape(10, 2)
 Y = np.arange(10, dtype="int64")
@@ -201,3 +205,121 @@ def test_callback_messages_follow_the_logging_switch(plain_logging, caplog, caps
     messages = [r.getMessage() for r in caplog.records]
     assert "Epoch 1/3" in messages and "Epoch 2: early stopping" in messages
     assert "early stopping" not in capsys.readouterr().out
+
+
+# ---- normalize -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("axis", [-1, 0])
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_normalize_of_a_tensor_is_a_tensor_as_in_keras(keras, axis, order):
+    for x in (torch.tensor([[3.0, 4.0], [1e-9, 0.0], [0.0, 0.0]]), torch.tensor([[3, 4], [0, 2]]),
+              torch.tensor([[3.0, -4.0]], dtype=torch.float64)):
+        expected = keras.utils.normalize(x, axis=axis, order=order)
+        got = utils.normalize(x, axis=axis, order=order)
+        assert isinstance(got, torch.Tensor) and got.dtype == expected.dtype
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_normalize_of_numpy_keeps_keras_dtype_and_leaves_the_input_alone(keras):
+    for x in (np.array([[3.0, 4.0], [0.0, 0.0]]), np.array([[3.0, 4.0]], np.float32), np.array([[3, 4]])):
+        before = x.copy()
+        expected = keras.utils.normalize(x, order=2)
+        got = utils.normalize(x, order=2)
+        assert isinstance(got, np.ndarray) and got.dtype == expected.dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+        np.testing.assert_array_equal(x, before)
+
+
+# ---- plot_model and model_to_dot -----------------------------------------------------------------------------------
+
+def test_plot_model_hides_layer_names_by_default_as_keras(keras, monkeypatch):
+    import inspect
+    default = inspect.signature(utils.plot_model).parameters["show_layer_names"].default
+    assert default is inspect.signature(keras.utils.plot_model).parameters["show_layer_names"].default is False
+    seen = {}
+
+    class _Dot:
+        def write(self, path, format):  # noqa: A002 (pydot's name)
+            seen["format"] = format
+
+    def fake_model_to_dot(model, **kwargs):
+        seen.update(kwargs)
+        return _Dot()
+
+    monkeypatch.setattr(model_visualization, "pydot", object())
+    monkeypatch.setattr(model_visualization, "_has_graphviz", lambda: True)
+    monkeypatch.setattr(model_visualization, "model_to_dot", fake_model_to_dot)
+    model = lw.Sequential([lw.Input((4,)), lw.layers.Dense(2)])
+    utils.plot_model(model, to_file="unused.pdf")
+    assert seen["show_layer_names"] is False and seen["format"] == "pdf"
+
+
+def test_model_to_dot_show_dtype_labels_each_output_dtype_as_keras(keras):
+    pytest.importorskip("pydot")
+
+    def build(lib):
+        inputs = lib.Input((4,), dtype="int32", name="ids")
+        x = lib.layers.Embedding(10, 3, name="embed")(inputs)
+        return lib.Model(inputs, lib.layers.Dense(2, dtype="float64", name="head")(x))
+
+    def dtypes(dot) -> list[str]:
+        return re.findall(r"Output dtype: <b>(\w+)</b>", dot.to_string())
+
+    expected = dtypes(keras.utils.model_to_dot(build(keras), show_dtype=True))
+    assert dtypes(utils.model_to_dot(build(lw), show_dtype=True)) == expected == ["int32", "float32", "float64"]
+    assert dtypes(utils.model_to_dot(build(lw))) == []
+    chain = lw.Sequential([lw.Input((4,)), lw.layers.Dense(2, dtype="float64")])
+    assert dtypes(utils.model_to_dot(chain, show_dtype=True)) == ["float64"]
+
+
+# ---- split_dataset's preferred_backend, Config, img_to_array -------------------------------------------------------
+
+def test_split_dataset_accepts_keras_preferred_backend():
+    x = np.arange(10)
+    left, right = utils.split_dataset(x, left_size=0.8, preferred_backend="torch")
+    np.testing.assert_array_equal(left, x[:8])
+    np.testing.assert_array_equal(right, x[8:])
+    with pytest.raises(ValueError, match="preferred_backend"):
+        utils.split_dataset(x, left_size=0.8, preferred_backend="jax")
+
+
+def test_config_behaves_as_keras_config(keras):
+    def exercise(cls) -> list:
+        config = cls(lr=0.1, momentum=0.9)
+        config.seed = 1
+        config["batch"] = 2
+        seen = [config.lr, config["seed"], list(config), len(config), "batch" in config, config.get("x", 5),
+                config.as_dict(), config.to_json(), repr(config)]
+        with pytest.raises(AttributeError) as err:
+            config.lrr  # noqa: B018 (the lookup is the check)
+        seen.append(str(err.value))
+        config.freeze()
+        for change in (lambda: setattr(config, "z", 1), lambda: config.__setitem__("z", 1),
+                       lambda: config.pop("lr"), lambda: config.update(a=1), lambda: config.__delitem__("lr")):
+            with pytest.raises(ValueError, match="frozen"):
+                change()
+        config.unfreeze()
+        seen += [config.pop("batch"), config.frozen, config.as_dict()]
+        return seen
+
+    assert exercise(utils.Config) == exercise(keras.utils.Config)
+    assert "Did you mean 'lr'?" in exercise(utils.Config)[9]
+
+
+@pytest.fixture
+def float64_floatx(keras):
+    keras.config.set_floatx("float64")
+    lw.config.set_floatx("float64")
+    yield
+    keras.config.set_floatx("float32")
+    lw.config.set_floatx("float32")
+
+
+def test_img_to_array_follows_floatx_as_keras(keras, float64_floatx):
+    pixels = np.arange(12, dtype="uint8").reshape(2, 2, 3)
+    expected = keras.utils.img_to_array(pixels)
+    got = utils.img_to_array(pixels)
+    assert got.dtype == expected.dtype == np.float64
+    np.testing.assert_array_equal(got, expected)
+    assert utils.img_to_array(pixels, dtype="float32").dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(utils.array_to_img(pixels)), np.asarray(keras.utils.array_to_img(pixels)))

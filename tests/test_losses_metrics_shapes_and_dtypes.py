@@ -1,4 +1,4 @@
-"""Review fixes to losses and metrics, each checked side by side with Keras 3 (torch backend): shape checks of
+"""Losses and metrics, each checked side by side with Keras 3 (torch backend): shape checks of
 the crossentropies, float32 loss values for half-precision inputs, ``l2_normalize`` in float16, the
 ``ignore_class`` of the sparse crossentropy metric, results after ``reset_state()``, the default name of
 ``MeanMetricWrapper``, and the shapes a user's loss function is handed."""

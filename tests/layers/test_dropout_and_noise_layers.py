@@ -1,12 +1,15 @@
-"""Seeded noise layers draw from their own generator, as Keras' layers own a SeedGenerator: the same seed gives
-the same noise, call after call, whatever else draws random numbers; seed=None follows torch.manual_seed."""
+"""Dropout and noise layers. Seeded ones draw from their own generator, as Keras' layers own a SeedGenerator: the
+same seed gives the same noise, call after call, whatever else draws random numbers; seed=None follows
+torch.manual_seed. Their rate and stddev arguments are checked as Keras checks them."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
+import layerwise
 from layerwise import layers
+from layerwise import layers as L
 
 X = torch.ones(8, 6, 5)
 
@@ -135,3 +138,28 @@ def test_builders_pass_the_seed_to_the_corruption_layer():
     assert not torch.equal(corrupted(2), corrupted(3))
     _, _, auto = dense_autoencoder(6, 2, hidden_layers=(4,), noise="gaussian", noise_level=0.1, seed=9)
     assert isinstance(auto.layers[0], layers.GaussianNoise) and auto.layers[0].seed == 9
+
+
+# ---- dropout and noise arguments --------------------------------------------------------------------------------
+
+def _numpy(keras, value) -> np.ndarray:
+    return keras.ops.convert_to_numpy(value) if not isinstance(value, torch.Tensor) else value.detach().cpu().numpy()
+
+
+@pytest.mark.parametrize("name", ["Dropout", "SpatialDropout1D"])
+def test_dropout_rate_one_drops_everything_as_keras(keras, name):
+    x = np.ones((2, 3, 2), "float32")
+    for library in (keras, layerwise):
+        layer = getattr(library.layers, name)(1.0)
+        np.testing.assert_array_equal(_numpy(keras, layer(x, training=True)), np.zeros_like(x))
+        np.testing.assert_array_equal(_numpy(keras, layer(x)), x)
+    np.testing.assert_array_equal(L.Dropout(1.0, noise_shape=(None, 1, None))(x, training=True).numpy(), 0 * x)
+    with pytest.raises(ValueError, match=r"Dropout rate must be a fraction in \[0, 1\], got rate=1.5"):
+        L.Dropout(1.5)
+
+
+def test_gaussian_noise_refuses_a_negative_stddev_as_keras(keras):
+    with pytest.raises(ValueError):
+        keras.layers.GaussianNoise(-1.0)
+    with pytest.raises(ValueError, match="GaussianNoise stddev must be a non-negative number, got stddev=-1.0"):
+        L.GaussianNoise(-1.0)

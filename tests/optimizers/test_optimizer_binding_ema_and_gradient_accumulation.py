@@ -1,6 +1,6 @@
-"""Review fixes for the optimizers, checked against Keras 3 (torch backend): an optimizer reused for another model,
+"""The optimizers, checked against Keras 3 (torch backend): an optimizer reused for another model,
 Adafactor and Muon built without the model, EMA of non-trainable weights, saving custom optimizers and schedules,
-gradient accumulation and the loss scale factor. (More in test_optimizer_review_fixes_2.py.)"""
+gradient accumulation and the loss scale factor. (More in test_optimizer_api_learning_rates_and_schedules.py.)"""
 from __future__ import annotations
 
 import numpy as np

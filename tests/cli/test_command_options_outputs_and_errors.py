@@ -1,5 +1,5 @@
-"""The command line after its review: each test pins one finding (numbered as in the review) so that
-it cannot come back. Models are trained once per module, for one or two epochs: the tests check what
+"""The commands' options, outputs and error messages: each test pins one behaviour so that it cannot come
+back. Models are trained once per module, for one or two epochs: the tests check what
 the commands accept, refuse and write, not how well the models learn."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review fixes in the convolution, pooling and reshaping layers and the Layer base, checked against Keras 3 (torch
+"""The convolution, pooling and reshaping layers and the Layer base, checked against Keras 3 (torch
 backend): float64 and integer torch inputs, bfloat16 weights through get/set_weights, UpSampling2D's interpolations,
 Reshape's target_shape checks, empty batches, numpy integer hyperparameters and the configs Keras writes."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Review 20 of the training loop: evaluate inside fit, the optimizer binding, validation_freq, against Keras 3."""
+"""The training loop: evaluate inside fit, the optimizer binding, validation_freq, against Keras 3."""
 from __future__ import annotations
 
 import warnings

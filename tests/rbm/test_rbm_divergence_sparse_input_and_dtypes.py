@@ -1,15 +1,56 @@
-"""Review 20: imputer divergence, sparse fitting, DBN int sizes, output dtypes."""
+"""RBMs whose training diverges say so and name the learning rate (they crashed in torch or returned huge rows);
+sparse input fitted batch by batch and kept in its container; a DBN of one int size; output dtypes that follow the
+input as scikit-learn's."""
+from __future__ import annotations
+
 import numpy as np
 import pytest
 from scipy import sparse
+from sklearn.datasets import load_wine
 from sklearn.neural_network import BernoulliRBM as SkBernoulliRBM
 
-from layerwise.rbm import DBN, BernoulliRBM, GaussianBernoulliRBM, RBMImputer
+from layerwise.rbm import DBN, BernoulliRBM, GaussianBernoulliRBM, RBMImputer, RBMOversampler
+
+
+@pytest.fixture(scope="module")
+def wine():
+    return load_wine(return_X_y=True)
 
 
 def binary(n=60, d=12, seed=0):
     rng = np.random.RandomState(seed)
     return (rng.rand(n, d) < 0.2).astype(np.float64)
+
+
+# ---- training that diverges ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("learning_rate", [1.0, 5.0])
+def test_gaussian_rbm_diverging_names_the_learning_rate(wine, learning_rate):
+    # 1.0 grew the weights to 4e25 silently; 5.0 crashed in torch.bernoulli ("Expected p_in >= 0 && p_in <= 1").
+    X, _ = wine
+    rbm = GaussianBernoulliRBM(n_components=16, n_iter=20, learning_rate=learning_rate, random_state=0)
+    with pytest.raises(ValueError, match=r"GaussianBernoulliRBM: training diverged in epoch \d+.*Lower learning_rate"):
+        rbm.fit(X)
+
+
+def test_partial_fit_diverging_names_the_learning_rate(wine):
+    X, _ = wine
+    rbm = GaussianBernoulliRBM(n_components=16, learning_rate=1000.0, random_state=0)
+    with pytest.raises(ValueError, match="training diverged.*learning_rate"):
+        for _ in range(20):
+            rbm.partial_fit(X)
+
+
+def test_oversampler_does_not_return_rows_from_a_diverged_model(wine):
+    X, y = wine  # learning_rate=1.0 gave new rows with values near 5e24
+    with pytest.raises(ValueError, match="training diverged.*Lower learning_rate"):
+        RBMOversampler(learning_rate=1.0, n_iter=50, random_state=0).fit_resample(X, y)
+
+
+def test_a_sensible_learning_rate_still_trains(wine):
+    X, _ = wine
+    rbm = GaussianBernoulliRBM(n_components=16, n_iter=20, learning_rate=0.3, random_state=0).fit(X)
+    assert np.isfinite(rbm.transform(X)).all()
 
 
 def test_imputer_diverging_names_the_learning_rate():
@@ -18,6 +59,21 @@ def test_imputer_diverging_names_the_learning_rate():
     X[rng.rand(60, 4) < 0.2] = np.nan
     with pytest.raises(ValueError, match=r"RBMImputer: training diverged.*learning_rate \(now 1000.0\)"):
         RBMImputer(learning_rate=1e3, n_iter=2, n_rounds=2, n_components=8, random_state=0).fit(X)
+
+
+# ---- sparse input --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("container", ["csr_array", "csc_array", "csr_matrix"])
+def test_oversampler_keeps_the_sparse_container_as_random_oversampler(wine, container):
+    # A csr_array came back as a csr_matrix (RandomOverSampler keeps csr_array).
+    from imblearn.over_sampling import RandomOverSampler
+    from scipy import sparse
+
+    X, y = wine
+    Xs = getattr(sparse, container)(X[:, :4])
+    ours, _ = RBMOversampler(n_components=4, n_iter=2, random_state=0).fit_resample(Xs, y)
+    theirs, _ = RandomOverSampler(random_state=0).fit_resample(Xs, y)
+    assert type(ours) is type(theirs) is type(Xs)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
@@ -49,6 +105,8 @@ def test_sparse_fit_rejects_values_outside_unit_interval_and_keeps_input():
     BernoulliRBM(n_components=3, n_iter=1, random_state=0).fit(Xs)
     np.testing.assert_array_equal(Xs.data, before)
 
+
+# ---- a DBN of one int size, output dtypes --------------------------------------------------------------------------
 
 def test_dbn_takes_an_int_as_mlpclassifier():
     X = binary()

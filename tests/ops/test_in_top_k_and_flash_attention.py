@@ -1,4 +1,4 @@
-"""Review 22: the keras.ops docstring examples where layerwise differed from Keras, and the flash-attention switch in
+"""The keras.ops docstring examples where layerwise differed from Keras, and the flash-attention switch in
 GroupedQueryAttention and Attention, each against real Keras (torch backend)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Callback fixes from review 19, checked against Keras 3: BackupAndRestore resumes with the learning rate
+"""Callbacks checked against Keras 3: BackupAndRestore resumes with the learning rate
 the interrupted fit had reached (and names the right epoch in a batch backup), CallbackList dispatches Keras'
 old ``on_batch_*`` hooks and the batch hooks of callbacks appended later, ProgbarLogger learns the length of
 data of unknown length, RemoteMonitor posts Keras' payload, and TensorBoard writes ``epoch_steps_per_second``."""

@@ -1,6 +1,6 @@
 """Keras' own docstring examples of ``keras.layers`` run on layerwise, against Keras (the oracle).
 
-The cases fixed in review 22: ``Dot`` on integer arrays (the ``Dot(axes=(1, 2))`` example) returns Keras'
+The cases layerwise once ran differently: ``Dot`` on integer arrays (the ``Dot(axes=(1, 2))`` example) returns Keras'
 matmul dtype, and ``Masking.compute_mask`` / ``Embedding.compute_mask`` take numpy data, as Keras code calls them,
 and return tensors. The other examples here print values (pooling, padding, activations): they guard the
 docstrings' results.

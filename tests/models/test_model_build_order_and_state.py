@@ -1,4 +1,4 @@
-"""Keras tutorial patterns that differed in layerwise (review 21), each checked against Keras on torch:
+"""Keras tutorial patterns that once differed in layerwise, each checked against Keras on torch:
 
 - a subclassed model's own ``build(input_shape)`` (creating layers, then ``super().build``) runs before its
   first call, as Keras' ``Layer.__call__`` runs it;

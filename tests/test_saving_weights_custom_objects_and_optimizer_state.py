@@ -1,6 +1,6 @@
 """Saving and loading, against Keras 3.15 (torch backend): a subclassed model's weights where Keras' writer puts
 them, losses and metrics nothing registers, file permissions and links, Keras' form of functions, ``skip_mismatch``,
-the optimizer state of Lamb, Adafactor and Muon. ``test_saving_review_fixes_2.py`` holds the rest."""
+the optimizer state of Lamb, Adafactor and Muon. ``test_saving_serialization_and_file_names.py`` holds the rest."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Review 20: metrics list Keras' state variables; losses take integer and bool predictions as Keras does."""
+"""Metrics list Keras' state variables; losses take integer and bool predictions as Keras does."""
 import numpy as np
 import pytest
 import torch

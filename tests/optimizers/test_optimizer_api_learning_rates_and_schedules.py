@@ -1,4 +1,4 @@
-"""Review fixes for the optimizers and schedules, checked against Keras 3 (torch backend): Keras' custom-optimizer
+"""The optimizers and schedules, checked against Keras 3 (torch backend): Keras' custom-optimizer
 API and public members, callable and invalid learning rates, gradients of another dtype, schedules of arrays of
 steps, argument checks, automatic names, ``get(None)`` and Adam with ``beta_2=1``."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Review findings on ``layerwise.ops``, ``activations``, ``regularizers`` and ``constraints``, checked against
+"""``layerwise.ops``, ``activations``, ``regularizers`` and ``constraints``, checked against
 Keras 3 on its torch backend: result dtypes (int8 products, clip bounds, 64-bit inputs, bool operands), tuple
 axes of softmax, half-precision overflow in normalize and moments, sparsemax on integers and huge logits, and
 lists and numpy arrays where Keras takes them."""

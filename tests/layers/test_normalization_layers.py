@@ -1,4 +1,4 @@
-"""Review fixes in the normalization layers, checked against Keras 3 (torch backend): BatchNormalization trains on
+"""The normalization layers, checked against Keras 3 (torch backend): BatchNormalization trains on
 one value per channel, takes Keras 2's list axis, implements batch renormalization; LayerNormalization's
 rms_scaling, its axis as Keras configures and builds it; half-precision UnitNormalization; and the argument checks
 that name the layer."""

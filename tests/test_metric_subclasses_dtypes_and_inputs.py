@@ -1,4 +1,4 @@
-"""Review 19 of layerwise.metrics against Keras 3: subclasses of built-in metrics in compile/evaluate, counts kept
+"""layerwise.metrics against Keras 3: subclasses of built-in metrics in compile/evaluate, counts kept
 exactly under 16-bit metric dtypes, bfloat16 per-class results, and top-k accuracy of labels out of range."""
 import warnings
 

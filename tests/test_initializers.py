@@ -1,13 +1,14 @@
-"""Review findings on ``layerwise.initializers``, checked against Keras 3: ``SeedGenerator`` seeds, unseeded
-initializers that repeat their draw (as Keras' docstrings say) while separate ones differ, and Keras' argument
-checks of VarianceScaling and RandomUniform."""
+"""``layerwise.initializers`` checked against Keras 3: ``SeedGenerator`` seeds, unseeded initializers that repeat
+their draw (as Keras' docstrings say) while separate ones differ, Keras' argument checks of VarianceScaling and
+RandomUniform, the STFT initializer's values and docstring example, and ``initializers.get`` of a tensor."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 import layerwise
-from layerwise import initializers, random
+from layerwise import initializers, layers, random
 
 _RANDOM = ["RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal",
            "HeNormal", "HeUniform", "LecunNormal", "LecunUniform", "Orthogonal"]
@@ -127,3 +128,72 @@ def test_random_uniform_with_minval_above_maxval_draws_between_them_as_keras(ker
     for values in (ours, theirs):
         assert 1.0 <= float(values.min()) < 1.05 and 1.95 < float(values.max()) <= 2.0
     torch.testing.assert_close(ours, initializers.RandomUniform(minval=1.0, maxval=2.0, seed=0)((1000,)))
+
+
+# ---- the STFT initializer ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("side", ["real", "imag"])
+@pytest.mark.parametrize("window, scaling, periodic", [("hann", "density", False), ("hamming", "spectrum", True),
+                                                       (None, None, False), ("ramp", "density", False)])
+def test_stft_initializer_values_match_keras(keras, side, window, scaling, periodic):
+    if window == "ramp":
+        window = np.linspace(0.0, 1.0, 16)
+    ours = initializers.STFT(side, window, scaling, periodic)(shape=(16, 1, 9))
+    theirs = keras.initializers.STFT(side, window, scaling, periodic)(shape=(16, 1, 9))
+    assert ours.dtype == torch.float32 and tuple(ours.shape) == (16, 1, 9)
+    np.testing.assert_allclose(ours.numpy(), np.asarray(theirs), rtol=1e-6, atol=1e-7)
+
+
+def test_stft_initializer_docstring_example(keras):
+    # the example of Keras' docstring: STFTInitializer("real", "hann", "density", False)(shape=(128, 1, 513))
+    ours = initializers.STFTInitializer("real", "hann", "density", False)(shape=(128, 1, 513))
+    theirs = keras.initializers.STFTInitializer("real", "hann", "density", False)(shape=(128, 1, 513))
+    np.testing.assert_allclose(ours.numpy(), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+    # Keras builds one input channel whatever the shape asks for
+    assert tuple(initializers.STFT()(shape=(16, 2, 9)).shape) == tuple(keras.initializers.STFT()((16, 2, 9)).shape)
+    assert initializers.STFT()((16, 1, 9), dtype="float64").dtype == torch.float64
+
+
+def test_stft_initializer_config_names_and_errors(keras):
+    init = initializers.STFT("imag", "hamming", "spectrum", True)
+    assert init.get_config() == keras.initializers.STFT("imag", "hamming", "spectrum", True).get_config()
+    assert initializers.serialize(init) == keras.initializers.serialize(
+        keras.initializers.STFT("imag", "hamming", "spectrum", True))
+    back = initializers.deserialize(keras.initializers.serialize(keras.initializers.STFT("imag", "hamming")))
+    assert isinstance(back, initializers.STFT) and (back.side, back.window) == ("imag", "hamming")
+    for name in ("stft", "STFT", "STFTInitializer"):
+        assert isinstance(initializers.get(name), initializers.STFT)
+        assert isinstance(keras.initializers.get(name), keras.initializers.STFT)
+    for kwargs in ({"side": "both"}, {"scaling": "l2"}, {"window": "no_such_window"}):
+        with pytest.raises(ValueError):
+            keras.initializers.STFT(**kwargs)
+        with pytest.raises(ValueError, match="STFT initializer"):
+            initializers.STFT(**kwargs)
+
+
+def test_stft_initializer_as_conv1d_kernel_matches_keras(keras):
+    ours = layers.Conv1D(9, 16, use_bias=False, kernel_initializer=initializers.STFT())
+    theirs = keras.layers.Conv1D(9, 16, use_bias=False, kernel_initializer=keras.initializers.STFT())
+    x = np.random.default_rng(0).normal(size=(2, 40, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(ours(torch.as_tensor(x)).detach()), keras.ops.convert_to_numpy(theirs(x)),
+                               rtol=1e-5, atol=1e-5)
+
+
+# ---- initializers.get of a tensor ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [lambda: np.arange(6.0).reshape(2, 3), lambda: torch.ones(2, 3)])
+def test_initializers_get_of_a_tensor_returns_its_values(keras, make):
+    # the docstring's `keras.initializers.get(ops.ones(shape=(5, 5)))`: a function that returns the tensor
+    ours, theirs = initializers.get(make()), keras.initializers.get(make())
+    assert callable(ours) and callable(theirs)
+    for dtype in (None, "float16"):
+        got, want = ours((2, 3), dtype), theirs((2, 3), dtype)
+        assert str(got.dtype) == str(want.dtype)
+        np.testing.assert_array_equal(got.float().numpy(), np.asarray(want.float()))
+    with pytest.raises(ValueError):
+        theirs((3, 2))
+    with pytest.raises(ValueError, match=r"shape \(2, 3\).*shape \(3, 2\)"):
+        ours((3, 2))
+    dense = layers.Dense(3, kernel_initializer=make())
+    dense.build((None, 2))
+    np.testing.assert_array_equal(dense.get_weights()[0], np.asarray(make(), dtype="float32"))
