@@ -132,6 +132,27 @@ def test_bidirectional_output_shape_with_a_backward_layer_of_other_units():
     assert tuple(layer(torch.rand(2, 6, 4)).shape) == (2, 6, 5)
 
 
+@pytest.mark.parametrize("merge_mode", ["concat", None])
+def test_bidirectional_masks_its_sequences_when_the_directions_carry_other_state_counts(keras, merge_mode):
+    """A SimpleRNN forwards (one state) and an LSTM backwards (two): the sequence outputs keep the input's mask,
+    one mask per output as in Keras. The count used to come from the forward layer twice, so the eager outputs
+    lost their masks."""
+    x = np.random.default_rng(0).random((2, 4, 3)).astype("float32")
+    x[1, 2:] = 0
+
+    def make(m):
+        return m.Bidirectional(m.SimpleRNN(2, return_sequences=True, return_state=True), merge_mode=merge_mode,
+                               backward_layer=m.LSTM(2, return_sequences=True, return_state=True, go_backwards=True))
+
+    def masked(outputs):
+        return [getattr(t, "_keras_mask", None) is not None for t in outputs]
+
+    ours, theirs = make(L)(L.Masking()(x)), make(keras.layers)(keras.layers.Masking()(x))
+    assert len(ours) == len(theirs) == (5 if merge_mode is None else 4)
+    assert masked(ours) == masked(theirs) == [True] * (2 if merge_mode is None else 1) + [False] * 3
+    np.testing.assert_array_equal(ours[0]._keras_mask.numpy(), [[True] * 4, [True, True, False, False]])
+
+
 @pytest.mark.parametrize("layer_class", ["SimpleRNN", "LSTM", "GRU"])
 def test_initial_state_of_the_wrong_batch_size_is_refused(layer_class):
     layer = getattr(L, layer_class)(2, return_state=True)

@@ -165,7 +165,7 @@ class Bidirectional(Layer):
         out = mask if self.return_sequences else None
         masks = [out, out] if self.merge_mode is None else [out]
         if self.return_state:
-            masks += [None] * (2 * (len(self.forward_layer.compute_output_shape(tuple(x.shape))) - 1))
+            masks += [None] * (self.forward_layer.state_count + self.backward_layer.state_count)
         return masks if len(masks) > 1 else masks[0]
 
     @property
