@@ -228,7 +228,8 @@ def test_bad_inputs_name_the_layer_and_the_expected_shape():
                                          r"are fixed when the layer builds\), but received input with shape "
                                          r"\(2, 5, 7, 6, 1\)"):
         layer(torch.ones(2, 5, 7, 6, 1))
-    with pytest.raises(ValueError, match=r"takes a \(batch, time\) mask, got one of shape \(2, 5, 6, 6\)"):
+    with pytest.raises(ValueError, match=r"expects a mask of shape \(batch, timesteps\) = \(2, 5\).*received a mask "
+                                         r"of shape \(2, 5, 6, 6\)\. Masking\(\) before a ConvLSTM"):
         layer(torch.ones(2, 5, 6, 6, 1), mask=torch.rand(2, 5, 6, 6) > 0.5)
     with pytest.raises(ValueError, match=r"takes 2 initial state tensor\(s\), got 1"):
         layer(torch.ones(2, 5, 6, 6, 1), initial_state=[torch.zeros(2, 4, 4, 3)])

@@ -192,3 +192,22 @@ def test_masking_on_rows(keras):
     np.testing.assert_array_equal(ours(torch.as_tensor(x)).numpy(), keras.ops.convert_to_numpy(theirs(x)))
     np.testing.assert_array_equal(ours.compute_mask(torch.as_tensor(x)).numpy(),
                                   keras.ops.convert_to_numpy(theirs.compute_mask(x)))
+
+
+@pytest.mark.parametrize("layer_class", ["SimpleRNN", "LSTM", "GRU"])
+def test_recurrent_mask_of_keras_shapes_or_a_clear_error(keras, layer_class):
+    """A mask ``(batch, timesteps, 1)`` is taken as Keras takes it; a mask of another shape is refused with the
+    layer's name and both shapes (it raised an expand error, or ran with a wrong result for ``(batch,)``)."""
+    x = np.random.default_rng(1).random((2, 4, 3)).astype("float32")
+    mask = np.array([[True] * 4, [True, True, False, False]])
+    theirs = getattr(keras.layers, layer_class)(2, return_sequences=True)
+    expected = keras.ops.convert_to_numpy(theirs(x, mask=mask))
+    ours = getattr(L, layer_class)(2, return_sequences=True)
+    ours.build_from((None, 4, 3))
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours(x, mask=mask[..., None]).detach().numpy(), expected, atol=ATOL)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(theirs(x, mask=mask[..., None])), expected, atol=ATOL)
+    for wrong in (mask[:, 0], np.ones((2, 5), bool)):
+        with pytest.raises(ValueError, match=rf"'{ours.name}' \({layer_class}\) expects a mask of shape \(batch, "
+                                             rf"timesteps\) = \(2, 4\).*received a mask of shape \({wrong.shape[0]},"):
+            ours(x, mask=wrong)

@@ -174,10 +174,6 @@ class _ConvLSTM(DataFormat, Recurrent):
         return outputs, last, states
 
     def _run_channels_last(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
-        if mask is not None and mask.dim() != 2:
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) takes a (batch, time) mask, got one of "
-                             f"shape {tuple(mask.shape)}. Masking() before it masks each position of a frame, "
-                             "which Keras' ConvLSTM layers cannot take either.")
         groups = 1
         if self.training and self.dropout:
             # Keras draws one mask per gate, shared by every step: a grouped convolution applies all four.

@@ -63,6 +63,14 @@ def sequence_input(layer: Layer, x: torch.Tensor, mask: torch.Tensor | None, go_
     x = floating_input(x, layer.variable_dtype)
     if mask is not None:
         mask = torch.as_tensor(mask, device=x.device, dtype=torch.bool)
+        if mask.dim() == 3 and mask.shape[2] == 1:  # Keras takes (batch, timesteps, 1) too
+            mask = mask.squeeze(2)
+        if tuple(mask.shape) != tuple(x.shape[:2]):
+            frames = (" Masking() before a ConvLSTM masks each position of a frame, which Keras' ConvLSTM layers "
+                      "cannot take either.") if x.dim() > 3 and mask.dim() > 2 else ""
+            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) expects a mask of shape (batch, "
+                             f"timesteps) = {tuple(x.shape[:2])}, True at the real steps; received a mask of shape "
+                             f"{tuple(mask.shape)}.{frames}")
         if bool(mask.all()):
             mask = None
     if go_backwards:
