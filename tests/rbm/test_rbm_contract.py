@@ -294,3 +294,13 @@ def test_dbn_passes_rbm_params_to_the_layers_that_have_them(digits):
         DBN((4,), n_iter=1, rbm_params={"momentun": 0.5}).fit(X)
     with pytest.raises(ValueError, match="positive ints"):
         DBN((True,), n_iter=1).fit(X)
+
+
+def test_softmax_groups_given_as_an_array_fit_as_the_list():
+    """The parameter is declared array-like; a numpy array of groups used to fail on its truth value."""
+    rng = np.random.default_rng(0)
+    X = np.hstack([rng.normal(size=(60, 2)), np.eye(3)[rng.integers(0, 3, 60)]])
+    as_list = GaussianBernoulliRBM(n_components=3, n_iter=2, softmax_groups=[[2, 3, 4]], random_state=0).fit(X)
+    as_array = GaussianBernoulliRBM(n_components=3, n_iter=2, softmax_groups=np.array([[2, 3, 4]]),
+                                    random_state=0).fit(X)
+    np.testing.assert_array_equal(as_array.components_, as_list.components_)

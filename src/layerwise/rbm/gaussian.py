@@ -92,7 +92,7 @@ class GaussianBernoulliRBM(RBMBase):
 
     # ---- set-up ----------------------------------------------------------------------------------------
     def _groups(self, n_features: int) -> list[list[int]]:
-        groups = [list(map(int, g)) for g in (self.softmax_groups or [])]
+        groups = [list(map(int, g)) for g in ([] if self.softmax_groups is None else self.softmax_groups)]
         flat = [i for g in groups for i in g]
         if any(i < 0 or i >= n_features for i in flat) or len(set(flat)) != len(flat):
             raise ValueError(f"softmax_groups must be disjoint lists of column indices in [0, {n_features}); "
