@@ -211,3 +211,14 @@ def test_recurrent_mask_of_keras_shapes_or_a_clear_error(keras, layer_class):
         with pytest.raises(ValueError, match=rf"'{ours.name}' \({layer_class}\) expects a mask of shape \(batch, "
                                              rf"timesteps\) = \(2, 4\).*received a mask of shape \({wrong.shape[0]},"):
             ours(x, mask=wrong)
+
+
+def test_bidirectional_over_an_rnn_of_cells_writes_the_zero_output_its_copies_use(keras):
+    """Bidirectional makes its copies zero masked outputs when they return sequences; Keras writes that in their
+    configs, layerwise wrote the RNN's constructor value."""
+    def make(m):
+        return m.Bidirectional(m.RNN(m.GRUCell(2), return_sequences=True))
+
+    ours, theirs = make(L).get_config(), make(keras.layers).get_config()
+    for side in ("layer", "backward_layer"):
+        assert ours[side]["config"]["zero_output_for_mask"] is theirs[side]["config"]["zero_output_for_mask"] is True

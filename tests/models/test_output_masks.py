@@ -35,3 +35,27 @@ def test_padded_steps_count_for_neither_loss_nor_metrics_as_in_keras(keras, kind
         np.testing.assert_allclose(ours, theirs, rtol=1e-5)
     # Only the real steps count: the accuracy is a multiple of 1/54, not of 1/96.
     assert round(results[1][0][1] * 54, 4) == round(results[1][0][1] * 54)
+
+
+def test_root_mean_squared_error_skips_padded_steps_as_the_mse_metric(keras):
+    """A documented difference: Keras 3.15's RootMeanSquaredError reads no mask, so it counts padded steps where
+    its own mse metric does not; layerwise's stays the square root of the mse metric."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 4, 2)).astype("float32")
+    x[:3, 2:] = 0
+    y = rng.normal(size=(6, 4, 1)).astype("float32")
+    results, weights = {}, None
+    for lib in (keras, layerwise):
+        model = lib.Sequential([lib.Input((4, 2)), lib.layers.Masking(), lib.layers.Dense(1)])
+        if weights is None:
+            weights = model.get_weights()
+        model.set_weights(weights)
+        model.compile(optimizer="sgd", loss="mse", metrics=["mse", lib.metrics.RootMeanSquaredError()])
+        results[lib] = model.evaluate(x, y, verbose=0, return_dict=True)
+    squared = np.square(x @ weights[0] + weights[1] - y)[..., 0]  # (6, 4): Masking changes no value
+    real = np.ones((6, 4), bool)
+    real[:3, 2:] = False
+    ours, theirs = results[layerwise], results[keras]
+    np.testing.assert_allclose([ours["mse"], theirs["mse"]], squared[real].mean(), rtol=1e-5)
+    np.testing.assert_allclose(ours["root_mean_squared_error"], np.sqrt(squared[real].mean()), rtol=1e-5)
+    np.testing.assert_allclose(theirs["root_mean_squared_error"], np.sqrt(squared.mean()), rtol=1e-5)

@@ -48,6 +48,7 @@ class RNN(StateCarrier, Layer):
     last output (zeros with ``zero_output_for_mask``). ``unroll`` is accepted; it changes nothing here."""
 
     supports_masking = True
+    resolved_config = ("zero_output_for_mask",)  # Bidirectional sets it on its copies; Keras writes what they use
 
     def __init__(self, cell, return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, unroll: bool = False, zero_output_for_mask: bool = False, **kwargs):
