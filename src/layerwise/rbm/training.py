@@ -167,14 +167,17 @@ def _diverging(rbm, epoch: int):
 
 class SparseRows:
     """Rows of a scipy CSR matrix (n, nv), densified on request into model space: what ``fit_epochs`` needs
-    of a data tensor (``shape``, ``device``, ``rows[idx]``), so a sparse data set is densified one
+    of a data tensor (``shape``, ``device``, ``index_select``), so a sparse data set is densified one
     mini-batch (or one bulk block of them) at a time instead of all at once."""
 
     def __init__(self, X, to_model_space: Callable[[np.ndarray], torch.Tensor], device: torch.device):
         self.X, self.shape, self.device = X, X.shape, device
         self._to_model_space = to_model_space
 
-    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
+    def index_select(self, dim: int, idx: torch.Tensor) -> torch.Tensor:
+        """Rows ``idx`` (dim 0 only) as a dense tensor (len(idx), nv)."""
+        if dim != 0:
+            raise ValueError(f"SparseRows selects rows only (dim 0), got dim={dim}.")
         return self._to_model_space(self.X[idx.cpu().numpy()].toarray())
 
     def column_means(self) -> np.ndarray:
@@ -213,7 +216,8 @@ def _fast_pcd_block(rbm, buf: _FastPCD, X: torch.Tensor, rows: torch.Tensor, lr:
     bs = int(rbm.batch_size)
     nb = rows.numel() // bs
     nv = X.shape[1]
-    buf.E[:nb, :bs, :nv] = X[rows].view(nb, bs, nv)
+    # index_select, not X[rows]: advanced indexing costs 4% of an epoch here.
+    buf.E[:nb, :bs, :nv] = X.index_select(0, rows).view(nb, bs, nv)
     # v ~ Bernoulli(sigmoid(a)) is logit(u) < a for a uniform u: the visible units are sampled from their inputs,
     # one sigmoid fewer per mini-batch.
     buf.Rv[:nb].uniform_(generator=rbm._gen()).logit_()
@@ -248,7 +252,7 @@ def _fast_pcd_epoch(rbm, buf: _FastPCD, X: torch.Tensor, lr: float, mom: float) 
         state.velocity.copy_(buf.velocity)
         rbm._chain = buf.chain[:, :-1].clone()
         if n_full < X.shape[0]:
-            rest = X[perm[n_full:]]
+            rest = X.index_select(0, perm[n_full:])
             grad, h0 = _gradient(rbm, rest)
             _apply(rbm, grad, h0, rest, lr, mom)
             with torch.inference_mode():
@@ -278,7 +282,7 @@ def fit_epochs(rbm, X: torch.Tensor, n_epochs: int) -> None:
                     perm = torch.randperm(X.shape[0], generator=rbm._gen(), device=X.device)
                     with torch.no_grad():
                         for idx in perm.split(bs):
-                            batch = X[idx]
+                            batch = X.index_select(0, idx)
                             grad, h0 = _gradient(rbm, batch)
                             _apply(rbm, grad, h0, batch, lr, mom)
             state.epochs_done += 1
