@@ -1,5 +1,6 @@
 """RBMs whose training diverges say so and name the learning rate (they crashed in torch or returned huge rows);
-sparse input fitted batch by batch and kept in its container; a DBN of one int size; output dtypes that follow the
+sparse input fitted batch by batch and kept in its container, and taken by a DBN; values beyond the compute dtype
+refused by name; a DBN of one int size; output dtypes that follow the
 input as scikit-learn's."""
 from __future__ import annotations
 
@@ -106,6 +107,41 @@ def test_sparse_fit_rejects_values_outside_unit_interval_and_keeps_input():
     np.testing.assert_array_equal(Xs.data, before)
 
 
+def test_dbn_takes_sparse_input_as_its_bottom_rbm_does():
+    X = binary()
+    Xs = sparse.csr_matrix(X * (1 + 1e-9))  # MinMaxScaler-style rounding past 1, clipped on a copy
+    before = Xs.data.copy()
+    ours = DBN([5, 3], n_iter=2, random_state=0).fit(Xs)
+    dense = DBN([5, 3], n_iter=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(Xs.data, before)
+    np.testing.assert_allclose(ours.transform(Xs), dense.transform(X), atol=1e-5)
+    with pytest.raises(ValueError, match=r"DBN \(first_layer='bernoulli'\) expects values in \[0, 1\]"):
+        DBN([3], n_iter=1).fit(sparse.csr_matrix(X * 2.0))
+    gaussian = DBN([3], first_layer="gaussian", n_iter=1, random_state=0)
+    np.testing.assert_allclose(gaussian.fit(Xs * 5.0).transform(Xs * 5.0),
+                               gaussian.fit(X * 5.0).transform(X * 5.0), atol=1e-5)
+
+
+# ---- values beyond the compute dtype's range ----------------------------------------------------------------------
+
+def test_values_beyond_float32_are_refused_naming_the_estimator_not_turned_into_nan():
+    # scikit-learn's float32 estimators refuse such values too ("a value too large for dtype('float32')").
+    rng = np.random.RandomState(0)
+    big = np.array([[1e39, -1e39, 0.5, 0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"BernoulliRBM computes in float32.*the input holds 1e\+39"):
+        BernoulliRBM(4, n_iter=1, random_state=0).fit(rng.rand(50, 5)).transform(big)
+    with pytest.raises(ValueError, match=r"GaussianBernoulliRBM \(on standardised values\) computes in float32"):
+        GaussianBernoulliRBM(4, n_iter=1, random_state=0).fit(rng.randn(50, 5)).transform(big)
+
+
+def test_gaussian_columns_whose_variance_overflows_are_named():
+    X = np.random.RandomState(0).randn(30, 3)
+    X[:, 1] *= 1e160
+    for estimator in (GaussianBernoulliRBM(4, n_iter=1), DBN([4], first_layer="gaussian", n_iter=1)):
+        with pytest.raises(ValueError, match=r"cannot standardise column\(s\) \[1\].*overflows float64"):
+            estimator.fit(X)
+
+
 # ---- a DBN of one int size, output dtypes --------------------------------------------------------------------------
 
 def test_dbn_takes_an_int_as_mlpclassifier():
@@ -114,6 +150,10 @@ def test_dbn_takes_an_int_as_mlpclassifier():
     assert len(dbn.rbms_) == 1 and dbn.transform(X).shape == (60, 4)
     with pytest.raises(Exception, match="hidden_layer_sizes"):
         DBN(hidden_layer_sizes=0).fit(X)
+    for n_classes in (2.5, 0, True):  # Dense(2.5) is refused in Keras; int() would have truncated it
+        with pytest.raises(ValueError, match=f"n_classes must be a positive integer.*{n_classes!r}"):
+            dbn.to_sequential(n_classes=n_classes)
+    assert dbn.to_sequential(n_classes=np.int64(3)).output_shape == (None, 3)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

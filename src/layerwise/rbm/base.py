@@ -88,7 +88,7 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _to_model_space(self, X: np.ndarray) -> torch.Tensor:
         """Validated input (n, nv) as a float tensor on the model's device."""
-        return to_tensor(X, self.params_)
+        return to_tensor(X, self.params_, type(self).__name__)
 
     def _from_model_space(self, v: torch.Tensor) -> np.ndarray:
         return v.detach().cpu().numpy().astype(self._fit_dtype, copy=False)
@@ -422,9 +422,16 @@ class RBMBase(PortablePickle, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return tags
 
 
-def to_tensor(X: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    """``X`` as a tensor in the dtype and on the device of ``like``."""
+def to_tensor(X: np.ndarray, like: torch.Tensor, who: str) -> torch.Tensor:
+    """``X`` as a tensor in the dtype and on the device of ``like``; a ValueError naming ``who`` when a value
+    lies beyond that dtype's range (it would become infinity, and the hidden inputs NaN)."""
     X = np.asarray(X)
+    if X.size and X.dtype.itemsize > like.element_size():
+        largest, limit = max(float(X.max()), -float(X.min())), torch.finfo(like.dtype).max
+        if largest > limit:
+            raise ValueError(f"{who} computes in {str(like.dtype).removeprefix('torch.')}, whose largest value is "
+                             f"{limit:.4g}; the input holds {largest:.4g}. Rescale the data first, e.g. with "
+                             "sklearn.preprocessing.StandardScaler.")
     if not X.flags.writeable:
         X = X.copy()  # torch warns on read-only arrays (pandas 3 hands those out); a copy is what it needs
     return torch.as_tensor(X, dtype=like.dtype, device=like.device)

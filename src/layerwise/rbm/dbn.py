@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from numbers import Integral
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -84,11 +85,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Train the RBMs bottom-up on ``X`` (n_samples, n_features)."""
         self._validate_params()
-        X = validate_data(self, X, dtype=(np.float64, np.float32), ensure_all_finite=False)
-        check_no_nan(X, "DBN")
-        if self.first_layer == "bernoulli":
-            # Checked here so that the message names the DBN and its own way to take real values.
-            X = check_unit_interval(X, "DBN (first_layer='bernoulli')", real_valued="pass first_layer='gaussian'")
+        X = self._checked(X, reset=True)
         self._check_rbm_params()
         # An int is one hidden layer, as in scikit-learn's MLPClassifier.
         sizes = list(self.hidden_layer_sizes) if np.iterable(self.hidden_layer_sizes) else [self.hidden_layer_sizes]
@@ -104,11 +101,29 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._n_features_out = int(sizes[-1])
         return self
 
+    def _checked(self, X, *, reset: bool):
+        """``X`` (n_samples, n_features) validated with messages that name the DBN; scipy sparse input stays CSR
+        (the bottom RBM takes it, one chunk at a time), and only its stored values need checking."""
+        X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset,
+                          ensure_all_finite=False)
+        values = X.data if sparse.issparse(X) else X
+        check_no_nan(values, "DBN")
+        if reset and self.first_layer == "bernoulli":
+            # Checked here so that the message names the DBN and its own way to take real values.
+            clipped = check_unit_interval(values, "DBN (first_layer='bernoulli')",
+                                          real_valued="pass first_layer='gaussian'")
+            if clipped is not values:  # rounding errors clipped: on a copy, never the caller's matrix
+                if sparse.issparse(X):
+                    X = X.copy()
+                    X.data = clipped
+                else:
+                    X = clipped
+        return X
+
     def transform(self, X) -> np.ndarray:
         """Top-layer hidden probabilities, shape (n_samples, hidden_layer_sizes[-1])."""
         check_is_fitted(self, "rbms_")
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False, ensure_all_finite=False)
-        check_no_nan(X, "DBN")  # the message fit gives, naming the DBN and RBMImputer
+        X = self._checked(X, reset=False)
         for rbm in self.rbms_:
             X = rbm.transform(X)
         return X
@@ -116,7 +131,9 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def dense_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(kernel (in, out), bias (out,)) per layer in Keras layout, so sigmoid(x @ kernel + bias) = transform.
 
-        For a Gaussian bottom layer the standardisation and variances are folded into the kernel and bias.
+        For a Gaussian bottom layer the standardisation and variances are folded into the kernel and bias. Dense
+        layers compute in float32, where a column whose mean is 10^4 times its standard deviation or more loses
+        digits to cancellation: centre such columns before fitting.
         """
         check_is_fitted(self, "rbms_")
         out = []
@@ -139,6 +156,9 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         from layerwise.layers import Dense, Input
         from layerwise.models import Sequential
 
+        if n_classes is not None and (not isinstance(n_classes, Integral) or isinstance(n_classes, bool)
+                                      or n_classes < 1):
+            raise ValueError(f"n_classes must be a positive integer (the output layer's units); got {n_classes!r}.")
         weights = self.dense_weights()
         model = Sequential([Input((self.n_features_in_,))]
                            + [Dense(k.shape[1], activation="sigmoid") for k, _ in weights])
@@ -151,6 +171,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 

@@ -108,7 +108,13 @@ class GaussianBernoulliRBM(RBMBase):
             block = X[:, g]
             if not np.isin(block, (0.0, 1.0)).all() or not np.allclose(block.sum(1), 1.0):
                 raise ValueError(f"softmax group {g} must be one-hot (0/1 with exactly one 1 per row).")
-        mean, var = X.mean(0, dtype=np.float64), X.var(0, dtype=np.float64)  # float64 sums, as scikit-learn
+        with np.errstate(over="ignore"):  # an overflow is reported below, naming the columns
+            mean, var = X.mean(0, dtype=np.float64), X.var(0, dtype=np.float64)  # float64 sums, as scikit-learn
+        overflow = np.flatnonzero(self._gauss & ~(np.isfinite(mean) & np.isfinite(var)))
+        if overflow.size:
+            raise ValueError(f"{type(self).__name__} cannot standardise column(s) {overflow.tolist()}: their mean or "
+                             "variance overflows float64 (values up to "
+                             f"{float(np.abs(X[:, overflow]).max()):.4g}). Rescale the data first.")
         constant = self._gauss & _is_constant(var, mean, X.shape[0])
         # A constant column has no spread to learn: scale 1 keeps it finite, and it is held at its value (the
         # first row's, as a mean can be an ulp off it); not after partial_fit's first batch, as later ones may vary.
@@ -136,7 +142,8 @@ class GaussianBernoulliRBM(RBMBase):
             self.params_[g, -1] = torch.log(X[:, g].mean(0).clamp_min(1e-3))
 
     def _to_model_space(self, X: np.ndarray) -> torch.Tensor:
-        return to_tensor((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_, self.params_)
+        return to_tensor((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_, self.params_,
+                         f"{type(self).__name__} (on standardised values)")
 
     def _from_model_space(self, v: torch.Tensor) -> np.ndarray:
         values = v.detach().cpu().numpy().astype(np.float64) * self.scale_ + self.mean_
