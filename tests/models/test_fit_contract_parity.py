@@ -300,3 +300,28 @@ def test_each_input_of_a_dict_takes_its_own_declared_dtype_as_keras(keras):
     for name in ("o_ids", "o_feat"):
         assert results[1][name].dtype == results[0][name].dtype
         np.testing.assert_array_equal(results[1][name], results[0][name])
+
+
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_class_weight_weighs_each_step_of_per_step_targets(keras, one_hot):
+    """Sparse (batch, timesteps) labels of a sequence output were taken for one-hot rows: the argmax over time,
+    a step index, became each row's class. Each step is weighed by its own label now, as sample_weight=cw[y] is
+    in Keras (whose fit(class_weight=...) raises for both target forms here)."""
+    x = np.array([[1, 2, 0], [3, 0, 0], [4, 5, 6], [7, 8, 0]])
+    y = np.array([[2, 0, 0], [1, 0, 0], [0, 1, 2], [0, 2, 0]])
+    class_weight = {0: 0.1, 1: 1.0, 2: 10.0}
+    loss = "categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy"
+    targets = np.eye(3, dtype="float32")[y] if one_hot else y
+
+    def build(lib):
+        inputs = lib.Input((3,), dtype="int32")
+        hidden = lib.layers.Embedding(10, 2, mask_zero=True)(inputs)
+        model = lib.Model(inputs, lib.layers.Dense(3, activation="softmax")(hidden))
+        model.compile(optimizer=lib.optimizers.SGD(0.0), loss=loss)
+        return model
+
+    k_model, lw_model = build(keras), build(layerwise)
+    lw_model.set_weights(k_model.get_weights())
+    expected = k_model.evaluate(x, targets, sample_weight=np.array([0.1, 1.0, 10.0])[y], verbose=0)
+    got = lw_model.fit(x, targets, class_weight=class_weight, batch_size=4, verbose=0).history["loss"][0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)

@@ -72,8 +72,14 @@ def _check_binary_shape(name: str, y_shape: tuple, pred_shape: tuple) -> None:
                      f"{y_shape}. {advice}")
 
 
-def class_weights_to_sample_weights(class_weight: dict, y: torch.Tensor) -> torch.Tensor:
-    """Per-sample weights from ``{class: weight}``; ``y`` holds labels or one-hot rows."""
+def class_weights_to_sample_weights(class_weight: dict, y: torch.Tensor,
+                                    output_rank: int | None = None) -> torch.Tensor:
+    """Weights from ``{class: weight}``, one per label: ``y`` holds labels (n, ...) or one-hot rows (n, ..., classes).
+
+    With the model's ``output_rank`` known, targets of a lower rank are labels, one per output step, so sparse
+    per-step targets (n, timesteps) get a weight per step. Without it, Keras' rule: a last axis longer than one
+    is one-hot.
+    """
     example = "e.g. {0: 1.0, 1: 3.0}"
     if not isinstance(class_weight, dict):
         raise ValueError(f"class_weight must be a dict from class index to weight, {example}; got a "
@@ -88,14 +94,18 @@ def class_weights_to_sample_weights(class_weight: dict, y: torch.Tensor) -> torc
             isinstance(k, str) for k in bad) else ""
         raise ValueError(f"class_weight keys must be integer class indices (0 .. num_classes-1), {example}; "
                          f"got keys {bad!r}.{fix}")
-    labels = y.argmax(-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y)).round().long()
+    one_hot = y.ndim > 1 and y.shape[-1] > 1 and (output_rank is None or y.ndim >= output_rank)
+    if one_hot:
+        labels = y.argmax(-1)
+    else:
+        labels = (y.squeeze(-1) if y.ndim > 1 and y.shape[-1] == 1 else y).round().long()
     table = torch.ones(int(max([*class_weight, int(labels.max())])) + 1, device=y.device)
     for cls, weight in class_weight.items():
         table[int(cls)] = float(weight)
     return table[labels]
 
 
-def class_weighted(to_batch, class_weight: dict):
+def class_weighted(to_batch, class_weight: dict, output_rank: int | None = None):
     """``to_batch`` (a dataset's ``(raw batch, i) -> (x, y, sample_weight)``) with each batch weighted by
     ``class_weight`` from its targets, as Keras' PyDataset adapter weighs ``(x, y)`` batches; a batch that brings
     its own sample weights is refused, as there."""
@@ -105,5 +115,5 @@ def class_weighted(to_batch, class_weight: dict):
             raise ValueError(f"Batch {i} of the dataset is (x, y, sample_weight), and fit() was given class_weight: "
                              "you cannot specify `class_weight` and `sample_weight` at the same time (as in Keras). "
                              "Fold the class weights into the batches' sample weights instead.")
-        return x, y, None if y is None else class_weights_to_sample_weights(class_weight, y)
+        return x, y, None if y is None else class_weights_to_sample_weights(class_weight, y, output_rank)
     return weighted

@@ -346,8 +346,10 @@ class Trainer(OnBatchMethods, StepAPI):
         if self._outputs is not None and self._outputs.several:
             raise ValueError("class_weight is only supported for models with a single output; pass "
                              "sample_weight (one array per output) instead.")
+        shape = getattr(self, "output_shape", None)  # None until a subclassed model has run
+        output_rank = len(shape) if isinstance(shape, tuple) else None
         if isinstance(data, IterableData) and is_py_dataset(data.source):
-            data.to_batch = class_weighted(data.to_batch, class_weight)  # as Keras' PyDataset adapter weighs
+            data.to_batch = class_weighted(data.to_batch, class_weight, output_rank)  # as Keras' PyDataset adapter
             return
         if not isinstance(data, ArrayData):
             raise ValueError("class_weight needs arrays or a PyDataset (as in Keras); weight the batches of other "
@@ -356,7 +358,7 @@ class Trainer(OnBatchMethods, StepAPI):
             raise ValueError("You cannot pass `class_weight` and `sample_weight` at the same time (as in Keras). "
                              "Fold the class weights into sample_weight instead, e.g. "
                              "sample_weight * np.array([class_weight[label] for label in y]).")
-        data.sample_weight = class_weights_to_sample_weights(class_weight, data.y)
+        data.sample_weight = class_weights_to_sample_weights(class_weight, data.y, output_rank)
 
     def _validation_data(self, validation_data, batch_size: int | None, steps: int | None):
         """``fit``'s ``validation_data`` as data; ``steps`` (``validation_steps``) sets the default batch size of
