@@ -186,6 +186,47 @@ def test_oversampler_learns_numbers_in_an_object_column_as_numbers():
     assert set(X_codes["zip"]) == {"01", "02"}  # digits in text stay categories
 
 
+def test_oversampler_keeps_ints_and_bools_of_object_columns_as_random_oversampler():
+    # Object columns of Python ints came back as floats such as 0.055 (some outside the seen range), and object
+    # columns of True/False as floats such as 0.67: RandomOverSampler keeps both, and so do these now.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(60, int), np.ones(20, int)]
+    df = pd.DataFrame({"count": pd.Series(rng.integers(0, 5, 80).tolist(), dtype=object),
+                       "flag": pd.Series((rng.random(80) < 0.5).tolist(), dtype=object),
+                       "x": rng.normal(size=80)})
+    X_res, _ = RBMOversampler(n_components=4, n_iter=5, random_state=0).fit_resample(df, y)
+    new = X_res.iloc[80:]
+    assert len(new) == 40 and list(X_res.dtypes) == list(df.dtypes)
+    minority = df["count"][y == 1]
+    assert all(type(v) is int and minority.min() <= v <= minority.max() for v in new["count"])
+    assert all(type(v) is bool for v in new["flag"])
+    pd.testing.assert_frame_equal(X_res.iloc[:80], df)
+
+
+def test_oversampler_keeps_int64_values_near_the_top_of_their_range():
+    # The class's range was held in float64, where 2**63 - 1 rounds up to 2**63: new rows wrapped to -2**63.
+    pd = pytest.importorskip("pandas")
+    top = np.iinfo(np.int64).max
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(60, int), np.ones(20, int)]
+    for extra in ({}, {"c": rng.choice(["a", "b"], 80)}):
+        df = pd.DataFrame({"h": top - rng.integers(0, 2000, 80), "x": rng.normal(size=80), **extra})
+        X_res, _ = RBMOversampler(n_components=4, n_iter=5, random_state=0).fit_resample(df, y)
+        new, minority = X_res["h"].to_numpy()[80:], df["h"][y == 1]
+        assert X_res["h"].dtype == np.int64 and ((new >= minority.min()) & (new <= minority.max())).all()
+
+
+def test_oversampler_names_a_column_too_large_to_standardise():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"colour": pd.Categorical(rng.choice(["r", "g", "b"], 40)), "size": rng.normal(size=40),
+                       "huge": rng.normal(size=40) * 1e300})
+    y = np.r_[np.zeros(30, int), np.ones(10, int)]
+    with pytest.raises(ValueError, match=r"Column 'huge' holds values up to .*e\+300.*Rescale the column"):
+        RBMOversampler(n_iter=1).fit_resample(df, y)
+
+
 def test_oversampler_passes_imbalanced_learns_sparse_checks():
     sampler = RBMOversampler(n_components=4, n_iter=5, random_state=0)
     check_samplers_sparse("RBMOversampler", sampler)

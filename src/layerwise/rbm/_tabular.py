@@ -38,9 +38,12 @@ def is_missing(col: np.ndarray) -> np.ndarray:
 
 
 def _object_kind(col: np.ndarray) -> str:
-    """'float' for an object column of numbers, 'category' for one with any text (digits too: codes)."""
-    if any(isinstance(v, (str, bytes)) for v in col):
+    """The kind of an object column: 'int' when every entry is an integer, 'float' for other numbers, 'category'
+    for one with any text (digits too: codes) or booleans (True/False stay True/False, not 0.67)."""
+    if any(isinstance(v, (str, bytes, bool, np.bool_)) for v in col):
         return "category"
+    if all(isinstance(v, (int, np.integer)) for v in col):
+        return "int"
     try:
         col.astype(np.float64)
     except (TypeError, ValueError):
@@ -73,8 +76,8 @@ class TabularCodec:
             if kind == "category":
                 self.categories_[j] = _unique_in_order(X[:, j])
             elif kind == "int":
-                col = X[:, j].astype(np.float64)
-                self.ranges_[j] = (col.min(), col.max())
+                # Exact Python ints: int64 values near 2**63 are not floats (2**63 - 1 rounds up to 2**63).
+                self.ranges_[j] = (int(X[:, j].min()), int(X[:, j].max()))
         return self
 
     def encode(self, X: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
@@ -105,7 +108,9 @@ class TabularCodec:
             col = Z[:, pos]
             if kind == "int":
                 lo, hi = self.ranges_[j]
-                col = np.clip(np.rint(col), lo, hi)
+                # Python compares floats with ints exactly, and int() of a float inside the range is exact.
+                col = np.array([lo if v <= lo else hi if v >= hi else int(v) for v in np.rint(col).tolist()],
+                               dtype=object)
             out[:, j] = col
             pos += 1
         return out

@@ -106,7 +106,8 @@ class RBMOversampler(BaseOverSampler):
         return X, y, binarize_y
 
     def _check_finite(self, X: np.ndarray) -> None:
-        """A ValueError naming the first column of ``X`` (n, d) with a missing (None, NaN, pd.NA) or infinite entry."""
+        """A ValueError naming the first column of ``X`` (n, d) with a missing (None, NaN, pd.NA) or infinite entry, or
+        numbers too large to standardise."""
         for j, kind in enumerate(self._kinds):
             column = j if self._column_labels is None else repr(self._column_labels[j])
             # Missing first: pd.NA of a nullable column (Int64, Float64) cannot be made a float.
@@ -115,9 +116,17 @@ class RBMOversampler(BaseOverSampler):
                         if kind == "category" else "layerwise.rbm.RBMImputer")
                 raise ValueError(f"Input X contains NaN (column {column}). RBMOversampler does not accept missing "
                                  f"values; fill them first, e.g. with {fill}.")
-            if kind != "category" and np.isinf(X[:, j].astype(np.float64)).any():
+            if kind == "category":
+                continue
+            values = X[:, j].astype(np.float64)
+            if np.isinf(values).any():
                 raise ValueError(f"Input X contains infinity (column {column}). RBMOversampler needs finite values; "
                                  "replace or drop the infinite entries first (np.isinf finds them).")
+            with np.errstate(over="ignore"):
+                overflows = not np.isfinite(values.var())
+            if overflows:
+                raise ValueError(f"Column {column} holds values up to {np.abs(values).max():.4g}, whose variance "
+                                 "overflows float64: RBMOversampler standardises numbers. Rescale the column first.")
 
     def _fit_resample(self, X, y):
         self._validate_params()
