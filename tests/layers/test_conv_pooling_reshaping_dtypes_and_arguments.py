@@ -175,8 +175,33 @@ def test_configs_in_keras_forms(keras):
              lambda m: m.Conv1DTranspose(2, 3, strides=2, output_padding=1),
              lambda m: m.Conv3DTranspose(2, 3, strides=2, output_padding=(1, 0, 1)),
              lambda m: m.Conv2D(2, 3, padding="SAME"), lambda m: m.SeparableConv1D(2, 3, padding="Same"),
-             lambda m: m.MaxPooling2D(padding="SAME"), lambda m: m.Conv2DTranspose(2, 3)]
+             lambda m: m.Conv2DTranspose(2, 3)]
     keys = ("output_padding", "padding", "groups")
     for spec in specs:
         config, k_config = spec(L).get_config(), spec(keras.layers).get_config()
         assert {k: config[k] for k in keys if k in config} == {k: k_config[k] for k in keys if k in k_config}
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.Conv1D(4, 3), lambda m: m.SeparableConv1D(4, 3), lambda m: m.DepthwiseConv1D(3),
+    lambda m: m.Conv1DTranspose(4, 3), lambda m: m.Conv2D(4, 3), lambda m: m.MaxPooling1D(),
+    lambda m: m.AveragePooling2D(),
+])
+@pytest.mark.parametrize("shape", [(None, 10), (None, 10, 3, 2, 2)])
+def test_compute_output_shape_refuses_a_wrong_rank_naming_the_layer(make, shape):
+    # It returned a plausible shape for (None, 10) ((None, 4) from Conv1D); Keras raises for its convolutions.
+    layer = make(L)
+    with pytest.raises(ValueError, match=rf"\({type(layer).__name__}\) expected an input of rank {layer.rank + 2}"):
+        layer.compute_output_shape(shape)
+
+
+def test_pooling_padding_in_capitals_is_saved_in_lower_case_for_keras(keras):
+    # Keras documents padding as case-insensitive, but its symbolic call refuses 'SAME': a layerwise config that kept
+    # 'SAME' made a .keras file Keras could not load. Conv layers write 'same' in both libraries; Keras' pooling
+    # layers keep 'SAME' in their config, which they then cannot build from.
+    layer = L.MaxPooling1D(2, padding="SAME")
+    assert layer.get_config()["padding"] == "same"
+    assert keras.layers.MaxPooling1D(2, padding="SAME").get_config()["padding"] == "SAME"
+    rebuilt = keras.layers.MaxPooling1D.from_config(layer.get_config())
+    assert tuple(rebuilt(keras.Input((7, 1))).shape) == (None, 4, 1)
+    assert L.MaxPooling2D(padding="Same").get_config()["padding"] == "same"

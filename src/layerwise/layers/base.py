@@ -212,13 +212,17 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
             kwargs.setdefault("training", self.training)
         return self.call(*args, **kwargs)
 
-    def check_input_shape(self, input_shape: Shape) -> None:
-        """Raise a ValueError naming this layer when ``input_shape`` cannot feed it."""
+    def check_rank(self, input_shape: Shape) -> None:
+        """Raise a ValueError naming this layer when ``input_shape`` has a rank it cannot take."""
         ndim = len(input_shape)
         if self.input_ndim is not None and ndim != self.input_ndim:
             raise ValueError(self._shape_message(f"an input of rank {self.input_ndim}", input_shape))
         if self.min_ndim is not None and ndim < self.min_ndim:
             raise ValueError(self._shape_message(f"an input of rank at least {self.min_ndim}", input_shape))
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        """Raise a ValueError naming this layer when ``input_shape`` cannot feed it."""
+        self.check_rank(input_shape)
         keras_style = type(self).forward is Layer.forward  # a user's call: its weights may be its sublayers'
         if self.built and self.input_shape_built is not None and not keras_style and self.weight_views():
             # As Keras' input specs: the channel axis (what the weights were built for) must match; other sizes

@@ -77,6 +77,7 @@ class _Conv(DataFormat, ActivatedLayer):
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self.check_rank(input_shape)
         spatial = [conv_output_length(n, k, s, self.padding, d) for n, k, s, d in
                    zip(self.spatial_shape(input_shape), self.kernel_size, self.strides, self.dilation_rate)]
         if any(n is not None and n <= 0 for n in spatial):
@@ -226,6 +227,7 @@ class _ConvTranspose(_StandardConv):
         return y
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self.check_rank(input_shape)
         spatial = []
         for n, k, s, d, (a, b) in zip(self.spatial_shape(input_shape), self.kernel_size, self.strides,
                                       self.dilation_rate, self.crops):

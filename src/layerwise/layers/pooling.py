@@ -15,7 +15,7 @@ _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 class _Pooling(DataFormat, Layer):
     rank = 2
-    resolved_config = ("pool_size", "strides")
+    resolved_config = ("pool_size", "strides", "padding")  # padding in lower case, which Keras' call needs
 
     def __init__(self, pool_size=2, strides=None, padding: str = "valid", data_format: str | None = None,
                  **kwargs):
@@ -32,6 +32,7 @@ class _Pooling(DataFormat, Layer):
         return self.rank + 2
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self.check_rank(input_shape)
         spatial = [conv_output_length(n, k, s, self.padding)
                    for n, k, s in zip(self.spatial_shape(input_shape), self.pool_size, self.strides)]
         if any(n is not None and n <= 0 for n in spatial):
