@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import collections
 import io
-import json
 import math
 import os
 
 import numpy as np
 import torch
 
-from layerwise.keras_weights import open_archive, read_member, require_h5py
+from layerwise.keras_weights import open_archive, parse_json, read_member, require_h5py
 
 # Refuse datasets whose declared size alone could exhaust memory (a malformed or malicious file), as Keras does.
 _MAX_DATASET_BYTES = 1 << 32
@@ -63,8 +62,8 @@ class KerasFileEditor:
                     raise ValueError(f"KerasFileEditor: {path!r} is a zip archive without {', '.join(missing)}, so "
                                      f"not a Keras .keras file (it holds {names}).")
                 members = {name: read_member(archive, name, path) for name in _KERAS_MEMBERS}
-            self.config = _json(members["config.json"], path, "config.json")
-            self.metadata = _json(members["metadata.json"], path, "metadata.json")
+            self.config = parse_json(members["config.json"], path, "config.json")
+            self.metadata = parse_json(members["metadata.json"], path, "metadata.json")
             source = io.BytesIO(members["model.weights.h5"])
         else:
             source = path
@@ -206,14 +205,6 @@ class KerasFileEditor:
     def resave_weights(self, filepath) -> None:
         """The same as ``save``."""
         self.save(filepath)
-
-
-def _json(data: bytes, path: str, member: str):
-    try:
-        return json.loads(data)
-    except ValueError as err:
-        raise ValueError(f"KerasFileEditor: {path!r} is a corrupt .keras archive: its {member} is not JSON "
-                         f"({err}).") from None
 
 
 def _read_h5(source, path: str) -> tuple[dict, dict]:

@@ -11,12 +11,12 @@ the graph. The weights then load by Keras' layout (``keras_weights.py``).
 from __future__ import annotations
 
 import io
-import json
 import warnings
 import zipfile
 from typing import Any
 
-from layerwise.keras_weights import load_keras_weights, open_archive, read_member, require_h5py
+from layerwise.keras_weights import (load_keras_weights, open_archive, open_h5, parse_json, read_member,
+                                     reading_h5)
 from layerwise.saving_registry import find_custom_object, how_to_load, loading_scope
 
 _MODELS = ("Sequential", "Functional", "Model")
@@ -78,8 +78,9 @@ def _load_optimizer_slots(model, path: str) -> None:
         if EXTRAS_MEMBER in names:
             load_optimizer_tensors(model, load_bytes(read_member(archive, EXTRAS_MEMBER, path)), path)
             return
-        metadata = json.loads(read_member(archive, "metadata.json", path)) if "metadata.json" in names else {}
-        with require_h5py().File(io.BytesIO(read_member(archive, "model.weights.h5", path)), "r") as f:
+        metadata = _json_object(read_member(archive, "metadata.json", path), path, "metadata.json") \
+            if "metadata.json" in names else {}
+        with open_h5(io.BytesIO(read_member(archive, "model.weights.h5", path)), path) as f, reading_h5(path):
             stored = f["optimizer/vars"] if "optimizer/vars" in f else {}
             if not len(stored) or model.optimizer is None or int(stored["0"][()]) == 0:  # iterations: no step yet
                 return
@@ -103,23 +104,31 @@ def _read_model_file(path: str) -> tuple[dict, dict | None, bool]:
         with open_archive(path) as archive:
             if "config.json" not in archive.namelist():
                 raise ValueError(f"{path!r} is a zip archive without config.json, so not a Keras .keras file.")
-            spec = json.loads(read_member(archive, "config.json", path))
-        return spec, spec.get("compile_config"), False
+            spec = _json_object(read_member(archive, "config.json", path), path, "config.json")
+        compiled = spec.get("compile_config")
+        if compiled is not None and not isinstance(compiled, dict):
+            raise ValueError(f"{path!r} is corrupt: the compile_config of its config.json is a "
+                             f"{type(compiled).__name__}, not an object.")
+        return spec, compiled, False
     with open(path, "rb") as f:
         if f.read(2) == b"PK":
             raise ValueError(f"{path!r} starts as a zip archive (a Keras .keras file) but is truncated or corrupt.")
-    h5py = require_h5py()
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path!r} is truncated or corrupt, or not an HDF5 file ({err}).") from None
-    with f:
+    with open_h5(path, path) as f, reading_h5(path):
         if "model_config" not in f.attrs:
             raise ValueError(f"{path!r} holds weights only, not a model: build the model in layerwise with the code "
                              "that built it in Keras, then call model.load_weights on this file.")
-        spec = json.loads(_text(f.attrs["model_config"]))
-        training = json.loads(_text(f.attrs["training_config"])) if "training_config" in f.attrs else None
+        spec = _json_object(_text(f.attrs["model_config"]), path, "model_config")
+        training = _json_object(_text(f.attrs["training_config"]), path, "training_config") \
+            if "training_config" in f.attrs else None
     return spec, training, True
+
+
+def _json_object(data, path: str, part: str) -> dict:
+    """The JSON object (a dict) ``part`` of the file at ``path``; anything else is reported as damage."""
+    value = parse_json(data, path, part)
+    if not isinstance(value, dict):
+        raise ValueError(f"{path!r} is corrupt: its {part} holds a {type(value).__name__}, not a JSON object.")
+    return value
 
 
 def _text(value) -> str:

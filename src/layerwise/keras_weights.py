@@ -17,7 +17,9 @@ names it, as in Keras. HDF5 is read with h5py (a dependency).
 """
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import os
 import warnings
 import zipfile
@@ -60,25 +62,48 @@ def read_member(archive: zipfile.ZipFile, name: str, path) -> bytes:
                          f"({err}).") from None
 
 
+def parse_json(data: bytes | str, path, part: str):
+    """``data``, the JSON ``part`` of the file at ``path``; damaged JSON is reported by both names."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is truncated or corrupt: its {part} is not valid JSON ({err}).") from None
+
+
+def open_h5(source, path):
+    """An h5py File for ``source`` (a path, or a member's bytes) of the file at ``path``, reported by its path when
+    it is not HDF5."""
+    try:
+        return require_h5py().File(source, "r")
+    except OSError as err:
+        raise ValueError(f"{str(path)!r} is truncated or corrupt, or not an HDF5 file ({err}).") from None
+
+
+@contextlib.contextmanager
+def reading_h5(path):
+    """h5py's own errors from damaged objects inside a file that opens (and the TypeError of a damaged name read
+    as bytes), as a ValueError naming the file; the original error stays chained."""
+    try:
+        yield
+    except (KeyError, RuntimeError, OSError, TypeError) as err:
+        raise ValueError(f"{str(path)!r} is corrupt: its HDF5 contents cannot be read ({type(err).__name__}: "
+                         f"{err}).") from err
+
+
 def load_keras_weights(model, path: str, skip_mismatch: bool = False) -> None:
     """Copy the weights of the Keras file at ``path`` into ``model`` (built, with the same layers). With
     ``skip_mismatch`` a layer whose weights are missing or do not fit keeps its own, and one warning names them."""
-    h5py = require_h5py()
     skips = Mismatches(skip_mismatch)
     if zipfile.is_zipfile(path):
         with open_archive(path) as archive:
             if "model.weights.h5" not in archive.namelist():
                 raise ValueError(f"{path!r} is a zip archive without model.weights.h5, so not a Keras .keras file.")
             data = io.BytesIO(read_member(archive, "model.weights.h5", path))
-        with h5py.File(data, "r") as f:
+        with open_h5(data, path) as f, reading_h5(path):
             skips.load(model, _load_model, model, f, path, skips)
         skips.warn()
         return
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path!r} is truncated or corrupt, or not an HDF5 file ({err}).") from None
-    with f:
+    with open_h5(path, path) as f, reading_h5(path):
         if "layer_names" in f.attrs or "layer_names0" in f.attrs or "model_weights" in f:
             _load_legacy(model, f["model_weights"] if "model_weights" in f else f, path, skip_mismatch)
         else:

@@ -7,11 +7,13 @@ are recorded by their registered names (``saving_registry.py``) and found again 
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
 import tempfile
 import warnings
+import zlib
 
 import numpy as np
 import torch
@@ -23,7 +25,7 @@ from layerwise import losses, metrics, optimizers
 from layerwise.keras_export import NotKerasDescribable, keras_archive_bytes, weights_h5_bytes
 from layerwise.keras_file_editor import KerasFileEditor
 from layerwise.keras_models import is_keras_config, load_keras_model, model_from_keras_config
-from layerwise.keras_weights import Mismatches, keras_weights_path, load_keras_weights
+from layerwise.keras_weights import Mismatches, keras_weights_path, load_keras_weights, parse_json
 from layerwise.layers.own_weights import OWN
 from layerwise.layers.saving_hooks import overrides
 from layerwise.saving_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,
@@ -49,8 +51,14 @@ def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -
         raise FileNotFoundError(f"Cannot write {shown}: the folder {folder} does not exist.")
     if os.path.isdir(path):
         raise IsADirectoryError(f"Cannot write {shown}: it is a folder. Give a file name inside it.")
+    if os.path.exists(path) and not os.access(path, os.W_OK):  # open(path, "wb") refuses it; a rename would not
+        raise PermissionError(errno.EACCES, f"Cannot write {shown}: the file is read-only", shown)
     mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    except PermissionError:
+        raise PermissionError(errno.EACCES, f"Cannot write {shown}: its folder {folder} is read-only",
+                              shown) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -213,7 +221,7 @@ def save_model(model, filepath, overwrite: bool = True, zipped: bool | None = No
     metadata = {"format": MODEL_FORMAT, "version": FORMAT_VERSION,
                 "model_config": json.dumps(model._own_spec()),
                 "compile_config": json.dumps(_saved_compile_config(model))}
-    atomic_write(filepath, save_bytes(tensors, metadata=metadata), overwrite)
+    write_file(filepath, tensors, metadata, overwrite)
 
 
 def _saved_compile_config(model) -> dict | None:
@@ -224,6 +232,24 @@ def _saved_compile_config(model) -> dict | None:
     own = type(model).get_compile_config is not Trainer.get_compile_config
     # Its values (functions, optimizers...) are written as Keras writes them; compile_from_config deserializes them.
     return serialize_keras_object(model.get_compile_config()) if own else compile_config(model)
+
+
+_CHECKSUM = "tensors_crc32"
+
+
+def _tensors_crc32(tensors: dict[str, torch.Tensor]) -> str:
+    """CRC-32 of the tensors' bytes in name order, as 8 hex digits."""
+    crc = 0
+    for name in sorted(tensors):
+        crc = zlib.crc32(name.encode(), crc)
+        crc = zlib.crc32(tensors[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy(), crc)
+    return f"{crc:08x}"
+
+
+def write_file(filepath, tensors: dict[str, torch.Tensor], metadata: dict[str, str], overwrite: bool = True) -> None:
+    """A layerwise (safetensors) file, written atomically, with a checksum of its tensors: a damaged file is
+    then reported by ``read_file`` instead of loading wrong weights (safetensors checks shapes, not values)."""
+    atomic_write(filepath, save_bytes(tensors, metadata={**metadata, _CHECKSUM: _tensors_crc32(tensors)}), overwrite)
 
 
 def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -249,6 +275,10 @@ def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str,
     if metadata.get("format") != expected_format:
         raise ValueError(f"{path!r} is not a {expected_format} file (found format "
                          f"{metadata.get('format')!r}).{hint}")
+    checksum = metadata.pop(_CHECKSUM, None)  # files written before checksums have none
+    if checksum is not None and checksum != _tensors_crc32(tensors):
+        raise ValueError(f"{path!r} is corrupt: its tensors do not match the checksum written with them (bytes "
+                         "changed on disk or in transfer). Load a backup copy.")
     return tensors, metadata
 
 
@@ -291,12 +321,15 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     if keras_file is not None:
         return load_keras_model(keras_file, custom_objects, compile)
     tensors, metadata = read_file(filepath, MODEL_FORMAT)
+    if "model_config" not in metadata:
+        raise ValueError(f"{str(filepath)!r} is corrupt: its header has no model_config.")
+    parse_json(metadata["model_config"], filepath, "model_config")  # damage reported by the file's name
+    saved_compile_config = parse_json(metadata.get("compile_config") or "null", filepath, "compile_config")
     with loading_scope(custom_objects, "load_model"):
         model = model_from_json(metadata["model_config"], source=repr(str(filepath)))
         if model.built or any(key.startswith("weights/") for key in tensors):  # else saved before it was built
             load_weight_tensors(model, tensors, filepath)
             _load_hooks(model, tensors)
-        saved_compile_config = json.loads(metadata.get("compile_config") or "null")
         if compile and saved_compile_config:
             model.compile_from_config(saved_compile_config)
             load_optimizer_tensors(model, tensors, filepath)
@@ -390,7 +423,7 @@ def save_weights(model, filepath, overwrite: bool = True, max_shard_size: float 
     metadata = {"format": WEIGHTS_FORMAT, "version": FORMAT_VERSION}
     # As Keras' weights files: what layers keep through save_own_variables (buffers...) too, not assets.
     tensors = {**weight_tensors(model), **_hook_tensors(model, assets=False)}
-    atomic_write(filepath, save_bytes(tensors, metadata=metadata), overwrite)
+    write_file(filepath, tensors, metadata, overwrite)
 
 
 def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
@@ -410,7 +443,8 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
 
 
 __all__ = ["MissingFileError", "atomic_write", "load_model", "load_optimizer_tensors", "load_weight_tensors",
-           "load_weights", "optimizer_tensors", "read_file", "save_model", "save_weights", "weight_tensors"]
+           "load_weights", "optimizer_tensors", "read_file", "save_model", "save_weights", "weight_tensors",
+           "write_file"]
 __all__ += ["KerasFileEditor"]
 __all__ += ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
             "get_registered_name", "get_registered_object", "model_from_json", "register_keras_serializable",

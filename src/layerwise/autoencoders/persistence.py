@@ -10,11 +10,10 @@ import json
 
 import numpy as np
 import torch
-from safetensors.torch import save as save_bytes
 from sklearn.utils.validation import check_is_fitted
 
 from layerwise.autoencoders.transformer import _forked_torch_rng
-from layerwise.saving import atomic_write, load_weight_tensors, read_file, weight_tensors
+from layerwise.saving import load_weight_tensors, read_file, weight_tensors, write_file
 
 FORMAT = "layerwise.autoencoder"
 VERSION = "1"
@@ -73,7 +72,7 @@ def save_autoencoder(estimator, path) -> None:
     metadata = {"format": FORMAT, "version": VERSION, "class_name": type(estimator).__name__,
                 "params": json.dumps(params), "tuple_params": json.dumps(tuples), "fitted": json.dumps(fitted),
                 "transform_output": json.dumps(output)}
-    atomic_write(path, save_bytes(tensors, metadata=metadata))
+    write_file(path, tensors, metadata)
 
 
 def load_autoencoder(cls, path):

@@ -217,9 +217,7 @@ class BackupAndRestore(Callback):
                 self._save()
 
     def _save(self) -> None:
-        from safetensors.torch import save as save_bytes
-
-        from layerwise.saving import atomic_write, weight_tensors
+        from layerwise.saving import weight_tensors, write_file
 
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._path):
@@ -233,7 +231,7 @@ class BackupAndRestore(Callback):
         if optimizer is not None and _settable_rate(optimizer):
             progress["learning_rate"] = float(optimizer.learning_rate)
         metadata = {"format": BACKUP_FORMAT, "training": json.dumps(progress)}
-        atomic_write(self._path, save_bytes(tensors, metadata=metadata))
+        write_file(self._path, tensors, metadata)
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and os.path.exists(self.backup_dir):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from layerwise.cli.errors import UserError
-from layerwise.saving import MODEL_FORMAT, atomic_write
+from layerwise.saving import MODEL_FORMAT, atomic_write, write_file
 
 MODEL_FILE = "model.lw"
 CARD_FILE = "card.json"
@@ -144,14 +144,12 @@ def _fitted_state(estimator) -> tuple[dict, dict]:
 
 def save_estimator(estimator, path: str) -> None:
     """Save a fitted layerwise RBM: constructor parameters plus its fitted state (see ``_fitted_state``)."""
-    from safetensors.torch import save as save_bytes
-
     tensors, values = _fitted_state(estimator)
     params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in estimator.get_params(deep=False).items()
               if k != "random_state" or isinstance(v, (int, type(None)))}
     metadata = {"format": ESTIMATOR_FORMAT, "class_name": type(estimator).__name__, "params": json.dumps(params),
                 **{key: json.dumps(value) for key, value in values.items()}}
-    atomic_write(path, save_bytes(tensors, metadata=metadata))
+    write_file(path, tensors, metadata)
 
 
 def load_estimator(path: str):

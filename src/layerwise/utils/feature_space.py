@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 
 import torch
-from safetensors.torch import save as save_bytes
 from torch import nn
 
 from layerwise.backend import unique_name
@@ -35,7 +34,7 @@ from layerwise.layers.symbolic import is_symbolic
 from layerwise.layers.weights import WeightView
 from layerwise.preprocessing.lookup import StringLookup
 from layerwise.preprocessing.text import TextVectorization
-from layerwise.saving import atomic_write, read_file
+from layerwise.saving import read_file, write_file
 from layerwise.utils.feature_space_specs import (Cross, Feature, adapt_batches, as_column_batch, column, columns_of,
                                                  to_tensor)
 
@@ -448,7 +447,7 @@ class FeatureSpace(Layer):
         """Save to one file (a safetensors header holding the config as JSON; no pickle); reload with
         ``FeatureSpace.load(filepath)``."""
         metadata = {"format": FILE_FORMAT, "version": "1", "config": json.dumps(self.get_config())}
-        atomic_write(filepath, save_bytes({}, metadata=metadata), overwrite)
+        write_file(filepath, {}, metadata, overwrite)
 
     @classmethod
     def load(cls, filepath) -> "FeatureSpace":
