@@ -6,6 +6,7 @@ when it is not installed.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import random
 
@@ -24,6 +25,18 @@ SEED = 1234
 from layerwise import backend as _backend  # noqa: E402  (after KERAS_BACKEND, which Keras reads at import)
 
 _backend.set_device("cpu")
+
+
+@pytest.fixture(autouse=True)
+def global_settings_restored():
+    """Every test leaves layerwise's global settings (floatx, image data format, the dtype policy, unset or set) as
+    it found them, so that no test depends on the order the tests run in."""
+    policies = importlib.import_module("layerwise.dtype_policies.dtype_policy")
+    saved = _backend.floatx(), _backend.image_data_format(), policies._global_policy[0]
+    yield
+    _backend.set_floatx(saved[0])
+    _backend.set_image_data_format(saved[1])
+    policies._global_policy[0] = saved[2]
 
 
 def import_keras():
