@@ -205,3 +205,34 @@ def test_pooling_padding_in_capitals_is_saved_in_lower_case_for_keras(keras):
     rebuilt = keras.layers.MaxPooling1D.from_config(layer.get_config())
     assert tuple(rebuilt(keras.Input((7, 1))).shape) == (None, 4, 1)
     assert L.MaxPooling2D(padding="Same").get_config()["padding"] == "same"
+
+
+def test_a_1x1_conv2d_at_stride_2_trains_with_the_gradients_of_a_plain_convolution():
+    # PyTorch 2.13's CPU backward of a 1x1 stride-2 conv2d over a channels-last input corrupts the heap and aborts the
+    # process (Keras 3.15 on torch dies there too); the layer runs it at stride 1 on the strided input instead. Run in
+    # a subprocess, so that a regression fails this test rather than killing the test run.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import numpy as np, torch, torch.nn.functional as F
+        import layerwise
+        from layerwise import layers as L
+        for shape, strides in [((8, 8, 3), 2), ((9, 12, 5), (2, 1)), ((16, 16, 16), 3)]:
+            layer = L.Conv2D(4, 1, strides=strides, padding="same")
+            x = torch.randn(3, *shape, requires_grad=True)
+            layer(x).square().sum().backward()
+            s = (strides, strides) if isinstance(strides, int) else strides
+            xr = x.detach().permute(0, 3, 1, 2).contiguous().requires_grad_(True)
+            kernel = layer.kernel.detach().clone().requires_grad_(True)
+            F.conv2d(xr, kernel, layer.bias, s).square().sum().backward()
+            np.testing.assert_allclose(x.grad.permute(0, 3, 1, 2).numpy(), xr.grad.numpy(), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(layer.kernel.grad.numpy(), kernel.grad.numpy(), rtol=1e-5, atol=1e-5)
+        model = layerwise.Sequential([layerwise.Input((8, 8, 3)), L.Conv2D(2, 1, strides=2)])
+        model.compile("sgd", "mse")
+        model.fit(np.random.rand(3, 8, 8, 3), np.zeros((3, 4, 4, 2)), epochs=3, batch_size=3, verbose=0)
+        print("trained")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "trained" in done.stdout, done.stderr[-2000:]

@@ -18,7 +18,21 @@ from layerwise.layers.weights import new_parameter, WeightView
 from layerwise.layers.core import ActivatedLayer
 from layerwise.layers.keras2_paths import any_layer
 
-CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def _conv2d(x: torch.Tensor, weight: torch.Tensor, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
+    """``F.conv2d`` on ``(batch, channels, height, width)``, with a 1x1 kernel at a stride above 1 run at stride 1 on
+    the strided input (the same numbers, a quarter of the work): PyTorch 2.13's CPU backward of that convolution
+    over a channels-last input corrupts the heap, and the process aborts."""
+    strides = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    unpadded = padding == "valid" or (not isinstance(padding, str) and not any(
+        (padding,) if isinstance(padding, int) else padding))
+    if tuple(weight.shape[-2:]) == (1, 1) and max(strides) > 1 and unpadded:
+        return F.conv2d(x[:, :, ::strides[0], ::strides[1]], weight, bias, 1, 0, dilation, groups)
+    return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+CONV = {1: F.conv1d, 2: _conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
