@@ -24,6 +24,7 @@ from layerwise.layers.containers import track_layers_in_containers, tracked_cont
 from layerwise.layers.calling import (attach_mask, call_in_mode, dict_value, first_parameter, is_shape_list, mask_of,
                                       takes_argument)
 from layerwise.layers.dtype_hooks import LayerDTypes
+from layerwise.layers.input_spec import RankChecks, assert_input_compatibility
 from layerwise.layers.saving_hooks import LayerSavingHooks
 from layerwise.layers.shape_inference import output_shape_by_calling
 from layerwise.layers.symbolic import is_symbolic, symbolic_call
@@ -86,7 +87,7 @@ def _finishing_build(build: Callable) -> Callable:
     return building
 
 
-class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, nn.Module):
+class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTypes, RankChecks, nn.Module):
     """Base of every layer. Subclasses implement ``build``, ``forward`` and ``compute_output_shape``.
 
     ``input_ndim`` (rank including the batch axis) lets the layer name a wrong input clearly.
@@ -212,14 +213,6 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
             kwargs.setdefault("training", self.training)
         return self.call(*args, **kwargs)
 
-    def check_rank(self, input_shape: Shape) -> None:
-        """Raise a ValueError naming this layer when ``input_shape`` has a rank it cannot take."""
-        ndim = len(input_shape)
-        if self.input_ndim is not None and ndim != self.input_ndim:
-            raise ValueError(self._shape_message(f"an input of rank {self.input_ndim}", input_shape))
-        if self.min_ndim is not None and ndim < self.min_ndim:
-            raise ValueError(self._shape_message(f"an input of rank at least {self.min_ndim}", input_shape))
-
     def check_input_shape(self, input_shape: Shape) -> None:
         """Raise a ValueError naming this layer when ``input_shape`` cannot feed it."""
         self.check_rank(input_shape)
@@ -235,16 +228,11 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
                                                      "what its weights were built for)", (None, *input_shape[1:])))
         spec = self.__dict__.get("input_spec")
         if spec is not None:  # a Keras-style layer's own InputSpec (or list of them)
-            from layerwise.layers.input_spec import assert_input_compatibility
             assert_input_compatibility(spec, tuple(input_shape), self.name)
 
     def _takes_one_tensor(self) -> bool:
         return (built_in(type(self)) and not self.takes_input_list
                 and (self.input_ndim is not None or self.min_ndim is not None))
-
-    def _shape_message(self, expected: str, received: Shape) -> str:
-        return (f"Layer '{self.name}' ({type(self).__name__}) expected {expected}, "
-                f"but received input with shape {tuple(received)}.")
 
     def _check_and_build(self, input_shape: Shape, device: torch.device | None) -> Shape:
         """``input_shape`` as tuples, checked (naming the layer), and the layer built for it once."""

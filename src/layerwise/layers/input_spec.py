@@ -1,5 +1,6 @@
 """``InputSpec``: what a layer accepts (rank, shape, sizes of some axes, dtype), as Keras' ``keras.layers.InputSpec``,
-and ``assert_input_compatibility``, the check a layer runs on its inputs before a call."""
+and ``assert_input_compatibility``, the check a layer runs on its inputs before a call; ``RankChecks``, the rank check
+of a built-in layer."""
 from __future__ import annotations
 
 from typing import Any
@@ -130,3 +131,20 @@ def _check_one(spec: InputSpec, x, index: int, layer_name: str) -> None:
         for expected, got in zip(spec_shape, shape):
             if expected is not None and got is not None and expected != got:
                 raise ValueError(f"{where} expected shape={spec.shape}, found shape={shape}")
+
+
+class RankChecks:
+    """The rank a built-in layer declares (``input_ndim`` or ``min_ndim``, class attributes of ``Layer``), checked
+    with messages that name the layer, the expected and the received shape."""
+
+    def check_rank(self, input_shape) -> None:
+        """Raise a ValueError naming this layer when ``input_shape`` has a rank it cannot take."""
+        ndim = len(input_shape)
+        if self.input_ndim is not None and ndim != self.input_ndim:
+            raise ValueError(self._shape_message(f"an input of rank {self.input_ndim}", input_shape))
+        if self.min_ndim is not None and ndim < self.min_ndim:
+            raise ValueError(self._shape_message(f"an input of rank at least {self.min_ndim}", input_shape))
+
+    def _shape_message(self, expected: str, received) -> str:
+        return (f"Layer '{self.name}' ({type(self).__name__}) expected {expected}, "
+                f"but received input with shape {tuple(received)}.")
