@@ -89,6 +89,29 @@ def test_a_file_written_before_checksums_still_loads(tmp_path, model):
                                   model.predict(np.ones((2, 4)), verbose=0))
 
 
+@pytest.mark.parametrize("version", ["2", "x"])
+def test_a_file_of_an_unknown_format_version_is_refused_naming_it(tmp_path, model, version):
+    # It loaded silently, as if a later layout were this one's.
+    path = tmp_path / "future.lw"
+    model.save(path)
+    edit_header(path, version=version)
+    with pytest.raises(ValueError, match=rf"future\.lw.*version {version}.*upgrade layerwise"):
+        keras.load_model(path)
+
+
+def test_weights_of_other_shapes_are_refused_naming_the_file_the_weight_and_both_shapes(tmp_path, model):
+    path = tmp_path / "w.weights.lw"
+    model.save_weights(path)
+    # Tensors are kept in PyTorch's layout (out, in) in these files.
+    wider = keras.Sequential([keras.Input((4,)), L.Dense(5, activation="relu"), L.Dense(2)])
+    with pytest.raises(ValueError, match=r"w\.weights\.lw.*'weights/0/kernel' has shape \(3, 4\) in the file, "
+                                         r"the model's is \(5, 4\)"):
+        wider.load_weights(path)
+    deeper = keras.Sequential([keras.Input((4,)), L.Dense(3), L.Dense(2), L.Dense(2)])
+    with pytest.raises(ValueError, match=r"w\.weights\.lw.*has no weight 'weights/2/kernel'"):
+        deeper.load_weights(path)
+
+
 def test_saving_over_a_read_only_file_is_refused_and_keeps_it(tmp_path, model, monkeypatch):
     # The rename replaced a read-only file that open(path, "wb") (Keras' way) refuses. Root may write anything, so
     # the permission is simulated.

@@ -275,6 +275,10 @@ def read_file(filepath, expected_format: str, hint: str = "") -> tuple[dict[str,
     if metadata.get("format") != expected_format:
         raise ValueError(f"{path!r} is not a {expected_format} file (found format "
                          f"{metadata.get('format')!r}).{hint}")
+    version = metadata.get("version", FORMAT_VERSION)
+    if not version.isdigit() or int(version) > int(FORMAT_VERSION):
+        raise ValueError(f"{path!r} was written in {expected_format} version {version}, which this layerwise "
+                         f"(it reads version {FORMAT_VERSION}) does not know: upgrade layerwise to load it.")
     checksum = metadata.pop(_CHECKSUM, None)  # files written before checksums have none
     if checksum is not None and checksum != _tensors_crc32(tensors):
         raise ValueError(f"{path!r} is corrupt: its tensors do not match the checksum written with them (bytes "
@@ -395,9 +399,11 @@ def _copy_checked(keyed: list, tensors: dict[str, torch.Tensor], filepath) -> No
     """Copy ``tensors[key]`` into each ``(view, key)``'s tensor, after checking that every one is there and fits."""
     found = []
     for view, key in keyed:
-        if key not in tensors or tensors[key].shape != view.tensor.shape:
-            raise ValueError(f"{filepath!r} does not match the model: weight {key!r} is missing or has another "
-                             "shape.")
+        if key not in tensors:
+            raise ValueError(f"{str(filepath)!r} does not match the model: it has no weight {key!r}.")
+        if tensors[key].shape != view.tensor.shape:
+            raise ValueError(f"{str(filepath)!r} does not match the model: weight {key!r} has shape "
+                             f"{tuple(tensors[key].shape)} in the file, the model's is {tuple(view.tensor.shape)}.")
         found.append((view, tensors[key]))
     with torch.no_grad():
         for view, tensor in found:
