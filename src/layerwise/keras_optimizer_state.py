@@ -1,14 +1,14 @@
 """An optimizer's state as Keras 3.15 keeps it in a weights file (``optimizer/vars/<i>``), written and read back.
 
-Keras lists an optimizer's variables as it creates them: ``iterations``, the learning rate (unless it is a
-schedule), then the variables of each ``add_optimizer_variables`` call, one per trained weight in
-``model.trainable_weights`` order, the names of one call interleaved per weight (Adam: momentum and velocity of
-the first weight, then of the second...). EMA averages come first, ``velocity_hat`` (amsgrad) and RMSprop's
-momentum and average gradient in calls of their own, Nadam's ``u_product`` last. Adafactor adds, weight by weight,
-its row and column factors (0-D placeholders for weights of fewer than 2 axes) and velocity; Muon a momentum, and a
-velocity for the weights it updates with AdamW. Slots are in Keras' layout (each weight view's ``to_keras``; Adafactor
-keeps its factors in that layout already). ``keras_variable_plan`` is that list for a compiled model; the writer and
-the reader walk it.
+Keras lists an optimizer's variables as it creates them: ``iterations`` (the count of apply calls), the learning
+rate (unless it is a schedule), then the variables of each ``add_optimizer_variables`` call, one per trained weight
+in ``model.trainable_weights`` order, the names of one call interleaved per weight (Adam: momentum and velocity of
+the first weight, then of the second...). EMA averages come first, then gradient accumulators; ``velocity_hat``
+(amsgrad) and RMSprop's momentum and average gradient in calls of their own, Nadam's ``u_product`` last. Adafactor
+adds, weight by weight, its row and column factors (0-D placeholders for weights of fewer than 2 axes) and velocity;
+Muon a momentum, and a velocity for the weights it updates with AdamW. Slots are in Keras' layout (each weight
+view's ``to_keras``; Adafactor keeps its factors in that layout already). ``keras_variable_plan`` is that list for a
+compiled model; the writer and the reader walk it.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _slot_groups(optimizer) -> list[tuple[str, ...]] | None:
         groups = [tuple(n for n in names if n != "velocity_hat"), ("velocity_hat",)]
     else:
         groups = [tuple(names)] if names else []
-    return ([("average",)] if "average" in optimizer.slots else []) + groups
+    return [(name,) for name in ("average", "gradient_accumulator") if name in optimizer.slots] + groups
 
 
 def keras_variable_plan(model) -> list[tuple[str, object]] | None:
@@ -123,7 +123,8 @@ def _plan_value(optimizer, name: str, view) -> np.ndarray:
     from layerwise.optimizers import MultiOptimizer
 
     if name == "iterations":
-        return np.asarray(optimizer.iterations, dtype="int32")  # Keras' dtype for it
+        # Keras keeps the count of apply calls (its `iterations` divides it by gradient_accumulation_steps)
+        return np.asarray(optimizer._iterations, dtype="int32")
     if name == "learning_rate":  # a MultiOptimizer's is Keras' unused 0
         return np.asarray(0.0 if isinstance(optimizer, MultiOptimizer) else optimizer.learning_rate, dtype="float32")
     if name == "u_product":
