@@ -232,6 +232,27 @@ def test_exclude_from_weight_decay_matches_keras(keras):
         models[1].optimizer.exclude_from_weight_decay(var_names=["bias"])
 
 
+@pytest.mark.parametrize("names", [["bias"], ["kernel"], ["dense"]])
+def test_muon_and_adamw_excluding_a_whole_group_from_weight_decay_match_keras(keras, names):
+    # With every weight of a group excluded (Muon keeps biases apart from kernels), the update crashed in
+    # torch._foreach_mul_ on an empty list.
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(24, 4)).astype("float32"), rng.normal(size=(24, 2)).astype("float32")
+    for name in ("Muon", "AdamW"):
+        models = []
+        for lib in (keras, layerwise):
+            model = lib.Sequential([lib.Input((4,)), lib.layers.Dense(6), lib.layers.Dense(2)])
+            optimizer = getattr(lib.optimizers, name)(0.01, weight_decay=0.1)
+            optimizer.exclude_from_weight_decay(var_names=names)
+            model.compile(optimizer, "mse")
+            models.append(model)
+        models[1].set_weights(models[0].get_weights())
+        for model in models:
+            model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        for ours, theirs in zip(models[1].get_weights(), models[0].get_weights()):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
 def test_optimizer_warnings_name_the_callers_line_and_a_nameless_build():
     import torch
 

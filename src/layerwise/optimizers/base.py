@@ -363,7 +363,13 @@ class Optimizer(KerasOptimizerAPI):
     def apply_weight_decay(self, params: list[torch.Tensor], lr: float) -> None:
         """Keras' decoupled decay before a step: ``w -= w * weight_decay * lr``."""
         if self.weight_decay:
-            torch._foreach_mul_(self._decayed(params), 1 - self.weight_decay * lr)
+            self._decay(params, self.weight_decay * lr)
+
+    def _decay(self, params: list[torch.Tensor], rate: float) -> None:
+        """``w -= w * rate`` for the ``params`` that ``exclude_from_weight_decay`` does not name (maybe none)."""
+        decayed = self._decayed(params)
+        if decayed:  # _foreach_mul_ refuses an empty list
+            torch._foreach_mul_(decayed, 1 - rate)
 
     def _decayed(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
         """``params`` less those ``exclude_from_weight_decay`` named."""

@@ -87,7 +87,7 @@ class Muon(LayoutAwareOptimizer):
         """Keras decays the two kinds of weights at their own rates."""
         for group, rate in zip(self._groups(params), (self.adam_weight_decay, self.weight_decay)):
             if group and rate is not None:
-                torch._foreach_mul_(self._decayed([params[i] for i in group]), 1 - rate * lr)
+                self._decay([params[i] for i in group], rate * lr)
 
     def update(self, params, grads, slots, step, lr):
         adam, muon = self._groups(params)
