@@ -10,6 +10,7 @@ import ctypes
 import gc
 import os
 import random
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -86,6 +87,14 @@ def device(device_name: str | torch.device) -> Iterator[torch.device]:
         yield _device
     finally:
         _device = previous
+
+
+def to_snake_case(name: str) -> str:
+    """``MaxPooling2D`` -> ``max_pooling2d``, ``<lambda>`` -> ``lambda``: how Keras names layers, metrics and losses
+    after their class or function."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(base: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 from typing import Any, Callable
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 from torch import nn
 
 from layerwise import dtype_policies, regularizers
-from layerwise.backend import float_dtype, get_device, unique_name
+from layerwise.backend import float_dtype, get_device, to_snake_case, unique_name
 from layerwise.dtype_policies.autocast import HALF, cast_floats, numpy_of, region
 from layerwise.layers.config_forms import (built_in, in_keras_forms, in_keras_order, jsonable, takes_trainable,
                                           unrecognized_keywords)
@@ -40,12 +39,6 @@ Shape = tuple  # (None, d1, d2, ...): batch axis first, None where unknown
 # Every Layer subclass by class name, so that a saved model can name its layers' classes.
 LAYER_CLASSES: dict[str, type] = {}
 CAST_INPUTS = (*HALF, torch.float64)  # floating inputs a float32 layer casts to float32, as Keras' autocast
-
-
-def to_snake_case(name: str) -> str:
-    """``MaxPooling2D`` -> ``max_pooling2d``, as Keras names its layers."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 @functools.lru_cache(maxsize=None)

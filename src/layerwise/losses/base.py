@@ -7,13 +7,12 @@ function: it overrides ``call(y_true, y_pred)`` and the base weights and reduces
 """
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 import numpy as np
 import torch
 
-from layerwise.backend import float_dtype, unique_name
+from layerwise.backend import float_dtype, to_snake_case, unique_name
 from layerwise.losses.functions import EPSILON, categorical_crossentropy, sparse_categorical_crossentropy
 
 __all__ = ["CHECK_SHAPES", "EPSILON", "REDUCTIONS", "Loss", "as_tensor", "check_reduction", "match_rank",
@@ -24,12 +23,6 @@ REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "
 # Functions that check targets against predictions themselves (labels (batch,) for the sparse one, a ValueError
 # for a shape mismatch in the categorical one): Loss matches ranks for them only by Keras' size-1 squeeze/expand.
 CHECK_SHAPES = (sparse_categorical_crossentropy, categorical_crossentropy)
-
-
-def _snake_case(name: str) -> str:
-    """A class name as Keras names its instances: ``CustomMSE`` -> ``custom_mse``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def as_tensor(x, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -127,7 +120,8 @@ class Loss:
     def __init__(self, fn: Callable | None = None, name: str | None = None, reduction="sum_over_batch_size",
                  dtype=None, **options):
         if name is None:  # Keras names a subclass's instances after the class: custom_mse, custom_mse_1...
-            name = getattr(fn, "__name__", "loss") if fn is not None else unique_name(_snake_case(type(self).__name__))
+            name = getattr(fn, "__name__", "loss") if fn is not None else \
+                unique_name(to_snake_case(type(self).__name__))
         check_reduction(reduction, f"{type(self).__name__}({name!r})")
         self.fn, self.options = fn, options
         self.name = name

@@ -22,7 +22,8 @@ from layerwise.metrics.accuracy import (Accuracy, BinaryAccuracy, CategoricalAcc
                                         sparse_top_k_categorical_accuracy, top_k_categorical_accuracy)
 from layerwise.metrics.at_threshold import (PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
                                             SpecificityAtSensitivity)
-from layerwise.metrics.base import Mean, MeanMetricWrapper, Metric, Sum, snake_case
+from layerwise.backend import to_snake_case
+from layerwise.metrics.base import Mean, MeanMetricWrapper, Metric, Sum
 from layerwise.metrics.confusion import (AUC, F1Score, FalseNegatives, FalsePositives, FBetaScore, Precision, Recall,
                                          TrueNegatives, TruePositives)
 from layerwise.metrics.correlation import (ConcordanceCorrelation, PearsonCorrelation, concordance_correlation,
@@ -66,7 +67,7 @@ _ALIASES = {"bce": BinaryCrossentropy, "mse": MeanSquaredError, "mae": MeanAbsol
             "mape": MeanAbsolutePercentageError, "msle": MeanSquaredLogarithmicError}
 # As Keras 3: each class by its name and its snake_case name, and the aliases in lower and upper case.
 _BY_NAME: dict[str, type] = {**{cls.__name__: cls for cls in _CLASSES},
-                             **{snake_case(cls.__name__): cls for cls in _CLASSES},
+                             **{to_snake_case(cls.__name__): cls for cls in _CLASSES},
                              **_ALIASES, **{alias.upper(): cls for alias, cls in _ALIASES.items()}}
 
 
@@ -94,7 +95,7 @@ def _make(cls: type, shown: str, **kwargs) -> Metric:
 def _wrapped(fn: Callable) -> MeanMetricWrapper:
     """A metric function as a ``MeanMetricWrapper`` with the log name Keras' compile gives it: its ``name``,
     else its snake-cased ``__name__`` (or class name), where a bare ``MeanMetricWrapper`` is named after itself."""
-    name = getattr(fn, "name", None) or snake_case(getattr(fn, "__name__", type(fn).__name__))
+    name = getattr(fn, "name", None) or to_snake_case(getattr(fn, "__name__", type(fn).__name__))
     return MeanMetricWrapper(fn, name=name)
 
 

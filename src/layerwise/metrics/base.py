@@ -11,28 +11,21 @@ state in ``add_variable`` variables (``variables.py``); the base then routes the
 """
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 import numpy as np
 import torch
 
 from layerwise import initializers
-from layerwise.backend import float_dtype, get_device, unique_name
+from layerwise.backend import float_dtype, get_device, to_snake_case, unique_name
 from layerwise.losses.base import CHECK_SHAPES, as_tensor, rank_rule, squeeze_or_expand
 from layerwise.variables import MetricVariable
 
 __all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "accumulate", "as_result", "mean_dtype", "row_variables",
-           "samplewise", "snake_case", "zeroed"]
+           "samplewise", "zeroed"]
 
 # Modules of the built-in functions that compare y_true and y_pred entry by entry (a user's function may not).
 _ELEMENTWISE_MODULES = ("layerwise.losses.functions", "layerwise.metrics.correlation", "layerwise.metrics.regression")
-
-
-def snake_case(name: str) -> str:
-    """``LogCoshError`` -> ``log_cosh_error``, as Keras names metrics given as classes or functions."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def as_result(value: torch.Tensor | float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -130,7 +123,7 @@ class Metric:
     _builtin_reset: Callable | None = None
 
     def __init__(self, name: str | None = None, dtype=None):
-        self.name = name or (unique_name(snake_case(type(self).__name__)) if self._auto_named else self.name)
+        self.name = name or (unique_name(to_snake_case(type(self).__name__)) if self._auto_named else self.name)
         self.dtype = str(dtype or "float32").removeprefix("torch.")
         self._torch_dtype = getattr(torch, self.dtype)
         self._variables: list[MetricVariable] = []
