@@ -138,6 +138,8 @@ INTEGER_INPUT_LAYERS = [
     lambda m: m.MaxPooling2D(3, 2, padding="same"), lambda m: m.MaxPooling3D(2, padding="same"),
     lambda m: m.GlobalAveragePooling2D(), lambda m: m.GlobalAveragePooling1D(), lambda m: m.BatchNormalization(),
     lambda m: m.UpSampling2D(interpolation="bilinear"), lambda m: m.UpSampling2D(interpolation="bicubic"),
+    lambda m: m.UpSampling2D(), lambda m: m.ZeroPadding2D(), lambda m: m.Cropping2D(1), lambda m: m.Flatten(),
+    lambda m: m.Permute((2, 1, 3)), lambda m: m.GlobalMaxPooling2D(), lambda m: m.Reshape((30, 3)),
 ]
 # Keras gives float32 for these, but computes them from integers truncated back to the input's dtype (layer and
 # group normalization) or squared in it (unit normalization, overflowing uint8): layerwise computes in float32.
@@ -152,9 +154,13 @@ def integer_input(layer, dtype: torch.dtype) -> torch.Tensor:
 
 @pytest.mark.parametrize("spec", INTEGER_INPUT_LAYERS)
 @pytest.mark.parametrize("dtype", [torch.int32, torch.uint8])
-def test_integer_torch_inputs_as_keras(keras, spec, dtype):
+@pytest.mark.parametrize("as_numpy", [False, True])
+def test_integer_torch_and_numpy_inputs_as_keras(keras, spec, dtype, as_numpy):
+    # Numpy integers became float32 tensors, so MaxPooling2D and the like gave float32 where Keras keeps the dtype.
     k_layer, layer = spec(keras.layers), spec(L)
     x = integer_input(layer, dtype)
+    if as_numpy:
+        x = x.numpy()
     expected, got = k_layer(x), layer(x)
     assert got.dtype == expected.dtype
     np.testing.assert_allclose(got.detach().numpy(), keras_numpy(expected), atol=1e-4)

@@ -15,13 +15,13 @@ import torch
 from torch import nn
 
 from layerwise import dtype_policies, regularizers
-from layerwise.backend import float_dtype, get_device, to_snake_case, unique_name
+from layerwise.backend import get_device, to_snake_case, unique_name
 from layerwise.dtype_policies.autocast import HALF, cast_floats, numpy_of, region
 from layerwise.layers.config_forms import (built_in, in_keras_forms, in_keras_order, jsonable, takes_trainable,
                                           unrecognized_keywords)
 from layerwise.layers.containers import track_layers_in_containers, tracked_container
-from layerwise.layers.calling import (attach_mask, call_in_mode, dict_value, first_parameter, is_shape_list, mask_of,
-                                      takes_argument)
+from layerwise.layers.calling import (array_tensor, attach_mask, call_in_mode, dict_value, first_parameter,
+                                      is_shape_list, mask_of, takes_argument)
 from layerwise.layers.dtype_hooks import LayerDTypes
 from layerwise.layers.input_spec import RankChecks, assert_input_compatibility
 from layerwise.layers.saving_hooks import LayerSavingHooks
@@ -269,13 +269,12 @@ class Layer(OwnWeights, WeightLists, LayerPenalties, LayerSavingHooks, LayerDTyp
             x = {k: dict_value(v) for k, v in x.items()}
             shape = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in x.items()}
         elif isinstance(x, (list, tuple)) and x and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
-            x = [v if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=float_dtype(), device=get_device())
-                 for v in x]
+            x = [v if isinstance(v, torch.Tensor) else array_tensor(v, get_device()) for v in x]
             shape = [tuple(v.shape) for v in x]  # a Keras-style layer called on a list, e.g. Sampling()([m, s])
         else:
             if not isinstance(x, torch.Tensor):
                 # a copy (call may work in place), on the default device as Keras converts arrays
-                x = torch.tensor(np.asarray(x), dtype=float_dtype(), device=get_device())
+                x = array_tensor(x, get_device())
             shape = tuple(x.shape)
         if shape != self._last_input_shape:  # checks (naming the layer) and output shape, once per new shape
             if isinstance(x, dict):

@@ -29,6 +29,17 @@ def call_in_mode(module: nn.Module, training, call: Callable, *args, **kwargs):
         module.train(was)
 
 
+def array_tensor(value, device: torch.device | None = None) -> torch.Tensor:
+    """An array passed to a layer as a new tensor (call may work in place): integers and booleans keep their dtype,
+    as Keras converts them; floats become the float dtype."""
+    array = np.asarray(value)
+    if array.dtype.kind in "bi" or array.dtype == np.uint8:
+        return torch.tensor(array, device=device)
+    if array.dtype.kind == "u":  # unsigned types PyTorch barely computes with: as int64, their values kept
+        return torch.tensor(array.astype(np.int64), device=device)
+    return torch.tensor(array, dtype=float_dtype(), device=device)
+
+
 def dict_value(value):
     """A value of a dict passed to a layer: arrays and numbers become tensors, anything else (strings,
     None) passes through untouched, as Keras leaves them."""
