@@ -14,7 +14,6 @@ import torch
 
 import layerwise
 from layerwise import layers as L
-from layerwise.layers.convolutional_recurrent import _dropout_keep
 
 ATOL = 1e-5
 BATCH, STEPS, SIZE, CHANNELS, FILTERS = 3, 4, 7, 2, 5
@@ -115,8 +114,8 @@ def test_dropout_uses_keras_per_gate_masks_shared_by_every_step(keras):
     torch.manual_seed(11)
     lw_out = lw_layer(x, training=True)
     torch.manual_seed(11)  # the same draws, in the layer's order: input masks, then recurrent masks
-    keep = _dropout_keep(x[:, 0], 0.3, 4)
-    rec_keep = _dropout_keep(torch.zeros(BATCH, SIZE, SIZE, FILTERS), 0.4, 4)
+    keep = lw_layer._gate_keep(x[:, 0], 0.3)
+    rec_keep = lw_layer._gate_keep(torch.zeros(BATCH, SIZE, SIZE, FILTERS), 0.4)
     k_layer.cell._dropout_mask = list(keep.unbind(-2))
     k_layer.cell._recurrent_dropout_mask = list(rec_keep.unbind(-2))
     assert_same(k_layer(x.numpy(), training=True), lw_out)

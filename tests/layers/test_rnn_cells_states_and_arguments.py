@@ -1,7 +1,7 @@
 """RNN over cells against Keras 3 (torch backend): cells called directly on numpy states, a Keras 2 style
 ``get_initial_state(inputs=None, batch_size=None, dtype=None)``, a stack whose custom cell has its own initial
 state, the sequence output's mask with ``return_state`` when called eagerly, an RNN over another layer's cell,
-frozen stacks through their config, and argument errors that name the cell."""
+frozen stacks through their config, argument errors that name the cell, and cells returning too few states."""
 from __future__ import annotations
 
 import os
@@ -175,3 +175,28 @@ def test_cell_argument_errors_name_the_cell(name, args, argument):
     kwargs = {"dropout": 1.5} if argument == "dropout" else {}
     with pytest.raises(ValueError, match=rf"^{name} {argument} must be"):
         getattr(L, name)(*args, **kwargs)
+
+
+def fewer_states_cell_class(base_layer):
+    """A cell whose state_size promises two states but whose call returns one."""
+
+    class Cell(base_layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.state_size = [FEATURES, FEATURES]
+
+        def call(self, inputs, states):
+            h = inputs + states[0]
+            return h, [h]
+
+    return Cell
+
+
+def test_a_cell_returning_fewer_states_than_its_state_size_is_refused(keras):
+    # The missing state silently stayed as it was; Keras raises too.
+    x = np.ones((BATCH, STEPS, FEATURES), "float32")
+    with pytest.raises(ValueError):
+        keras.layers.RNN(fewer_states_cell_class(keras.layers.Layer)(), return_state=True)(x)
+    with pytest.raises(ValueError, match=r"the cell Cell returned 1 state tensor\(s\), but its state_size "
+                                         r"\[4, 4\] holds 2"):
+        L.RNN(fewer_states_cell_class(L.Layer)(), return_state=True)(x)

@@ -29,14 +29,6 @@ _AXES = {1: "(batch, time, rows, channels)", 2: "(batch, time, rows, cols, chann
          3: "(batch, time, depth, rows, cols, channels)"}
 
 
-def _dropout_keep(like: torch.Tensor, rate: float, gates: int) -> torch.Tensor:
-    """Keras' four independent dropout masks of ``like`` ``(batch, ..., channels)``, scaled by ``1 / (1 -
-    rate)``, as ``(batch, ..., gates, channels)``: multiplied with ``x[..., None, :]`` and flattened, they
-    give the channels of a convolution with ``groups=gates``."""
-    keep = torch.empty((*like.shape[:-1], gates, like.shape[-1]), dtype=like.dtype, device=like.device)
-    return keep.bernoulli_(1.0 - rate) / (1.0 - rate)
-
-
 class _ZeroStates(list):
     """Initial states known to be zeros, so that the first step skips its recurrent convolution (of zeros)."""
 
@@ -173,11 +165,17 @@ class _ConvLSTM(DataFormat, Recurrent):
             last, states = last.movedim(-1, 1), [s.movedim(-1, 1) for s in states]
         return outputs, last, states
 
+    def _gate_keep(self, like: torch.Tensor, rate: float) -> torch.Tensor:
+        """Keras' four independent dropout masks of ``like`` ``(batch, ..., channels)`` as ``(batch, ..., gates,
+        channels)``: multiplied with ``x[..., None, :]`` and flattened, they give the channels of a convolution
+        with ``groups=gates``."""
+        return self._dropout_keep(like, (*like.shape[:-1], self.gates, like.shape[-1]), rate)
+
     def _run_channels_last(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
         groups = 1
         if self.training and self.dropout:
             # Keras draws one mask per gate, shared by every step: a grouped convolution applies all four.
-            keep = _dropout_keep(x[:, 0], self.dropout, self.gates).unsqueeze(1)
+            keep = self._gate_keep(x[:, 0], self.dropout).unsqueeze(1)
             x, groups = (x.unsqueeze(-2) * keep).flatten(-2), self.gates
         batch, steps = x.shape[:2]
         folded = channels_first(x.reshape(batch * steps, *x.shape[2:]))
@@ -188,7 +186,7 @@ class _ConvLSTM(DataFormat, Recurrent):
 
         rec_keep, rec_groups = None, 1
         if self.training and self.recurrent_dropout:
-            rec_keep, rec_groups = _dropout_keep(states[0], self.recurrent_dropout, self.gates), self.gates
+            rec_keep, rec_groups = self._gate_keep(states[0], self.recurrent_dropout), self.gates
         ones = (1,) * self.rank
         act, gate = self.activation, self.recurrent_activation
         zero_h = states[0] if isinstance(states, _ZeroStates) else None  # only the first step sees it

@@ -14,7 +14,7 @@ from torch import _VF
 
 from layerwise import activations, initializers
 from layerwise.backend import float_dtype
-from layerwise.layers.rnn_base import Recurrent, States, forget_gate_bias
+from layerwise.layers.rnn_base import Recurrent, States, forget_gate_bias, recurrent_linear
 from layerwise.layers.keras2_paths import any_layer
 
 
@@ -104,7 +104,7 @@ class LSTM(_CellLayer):
         return forget_gate_bias(self.bias_initializer, self.units) if self.unit_forget_bias else super().initial_bias()
 
     def cell_step(self, x_proj: torch.Tensor, states: States, h_rec: torch.Tensor, b_rec):
-        i, f, g, o = (x_proj + F.linear(h_rec, self.weight_hh)).chunk(4, dim=1)
+        i, f, g, o = (x_proj + recurrent_linear(h_rec, self.weight_hh)).chunk(4, dim=1)
         act, gate = self.activation, self.recurrent_activation
         c = gate(f) * states[1] + gate(i) * act(g)
         h = gate(o) * act(c)
@@ -162,13 +162,14 @@ class GRU(_CellLayer):
         u, act, gate = self.units, self.activation, self.recurrent_activation
         x_r, x_z, x_n = x_proj.chunk(3, dim=1)
         if self.reset_after:
-            h_r, h_z, h_n = F.linear(h_rec, self.weight_hh, b_rec).chunk(3, dim=1)
+            h_r, h_z, h_n = recurrent_linear(h_rec, self.weight_hh, b_rec).chunk(3, dim=1)
             r, z = gate(x_r + h_r), gate(x_z + h_z)
             n = act(x_n + r * h_n)
         else:
-            h_r, h_z = F.linear(h_rec, self.weight_hh[:2 * u]).chunk(2, dim=1)
+            per_gate = h_rec.dim() == 3  # a recurrent dropout mask per gate
+            h_r, h_z = recurrent_linear(h_rec[:, :2] if per_gate else h_rec, self.weight_hh[:2 * u]).chunk(2, dim=1)
             r, z = gate(x_r + h_r), gate(x_z + h_z)
-            n = act(x_n + F.linear(r * h_rec, self.weight_hh[2 * u:]))
+            n = act(x_n + F.linear(r * (h_rec[:, 2] if per_gate else h_rec), self.weight_hh[2 * u:]))
         h = z * states[0] + (1 - z) * n
         return h, [h]
 

@@ -15,11 +15,11 @@ from layerwise.layers.base import Layer, Shape
 from layerwise.random import SeedGenerator
 
 
-class _Seeded:
-    """The random source of a noise layer, as Keras' ``seed``: None draws from PyTorch's global generator (which
-    ``torch.manual_seed`` and ``set_random_seed`` rule); an int gives the layer its own generator, made on the
-    input's device at first use, so that layers made with the same seed draw the same noise, call after call,
-    whatever else draws random numbers in between."""
+class Seeded:
+    """The random source of a noise layer (and of the recurrent layers' dropout), as Keras' ``seed``: None draws from
+    PyTorch's global generator (which ``torch.manual_seed`` and ``set_random_seed`` rule); an int gives the layer its
+    own generator, made on the input's device at first use, so that layers made with the same seed draw the same
+    noise, call after call, whatever else draws random numbers in between."""
 
     def _set_seed(self, seed: int | None) -> None:
         if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
@@ -41,7 +41,7 @@ class _Seeded:
         return keep.bernoulli_(keep_rate, generator=self._generator(x))
 
 
-class Dropout(_Seeded, Layer):
+class Dropout(Seeded, Layer):
     """Zeroes a fraction ``rate`` of inputs while training and scales the rest by ``1 / (1 - rate)``; ``rate=1``
     zeroes them all, as in Keras.
 
@@ -81,7 +81,7 @@ class Dropout(_Seeded, Layer):
         return x * self._keep_mask(x, shape, 1.0 - self.rate).div_(1.0 - self.rate)
 
 
-class GaussianNoise(_Seeded, Layer):
+class GaussianNoise(Seeded, Layer):
     """Adds zero-mean Gaussian noise of standard deviation ``stddev`` while training."""
     supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 
@@ -100,7 +100,7 @@ class GaussianNoise(_Seeded, Layer):
         return x + self._normal(x) * self.stddev
 
 
-class GaussianDropout(_Seeded, Layer):
+class GaussianDropout(Seeded, Layer):
     """Multiplies inputs by noise of mean 1 and standard deviation ``sqrt(rate / (1 - rate))`` while training."""
     supports_masking = True  # a (batch, steps) mask passes through unchanged, as in Keras
 

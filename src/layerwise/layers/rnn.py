@@ -21,8 +21,8 @@ from layerwise.backend import float_dtype, get_device
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.weights import WeightView
 from layerwise.layers.cells import StackedRNNCells, _BuiltinCell, build_cell, call_cell, cell_output_size, check_cell
-from layerwise.layers.rnn_base import Recurrent, StateCarrier, States, check_sequence_shape, sequence_input, step_loop
-from layerwise.layers.rnn_states import (flat_state_sizes, flatten_states, given_states, nest_states,
+from layerwise.layers.rnn_base import Recurrent, States, check_sequence_shape, sequence_input, step_loop
+from layerwise.layers.rnn_states import (StateCarrier, flat_state_sizes, flatten_states, given_states, nest_states,
                                          outputs_with_nested_states)
 from layerwise.layers.wrappers import _deserialize, _serialize
 
@@ -184,7 +184,11 @@ class RNN(StateCarrier, Layer):
     def _step(self, inputs: torch.Tensor, states: States):
         """One step of the cell on flat states, given to the cell nested as Keras nests them."""
         output, new_states = call_cell(self.cell, inputs, nest_states(states, self.stack_state_size))
-        return output, flatten_states(new_states)
+        new_states = flatten_states(new_states)
+        if len(new_states) != len(states):  # else the missing states would silently stay as they were
+            raise ValueError(f"RNN '{self.name}': the cell {type(self.cell).__name__} returned {len(new_states)} "
+                             f"state tensor(s), but its state_size {self.cell.state_size!r} holds {len(states)}.")
+        return output, new_states
 
     # ---- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -26,10 +26,10 @@ from layerwise import activations, initializers
 from layerwise.backend import float_dtype, get_device
 from layerwise.dtype_policies.autocast import HALF, autocast_on, floating_input
 from layerwise.layers.base import Layer, Shape
-from layerwise.layers.rnn_states import flatten_states, given_states, nest_states
+from layerwise.layers.regularization import Seeded
+from layerwise.layers.rnn_states import StateCarrier, States, given_states
 from layerwise.layers.weights import LayerWeight, new_parameter, WeightView
 
-States = list  # [h] or [h, c], each (batch, units)
 RunResult = tuple  # (outputs or None, last output, final states)
 
 
@@ -101,6 +101,21 @@ def step_loop(step, inputs: torch.Tensor, mask: torch.Tensor | None, states: Sta
     return stacked, outputs[-1], states
 
 
+def per_gate_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.linear`` with each gate's own input: ``x`` ``(..., gates, in)`` (copies dropped out by a mask per gate,
+    as Keras' LSTM and GRU cells with recurrent dropout), ``weight`` ``(gates * units, in)`` -> ``(..., gates *
+    units)``."""
+    gates = x.shape[-2]
+    out = torch.einsum("...gi,goi->...go", x, weight.view(gates, -1, weight.shape[-1])).flatten(-2)
+    return out if bias is None else out + bias
+
+
+def recurrent_linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """The recurrent product of a step: ``h`` ``(batch, units)``, or ``(batch, gates, units)`` with a recurrent
+    dropout mask per gate (see ``per_gate_linear``)."""
+    return F.linear(h, weight, bias) if h.dim() == 2 else per_gate_linear(h, weight, bias)
+
+
 def forget_gate_bias(bias_initializer, units: int) -> torch.Tensor:
     """An LSTM bias ``(4 * units,)`` with ``unit_forget_bias``: the forget gate's block starts at 1, the
     input, cell and output blocks from ``bias_initializer`` (Keras' gate order i, f, c, o)."""
@@ -112,87 +127,12 @@ def forget_gate_bias(bias_initializer, units: int) -> torch.Tensor:
 _CUDNN_MODES = {"rnn_relu": 0, "rnn_tanh": 1, "lstm": 2, "gru": 3}
 
 
-class StateCarrier:
-    """Keras' rules for the states a stateful recurrent layer carries from one batch to the next, shared by
-    ``Recurrent`` and ``RNN`` (which define ``state_count`` and ``get_initial_state(batch_size)``). The batch size
-    is fixed by the first one known: at build (Keras needs it there) or else the first batch's. Also the masks
-    of their outputs."""
-
-    _carried: States | None = None  # the last batch's final states; None: zeros
-    _batch_size: int | None = None  # a stateful layer's fixed batch size, once known
-    stack_state_size = None  # an RNN over a stack of cells: its state_size, by which its states nest per cell
-
-    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None):
-        """The input's mask ``(batch, timesteps)`` for a sequence output, else None; with ``return_state`` one
-        entry per output (None for each state), as Keras, so the sequence output keeps its mask eagerly too."""
-        output_mask = mask if self.return_sequences else None
-        return [output_mask] + [None] * self.state_count if self.return_state else output_mask
-
-    @property
-    def states(self) -> States | None:
-        """A stateful layer's states, ``(batch, ...)`` each (a stack's nested per cell): what the last batch left,
-        or zeros before any batch and after ``reset_states()`` once the batch size is known, as Keras. None for a
-        layer that is not stateful (as Keras) or whose batch size is not known yet (Keras refuses to build a stateful
-        layer without one)."""
-        carried = self._carried
-        if carried is None and self.stateful and self._batch_size is not None:
-            carried = flatten_states(self.get_initial_state(self._batch_size))
-        return None if carried is None else nest_states(carried, self.stack_state_size)
-
-    @states.setter
-    def states(self, states: States | None) -> None:
-        self._carried = states
-
-    def reset_states(self, states: list | None = None) -> None:
-        """Zero the states a stateful layer carries (Keras' ``reset_state()``; its batch size stays fixed), or set
-        them to ``states`` (Keras 2's ``reset_states(states)``), a list of ``(batch, ...)`` tensors or arrays."""
-        if states is None:
-            self._carried = None
-            return
-        if not self.stateful:
-            raise AttributeError(f"{type(self).__name__} '{self.name}' is not stateful: it carries no states to set.")
-        states = self._flat_states(states)
-        if len(states) != self.state_count:
-            raise ValueError(f"{type(self).__name__} '{self.name}' carries {self.state_count} state tensor(s), "
-                             f"got {len(states)}.")
-        batch = self._batch_size if self._batch_size is not None else len(states[0])
-        zeros = flatten_states(self.get_initial_state(batch))
-        self._carried = given_states(self, states, [z.shape for z in zeros], zeros[0], what="state")
-        self._batch_size = batch
-
-    reset_state = reset_states
-
-    def _flat_states(self, states) -> list:
-        return list(states) if isinstance(states, (list, tuple)) else [states]
-
-    def _fix_batch_size(self, batch: int | None) -> None:
-        """A stateful layer's batch size: fixed by the first one known, any other refused (as Keras). The
-        message keeps Keras' 'Expected/Received batch size' and says what to do."""
-        if not self.stateful or batch is None:
-            return
-        if self._batch_size is None:
-            self._batch_size = batch
-        elif batch != self._batch_size:
-            expected = self._batch_size
-            raise ValueError(
-                f"Layer '{self.name}' is stateful and carries state for batches of {expected} sequences, but "
-                f"received a batch of {batch} (expected batch size: {expected}, received batch size: {batch}). "
-                f"A stateful layer's batch size is fixed: use a number of samples divisible by the batch size "
-                f"(drop the last len(x) % {expected} samples); for another batch size, build a new layer or "
-                "model and give it these weights with set_weights().")
-
-    def _fix_batch_size_at_build(self, input_shape: Shape) -> None:
-        """The batch size a stateful layer is built for: the input's, or Keras 2's ``batch_input_shape=``."""
-        own = (self.batch_input_shape or (None,))[0]
-        self._fix_batch_size(input_shape[0] if input_shape[0] is not None else own)
-
-
 def _column(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A ``(batch,)`` step mask shaped to broadcast against ``like`` ``(batch, ...)``."""
     return m.view(-1, *([1] * (like.dim() - 1)))
 
 
-class Recurrent(StateCarrier, Layer):
+class Recurrent(Seeded, StateCarrier, Layer):
     """Base of SimpleRNN, LSTM and GRU. Subclasses set ``gates`` and ``kernel_fn`` and write ``cell_step``."""
 
     config_activity_regularizer = True
@@ -232,7 +172,8 @@ class Recurrent(StateCarrier, Layer):
         self.return_sequences, self.return_state = return_sequences, return_state
         self.go_backwards, self.stateful = go_backwards, stateful
         # `unroll` only trades memory for speed in Keras; the fused kernels make it moot here.
-        self.unroll, self.zero_output_for_mask, self.seed = unroll, zero_output_for_mask, seed
+        self.unroll, self.zero_output_for_mask = unroll, zero_output_for_mask
+        self._set_seed(seed)  # the dropout masks' generator, as Keras' seed
 
     # ---- shapes and weights --------------------------------------------------------------------
     def check_input_shape(self, input_shape: Shape) -> None:
@@ -342,10 +283,9 @@ class Recurrent(StateCarrier, Layer):
         """Input dropout, then the fused kernel (or the step loop where it cannot run) over ``x`` whose steps
         are already in running order. Returns (outputs or None, last output, final states); whether the
         outputs are kept follows ``return_sequences``. ``RNN(cell)`` runs built-in cells through this."""
-        if self.training and self.dropout:
+        if self.training and self.dropout and not self._masks_per_gate():
             # One dropout mask per sequence, shared by every time step, as Keras does.
-            keep = torch.empty_like(x[:, :1]).bernoulli_(1.0 - self.dropout)
-            x = x * keep / (1.0 - self.dropout)
+            x = x * self._dropout_keep(x, (x.shape[0], 1, x.shape[2]), self.dropout)
         if self.kernel_fn is not None and not (self.training and self.recurrent_dropout):
             return self._run_fused(x, mask, states)
         return self._run_loop(x, mask, states)
@@ -476,23 +416,41 @@ class Recurrent(StateCarrier, Layer):
     def _run_loop(self, x: torch.Tensor, mask: torch.Tensor | None, states: States):
         """Step by step, as Keras' generic RNN loop; used only when no fused kernel applies."""
         w_in, b_in, b_rec = self.loop_biases()
-        projected = F.linear(x, self.weight_ih, b_in)  # all input projections in one matmul
-        rec_keep = None
+        # Dropout masks are drawn once per sequence and shared by every step (variational dropout, as Keras);
+        # with recurrent dropout, Keras' LSTM and GRU cells draw one pair of masks per gate.
+        per_gate, rec_keep = self._masks_per_gate(), None
+        if per_gate and self.dropout:
+            keep = self._dropout_keep(x, (x.shape[0], 1, self.gates, x.shape[2]), self.dropout)
+            projected = per_gate_linear(x.unsqueeze(-2) * keep, self.weight_ih, b_in)
+        else:
+            projected = F.linear(x, self.weight_ih, b_in)  # all input projections in one matmul
         if self.training and self.recurrent_dropout:
-            # One recurrent dropout mask per sequence for all steps (variational dropout, as Keras).
-            rec_keep = torch.empty_like(states[0]).bernoulli_(1.0 - self.recurrent_dropout)
-            rec_keep = rec_keep / (1.0 - self.recurrent_dropout)
+            h = states[0]
+            shape = (h.shape[0], self.gates, h.shape[1]) if per_gate else h.shape
+            rec_keep = self._dropout_keep(h, shape, self.recurrent_dropout)
 
         def step(x_proj: torch.Tensor, states: States):
-            h_rec = states[0] if rec_keep is None else states[0] * rec_keep
+            h = states[0]
+            h_rec = h if rec_keep is None else (h.unsqueeze(1) if per_gate else h) * rec_keep
             return self.cell_step(x_proj, states, h_rec, b_rec)
 
         return step_loop(step, projected, mask, states, self.return_sequences, self.zero_output_for_mask)
+
+    def _masks_per_gate(self) -> bool:
+        """Whether this run draws dropout masks per gate: Keras' LSTM and GRU cells do with recurrent dropout."""
+        return self.training and bool(self.recurrent_dropout) and self.gates > 1
+
+    def _dropout_keep(self, like: torch.Tensor, shape, rate: float) -> torch.Tensor:
+        """A dropout mask of ``shape`` from the layer's generator: 0 with probability ``rate``, else ``1 / (1 -
+        rate)``."""
+        return self._keep_mask(like, list(shape), 1.0 - rate) / (1.0 - rate)
 
     def loop_biases(self):
         """(weight, input bias, recurrent bias) for the step loop; subclasses with two biases override."""
         return self.weight_ih, self.bias, None
 
     def cell_step(self, x_proj: torch.Tensor, states: States, h_rec: torch.Tensor, b_rec):
-        """One step from the projected input ``(batch, gates * units)``: returns (output, new states)."""
+        """One step from the projected input ``(batch, gates * units)`` and ``h_rec``, the previous output after
+        recurrent dropout (``(batch, units)``, or ``(batch, gates, units)`` with a mask per gate): returns (output,
+        new states)."""
         raise NotImplementedError
