@@ -154,6 +154,25 @@ def test_integer_lookup_encodings_and_tf_idf():
     np.testing.assert_allclose(again(np.array([[5, 5, 0, 3]])).numpy(), expected, rtol=1e-6)
 
 
+def test_integer_lookup_tf_idf_weights_are_saved_as_keras_saves_them(tmp_path):
+    # The .keras file lacked Keras' 'idf_weights' variable, so Keras refused to load it (Keras' lookup layers need
+    # TensorFlow, so the file is checked against what Keras 3.15 writes: a weight per index, OOV first).
+    import io
+    import zipfile
+
+    import h5py
+
+    ids = L.Input(shape=(2,), dtype="int64")
+    lookup = L.IntegerLookup(vocabulary=[3, 5, 7, 9], output_mode="tf_idf", idf_weights=[0.5, 1.0, 1.5, 2.0])
+    model = layerwise.models.Model(ids, lookup(ids))
+    model.save(tmp_path / "m.keras")
+    with h5py.File(io.BytesIO(zipfile.ZipFile(tmp_path / "m.keras").read("model.weights.h5")), "r") as f:
+        np.testing.assert_array_equal(f["layers/integer_lookup/vars/idf_weights"], [1.25, 0.5, 1.0, 1.5, 2.0])
+    x = np.array([[3, 9], [4, 7]])
+    np.testing.assert_array_equal(layerwise.models.load_model(tmp_path / "m.keras").predict(x, verbose=0),
+                                  [[0, 0.5, 0, 0, 2], [1.25, 0, 0, 1.5, 0]])
+
+
 def test_integer_lookup_bad_input():
     with pytest.raises(ValueError, match="invert=True needs output_mode='int'"):
         L.IntegerLookup(invert=True, output_mode="multi_hot")

@@ -392,6 +392,17 @@ class IntegerLookup(Layer):
         idf = self.idf.to(x.device) if self.output_mode == "tf_idf" else None
         return encode(ids, self.output_mode, vocab.depth(), idf)
 
+    # ---- saving ----------------------------------------------------------------------------------
+    def save_own_variables(self, store) -> None:
+        """Keras' one variable: in 'tf_idf' mode ``idf_weights``, a weight per index, OOV ones included (the
+        vocabulary is in the config)."""
+        if self.output_mode == "tf_idf" and self._vocabulary.idf is not None:
+            store["idf_weights"] = self._vocabulary.idf.copy()
+
+    def load_own_variables(self, store) -> None:
+        if "idf_weights" in store:
+            self._vocabulary.idf = np.asarray(store["idf_weights"], dtype=np.float32).copy()
+
     # ---- config ----------------------------------------------------------------------------------
     def get_config(self) -> dict:
         config = super().get_config()
