@@ -115,6 +115,9 @@ def test_hashing_matches_keras_documented_values():
     assert ints.dtype == torch.int64
     np.testing.assert_array_equal(ints.numpy(), [[1], [0], [1], [0], [2]])
     np.testing.assert_array_equal(L.Hashing(3)(torch.tensor([[0.7], [1.2]])).numpy(), [[1], [0]])
+    # booleans as TensorFlow writes them, 'true' and 'false' (Keras 3.15 gives [0, 2]); they were hashed as 1 and 0
+    np.testing.assert_array_equal(L.Hashing(5)(np.array([True, False])), [0, 2])
+    np.testing.assert_array_equal(L.Hashing(5)(torch.tensor([True, False])).numpy(), [0, 2])
     multi = L.Hashing(3, output_mode="multi_hot")(np.array([[0, 1, 2, 3, 4]]))
     np.testing.assert_array_equal(multi.numpy(), [[1.0, 1.0, 1.0]])
     with pytest.raises(ValueError, match="num_bins"):

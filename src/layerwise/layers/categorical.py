@@ -26,11 +26,11 @@ _ENCODINGS = ("int", "one_hot", "multi_hot", "count")
 
 
 def _integer_input(x):
-    """numpy and list integers as an int64 tensor (the base layer would make them float32)."""
+    """numpy and list integers as an int64 tensor (booleans stay booleans)."""
     if isinstance(x, torch.Tensor) or is_symbolic(x) or isinstance(x, (list, tuple)) and not x:
         return x
     array = np.asarray(x)
-    return torch.from_numpy(array.astype(np.int64)) if array.dtype.kind in "iub" else x
+    return torch.from_numpy(array.astype(np.int64)) if array.dtype.kind in "iu" else x
 
 
 def _as_numpy(batch) -> np.ndarray:

@@ -190,11 +190,12 @@ def salt_pair(owner: str, salt) -> list[int] | None:
 
 
 def as_hash_strings(values: np.ndarray) -> np.ndarray:
-    """The strings Keras hashes: text as is, integers in decimal, floats truncated to integers first."""
+    """The strings Keras hashes: text as is, integers in decimal, floats truncated to integers first, booleans as
+    'true' and 'false' (TensorFlow's ``as_string``)."""
     values = np.asarray(values)
-    if values.dtype.kind == "f":
-        values = values.astype(np.int64)
-    if values.dtype.kind in "iub":
+    if values.dtype.kind == "b":
+        return np.where(values, b"true", b"false")
+    if values.dtype.kind in "iuf":
         values = values.astype(np.int64)
     return values
 
