@@ -267,6 +267,20 @@ def test_normalization_statistics_broadcast_over_extra_axes_like_keras(keras):
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
 
 
+def test_normalization_over_the_batch_axis_gives_keras_output_shapes(keras):
+    # Adapted with axis=0, an unknown batch size gave None instead of a shape (Keras: the input's shape).
+    data = np.random.RandomState(0).rand(3, 4).astype("float32")
+    ours, theirs = L.Normalization(axis=0), keras.layers.Normalization(axis=0)
+    ours.adapt(data)
+    theirs.adapt(data)
+    for shape in [(None, 4), (3, 4), (None, 7)]:
+        assert ours.compute_output_shape(shape) == tuple(theirs.compute_output_shape(shape)) == shape
+    symbolic = ours(layerwise.Input((4,)))
+    assert tuple(symbolic.shape) == (None, 4)
+    with pytest.raises(ValueError, match=r"Normalization.*\(5, 4\)"):
+        ours.compute_output_shape((5, 4))  # a known batch of another size than the statistics' 3
+
+
 def test_normalization_mismatched_features_name_the_layer():
     norm = L.Normalization(name="feats")
     norm.adapt(np.ones((10, 3), "float32"))

@@ -279,16 +279,19 @@ class Normalization(Layer):
         """The shape of ``x - mean`` for ``x`` of ``input_shape``: the statistics (shape ``self._broadcast``)
         broadcast against it as numpy aligns shapes, from the right, which is how Keras applies them (so a layer
         adapted on ``(n, features)`` takes ``(batch, steps, features)``, and one with ``axis=None`` any shape).
-        None where an input size differs from a statistics size other than 1."""
+        None where a known input size differs from a statistics size other than 1."""
         rank = max(len(input_shape), len(self._broadcast))
         sizes = (1,) * (rank - len(input_shape)) + tuple(input_shape)
         stats = (1,) * (rank - len(self._broadcast)) + tuple(self._broadcast)
-        if any(s != 1 and n != s for n, s in zip(sizes, stats)):
+        if any(s != 1 and n not in (None, 1, s) for n, s in zip(sizes, stats)):
             return None
-        return sizes
+        return tuple(s if n == 1 else n for n, s in zip(sizes, stats))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return self._output_shape(input_shape) if self.built else tuple(input_shape)
+        if not self.built:
+            return tuple(input_shape)
+        self.check_input_shape(input_shape)
+        return self._output_shape(input_shape)
 
     def build(self, input_shape: Shape) -> None:
         ndim = len(input_shape)
