@@ -48,6 +48,8 @@ def test_category_encoding_count_weights_and_bad_input(keras):
         L.CategoryEncoding(4, sparse=True)
     with pytest.raises(ValueError, match="count_weights"):
         L.CategoryEncoding(4)(IDS, count_weights=weights)
+    with pytest.raises(ValueError, match=r"count_weights must have the inputs' shape \(3, 4\).*got shape \(2,\)"):
+        L.CategoryEncoding(4, output_mode="count")(IDS, count_weights=[1.0, 2.0])  # was a bare RuntimeError
 
 
 @pytest.mark.parametrize("mode", ["int", "one_hot", "multi_hot", "count"])
@@ -191,6 +193,13 @@ def test_integer_lookup_bad_input():
         L.IntegerLookup(vocabulary=[1, 2], output_mode="tf_idf")
     with pytest.raises(RuntimeError, match="no vocabulary"):
         L.IntegerLookup()(np.array([[1]]))
+    # Strings of integers are parsed, as Keras parses them; other text is refused naming the layer (it was a bare
+    # TypeError from torch).
+    np.testing.assert_array_equal(L.IntegerLookup(vocabulary=[3, 5])(np.array(["5", "9"])).numpy(), [2, 0])
+    with pytest.raises(ValueError, match=r"'lookup' \(IntegerLookup\) takes integers.*\['a', '3'\].*StringLookup"):
+        L.IntegerLookup(vocabulary=[3, 5], name="lookup")(np.array(["a", "3"]))
+    with pytest.raises(ValueError, match=r"Hashing takes values of one kind.*\['int', 'str'\]"):
+        L.Hashing(3)(np.array(["a", 1], dtype=object))  # was numpy's "'<' not supported"
 
 
 def test_sequential_with_lookup_encoding_and_discretization_trains_saves_and_loads(tmp_path):

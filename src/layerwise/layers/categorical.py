@@ -105,6 +105,10 @@ class CategoryEncoding(_KerasOutputDtype, Layer):
             # Keras casts the weights to the compute dtype, which the weighted counts then have.
             weights = count_weights if isinstance(count_weights, torch.Tensor) else np.asarray(count_weights)
             count_weights = torch.as_tensor(weights, device=ids.device, dtype=getattr(torch, self.compute_dtype))
+            if count_weights.shape != ids.shape:
+                raise ValueError(f"Layer '{self.name}' (CategoryEncoding): count_weights must have the inputs' "
+                                 f"shape {tuple(ids.shape)}, one weight per id; got shape "
+                                 f"{tuple(count_weights.shape)}.")
         return encode(ids, self.output_mode, self.num_tokens, count_weights=count_weights,
                       dtype=getattr(torch, self.dtype))
 
@@ -345,7 +349,17 @@ class IntegerLookup(Layer):
 
     # ---- lookups ---------------------------------------------------------------------------------
     def __call__(self, x, *args, **kwargs):
+        if not isinstance(x, torch.Tensor) and not is_symbolic(x) and np.asarray(x).dtype.kind in "USO":
+            x = self._parsed(np.asarray(x))
         return super().__call__(_integer_input(x), *args, **kwargs)
+
+    def _parsed(self, text: np.ndarray) -> np.ndarray:
+        """Strings of integers as int64, as Keras parses them; anything else refused, naming the layer."""
+        try:
+            return text.astype(np.int64)
+        except (TypeError, ValueError):
+            raise ValueError(f"Layer '{self.name}' (IntegerLookup) takes integers (or strings of integers), got "
+                             f"values such as {text.reshape(-1)[:3].tolist()}; use StringLookup for text.") from None
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if self.output_mode != "int" and not self._vocabulary.pad_to_max_tokens:

@@ -204,7 +204,12 @@ def hash_buckets(values, num_buckets: int, salt: Sequence[int] | None = None) ->
     """int64 bucket ``hash(value) % num_buckets`` of each value (any shape), FarmHash or, with a ``salt``
     pair, SipHash, exactly as TensorFlow's ``to_hash_bucket_fast`` / ``to_hash_bucket_strong``."""
     values = as_hash_strings(values)
-    unique, inverse = np.unique(values.reshape(-1), return_inverse=True)
+    try:
+        unique, inverse = np.unique(values.reshape(-1), return_inverse=True)
+    except TypeError:  # an object array mixing kinds (str and int...) cannot be sorted
+        kinds = sorted({type(v).__name__ for v in values.reshape(-1).tolist()})
+        raise ValueError(f"Hashing takes values of one kind (strings, or numbers), got a mix of {kinds}; convert "
+                         "them to one, e.g. np.asarray(values, dtype=str).") from None
     buckets = np.empty(len(unique), dtype=np.int64)
     for i, value in enumerate(unique.tolist()):
         data = value if isinstance(value, bytes) else str(value).encode("utf-8")
