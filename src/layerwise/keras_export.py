@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from safetensors.torch import save as save_bytes
 
+from layerwise.keras_assets import write_assets
 from layerwise.keras_optimizer_state import keras_variable_plan, write_optimizer_variables
 from layerwise.keras_weights import (holds_layers_by_attribute, is_graph_model, keras_layout, keras_unique_name,
                                      own_weight_views, require_h5py, sublayer_groups)
@@ -315,6 +316,7 @@ def keras_archive_bytes(model) -> bytes:
         archive.writestr("metadata.json", json.dumps(metadata))
         archive.writestr("config.json", json.dumps(spec))
         archive.writestr("model.weights.h5", weights_h5_bytes(model, optimizer=True), zipfile.ZIP_STORED)
+        write_assets(model, archive)
         if keras_variable_plan(model) is None:  # an optimizer whose variables Keras' order does not hold
             slots = optimizer_tensors(model)
             if slots:

@@ -15,6 +15,7 @@ import warnings
 import zipfile
 from typing import Any
 
+from layerwise.keras_assets import read_assets
 from layerwise.keras_weights import (load_keras_weights, open_archive, open_h5, parse_json, read_member,
                                      reading_h5)
 from layerwise.saving_registry import find_custom_object, how_to_load, loading_scope
@@ -53,6 +54,9 @@ def load_keras_model(path: str, custom_objects: dict | None = None, compile: boo
     spec, compile_config, legacy = _read_model_file(path)
     model = model_from_keras_config(spec, custom_objects)
     load_keras_weights(model, path)
+    if zipfile.is_zipfile(path):
+        with open_archive(path) as archive:
+            read_assets(model, archive)
     if compile and compile_config:
         with loading_scope(custom_objects, "load_model"):  # a model class's own compile_from_config too, as Keras
             model.compile_from_config(_legacy_compile_config(compile_config) if legacy else compile_config)

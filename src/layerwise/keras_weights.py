@@ -167,7 +167,7 @@ def _load_model(model, group, path: str, skips: Mismatches) -> None:
     stored, used = group["layers"], {}
     for layer in model.layers:
         name = keras_unique_name(to_snake_case(type(layer).__name__), used)
-        if layer.weight_views() or hasattr(layer, "layers"):
+        if layer.weight_views() or hasattr(layer, "layers") or overrides(layer, "load_own_variables"):
             skips.load(layer, _load_in_model, layer, stored, name, path, skips)
 
 

@@ -8,6 +8,7 @@ the dtype Keras gives each layer (float32 unless its ``dtype`` says otherwise).
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Sequence
 
@@ -362,9 +363,9 @@ class IntegerLookup(Layer):
                              f"values such as {text.reshape(-1)[:3].tolist()}; use StringLookup for text.") from None
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        if self.output_mode != "int" and not self._vocabulary.pad_to_max_tokens:
-            self._vocabulary.check_ready()
-        return encoded_shape(input_shape, self.output_mode, self._vocabulary.depth())
+        """Encoded rows are ``None`` wide before there is a vocabulary (Keras' shape before ``adapt``, and that of a
+        model whose adapted vocabulary is loaded from its file's assets)."""
+        return encoded_shape(input_shape, self.output_mode, self._vocabulary.depth_or_none())
 
     @property
     def output_dtypes(self) -> list[str]:
@@ -416,6 +417,22 @@ class IntegerLookup(Layer):
     def load_own_variables(self, store) -> None:
         if "idf_weights" in store:
             self._vocabulary.idf = np.asarray(store["idf_weights"], dtype=np.float32).copy()
+
+    def save_assets(self, dir_path: str) -> None:
+        """An adapted vocabulary as Keras keeps it: ``vocabulary.txt``, one value per line, special ones first."""
+        if self._vocabulary.tokens and not self._vocabulary.static:
+            with open(os.path.join(dir_path, "vocabulary.txt"), "w") as f:
+                f.write("\n".join(str(v) for v in self.get_vocabulary()))
+
+    def load_assets(self, dir_path: str) -> None:
+        """The vocabulary of a file whose config holds none (Keras writes an adapted one here)."""
+        path = os.path.join(dir_path, "vocabulary.txt")
+        if self._vocabulary.tokens or not os.path.exists(path):
+            return
+        with open(path) as f:
+            values = [int(line) for line in f.read().split("\n") if line.strip()]
+        idf = self._vocabulary.idf  # from load_own_variables, which runs first, as in Keras
+        self.set_vocabulary(values, idf if self.output_mode == "tf_idf" else None)
 
     # ---- config ----------------------------------------------------------------------------------
     def get_config(self) -> dict:
