@@ -200,3 +200,19 @@ def test_a_cell_returning_fewer_states_than_its_state_size_is_refused(keras):
     with pytest.raises(ValueError, match=r"the cell Cell returned 1 state tensor\(s\), but its state_size "
                                          r"\[4, 4\] holds 2"):
         L.RNN(fewer_states_cell_class(L.Layer)(), return_state=True)(x)
+
+
+@pytest.mark.parametrize("make", [lambda m: m.RNN(m.LSTMCell(3)), lambda m: m.RNN([m.GRUCell(2), m.SimpleRNNCell(3)]),
+                                  lambda m: m.RNN(m.StackedRNNCells([m.LSTMCell(2)])),
+                                  lambda m: m.Bidirectional(m.LSTM(3)), lambda m: m.TimeDistributed(m.Dense(2))])
+def test_wrapper_configs_cross_to_keras_and_back(keras, make):
+    # The inner layer's entry lacked Keras' module and registered_name: Keras could not locate 'LSTMCell'.
+    x = np.random.default_rng(0).normal(size=(BATCH, STEPS, FEATURES)).astype("float32")
+    ours = make(L)
+    ours(x)
+    theirs = type(make(keras.layers)).from_config(ours.get_config())
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(numpy_of(theirs(x)), numpy_of(ours(x)), atol=ATOL)
+    again = type(ours).from_config(theirs.get_config())
+    assert again.get_config() == ours.get_config()

@@ -9,7 +9,7 @@ import torch
 
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import takes_argument
-from layerwise.layers.config_forms import jsonable
+from layerwise.layers.config_forms import built_in, jsonable
 from layerwise.layers.normalization import BatchNormalization
 from layerwise.layers.rnn_states import flatten_states, outputs_with_nested_states
 from layerwise.layers.weights import WeightView
@@ -31,6 +31,9 @@ def _serialize(layer: Layer | Model) -> dict:
     (``module``, ``build_config``...), so that Keras reads the wrapper's config too, or in layerwise's own form
     when Keras' form cannot describe it."""
     if not _is_graph_model(layer):
+        if built_in(type(layer)):  # Keras' keys, so that Keras' from_config finds the class
+            return {"module": "keras.layers", "class_name": type(layer).__name__, "config": layer.get_config(),
+                    "registered_name": None}
         return {"class_name": type(layer).__name__, "config": layer.get_config()}
     from layerwise.keras_export import keras_model_config
 
