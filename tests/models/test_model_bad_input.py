@@ -138,3 +138,38 @@ def test_one_target_per_row_for_several_output_units_is_refused(loss):
             call()
     model.fit(x, np.stack([y, y], 1), verbose=0)  # the output's shape, and a column y[:, None] as Keras broadcasts
     assert np.isfinite(model.evaluate(x, y[:, None], verbose=0))
+
+
+def test_sample_weight_beside_a_dataset_of_batches_is_refused_as_keras_does():
+    # It was silently ignored: all-zero weights trained as if there were none.
+    model = keras.Sequential([keras.Input((4,)), L.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((10, 4), "float32"), np.ones((10, 1), "float32")
+    batches = [(x[i:i + 2], y[i:i + 2]) for i in range(0, 10, 2)]
+    for call in (model.fit, model.evaluate):
+        with pytest.raises(ValueError, match=r"do not pass sample_weight separately: yield \(x, y, sample_weight\)"):
+            call(iter(batches), sample_weight=np.zeros(10), verbose=0)
+    assert no_step_taken(model)
+
+
+def test_validation_settings_keras_ignores_or_that_make_no_sense():
+    model = keras.Sequential([keras.Input((4,)), L.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((10, 4), "float32"), np.ones((10, 1), "float32")
+    # validation_steps without validation data is unused, as in Keras (it raised an AttributeError)
+    assert list(model.fit(x, y, validation_steps=2, verbose=0).history) == ["loss"]
+    for split in (-0.1, 1.0):  # a negative one gave a made-up val_loss of 0.0
+        with pytest.raises(ValueError, match=rf"validation_split must be a fraction in \[0, 1\), got {split}"):
+            model.fit(x, y, validation_split=split, verbose=0)
+
+
+def test_an_empty_metrics_list_means_no_metrics_for_several_outputs(request):
+    # Keras takes metrics=[] for a model of two outputs; it was refused as a list of 0 entries for 2 outputs.
+    logs = []
+    for lib in (keras, request.getfixturevalue("keras")):  # layerwise is imported as keras here
+        inputs = lib.Input((4,))
+        model = lib.Model(inputs, [lib.layers.Dense(1, name="a")(inputs), lib.layers.Dense(1, name="b")(inputs)])
+        model.compile("sgd", ["mse", "mse"], metrics=[])
+        logs.append(sorted(model.evaluate(np.ones((4, 4)), [np.ones((4, 1)), np.ones((4, 1))], verbose=0,
+                                          return_dict=True)))
+    assert logs[0] == logs[1] == ["a_loss", "b_loss", "loss"]

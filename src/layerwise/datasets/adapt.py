@@ -277,6 +277,9 @@ def make_data(x, y, sample_weight, batch_size: int | None, device: torch.device,
     if not is_array_like(x) and not isinstance(x, tuple):
         if y is not None:
             raise ValueError("When x is a dataset of (x, y) batches, do not pass y separately.")
+        if sample_weight is not None:  # as Keras: it would be ignored
+            raise ValueError("When x is a dataset of batches, do not pass sample_weight separately: yield (x, y, "
+                             "sample_weight) batches instead.")
         if not hasattr(x, "__iter__"):
             raise ValueError(f"x must be an array, a tensor or an iterable of batches, got {type(x).__name__}.")
         return IterableData(x, batch_converter(device, input_names, output_names, optional_outputs, input_dtypes))

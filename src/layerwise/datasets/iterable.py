@@ -210,6 +210,6 @@ def take_steps(data, steps: int | None, restart: bool = False):
     if isinstance(data, IterableData):
         data.steps, data.restart = _checked_steps(steps), restart
         return data
-    if steps is None:
+    if data is None or steps is None:  # validation_steps without validation data: unused, as in Keras
         return data
     return IterableData(data, None, steps, passes=data.batches, restart=restart)

@@ -46,7 +46,7 @@ def _per_output(value, names: list[str], what: str, *, dict_needs_all: bool) -> 
 
 def _metric_lists(metrics, names: list[str]) -> list[list]:
     """One list of metric identifiers per output."""
-    if metrics is None:
+    if metrics is None or (isinstance(metrics, (list, tuple)) and not metrics):  # Keras takes [] as no metrics
         return [[] for _ in names]
     if len(names) == 1 and isinstance(metrics, (list, tuple)) and not any(isinstance(m, (list, tuple, dict))
                                                                             for m in metrics):

@@ -278,6 +278,8 @@ class Trainer(OnBatchMethods, StepAPI):
         (``validation_steps`` batches, when given) starts from the first batch every epoch, as Keras' evaluate does.
         """
         self._require_compiled("fit")
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split must be a fraction in [0, 1), got {validation_split!r}.")
         epochs, steps_per_epoch, validation_steps = capped_fit(epochs, steps_per_epoch, validation_steps,
                                                                validation_data is not None or validation_split)
         verbose = resolve_verbose(verbose)
