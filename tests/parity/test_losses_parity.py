@@ -107,6 +107,20 @@ def test_flat_targets_against_one_column(keras, name):
     assert float(getattr(losses, name)()(y[:, 0], pred)) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("name", ["mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+                                  "mean_squared_logarithmic_error", "huber", "log_cosh", "cosine_similarity"])
+@pytest.mark.parametrize("true_shape, pred_shape", [((6, 1), (6,)), ((6,), (6, 1)), ((2, 3, 1), (2, 3)),
+                                                    ((2, 3), (2, 3, 1))])
+def test_element_wise_functions_match_ranks_as_keras(keras, name, true_shape, pred_shape):
+    # A (n, 1) target against (n,) predictions broadcast to (n, n) (every pair), and (2, 3, 1) against (2, 3) raised.
+    rng = np.random.default_rng(7)
+    y, pred = rng.uniform(0.1, 3, true_shape).astype("float32"), rng.uniform(0.1, 3, pred_shape).astype("float32")
+    expected = np.asarray(getattr(keras.losses, name)(y, pred))
+    got = getattr(losses, name)(y, pred).numpy()
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
 FUNCTIONS = [("hinge", "binary"), ("squared_hinge", "signed"), ("categorical_hinge", "onehot"),
              ("kl_divergence", "distribution"), ("kld", "distribution"), ("KLD", "distribution"),
              ("poisson", "counts"), ("log_cosh", "regression"), ("mape", "regression_zeros"),

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from layerwise.backend import float_dtype, to_snake_case, unique_name
-from layerwise.losses.functions import EPSILON, categorical_crossentropy, sparse_categorical_crossentropy
+from layerwise.losses.functions import (EPSILON, categorical_crossentropy, sparse_categorical_crossentropy,
+                                       squeeze_or_expand)
 
 __all__ = ["CHECK_SHAPES", "EPSILON", "REDUCTIONS", "Loss", "as_tensor", "check_reduction", "match_rank",
            "rank_rule", "reduce_weighted", "squeeze_or_expand"]
@@ -31,16 +32,6 @@ def as_tensor(x, like: torch.Tensor | None = None) -> torch.Tensor:
     if t.dtype == torch.float64:
         t = t.float()
     return t if like is None else t.to(like.device)
-
-
-def squeeze_or_expand(x1: torch.Tensor, x2: torch.Tensor, expand_rank_1: bool = True):
-    """Keras' rank matching: when the ranks differ by one and the longer tensor ends in a size-1 axis,
-    squeeze that axis (or, for a rank-1 partner, expand the partner instead)."""
-    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
-        return (x1, x2.unsqueeze(-1)) if x2.ndim == 1 and expand_rank_1 else (x1.squeeze(-1), x2)
-    if x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
-        return (x1.unsqueeze(-1), x2) if x1.ndim == 1 and expand_rank_1 else (x1, x2.squeeze(-1))
-    return x1, x2
 
 
 def match_rank(y_true: torch.Tensor, y_pred: torch.Tensor):

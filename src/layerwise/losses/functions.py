@@ -35,9 +35,25 @@ def accepts_arrays(loss_fn):
     return on_tensors
 
 
+def squeeze_or_expand(x1: torch.Tensor, x2: torch.Tensor, expand_rank_1: bool = True):
+    """Keras' rank matching: when the ranks differ by one and the longer tensor ends in a size-1 axis,
+    squeeze that axis (or, for a rank-1 partner, expand the partner instead)."""
+    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
+        return (x1, x2.unsqueeze(-1)) if x2.ndim == 1 and expand_rank_1 else (x1.squeeze(-1), x2)
+    if x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
+        return (x1.unsqueeze(-1), x2) if x1.ndim == 1 and expand_rank_1 else (x1, x2.squeeze(-1))
+    return x1, x2
+
+
 def _like(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """Targets in the predictions' dtype (no call at all when they already are: this runs every batch)."""
     return y_true if y_true.dtype == y_pred.dtype else y_true.to(y_pred.dtype)
+
+
+def _matched(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Targets in the predictions' dtype, ranks matched as Keras' element-wise functions match them (a ``(n, 1)``
+    target against ``(n,)`` predictions compares row by row, not every pair)."""
+    return squeeze_or_expand(_like(y_true, y_pred), y_pred)
 
 
 def _smooth_categorical(y_true: torch.Tensor, label_smoothing: float, axis: int) -> torch.Tensor:
@@ -173,18 +189,20 @@ def poisson(y_true, y_pred):
 
 @accepts_arrays
 def mean_squared_error(y_true, y_pred):
-    return (_like(y_true, y_pred) - y_pred).square().mean(dim=-1)
+    y_true, y_pred = _matched(y_true, y_pred)
+    return (y_true - y_pred).square().mean(dim=-1)
 
 
 @accepts_arrays
 def mean_absolute_error(y_true, y_pred):
-    return (_like(y_true, y_pred) - y_pred).abs().mean(dim=-1)
+    y_true, y_pred = _matched(y_true, y_pred)
+    return (y_true - y_pred).abs().mean(dim=-1)
 
 
 @accepts_arrays
 def mean_absolute_percentage_error(y_true, y_pred):
     """``100 * mean(|y_true - y_pred| / max(|y_true|, eps))``."""
-    y_true = _like(y_true, y_pred)
+    y_true, y_pred = _matched(y_true, y_pred)
     return 100.0 * ((y_true - y_pred) / y_true.abs().clamp_min(EPSILON)).abs().mean(dim=-1)
 
 
@@ -192,8 +210,9 @@ def mean_absolute_percentage_error(y_true, y_pred):
 def mean_squared_logarithmic_error(y_true, y_pred):
     """``mean((log(1 + y_pred) - log(1 + y_true)) ** 2)`` with both clipped below at eps."""
     # log(x + 1) rather than log1p: Keras' rounding for values near eps.
+    y_true, y_pred = _matched(y_true, y_pred)
     first = torch.log(y_pred.clamp_min(EPSILON) + 1.0)
-    second = torch.log(_like(y_true, y_pred).clamp_min(EPSILON) + 1.0)
+    second = torch.log(y_true.clamp_min(EPSILON) + 1.0)
     return (first - second).square().mean(dim=-1)
 
 
@@ -208,18 +227,21 @@ def l2_normalize(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
 @accepts_arrays
 def cosine_similarity(y_true, y_pred, axis: int = -1):
     """Minus the cosine of the angle between targets and predictions (-1 is best), per sample."""
-    return -(l2_normalize(_like(y_true, y_pred), axis) * l2_normalize(y_pred, axis)).sum(dim=axis)
+    y_true, y_pred = _matched(y_true, y_pred)
+    return -(l2_normalize(y_true, axis) * l2_normalize(y_pred, axis)).sum(dim=axis)
 
 
 @accepts_arrays
 def huber(y_true, y_pred, delta: float = 1.0):
-    return F.huber_loss(y_pred, _like(y_true, y_pred), reduction="none", delta=delta).mean(dim=-1)
+    y_true, y_pred = _matched(y_true, y_pred)
+    return F.huber_loss(y_pred, y_true, reduction="none", delta=delta).mean(dim=-1)
 
 
 @accepts_arrays
 def log_cosh(y_true, y_pred):
     """``mean(log(cosh(y_pred - y_true)))``, written with softplus so that large errors do not overflow."""
-    error = y_pred - _like(y_true, y_pred)
+    y_true, y_pred = _matched(y_true, y_pred)
+    error = y_pred - y_true
     return (error + F.softplus(-2.0 * error) - math.log(2.0)).mean(dim=-1)
 
 

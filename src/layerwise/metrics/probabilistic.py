@@ -1,7 +1,10 @@
 """Probabilistic and hinge metrics: running means of the matching losses per sample."""
 from __future__ import annotations
 
+import torch
+
 from layerwise.losses import functions as fn
+from layerwise.losses.base import as_tensor, squeeze_or_expand
 from layerwise.metrics.base import MeanMetricWrapper
 
 __all__ = ["BinaryCrossentropy", "CategoricalCrossentropy", "CategoricalHinge", "Hinge", "KLDivergence", "Poisson",
@@ -23,13 +26,22 @@ class CategoricalCrossentropy(MeanMetricWrapper):
 
 class SparseCategoricalCrossentropy(MeanMetricWrapper):
     """The mean crossentropy of integer labels ``(batch, ...)`` against class scores ``(batch, ..., classes)``.
-    Labels equal to ``ignore_class`` give 0 and, as in Keras' metric (unlike the loss), still count in the
-    mean: it is over all entries, not only the others."""
+    Labels equal to ``ignore_class`` give 0. As in Keras' metric (unlike the loss) they still count in the mean
+    when no ``sample_weight`` is given; with one, their weights are zeroed and the mean is over the others."""
 
     def __init__(self, name: str = "sparse_categorical_crossentropy", dtype=None, from_logits: bool = False,
                  ignore_class: int | None = None, axis: int = -1):
         super().__init__(fn.sparse_categorical_crossentropy, name, dtype, from_logits=from_logits,
                          ignore_class=ignore_class, axis=axis)
+
+    def update(self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight=None) -> None:
+        ignore = self.fn_kwargs["ignore_class"]
+        if ignore is not None and sample_weight is not None:
+            labels = y_true.squeeze(-1) if y_true.ndim == y_pred.ndim else y_true  # (batch, ..., 1) or (batch, ...)
+            valid = (labels != ignore).to(torch.float32)
+            valid, weight = squeeze_or_expand(valid, as_tensor(sample_weight, valid).to(valid.dtype))
+            sample_weight = valid * weight.reshape((*weight.shape, *[1] * (valid.ndim - weight.ndim)))
+        super().update(y_true, y_pred, sample_weight)
 
 
 class KLDivergence(MeanMetricWrapper):
