@@ -96,6 +96,18 @@ def test_without_a_seed_masks_follow_the_global_generator():
     assert not torch.allclose(layer(x, training=True), a)
 
 
+@pytest.mark.parametrize("cell", [L.SimpleRNNCell, L.LSTMCell, L.GRUCell])
+def test_a_cells_seed_is_its_attribute_and_rules_its_masks(cell):
+    # LSTMCell(3, seed=5).seed raised an AttributeError (Keras gives 5).
+    assert cell(3, seed=5).seed == 5 and cell(3).seed is None
+    x = torch.randn(4, 5, 2)
+    first, second = (L.RNN(cell(3, dropout=0.5, recurrent_dropout=0.5, seed=5)) for _ in "ab")
+    first.build_from(tuple(x.shape))
+    second.build_from(tuple(x.shape))
+    second.set_weights(first.get_weights())
+    torch.testing.assert_close(first(x, training=True), second(x, training=True))
+
+
 def test_a_bad_seed_is_refused_naming_the_layer():
     with pytest.raises(ValueError, match="LSTM seed must be an int or None, got seed='1'"):
         L.LSTM(3, seed="1")

@@ -119,6 +119,10 @@ class _BuiltinCell(Layer):
         return self.sequence.recurrent_dropout
 
     @property
+    def seed(self) -> int | None:
+        return self.sequence.seed
+
+    @property
     def state_size(self):
         return self.units
 
