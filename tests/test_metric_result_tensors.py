@@ -179,6 +179,19 @@ def test_fit_evaluate_and_batch_logs_are_python_values_like_keras(keras):
     assert isinstance(ours.evaluate(P, Y, verbose=0)[0], float)
 
 
+def test_a_one_class_per_class_result_stays_an_array_in_logs_like_keras(keras):
+    # It became a Python float: Keras' pythonify_logs only turns 0-d values into floats.
+    x, y = RNG.random((12, 3)).astype("float32"), (RNG.random((12, 1)) > 0.5).astype("float32")
+    logs = []
+    for lib in (lw, keras):
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1, activation="sigmoid", kernel_initializer="ones")])
+        model.compile("sgd", "binary_crossentropy", metrics=[lib.metrics.F1Score(average=None, threshold=0.5)])
+        history = model.fit(x, y, epochs=1, verbose=0).history
+        logs.append({key: values[0] for key, values in history.items()})
+    _assert_logs_like(*logs)
+    assert logs[0]["f1_score"].shape == (1,)
+
+
 def _custom(lib):
     class Custom(lib.Model):
         """Keras' guide: a train_step returning the trackers' results (tensors)."""

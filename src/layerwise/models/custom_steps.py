@@ -48,14 +48,16 @@ def _as_outputs(value):
 
 
 def log_value(value: object) -> object:
-    """A value as Keras' logs hold it: a Python float when it is one number (a tensor, an array, an int...),
-    else as it is, a tensor as a numpy array (a metric's per-class result)."""
+    """A value as Keras' logs hold it: a Python float when it is one number (a 0-d tensor or array, an int...),
+    else as it is, a tensor as a numpy array (a metric's per-class result, also of one class: ``(1,)``)."""
     if isinstance(value, torch.Tensor):
-        if value.numel() == 1:
+        if value.ndim == 0:
             return value.item() if value.is_floating_point() else float(value.item())
         value = numpy_of(value).copy()  # a copy: the tensor may be a metric's state, reset in place
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return value
     try:
-        return float(value.item() if isinstance(value, np.ndarray) and value.size == 1 else value)
+        return float(value.item() if isinstance(value, np.ndarray) else value)
     except (TypeError, ValueError, OverflowError):
         return value
 
