@@ -95,3 +95,23 @@ def test_a_layer_shared_with_a_nested_model_saves_and_loads(tmp_path):
     fresh = _shared_across_nesting(layerwise)
     fresh.load_weights(tmp_path / "shared.weights.lw")
     np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def _dict_input_inner(lib):
+    left, right = lib.Input((3,), name="s_a"), lib.Input((2,), name="s_b")
+    inner = lib.Model({"s_a": left, "s_b": right}, lib.layers.Concatenate()([left, right]))
+    a, b = lib.Input((3,), name="a"), lib.Input((2,), name="b")
+    return lib.Model([a, b], lib.layers.Dense(1)(inner({"s_a": a, "s_b": b})))
+
+
+def test_a_keras_model_with_a_dict_input_inner_model_runs_in_layerwise(keras, tmp_path):
+    # Keras writes the inner call's mask as a dict keyed by input name; it failed as "Could not infer dtype of dict".
+    theirs = _dict_input_inner(keras)
+    x = [np.ones((2, 3), "float32"), np.arange(4, dtype="float32").reshape(2, 2)]
+    expected = theirs.predict(x, verbose=0)
+    ours = layerwise.Model.from_config(theirs.get_config())
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, atol=1e-6)
+    theirs.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(layerwise.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), expected,
+                               atol=1e-6)

@@ -206,6 +206,8 @@ class Functional(Model):
         tensors = self._as_tensors(x)
         mask = kwargs.pop("mask", None)  # Keras' Functional.call(inputs, mask=...): the inputs carry it in
         if mask is not None:
+            if isinstance(mask, dict):  # keyed by input name, as Keras writes a nested model's call with dict inputs
+                mask = [mask.get(name) for name in self.input_names]
             masks = mask if isinstance(mask, (list, tuple)) else [mask]
             tensors = [t if m is None else carrying_mask(t, m) for t, m in zip(tensors, masks)] + tensors[len(masks):]
         self.check_input(tuple(tensors[0].shape) if len(tensors) == 1 else [tuple(t.shape) for t in tensors])
