@@ -115,3 +115,18 @@ def test_a_keras_model_with_a_dict_input_inner_model_runs_in_layerwise(keras, tm
     theirs.save(tmp_path / "m.keras")
     np.testing.assert_allclose(layerwise.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), expected,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_a_nested_model_keeps_a_fixed_batch_size_and_computes_output_shapes_as_keras(keras, kind):
+    # It dropped the batch size ((None, 2) for Keras' (4, 2)); Sequential had no compute_output_shape.
+    shapes = []
+    for lib in (layerwise, keras):
+        if kind == "sequential":
+            inner = lib.Sequential([lib.Input((5,)), lib.layers.Dense(2)])
+        else:
+            x = lib.Input((5,))
+            inner = lib.Model(x, lib.layers.Dense(2)(x))
+        shapes.append([tuple(inner(lib.Input((5,), batch_size=4)).shape), tuple(inner(lib.Input((5,))).shape),
+                       tuple(inner.compute_output_shape((3, 5)))])
+    assert shapes[0] == shapes[1] == [(4, 2), (None, 2), (3, 2)]

@@ -176,7 +176,21 @@ class Functional(Model):
     def build_from(self, input_shape, device=None):
         """Used as a layer of another model: check the input shape(s), return the output shape(s)."""
         self.check_input(input_shape)
-        return self.output_shape
+        return self.compute_output_shape(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        """The output shape(s) for inputs of ``input_shape`` (one shape, a list, or a dict by input name): the
+        model's own, with the inputs' batch size where they share a known one (as Keras runs shapes through)."""
+        shapes = list(input_shape.values()) if isinstance(input_shape, dict) else \
+            list(input_shape) if input_shape and isinstance(input_shape[0], (tuple, list)) else [input_shape]
+        batches = {tuple(s)[0] for s in shapes if len(s)}
+        batch = batches.pop() if len(batches) == 1 else None
+        outputs = self.output_shape
+        if batch is None:
+            return outputs
+        with_batch = [(batch, *s[1:]) if len(s) and s[0] is None else tuple(s)
+                      for s in (outputs if isinstance(outputs, list) else [outputs])]
+        return with_batch if isinstance(outputs, list) else with_batch[0]
 
     # ---- running ------------------------------------------------------------------------------
     def _as_tensors(self, x) -> list[torch.Tensor]:

@@ -181,7 +181,13 @@ class Sequential(Model):
         else:
             self.to(device or get_device())
             self.build(input_shape)
-        return (None, *self.output_shape[1:])
+        return self.compute_output_shape(input_shape)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """The output shape for inputs of ``input_shape``: the built model's, with their batch size."""
+        if not self.built:
+            self.build(input_shape)
+        return (tuple(input_shape)[0], *self.output_shape[1:])
 
     @property
     def input_shape(self) -> Shape | None:
