@@ -126,3 +126,12 @@ def test_vae_sampling_layer_trains(rng):
     sampler = encoder.layers[-1]
     means, log_vars = torch.zeros(4, 2), torch.zeros(4, 2)
     assert not torch.equal(sampler([means, log_vars]), sampler([means, log_vars]))
+
+
+@pytest.mark.parametrize("seed", [None, "1", 1.5])
+def test_set_random_seed_refuses_what_is_not_an_integer_as_keras(keras, seed):
+    # It raised Python's TypeError from random.seed (or seeded from a string); Keras raises a ValueError.
+    with pytest.raises(ValueError, match="Expected `seed` argument to be an integer"):
+        keras.utils.set_random_seed(seed)
+    with pytest.raises(ValueError, match=rf"Expected `seed` argument to be an integer. Received: seed={seed!r}"):
+        set_random_seed(seed)

@@ -183,6 +183,10 @@ def float_dtype() -> torch.dtype:
 
 def set_random_seed(seed: int) -> None:
     """Seed Python, NumPy and PyTorch (all devices) so that runs repeat exactly."""
+    if not isinstance(seed, (int, np.integer)):  # as Keras (a ValueError); numpy integers are taken too
+        raise ValueError(f"Expected `seed` argument to be an integer. Received: seed={seed!r} (of type "
+                         f"{type(seed).__name__})")
+    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
