@@ -78,3 +78,18 @@ def test_a_frozen_layer_inside_a_wrapper_or_rnn_is_reported_frozen_as_in_keras(k
     count = lambda weights: sum(int(np.prod(w.shape)) for w in weights)  # noqa: E731
     assert count(ours[0].trainable_weights) == count(theirs[0].trainable_weights)
     assert count(ours[0].non_trainable_weights) == count(theirs[0].non_trainable_weights)
+
+
+def test_a_frozen_model_trains_nothing_even_with_a_layer_unfrozen_inside(keras):
+    # Keras trains model.trainable_weights, none while the model is frozen; layerwise trained the unfrozen layer.
+    changed = []
+    for lib in (layerwise, keras):
+        inner = lib.Sequential([lib.Input((4,)), lib.layers.Dense(4, name="a"), lib.layers.Dense(2, name="z")])
+        model = lib.Sequential([lib.Input((4,)), inner, lib.layers.Dense(1, name="top")])
+        model.trainable = False
+        inner.get_layer("z").trainable = True
+        before = model.get_weights()
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(X, Y, verbose=0)
+        changed.append([not np.allclose(a, b) for a, b in zip(before, model.get_weights())])
+    assert changed[0] == changed[1] == [False] * 6

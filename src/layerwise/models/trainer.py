@@ -221,7 +221,9 @@ class Trainer(OnBatchMethods, StepAPI):
         loss, each = self._total_loss(y, y_pred, sample_weight, LayerPenalties.added_loss_calls != calls)
         for p in self.optimizer.params:
             p.grad = None
-        if loss.requires_grad:  # a model without trainable weights only reports its loss, as in Keras
+        # A model without trainable weights only reports its loss, as in Keras; so does a frozen model, whatever
+        # its layers say (Keras trains model.trainable_weights, none while the model is frozen).
+        if loss.requires_grad and self.trainable:
             scale_loss = getattr(self.optimizer, "scale_loss", None)  # a LossScaleOptimizer's, for float16
             (loss if scale_loss is None else scale_loss(loss)).backward()
             self.optimizer.step()
