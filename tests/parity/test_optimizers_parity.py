@@ -212,6 +212,15 @@ def test_learning_rate_and_iterations_take_keras_variable_calls(keras):
     assert pickle.loads(pickle.dumps(lw_opt.learning_rate)) == 0.05  # a plain float, without the optimizer
 
 
+def assert_trained_alike(theirs, ours, x, y) -> None:
+    """Give ``ours`` the Keras model's weights, train both alike, and compare the weights they end with."""
+    ours.set_weights(theirs.get_weights())
+    for model in (theirs, ours):
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for got, expected in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_exclude_from_weight_decay_matches_keras(keras):
     # AdamW sparing the biases and an LSTM's recurrent kernel, by name, and one weight by identity
     rng = np.random.default_rng(0)
@@ -223,11 +232,7 @@ def test_exclude_from_weight_decay_matches_keras(keras):
         optimizer.exclude_from_weight_decay(var_list=[model.layers[-1].kernel], var_names=["bias", "recurrent"])
         model.compile(optimizer, "mse")
         models.append(model)
-    models[1].set_weights(models[0].get_weights())
-    for model in models:
-        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-    for ours, theirs in zip(models[1].get_weights(), models[0].get_weights()):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    assert_trained_alike(*models, x, y)
     with pytest.raises(ValueError, match="before the optimizer is built"):
         models[1].optimizer.exclude_from_weight_decay(var_names=["bias"])
 
@@ -246,11 +251,7 @@ def test_muon_and_adamw_excluding_a_whole_group_from_weight_decay_match_keras(ke
             optimizer.exclude_from_weight_decay(var_names=names)
             model.compile(optimizer, "mse")
             models.append(model)
-        models[1].set_weights(models[0].get_weights())
-        for model in models:
-            model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-        for ours, theirs in zip(models[1].get_weights(), models[0].get_weights()):
-            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+        assert_trained_alike(*models, x, y)
 
 
 def test_optimizer_warnings_name_the_callers_line_and_a_nameless_build():
