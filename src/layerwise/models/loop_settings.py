@@ -51,10 +51,13 @@ def capped_steps(steps: int | None) -> int | None:
     return steps
 
 
-def capped_fit(epochs: int, steps_per_epoch: int | None, validation_steps: int | None,
-               validates) -> tuple[int, int | None, int | None]:
-    """``fit``'s epochs and steps under the ``config`` caps, each capped one warned about as in Keras;
-    ``validates``: whether ``fit`` has validation data (only then are ``validation_steps`` capped)."""
+def capped_fit(epochs: int, steps_per_epoch: int | None, validation_steps: int | None, validation_data,
+               validation_split: float) -> tuple[int, int | None, int | None]:
+    """``fit``'s epochs and steps under the ``config`` caps, each capped one warned about as in Keras
+    (``validation_steps`` only when ``fit`` has validation data); a ``validation_split`` outside [0, 1) refused."""
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split must be a fraction in [0, 1), got {validation_split!r}.")
+    validates = validation_data is not None or validation_split
     limit = config.max_epochs()
     if limit and limit < epochs:
         warnings.warn(f"Limiting epochs to {limit}", stacklevel=3)

@@ -221,9 +221,7 @@ class Trainer(OnBatchMethods, StepAPI):
         loss, each = self._total_loss(y, y_pred, sample_weight, LayerPenalties.added_loss_calls != calls)
         for p in self.optimizer.params:
             p.grad = None
-        # A model without trainable weights only reports its loss, as in Keras; so does a frozen model, whatever
-        # its layers say (Keras trains model.trainable_weights, none while the model is frozen).
-        if loss.requires_grad and self.trainable:
+        if loss.requires_grad and self.trainable:  # else only the loss, as Keras (a frozen model trains nothing)
             scale_loss = getattr(self.optimizer, "scale_loss", None)  # a LossScaleOptimizer's, for float16
             (loss if scale_loss is None else scale_loss(loss)).backward()
             self.optimizer.step()
@@ -280,10 +278,8 @@ class Trainer(OnBatchMethods, StepAPI):
         (``validation_steps`` batches, when given) starts from the first batch every epoch, as Keras' evaluate does.
         """
         self._require_compiled("fit")
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"validation_split must be a fraction in [0, 1), got {validation_split!r}.")
         epochs, steps_per_epoch, validation_steps = capped_fit(epochs, steps_per_epoch, validation_steps,
-                                                               validation_data is not None or validation_split)
+                                                               validation_data, validation_split)
         verbose = resolve_verbose(verbose)
         data = self._make_data(x, y, sample_weight, batch_size, steps_per_epoch)
         val_data = None

@@ -367,14 +367,10 @@ class Optimizer(KerasOptimizerAPI):
 
     def _decay(self, params: list[torch.Tensor], rate: float) -> None:
         """``w -= w * rate`` for the ``params`` that ``exclude_from_weight_decay`` does not name (maybe none)."""
-        decayed = self._decayed(params)
+        excluded = getattr(self, "_no_decay", None)
+        decayed = [p for p in params if id(p) not in excluded] if excluded else params
         if decayed:  # _foreach_mul_ refuses an empty list
             torch._foreach_mul_(decayed, 1 - rate)
-
-    def _decayed(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
-        """``params`` less those ``exclude_from_weight_decay`` named."""
-        excluded = getattr(self, "_no_decay", None)
-        return [p for p in params if id(p) not in excluded] if excluded else params
 
     def _averaged_pairs(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The trainable parameters (at build) and their moving averages."""
