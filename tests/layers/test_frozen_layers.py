@@ -93,3 +93,18 @@ def test_a_frozen_model_trains_nothing_even_with_a_layer_unfrozen_inside(keras):
         model.fit(X, Y, verbose=0)
         changed.append([not np.allclose(a, b) for a, b in zip(before, model.get_weights())])
     assert changed[0] == changed[1] == [False] * 6
+
+
+def test_trainable_weights_list_a_layer_unfrozen_inside_a_frozen_part_as_keras(keras):
+    # The frozen part hid the layer unfrozen inside it from the outer model's list (both libraries train it), and
+    # the frozen part itself listed it.
+    found = []
+    for lib in (layerwise, keras):
+        inner = lib.Sequential([lib.Input((4,)), lib.layers.Dense(4, name="a")], name="inner")
+        outer = lib.Sequential([lib.Input((4,)), inner, lib.layers.Dense(2, name="z")], name="outer")
+        outer.trainable = False
+        inner.trainable = True
+        model = lib.Sequential([lib.Input((4,)), outer, lib.layers.Dense(1, name="top")])
+        found.append([sorted(int(np.prod(w.shape)) for w in model.trainable_weights), len(outer.trainable_weights),
+                      len(model.non_trainable_weights), len(outer.non_trainable_weights)])
+    assert found[0] == found[1] == [[1, 2, 4, 16], 0, 2, 4]

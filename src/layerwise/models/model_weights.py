@@ -47,12 +47,17 @@ class ModelWeights:
         named ``<layer index>/<weight>`` so that a nested model's are unique."""
         own = [WeightView(view.name, view.tensor, view.trainable and self._trainable, key=f"{OWN}/{view.key}")
                for view in self.own_weight_views()]
-        return own + [WeightView(f"{i}/{view.name}", view.tensor, view.trainable and layer.trainable, view.to_keras,
+        return own + [WeightView(f"{i}/{view.name}", view.tensor, self._trains(layer, view), view.to_keras,
                                  view.from_keras, key=f"{i}/{view.key}")
                       for i, layer, view in self.layer_weight_views()]
 
     def _trains(self, holder, view: WeightView) -> bool:
-        return view.trainable and (self._trainable if holder is self else holder.trainable)
+        """Whether ``view`` is trainable here. As Keras asks each variable (which a layer's ``trainable`` setter sets
+        in the layers it holds), a nested model's own setting does not hide a layer inside it that was unfrozen
+        after it; only the layer holding the weight counts."""
+        if holder is self:
+            return view.trainable and self._trainable
+        return view.trainable and (isinstance(holder, ModelWeights) or holder.trainable)
 
     @property
     def weights(self) -> list[torch.Tensor]:
@@ -60,12 +65,17 @@ class ModelWeights:
 
     @property
     def trainable_weights(self) -> list[torch.Tensor]:
-        """The weights training updates: the model's own, then layer by layer (frozen layers have none)."""
+        """The weights training updates: the model's own, then layer by layer (frozen layers have none); none while
+        the model itself is frozen, as in Keras."""
+        if not self._trainable:
+            return []
         return [view.tensor for holder, view in self._held_views() if self._trains(holder, view)]
 
     @property
     def non_trainable_weights(self) -> list[torch.Tensor]:
-        """The weights training leaves alone, in the same order."""
+        """The weights training leaves alone, in the same order (all of them while the model is frozen)."""
+        if not self._trainable:
+            return self.weights
         return [view.tensor for holder, view in self._held_views() if not self._trains(holder, view)]
 
     def _set_own_requires_grad(self) -> None:
