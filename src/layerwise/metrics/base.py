@@ -22,7 +22,7 @@ from layerwise.losses.base import CHECK_SHAPES, as_tensor, rank_rule, squeeze_or
 from layerwise.variables import MetricVariable
 
 __all__ = ["Mean", "MeanMetricWrapper", "Metric", "Sum", "accumulate", "as_result", "mean_dtype", "row_variables",
-           "samplewise", "zeroed"]
+           "masked_weights", "samplewise", "zeroed"]
 
 # Modules of the built-in functions that compare y_true and y_pred entry by entry (a user's function may not).
 _ELEMENTWISE_MODULES = ("layerwise.losses.functions", "layerwise.metrics.correlation", "layerwise.metrics.regression")
@@ -214,11 +214,7 @@ class Metric:
         values = self.values(y_true, y_pred.detach())
         if isinstance(mask, torch.Tensor) and tuple(values.shape[:mask.ndim]) == tuple(mask.shape):
             mask = mask.to(values.dtype if values.is_floating_point() else torch.float32)
-            if sample_weight is not None:
-                weight = as_tensor(sample_weight, values).to(mask.dtype)
-                mask, weight = squeeze_or_expand(mask, weight)
-                mask = mask * weight.reshape((*weight.shape, *[1] * (mask.ndim - weight.ndim)))
-            sample_weight = mask
+            sample_weight = mask if sample_weight is None else masked_weights(mask, sample_weight)
         self._add(values if values.dtype == self._torch_dtype else values.to(self._torch_dtype), sample_weight)
 
     def _add(self, values: torch.Tensor, sample_weight) -> None:
@@ -328,6 +324,13 @@ class Metric:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
+
+
+def masked_weights(mask: torch.Tensor, sample_weight) -> torch.Tensor:
+    """``sample_weight`` times a float ``mask`` ``(batch, ...)``, ranks matched as Keras matches them (a weight per
+    sample spreads over that sample's entries)."""
+    mask, weight = squeeze_or_expand(mask, as_tensor(sample_weight, mask).to(mask.dtype))
+    return mask * weight.reshape((*weight.shape, *[1] * (mask.ndim - weight.ndim)))
 
 
 class MeanMetricWrapper(Metric):

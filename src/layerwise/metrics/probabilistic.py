@@ -4,8 +4,7 @@ from __future__ import annotations
 import torch
 
 from layerwise.losses import functions as fn
-from layerwise.losses.base import as_tensor, squeeze_or_expand
-from layerwise.metrics.base import MeanMetricWrapper
+from layerwise.metrics.base import MeanMetricWrapper, masked_weights
 
 __all__ = ["BinaryCrossentropy", "CategoricalCrossentropy", "CategoricalHinge", "Hinge", "KLDivergence", "Poisson",
            "SparseCategoricalCrossentropy", "SquaredHinge"]
@@ -38,9 +37,7 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
         ignore = self.fn_kwargs["ignore_class"]
         if ignore is not None and sample_weight is not None:
             labels = y_true.squeeze(-1) if y_true.ndim == y_pred.ndim else y_true  # (batch, ..., 1) or (batch, ...)
-            valid = (labels != ignore).to(torch.float32)
-            valid, weight = squeeze_or_expand(valid, as_tensor(sample_weight, valid).to(valid.dtype))
-            sample_weight = valid * weight.reshape((*weight.shape, *[1] * (valid.ndim - weight.ndim)))
+            sample_weight = masked_weights((labels != ignore).to(torch.float32), sample_weight)
         super().update(y_true, y_pred, sample_weight)
 
 
