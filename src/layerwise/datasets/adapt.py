@@ -7,8 +7,8 @@ iterable of ``(x, y)`` or ``(x, y, sample_weight)`` batches, or of bare ``x`` ba
 through batch by batch (``datasets/iterable.py``).
 
 A model with several inputs (or outputs) takes, as in Keras, a list of arrays in the order of its
-inputs or a dict keyed by their names; here they become a tuple of tensors, and a batch is the
-same rows of each.
+inputs or a dict keyed by their names (or nested lists and dicts, flattened as Keras flattens them);
+here they become a tuple of tensors, and a batch is the same rows of each.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from layerwise import tree
 from layerwise.backend import float_dtype, get_device
 from layerwise.datasets.iterable import IterableData
 
@@ -41,6 +42,9 @@ def split_parts(value, names: list[str] | None, what: str, noun: str, optional: 
                              "array (or build a model with several inputs/outputs).")
         if names is None or not isinstance(value, dict):
             return value
+    flat = flat_nested(value, len(names))
+    if flat is not None:
+        return flat
     if isinstance(value, dict):
         missing = [name for name in names if name not in value and name not in optional]
         if missing:
@@ -57,6 +61,21 @@ def split_parts(value, names: list[str] | None, what: str, noun: str, optional: 
         type(value).__name__
     raise ValueError(f"The model has {len(names)} {noun}s {names}, so {what} must be a list of {len(names)} arrays "
                      f"in that order or a dict keyed by those names; received {got}.")
+
+
+def flat_nested(value, count: int) -> tuple | None:
+    """``value``'s arrays in Keras' flat order (dicts by sorted keys) when it nests lists, tuples or dicts and holds
+    ``count`` arrays, as Keras feeds ``Model([a, [b, c]], ...)`` or ``Model({"x": a, "y": {...}}, ...)``;
+    else None."""
+    if not isinstance(value, (list, tuple, dict)):
+        return None
+    children = value.values() if isinstance(value, dict) else value
+    if not any(isinstance(child, (list, tuple, dict)) for child in children):
+        return None
+    leaves = tree.flatten(value)
+    if len(leaves) != count or not all(hasattr(leaf, "shape") for leaf in leaves):
+        return None
+    return tuple(leaves)
 
 
 def _numbers(values) -> bool:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerwise.datasets.adapt import flat_nested
 from layerwise.layers.base import Layer, Shape, call_in_mode
 from layerwise.layers.penalties import outermost_call
 from layerwise.layers.calling import mask_for, positional_parameters, single_mask, takes_argument
@@ -129,8 +130,8 @@ class Functional(Model):
 
     @property
     def input_names(self) -> list[str]:
-        """The keys of dict inputs, else the names of the Inputs (how dict data is matched, as in Keras)."""
-        if isinstance(self._input_structure, dict):
+        """The keys of a flat dict of inputs, else the names of the Inputs (how dict data is matched, as in Keras)."""
+        if isinstance(self._input_structure, dict) and len(self._input_structure) == len(self.inputs):
             return list(self._input_structure)
         return [t.name for t in self.inputs]
 
@@ -160,6 +161,9 @@ class Functional(Model):
     def check_input(self, shape) -> None:
         """Raise a ValueError naming the model when inputs of ``shape`` (or a list of shapes, or a dict of them by
         input name, as a model with dict inputs is called) do not fit."""
+        flat = _flat_shapes(shape)
+        if len(flat) == len(self.inputs) > 1 and not _is_shape(shape):  # nested lists and dicts, as Keras flattens
+            shape = flat
         if isinstance(shape, dict):
             missing = [name for name in self.input_names if name not in shape]
             if missing:
@@ -181,8 +185,7 @@ class Functional(Model):
     def compute_output_shape(self, input_shape):
         """The output shape(s) for inputs of ``input_shape`` (one shape, a list, or a dict by input name): the
         model's own, with the inputs' batch size where they share a known one (as Keras runs shapes through)."""
-        shapes = list(input_shape.values()) if isinstance(input_shape, dict) else \
-            list(input_shape) if input_shape and isinstance(input_shape[0], (tuple, list)) else [input_shape]
+        shapes = _flat_shapes(input_shape)
         batches = {tuple(s)[0] for s in shapes if len(s)}
         batch = batches.pop() if len(batches) == 1 else None
         outputs = self.output_shape
@@ -194,7 +197,10 @@ class Functional(Model):
 
     # ---- running ------------------------------------------------------------------------------
     def _as_tensors(self, x) -> list[torch.Tensor]:
-        if isinstance(x, dict):
+        flat = flat_nested(x, len(self.inputs)) if len(self.inputs) > 1 else None
+        if flat is not None:
+            x = list(flat)
+        elif isinstance(x, dict):
             names = self.input_names
             missing = [name for name in names if name not in x]
             if missing:
@@ -337,3 +343,16 @@ class Functional(Model):
                 depth[id(t.node)] = max(depth.get(id(t.node), 0), depth.get(id(node), 0) + 1)
         per_depth = [depth.get(id(node), 0) for node in self._nodes]
         return len(set(per_depth)) == len(per_depth)
+
+
+def _is_shape(value) -> bool:
+    return isinstance(value, (tuple, list, torch.Size)) and all(d is None or isinstance(d, int) for d in value)
+
+
+def _flat_shapes(value) -> list[tuple]:
+    """The shapes in ``value`` (one shape, or lists, tuples and dicts of them, dicts by sorted keys)."""
+    if _is_shape(value):
+        return [tuple(value)]
+    if isinstance(value, dict):
+        value = [value[key] for key in sorted(value)]
+    return [shape for item in value for shape in _flat_shapes(item)]

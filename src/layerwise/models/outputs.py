@@ -4,6 +4,8 @@ Keras' rules: one loss applies to every output; a list gives one per output in o
 per output name (``None`` for an output that is not trained). With several outputs the total loss is
 ``sum(weight_i * loss_i)``, each output's loss is logged as ``<output>_loss`` and each metric as
 ``<output>_<metric>``; metrics are a list with one entry per output or a dict keyed by output name.
+For nested outputs (``Model(x, [a, [b, c]])``) each argument may follow the nesting, and a loss is logged by its
+path as Keras logs it (``1/b_loss``; a dict key stays in the path, a list index gives way to the output's name).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import NamedTuple
 import torch
 
 from layerwise import losses as losses_module
+from layerwise import tree
 from layerwise import metrics as metrics_module
 from layerwise.metrics import Metric
 
@@ -42,6 +45,31 @@ def _per_output(value, names: list[str], what: str, *, dict_needs_all: bool) -> 
                              "keyed by output name.")
         return list(value)
     return [value] * len(names)
+
+
+def _is_nested(structure) -> bool:
+    children = structure.values() if isinstance(structure, dict) else structure
+    return isinstance(structure, (list, tuple, dict)) and any(isinstance(c, (list, tuple, dict)) for c in children)
+
+
+def _flat_up_to(structure, value):
+    """``value``'s entries for the leaves of the nested output ``structure``, in its flat order, when ``value``
+    follows that nesting; else ``value`` itself."""
+    entries: list = []
+    try:
+        tree.map_structure_up_to(structure, entries.append, value)
+    except (ValueError, TypeError, KeyError):
+        return value
+    return entries
+
+
+def _loss_names(structure, output_names: list[str]) -> list[str]:
+    """Keras' log name (less ``_loss``) of each output's loss: its path in the nested ``structure``."""
+    names = []
+    for (path, _), name in zip(tree.flatten_with_path(structure), output_names):
+        path = (*path[:-1], name) if isinstance(path[-1], int) else path
+        names.append("/".join(str(part) for part in path))
+    return names
 
 
 def _metric_lists(metrics, names: list[str]) -> list[list]:
@@ -84,8 +112,12 @@ class CompiledMetric(NamedTuple):
 class CompiledOutputs:
     """Losses, loss weights and metric identifiers of each output, and the total loss of a batch."""
 
-    def __init__(self, loss, loss_weights, metrics, output_names: list[str], weighted_metrics=None):
+    def __init__(self, loss, loss_weights, metrics, weighted_metrics, output_names: list[str], structure=None):
         self.names = list(output_names)
+        nested = _is_nested(structure)
+        if nested:
+            loss, loss_weights, metrics, weighted_metrics = (
+                _flat_up_to(structure, value) for value in (loss, loss_weights, metrics, weighted_metrics))
         self.several = len(self.names) > 1
         # No loss at all is allowed, as in Keras: the model then minimises what its layers add (add_loss).
         given = [None] * len(self.names) if loss is None else _per_output(loss, self.names, "loss",
@@ -99,7 +131,8 @@ class CompiledOutputs:
         for ids in self.metric_ids + self.weighted_ids:  # validate now; 'accuracy' is resolved in fit
             for metric in ids:
                 metrics_module.get(metric, (None, 2), (None, 2))
-        trained = [name for name, loss in zip(self.names, self.losses) if loss is not None]
+        loss_names = _loss_names(structure, self.names) if nested else self.names
+        trained = [name for name, loss in zip(loss_names, self.losses) if loss is not None]
         # Keras logs each output's loss only when more than one output has a loss.
         self.loss_log_names = [f"{name}_loss" for name in trained] if len(trained) > 1 else []
 

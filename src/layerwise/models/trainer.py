@@ -130,8 +130,8 @@ class Trainer(OnBatchMethods, StepAPI):
         """Each output's loss and metrics (``models/outputs.py``) for the model's output names."""
         if not self._outputs_known() or (self._outputs is not None and self._outputs.names == self.output_names):
             return
-        loss, loss_weights, metrics, weighted_metrics = self._compile_args
-        self._outputs = CompiledOutputs(loss, loss_weights, metrics, self.output_names, weighted_metrics)
+        structure = getattr(self, "_output_structure", None)
+        self._outputs = CompiledOutputs(*self._compile_args, self.output_names, structure)
         self.compiled_metrics = self._outputs.metric_ids if self._outputs.several else self._outputs.metric_ids[0]
         self._metrics = None
         self._trackers = [metrics_module.Mean(name=name) for name in ["loss", *self._outputs.loss_log_names]]
