@@ -86,7 +86,9 @@ def _load_optimizer_slots(model, path: str) -> None:
             if "metadata.json" in names else {}
         with open_h5(io.BytesIO(read_member(archive, "model.weights.h5", path)), path) as f, reading_h5(path):
             stored = f["optimizer/vars"] if "optimizer/vars" in f else {}
-            if not len(stored) or model.optimizer is None or int(stored["0"][()]) == 0:  # iterations: no step yet
+            # iterations: no step yet (a LossScaleOptimizer's own count stays 0; its inner optimizer's counts)
+            counts = f["optimizer/inner_optimizer/vars"] if "optimizer/inner_optimizer/vars" in f else stored
+            if not len(stored) or model.optimizer is None or int(counts["0"][()]) == 0:
                 return
             version = str(metadata.get("keras_version"))
             if metadata.get("written_by") != "layerwise" and not version.startswith("3.15."):

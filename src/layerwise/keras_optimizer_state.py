@@ -6,7 +6,9 @@ in ``model.trainable_weights`` order, the names of one call interleaved per weig
 the first weight, then of the second...). EMA averages come first, then gradient accumulators; ``velocity_hat``
 (amsgrad) and RMSprop's momentum and average gradient in calls of their own, Nadam's ``u_product`` last. Adafactor
 adds, weight by weight, its row and column factors (0-D placeholders for weights of fewer than 2 axes) and velocity;
-Muon a momentum, and a velocity for the weights it updates with AdamW. Slots are in Keras' layout (each weight
+Muon a momentum, and a velocity for the weights it updates with AdamW. A LossScaleOptimizer lists its own (unused)
+count and rate, its step counter and scale, then its inner optimizer's variables, also kept apart under
+``optimizer/inner_optimizer``. Slots are in Keras' layout (each weight
 view's ``to_keras``; Adafactor keeps its factors in that layout already). ``keras_variable_plan`` is that list for a
 compiled model; the writer and the reader walk it.
 """
@@ -53,9 +55,13 @@ def _start_plan(optimizer) -> list[tuple[str, object]]:
 def _plan_parts(model) -> list[tuple[object, list[tuple[str, object]]]] | None:
     """``(optimizer, its plan)`` for the model's optimizer; for a MultiOptimizer, itself with its step count and
     learning rate, then each sub-optimizer (one not built: its ``_start_plan``), as Keras lists them."""
-    from layerwise.optimizers import MultiOptimizer
+    from layerwise.optimizers import LossScaleOptimizer, MultiOptimizer
 
     optimizer = model.optimizer
+    if isinstance(optimizer, LossScaleOptimizer):  # its own (unused) two, its scale, then the inner optimizer's
+        plan = _optimizer_plan(model, optimizer.inner_optimizer) if optimizer.built else None
+        own = [("iterations", None), ("learning_rate", None), ("step_counter", None), ("dynamic_scale", None)]
+        return None if plan is None else [(optimizer, own), (optimizer.inner_optimizer, plan)]
     if not isinstance(optimizer, MultiOptimizer):
         plan = _optimizer_plan(model, optimizer)
         return None if plan is None else [(optimizer, plan)]
@@ -95,19 +101,30 @@ def write_optimizer_variables(model, group) -> None:
     """``optimizer/vars`` in ``group`` (an h5py group), when Keras' order for the optimizer is known; before the
     first step only ``iterations`` and the learning rate, the variables a Keras optimizer has from the start. A
     MultiOptimizer's sub-optimizers are also written under ``optimizer/optimizers/<class name>``, as Keras does."""
+    from layerwise.layers.base import to_snake_case
+    from layerwise.optimizers import LossScaleOptimizer
+
     optimizer = model.optimizer
     parts = _plan_parts(model)
-    if parts is None and optimizer is not None and not optimizer.built:
+    if parts is None and isinstance(optimizer, LossScaleOptimizer) and not optimizer.built:
+        inner = optimizer.inner_optimizer
+        parts = [(optimizer, [("iterations", None), ("learning_rate", None)]), (inner, _start_plan(inner))]
+    elif parts is None and optimizer is not None and not optimizer.built:
         parts = [(optimizer, _start_plan(optimizer))]
     if parts is None:
         return
-    from layerwise.layers.base import to_snake_case
 
     values = [[_plan_value(owner, name, view) for name, view in plan] for owner, plan in parts]
     target = group.create_group("optimizer")
     target.create_group("vars").attrs["name"] = optimizer.name  # Keras' name attribute, as on the layers' groups
     for i, value in enumerate(v for each in values for v in each):
         target.create_dataset(f"vars/{i}", data=value)
+    if isinstance(optimizer, LossScaleOptimizer):
+        own = target.create_group("inner_optimizer/vars")
+        own.attrs["name"] = optimizer.inner_optimizer.name
+        for i, value in enumerate(values[1]):
+            own.create_dataset(str(i), data=value)
+        return
     used: dict[str, int] = {}
     for (owner, _), each in zip(parts[1:], values[1:]):  # Keras names them by class, then "_1", "_2"...
         name = to_snake_case(type(owner).__name__)
@@ -120,13 +137,17 @@ def write_optimizer_variables(model, group) -> None:
 
 def _plan_value(optimizer, name: str, view) -> np.ndarray:
     """The value of one plan entry of ``optimizer``, in Keras' layout."""
-    from layerwise.optimizers import MultiOptimizer
+    from layerwise.optimizers import LossScaleOptimizer, MultiOptimizer
 
     if name == "iterations":
-        # Keras keeps the count of apply calls (its `iterations` divides it by gradient_accumulation_steps)
-        return np.asarray(optimizer._iterations, dtype="int32")
-    if name == "learning_rate":  # a MultiOptimizer's is Keras' unused 0
-        return np.asarray(0.0 if isinstance(optimizer, MultiOptimizer) else optimizer.learning_rate, dtype="float32")
+        # Keras keeps the count of apply calls (its `iterations` divides it by gradient_accumulation_steps); a
+        # LossScaleOptimizer's own count stays 0, its inner optimizer's counts
+        return np.asarray(0 if isinstance(optimizer, LossScaleOptimizer) else optimizer._iterations, dtype="int32")
+    if name == "learning_rate":  # a MultiOptimizer's and a LossScaleOptimizer's are Keras' unused 0
+        unused = isinstance(optimizer, (MultiOptimizer, LossScaleOptimizer))
+        return np.asarray(0.0 if unused else optimizer.learning_rate, dtype="float32")
+    if name in ("step_counter", "dynamic_scale"):
+        return np.asarray(getattr(optimizer, name).item(), dtype="int32" if name == "step_counter" else "float32")
     if name == "u_product":
         return np.asarray(float(optimizer.slots["u_product"][0]), dtype="float32")
     slot = optimizer.slots[name][optimizer._positions[id(view.tensor)]].detach()
@@ -152,15 +173,19 @@ def read_optimizer_variables(model, group) -> bool:
         expected = tuple(slot.shape) if _in_keras_layout(optimizer, name) else view.keras_shape
         if tuple(value.shape) != expected:
             return False
-    from layerwise.optimizers import MultiOptimizer
+    from layerwise.optimizers import LossScaleOptimizer, MultiOptimizer
 
     with torch.no_grad():
         for (optimizer, name, view), value in zip(entries, values):
+            if isinstance(optimizer, LossScaleOptimizer) and name in ("iterations", "learning_rate"):
+                continue  # unused: its inner optimizer's follow
             if name == "iterations":
                 optimizer.iterations = int(value)
             elif name == "learning_rate":
                 if not isinstance(optimizer, MultiOptimizer):
                     optimizer.learning_rate = float(value)
+            elif name in ("step_counter", "dynamic_scale"):
+                getattr(optimizer, name).fill_(value.item())
             elif name == "u_product":
                 optimizer.slots["u_product"][0].fill_(float(value))
             else:

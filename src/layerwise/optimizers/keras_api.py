@@ -113,7 +113,7 @@ class KerasOptimizerAPI:
     def _keras_variables(self) -> list[tuple[str, torch.Tensor]]:
         """``(kind, tensor)`` in Keras' order; kind ``"iterations"`` and ``"learning_rate"`` are copies of the
         counters, ``"state"`` the optimizer's own tensors."""
-        entries = [("iterations", torch.tensor(self._iterations, dtype=torch.int64))]
+        entries = [("iterations", torch.tensor(self._iterations, dtype=torch.int32))]  # Keras keeps an int32
         rate = self._learning_rate
         if not callable(rate):  # Keras keeps a schedule or a callable outside its variables
             entries.append(("learning_rate", torch.tensor(rate, dtype=torch.float32)))
@@ -127,7 +127,8 @@ class KerasOptimizerAPI:
                 entries += [("state", self.slots[name][i]) for name in names if self.slots[name][i].numel()]
         entries += [("state", variable) for variable in self._own_variables]
         known = {"average", "gradient_accumulator", *self.slot_names}
-        entries += [("state", values[0]) for name, values in self.slots.items() if name not in known]  # u_product
+        # Nadam's u_product, kept in float64 here, is a float32 variable in Keras
+        entries += [("u_product", values[0].float()) for name, values in self.slots.items() if name not in known]
         return entries
 
     @property
@@ -155,6 +156,8 @@ class KerasOptimizerAPI:
             self._iterations = int(value)
         elif kind == "learning_rate":
             self.learning_rate = float(value)
+        elif kind == "u_product":
+            self.slots["u_product"][0].fill_(float(value))
         else:
             tensor.copy_(value.to(device=tensor.device, dtype=tensor.dtype))
 

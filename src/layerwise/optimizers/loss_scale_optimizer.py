@@ -52,7 +52,7 @@ class LossScaleOptimizer(Optimizer):
         self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
         self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = False, 0.99, None
         self.dynamic_scale: torch.Tensor | None = None  # float32 scalar, created by build
-        self.step_counter: torch.Tensor | None = None  # int64 scalar
+        self.step_counter: torch.Tensor | None = None  # int32 scalar, as Keras keeps it
 
     # ---- what the inner optimizer holds ---------------------------------------------------------
     @property
@@ -106,7 +106,7 @@ class LossScaleOptimizer(Optimizer):
     def _build_scale(self) -> None:
         device = self.params[0].device if self.params else torch.device("cpu")
         self.dynamic_scale = torch.tensor(self.initial_scale, dtype=torch.float32, device=device)
-        self.step_counter = torch.tensor(0, dtype=torch.int64, device=device)
+        self.step_counter = torch.tensor(0, dtype=torch.int32, device=device)
 
     # ---- scaling ----------------------------------------------------------------------------------
     def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
@@ -156,6 +156,19 @@ class LossScaleOptimizer(Optimizer):
 
     def finalize_variable_values(self, var_list: list[torch.Tensor] | None = None) -> None:
         self.inner_optimizer.finalize_variable_values(var_list)
+
+    # ---- Keras' list of variables ----------------------------------------------------------------
+    def _keras_variables(self) -> list[tuple[str, torch.Tensor]]:
+        """Keras' order: its own count and learning rate (unused, 0), its step counter and scale once built, then
+        the inner optimizer's variables."""
+        own = [("unused", torch.tensor(0, dtype=torch.int32)), ("unused", torch.tensor(0.0))]
+        if self.built:
+            own += [("state", self.step_counter), ("state", self.dynamic_scale)]
+        return own + self.inner_optimizer._keras_variables()
+
+    def _set_variable(self, kind: str, tensor: torch.Tensor, value: torch.Tensor) -> None:
+        if kind != "unused":
+            self.inner_optimizer._set_variable(kind, tensor, value)
 
     # ---- saving -----------------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -276,7 +276,7 @@ class MultiOptimizer(Optimizer):
     def _keras_variables(self) -> list[tuple[object, torch.Tensor]]:
         """Keras' order: this optimizer's step count and (unused, 0) learning rate, then each sub-optimizer's
         variables; a sub-optimizer's entries are tagged with its index."""
-        entries = [("iterations", torch.tensor(self._iterations, dtype=torch.int64)),
+        entries = [("iterations", torch.tensor(self._iterations, dtype=torch.int32)),
                    ("learning_rate", torch.tensor(0.0, dtype=torch.float32))]
         for i, optimizer in enumerate(self._inner_optimizers):
             entries += [((i, kind), tensor) for kind, tensor in optimizer._keras_variables()]
