@@ -67,9 +67,47 @@ def summary(lib, **kwargs) -> str:
 
 
 @pytest.mark.parametrize("kwargs", [{"show_trainable": True}, {"expand_nested": True, "show_trainable": True},
-                                    {"layer_range": ["a", "add"]}, {"line_length": 70}])
+                                    {"layer_range": ["a", "add"]}, {"layer_range": ["add", "a"]}, {"line_length": 70}])
 def test_summary_arguments_match_keras(kwargs):
     assert summary(layerwise, **kwargs) == summary(keras, **kwargs)
+
+
+def test_summary_width_follows_the_terminal_as_keras(monkeypatch):
+    # the default width, narrowed to the terminal's less 4 (at 56 the headings wrap: rich sets them at the bottom)
+    for columns, width in (("200", 108), ("60", 56)):
+        monkeypatch.setenv("COLUMNS", columns)
+        text = summary(layerwise)
+        assert text == summary(keras)
+        assert len(text.splitlines()[1]) == width
+
+
+def sized_summary(lib) -> list[str]:
+    lib.utils.clear_session() if lib is keras else layerwise.backend.clear_session()
+    model = lib.Sequential([lib.Input((8,), dtype="float64"), lib.layers.Dense(16, dtype="float64"),
+                            lib.layers.Dense(4, dtype="bfloat16"), lib.layers.BatchNormalization(dtype="float16")])
+    model.compile(lib.optimizers.Adam(), "mse")
+    model.fit(np.ones((8, 8)), np.ones((8, 4)), verbose=0)
+    lines: list[str] = []
+    model.summary(print_fn=lines.append)
+    return "".join(lines).splitlines()[-4:]
+
+
+def test_summary_sizes_count_each_weight_at_its_dtype_as_keras():
+    totals = sized_summary(layerwise)
+    assert totals == sized_summary(keras)
+    assert totals[1] == " Trainable params: 220 (1.27 KB)"  # 144 float64, 68 bfloat16 and 8 float16 weights
+
+
+def test_summary_goes_to_the_log_when_interactive_logging_is_off(capsys, caplog):
+    model = layerwise.Sequential([layerwise.Input((3,)), layers.Dense(2)])
+    layerwise.config.disable_interactive_logging()
+    try:
+        with caplog.at_level("INFO"):
+            model.summary()
+    finally:
+        layerwise.config.enable_interactive_logging()
+    assert capsys.readouterr().out == ""
+    assert "Total params: 8 (32.00 B)" in caplog.text
 
 
 def test_summary_bad_arguments_say_what_is_wrong():

@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import re
+import shutil
+from functools import partial
 from typing import Callable
 
+import torch
+
+from layerwise.utils.io_utils import is_interactive_logging_enabled, print_msg
 
 
 def shape_text(shape) -> str:
@@ -18,8 +23,13 @@ def shape_text(shape) -> str:
         return f"[{inner}]" if isinstance(shape, list) else f"({inner})"
     return str(shape)
 
-def _size(count: int) -> str:
-    size = count * 4.0  # float32
+def _bytes(weights) -> int:
+    """The memory of ``weights`` (each once) at their dtypes, as Keras counts it (a bool takes one bit)."""
+    unique = {id(w): w for w in weights}.values()
+    return sum(w.numel() * (1 if w.dtype == torch.bool else 8 * w.element_size()) for w in unique) / 8
+
+
+def _size(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             return f"{size:.2f} {unit}"
@@ -41,9 +51,12 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def _row(cells: list[str], widths: list[int], aligns: str, edge: str = "│") -> list[str]:
-    """One table row; cells wrap onto as many lines as the longest needs."""
+    """One table row; cells wrap onto as many lines as the longest needs (the heading's cells sit at the bottom
+    of their row, as rich draws a header)."""
     wrapped = [_wrap(cell, width - 2) for cell, width in zip(cells, widths)]
     height = max(len(w) for w in wrapped)
+    if edge == "┃":
+        wrapped = [[""] * (height - len(lines)) + lines for lines in wrapped]
     out = []
     for k in range(height):
         parts = []
@@ -90,6 +103,8 @@ def _layer_range(layers: list, layer_range) -> range:
     if not first or not last:
         raise ValueError(f"summary: layer_range {list(layer_range)} matches no layer name of the model; its layers "
                          f"are {[layer.name for layer in layers]}.")
+    if first[0] > last[-1]:  # given in reverse order, as Keras takes it
+        return range(last[0], first[-1] + 1)
     return range(first[0], last[-1] + 1)
 
 
@@ -113,7 +128,7 @@ def print_summary(model, print_fn: Callable[[str], None], line_length: int | Non
     ``show_trainable`` adds the "Trainable" column (Y, N, or - for a layer without weights);
     ``expand_nested`` lists the layers of nested models under them; ``layer_range`` (two names or regexes)
     limits the rows; ``line_length`` and ``positions`` (fractions of the line) size the columns as in Keras.
-    Without ``line_length`` the table is as wide as Keras draws it in an 80-column terminal."""
+    Without ``line_length`` the table is as wide as Keras draws it: its default width, narrowed to the terminal's."""
     connections = model.connections() if hasattr(model, "connections") else None
     if connections is None:
         default, header, aligns = 88, ["Layer (type)", "Output Shape", "Param #"], "llr"
@@ -127,7 +142,7 @@ def print_summary(model, print_fn: Callable[[str], None], line_length: int | Non
     if len(positions) != len(header):
         raise ValueError(f"summary: positions needs {len(header) - int(show_trainable)} values (one per column); "
                          f"received {len(positions) - int(show_trainable)}.")
-    widths = _column_widths(positions, line_length or min(default, 76))
+    widths = _column_widths(positions, line_length or min(default, shutil.get_terminal_size().columns - 4))
     lines = [f'Model: "{model.name}"']
     lines.append("┏" + "┳".join("━" * w for w in widths) + "┓")
     lines += _row(header, widths, aligns, "┃")
@@ -152,18 +167,20 @@ def print_summary(model, print_fn: Callable[[str], None], line_length: int | Non
     lines.append("└" + "┴".join("─" * w for w in widths) + "┘")
     total = sum(int(w.numel()) for w in model.weights)  # each shared weight once, as Keras counts them
     trainable = sum(int(w.numel()) for w in model.trainable_weights)
+    memory = [_bytes(model.trainable_weights), _bytes(model.non_trainable_weights)]
     optimizer = getattr(model, "optimizer", None)
     optimizer_count = None
     if optimizer is not None and optimizer.built:
         # Keras counts its optimizer's variables (iterations and learning_rate too; a MultiOptimizer's and its
         # optimizers') and includes them in "Total params".
         optimizer_count = sum(int(t.numel()) for t in optimizer.variables)
+        memory.append(_bytes(optimizer.variables))
     everything = total + (optimizer_count or 0)
-    lines.append(f" Total params: {everything:,} ({_size(everything)})")
-    lines.append(f" Trainable params: {trainable:,} ({_size(trainable)})")
-    lines.append(f" Non-trainable params: {total - trainable:,} ({_size(total - trainable)})")
+    lines.append(f" Total params: {everything:,} ({_size(sum(memory))})")
+    lines.append(f" Trainable params: {trainable:,} ({_size(memory[0])})")
+    lines.append(f" Non-trainable params: {total - trainable:,} ({_size(memory[1])})")
     if optimizer_count is not None:
-        lines.append(f" Optimizer params: {optimizer_count:,} ({_size(optimizer_count)})")
+        lines.append(f" Optimizer params: {optimizer_count:,} ({_size(memory[2])})")
     # Keras hands a print_fn its captured console text, which ends with a newline; print adds its own.
     print_fn("\n".join(lines) + ("" if print_fn is print else "\n"))
 
@@ -171,5 +188,7 @@ def print_summary(model, print_fn: Callable[[str], None], line_length: int | Non
 def model_summary(model, line_length: int | None = None, positions: list[float] | None = None, print_fn=None,
                   expand_nested: bool = False, show_trainable: bool = False, layer_range=None) -> None:
     """Keras' ``model.summary(...)``, its arguments in Keras' order (see ``print_summary``)."""
-    print_summary(model, print_fn or print, line_length=line_length, positions=positions,
+    if print_fn is None:  # as Keras: to stdout, or to the log when interactive logging is off
+        print_fn = print if is_interactive_logging_enabled() else partial(print_msg, line_break=False)
+    print_summary(model, print_fn, line_length=line_length, positions=positions,
                   expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
