@@ -19,6 +19,10 @@ def bad(tmp_path_factory) -> dict[str, str]:
     (root / "images" / "c0" / "broken.png").write_bytes(b"not a png at all")
     (root / "model.keras").write_bytes(b"PK\x03\x04" + b"\0" * 64)
     (root / "notes.txt").write_text("hello")
+    (root / "numbers.csv").write_text("a,b,c\n1,2,3\n4,5,6\n7,8,9\n")
+    (root / "one_class.csv").write_text("a,b,label\n1,2,x\n3,4,x\n5,6,x\n")
+    (root / "typo.csv").write_text('a,b\n1,2\n,3\n"1,4",5\n7,8\n')
+    (root / "one_row.csv").write_text("a,b,c\n1,2,3\n")
     return {p: os.fspath(root / p) for p in os.listdir(root)}
 
 
@@ -40,6 +44,13 @@ CASES = [  # (arguments, words the one line must contain)
     (["train", "--model", "lstm", "--data", "{iris.csv}", "--target", "species"], "to classify sequences"),
     (["train", "--model", "{tmp}/net.yaml", "--data", "{iris.csv}"], "no such model description"),
     (["tour", "--only", "everything"], "unknown tour step"),
+    (["reduce", "{numbers.csv}", "--dim", "1", "--method", "pca", "-o", "{numbers.csv}"], "would overwrite"),
+    (["reduce", "{numbers.csv}", "--method", "pca", "-o", "{tmp}/o.csv", "--plot", "{numbers.csv}"], "would overwrite"),
+    (["oversample", "{one_class.csv}", "--target", "label", "-o", "{one_class.csv}"], "would overwrite"),
+    (["train", "--model", "mlp", "--data", "{one_class.csv}", "--target", "label"], "every label is 'x'"),
+    (["impute", "{typo.csv}", "-o", "{tmp}/o.csv"], "line 4: column 'a' must be numeric, found '1,4'"),
+    (["reduce", "{one_row.csv}", "--method", "pca", "-o", "{tmp}/o.csv"], "has 1 row(s)"),
+    (["train", "--model", "mlp", "--data", "{images}/c0/broken.png"], "is one image; give a folder"),
 ]
 
 
@@ -90,3 +101,16 @@ def test_impute_checks_the_truth_file_before_writing(cli, data, tmp_path):
     status, _, stderr = cli("impute", data["missing.csv"], "-o", out, "--truth", data["series.csv"], "--quiet")
     assert status == 2 and "series.csv" in stderr
     assert not out.exists()
+
+
+def test_inputs_are_never_overwritten(cli, bad):
+    before = open(bad["numbers.csv"]).read()
+    cli("reduce", bad["numbers.csv"], "--dim", "1", "--method", "pca", "-o", bad["numbers.csv"], "--quiet")
+    assert open(bad["numbers.csv"]).read() == before
+
+
+def test_a_bad_seed_names_the_option(cli, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli("train", "--model", "mlp", "--data", "x.csv", "--seed", "-5")
+    assert exit_info.value.code == 2
+    assert "argument --seed: must be between 0 and 2**32 - 1, got -5" in capsys.readouterr().err

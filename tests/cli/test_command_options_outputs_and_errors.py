@@ -363,3 +363,33 @@ def test_bare_command_prints_usage_and_one_error_on_stderr(capsys):
     assert status == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("usage: layerwise") and lines[1].startswith("layerwise: error: ")
+
+
+# ---- 8. the model and its data are never overwritten; a run folder's files must agree ---------------------------
+def test_predict_refuses_to_write_over_its_model_or_data(cli, models, data, tmp_path):
+    model_file = os.path.join(models["mlp"], "model.lw")
+    before = open(model_file, "rb").read()
+    status, _, stderr = cli("predict", models["mlp"], "--data", data["iris.csv"], "-o", model_file)
+    assert status == 2 and before == open(model_file, "rb").read()
+    _one_error_line(stderr, "would overwrite a file in", models["mlp"])
+    status, _, stderr = cli("generate", models["text"], "--prompt", "the", "--length", "5", "-o", data["text.txt"])
+    assert status == 2
+    _one_error_line(stderr, "would overwrite", data["text.txt"])
+
+
+def test_a_card_that_does_not_match_its_model_is_named(cli, models, data, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "model.lw").write_bytes(open(os.path.join(models["mlp"], "model.lw"), "rb").read())
+    card = json.load(open(os.path.join(models["mlp"], "card.json")))
+    (folder / "card.json").write_text(json.dumps({**card, "task": "reduce", "recipe": "autoencoder"}))
+    status, _, stderr = cli("predict", folder, "--data", data["iris.csv"], "-o", tmp_path / "p.csv")
+    assert status == 2
+    _one_error_line(stderr, "disagree", "describes a reduce model", "holds a network")
+
+
+def test_training_again_into_a_run_folder_says_so(cli, data, tmp_path):
+    args = ("train", "--model", "mlp", "--data", data["iris.csv"], "--epochs", "1", "--out", tmp_path / "run")
+    assert "holds an earlier run" not in cli(*args)[2]
+    status, _, stderr = cli(*args, "--quiet")
+    assert status == 0 and "note: --out" in stderr and "holds an earlier run" in stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -48,6 +49,18 @@ def test_cnn_on_image_folder_writes_report_with_samples(cli, data, tmp_path):
     assert os.path.exists(os.path.join(out, "train_samples.png"))
     status, stdout, _ = cli("evaluate", out, "--data", data["images"])
     assert status == 0 and float(stdout.split("accuracy: ")[1].split()[0]) > 0.6
+    # new photos come without classes: a folder of images, or one image
+    flat = tmp_path / "new_photos"
+    flat.mkdir()
+    folders = [os.path.join(data["images"], f"digit{k}") for k in range(3)]
+    photos = [os.path.join(folder, sorted(os.listdir(folder))[0]) for folder in folders]
+    for k, photo in enumerate(photos):
+        shutil.copy(photo, flat / f"photo{k}.png")
+    for given, count in ((flat, 3), (photos[1], 1)):
+        status, _, stderr = cli("predict", out, "--data", given, "-o", tmp_path / "p.csv", "--quiet")
+        assert status == 0, stderr
+        with open(tmp_path / "p.csv") as f:
+            assert len(f.read().splitlines()) == count + 1
 
 
 def test_deep_mlp_and_json_description_on_npz(cli, data, tmp_path):

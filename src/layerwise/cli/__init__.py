@@ -22,10 +22,21 @@ EPILOG = """examples:
 Run `layerwise COMMAND --help` for each command's options and examples."""
 
 
+def _seed(text: str) -> int:
+    """A seed as every generator takes it: an integer from 0 to 2**32 - 1."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= seed < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {seed}")
+    return seed
+
+
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true", help="print no progress, only results and errors")
-    common.add_argument("--seed", type=int, default=None, help="seed every random generator (repeatable runs)")
+    common.add_argument("--seed", type=_seed, default=None, help="seed every random generator (repeatable runs)")
     common.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: its own)")
     return common
 

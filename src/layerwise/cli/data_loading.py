@@ -143,16 +143,26 @@ def exact_number(value: float) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
-def check_output_file(path: str, option: str) -> None:
-    """A UserError unless ``path`` can be written as a file: not a folder, inside an existing folder.
+def check_output_file(path: str, option: str, reads=()) -> None:
+    """A UserError unless ``path`` can be written as a file: not a folder, inside an existing folder, and not one
+    of the files the command ``reads`` (paths of files or folders, None for absent ones) nor a file already in
+    one of those folders (a model's folder, an image folder).
 
     Commands call this before reading or training, so a mistyped output costs no work.
     """
     if os.path.isdir(path):
-        raise UserError(f"{option} {path} is a folder; give a file name, e.g. {os.path.join(path, 'out.csv')}.")
+        suggestion = os.path.join(path, "plot.png" if option == "--plot" else "out.csv")
+        raise UserError(f"{option} {path} is a folder; give a file name, e.g. {suggestion}.")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"Cannot write {path} ({option}): the folder {folder} does not exist.")
+    target = os.path.realpath(path)
+    for source in filter(None, reads):
+        real = os.path.realpath(source)
+        inside = os.path.isdir(real) and target.startswith(real + os.sep) and os.path.exists(target)
+        if target == real or inside:
+            raise UserError(f"{option} {path} would overwrite {'a file in ' if inside else ''}{source}, which this "
+                            "command reads; write the result to another file.")
 
 
 def check_output_folder(path: str, option: str) -> None:
@@ -190,11 +200,19 @@ class Images:
     paths: list[str]
 
 
-def list_images(folder: str) -> tuple[list[str], list[int], list[str]]:
-    """Image paths, class indices and class names of a folder with one sub-folder per class."""
+def list_images(folder: str, unlabelled: bool = False) -> tuple[list[str], list[int], list[str]]:
+    """Image paths, class indices and class names of a folder with one sub-folder per class; ``unlabelled``
+    also takes one image file, or a folder of images without sub-folders (one class named "")."""
     if not os.path.exists(folder):
         raise UserError(f"{folder}: no such folder.")
+    if os.path.isfile(folder):
+        if not unlabelled:
+            raise UserError(f"{folder} is one image; give a folder with one sub-folder of images per class.")
+        return [folder], [0], [""]
     classes = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+    loose = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+    if unlabelled and loose and not classes:
+        return [os.path.join(folder, f) for f in loose], [0] * len(loose), [""]
     paths, labels = [], []
     for k, name in enumerate(classes):
         for root, _, files in sorted(os.walk(os.path.join(folder, name))):
@@ -203,7 +221,6 @@ def list_images(folder: str) -> tuple[list[str], list[int], list[str]]:
                     paths.append(os.path.join(root, file))
                     labels.append(k)
     if not paths:
-        loose = [f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)]
         hint = " (images lie directly in it: put them in one sub-folder per class)" if loose else ""
         raise UserError(f"{folder}: no images found{hint}; expected one sub-folder per class holding "
                         f"{'/'.join(IMAGE_EXTENSIONS)} files.")
@@ -215,11 +232,12 @@ def list_images(folder: str) -> tuple[list[str], list[int], list[str]]:
 
 
 def load_images(folder: str, image_size: tuple[int, int] | None = None, channels: int | None = None,
-                quiet: bool = True) -> Images:
-    """Decode every image of ``folder`` to one size (``image_size`` or the first image's) and channel count."""
+                quiet: bool = True, unlabelled: bool = False) -> Images:
+    """Decode every image of ``folder`` to one size (``image_size`` or the first image's) and channel count
+    (``unlabelled``: see ``list_images``)."""
     from PIL import Image, UnidentifiedImageError
 
-    paths, labels, classes = list_images(folder)
+    paths, labels, classes = list_images(folder, unlabelled)
     arrays = []
     for path in track(paths, len(paths), f"Loading {len(paths)} images from {folder}", quiet):
         try:
@@ -286,6 +304,8 @@ def data_kind(path: str, recipe: str | None = None) -> str:
         return "images"
     require_file(path, "data file")
     lower = path.lower()
+    if lower.endswith(IMAGE_EXTENSIONS):
+        return "images"
     if lower.endswith(TABLE_EXTENSIONS):
         return "series" if recipe in ("lstm", "gru") else "table"
     if lower.endswith(".npz"):

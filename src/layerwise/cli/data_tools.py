@@ -70,11 +70,12 @@ def add_parsers(sub, parents) -> None:
 
 def _check_outputs(args) -> None:
     """Check every output path before reading or training, so that a mistyped one costs no work."""
-    dl.check_output_file(args.output, "-o")
+    reads = (args.input, getattr(args, "truth", None))
+    dl.check_output_file(args.output, "-o", reads)
     if getattr(args, "report", None):
         dl.check_output_folder(args.report, "--report")
     if getattr(args, "plot", None):
-        dl.check_output_file(args.plot, "--plot")
+        dl.check_output_file(args.plot, "--plot", (*reads, args.output))
 
 
 def _numeric_input(table: dl.Table, exclude: str | None) -> tuple[list[str], np.ndarray]:
@@ -134,6 +135,9 @@ def run_impute(args) -> int:
 
     table = dl.read_csv(args.input)
     numeric = [c for c in table.columns if table.is_numeric(c)]
+    for column in table.columns:
+        if column not in numeric and _mostly_numbers(table.strings(column)):
+            table.numeric([column], allow_missing=True)  # raises, naming the line and the value that is not a number
     if not numeric:
         raise UserError(f"{args.input}: no numeric columns to impute.")
     x = table.numeric(numeric, allow_missing=True)
@@ -148,6 +152,8 @@ def run_impute(args) -> int:
     else:
         say(f"{args.input} has no missing values; writing it unchanged.", args.quiet)
         filled = x
+    whole = [all(_is_integer_text(v) for v in table.strings(c) if v.lower() not in dl.MISSING) for c in numeric]
+    filled[:, whole] = np.round(filled[:, whole])  # a column of integers gets integers
     rows = [list(row) for row in table.rows]  # observed cells keep their text, digit for digit
     for i, k in zip(*np.nonzero(missing)):
         rows[i][table.index(numeric[k])] = dl.exact_number(filled[i, k])
@@ -156,6 +162,25 @@ def run_impute(args) -> int:
     if args.truth or args.report:
         _impute_report(args, numeric, x, filled, missing, truth)
     return 0
+
+
+def _mostly_numbers(values: list[str]) -> bool:
+    """Whether most present ``values`` are numbers: a numeric column with a typo, not a column of text."""
+    present = [v for v in values if v.lower() not in dl.MISSING]
+    numbers = sum(1 for v in present if _is_number_text(v))
+    return numbers > len(present) / 2
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_integer_text(text: str) -> bool:
+    return text.lstrip("+-").isdigit()
 
 
 def _read_truth(args, numeric: list[str], x: np.ndarray) -> np.ndarray | None:
@@ -203,6 +228,8 @@ def run_reduce(args) -> int:
     names, x = _numeric_input(table, args.label)
     if args.dim >= len(names):
         raise UserError(f"--dim {args.dim} must be smaller than the {len(names)} input columns.")
+    if args.dim > len(x):
+        raise UserError(f"{args.input} has {len(x)} row(s): a {args.dim}-D code needs at least {args.dim} rows.")
     x = _standardise(x)
     if args.method == "pca":
         from sklearn.decomposition import PCA

@@ -81,9 +81,9 @@ def run_generate(args) -> int:
     if args.length < 1 or not (args.temperature >= 0 and math.isfinite(args.temperature)):
         raise UserError("--length must be at least 1 and --temperature 0 (the most likely character) or a finite "
                         f"number above it; got --length {args.length} --temperature {args.temperature}.")
-    if args.output:
-        dl.check_output_file(args.output, "-o")
     model, card = _load(args.model, "text")
+    if args.output:  # not over the model, nor over the text it learnt from
+        dl.check_output_file(args.output, "-o", (args.model, card.get("data")))
     text = sample_text(model, card, args.prompt, args.length, args.temperature, np.random.default_rng(args.seed),
                        args.quiet)
     if args.output:
@@ -114,7 +114,7 @@ def run_forecast(args) -> int:
     if args.horizon < 1 or args.holdout < 0:
         raise UserError("--horizon must be at least 1 and --holdout at least 0.")
     if args.output:
-        dl.check_output_file(args.output, "-o")
+        dl.check_output_file(args.output, "-o", (args.data, args.model))
     if args.report:
         dl.check_output_folder(args.report, "--report")
     model, card = _load(args.model, "forecast")

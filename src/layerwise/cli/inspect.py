@@ -97,7 +97,7 @@ def run_evaluate(args) -> int:
 
 def run_predict(args) -> int:
     check_at_least_one(batch_size=args.batch_size)
-    dl.check_output_file(args.output, "-o")
+    dl.check_output_file(args.output, "-o", (args.data, args.model))
     model, card = model_files.load(args.model)
     task = card.get("task")
     if task == "text":

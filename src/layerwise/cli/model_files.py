@@ -61,6 +61,11 @@ def load(path: str):
     model_path, card_path = resolve(path)
     fmt = file_format(model_path)
     card = read_card(card_path) if os.path.exists(card_path) else {"task": "raw"}
+    network = card["task"] not in ("reduce", "features")  # those two are an autoencoder or an RBM estimator
+    if card["task"] != "raw" and network != (fmt == MODEL_FORMAT):
+        raise UserError(f"{card_path} and {model_path} disagree: the card describes a {card['task']} model, the "
+                        "file holds " + ("a network" if fmt == MODEL_FORMAT else "an autoencoder or RBM") +
+                        "; retrain the model or restore the folder's files together.")
     if fmt == MODEL_FORMAT:
         from layerwise.models import load_model
         return load_model(model_path), card

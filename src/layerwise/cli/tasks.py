@@ -113,7 +113,7 @@ def _prepare_table(path: str, card: dict, fitting: bool, target: str | None, nee
 def _prepare_images(path: str, card: dict, fitting: bool, quiet: bool, needs_target: bool) -> Prepared:
     shape = card.get("image_shape")
     images = dl.load_images(path, None if shape is None else tuple(shape[:2]), None if shape is None else shape[2],
-                            quiet)
+                            quiet, unlabelled=not (fitting or needs_target))
     if fitting:
         card["image_shape"] = list(images.x.shape[1:])
         card["classes"] = images.classes

@@ -145,6 +145,9 @@ def build_model(recipe: str, card: dict, input_shape: tuple[int, ...]):
 def run(args) -> int:
     _check_arguments(args)
     dl.check_output_folder(args.out, "--out")
+    if os.path.exists(os.path.join(args.out, model_files.CARD_FILE)):
+        say(f"note: --out {args.out} holds an earlier run: its model, card, history and report are replaced once "
+            "this one has trained; other files there stay.", False)
     kind = dl.data_kind(args.data, args.model)
     task = _task(args.model, kind)
     _check_options(args, kind, task)
@@ -157,6 +160,9 @@ def run(args) -> int:
         card["window"] = args.window
     say(f"Reading {args.data} ({kind})", args.quiet)
     data = tasks.prepare(args.data, card, fitting=True, target=args.target, quiet=args.quiet)
+    if card["task"] == "classify" and len(card["classes"]) < 2:
+        raise UserError(f"{args.data}: every label is {card['classes'][0]!r}; a classifier needs examples of at "
+                        "least two classes.")
     with narration():  # model summaries, fit bars and RBM iterations are progress, not results
         if card["task"] in ("reduce", "features"):
             from layerwise.cli.train_estimators import train_estimator
