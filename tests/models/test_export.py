@@ -2,6 +2,8 @@
 file) and format="onnx" (read back with onnxruntime), argument checks compared with Keras' own messages."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -112,6 +114,7 @@ def test_subclassed_model_after_its_first_call(tmp_path):
 @pytest.mark.parametrize("signature", [
     [InputSpec(shape=(4, 3), dtype="float32"), InputSpec(shape=(4, 4), dtype="float32")],
     [torch.zeros(4, 3), torch.zeros(4, 4)],
+    [InputSpec(shape=(4, 3)), InputSpec(shape=(4, 4))],  # no dtype: float32, as Keras takes it
 ])
 def test_input_signature_sets_the_traced_shapes(tmp_path, signature):
     model = two_input_model()
@@ -242,3 +245,28 @@ def test_onnx_dict_inputs_of_a_subclassed_model_keep_its_order(tmp_path):
     session = onnx_session(tmp_path / "d.onnx")
     assert [i.name for i in session.get_inputs()] == ["z", "y"]
     np.testing.assert_allclose(session.run(None, data)[0], model.predict(data, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("recurrent", [L.LSTM, L.GRU, L.SimpleRNN])
+def test_onnx_masked_recurrent_model(tmp_path, recurrent):
+    # the fused masked run reads the sequence lengths on the host, which no traced graph can: it steps instead
+    model = layerwise.Sequential([layerwise.Input((6,), dtype="int32"), L.Embedding(10, 4, mask_zero=True),
+                                  recurrent(3), L.Dense(1)])
+    tokens = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 6, 7, 8, 9], [1, 0, 0, 0, 0, 0], [0, 0, 2, 3, 0, 0]], "int32")
+    model.export(tmp_path / "m.onnx", format="onnx", verbose=False)
+    session = onnx_session(tmp_path / "m.onnx")
+    (only,) = session.get_inputs()
+    for n in (1, 4):
+        got = session.run(None, {only.name: tokens[:n]})[0]
+        np.testing.assert_allclose(got, model.predict(tokens[:n], verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("format, name", [("torch", "m.pt2"), ("onnx", "m.onnx")])
+def test_a_missing_directory_is_found_before_tracing(tmp_path, format, name):
+    model = two_input_model()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        model.export(tmp_path / "nowhere" / name, format=format, verbose=False)
+    (tmp_path / name).mkdir()
+    with pytest.raises(IsADirectoryError):
+        model.export(tmp_path / name, format=format, verbose=False)
+    assert sorted(os.listdir(tmp_path)) == [name]

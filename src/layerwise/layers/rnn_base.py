@@ -71,12 +71,17 @@ def sequence_input(layer: Layer, x: torch.Tensor, mask: torch.Tensor | None, go_
             raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) expects a mask of shape (batch, "
                              f"timesteps) = {tuple(x.shape[:2])}, True at the real steps; received a mask of shape "
                              f"{tuple(mask.shape)}.{frames}")
-        if bool(mask.all()):
+        if not _tracing() and bool(mask.all()):
             mask = None
     if go_backwards:
         x = x.flip(1)
         mask = None if mask is None else mask.flip(1)
     return x, mask
+
+
+def _tracing() -> bool:
+    """Whether torch.export or torch.compile is tracing the call (no branch may read a tensor's values)."""
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
 def step_loop(step, inputs: torch.Tensor, mask: torch.Tensor | None, states: States, return_sequences: bool,
@@ -286,7 +291,9 @@ class Recurrent(Seeded, StateCarrier, Layer):
         if self.training and self.dropout and not self._masks_per_gate():
             # One dropout mask per sequence, shared by every time step, as Keras does.
             x = x * self._dropout_keep(x, (x.shape[0], 1, x.shape[2]), self.dropout)
-        if self.kernel_fn is not None and not (self.training and self.recurrent_dropout):
+        fused = self.kernel_fn is not None and not (self.training and self.recurrent_dropout)
+        # a masked fused run packs the rows by their lengths, read on the host: a traced graph steps instead
+        if fused and (mask is None or not _tracing()):
             return self._run_fused(x, mask, states)
         return self._run_loop(x, mask, states)
 

@@ -5,8 +5,10 @@
 
 ``format="torch"`` saves a ``torch.export`` ExportedProgram; its module is called as the model is (one tensor, or
 the list or dict of tensors of a model with several inputs) and has a fixed batch size unless ``dynamic_shapes``
-says otherwise. ``format="onnx"`` goes through ``torch.onnx.export`` with one named ONNX input per model input and a
-free axis wherever the signature has ``None`` (the batch axis by default). Both trace the model in inference mode
+says otherwise. ``format="onnx"`` goes through ``torch.onnx.export`` with one named ONNX input per model input and
+a free axis wherever the signature has ``None`` (the batch axis by default); an axis other than the batch stays
+free only where no layer needs its size (recurrent layers and convolutions over it do: fix it in
+``input_signature``). Both trace the model in inference mode
 (Dropout off, BatchNormalization on its moving statistics) and leave every layer in its own mode afterwards.
 The formats Keras writes with TensorFlow, OpenVINO or LiteRT are not available here.
 """
@@ -40,6 +42,11 @@ def export_model(model, filepath, format: str = "tf_saved_model", verbose: bool 
         raise ValueError(f'format="{format}" is written by {_NEEDS[format]}, which layerwise (a PyTorch library) '
                          f'does not use. Export with format="torch" (a .pt2 torch.export ExportedProgram) or '
                          f'format="onnx" (an .onnx file for onnxruntime) instead.')
+    path = os.fspath(filepath)
+    if os.path.isdir(path):  # found before the model is traced, as Keras' writer finds it
+        raise IsADirectoryError(f"export: {path!r} is a directory; give the file to write.")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise FileNotFoundError(f"export: the directory of {path!r} does not exist.")
     if format == "torch":
         _export_torch(model, filepath, verbose, input_signature, kwargs)
     else:
@@ -68,9 +75,10 @@ def _as_spec(x) -> InputSpec:
     """A leaf of ``input_signature`` (an InputSpec, a symbolic tensor, a tensor or array: anything with a shape
     and a dtype, layerwise's or Keras') as an InputSpec of the same shape, dtype and name."""
     shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
-    if shape is None or dtype is None:
-        raise ValueError(f"Each item of input_signature needs a shape and a dtype (an InputSpec(shape=..., "
-                         f"dtype=...), a symbolic tensor from Input, or a tensor); received {x!r}.")
+    if shape is None:
+        raise ValueError(f"Each item of input_signature needs a shape (an InputSpec(shape=..., dtype=...), a "
+                         f"symbolic tensor from Input, or a tensor); received {x!r}.")
+    dtype = dtype or float_dtype()  # an InputSpec without one is float, as Keras takes it
     name = getattr(x, "name", None)
     return InputSpec(shape=tuple(shape), dtype=dtype, name=name if isinstance(name, str) else None)
 
@@ -239,13 +247,15 @@ def _export_onnx(model, filepath, verbose: bool | None, input_signature, kwargs:
         with warnings.catch_warnings():  # one "batch" name for all inputs is meant: it is one size
             warnings.filterwarnings("ignore", message=".*axis name: batch will not be used.*")
             onnx_program = torch.onnx.export(_plain_weights(program), input_names=names, opset_version=opset_version,
-                                             dynamic_shapes=[tuple(free)], verbose=verbose is None or verbose,
+                                             dynamic_shapes=[tuple(free)], verbose=bool(verbose),
                                              dynamo=True)
         onnx_program.save(filepath)
     except Exception as error:
         raise RuntimeError(f"Failed to export model '{model.name}' to ONNX format (torch.export, then "
                            "torch.onnx.export). Common causes: operations torch cannot trace or ONNX has no "
-                           f"counterpart for, or control flow that depends on tensor values. Original error: {error}"
+                           "counterpart for, control flow that depends on tensor values, or an axis left free (None "
+                           "in the signature) whose size the model's layers need fixed: give it in "
+                           f"input_signature. Original error: {error}"
                            ) from error
     if verbose is None or verbose:
         print(f"Saved artifact at '{filepath}'.")
