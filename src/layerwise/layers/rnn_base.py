@@ -80,8 +80,9 @@ def sequence_input(layer: Layer, x: torch.Tensor, mask: torch.Tensor | None, go_
 
 
 def _tracing() -> bool:
-    """Whether torch.export or torch.compile is tracing the call (no branch may read a tensor's values)."""
-    return torch.compiler.is_compiling() or torch.compiler.is_exporting()
+    """Whether torch.export is tracing the call: no branch may read a tensor's values (torch.compile breaks the
+    graph there instead, and keeps the fused kernel)."""
+    return torch.compiler.is_exporting()
 
 
 def step_loop(step, inputs: torch.Tensor, mask: torch.Tensor | None, states: States, return_sequences: bool,
