@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -23,6 +24,7 @@ def bad(tmp_path_factory) -> dict[str, str]:
     (root / "one_class.csv").write_text("a,b,label\n1,2,x\n3,4,x\n5,6,x\n")
     (root / "typo.csv").write_text('a,b\n1,2\n,3\n"1,4",5\n7,8\n')
     (root / "one_row.csv").write_text("a,b,c\n1,2,3\n")
+    np.savez(root / "nan.npz", x=np.full((4, 3), np.nan), y=np.arange(4) % 2)
     return {p: os.fspath(root / p) for p in os.listdir(root)}
 
 
@@ -51,6 +53,7 @@ CASES = [  # (arguments, words the one line must contain)
     (["impute", "{typo.csv}", "-o", "{tmp}/o.csv"], "line 4: column 'a' must be numeric, found '1,4'"),
     (["reduce", "{one_row.csv}", "--method", "pca", "-o", "{tmp}/o.csv"], "has 1 row(s)"),
     (["train", "--model", "mlp", "--data", "{images}/c0/broken.png"], "is one image; give a folder"),
+    (["train", "--model", "mlp", "--data", "{nan.npz}"], "nan.npz: array x holds 12 NaN or infinite value(s)"),
 ]
 
 
@@ -114,3 +117,11 @@ def test_a_bad_seed_names_the_option(cli, capsys):
         cli("train", "--model", "mlp", "--data", "x.csv", "--seed", "-5")
     assert exit_info.value.code == 2
     assert "argument --seed: must be between 0 and 2**32 - 1, got -5" in capsys.readouterr().err
+
+
+def test_an_unknown_option_is_reported_by_its_subcommand(cli, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli("evaluate", "runs/x", "--data", "x.csv", "--nope")
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: layerwise evaluate") and "unrecognized arguments: --nope" in err

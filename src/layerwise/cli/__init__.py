@@ -106,7 +106,10 @@ def _run(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``layerwise`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the subcommand's parser, with its usage line, as argparse reports its own errors
+        subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        (subcommands.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:  # as argparse reports a missing argument: usage and one line, on stderr
         parser.print_usage(sys.stderr)
         print("layerwise: error: a COMMAND is required; `layerwise --help` lists them.", file=sys.stderr)

@@ -282,6 +282,10 @@ def load_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
         raise UserError(f"{path}: array x must be a non-empty numeric array, got dtype {x.dtype}.")
     if y is not None and len(y) != len(x):
         raise UserError(f"{path}: x has {len(x)} rows but y has {len(y)}.")
+    bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+    if bad:
+        raise UserError(f"{path}: array x holds {bad} NaN or infinite value(s); fill them first (as a CSV: "
+                        "layerwise impute IN.csv -o OUT.csv).")
     return x.astype(np.float32), y
 
 

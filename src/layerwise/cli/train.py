@@ -30,8 +30,8 @@ EXAMPLES = f"""examples:
   layerwise train --model my_net.json --data digits.npz
 
 data: a folder with one sub-folder of images per class, a .csv/.tsv file (a time series for lstm/gru),
-an .npz file with arrays x (and y), or a .txt file. --out gets model.lw, card.json, history.csv and
-report.html with its plots.
+an .npz file with arrays x (and y), or a .txt file. --out gets model.lw, card.json, report.html with its
+plots and, for networks, history.csv (an autoencoder's or RBM's training is in its report).
 
 task: image folders are classified. A CSV target is classified when it holds text, or numbers that are
 all integers with at most {tasks.MAX_INTEGER_CLASSES} distinct values; other numbers are regressed. .npz
