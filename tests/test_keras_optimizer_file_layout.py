@@ -39,56 +39,47 @@ def test_optimizer_groups_match_keras(keras, tmp_path, make_optimizer):
     assert ("vars/0", "int32", ()) in ours
 
 
-def _accumulating_model(lib):
+def _model(lib, make_optimizer):
     model = lib.Sequential([lib.Input((4,)), lib.layers.Dense(2)])
     model.set_weights([np.full((4, 2), 0.3, "float32"), np.zeros(2, "float32")])
-    model.compile(optimizer=lib.optimizers.SGD(0.1, momentum=0.9, gradient_accumulation_steps=2), loss="mse")
+    model.compile(optimizer=make_optimizer(lib.optimizers), loss="mse")
     return model
 
 
-@pytest.mark.parametrize("writer, reader", [("layerwise", "keras"), ("keras", "layerwise"),
-                                            ("layerwise", "layerwise")])
-def test_gradient_accumulation_resumes_across_libraries(keras, tmp_path, writer, reader):
-    # The files lacked the accumulators and held the updates (1) instead of Keras' apply calls (3): Keras and
-    # layerwise then skipped the optimizer state, and layerwise resumed with an empty accumulator.
+def _accumulating(o):
+    return o.SGD(0.1, momentum=0.9, gradient_accumulation_steps=2)
+
+
+def _scaled(o):
+    return o.LossScaleOptimizer(o.Adam(0.05), initial_scale=8.0, dynamic_growth_steps=2)
+
+
+RESUMES = [  # (optimizer, writer, reader, Keras' iterations after two epochs, its variables or None)
+    (_accumulating, "layerwise", "keras", 3, None), (_accumulating, "keras", "layerwise", 3, None),
+    (_accumulating, "layerwise", "layerwise", 3, None),
+    # a LossScaleOptimizer's own count and rate, its step counter and scale, Adam's count, rate and two slots each
+    (_scaled, "layerwise", "keras", 6, 2 + 2 + 2 + 2 * 2), (_scaled, "keras", "layerwise", 6, 2 + 2 + 2 + 2 * 2),
+]
+
+
+@pytest.mark.parametrize("make_optimizer, writer, reader, iterations, variables", RESUMES)
+def test_training_resumes_across_libraries(keras, tmp_path, make_optimizer, writer, reader, iterations, variables):
+    # The files lacked the gradient accumulators and held the updates (1) instead of Keras' apply calls (3), and
+    # a LossScaleOptimizer's step counter, scale and inner Adam slots: training resumed from a fresh state.
     libs = {"keras": keras, "layerwise": layerwise}
     x = np.random.default_rng(0).normal(size=(24, 4)).astype("float32")
     y = 2 * x[:, :2]
-    uninterrupted = _accumulating_model(keras)
+    uninterrupted = _model(keras, make_optimizer)
     for _ in range(2):
         uninterrupted.fit(x, y, batch_size=8, shuffle=False, verbose=0)
-    first = _accumulating_model(libs[writer])
+    first = _model(libs[writer], make_optimizer)
     first.fit(x, y, batch_size=8, shuffle=False, verbose=0)
     first.save(tmp_path / "m.keras")
     resumed = libs[reader].models.load_model(tmp_path / "m.keras")
+    if variables is not None:
+        assert len(resumed.optimizer.variables) == len(uninterrupted.optimizer.variables) == variables
     resumed.fit(x, y, batch_size=8, shuffle=False, verbose=0)
-    assert int(resumed.optimizer.iterations) == int(uninterrupted.optimizer.iterations) == 3
-    np.testing.assert_allclose(resumed.get_weights()[0], uninterrupted.get_weights()[0], atol=1e-5)
-
-
-def _scaled_model(lib):
-    model = lib.Sequential([lib.Input((4,)), lib.layers.Dense(2)])
-    model.set_weights([np.full((4, 2), 0.3, "float32"), np.zeros(2, "float32")])
-    optimizer = lib.optimizers.LossScaleOptimizer(lib.optimizers.Adam(0.05), initial_scale=8.0, dynamic_growth_steps=2)
-    model.compile(optimizer=optimizer, loss="mse")
-    return model
-
-
-@pytest.mark.parametrize("writer, reader", [("layerwise", "keras"), ("keras", "layerwise")])
-def test_loss_scale_optimizer_resumes_across_libraries(keras, tmp_path, writer, reader):
-    # Its step counter, scale and inner Adam slots were not written, and its `variables` listed two of Adam's slots.
-    libs = {"keras": keras, "layerwise": layerwise}
-    x = np.random.default_rng(0).normal(size=(24, 4)).astype("float32")
-    y = 2 * x[:, :2]
-    uninterrupted = _scaled_model(keras)
-    for _ in range(2):
-        uninterrupted.fit(x, y, batch_size=8, shuffle=False, verbose=0)
-    first = _scaled_model(libs[writer])
-    first.fit(x, y, batch_size=8, shuffle=False, verbose=0)
-    first.save(tmp_path / "m.keras")
-    resumed = libs[reader].models.load_model(tmp_path / "m.keras")
-    assert len(resumed.optimizer.variables) == len(uninterrupted.optimizer.variables) == 2 + 2 + 2 + 2 * 2
-    resumed.fit(x, y, batch_size=8, shuffle=False, verbose=0)
-    assert float(resumed.optimizer.dynamic_scale) == float(uninterrupted.optimizer.dynamic_scale) == 64.0
-    assert int(resumed.optimizer.iterations) == int(uninterrupted.optimizer.iterations) == 6
+    assert int(resumed.optimizer.iterations) == int(uninterrupted.optimizer.iterations) == iterations
+    if make_optimizer is _scaled:  # the scale doubled after every two finite steps: 8 -> 64 in six steps
+        assert float(resumed.optimizer.dynamic_scale) == float(uninterrupted.optimizer.dynamic_scale) == 64.0
     np.testing.assert_allclose(resumed.get_weights()[0], uninterrupted.get_weights()[0], atol=1e-5)
