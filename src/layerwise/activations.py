@@ -222,8 +222,9 @@ def sparse_plus(x: torch.Tensor) -> torch.Tensor:
 def sparse_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """0 up to -1, ``(x + 1) / 2`` on (-1, 1), 1 from 1."""
     x = x if isinstance(x, torch.Tensor) else _as_tensor(x)
-    # hardtanh (not clamp): zero gradient at the corners, like the flat pieces either side.
-    return F.hardtanh(0.5 * (x + 1), 0.0, 1.0)
+    # hardtanh (not clamp): zero gradient at the corners, like the flat pieces either side; 0.5 * x first, so
+    # that an integer input becomes float before adding 1 (its largest value would wrap round)
+    return F.hardtanh(0.5 * x + 0.5, 0.0, 1.0)
 
 
 def threshold(x: torch.Tensor, threshold: float, default_value: float) -> torch.Tensor:

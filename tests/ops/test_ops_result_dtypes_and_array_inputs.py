@@ -254,3 +254,34 @@ def test_relu_with_max_value_keeps_an_integer_dtype(keras, dtype):
 def test_activations_serialize_argument_is_named_activation_as_in_keras(keras):
     assert activations.serialize(activation=activations.relu) == "relu"
     assert keras.activations.serialize(activation=keras.activations.relu) == "relu"
+
+
+# ---- scalars, empty axis tuples, integer edges, numpy's symmetric padding -------------------------------------
+SCALAR = np.array(2.0, "float32")
+EDGE_CASES = [  # each raised or gave another value before
+    ("median", lambda o: o.median(SCALAR)), ("quantile", lambda o: o.quantile(SCALAR, 0.3)),
+    ("percentile", lambda o: o.percentile(SCALAR, 30.0)), ("nanmedian", lambda o: o.nanmedian(SCALAR)),
+    ("transpose", lambda o: o.transpose(SCALAR)), ("take", lambda o: o.take(np.arange(6.0).reshape(2, 3), 3)),
+    ("max", lambda o: o.max(np.array([[1.0, -2.0, 3.0]], "float32"), axis=())),
+    ("min", lambda o: o.min(np.array([[1, -2, 3]], "int32"), axis=())),
+    ("normalize", lambda o: o.normalize(np.array([3.0, -4.0], "float32"), axis=())),
+    ("sparse_sigmoid", lambda o: o.sparse_sigmoid(np.array([127, -128, 0], "int8"))),
+    ("arange", lambda o: o.arange(np.int8(3))),
+]
+
+
+@pytest.mark.parametrize("case", EDGE_CASES, ids=[name for name, _ in EDGE_CASES])
+def test_edge_inputs_like_keras(keras, case):
+    _, call = case
+    ours, theirs = call(ops), call(keras.ops)
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    _assert_like_keras(ours, theirs)
+
+
+@pytest.mark.parametrize("pad_width", [2, ((1, 2), (3, 5)), ((4, 0), (0, 9))])
+def test_symmetric_padding_is_numpy_s(pad_width):
+    # Keras 3.15's torch backend pads [1, 2, 3] symmetrically by 3 as [1, 1, 1, 1, 2, 3, 3, 3]
+    x = np.arange(12, dtype="int32").reshape(3, 4)
+    ours = ops.pad(x, pad_width, mode="symmetric")
+    assert ours.dtype == torch.int32
+    np.testing.assert_array_equal(ours.numpy(), np.pad(x, pad_width, mode="symmetric"))

@@ -7,6 +7,8 @@ tensors, or records a node when called on a ``KerasTensor``. New tensors are flo
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -64,8 +66,12 @@ def arange(start, stop=None, step=None, dtype=None) -> torch.Tensor:
     if stop is None:
         start, stop = 0, start
     step = 1 if step is None else step
-    if dtype is None:
-        dtype = float_dtype() if any(isinstance(v, float) for v in (start, stop, step)) else torch.int32
+    if dtype is None:  # numpy scalars and tensors keep their dtype; Python ints give int32, floats float32
+        typed = [standardize_dtype(v.dtype) for v in (start, stop, step)
+                 if hasattr(v, "dtype") and not isinstance(v, float)]  # np.float64 counts as a Python float
+        dtype = functools.reduce(torch.promote_types, typed) if typed else torch.int32
+        if not dtype.is_floating_point and any(isinstance(v, float) for v in (start, stop, step)):
+            dtype = float_dtype()
     return torch.arange(start, stop, step, dtype=standardize_dtype(dtype), device=get_device())
 
 
@@ -99,7 +105,7 @@ def eye(N: int, M: int | None = None, k: int = 0, dtype=None) -> torch.Tensor:
 def transpose(x, axes=None) -> torch.Tensor:
     """Axes permuted by ``axes`` (reversed when None)."""
     x = to_tensor(x)
-    return x.permute(*(reversed(range(x.ndim)) if axes is None else axes))
+    return x.permute(tuple(reversed(range(x.ndim)) if axes is None else axes))
 
 
 @operation()
@@ -202,10 +208,11 @@ def broadcast_to(x, shape) -> torch.Tensor:
 @operation()
 def pad(x, pad_width, mode: str = "constant", constant_values=None) -> torch.Tensor:
     """``x`` padded by ``pad_width``: an int, one ``(before, after)`` pair, or a pair per axis (numpy's
-    form). Modes: "constant" (with ``constant_values``, default 0), "reflect", "edge", "wrap"."""
+    form). Modes: "constant" (with ``constant_values``, default 0), "reflect", "symmetric" (numpy's: the edge
+    value repeated, then the values before it; Keras 3.15's torch backend gives other values), "edge", "wrap"."""
     x = to_tensor(x)
     pairs = torch.as_tensor(pad_width).long().expand(x.ndim, 2).tolist()
-    modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+    modes = {"constant": "constant", "reflect": "reflect", "symmetric": None, "edge": "replicate", "wrap": "circular"}
     if mode not in modes:
         raise ValueError(f"ops.pad: unknown mode {mode!r}; layerwise supports {sorted(modes)}.")
     if constant_values is not None and mode != "constant":
@@ -215,6 +222,15 @@ def pad(x, pad_width, mode: str = "constant", constant_values=None) -> torch.Ten
     flat = [n for pair in reversed(pairs[used:]) for n in pair]
     if mode == "constant":
         return F.pad(x, flat, value=constant_values or 0)
+    if mode == "symmetric":  # each padded axis read at mirrored positions, any width (period 2n)
+        for axis, (before, after) in enumerate(pairs):
+            if before or after:
+                n = x.shape[axis]
+                if n == 0:
+                    raise ValueError(f"ops.pad: cannot pad the empty axis {axis} with mode='symmetric'.")
+                positions = torch.arange(-before, n + after, device=x.device) % (2 * n)
+                x = x.index_select(axis, torch.where(positions < n, positions, 2 * n - 1 - positions))
+        return x
     # The other modes pad the last 1-3 axes of a batched input, in floating point: the axes before the
     # padded ones become one batch axis.
     kept = x.ndim - len(flat) // 2
@@ -251,7 +267,7 @@ def take(x, indices, axis: int | None = None) -> torch.Tensor:
     axis = axis % x.ndim
     indices = _wrapped(indices, x, x.shape[axis])
     picked = torch.index_select(x, axis, indices.reshape(-1))
-    return picked.reshape(*x.shape[:axis], *indices.shape, *x.shape[axis + 1:])
+    return picked.reshape((*x.shape[:axis], *indices.shape, *x.shape[axis + 1:]))
 
 
 @operation()

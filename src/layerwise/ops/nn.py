@@ -140,6 +140,8 @@ def normalize(x, axis: int = -1, order: int = 2, epsilon: float | None = None) -
     if x.dtype in _HALF:  # 1 / epsilon overflows float16, and so do sums of squares
         return normalize(x.float(), axis, order, epsilon).to(x.dtype)
     epsilon = losses.EPSILON if epsilon is None else epsilon
+    if isinstance(axis, (tuple, list)) and not axis:  # no axes: each element is its own vector
+        return x / x.abs().clamp_min(epsilon)
     if order == 2:
         return x * torch.rsqrt(x.square().sum(dim=axis, keepdim=True)).clamp_max(1.0 / epsilon)
     return x / torch.linalg.norm(x, ord=order, dim=axis, keepdim=True).clamp_min(epsilon)

@@ -128,6 +128,8 @@ def polar(abs_, angle) -> torch.Tensor:
     abs_, angle = to_tensors(abs_, angle)
     dtype = torch.promote_types(abs_.dtype, angle.dtype)
     dtype = dtype if dtype.is_floating_point else float_dtype()
+    if dtype in (torch.float16, torch.bfloat16):  # no half-precision polar kernel: complex64 (Keras: complex32)
+        dtype = torch.float32
     return torch.polar(abs_.to(dtype), angle.to(dtype))
 
 

@@ -173,7 +173,8 @@ def _extreme(x, axis, keepdims: bool, initial, reduce: Callable, combine: Callab
         if initial is None:
             raise ValueError(f"ops.{op} of an empty tensor (shape {tuple(x.shape)}) needs an `initial` value.")
         return torch.full((1,) * x.ndim if keepdims else (), initial, dtype=x.dtype, device=x.device)
-    out = reduce(x, dim=to_axes(axis, x.ndim), keepdim=keepdims)
+    # no axes reduces nothing (torch's dim=() would reduce every axis)
+    out = x if isinstance(axis, (tuple, list)) and not axis else reduce(x, dim=to_axes(axis, x.ndim), keepdim=keepdims)
     return out if initial is None else combine(out, torch.as_tensor(initial, dtype=out.dtype, device=out.device))
 
 

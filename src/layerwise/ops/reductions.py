@@ -235,10 +235,10 @@ def _quantile(x, q, axis, method: str, keepdims: bool, fn: Callable, op: str) ->
     q = to_tensor(q, device=x.device).to(x.dtype)
     axes = _axes(x, axis)
     kept = [a for a in range(x.ndim) if a not in axes]
-    flat = x.permute(*kept, *axes).reshape(*[x.shape[a] for a in kept], -1)
+    flat = x.permute((*kept, *axes)).reshape((*[x.shape[a] for a in kept], -1))  # tuples: a 0-d x has no axes
     out = fn(flat, q, dim=-1, interpolation=method)
     if keepdims:
-        out = out.reshape(*q.shape, *[1 if a in axes else d for a, d in enumerate(x.shape)])
+        out = out.reshape((*q.shape, *[1 if a in axes else d for a, d in enumerate(x.shape)]))
     return out.to(result)
 
 
