@@ -263,7 +263,7 @@ def keras_layout(layer) -> list[tuple[str, list]]:
         for view in views:
             part = view.name.split("/")[0] if "/" in view.name else view.name.rsplit("_", 1)[0]
             name = {"attention_output": "output", "output": "output"}.get(part, part) + "_dense"
-            groups.setdefault(name if public else "_" + name, []).append(view)
+            groups.setdefault(name if public and part != "gate" else "_" + name, []).append(view)  # no gate_dense
         return list(groups.items())
     return [("", views)]
 

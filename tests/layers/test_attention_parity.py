@@ -119,7 +119,8 @@ def test_attention_uses_scaled_dot_product_attention_unless_scores_are_asked_for
 
 
 MHAS = [{}, {"value_dim": 3, "output_shape": (2, 5)}, {"use_bias": False, "output_shape": 4},
-        {"dropout": 0.2}]  # dropout: Keras' softmax path, at inference
+        {"dropout": 0.2},  # dropout: Keras' softmax path, at inference
+        {"use_gate": True, "value_dim": 4}, {"use_gate": True, "use_bias": False}]
 MHA_CALLS = {
     "self": (("query", "query"), {}),
     "cross": (("query", "value7"), {}),
@@ -303,8 +304,6 @@ def test_bad_calls_raise_clear_errors(data):
         L.MultiHeadAttention(2, 3, attention_axes=3)(q, q)
     with pytest.raises(ValueError, match=r"num_heads must be a positive integer, got 0"):
         L.MultiHeadAttention(0, 3)
-    with pytest.raises(ValueError, match=r"use_gate=True is not supported"):
-        L.MultiHeadAttention(2, 3, use_gate=True)
 
 
 @pytest.mark.parametrize("initializer", ["glorot_uniform", "he_normal"])
@@ -420,3 +419,22 @@ def test_symbolic_attention_scores_come_as_a_tuple_as_in_keras(keras, tmp_path):
     reloaded = layerwise.models.load_model(tmp_path / "m.keras")
     for got, expected in zip(reloaded.predict(x, verbose=0), model.predict(x, verbose=0)):
         np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_a_gated_multi_head_attention_reads_and_writes_keras_weights_files(keras, data, tmp_path):
+    # Keras keeps the gate in its private _gate_dense, between the key and the value projections
+    def model(lib):
+        query, value = lib.Input((TQ, DIM)), lib.Input((TV, 7))
+        return lib.Model([query, value], lib.layers.MultiHeadAttention(2, 3, use_gate=True)(query, value))
+
+    theirs, ours = model(keras), model(layerwise)
+    theirs.set_weights(random_weights(theirs.get_weights()))
+    theirs.save_weights(tmp_path / "k.weights.h5")
+    ours.load_weights(tmp_path / "k.weights.h5")
+    inputs = [data["query"], data["value7"]]
+    expected = keras.ops.convert_to_numpy(theirs(inputs))
+    np.testing.assert_allclose(ours.predict(inputs, verbose=0), expected, atol=1e-5)
+    ours.save_weights(tmp_path / "l.weights.h5")
+    theirs.set_weights([np.zeros_like(w) for w in theirs.get_weights()])
+    theirs.load_weights(tmp_path / "l.weights.h5")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(theirs(inputs)), expected, atol=1e-6)

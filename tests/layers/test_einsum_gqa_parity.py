@@ -299,3 +299,16 @@ def test_grouped_query_attention_bad_arguments_and_inputs(data):
         layer(q, q)
     with pytest.raises(ValueError, match=r"cannot return attention scores with flash_attention=True"):
         L.GroupQueryAttention(2, 4, 2, flash_attention=True)(q, q, return_attention_scores=True)
+
+
+def test_grouped_query_attention_in_float64(keras, data):
+    # its projections ran in float32 over float64 weights ("expected scalar type Float but found Double");
+    # Keras 3.15 computes part of it in float32 (1.4e-7 from a float64 reference, layerwise 3e-16)
+    query, value = data["query"].astype("float64"), data["value"].astype("float64")
+    theirs, ours = (lib.GroupQueryAttention(4, 4, 2, dtype="float64") for lib in (keras.layers, L))
+    theirs(query, value)
+    ours(query, value)
+    ours.set_weights(theirs.get_weights())
+    got = ours(torch.from_numpy(query), torch.from_numpy(value))
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(numpy(got), numpy(theirs(query, value)), atol=1e-6)

@@ -131,6 +131,15 @@ def test_group_normalization(keras, shape, kwargs):
     assert_same_outputs(keras, shape, [("GroupNormalization", (), kwargs)], batch=3)
 
 
+def test_group_normalization_with_a_group_per_channel_says_how_many_once_built(keras):
+    x = np.random.default_rng(0).normal(size=(2, 5, 6)).astype("float32")
+    theirs, ours = keras.layers.GroupNormalization(groups=-1), L.GroupNormalization(groups=-1)
+    theirs(x)
+    ours(x)
+    assert ours.get_config()["groups"] == theirs.get_config()["groups"] == 6
+    assert L.GroupNormalization.from_config(ours.get_config())(x).shape == (2, 5, 6)
+
+
 def test_group_normalization_normalises_each_group():
     x = torch.randn(2, 5, 6) * 3 + 1
     y = L.GroupNormalization(groups=2, epsilon=0.0)(x).reshape(2, 5, 2, 3)

@@ -79,7 +79,7 @@ class GroupedQueryAttention(_HeadsCall):
     def _projection(self, name: str, equation: str, output_shape: tuple, bias_axes: str,
                     activation=None) -> EinsumDense:
         return EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes if self.use_bias else None,
-                           activation=activation, name=name, **self._projection_kwargs)
+                           activation=activation, name=name, dtype=self.dtype_policy, **self._projection_kwargs)
 
     def build(self, query_shape, value_shape=None, key_shape=None) -> None:
         query, value, key = self._shapes(query_shape, value_shape, key_shape)

@@ -113,8 +113,6 @@ class MultiHeadAttention(_HeadsCall):
             raise ValueError(f"MultiHeadAttention dropout must be in [0, 1), got {dropout!r}.")
         if flash_attention and dropout > 0:
             raise ValueError("MultiHeadAttention: dropout is not supported with flash_attention=True; set dropout=0.")
-        if use_gate:
-            raise ValueError("MultiHeadAttention: use_gate=True is not supported by layerwise.")
         if isinstance(attention_axes, int):
             attention_axes = (attention_axes,)
         elif attention_axes is not None and not isinstance(attention_axes, (list, tuple)):
@@ -122,6 +120,7 @@ class MultiHeadAttention(_HeadsCall):
                              f"got {attention_axes!r}.")
         self.num_heads, self.key_dim, self.value_dim = num_heads, key_dim, value_dim or key_dim
         self.dropout, self.use_bias, self.sliding_window = float(dropout), use_bias, sliding_window
+        self.use_gate = bool(use_gate)  # a sigmoid gate from the query scales the attended values, as Keras
         self.output_dims = (output_shape,) if isinstance(output_shape, int) else \
             (tuple(output_shape) if output_shape else None)
         # Resolved once, as Keras does: the global setting (None or False) stands in for a falsy argument.
@@ -130,7 +129,7 @@ class MultiHeadAttention(_HeadsCall):
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         # Keras gives the activity regularizer to the four projections, not to the layer's output.
         self.projection_regularizer = regularizers.get(activity_regularizer)
-        names = ("query", "key", "value", "output")
+        names = ("query", "key", *(("gate",) if use_gate else ()), "value", "output")
         self.regularize_weights(**{f"{n}_kernel": kernel_regularizer for n in names},
                                 **{f"{n}_bias": bias_regularizer for n in names})
         self.constrain_weights(**{f"{n}_kernel": kernel_constraint for n in names},
@@ -154,7 +153,7 @@ class MultiHeadAttention(_HeadsCall):
         if prefix == "output":
             return _ProjectionView(self, prefix, name, (*query[:-1], heads, self.value_dim), 2, tuple(out))
         shape, size = {"query": (query, self.key_dim), "key": (key, self.key_dim),
-                       "value": (value, self.value_dim)}[prefix]
+                       "gate": (query, self.value_dim), "value": (value, self.value_dim)}[prefix]
         return _ProjectionView(self, prefix, name, shape, 1, (heads, size))
 
     @property
@@ -202,7 +201,8 @@ class MultiHeadAttention(_HeadsCall):
         heads, out = self.num_heads, self.output_dims or (query[-1],)
         self.built_dims = (query[-1], value[-1], key[-1])
         self._built_shapes = (query, value, key)
-        specs = {"query": (query[-1], self.key_dim), "key": (key[-1], self.key_dim),
+        specs = {"query": (query[-1], self.key_dim), "key": (key[-1], self.key_dim),  # Keras' order of weights
+                 **({"gate": (query[-1], self.value_dim)} if self.use_gate else {}),
                  "value": (value[-1], self.value_dim)}
         self._views = []
         for name, (features, size) in specs.items():
@@ -314,6 +314,10 @@ class MultiHeadAttention(_HeadsCall):
             dropped = F.dropout(weights, self.dropout) if self.dropout and self.training else weights
             out = dropped @ v
         out = self._merge_heads(out, query.shape, axes)
+        if self.use_gate:
+            gate = torch.sigmoid(F.linear(query, self.gate_kernel, self.gate_bias))
+            projected.append(gate)
+            out = out * gate
         output = F.linear(out, self.output_kernel, self.output_bias)
         if self.output_dims:
             output = output.unflatten(-1, self.output_dims)

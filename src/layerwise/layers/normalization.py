@@ -295,6 +295,7 @@ class GroupNormalization(Layer):
     shifts by ``beta`` (one per channel). Same in training and inference: ``(batch, ..., channels)``, any rank.
     """
 
+    resolved_config = ("groups",)  # -1 reported as the channel count once built, as Keras reports it
     supports_masking = True  # a mask passes through unchanged, as in Keras
 
     def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
@@ -325,13 +326,14 @@ class GroupNormalization(Layer):
 
     def build(self, input_shape: Shape) -> None:
         channels = input_shape[self.axis]
-        self.num_groups = channels if self.groups == -1 else self.groups
+        if self.groups == -1:  # one group per channel; the config then says how many, as Keras' does
+            self.groups = channels
         self.gamma = new_parameter(self.gamma_initializer, (channels,)) if self.scale else None
         self.beta = new_parameter(self.beta_initializer, (channels,)) if self.center else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         axis = self.axis % x.ndim
-        y = F.group_norm(as_float(x).movedim(axis, 1), self.num_groups, self.gamma, self.beta, self.epsilon)
+        y = F.group_norm(as_float(x).movedim(axis, 1), self.groups, self.gamma, self.beta, self.epsilon)
         return y.movedim(1, axis)
 
     def weight_views(self) -> list[WeightView]:
