@@ -338,3 +338,24 @@ def test_function_taking_ops_refuse_symbolic_tensors():
 def test_bad_input_raises_a_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("kernel_size", [(4, 4), (2, 6), (5, 3)])
+def test_gaussian_blur_keeps_the_size_with_even_kernels_as_jax(kernel_size):
+    # JAX's "SAME" zero padding, one more after than before for an even kernel (layerwise shrank the image, Keras'
+    # torch backend grows it); compared with that computation written out in NumPy
+    image = np.random.default_rng(0).random((7, 9, 3))
+
+    def kernel(size, sigma):
+        offsets = np.arange(size) - (size - 1) / 2
+        weights = np.exp(-offsets ** 2 / (2 * sigma ** 2))
+        return weights / weights.sum()
+
+    width, height = kernel_size
+    window = np.outer(kernel(height, 0.8), kernel(width, 1.3))
+    padded = np.pad(image, (((height - 1) // 2, height // 2), ((width - 1) // 2, width // 2), (0, 0)))
+    expected = np.stack([np.einsum("hw,hwc->c", window, padded[i:i + height, j:j + width])
+                         for i in range(7) for j in range(9)]).reshape(7, 9, 3)
+    got = ops.image.gaussian_blur(torch.tensor(image), kernel_size=kernel_size, sigma=(1.3, 0.8),
+                                  data_format="channels_last")
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-7)

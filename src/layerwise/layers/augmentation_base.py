@@ -87,13 +87,15 @@ def gaussian_kernel(size: int, sigma: torch.Tensor) -> torch.Tensor:
 def gaussian_blur(images: torch.Tensor, kernel_size: tuple[int, int], sigma: torch.Tensor) -> torch.Tensor:
     """``images`` ``(batch, height, width, channels)`` blurred channel by channel with zero padding (Keras'
     ``ops.image.gaussian_blur``): ``kernel_size`` and ``sigma`` ``(2,)`` are (along the width, along the
-    height), as in Keras. Odd kernel sizes keep the image size."""
+    height), as in Keras. The image keeps its size: an even kernel pads one more after than before, as JAX's and
+    TensorFlow's "SAME" padding (Keras' torch backend grows the image by one instead)."""
     sigma = sigma.to(images.dtype)
     kernel = torch.outer(gaussian_kernel(int(kernel_size[1]), sigma[1]), gaussian_kernel(int(kernel_size[0]), sigma[0]))
     channels = images.shape[-1]
     weight = kernel.expand(channels, 1, *kernel.shape)
-    padding = ((kernel.shape[0] - 1) // 2, (kernel.shape[1] - 1) // 2)
-    return F.conv2d(images.movedim(-1, 1), weight, padding=padding, groups=channels).movedim(1, -1)
+    height, width = kernel.shape
+    padded = F.pad(images.movedim(-1, 1), ((width - 1) // 2, width // 2, (height - 1) // 2, height // 2))
+    return F.conv2d(padded, weight, groups=channels).movedim(1, -1)
 
 
 def check_value_range(layer: str, value_range) -> tuple[float, float]:

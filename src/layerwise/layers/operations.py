@@ -241,10 +241,12 @@ class TensorOperation(Layer):
             return self._elementwise_shape(shapes)
         return self._inferred_shape(shapes)
 
-    def _run_on_zeros(self, shapes: list[Shape], unknown: int) -> list[torch.Tensor]:
-        """The op's outputs for zeros of ``shapes`` (and the recorded dtypes), unknown sizes set to ``unknown``."""
+    def _run_on_zeros(self, shapes: list[Shape], unknown: int, batch: int | None = None) -> list[torch.Tensor]:
+        """The op's outputs for zeros of ``shapes`` (and the recorded dtypes), unknown sizes set to ``unknown``
+        (an unknown first axis to ``batch`` when given)."""
         dtypes = self._input_dtypes or [float_dtype()] * len(shapes)
-        zeros = [torch.zeros([unknown if d is None else d for d in s], dtype=dtype, device=get_device())
+        zeros = [torch.zeros([(batch or unknown) if d is None and i == 0 else unknown if d is None else d
+                              for i, d in enumerate(s)], dtype=dtype, device=get_device())
                  for s, dtype in zip(shapes, dtypes)]
         with torch.no_grad():
             out = self.forward(zeros)
@@ -262,17 +264,25 @@ class TensorOperation(Layer):
         return run[:lead] + tuple(None if b is None and r == 1 else r for r, b in zip(run[lead:], broadcast))
 
     def _inferred_shape(self, shapes: list[Shape]):
-        """Output shape(s) from two runs on zeros, unknown sizes 2 then 3: sizes that differ are unknown.
-        An op that only accepts size 1 there (``broadcast_to``) takes the shape of a run with 1."""
-        try:
-            first, second = self._run_on_zeros(shapes, 2), self._run_on_zeros(shapes, 3)
-            out = [tuple(None if a != b else a for a, b in zip(x.shape, y.shape)) for x, y in zip(first, second)]
-        except ValueError as err:
+        """Output shape(s) from two runs on zeros: sizes that differ are unknown. Unknown sizes are 13 then 17
+        (a batch axis 2 then 3), large and odd enough that sizes an op divides, halves or crops still differ
+        (``rfft``, patches, strided windows); an op that refuses them tries 2 then 3 everywhere, and one that
+        only accepts size 1 there (``broadcast_to``) takes the shape of a run with 1."""
+        error = None
+        for (first_size, first_batch), (second_size, second_batch) in (((13, 2), (17, 3)), ((2, 2), (3, 3))):
             try:
-                out = [tuple(t.shape) for t in self._run_on_zeros(shapes, 1)]
-            except ValueError:
-                reason = err.__cause__ or err
-                raise ValueError(f"ops.{self.op} cannot take symbolic inputs of shapes {shapes}: {reason}") from err
+                first = self._run_on_zeros(shapes, first_size, first_batch)
+                second = self._run_on_zeros(shapes, second_size, second_batch)
+            except ValueError as err:
+                error = error or err
+                continue
+            out = [tuple(None if a != b else a for a, b in zip(x.shape, y.shape)) for x, y in zip(first, second)]
+            return out if self._listed else out[0]
+        try:
+            out = [tuple(t.shape) for t in self._run_on_zeros(shapes, 1)]
+        except ValueError:
+            reason = error.__cause__ or error
+            raise ValueError(f"ops.{self.op} cannot take symbolic inputs of shapes {shapes}: {reason}") from error
         return out if self._listed else out[0]
 
     def __call__(self, inputs: list, *args, **kwargs):

@@ -197,7 +197,7 @@ def extract_patches_3d(volumes, size, strides=None, dilation_rate=1, padding: st
 def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None) -> torch.Tensor:
     """Images blurred channel by channel with a Gaussian kernel, zeros beyond the edges. As Keras' torch backend
     computes it, the first of ``kernel_size`` and ``sigma`` is along the width, the second along the height;
-    odd kernel sizes keep the image size."""
+    the image keeps its size (with an even kernel too, as JAX's and TensorFlow's; Keras' torch backend grows it)."""
     sizes = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else ()
     if len(sizes) != 2 or not all(isinstance(k, int) and k > 0 for k in sizes):
         raise ValueError(f"ops.image.gaussian_blur: kernel_size must be two positive integers; received "
