@@ -39,6 +39,14 @@ def test_nan_and_infinity_point_to_an_imputer(bad):
         ae.transform(X_bad)
 
 
+def test_codes_that_inverse_transform_cannot_take_are_named():
+    ae = Autoencoder(code_size=2, **FAST).fit(X)
+    with pytest.raises(ValueError, match="1 NaN and 0 infinite"):  # scikit-learn's generic "Input contains NaN"
+        ae.inverse_transform(np.array([[np.nan, 1.0]]))
+    with pytest.raises(ValueError, match="beyond float32's range"):  # was called infinite, and "before training"
+        ae.inverse_transform(np.array([[1e300, 1.0]]))
+
+
 def test_images_given_to_dense_are_flattened_with_a_note():
     images = X.reshape(60, 2, 5)
     with pytest.warns(UserWarning, match=r"flattens the images of shape \(2, 5\) into 10 features"):
