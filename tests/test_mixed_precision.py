@@ -305,3 +305,44 @@ def test_recurrent_layers_run_mixed_on_the_cpu(recurrent):
     model.compile("adam", "mse")
     history = model.fit(x, y, epochs=3, verbose=0).history["loss"]
     assert history[-1] < history[0]
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_recurrent_layers_of_a_half_precision_policy_run_on_the_cpu(keras, name, dtype):
+    # the fused kernel ran in float32 on half-precision weights ("expected m1 and m2 to have the same dtype");
+    # glorot_uniform: Keras' default orthogonal initializer has no half-precision QR on the CPU
+    x = np.random.default_rng(0).random((2, 5, 3)).astype("float32")
+    theirs = getattr(keras.layers, name)(4, dtype=dtype, recurrent_initializer="glorot_uniform")
+    ours = getattr(L, name)(4, dtype=dtype, recurrent_initializer="glorot_uniform")
+    expected = theirs(keras.ops.convert_to_tensor(x, dtype=dtype))
+    ours(torch.from_numpy(x).to(getattr(torch, dtype)))
+    ours.set_weights(theirs.get_weights())
+    got = ours(torch.from_numpy(x).to(getattr(torch, dtype)))
+    assert got.dtype == expected.dtype == getattr(torch, dtype)
+    np.testing.assert_allclose(got.detach().float().numpy(), expected.detach().float().cpu().numpy(), atol=2e-2)
+
+
+def test_a_float32_layer_after_a_float64_one_takes_float32_as_in_keras(keras):
+    # Sequential ran the float32 Dense on the float64 layer's output ("mat1 and mat2 ... Double and Float")
+    x = np.random.default_rng(0).random((2, 6)).astype("float32")
+    theirs, ours = (lib.Sequential([lib.Input((6,)), lib.layers.Dense(3, dtype="float64"), lib.layers.Dense(3)])
+                    for lib in (keras, lw))
+    ours.set_weights(theirs.get_weights())
+    outputs = [model.predict(x, verbose=0) for model in (theirs, ours)]
+    assert outputs[0].dtype == outputs[1].dtype == np.float32
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-6)
+
+
+def test_input_takes_floatx_as_keras(keras):
+    dtypes = []
+    try:
+        for lib in (keras, lw):
+            lib.config.set_floatx("float64")
+            dtypes.append(str(lib.Input((6,)).dtype).removeprefix("torch."))
+    finally:
+        keras.config.set_floatx("float32")
+        keras.config.set_dtype_policy("float32")  # Keras 3.15 keeps the float64 policy it cached meanwhile
+        lw.config.set_floatx("float32")
+    assert dtypes == ["float64", "float64"]
+    assert lw.Input((6,)).dtype == "float32"

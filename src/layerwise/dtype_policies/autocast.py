@@ -134,11 +134,11 @@ def run(policy: DTypePolicy, fn: Callable, args: tuple, kwargs: dict, cast_outpu
         out = fn(*args, **kwargs) if region.dtype == dtype else _in_region(dtype, fn, args, kwargs)
         return cast_floats(out, dtype) if cast_outputs else out
     if region.dtype is None and dtype == torch.float32:
-        # Outside a region, what a mixed layer gave in half precision comes back to float32, as Keras casts a
-        # layer's inputs; under the user's own torch.autocast, autocast takes care of it.
+        # Outside a region, what a mixed or float64 layer gave comes back to float32, as Keras casts a layer's
+        # floating inputs; under the user's own torch.autocast, autocast takes care of half precision.
         if autocast_on(_device_type(args, kwargs)):
-            return fn(*args, **kwargs)
-        return fn(*cast_floats(args, dtype, HALF), **cast_floats(kwargs, dtype, HALF))
+            return fn(*cast_floats(args, dtype, (torch.float64,)), **cast_floats(kwargs, dtype, (torch.float64,)))
+        return fn(*cast_floats(args, dtype), **cast_floats(kwargs, dtype))
     # A plain policy: its weights are in its dtype, so its inputs are cast to it (as Keras does), and inside a
     # region autocast is off, the layer computing exactly in its dtype.
     args, kwargs = cast_floats(args, dtype), cast_floats(kwargs, dtype)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from layerwise import activations, saving_registry
-from layerwise.backend import image_data_format
+from layerwise.backend import floatx, image_data_format
 from layerwise.dtype_policies.autocast import floating_input
 from layerwise.layers.base import Layer, Shape
 from layerwise.layers.calling import is_shape_list
@@ -73,7 +73,7 @@ class InputLayer(Layer):
         batch_shape, dtype = _batch_shape_and_dtype(shape, batch_size, dtype, batch_shape, input_tensor)
         super().__init__(name=name, input_shape=tuple(batch_shape[1:]), batch_size=batch_shape[0])
         self.shape = tuple(batch_shape[1:])
-        self.dtype = "float32" if dtype is None else str(dtype).removeprefix("torch.")
+        self.dtype = floatx() if dtype is None else str(dtype).removeprefix("torch.")  # Keras' default: floatx
         self.optional = False
         self.built = True
         self.input_shape_built = self.batch_input_shape

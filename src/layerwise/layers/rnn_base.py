@@ -304,16 +304,17 @@ class Recurrent(Seeded, StateCarrier, Layer):
             return [self.weight_ih, self.weight_hh]
         return [self.weight_ih, self.weight_hh, self.bias, self.zero_bias]
 
-    def _call_kernel(self, x, hx: list[torch.Tensor], batch_sizes=None):
+    def _call_kernel(self, x, hx: list[torch.Tensor], batch_sizes=None, flat: list[torch.Tensor] | None = None):
+        flat = self.flat_weights() if flat is None else flat
         if x.device.type == "cpu" and (x.dtype in HALF or autocast_on("cpu")):
-            # oneDNN has no half-precision recurrent kernels on CPU: run this one in float32 (mixed precision
-            # keeps float32 weights anyway) and hand the result back in the input's dtype.
+            # oneDNN has no half-precision recurrent kernels on CPU: run this one in float32 (a half-precision
+            # policy's weights too) and hand the result back in the input's dtype.
             with torch.autocast("cpu", enabled=False):
-                out, finals = self._call_kernel(x.float(), [h.float() for h in hx], batch_sizes)
+                out, finals = self._call_kernel(x.float(), [h.float() for h in hx], batch_sizes,
+                                                [w.float() for w in flat])
             return out.to(x.dtype), [h.to(x.dtype) for h in finals]
         hx = [h.unsqueeze(0).contiguous() for h in hx]
         hx_arg = tuple(hx) if len(hx) == 2 else hx[0]
-        flat = self.flat_weights()
         if x.is_cuda:
             self._keep_weights_in_one_buffer(flat)
         if batch_sizes is None:
