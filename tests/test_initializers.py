@@ -197,3 +197,26 @@ def test_initializers_get_of_a_tensor_returns_its_values(keras, make):
     dense = layers.Dense(3, kernel_initializer=make())
     dense.build((None, 2))
     np.testing.assert_array_equal(dense.get_weights()[0], np.asarray(make(), dtype="float32"))
+
+
+def test_none_is_keras_default_weight_initializer(keras):
+    # initializers.get(None) raised, so Dense(kernel_initializer=None) could not be built; Keras draws glorot
+    assert initializers.get(None) is None and keras.initializers.get(None) is None
+    x = np.ones((2, 300), "float32")
+    theirs, ours = (lib.layers.Dense(300, kernel_initializer=None) for lib in (keras, layerwise))
+    theirs(x)
+    ours(x)
+    assert ours.get_config()["kernel_initializer"] is None
+    np.testing.assert_allclose(ours.get_weights()[0].std(), theirs.get_weights()[0].std(), rtol=0.05)
+
+
+@pytest.mark.parametrize("value", [np.array(2.0), torch.tensor(2.0)])
+def test_constant_takes_a_zero_dimensional_array_as_keras(keras, value):
+    expected = keras.ops.convert_to_numpy(keras.initializers.Constant(value)((2, 2)))
+    np.testing.assert_array_equal(initializers.Constant(value)((2, 2)).numpy(), expected)
+
+
+def test_random_draws_without_a_dtype_are_floatx_as_keras(keras):
+    for lib in (keras, layerwise):
+        assert str(lib.random.randint((2,), 0, 5, dtype=None).dtype) == "torch.float32"
+        assert str(lib.random.categorical(np.zeros((1, 3), "float32"), 2, dtype=None).dtype) == "torch.float32"

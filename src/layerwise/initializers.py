@@ -124,6 +124,8 @@ class Constant(Initializer):
 
     def __init__(self, value=0.0):
         super().__init__()
+        if isinstance(value, (np.ndarray, torch.Tensor)) and np.ndim(value) == 0:  # a 0-d array is its number
+            value = value.item()
         if isinstance(value, bool) or not (isinstance(value, numbers.Real) or np.ndim(value) > 0):
             raise ValueError(f"Constant initializer value must be a number or an array of numbers, got {value!r}.")
         self.value = value
@@ -382,10 +384,13 @@ def _lookup(name: str) -> type:
     return cls
 
 
-def get(identifier: str | Initializer | dict | type | Callable) -> Initializer | Callable:
+def get(identifier: str | Initializer | dict | type | Callable | None) -> Initializer | Callable | None:
     """Resolve a name (``"glorot_uniform"``, or a registered or custom object's name), a config dict, an
     Initializer or an Initializer class, or pass a function ``fn(shape, dtype=None) -> tensor`` through; a tensor
-    or array becomes a function that returns its values for a weight of its shape, as in Keras."""
+    or array becomes a function that returns its values for a weight of its shape, as in Keras. None stays None
+    (a weight then takes ``weight_initializer``'s default)."""
+    if identifier is None:
+        return None
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict):
@@ -439,3 +444,9 @@ def deserialize(config: dict | str, custom_objects: dict | None = None) -> Initi
                          f"{config!r}.")
     with saving_registry.loading_scope(custom_objects, "initializers.deserialize"):
         return get(config)
+
+
+def weight_initializer(identifier) -> Initializer | Callable:
+    """``get(identifier)``, with None as ``GlorotUniform()``: what Keras' ``add_weight`` draws a float weight with
+    when given no initializer (``Dense(kernel_initializer=None)``)."""
+    return GlorotUniform() if identifier is None else get(identifier)

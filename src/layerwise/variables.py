@@ -135,7 +135,7 @@ class Variable(TrainableByGradient, _KerasVariableMethods, nn.Parameter):
                                                                    not isinstance(initializer, torch.Tensor)):
             from layerwise import initializers
             torch_dtype = getattr(torch, str(dtype).removeprefix("torch.")) if dtype else torch.float32
-            value = initializers.get(initializer)(tuple(shape or ()), torch_dtype)
+            value = initializers.weight_initializer(initializer)(tuple(shape or ()), torch_dtype)
         else:
             value = initializer.detach() if isinstance(initializer, torch.Tensor) else \
                 torch.as_tensor(np.asarray(initializer, dtype=str(dtype).removeprefix("torch.") if dtype else None))

@@ -101,11 +101,11 @@ class BatchNormalization(Layer):
         beta, gamma, mean, var = self.initializers
         self.gamma = new_parameter(gamma, (channels,)) if self.scale else None
         self.beta = new_parameter(beta, (channels,)) if self.center else None
-        self.register_buffer("moving_mean", LayerState(initializers.get(mean)((channels,))))
-        self.register_buffer("moving_variance", LayerState(initializers.get(var)((channels,))))
+        self.register_buffer("moving_mean", LayerState(initializers.weight_initializer(mean)((channels,))))
+        self.register_buffer("moving_variance", LayerState(initializers.weight_initializer(var)((channels,))))
         if self.renorm:  # as Keras: the standard deviations start at the square root of the variance initializer's
             self.register_buffer("moving_stddev", LayerState(self.moving_variance.sqrt()))
-            self.register_buffer("renorm_mean", LayerState(initializers.get(mean)((channels,))))
+            self.register_buffer("renorm_mean", LayerState(initializers.weight_initializer(mean)((channels,))))
             self.register_buffer("renorm_stddev", LayerState(self.moving_variance.sqrt()))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -146,7 +146,7 @@ class GRU(_CellLayer):
 
     def initial_bias(self) -> torch.Tensor:
         shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-        return initializers.get(self.bias_initializer)(shape, float_dtype())
+        return initializers.weight_initializer(self.bias_initializer)(shape, float_dtype())
 
     def flat_weights(self) -> list[torch.Tensor]:
         if not self.use_bias:

@@ -125,7 +125,7 @@ def recurrent_linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
 def forget_gate_bias(bias_initializer, units: int) -> torch.Tensor:
     """An LSTM bias ``(4 * units,)`` with ``unit_forget_bias``: the forget gate's block starts at 1, the
     input, cell and output blocks from ``bias_initializer`` (Keras' gate order i, f, c, o)."""
-    init = initializers.get(bias_initializer)
+    init = initializers.weight_initializer(bias_initializer)
     return torch.cat([init((units,), float_dtype()), torch.ones(units), init((2 * units,), float_dtype())])
 
 
@@ -200,7 +200,7 @@ class Recurrent(Seeded, StateCarrier, Layer):
 
     def initial_bias(self) -> torch.Tensor:
         """The starting bias in Keras' layout."""
-        return initializers.get(self.bias_initializer)((self.gates * self.units,), float_dtype())
+        return initializers.weight_initializer(self.bias_initializer)((self.gates * self.units,), float_dtype())
 
     def gate_order(self) -> list[int] | None:
         """Index that swaps Keras' and PyTorch's gate blocks (its own inverse); None where they agree."""

@@ -160,5 +160,5 @@ def _array(value) -> np.ndarray:
 
 def new_parameter(initializer, keras_shape: tuple[int, ...], to_torch: Callable = lambda t: t) -> LayerWeight:
     """A parameter drawn by a Keras initializer in Keras' layout, stored in PyTorch's."""
-    value = initializers.get(initializer)(keras_shape, float_dtype())
+    value = initializers.weight_initializer(initializer)(keras_shape, float_dtype())
     return LayerWeight(to_torch(value).contiguous())

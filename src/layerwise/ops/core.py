@@ -20,10 +20,11 @@ from layerwise.layers.symbolic import KerasTensor
 
 
 def standardize_dtype(dtype: Any) -> torch.dtype:
-    """A torch dtype from a name (``"int32"``), a numpy or torch dtype, or a Python type."""
+    """A torch dtype from a name (``"int32"``), a numpy or torch dtype, or a Python type; None is floatx, as in
+    Keras (numpy reads it as float64)."""
     if isinstance(dtype, torch.dtype):
         return dtype
-    if dtype is float:
+    if dtype is float or dtype is None:
         return float_dtype()
     if dtype is int:
         return torch.int32

@@ -51,7 +51,7 @@ class KerasOptimizerAPI:
         prefix = str(getattr(reference_variable, "path", "") or "").replace("/", "_")
         full_name = f"{prefix}_{name or 'var'}" if prefix else (name or "var")
         shape, dtype = tuple(reference_variable.shape), reference_variable.dtype
-        value = initializers.get(initializer)(shape, dtype).to(reference_variable.device)
+        value = initializers.weight_initializer(initializer)(shape, dtype).to(reference_variable.device)
         return self._track_variable(Variable(value, trainable=False, name=full_name, owner=self.name))
 
     def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
